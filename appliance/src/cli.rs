@@ -1,0 +1,820 @@
+//! The command line: definitions (clap) and one handler per command.
+
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+
+use airlock::bundle::{export, import};
+use airlock::error::{Error, IoContext, Result, exit};
+use airlock::home::Home;
+use airlock::registry::{self, NameRef};
+use airlock::site::{SiteCard, SiteName};
+use airlock::{audit, data, demo, features, fsx, lifecycle, models, trust};
+use airlock_runtime::{Arch, TrainConfig};
+
+use crate::output::Out;
+
+/// Airlock: an air-gapped machine-learning appliance.
+///
+/// Ingest data against schema contracts, fit versioned features, train and
+/// gate models, have them approved and deploy them, all on one sealed node.
+/// Data enters and leaves only as signed, encrypted bundle files.
+/// Exit codes: 0 ok, 1 failure, 2 usage, 3 input rejected, 4 integrity
+/// check failed, 5 refused by policy, 6 not found, 7 key problem.
+#[derive(Parser, Debug)]
+#[command(
+    name = "airlock",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// The node's home folder (store, vault, keys).
+    #[arg(
+        long,
+        global = true,
+        env = "AIRLOCK_HOME",
+        default_value = "/var/lib/airlock"
+    )]
+    pub home: PathBuf,
+    /// Machine-readable JSON output; no progress bars.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a new home for this site: store, vault, signing and encryption keys.
+    Init {
+        /// This site's name (a-z, 0-9, '-'), e.g. "plant-2".
+        #[arg(long)]
+        site: String,
+    },
+    /// This site's public card (name, signing key, encryption key) for peers.
+    #[command(subcommand)]
+    Site(SiteCmd),
+    /// Peer sites whose bundles this node accepts.
+    #[command(subcommand)]
+    Trust(TrustCmd),
+    /// Ingest and list datasets.
+    #[command(subcommand)]
+    Data(DataCmd),
+    /// Fit and list versioned feature sets.
+    #[command(subcommand)]
+    Features(FeaturesCmd),
+    /// Train a model on a dataset and a feature set (CPU).
+    Train(TrainArgs),
+    /// List and show models.
+    #[command(subcommand)]
+    Models(ModelsCmd),
+    /// Check a model's held-out metrics against thresholds; stores a signed report.
+    Gate {
+        /// Model id (or 8+ leading hex digits).
+        model: String,
+        /// Threshold, METRIC>=X or METRIC<=X (roc_auc, accuracy, log_loss, brier). Repeatable.
+        #[arg(long = "require", default_value = "roc_auc>=0.70")]
+        require: Vec<String>,
+    },
+    /// Record a person's signed approval of a gated model.
+    Approve {
+        /// Model id (or 8+ leading hex digits).
+        model: String,
+        /// The approving person's name.
+        #[arg(long)]
+        by: String,
+        /// What the approval rests on.
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Deploy a gated and approved model to a slot.
+    Deploy {
+        /// Model id (or 8+ leading hex digits).
+        model: String,
+        /// The slot.
+        #[arg(long, default_value = "production")]
+        slot: String,
+    },
+    /// Score rows (JSON lines, one object per line) with the deployed model.
+    Predict {
+        /// Input file, one JSON object per line with the contract's columns.
+        #[arg(long)]
+        input: PathBuf,
+        /// Refuse unless the model uses exactly this feature set, [SITE/]NAME@VERSION.
+        #[arg(long)]
+        features: Option<String>,
+        /// The slot.
+        #[arg(long, default_value = "production")]
+        slot: String,
+    },
+    /// Signed, encrypted bundle files: the only way across the air gap.
+    #[command(subcommand)]
+    Bundle(BundleCmd),
+    /// The hash-chained, signed audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Run two sites, "lab" and "plant", through the whole path on synthetic data.
+    Demo {
+        /// Keep the homes (lab/, plant/) and media (media/) here; the folder must be new or empty.
+        #[arg(long)]
+        workdir: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SiteCmd {
+    /// Write this site's card to a file to hand to a peer site.
+    Card {
+        /// Where to write the card.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TrustCmd {
+    /// Trust a peer site's card (compare its key id with the peer first).
+    Add {
+        /// The peer's site card file.
+        card: PathBuf,
+    },
+    /// List trusted peer sites.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCmd {
+    /// Check a CSV file against a schema contract and store it as a new immutable snapshot.
+    Ingest {
+        /// The CSV file (with a header row).
+        file: PathBuf,
+        /// Dataset name.
+        #[arg(long)]
+        dataset: String,
+        /// The schema contract (TOML).
+        #[arg(long)]
+        contract: PathBuf,
+    },
+    /// List dataset versions.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum FeaturesCmd {
+    /// Fit a feature spec (TOML) on its dataset and freeze it as a new version.
+    Apply {
+        /// The feature spec.
+        spec: PathBuf,
+    },
+    /// List feature set versions.
+    List,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModelKind {
+    /// Logistic regression.
+    Logreg,
+    /// Multi-layer perceptron with one hidden layer.
+    Mlp,
+}
+
+#[derive(Args, Debug)]
+struct TrainArgs {
+    /// Dataset, [SITE/]NAME[@VERSION].
+    #[arg(long)]
+    dataset: String,
+    /// Feature set, [SITE/]NAME[@VERSION].
+    #[arg(long)]
+    features: String,
+    /// Model architecture.
+    #[arg(long, value_enum)]
+    model: ModelKind,
+    /// Hidden width (mlp).
+    #[arg(long, default_value_t = 16)]
+    hidden: usize,
+    /// Random seed: same data, features, settings and seed give the same model.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Passes over the training split.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Rows per optimisation step.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// AdamW learning rate.
+    #[arg(long)]
+    learning_rate: Option<f64>,
+    /// Model name (default DATASET-MODEL).
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelsCmd {
+    /// List models with their gate, approval and deployment state.
+    List,
+    /// Show a model's run record.
+    Show {
+        /// Model id (or 8+ leading hex digits).
+        model: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BundleCmd {
+    /// Export models (with lineage) and/or datasets to a trusted peer site.
+    Export {
+        /// The recipient's site card.
+        #[arg(long)]
+        to: PathBuf,
+        /// The bundle file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also carry the raw dataset snapshots of exported models.
+        #[arg(long)]
+        with_data: bool,
+        /// Days until the bundle expires.
+        #[arg(long, default_value_t = 30)]
+        expires_in: u32,
+        /// model:ID (or a bare model id) or dataset:NAME[@VERSION].
+        #[arg(required = true)]
+        items: Vec<String>,
+    },
+    /// Verify a bundle's signature, origin and recipient and show its manifest.
+    Inspect {
+        /// The bundle file.
+        file: PathBuf,
+    },
+    /// Verify a bundle completely, then import it atomically.
+    Import {
+        /// The bundle file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCmd {
+    /// Verify the chain and every signature; names the first broken record.
+    Verify,
+    /// Print the audit log.
+    Log,
+}
+
+fn read_card(path: &Path) -> Result<SiteCard> {
+    let bytes = std::fs::read(path).at(path)?;
+    SiteCard::parse(&bytes, &path.display().to_string())
+}
+
+/// Runs a parsed command; returns the exit code.
+pub fn run(cli: Cli) -> Result<i32> {
+    let out = Out { json: cli.json };
+    let home_dir = cli.home;
+    let open = || Home::open(&home_dir);
+    match cli.command {
+        Command::Init { site } => {
+            let site: SiteName = site.parse()?;
+            let home = Home::init(&home_dir, site)?;
+            let v = json!({ "id": home.site().as_str(), "home": home.root().display().to_string(), "key_id": home.keys().key_id() });
+            out.emit(&v, |_| {
+                println!(
+                    "created home {} for site {}",
+                    home.root().display(),
+                    home.site()
+                );
+                println!(
+                    "site key id {} (read it to peers when they trust your card)",
+                    home.keys().key_id()
+                );
+            });
+        }
+        Command::Site(SiteCmd::Card { out: path }) => {
+            let home = open()?;
+            fsx::write_new(&path, &SiteCard::render(home.site(), home.keys())?)?;
+            let v = json!({ "id": home.site().as_str(), "key_id": home.keys().key_id(), "file": path.display().to_string() });
+            out.emit(&v, |_| {
+                println!(
+                    "wrote card of site {} (key id {}) to {}",
+                    home.site(),
+                    home.keys().key_id(),
+                    path.display()
+                )
+            });
+        }
+        Command::Trust(TrustCmd::Add { card }) => {
+            let mut home = open()?;
+            let card = read_card(&card)?;
+            let (peer, added) = trust::add(&mut home, &card)?;
+            out.emit(&json!({ "peer": peer, "added": added }), |_| {
+                if added {
+                    println!("trusted site {} (key id {})", peer.id, peer.key_id);
+                } else {
+                    println!(
+                        "site {} (key id {}) was already trusted",
+                        peer.id, peer.key_id
+                    );
+                }
+            });
+        }
+        Command::Trust(TrustCmd::List) => {
+            let home = open()?;
+            let peers = trust::list(&home)?;
+            out.emit(&peers, |ps| {
+                for p in ps {
+                    println!(
+                        "{:<20} key {}  trusted since {}",
+                        p.id, p.key_id, p.added_at
+                    );
+                }
+            });
+        }
+        Command::Data(DataCmd::Ingest {
+            file,
+            dataset,
+            contract,
+        }) => {
+            let mut home = open()?;
+            let bar = out.counter("checking");
+            let r = data::ingest(&mut home, &file, &dataset, &contract, &mut |n| {
+                if n % 4096 == 0 {
+                    bar.set_position(n)
+                }
+            });
+            bar.finish_and_clear();
+            let r = r?;
+            let v = json!({ "id": r.id, "dataset": format!("{}@{}", r.name, r.version), "rows": r.rows, "snapshot": r.snapshot, "contract": r.contract, "unchanged": r.unchanged });
+            out.emit(&v, |_| {
+                if r.unchanged {
+                    println!(
+                        "{} is already ingested as {}@{} ({} rows); nothing new stored",
+                        file.display(),
+                        r.name,
+                        r.version,
+                        r.rows
+                    );
+                } else {
+                    println!(
+                        "ingested {}@{}: {} rows, snapshot {}",
+                        r.name,
+                        r.version,
+                        r.rows,
+                        r.snapshot.short()
+                    );
+                }
+            });
+        }
+        Command::Data(DataCmd::List) => {
+            let home = open()?;
+            let rows = list_rows(
+                &home,
+                "SELECT id, site, name, version, rows, created_at FROM datasets ORDER BY site, name, version",
+            )?;
+            out.emit(&rows, |rs| {
+                for r in rs {
+                    println!(
+                        "{}/{}@{}  {} rows  id {}  {}",
+                        r["site"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or(""),
+                        r["version"],
+                        r["rows"],
+                        short(&r["id"]),
+                        r["created_at"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+        Command::Features(FeaturesCmd::Apply { spec }) => {
+            let mut home = open()?;
+            let text = std::fs::read_to_string(&spec).at(&spec)?;
+            let r = features::apply(&mut home, &text, &spec.display().to_string())?;
+            out.emit(&json!({ "id": r.id, "feature_set": r.reference, "width": r.width, "unchanged": r.unchanged }), |_| {
+                if r.unchanged {
+                    println!("{} is unchanged (id {})", r.reference, r.id.short());
+                } else {
+                    println!("created feature set {} ({} features, id {})", r.reference, r.width, r.id.short());
+                }
+            });
+        }
+        Command::Features(FeaturesCmd::List) => {
+            let home = open()?;
+            let rows = list_rows(
+                &home,
+                "SELECT id, site, name, version, width AS rows, created_at FROM feature_sets ORDER BY site, name, version",
+            )?;
+            out.emit(&rows, |rs| {
+                for r in rs {
+                    println!(
+                        "{}/{}@{}  {} features  id {}",
+                        r["site"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or(""),
+                        r["version"],
+                        r["rows"],
+                        short(&r["id"])
+                    );
+                }
+            });
+        }
+        Command::Train(a) => return train(&home_dir, out, a),
+        Command::Models(ModelsCmd::List) => {
+            let home = open()?;
+            let list = models::list(&home)?;
+            out.emit(&list, |ms| {
+                if ms.is_empty() {
+                    println!("no models");
+                }
+                for m in ms {
+                    println!(
+                        "{}  {:<20} {:<7} site {:<10} auc {:.3}  gate {:<6} approvals {}  {}",
+                        &m.id[..12],
+                        m.name,
+                        m.arch,
+                        m.site,
+                        m.holdout_auc,
+                        m.gate,
+                        m.approvals,
+                        m.deployed
+                            .as_deref()
+                            .map(|s| format!("deployed: {s}"))
+                            .unwrap_or_default()
+                    );
+                }
+            });
+        }
+        Command::Models(ModelsCmd::Show { model }) => {
+            let home = open()?;
+            let id = registry::resolve_model(&home.conn, &model)?;
+            let run = models::load_run(&home, &id)?;
+            let mut v = serde_json::to_value(&run).map_err(|e| Error::Rejected(e.to_string()))?;
+            v["id"] = json!(id.hex());
+            out.emit(&v, |_| {
+                println!("model       {id}");
+                println!(
+                    "name        {} ({}) from site {}",
+                    run.name,
+                    run.arch.name(),
+                    run.site
+                );
+                println!(
+                    "trained on  dataset {} snapshot {}",
+                    run.dataset.short(),
+                    run.snapshot.short()
+                );
+                println!(
+                    "features    {} ({})",
+                    run.feature_set_ref,
+                    run.feature_set.short()
+                );
+                println!("weights     {}", run.weights.short());
+                println!(
+                    "seed        {}  epochs {}  batch {}  lr {}",
+                    run.config.seed,
+                    run.config.epochs,
+                    run.config.batch_size,
+                    run.config.learning_rate
+                );
+                let m = &run.metrics.holdout;
+                println!(
+                    "held-out    {} rows: auc {:.4}  accuracy {:.4}  log loss {:.4}  brier {:.4}",
+                    m.rows, m.roc_auc, m.accuracy, m.log_loss, m.brier
+                );
+                println!(
+                    "trained     {} .. {} on {}",
+                    run.started_at, run.finished_at, run.device
+                );
+            });
+        }
+        Command::Gate { model, require } => {
+            let mut home = open()?;
+            let id = registry::resolve_model(&home.conn, &model)?;
+            let checks = require
+                .iter()
+                .map(|s| lifecycle::parse_threshold(s))
+                .collect::<Result<Vec<_>>>()?;
+            let (gid, report) = lifecycle::gate(&mut home, &id, checks)?;
+            let mut v =
+                serde_json::to_value(&report).map_err(|e| Error::Rejected(e.to_string()))?;
+            v["id"] = json!(gid.hex());
+            out.emit(&v, |_| {
+                for c in &report.checks {
+                    let op = if matches!(c.op, lifecycle::Op::AtLeast) {
+                        ">="
+                    } else {
+                        "<="
+                    };
+                    println!(
+                        "{} {:<9} {:.4} {op} {}",
+                        if c.passed { "pass" } else { "FAIL" },
+                        c.metric,
+                        c.value,
+                        c.threshold
+                    );
+                }
+                println!(
+                    "gate {} for model {} (report {})",
+                    if report.passed { "passed" } else { "FAILED" },
+                    id.short(),
+                    gid.short()
+                );
+            });
+            if !report.passed {
+                return Ok(exit::REFUSED);
+            }
+        }
+        Command::Approve { model, by, note } => {
+            let mut home = open()?;
+            let id = registry::resolve_model(&home.conn, &model)?;
+            let (aid, a) = lifecycle::approve(&mut home, &id, &by, &note)?;
+            let mut v = serde_json::to_value(&a).map_err(|e| Error::Rejected(e.to_string()))?;
+            v["id"] = json!(aid.hex());
+            out.emit(&v, |_| {
+                println!(
+                    "model {} approved by {} (approval {})",
+                    id.short(),
+                    a.approver,
+                    aid.short()
+                )
+            });
+        }
+        Command::Deploy { model, slot } => {
+            let mut home = open()?;
+            let id = registry::resolve_model(&home.conn, &model)?;
+            let (did, d) = lifecycle::deploy(&mut home, &id, &slot)?;
+            let mut v = serde_json::to_value(&d).map_err(|e| Error::Rejected(e.to_string()))?;
+            v["id"] = json!(did.hex());
+            out.emit(&v, |_| {
+                println!(
+                    "model {} deployed to {}{}",
+                    id.short(),
+                    d.slot,
+                    d.previous
+                        .map(|p| format!(" (replacing {})", p.short()))
+                        .unwrap_or_default()
+                )
+            });
+        }
+        Command::Predict {
+            input,
+            features,
+            slot,
+        } => {
+            let home = open()?;
+            let want = features.map(|f| f.parse::<NameRef>()).transpose()?;
+            let f = std::fs::File::open(&input).at(&input)?;
+            let p = lifecycle::predict(
+                &home,
+                &slot,
+                BufReader::new(f),
+                &input.display().to_string(),
+                want.as_ref(),
+            )?;
+            out.emit(&p, |p| {
+                println!(
+                    "model {} with features {}",
+                    p.model.short(),
+                    p.feature_set_ref
+                );
+                for x in &p.predictions {
+                    println!(
+                        "line {:>4}  probability {:.4}  class {}",
+                        x.line, x.probability, x.class
+                    );
+                }
+            });
+        }
+        Command::Bundle(cmd) => return bundle(&home_dir, out, cmd),
+        Command::Audit(AuditCmd::Verify) => {
+            let home = open()?;
+            let v = audit::verify(&home.conn, &home.public().signing)?;
+            out.emit(&v, |v| {
+                println!(
+                    "audit log intact: {} records, head {}",
+                    v.records,
+                    &v.head[..16]
+                )
+            });
+        }
+        Command::Audit(AuditCmd::Log) => {
+            let home = open()?;
+            let records = audit::records(&home.conn)?;
+            out.emit(&records, |rs| {
+                for r in rs {
+                    println!(
+                        "{:>5} {} {:<16} {} {}",
+                        r.seq, r.time, r.action, r.actor, r.details
+                    );
+                }
+            });
+        }
+        Command::Demo { workdir } => return run_demo(out, workdir),
+    }
+    Ok(exit::OK)
+}
+
+fn short(v: &serde_json::Value) -> String {
+    v.as_str()
+        .map(|s| s.chars().take(12).collect())
+        .unwrap_or_default()
+}
+
+fn list_rows(home: &Home, sql: &str) -> Result<Vec<serde_json::Value>> {
+    let mut stmt = home.conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(json!({
+            "id": r.get::<_, String>(0)?, "site": r.get::<_, String>(1)?, "name": r.get::<_, String>(2)?,
+            "version": r.get::<_, i64>(3)?, "rows": r.get::<_, i64>(4)?, "created_at": r.get::<_, String>(5)?,
+        }))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
+    let mut home = Home::open(home_dir)?;
+    let defaults = TrainConfig::default();
+    let config = TrainConfig {
+        arch: match a.model {
+            ModelKind::Logreg => Arch::Logreg,
+            ModelKind::Mlp => Arch::Mlp { hidden: a.hidden },
+        },
+        epochs: a.epochs.unwrap_or(defaults.epochs),
+        batch_size: a.batch_size.unwrap_or(defaults.batch_size),
+        learning_rate: a.learning_rate.unwrap_or(defaults.learning_rate),
+        seed: a.seed,
+        ..defaults
+    };
+    let req = models::TrainRequest {
+        dataset: a.dataset.parse()?,
+        features: a.features.parse()?,
+        name: a.name,
+        config,
+    };
+    let bar = out.bar(req.config.epochs as u64, "training", false);
+    let result = models::train(&mut home, &req, &mut |e| {
+        bar.set_position(e.epoch as u64);
+        bar.set_message(format!("loss {:.4}", e.train_loss));
+    });
+    bar.finish_and_clear();
+    let (id, run) = result?;
+    let v = json!({ "id": id.hex(), "name": run.name, "arch": run.arch.name(), "feature_set": run.feature_set_ref, "metrics": run.metrics });
+    out.emit(&v, |_| {
+        if let Some(last) = run.history.last() {
+            println!(
+                "{} epochs, last train loss {:.4}, {:.0} rows/s",
+                run.history.len(),
+                last.train_loss,
+                last.rows_per_second
+            );
+        }
+        let m = &run.metrics.holdout;
+        println!(
+            "trained model {} ({}): held-out auc {:.4}, accuracy {:.4} on {} rows",
+            id.short(),
+            run.arch.name(),
+            m.roc_auc,
+            m.accuracy,
+            m.rows
+        );
+        println!("model id {id}");
+    });
+    Ok(exit::OK)
+}
+
+fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
+    match cmd {
+        BundleCmd::Export {
+            to,
+            out: file,
+            with_data,
+            expires_in,
+            items,
+        } => {
+            let mut home = Home::open(home_dir)?;
+            let card = read_card(&to)?;
+            let items = items
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<Vec<export::Item>>>()?;
+            let bar = out.bar(0, "export", true);
+            let r = export::export(
+                &mut home,
+                &card,
+                &items,
+                with_data,
+                expires_in,
+                &file,
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            );
+            bar.finish_and_clear();
+            let r = r?;
+            let mut v = serde_json::to_value(&r).map_err(|e| Error::Rejected(e.to_string()))?;
+            v["id"] = json!(r.sha256.hex());
+            out.emit(&v, |_| {
+                println!(
+                    "wrote {} for site {}: {} objects, {} bytes, sequence {}, expires {}",
+                    r.file, r.recipient, r.objects, r.bytes, r.sequence, r.expires_at
+                )
+            });
+        }
+        BundleCmd::Inspect { file } => {
+            let home = Home::open(home_dir)?;
+            let verified = import::inspect(&home, &file)?;
+            let m = verified.manifest();
+            let status = verified.sequence_status();
+            let v = json!({ "id": format!("{}#{}", m.origin_site, m.sequence), "manifest": m, "signature": "valid", "sequence_status": status });
+            out.emit(&v, |_| {
+                println!(
+                    "bundle from site {} to site {} (signature valid, origin trusted)",
+                    m.origin_site, m.recipient_site
+                );
+                println!(
+                    "sequence {} ({})  created {}  expires {}",
+                    m.sequence,
+                    match status {
+                        import::SequenceStatus::New => "new".to_string(),
+                        import::SequenceStatus::Stale { last } =>
+                            format!("NOT newer than {last}: would be refused"),
+                    },
+                    m.created_at,
+                    m.expires_at
+                );
+                for e in &m.objects {
+                    println!(
+                        "  {:<12} {}  {:>10} bytes  signed by {}",
+                        e.kind.as_str(),
+                        e.id.short(),
+                        e.size,
+                        e.attestations
+                            .iter()
+                            .map(|a| a.site.to_string())
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    );
+                }
+            });
+        }
+        BundleCmd::Import { file } => {
+            let mut home = Home::open(home_dir)?;
+            let bar = out.bar(0, "import", true);
+            let r = import::import(&mut home, &file, &mut |done, total| {
+                bar.set_length(total);
+                bar.set_position(done);
+            });
+            bar.finish_and_clear();
+            let r = r?;
+            let v = json!({ "id": format!("{}#{}", r.origin, r.sequence), "origin": r.origin, "sequence": r.sequence, "objects": r.objects, "new_objects": r.new_objects, "models": r.models });
+            out.emit(&v, |_| {
+                println!(
+                    "imported bundle {} from site {}: {} objects ({} new)",
+                    r.sequence, r.origin, r.objects, r.new_objects
+                );
+                for m in &r.models {
+                    println!("  model {m}");
+                }
+            });
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn run_demo(out: Out, workdir: Option<PathBuf>) -> Result<i32> {
+    let (dir, _temp) = match workdir {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("airlock-demo-")
+                .tempdir()
+                .at(std::env::temp_dir())?;
+            (t.path().join("demo"), Some(t))
+        }
+    };
+    let json = out.json;
+    let report = demo::run(&dir, &mut |line| {
+        if !json {
+            println!("{line}");
+        }
+    })?;
+    out.emit(&report, |r| {
+        println!();
+        println!(
+            "predictions at plant (model {}, features {}):",
+            &r.model[..12],
+            r.predictions.feature_set_ref
+        );
+        for p in &r.predictions.predictions {
+            println!(
+                "  request {}  probability of default {:.3}  -> {}",
+                p.line,
+                p.probability,
+                if p.class == 1 { "decline" } else { "approve" }
+            );
+        }
+        if _temp.is_none() {
+            println!("homes and media kept in {}", r.workdir);
+        }
+    });
+    Ok(exit::OK)
+}

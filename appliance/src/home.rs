@@ -1,0 +1,164 @@
+//! An Airlock home: the folder that holds one node's store, vault and keys.
+//!
+//! ```text
+//! HOME/              0700
+//!   store.db         SQLite index, trust list, sequences, audit log (WAL)
+//!   keys/            0700
+//!     site.ed25519   signing key, 0600
+//!     site.age       age X25519 identity, 0600
+//!   vault/
+//!     objects/ab/abcd....age   content-addressed, age-encrypted objects
+//!     tmp/                     staging for writes in progress
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde_json::json;
+
+use crate::audit;
+use crate::db;
+use crate::error::{Error, IoContext, Result};
+use crate::fsx;
+use crate::keys::{self, PublicKeys, SiteKeys};
+use crate::site::SiteName;
+use crate::time::Timestamp;
+use crate::vault::Vault;
+
+/// An open home.
+pub struct Home {
+    root: PathBuf,
+    site: SiteName,
+    keys: SiteKeys,
+    vault: Vault,
+    /// The store connection.
+    pub conn: Connection,
+}
+
+impl std::fmt::Debug for Home {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Home {{ root: {}, site: {} }}",
+            self.root.display(),
+            self.site
+        )
+    }
+}
+
+impl Home {
+    /// Creates a new home for `site` at `root`. Refuses a folder that exists
+    /// and is not empty, so an existing home is never overwritten.
+    pub fn init(root: &Path, site: SiteName) -> Result<Home> {
+        if root.exists() {
+            let mut entries = std::fs::read_dir(root).at(root)?;
+            if entries.next().is_some() {
+                return Err(Error::Refused(format!(
+                    "{} already exists and is not empty; refusing to overwrite an existing home",
+                    root.display()
+                )));
+            }
+        }
+        fsx::create_private_dir(root)?;
+        let keys = SiteKeys::generate()?;
+        keys.save(&root.join("keys"))?;
+        Vault::create(&root.join("vault"))?;
+        let public = keys.public();
+        let meta = [
+            ("site", site.to_string()),
+            ("key_id", public.key_id().to_string()),
+            ("signing_key", hex::encode(public.signing.as_bytes())),
+            ("age_recipient", public.age_recipient.clone()),
+            ("created_at", Timestamp::now().to_string()),
+            ("export_sequence", "0".to_string()),
+        ];
+        let conn = db::create(&root.join("store.db"), &meta)?;
+        let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
+        let mut home = Home {
+            root: root.to_path_buf(),
+            site,
+            keys,
+            vault,
+            conn,
+        };
+        let tx = home.conn.transaction()?;
+        audit::append(
+            &tx,
+            &home.keys,
+            "home.init",
+            &[],
+            json!({ "site": home.site.as_str(), "key_id": public.key_id(), "age_recipient": public.age_recipient }),
+        )?;
+        tx.commit()?;
+        Ok(home)
+    }
+
+    /// Opens an existing home, loading its keys and checking that they are
+    /// the keys this home was created with.
+    pub fn open(root: &Path) -> Result<Home> {
+        if !root.join("store.db").is_file() {
+            return Err(Error::NotFound(format!(
+                "{} is not an Airlock home (no store.db); run `airlock init --site NAME` or pass --home",
+                root.display()
+            )));
+        }
+        let conn = db::open(&root.join("store.db"))?;
+        let key_dir = root.join("keys");
+        let keys = SiteKeys::load(&key_dir)?;
+        let recorded_id = db::meta(&conn, "key_id")?;
+        if keys.key_id().as_str() != recorded_id {
+            return Err(Error::Key {
+                path: key_dir.join(keys::SIGNING_KEY_FILE),
+                reason: format!(
+                    "this key (id {}) is not this home's site key (id {recorded_id}); restore the right key file",
+                    keys.key_id()
+                ),
+            });
+        }
+        if keys.public().age_recipient != db::meta(&conn, "age_recipient")? {
+            return Err(Error::Key {
+                path: key_dir.join(keys::AGE_KEY_FILE),
+                reason: "this age identity is not this home's; restore the right key file".into(),
+            });
+        }
+        let site: SiteName = db::meta(&conn, "site")?.parse()?;
+        let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
+        Ok(Home {
+            root: root.to_path_buf(),
+            site,
+            keys,
+            vault,
+            conn,
+        })
+    }
+
+    /// The home folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// This node's site name.
+    pub fn site(&self) -> &SiteName {
+        &self.site
+    }
+
+    /// This node's keys.
+    pub fn keys(&self) -> &SiteKeys {
+        &self.keys
+    }
+
+    /// This node's public keys.
+    pub fn public(&self) -> PublicKeys {
+        self.keys.public()
+    }
+
+    /// The vault.
+    pub fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// The store, the vault and the keys together, for a write transaction.
+    pub fn parts(&mut self) -> (&mut Connection, &Vault, &SiteKeys, &SiteName) {
+        (&mut self.conn, &self.vault, &self.keys, &self.site)
+    }
+}

@@ -1,0 +1,44 @@
+//! The Airlock node: an air-gapped machine-learning appliance.
+//!
+//! This library holds everything the `airlock` program does; the binary is
+//! a thin command-line face over it. The pieces, in data-flow order:
+//!
+//! - [`home`]: one node's folder: SQLite store, vault, keys;
+//! - [`keys`], [`site`], [`trust`]: the site's signing and encryption keys,
+//!   site cards, trusted peers;
+//! - [`vault`]: content-addressed, age-encrypted, write-once objects;
+//! - [`contract`], [`data`]: schema contracts and ingestion into immutable
+//!   raw snapshots;
+//! - [`features`]: versioned feature sets and the one transform used by
+//!   training and serving;
+//! - [`models`]: training runs (through `airlock-runtime`) and run records;
+//! - [`lifecycle`]: gates, approvals, deployment, prediction;
+//! - [`bundle`]: signed, encrypted media bundles, the only path in or out;
+//! - [`audit`]: the hash-chained, signed audit log;
+//! - [`demo`]: the two-site walkthrough behind `airlock demo`.
+//!
+//! Every mutating operation runs in one SQLite transaction together with its
+//! audit record; every file is written atomically.
+#![deny(missing_docs)]
+
+pub mod audit;
+pub mod bundle;
+pub mod contract;
+pub mod data;
+pub mod db;
+pub mod demo;
+pub mod digest;
+pub mod error;
+pub mod features;
+pub mod fsx;
+pub mod home;
+pub mod keys;
+pub mod lifecycle;
+pub mod models;
+pub mod registry;
+pub mod site;
+pub mod time;
+pub mod trust;
+pub mod vault;
+
+pub use error::{Error, Result};

@@ -1,0 +1,549 @@
+//! From a trained model to predictions: gate, approve, deploy, predict.
+//!
+//! Each step leaves a signed record. `deploy` refuses a model without a
+//! passing gate report and an approval, each signed by a site this node
+//! trusts; `predict` serves only the deployed model, computes features with
+//! the exact feature set version the model was trained on, and refuses a
+//! request that names any other version.
+
+use std::io::BufRead;
+
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use airlock_runtime::Matrix;
+
+use crate::audit;
+use crate::contract::Value;
+use crate::data;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::features;
+use crate::home::Home;
+use crate::models::{self, RunRecord};
+use crate::registry::{self, Kind, NameRef};
+use crate::site::SiteName;
+use crate::time::Timestamp;
+
+/// Type tags of the records written here.
+pub const GATE_TYPE: &str = "airlock.gate/v1";
+/// Type tag of approvals.
+pub const APPROVAL_TYPE: &str = "airlock.approval/v1";
+/// Type tag of deployments.
+pub const DEPLOYMENT_TYPE: &str = "airlock.deployment/v1";
+
+/// A comparison in a gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// The metric must be at least the threshold.
+    #[serde(rename = ">=")]
+    AtLeast,
+    /// The metric must be at most the threshold.
+    #[serde(rename = "<=")]
+    AtMost,
+}
+
+/// One threshold of a gate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    /// Metric name (`roc_auc`, `accuracy`, `log_loss`, `brier`).
+    pub metric: String,
+    /// Comparison.
+    pub op: Op,
+    /// Threshold.
+    pub threshold: f64,
+    /// The model's held-out value (filled in by the gate).
+    pub value: f64,
+    /// Whether it held.
+    pub passed: bool,
+}
+
+/// The signed result of `airlock gate`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateReport {
+    /// Always [`GATE_TYPE`].
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The site that ran the gate.
+    pub site: SiteName,
+    /// The model gated.
+    pub model: Digest,
+    /// Every check.
+    pub checks: Vec<Check>,
+    /// True when every check held.
+    pub passed: bool,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// A signed approval of a model by a named person.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// Always [`APPROVAL_TYPE`].
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The site where it was given.
+    pub site: SiteName,
+    /// The model approved.
+    pub model: Digest,
+    /// Who approved.
+    pub approver: String,
+    /// Why, or on what evidence.
+    pub note: String,
+    /// The gate report the approver saw.
+    pub gate: Digest,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// A signed deployment of a model to a slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// Always [`DEPLOYMENT_TYPE`].
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The deploying site.
+    pub site: SiteName,
+    /// The slot (`production`).
+    pub slot: String,
+    /// The model deployed.
+    pub model: Digest,
+    /// Its feature set version.
+    pub feature_set: Digest,
+    /// The gate report relied on.
+    pub gate: Digest,
+    /// The approvals relied on.
+    pub approvals: Vec<Digest>,
+    /// The model it replaced, if any.
+    pub previous: Option<Digest>,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+/// Parses `METRIC>=X` or `METRIC<=X` into an unfilled check.
+pub fn parse_threshold(s: &str) -> Result<Check> {
+    let (metric, op, value) = if let Some((m, v)) = s.split_once(">=") {
+        (m, Op::AtLeast, v)
+    } else if let Some((m, v)) = s.split_once("<=") {
+        (m, Op::AtMost, v)
+    } else {
+        return Err(Error::Rejected(format!(
+            "threshold {s:?}: write METRIC>=VALUE or METRIC<=VALUE, e.g. roc_auc>=0.7"
+        )));
+    };
+    let metric = metric.trim();
+    if !["roc_auc", "accuracy", "log_loss", "brier"].contains(&metric) {
+        return Err(Error::Rejected(format!(
+            "threshold {s:?}: unknown metric {metric:?} (roc_auc, accuracy, log_loss, brier)"
+        )));
+    }
+    let threshold: f64 = value
+        .trim()
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| Error::Rejected(format!("threshold {s:?}: {value:?} is not a number")))?;
+    Ok(Check {
+        metric: metric.into(),
+        op,
+        threshold,
+        value: f64::NAN,
+        passed: false,
+    })
+}
+
+fn metric_value(run: &RunRecord, metric: &str) -> f64 {
+    let m = &run.metrics.holdout;
+    match metric {
+        "roc_auc" => m.roc_auc,
+        "accuracy" => m.accuracy,
+        "log_loss" => m.log_loss,
+        "brier" => m.brier,
+        _ => f64::NAN,
+    }
+}
+
+/// Gates a model on its held-out metrics. The report is stored whether it
+/// passes or not.
+pub fn gate(home: &mut Home, model: &Digest, checks: Vec<Check>) -> Result<(Digest, GateReport)> {
+    if checks.is_empty() {
+        return Err(Error::Rejected(
+            "a gate needs at least one threshold".into(),
+        ));
+    }
+    let run = models::load_run(home, model)?;
+    // The weights must load and validate against the declared architecture.
+    models::load_model(home, &run)?;
+    let checks: Vec<Check> = checks
+        .into_iter()
+        .map(|mut c| {
+            c.value = metric_value(&run, &c.metric);
+            c.passed = match c.op {
+                Op::AtLeast => c.value >= c.threshold,
+                Op::AtMost => c.value <= c.threshold,
+            };
+            c
+        })
+        .collect();
+    let site = home.site().clone();
+    let report = GateReport {
+        ty: GATE_TYPE.into(),
+        site: site.clone(),
+        model: *model,
+        passed: checks.iter().all(|c| c.passed),
+        checks,
+        created_at: Timestamp::now(),
+    };
+    let (conn, vault, keys, _) = home.parts();
+    let tx = conn.transaction()?;
+    let id = registry::put_record(&tx, vault, keys, &site, Kind::Gate, &report)?;
+    insert_gate_row(&tx, &id, &report)?;
+    audit::append(
+        &tx,
+        keys,
+        "model.gate",
+        &[id.hex(), model.hex()],
+        json!({ "passed": report.passed, "checks": report.checks }),
+    )?;
+    tx.commit()?;
+    Ok((id, report))
+}
+
+/// Indexes a gate report (also used at bundle import).
+pub fn insert_gate_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &GateReport) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO gates (id, model, site, passed, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id.hex(), r.model.hex(), r.site.as_str(), r.passed, r.created_at.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The newest passing gate report of a model, verified.
+pub fn passing_gate(home: &Home, model: &Digest) -> Result<Option<Digest>> {
+    let id: Option<String> = home
+        .conn
+        .query_row(
+            "SELECT id FROM gates WHERE model = ?1 AND passed = 1 ORDER BY created_at DESC LIMIT 1",
+            [model.hex()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    let id: Digest = id
+        .parse()
+        .map_err(|e| Error::Integrity(format!("gates: {e}")))?;
+    let report: GateReport = registry::load_record(&home.conn, home.vault(), Kind::Gate, &id)?;
+    if report.model != *model || !report.passed {
+        return Err(Error::Integrity(format!(
+            "gate report {} does not match its index row",
+            id.short()
+        )));
+    }
+    Ok(Some(id))
+}
+
+/// Records a person's approval of a gated model.
+pub fn approve(
+    home: &mut Home,
+    model: &Digest,
+    approver: &str,
+    note: &str,
+) -> Result<(Digest, Approval)> {
+    let approver = approver.trim();
+    if approver.is_empty() || approver.len() > 200 {
+        return Err(Error::Rejected(
+            "--by must name the approving person (1-200 characters)".into(),
+        ));
+    }
+    models::load_run(home, model)?;
+    let Some(gate) = passing_gate(home, model)? else {
+        return Err(Error::Refused(format!(
+            "model {} has no passing gate report; run `airlock gate {}` first",
+            model.short(),
+            model.short()
+        )));
+    };
+    let site = home.site().clone();
+    let approval = Approval {
+        ty: APPROVAL_TYPE.into(),
+        site: site.clone(),
+        model: *model,
+        approver: approver.into(),
+        note: note.into(),
+        gate,
+        created_at: Timestamp::now(),
+    };
+    let (conn, vault, keys, _) = home.parts();
+    let tx = conn.transaction()?;
+    let id = registry::put_record(&tx, vault, keys, &site, Kind::Approval, &approval)?;
+    insert_approval_row(&tx, &id, &approval)?;
+    audit::append(
+        &tx,
+        keys,
+        "model.approve",
+        &[id.hex(), model.hex()],
+        json!({ "approver": approval.approver }),
+    )?;
+    tx.commit()?;
+    Ok((id, approval))
+}
+
+/// Indexes an approval (also used at bundle import).
+pub fn insert_approval_row(
+    tx: &rusqlite::Transaction<'_>,
+    id: &Digest,
+    a: &Approval,
+) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO approvals (id, model, site, approver, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id.hex(), a.model.hex(), a.site.as_str(), a.approver, a.created_at.to_string()],
+    )?;
+    Ok(())
+}
+
+/// The approvals of a model, verified.
+pub fn approvals(home: &Home, model: &Digest) -> Result<Vec<Digest>> {
+    let mut stmt = home
+        .conn
+        .prepare("SELECT id FROM approvals WHERE model = ?1 ORDER BY created_at")?;
+    let ids: Vec<String> = stmt
+        .query_map([model.hex()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut out = Vec::new();
+    for id in ids {
+        let id: Digest = id
+            .parse()
+            .map_err(|e| Error::Integrity(format!("approvals: {e}")))?;
+        let a: Approval = registry::load_record(&home.conn, home.vault(), Kind::Approval, &id)?;
+        if a.model != *model {
+            return Err(Error::Integrity(format!(
+                "approval {} does not match its index row",
+                id.short()
+            )));
+        }
+        out.push(id);
+    }
+    Ok(out)
+}
+
+/// The model deployed to `slot`, if any.
+pub fn deployed(home: &Home, slot: &str) -> Result<Option<Digest>> {
+    let id: Option<String> = home
+        .conn
+        .query_row(
+            "SELECT model FROM deployments WHERE slot = ?1 ORDER BY seq DESC LIMIT 1",
+            [slot],
+            |r| r.get(0),
+        )
+        .optional()?;
+    id.map(|s| {
+        s.parse()
+            .map_err(|e| Error::Integrity(format!("deployments: {e}")))
+    })
+    .transpose()
+}
+
+/// Deploys a gated, approved model to `slot`.
+pub fn deploy(home: &mut Home, model: &Digest, slot: &str) -> Result<(Digest, Deployment)> {
+    registry::validate_name(slot)?;
+    let run = models::load_run(home, model)?;
+    let Some(gate) = passing_gate(home, model)? else {
+        return Err(Error::Refused(format!(
+            "model {} is not gated: no passing gate report; run `airlock gate {}` and have it approved first",
+            model.short(),
+            model.short()
+        )));
+    };
+    let approvals = approvals(home, model)?;
+    if approvals.is_empty() {
+        return Err(Error::Refused(format!(
+            "model {} is not approved; an operator must run `airlock approve {} --by NAME` first",
+            model.short(),
+            model.short()
+        )));
+    }
+    // Everything serving needs must be present and valid now, not at the
+    // first request.
+    models::load_model(home, &run)?;
+    let fs = features::load(home, &run.feature_set)?;
+    let contract = data::load_contract(home, &fs.contract)?;
+    fs.bind(&contract)?;
+    let previous = deployed(home, slot)?;
+    let site = home.site().clone();
+    let dep = Deployment {
+        ty: DEPLOYMENT_TYPE.into(),
+        site: site.clone(),
+        slot: slot.into(),
+        model: *model,
+        feature_set: run.feature_set,
+        gate,
+        approvals,
+        previous,
+        created_at: Timestamp::now(),
+    };
+    let (conn, vault, keys, _) = home.parts();
+    let tx = conn.transaction()?;
+    let id = registry::put_record(&tx, vault, keys, &site, Kind::Deployment, &dep)?;
+    let seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments",
+        [],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO deployments (id, seq, slot, model, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id.hex(), seq, slot, model.hex(), dep.created_at.to_string()],
+    )?;
+    audit::append(
+        &tx,
+        keys,
+        "model.deploy",
+        &[id.hex(), model.hex()],
+        json!({ "slot": slot, "previous": previous.map(|p| p.hex()), "feature_set": run.feature_set_ref }),
+    )?;
+    tx.commit()?;
+    Ok((id, dep))
+}
+
+/// One prediction.
+#[derive(Clone, Debug, Serialize)]
+pub struct Prediction {
+    /// Input line number, from 1.
+    pub line: usize,
+    /// Probability of the positive class.
+    pub probability: f32,
+    /// 1 when the probability is at least 0.5.
+    pub class: u8,
+}
+
+/// The answer of `airlock predict`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Predicted {
+    /// The model that answered.
+    pub model: Digest,
+    /// Its feature set version id.
+    pub feature_set: Digest,
+    /// Its feature set as `name@version`.
+    pub feature_set_ref: String,
+    /// The predictions, in input order.
+    pub predictions: Vec<Prediction>,
+}
+
+/// Longest accepted request line.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Scores JSON-lines rows with the model deployed to `slot`. When
+/// `expected_features` is given, refuses unless it is exactly the feature
+/// set version the model was trained on.
+pub fn predict(
+    home: &Home,
+    slot: &str,
+    input: impl BufRead,
+    source: &str,
+    expected_features: Option<&NameRef>,
+) -> Result<Predicted> {
+    let model_id = deployed(home, slot)?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no model is deployed to slot {slot:?}; run `airlock deploy MODEL` first"
+        ))
+    })?;
+    let run = models::load_run(home, &model_id)?;
+    if let Some(want) = expected_features {
+        let (want_id, _, _) =
+            registry::resolve(&home.conn, "feature_sets", "feature set", home.site(), want)?;
+        if want_id != run.feature_set {
+            let want_doc = features::load(home, &want_id)?;
+            return Err(Error::Refused(format!(
+                "feature set mismatch: the deployed model {} was trained on feature set {} ({}), \
+                 the request asks for {} ({}); a model is only served with its own feature set version",
+                model_id.short(),
+                run.feature_set_ref,
+                run.feature_set.short(),
+                want_doc.reference(),
+                want_id.short()
+            )));
+        }
+    }
+    let fs = features::load(home, &run.feature_set)?;
+    let contract = data::load_contract(home, &fs.contract)?;
+    let columns = fs.bind(&contract)?;
+    let model = models::load_model(home, &run)?;
+
+    let mut x = Vec::new();
+    let mut lines = Vec::new();
+    let mut problems = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        let n = i + 1;
+        let line = line.map_err(|e| Error::Rejected(format!("{source} line {n}: {e}")))?;
+        if line.len() > MAX_LINE {
+            return Err(Error::Rejected(format!(
+                "{source} line {n}: longer than {MAX_LINE} bytes"
+            )));
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
+            .map_err(|e| Error::Rejected(format!("{source} line {n}: not a JSON object: {e}")))?;
+        if let Some(k) = obj.keys().find(|k| contract.index_of(k).is_none()) {
+            problems.push(format!(
+                "line {n}: column {k:?} is not in contract {} v{}",
+                contract.name, contract.version
+            ));
+            continue;
+        }
+        let mut row = vec![Value::Null; contract.columns.len()];
+        for (idx, col) in contract.columns.iter().enumerate() {
+            if col.name == fs.label {
+                continue;
+            }
+            let v = obj.get(&col.name).unwrap_or(&serde_json::Value::Null);
+            match contract.parse_json(idx, v) {
+                Ok(value) => row[idx] = value,
+                Err((expected, found)) => {
+                    problems.push(format!(
+                        "line {n}, column {:?}: expected {expected}, found {found}",
+                        col.name
+                    ));
+                }
+            }
+        }
+        fs.transform(&row, &columns, &mut x);
+        lines.push(n);
+    }
+    if !problems.is_empty() {
+        let total = problems.len();
+        problems.truncate(crate::contract::MAX_LISTED);
+        return Err(Error::Rejected(format!(
+            "{source}: {total} problem{} against contract {} v{}; nothing was scored\n  {}",
+            if total == 1 { "" } else { "s" },
+            contract.name,
+            contract.version,
+            problems.join("\n  ")
+        )));
+    }
+    if lines.is_empty() {
+        return Err(Error::Rejected(format!("{source}: no rows to score")));
+    }
+    let matrix = Matrix::new(x, lines.len(), fs.width())?;
+    let probs = model.predict_proba(&matrix)?;
+    let predictions = lines
+        .into_iter()
+        .zip(probs)
+        .map(|(line, p)| Prediction {
+            line,
+            probability: p,
+            class: u8::from(p >= 0.5),
+        })
+        .collect();
+    Ok(Predicted {
+        model: model_id,
+        feature_set: run.feature_set,
+        feature_set_ref: run.feature_set_ref,
+        predictions,
+    })
+}

@@ -1,0 +1,59 @@
+//! Printing results: human text on a terminal, stable JSON with `--json`,
+//! and progress bars that appear only on a terminal and never with `--json`.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+/// How to print.
+#[derive(Clone, Copy)]
+pub struct Out {
+    /// Machine-readable output.
+    pub json: bool,
+}
+
+impl Out {
+    /// Prints `value` as JSON in `--json` mode, else runs `human`.
+    pub fn emit<T: Serialize>(&self, value: &T, human: impl FnOnce(&T)) {
+        if self.json {
+            match serde_json::to_string_pretty(value) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("error: cannot encode output: {e}"),
+            }
+        } else {
+            human(value);
+        }
+    }
+
+    /// A progress bar on stderr: hidden with `--json` or when stderr is not a
+    /// terminal.
+    pub fn bar(&self, len: u64, what: &str, bytes: bool) -> ProgressBar {
+        if self.json {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+        let template = if bytes {
+            "{msg:>10} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+        } else {
+            "{msg:>10} [{bar:30}] {pos}/{len} {per_sec}"
+        };
+        if let Ok(style) = ProgressStyle::with_template(template) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_string());
+        bar
+    }
+
+    /// A spinner counting items, for work of unknown length.
+    pub fn counter(&self, what: &str) -> ProgressBar {
+        if self.json {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{msg:>10} {spinner} {pos} rows {per_sec}")
+        {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_string());
+        bar
+    }
+}

@@ -1,0 +1,480 @@
+//! The registry: signed, content-addressed records and the index rows that
+//! point at them.
+//!
+//! Every object the node creates (raw snapshots, contracts, dataset records,
+//! feature sets, weights, run records, gate reports, approvals, deployments)
+//! goes into the vault and is signed by the site key over its kind and
+//! digest. The signature travels with the object in bundles, so a receiving
+//! site verifies who made each object, not only who shipped it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::keys::{self, Domain, SiteKeys};
+use crate::site::SiteName;
+use crate::time::Timestamp;
+use crate::vault::Vault;
+
+/// What an object in the vault is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Kind {
+    /// A schema contract (JSON).
+    Contract,
+    /// A raw dataset snapshot, byte for byte as ingested.
+    Snapshot,
+    /// A dataset record: which snapshot, which contract, how many rows.
+    Dataset,
+    /// A feature set version with its frozen parameters.
+    FeatureSet,
+    /// Model weights, safetensors.
+    Weights,
+    /// A training run record; its digest is the model's id.
+    Run,
+    /// A gate report.
+    Gate,
+    /// A signed approval.
+    Approval,
+    /// A deployment record.
+    Deployment,
+}
+
+impl Kind {
+    /// Stable name, as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Contract => "contract",
+            Kind::Snapshot => "snapshot",
+            Kind::Dataset => "dataset",
+            Kind::FeatureSet => "feature-set",
+            Kind::Weights => "weights",
+            Kind::Run => "run",
+            Kind::Gate => "gate",
+            Kind::Approval => "approval",
+            Kind::Deployment => "deployment",
+        }
+    }
+
+    /// True for the JSON record kinds (small, parsed at import).
+    pub fn is_document(self) -> bool {
+        !matches!(self, Kind::Snapshot | Kind::Weights)
+    }
+
+    /// The largest object of this kind the node accepts.
+    pub fn max_size(self) -> u64 {
+        match self {
+            Kind::Snapshot => 64 << 30,
+            Kind::Weights => 4 << 30,
+            _ => 16 << 20,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Kind {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        serde_json::from_value(serde_json::Value::String(s.into()))
+            .map_err(|_| Error::Rejected(format!("unknown object kind {s:?}")))
+    }
+}
+
+/// The bytes a site signs for an object: its kind and digest.
+pub fn statement(kind: Kind, id: &Digest) -> Vec<u8> {
+    format!("{}\n{}", kind.as_str(), id.hex()).into_bytes()
+}
+
+/// A signature over an object, as stored and as carried in bundles.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    /// The signing site.
+    pub site: SiteName,
+    /// The signing key's id.
+    pub key_id: String,
+    /// ed25519 signature (hex) over [`statement`].
+    pub signature: String,
+}
+
+/// Stores `bytes` as an object of `kind`, signs it, indexes it. Idempotent.
+pub fn put_object(
+    tx: &Transaction<'_>,
+    vault: &Vault,
+    keys: &SiteKeys,
+    site: &SiteName,
+    kind: Kind,
+    bytes: &[u8],
+) -> Result<Digest> {
+    let (id, size) = vault.put(bytes)?;
+    sign_and_index(tx, keys, site, kind, &id, size)?;
+    Ok(id)
+}
+
+/// Indexes an object already in the vault and signs it as this site's.
+pub fn sign_and_index(
+    tx: &Transaction<'_>,
+    keys: &SiteKeys,
+    site: &SiteName,
+    kind: Kind,
+    id: &Digest,
+    size: u64,
+) -> Result<()> {
+    index_object(tx, id, kind, size)?;
+    let att = Attestation {
+        site: site.clone(),
+        key_id: keys.key_id().to_string(),
+        signature: keys.sign(Domain::Artifact, &statement(kind, id)),
+    };
+    add_attestation(tx, id, &att)
+}
+
+/// Indexes an object already in the vault.
+pub fn index_object(tx: &Transaction<'_>, id: &Digest, kind: Kind, size: u64) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO objects (id, kind, size, created_at) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            id.hex(),
+            kind.as_str(),
+            size as i64,
+            Timestamp::now().to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Records a signature over an object.
+pub fn add_attestation(tx: &Transaction<'_>, id: &Digest, att: &Attestation) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO signatures (object_id, site, key_id, signature) VALUES (?1, ?2, ?3, ?4)",
+        params![id.hex(), att.site.as_str(), att.key_id, att.signature],
+    )?;
+    Ok(())
+}
+
+/// Serialises a record document and stores it with [`put_object`].
+pub fn put_record<T: Serialize>(
+    tx: &Transaction<'_>,
+    vault: &Vault,
+    keys: &SiteKeys,
+    site: &SiteName,
+    kind: Kind,
+    doc: &T,
+) -> Result<Digest> {
+    let bytes =
+        serde_json::to_vec(doc).map_err(|e| Error::Rejected(format!("{kind} record: {e}")))?;
+    put_object(tx, vault, keys, site, kind, &bytes)
+}
+
+/// The kind and size of an indexed object.
+pub fn object_info(conn: &Connection, id: &Digest) -> Result<Option<(Kind, u64)>> {
+    let row: Option<(String, i64)> = conn
+        .query_row(
+            "SELECT kind, size FROM objects WHERE id = ?1",
+            [id.hex()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(k, s)| Ok((k.parse()?, s as u64))).transpose()
+}
+
+/// The signatures recorded for an object.
+pub fn attestations(conn: &Connection, id: &Digest) -> Result<Vec<Attestation>> {
+    let mut stmt = conn.prepare(
+        "SELECT site, key_id, signature FROM signatures WHERE object_id = ?1 ORDER BY key_id",
+    )?;
+    let rows = stmt.query_map([id.hex()], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (site, key_id, signature) = row?;
+        out.push(Attestation {
+            site: site.parse()?,
+            key_id,
+            signature,
+        });
+    }
+    Ok(out)
+}
+
+/// The signing keys this node trusts: its own and every trusted peer's, as
+/// (site, key id, key).
+pub fn trusted_keys(
+    conn: &Connection,
+) -> Result<Vec<(SiteName, String, ed25519_dalek::VerifyingKey)>> {
+    let mut out = Vec::new();
+    let own_site: SiteName = crate::db::meta(conn, "site")?.parse()?;
+    let own_key = keys::parse_verifying_key(&crate::db::meta(conn, "signing_key")?)?;
+    out.push((own_site, crate::db::meta(conn, "key_id")?, own_key));
+    let mut stmt =
+        conn.prepare("SELECT site, key_id, signing_key FROM trusted_sites ORDER BY site")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (site, key_id, key) = row?;
+        out.push((site.parse()?, key_id, keys::parse_verifying_key(&key)?));
+    }
+    Ok(out)
+}
+
+/// Checks that `att` is a valid signature over (`kind`, `id`) by a key this
+/// node trusts for the attesting site.
+pub fn check_attestation(
+    trusted: &[(SiteName, String, ed25519_dalek::VerifyingKey)],
+    kind: Kind,
+    id: &Digest,
+    att: &Attestation,
+) -> Result<()> {
+    let Some((_, _, key)) = trusted
+        .iter()
+        .find(|(site, key_id, _)| *site == att.site && *key_id == att.key_id)
+    else {
+        return Err(Error::Refused(format!(
+            "{kind} {} is signed by site {:?} key {}, which this node does not trust",
+            id.short(),
+            att.site.as_str(),
+            att.key_id
+        )));
+    };
+    if keys::verify(key, Domain::Artifact, &statement(kind, id), &att.signature) {
+        Ok(())
+    } else {
+        Err(Error::Integrity(format!(
+            "{kind} {}: signature by site {:?} does not verify",
+            id.short(),
+            att.site.as_str()
+        )))
+    }
+}
+
+/// Reads a record document from the vault after checking that it is indexed
+/// with the expected kind and carries a trusted signature.
+pub fn load_record<T: DeserializeOwned>(
+    conn: &Connection,
+    vault: &Vault,
+    kind: Kind,
+    id: &Digest,
+) -> Result<T> {
+    match object_info(conn, id)? {
+        Some((k, _)) if k == kind => {}
+        Some((k, _)) => {
+            return Err(Error::Refused(format!(
+                "object {} is a {k}, not a {kind}",
+                id.short()
+            )));
+        }
+        None => return Err(Error::NotFound(format!("no {kind} {id} in this store"))),
+    }
+    let trusted = trusted_keys(conn)?;
+    let atts = attestations(conn, id)?;
+    if atts.is_empty() {
+        return Err(Error::Integrity(format!(
+            "{kind} {} carries no signature",
+            id.short()
+        )));
+    }
+    for att in &atts {
+        check_attestation(&trusted, kind, id, att)?;
+    }
+    let bytes = vault.read(id, kind.max_size())?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Integrity(format!("{kind} record {} does not parse: {e}", id.short())))
+}
+
+/// Parses `[SITE/]NAME[@VERSION]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameRef {
+    /// The site, when given.
+    pub site: Option<SiteName>,
+    /// The name.
+    pub name: String,
+    /// The version, when given (else the newest).
+    pub version: Option<i64>,
+}
+
+impl FromStr for NameRef {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        let (site, rest) = match s.split_once('/') {
+            Some((site, rest)) => (Some(site.parse::<SiteName>()?), rest),
+            None => (None, s),
+        };
+        let (name, version) = match rest.split_once('@') {
+            Some((n, v)) => (
+                n,
+                Some(v.parse::<i64>().map_err(|_| {
+                    Error::Rejected(format!("{s:?}: version after '@' must be a number"))
+                })?),
+            ),
+            None => (rest, None),
+        };
+        validate_name(name)?;
+        Ok(NameRef {
+            site,
+            name: name.to_string(),
+            version,
+        })
+    }
+}
+
+impl fmt::Display for NameRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(s) = &self.site {
+            write!(f, "{s}/")?;
+        }
+        f.write_str(&self.name)?;
+        if let Some(v) = self.version {
+            write!(f, "@{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Names of datasets, contracts, feature sets and models: 1-64 characters of
+/// letters, digits, `-`, `_` and `.`.
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Rejected(format!(
+            "name {name:?} is not valid: use 1-64 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+/// Resolves a name reference in `table` (which has site, name, version, id
+/// columns) to (id, site, version). Without a site, this node's own entries
+/// are preferred; entries of one other site are used when this node has none.
+pub fn resolve(
+    conn: &Connection,
+    table: &str,
+    what: &str,
+    own_site: &SiteName,
+    r: &NameRef,
+) -> Result<(Digest, SiteName, i64)> {
+    let sql = format!(
+        "SELECT id, site, version FROM {table} WHERE name = ?1 ORDER BY site, version DESC"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows: Vec<(String, String, i64)> = stmt
+        .query_map([&r.name], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let matches_site = |site: &str| match &r.site {
+        Some(s) => s.as_str() == site,
+        None => true,
+    };
+    let candidates: Vec<&(String, String, i64)> = rows
+        .iter()
+        .filter(|(_, site, v)| matches_site(site) && r.version.is_none_or(|want| *v == want))
+        .collect();
+    let own: Vec<_> = candidates
+        .iter()
+        .filter(|c| c.1 == own_site.as_str())
+        .collect();
+    let pick = if !own.is_empty() && r.site.is_none() {
+        own[0]
+    } else {
+        let sites: std::collections::BTreeSet<&str> =
+            candidates.iter().map(|c| c.1.as_str()).collect();
+        if sites.len() > 1 {
+            return Err(Error::Rejected(format!(
+                "{what} {r} exists at several sites ({}); name one as SITE/{r}",
+                sites.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+        match candidates.first() {
+            Some(c) => c,
+            None => return Err(Error::NotFound(format!("no {what} {r} in this store"))),
+        }
+    };
+    let id: Digest = pick
+        .0
+        .parse()
+        .map_err(|e| Error::Integrity(format!("{table}: {e}")))?;
+    Ok((id, pick.1.parse()?, pick.2))
+}
+
+/// Resolves a model id given in full or as a unique prefix of 8+ hex digits.
+pub fn resolve_model(conn: &Connection, prefix: &str) -> Result<Digest> {
+    resolve_prefix(conn, "models", "model", prefix)
+}
+
+/// Resolves an id prefix in `table`.
+pub fn resolve_prefix(conn: &Connection, table: &str, what: &str, prefix: &str) -> Result<Digest> {
+    if prefix.len() < 8 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::Rejected(format!(
+            "{what} id {prefix:?}: give at least 8 hex digits of the id"
+        )));
+    }
+    let sql = format!("SELECT id FROM {table} WHERE id LIKE ?1 || '%' LIMIT 2");
+    let mut stmt = conn.prepare(&sql)?;
+    let ids: Vec<String> = stmt
+        .query_map([prefix.to_ascii_lowercase()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    match ids.as_slice() {
+        [one] => one
+            .parse()
+            .map_err(|e| Error::Integrity(format!("{table}: {e}"))),
+        [] => Err(Error::NotFound(format!(
+            "no {what} with id {prefix} in this store"
+        ))),
+        _ => Err(Error::Rejected(format!(
+            "{what} id {prefix} is ambiguous; give more digits"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_refs_parse() {
+        let r: NameRef = "lab/credit@3".parse().expect("parse");
+        assert_eq!(r.site.as_ref().map(|s| s.as_str()), Some("lab"));
+        assert_eq!((r.name.as_str(), r.version), ("credit", Some(3)));
+        let r: NameRef = "credit".parse().expect("parse");
+        assert_eq!((r.site, r.version), (None, None));
+        assert!("credit@x".parse::<NameRef>().is_err());
+        assert!("cre dit".parse::<NameRef>().is_err());
+        assert!("../x".parse::<NameRef>().is_err());
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in [
+            Kind::Contract,
+            Kind::FeatureSet,
+            Kind::Weights,
+            Kind::Deployment,
+        ] {
+            assert_eq!(k.as_str().parse::<Kind>().expect("parse"), k);
+        }
+    }
+}

@@ -1,0 +1,323 @@
+//! The encrypted, content-addressed vault.
+//!
+//! Each object is stored once, under the SHA-256 of its plaintext, encrypted
+//! with age to the site's own X25519 key: `vault/objects/ab/abcdef....age`.
+//! Objects are write-once: storing the same content again is a no-op and
+//! nothing is ever overwritten. Writes stream through a temporary file in
+//! `vault/tmp/` that is fsynced and renamed into place; reads stream and
+//! re-hash, and a mismatch is an error naming the object.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::iter;
+use std::path::{Path, PathBuf};
+
+use crate::digest::{Digest, Hasher};
+use crate::error::{Error, IoContext, Result};
+use crate::fsx;
+
+/// The vault of one home.
+pub struct Vault {
+    dir: PathBuf,
+    identity: age::x25519::Identity,
+    recipient: age::x25519::Recipient,
+}
+
+/// An object encrypted into `vault/tmp/`, hashed, not yet in place.
+pub struct Staged {
+    tmp: tempfile::NamedTempFile,
+    digest: Digest,
+    size: u64,
+}
+
+impl Staged {
+    /// The plaintext's digest.
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+
+    /// The plaintext's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+const COPY_BUF: usize = 64 * 1024;
+
+impl Vault {
+    /// Creates the vault folders under `dir`.
+    pub fn create(dir: &Path) -> Result<()> {
+        fsx::create_private_dir(&dir.join("objects"))?;
+        fsx::create_private_dir(&dir.join("tmp"))
+    }
+
+    /// Opens the vault at `dir` with the site's age identity.
+    pub fn open(dir: &Path, identity: &age::x25519::Identity) -> Result<Self> {
+        if !dir.join("objects").is_dir() {
+            return Err(Error::NotFound(format!(
+                "vault folder {} is missing",
+                dir.join("objects").display()
+            )));
+        }
+        Ok(Vault {
+            dir: dir.to_path_buf(),
+            identity: identity.clone(),
+            recipient: identity.to_public(),
+        })
+    }
+
+    /// Where object `id` lives.
+    pub fn path_of(&self, id: &Digest) -> PathBuf {
+        let hex = id.hex();
+        self.dir
+            .join("objects")
+            .join(&hex[..2])
+            .join(format!("{hex}.age"))
+    }
+
+    /// True when object `id` is present.
+    pub fn contains(&self, id: &Digest) -> bool {
+        self.path_of(id).is_file()
+    }
+
+    /// Streams `input` into an encrypted temporary file, hashing the
+    /// plaintext. Refuses more than `max_size` bytes. `on_bytes` is told how
+    /// many bytes went through, for progress bars.
+    pub fn stage(
+        &self,
+        mut input: impl Read,
+        max_size: u64,
+        on_bytes: &mut dyn FnMut(u64),
+    ) -> Result<Staged> {
+        let tmp_dir = self.dir.join("tmp");
+        let tmp = tempfile::Builder::new()
+            .prefix("stage-")
+            .tempfile_in(&tmp_dir)
+            .at(&tmp_dir)?;
+        let tmp_path = tmp.path().to_path_buf();
+        let encryptor = age::Encryptor::with_recipients(iter::once(&self.recipient as _))
+            .map_err(|e| Error::io(&tmp_path, io::Error::other(e.to_string())))?;
+        let mut writer = encryptor
+            .wrap_output(BufWriter::new(tmp.as_file()))
+            .at(&tmp_path)?;
+        let mut hasher = Hasher::default();
+        let mut buf = vec![0u8; COPY_BUF];
+        let mut total = 0u64;
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io(&tmp_path, e)),
+            };
+            total += n as u64;
+            if total > max_size {
+                return Err(Error::Rejected(format!(
+                    "object larger than the {max_size}-byte limit for its kind"
+                )));
+            }
+            hasher.update(&buf[..n]);
+            writer.write_all(&buf[..n]).at(&tmp_path)?;
+            on_bytes(n as u64);
+        }
+        let mut inner = writer.finish().at(&tmp_path)?;
+        inner.flush().at(&tmp_path)?;
+        drop(inner);
+        tmp.as_file().sync_all().at(&tmp_path)?;
+        let (digest, size) = hasher.finish();
+        Ok(Staged { tmp, digest, size })
+    }
+
+    /// Moves a staged object into place. If the object is already present
+    /// the staged copy is discarded: content addressing makes them equal.
+    pub fn commit(&self, staged: Staged) -> Result<Digest> {
+        let target = self.path_of(&staged.digest);
+        if target.is_file() {
+            return Ok(staged.digest);
+        }
+        let shard = target.parent().unwrap_or(&self.dir).to_path_buf();
+        fsx::create_private_dir(&shard)?;
+        match staged.tmp.persist_noclobber(&target) {
+            Ok(_) => {}
+            Err(e) if target.is_file() => drop(e),
+            Err(e) => return Err(Error::io(&target, e.error)),
+        }
+        fsx::sync_dir(&shard)?;
+        Ok(staged.digest)
+    }
+
+    /// Stores `bytes`, returning its address and size.
+    pub fn put(&self, bytes: &[u8]) -> Result<(Digest, u64)> {
+        let staged = self.stage(bytes, u64::MAX, &mut |_| {})?;
+        let size = staged.size;
+        Ok((self.commit(staged)?, size))
+    }
+
+    /// Opens object `id` for streaming. The reader re-hashes the plaintext
+    /// and fails at end of stream if it does not match `id`.
+    pub fn open_object(&self, id: &Digest) -> Result<VerifyingReader> {
+        let path = self.path_of(id);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NotFound(format!(
+                    "vault object {id} is missing ({})",
+                    path.display()
+                )));
+            }
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let corrupt = |why: String| {
+            Error::Integrity(format!(
+                "vault object {id} is corrupt ({}): {why}",
+                path.display()
+            ))
+        };
+        let decryptor = age::Decryptor::new_buffered(BufReader::new(file))
+            .map_err(|e| corrupt(e.to_string()))?;
+        let reader = decryptor
+            .decrypt(iter::once(&self.identity as _))
+            .map_err(|e| corrupt(e.to_string()))?;
+        Ok(VerifyingReader {
+            inner: Box::new(reader),
+            hasher: Some(Hasher::default()),
+            expected: *id,
+        })
+    }
+
+    /// Reads a whole object into memory, refusing objects over `max_size`.
+    pub fn read(&self, id: &Digest, max_size: u64) -> Result<Vec<u8>> {
+        let mut reader = self.open_object(id)?;
+        let mut out = Vec::new();
+        (&mut reader)
+            .take(max_size + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| map_read_error(id, e))?;
+        if out.len() as u64 > max_size {
+            return Err(Error::Rejected(format!(
+                "vault object {id} is larger than the {max_size}-byte limit for its use"
+            )));
+        }
+        // Read to the end so the digest is checked even when exactly at the limit.
+        let mut rest = [0u8; 1];
+        let n = reader.read(&mut rest).map_err(|e| map_read_error(id, e))?;
+        if n != 0 {
+            return Err(Error::Rejected(format!(
+                "vault object {id} is larger than the {max_size}-byte limit for its use"
+            )));
+        }
+        Ok(out)
+    }
+
+    /// Every object file present, for verification.
+    pub fn list(&self) -> Result<Vec<Digest>> {
+        let mut out = Vec::new();
+        let objects = self.dir.join("objects");
+        for shard in fs::read_dir(&objects).at(&objects)? {
+            let shard = shard.at(&objects)?.path();
+            for entry in fs::read_dir(&shard).at(&shard)? {
+                let p = entry.at(&shard)?.path();
+                if let Some(d) = p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".age"))
+                    .and_then(|n| n.parse::<Digest>().ok())
+                {
+                    out.push(d);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+fn map_read_error(id: &Digest, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::InvalidData {
+        Error::Integrity(format!("vault object {id}: {e}"))
+    } else {
+        Error::Io {
+            path: PathBuf::from(format!("vault object {id}")),
+            source: e,
+        }
+    }
+}
+
+/// A decrypting reader that checks the object's digest at end of stream.
+pub struct VerifyingReader {
+    inner: Box<dyn Read>,
+    hasher: Option<Hasher>,
+    expected: Digest,
+}
+
+impl Read for VerifyingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        if n == 0 && !buf.is_empty() {
+            if let Some(h) = self.hasher.take() {
+                let (got, _) = h.finish();
+                if got != self.expected {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("content hashes to {got}, not its address (tampered or corrupt)"),
+                    ));
+                }
+            }
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vault() -> (tempfile::TempDir, Vault) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        Vault::create(dir.path()).expect("create");
+        let id = age::x25519::Identity::generate();
+        let v = Vault::open(dir.path(), &id).expect("open");
+        (dir, v)
+    }
+
+    #[test]
+    fn put_is_content_addressed_and_idempotent() {
+        let (_d, v) = vault();
+        let (a, size) = v.put(b"hello vault").expect("put");
+        assert_eq!(a, Digest::of(b"hello vault"));
+        assert_eq!(size, 11);
+        let (b, _) = v.put(b"hello vault").expect("put again");
+        assert_eq!(a, b);
+        assert_eq!(v.read(&a, 1024).expect("read"), b"hello vault");
+        assert_eq!(v.list().expect("list"), vec![a]);
+        let raw = fs::read(v.path_of(&a)).expect("raw");
+        assert!(!raw.windows(5).any(|w| w == b"hello"), "plaintext on disk");
+    }
+
+    #[test]
+    fn vault_object_swapped_for_another_is_detected() {
+        let (_d, v) = vault();
+        let (a, _) = v.put(b"first").expect("put");
+        let (b, _) = v.put(b"second").expect("put");
+        fs::copy(v.path_of(&b), v.path_of(&a)).expect("swap");
+        let err = v.read(&a, 1024).expect_err("must detect");
+        assert!(err.to_string().contains(&a.hex()), "{err}");
+        assert!(err.to_string().contains("not its address"), "{err}");
+    }
+
+    #[test]
+    fn vault_object_with_flipped_byte_is_corrupt() {
+        let (_d, v) = vault();
+        let (a, _) = v.put(&[1u8; 5000]).expect("put");
+        let p = v.path_of(&a);
+        let mut raw = fs::read(&p).expect("raw");
+        let last = raw.len() - 20;
+        raw[last] ^= 1;
+        fs::write(&p, raw).expect("write");
+        let err = v.read(&a, 1 << 20).expect_err("must detect");
+        assert!(matches!(err, Error::Integrity(_)), "{err}");
+    }
+}
