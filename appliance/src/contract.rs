@@ -188,10 +188,16 @@ impl Contract {
                     c.name
                 ));
             }
-            if let (Some(lo), Some(hi)) = (c.min, c.max) {
-                if !(lo <= hi) {
-                    return bad(format!("column {:?}: min {lo} is above max {hi}", c.name));
-                }
+            if c.min.is_some_and(|v| !v.is_finite()) || c.max.is_some_and(|v| !v.is_finite()) {
+                return bad(format!(
+                    "column {:?}: min and max must be finite numbers",
+                    c.name
+                ));
+            }
+            if let (Some(lo), Some(hi)) = (c.min, c.max)
+                && lo > hi
+            {
+                return bad(format!("column {:?}: min {lo} is above max {hi}", c.name));
             }
             match (&c.ty, &c.categories) {
                 (ColumnType::Category, None) => {

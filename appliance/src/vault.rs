@@ -256,15 +256,16 @@ impl Read for VerifyingReader {
         if let Some(h) = self.hasher.as_mut() {
             h.update(&buf[..n]);
         }
-        if n == 0 && !buf.is_empty() {
-            if let Some(h) = self.hasher.take() {
-                let (got, _) = h.finish();
-                if got != self.expected {
-                    return Err(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("content hashes to {got}, not its address (tampered or corrupt)"),
-                    ));
-                }
+        if n == 0
+            && !buf.is_empty()
+            && let Some(h) = self.hasher.take()
+        {
+            let (got, _) = h.finish();
+            if got != self.expected {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("content hashes to {got}, not its address (tampered or corrupt)"),
+                ));
             }
         }
         Ok(n)

@@ -1,1 +1,13 @@
-fn main() {}
+//! End-to-end tests: the real `airlock` binary, fresh temporary homes, and
+//! for every bad input a check of the error, the exit code, and that the
+//! store did not change.
+#![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+
+mod harness;
+
+mod audit_log;
+mod bundles;
+mod demo;
+mod ingest;
+mod keys;
+mod lifecycle;

@@ -64,7 +64,7 @@ pub fn open(home: &Home, path: &Path) -> Result<Opened> {
         .decrypt(iter::once(home.keys().age_identity() as &dyn age::Identity))
         .map_err(|e| match e {
             age::DecryptError::NoMatchingKeys => Error::Refused(format!(
-                "bundle rejected: {source} is not encrypted to this site ({}); it was made for another site",
+                "bundle rejected: {source} is not encrypted to this site ({}): it was made for another site, or its header was damaged in transit",
                 home.site()
             )),
             other => corrupt(&source, other),
@@ -272,7 +272,12 @@ impl VerifiedManifest {
                 done += d.len() as u64;
                 on_bytes(done, total);
             }
-            staged.push((e.kind, object, document, e.attestations.clone()));
+            staged.push(StagedEntry {
+                kind: e.kind,
+                object,
+                document,
+                attestations: e.attestations.clone(),
+            });
         }
         format::expect_end(&mut self.reader).map_err(|e| format_error(&src, e))?;
         let documents = parse_documents(&src, &staged)?;
@@ -310,23 +315,35 @@ impl<R: Read> Read for ReadErrors<R> {
     }
 }
 
-/// A record document from a bundle, parsed.
-enum Document {
-    Contract(Contract),
-    Dataset(DatasetDoc),
-    FeatureSet(FeatureSetDoc),
-    Run(RunRecord),
-    Gate(GateReport),
-    Approval(Approval),
+/// An object staged from a bundle: verified, not yet committed.
+struct StagedEntry {
+    kind: Kind,
+    object: Staged,
+    /// The bytes of record documents (small), kept to parse them.
+    document: Option<Vec<u8>>,
+    attestations: Vec<registry::Attestation>,
 }
 
-fn parse_documents(
-    src: &str,
-    staged: &[(Kind, Staged, Option<Vec<u8>>, Vec<registry::Attestation>)],
-) -> Result<Vec<(Digest, Document)>> {
+/// A record document from a bundle, parsed.
+enum Document {
+    Contract(Box<Contract>),
+    Dataset(Box<DatasetDoc>),
+    FeatureSet(Box<FeatureSetDoc>),
+    Run(Box<RunRecord>),
+    Gate(Box<GateReport>),
+    Approval(Box<Approval>),
+}
+
+fn parse_documents(src: &str, staged: &[StagedEntry]) -> Result<Vec<(Digest, Document)>> {
     let mut out = Vec::new();
-    for (kind, object, bytes, atts) in staged {
-        let Some(bytes) = bytes else { continue };
+    for StagedEntry {
+        kind,
+        object,
+        document,
+        attestations: atts,
+    } in staged
+    {
+        let Some(bytes) = document else { continue };
         let bad = |e: serde_json::Error| {
             Error::Integrity(format!(
                 "bundle rejected: {src}: {kind} {} does not parse: {e}",
@@ -345,31 +362,33 @@ fn parse_documents(
             }
         };
         let doc = match kind {
-            Kind::Contract => Document::Contract(serde_json::from_slice(bytes).map_err(bad)?),
+            Kind::Contract => {
+                Document::Contract(Box::new(serde_json::from_slice(bytes).map_err(bad)?))
+            }
             Kind::Dataset => {
                 let d: DatasetDoc = serde_json::from_slice(bytes).map_err(bad)?;
                 claim(&d.site)?;
-                Document::Dataset(d)
+                Document::Dataset(Box::new(d))
             }
             Kind::FeatureSet => {
                 let d: FeatureSetDoc = serde_json::from_slice(bytes).map_err(bad)?;
                 claim(&d.site)?;
-                Document::FeatureSet(d)
+                Document::FeatureSet(Box::new(d))
             }
             Kind::Run => {
                 let d: RunRecord = serde_json::from_slice(bytes).map_err(bad)?;
                 claim(&d.site)?;
-                Document::Run(d)
+                Document::Run(Box::new(d))
             }
             Kind::Gate => {
                 let d: GateReport = serde_json::from_slice(bytes).map_err(bad)?;
                 claim(&d.site)?;
-                Document::Gate(d)
+                Document::Gate(Box::new(d))
             }
             Kind::Approval => {
                 let d: Approval = serde_json::from_slice(bytes).map_err(bad)?;
                 claim(&d.site)?;
-                Document::Approval(d)
+                Document::Approval(Box::new(d))
             }
             Kind::Deployment => {
                 // Deployments are local decisions; they never travel.
@@ -389,7 +408,7 @@ fn parse_documents(
 pub struct VerifiedBundle {
     source: String,
     manifest: Manifest,
-    staged: Vec<(Kind, Staged, Option<Vec<u8>>, Vec<registry::Attestation>)>,
+    staged: Vec<StagedEntry>,
     documents: Vec<(Digest, Document)>,
 }
 
@@ -466,7 +485,13 @@ impl VerifiedBundle {
         }
         let mut new_objects = 0;
         let mut ids = Vec::new();
-        for (kind, object, _, atts) in self.staged {
+        for StagedEntry {
+            kind,
+            object,
+            attestations: atts,
+            ..
+        } in self.staged
+        {
             let id = object.digest();
             let size = object.size();
             if registry::object_info(&tx, &id)?.is_none() {

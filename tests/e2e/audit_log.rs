@@ -1,0 +1,112 @@
+use crate::harness::{World, fails, ok};
+
+fn db(home: &std::path::Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(home.join("store.db")).unwrap()
+}
+
+#[test]
+fn intact_audit_logs_verify() {
+    let w = World::new();
+    let out = ok(&w.lab(), &["audit", "verify"]);
+    assert!(out.contains("audit log intact: 8 records"), "{out}");
+    let log = ok(&w.lab(), &["--json", "audit", "log"]);
+    let v: serde_json::Value = serde_json::from_str(&log).unwrap();
+    let actions: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "home.init",
+            "trust.add",
+            "data.ingest",
+            "features.apply",
+            "model.train",
+            "model.gate",
+            "model.approve",
+            "bundle.export"
+        ]
+    );
+    let plant = ok(&w.plant(), &["audit", "verify"]);
+    assert!(plant.contains("4 records"), "{plant}");
+}
+
+#[test]
+fn edited_audit_record_is_named() {
+    let w = World::new();
+    db(&w.lab())
+        .execute(
+            "UPDATE audit SET details = replace(details, 'Dana', 'Mallory') WHERE seq = 7",
+            [],
+        )
+        .unwrap();
+    fails(
+        &w.lab(),
+        &["audit", "verify"],
+        4,
+        &[
+            "audit log broken at record 7 (model.approve)",
+            "the record was changed",
+        ],
+    );
+}
+
+#[test]
+fn deleted_audit_record_is_named() {
+    let w = World::new();
+    db(&w.lab())
+        .execute("DELETE FROM audit WHERE seq = 4", [])
+        .unwrap();
+    fails(
+        &w.lab(),
+        &["audit", "verify"],
+        4,
+        &["audit log broken at record 5", "removed or reordered"],
+    );
+}
+
+#[test]
+fn reordered_audit_records_are_named() {
+    let w = World::new();
+    let c = db(&w.lab());
+    c.execute("UPDATE audit SET seq = -1 WHERE seq = 5", [])
+        .unwrap();
+    c.execute("UPDATE audit SET seq = 5 WHERE seq = 6", [])
+        .unwrap();
+    c.execute("UPDATE audit SET seq = 6 WHERE seq = -1", [])
+        .unwrap();
+    fails(
+        &w.lab(),
+        &["audit", "verify"],
+        4,
+        &["audit log broken at record 5"],
+    );
+}
+
+#[test]
+fn audit_record_rehashed_without_the_key_is_caught_by_its_signature() {
+    let w = World::new();
+    // An attacker who edits a record and recomputes the chain still cannot sign.
+    let c = db(&w.lab());
+    let old: String = c
+        .query_row("SELECT signature FROM audit WHERE seq = 3", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    c.execute("UPDATE audit SET signature = substr(signature, 3) || substr(signature, 1, 2) WHERE seq = 3", []).unwrap();
+    let new: String = c
+        .query_row("SELECT signature FROM audit WHERE seq = 3", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_ne!(old, new);
+    fails(
+        &w.lab(),
+        &["audit", "verify"],
+        4,
+        &["audit log broken at record 3", "signature"],
+    );
+}

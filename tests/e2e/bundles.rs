@@ -1,0 +1,246 @@
+use std::fs;
+
+use crate::harness::{World, fails, fingerprint, ok};
+
+fn import_args(p: &std::path::Path) -> Vec<String> {
+    vec!["bundle".into(), "import".into(), p.display().to_string()]
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn bundle_with_one_flipped_byte_is_refused_and_nothing_is_written() {
+    let w = World::new();
+    let b = w.fresh_bundle("fresh.airlock");
+    let bytes = fs::read(&b).unwrap();
+    let before = fingerprint(&w.plant());
+    let mac = bytes.windows(4).position(|w| w == b"\n---").unwrap() + 6;
+    let stanza = bytes.windows(9).position(|w| w == b"-> X25519").unwrap() + 12;
+    // A byte in the payload, in the header's intro line, in its MAC, and in
+    // the recipient stanza: every one must be caught before anything is written.
+    for (name, pos, code, needle) in [
+        ("payload", bytes.len() / 2, 4, "is corrupt or was altered"),
+        ("intro", 5, 4, "header is corrupt"),
+        ("mac", mac, 4, "is corrupt or was altered"),
+        ("stanza", stanza, 5, "or its header was damaged in transit"),
+    ] {
+        let mut bad = bytes.clone();
+        bad[pos] ^= 0x01;
+        let f = w.media(&format!("flipped-{name}.airlock"));
+        fs::write(&f, &bad).unwrap();
+        fails(
+            &w.plant(),
+            &refs(&import_args(&f)),
+            code,
+            &["bundle rejected", &f.display().to_string(), needle],
+        );
+        assert_eq!(
+            fingerprint(&w.plant()),
+            before,
+            "flipped {name} byte changed the store"
+        );
+    }
+    // The intact bundle still imports afterwards.
+    let out = ok(&w.plant(), &refs(&import_args(&b)));
+    assert!(out.contains("imported bundle 2 from site lab"), "{out}");
+}
+
+#[test]
+fn truncated_bundle_is_refused_at_every_cut() {
+    let w = World::new();
+    let b = w.fresh_bundle("fresh.airlock");
+    let bytes = fs::read(&b).unwrap();
+    let before = fingerprint(&w.plant());
+    for cut in [10, 100, bytes.len() / 2, bytes.len() - 1] {
+        let f = w.media(&format!("cut-{cut}.airlock"));
+        fs::write(&f, &bytes[..cut]).unwrap();
+        fails(&w.plant(), &refs(&import_args(&f)), 4, &["bundle rejected"]);
+        assert_eq!(
+            fingerprint(&w.plant()),
+            before,
+            "cut at {cut} changed the store"
+        );
+    }
+}
+
+#[test]
+fn bundle_for_another_site_is_refused() {
+    let w = World::new();
+    let depot = w.root.join("depot");
+    ok(&depot, &["init", "--site", "depot"]);
+    ok(&depot, &["site", "card", "--out", &w.m("depot.card.json")]);
+    ok(&w.lab(), &["trust", "add", &w.m("depot.card.json")]);
+    let f = w.media("for-depot.airlock");
+    ok(
+        &w.lab(),
+        &[
+            "bundle",
+            "export",
+            "--to",
+            &w.m("depot.card.json"),
+            "--out",
+            &f.display().to_string(),
+            &w.model(),
+        ],
+    );
+    let before = fingerprint(&w.plant());
+    fails(
+        &w.plant(),
+        &refs(&import_args(&f)),
+        5,
+        &["is not encrypted to this site (plant)"],
+    );
+    assert_eq!(fingerprint(&w.plant()), before);
+    // The depot itself accepts it.
+    ok(&depot, &["trust", "add", &w.m("lab.card.json")]);
+    ok(&depot, &refs(&import_args(&f)));
+}
+
+#[test]
+fn bundle_from_an_untrusted_site_is_refused() {
+    let w = World::new();
+    let rogue = w.root.join("rogue");
+    ok(&rogue, &["init", "--site", "rogue"]);
+    ok(&rogue, &["trust", "add", &w.m("plant.card.json")]);
+    ok(
+        &rogue,
+        &[
+            "data",
+            "ingest",
+            &w.m("credit.csv"),
+            "--dataset",
+            "credit",
+            "--contract",
+            &w.m("credit.contract.toml"),
+        ],
+    );
+    let f = w.media("from-rogue.airlock");
+    ok(
+        &rogue,
+        &[
+            "bundle",
+            "export",
+            "--to",
+            &w.m("plant.card.json"),
+            "--out",
+            &f.display().to_string(),
+            "dataset:credit",
+        ],
+    );
+    let before = fingerprint(&w.plant());
+    fails(
+        &w.plant(),
+        &refs(&import_args(&f)),
+        5,
+        &["comes from site \"rogue\", which this node does not trust"],
+    );
+    fails(
+        &w.plant(),
+        &["bundle", "inspect", &f.display().to_string()],
+        5,
+        &["does not trust"],
+    );
+    assert_eq!(fingerprint(&w.plant()), before);
+}
+
+#[test]
+fn bundle_imported_twice_is_refused_as_replay_and_older_as_rollback() {
+    let w = World::new();
+    let before = fingerprint(&w.plant());
+    // The demo already imported this bundle (sequence 1).
+    fails(
+        &w.plant(),
+        &refs(&import_args(&w.media("lab-to-plant.airlock"))),
+        5,
+        &[
+            "sequence 1 from site \"lab\" is not newer than 1 already imported (replay or rollback?)",
+        ],
+    );
+    assert_eq!(fingerprint(&w.plant()), before);
+    let two = w.fresh_bundle("two.airlock");
+    let three = w.fresh_bundle("three.airlock");
+    ok(&w.plant(), &refs(&import_args(&three)));
+    let after_three = fingerprint(&w.plant());
+    fails(
+        &w.plant(),
+        &refs(&import_args(&two)),
+        5,
+        &["sequence 2 from site \"lab\" is not newer than 3"],
+    );
+    assert_eq!(fingerprint(&w.plant()), after_three);
+}
+
+#[test]
+fn bundle_inspect_verifies_and_shows_the_manifest() {
+    let w = World::new();
+    let b = w.fresh_bundle("fresh.airlock");
+    let out = ok(&w.plant(), &["bundle", "inspect", &b.display().to_string()]);
+    assert!(
+        out.contains("bundle from site lab to site plant (signature valid, origin trusted)"),
+        "{out}"
+    );
+    assert!(out.contains("sequence 2 (new)"), "{out}");
+    for kind in [
+        "contract",
+        "dataset",
+        "feature-set",
+        "weights",
+        "run",
+        "gate",
+        "approval",
+    ] {
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(kind)),
+            "no {kind} in:\n{out}"
+        );
+    }
+    let json = ok(
+        &w.plant(),
+        &["--json", "bundle", "inspect", &b.display().to_string()],
+    );
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["manifest"]["origin_site"], "lab");
+    assert_eq!(v["manifest"]["recipient_site"], "plant");
+    assert_eq!(v["manifest"]["objects"].as_array().unwrap().len(), 7);
+    // Inspecting writes nothing.
+    let before = fingerprint(&w.plant());
+    ok(&w.plant(), &["bundle", "inspect", &b.display().to_string()]);
+    assert_eq!(fingerprint(&w.plant()), before);
+}
+
+#[test]
+fn export_with_data_carries_the_raw_snapshot_so_the_peer_can_retrain() {
+    let w = World::new();
+    let f = w.media("with-data.airlock");
+    ok(
+        &w.lab(),
+        &[
+            "bundle",
+            "export",
+            "--with-data",
+            "--to",
+            &w.m("plant.card.json"),
+            "--out",
+            &f.display().to_string(),
+            &w.model(),
+        ],
+    );
+    ok(&w.plant(), &refs(&import_args(&f)));
+    let out = ok(
+        &w.plant(),
+        &[
+            "train",
+            "--dataset",
+            "lab/credit",
+            "--features",
+            "lab/credit-features",
+            "--model",
+            "logreg",
+            "--epochs",
+            "3",
+        ],
+    );
+    assert!(out.contains("trained model"), "{out}");
+}

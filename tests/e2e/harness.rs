@@ -1,0 +1,171 @@
+//! Shared helpers: run the real `airlock` binary in fresh temporary homes,
+//! and fingerprint a home so a test can prove a refusal changed nothing.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_airlock")
+}
+
+/// Runs `airlock --home HOME ARGS...`.
+pub fn run(home: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("AIRLOCK_HOME")
+        .output()
+        .expect("run airlock")
+}
+
+/// Runs and requires success; returns stdout.
+pub fn ok(home: &Path, args: &[&str]) -> String {
+    let out = run(home, args);
+    assert!(
+        out.status.success(),
+        "airlock {args:?} failed with {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8 stdout")
+}
+
+/// Runs and requires failure with `code` and a stderr containing every one
+/// of `needles`; returns stderr.
+pub fn fails(home: &Path, args: &[&str], code: i32, needles: &[&str]) -> String {
+    let out = run(home, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "airlock {args:?}: expected exit {code}\nstdout: {}\nstderr: {stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for n in needles {
+        assert!(
+            stderr.contains(n),
+            "airlock {args:?}: stderr lacks {n:?}:\n{stderr}"
+        );
+    }
+    stderr
+}
+
+/// A two-site world made by `airlock demo --workdir`: lab trained, gated,
+/// approved and exported a model; plant imported and deployed it.
+pub struct World {
+    pub _dir: tempfile::TempDir,
+    /// The demo's workdir.
+    pub root: PathBuf,
+}
+
+impl World {
+    pub fn new() -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("w");
+        let out = Command::new(bin())
+            .args(["demo", "--workdir"])
+            .arg(&root)
+            .output()
+            .expect("run demo");
+        assert!(
+            out.status.success(),
+            "demo failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        World { _dir: dir, root }
+    }
+    pub fn lab(&self) -> PathBuf {
+        self.root.join("lab")
+    }
+    pub fn plant(&self) -> PathBuf {
+        self.root.join("plant")
+    }
+    pub fn media(&self, name: &str) -> PathBuf {
+        self.root.join("media").join(name)
+    }
+    /// Path as &str for argument lists.
+    pub fn m(&self, name: &str) -> String {
+        self.media(name).display().to_string()
+    }
+    /// The id of the model the demo trained (the first listed at plant).
+    pub fn model(&self) -> String {
+        let out = ok(&self.plant(), &["--json", "models", "list"]);
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        v[0]["id"].as_str().expect("model id").to_string()
+    }
+    /// Exports the demo model from lab to plant again, as a new bundle.
+    pub fn fresh_bundle(&self, name: &str) -> PathBuf {
+        let out = self.media(name);
+        let model = self.model();
+        ok(
+            &self.lab(),
+            &[
+                "bundle",
+                "export",
+                "--to",
+                &self.m("plant.card.json"),
+                "--out",
+                &out.display().to_string(),
+                &model,
+            ],
+        );
+        out
+    }
+}
+
+/// A digest of everything a home holds: every row of every table and every
+/// vault file. Equal fingerprints mean nothing was stored or changed.
+pub fn fingerprint(home: &Path) -> String {
+    let conn = rusqlite::Connection::open_with_flags(
+        home.join("store.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open store");
+    let mut h = Sha256::new();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("tables");
+    for t in tables {
+        h.update(t.as_bytes());
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {t} ORDER BY rowid"))
+            .expect("select");
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).expect("rows");
+        while let Some(row) = rows.next().expect("row") {
+            for i in 0..n {
+                let v: rusqlite::types::Value = row.get(i).expect("value");
+                h.update(format!("{v:?}|").as_bytes());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&home.join("vault"), &mut files);
+    files.sort();
+    for f in files {
+        h.update(f.display().to_string().as_bytes());
+        h.update(fs::read(&f).expect("read vault file"));
+    }
+    hex::encode(h.finalize())
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in fs::read_dir(dir).expect("read_dir") {
+        let p = e.expect("entry").path();
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}

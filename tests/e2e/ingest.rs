@@ -1,0 +1,110 @@
+use std::fs;
+
+use crate::harness::{World, fails, fingerprint, ok};
+
+#[test]
+fn csv_breaking_its_contract_is_refused_with_row_and_column_and_nothing_is_stored() {
+    let w = World::new();
+    let good = fs::read_to_string(w.media("credit.csv")).unwrap();
+    // Row 3 gets an age of 130 (range), row 5 a housing of "castle" (category).
+    let mut lines: Vec<String> = good.lines().take(8).map(str::to_string).collect();
+    let mut cells: Vec<String> = lines[3].split(',').map(str::to_string).collect();
+    cells[1] = "130".into();
+    lines[3] = cells.join(",");
+    let mut cells: Vec<String> = lines[5].split(',').map(str::to_string).collect();
+    cells[6] = "castle".into();
+    lines[5] = cells.join(",");
+    let bad = w.media("bad.csv");
+    fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let before = fingerprint(&w.lab());
+    fails(
+        &w.lab(),
+        &[
+            "data",
+            "ingest",
+            &bad.display().to_string(),
+            "--dataset",
+            "credit",
+            "--contract",
+            &w.m("credit.contract.toml"),
+        ],
+        3,
+        &[
+            "breaks contract credit v1: 2 violations, nothing was stored",
+            "row 3 (line 4), column \"age\": expected integer in [18, 100], found 130",
+            "row 5 (line 6), column \"housing\": expected one of [own, rent, mortgage], found \"castle\"",
+        ],
+    );
+    assert_eq!(
+        fingerprint(&w.lab()),
+        before,
+        "a refused file must leave the store unchanged"
+    );
+}
+
+#[test]
+fn csv_with_a_missing_column_is_refused_with_a_header_diff() {
+    let w = World::new();
+    let good = fs::read_to_string(w.media("credit.csv")).unwrap();
+    let cut: String = good
+        .lines()
+        .take(20)
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string() + "\n")
+        .collect();
+    let bad = w.media("cut.csv");
+    fs::write(&bad, cut).unwrap();
+    let before = fingerprint(&w.lab());
+    fails(
+        &w.lab(),
+        &[
+            "data",
+            "ingest",
+            &bad.display().to_string(),
+            "--dataset",
+            "credit",
+            "--contract",
+            &w.m("credit.contract.toml"),
+        ],
+        3,
+        &["missing columns: default", "nothing was stored"],
+    );
+    assert_eq!(fingerprint(&w.lab()), before);
+}
+
+#[test]
+fn reingesting_the_same_file_is_a_no_op_and_a_new_file_is_a_new_version() {
+    let w = World::new();
+    let args = |f: &str| {
+        [
+            "--json",
+            "data",
+            "ingest",
+            f,
+            "--dataset",
+            "credit",
+            "--contract",
+        ]
+        .map(str::to_string)
+    };
+    let mut a: Vec<String> = args(&w.m("credit.csv")).into();
+    a.push(w.m("credit.contract.toml"));
+    let before = fingerprint(&w.lab());
+    let out = ok(&w.lab(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["unchanged"], true);
+    assert_eq!(v["dataset"], "credit@1");
+    assert_eq!(fingerprint(&w.lab()), before);
+    let smaller: String = fs::read_to_string(w.media("credit.csv"))
+        .unwrap()
+        .lines()
+        .take(500)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    fs::write(w.media("credit-500.csv"), smaller).unwrap();
+    let mut b: Vec<String> = args(&w.m("credit-500.csv")).into();
+    b.push(w.m("credit.contract.toml"));
+    let out = ok(&w.lab(), &b.iter().map(String::as_str).collect::<Vec<_>>());
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["dataset"], "credit@2");
+    assert_eq!(v["rows"], 499);
+}
