@@ -598,8 +598,16 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Audit(AuditCmd::Log) => {
             let home = open()?;
             let records = audit::records(&home.conn)?;
-            out.emit(&records, |rs| {
-                for r in rs {
+            let with_ids: Vec<serde_json::Value> = records
+                .iter()
+                .map(|r| {
+                    let mut v = serde_json::to_value(r).unwrap_or_default();
+                    v["id"] = json!(r.seq);
+                    v
+                })
+                .collect();
+            out.emit(&with_ids, |_| {
+                for r in &records {
                     println!(
                         "{:>5} {} {:<16} {} {}",
                         r.seq, r.time, r.action, r.actor, r.details

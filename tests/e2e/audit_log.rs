@@ -18,6 +18,10 @@ fn intact_audit_logs_verify() {
         .map(|r| r["action"].as_str().unwrap())
         .collect();
     assert_eq!(
+        v[0]["id"], 1,
+        "every JSON object carries its identifier as id"
+    );
+    assert_eq!(
         actions,
         [
             "home.init",

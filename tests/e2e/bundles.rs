@@ -244,3 +244,84 @@ fn export_with_data_carries_the_raw_snapshot_so_the_peer_can_retrain() {
     );
     assert!(out.contains("trained model"), "{out}");
 }
+
+#[test]
+fn signatures_of_unknown_sites_are_dropped_but_one_trusted_signer_is_required() {
+    let w = World::new();
+    // Plant ingests the same contract lab made: the contract object now
+    // carries signatures by both lab and plant.
+    ok(
+        &w.plant(),
+        &[
+            "data",
+            "ingest",
+            &w.m("credit.csv"),
+            "--dataset",
+            "credit",
+            "--contract",
+            &w.m("credit.contract.toml"),
+        ],
+    );
+    let depot = w.root.join("depot");
+    ok(&depot, &["init", "--site", "depot"]);
+    ok(&depot, &["site", "card", "--out", &w.m("depot.card.json")]);
+    ok(&w.plant(), &["trust", "add", &w.m("depot.card.json")]);
+    ok(&depot, &["trust", "add", &w.m("plant.card.json")]);
+    let f = w.media("plant-to-depot.airlock");
+    ok(
+        &w.plant(),
+        &[
+            "bundle",
+            "export",
+            "--to",
+            &w.m("depot.card.json"),
+            "--out",
+            &f.display().to_string(),
+            "dataset:credit",
+        ],
+    );
+    let shown = ok(&depot, &["bundle", "inspect", &f.display().to_string()]);
+    assert!(
+        shown.lines().any(|l| l.trim_start().starts_with("contract")
+            && l.contains("lab")
+            && l.contains("plant")),
+        "{shown}"
+    );
+    // Depot knows nothing of lab: lab's signature is dropped, plant's suffices.
+    ok(&depot, &refs(&import_args(&f)));
+    let conn = rusqlite::Connection::open(depot.join("store.db")).unwrap();
+    let lab_sigs: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM signatures WHERE site = 'lab'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        lab_sigs, 0,
+        "signatures by untrusted sites must not be stored"
+    );
+
+    // A model made and signed only by lab cannot pass through plant to depot.
+    let g = w.media("model-to-depot.airlock");
+    ok(
+        &w.plant(),
+        &[
+            "bundle",
+            "export",
+            "--to",
+            &w.m("depot.card.json"),
+            "--out",
+            &g.display().to_string(),
+            &w.model(),
+        ],
+    );
+    let before = fingerprint(&depot);
+    fails(
+        &depot,
+        &refs(&import_args(&g)),
+        5,
+        &["is signed only by lab, which this node does not trust"],
+    );
+    assert_eq!(fingerprint(&depot), before);
+}

@@ -221,9 +221,24 @@ impl VerifiedManifest {
                 e.kind,
                 e.id.short()
             );
+            // Every signature by a site this node trusts must verify; those
+            // by sites it does not know are dropped, not stored; at least one
+            // trusted signature must remain.
+            let mut attestations = Vec::new();
             for att in &e.attestations {
-                registry::check_attestation(&trusted, e.kind, &e.id, att)
-                    .map_err(|err| prefix(&src, err))?;
+                if trusted.iter().any(|(site, _, _)| *site == att.site) {
+                    registry::check_attestation(&trusted, e.kind, &e.id, att)
+                        .map_err(|err| prefix(&src, err))?;
+                    attestations.push(att.clone());
+                }
+            }
+            if attestations.is_empty() {
+                let signers: Vec<String> =
+                    e.attestations.iter().map(|a| a.site.to_string()).collect();
+                return Err(Error::Refused(format!(
+                    "bundle rejected: {src}: {label} is signed only by {}, which this node does not trust",
+                    signers.join(", ")
+                )));
             }
             let mut limited = (&mut self.reader).take(e.size);
             let (object, document) = if e.kind.is_document() {
@@ -276,7 +291,7 @@ impl VerifiedManifest {
                 kind: e.kind,
                 object,
                 document,
-                attestations: e.attestations.clone(),
+                attestations,
             });
         }
         format::expect_end(&mut self.reader).map_err(|e| format_error(&src, e))?;
@@ -483,6 +498,16 @@ impl VerifiedBundle {
                 _ => {}
             }
         }
+        // The site that made each object: its first trusted signer.
+        let makers: std::collections::HashMap<Digest, String> = self
+            .staged
+            .iter()
+            .filter_map(|e| {
+                e.attestations
+                    .first()
+                    .map(|a| (e.object.digest(), a.site.to_string()))
+            })
+            .collect();
         let mut new_objects = 0;
         let mut ids = Vec::new();
         for StagedEntry {
@@ -508,14 +533,7 @@ impl VerifiedBundle {
         for (id, doc) in &self.documents {
             match doc {
                 Document::Contract(c) => {
-                    let site = self
-                        .manifest
-                        .objects
-                        .iter()
-                        .find(|e| e.id == *id)
-                        .and_then(|e| e.attestations.first())
-                        .map(|a| a.site.to_string())
-                        .unwrap_or_default();
+                    let site = makers.get(id).cloned().unwrap_or_default();
                     tx.execute(
                         "INSERT OR IGNORE INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![id.hex(), site, c.name, c.version, Timestamp::now().to_string()],
