@@ -167,7 +167,8 @@ impl Contract {
         Ok(c)
     }
 
-    fn check(&self, source: &str) -> Result<()> {
+    /// Checks the contract's own rules (names, ranges, categories).
+    pub fn check(&self, source: &str) -> Result<()> {
         let bad = |why: String| Err(Error::Rejected(format!("contract {source}: {why}")));
         validate_name(&self.name)?;
         if self.version < 1 {

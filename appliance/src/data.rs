@@ -199,8 +199,8 @@ pub fn insert_dataset_row(
     doc: &DatasetDoc,
 ) -> Result<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO datasets (id, site, name, version, snapshot, contract, rows, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO datasets (id, site, name, version, snapshot, contract, rows, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO NOTHING",
         params![
             id.hex(),
             doc.site.as_str(),

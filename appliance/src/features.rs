@@ -458,8 +458,8 @@ pub fn insert_feature_set_row(
     doc: &FeatureSetDoc,
 ) -> Result<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO feature_sets (id, site, name, version, dataset, width, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO feature_sets (id, site, name, version, dataset, width, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
         params![
             id.hex(),
             doc.site.as_str(),

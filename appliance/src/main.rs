@@ -33,9 +33,33 @@ fn main() -> ExitCode {
                     serde_json::json!({ "error": e.to_string(), "exit_code": code })
                 );
             } else {
-                eprintln!("error: {e}");
+                eprintln!("error: {}", printable(&e.to_string()));
             }
             ExitCode::from(code as u8)
         }
+    }
+}
+
+/// Error messages can quote attacker-controlled text (a bundle's manifest,
+/// a CSV cell): escape control characters so they cannot move the cursor or
+/// forge lines on the operator's terminal. Newlines between listed
+/// violations are kept.
+fn printable(msg: &str) -> String {
+    msg.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn control_characters_in_errors_are_escaped() {
+        assert_eq!(super::printable("a\u{1b}[2K\rb\nc"), "a\\u{1b}[2K\\rb\nc");
     }
 }

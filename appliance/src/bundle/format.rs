@@ -32,6 +32,15 @@ pub const MAX_MANIFEST: u32 = 4 << 20;
 pub const MAX_OBJECTS: usize = 10_000;
 /// Most bytes of objects in one bundle.
 pub const MAX_TOTAL: u64 = 1 << 40;
+/// Most bytes of record documents in one bundle (they are held in memory
+/// until the commit).
+pub const MAX_DOCUMENTS: u64 = 256 << 20;
+
+fn is_key_id(s: &str) -> bool {
+    s.len() == 16
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
 
 /// One object listed in a manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,9 +152,23 @@ impl Manifest {
         if self.expires_at <= self.created_at {
             return bad("expires before it was created".into());
         }
+        if !is_key_id(&self.origin_key) {
+            return bad("origin_key is not a key id (16 lowercase hex digits)".into());
+        }
         let mut seen = HashSet::new();
         let mut total = 0u64;
+        let mut documents = 0u64;
         for e in &self.objects {
+            if e.attestations.iter().any(|a| !is_key_id(&a.key_id)) {
+                return bad(format!(
+                    "{} {} has a signature whose key id is not 16 lowercase hex digits",
+                    e.kind,
+                    e.id.short()
+                ));
+            }
+            if e.kind.is_document() {
+                documents = documents.saturating_add(e.size);
+            }
             if !seen.insert(e.id) {
                 return bad(format!("object {} is listed twice", e.id));
             }
@@ -162,6 +185,11 @@ impl Manifest {
                 return bad(format!("{} {} carries no signature", e.kind, e.id.short()));
             }
             total = total.saturating_add(e.size);
+        }
+        if documents > MAX_DOCUMENTS {
+            return bad(format!(
+                "records total {documents} bytes, over {MAX_DOCUMENTS}"
+            ));
         }
         if total > MAX_TOTAL {
             return bad(format!("objects total {total} bytes, over {MAX_TOTAL}"));
@@ -241,7 +269,7 @@ mod tests {
         Manifest {
             format: FORMAT_VERSION,
             origin_site: "lab".parse().expect("site"),
-            origin_key: "k".into(),
+            origin_key: "0123456789abcdef".into(),
             recipient_site: "plant".parse().expect("site"),
             recipient_key: "age1x".into(),
             sequence: 1,
@@ -253,7 +281,7 @@ mod tests {
                 size: 1,
                 attestations: vec![Attestation {
                     site: "lab".parse().expect("site"),
-                    key_id: "k".into(),
+                    key_id: "0123456789abcdef".into(),
                     signature: "s".into(),
                 }],
             }],
@@ -333,5 +361,13 @@ mod tests {
     fn trailing_data_is_refused() {
         assert!(expect_end(&mut &b""[..]).is_ok());
         assert!(expect_end(&mut &b"x"[..]).is_err());
+    }
+
+    #[test]
+    fn manifest_with_control_characters_in_key_id_is_refused() {
+        let mut m = manifest();
+        m.origin_key = "\u{1b}[2Kfake".into();
+        let err = read_header(&mut &encode(&m)[..]).expect_err("bad key id");
+        assert!(err.to_string().contains("origin_key"), "{err}");
     }
 }

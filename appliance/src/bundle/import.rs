@@ -139,10 +139,16 @@ impl Opened {
                 m.origin_site.as_str()
             )));
         }
-        if m.recipient_site != *home.site() || m.recipient_key != home.public().age_recipient {
+        if m.recipient_site != *home.site() {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src} is addressed to site {:?}, not to this site ({}); it was re-encrypted or misdelivered",
                 m.recipient_site.as_str(),
+                home.site()
+            )));
+        }
+        if m.recipient_key != home.public().age_recipient {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src} is addressed to site {} but to another encryption key than this node's; it was made from an old or forged site card",
                 home.site()
             )));
         }
@@ -314,7 +320,20 @@ fn prefix(src: &str, e: Error) -> Error {
 }
 
 fn read_error(src: &str, label: &str, e: io::Error) -> Error {
-    corrupt(src, format!("{label}: {e}"))
+    if is_data_error(&e) {
+        corrupt(src, format!("{label}: {e}"))
+    } else {
+        Error::io(src, e)
+    }
+}
+
+/// Decryption failures and early ends are signs of tampering or damaged
+/// media; other read errors (EIO from a failing stick) are I/O faults.
+fn is_data_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+    )
 }
 
 /// Marks decryption failures inside a stream as corrupt data.
@@ -324,9 +343,13 @@ struct ReadErrors<R> {
 
 impl<R: Read> Read for ReadErrors<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner
-            .read(buf)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+        self.inner.read(buf).map_err(|e| {
+            if is_data_error(&e) {
+                io::Error::new(io::ErrorKind::InvalidData, e.to_string())
+            } else {
+                e
+            }
+        })
     }
 }
 
@@ -378,7 +401,10 @@ fn parse_documents(src: &str, staged: &[StagedEntry]) -> Result<Vec<(Digest, Doc
         };
         let doc = match kind {
             Kind::Contract => {
-                Document::Contract(Box::new(serde_json::from_slice(bytes).map_err(bad)?))
+                let c: Contract = serde_json::from_slice(bytes).map_err(bad)?;
+                c.check(&format!("{kind} {}", object.digest().short()))
+                    .map_err(|e| Error::Integrity(format!("bundle rejected: {src}: {e}")))?;
+                Document::Contract(Box::new(c))
             }
             Kind::Dataset => {
                 let d: DatasetDoc = serde_json::from_slice(bytes).map_err(bad)?;
@@ -473,7 +499,26 @@ impl VerifiedBundle {
     pub fn commit(self, home: &mut Home, bundle_sha256: Option<Digest>) -> Result<Imported> {
         let src = self.source.clone();
         let (conn, vault, keys, _) = home.parts();
-        let tx = conn.transaction()?;
+        // IMMEDIATE takes the write lock now, so no other import can commit
+        // between the sequence check below and this commit.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let m = &self.manifest;
+        let last: Option<i64> = tx
+            .query_row(
+                "SELECT sequence FROM peer_sequences WHERE site = ?1",
+                [m.origin_site.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(last) = last
+            && m.sequence <= last as u64
+        {
+            return Err(Error::Refused(format!(
+                "bundle rejected: sequence {} from site {:?} is not newer than {last} already imported (replay or rollback?)",
+                m.sequence,
+                m.origin_site.as_str()
+            )));
+        }
         // Check name clashes before touching anything.
         for (id, doc) in &self.documents {
             match doc {
@@ -510,6 +555,7 @@ impl VerifiedBundle {
             .collect();
         let mut new_objects = 0;
         let mut ids = Vec::new();
+        let mut to_place = Vec::with_capacity(self.staged.len());
         for StagedEntry {
             kind,
             object,
@@ -519,15 +565,22 @@ impl VerifiedBundle {
         {
             let id = object.digest();
             let size = object.size();
-            if registry::object_info(&tx, &id)?.is_none() {
-                new_objects += 1;
+            match registry::object_info(&tx, &id)? {
+                None => new_objects += 1,
+                Some((held, _)) if held != kind => {
+                    return Err(Error::Integrity(format!(
+                        "bundle rejected: {src}: object {} is listed as a {kind} but is held here as a {held}",
+                        id.short()
+                    )));
+                }
+                Some(_) => {}
             }
-            vault.commit(object)?;
             registry::index_object(&tx, &id, kind, size)?;
             for a in &atts {
                 registry::add_attestation(&tx, &id, a)?;
             }
             ids.push(id.hex());
+            to_place.push(object);
         }
         let mut model_ids = Vec::new();
         for (id, doc) in &self.documents {
@@ -535,7 +588,8 @@ impl VerifiedBundle {
                 Document::Contract(c) => {
                     let site = makers.get(id).cloned().unwrap_or_default();
                     tx.execute(
-                        "INSERT OR IGNORE INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        "INSERT INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT(id) DO NOTHING",
                         params![id.hex(), site, c.name, c.version, Timestamp::now().to_string()],
                     )?;
                 }
@@ -549,7 +603,6 @@ impl VerifiedBundle {
                 Document::Approval(a) => lifecycle::insert_approval_row(&tx, id, a)?,
             }
         }
-        let m = &self.manifest;
         tx.execute(
             "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
@@ -563,6 +616,12 @@ impl VerifiedBundle {
             json!({ "origin": m.origin_site.as_str(), "sequence": m.sequence, "objects": ids.len(), "new_objects": new_objects,
                     "models": model_ids, "bundle_sha256": bundle_sha256.map(|d| d.hex()) }),
         )?;
+        // Every row is written; now the objects go into place (write-once,
+        // content-addressed: if the commit below fails they are unreferenced
+        // and harmless), then the one commit.
+        for object in to_place {
+            vault.commit(object)?;
+        }
         tx.commit()?;
         Ok(Imported {
             origin: m.origin_site.to_string(),
