@@ -1,10 +1,11 @@
 //! Dataset ingestion: a CSV file checked against its contract becomes an
 //! immutable raw snapshot in the vault and a signed dataset record.
 //!
-//! The file is read twice, both times streaming: once to check every cell
-//! against the contract (nothing is written if any cell breaks it), then
-//! into the vault. Both passes hash the file and must agree, so a file
-//! changed between them is refused rather than half-checked.
+//! The file is read twice: once to check every cell against the contract
+//! (nothing is written if any cell breaks it), then streamed into the vault.
+//! Both passes hash the file and must agree, so a file changed between them
+//! is refused rather than half-checked. The check pass still holds the typed
+//! rows in memory; bounded-memory ingestion comes with the data issue.
 
 use std::fs::File;
 use std::io::BufReader;

@@ -53,7 +53,7 @@ pub fn add(home: &mut Home, card: &SiteCard) -> Result<(Peer, bool)> {
             return Ok((peer(added_at), false));
         }
         return Err(Error::Refused(format!(
-            "site {} is already trusted with other keys; a key change must be reviewed: remove the old trust first",
+            "site {} is already trusted with other keys; refusing a silent key change (key rotation arrives with the signed trust policy)",
             card.site
         )));
     }

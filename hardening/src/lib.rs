@@ -14,8 +14,8 @@
 //!   owner, whatever the caller's umask.
 //!
 //! Nothing here fails silently: each control's outcome is returned in a
-//! [`HardeningReport`], which the caller logs and records, so an operator can
-//! see which control a host could not apply.
+//! [`HardeningReport`]; the `airlock` program prints a warning for every
+//! control the host could not apply.
 //!
 //! ```
 //! let report = airlock_hardening::harden_process();

@@ -91,9 +91,9 @@ fn reordered_audit_records_are_named() {
 }
 
 #[test]
-fn audit_record_rehashed_without_the_key_is_caught_by_its_signature() {
+fn audit_record_with_a_forged_signature_is_named() {
     let w = World::new();
-    // An attacker who edits a record and recomputes the chain still cannot sign.
+    // Without the site key, a record's signature cannot be made to verify.
     let c = db(&w.lab());
     let old: String = c
         .query_row("SELECT signature FROM audit WHERE seq = 3", [], |r| {

@@ -1,6 +1,7 @@
 //! The bundle wire format: pure parsing and writing of the plaintext inside
 //! the age encryption, with no SQLite and no filesystem, so it can be tested
-//! and fuzzed alone. `docs/bundle-format.md` is the specification.
+//! and fuzzed alone. The layout below is the specification until the bundle
+//! issue writes it out in full as `docs/bundle-format.md`.
 //!
 //! ```text
 //! magic        8 bytes   "AIRLOCKB"
@@ -104,6 +105,9 @@ pub enum FormatError {
     /// Manifest content breaks a structural rule.
     #[error("manifest is invalid: {0}")]
     Invalid(String),
+    /// Bytes follow the last listed object.
+    #[error("data after the last object the manifest lists (unlisted content)")]
+    TrailingData,
     /// Reading failed (for example a decryption error underneath).
     #[error("{0}")]
     Io(String),
@@ -250,11 +254,7 @@ pub fn expect_end(r: &mut impl Read) -> Result<(), FormatError> {
     loop {
         match r.read(&mut one) {
             Ok(0) => return Ok(()),
-            Ok(_) => {
-                return Err(FormatError::Invalid(
-                    "data after the last listed object".into(),
-                ));
-            }
+            Ok(_) => return Err(FormatError::TrailingData),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(FormatError::Io(e.to_string())),
         }
