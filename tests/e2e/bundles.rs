@@ -68,23 +68,9 @@ fn truncated_bundle_is_refused_at_every_cut() {
 #[test]
 fn bundle_for_another_site_is_refused() {
     let w = World::new();
-    let depot = w.root.join("depot");
-    ok(&depot, &["init", "--site", "depot"]);
-    ok(&depot, &["site", "card", "--out", &w.m("depot.card.json")]);
+    let depot = w.add_site("depot");
     ok(&w.lab(), &["trust", "add", &w.m("depot.card.json")]);
-    let f = w.media("for-depot.airlock");
-    ok(
-        &w.lab(),
-        &[
-            "bundle",
-            "export",
-            "--to",
-            &w.m("depot.card.json"),
-            "--out",
-            &f.display().to_string(),
-            &w.model(),
-        ],
-    );
+    let f = w.export(&w.lab(), "depot", "for-depot.airlock", &[&w.model()]);
     let before = fingerprint(&w.plant());
     fails(
         &w.plant(),
@@ -101,8 +87,7 @@ fn bundle_for_another_site_is_refused() {
 #[test]
 fn bundle_from_an_untrusted_site_is_refused() {
     let w = World::new();
-    let rogue = w.root.join("rogue");
-    ok(&rogue, &["init", "--site", "rogue"]);
+    let rogue = w.add_site("rogue");
     ok(&rogue, &["trust", "add", &w.m("plant.card.json")]);
     ok(
         &rogue,
@@ -116,19 +101,7 @@ fn bundle_from_an_untrusted_site_is_refused() {
             &w.m("credit.contract.toml"),
         ],
     );
-    let f = w.media("from-rogue.airlock");
-    ok(
-        &rogue,
-        &[
-            "bundle",
-            "export",
-            "--to",
-            &w.m("plant.card.json"),
-            "--out",
-            &f.display().to_string(),
-            "dataset:credit",
-        ],
-    );
+    let f = w.export(&rogue, "plant", "from-rogue.airlock", &["dataset:credit"]);
     let before = fingerprint(&w.plant());
     fails(
         &w.plant(),
@@ -262,23 +235,14 @@ fn signatures_of_unknown_sites_are_dropped_but_one_trusted_signer_is_required() 
             &w.m("credit.contract.toml"),
         ],
     );
-    let depot = w.root.join("depot");
-    ok(&depot, &["init", "--site", "depot"]);
-    ok(&depot, &["site", "card", "--out", &w.m("depot.card.json")]);
+    let depot = w.add_site("depot");
     ok(&w.plant(), &["trust", "add", &w.m("depot.card.json")]);
     ok(&depot, &["trust", "add", &w.m("plant.card.json")]);
-    let f = w.media("plant-to-depot.airlock");
-    ok(
+    let f = w.export(
         &w.plant(),
-        &[
-            "bundle",
-            "export",
-            "--to",
-            &w.m("depot.card.json"),
-            "--out",
-            &f.display().to_string(),
-            "dataset:credit",
-        ],
+        "depot",
+        "plant-to-depot.airlock",
+        &["dataset:credit"],
     );
     let shown = ok(&depot, &["bundle", "inspect", &f.display().to_string()]);
     assert!(
@@ -303,19 +267,7 @@ fn signatures_of_unknown_sites_are_dropped_but_one_trusted_signer_is_required() 
     );
 
     // A model made and signed only by lab cannot pass through plant to depot.
-    let g = w.media("model-to-depot.airlock");
-    ok(
-        &w.plant(),
-        &[
-            "bundle",
-            "export",
-            "--to",
-            &w.m("depot.card.json"),
-            "--out",
-            &g.display().to_string(),
-            &w.model(),
-        ],
-    );
+    let g = w.export(&w.plant(), "depot", "model-to-depot.airlock", &[&w.model()]);
     let before = fingerprint(&depot);
     fails(
         &depot,

@@ -99,6 +99,33 @@ impl World {
         let v: serde_json::Value = serde_json::from_str(&out).expect("json");
         v[0]["id"].as_str().expect("model id").to_string()
     }
+    /// Creates another site in this world and writes its card to
+    /// `media/NAME.card.json`.
+    pub fn add_site(&self, name: &str) -> PathBuf {
+        let home = self.root.join(name);
+        ok(&home, &["init", "--site", name]);
+        ok(
+            &home,
+            &[
+                "site",
+                "card",
+                "--out",
+                &self.m(&format!("{name}.card.json")),
+            ],
+        );
+        home
+    }
+    /// `airlock bundle export` from `home` to the site whose card is
+    /// `media/TO.card.json`, writing `media/FILE`.
+    pub fn export(&self, home: &Path, to: &str, file: &str, items: &[&str]) -> PathBuf {
+        let out = self.media(file);
+        let card = self.m(&format!("{to}.card.json"));
+        let out_arg = out.display().to_string();
+        let mut args = vec!["bundle", "export", "--to", &card, "--out", &out_arg];
+        args.extend_from_slice(items);
+        ok(home, &args);
+        out
+    }
     /// Exports the demo model from lab to plant again, as a new bundle.
     pub fn fresh_bundle(&self, name: &str) -> PathBuf {
         let out = self.media(name);
