@@ -90,6 +90,30 @@ pub enum SequenceStatus {
     },
 }
 
+/// Compares a manifest's sequence with the highest one imported from its
+/// origin.
+fn sequence_status(conn: &rusqlite::Connection, m: &Manifest) -> Result<SequenceStatus> {
+    let last: Option<i64> = conn
+        .query_row(
+            "SELECT sequence FROM peer_sequences WHERE site = ?1",
+            [m.origin_site.as_str()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match last {
+        Some(l) if m.sequence <= l as u64 => SequenceStatus::Stale { last: l as u64 },
+        _ => SequenceStatus::New,
+    })
+}
+
+fn replay(m: &Manifest, last: u64) -> Error {
+    Error::Refused(format!(
+        "bundle rejected: sequence {} from site {:?} is not newer than {last} already imported (replay or rollback?)",
+        m.sequence,
+        m.origin_site.as_str()
+    ))
+}
+
 /// Stage 2: the manifest is signed by a trusted origin key and addressed to
 /// this site.
 pub struct VerifiedManifest {
@@ -152,18 +176,7 @@ impl Opened {
                 home.site()
             )));
         }
-        let last: Option<i64> = home
-            .conn
-            .query_row(
-                "SELECT sequence FROM peer_sequences WHERE site = ?1",
-                [m.origin_site.as_str()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let sequence = match last {
-            Some(l) if m.sequence <= l as u64 => SequenceStatus::Stale { last: l as u64 },
-            _ => SequenceStatus::New,
-        };
+        let sequence = sequence_status(&home.conn, m)?;
         Ok(VerifiedManifest {
             source: self.source,
             manifest: self.signed.manifest,
@@ -188,11 +201,7 @@ impl VerifiedManifest {
     fn check_fresh(&self) -> Result<()> {
         let m = &self.manifest;
         if let SequenceStatus::Stale { last } = self.sequence {
-            return Err(Error::Refused(format!(
-                "bundle rejected: sequence {} from site {:?} is not newer than {last} already imported (replay or rollback?)",
-                m.sequence,
-                m.origin_site.as_str()
-            )));
+            return Err(replay(m, last));
         }
         let now = Timestamp::now();
         if now > m.expires_at {
@@ -503,21 +512,8 @@ impl VerifiedBundle {
         // between the sequence check below and this commit.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let m = &self.manifest;
-        let last: Option<i64> = tx
-            .query_row(
-                "SELECT sequence FROM peer_sequences WHERE site = ?1",
-                [m.origin_site.as_str()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if let Some(last) = last
-            && m.sequence <= last as u64
-        {
-            return Err(Error::Refused(format!(
-                "bundle rejected: sequence {} from site {:?} is not newer than {last} already imported (replay or rollback?)",
-                m.sequence,
-                m.origin_site.as_str()
-            )));
+        if let SequenceStatus::Stale { last } = sequence_status(&tx, m)? {
+            return Err(replay(m, last));
         }
         // Check name clashes before touching anything.
         for (id, doc) in &self.documents {
