@@ -363,6 +363,25 @@ impl Contract {
         source: &str,
         on_row: &mut dyn FnMut(u64),
     ) -> Result<Vec<Vec<Value>>> {
+        let mut rows = Vec::new();
+        self.scan_csv(input, source, &mut |n, row| {
+            on_row(n);
+            rows.push(row);
+        })?;
+        Ok(rows)
+    }
+
+    /// Checks a CSV file with a header row cell by cell, in bounded memory:
+    /// each valid row is handed to `sink` (with its number) while no
+    /// violation has been seen; afterwards rows are only checked. Returns the
+    /// number of rows, or `Error::Rejected` listing the first violations and
+    /// the total.
+    pub fn scan_csv(
+        &self,
+        input: impl Read,
+        source: &str,
+        sink: &mut dyn FnMut(u64, Vec<Value>),
+    ) -> Result<u64> {
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(true)
             .flexible(true)
@@ -374,7 +393,6 @@ impl Contract {
             .map(str::to_string)
             .collect();
         self.check_header(&header, source)?;
-        let mut rows = Vec::new();
         let mut violations = Vec::new();
         let mut total = 0usize;
         let mut record = csv::StringRecord::new();
@@ -391,7 +409,6 @@ impl Contract {
             }
             row_no += 1;
             let line = record.position().map_or(row_no + 1, |p| p.line());
-            on_row(row_no);
             if record.len() != self.columns.len() {
                 total += 1;
                 if violations.len() < MAX_LISTED {
@@ -425,18 +442,18 @@ impl Contract {
                 }
             }
             if total == 0 {
-                rows.push(row);
+                sink(row_no, row);
             }
         }
         if total > 0 {
             return Err(Error::Rejected(self.report(source, &violations, total)));
         }
-        if rows.is_empty() {
+        if row_no == 0 {
             return Err(Error::Rejected(format!(
                 "{source}: no data rows; nothing was stored"
             )));
         }
-        Ok(rows)
+        Ok(row_no)
     }
 
     fn check_header(&self, header: &[String], source: &str) -> Result<()> {

@@ -4,8 +4,8 @@
 //! The file is read twice: once to check every cell against the contract
 //! (nothing is written if any cell breaks it), then streamed into the vault.
 //! Both passes hash the file and must agree, so a file changed between them
-//! is refused rather than half-checked. The check pass still holds the typed
-//! rows in memory; bounded-memory ingestion comes with the data issue.
+//! is refused rather than half-checked. Both passes stream: memory stays
+//! bounded whatever the file size.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -100,7 +100,7 @@ pub fn ingest(
     let source = file.display().to_string();
     let f = File::open(file).at(file)?;
     let mut hashing = HashingReader::new(BufReader::new(f));
-    let rows = contract.read_csv(&mut hashing, &source, on_row)?.len() as u64;
+    let rows = contract.scan_csv(&mut hashing, &source, &mut |n, _| on_row(n))?;
     let (checked_digest, _) = hashing.finish();
 
     let site = home.site().clone();
