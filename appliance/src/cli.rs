@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use airlock::bundle::{export, import};
+use airlock::bundle::{export, import, media};
 use airlock::error::{Error, IoContext, Result, exit};
 use airlock::home::Home;
 use airlock::registry::{self, NameRef};
@@ -225,33 +225,58 @@ enum ModelsCmd {
 
 #[derive(Subcommand, Debug)]
 enum BundleCmd {
-    /// Export models (with lineage) and/or datasets to a trusted peer site.
+    /// Export models (with lineage) and/or datasets to a trusted peer site,
+    /// as one signed, encrypted bundle file (or numbered parts with --split).
     Export {
         /// The recipient's site card.
         #[arg(long)]
         to: PathBuf,
-        /// The bundle file to write (must not exist).
+        /// The bundle file to write (must not exist). With --split, the parts
+        /// are OUT.001, OUT.002, ...
         #[arg(long)]
         out: PathBuf,
         /// Also carry the raw dataset snapshots of exported models.
         #[arg(long)]
         with_data: bool,
-        /// Days until the bundle expires.
+        /// Days until the bundle expires (1 to 3650).
         #[arg(long, default_value_t = 30)]
         expires_in: u32,
+        /// Cut the bundle into parts no larger than SIZE, for media with a
+        /// file size limit: fat32 (4 GiB less one byte), or a size such as
+        /// 4000M, 2G (powers of 1024) or 4700MB (powers of 1000); at least 64K.
+        #[arg(long, value_name = "SIZE")]
+        split: Option<String>,
         /// model:ID (or a bare model id) or dataset:NAME[@VERSION].
         #[arg(required = true)]
         items: Vec<String>,
     },
-    /// Verify a bundle's signature, origin and recipient and show its manifest.
+    /// Check a bundle's signature, origin, recipient and freshness and show
+    /// its manifest, without reading its objects.
     Inspect {
-        /// The bundle file.
+        /// The bundle file, or its first part (NAME.001).
         file: PathBuf,
     },
-    /// Verify a bundle completely, then import it atomically.
-    Import {
-        /// The bundle file.
+    /// Check a bundle completely, every part and object, as an import
+    /// would, without importing anything.
+    Verify {
+        /// The bundle file, or its first part (NAME.001); later parts are
+        /// found beside it.
         file: PathBuf,
+        /// Check as if importing with --allow-stale.
+        #[arg(long)]
+        allow_stale: bool,
+    },
+    /// Check a bundle completely, then import it atomically. Refusals are
+    /// recorded in the audit log with their reason.
+    Import {
+        /// The bundle file, or its first part (NAME.001); later parts are
+        /// found beside it.
+        file: PathBuf,
+        /// Accept a bundle made more than 30 days before the newest bundle
+        /// this node has accepted (a long shelf life). Recorded in the audit
+        /// log. Without it such a bundle is refused as a possible replay.
+        #[arg(long)]
+        allow_stale: bool,
     },
 }
 
@@ -695,36 +720,49 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
             out: file,
             with_data,
             expires_in,
+            split,
             items,
         } => {
             let mut home = Home::open(home_dir)?;
-            let card = read_card(&to)?;
-            let items = items
-                .iter()
-                .map(|s| s.parse())
-                .collect::<Result<Vec<export::Item>>>()?;
-            let bar = out.bar(0, "export", true);
-            let r = export::export(
-                &mut home,
-                &card,
-                &items,
-                with_data,
-                expires_in,
-                &file,
-                &mut |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                },
-            );
-            bar.finish_and_clear();
-            let r = r?;
+            let r = (|| {
+                let card = read_card(&to)?;
+                let items = items
+                    .iter()
+                    .map(|s| s.parse())
+                    .collect::<Result<Vec<export::Item>>>()?;
+                let split = split.as_deref().map(media::parse_split).transpose()?;
+                let opts = export::ExportOptions {
+                    with_data,
+                    expires_in_days: expires_in,
+                    split,
+                };
+                let bar = out.bar(0, "export", true);
+                let r =
+                    export::export(&mut home, &card, &items, opts, &file, &mut |done, total| {
+                        bar.set_length(total);
+                        bar.set_position(done);
+                    });
+                bar.finish_and_clear();
+                r
+            })();
+            let r = r.map_err(|e| {
+                import::record_refusal(&mut home, "bundle.export_refused", &file, e)
+            })?;
             let mut v = serde_json::to_value(&r).map_err(|e| Error::Rejected(e.to_string()))?;
-            v["id"] = json!(r.sha256.hex());
+            v["id"] = json!(r.bundle.hex());
             out.emit(&v, |_| {
                 println!(
-                    "wrote {} for site {}: {} objects, {} bytes, sequence {}, expires {}",
-                    r.file, r.recipient, r.objects, r.bytes, r.sequence, r.expires_at
-                )
+                    "wrote bundle {} for site {}: {} objects, {} bytes, sequence {}, expires {}",
+                    r.bundle.short(),
+                    r.recipient,
+                    r.objects,
+                    r.bytes,
+                    r.sequence,
+                    r.expires_at
+                );
+                for f in &r.files {
+                    println!("  {f}");
+                }
             });
         }
         BundleCmd::Inspect { file } => {
@@ -732,14 +770,24 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
             let verified = import::inspect(&home, &file)?;
             let m = verified.manifest();
             let status = verified.sequence_status();
-            let v = json!({ "id": format!("{}#{}", m.origin_site, m.sequence), "manifest": m, "signature": "valid", "sequence_status": status });
+            let fresh = verified.freshness();
+            let files: Vec<String> = verified
+                .parts()
+                .files
+                .iter()
+                .map(|f| f.path.display().to_string())
+                .collect();
+            let v = json!({ "id": verified.bundle_id().hex(), "manifest": m, "signature": "valid",
+                            "sequence_status": status, "freshness": fresh, "files": files });
             out.emit(&v, |_| {
                 println!(
-                    "bundle from site {} to site {} (signature valid, origin trusted)",
-                    m.origin_site, m.recipient_site
+                    "bundle {} from site {} to site {} (signature valid, origin trusted)",
+                    verified.bundle_id().short(),
+                    m.origin_site,
+                    m.recipient_site
                 );
                 println!(
-                    "sequence {} ({})  created {}  expires {}",
+                    "sequence {} ({})  created {}  expires {}{}{}",
                     m.sequence,
                     match status {
                         import::SequenceStatus::New => "new".to_string(),
@@ -747,7 +795,23 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                             format!("NOT newer than {last}: would be refused"),
                     },
                     m.created_at,
-                    m.expires_at
+                    m.expires_at,
+                    if fresh.expired {
+                        "  EXPIRED: would be refused"
+                    } else {
+                        ""
+                    },
+                    if fresh.stale {
+                        "  STALE: needs --allow-stale"
+                    } else {
+                        ""
+                    },
+                );
+                println!(
+                    "{} part(s), {} payload bytes; found {}",
+                    m.payload.parts.len(),
+                    m.payload.size,
+                    files.join(", ")
                 );
                 for e in &m.objects {
                     println!(
@@ -764,20 +828,58 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                 }
             });
         }
-        BundleCmd::Import { file } => {
-            let mut home = Home::open(home_dir)?;
-            let bar = out.bar(0, "import", true);
-            let r = import::import(&mut home, &file, &mut |done, total| {
-                bar.set_length(total);
-                bar.set_position(done);
-            });
+        BundleCmd::Verify { file, allow_stale } => {
+            let home = Home::open(home_dir)?;
+            let bar = out.bar(0, "verify", true);
+            let r = import::verify(
+                &home,
+                &file,
+                import::ImportOptions { allow_stale },
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            );
             bar.finish_and_clear();
             let r = r?;
-            let v = json!({ "id": format!("{}#{}", r.origin, r.sequence), "origin": r.origin, "sequence": r.sequence, "objects": r.objects, "new_objects": r.new_objects, "models": r.models });
+            let mut v = serde_json::to_value(&r).map_err(|e| Error::Rejected(e.to_string()))?;
+            v["id"] = json!(r.bundle.hex());
+            v["verdict"] = json!("would be accepted");
             out.emit(&v, |_| {
                 println!(
-                    "imported bundle {} from site {}: {} objects ({} new)",
-                    r.sequence, r.origin, r.objects, r.new_objects
+                    "bundle {} from site {} (sequence {}) verified: {} part(s), {} objects, {} bytes; it would be accepted",
+                    r.bundle.short(),
+                    r.origin,
+                    r.sequence,
+                    r.parts,
+                    r.objects,
+                    r.bytes
+                )
+            });
+        }
+        BundleCmd::Import { file, allow_stale } => {
+            let mut home = Home::open(home_dir)?;
+            let bar = out.bar(0, "import", true);
+            let r = import::import(
+                &mut home,
+                &file,
+                import::ImportOptions { allow_stale },
+                &mut |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            );
+            bar.finish_and_clear();
+            let r = r?;
+            let v = json!({ "id": r.bundle.hex(), "origin": r.origin, "sequence": r.sequence, "objects": r.objects, "new_objects": r.new_objects, "models": r.models });
+            out.emit(&v, |_| {
+                println!(
+                    "imported bundle {} (sequence {}) from site {}: {} objects ({} new)",
+                    r.bundle.short(),
+                    r.sequence,
+                    r.origin,
+                    r.objects,
+                    r.new_objects
                 );
                 for m in &r.models {
                     println!("  model {m}");

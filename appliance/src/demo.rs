@@ -366,8 +366,11 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         &mut lab,
         &plant_card,
         &[export::Item::Model(model.hex())],
-        false,
-        30,
+        export::ExportOptions {
+            with_data: false,
+            expires_in_days: 30,
+            split: None,
+        },
         &bundle,
         &mut |_, _| {},
     )?;
@@ -378,7 +381,12 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         bundle.display()
     ));
 
-    let imported = import::import(&mut plant, &bundle, &mut |_, _| {})?;
+    let imported = import::import(
+        &mut plant,
+        &bundle,
+        import::ImportOptions::default(),
+        &mut |_, _| {},
+    )?;
     say(&format!(
         "import    plant: verified and imported {} objects from {}",
         imported.objects, imported.origin

@@ -8,12 +8,20 @@
 //!     site.age       age X25519 identity, 0600
 //!   vault/
 //!     objects/ab/abcd....age   content-addressed, age-encrypted objects
-//!     tmp/                     staging for writes in progress
+//!     tmp/                     staging for writes in progress, and the journal
+//!   lock             held (flock) by the one command working on this home
 //! ```
+//!
+//! Commands on one home run one at a time: [`Home::open`] takes an exclusive
+//! lock on `HOME/lock` (waiting for another command to finish), then cleans
+//! up after any command that died mid-write (a `kill -9`, a power cut):
+//! objects it moved into the vault but never committed, and its temporary
+//! files. Such a clean-up is recorded in the audit log.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde_json::json;
 
 use crate::audit;
@@ -27,6 +35,7 @@ use crate::vault::Vault;
 
 /// An open home.
 pub struct Home {
+    _lock: std::fs::File,
     root: PathBuf,
     site: SiteName,
     keys: SiteKeys,
@@ -72,9 +81,11 @@ impl Home {
             ("created_at", Timestamp::now().to_string()),
             ("export_sequence", "0".to_string()),
         ];
+        let lock = lock(root)?;
         let conn = db::create(&root.join("store.db"), &meta)?;
         let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
         let mut home = Home {
+            _lock: lock,
             root: root.to_path_buf(),
             site,
             keys,
@@ -102,6 +113,7 @@ impl Home {
                 root.display()
             )));
         }
+        let lock = lock(root)?;
         let conn = db::open(&root.join("store.db"))?;
         let key_dir = root.join("keys");
         let keys = SiteKeys::load(&key_dir)?;
@@ -123,13 +135,62 @@ impl Home {
         }
         let site: SiteName = db::meta(&conn, "site")?.parse()?;
         let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
-        Ok(Home {
+        let mut home = Home {
+            _lock: lock,
             root: root.to_path_buf(),
             site,
             keys,
             vault,
             conn,
-        })
+        };
+        home.recover()?;
+        Ok(home)
+    }
+
+    /// Removes objects that a failed command moved into the vault but never
+    /// committed, and empties the journal, while the lock is still held.
+    fn settle(&self) -> Result<()> {
+        let conn = &self.conn;
+        self.vault.recover(&|id| {
+            Ok(conn
+                .query_row(
+                    "SELECT 1 FROM objects WHERE id = ?1",
+                    [id.hex()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })?;
+        Ok(())
+    }
+
+    /// Cleans up after a command that died mid-write, and records it.
+    fn recover(&mut self) -> Result<()> {
+        let conn = &self.conn;
+        let report = self.vault.recover(&|id| {
+            Ok(conn
+                .query_row(
+                    "SELECT 1 FROM objects WHERE id = ?1",
+                    [id.hex()],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some())
+        })?;
+        if report.any() {
+            let orphans: Vec<String> = report.orphans_removed.iter().map(|d| d.hex()).collect();
+            let tx = self.conn.transaction()?;
+            audit::append(
+                &tx,
+                &self.keys,
+                "home.recover",
+                &orphans,
+                json!({ "orphan_objects_removed": orphans.len(), "temp_files_removed": report.temp_removed,
+                        "reason": "a command ended without finishing (killed or crashed); its uncommitted writes were removed" }),
+            )?;
+            tx.commit()?;
+        }
+        Ok(())
     }
 
     /// The home folder.
@@ -160,5 +221,37 @@ impl Home {
     /// The store, the vault and the keys together, for a write transaction.
     pub fn parts(&mut self) -> (&mut Connection, &Vault, &SiteKeys, &SiteName) {
         (&mut self.conn, &self.vault, &self.keys, &self.site)
+    }
+}
+
+impl Drop for Home {
+    fn drop(&mut self) {
+        // Best effort: whatever is left is cleaned at the next start.
+        let _ = self.settle();
+    }
+}
+
+/// Takes the home's exclusive lock, waiting (and saying so) while another
+/// command holds it.
+fn lock(root: &Path) -> Result<std::fs::File> {
+    let path = root.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .at(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "waiting for another airlock command working on {} to finish...",
+                root.display()
+            );
+            file.lock().at(&path)?;
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
     }
 }

@@ -42,7 +42,25 @@ impl Staged {
     }
 }
 
-const COPY_BUF: usize = 64 * 1024;
+const COPY_BUF: usize = 256 * 1024;
+const JOURNAL: &str = "journal";
+
+/// What [`Vault::recover`] cleaned up.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Objects moved into place by a command that died before its store
+    /// transaction committed.
+    pub orphans_removed: Vec<Digest>,
+    /// Temporary files left in the staging area.
+    pub temp_removed: usize,
+}
+
+impl Recovered {
+    /// True when there was anything to clean: a command died mid-write.
+    pub fn any(&self) -> bool {
+        !self.orphans_removed.is_empty() || self.temp_removed > 0
+    }
+}
 
 impl Vault {
     /// Creates the vault folders under `dir`.
@@ -131,19 +149,100 @@ impl Vault {
     /// Moves a staged object into place. If the object is already present
     /// the staged copy is discarded: content addressing makes them equal.
     pub fn commit(&self, staged: Staged) -> Result<Digest> {
-        let target = self.path_of(&staged.digest);
-        if target.is_file() {
-            return Ok(staged.digest);
+        let id = staged.digest;
+        self.commit_all(vec![staged])?;
+        Ok(id)
+    }
+
+    /// Moves staged objects into place. Their digests are first appended to
+    /// the journal (`vault/tmp/journal`, fsynced): callers do this inside a
+    /// store transaction that indexes the same objects, so if the process
+    /// dies before that transaction commits, [`Vault::recover`] finds the
+    /// objects that no row references and removes them.
+    pub fn commit_all(&self, staged: Vec<Staged>) -> Result<()> {
+        if staged.is_empty() {
+            return Ok(());
         }
-        let shard = target.parent().unwrap_or(&self.dir).to_path_buf();
-        fsx::create_private_dir(&shard)?;
-        match staged.tmp.persist_noclobber(&target) {
-            Ok(_) => {}
-            Err(e) if target.is_file() => drop(e),
-            Err(e) => return Err(Error::io(&target, e.error)),
+        let journal = self.dir.join("tmp").join(JOURNAL);
+        let mut lines = String::new();
+        for s in &staged {
+            lines.push_str(&s.digest.hex());
+            lines.push('\n');
         }
-        fsx::sync_dir(&shard)?;
-        Ok(staged.digest)
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&journal)
+            .at(&journal)?;
+        f.write_all(lines.as_bytes()).at(&journal)?;
+        f.sync_all().at(&journal)?;
+        let mut shards = std::collections::BTreeSet::new();
+        for s in staged {
+            let target = self.path_of(&s.digest);
+            if target.is_file() {
+                continue;
+            }
+            let shard = target.parent().unwrap_or(&self.dir).to_path_buf();
+            fsx::create_private_dir(&shard)?;
+            match s.tmp.persist_noclobber(&target) {
+                Ok(_) => {}
+                Err(e) if target.is_file() => drop(e),
+                Err(e) => return Err(Error::io(&target, e.error)),
+            }
+            shards.insert(shard);
+        }
+        for shard in shards {
+            fsx::sync_dir(&shard)?;
+        }
+        Ok(())
+    }
+
+    /// Cleans up after a process that died mid-write: objects listed in the
+    /// journal that `referenced` says no committed row holds are removed,
+    /// and the staging area is emptied. Only safe while no other process
+    /// writes to this vault (the home lock).
+    pub fn recover(&self, referenced: &dyn Fn(&Digest) -> Result<bool>) -> Result<Recovered> {
+        let tmp = self.dir.join("tmp");
+        let journal = tmp.join(JOURNAL);
+        let mut report = Recovered::default();
+        match fs::read_to_string(&journal) {
+            Ok(text) => {
+                let mut seen = std::collections::BTreeSet::new();
+                for line in text.lines() {
+                    // A torn last line (crash mid-append) names no object
+                    // that was moved: the move comes after the fsync.
+                    let Ok(id) = line.parse::<Digest>() else {
+                        continue;
+                    };
+                    if !seen.insert(id) || referenced(&id)? {
+                        continue;
+                    }
+                    let path = self.path_of(&id);
+                    match fs::remove_file(&path) {
+                        Ok(()) => report.orphans_removed.push(id),
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(Error::io(&path, e)),
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(&journal, e)),
+        }
+        for entry in fs::read_dir(&tmp).at(&tmp)? {
+            let path = entry.at(&tmp)?.path();
+            let is_journal = path == journal;
+            let removed = if path.is_dir() {
+                fs::remove_dir_all(&path)
+            } else {
+                fs::remove_file(&path)
+            };
+            removed.at(&path)?;
+            if !is_journal {
+                report.temp_removed += 1;
+            }
+        }
+        fsx::sync_dir(&tmp)?;
+        Ok(report)
     }
 
     /// Stores `bytes`, returning its address and size.
@@ -296,6 +395,23 @@ mod tests {
         assert_eq!(v.list().expect("list"), vec![a]);
         let raw = fs::read(v.path_of(&a)).expect("raw");
         assert!(!raw.windows(5).any(|w| w == b"hello"), "plaintext on disk");
+    }
+
+    #[test]
+    fn recover_removes_unreferenced_journaled_objects_and_temp_files() {
+        let (_d, v) = vault();
+        let (kept, _) = v.put(b"kept").expect("put");
+        let (orphan, _) = v.put(b"orphan").expect("put");
+        let stray = v
+            .stage(&b"half written"[..], 100, &mut |_| {})
+            .expect("stage");
+        std::mem::forget(stray);
+        let r = v.recover(&|id: &Digest| Ok(*id == kept)).expect("recover");
+        assert_eq!(r.orphans_removed, vec![orphan]);
+        assert_eq!(r.temp_removed, 1);
+        assert!(v.contains(&kept) && !v.contains(&orphan));
+        assert_eq!(fs::read_dir(v.dir.join("tmp")).expect("tmp").count(), 0);
+        assert!(!v.recover(&|_: &Digest| Ok(true)).expect("again").any());
     }
 
     #[test]

@@ -149,6 +149,54 @@ impl World {
 /// A digest of everything a home holds: every row of every table and every
 /// vault file. Equal fingerprints mean nothing was stored or changed.
 pub fn fingerprint(home: &Path) -> String {
+    fingerprint_with(home, true)
+}
+
+/// Like [`fingerprint`], without the audit log: the store as it holds
+/// data, for refusals that are (rightly) recorded in the audit log.
+pub fn store_fingerprint(home: &Path) -> String {
+    fingerprint_with(home, false)
+}
+
+/// The newest audit record: (action, details).
+pub fn last_audit(home: &Path) -> (String, serde_json::Value) {
+    let conn = rusqlite::Connection::open_with_flags(
+        home.join("store.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open store");
+    let (action, details): (String, String) = conn
+        .query_row(
+            "SELECT action, details FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("an audit record");
+    (
+        action,
+        serde_json::from_str(&details).expect("details json"),
+    )
+}
+
+/// Asserts that the store holds exactly what `before` fingerprinted (see
+/// [`store_fingerprint`]) and that the newest audit record is a refusal of
+/// kind `action` whose reason contains `needle`.
+pub fn assert_refused(home: &Path, before: &str, action: &str, needle: &str) {
+    assert_eq!(
+        store_fingerprint(home),
+        before,
+        "the refusal changed the store"
+    );
+    let (got, details) = last_audit(home);
+    assert_eq!(got, action, "newest audit record: {details}");
+    let reason = details["reason"].as_str().expect("a reason");
+    assert!(
+        reason.contains(needle),
+        "reason {reason:?} lacks {needle:?}"
+    );
+}
+
+fn fingerprint_with(home: &Path, with_audit: bool) -> String {
     let conn = rusqlite::Connection::open_with_flags(
         home.join("store.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -163,6 +211,9 @@ pub fn fingerprint(home: &Path) -> String {
         .collect::<Result<_, _>>()
         .expect("tables");
     for t in tables {
+        if t == "audit" && !with_audit {
+            continue;
+        }
         h.update(t.as_bytes());
         let mut stmt = conn
             .prepare(&format!("SELECT * FROM {t} ORDER BY rowid"))

@@ -1,27 +1,31 @@
 //! Bundle export.
 
 use std::collections::BTreeMap;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Read, Write};
 use std::iter;
 use std::path::Path;
 
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::json;
 
-use super::format::{self, Entry, Manifest};
+use super::format::{self, Entry, Footer, Manifest};
+use super::media::PartsWriter;
 use crate::audit;
 use crate::data::DatasetDoc;
 use crate::db;
-use crate::digest::{Digest, HashingWriter};
+use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
+use crate::failpoint;
 use crate::features::FeatureSetDoc;
-use crate::fsx;
 use crate::home::Home;
 use crate::keys::Domain;
 use crate::models;
+use crate::pipe;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteCard;
 use crate::time::Timestamp;
+use crate::vault::Vault;
 
 /// Something to export.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,10 +56,12 @@ impl std::str::FromStr for Item {
 /// What an export wrote.
 #[derive(Clone, Debug, Serialize)]
 pub struct Exported {
-    /// The bundle file.
-    pub file: String,
-    /// SHA-256 of the bundle file as written.
-    pub sha256: Digest,
+    /// The bundle's files: one, or the numbered parts.
+    pub files: Vec<String>,
+    /// The bundle id: SHA-256 of its signed manifest.
+    pub bundle: Digest,
+    /// Number of parts.
+    pub parts: usize,
     /// Recipient site.
     pub recipient: String,
     /// This origin's sequence number.
@@ -158,13 +164,26 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
     Ok(list)
 }
 
-/// Exports `items` to the site described by `card`, writing `out`.
+/// How an export is written.
+#[derive(Clone, Copy, Debug)]
+pub struct ExportOptions {
+    /// Also carry the raw snapshots of exported models' datasets.
+    pub with_data: bool,
+    /// Days until the bundle expires (1 to 3650).
+    pub expires_in_days: u32,
+    /// Cut the bundle into parts of this many bytes (the last smaller).
+    pub split: Option<u64>,
+}
+
+/// Exports `items` to the site described by `card`, writing `out` (or
+/// `out.001`, `out.002`, ... with a split). The objects stream from the
+/// vault through age into the part files in one pass; the signed manifest,
+/// which lists every part's digest, is written last.
 pub fn export(
     home: &mut Home,
     card: &SiteCard,
     items: &[Item],
-    with_data: bool,
-    expires_in_days: u32,
+    opts: ExportOptions,
     out: &Path,
     on_bytes: &mut dyn FnMut(u64, u64),
 ) -> Result<Exported> {
@@ -173,53 +192,13 @@ pub fn export(
             "nothing to export: name at least one model or dataset".into(),
         ));
     }
-    if !(1..=3650).contains(&expires_in_days) {
+    if !(1..=3650).contains(&opts.expires_in_days) {
         return Err(Error::Rejected(
             "--expires-in must be 1 to 3650 days".into(),
         ));
     }
-    if out.exists() {
-        return Err(Error::Refused(format!(
-            "{} already exists; refusing to overwrite it",
-            out.display()
-        )));
-    }
-    // The recipient must be a trusted peer, and the card must carry the keys
-    // the trust list holds for it.
-    let trusted: Option<(String, String)> = home
-        .conn
-        .query_row(
-            "SELECT signing_key, age_recipient FROM trusted_sites WHERE site = ?1",
-            [card.site.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map(Some)
-        .or_else(|e| {
-            if matches!(e, rusqlite::Error::QueryReturnedNoRows) {
-                Ok(None)
-            } else {
-                Err(e)
-            }
-        })?;
-    match trusted {
-        None => {
-            return Err(Error::Refused(format!(
-                "site {} is not trusted here; run `airlock trust add CARD` for it first",
-                card.site
-            )));
-        }
-        Some((sk, age))
-            if sk != hex::encode(card.keys.signing.as_bytes())
-                || age != card.keys.age_recipient =>
-        {
-            return Err(Error::Refused(format!(
-                "the card for site {} does not carry the keys this node trusts for it; refusing to export",
-                card.site
-            )));
-        }
-        Some(_) => {}
-    }
-    let list = closure(home, items, with_data)?;
+    check_recipient(home, card)?;
+    let list = closure(home, items, opts.with_data)?;
     let mut entries = Vec::with_capacity(list.len());
     for (id, kind) in &list {
         let (stored_kind, size) = registry::object_info(&home.conn, id)?.ok_or_else(|| {
@@ -244,27 +223,58 @@ pub fn export(
     }
     entries.sort_by_key(|e| (order(e.kind), e.id));
     let total: u64 = entries.iter().map(|e| e.size).sum();
+    if entries.len() > format::MAX_OBJECTS || total > format::MAX_TOTAL {
+        return Err(Error::Rejected(format!(
+            "{} objects of {total} bytes is over a bundle's limits ({} objects, {} bytes); export fewer items",
+            entries.len(),
+            format::MAX_OBJECTS,
+            format::MAX_TOTAL
+        )));
+    }
 
-    let now = Timestamp::now();
+    // The payload: leader, then the objects encrypted to the recipient.
+    let recipient = card.keys.recipient()?;
+    let mut writer = PartsWriter::create(out, opts.split)?;
+    let out_name = out.display().to_string();
+    let io_err = |e: io::Error| Error::io(&out_name, e);
+    format::write_leader(&mut writer).map_err(io_err)?;
+    let encryptor = age::Encryptor::with_recipients(iter::once(&recipient as _))
+        .map_err(|e| Error::Rejected(format!("cannot encrypt to site {}: {e}", card.site)))?;
+    let mut sealed = encryptor.wrap_output(&mut writer).map_err(io_err)?;
+    stream_objects(
+        home.vault(),
+        &entries,
+        &mut sealed,
+        total,
+        on_bytes,
+        &out_name,
+    )?;
+    sealed.finish().map_err(io_err)?;
+    let payload = writer.end_payload();
+
+    // The manifest: sequence, times, objects and parts, signed, encrypted,
+    // written last; then the footer that says where it is.
     let site = home.site().clone();
     let key_id = home.keys().key_id().to_string();
-    let (conn, vault, keys, _) = home.parts();
-    let tx = conn.transaction()?;
+    let (conn, _, keys, _) = home.parts();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let sequence: u64 = db::meta(&tx, "export_sequence")?
         .parse::<u64>()
         .map_err(|_| Error::Integrity("store metadata export_sequence is not a number".into()))?
         + 1;
     db::set_meta(&tx, "export_sequence", &sequence.to_string())?;
+    let now = Timestamp::now();
     let manifest = Manifest {
         format: format::FORMAT_VERSION,
-        origin_site: site.clone(),
+        origin_site: site,
         origin_key: key_id,
         recipient_site: card.site.clone(),
         recipient_key: card.keys.age_recipient.clone(),
         sequence,
         created_at: now,
-        expires_at: now.plus_days(expires_in_days),
+        expires_at: now.plus_days(opts.expires_in_days),
         objects: entries,
+        payload,
     };
     manifest
         .check()
@@ -274,73 +284,169 @@ pub fn export(
     let mut signature = [0u8; 64];
     hex::decode_to_slice(keys.sign(Domain::Manifest, &manifest_bytes), &mut signature)
         .map_err(|_| Error::Integrity("signature encoding".into()))?;
+    let trailer = seal_trailer(&recipient, &manifest_bytes, &signature)?;
+    writer.write_all(&trailer).map_err(io_err)?;
+    let footer = Footer {
+        payload_len: manifest.payload.size,
+        trailer_len: trailer.len() as u64,
+    };
+    writer.write_all(&footer.to_bytes()).map_err(io_err)?;
+    let finished = writer.finish()?;
+    failpoint::hit("export.written");
 
-    // Write to a temporary file beside the target, then rename.
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = tempfile::Builder::new()
-        .prefix(".airlock-export-")
-        .tempfile_in(dir)
-        .at(dir)?;
-    let tmp_path = tmp.path().to_path_buf();
-    let recipient = card.keys.recipient()?;
-    let encryptor = age::Encryptor::with_recipients(iter::once(&recipient as _))
-        .map_err(|e| Error::io(&tmp_path, io::Error::other(e.to_string())))?;
-    let file_out = HashingWriter::new(BufWriter::new(tmp.as_file()));
-    let mut w = encryptor.wrap_output(file_out).at(&tmp_path)?;
-    format::write_header(&mut w, &manifest_bytes, &signature).at(&tmp_path)?;
-    let mut done = 0u64;
-    let mut buf = vec![0u8; 64 * 1024];
-    for e in &manifest.objects {
-        let mut r = vault.open_object(&e.id)?;
-        let mut copied = 0u64;
-        loop {
-            let n = io::Read::read(&mut r, &mut buf)
-                .map_err(|err| Error::Integrity(format!("{} {}: {err}", e.kind, e.id.short())))?;
-            if n == 0 {
-                break;
-            }
-            w.write_all(&buf[..n]).at(&tmp_path)?;
-            copied += n as u64;
-            done += n as u64;
-            on_bytes(done, total);
-        }
-        if copied != e.size {
-            return Err(Error::Integrity(format!(
-                "{} {} holds {copied} bytes, its index says {}",
-                e.kind,
-                e.id.short(),
-                e.size
-            )));
-        }
-    }
-    let hashing = w.finish().at(&tmp_path)?;
-    let (mut inner, sha256, _) = hashing.finish();
-    inner.flush().at(&tmp_path)?;
-    drop(inner);
-    tmp.as_file().sync_all().at(&tmp_path)?;
-    tmp.persist_noclobber(out)
-        .map_err(|e| Error::io(out, e.error))?;
-    fsx::sync_dir(dir)?;
-
+    // Recorded before the files get their names: a crash here leaves an
+    // audit record of an export whose files are still temporary, never a
+    // bundle on the media that the audit log does not know.
+    let bundle_id = Digest::of(&manifest_bytes);
+    let files: Vec<String> = finished
+        .names()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
     let ids: Vec<String> = manifest.objects.iter().map(|e| e.id.hex()).collect();
-    let details = json!({ "recipient": card.site.as_str(), "sequence": sequence, "objects": ids.len(), "bytes": total, "bundle_sha256": sha256.hex() });
-    let committed =
-        audit::append(&tx, keys, "bundle.export", &ids, details).and_then(|_| Ok(tx.commit()?));
-    if let Err(e) = committed {
-        // The export is not recorded: do not leave an unrecorded bundle behind.
-        let _ = std::fs::remove_file(out);
-        return Err(e);
-    }
+    let details = json!({ "recipient": card.site.as_str(), "sequence": sequence, "objects": ids.len(), "bytes": total,
+                           "bundle": bundle_id.hex(), "files": files, "parts": manifest.payload.parts.len() });
+    audit::append(&tx, keys, "bundle.export", &ids, details)?;
+    tx.commit()?;
+    failpoint::hit("export.committed");
+    finished.persist()?;
     Ok(Exported {
-        file: out.display().to_string(),
-        sha256,
+        files,
+        bundle: bundle_id,
         recipient: card.site.to_string(),
         sequence,
         objects: manifest.objects.len(),
         bytes: total,
+        parts: manifest.payload.parts.len(),
         expires_at: manifest.expires_at,
     })
+}
+
+/// The recipient must be a trusted peer, and the card must carry the keys
+/// the trust list holds for it.
+fn check_recipient(home: &Home, card: &SiteCard) -> Result<()> {
+    let trusted: Option<(String, String)> = home
+        .conn
+        .query_row(
+            "SELECT signing_key, age_recipient FROM trusted_sites WHERE site = ?1",
+            [card.site.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    match trusted {
+        None => Err(Error::Refused(format!(
+            "site {} is not trusted here; run `airlock trust add CARD` for it first",
+            card.site
+        ))),
+        Some((sk, age))
+            if sk != hex::encode(card.keys.signing.as_bytes())
+                || age != card.keys.age_recipient =>
+        {
+            Err(Error::Refused(format!(
+                "the card for site {} does not carry the keys this node trusts for it; refusing to export",
+                card.site
+            )))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// Streams the objects from the vault into `sink`: one thread decrypts and
+/// re-hashes vault objects, this one encrypts and writes.
+fn stream_objects(
+    vault: &Vault,
+    entries: &[Entry],
+    sink: &mut impl Write,
+    total: u64,
+    on_bytes: &mut dyn FnMut(u64, u64),
+    out_name: &str,
+) -> Result<()> {
+    let (mut tx, mut rx) = pipe::pipe();
+    std::thread::scope(|scope| {
+        let producer = scope.spawn(move || -> Result<()> {
+            let mut buf = vec![0u8; 256 << 10];
+            for e in entries {
+                let mut r = vault.open_object(&e.id)?;
+                let mut copied = 0u64;
+                loop {
+                    let n = match r.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(err) => {
+                            return Err(Error::Integrity(format!(
+                                "{} {}: {err}",
+                                e.kind,
+                                e.id.short()
+                            )));
+                        }
+                    };
+                    match tx.write_all(&buf[..n]) {
+                        Ok(()) => {}
+                        // The writing side failed and has the error.
+                        Err(err) if pipe::is_closed(&err) => return Ok(()),
+                        Err(err) => return Err(Error::io("bundle pipe", err)),
+                    }
+                    copied += n as u64;
+                }
+                if copied != e.size {
+                    return Err(Error::Integrity(format!(
+                        "{} {} holds {copied} bytes, its index says {}",
+                        e.kind,
+                        e.id.short(),
+                        e.size
+                    )));
+                }
+            }
+            match tx.flush() {
+                Err(err) if !pipe::is_closed(&err) => Err(Error::io("bundle pipe", err)),
+                _ => Ok(()),
+            }
+        });
+        let written = (|| -> Result<u64> {
+            let mut buf = vec![0u8; 256 << 10];
+            let mut done = 0u64;
+            loop {
+                let n = rx.read(&mut buf).at("bundle pipe")?;
+                if n == 0 {
+                    return Ok(done);
+                }
+                sink.write_all(&buf[..n]).at(out_name)?;
+                done += n as u64;
+                on_bytes(done, total);
+            }
+        })();
+        drop(rx);
+        let produced = producer
+            .join()
+            .map_err(|_| Error::Integrity("the export reader thread panicked".into()))?;
+        produced?;
+        let written = written?;
+        if written != total {
+            return Err(Error::Integrity(format!(
+                "{written} bytes of objects were read, the index lists {total}"
+            )));
+        }
+        Ok(())
+    })
+}
+
+/// Encrypts the trailer (manifest and signature) to the recipient.
+fn seal_trailer(
+    recipient: &age::x25519::Recipient,
+    manifest: &[u8],
+    signature: &[u8; 64],
+) -> Result<Vec<u8>> {
+    let encryptor = age::Encryptor::with_recipients(iter::once(recipient as _))
+        .map_err(|e| Error::Rejected(format!("cannot encrypt the manifest: {e}")))?;
+    let mut w = encryptor.wrap_output(Vec::new()).at("bundle manifest")?;
+    format::write_trailer(&mut w, manifest, signature).at("bundle manifest")?;
+    let trailer = w.finish().at("bundle manifest")?;
+    if trailer.len() as u64 > format::MAX_TRAILER {
+        return Err(Error::Rejected(format!(
+            "the manifest is too large ({} bytes encrypted); export fewer items",
+            trailer.len()
+        )));
+    }
+    Ok(trailer)
 }

@@ -1,9 +1,18 @@
 //! Bundle import, as a state machine: each stage's output can only be made
 //! by the stage before it, so an unverified manifest or object can never
 //! reach the commit.
+//!
+//! 1. [`open`]: find the parts, read the footer and the encrypted trailer,
+//!    decrypt it with this site's age key → [`Opened`] (not yet trusted);
+//! 2. [`Opened::verify`]: origin signature by a trusted key, recipient site
+//!    and key → [`VerifiedManifest`];
+//! 3. [`VerifiedManifest::stage`]: sequence, expiry and trusted time; part
+//!    sizes; then the body streams through age, every part's digest and
+//!    every object's size, digest and makers' signatures are checked, and
+//!    objects land in the vault's staging area → [`VerifiedBundle`];
+//! 4. [`VerifiedBundle::commit`]: one SQLite transaction.
 
-use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Write};
 use std::iter;
 use std::path::Path;
 
@@ -11,29 +20,45 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
-use super::format::{self, FormatError, Manifest, SignedManifest};
+use super::format::{self, Entry, Footer, FormatError, Manifest, SignedManifest};
+use super::media::{Parts, PayloadReader};
 use crate::audit;
 use crate::contract::Contract;
 use crate::data::{self, DatasetDoc};
-use crate::digest::{Digest, HashingReader};
-use crate::error::{Error, IoContext, Result};
+use crate::db;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::failpoint;
 use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
 use crate::keys::{self, Domain};
 use crate::lifecycle::{self, Approval, Deployment, GateReport};
 use crate::models::{self, RunRecord};
+use crate::pipe;
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
 use crate::time::Timestamp;
 use crate::vault::Staged;
 
-type Plain = age::stream::StreamReader<BufReader<File>>;
+/// How far before the latest trusted time a bundle may have been made
+/// before it is refused as stale (unless the operator overrides).
+pub const MAX_SHELF_DAYS: u32 = 30;
+/// How far ahead of this node's clock a bundle's creation time may be.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 24 * 3600;
 
-/// Stage 1: the bundle is decrypted and its manifest parsed, not verified.
+/// Operator choices for an import.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ImportOptions {
+    /// Accept a bundle made more than [`MAX_SHELF_DAYS`] before the latest
+    /// trusted time (recorded in the audit log).
+    pub allow_stale: bool,
+}
+
+/// Stage 1: the bundle's manifest is decrypted and parsed, not verified.
 pub struct Opened {
     source: String,
+    parts: Parts,
     signed: SignedManifest,
-    reader: Plain,
 }
 
 fn corrupt(source: &str, what: impl std::fmt::Display) -> Error {
@@ -50,30 +75,55 @@ fn format_error(source: &str, e: FormatError) -> Error {
     }
 }
 
-/// Opens a bundle file: decrypts it with this site's age key and reads the
-/// manifest.
+fn not_for_us(home: &Home, source: &str) -> Error {
+    Error::Refused(format!(
+        "bundle rejected: {source} is not encrypted to this site ({}): it was made for another site, or its header was damaged in transit",
+        home.site()
+    ))
+}
+
+/// Opens a bundle from its file or first part: finds the parts, reads the
+/// footer and decrypts the trailer with this site's age key.
 pub fn open(home: &Home, path: &Path) -> Result<Opened> {
-    let source = path.display().to_string();
-    let file = File::open(path).at(path)?;
-    let decryptor = age::Decryptor::new_buffered(BufReader::new(file)).map_err(|e| {
-        Error::Integrity(format!(
-            "bundle rejected: {source} is not an age-encrypted Airlock bundle or its header is corrupt ({e})"
-        ))
-    })?;
+    let parts = Parts::discover(path)?;
+    let source = parts.describe();
+    let src = source.as_str();
+    let mut leader = [0u8; format::LEADER_LEN as usize];
+    if parts.total < format::LEADER_LEN + format::FOOTER_LEN {
+        return Err(corrupt(src, format!("only {} bytes", parts.total)));
+    }
+    parts
+        .read_exact_at(0, &mut leader)
+        .map_err(|e| corrupt(src, e))?;
+    format::check_leader(&leader).map_err(|e| format_error(src, e))?;
+    let mut end = [0u8; format::FOOTER_LEN as usize];
+    parts
+        .read_exact_at(parts.total - format::FOOTER_LEN, &mut end)
+        .map_err(|e| corrupt(src, e))?;
+    let footer = Footer::parse(&end, parts.total).map_err(|e| format_error(src, e))?;
+    let mut trailer = vec![0u8; footer.trailer_len as usize];
+    parts
+        .read_exact_at(footer.payload_len, &mut trailer)
+        .map_err(|e| corrupt(src, e))?;
+    let decryptor = age::Decryptor::new(&trailer[..])
+        .map_err(|e| corrupt(src, format!("the manifest's encryption header: {e}")))?;
     let mut reader = decryptor
         .decrypt(iter::once(home.keys().age_identity() as &dyn age::Identity))
         .map_err(|e| match e {
-            age::DecryptError::NoMatchingKeys => Error::Refused(format!(
-                "bundle rejected: {source} is not encrypted to this site ({}): it was made for another site, or its header was damaged in transit",
-                home.site()
-            )),
-            other => corrupt(&source, other),
+            age::DecryptError::NoMatchingKeys => not_for_us(home, src),
+            other => corrupt(src, format!("the manifest: {other}")),
         })?;
-    let signed = format::read_header(&mut reader).map_err(|e| format_error(&source, e))?;
+    let signed = format::read_trailer(&mut reader).map_err(|e| format_error(src, e))?;
+    if signed.manifest.payload.size != footer.payload_len {
+        return Err(corrupt(
+            src,
+            "the footer and the signed manifest disagree on the payload size",
+        ));
+    }
     Ok(Opened {
         source,
+        parts,
         signed,
-        reader,
     })
 }
 
@@ -114,13 +164,58 @@ fn replay(m: &Manifest, last: u64) -> Error {
     ))
 }
 
+/// The latest trusted time: the newest creation time of any bundle this
+/// node accepted. It never moves back.
+pub fn trusted_time(conn: &rusqlite::Connection) -> Result<Option<Timestamp>> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'trusted_time'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    v.map(|s| {
+        s.parse().map_err(|_| {
+            Error::Integrity(format!("store metadata trusted_time {s:?} is not a time"))
+        })
+    })
+    .transpose()
+}
+
+/// How a manifest's times look from here.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Freshness {
+    /// The latest trusted time, if any bundle was accepted yet.
+    pub trusted_time: Option<Timestamp>,
+    /// Expired: its expiry is before this node's clock or the trusted time.
+    pub expired: bool,
+    /// Made more than [`MAX_SHELF_DAYS`] before the trusted time.
+    pub stale: bool,
+    /// Made more than a day after this node's clock says it is now.
+    pub from_the_future: bool,
+}
+
+fn freshness(conn: &rusqlite::Connection, m: &Manifest) -> Result<Freshness> {
+    let trusted = trusted_time(conn)?;
+    let now = Timestamp::now();
+    let effective = trusted.map_or(now, |t| t.max(now));
+    Ok(Freshness {
+        trusted_time: trusted,
+        expired: effective > m.expires_at,
+        stale: trusted.is_some_and(|t| m.created_at.plus_days(MAX_SHELF_DAYS) < t),
+        from_the_future: m.created_at.0 > now.0.saturating_add(MAX_CLOCK_SKEW_SECS),
+    })
+}
+
 /// Stage 2: the manifest is signed by a trusted origin key and addressed to
 /// this site.
 pub struct VerifiedManifest {
     source: String,
+    parts: Parts,
     manifest: Manifest,
-    reader: Plain,
+    bundle: Digest,
     sequence: SequenceStatus,
+    freshness: Freshness,
 }
 
 impl Opened {
@@ -177,13 +272,25 @@ impl Opened {
             )));
         }
         let sequence = sequence_status(&home.conn, m)?;
+        let freshness = freshness(&home.conn, m)?;
         Ok(VerifiedManifest {
             source: self.source,
+            parts: self.parts,
+            bundle: Digest::of(&self.signed.bytes),
             manifest: self.signed.manifest,
-            reader: self.reader,
             sequence,
+            freshness,
         })
     }
+}
+
+/// What the body check does with each object.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Stage it in the vault for a commit.
+    Stage,
+    /// Only check it (`bundle verify`).
+    Check,
 }
 
 impl VerifiedManifest {
@@ -192,132 +299,366 @@ impl VerifiedManifest {
         &self.manifest
     }
 
+    /// The bundle id: SHA-256 of the signed manifest bytes.
+    pub fn bundle_id(&self) -> Digest {
+        self.bundle
+    }
+
+    /// The part files.
+    pub fn parts(&self) -> &Parts {
+        &self.parts
+    }
+
     /// Whether its sequence is new here.
     pub fn sequence_status(&self) -> SequenceStatus {
         self.sequence
     }
 
-    /// Refuses a replayed or rolled-back bundle and an expired one.
-    fn check_fresh(&self) -> Result<()> {
+    /// How its times look from here.
+    pub fn freshness(&self) -> Freshness {
+        self.freshness
+    }
+
+    /// Refuses a replayed or rolled-back bundle, an expired one, one from
+    /// the future, and (unless overridden) a stale one.
+    fn check_fresh(&self, opts: ImportOptions) -> Result<()> {
         let m = &self.manifest;
+        let src = &self.source;
+        let f = &self.freshness;
         if let SequenceStatus::Stale { last } = self.sequence {
             return Err(replay(m, last));
         }
-        let now = Timestamp::now();
-        if now > m.expires_at {
+        if f.expired {
+            let now = Timestamp::now();
+            let against = match f.trusted_time {
+                Some(t) if t > now => format!("the latest trusted time is {t}"),
+                _ => format!("it is now {now}"),
+            };
             return Err(Error::Refused(format!(
-                "bundle rejected: {} expired at {} (it is now {now}); ask site {:?} for a fresh export",
-                self.source,
+                "bundle rejected: {src} expired at {} ({against}); ask site {:?} for a fresh export",
                 m.expires_at,
                 m.origin_site.as_str()
+            )));
+        }
+        if f.from_the_future {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src} was made at {}, more than a day after this node's clock ({}); set this node's clock, or ask site {:?} to check theirs",
+                m.created_at,
+                Timestamp::now(),
+                m.origin_site.as_str()
+            )));
+        }
+        if f.stale && !opts.allow_stale {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src} was made at {}, more than {MAX_SHELF_DAYS} days before the newest bundle this node has accepted ({}); it may be an old bundle replayed to hold this node back. If it really sat on the shelf that long, import it with --allow-stale (recorded in the audit log)",
+                m.created_at,
+                f.trusted_time.map(|t| t.to_string()).unwrap_or_default()
             )));
         }
         Ok(())
     }
 
-    /// Streams every object into the vault's staging area, checking its size,
-    /// digest and signatures, then checks that the stream ends.
+    /// Streams the body: checks every part's digest, decrypts, checks each
+    /// object's signatures, size and digest, and stages objects into the
+    /// vault's staging area.
     pub fn stage(
-        mut self,
+        self,
         home: &Home,
+        opts: ImportOptions,
         on_bytes: &mut dyn FnMut(u64, u64),
     ) -> Result<VerifiedBundle> {
-        self.check_fresh()?;
-        let trusted = registry::trusted_keys(&home.conn)?;
-        let total: u64 = self.manifest.objects.iter().map(|e| e.size).sum();
-        let mut done = 0u64;
-        let mut staged = Vec::with_capacity(self.manifest.objects.len());
-        let src = self.source.clone();
-        for (i, e) in self.manifest.objects.iter().enumerate() {
-            let label = format!(
-                "object {} of {} ({} {})",
-                i + 1,
-                self.manifest.objects.len(),
-                e.kind,
-                e.id.short()
-            );
-            // Every signature by a site this node trusts must verify; those
-            // by sites it does not know are dropped, not stored; at least one
-            // trusted signature must remain.
-            let mut attestations = Vec::new();
-            for att in &e.attestations {
-                if trusted.iter().any(|(site, _, _)| *site == att.site) {
-                    registry::check_attestation(&trusted, e.kind, &e.id, att)
-                        .map_err(|err| prefix(&src, err))?;
-                    attestations.push(att.clone());
-                }
-            }
-            if attestations.is_empty() {
-                let signers: Vec<String> =
-                    e.attestations.iter().map(|a| a.site.to_string()).collect();
-                return Err(Error::Refused(format!(
-                    "bundle rejected: {src}: {label} is signed only by {}, which this node does not trust",
-                    signers.join(", ")
-                )));
-            }
-            let mut limited = (&mut self.reader).take(e.size);
-            let (object, document) = if e.kind.is_document() {
-                let mut bytes = Vec::with_capacity(e.size as usize);
-                limited
-                    .read_to_end(&mut bytes)
-                    .map_err(|err| read_error(&src, &label, err))?;
-                let s = home.vault().stage(&bytes[..], e.size, &mut |_| {})?;
-                (s, Some(bytes))
-            } else {
-                let mut progress = |n: u64| {
-                    done += n;
-                    on_bytes(done, total);
-                };
-                let reader = ReadErrors { inner: limited };
-                let s =
-                    home.vault()
-                        .stage(reader, e.size, &mut progress)
-                        .map_err(|err| match err {
-                            Error::Io { source, .. }
-                                if source.kind() == io::ErrorKind::InvalidData =>
-                            {
-                                corrupt(&src, format!("{label}: {source}"))
-                            }
-                            other => other,
-                        })?;
-                (s, None)
-            };
-            if object.size() != e.size {
-                return Err(corrupt(
-                    &src,
-                    format!(
-                        "{label} is {} bytes, the manifest says {} (truncated?)",
-                        object.size(),
-                        e.size
-                    ),
-                ));
-            }
-            if object.digest() != e.id {
-                return Err(Error::Integrity(format!(
-                    "bundle rejected: {src}: {label} hashes to {}, not the digest its manifest lists",
-                    object.digest().short()
-                )));
-            }
-            if let Some(d) = &document {
-                done += d.len() as u64;
-                on_bytes(done, total);
-            }
-            staged.push(StagedEntry {
-                kind: e.kind,
-                object,
-                document,
-                attestations,
-            });
-        }
-        format::expect_end(&mut self.reader).map_err(|e| format_error(&src, e))?;
-        let documents = parse_documents(&src, &staged)?;
+        self.check_fresh(opts)?;
+        let (staged, documents) = self.read_body(home, Mode::Stage, on_bytes)?;
         Ok(VerifiedBundle {
             source: self.source,
             manifest: self.manifest,
+            bundle: self.bundle,
+            allow_stale: opts.allow_stale && self.freshness.stale,
             staged,
             documents,
         })
     }
+
+    /// The full check of [`VerifiedManifest::stage`] without writing
+    /// anything: `airlock bundle verify`.
+    pub fn check(
+        self,
+        home: &Home,
+        opts: ImportOptions,
+        on_bytes: &mut dyn FnMut(u64, u64),
+    ) -> Result<Checked> {
+        self.check_fresh(opts)?;
+        self.read_body(home, Mode::Check, on_bytes)?;
+        Ok(Checked {
+            origin: self.manifest.origin_site.to_string(),
+            sequence: self.manifest.sequence,
+            bundle: self.bundle,
+            objects: self.manifest.objects.len(),
+            bytes: self.manifest.object_bytes(),
+            parts: self.manifest.payload.parts.len(),
+        })
+    }
+
+    fn read_body(
+        &self,
+        home: &Home,
+        mode: Mode,
+        on_bytes: &mut dyn FnMut(u64, u64),
+    ) -> Result<Body> {
+        let src = self.source.as_str();
+        let payload = &self.manifest.payload;
+        self.parts.check_layout(payload)?;
+        let trusted = registry::trusted_keys(&home.conn)?;
+        let total = self.manifest.object_bytes();
+        let count = self.manifest.objects.len();
+        let identity = home.keys().age_identity();
+        let (mut tx, mut rx) = pipe::pipe();
+        let parts = &self.parts;
+        std::thread::scope(|scope| {
+            // This thread reads the media, checks part digests and decrypts.
+            let producer = scope.spawn(move || -> std::result::Result<(), BodyError> {
+                let mut checked = PayloadReader::new(parts, payload);
+                let mut leader = [0u8; format::LEADER_LEN as usize];
+                checked.read_exact(&mut leader).map_err(BodyError::Read)?;
+                let decryptor =
+                    age::Decryptor::new_buffered(BufReader::with_capacity(256 << 10, &mut checked))
+                        .map_err(|e| BodyError::Header(e.to_string()))?;
+                let mut body = decryptor
+                    .decrypt(iter::once(identity as &dyn age::Identity))
+                    .map_err(|e| BodyError::Header(e.to_string()))?;
+                let mut buf = vec![0u8; 256 << 10];
+                loop {
+                    let n = match body.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(BodyError::Read(e)),
+                    };
+                    match tx.write_all(&buf[..n]) {
+                        Ok(()) => {}
+                        Err(e) if pipe::is_closed(&e) => return Err(BodyError::Closed),
+                        Err(e) => return Err(BodyError::Read(e)),
+                    }
+                }
+                drop(body);
+                // Every part must have been read and checked.
+                checked.read_exact(&mut [0u8; 1]).map_or(Ok(()), |_| {
+                    Err(BodyError::Read(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "data after the end of the encrypted body",
+                    )))
+                })?;
+                match tx.flush() {
+                    Err(e) if pipe::is_closed(&e) => Err(BodyError::Closed),
+                    Err(e) => Err(BodyError::Read(e)),
+                    Ok(()) => Ok(()),
+                }
+            });
+            // This one checks signatures, sizes and digests, and stages.
+            let mut done = 0u64;
+            let mut staged = Vec::with_capacity(count);
+            let mut documents = Vec::new();
+            let consumed = format::read_objects(
+                &mut rx,
+                &self.manifest.objects,
+                |i, e, r| -> std::result::Result<(), StageError> {
+                    let label =
+                        format!("object {} of {count} ({} {})", i + 1, e.kind, e.id.short());
+                    let attestations = trusted_attestations(&trusted, e, &label, src)?;
+                    let mut progress = |n: u64| {
+                        done += n;
+                        on_bytes(done, total);
+                    };
+                    if e.kind.is_document() {
+                        let mut bytes = Vec::with_capacity(e.size as usize);
+                        r.read_to_end(&mut bytes).map_err(StageError::read)?;
+                        progress(bytes.len() as u64);
+                        if Digest::of(&bytes) != e.id || bytes.len() as u64 != e.size {
+                            // read_objects names the mismatch precisely.
+                            return Ok(());
+                        }
+                        if let Some(doc) = parse_document(src, e, &bytes, &attestations)? {
+                            documents.push((e.id, doc));
+                        }
+                        let object = match mode {
+                            Mode::Stage => {
+                                Some(home.vault().stage(&bytes[..], e.size, &mut |_| {})?)
+                            }
+                            Mode::Check => None,
+                        };
+                        staged.push(StagedEntry {
+                            kind: e.kind,
+                            object,
+                            attestations,
+                        });
+                    } else {
+                        let object = match mode {
+                            Mode::Stage => Some(
+                                home.vault()
+                                    .stage(ReadErrors { inner: r }, e.size, &mut progress)
+                                    .map_err(|err| match err {
+                                        Error::Io { source, .. }
+                                            if source.kind() == io::ErrorKind::InvalidData =>
+                                        {
+                                            StageError::Read(source)
+                                        }
+                                        other => StageError::Other(other),
+                                    })?,
+                            ),
+                            Mode::Check => {
+                                let mut sink = ProgressSink { on: &mut progress };
+                                io::copy(r, &mut sink).map_err(StageError::read)?;
+                                None
+                            }
+                        };
+                        staged.push(StagedEntry {
+                            kind: e.kind,
+                            object,
+                            attestations,
+                        });
+                    }
+                    Ok(())
+                },
+            );
+            drop(rx);
+            let produced = producer
+                .join()
+                .map_err(|_| Error::Integrity("the import reader thread panicked".into()))?;
+            match produced {
+                Ok(()) | Err(BodyError::Closed) => {}
+                Err(BodyError::Header(e)) => {
+                    return Err(self.damaged(format!("the body's encryption header: {e}")));
+                }
+                Err(BodyError::Read(e)) if is_data_error(&e) => {
+                    return Err(self.damaged(e.to_string()));
+                }
+                Err(BodyError::Read(e)) => return Err(Error::io(src, e)),
+            }
+            match consumed {
+                Ok(()) => Ok((staged, documents)),
+                Err(StageError::Format(e)) => Err(format_error(src, e)),
+                Err(StageError::Read(e)) if is_data_error(&e) => Err(self.damaged(e.to_string())),
+                Err(StageError::Read(e)) => Err(Error::io(src, e)),
+                Err(StageError::Other(e)) => Err(e),
+            }
+        })
+    }
+
+    /// The body failed to read: name the parts whose digests differ from
+    /// the signed manifest, if any.
+    fn damaged(&self, what: String) -> Error {
+        let bad = self.parts.diagnose(&self.manifest.payload);
+        if bad.is_empty() {
+            corrupt(&self.source, what)
+        } else {
+            Error::Integrity(format!(
+                "bundle rejected: {}: {} damaged: its SHA-256 differs from the one in the signed manifest; copy it again from the source media",
+                self.source,
+                if bad.len() == 1 {
+                    format!("{} is", bad[0])
+                } else {
+                    format!("{} are", bad.join(", "))
+                }
+            ))
+        }
+    }
+}
+
+/// The staged objects and parsed records of a body.
+type Body = (Vec<StagedEntry>, Vec<(Digest, Document)>);
+
+/// Why the reading thread stopped.
+enum BodyError {
+    /// The consumer stopped first (it has the error).
+    Closed,
+    /// The body's age header does not open with this site's key although
+    /// the trailer did: spliced or damaged.
+    Header(String),
+    /// Reading or decrypting failed.
+    Read(io::Error),
+}
+
+/// Why staging an object failed.
+enum StageError {
+    Format(FormatError),
+    Read(io::Error),
+    Other(Error),
+}
+
+impl StageError {
+    fn read(e: io::Error) -> StageError {
+        StageError::Read(e)
+    }
+}
+
+impl From<FormatError> for StageError {
+    fn from(e: FormatError) -> Self {
+        StageError::Format(e)
+    }
+}
+
+impl From<Error> for StageError {
+    fn from(e: Error) -> Self {
+        StageError::Other(e)
+    }
+}
+
+struct ProgressSink<'a> {
+    on: &'a mut dyn FnMut(u64),
+}
+
+impl io::Write for ProgressSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (self.on)(buf.len() as u64);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Every signature by a site this node trusts must verify; those by sites
+/// it does not know are dropped, not stored; at least one trusted signature
+/// must remain.
+fn trusted_attestations(
+    trusted: &[(SiteName, String, ed25519_dalek::VerifyingKey)],
+    e: &Entry,
+    label: &str,
+    src: &str,
+) -> Result<Vec<registry::Attestation>> {
+    let mut kept = Vec::new();
+    for att in &e.attestations {
+        if trusted.iter().any(|(site, _, _)| *site == att.site) {
+            registry::check_attestation(trusted, e.kind, &e.id, att)
+                .map_err(|err| prefix(src, err))?;
+            kept.push(att.clone());
+        }
+    }
+    if kept.is_empty() {
+        let signers: Vec<String> = e.attestations.iter().map(|a| a.site.to_string()).collect();
+        return Err(Error::Refused(format!(
+            "bundle rejected: {src}: {label} is signed only by {}, which this node does not trust",
+            signers.join(", ")
+        )));
+    }
+    Ok(kept)
+}
+
+/// What `airlock bundle verify` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Checked {
+    /// Origin site.
+    pub origin: String,
+    /// Its sequence number.
+    pub sequence: u64,
+    /// The bundle id.
+    pub bundle: Digest,
+    /// Objects carried.
+    pub objects: usize,
+    /// Bytes of objects.
+    pub bytes: u64,
+    /// Part files.
+    pub parts: usize,
 }
 
 fn prefix(src: &str, e: Error) -> Error {
@@ -325,14 +666,6 @@ fn prefix(src: &str, e: Error) -> Error {
         Error::Refused(m) => Error::Refused(format!("bundle rejected: {src}: {m}")),
         Error::Integrity(m) => Error::Integrity(format!("bundle rejected: {src}: {m}")),
         other => other,
-    }
-}
-
-fn read_error(src: &str, label: &str, e: io::Error) -> Error {
-    if is_data_error(&e) {
-        corrupt(src, format!("{label}: {e}"))
-    } else {
-        Error::io(src, e)
     }
 }
 
@@ -362,12 +695,11 @@ impl<R: Read> Read for ReadErrors<R> {
     }
 }
 
-/// An object staged from a bundle: verified, not yet committed.
+/// An object staged from a bundle: verified, not yet committed (`None` in
+/// a check-only run).
 struct StagedEntry {
     kind: Kind,
-    object: Staged,
-    /// The bytes of record documents (small), kept to parse them.
-    document: Option<Vec<u8>>,
+    object: Option<Staged>,
     attestations: Vec<registry::Attestation>,
 }
 
@@ -381,83 +713,80 @@ enum Document {
     Approval(Box<Approval>),
 }
 
-fn parse_documents(src: &str, staged: &[StagedEntry]) -> Result<Vec<(Digest, Document)>> {
-    let mut out = Vec::new();
-    for StagedEntry {
-        kind,
-        object,
-        document,
-        attestations: atts,
-    } in staged
-    {
-        let Some(bytes) = document else { continue };
-        let bad = |e: serde_json::Error| {
-            Error::Integrity(format!(
-                "bundle rejected: {src}: {kind} {} does not parse: {e}",
-                object.digest().short()
-            ))
-        };
-        let signed_by = |site: &SiteName| atts.iter().any(|a| a.site == *site);
-        let claim = |site: &SiteName| -> Result<()> {
-            if signed_by(site) {
-                Ok(())
-            } else {
-                Err(Error::Integrity(format!(
-                    "bundle rejected: {src}: {kind} {} claims to come from site {site} but is not signed by it",
-                    object.digest().short()
-                )))
-            }
-        };
-        let doc = match kind {
-            Kind::Contract => {
-                let c: Contract = serde_json::from_slice(bytes).map_err(bad)?;
-                c.check(&format!("{kind} {}", object.digest().short()))
-                    .map_err(|e| Error::Integrity(format!("bundle rejected: {src}: {e}")))?;
-                Document::Contract(Box::new(c))
-            }
-            Kind::Dataset => {
-                let d: DatasetDoc = serde_json::from_slice(bytes).map_err(bad)?;
-                claim(&d.site)?;
-                Document::Dataset(Box::new(d))
-            }
-            Kind::FeatureSet => {
-                let d: FeatureSetDoc = serde_json::from_slice(bytes).map_err(bad)?;
-                claim(&d.site)?;
-                Document::FeatureSet(Box::new(d))
-            }
-            Kind::Run => {
-                let d: RunRecord = serde_json::from_slice(bytes).map_err(bad)?;
-                claim(&d.site)?;
-                Document::Run(Box::new(d))
-            }
-            Kind::Gate => {
-                let d: GateReport = serde_json::from_slice(bytes).map_err(bad)?;
-                claim(&d.site)?;
-                Document::Gate(Box::new(d))
-            }
-            Kind::Approval => {
-                let d: Approval = serde_json::from_slice(bytes).map_err(bad)?;
-                claim(&d.site)?;
-                Document::Approval(Box::new(d))
-            }
-            Kind::Deployment => {
-                // Deployments are local decisions; they never travel.
-                let _: Deployment = serde_json::from_slice(bytes).map_err(bad)?;
-                return Err(Error::Refused(format!(
-                    "bundle rejected: {src}: it carries a deployment record; deployments are decided at each site"
-                )));
-            }
-            Kind::Snapshot | Kind::Weights => continue,
-        };
-        out.push((object.digest(), doc));
-    }
-    Ok(out)
+/// Parses a record document and binds the site it claims to its signers.
+fn parse_document(
+    src: &str,
+    e: &Entry,
+    bytes: &[u8],
+    atts: &[registry::Attestation],
+) -> Result<Option<Document>> {
+    let kind = e.kind;
+    let bad = |err: serde_json::Error| {
+        Error::Integrity(format!(
+            "bundle rejected: {src}: {kind} {} does not parse: {err}",
+            e.id.short()
+        ))
+    };
+    let claim = |site: &SiteName| -> Result<()> {
+        if atts.iter().any(|a| a.site == *site) {
+            Ok(())
+        } else {
+            Err(Error::Integrity(format!(
+                "bundle rejected: {src}: {kind} {} claims to come from site {site} but is not signed by it",
+                e.id.short()
+            )))
+        }
+    };
+    let doc = match kind {
+        Kind::Contract => {
+            let c: Contract = serde_json::from_slice(bytes).map_err(bad)?;
+            c.check(&format!("{kind} {}", e.id.short()))
+                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
+            Document::Contract(Box::new(c))
+        }
+        Kind::Dataset => {
+            let d: DatasetDoc = serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::Dataset(Box::new(d))
+        }
+        Kind::FeatureSet => {
+            let d: FeatureSetDoc = serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::FeatureSet(Box::new(d))
+        }
+        Kind::Run => {
+            let d: RunRecord = serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::Run(Box::new(d))
+        }
+        Kind::Gate => {
+            let d: GateReport = serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::Gate(Box::new(d))
+        }
+        Kind::Approval => {
+            let d: Approval = serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::Approval(Box::new(d))
+        }
+        Kind::Deployment => {
+            // Deployments are local decisions; they never travel.
+            let _: Deployment = serde_json::from_slice(bytes).map_err(bad)?;
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src}: it carries a deployment record; deployments are decided at each site"
+            )));
+        }
+        Kind::Snapshot | Kind::Weights => return Ok(None),
+    };
+    Ok(Some(doc))
 }
 
 /// Stage 3: every object is staged and verified.
 pub struct VerifiedBundle {
     source: String,
     manifest: Manifest,
+    bundle: Digest,
+    allow_stale: bool,
     staged: Vec<StagedEntry>,
     documents: Vec<(Digest, Document)>,
 }
@@ -475,6 +804,8 @@ pub struct Imported {
     pub new_objects: usize,
     /// Models registered.
     pub models: Vec<String>,
+    /// The bundle id: SHA-256 of its signed manifest.
+    pub bundle: Digest,
 }
 
 fn conflict(
@@ -502,10 +833,11 @@ fn conflict(
 }
 
 impl VerifiedBundle {
-    /// Commits: moves the staged objects into the vault (write-once, so an
-    /// interrupted commit leaves only unreferenced objects) and records
-    /// everything in one SQLite transaction.
-    pub fn commit(self, home: &mut Home, bundle_sha256: Option<Digest>) -> Result<Imported> {
+    /// Commits in one SQLite transaction: rows first, then the staged
+    /// objects move into the vault (listed in the vault's journal first, so
+    /// a crash before the commit lets the next start remove them), then the
+    /// commit. A crash anywhere before the commit leaves the store as it was.
+    pub fn commit(self, home: &mut Home) -> Result<Imported> {
         let src = self.source.clone();
         let (conn, vault, keys, _) = home.parts();
         // IMMEDIATE takes the write lock now, so no other import can commit
@@ -540,27 +872,36 @@ impl VerifiedBundle {
             }
         }
         // The site that made each object: its first trusted signer.
-        let makers: std::collections::HashMap<Digest, String> = self
-            .staged
+        let makers: std::collections::HashMap<Digest, String> = m
+            .objects
             .iter()
-            .filter_map(|e| {
-                e.attestations
-                    .first()
-                    .map(|a| (e.object.digest(), a.site.to_string()))
-            })
+            .zip(&self.staged)
+            .filter_map(|(e, s)| s.attestations.first().map(|a| (e.id, a.site.to_string())))
             .collect();
         let mut new_objects = 0;
         let mut ids = Vec::new();
         let mut to_place = Vec::with_capacity(self.staged.len());
-        for StagedEntry {
-            kind,
-            object,
-            attestations: atts,
-            ..
-        } in self.staged
-        {
+        for (entry, staged) in m.objects.iter().zip(self.staged) {
+            let StagedEntry {
+                kind,
+                object,
+                attestations: atts,
+            } = staged;
+            let object = object.ok_or_else(|| {
+                Error::Integrity(format!(
+                    "{kind} {} was checked but not staged",
+                    entry.id.short()
+                ))
+            })?;
             let id = object.digest();
             let size = object.size();
+            if id != entry.id {
+                return Err(Error::Integrity(format!(
+                    "bundle rejected: {src}: staged object {} is not the listed {}",
+                    id.short(),
+                    entry.id.short()
+                )));
+            }
             match registry::object_info(&tx, &id)? {
                 None => new_objects += 1,
                 Some((held, _)) if held != kind => {
@@ -602,29 +943,34 @@ impl VerifiedBundle {
         tx.execute(
             "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
-            params![m.origin_site.as_str(), m.sequence as i64, bundle_sha256.map(|d| d.hex()).unwrap_or_default(), Timestamp::now().to_string()],
+            params![m.origin_site.as_str(), m.sequence as i64, self.bundle.hex(), Timestamp::now().to_string()],
         )?;
+        // The latest trusted time only moves forward.
+        let previous = trusted_time(&tx)?;
+        if previous.is_none_or(|t| m.created_at > t) {
+            db::set_meta(&tx, "trusted_time", &m.created_at.to_string())?;
+        }
         audit::append(
             &tx,
             keys,
             "bundle.import",
             &ids,
             json!({ "origin": m.origin_site.as_str(), "sequence": m.sequence, "objects": ids.len(), "new_objects": new_objects,
-                    "models": model_ids, "bundle_sha256": bundle_sha256.map(|d| d.hex()) }),
+                    "models": model_ids, "bundle": self.bundle.hex(), "file": src,
+                    "created_at": m.created_at.to_string(), "allow_stale": self.allow_stale }),
         )?;
-        // Every row is written; now the objects go into place (write-once,
-        // content-addressed: if the commit below fails they are unreferenced
-        // and harmless), then the one commit.
-        for object in to_place {
-            vault.commit(object)?;
-        }
+        failpoint::hit("import.rows");
+        vault.commit_all(to_place)?;
+        failpoint::hit("import.placed");
         tx.commit()?;
+        failpoint::hit("import.committed");
         Ok(Imported {
             origin: m.origin_site.to_string(),
             sequence: m.sequence,
             objects: ids.len(),
             new_objects,
             models: model_ids,
+            bundle: self.bundle,
         })
     }
 }
@@ -635,21 +981,54 @@ pub fn inspect(home: &Home, path: &Path) -> Result<VerifiedManifest> {
     open(home, path)?.verify(home)
 }
 
-/// Imports a bundle file: every check passes before anything is committed.
+/// Fully checks a bundle as an import would, writing nothing.
+pub fn verify(
+    home: &Home,
+    path: &Path,
+    opts: ImportOptions,
+    on_bytes: &mut dyn FnMut(u64, u64),
+) -> Result<Checked> {
+    open(home, path)?.verify(home)?.check(home, opts, on_bytes)
+}
+
+/// Imports a bundle from its file or first part: every check passes before
+/// anything is committed. A refusal is itself recorded in the audit log,
+/// with its reason.
 pub fn import(
     home: &mut Home,
     path: &Path,
+    opts: ImportOptions,
     on_bytes: &mut dyn FnMut(u64, u64),
 ) -> Result<Imported> {
-    let verified = open(home, path)?.verify(home)?;
-    let bundle = verified.stage(home, on_bytes)?;
-    let sha = file_digest(path)?;
-    bundle.commit(home, Some(sha))
+    let result = (|| {
+        let verified = open(home, path)?.verify(home)?;
+        failpoint::hit("import.verified");
+        let bundle = verified.stage(home, opts, on_bytes)?;
+        failpoint::hit("import.staged");
+        bundle.commit(home)
+    })();
+    result.map_err(|e| record_refusal(home, "bundle.import_refused", path, e))
 }
 
-fn file_digest(path: &Path) -> Result<Digest> {
-    let f = File::open(path).at(path)?;
-    let mut r = HashingReader::new(BufReader::new(f));
-    io::copy(&mut r, &mut io::sink()).at(path)?;
-    Ok(r.finish().0)
+/// Appends an audit record of a refused bundle operation, and returns the
+/// error. If even that fails, the error says so.
+pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> Error {
+    let (conn, _, keys, _) = home.parts();
+    let recorded = (|| -> Result<()> {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        audit::append(
+            &tx,
+            keys,
+            action,
+            &[],
+            json!({ "file": path.display().to_string(), "reason": e.to_string(), "exit": e.exit_code() }),
+        )?;
+        Ok(tx.commit()?)
+    })();
+    match recorded {
+        Ok(()) => e,
+        Err(audit_err) => Error::Integrity(format!(
+            "{e}; and the refusal could not be recorded in the audit log: {audit_err}"
+        )),
+    }
 }

@@ -17,3 +17,4 @@
 pub mod export;
 pub mod format;
 pub mod import;
+pub mod media;
