@@ -3,11 +3,15 @@
 //! store did not change.
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
+mod craft;
 mod harness;
 
 mod audit_log;
 mod bundles;
+mod crash;
 mod demo;
 mod ingest;
 mod keys;
 mod lifecycle;
+mod media;
+mod vectors;

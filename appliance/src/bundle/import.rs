@@ -59,6 +59,8 @@ pub struct Opened {
     source: String,
     parts: Parts,
     signed: SignedManifest,
+    /// The payload length the (unauthenticated) footer gives.
+    payload_len: u64,
 }
 
 fn corrupt(source: &str, what: impl std::fmt::Display) -> Error {
@@ -100,7 +102,12 @@ pub fn open(home: &Home, path: &Path) -> Result<Opened> {
     parts
         .read_exact_at(parts.total - format::FOOTER_LEN, &mut end)
         .map_err(|e| corrupt(src, e))?;
-    let footer = Footer::parse(&end, parts.total).map_err(|e| format_error(src, e))?;
+    let footer = Footer::parse(&end, parts.total).map_err(|e| match parts.odd_part() {
+        Some(odd) => Error::Integrity(format!(
+            "bundle rejected: {src}: {odd}: it was cut short or changed while copying; copy it again from the source media"
+        )),
+        None => format_error(src, e),
+    })?;
     let mut trailer = vec![0u8; footer.trailer_len as usize];
     parts
         .read_exact_at(footer.payload_len, &mut trailer)
@@ -114,16 +121,11 @@ pub fn open(home: &Home, path: &Path) -> Result<Opened> {
             other => corrupt(src, format!("the manifest: {other}")),
         })?;
     let signed = format::read_trailer(&mut reader).map_err(|e| format_error(src, e))?;
-    if signed.manifest.payload.size != footer.payload_len {
-        return Err(corrupt(
-            src,
-            "the footer and the signed manifest disagree on the payload size",
-        ));
-    }
     Ok(Opened {
         source,
         parts,
         signed,
+        payload_len: footer.payload_len,
     })
 }
 
@@ -270,6 +272,12 @@ impl Opened {
                 "bundle rejected: {src} is addressed to site {} but to another encryption key than this node's; it was made from an old or forged site card",
                 home.site()
             )));
+        }
+        if m.payload.size != self.payload_len {
+            return Err(corrupt(
+                src,
+                "the footer and the signed manifest disagree on the payload size",
+            ));
         }
         let sequence = sequence_status(&home.conn, m)?;
         let freshness = freshness(&home.conn, m)?;

@@ -327,6 +327,13 @@ impl Parts {
                 for i in 1..=MAX_PARTS {
                     let p = part_path(&base, i);
                     if fs::symlink_metadata(&p).is_err() {
+                        if fs::symlink_metadata(part_path(&base, i + 1)).is_ok() {
+                            return Err(Error::NotFound(format!(
+                                "bundle part {i} ({}) is missing, but part {} is there; copy it from the source media",
+                                p.display(),
+                                i + 1
+                            )));
+                        }
                         break;
                     }
                     files.push(open_plain(&p)?);
@@ -354,6 +361,22 @@ impl Parts {
                 many.len()
             ),
         }
+    }
+
+    /// For a bundle whose end does not add up: a part, not the last, whose
+    /// size differs from the others' (cut short or grown while copying).
+    pub fn odd_part(&self) -> Option<String> {
+        let (_, rest) = self.files.split_last()?;
+        let mut sizes: Vec<u64> = rest.iter().map(|f| f.len).collect();
+        sizes.sort_unstable();
+        let common = *sizes.get(sizes.len() / 2)?;
+        let odd = rest.iter().position(|f| f.len != common)?;
+        Some(format!(
+            "part {} ({}) is {} bytes where the other parts are {common}",
+            odd + 1,
+            rest[odd].path.display(),
+            rest[odd].len
+        ))
     }
 
     /// Reads exactly `buf.len()` bytes at logical offset `at`.
