@@ -101,12 +101,25 @@ peer_versions() {
         "$(pkg_version time /usr/bin/time --version)"
 }
 
+# newer_sources FILE: the first source file of the binary changed after FILE.
+newer_sources() {
+    find "$REPO" \( -path "$REPO/target" -o -path "$REPO/fuzz" -o -path "$REPO/tests" \
+        -o -path "$REPO/.git" \) -prune -o \
+        \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -newer "$1" -print -quit
+}
+
 # airlock_binary: $AIRLOCK_BIN as given, or a fresh release build of this
 # checkout, so the figures belong to the revision recorded with them.
 airlock_binary() {
     if [[ -n ${AIRLOCK_BIN:-} ]]; then
         [[ -x $AIRLOCK_BIN ]] || die "AIRLOCK_BIN=$AIRLOCK_BIN is not an executable"
         BIN_ORIGIN="AIRLOCK_BIN=$AIRLOCK_BIN"
+        # A given binary may predate the checkout whose revision is recorded;
+        # say so in the report rather than pin figures on the wrong code.
+        if [[ -n $(newer_sources "$AIRLOCK_BIN") ]]; then
+            log "warning: $AIRLOCK_BIN is older than sources in $REPO; figures may not match its revision"
+            BIN_ORIGIN+=" (older than the checkout's sources)"
+        fi
     else
         log "building airlock (cargo build --release --locked)"
         (cd "$REPO" && cargo build --release --locked --bin airlock) >&2
