@@ -27,7 +27,7 @@ use crate::contract::Contract;
 use crate::data::{self, DatasetDoc};
 use crate::db;
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::failpoint;
 use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
@@ -415,15 +415,18 @@ impl VerifiedManifest {
     ) -> Result<Body> {
         let src = self.source.as_str();
         let payload = &self.manifest.payload;
+        let objects = &self.manifest.objects;
         self.parts.check_layout(payload)?;
         let trusted = registry::trusted_keys(&home.conn)?;
         let total = self.manifest.object_bytes();
-        let count = self.manifest.objects.len();
+        let count = objects.len();
         let identity = home.keys().age_identity();
         let (mut tx, mut rx) = pipe::pipe();
         let parts = &self.parts;
         std::thread::scope(|scope| {
-            // This thread reads the media, checks part digests and decrypts.
+            // This thread reads the media, checks each part's digest,
+            // decrypts, and splits the body into the listed objects, checking
+            // each one's exact size and digest (the archive reader).
             let producer = scope.spawn(move || -> std::result::Result<(), BodyError> {
                 let mut checked = PayloadReader::new(parts, payload);
                 let mut leader = [0u8; format::LEADER_LEN as usize];
@@ -435,19 +438,21 @@ impl VerifiedManifest {
                     .decrypt(iter::once(identity as &dyn age::Identity))
                     .map_err(|e| BodyError::Header(e.to_string()))?;
                 let mut buf = vec![0u8; 256 << 10];
-                loop {
-                    let n = match body.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(BodyError::Read(e)),
-                    };
-                    match tx.write_all(&buf[..n]) {
-                        Ok(()) => {}
-                        Err(e) if pipe::is_closed(&e) => return Err(BodyError::Closed),
-                        Err(e) => return Err(BodyError::Read(e)),
+                format::read_objects(&mut body, objects, |_, _, object| {
+                    loop {
+                        let n = match object.read(&mut buf) {
+                            Ok(0) => return Ok(()),
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(BodyError::Read(e)),
+                        };
+                        match tx.write_all(&buf[..n]) {
+                            Ok(()) => {}
+                            Err(e) if pipe::is_closed(&e) => return Err(BodyError::Closed),
+                            Err(e) => return Err(BodyError::Read(e)),
+                        }
                     }
-                }
+                })?;
                 drop(body);
                 // Every part must have been read and checked.
                 checked.read_exact(&mut [0u8; 1]).map_or(Ok(()), |_| {
@@ -462,93 +467,90 @@ impl VerifiedManifest {
                     Ok(()) => Ok(()),
                 }
             });
-            // This one checks signatures, sizes and digests, and stages.
+            // This one checks each object's signatures, stages it (hashing
+            // it again into the vault) and parses records.
             let mut done = 0u64;
             let mut staged = Vec::with_capacity(count);
             let mut documents = Vec::new();
-            let consumed = format::read_objects(
-                &mut rx,
-                &self.manifest.objects,
-                |i, e, r| -> std::result::Result<(), StageError> {
+            let consumed = (|| -> Result<()> {
+                for (i, e) in objects.iter().enumerate() {
                     let label =
                         format!("object {} of {count} ({} {})", i + 1, e.kind, e.id.short());
                     let attestations = trusted_attestations(&trusted, e, &label, src)?;
+                    let mut r = (&mut rx).take(e.size);
                     let mut progress = |n: u64| {
                         done += n;
                         on_bytes(done, total);
                     };
-                    if e.kind.is_document() {
+                    let object = if e.kind.is_document() {
                         let mut bytes = Vec::with_capacity(e.size as usize);
-                        r.read_to_end(&mut bytes).map_err(StageError::read)?;
+                        r.read_to_end(&mut bytes).at(src)?;
                         progress(bytes.len() as u64);
-                        if Digest::of(&bytes) != e.id || bytes.len() as u64 != e.size {
-                            // read_objects names the mismatch precisely.
-                            return Ok(());
+                        if bytes.len() as u64 != e.size || Digest::of(&bytes) != e.id {
+                            // The archive reader names the fault.
+                            return Err(corrupt(src, format!("{label} is damaged")));
                         }
                         if let Some(doc) = parse_document(src, e, &bytes, &attestations)? {
                             documents.push((e.id, doc));
                         }
-                        let object = match mode {
+                        match mode {
                             Mode::Stage => {
                                 Some(home.vault().stage(&bytes[..], e.size, &mut |_| {})?)
                             }
                             Mode::Check => None,
-                        };
-                        staged.push(StagedEntry {
-                            kind: e.kind,
-                            object,
-                            attestations,
-                        });
+                        }
                     } else {
-                        let object = match mode {
-                            Mode::Stage => Some(
-                                home.vault()
-                                    .stage(ReadErrors { inner: r }, e.size, &mut progress)
-                                    .map_err(|err| match err {
-                                        Error::Io { source, .. }
-                                            if source.kind() == io::ErrorKind::InvalidData =>
-                                        {
-                                            StageError::Read(source)
-                                        }
-                                        other => StageError::Other(other),
-                                    })?,
-                            ),
+                        match mode {
+                            Mode::Stage => Some(home.vault().stage(r, e.size, &mut progress)?),
                             Mode::Check => {
                                 let mut sink = ProgressSink { on: &mut progress };
-                                io::copy(r, &mut sink).map_err(StageError::read)?;
+                                io::copy(&mut r, &mut sink).at(src)?;
                                 None
                             }
-                        };
-                        staged.push(StagedEntry {
-                            kind: e.kind,
-                            object,
-                            attestations,
-                        });
+                        }
+                    };
+                    if let Some(o) = &object
+                        && (o.size() != e.size || o.digest() != e.id)
+                    {
+                        return Err(corrupt(src, format!("{label} is damaged")));
                     }
-                    Ok(())
-                },
-            );
+                    staged.push(StagedEntry {
+                        kind: e.kind,
+                        object,
+                        attestations,
+                    });
+                }
+                Ok(())
+            })();
             drop(rx);
             let produced = producer
                 .join()
                 .map_err(|_| Error::Integrity("the import reader thread panicked".into()))?;
+            // The reader's error, if any, is the cause; the consumer only
+            // sees its effect (a short or odd object).
             match produced {
                 Ok(()) | Err(BodyError::Closed) => {}
                 Err(BodyError::Header(e)) => {
                     return Err(self.damaged(format!("the body's encryption header: {e}")));
+                }
+                Err(BodyError::Format(e @ FormatError::DigestMismatch { .. })) => {
+                    return Err(format_error(src, e));
+                }
+                Err(BodyError::Format(e)) => {
+                    // A short or long body: name a damaged part if there is one.
+                    let bad = self.parts.diagnose(payload);
+                    return Err(if bad.is_empty() {
+                        format_error(src, e)
+                    } else {
+                        self.damaged(e.to_string())
+                    });
                 }
                 Err(BodyError::Read(e)) if is_data_error(&e) => {
                     return Err(self.damaged(e.to_string()));
                 }
                 Err(BodyError::Read(e)) => return Err(Error::io(src, e)),
             }
-            match consumed {
-                Ok(()) => Ok((staged, documents)),
-                Err(StageError::Format(e)) => Err(format_error(src, e)),
-                Err(StageError::Read(e)) if is_data_error(&e) => Err(self.damaged(e.to_string())),
-                Err(StageError::Read(e)) => Err(Error::io(src, e)),
-                Err(StageError::Other(e)) => Err(e),
-            }
+            consumed.map(|()| (staged, documents))
         })
     }
 
@@ -584,30 +586,13 @@ enum BodyError {
     Header(String),
     /// Reading or decrypting failed.
     Read(io::Error),
-}
-
-/// Why staging an object failed.
-enum StageError {
+    /// The body does not split into the listed objects.
     Format(FormatError),
-    Read(io::Error),
-    Other(Error),
 }
 
-impl StageError {
-    fn read(e: io::Error) -> StageError {
-        StageError::Read(e)
-    }
-}
-
-impl From<FormatError> for StageError {
+impl From<FormatError> for BodyError {
     fn from(e: FormatError) -> Self {
-        StageError::Format(e)
-    }
-}
-
-impl From<Error> for StageError {
-    fn from(e: Error) -> Self {
-        StageError::Other(e)
+        BodyError::Format(e)
     }
 }
 
@@ -684,23 +669,6 @@ fn is_data_error(e: &io::Error) -> bool {
         e.kind(),
         io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
     )
-}
-
-/// Marks decryption failures inside a stream as corrupt data.
-struct ReadErrors<R> {
-    inner: R,
-}
-
-impl<R: Read> Read for ReadErrors<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).map_err(|e| {
-            if is_data_error(&e) {
-                io::Error::new(io::ErrorKind::InvalidData, e.to_string())
-            } else {
-                e
-            }
-        })
-    }
 }
 
 /// An object staged from a bundle: verified, not yet committed (`None` in
