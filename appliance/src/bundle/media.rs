@@ -311,6 +311,18 @@ impl Parts {
     /// to the first number that is missing.
     pub fn discover(path: &Path) -> Result<Parts> {
         let text = path.as_os_str().to_string_lossy();
+        if let Some((stem, number)) = text.rsplit_once('.')
+            && number.len() >= 3
+            && number.bytes().all(|b| b.is_ascii_digit())
+            && number != "001"
+            && fs::symlink_metadata(part_path(Path::new(stem), 1)).is_ok()
+        {
+            return Err(Error::Rejected(format!(
+                "{} is a later part of a split bundle; give the first part, {}",
+                path.display(),
+                part_path(Path::new(stem), 1).display()
+            )));
+        }
         let base = if let Some(stem) = text.strip_suffix(".001") {
             Some(PathBuf::from(stem))
         } else if fs::symlink_metadata(path).is_err()
@@ -648,6 +660,8 @@ mod tests {
         bytes[10] ^= 1;
         fs::write(&second, bytes).expect("write");
         let parts = Parts::discover(&base).expect("discover from the base name");
+        let err = Parts::discover(&second).expect_err("a later part");
+        assert!(err.to_string().contains("give the first part"), "{err}");
         let err = PayloadReader::new(&parts, &p)
             .read_to_end(&mut Vec::new())
             .expect_err("damaged");
