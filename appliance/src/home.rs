@@ -35,13 +35,15 @@ use crate::vault::Vault;
 
 /// An open home.
 pub struct Home {
-    _lock: std::fs::File,
     root: PathBuf,
     site: SiteName,
     keys: SiteKeys,
     vault: Vault,
     /// The store connection.
     pub conn: Connection,
+    /// Held for the home's lifetime; declared last so it is released after
+    /// the store is closed.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Home {

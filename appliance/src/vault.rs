@@ -25,7 +25,9 @@ pub struct Vault {
 
 /// An object encrypted into `vault/tmp/`, hashed, not yet in place.
 pub struct Staged {
-    tmp: tempfile::NamedTempFile,
+    /// Closed once written, so thousands of staged objects hold no file
+    /// descriptors.
+    tmp: tempfile::TempPath,
     digest: Digest,
     size: u64,
 }
@@ -143,7 +145,11 @@ impl Vault {
         drop(inner);
         tmp.as_file().sync_all().at(&tmp_path)?;
         let (digest, size) = hasher.finish();
-        Ok(Staged { tmp, digest, size })
+        Ok(Staged {
+            tmp: tmp.into_temp_path(),
+            digest,
+            size,
+        })
     }
 
     /// Moves a staged object into place. If the object is already present
@@ -169,6 +175,7 @@ impl Vault {
             lines.push_str(&s.digest.hex());
             lines.push('\n');
         }
+        let fresh = !journal.exists();
         let mut f = fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -176,6 +183,10 @@ impl Vault {
             .at(&journal)?;
         f.write_all(lines.as_bytes()).at(&journal)?;
         f.sync_all().at(&journal)?;
+        if fresh {
+            // The journal's name must survive a power cut too.
+            fsx::sync_dir(&self.dir.join("tmp"))?;
+        }
         let mut shards = std::collections::BTreeSet::new();
         for s in staged {
             let target = self.path_of(&s.digest);
@@ -183,7 +194,10 @@ impl Vault {
                 continue;
             }
             let shard = target.parent().unwrap_or(&self.dir).to_path_buf();
-            fsx::create_private_dir(&shard)?;
+            if !shard.is_dir() {
+                fsx::create_private_dir(&shard)?;
+                fsx::sync_dir(&self.dir.join("objects"))?;
+            }
             match s.tmp.persist_noclobber(&target) {
                 Ok(_) => {}
                 Err(e) if target.is_file() => drop(e),
@@ -208,6 +222,7 @@ impl Vault {
         match fs::read_to_string(&journal) {
             Ok(text) => {
                 let mut seen = std::collections::BTreeSet::new();
+                let mut shards = std::collections::BTreeSet::new();
                 for line in text.lines() {
                     // A torn last line (crash mid-append) names no object
                     // that was moved: the move comes after the fsync.
@@ -219,10 +234,19 @@ impl Vault {
                     }
                     let path = self.path_of(&id);
                     match fs::remove_file(&path) {
-                        Ok(()) => report.orphans_removed.push(id),
+                        Ok(()) => {
+                            report.orphans_removed.push(id);
+                            if let Some(shard) = path.parent() {
+                                shards.insert(shard.to_path_buf());
+                            }
+                        }
                         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                         Err(e) => return Err(Error::io(&path, e)),
                     }
+                }
+                // The removals are durable before the journal goes.
+                for shard in shards {
+                    fsx::sync_dir(&shard)?;
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}

@@ -6,7 +6,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{World, bin, fails, last_audit, ok, store_fingerprint};
+use crate::harness::{World, audit_count, bin, fails, last_audit, ok, store_fingerprint};
 
 /// Runs `airlock --home HOME ARGS` with the failpoint `point` armed and
 /// requires that it died of SIGKILL.
@@ -34,11 +34,30 @@ fn staging_is_empty(home: &Path) -> bool {
         .is_none()
 }
 
+/// A bundle with an object plant does not hold yet (the raw snapshot), so
+/// an import killed after moving objects into the vault leaves an orphan.
+fn bundle_with_new_objects(w: &World) -> String {
+    let f = w.media("with-data.airlock");
+    ok(
+        &w.lab(),
+        &[
+            "bundle",
+            "export",
+            "--with-data",
+            "--to",
+            &w.m("plant.card.json"),
+            "--out",
+            &f.display().to_string(),
+            &w.model(),
+        ],
+    );
+    f.display().to_string()
+}
+
 #[test]
 fn import_killed_before_its_commit_leaves_the_store_as_it_was() {
     let w = World::new();
-    let b = w.fresh_bundle("fresh.airlock");
-    let file = b.display().to_string();
+    let file = bundle_with_new_objects(&w);
     let before = store_fingerprint(&w.plant());
     for point in [
         "import.verified",
@@ -46,6 +65,7 @@ fn import_killed_before_its_commit_leaves_the_store_as_it_was() {
         "import.rows",
         "import.placed",
     ] {
+        let records = audit_count(&w.plant());
         killed_at(&w.plant(), point, &["bundle", "import", &file]);
         // The next command, any command, cleans up first.
         ok(&w.plant(), &["audit", "verify"]);
@@ -58,9 +78,33 @@ fn import_killed_before_its_commit_leaves_the_store_as_it_was() {
             before,
             "{point}: the store changed"
         );
-        if point != "import.verified" {
-            let (action, details) = last_audit(&w.plant());
-            assert_eq!(action, "home.recover", "{point}: {details}");
+        if point == "import.verified" {
+            assert_eq!(
+                audit_count(&w.plant()),
+                records,
+                "nothing to clean, nothing recorded"
+            );
+            continue;
+        }
+        assert_eq!(
+            audit_count(&w.plant()),
+            records + 1,
+            "{point}: one clean-up record"
+        );
+        let (action, details) = last_audit(&w.plant());
+        assert_eq!(action, "home.recover", "{point}: {details}");
+        let orphans = details["orphan_objects_removed"].as_u64().unwrap();
+        if point == "import.placed" {
+            assert!(
+                orphans >= 1,
+                "the snapshot moved into the vault is removed: {details}"
+            );
+        } else {
+            assert_eq!(orphans, 0, "{point}: {details}");
+            assert!(
+                details["temp_files_removed"].as_u64().unwrap() >= 1,
+                "{details}"
+            );
         }
     }
     // Nothing was consumed: the same bundle imports now.
@@ -71,8 +115,7 @@ fn import_killed_before_its_commit_leaves_the_store_as_it_was() {
 #[test]
 fn import_killed_after_its_commit_is_whole() {
     let w = World::new();
-    let b = w.fresh_bundle("fresh.airlock");
-    let file = b.display().to_string();
+    let file = bundle_with_new_objects(&w);
     killed_at(&w.plant(), "import.committed", &["bundle", "import", &file]);
     ok(&w.plant(), &["audit", "verify"]);
     assert!(staging_is_empty(&w.plant()));

@@ -158,6 +158,17 @@ pub fn store_fingerprint(home: &Path) -> String {
     fingerprint_with(home, false)
 }
 
+/// How many audit records a home holds.
+pub fn audit_count(home: &Path) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(
+        home.join("store.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open store");
+    conn.query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+        .expect("count")
+}
+
 /// The newest audit record: (action, details).
 pub fn last_audit(home: &Path) -> (String, serde_json::Value) {
     let conn = rusqlite::Connection::open_with_flags(

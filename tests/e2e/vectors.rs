@@ -91,6 +91,43 @@ fn vector_object_digest_mismatch() {
 }
 
 #[test]
+fn vector_body_swapped_without_the_origin_key() {
+    let w = World::new();
+    let genuine = w.fresh_bundle("genuine.airlock");
+    let mut u = unseal(&genuine, &w.plant());
+    let i = u
+        .manifest
+        .objects
+        .iter()
+        .position(|e| e.kind == Kind::Weights)
+        .unwrap();
+    u.objects[i][100] ^= 1;
+    // Anyone can encrypt to plant's key, but without lab's key the signed
+    // manifest stays as it was: re-seal until the payload has the signed
+    // length (age's header length varies), so the part digest is what
+    // catches the swap.
+    let f = w.media("swapped.airlock");
+    for _ in 0..64 {
+        let _ = std::fs::remove_file(&f);
+        seal(&u, None, &w.plant(), Signer::Keep, &f);
+        let again = unseal_footer_payload(&f);
+        if again == u.manifest.payload.size {
+            break;
+        }
+    }
+    assert_eq!(unseal_footer_payload(&f), u.manifest.payload.size);
+    import(&w.plant(), &f, 4, "part 1 (");
+}
+
+fn unseal_footer_payload(f: &Path) -> u64 {
+    let bytes = std::fs::read(f).unwrap();
+    let end = &bytes[bytes.len() - 24..];
+    airlock::bundle::format::Footer::parse(end, bytes.len() as u64)
+        .unwrap()
+        .payload_len
+}
+
+#[test]
 fn vector_unlisted_entry() {
     let w = World::new();
     let u = unseal(&w.fresh_bundle("genuine.airlock"), &w.plant());

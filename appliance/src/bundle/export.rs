@@ -223,6 +223,19 @@ pub fn export(
     }
     entries.sort_by_key(|e| (order(e.kind), e.id));
     let total: u64 = entries.iter().map(|e| e.size).sum();
+    let documents: u64 = entries
+        .iter()
+        .filter(|e| e.kind.is_document())
+        .map(|e| e.size)
+        .sum();
+    let parts = opts.split.map_or(1, |s| total / s + 1);
+    if documents > format::MAX_DOCUMENTS || parts > format::MAX_PARTS as u64 {
+        return Err(Error::Rejected(format!(
+            "this export would carry {documents} bytes of records in about {parts} parts, over a bundle's limits ({} bytes, {} parts); export fewer items or choose a larger --split",
+            format::MAX_DOCUMENTS,
+            format::MAX_PARTS
+        )));
+    }
     if entries.len() > format::MAX_OBJECTS || total > format::MAX_TOTAL {
         return Err(Error::Rejected(format!(
             "{} objects of {total} bytes is over a bundle's limits ({} objects, {} bytes); export fewer items",
@@ -417,9 +430,12 @@ fn stream_objects(
             }
         })();
         drop(rx);
-        let produced = producer
-            .join()
-            .map_err(|_| Error::Integrity("the export reader thread panicked".into()))?;
+        let produced = producer.join().map_err(|_| {
+            Error::io(
+                out_name,
+                io::Error::other("the export reader thread panicked"),
+            )
+        })?;
         produced?;
         let written = written?;
         if written != total {

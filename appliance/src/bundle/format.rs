@@ -58,6 +58,14 @@ pub const MAX_DOCUMENTS: u64 = 32 << 20;
 pub const MAX_PARTS: usize = 100_000;
 /// Smallest part size for a split bundle.
 pub const MIN_SPLIT: u64 = 64 << 10;
+/// Largest age header accepted for the body or the trailer. A genuine one
+/// (version line, one X25519 stanza, perhaps a grease stanza, the MAC line)
+/// is a few hundred bytes; the cap is checked before age parses anything.
+pub const MAX_AGE_HEADER: usize = 8 << 10;
+/// Most recipient stanzas in an age header.
+pub const MAX_AGE_STANZAS: usize = 8;
+const AGE_INTRO: &[u8] = b"age-encryption.org/v1\n";
+const MAX_AGE_LINE: usize = 256;
 
 fn is_key_id(s: &str) -> bool {
     s.len() == 16
@@ -337,6 +345,10 @@ pub fn check_leader(leader: &[u8]) -> Result<(), FormatError> {
     if leader.len() < 10 {
         return Err(FormatError::Truncated("leader".into()));
     }
+    if leader.starts_with(&AGE_INTRO[..10]) {
+        // Format 1 bundles were one age stream from the first byte.
+        return Err(FormatError::Version(1));
+    }
     if &leader[..8] != MAGIC {
         return Err(FormatError::BadMagic("leader"));
     }
@@ -353,6 +365,48 @@ pub fn check_leader(leader: &[u8]) -> Result<(), FormatError> {
         ));
     }
     Ok(())
+}
+
+/// Checks that `prefix` begins with a well-bounded age v1 header: the
+/// version line, at most [`MAX_AGE_STANZAS`] stanzas of short lines, and the
+/// MAC line, all within [`MAX_AGE_HEADER`] bytes. Returns the header's
+/// length. Run before handing untrusted bytes to age's header parser, so a
+/// header of endless lines or stanzas is refused in bounded time and memory.
+pub fn check_age_header(prefix: &[u8]) -> Result<usize, FormatError> {
+    let bad = |why: &str| Err(FormatError::Invalid(format!("age header: {why}")));
+    let window = &prefix[..prefix.len().min(MAX_AGE_HEADER)];
+    if !window.starts_with(AGE_INTRO) {
+        return bad("no age v1 version line");
+    }
+    let mut at = AGE_INTRO.len();
+    let mut stanzas = 0;
+    loop {
+        let rest = &window[at..];
+        let Some(nl) = rest.iter().take(MAX_AGE_LINE + 1).position(|b| *b == b'\n') else {
+            return bad(if rest.len() > MAX_AGE_LINE {
+                "a line is too long"
+            } else {
+                "it does not end within the size limit"
+            });
+        };
+        let line = &rest[..nl];
+        at += nl + 1;
+        if let Some(mac) = line.strip_prefix(b"--- ") {
+            let base64 = |b: &u8| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/';
+            if stanzas == 0 || mac.len() != 43 || !mac.iter().all(base64) {
+                return bad("malformed MAC line");
+            }
+            return Ok(at);
+        }
+        if line.starts_with(b"-> ") {
+            stanzas += 1;
+            if stanzas > MAX_AGE_STANZAS {
+                return bad("too many recipient stanzas");
+            }
+        } else if stanzas == 0 {
+            return bad("a line before the first stanza");
+        }
+    }
 }
 
 /// Where the trailer is: read from the footer.
@@ -620,6 +674,11 @@ mod tests {
         assert_eq!(check_leader(&leader), Err(FormatError::Version(1)));
         assert_eq!(
             check_leader(b"age-encryption.org/v1\n"),
+            Err(FormatError::Version(1)),
+            "a format 1 bundle is named as such"
+        );
+        assert_eq!(
+            check_leader(b"PK\x03\x04 a zip file."),
             Err(FormatError::BadMagic("leader"))
         );
     }
@@ -710,6 +769,39 @@ mod tests {
         m.objects[0].size = 1_000;
         let err = m.check().expect_err("too small");
         assert!(err.to_string().contains("cannot hold"), "{err}");
+    }
+
+    #[test]
+    fn age_headers_are_bounded_before_age_parses_them() {
+        let mut genuine = Vec::new();
+        let to = age::x25519::Identity::generate().to_public();
+        let mut w = age::Encryptor::with_recipients(std::iter::once(&to as _))
+            .expect("encryptor")
+            .wrap_output(&mut genuine)
+            .expect("wrap");
+        w.write_all(b"x").expect("write");
+        w.finish().expect("finish");
+        let len = check_age_header(&genuine).expect("a genuine header");
+        assert!(genuine[..len].ends_with(b"\n") && len < 1024, "{len}");
+
+        let mut endless = b"age-encryption.org/v1\n-> ".to_vec();
+        endless.resize(1 << 20, b'A');
+        assert!(check_age_header(&endless).is_err(), "one endless line");
+        let mut lines = b"age-encryption.org/v1\n-> X25519 a\n".to_vec();
+        while lines.len() < (1 << 20) {
+            lines.extend_from_slice(&[b'A'; 64]);
+            lines.push(b'\n');
+        }
+        assert!(check_age_header(&lines).is_err(), "endless stanza lines");
+        let mut many = b"age-encryption.org/v1\n".to_vec();
+        for _ in 0..=MAX_AGE_STANZAS {
+            many.extend_from_slice(b"-> X25519 a\n\n");
+        }
+        many.extend_from_slice(b"--- ");
+        many.extend_from_slice(&[b'A'; 43]);
+        many.push(b'\n');
+        assert!(check_age_header(&many).is_err(), "too many stanzas");
+        assert!(check_age_header(b"AIRLOCKB").is_err());
     }
 
     #[test]

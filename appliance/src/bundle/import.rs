@@ -77,6 +77,16 @@ fn format_error(source: &str, e: FormatError) -> Error {
     }
 }
 
+/// An early end is damage; other read errors (EIO from a failing stick) are
+/// I/O faults, exit 1.
+fn read_failed(source: &str, e: io::Error) -> Error {
+    if is_data_error(&e) {
+        corrupt(source, e)
+    } else {
+        Error::io(source, e)
+    }
+}
+
 fn not_for_us(home: &Home, source: &str) -> Error {
     Error::Refused(format!(
         "bundle rejected: {source} is not encrypted to this site ({}): it was made for another site, or its header was damaged in transit",
@@ -96,12 +106,12 @@ pub fn open(home: &Home, path: &Path) -> Result<Opened> {
     }
     parts
         .read_exact_at(0, &mut leader)
-        .map_err(|e| corrupt(src, e))?;
+        .map_err(|e| read_failed(src, e))?;
     format::check_leader(&leader).map_err(|e| format_error(src, e))?;
     let mut end = [0u8; format::FOOTER_LEN as usize];
     parts
         .read_exact_at(parts.total - format::FOOTER_LEN, &mut end)
-        .map_err(|e| corrupt(src, e))?;
+        .map_err(|e| read_failed(src, e))?;
     let footer = Footer::parse(&end, parts.total).map_err(|e| match parts.odd_part() {
         Some(odd) => Error::Integrity(format!(
             "bundle rejected: {src}: {odd}: it was cut short or changed while copying; copy it again from the source media"
@@ -111,8 +121,10 @@ pub fn open(home: &Home, path: &Path) -> Result<Opened> {
     let mut trailer = vec![0u8; footer.trailer_len as usize];
     parts
         .read_exact_at(footer.payload_len, &mut trailer)
-        .map_err(|e| corrupt(src, e))?;
-    let decryptor = age::Decryptor::new(&trailer[..])
+        .map_err(|e| read_failed(src, e))?;
+    format::check_age_header(&trailer)
+        .map_err(|e| corrupt(src, format!("the manifest's encryption header: {e}")))?;
+    let decryptor = age::Decryptor::new_buffered(&trailer[..])
         .map_err(|e| corrupt(src, format!("the manifest's encryption header: {e}")))?;
     let mut reader = decryptor
         .decrypt(iter::once(home.keys().age_identity() as &dyn age::Identity))
@@ -418,8 +430,18 @@ impl VerifiedManifest {
         let objects = &self.manifest.objects;
         self.parts.check_layout(payload)?;
         let trusted = registry::trusted_keys(&home.conn)?;
-        let total = self.manifest.object_bytes();
         let count = objects.len();
+        // Signatures depend only on the manifest: check them all before
+        // reading the body, so the verdict never depends on thread timing.
+        let signers = objects
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                let label = format!("object {} of {count} ({} {})", i + 1, e.kind, e.id.short());
+                trusted_attestations(&trusted, e, &label, src)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let total = self.manifest.object_bytes();
         let identity = home.keys().age_identity();
         let (mut tx, mut rx) = pipe::pipe();
         let parts = &self.parts;
@@ -431,9 +453,18 @@ impl VerifiedManifest {
                 let mut checked = PayloadReader::new(parts, payload);
                 let mut leader = [0u8; format::LEADER_LEN as usize];
                 checked.read_exact(&mut leader).map_err(BodyError::Read)?;
-                let decryptor =
-                    age::Decryptor::new_buffered(BufReader::with_capacity(256 << 10, &mut checked))
-                        .map_err(|e| BodyError::Header(e.to_string()))?;
+                // Bound the body's age header before age parses it.
+                let mut head = Vec::with_capacity(format::MAX_AGE_HEADER);
+                (&mut checked)
+                    .take(format::MAX_AGE_HEADER as u64)
+                    .read_to_end(&mut head)
+                    .map_err(BodyError::Read)?;
+                format::check_age_header(&head).map_err(|e| BodyError::Header(e.to_string()))?;
+                let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(
+                    256 << 10,
+                    io::Cursor::new(head).chain(&mut checked),
+                ))
+                .map_err(|e| BodyError::Header(e.to_string()))?;
                 let mut body = decryptor
                     .decrypt(iter::once(identity as &dyn age::Identity))
                     .map_err(|e| BodyError::Header(e.to_string()))?;
@@ -454,13 +485,18 @@ impl VerifiedManifest {
                     }
                 })?;
                 drop(body);
-                // Every part must have been read and checked.
-                checked.read_exact(&mut [0u8; 1]).map_or(Ok(()), |_| {
-                    Err(BodyError::Read(io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "data after the end of the encrypted body",
-                    )))
-                })?;
+                // Every part must have been read and checked: the next read
+                // checks the last part's digest and must find the end.
+                match checked.read(&mut [0u8; 1]) {
+                    Ok(0) => {}
+                    Ok(_) => {
+                        return Err(BodyError::Read(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "data after the end of the encrypted body",
+                        )));
+                    }
+                    Err(e) => return Err(BodyError::Read(e)),
+                }
                 match tx.flush() {
                     Err(e) if pipe::is_closed(&e) => Err(BodyError::Closed),
                     Err(e) => Err(BodyError::Read(e)),
@@ -473,10 +509,9 @@ impl VerifiedManifest {
             let mut staged = Vec::with_capacity(count);
             let mut documents = Vec::new();
             let consumed = (|| -> Result<()> {
-                for (i, e) in objects.iter().enumerate() {
+                for ((i, e), attestations) in objects.iter().enumerate().zip(signers) {
                     let label =
                         format!("object {} of {count} ({} {})", i + 1, e.kind, e.id.short());
-                    let attestations = trusted_attestations(&trusted, e, &label, src)?;
                     let mut r = (&mut rx).take(e.size);
                     let mut progress = |n: u64| {
                         done += n;
@@ -523,9 +558,9 @@ impl VerifiedManifest {
                 Ok(())
             })();
             drop(rx);
-            let produced = producer
-                .join()
-                .map_err(|_| Error::Integrity("the import reader thread panicked".into()))?;
+            let produced = producer.join().map_err(|_| {
+                Error::io(src, io::Error::other("the import reader thread panicked"))
+            })?;
             // The reader's error, if any, is the cause; the consumer only
             // sees its effect (a short or odd object).
             match produced {
@@ -986,6 +1021,19 @@ pub fn import(
     result.map_err(|e| record_refusal(home, "bundle.import_refused", path, e))
 }
 
+/// At most `max` bytes of `s` (on a character boundary), marked if cut: a
+/// refusal reason can quote attacker text.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} bytes in all)", &s[..end], s.len())
+}
+
 /// Appends an audit record of a refused bundle operation, and returns the
 /// error. If even that fails, the error says so.
 pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> Error {
@@ -997,7 +1045,7 @@ pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> E
             keys,
             action,
             &[],
-            json!({ "file": path.display().to_string(), "reason": e.to_string(), "exit": e.exit_code() }),
+            json!({ "file": path.display().to_string(), "reason": clip(&e.to_string(), 1024), "exit": e.exit_code() }),
         )?;
         Ok(tx.commit()?)
     })();

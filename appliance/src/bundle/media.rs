@@ -8,8 +8,11 @@
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use nix::fcntl::OFlag;
 
 use super::format::{MAX_PARTS, MIN_SPLIT, Part, Payload};
 use crate::digest::{Digest, Hasher};
@@ -72,7 +75,7 @@ pub struct PartsWriter {
     base: PathBuf,
     dir: PathBuf,
     split: Option<u64>,
-    done: Vec<tempfile::NamedTempFile>,
+    done: Vec<tempfile::TempPath>,
     current: Option<(tempfile::NamedTempFile, BufWriter<File>)>,
     in_part: u64,
     hasher: Hasher,
@@ -90,23 +93,34 @@ fn parent(path: &Path) -> PathBuf {
 
 impl PartsWriter {
     /// Prepares to write `base` (or `base.001`, ... with `split`). Refuses
-    /// when any of those names is taken.
+    /// when `base` or any `base.NNN` exists: a stale later part would be
+    /// taken for part of this bundle.
     pub fn create(base: &Path, split: Option<u64>) -> Result<PartsWriter> {
-        let first = match split {
-            None => base.to_path_buf(),
-            Some(_) => part_path(base, 1),
-        };
-        for p in [base.to_path_buf(), first] {
+        let dir = parent(base);
+        let mut taken = vec![base.to_path_buf()];
+        if let Some(name) = base.file_name().map(|n| n.to_string_lossy().into_owned()) {
+            for entry in fs::read_dir(&dir).at(&dir)? {
+                let entry = entry.at(&dir)?;
+                let other = entry.file_name().to_string_lossy().into_owned();
+                if let Some(number) = other.strip_prefix(&format!("{name}."))
+                    && number.len() >= 3
+                    && number.bytes().all(|b| b.is_ascii_digit())
+                {
+                    taken.push(entry.path());
+                }
+            }
+        }
+        for p in taken {
             if fs::symlink_metadata(&p).is_ok() {
                 return Err(Error::Refused(format!(
-                    "{} already exists; refusing to overwrite it",
+                    "{} already exists; refusing to overwrite it or mix it into a new bundle",
                     p.display()
                 )));
             }
         }
         Ok(PartsWriter {
             base: base.to_path_buf(),
-            dir: parent(base),
+            dir,
             split,
             done: Vec::new(),
             current: None,
@@ -118,11 +132,19 @@ impl PartsWriter {
         })
     }
 
-    fn new_file(&mut self) -> io::Result<()> {
+    /// Flushes, fsyncs and closes the current part (keeping its path).
+    fn close_file(&mut self) -> io::Result<()> {
         if let Some((tmp, mut w)) = self.current.take() {
             w.flush()?;
-            self.done.push(tmp);
+            drop(w);
+            tmp.as_file().sync_all()?;
+            self.done.push(tmp.into_temp_path());
         }
+        Ok(())
+    }
+
+    fn new_file(&mut self) -> io::Result<()> {
+        self.close_file()?;
         if self.done.len() >= MAX_PARTS {
             return Err(io::Error::other(format!(
                 "more than {MAX_PARTS} parts; choose a larger --split"
@@ -164,13 +186,8 @@ impl PartsWriter {
 
     /// Flushes and fsyncs every part; nothing has its real name yet.
     pub fn finish(mut self) -> Result<Finished> {
-        if let Some((tmp, mut w)) = self.current.take() {
-            w.flush().at(tmp.path())?;
-            self.done.push(tmp);
-        }
-        for tmp in &self.done {
-            tmp.as_file().sync_all().at(tmp.path())?;
-        }
+        let name = self.base.display().to_string();
+        self.close_file().at(&name)?;
         let split = self.split.is_some();
         let names = (1..=self.done.len())
             .map(|i| {
@@ -227,7 +244,7 @@ impl Write for PartsWriter {
 /// A written bundle whose parts still have temporary names.
 pub struct Finished {
     dir: PathBuf,
-    files: Vec<tempfile::NamedTempFile>,
+    files: Vec<tempfile::TempPath>,
     names: Vec<PathBuf>,
 }
 
@@ -255,16 +272,29 @@ pub struct PartFile {
     pub path: PathBuf,
     /// Its length.
     pub len: u64,
-    file: File,
+    dev: u64,
+    ino: u64,
 }
 
 /// A bundle's part files, in order: one, or `NAME.001`, `NAME.002`, ...
+/// Only the part being read is open, so a bundle of many parts does not
+/// exhaust file descriptors; each reopening checks it is the same file.
 #[derive(Debug)]
 pub struct Parts {
     /// The files.
     pub files: Vec<PartFile>,
     /// Their total length.
     pub total: u64,
+    open: Mutex<Option<(usize, File)>>,
+}
+
+/// Opens `path` without following a link, without blocking on a pipe and
+/// without taking a terminal.
+fn open_nofollow(path: &Path) -> io::Result<File> {
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY).bits())
+        .open(path)
 }
 
 /// Opens `path` as a plain file, refusing links, devices and folders.
@@ -290,7 +320,7 @@ fn open_plain(path: &Path) -> Result<PartFile> {
             before.nlink()
         )));
     }
-    let file = File::open(path).at(path)?;
+    let file = open_nofollow(path).at(path)?;
     let after = file.metadata().at(path)?;
     if after.ino() != before.ino() || after.dev() != before.dev() || !after.is_file() {
         return Err(Error::Refused(format!(
@@ -301,7 +331,8 @@ fn open_plain(path: &Path) -> Result<PartFile> {
     Ok(PartFile {
         path: path.to_path_buf(),
         len: after.len(),
-        file,
+        dev: after.dev(),
+        ino: after.ino(),
     })
 }
 
@@ -359,8 +390,17 @@ impl Parts {
                 files
             }
         };
-        let total = files.iter().map(|f| f.len).sum();
-        Ok(Parts { files, total })
+        let total = files
+            .iter()
+            .try_fold(0u64, |acc, f| acc.checked_add(f.len))
+            .ok_or_else(|| {
+                Error::Refused("bundle rejected: the part files' sizes overflow".into())
+            })?;
+        Ok(Parts {
+            files,
+            total,
+            open: Mutex::new(None),
+        })
     }
 
     /// A name for messages: the file, or the first part and the count.
@@ -408,15 +448,39 @@ impl Parts {
     /// Reads at most `buf.len()` bytes at logical offset `at`, from one part.
     fn read_at(&self, at: u64, buf: &mut [u8]) -> io::Result<usize> {
         let mut start = 0u64;
-        for f in &self.files {
-            if at < start + f.len {
+        for (i, f) in self.files.iter().enumerate() {
+            // `total` was summed with overflow checks, so this cannot wrap.
+            let end = start + f.len;
+            if at < end {
                 let off = at - start;
                 let n = buf
                     .len()
                     .min(usize::try_from(f.len - off).unwrap_or(usize::MAX));
-                return f.file.read_at(&mut buf[..n], off);
+                let mut open = self
+                    .open
+                    .lock()
+                    .map_err(|_| io::Error::other("part reader lock poisoned"))?;
+                if open.as_ref().is_none_or(|(j, _)| *j != i) {
+                    *open = None;
+                    let file = open_nofollow(&f.path)?;
+                    let m = file.metadata()?;
+                    if m.dev() != f.dev || m.ino() != f.ino || m.len() != f.len {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "{} was replaced or changed while being read",
+                                f.path.display()
+                            ),
+                        ));
+                    }
+                    *open = Some((i, file));
+                }
+                let (_, file) = open
+                    .as_ref()
+                    .ok_or_else(|| io::Error::other("no part open"))?;
+                return file.read_at(&mut buf[..n], off);
             }
-            start += f.len;
+            start = end;
         }
         Ok(0)
     }
@@ -714,7 +778,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let base = dir.path().join("b");
         fs::write(part_path(&base, 1), b"old").expect("write");
+        // A stale part of an earlier bundle would be mixed into this one.
         assert!(PartsWriter::create(&base, Some(MIN_SPLIT)).is_err());
-        assert!(PartsWriter::create(&base, None).is_ok());
+        assert!(PartsWriter::create(&base, None).is_err());
+        fs::remove_file(part_path(&base, 1)).expect("remove");
+        fs::write(part_path(&base, 7), b"old").expect("write");
+        assert!(PartsWriter::create(&base, Some(MIN_SPLIT)).is_err());
+        assert!(PartsWriter::create(&dir.path().join("other"), Some(MIN_SPLIT)).is_ok());
     }
 }
