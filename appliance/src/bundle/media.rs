@@ -285,6 +285,8 @@ pub struct Parts {
     pub files: Vec<PartFile>,
     /// Their total length.
     pub total: u64,
+    /// Where each part starts in the logical stream.
+    starts: Vec<u64>,
     open: Mutex<Option<(usize, File)>>,
 }
 
@@ -390,15 +392,18 @@ impl Parts {
                 files
             }
         };
-        let total = files
-            .iter()
-            .try_fold(0u64, |acc, f| acc.checked_add(f.len))
-            .ok_or_else(|| {
+        let mut starts = Vec::with_capacity(files.len());
+        let mut total = 0u64;
+        for f in &files {
+            starts.push(total);
+            total = total.checked_add(f.len).ok_or_else(|| {
                 Error::Refused("bundle rejected: the part files' sizes overflow".into())
             })?;
+        }
         Ok(Parts {
             files,
             total,
+            starts,
             open: Mutex::new(None),
         })
     }
@@ -447,42 +452,46 @@ impl Parts {
 
     /// Reads at most `buf.len()` bytes at logical offset `at`, from one part.
     fn read_at(&self, at: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let mut start = 0u64;
-        for (i, f) in self.files.iter().enumerate() {
-            // `total` was summed with overflow checks, so this cannot wrap.
-            let end = start + f.len;
-            if at < end {
-                let off = at - start;
-                let n = buf
-                    .len()
-                    .min(usize::try_from(f.len - off).unwrap_or(usize::MAX));
-                let mut open = self
-                    .open
-                    .lock()
-                    .map_err(|_| io::Error::other("part reader lock poisoned"))?;
-                if open.as_ref().is_none_or(|(j, _)| *j != i) {
-                    *open = None;
-                    let file = open_nofollow(&f.path)?;
-                    let m = file.metadata()?;
-                    if m.dev() != f.dev || m.ino() != f.ino || m.len() != f.len {
-                        return Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            format!(
-                                "{} was replaced or changed while being read",
-                                f.path.display()
-                            ),
-                        ));
-                    }
-                    *open = Some((i, file));
-                }
-                let (_, file) = open
-                    .as_ref()
-                    .ok_or_else(|| io::Error::other("no part open"))?;
-                return file.read_at(&mut buf[..n], off);
-            }
-            start = end;
+        if at >= self.total {
+            return Ok(0);
         }
-        Ok(0)
+        // The last part starting at or before `at` (empty parts skipped by
+        // the `at < start + len` check below).
+        let mut i = self.starts.partition_point(|s| *s <= at).saturating_sub(1);
+        while self.files[i].len == 0 || at >= self.starts[i] + self.files[i].len {
+            i += 1;
+            if i >= self.files.len() {
+                return Ok(0);
+            }
+        }
+        let f = &self.files[i];
+        let off = at - self.starts[i];
+        let n = buf
+            .len()
+            .min(usize::try_from(f.len - off).unwrap_or(usize::MAX));
+        let mut open = self
+            .open
+            .lock()
+            .map_err(|_| io::Error::other("part reader lock poisoned"))?;
+        if open.as_ref().is_none_or(|(j, _)| *j != i) {
+            *open = None;
+            let file = open_nofollow(&f.path)?;
+            let m = file.metadata()?;
+            if m.dev() != f.dev || m.ino() != f.ino || m.len() != f.len {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{} was replaced or changed while being read",
+                        f.path.display()
+                    ),
+                ));
+            }
+            *open = Some((i, file));
+        }
+        let (_, file) = open
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no part open"))?;
+        file.read_at(&mut buf[..n], off)
     }
 
     /// A reader of the logical stream, from offset 0.
