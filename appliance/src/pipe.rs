@@ -1,9 +1,13 @@
 //! A bounded in-memory pipe between two threads, so bundle export and import
 //! can decrypt on one core while they hash and encrypt on the other, in
-//! constant memory (at most `DEPTH` chunks of `CHUNK` bytes in flight).
+//! constant memory (at most `DEPTH` chunks of `CHUNK` bytes in flight); and
+//! [`BackgroundFile`], which moves a file's `write` system calls (copying
+//! into the page cache costs as much CPU as encrypting) to their own thread.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
 
 const CHUNK: usize = 256 << 10;
 const DEPTH: usize = 8;
@@ -87,6 +91,92 @@ impl Read for PipeReader {
     }
 }
 
+/// A file written by a background thread: `write` hands chunks over
+/// (bounded: `DEPTH` chunks of `CHUNK` bytes), [`BackgroundFile::finish`]
+/// waits for every write and an `fsync`, and reports the first error.
+pub struct BackgroundFile {
+    tx: Option<SyncSender<Vec<u8>>>,
+    buf: Vec<u8>,
+    worker: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl BackgroundFile {
+    /// Starts the writer thread for `file`.
+    pub fn new(mut file: File) -> io::Result<Self> {
+        let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
+        let worker = std::thread::Builder::new()
+            .name("airlock-writer".into())
+            .spawn(move || -> io::Result<()> {
+                for chunk in rx {
+                    file.write_all(&chunk)?;
+                }
+                file.sync_all()
+            })?;
+        Ok(BackgroundFile {
+            tx: Some(tx),
+            buf: Vec::with_capacity(CHUNK),
+            worker: Some(worker),
+        })
+    }
+
+    fn join(&mut self) -> io::Result<()> {
+        self.tx = None;
+        match self.worker.take() {
+            Some(w) => w
+                .join()
+                .map_err(|_| io::Error::other("the file writer thread panicked"))?,
+            None => Ok(()),
+        }
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
+        let sent = match &self.tx {
+            Some(tx) => tx.send(chunk).is_ok(),
+            None => false,
+        };
+        if sent {
+            Ok(())
+        } else {
+            // The writer stopped: its error says why.
+            self.join()?;
+            Err(io::Error::other("the file writer thread stopped"))
+        }
+    }
+
+    /// Writes what is buffered, waits for the thread, and fsyncs the file.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.send()?;
+        self.join()
+    }
+}
+
+impl Write for BackgroundFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == CHUNK {
+            self.send()?;
+        }
+        Ok(n)
+    }
+
+    /// Hands the buffer to the thread (durability comes with `finish`).
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+impl Drop for BackgroundFile {
+    fn drop(&mut self) {
+        // Unfinished (an error elsewhere): stop the thread, ignore its result.
+        let _ = self.join();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +201,18 @@ mod tests {
         drop(r);
         let err = w.write_all(&vec![0u8; CHUNK]).expect_err("closed");
         assert!(is_closed(&err));
+    }
+
+    #[test]
+    fn background_file_writes_everything_in_order() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("f");
+        let data: Vec<u8> = (0..(5 * CHUNK + 3)).map(|i| (i % 249) as u8).collect();
+        let mut w = BackgroundFile::new(File::create(&path).expect("create")).expect("start");
+        for piece in data.chunks(70_000) {
+            w.write_all(piece).expect("write");
+        }
+        w.finish().expect("finish");
+        assert_eq!(std::fs::read(&path).expect("read"), data);
     }
 }

@@ -8,13 +8,14 @@
 //! re-hash, and a mismatch is an error naming the object.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::iter;
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
+use crate::pipe::BackgroundFile;
 
 /// The vault of one home.
 pub struct Vault {
@@ -117,8 +118,11 @@ impl Vault {
         let tmp_path = tmp.path().to_path_buf();
         let encryptor = age::Encryptor::with_recipients(iter::once(&self.recipient as _))
             .map_err(|e| Error::io(&tmp_path, io::Error::other(e.to_string())))?;
+        // The write system calls run on their own thread, beside hashing
+        // and encryption on this one.
+        let file = tmp.as_file().try_clone().at(&tmp_path)?;
         let mut writer = encryptor
-            .wrap_output(BufWriter::new(tmp.as_file()))
+            .wrap_output(BackgroundFile::new(file).at(&tmp_path)?)
             .at(&tmp_path)?;
         let mut hasher = Hasher::default();
         let mut buf = vec![0u8; COPY_BUF];
@@ -140,10 +144,8 @@ impl Vault {
             writer.write_all(&buf[..n]).at(&tmp_path)?;
             on_bytes(n as u64);
         }
-        let mut inner = writer.finish().at(&tmp_path)?;
-        inner.flush().at(&tmp_path)?;
-        drop(inner);
-        tmp.as_file().sync_all().at(&tmp_path)?;
+        // Writes what is left and fsyncs.
+        writer.finish().at(&tmp_path)?.finish().at(&tmp_path)?;
         let (digest, size) = hasher.finish();
         Ok(Staged {
             tmp: tmp.into_temp_path(),
@@ -296,7 +298,7 @@ impl Vault {
                 path.display()
             ))
         };
-        let decryptor = age::Decryptor::new_buffered(BufReader::new(file))
+        let decryptor = age::Decryptor::new_buffered(BufReader::with_capacity(COPY_BUF, file))
             .map_err(|e| corrupt(e.to_string()))?;
         let reader = decryptor
             .decrypt(iter::once(&self.identity as _))

@@ -25,7 +25,7 @@ use std::io::{self, Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-use crate::digest::{Digest, HashingReader};
+use crate::digest::Digest;
 use crate::registry::{Attestation, Kind};
 use crate::site::SiteName;
 use crate::time::Timestamp;
@@ -537,13 +537,39 @@ pub fn expect_end(r: &mut impl Read, what: &'static str) -> Result<(), FormatErr
 pub fn read_objects<R: Read, E: From<FormatError>>(
     body: &mut R,
     entries: &[Entry],
+    sink: impl FnMut(usize, &Entry, &mut dyn Read) -> Result<(), E>,
+) -> Result<(), E> {
+    read_objects_with(body, entries, true, sink)
+}
+
+/// [`read_objects`] without the digest check: sizes, order and the end of
+/// the body are enforced, and the sink must hash each object itself and
+/// compare it with `Entry::id` (import does: the vault hashes what it
+/// stages, so hashing here too would be a third pass over the data).
+pub fn split_objects<R: Read, E: From<FormatError>>(
+    body: &mut R,
+    entries: &[Entry],
+    sink: impl FnMut(usize, &Entry, &mut dyn Read) -> Result<(), E>,
+) -> Result<(), E> {
+    read_objects_with(body, entries, false, sink)
+}
+
+/// [`read_objects`] when `digests`, else [`split_objects`].
+pub fn read_objects_with<R: Read, E: From<FormatError>>(
+    body: &mut R,
+    entries: &[Entry],
+    digests: bool,
     mut sink: impl FnMut(usize, &Entry, &mut dyn Read) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut drain = vec![0u8; 64 << 10];
     for (i, e) in entries.iter().enumerate() {
-        let mut object = HashingReader::new((&mut *body).take(e.size));
+        let mut object = Counted {
+            inner: (&mut *body).take(e.size),
+            hasher: digests.then(crate::digest::Hasher::default),
+            count: 0,
+        };
         sink(i, e, &mut object)?;
-        // Whatever the sink left unread is still hashed.
+        // Whatever the sink left unread is still counted (and hashed).
         loop {
             match object.read(&mut drain) {
                 Ok(0) => break,
@@ -552,29 +578,50 @@ pub fn read_objects<R: Read, E: From<FormatError>>(
                 Err(err) => return Err(FormatError::Io(err.to_string()).into()),
             }
         }
-        let (found, size) = object.finish();
-        if size != e.size {
+        if object.count != e.size {
             return Err(FormatError::Truncated(format!(
-                "object {} of {} ({} {}): {size} of {} bytes",
+                "object {} of {} ({} {}): {} of {} bytes",
                 i + 1,
                 entries.len(),
                 e.kind,
                 e.id.short(),
+                object.count,
                 e.size
             ))
             .into());
         }
-        if found != e.id {
-            return Err(FormatError::DigestMismatch {
-                index: i + 1,
-                kind: e.kind,
-                expected: e.id,
-                found,
+        if let Some(h) = object.hasher {
+            let (found, _) = h.finish();
+            if found != e.id {
+                return Err(FormatError::DigestMismatch {
+                    index: i + 1,
+                    kind: e.kind,
+                    expected: e.id,
+                    found,
+                }
+                .into());
             }
-            .into());
         }
     }
     expect_end(body, "last object").map_err(E::from)
+}
+
+/// Counts (and optionally hashes) what passes through.
+struct Counted<R> {
+    inner: R,
+    hasher: Option<crate::digest::Hasher>,
+    count: u64,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]
@@ -873,6 +920,20 @@ mod tests {
             matches!(&err, FormatError::Truncated(m) if m.contains("object 2 of 2")),
             "{err}"
         );
+    }
+
+    #[test]
+    fn split_objects_checks_sizes_and_the_end_but_leaves_digests_to_the_sink() {
+        let list = entries(&[b"alpha"]);
+        let ok = split_objects(&mut &b"alphx"[..], &list, |_, _, _| {
+            Ok::<(), FormatError>(())
+        });
+        assert!(ok.is_ok(), "the digest is the sink's to check");
+        let err = split_objects(&mut &b"alphaX"[..], &list, |_, _, _| {
+            Ok::<(), FormatError>(())
+        })
+        .expect_err("trailing");
+        assert_eq!(err, FormatError::TrailingData("last object"));
     }
 
     #[test]

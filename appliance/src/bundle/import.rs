@@ -77,6 +77,19 @@ fn format_error(source: &str, e: FormatError) -> Error {
     }
 }
 
+/// Object `i` hashed to `found`, not its listed digest.
+fn mismatch(src: &str, i: usize, e: &Entry, found: Digest) -> Error {
+    format_error(
+        src,
+        FormatError::DigestMismatch {
+            index: i + 1,
+            kind: e.kind,
+            expected: e.id,
+            found,
+        },
+    )
+}
+
 /// An early end is damage; other read errors (EIO from a failing stick) are
 /// I/O faults, exit 1.
 fn read_failed(source: &str, e: io::Error) -> Error {
@@ -469,21 +482,28 @@ impl VerifiedManifest {
                     .decrypt(iter::once(identity as &dyn age::Identity))
                     .map_err(|e| BodyError::Header(e.to_string()))?;
                 let mut buf = vec![0u8; 256 << 10];
-                format::read_objects(&mut body, objects, |_, _, object| {
-                    loop {
-                        let n = match object.read(&mut buf) {
-                            Ok(0) => return Ok(()),
-                            Ok(n) => n,
-                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                            Err(e) => return Err(BodyError::Read(e)),
-                        };
-                        match tx.write_all(&buf[..n]) {
-                            Ok(()) => {}
-                            Err(e) if pipe::is_closed(&e) => return Err(BodyError::Closed),
-                            Err(e) => return Err(BodyError::Read(e)),
+                // Staging hashes every object into the vault; a check-only
+                // run has the archive reader hash them.
+                format::read_objects_with(
+                    &mut body,
+                    objects,
+                    mode == Mode::Check,
+                    |_, _, object| {
+                        loop {
+                            let n = match object.read(&mut buf) {
+                                Ok(0) => return Ok(()),
+                                Ok(n) => n,
+                                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                                Err(e) => return Err(BodyError::Read(e)),
+                            };
+                            match tx.write_all(&buf[..n]) {
+                                Ok(()) => {}
+                                Err(e) if pipe::is_closed(&e) => return Err(BodyError::Closed),
+                                Err(e) => return Err(BodyError::Read(e)),
+                            }
                         }
-                    }
-                })?;
+                    },
+                )?;
                 drop(body);
                 // Every part must have been read and checked: the next read
                 // checks the last part's digest and must find the end.
@@ -521,9 +541,13 @@ impl VerifiedManifest {
                         let mut bytes = Vec::with_capacity(e.size as usize);
                         r.read_to_end(&mut bytes).at(src)?;
                         progress(bytes.len() as u64);
-                        if bytes.len() as u64 != e.size || Digest::of(&bytes) != e.id {
+                        if bytes.len() as u64 != e.size {
                             // The archive reader names the fault.
                             return Err(corrupt(src, format!("{label} is damaged")));
+                        }
+                        let found = Digest::of(&bytes);
+                        if found != e.id {
+                            return Err(mismatch(src, i, e, found));
                         }
                         if let Some(doc) = parse_document(src, e, &bytes, &attestations)? {
                             documents.push((e.id, doc));
@@ -544,10 +568,13 @@ impl VerifiedManifest {
                             }
                         }
                     };
-                    if let Some(o) = &object
-                        && (o.size() != e.size || o.digest() != e.id)
-                    {
-                        return Err(corrupt(src, format!("{label} is damaged")));
+                    if let Some(o) = &object {
+                        if o.size() != e.size {
+                            return Err(corrupt(src, format!("{label} is damaged")));
+                        }
+                        if o.digest() != e.id {
+                            return Err(mismatch(src, i, e, o.digest()));
+                        }
                     }
                     staged.push(StagedEntry {
                         kind: e.kind,

@@ -7,7 +7,7 @@
 //! can never make the importer read something else on the host.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -18,6 +18,7 @@ use super::format::{MAX_PARTS, MIN_SPLIT, Part, Payload};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
+use crate::pipe::BackgroundFile;
 
 /// FAT32's largest file: 4 GiB less one byte.
 pub const FAT32_MAX: u64 = (4 << 30) - 1;
@@ -76,7 +77,7 @@ pub struct PartsWriter {
     dir: PathBuf,
     split: Option<u64>,
     done: Vec<tempfile::TempPath>,
-    current: Option<(tempfile::NamedTempFile, BufWriter<File>)>,
+    current: Option<(tempfile::NamedTempFile, BackgroundFile)>,
     in_part: u64,
     hasher: Hasher,
     parts: Vec<Part>,
@@ -134,10 +135,9 @@ impl PartsWriter {
 
     /// Flushes, fsyncs and closes the current part (keeping its path).
     fn close_file(&mut self) -> io::Result<()> {
-        if let Some((tmp, mut w)) = self.current.take() {
-            w.flush()?;
-            drop(w);
-            tmp.as_file().sync_all()?;
+        if let Some((tmp, w)) = self.current.take() {
+            // Writes everything and fsyncs.
+            w.finish()?;
             self.done.push(tmp.into_temp_path());
         }
         Ok(())
@@ -154,7 +154,7 @@ impl PartsWriter {
             .prefix(".airlock-export-")
             .tempfile_in(&self.dir)?;
         let file = tmp.as_file().try_clone()?;
-        self.current = Some((tmp, BufWriter::with_capacity(256 << 10, file)));
+        self.current = Some((tmp, BackgroundFile::new(file)?));
         self.in_part = 0;
         Ok(())
     }
