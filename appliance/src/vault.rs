@@ -122,7 +122,7 @@ impl Vault {
         // and encryption on this one.
         let file = tmp.as_file().try_clone().at(&tmp_path)?;
         let mut writer = encryptor
-            .wrap_output(BackgroundFile::new(file).at(&tmp_path)?)
+            .wrap_output(BackgroundFile::new(file, &tmp_path).at(&tmp_path)?)
             .at(&tmp_path)?;
         let mut hasher = Hasher::default();
         let mut buf = vec![0u8; COPY_BUF];

@@ -1,6 +1,7 @@
 //! The plaintext framing of a bundle: the decrypted trailer (magic, version,
 //! manifest length, manifest JSON, signature) through `read_trailer`, which
-//! also runs `Manifest::check`; the footer; the leader.
+//! also runs `Manifest::check`; the footer; the leader; the bound on an age
+//! header that runs before age parses one.
 //!
 //! The input is used twice: as a whole trailer, and as the manifest JSON
 //! inside a well-formed frame. Random bytes almost never carry the right
@@ -10,7 +11,7 @@
 #![no_main]
 
 use airlock::bundle::format::{
-    self, FOOTER_LEN, Footer, LEADER_LEN, MAX_MANIFEST, SignedManifest,
+    self, FOOTER_LEN, Footer, LEADER_LEN, MAX_AGE_HEADER, MAX_MANIFEST, SignedManifest,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -40,6 +41,14 @@ fuzz_target!(|data: &[u8]| {
     }
 
     let _ = format::check_leader(&data[..data.len().min(LEADER_LEN as usize)]);
+
+    if let Ok(len) = format::check_age_header(data) {
+        // The header age will be given lies inside the bounded window and
+        // ends at a line's end.
+        assert!(len <= data.len().min(MAX_AGE_HEADER), "{len}");
+        assert!(data[..len].ends_with(b"\n"));
+        assert!(data.starts_with(b"age-encryption.org/v1\n"));
+    }
 });
 
 /// The trailer plaintext around `manifest`, with a dummy signature (nothing

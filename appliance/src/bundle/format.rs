@@ -328,7 +328,9 @@ impl Manifest {
 
     /// Total bytes of objects.
     pub fn object_bytes(&self) -> u64 {
-        self.objects.iter().map(|e| e.size).sum()
+        self.objects
+            .iter()
+            .fold(0u64, |acc, e| acc.saturating_add(e.size))
     }
 }
 
