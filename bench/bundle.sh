@@ -23,9 +23,11 @@
 # stage. MB/s is always CSV bytes / 10^6 / seconds, so every row of the table
 # is comparable.
 #
-# The page cache is left warm on purpose (nothing is dropped): both sides read
-# data that was just written, as on a real appliance. `sync` runs before each
-# timed step so one step's writeback does not land in the next one's time.
+# Before each timed step: `sync`, then (as root) the page cache is dropped,
+# so every step of both sides starts cold, reading its input from disk as it
+# would from media just inserted; measured here, a step that happened to find
+# its input cached ran up to twice as fast as one that did not, which made
+# the order of steps decide the result.
 # Airlock also does more work than the pipeline: it fsyncs what it commits
 # inside its own time (the peer tools do not), and its vault keeps data
 # encrypted at rest, so export decrypts from the lab vault and import
@@ -211,6 +213,9 @@ timed() {
     local key=$1 secs kib
     shift
     sync
+    if [[ -w /proc/sys/vm/drop_caches ]]; then
+        echo 3 >/proc/sys/vm/drop_caches
+    fi
     if ! /usr/bin/time -f '%e %M' -o "$LOGS/$key.time" "$@" \
         >"$LOGS/$key.out" 2>"$LOGS/$key.err" </dev/null; then
         log "step $key failed: $*"
@@ -475,7 +480,8 @@ $(context)
 
 Each step ran once under GNU time: wall seconds and peak resident memory. MB/s is
 CSV bytes / 10^6 / seconds for every row. A pipeline total is the sum of its stages;
-its peak RSS is that of its largest stage. Page cache warm, \`sync\` before each step;
+its peak RSS is that of its largest stage. Before each step: \`sync\` and the page cache
+dropped (every step starts cold, as from media just inserted);
 memory touched once before the run (this is a virtual machine whose host backs a page
 on first use, which would otherwise tax whichever step writes first).
 Airlock does more than the pipeline: it fsyncs what it writes inside its time (the
