@@ -150,8 +150,8 @@ impl Home {
     }
 
     /// Removes objects that a failed command moved into the vault but never
-    /// committed, and empties the journal, while the lock is still held.
-    fn settle(&self) -> Result<()> {
+    /// committed, and empties the staging area, while the lock is held.
+    fn settle(&self) -> Result<crate::vault::Recovered> {
         let conn = &self.conn;
         self.vault.recover(&|id| {
             Ok(conn
@@ -162,23 +162,12 @@ impl Home {
                 )
                 .optional()?
                 .is_some())
-        })?;
-        Ok(())
+        })
     }
 
     /// Cleans up after a command that died mid-write, and records it.
     fn recover(&mut self) -> Result<()> {
-        let conn = &self.conn;
-        let report = self.vault.recover(&|id| {
-            Ok(conn
-                .query_row(
-                    "SELECT 1 FROM objects WHERE id = ?1",
-                    [id.hex()],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some())
-        })?;
+        let report = self.settle()?;
         if report.any() {
             let orphans: Vec<String> = report.orphans_removed.iter().map(|d| d.hex()).collect();
             let tx = self.conn.transaction()?;

@@ -31,17 +31,26 @@ pub struct PipeReader {
 
 /// A new pipe.
 pub fn pipe() -> (PipeWriter, PipeReader) {
+    let (writer, rx) = chunks();
+    (
+        writer,
+        PipeReader {
+            rx,
+            buf: Vec::new(),
+            pos: 0,
+        },
+    )
+}
+
+/// A writer that sends `CHUNK`-byte chunks, and the receiving end.
+fn chunks() -> (PipeWriter, Receiver<Vec<u8>>) {
     let (tx, rx) = sync_channel(DEPTH);
     (
         PipeWriter {
             tx,
             buf: Vec::with_capacity(CHUNK),
         },
-        PipeReader {
-            rx,
-            buf: Vec::new(),
-            pos: 0,
-        },
+        rx,
     )
 }
 
@@ -99,8 +108,7 @@ impl Read for PipeReader {
 /// (bounded: `DEPTH` chunks of `CHUNK` bytes), [`BackgroundFile::finish`]
 /// waits for every write and an `fsync`, and reports the first error.
 pub struct BackgroundFile {
-    tx: Option<SyncSender<Vec<u8>>>,
-    buf: Vec<u8>,
+    pipe: Option<PipeWriter>,
     worker: Option<JoinHandle<io::Result<()>>>,
 }
 
@@ -195,7 +203,7 @@ fn write_chunks(
 impl BackgroundFile {
     /// Starts the writer thread for `file`, a new empty file at `path`.
     pub fn new(file: File, path: &Path) -> io::Result<Self> {
-        let (tx, rx) = sync_channel::<Vec<u8>>(DEPTH);
+        let (pipe, rx) = chunks();
         // Not every file system offers O_DIRECT (tmpfs does not): then all
         // writes are buffered.
         let direct = OpenOptions::new()
@@ -207,14 +215,14 @@ impl BackgroundFile {
             .name("airlock-writer".into())
             .spawn(move || write_chunks(&file, direct, rx))?;
         Ok(BackgroundFile {
-            tx: Some(tx),
-            buf: Vec::with_capacity(CHUNK),
+            pipe: Some(pipe),
             worker: Some(worker),
         })
     }
 
+    /// Stops the thread and returns its result.
     fn join(&mut self) -> io::Result<()> {
-        self.tx = None;
+        self.pipe = None;
         match self.worker.take() {
             Some(w) => w
                 .join()
@@ -223,44 +231,38 @@ impl BackgroundFile {
         }
     }
 
-    fn send(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
-        let sent = match &self.tx {
-            Some(tx) => tx.send(chunk).is_ok(),
-            None => false,
-        };
-        if sent {
-            Ok(())
-        } else {
-            // The writer stopped: its error says why.
-            self.join()?;
-            Err(io::Error::other("the file writer thread stopped"))
+    /// A failed hand-over means the thread stopped: its error says why.
+    fn checked(&mut self, r: io::Result<usize>) -> io::Result<usize> {
+        match r {
+            Err(e) if is_closed(&e) => {
+                self.join()?;
+                Err(io::Error::other("the file writer thread stopped"))
+            }
+            other => other,
         }
     }
 
     /// Writes what is buffered, waits for the thread, and fsyncs the file.
     pub fn finish(mut self) -> io::Result<()> {
-        self.send()?;
+        let flushed = self.pipe.as_mut().map_or(Ok(()), PipeWriter::flush);
+        self.checked(flushed.map(|()| 0))?;
         self.join()
     }
 }
 
 impl Write for BackgroundFile {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(CHUNK - self.buf.len());
-        self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == CHUNK {
-            self.send()?;
-        }
-        Ok(n)
+        let r = match self.pipe.as_mut() {
+            Some(p) => p.write(data),
+            None => Err(io::Error::other("the file writer thread stopped")),
+        };
+        self.checked(r)
     }
 
     /// Hands the buffer to the thread (durability comes with `finish`).
     fn flush(&mut self) -> io::Result<()> {
-        self.send()
+        let r = self.pipe.as_mut().map_or(Ok(()), PipeWriter::flush);
+        self.checked(r.map(|()| 0)).map(|_| ())
     }
 }
 

@@ -37,19 +37,11 @@ fn staging_is_empty(home: &Path) -> bool {
 /// A bundle with an object plant does not hold yet (the raw snapshot), so
 /// an import killed after moving objects into the vault leaves an orphan.
 fn bundle_with_new_objects(w: &World) -> String {
-    let f = w.media("with-data.airlock");
-    ok(
+    let f = w.export(
         &w.lab(),
-        &[
-            "bundle",
-            "export",
-            "--with-data",
-            "--to",
-            &w.m("plant.card.json"),
-            "--out",
-            &f.display().to_string(),
-            &w.model(),
-        ],
+        "plant",
+        "with-data.airlock",
+        &["--with-data", &w.model()],
     );
     f.display().to_string()
 }

@@ -31,6 +31,27 @@ fn import(home: &Path, file: &Path, code: i32, needle: &str) {
     );
 }
 
+/// A fresh genuine bundle from lab to plant, changed by `edit` and signed
+/// again with lab's key (an origin that signs what it should not).
+fn resigned(w: &World, name: &str, edit: impl FnOnce(&mut craft::Unsealed)) -> std::path::PathBuf {
+    let mut u = unseal(&w.fresh_bundle("genuine.airlock"), &w.plant());
+    edit(&mut u);
+    let f = w.media(name);
+    seal(&u, None, &w.plant(), Signer::Key(&w.lab()), &f);
+    f
+}
+
+/// Flips a byte of the model weights' bytes (leaving the manifest's digest).
+fn damage_weights(u: &mut craft::Unsealed) {
+    let i = u
+        .manifest
+        .objects
+        .iter()
+        .position(|e| e.kind == Kind::Weights)
+        .unwrap();
+    u.objects[i][100] ^= 1;
+}
+
 #[test]
 fn vector_forged_manifest_signature() {
     let w = World::new();
@@ -77,16 +98,7 @@ fn vector_reencrypted_to_another_site() {
 #[test]
 fn vector_object_digest_mismatch() {
     let w = World::new();
-    let mut u = unseal(&w.fresh_bundle("genuine.airlock"), &w.plant());
-    let i = u
-        .manifest
-        .objects
-        .iter()
-        .position(|e| e.kind == Kind::Weights)
-        .unwrap();
-    u.objects[i][100] ^= 1;
-    let f = w.media("digest.airlock");
-    seal(&u, None, &w.plant(), Signer::Key(&w.lab()), &f);
+    let f = resigned(&w, "digest.airlock", damage_weights);
     import(&w.plant(), &f, 4, "not the digest its manifest lists");
 }
 
@@ -95,13 +107,7 @@ fn vector_body_swapped_without_the_origin_key() {
     let w = World::new();
     let genuine = w.fresh_bundle("genuine.airlock");
     let mut u = unseal(&genuine, &w.plant());
-    let i = u
-        .manifest
-        .objects
-        .iter()
-        .position(|e| e.kind == Kind::Weights)
-        .unwrap();
-    u.objects[i][100] ^= 1;
+    damage_weights(&mut u);
     // Anyone can encrypt to plant's key, but without lab's key the signed
     // manifest stays as it was: re-seal until the payload has the signed
     // length (age's header length varies), so the part digest is what
@@ -158,22 +164,20 @@ fn vector_missing_entry() {
 #[test]
 fn vector_duplicate_entry() {
     let w = World::new();
-    let mut u = unseal(&w.fresh_bundle("genuine.airlock"), &w.plant());
-    u.manifest.objects.push(u.manifest.objects[0].clone());
-    u.objects.push(u.objects[0].clone());
-    let f = w.media("duplicate.airlock");
-    seal(&u, None, &w.plant(), Signer::Key(&w.lab()), &f);
+    let f = resigned(&w, "duplicate.airlock", |u| {
+        u.manifest.objects.push(u.manifest.objects[0].clone());
+        u.objects.push(u.objects[0].clone());
+    });
     import(&w.plant(), &f, 4, "is listed twice");
 }
 
 #[test]
 fn vector_expired_bundle() {
     let w = World::new();
-    let mut u = unseal(&w.fresh_bundle("genuine.airlock"), &w.plant());
-    u.manifest.created_at = days_from_now(-10);
-    u.manifest.expires_at = days_from_now(-1);
-    let f = w.media("expired.airlock");
-    seal(&u, None, &w.plant(), Signer::Key(&w.lab()), &f);
+    let f = resigned(&w, "expired.airlock", |u| {
+        u.manifest.created_at = days_from_now(-10);
+        u.manifest.expires_at = days_from_now(-1);
+    });
     import(&w.plant(), &f, 5, "expired at");
 }
 
@@ -206,11 +210,10 @@ fn vector_deployment_record_in_bundle() {
 #[test]
 fn vector_bundle_from_the_future() {
     let w = World::new();
-    let mut u = unseal(&w.fresh_bundle("genuine.airlock"), &w.plant());
-    u.manifest.created_at = days_from_now(3);
-    u.manifest.expires_at = days_from_now(30);
-    let f = w.media("future.airlock");
-    seal(&u, None, &w.plant(), Signer::Key(&w.lab()), &f);
+    let f = resigned(&w, "future.airlock", |u| {
+        u.manifest.created_at = days_from_now(3);
+        u.manifest.expires_at = days_from_now(30);
+    });
     import(&w.plant(), &f, 5, "more than a day after this node's clock");
 }
 
