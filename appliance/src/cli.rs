@@ -736,14 +736,9 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                     expires_in_days: expires_in,
                     split,
                 };
-                let bar = out.bar(0, "export", true);
-                let r =
-                    export::export(&mut home, &card, &items, opts, &file, &mut |done, total| {
-                        bar.set_length(total);
-                        bar.set_position(done);
-                    });
-                bar.finish_and_clear();
-                r
+                out.with_bytes("export", |on| {
+                    export::export(&mut home, &card, &items, opts, &file, on)
+                })
             })();
             let r = r.map_err(|e| {
                 import::record_refusal(&mut home, "bundle.export_refused", &file, e)
@@ -830,18 +825,9 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
         }
         BundleCmd::Verify { file, allow_stale } => {
             let home = Home::open(home_dir)?;
-            let bar = out.bar(0, "verify", true);
-            let r = import::verify(
-                &home,
-                &file,
-                import::ImportOptions { allow_stale },
-                &mut |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                },
-            );
-            bar.finish_and_clear();
-            let r = r?;
+            let r = out.with_bytes("verify", |on| {
+                import::verify(&home, &file, import::ImportOptions { allow_stale }, on)
+            })?;
             let mut v = serde_json::to_value(&r).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(r.bundle.hex());
             v["verdict"] = json!("would be accepted");
@@ -859,18 +845,9 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
         }
         BundleCmd::Import { file, allow_stale } => {
             let mut home = Home::open(home_dir)?;
-            let bar = out.bar(0, "import", true);
-            let r = import::import(
-                &mut home,
-                &file,
-                import::ImportOptions { allow_stale },
-                &mut |done, total| {
-                    bar.set_length(total);
-                    bar.set_position(done);
-                },
-            );
-            bar.finish_and_clear();
-            let r = r?;
+            let r = out.with_bytes("import", |on| {
+                import::import(&mut home, &file, import::ImportOptions { allow_stale }, on)
+            })?;
             let v = json!({ "id": r.bundle.hex(), "origin": r.origin, "sequence": r.sequence, "objects": r.objects, "new_objects": r.new_objects, "models": r.models });
             out.emit(&v, |_| {
                 println!(

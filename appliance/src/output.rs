@@ -43,6 +43,18 @@ impl Out {
         bar
     }
 
+    /// Runs `work` with a byte progress bar (done, total) labelled `what`,
+    /// cleared when it returns.
+    pub fn with_bytes<T>(&self, what: &str, work: impl FnOnce(&mut dyn FnMut(u64, u64)) -> T) -> T {
+        let bar = self.bar(0, what, true);
+        let result = work(&mut |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        });
+        bar.finish_and_clear();
+        result
+    }
+
     /// A spinner counting items, for work of unknown length.
     pub fn counter(&self, what: &str) -> ProgressBar {
         if self.json {
