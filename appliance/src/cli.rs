@@ -11,7 +11,7 @@ use airlock::error::{Error, IoContext, Result, exit};
 use airlock::home::Home;
 use airlock::registry::{self, NameRef};
 use airlock::site::{SiteCard, SiteName};
-use airlock::{audit, data, demo, features, fsx, lifecycle, models, trust};
+use airlock::{audit, data, demo, features, fsx, lifecycle, models, trust, vault_check};
 use airlock_runtime::{Arch, TrainConfig};
 
 use crate::output::Out;
@@ -113,6 +113,9 @@ enum Command {
     /// Signed, encrypted bundle files: the only way across the air gap.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// The encrypted, content-addressed object vault.
+    #[command(subcommand)]
+    Vault(VaultCmd),
     /// The hash-chained, signed audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -278,6 +281,14 @@ enum BundleCmd {
         #[arg(long)]
         allow_stale: bool,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum VaultCmd {
+    /// Re-hash every object in the vault: report any that is missing, does
+    /// not decrypt, or does not hash to its address, and any vault file
+    /// that no store row references. Exits 4 if anything is wrong.
+    Verify,
 }
 
 #[derive(Subcommand, Debug)]
@@ -609,6 +620,30 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Bundle(cmd) => return bundle(&home_dir, out, cmd),
+        Command::Vault(VaultCmd::Verify) => {
+            let home = open()?;
+            let r = out.with_bytes("vault", |on| vault_check::verify(&home, on))?;
+            out.emit(&r, |r| {
+                for p in &r.problems {
+                    println!("{:<12} {}  {}", p.problem, &p.id[..12], p.detail);
+                }
+                println!(
+                    "{} of {} indexed objects intact ({} bytes re-hashed); {} problem(s)",
+                    r.intact,
+                    r.indexed,
+                    r.bytes,
+                    r.problems.len()
+                );
+            });
+            if !r.problems.is_empty() {
+                return Err(Error::Integrity(format!(
+                    "vault verify found {} problem(s): the first is {} object {}",
+                    r.problems.len(),
+                    r.problems[0].problem,
+                    r.problems[0].id
+                )));
+            }
+        }
         Command::Audit(AuditCmd::Verify) => {
             let home = open()?;
             let v = audit::verify(&home.conn, &home.public().signing)?;

@@ -42,5 +42,6 @@ pub mod site;
 pub mod time;
 pub mod trust;
 pub mod vault;
+pub mod vault_check;
 
 pub use error::{Error, Result};

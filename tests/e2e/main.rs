@@ -14,4 +14,5 @@ mod ingest;
 mod keys;
 mod lifecycle;
 mod media;
+mod vault;
 mod vectors;
