@@ -11,6 +11,7 @@ use airlock::error::{Error, IoContext, Result, exit};
 use airlock::home::Home;
 use airlock::registry::{self, NameRef};
 use airlock::site::{SiteCard, SiteName};
+use airlock::time::Timestamp;
 use airlock::{audit, data, demo, features, fsx, lifecycle, models, trust, vault_check};
 use airlock_runtime::{Arch, TrainConfig};
 
@@ -295,8 +296,20 @@ enum VaultCmd {
 enum AuditCmd {
     /// Verify the chain and every signature; names the first broken record.
     Verify,
-    /// Print the audit log.
-    Log,
+    /// Print the audit log, oldest first, optionally filtered.
+    Log {
+        /// Only records written at or after this time (RFC 3339, e.g.
+        /// 2026-11-23T08:00:00Z, or a date, 2026-11-23).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Only records signed by this key id (or a prefix of it).
+        #[arg(long, value_name = "KEY_ID")]
+        actor: Option<String>,
+        /// Only this action (e.g. bundle.import), or a family ending in
+        /// `*` (e.g. 'bundle.*').
+        #[arg(long, value_name = "ACTION")]
+        action: Option<String>,
+    },
 }
 
 fn read_card(path: &Path) -> Result<SiteCard> {
@@ -655,9 +668,34 @@ pub fn run(cli: Cli) -> Result<i32> {
                 )
             });
         }
-        Command::Audit(AuditCmd::Log) => {
+        Command::Audit(AuditCmd::Log {
+            since,
+            actor,
+            action,
+        }) => {
             let home = open()?;
-            let records = audit::records(&home.conn)?;
+            let since: Option<Timestamp> = since
+                .map(|s| {
+                    let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.clone() };
+                    full.parse().map_err(|_| {
+                        Error::Rejected(format!(
+                            "--since {s:?}: write a time such as 2026-11-23T08:00:00Z or a date such as 2026-11-23"
+                        ))
+                    })
+                })
+                .transpose()?;
+            let wanted = |r: &audit::Record| {
+                since.is_none_or(|t| r.time >= t)
+                    && actor.as_deref().is_none_or(|a| r.actor.starts_with(a))
+                    && action.as_deref().is_none_or(|a| match a.strip_suffix('*') {
+                        Some(prefix) => r.action.starts_with(prefix),
+                        None => r.action == a,
+                    })
+            };
+            let records: Vec<audit::Record> = audit::records(&home.conn)?
+                .into_iter()
+                .filter(|r| wanted(r))
+                .collect();
             let with_ids: Vec<serde_json::Value> = records
                 .iter()
                 .map(|r| {

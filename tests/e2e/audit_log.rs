@@ -114,3 +114,48 @@ fn audit_record_with_a_forged_signature_is_named() {
         &["audit log broken at record 3", "signature"],
     );
 }
+
+fn actions(home: &std::path::Path, filters: &[&str]) -> Vec<String> {
+    let mut args = vec!["--json", "audit", "log"];
+    args.extend_from_slice(filters);
+    let v: serde_json::Value = serde_json::from_str(&ok(home, &args)).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn audit_log_filters_by_action_actor_and_time() {
+    let w = World::new();
+    let lab = w.lab();
+    assert_eq!(
+        actions(&lab, &["--action", "model.*"]),
+        ["model.train", "model.gate", "model.approve"]
+    );
+    assert_eq!(
+        actions(&lab, &["--action", "bundle.export"]),
+        ["bundle.export"]
+    );
+    assert!(
+        actions(&lab, &["--action", "bundle"]).is_empty(),
+        "an exact name without *"
+    );
+    let key: serde_json::Value = serde_json::from_str(&ok(
+        &lab,
+        &["--json", "audit", "log", "--action", "home.init"],
+    ))
+    .unwrap();
+    let actor = key[0]["actor"].as_str().unwrap().to_string();
+    assert_eq!(actions(&lab, &["--actor", &actor[..6]]).len(), 8);
+    assert!(actions(&lab, &["--actor", "ffffffffffffffff"]).is_empty());
+    assert_eq!(actions(&lab, &["--since", "2000-01-01"]).len(), 8);
+    assert!(actions(&lab, &["--since", "2999-01-01T00:00:00Z"]).is_empty());
+    fails(
+        &lab,
+        &["audit", "log", "--since", "yesterday"],
+        3,
+        &["--since \"yesterday\""],
+    );
+}
