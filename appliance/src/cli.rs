@@ -12,7 +12,7 @@ use airlock::home::Home;
 use airlock::registry::{self, NameRef};
 use airlock::site::{SiteCard, SiteName};
 use airlock::time::Timestamp;
-use airlock::{audit, data, demo, features, fsx, lifecycle, models, trust, vault_check};
+use airlock::{audit, data, demo, features, fsx, lifecycle, lineage, models, trust, vault_check};
 use airlock_runtime::{Arch, TrainConfig};
 
 use crate::output::Out;
@@ -114,6 +114,12 @@ enum Command {
     /// Signed, encrypted bundle files: the only way across the air gap.
     #[command(subcommand)]
     Bundle(BundleCmd),
+    /// Walk from a model back to its raw data and its approvers, verifying
+    /// every signature on the way.
+    Lineage {
+        /// Model id or unique prefix (at least 8 hex digits).
+        model: String,
+    },
     /// The encrypted, content-addressed object vault.
     #[command(subcommand)]
     Vault(VaultCmd),
@@ -633,6 +639,41 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Bundle(cmd) => return bundle(&home_dir, out, cmd),
+        Command::Lineage { model } => {
+            let home = open()?;
+            let l = lineage::walk(&home, &model)?;
+            out.emit(&l, |l| {
+                let line = |indent: &str, n: &lineage::Node| {
+                    println!(
+                        "{indent}{:<12} {}  {}  [{}; signed by {}]{}",
+                        n.kind.as_str(),
+                        n.id.short(),
+                        n.what,
+                        n.site,
+                        n.signed_by.join(", "),
+                        n.at.map(|t| format!(" {t}")).unwrap_or_default()
+                    )
+                };
+                line("", &l.model);
+                line("  ", &l.weights);
+                line("  ", &l.feature_set);
+                for d in &l.datasets {
+                    line("  ", d);
+                }
+                line("    ", &l.snapshot);
+                line("    ", &l.contract);
+                for g in &l.gates {
+                    line("  ", g);
+                }
+                for a in &l.approvals {
+                    line("  ", a);
+                }
+                for d in &l.deployments {
+                    line("  ", d);
+                }
+                println!("{} signatures verified", l.signatures_verified);
+            });
+        }
         Command::Vault(VaultCmd::Verify) => {
             let home = open()?;
             let r = out.with_bytes("vault", |on| vault_check::verify(&home, on))?;

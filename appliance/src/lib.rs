@@ -35,6 +35,7 @@ pub mod fsx;
 pub mod home;
 pub mod keys;
 pub mod lifecycle;
+pub mod lineage;
 pub mod models;
 pub mod pipe;
 pub mod registry;

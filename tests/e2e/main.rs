@@ -13,6 +13,7 @@ mod demo;
 mod ingest;
 mod keys;
 mod lifecycle;
+mod lineage;
 mod media;
 mod vault;
 mod vectors;

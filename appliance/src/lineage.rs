@@ -1,0 +1,293 @@
+//! `airlock lineage MODEL`: the walk from a model back to the raw snapshot
+//! it was trained on and to the people who approved it, verifying every
+//! signature on the way (each record is loaded through
+//! [`registry::load_record`], which checks every signature by a trusted
+//! site and refuses a record without one).
+
+use serde::Serialize;
+
+use crate::contract::Contract;
+use crate::data::DatasetDoc;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::features::FeatureSetDoc;
+use crate::home::Home;
+use crate::lifecycle::{Approval, Deployment, GateReport};
+use crate::models::{self, RunRecord};
+use crate::registry::{self, Kind};
+use crate::time::Timestamp;
+
+/// One signed record on the walk.
+#[derive(Clone, Debug, Serialize)]
+pub struct Node {
+    /// What it is.
+    pub kind: Kind,
+    /// Its id (digest).
+    pub id: Digest,
+    /// The site that made it.
+    pub site: String,
+    /// The sites whose signatures were verified.
+    pub signed_by: Vec<String>,
+    /// A one-line description.
+    pub what: String,
+    /// When it was made.
+    pub at: Option<Timestamp>,
+}
+
+/// The lineage of a model.
+#[derive(Clone, Debug, Serialize)]
+pub struct Lineage {
+    /// The model (its run record).
+    pub model: Node,
+    /// Its weights.
+    pub weights: Node,
+    /// The feature set version it was trained and is served with.
+    pub feature_set: Node,
+    /// The dataset version(s): the one trained on, and the one the feature
+    /// set was fitted on if different.
+    pub datasets: Vec<Node>,
+    /// The raw snapshot trained on, and whether this node holds its bytes.
+    pub snapshot: Node,
+    /// Whether the raw snapshot is held in this vault.
+    pub snapshot_held: bool,
+    /// The schema contract.
+    pub contract: Node,
+    /// Gate reports.
+    pub gates: Vec<Node>,
+    /// Approvals, naming the people.
+    pub approvals: Vec<Node>,
+    /// Deployments of this model at this node.
+    pub deployments: Vec<Node>,
+    /// Signatures verified on the way.
+    pub signatures_verified: usize,
+}
+
+fn node(
+    home: &Home,
+    kind: Kind,
+    id: &Digest,
+    site: &str,
+    what: String,
+    at: Option<Timestamp>,
+) -> Result<Node> {
+    let signed_by: Vec<String> = registry::attestations(&home.conn, id)?
+        .into_iter()
+        .map(|a| a.site.to_string())
+        .collect();
+    Ok(Node {
+        kind,
+        id: *id,
+        site: site.to_string(),
+        signed_by,
+        what,
+        at,
+    })
+}
+
+fn ids(home: &Home, sql: &str, model: &Digest) -> Result<Vec<Digest>> {
+    let mut stmt = home.conn.prepare(sql)?;
+    let rows: Vec<String> = stmt
+        .query_map([model.hex()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    rows.iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|e| Error::Integrity(format!("{sql}: {e}")))
+        })
+        .collect()
+}
+
+/// Walks from `model` (an id or a unique prefix) to its data and approvers.
+pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
+    let id = registry::resolve_model(&home.conn, model)?;
+    let (conn, vault) = (&home.conn, home.vault());
+    let run: RunRecord = models::load_run(home, &id)?;
+    let model = node(
+        home,
+        Kind::Run,
+        &id,
+        run.site.as_str(),
+        format!(
+            "model {} ({}), trained on {} rows",
+            run.name,
+            run.arch.name(),
+            run.train_rows
+        ),
+        Some(run.finished_at),
+    )?;
+    let weights = node(
+        home,
+        Kind::Weights,
+        &run.weights,
+        run.site.as_str(),
+        "safetensors weights".into(),
+        None,
+    )?;
+    for att in registry::attestations(conn, &run.weights)? {
+        registry::check_attestation(
+            &registry::trusted_keys(conn)?,
+            Kind::Weights,
+            &run.weights,
+            &att,
+        )?;
+    }
+    let fs: FeatureSetDoc = registry::load_record(conn, vault, Kind::FeatureSet, &run.feature_set)?;
+    let feature_set = node(
+        home,
+        Kind::FeatureSet,
+        &run.feature_set,
+        fs.site.as_str(),
+        format!("feature set {}@{}", fs.name, fs.version),
+        None,
+    )?;
+    let mut datasets = Vec::new();
+    let mut dataset_ids = vec![run.dataset];
+    if fs.dataset != run.dataset {
+        dataset_ids.push(fs.dataset);
+    }
+    let mut contract_id = None;
+    for d in &dataset_ids {
+        let doc: DatasetDoc = registry::load_record(conn, vault, Kind::Dataset, d)?;
+        contract_id.get_or_insert(doc.contract);
+        datasets.push(node(
+            home,
+            Kind::Dataset,
+            d,
+            doc.site.as_str(),
+            format!(
+                "dataset {}@{}: {} rows from {}",
+                doc.name, doc.version, doc.rows, doc.source
+            ),
+            Some(doc.created_at),
+        )?);
+    }
+    let contract_id = contract_id.unwrap_or(fs.contract);
+    let c: Contract = registry::load_record(conn, vault, Kind::Contract, &contract_id)?;
+    let contract = node(
+        home,
+        Kind::Contract,
+        &contract_id,
+        datasets.first().map_or("", |d| d.site.as_str()),
+        format!("contract {}@{}", c.name, c.version),
+        None,
+    )?;
+    let held =
+        registry::object_info(conn, &run.snapshot)?.is_some() && vault.contains(&run.snapshot);
+    if held {
+        for att in registry::attestations(conn, &run.snapshot)? {
+            registry::check_attestation(
+                &registry::trusted_keys(conn)?,
+                Kind::Snapshot,
+                &run.snapshot,
+                &att,
+            )?;
+        }
+    }
+    let snapshot = node(
+        home,
+        Kind::Snapshot,
+        &run.snapshot,
+        run.site.as_str(),
+        if held {
+            "raw snapshot, held in this vault".into()
+        } else {
+            "raw snapshot, not held here (it stays at its site unless exported with --with-data)"
+                .into()
+        },
+        None,
+    )?;
+    let mut gates = Vec::new();
+    for g in ids(
+        home,
+        "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at",
+        &id,
+    )? {
+        let r: GateReport = registry::load_record(conn, vault, Kind::Gate, &g)?;
+        let checks: Vec<String> = r
+            .checks
+            .iter()
+            .map(|c| {
+                let op = serde_json::to_value(c.op)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                format!("{} {:.4} (needs {op} {})", c.metric, c.value, c.threshold)
+            })
+            .collect();
+        gates.push(node(
+            home,
+            Kind::Gate,
+            &g,
+            r.site.as_str(),
+            format!(
+                "gate {}: {}",
+                if r.passed { "passed" } else { "FAILED" },
+                checks.join(", ")
+            ),
+            Some(r.created_at),
+        )?);
+    }
+    let mut approvals = Vec::new();
+    for a in ids(
+        home,
+        "SELECT id FROM approvals WHERE model = ?1 ORDER BY created_at",
+        &id,
+    )? {
+        let r: Approval = registry::load_record(conn, vault, Kind::Approval, &a)?;
+        approvals.push(node(
+            home,
+            Kind::Approval,
+            &a,
+            r.site.as_str(),
+            format!(
+                "approved by {:?} (gate {}): {}",
+                r.approver,
+                r.gate.short(),
+                r.note
+            ),
+            Some(r.created_at),
+        )?);
+    }
+    let mut deployments = Vec::new();
+    for d in ids(
+        home,
+        "SELECT id FROM deployments WHERE model = ?1 ORDER BY seq",
+        &id,
+    )? {
+        let r: Deployment = registry::load_record(conn, vault, Kind::Deployment, &d)?;
+        deployments.push(node(
+            home,
+            Kind::Deployment,
+            &d,
+            r.site.as_str(),
+            format!(
+                "deployed to slot {} with {} approval(s)",
+                r.slot,
+                r.approvals.len()
+            ),
+            Some(r.created_at),
+        )?);
+    }
+    let mut all = vec![&model, &weights, &feature_set, &contract];
+    all.extend(datasets.iter());
+    all.extend(gates.iter());
+    all.extend(approvals.iter());
+    all.extend(deployments.iter());
+    let mut signatures_verified: usize = all.iter().map(|n| n.signed_by.len()).sum();
+    if held {
+        signatures_verified += snapshot.signed_by.len();
+    }
+    Ok(Lineage {
+        model,
+        weights,
+        feature_set,
+        datasets,
+        snapshot,
+        snapshot_held: held,
+        contract,
+        gates,
+        approvals,
+        deployments,
+        signatures_verified,
+    })
+}

@@ -1,0 +1,45 @@
+//! `airlock lineage`: from a model at plant back to lab's raw data and the
+//! person who approved it, with every signature verified; a forged
+//! signature on the way stops the walk.
+
+use crate::harness::{World, fails, ok};
+
+#[test]
+fn lineage_walks_from_a_model_to_its_data_and_approver() {
+    let w = World::new();
+    let model = w.model();
+    let out = ok(&w.plant(), &["lineage", &model[..12]]);
+    for needle in [
+        "model credit-mlp",
+        "dataset credit@1: 3000 rows from credit.csv",
+        "raw snapshot, not held here",
+        "contract credit@1",
+        "gate passed: roc_auc",
+        "approved by \"Dana Reviewer (demo)\"",
+        "deployed to slot production",
+    ] {
+        assert!(out.contains(needle), "lineage lacks {needle:?}:\n{out}");
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&w.plant(), &["--json", "lineage", &model])).unwrap();
+    assert_eq!(v["model"]["id"], model.as_str());
+    assert_eq!(v["snapshot_held"], false);
+    assert_eq!(v["approvals"][0]["signed_by"][0], "lab");
+    assert!(v["signatures_verified"].as_u64().unwrap() >= 8, "{v}");
+    // At lab, where the data was ingested, the snapshot is held.
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&w.lab(), &["--json", "lineage", &model])).unwrap();
+    assert_eq!(v["snapshot_held"], true);
+
+    // A forged signature on the approval stops the walk, naming it.
+    let conn = rusqlite::Connection::open(w.plant().join("store.db")).unwrap();
+    let approval: String = conn
+        .query_row("SELECT id FROM approvals LIMIT 1", [], |r| r.get(0))
+        .unwrap();
+    conn.execute(
+        "UPDATE signatures SET signature = ?1 WHERE object_id = ?2",
+        rusqlite::params!["00".repeat(64), approval],
+    )
+    .unwrap();
+    fails(&w.plant(), &["lineage", &model], 4, &[&approval[..12]]);
+}
