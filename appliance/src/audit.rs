@@ -8,7 +8,7 @@
 //! needs the site's secret key. `airlock audit verify` walks the chain and
 //! names the first record that does not hold.
 
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
@@ -170,12 +170,158 @@ pub struct Verified {
     pub records: usize,
     /// Hash of the last record (the head of the chain).
     pub head: String,
+    /// The record the signed checkpoint file names, if there is one.
+    pub checkpoint: Option<i64>,
+}
+
+/// The file, beside the store, that holds the newest signed checkpoint.
+pub const CHECKPOINT_FILE: &str = "audit.head";
+
+/// A signed statement of the log's head: "the log had `seq` records and
+/// record `seq` hashed to `hash`". Kept in its own file, outside the store,
+/// so removing the newest records from the store is detected: the log would
+/// end before the checkpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The number of records.
+    pub seq: i64,
+    /// The hash of record `seq`.
+    pub hash: String,
+    /// Site-key signature (audit domain) over [`Checkpoint::statement`].
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The signed bytes; cannot be mistaken for a record hash.
+    pub fn statement(seq: i64, hash: &str) -> Vec<u8> {
+        format!("airlock-audit-checkpoint\n{seq}\n{hash}").into_bytes()
+    }
+}
+
+fn read_checkpoint(path: &std::path::Path) -> Result<Option<Checkpoint>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            Error::Integrity(format!(
+                "audit checkpoint {} does not parse: {e}",
+                path.display()
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// Signs the log's current head into `root/audit.head` if the log has grown
+/// past the checkpoint there. Called when a home is closed, after its
+/// transactions have committed. `create` only at `init`: a checkpoint that
+/// has gone missing, does not parse, or no longer matches the log is never
+/// replaced, so the evidence stays for `audit verify`.
+pub fn write_checkpoint(
+    root: &std::path::Path,
+    conn: &Connection,
+    keys: &SiteKeys,
+    create: bool,
+) -> Result<()> {
+    let head: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((seq, hash)) = head else {
+        return Ok(());
+    };
+    let path = root.join(CHECKPOINT_FILE);
+    match read_checkpoint(&path)? {
+        None if !create => {
+            return Err(Error::Integrity(format!(
+                "the signed audit checkpoint {} is missing; run `airlock audit verify`",
+                path.display()
+            )));
+        }
+        None => {}
+        Some(c) => {
+            let at: Option<String> = conn
+                .query_row("SELECT hash FROM audit WHERE seq = ?1", [c.seq], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if at.as_deref() != Some(c.hash.as_str()) {
+                return Err(Error::Integrity(format!(
+                    "the audit log no longer matches its signed checkpoint at record {}; run `airlock audit verify`",
+                    c.seq
+                )));
+            }
+            if c.seq >= seq {
+                return Ok(());
+            }
+        }
+    }
+    let signature = keys.sign(Domain::Audit, &Checkpoint::statement(seq, &hash));
+    let c = Checkpoint {
+        seq,
+        hash,
+        signature,
+    };
+    let bytes = serde_json::to_vec_pretty(&c).unwrap_or_default();
+    crate::fsx::write_atomic(&path, &bytes)
+}
+
+/// Checks the signed checkpoint in `root/audit.head` against the verified
+/// chain `records`: its signature by `site_key`, and that the log still
+/// holds record `seq` with that hash.
+fn check_checkpoint(
+    root: &std::path::Path,
+    records: &[Record],
+    site_key: &VerifyingKey,
+) -> Result<Option<i64>> {
+    let path = root.join(CHECKPOINT_FILE);
+    let Some(c) = read_checkpoint(&path)? else {
+        return Err(Error::Integrity(format!(
+            "the signed audit checkpoint {} is missing; without it, removal of the newest records cannot be ruled out",
+            path.display()
+        )));
+    };
+    if !keys::verify(
+        site_key,
+        Domain::Audit,
+        &Checkpoint::statement(c.seq, &c.hash),
+        &c.signature,
+    ) {
+        return Err(Error::Integrity(format!(
+            "the audit checkpoint {} is not signed by the site key; it was forged",
+            path.display()
+        )));
+    }
+    let Ok(at) = usize::try_from(c.seq - 1) else {
+        return Err(Error::Integrity(
+            "the audit checkpoint names record 0".into(),
+        ));
+    };
+    match records.get(at) {
+        None => Err(Error::Integrity(format!(
+            "audit log truncated: it ends at record {}, but the signed checkpoint says record {} existed; the newest records were removed",
+            records.len(),
+            c.seq
+        ))),
+        Some(r) if r.hash != c.hash => Err(Error::Integrity(format!(
+            "audit log broken at record {} ({}): it differs from the signed checkpoint",
+            r.seq, r.action
+        ))),
+        Some(_) => Ok(Some(c.seq)),
+    }
 }
 
 /// Verifies the chain: sequence without gaps, each record's hash, its link to
 /// the previous record, and its signature by `site_key`. Names the first
 /// record that fails.
-pub fn verify(conn: &Connection, site_key: &VerifyingKey) -> Result<Verified> {
+pub fn verify(
+    root: &std::path::Path,
+    conn: &Connection,
+    site_key: &VerifyingKey,
+) -> Result<Verified> {
     let records = records(conn)?;
     let mut prev = GENESIS.to_string();
     for (i, r) in records.iter().enumerate() {
@@ -204,8 +350,10 @@ pub fn verify(conn: &Connection, site_key: &VerifyingKey) -> Result<Verified> {
         }
         prev = r.hash.clone();
     }
+    let checkpoint = check_checkpoint(root, &records, site_key)?;
     Ok(Verified {
         records: records.len(),
         head: prev,
+        checkpoint,
     })
 }

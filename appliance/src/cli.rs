@@ -700,12 +700,13 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Audit(AuditCmd::Verify) => {
             let home = open()?;
-            let v = audit::verify(&home.conn, &home.public().signing)?;
+            let v = audit::verify(home.root(), &home.conn, &home.public().signing)?;
             out.emit(&v, |v| {
                 println!(
-                    "audit log intact: {} records, head {}",
+                    "audit log intact: {} records, head {}, signed checkpoint at record {}",
                     v.records,
-                    &v.head[..16]
+                    &v.head[..16],
+                    v.checkpoint.unwrap_or(0)
                 )
             });
         }

@@ -406,8 +406,10 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         predicted.predictions.len()
     ));
 
-    let lab_audit = audit::verify(&lab.conn, &lab.public().signing)?;
-    let plant_audit = audit::verify(&plant.conn, &plant.public().signing)?;
+    lab.checkpoint()?;
+    plant.checkpoint()?;
+    let lab_audit = audit::verify(lab.root(), &lab.conn, &lab.public().signing)?;
+    let plant_audit = audit::verify(plant.root(), &plant.conn, &plant.public().signing)?;
     say(&format!(
         "audit     lab: {} records intact; plant: {} records intact",
         lab_audit.records, plant_audit.records

@@ -103,6 +103,7 @@ impl Home {
             json!({ "site": home.site.as_str(), "key_id": public.key_id(), "age_recipient": public.age_recipient }),
         )?;
         tx.commit()?;
+        audit::write_checkpoint(&home.root, &home.conn, &home.keys, true)?;
         Ok(home)
     }
 
@@ -184,6 +185,12 @@ impl Home {
         Ok(())
     }
 
+    /// Signs the audit log's head into `HOME/audit.head` if the log has
+    /// grown (done when the home is closed; call it to have it sooner).
+    pub fn checkpoint(&self) -> Result<()> {
+        audit::write_checkpoint(&self.root, &self.conn, &self.keys, false)
+    }
+
     /// The home folder.
     pub fn root(&self) -> &Path {
         &self.root
@@ -219,6 +226,9 @@ impl Drop for Home {
     fn drop(&mut self) {
         // Best effort: whatever is left is cleaned at the next start.
         let _ = self.settle();
+        if let Err(e) = self.checkpoint() {
+            eprintln!("warning: the signed audit checkpoint was not updated: {e}");
+        }
     }
 }
 

@@ -159,3 +159,83 @@ fn audit_log_filters_by_action_actor_and_time() {
         &["--since \"yesterday\""],
     );
 }
+
+#[test]
+fn truncating_the_newest_records_is_caught_by_the_signed_checkpoint() {
+    let w = World::new();
+    let lab = w.lab();
+    let out = ok(&lab, &["audit", "verify"]);
+    assert!(out.contains("signed checkpoint at record 8"), "{out}");
+    // Remove the newest two records: the chain alone still verifies (a
+    // shorter intact log), the checkpoint outside the store does not agree.
+    db(&lab)
+        .execute("DELETE FROM audit WHERE seq > 6", [])
+        .unwrap();
+    fails(
+        &lab,
+        &["audit", "verify"],
+        4,
+        &[
+            "audit log truncated: it ends at record 6, but the signed checkpoint says record 8 existed",
+        ],
+    );
+}
+
+#[test]
+fn a_checkpoint_forged_with_another_key_or_removed_is_refused() {
+    let w = World::new();
+    let lab = w.lab();
+    let path = lab.join("audit.head");
+    let genuine = std::fs::read(&path).unwrap();
+    let mut c: serde_json::Value = serde_json::from_slice(&genuine).unwrap();
+    // Signed by another site's key over the same statement.
+    let rogue = w.add_site("rogue");
+    let keys = crate::craft::keys_of(&rogue);
+    let seq = c["seq"].as_i64().unwrap();
+    let hash = c["hash"].as_str().unwrap().to_string();
+    c["signature"] = serde_json::json!(keys.sign(
+        airlock::keys::Domain::Audit,
+        &airlock::audit::Checkpoint::statement(seq, &hash)
+    ));
+    std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
+    fails(
+        &lab,
+        &["audit", "verify"],
+        4,
+        &["is not signed by the site key; it was forged"],
+    );
+    std::fs::remove_file(&path).unwrap();
+    fails(
+        &lab,
+        &["audit", "verify"],
+        4,
+        &["signed audit checkpoint", "is missing"],
+    );
+}
+
+#[test]
+fn later_commands_do_not_paper_over_a_truncation() {
+    let w = World::new();
+    let lab = w.lab();
+    db(&lab)
+        .execute("DELETE FROM audit WHERE seq > 6", [])
+        .unwrap();
+    // Commands that append new records (three trust additions) regrow the
+    // log past the checkpoint's record number; the checkpoint is not
+    // replaced, so verify still names the truncation.
+    for name in ["s1", "s2", "s3"] {
+        w.add_site(name);
+        let out = crate::harness::run(&lab, &["trust", "add", &w.m(&format!("{name}.card.json"))]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no longer matches its signed checkpoint"),
+            "{err}"
+        );
+    }
+    fails(
+        &lab,
+        &["audit", "verify"],
+        4,
+        &["differs from the signed checkpoint"],
+    );
+}
