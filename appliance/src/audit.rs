@@ -200,7 +200,18 @@ impl Checkpoint {
 }
 
 fn read_checkpoint(path: &std::path::Path) -> Result<Option<Checkpoint>> {
-    match std::fs::read(path) {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let read = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(path)
+        .and_then(|f| {
+            let mut bytes = Vec::new();
+            f.take(64 << 10).read_to_end(&mut bytes)?;
+            Ok(bytes)
+        });
+    match read {
         Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
             Error::Integrity(format!(
                 "audit checkpoint {} does not parse: {e}",
@@ -243,6 +254,20 @@ pub fn write_checkpoint(
         }
         None => {}
         Some(c) => {
+            // Only a checkpoint this site signed may be moved forward: a
+            // planted one (say, at record 1) must not be replaced by a
+            // genuine signature over a truncated log.
+            if !keys::verify(
+                &keys.public().signing,
+                Domain::Audit,
+                &Checkpoint::statement(c.seq, &c.hash),
+                &c.signature,
+            ) {
+                return Err(Error::Integrity(format!(
+                    "the audit checkpoint {} is not signed by the site key; run `airlock audit verify`",
+                    path.display()
+                )));
+            }
             let at: Option<String> = conn
                 .query_row("SELECT hash FROM audit WHERE seq = ?1", [c.seq], |r| {
                     r.get(0)
@@ -267,6 +292,37 @@ pub fn write_checkpoint(
     };
     let bytes = serde_json::to_vec_pretty(&c).unwrap_or_default();
     crate::fsx::write_atomic(&path, &bytes)
+}
+
+/// For a home without a checkpoint file (made before checkpoints existed,
+/// or whose `init` was cut short): verifies the chain, records the adoption
+/// in the log, and signs a first checkpoint. Refused if one exists. Returns
+/// the record number it covers.
+pub fn adopt_checkpoint(
+    root: &std::path::Path,
+    conn: &mut Connection,
+    keys: &SiteKeys,
+) -> Result<i64> {
+    let path = root.join(CHECKPOINT_FILE);
+    if std::fs::symlink_metadata(&path).is_ok() {
+        return Err(Error::Refused(format!(
+            "{} exists; `airlock audit verify` checks it, and it is never replaced",
+            path.display()
+        )));
+    }
+    let (records, _) = verify_chain(conn, &keys.public().signing)?;
+    let tx = conn.transaction()?;
+    let seq = append(
+        &tx,
+        keys,
+        "audit.checkpoint_adopted",
+        &[],
+        serde_json::json!({ "unprotected_before_record": records.len() + 1,
+                            "reason": "no signed checkpoint existed; removal of records before this one cannot be ruled out" }),
+    )?;
+    tx.commit()?;
+    write_checkpoint(root, conn, keys, true)?;
+    Ok(seq)
 }
 
 /// Checks the signed checkpoint in `root/audit.head` against the verified
@@ -314,14 +370,10 @@ fn check_checkpoint(
     }
 }
 
-/// Verifies the chain: sequence without gaps, each record's hash, its link to
-/// the previous record, and its signature by `site_key`. Names the first
-/// record that fails.
-pub fn verify(
-    root: &std::path::Path,
-    conn: &Connection,
-    site_key: &VerifyingKey,
-) -> Result<Verified> {
+/// Verifies the chain alone: sequence without gaps, each record's hash, its
+/// link to the previous record, and its signature by `site_key`. Names the
+/// first record that fails. Returns the records and the head hash.
+fn verify_chain(conn: &Connection, site_key: &VerifyingKey) -> Result<(Vec<Record>, String)> {
     let records = records(conn)?;
     let mut prev = GENESIS.to_string();
     for (i, r) in records.iter().enumerate() {
@@ -350,6 +402,18 @@ pub fn verify(
         }
         prev = r.hash.clone();
     }
+    Ok((records, prev))
+}
+
+/// Verifies the chain (see `verify_chain`) and the signed checkpoint in
+/// `root/audit.head`: the log must still hold the record it names, with its
+/// hash, so removing the newest records is caught.
+pub fn verify(
+    root: &std::path::Path,
+    conn: &Connection,
+    site_key: &VerifyingKey,
+) -> Result<Verified> {
+    let (records, prev) = verify_chain(conn, site_key)?;
     let checkpoint = check_checkpoint(root, &records, site_key)?;
     Ok(Verified {
         records: records.len(),

@@ -302,6 +302,10 @@ enum VaultCmd {
 enum AuditCmd {
     /// Verify the chain and every signature; names the first broken record.
     Verify,
+    /// For a home without a signed checkpoint (HOME/audit.head), made before
+    /// checkpoints existed: verify the chain, record the adoption in the log,
+    /// and sign a first checkpoint. Refused if a checkpoint exists.
+    AdoptCheckpoint,
     /// Print the audit log, oldest first, optionally filtered.
     Log {
         /// Only records written at or after this time (RFC 3339, e.g.
@@ -679,7 +683,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             let r = out.with_bytes("vault", |on| vault_check::verify(&home, on))?;
             out.emit(&r, |r| {
                 for p in &r.problems {
-                    println!("{:<12} {}  {}", p.problem, &p.id[..12], p.detail);
+                    let id: String = p.id.chars().take(12).collect();
+                    println!("{:<12} {id}  {}", p.problem, p.detail);
                 }
                 println!(
                     "{} of {} indexed objects intact ({} bytes re-hashed); {} problem(s)",
@@ -697,6 +702,17 @@ pub fn run(cli: Cli) -> Result<i32> {
                     r.problems[0].id
                 )));
             }
+        }
+        Command::Audit(AuditCmd::AdoptCheckpoint) => {
+            let mut home = open()?;
+            let root = home.root().to_path_buf();
+            let (conn, _, keys, _) = home.parts();
+            let seq = audit::adopt_checkpoint(&root, conn, keys)?;
+            out.emit(&json!({ "id": seq, "checkpoint": seq }), |_| {
+                println!(
+                    "signed a first audit checkpoint at record {seq}; the adoption is recorded in the log"
+                )
+            });
         }
         Command::Audit(AuditCmd::Verify) => {
             let home = open()?;

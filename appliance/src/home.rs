@@ -130,6 +130,12 @@ impl Home {
                 ),
             });
         }
+        if hex::encode(keys.public().signing.as_bytes()) != db::meta(&conn, "signing_key")? {
+            return Err(Error::Integrity(format!(
+                "the signing key recorded in {} is not this home's key file; the store was altered",
+                root.join("store.db").display()
+            )));
+        }
         if keys.public().age_recipient != db::meta(&conn, "age_recipient")? {
             return Err(Error::Key {
                 path: key_dir.join(keys::AGE_KEY_FILE),

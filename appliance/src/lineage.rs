@@ -84,6 +84,20 @@ fn node(
     })
 }
 
+/// A record found through an index row must be about this model.
+fn about(kind: Kind, id: &Digest, model: &Digest, said: &Digest) -> Result<()> {
+    if said == model {
+        Ok(())
+    } else {
+        Err(Error::Integrity(format!(
+            "{kind} {} is indexed under model {} but its signed record is about model {}; the store was altered",
+            id.short(),
+            model.short(),
+            said.short()
+        )))
+    }
+}
+
 fn ids(home: &Home, sql: &str, model: &Digest) -> Result<Vec<Digest>> {
     let mut stmt = home.conn.prepare(sql)?;
     let rows: Vec<String> = stmt
@@ -123,13 +137,17 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         "safetensors weights".into(),
         None,
     )?;
-    for att in registry::attestations(conn, &run.weights)? {
-        registry::check_attestation(
-            &registry::trusted_keys(conn)?,
-            Kind::Weights,
-            &run.weights,
-            &att,
-        )?;
+    let weight_sigs = registry::attestations(conn, &run.weights)?;
+    if weight_sigs.is_empty() || !vault.contains(&run.weights) {
+        return Err(Error::Integrity(format!(
+            "weights {} of model {} are unsigned or missing from the vault",
+            run.weights.short(),
+            id.short()
+        )));
+    }
+    let trusted = registry::trusted_keys(conn)?;
+    for att in weight_sigs {
+        registry::check_attestation(&trusted, Kind::Weights, &run.weights, &att)?;
     }
     let fs: FeatureSetDoc = registry::load_record(conn, vault, Kind::FeatureSet, &run.feature_set)?;
     let feature_set = node(
@@ -171,17 +189,19 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         format!("contract {}@{}", c.name, c.version),
         None,
     )?;
-    let held =
-        registry::object_info(conn, &run.snapshot)?.is_some() && vault.contains(&run.snapshot);
-    if held {
-        for att in registry::attestations(conn, &run.snapshot)? {
-            registry::check_attestation(
-                &registry::trusted_keys(conn)?,
-                Kind::Snapshot,
-                &run.snapshot,
-                &att,
-            )?;
-        }
+    // The signatures cover (kind, digest), so they are checked whether or
+    // not the bytes are here.
+    let trusted = registry::trusted_keys(conn)?;
+    for att in registry::attestations(conn, &run.snapshot)? {
+        registry::check_attestation(&trusted, Kind::Snapshot, &run.snapshot, &att)?;
+    }
+    let indexed = registry::object_info(conn, &run.snapshot)?.is_some();
+    let held = indexed && vault.contains(&run.snapshot);
+    if indexed && !held {
+        return Err(Error::Integrity(format!(
+            "raw snapshot {} is indexed here but its file is missing from the vault",
+            run.snapshot.short()
+        )));
     }
     let snapshot = node(
         home,
@@ -203,6 +223,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         &id,
     )? {
         let r: GateReport = registry::load_record(conn, vault, Kind::Gate, &g)?;
+        about(Kind::Gate, &g, &id, &r.model)?;
         let checks: Vec<String> = r
             .checks
             .iter()
@@ -234,6 +255,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         &id,
     )? {
         let r: Approval = registry::load_record(conn, vault, Kind::Approval, &a)?;
+        about(Kind::Approval, &a, &id, &r.model)?;
         approvals.push(node(
             home,
             Kind::Approval,
@@ -255,6 +277,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         &id,
     )? {
         let r: Deployment = registry::load_record(conn, vault, Kind::Deployment, &d)?;
+        about(Kind::Deployment, &d, &id, &r.model)?;
         deployments.push(node(
             home,
             Kind::Deployment,
@@ -273,10 +296,8 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     all.extend(gates.iter());
     all.extend(approvals.iter());
     all.extend(deployments.iter());
-    let mut signatures_verified: usize = all.iter().map(|n| n.signed_by.len()).sum();
-    if held {
-        signatures_verified += snapshot.signed_by.len();
-    }
+    all.push(&snapshot);
+    let signatures_verified: usize = all.iter().map(|n| n.signed_by.len()).sum();
     Ok(Lineage {
         model,
         weights,

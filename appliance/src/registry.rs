@@ -235,6 +235,15 @@ pub fn trusted_keys(
         let (site, key_id, key) = row?;
         out.push((site.parse()?, key_id, keys::parse_verifying_key(&key)?));
     }
+    // A key id is the digest of its key: a row whose key was swapped under
+    // its id is refused, not trusted.
+    for (site, key_id, key) in &out {
+        if keys::KeyId::of(key).as_str() != key_id {
+            return Err(Error::Integrity(format!(
+                "the trusted key recorded for site {site} does not match its key id {key_id}; the store was altered"
+            )));
+        }
+    }
     Ok(out)
 }
 

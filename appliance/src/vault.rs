@@ -336,24 +336,43 @@ impl Vault {
 
     /// Every object file present, for verification.
     pub fn list(&self) -> Result<Vec<Digest>> {
-        let mut out = Vec::new();
+        Ok(self.scan()?.0)
+    }
+
+    /// Every object file present, and every other entry under `objects/`
+    /// (a file with another name, an object in the wrong shard, a stray
+    /// file or link): for `vault verify`.
+    pub fn scan(&self) -> Result<(Vec<Digest>, Vec<PathBuf>)> {
+        let mut found = Vec::new();
+        let mut unexpected = Vec::new();
         let objects = self.dir.join("objects");
         for shard in fs::read_dir(&objects).at(&objects)? {
-            let shard = shard.at(&objects)?.path();
-            for entry in fs::read_dir(&shard).at(&shard)? {
-                let p = entry.at(&shard)?.path();
-                if let Some(d) = p
+            let shard = shard.at(&objects)?;
+            let shard_path = shard.path();
+            let shard_name = shard.file_name().to_string_lossy().into_owned();
+            if !shard.file_type().at(&shard_path)?.is_dir() {
+                unexpected.push(shard_path);
+                continue;
+            }
+            for entry in fs::read_dir(&shard_path).at(&shard_path)? {
+                let entry = entry.at(&shard_path)?;
+                let p = entry.path();
+                let digest = p
                     .file_name()
                     .and_then(|n| n.to_str())
                     .and_then(|n| n.strip_suffix(".age"))
                     .and_then(|n| n.parse::<Digest>().ok())
-                {
-                    out.push(d);
+                    .filter(|d| d.hex()[..2] == shard_name)
+                    .filter(|_| entry.file_type().is_ok_and(|t| t.is_file()));
+                match digest {
+                    Some(d) => found.push(d),
+                    None => unexpected.push(p),
                 }
             }
         }
-        out.sort();
-        Ok(out)
+        found.sort();
+        unexpected.sort();
+        Ok((found, unexpected))
     }
 }
 

@@ -15,7 +15,9 @@ use crate::home::Home;
 pub struct Problem {
     /// The object's address.
     pub id: String,
-    /// `missing`, `corrupt` or `unreferenced`.
+    /// `missing`, `corrupt`, `unreadable` (an I/O error, not proof of
+    /// tampering), `bad-index` (an index row that is not a digest),
+    /// `unreferenced` or `unexpected` (a file that is not an object).
     pub problem: &'static str,
     /// What was found.
     pub detail: String,
@@ -43,16 +45,23 @@ pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report>
     let rows: Vec<(String, String, i64)> = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let total: u64 = rows.iter().map(|(_, _, s)| (*s).max(0) as u64).sum();
+    let total: u64 = rows.iter().fold(0u64, |acc, (_, _, s)| {
+        acc.saturating_add((*s).max(0) as u64)
+    });
     let mut problems = Vec::new();
     let mut indexed = std::collections::BTreeSet::new();
     let mut intact = 0;
     let mut done = 0u64;
     let mut buf = vec![0u8; 256 << 10];
     for (id, kind, size) in &rows {
-        let digest: Digest = id
-            .parse()
-            .map_err(|e| Error::Integrity(format!("objects table: {e}")))?;
+        let Ok(digest) = id.parse::<Digest>() else {
+            problems.push(Problem {
+                id: id.chars().take(64).collect(),
+                problem: "bad-index",
+                detail: "an objects row whose id is not a SHA-256 digest".into(),
+            });
+            continue;
+        };
         indexed.insert(digest);
         let mut problem = |p: &'static str, detail: String| {
             problems.push(Problem {
@@ -67,8 +76,12 @@ pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report>
                 problem("missing", "no file in the vault".into());
                 continue;
             }
-            Err(e) => {
+            Err(e @ Error::Integrity(_)) => {
                 problem("corrupt", e.to_string());
+                continue;
+            }
+            Err(e) => {
+                problem("unreadable", e.to_string());
                 continue;
             }
         };
@@ -86,7 +99,8 @@ pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report>
             }
         };
         match outcome {
-            Err(e) => problem("corrupt", e.to_string()),
+            Err(e) if e.kind() == io::ErrorKind::InvalidData => problem("corrupt", e.to_string()),
+            Err(e) => problem("unreadable", e.to_string()),
             Ok(()) if read != (*size).max(0) as u64 => problem(
                 "corrupt",
                 format!("holds {read} bytes, the index says {size}"),
@@ -94,14 +108,25 @@ pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report>
             Ok(()) => intact += 1,
         }
     }
-    for d in home.vault().list()? {
+    let (found, unexpected) = home.vault().scan()?;
+    for d in found {
         if !indexed.contains(&d) {
             problems.push(Problem {
                 id: d.hex(),
                 problem: "unreferenced",
-                detail: "a vault file no store row references".into(),
+                detail: "a vault file that is not in the objects index".into(),
             });
         }
+    }
+    for p in unexpected {
+        problems.push(Problem {
+            id: p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            problem: "unexpected",
+            detail: format!("{} is not a vault object", p.display()),
+        });
     }
     Ok(Report {
         indexed: rows.len(),

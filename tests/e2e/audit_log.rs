@@ -239,3 +239,56 @@ fn later_commands_do_not_paper_over_a_truncation() {
         &["differs from the signed checkpoint"],
     );
 }
+
+#[test]
+fn a_planted_checkpoint_is_never_moved_forward_over_a_truncation() {
+    let w = World::new();
+    let lab = w.lab();
+    db(&lab)
+        .execute("DELETE FROM audit WHERE seq > 6", [])
+        .unwrap();
+    // An unsigned checkpoint at record 1, whose hash does match the log.
+    let first: String = db(&lab)
+        .query_row("SELECT hash FROM audit WHERE seq = 1", [], |r| r.get(0))
+        .unwrap();
+    let planted = serde_json::json!({ "seq": 1, "hash": first, "signature": "" });
+    std::fs::write(lab.join("audit.head"), planted.to_string()).unwrap();
+    ok(&lab, &["models", "list"]);
+    fails(
+        &lab,
+        &["audit", "verify"],
+        4,
+        &["not signed by the site key"],
+    );
+    fails(
+        &lab,
+        &["audit", "verify"],
+        4,
+        &["not signed by the site key"],
+    );
+}
+
+#[test]
+fn a_home_without_a_checkpoint_adopts_one_on_record() {
+    let w = World::new();
+    let lab = w.lab();
+    std::fs::remove_file(lab.join("audit.head")).unwrap();
+    fails(&lab, &["audit", "verify"], 4, &["is missing"]);
+    let out = ok(&lab, &["audit", "adopt-checkpoint"]);
+    assert!(
+        out.contains("signed a first audit checkpoint at record 9"),
+        "{out}"
+    );
+    let out = ok(&lab, &["audit", "verify"]);
+    assert!(out.contains("signed checkpoint at record 9"), "{out}");
+    assert_eq!(
+        actions(&lab, &["--action", "audit.*"]),
+        ["audit.checkpoint_adopted"]
+    );
+    fails(
+        &lab,
+        &["audit", "adopt-checkpoint"],
+        5,
+        &["is never replaced"],
+    );
+}

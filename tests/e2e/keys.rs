@@ -116,3 +116,36 @@ fn init_creates_private_files_and_refuses_an_existing_home() {
         "a card must never carry a secret key"
     );
 }
+
+#[test]
+fn trust_anchors_swapped_in_the_store_are_refused() {
+    let w = World::new();
+    let rogue = w.add_site("rogue");
+    let rogue_key = hex::encode(crate::craft::keys_of(&rogue).public().signing.as_bytes());
+    // A peer's key swapped under its key id.
+    let conn = rusqlite::Connection::open(w.plant().join("store.db")).unwrap();
+    conn.execute(
+        "UPDATE trusted_sites SET signing_key = ?1 WHERE site = 'lab'",
+        [&rogue_key],
+    )
+    .unwrap();
+    fails(
+        &w.plant(),
+        &["lineage", &w.model()],
+        4,
+        &["does not match its key id"],
+    );
+    // The node's own key swapped in its metadata.
+    let conn = rusqlite::Connection::open(w.lab().join("store.db")).unwrap();
+    conn.execute(
+        "UPDATE meta SET value = ?1 WHERE key = 'signing_key'",
+        [&rogue_key],
+    )
+    .unwrap();
+    fails(
+        &w.lab(),
+        &["models", "list"],
+        4,
+        &["is not this home's key file"],
+    );
+}

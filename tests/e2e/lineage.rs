@@ -43,3 +43,46 @@ fn lineage_walks_from_a_model_to_its_data_and_approver() {
     .unwrap();
     fails(&w.plant(), &["lineage", &model], 4, &[&approval[..12]]);
 }
+
+#[test]
+fn lineage_refuses_a_gate_indexed_under_another_model() {
+    let w = World::new();
+    let model = w.model();
+    // Lab trains a second model; its genuine, signed gate report is then
+    // indexed under the first model by someone with write access to the store.
+    let out = ok(
+        &w.lab(),
+        &[
+            "--json",
+            "train",
+            "--dataset",
+            "credit",
+            "--features",
+            "credit-features",
+            "--model",
+            "logreg",
+            "--epochs",
+            "2",
+        ],
+    );
+    let other: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let other = other["id"].as_str().unwrap().to_string();
+    ok(&w.lab(), &["gate", &other, "--require", "roc_auc>=0.1"]);
+    let conn = rusqlite::Connection::open(w.lab().join("store.db")).unwrap();
+    let gate: String = conn
+        .query_row("SELECT id FROM gates WHERE model = ?1", [&other], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    conn.execute(
+        "UPDATE gates SET model = ?1 WHERE id = ?2",
+        rusqlite::params![model, gate],
+    )
+    .unwrap();
+    fails(
+        &w.lab(),
+        &["lineage", &model],
+        4,
+        &["is indexed under model", "the store was altered"],
+    );
+}

@@ -54,12 +54,14 @@ fn vault_verify_names_missing_corrupt_and_unreferenced_objects() {
         .join(format!("{stray_id}.age"));
     fs::create_dir_all(stray.parent().unwrap()).unwrap();
     fs::copy(&files[2], &stray).unwrap();
+    // A file that is not an object at all, directly under objects/.
+    fs::write(plant.join("vault/objects/notes.txt"), b"hello").unwrap();
 
     let err = fails(
         &plant,
         &["vault", "verify"],
         4,
-        &["vault verify found 3 problem(s)"],
+        &["vault verify found 4 problem(s)"],
     );
     let out = String::from_utf8(crate::harness::run(&plant, &["--json", "vault", "verify"]).stdout)
         .unwrap();
@@ -87,5 +89,9 @@ fn vault_verify_names_missing_corrupt_and_unreferenced_objects() {
         problems.contains(&("unreferenced".into(), stray_id)),
         "{problems:?}"
     );
-    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(
+        problems.contains(&("unexpected".into(), "notes.txt".into())),
+        "{problems:?}"
+    );
+    assert_eq!(problems.len(), 4, "{problems:?}");
 }
