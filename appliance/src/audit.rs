@@ -69,6 +69,17 @@ fn record_hash(r: &Record) -> String {
     Digest::of(&bytes).hex()
 }
 
+/// The newest record's number and hash, if any.
+fn head(conn: &Connection) -> Result<Option<(i64, String)>> {
+    Ok(conn
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?)
+}
+
 /// Appends a record inside the caller's transaction.
 pub fn append(
     tx: &Transaction<'_>,
@@ -77,18 +88,7 @@ pub fn append(
     subjects: &[String],
     details: serde_json::Value,
 ) -> Result<i64> {
-    let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
-    let (seq, prev_hash) = match last {
+    let (seq, prev_hash) = match head(tx)? {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
     };
@@ -197,6 +197,16 @@ impl Checkpoint {
     pub fn statement(seq: i64, hash: &str) -> Vec<u8> {
         format!("airlock-audit-checkpoint\n{seq}\n{hash}").into_bytes()
     }
+
+    /// True when `key` signed this checkpoint.
+    pub fn is_signed_by(&self, key: &VerifyingKey) -> bool {
+        keys::verify(
+            key,
+            Domain::Audit,
+            &Checkpoint::statement(self.seq, &self.hash),
+            &self.signature,
+        )
+    }
 }
 
 fn read_checkpoint(path: &std::path::Path) -> Result<Option<Checkpoint>> {
@@ -234,14 +244,7 @@ pub fn write_checkpoint(
     keys: &SiteKeys,
     create: bool,
 ) -> Result<()> {
-    let head: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((seq, hash)) = head else {
+    let Some((seq, hash)) = head(conn)? else {
         return Ok(());
     };
     let path = root.join(CHECKPOINT_FILE);
@@ -257,12 +260,7 @@ pub fn write_checkpoint(
             // Only a checkpoint this site signed may be moved forward: a
             // planted one (say, at record 1) must not be replaced by a
             // genuine signature over a truncated log.
-            if !keys::verify(
-                &keys.public().signing,
-                Domain::Audit,
-                &Checkpoint::statement(c.seq, &c.hash),
-                &c.signature,
-            ) {
+            if !c.is_signed_by(&keys.public().signing) {
                 return Err(Error::Integrity(format!(
                     "the audit checkpoint {} is not signed by the site key; run `airlock audit verify`",
                     path.display()
@@ -340,12 +338,7 @@ fn check_checkpoint(
             path.display()
         )));
     };
-    if !keys::verify(
-        site_key,
-        Domain::Audit,
-        &Checkpoint::statement(c.seq, &c.hash),
-        &c.signature,
-    ) {
+    if !c.is_signed_by(site_key) {
         return Err(Error::Integrity(format!(
             "the audit checkpoint {} is not signed by the site key; it was forged",
             path.display()

@@ -98,19 +98,6 @@ fn about(kind: Kind, id: &Digest, model: &Digest, said: &Digest) -> Result<()> {
     }
 }
 
-fn ids(home: &Home, sql: &str, model: &Digest) -> Result<Vec<Digest>> {
-    let mut stmt = home.conn.prepare(sql)?;
-    let rows: Vec<String> = stmt
-        .query_map([model.hex()], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    rows.iter()
-        .map(|s| {
-            s.parse()
-                .map_err(|e| Error::Integrity(format!("{sql}: {e}")))
-        })
-        .collect()
-}
-
 /// Walks from `model` (an id or a unique prefix) to its data and approvers.
 pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     let id = registry::resolve_model(&home.conn, model)?;
@@ -191,7 +178,6 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     )?;
     // The signatures cover (kind, digest), so they are checked whether or
     // not the bytes are here.
-    let trusted = registry::trusted_keys(conn)?;
     for att in registry::attestations(conn, &run.snapshot)? {
         registry::check_attestation(&trusted, Kind::Snapshot, &run.snapshot, &att)?;
     }
@@ -217,10 +203,10 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         None,
     )?;
     let mut gates = Vec::new();
-    for g in ids(
-        home,
+    for g in registry::digests(
+        conn,
         "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at",
-        &id,
+        &id.hex(),
     )? {
         let r: GateReport = registry::load_record(conn, vault, Kind::Gate, &g)?;
         about(Kind::Gate, &g, &id, &r.model)?;
@@ -249,10 +235,10 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         )?);
     }
     let mut approvals = Vec::new();
-    for a in ids(
-        home,
+    for a in registry::digests(
+        conn,
         "SELECT id FROM approvals WHERE model = ?1 ORDER BY created_at",
-        &id,
+        &id.hex(),
     )? {
         let r: Approval = registry::load_record(conn, vault, Kind::Approval, &a)?;
         about(Kind::Approval, &a, &id, &r.model)?;
@@ -271,10 +257,10 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         )?);
     }
     let mut deployments = Vec::new();
-    for d in ids(
-        home,
+    for d in registry::digests(
+        conn,
         "SELECT id FROM deployments WHERE model = ?1 ORDER BY seq",
-        &id,
+        &id.hex(),
     )? {
         let r: Deployment = registry::load_record(conn, vault, Kind::Deployment, &d)?;
         about(Kind::Deployment, &d, &id, &r.model)?;

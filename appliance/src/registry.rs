@@ -213,6 +213,52 @@ pub fn attestations(conn: &Connection, id: &Digest) -> Result<Vec<Attestation>> 
     Ok(out)
 }
 
+/// Parses a trusted key and checks that it hashes to its recorded key id: a
+/// row whose key was swapped under its id is refused, not trusted.
+fn bound_key(site: &str, key_id: &str, key_hex: &str) -> Result<ed25519_dalek::VerifyingKey> {
+    let key = keys::parse_verifying_key(key_hex)?;
+    if keys::KeyId::of(&key).as_str() != key_id {
+        return Err(Error::Integrity(format!(
+            "the trusted key recorded for site {site} does not match its key id {key_id}; the store was altered"
+        )));
+    }
+    Ok(key)
+}
+
+/// The key id and signing key this node trusts for peer `site`, if any.
+pub fn trusted_peer(
+    conn: &Connection,
+    site: &SiteName,
+) -> Result<Option<(String, ed25519_dalek::VerifyingKey)>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT key_id, signing_key FROM trusted_sites WHERE site = ?1",
+            [site.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    row.map(|(key_id, hex)| {
+        let key = bound_key(site.as_str(), &key_id, &hex)?;
+        Ok((key_id, key))
+    })
+    .transpose()
+}
+
+/// The ids (digests) that `sql`, with `param` as `?1`, selects in its first
+/// column; a value that is not a digest is an integrity error.
+pub fn digests(conn: &Connection, sql: &str, param: &str) -> Result<Vec<Digest>> {
+    let mut stmt = conn.prepare(sql)?;
+    let ids: Vec<String> = stmt
+        .query_map([param], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    ids.iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|e| Error::Integrity(format!("{sql}: {e}")))
+        })
+        .collect()
+}
+
 /// The signing keys this node trusts: its own and every trusted peer's, as
 /// (site, key id, key).
 pub fn trusted_keys(
@@ -220,8 +266,13 @@ pub fn trusted_keys(
 ) -> Result<Vec<(SiteName, String, ed25519_dalek::VerifyingKey)>> {
     let mut out = Vec::new();
     let own_site: SiteName = crate::db::meta(conn, "site")?.parse()?;
-    let own_key = keys::parse_verifying_key(&crate::db::meta(conn, "signing_key")?)?;
-    out.push((own_site, crate::db::meta(conn, "key_id")?, own_key));
+    let own_id = crate::db::meta(conn, "key_id")?;
+    let own_key = bound_key(
+        own_site.as_str(),
+        &own_id,
+        &crate::db::meta(conn, "signing_key")?,
+    )?;
+    out.push((own_site, own_id, own_key));
     let mut stmt =
         conn.prepare("SELECT site, key_id, signing_key FROM trusted_sites ORDER BY site")?;
     let rows = stmt.query_map([], |r| {
@@ -233,16 +284,8 @@ pub fn trusted_keys(
     })?;
     for row in rows {
         let (site, key_id, key) = row?;
-        out.push((site.parse()?, key_id, keys::parse_verifying_key(&key)?));
-    }
-    // A key id is the digest of its key: a row whose key was swapped under
-    // its id is refused, not trusted.
-    for (site, key_id, key) in &out {
-        if keys::KeyId::of(key).as_str() != key_id {
-            return Err(Error::Integrity(format!(
-                "the trusted key recorded for site {site} does not match its key id {key_id}; the store was altered"
-            )));
-        }
+        let key = bound_key(&site, &key_id, &key)?;
+        out.push((site.parse()?, key_id, key));
     }
     Ok(out)
 }

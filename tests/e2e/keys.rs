@@ -135,6 +135,14 @@ fn trust_anchors_swapped_in_the_store_are_refused() {
         4,
         &["does not match its key id"],
     );
+    // Import looks up the origin's key through the same check.
+    let b = w.fresh_bundle("fresh.airlock");
+    fails(
+        &w.plant(),
+        &["bundle", "import", &b.display().to_string()],
+        4,
+        &["does not match its key id"],
+    );
     // The node's own key swapped in its metadata.
     let conn = rusqlite::Connection::open(w.lab().join("store.db")).unwrap();
     conn.execute(

@@ -92,19 +92,6 @@ fn order(kind: Kind) -> u8 {
     }
 }
 
-fn ids_of(home: &Home, sql: &str, model: &Digest) -> Result<Vec<Digest>> {
-    let mut stmt = home.conn.prepare(sql)?;
-    let ids: Vec<String> = stmt
-        .query_map([model.hex()], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    ids.iter()
-        .map(|s| {
-            s.parse()
-                .map_err(|e| Error::Integrity(format!("{sql}: {e}")))
-        })
-        .collect()
-}
-
 /// Gathers the objects an export carries: each item with its lineage.
 pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<Digest, Kind>> {
     let mut list = BTreeMap::new();
@@ -127,10 +114,18 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 if fs.dataset != run.dataset {
                     add(&mut list, Kind::Dataset, fs.dataset);
                 }
-                for g in ids_of(home, "SELECT id FROM gates WHERE model = ?1", &id)? {
+                for g in registry::digests(
+                    &home.conn,
+                    "SELECT id FROM gates WHERE model = ?1",
+                    &id.hex(),
+                )? {
                     add(&mut list, Kind::Gate, g);
                 }
-                for a in ids_of(home, "SELECT id FROM approvals WHERE model = ?1", &id)? {
+                for a in registry::digests(
+                    &home.conn,
+                    "SELECT id FROM approvals WHERE model = ?1",
+                    &id.hex(),
+                )? {
                     add(&mut list, Kind::Approval, a);
                 }
                 if with_data {

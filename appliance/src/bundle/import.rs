@@ -252,15 +252,7 @@ impl Opened {
     pub fn verify(self, home: &Home) -> Result<VerifiedManifest> {
         let m = &self.signed.manifest;
         let src = &self.source;
-        let key: Option<(String, String)> = home
-            .conn
-            .query_row(
-                "SELECT key_id, signing_key FROM trusted_sites WHERE site = ?1",
-                [m.origin_site.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((key_id, key_hex)) = key else {
+        let Some((key_id, key)) = registry::trusted_peer(&home.conn, &m.origin_site)? else {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src} comes from site {:?}, which this node does not trust (airlock trust add CARD)",
                 m.origin_site.as_str()
@@ -273,7 +265,6 @@ impl Opened {
                 m.origin_site.as_str()
             )));
         }
-        let key = keys::parse_verifying_key(&key_hex)?;
         if !keys::verify(
             &key,
             Domain::Manifest,
