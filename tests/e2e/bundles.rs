@@ -1,16 +1,13 @@
 use std::fs;
 
-use crate::harness::{World, assert_refused, fails, fingerprint, ok, store_fingerprint};
+use crate::harness::{
+    IMPORT_REFUSED as REFUSED, World, assert_refused, fails, fingerprint, import_refused, ok, refs,
+    store_fingerprint,
+};
 
 fn import_args(p: &std::path::Path) -> Vec<String> {
     vec!["bundle".into(), "import".into(), p.display().to_string()]
 }
-
-fn refs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
-}
-
-const REFUSED: &str = "bundle.import_refused";
 
 #[test]
 fn bundle_with_one_flipped_byte_is_refused_and_nothing_is_written() {
@@ -90,19 +87,7 @@ fn bundle_for_another_site_is_refused() {
     let depot = w.add_site("depot");
     ok(&w.lab(), &["trust", "add", &w.m("depot.card.json")]);
     let f = w.export(&w.lab(), "depot", "for-depot.airlock", &[&w.model()]);
-    let before = store_fingerprint(&w.plant());
-    fails(
-        &w.plant(),
-        &refs(&import_args(&f)),
-        5,
-        &["is not encrypted to this site (plant)"],
-    );
-    assert_refused(
-        &w.plant(),
-        &before,
-        REFUSED,
-        "is not encrypted to this site",
-    );
+    import_refused(&w.plant(), &f, 5, "is not encrypted to this site (plant)");
     // The depot itself accepts it.
     ok(&depot, &["trust", "add", &w.m("lab.card.json")]);
     ok(&depot, &refs(&import_args(&f)));
@@ -113,27 +98,14 @@ fn bundle_from_an_untrusted_site_is_refused() {
     let w = World::new();
     let rogue = w.add_site("rogue");
     ok(&rogue, &["trust", "add", &w.m("plant.card.json")]);
-    ok(
-        &rogue,
-        &[
-            "data",
-            "ingest",
-            &w.m("credit.csv"),
-            "--dataset",
-            "credit",
-            "--contract",
-            &w.m("credit.contract.toml"),
-        ],
-    );
+    ok(&rogue, &refs(&w.ingest_args(&w.m("credit.csv"))));
     let f = w.export(&rogue, "plant", "from-rogue.airlock", &["dataset:credit"]);
-    let before = store_fingerprint(&w.plant());
-    fails(
+    import_refused(
         &w.plant(),
-        &refs(&import_args(&f)),
+        &f,
         5,
-        &["comes from site \"rogue\", which this node does not trust"],
+        "comes from site \"rogue\", which this node does not trust",
     );
-    assert_refused(&w.plant(), &before, REFUSED, "does not trust");
     let strict = fingerprint(&w.plant());
     fails(
         &w.plant(),
@@ -147,28 +119,22 @@ fn bundle_from_an_untrusted_site_is_refused() {
 #[test]
 fn bundle_imported_twice_is_refused_as_replay_and_older_as_rollback() {
     let w = World::new();
-    let before = store_fingerprint(&w.plant());
     // The demo already imported this bundle (sequence 1).
-    fails(
+    import_refused(
         &w.plant(),
-        &refs(&import_args(&w.media("lab-to-plant.airlock"))),
+        &w.media("lab-to-plant.airlock"),
         5,
-        &[
-            "sequence 1 from site \"lab\" is not newer than 1 already imported (replay or rollback?)",
-        ],
+        "sequence 1 from site \"lab\" is not newer than 1 already imported (replay or rollback?)",
     );
-    assert_refused(&w.plant(), &before, REFUSED, "replay or rollback");
     let two = w.fresh_bundle("two.airlock");
     let three = w.fresh_bundle("three.airlock");
     ok(&w.plant(), &refs(&import_args(&three)));
-    let after_three = store_fingerprint(&w.plant());
-    fails(
+    import_refused(
         &w.plant(),
-        &refs(&import_args(&two)),
+        &two,
         5,
-        &["sequence 2 from site \"lab\" is not newer than 3"],
+        "sequence 2 from site \"lab\" is not newer than 3",
     );
-    assert_refused(&w.plant(), &after_three, REFUSED, "is not newer than 3");
 }
 
 #[test]
@@ -249,18 +215,7 @@ fn signatures_of_unknown_sites_are_dropped_but_one_trusted_signer_is_required() 
     let w = World::new();
     // Plant ingests the same contract lab made: the contract object now
     // carries signatures by both lab and plant.
-    ok(
-        &w.plant(),
-        &[
-            "data",
-            "ingest",
-            &w.m("credit.csv"),
-            "--dataset",
-            "credit",
-            "--contract",
-            &w.m("credit.contract.toml"),
-        ],
-    );
+    ok(&w.plant(), &refs(&w.ingest_args(&w.m("credit.csv"))));
     let depot = w.add_site("depot");
     ok(&w.plant(), &["trust", "add", &w.m("depot.card.json")]);
     ok(&depot, &["trust", "add", &w.m("plant.card.json")]);
@@ -294,12 +249,10 @@ fn signatures_of_unknown_sites_are_dropped_but_one_trusted_signer_is_required() 
 
     // A model made and signed only by lab cannot pass through plant to depot.
     let g = w.export(&w.plant(), "depot", "model-to-depot.airlock", &[&w.model()]);
-    let before = store_fingerprint(&depot);
-    fails(
+    import_refused(
         &depot,
-        &refs(&import_args(&g)),
+        &g,
         5,
-        &["is signed only by lab, which this node does not trust"],
+        "is signed only by lab, which this node does not trust",
     );
-    assert_refused(&depot, &before, REFUSED, "is signed only by lab");
 }

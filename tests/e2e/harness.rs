@@ -23,6 +23,11 @@ pub fn run(home: &Path, args: &[&str]) -> Output {
         .expect("run airlock")
 }
 
+/// `args` as the `&str` list the runners take.
+pub fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
 /// Runs and requires success; returns stdout.
 pub fn ok(home: &Path, args: &[&str]) -> String {
     let out = run(home, args);
@@ -54,6 +59,25 @@ pub fn fails(home: &Path, args: &[&str], code: i32, needles: &[&str]) -> String 
         );
     }
     stderr
+}
+
+/// The audit action of a refused bundle import.
+pub const IMPORT_REFUSED: &str = "bundle.import_refused";
+
+/// `bundle import FILE` at `home` must fail with `code` and a message
+/// containing `needle`, leave the store as it was, and record the refusal
+/// with that reason; `bundle verify` must reach the same verdict.
+pub fn import_refused(home: &Path, file: &Path, code: i32, needle: &str) {
+    let before = store_fingerprint(home);
+    let file = file.display().to_string();
+    fails(
+        home,
+        &["bundle", "import", &file],
+        code,
+        &["bundle rejected", needle],
+    );
+    assert_refused(home, &before, IMPORT_REFUSED, needle);
+    fails(home, &["bundle", "verify", &file], code, &[needle]);
 }
 
 /// A two-site world made by `airlock demo --workdir`: lab trained, gated,
@@ -93,6 +117,45 @@ impl World {
     pub fn m(&self, name: &str) -> String {
         self.media(name).display().to_string()
     }
+    /// `data ingest CSV --dataset credit --contract media/credit.contract.toml`.
+    pub fn ingest_args(&self, csv: &str) -> Vec<String> {
+        [
+            "data",
+            "ingest",
+            csv,
+            "--dataset",
+            "credit",
+            "--contract",
+            &self.m("credit.contract.toml"),
+        ]
+        .map(str::to_string)
+        .into()
+    }
+
+    /// Trains a small logistic regression at lab (5 epochs, seed 7) on the
+    /// demo's dataset and feature set; returns the model id.
+    pub fn train_logreg(&self) -> String {
+        let out = ok(
+            &self.lab(),
+            &[
+                "--json",
+                "train",
+                "--dataset",
+                "credit",
+                "--features",
+                "credit-features",
+                "--model",
+                "logreg",
+                "--epochs",
+                "5",
+                "--seed",
+                "7",
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        v["id"].as_str().expect("model id").to_string()
+    }
+
     /// The id of the model the demo trained (the first listed at plant).
     pub fn model(&self) -> String {
         let out = ok(&self.plant(), &["--json", "models", "list"]);

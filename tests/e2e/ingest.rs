@@ -1,6 +1,6 @@
 use std::fs;
 
-use crate::harness::{World, fails, fingerprint, ok};
+use crate::harness::{World, fails, fingerprint, ok, refs};
 
 #[test]
 fn csv_breaking_its_contract_is_refused_with_row_and_column_and_nothing_is_stored() {
@@ -19,15 +19,7 @@ fn csv_breaking_its_contract_is_refused_with_row_and_column_and_nothing_is_store
     let before = fingerprint(&w.lab());
     fails(
         &w.lab(),
-        &[
-            "data",
-            "ingest",
-            &bad.display().to_string(),
-            "--dataset",
-            "credit",
-            "--contract",
-            &w.m("credit.contract.toml"),
-        ],
+        &refs(&w.ingest_args(&bad.display().to_string())),
         3,
         &[
             "breaks contract credit v1: 2 violations, nothing was stored",
@@ -56,15 +48,7 @@ fn csv_with_a_missing_column_is_refused_with_a_header_diff() {
     let before = fingerprint(&w.lab());
     fails(
         &w.lab(),
-        &[
-            "data",
-            "ingest",
-            &bad.display().to_string(),
-            "--dataset",
-            "credit",
-            "--contract",
-            &w.m("credit.contract.toml"),
-        ],
+        &refs(&w.ingest_args(&bad.display().to_string())),
         3,
         &["missing columns: default", "nothing was stored"],
     );
@@ -74,22 +58,9 @@ fn csv_with_a_missing_column_is_refused_with_a_header_diff() {
 #[test]
 fn reingesting_the_same_file_is_a_no_op_and_a_new_file_is_a_new_version() {
     let w = World::new();
-    let args = |f: &str| {
-        [
-            "--json",
-            "data",
-            "ingest",
-            f,
-            "--dataset",
-            "credit",
-            "--contract",
-        ]
-        .map(str::to_string)
-    };
-    let mut a: Vec<String> = args(&w.m("credit.csv")).into();
-    a.push(w.m("credit.contract.toml"));
+    let args = |f: &str| [vec!["--json".to_string()], w.ingest_args(f)].concat();
     let before = fingerprint(&w.lab());
-    let out = ok(&w.lab(), &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = ok(&w.lab(), &refs(&args(&w.m("credit.csv"))));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["unchanged"], true);
     assert_eq!(v["dataset"], "credit@1");
@@ -101,9 +72,7 @@ fn reingesting_the_same_file_is_a_no_op_and_a_new_file_is_a_new_version() {
         .map(|l| format!("{l}\n"))
         .collect();
     fs::write(w.media("credit-500.csv"), smaller).unwrap();
-    let mut b: Vec<String> = args(&w.m("credit-500.csv")).into();
-    b.push(w.m("credit.contract.toml"));
-    let out = ok(&w.lab(), &b.iter().map(String::as_str).collect::<Vec<_>>());
+    let out = ok(&w.lab(), &refs(&args(&w.m("credit-500.csv"))));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["dataset"], "credit@2");
     assert_eq!(v["rows"], 499);

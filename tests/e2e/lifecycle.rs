@@ -2,32 +2,10 @@ use std::fs;
 
 use crate::harness::{World, fails, fingerprint, ok};
 
-fn train_logreg(w: &World) -> String {
-    let out = ok(
-        &w.lab(),
-        &[
-            "--json",
-            "train",
-            "--dataset",
-            "credit",
-            "--features",
-            "credit-features",
-            "--model",
-            "logreg",
-            "--epochs",
-            "5",
-            "--seed",
-            "7",
-        ],
-    );
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    v["id"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn deploy_of_an_ungated_or_unapproved_model_is_refused() {
     let w = World::new();
-    let id = train_logreg(&w);
+    let id = w.train_logreg();
     let before = fingerprint(&w.lab());
     fails(
         &w.lab(),
@@ -182,11 +160,11 @@ fn predict_refuses_rows_that_break_the_contract() {
 #[test]
 fn training_is_reproducible_from_the_same_seed() {
     let w = World::new();
-    let a = train_logreg(&w);
+    let a = w.train_logreg();
     let show = |id: &str| -> serde_json::Value {
         serde_json::from_str(&ok(&w.lab(), &["--json", "models", "show", id])).unwrap()
     };
-    let b = train_logreg(&w);
+    let b = w.train_logreg();
     // Different runs (different run records), identical weights.
     assert_ne!(a, b);
     assert_eq!(show(&a)["weights"], show(&b)["weights"]);

@@ -50,23 +50,7 @@ fn lineage_refuses_a_gate_indexed_under_another_model() {
     let model = w.model();
     // Lab trains a second model; its genuine, signed gate report is then
     // indexed under the first model by someone with write access to the store.
-    let out = ok(
-        &w.lab(),
-        &[
-            "--json",
-            "train",
-            "--dataset",
-            "credit",
-            "--features",
-            "credit-features",
-            "--model",
-            "logreg",
-            "--epochs",
-            "2",
-        ],
-    );
-    let other: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let other = other["id"].as_str().unwrap().to_string();
+    let other = w.train_logreg();
     ok(&w.lab(), &["gate", &other, "--require", "roc_auc>=0.1"]);
     let conn = rusqlite::Connection::open(w.lab().join("store.db")).unwrap();
     let gate: String = conn

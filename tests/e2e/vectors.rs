@@ -9,27 +9,7 @@ use airlock::digest::Digest;
 use airlock::registry::Kind;
 
 use crate::craft::{self, Signer, days_from_now, seal, unseal};
-use crate::harness::{World, assert_refused, fails, ok, store_fingerprint};
-
-const REFUSED: &str = "bundle.import_refused";
-
-fn import(home: &Path, file: &Path, code: i32, needle: &str) {
-    let before = store_fingerprint(home);
-    fails(
-        home,
-        &["bundle", "import", &file.display().to_string()],
-        code,
-        &["bundle rejected", needle],
-    );
-    assert_refused(home, &before, REFUSED, needle);
-    // `bundle verify` reaches the same verdict.
-    fails(
-        home,
-        &["bundle", "verify", &file.display().to_string()],
-        code,
-        &[needle],
-    );
-}
+use crate::harness::{World, import_refused, ok};
 
 /// A fresh genuine bundle from lab to plant, changed by `edit` and signed
 /// again with lab's key (an origin that signs what it should not).
@@ -62,7 +42,7 @@ fn vector_forged_manifest_signature() {
     let rogue = w.add_site("rogue");
     let f = w.media("forged.airlock");
     seal(&u, None, &w.plant(), Signer::Key(&rogue), &f);
-    import(&w.plant(), &f, 4, "the manifest signature does not verify");
+    import_refused(&w.plant(), &f, 4, "the manifest signature does not verify");
 }
 
 #[test]
@@ -73,7 +53,7 @@ fn vector_manifest_by_another_key_of_the_origin() {
     u.manifest.origin_key = craft::keys_of(&rogue).key_id().to_string();
     let f = w.media("other-key.airlock");
     seal(&u, None, &w.plant(), Signer::Key(&rogue), &f);
-    import(&w.plant(), &f, 5, "but site \"lab\" is trusted with key");
+    import_refused(&w.plant(), &f, 5, "but site \"lab\" is trusted with key");
 }
 
 #[test]
@@ -87,7 +67,7 @@ fn vector_reencrypted_to_another_site() {
     let u = unseal(&for_depot, &depot);
     let f = w.media("reencrypted.airlock");
     seal(&u, None, &w.plant(), Signer::Keep, &f);
-    import(
+    import_refused(
         &w.plant(),
         &f,
         5,
@@ -99,7 +79,7 @@ fn vector_reencrypted_to_another_site() {
 fn vector_object_digest_mismatch() {
     let w = World::new();
     let f = resigned(&w, "digest.airlock", damage_weights);
-    import(&w.plant(), &f, 4, "not the digest its manifest lists");
+    import_refused(&w.plant(), &f, 4, "not the digest its manifest lists");
 }
 
 #[test]
@@ -122,7 +102,7 @@ fn vector_body_swapped_without_the_origin_key() {
         }
     }
     assert_eq!(unseal_footer_payload(&f), u.manifest.payload.size);
-    import(&w.plant(), &f, 4, "part 1 (");
+    import_refused(&w.plant(), &f, 4, "part 1 (");
 }
 
 fn unseal_footer_payload(f: &Path) -> u64 {
@@ -141,7 +121,7 @@ fn vector_unlisted_entry() {
     body.extend_from_slice(b"#!/bin/sh\nrm -rf /\n");
     let f = w.media("unlisted.airlock");
     seal(&u, Some(&body), &w.plant(), Signer::Key(&w.lab()), &f);
-    import(&w.plant(), &f, 4, "data after the end of the last object");
+    import_refused(&w.plant(), &f, 4, "data after the end of the last object");
 }
 
 #[test]
@@ -158,7 +138,7 @@ fn vector_missing_entry() {
     });
     let f = w.media("missing.airlock");
     seal(&u, None, &w.plant(), Signer::Key(&w.lab()), &f);
-    import(&w.plant(), &f, 4, "truncated inside the object");
+    import_refused(&w.plant(), &f, 4, "truncated inside the object");
 }
 
 #[test]
@@ -168,7 +148,7 @@ fn vector_duplicate_entry() {
         u.manifest.objects.push(u.manifest.objects[0].clone());
         u.objects.push(u.objects[0].clone());
     });
-    import(&w.plant(), &f, 4, "is listed twice");
+    import_refused(&w.plant(), &f, 4, "is listed twice");
 }
 
 #[test]
@@ -178,7 +158,7 @@ fn vector_expired_bundle() {
         u.manifest.created_at = days_from_now(-10);
         u.manifest.expires_at = days_from_now(-1);
     });
-    import(&w.plant(), &f, 5, "expired at");
+    import_refused(&w.plant(), &f, 5, "expired at");
 }
 
 #[test]
@@ -204,7 +184,7 @@ fn vector_deployment_record_in_bundle() {
     u.objects.push(doc);
     let f = w.media("deployment.airlock");
     seal(&u, None, &w.plant(), Signer::Key(&w.lab()), &f);
-    import(&w.plant(), &f, 5, "it carries a deployment record");
+    import_refused(&w.plant(), &f, 5, "it carries a deployment record");
 }
 
 #[test]
@@ -214,7 +194,7 @@ fn vector_bundle_from_the_future() {
         u.manifest.created_at = days_from_now(3);
         u.manifest.expires_at = days_from_now(30);
     });
-    import(&w.plant(), &f, 5, "more than a day after this node's clock");
+    import_refused(&w.plant(), &f, 5, "more than a day after this node's clock");
 }
 
 /// The freeze attack on a node without a trusted clock: once plant has
@@ -235,7 +215,7 @@ fn vector_stale_bundle_and_latest_trusted_time() {
     let stale = w.media("stale.airlock");
     seal(&old, None, &w.plant(), Signer::Key(&w.lab()), &stale);
     // The demo's import set the latest trusted time to about now.
-    import(
+    import_refused(
         &w.plant(),
         &stale,
         5,
@@ -275,5 +255,5 @@ fn vector_stale_bundle_and_latest_trusted_time() {
     soon.manifest.expires_at = airlock::time::Timestamp(days_from_now(0).0 + 10 * 3600);
     let soon_f = w.media("soon.airlock");
     seal(&soon, None, &w.plant(), Signer::Key(&w.lab()), &soon_f);
-    import(&w.plant(), &soon_f, 5, "the latest trusted time is");
+    import_refused(&w.plant(), &soon_f, 5, "the latest trusted time is");
 }
