@@ -7,7 +7,7 @@
 //! can never make the importer read something else on the host.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -690,19 +690,6 @@ impl Read for StreamReader<'_> {
         let n = self.parts.read_at(self.pos, buf)?;
         self.pos += n as u64;
         Ok(n)
-    }
-}
-
-impl Seek for StreamReader<'_> {
-    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let pos = match to {
-            SeekFrom::Start(p) => Some(p),
-            SeekFrom::End(d) => self.parts.total.checked_add_signed(d),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-        }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek out of range"))?;
-        self.pos = pos;
-        Ok(pos)
     }
 }
 
