@@ -27,7 +27,9 @@ pub struct Record {
     pub seq: i64,
     /// When it was written (node clock).
     pub time: Timestamp,
-    /// Key id of the signer (the site key).
+    /// Key id of who acted: the operator's for an operator's action
+    /// (approve, deploy, export), else the site key's. Every record is
+    /// signed by the site key.
     pub actor: String,
     /// What happened, e.g. `data.ingest`.
     pub action: String,
@@ -80,10 +82,24 @@ fn head(conn: &Connection) -> Result<Option<(i64, String)>> {
         .optional()?)
 }
 
-/// Appends a record inside the caller's transaction.
+/// Appends a record inside the caller's transaction, with the site key as
+/// its actor.
 pub fn append(
     tx: &Transaction<'_>,
     keys: &SiteKeys,
+    action: &str,
+    subjects: &[String],
+    details: serde_json::Value,
+) -> Result<i64> {
+    append_as(tx, keys, None, action, subjects, details)
+}
+
+/// Appends a record whose actor is `actor` (an operator's key id) when
+/// given; the record is signed by the site key either way.
+pub fn append_as(
+    tx: &Transaction<'_>,
+    keys: &SiteKeys,
+    actor: Option<&crate::keys::KeyId>,
     action: &str,
     subjects: &[String],
     details: serde_json::Value,
@@ -95,7 +111,7 @@ pub fn append(
     let mut rec = Record {
         seq,
         time: Timestamp::now(),
-        actor: keys.key_id().to_string(),
+        actor: actor.cloned().unwrap_or_else(|| keys.key_id()).to_string(),
         action: action.to_string(),
         subjects: subjects.to_vec(),
         details,

@@ -9,6 +9,9 @@ use serde_json::json;
 use airlock::bundle::{export, import, media};
 use airlock::error::{Error, IoContext, Result, exit};
 use airlock::home::Home;
+use airlock::operator::{self, Operator};
+use airlock::personal::PassSource;
+use airlock::policy::{self, Role};
 use airlock::registry::{self, NameRef};
 use airlock::site::{SiteCard, SiteName};
 use airlock::time::Timestamp;
@@ -80,24 +83,29 @@ enum Command {
         #[arg(long = "require", default_value = "roc_auc>=0.70")]
         require: Vec<String>,
     },
-    /// Record a person's signed approval of a gated model.
+    /// An operator's signed approval of a gated model (asks for the
+    /// operator's passphrase). Under a trust policy the operator must hold
+    /// the approve role and not be revoked.
     Approve {
         /// Model id (or 8+ leading hex digits).
         model: String,
-        /// The approving person's name.
-        #[arg(long)]
-        by: String,
+        #[command(flatten)]
+        operator: OperatorArgs,
         /// What the approval rests on.
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Deploy a gated and approved model to a slot.
+    /// Deploy a gated and approved model to a slot. Under a trust policy it
+    /// needs the policy's number of approvals for the slot (k of n) and an
+    /// operator holding the deploy role.
     Deploy {
         /// Model id (or 8+ leading hex digits).
         model: String,
         /// The slot.
         #[arg(long, default_value = "production")]
         slot: String,
+        #[command(flatten)]
+        operator: MaybeOperatorArgs,
     },
     /// Score rows (JSON lines, one object per line) with the deployed model.
     Predict {
@@ -126,12 +134,141 @@ enum Command {
     /// The hash-chained, signed audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// The offline root key and operator keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// The root-signed trust policy: peers, operator roles, approval
+    /// thresholds, revocations.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
     /// Run two sites, "lab" and "plant", through the whole path on synthetic data.
     Demo {
         /// Keep the homes (lab/, plant/) and media (media/) here; the folder must be new or empty.
         #[arg(long)]
         workdir: Option<PathBuf>,
     },
+}
+
+/// Who acts, for commands an operator signs.
+#[derive(Args, Debug)]
+struct OperatorArgs {
+    /// The operator (made with `airlock keys operator new NAME`).
+    #[arg(long, value_name = "NAME")]
+    operator: String,
+    /// Read the passphrase from the first line of FILE (mode 0600) instead
+    /// of asking on the terminal.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+/// Who acts, where a trust policy requires it.
+#[derive(Args, Debug)]
+struct MaybeOperatorArgs {
+    /// The operator authorising this (required under a trust policy).
+    #[arg(long, value_name = "NAME")]
+    operator: Option<String>,
+    /// Read the passphrase from the first line of FILE (mode 0600) instead
+    /// of asking on the terminal.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+impl MaybeOperatorArgs {
+    fn unlock(self, home: &Home, role: Role) -> Result<Option<Operator>> {
+        self.operator
+            .map(|name| {
+                operator::unlock(
+                    home,
+                    &name,
+                    role,
+                    PassSource::from_arg(self.passphrase_file),
+                )
+            })
+            .transpose()
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCmd {
+    /// The site's offline root key, which signs trust policies.
+    #[command(subcommand)]
+    Root(RootCmd),
+    /// Operator keys: one per person, sealed with their passphrase.
+    #[command(subcommand)]
+    Operator(OperatorCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum RootCmd {
+    /// Create a root key on removable media: DIR/root.key (sealed with a
+    /// passphrase) and DIR/root.pub. Run it on an offline machine or with
+    /// the media mounted; the root key is never stored on the node. Note
+    /// the key id it prints: nodes pin it at their first policy.
+    Init {
+        /// A new or empty folder on the removable media.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Read the new passphrase from FILE (mode 0600) instead of asking.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum OperatorCmd {
+    /// Create an operator key for one person, sealed with their passphrase
+    /// and certified by the site key. Prints the public key for the trust
+    /// policy's `operators` list.
+    New {
+        /// The operator's name (a-z, 0-9, '.', '_', '-'), e.g. "j.smith".
+        name: String,
+        /// Read the new passphrase from FILE (mode 0600) instead of asking.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// List operators with their roles under the trust policy in force.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum PolicyCmd {
+    /// Print a TOML draft of the next policy version for this node (the
+    /// policy in force, or this node's peers and operators for the first).
+    Template {
+        /// Add this root key (its folder or root.pub) to the draft's root keys.
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
+    },
+    /// Sign a TOML draft with a root key (offline), or add a root key's
+    /// signature to a signed policy (for a threshold of root keys).
+    Sign {
+        /// The TOML draft, or a signed policy file.
+        input: PathBuf,
+        /// The root key's folder (holding root.key).
+        #[arg(long, value_name = "DIR")]
+        root: PathBuf,
+        /// Where to write the signed policy (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Read the root key's passphrase from FILE (mode 0600).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Put signed policies in force, in order: each must have a higher
+    /// version and be signed by the root keys of the one before it. The
+    /// first policy on a node needs --root-key-id. Updates may also arrive
+    /// in bundles (bundle export ... policy:FILE).
+    Apply {
+        /// Signed policy files, oldest first.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The root key id to pin (first policy only): confirm it with the
+        /// root key holder, by voice or on paper.
+        #[arg(long, value_name = "ID")]
+        root_key_id: Option<String>,
+    },
+    /// Show the policy in force.
+    Show,
 }
 
 #[derive(Subcommand, Debug)]
@@ -256,7 +393,10 @@ enum BundleCmd {
         /// 4000M, 2G (powers of 1024) or 4700MB (powers of 1000); at least 64K.
         #[arg(long, value_name = "SIZE")]
         split: Option<String>,
-        /// model:ID (or a bare model id) or dataset:NAME[@VERSION].
+        #[command(flatten)]
+        operator: MaybeOperatorArgs,
+        /// model:ID (or a bare model id), dataset:NAME[@VERSION], or
+        /// policy:FILE (a signed trust policy for the recipient).
         #[arg(required = true)]
         items: Vec<String>,
     },
@@ -581,10 +721,20 @@ pub fn run(cli: Cli) -> Result<i32> {
                 return Ok(exit::REFUSED);
             }
         }
-        Command::Approve { model, by, note } => {
+        Command::Approve {
+            model,
+            operator: who,
+            note,
+        } => {
             let mut home = open()?;
             let id = registry::resolve_model(&home.conn, &model)?;
-            let (aid, a) = lifecycle::approve(&mut home, &id, &by, &note)?;
+            let op = operator::unlock(
+                &home,
+                &who.operator,
+                Role::Approve,
+                PassSource::from_arg(who.passphrase_file),
+            )?;
+            let (aid, a) = lifecycle::approve(&mut home, &id, &op, &note)?;
             let mut v = serde_json::to_value(&a).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(aid.hex());
             out.emit(&v, |_| {
@@ -596,10 +746,15 @@ pub fn run(cli: Cli) -> Result<i32> {
                 )
             });
         }
-        Command::Deploy { model, slot } => {
+        Command::Deploy {
+            model,
+            slot,
+            operator: who,
+        } => {
             let mut home = open()?;
             let id = registry::resolve_model(&home.conn, &model)?;
-            let (did, d) = lifecycle::deploy(&mut home, &id, &slot)?;
+            let op = who.unlock(&home, Role::Deploy)?;
+            let (did, d) = lifecycle::deploy(&mut home, &id, &slot, op.as_ref())?;
             let mut v = serde_json::to_value(&d).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(did.hex());
             out.emit(&v, |_| {
@@ -772,6 +927,155 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Demo { workdir } => return run_demo(out, workdir),
+        Command::Keys(KeysCmd::Root(RootCmd::Init {
+            out: dir,
+            passphrase_file,
+        })) => {
+            let pass = PassSource::from_arg(passphrase_file)
+                .read("New passphrase for the root key: ", true)?;
+            let card = policy::init_root(&dir, &pass, &home_dir)?;
+            out.emit(&card, |c| {
+                println!("created root key {} in {}", c.key_id, dir.display());
+                println!(
+                    "  {} (sealed with the passphrase) and {}",
+                    policy::ROOT_KEY_FILE,
+                    policy::ROOT_PUB_FILE
+                );
+                println!(
+                    "write the key id down: each node pins it at its first policy (airlock policy apply FILE --root-key-id {})",
+                    c.key_id
+                );
+                println!("keep this media offline; the root key never goes on a node");
+            });
+        }
+        Command::Keys(KeysCmd::Operator(OperatorCmd::New {
+            name,
+            passphrase_file,
+        })) => {
+            let mut home = open()?;
+            let info = operator::create(&mut home, &name, PassSource::from_arg(passphrase_file))?;
+            out.emit(&info, |i| {
+                println!("created operator {} (key id {})", i.name, i.key_id);
+                println!("for the trust policy's [[operators]]:");
+                println!("  name = {:?}\n  key = {:?}", i.name, i.key);
+            });
+        }
+        Command::Keys(KeysCmd::Operator(OperatorCmd::List)) => {
+            let home = open()?;
+            let list = operator::list(&home)?;
+            out.emit(&list, |l| {
+                if l.is_empty() {
+                    println!("no operators; create one with `airlock keys operator new NAME`");
+                }
+                for o in l {
+                    let roles: Vec<&str> = o.roles.iter().map(|r| r.as_str()).collect();
+                    println!(
+                        "{:<20} key {}  {}",
+                        o.name,
+                        o.key_id,
+                        if o.revoked {
+                            "REVOKED".to_string()
+                        } else if roles.is_empty() {
+                            "no roles".to_string()
+                        } else {
+                            format!("roles: {}", roles.join(", "))
+                        }
+                    );
+                }
+            });
+        }
+        Command::Policy(PolicyCmd::Template { root }) => {
+            let home = open()?;
+            let card = root.as_deref().map(policy::read_root_card).transpose()?;
+            print!("{}", policy::template(&home, card.as_ref())?);
+        }
+        Command::Policy(PolicyCmd::Sign {
+            input,
+            root,
+            out: file,
+            passphrase_file,
+        }) => {
+            let pass = PassSource::from_arg(passphrase_file)
+                .read("Passphrase for the root key: ", false)?;
+            let key = policy::open_root(&root, &pass)?;
+            let signed = policy::sign(&input, &key)?;
+            fsx::write_new(&file, &signed.render())?;
+            let v = json!({ "file": file.display().to_string(), "site": signed.body.site.as_str(),
+                            "version": signed.body.version, "signed_by": key.key_id(),
+                            "signatures": signed.signatures.len() });
+            out.emit(&v, |_| {
+                println!(
+                    "signed trust policy v{} for site {} with root key {} ({} signature(s)) into {}",
+                    signed.body.version,
+                    signed.body.site,
+                    key.key_id(),
+                    signed.signatures.len(),
+                    file.display()
+                )
+            });
+        }
+        Command::Policy(PolicyCmd::Apply { files, root_key_id }) => {
+            let mut home = open()?;
+            let chain = files
+                .iter()
+                .map(|f| policy::SignedPolicy::read(f))
+                .collect::<Result<Vec<_>>>()?;
+            let applied = policy::apply(&mut home, &chain, root_key_id.as_deref())?;
+            out.emit(&applied, |a| {
+                for x in a {
+                    match x {
+                        policy::Applied::Applied { version, id } => {
+                            println!("trust policy v{version} is in force ({})", id.short())
+                        }
+                        policy::Applied::AlreadyInForce { version } => {
+                            println!("trust policy v{version} was already in force")
+                        }
+                    }
+                }
+            });
+        }
+        Command::Policy(PolicyCmd::Show) => {
+            let home = open()?;
+            let Some(p) = policy::current(&home.conn, home.vault())? else {
+                return Err(Error::NotFound(
+                    "no trust policy is in force on this node (setup mode: peers by `trust add`, any operator may approve)".into(),
+                ));
+            };
+            let mut v =
+                serde_json::to_value(p.body()).map_err(|e| Error::Rejected(e.to_string()))?;
+            v["id"] = json!(p.id.hex());
+            v["signed_by"] = json!(
+                p.policy
+                    .signatures
+                    .iter()
+                    .map(|s| s.key_id.clone())
+                    .collect::<Vec<_>>()
+            );
+            out.emit(&v, |_| {
+                let b = p.body();
+                println!(
+                    "trust policy v{} for site {} ({}), signed {}",
+                    b.version,
+                    b.site,
+                    p.id.short(),
+                    b.created_at
+                );
+                println!("root keys: {} of {}", b.root.threshold, b.root.keys.len());
+                for pe in &b.peers {
+                    println!("peer      {}", pe.site);
+                }
+                for o in &b.operators {
+                    let roles: Vec<&str> = o.roles.iter().map(|r| r.as_str()).collect();
+                    println!("operator  {:<20} {}", o.name, roles.join(", "));
+                }
+                for (slot, k) in &b.approvals {
+                    println!("approvals {slot}: {k}");
+                }
+                for r in &b.revoked {
+                    println!("revoked   {r}");
+                }
+            });
+        }
     }
     Ok(exit::OK)
 }
@@ -852,10 +1156,12 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
             with_data,
             expires_in,
             split,
+            operator: who,
             items,
         } => {
             let mut home = Home::open(home_dir)?;
             let r = (|| {
+                let op = who.unlock(&home, Role::Export)?;
                 let card = read_card(&to)?;
                 let items = items
                     .iter()
@@ -866,6 +1172,7 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                     with_data,
                     expires_in_days: expires_in,
                     split,
+                    operator: op.as_ref(),
                 };
                 out.with_bytes("export", |on| {
                     export::export(&mut home, &card, &items, opts, &file, on)

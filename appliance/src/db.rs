@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Error, Result};
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE meta (
@@ -126,6 +126,39 @@ CREATE TABLE peer_sequences (
     sequence    INTEGER NOT NULL,
     bundle      TEXT NOT NULL,
     imported_at TEXT NOT NULL
+) STRICT;
+
+-- Trust policies applied, by version; the highest is in force. Each is a
+-- root-signed document in the vault.
+CREATE TABLE policies (
+    version    INTEGER PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
+    applied_at TEXT NOT NULL
+) STRICT;
+
+-- Peer keys a policy took off the trust list without revoking them: what
+-- they signed before stays verifiable; their new bundles are refused.
+CREATE TABLE retired_keys (
+    key_id      TEXT PRIMARY KEY,
+    site        TEXT NOT NULL,
+    signing_key TEXT NOT NULL,
+    retired_at  TEXT NOT NULL
+) STRICT;
+
+-- Keys revoked by a policy: nothing they signed is accepted, ever.
+CREATE TABLE revoked_keys (
+    key_id         TEXT PRIMARY KEY,
+    policy_version INTEGER NOT NULL
+) STRICT;
+
+-- Operator keys made on this node (sealed in HOME/operators/NAME.key);
+-- `cert` is the site-signed certificate in the vault.
+CREATE TABLE operators (
+    name       TEXT PRIMARY KEY,
+    key_id     TEXT NOT NULL UNIQUE,
+    public_key TEXT NOT NULL,
+    cert       TEXT NOT NULL,
+    created_at TEXT NOT NULL
 ) STRICT;
 
 -- Append-only, hash-chained, signed audit log.

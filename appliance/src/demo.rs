@@ -16,8 +16,25 @@ use crate::bundle::{export, import};
 use crate::error::{Error, IoContext, Result};
 use crate::home::Home;
 use crate::lifecycle::{self, Predicted};
+use crate::operator;
+use crate::personal::{PassSource, Passphrase};
+use crate::policy::{self, Role};
 use crate::site::SiteCard;
 use crate::{audit, data, features, fsx, models, trust};
+
+/// scrypt work factor (log2 N) of the demo's throwaway keys.
+const DEMO_LOG_N: u8 = 12;
+
+/// A random passphrase, written to `path` (0600) for the operator to use
+/// with `--passphrase-file` on the demo homes.
+fn write_pass(path: &Path) -> Result<Passphrase> {
+    let mut raw = zeroize::Zeroizing::new([0u8; 18]);
+    getrandom::fill(raw.as_mut())
+        .map_err(|e| Error::io("/dev/urandom", std::io::Error::other(e.to_string())))?;
+    let text = zeroize::Zeroizing::new(format!("demo-{}", hex::encode(&raw[..])));
+    fsx::write_new(path, format!("{}\n", text.as_str()).as_bytes())?;
+    Ok(Passphrase::new(text.to_string()))
+}
 
 /// Rows in the synthetic dataset.
 pub const ROWS: usize = 3000;
@@ -291,8 +308,51 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         "plant.card.json",
     )?;
     trust::add(&mut lab, &plant_card)?;
-    trust::add(&mut plant, &lab_card)?;
-    say("trust     lab and plant exchanged site cards and trust each other");
+    say("trust     lab trusts plant's card");
+
+    // Plant is governed by a trust policy signed by its offline root key
+    // (here a folder standing in for the removable media). The demo's keys
+    // are throwaway: their passphrases are written beside them (0600), for
+    // trying commands on the demo homes, and sealed with a light scrypt
+    // work factor.
+    let root_dir = workdir.join("plant-root");
+    let root_pass = write_pass(&p("plant-root.pass"))?;
+    let root = policy::init_root_with(&root_dir, &root_pass, plant.root(), Some(DEMO_LOG_N))?;
+    let dana = operator::create_with(
+        &mut lab,
+        "dana",
+        PassSource::Given(write_pass(&p("dana.pass"))?),
+        Some(DEMO_LOG_N),
+    )?;
+    let omar = operator::create_with(
+        &mut plant,
+        "omar",
+        PassSource::Given(write_pass(&p("omar.pass"))?),
+        Some(DEMO_LOG_N),
+    )?;
+    say(&format!(
+        "keys      plant root key {} (offline); operators dana at lab (key {}), omar at plant (key {})",
+        root.key_id, dana.key_id, omar.key_id
+    ));
+    let draft = format!(
+        "site = \"plant\"\nversion = 1\nsite_key = \"{}\"\n[root]\nkeys = [\"{}\"]\nthreshold = 1\n[approvals]\nproduction = 1\n\
+         [[peers]]\nsite = \"lab\"\nsigning_key = \"{}\"\nage_recipient = \"{}\"\n\
+         [[operators]]\nname = \"omar\"\nkey = \"{}\"\nroles = [\"approve\", \"deploy\"]\n",
+        hex::encode(plant.public().signing.as_bytes()),
+        root.public_key,
+        hex::encode(lab_card.keys.signing.as_bytes()),
+        lab_card.keys.age_recipient,
+        omar.key
+    );
+    fsx::write_new(&p("plant-policy-v1.toml"), draft.as_bytes())?;
+    let root_key = policy::open_root(&root_dir, &root_pass)?;
+    let signed = policy::sign(&p("plant-policy-v1.toml"), &root_key)?;
+    drop(root_key);
+    fsx::write_new(&p("plant-policy-v1.json"), &signed.render())?;
+    policy::apply(&mut plant, &[signed], Some(root.key_id.as_str()))?;
+    say(
+        "policy    plant: trust policy v1 signed by the root key and pinned: peer lab; omar may approve and deploy",
+    );
 
     fsx::write_new(&p("credit.csv"), credit_csv(ROWS, 7).as_bytes())?;
     fsx::write_new(&p("credit.contract.toml"), CONTRACT.as_bytes())?;
@@ -353,13 +413,14 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         )));
     }
     say("gate      lab: roc_auc >= 0.70 passed");
-    lifecycle::approve(
-        &mut lab,
-        &model,
-        "Dana Reviewer (demo)",
-        "held-out metrics reviewed",
+    let dana = operator::unlock(
+        &lab,
+        "dana",
+        Role::Approve,
+        PassSource::File(p("dana.pass")),
     )?;
-    say("approve   lab: approved by Dana Reviewer (demo)");
+    lifecycle::approve(&mut lab, &model, &dana, "held-out metrics reviewed")?;
+    say("approve   lab: approved by operator dana (signed with her key)");
 
     let bundle = p("lab-to-plant.airlock");
     let exported = export::export(
@@ -370,6 +431,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
             with_data: false,
             expires_in_days: 30,
             split: None,
+            operator: None,
         },
         &bundle,
         &mut |_, _| {},
@@ -392,9 +454,22 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         imported.objects, imported.origin
     ));
 
-    lifecycle::deploy(&mut plant, &model, "production")?;
+    let omar = operator::unlock(
+        &plant,
+        "omar",
+        Role::Approve,
+        PassSource::File(p("omar.pass")),
+    )?;
+    lifecycle::approve(&mut plant, &model, &omar, "lab's gate and lineage reviewed")?;
+    let omar = operator::unlock(
+        &plant,
+        "omar",
+        Role::Deploy,
+        PassSource::File(p("omar.pass")),
+    )?;
+    lifecycle::deploy(&mut plant, &model, "production", Some(&omar))?;
     say(&format!(
-        "deploy    plant: model {} in production",
+        "deploy    plant: omar approved (1 of 1 the policy needs) and deployed model {} to production",
         model.short()
     ));
 

@@ -62,6 +62,12 @@ pub enum Domain {
     Manifest,
     /// A site card.
     SiteCard,
+    /// A trust policy (signed by root keys).
+    Policy,
+    /// An approval (signed by the approving operator).
+    Approval,
+    /// An operator's authorisation of a deployment or an export.
+    OperatorAction,
 }
 
 impl Domain {
@@ -71,10 +77,13 @@ impl Domain {
             Domain::Audit => b"airlock/v1/audit\0",
             Domain::Manifest => b"airlock/v1/bundle-manifest\0",
             Domain::SiteCard => b"airlock/v1/site-card\0",
+            Domain::Policy => b"airlock/v1/trust-policy\0",
+            Domain::Approval => b"airlock/v1/approval\0",
+            Domain::OperatorAction => b"airlock/v1/operator-action\0",
         }
     }
 
-    fn message(self, payload: &[u8]) -> Vec<u8> {
+    pub(crate) fn message(self, payload: &[u8]) -> Vec<u8> {
         let mut m = Vec::with_capacity(self.tag().len() + payload.len());
         m.extend_from_slice(self.tag());
         m.extend_from_slice(payload);

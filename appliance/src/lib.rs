@@ -6,6 +6,9 @@
 //! - [`home`]: one node's folder: SQLite store, vault, keys;
 //! - [`keys`], [`site`], [`trust`]: the site's signing and encryption keys,
 //!   site cards, trusted peers;
+//! - [`policy`], [`operator`], [`personal`]: the offline root key, the
+//!   root-signed trust policy (peers, operator roles, k-of-n approvals,
+//!   revocations) and passphrase-sealed operator keys;
 //! - [`vault`]: content-addressed, age-encrypted, write-once objects;
 //! - [`contract`], [`data`]: schema contracts and ingestion into immutable
 //!   raw snapshots;
@@ -37,7 +40,10 @@ pub mod keys;
 pub mod lifecycle;
 pub mod lineage;
 pub mod models;
+pub mod operator;
+pub mod personal;
 pub mod pipe;
+pub mod policy;
 pub mod registry;
 pub mod site;
 pub mod time;

@@ -21,7 +21,10 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::home::Home;
+use crate::keys::{self, Domain, KeyId};
 use crate::models::{self, RunRecord};
+use crate::operator::Operator;
+use crate::policy::{self, Role};
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
 use crate::time::Timestamp;
@@ -90,14 +93,80 @@ pub struct Approval {
     pub site: SiteName,
     /// The model approved.
     pub model: Digest,
-    /// Who approved.
+    /// Who approved: the operator's name.
     pub approver: String,
+    /// The operator's public key, hex.
+    pub operator_key: String,
     /// Why, or on what evidence.
     pub note: String,
     /// The gate report the approver saw.
     pub gate: Digest,
     /// When.
     pub created_at: Timestamp,
+    /// The operator's signature (approval domain) over
+    /// [`Approval::signed_bytes`].
+    pub operator_signature: String,
+}
+
+#[derive(Serialize)]
+struct ApprovalStatement<'a> {
+    #[serde(rename = "type")]
+    ty: &'a str,
+    site: &'a SiteName,
+    model: &'a Digest,
+    approver: &'a str,
+    operator_key: &'a str,
+    note: &'a str,
+    gate: &'a Digest,
+    created_at: Timestamp,
+}
+
+impl Approval {
+    /// What the operator signs: every field but the signature.
+    pub fn signed_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&ApprovalStatement {
+            ty: &self.ty,
+            site: &self.site,
+            model: &self.model,
+            approver: &self.approver,
+            operator_key: &self.operator_key,
+            note: &self.note,
+            gate: &self.gate,
+            created_at: self.created_at,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Verifies the operator's signature; returns the operator's key id.
+    pub fn verify_operator(&self) -> Result<KeyId> {
+        let key = keys::parse_verifying_key(&self.operator_key)?;
+        if keys::verify(
+            &key,
+            Domain::Approval,
+            &self.signed_bytes(),
+            &self.operator_signature,
+        ) {
+            Ok(KeyId::of(&key))
+        } else {
+            Err(Error::Integrity(format!(
+                "the approval of model {} by {:?} does not carry a valid signature by its operator key; it was forged or altered",
+                self.model.short(),
+                self.approver
+            )))
+        }
+    }
+}
+
+/// An operator's signed authorisation of a deployment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorSignature {
+    /// The operator's name.
+    pub name: String,
+    /// Their key id.
+    pub key_id: KeyId,
+    /// Their signature (operator-action domain).
+    pub signature: String,
 }
 
 /// A signed deployment of a model to a slot.
@@ -123,6 +192,13 @@ pub struct Deployment {
     pub previous: Option<Digest>,
     /// When.
     pub created_at: Timestamp,
+    /// The operator who deployed it (required under a trust policy).
+    pub deployed_by: Option<OperatorSignature>,
+}
+
+/// What a deploying operator signs.
+pub fn deploy_statement(site: &SiteName, slot: &str, model: &Digest, at: Timestamp) -> Vec<u8> {
+    format!("deploy\n{site}\n{slot}\n{}\n{at}", model.hex()).into_bytes()
 }
 
 /// Parses `METRIC>=X` or `METRIC<=X` into an unfilled check.
@@ -247,17 +323,17 @@ pub fn passing_gate(home: &Home, model: &Digest) -> Result<Option<Digest>> {
     Ok(Some(id))
 }
 
-/// Records a person's approval of a gated model.
+/// Records an operator's signed approval of a gated model. The operator
+/// was unlocked for the approve role (see [`crate::operator::unlock`]).
 pub fn approve(
     home: &mut Home,
     model: &Digest,
-    approver: &str,
+    operator: &Operator,
     note: &str,
 ) -> Result<(Digest, Approval)> {
-    let approver = approver.trim();
-    if approver.is_empty() || approver.len() > 200 {
+    if note.len() > 2000 {
         return Err(Error::Rejected(
-            "--by must name the approving person (1-200 characters)".into(),
+            "--note is longer than 2000 characters".into(),
         ));
     }
     models::load_run(home, model)?;
@@ -269,25 +345,29 @@ pub fn approve(
         )));
     };
     let site = home.site().clone();
-    let approval = Approval {
+    let mut approval = Approval {
         ty: APPROVAL_TYPE.into(),
         site: site.clone(),
         model: *model,
-        approver: approver.into(),
+        approver: operator.name.clone(),
+        operator_key: operator.public_hex(),
         note: note.into(),
         gate,
         created_at: Timestamp::now(),
+        operator_signature: String::new(),
     };
+    approval.operator_signature = operator.sign(Domain::Approval, &approval.signed_bytes());
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
     let id = registry::put_record(&tx, vault, keys, &site, Kind::Approval, &approval)?;
     insert_approval_row(&tx, &id, &approval)?;
-    audit::append(
+    audit::append_as(
         &tx,
         keys,
+        Some(&operator.key_id()),
         "model.approve",
         &[id.hex(), model.hex()],
-        json!({ "approver": approval.approver }),
+        json!({ "approver": approval.approver, "operator_key_id": operator.key_id() }),
     )?;
     tx.commit()?;
     Ok((id, approval))
@@ -306,8 +386,9 @@ pub fn insert_approval_row(
     Ok(())
 }
 
-/// The approvals of a model, verified.
-pub fn approvals(home: &Home, model: &Digest) -> Result<Vec<Digest>> {
+/// The approvals of a model, each with its site signature and its
+/// operator's signature verified, and the operator's key id.
+pub fn approvals(home: &Home, model: &Digest) -> Result<Vec<(Digest, Approval, KeyId)>> {
     let mut stmt = home
         .conn
         .prepare("SELECT id FROM approvals WHERE model = ?1 ORDER BY created_at")?;
@@ -326,9 +407,55 @@ pub fn approvals(home: &Home, model: &Digest) -> Result<Vec<Digest>> {
                 id.short()
             )));
         }
-        out.push(id);
+        let key_id = a.verify_operator()?;
+        out.push((id, a, key_id));
     }
     Ok(out)
+}
+
+/// The approvals that count towards deploying `model` to `slot` (distinct
+/// operators; under a trust policy, only operators it lists with the
+/// approve role and has not revoked), the number needed, and why others did
+/// not count.
+pub fn counted_approvals(
+    home: &Home,
+    model: &Digest,
+    slot: &str,
+) -> Result<(Vec<Digest>, u32, Vec<String>)> {
+    let current = policy::current(&home.conn, home.vault())?;
+    let needed = current
+        .as_ref()
+        .map_or(1, |p| p.body().approvals_needed(slot));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut counted = Vec::new();
+    let mut not_counted = Vec::new();
+    for (id, a, key_id) in approvals(home, model)? {
+        let who = format!("{} (key {key_id})", a.approver);
+        if let Some(p) = &current {
+            let v = p.version();
+            if p.body().is_revoked(&key_id) {
+                not_counted.push(format!("{who}: key revoked by trust policy v{v}"));
+                continue;
+            }
+            match p.body().operator(&key_id) {
+                None => {
+                    not_counted.push(format!("{who}: not an operator in trust policy v{v}"));
+                    continue;
+                }
+                Some(o) if !o.roles.contains(&Role::Approve) => {
+                    not_counted.push(format!("{who}: no approve role in trust policy v{v}"));
+                    continue;
+                }
+                Some(_) => {}
+            }
+        }
+        if seen.insert(key_id) {
+            counted.push(id);
+        } else {
+            not_counted.push(format!("{who}: the same operator approved twice"));
+        }
+    }
+    Ok((counted, needed, not_counted))
 }
 
 /// The model deployed to `slot`, if any.
@@ -348,8 +475,16 @@ pub fn deployed(home: &Home, slot: &str) -> Result<Option<Digest>> {
     .transpose()
 }
 
-/// Deploys a gated, approved model to `slot`.
-pub fn deploy(home: &mut Home, model: &Digest, slot: &str) -> Result<(Digest, Deployment)> {
+/// Deploys a gated, approved model to `slot`. Under a trust policy this
+/// needs the policy's number of approvals for the slot by distinct
+/// operators holding the approve role, and an operator holding the deploy
+/// role (unlocked for it) to sign the deployment.
+pub fn deploy(
+    home: &mut Home,
+    model: &Digest,
+    slot: &str,
+    operator: Option<&Operator>,
+) -> Result<(Digest, Deployment)> {
     registry::validate_name(slot)?;
     let run = models::load_run(home, model)?;
     let Some(gate) = passing_gate(home, model)? else {
@@ -359,12 +494,33 @@ pub fn deploy(home: &mut Home, model: &Digest, slot: &str) -> Result<(Digest, De
             model.short()
         )));
     };
-    let approvals = approvals(home, model)?;
-    if approvals.is_empty() {
+    let (approvals, needed, not_counted) = counted_approvals(home, model, slot)?;
+    if approvals.is_empty() && not_counted.is_empty() {
         return Err(Error::Refused(format!(
-            "model {} is not approved; an operator must run `airlock approve {} --by NAME` first",
+            "model {} is not approved; an operator must run `airlock approve {} --operator NAME` first",
             model.short(),
             model.short()
+        )));
+    }
+    if approvals.len() < needed as usize {
+        let why = if not_counted.is_empty() {
+            String::new()
+        } else {
+            format!("; not counted: {}", not_counted.join("; "))
+        };
+        return Err(Error::Refused(format!(
+            "model {} has {} approval(s) that count, and slot {slot:?} needs {needed} by distinct operators holding the approve role{why}",
+            model.short(),
+            approvals.len()
+        )));
+    }
+    let in_force = policy::current(&home.conn, home.vault())?;
+    if let Some(p) = &in_force
+        && operator.is_none()
+    {
+        return Err(Error::Refused(format!(
+            "trust policy v{} requires an operator holding the deploy role to deploy: pass --operator NAME",
+            p.version()
         )));
     }
     // Everything serving needs must be present and valid now, not at the
@@ -375,6 +531,15 @@ pub fn deploy(home: &mut Home, model: &Digest, slot: &str) -> Result<(Digest, De
     fs.bind(&contract)?;
     let previous = deployed(home, slot)?;
     let site = home.site().clone();
+    let created_at = Timestamp::now();
+    let deployed_by = operator.map(|o| OperatorSignature {
+        name: o.name.clone(),
+        key_id: o.key_id(),
+        signature: o.sign(
+            Domain::OperatorAction,
+            &deploy_statement(&site, slot, model, created_at),
+        ),
+    });
     let dep = Deployment {
         ty: DEPLOYMENT_TYPE.into(),
         site: site.clone(),
@@ -384,7 +549,8 @@ pub fn deploy(home: &mut Home, model: &Digest, slot: &str) -> Result<(Digest, De
         gate,
         approvals,
         previous,
-        created_at: Timestamp::now(),
+        created_at,
+        deployed_by,
     };
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
@@ -398,12 +564,15 @@ pub fn deploy(home: &mut Home, model: &Digest, slot: &str) -> Result<(Digest, De
         "INSERT INTO deployments (id, seq, slot, model, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id.hex(), seq, slot, model.hex(), dep.created_at.to_string()],
     )?;
-    audit::append(
+    audit::append_as(
         &tx,
         keys,
+        operator.map(|o| o.key_id()).as_ref(),
         "model.deploy",
         &[id.hex(), model.hex()],
-        json!({ "slot": slot, "previous": previous.map(|p| p.hex()), "feature_set": run.feature_set_ref }),
+        json!({ "slot": slot, "previous": previous.map(|p| p.hex()), "feature_set": run.feature_set_ref,
+                "operator": operator.map(|o| o.name.clone()), "approvals_needed": needed,
+                "policy_version": in_force.as_ref().map(|p| p.version()) }),
     )?;
     tx.commit()?;
     Ok((id, dep))

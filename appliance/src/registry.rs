@@ -44,6 +44,10 @@ pub enum Kind {
     Approval,
     /// A deployment record.
     Deployment,
+    /// A root-signed trust policy.
+    Policy,
+    /// An operator certificate (signed by the site key).
+    OperatorCert,
 }
 
 impl Kind {
@@ -59,6 +63,8 @@ impl Kind {
             Kind::Gate => "gate",
             Kind::Approval => "approval",
             Kind::Deployment => "deployment",
+            Kind::Policy => "policy",
+            Kind::OperatorCert => "operator-cert",
         }
     }
 
@@ -273,8 +279,13 @@ pub fn trusted_keys(
         &crate::db::meta(conn, "signing_key")?,
     )?;
     out.push((own_site, own_id, own_key));
-    let mut stmt =
-        conn.prepare("SELECT site, key_id, signing_key FROM trusted_sites ORDER BY site")?;
+    // Current peers, and peer keys a policy retired (not revoked): what
+    // they signed before stays verifiable.
+    let mut stmt = conn.prepare(
+        "SELECT site, key_id, signing_key FROM trusted_sites
+         UNION ALL SELECT site, key_id, signing_key FROM retired_keys
+         WHERE key_id NOT IN (SELECT key_id FROM revoked_keys) ORDER BY site",
+    )?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,

@@ -33,6 +33,12 @@ pub fn add(home: &mut Home, card: &SiteCard) -> Result<(Peer, bool)> {
             card.site
         )));
     }
+    if let Some(p) = crate::policy::current(&home.conn, home.vault())? {
+        return Err(Error::Refused(format!(
+            "this node is governed by trust policy v{}: peers are added by a new policy version signed by the root key, not by `trust add`",
+            p.version()
+        )));
+    }
     let signing = hex::encode(card.keys.signing.as_bytes());
     let existing: Option<(String, String, String)> = home
         .conn

@@ -34,6 +34,9 @@ pub enum Item {
     Model(String),
     /// A dataset version with its raw snapshot.
     Dataset(NameRef),
+    /// A root-signed trust policy file for the recipient site, which
+    /// applies it if it follows its root chain.
+    Policy(std::path::PathBuf),
 }
 
 impl std::str::FromStr for Item {
@@ -43,11 +46,13 @@ impl std::str::FromStr for Item {
             Ok(Item::Model(rest.into()))
         } else if let Some(rest) = s.strip_prefix("dataset:") {
             Ok(Item::Dataset(rest.parse()?))
+        } else if let Some(rest) = s.strip_prefix("policy:") {
+            Ok(Item::Policy(rest.into()))
         } else if s.len() >= 8 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Item::Model(s.into()))
         } else {
             Err(Error::Rejected(format!(
-                "export item {s:?}: write model:ID (or a bare model id) or dataset:NAME[@VERSION]"
+                "export item {s:?}: write model:ID (or a bare model id), dataset:NAME[@VERSION] or policy:FILE"
             )))
         }
     }
@@ -88,7 +93,8 @@ fn order(kind: Kind) -> u8 {
         Kind::Run => 5,
         Kind::Gate => 6,
         Kind::Approval => 7,
-        _ => 8,
+        Kind::Policy => 8,
+        _ => 9,
     }
 }
 
@@ -141,6 +147,17 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 add(&mut list, Kind::Contract, doc.contract);
                 add(&mut list, Kind::Snapshot, doc.snapshot);
             }
+            Item::Policy(path) => {
+                let p = crate::policy::SignedPolicy::read(path)?;
+                let id = Digest::of(&p.render());
+                if registry::object_info(&home.conn, &id)?.is_none() {
+                    return Err(Error::NotFound(format!(
+                        "policy {} is not held here yet",
+                        path.display()
+                    )));
+                }
+                add(&mut list, Kind::Policy, id);
+            }
         }
     }
     // Raw snapshots of every dataset record carried, with --with-data.
@@ -159,15 +176,53 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
     Ok(list)
 }
 
+/// Stores the policy files named in `items` in the vault (signed as carried
+/// by this site, recorded in the audit log) so they can travel.
+fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
+    for item in items {
+        let Item::Policy(path) = item else { continue };
+        let p = crate::policy::SignedPolicy::read(path)?;
+        p.body.validate()?;
+        if p.body.site != to.site {
+            return Err(Error::Refused(format!(
+                "{} is a trust policy for site {}, not for the recipient {}",
+                path.display(),
+                p.body.site,
+                to.site
+            )));
+        }
+        let bytes = p.render();
+        if registry::object_info(&home.conn, &Digest::of(&bytes))?.is_some() {
+            continue;
+        }
+        let site = home.site().clone();
+        let (conn, vault, keys, _) = home.parts();
+        let tx = conn.transaction()?;
+        let id = registry::put_object(&tx, vault, keys, &site, Kind::Policy, &bytes)?;
+        audit::append(
+            &tx,
+            keys,
+            "policy.carry",
+            &[id.hex()],
+            json!({ "for_site": p.body.site.as_str(), "version": p.body.version, "file": path.display().to_string() }),
+        )?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
 /// How an export is written.
 #[derive(Clone, Copy, Debug)]
-pub struct ExportOptions {
+pub struct ExportOptions<'a> {
     /// Also carry the raw snapshots of exported models' datasets.
     pub with_data: bool,
     /// Days until the bundle expires (1 to 3650).
     pub expires_in_days: u32,
     /// Cut the bundle into parts of this many bytes (the last smaller).
     pub split: Option<u64>,
+    /// The operator authorising the export: required under a trust policy
+    /// (unlocked for the export role).
+    pub operator: Option<&'a crate::operator::Operator>,
 }
 
 /// Exports `items` to the site described by `card`, writing `out` (or
@@ -178,7 +233,7 @@ pub fn export(
     home: &mut Home,
     card: &SiteCard,
     items: &[Item],
-    opts: ExportOptions,
+    opts: ExportOptions<'_>,
     out: &Path,
     on_bytes: &mut dyn FnMut(u64, u64),
 ) -> Result<Exported> {
@@ -193,6 +248,16 @@ pub fn export(
         ));
     }
     check_recipient(home, card)?;
+    let in_force = crate::policy::current(&home.conn, home.vault())?;
+    if let Some(p) = &in_force
+        && opts.operator.is_none()
+    {
+        return Err(Error::Refused(format!(
+            "trust policy v{} requires an operator holding the export role to export: pass --operator NAME",
+            p.version()
+        )));
+    }
+    hold_policies(home, items, card)?;
     let list = closure(home, items, opts.with_data)?;
     let mut entries = Vec::with_capacity(list.len());
     for (id, kind) in &list {
@@ -312,9 +377,21 @@ pub fn export(
         .map(|p| p.display().to_string())
         .collect();
     let ids: Vec<String> = manifest.objects.iter().map(|e| e.id.hex()).collect();
+    let operator = opts.operator.map(|o| {
+        json!({ "name": o.name, "key_id": o.key_id(),
+                "signature": o.sign(Domain::OperatorAction, format!("export\n{}", bundle_id.hex()).as_bytes()) })
+    });
     let details = json!({ "recipient": card.site.as_str(), "sequence": sequence, "objects": ids.len(), "bytes": total,
-                           "bundle": bundle_id.hex(), "files": files, "parts": manifest.payload.parts.len() });
-    audit::append(&tx, keys, "bundle.export", &ids, details)?;
+                           "bundle": bundle_id.hex(), "files": files, "parts": manifest.payload.parts.len(),
+                           "operator": operator });
+    audit::append_as(
+        &tx,
+        keys,
+        opts.operator.map(|o| o.key_id()).as_ref(),
+        "bundle.export",
+        &ids,
+        details,
+    )?;
     tx.commit()?;
     failpoint::hit("export.committed");
     finished.persist()?;

@@ -740,6 +740,7 @@ enum Document {
     Run(Box<RunRecord>),
     Gate(Box<GateReport>),
     Approval(Box<Approval>),
+    Policy(Box<crate::policy::SignedPolicy>),
 }
 
 /// Parses a record document and binds the site it claims to its signers.
@@ -796,6 +797,8 @@ fn parse_document(
         Kind::Approval => {
             let d: Approval = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
+            d.verify_operator()
+                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             Document::Approval(Box::new(d))
         }
         Kind::Deployment => {
@@ -803,6 +806,17 @@ fn parse_document(
             let _: Deployment = serde_json::from_slice(bytes).map_err(bad)?;
             return Err(Error::Refused(format!(
                 "bundle rejected: {src}: it carries a deployment record; deployments are decided at each site"
+            )));
+        }
+        Kind::Policy => {
+            // Checked against this node's root chain at commit.
+            let p = crate::policy::SignedPolicy::parse(bytes, &format!("{kind} {}", e.id.short()))
+                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
+            Document::Policy(Box::new(p))
+        }
+        Kind::OperatorCert => {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src}: it carries an operator certificate; operator keys are made at each site"
             )));
         }
         Kind::Snapshot | Kind::Weights => return Ok(None),
@@ -868,7 +882,8 @@ impl VerifiedBundle {
     /// commit. A crash anywhere before the commit leaves the store as it was.
     pub fn commit(self, home: &mut Home) -> Result<Imported> {
         let src = self.source.clone();
-        let (conn, vault, keys, _) = home.parts();
+        let (conn, vault, keys, site) = home.parts();
+        let site = site.clone();
         // IMMEDIATE takes the write lock now, so no other import can commit
         // between the sequence check below and this commit.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -967,8 +982,25 @@ impl VerifiedBundle {
                 }
                 Document::Gate(g) => lifecycle::insert_gate_row(&tx, id, g)?,
                 Document::Approval(a) => lifecycle::insert_approval_row(&tx, id, a)?,
+                Document::Policy(_) => {}
             }
         }
+        // Trust policies, in version order, through the root chain.
+        let mut chain: Vec<crate::policy::SignedPolicy> = self
+            .documents
+            .iter()
+            .filter_map(|(_, d)| match d {
+                Document::Policy(p) => Some((**p).clone()),
+                _ => None,
+            })
+            .collect();
+        chain.sort_by_key(|p| p.body.version);
+        let policies = if chain.is_empty() {
+            Vec::new()
+        } else {
+            crate::policy::apply_chain(&tx, vault, keys, &site, &chain, None)
+                .map_err(|e| prefix(&src, e))?
+        };
         tx.execute(
             "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
@@ -986,7 +1018,8 @@ impl VerifiedBundle {
             &ids,
             json!({ "origin": m.origin_site.as_str(), "sequence": m.sequence, "objects": ids.len(), "new_objects": new_objects,
                     "models": model_ids, "bundle": self.bundle.hex(), "file": src,
-                    "created_at": m.created_at.to_string(), "allow_stale": self.allow_stale }),
+                    "created_at": m.created_at.to_string(), "allow_stale": self.allow_stale,
+                    "policies": policies }),
         )?;
         failpoint::hit("import.rows");
         vault.commit_all(to_place)?;

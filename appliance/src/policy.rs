@@ -1,0 +1,1092 @@
+//! The site's root key and its signed trust policy.
+//!
+//! Each site has an offline **root key**, made onto removable media with
+//! `airlock keys root init --out DIR` and never stored on the node. The root
+//! key signs the site's **trust policy**: which peer sites the node trusts
+//! (their signing keys and age recipients), which operators hold which roles
+//! (approve, export, deploy), how many approvals a deployment to each slot
+//! needs (k of n), and which keys are revoked.
+//!
+//! The node pins its root at the first policy (`--root-key-id`, compared
+//! with the root holder out of band) and from then on accepts only a policy
+//! with a higher version, signed by a threshold of the root keys of the
+//! policy in force *and* of its own root keys: TUF's root chain. Keys are
+//! rotated and revoked by new policy versions; a revocation is permanent
+//! (a later policy that drops it is refused).
+//!
+//! The signed file is JSON, `{"policy": {...}, "signatures": [...]}`; the
+//! signatures cover the exact bytes of the `policy` member, which are never
+//! re-serialised.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use ed25519_dalek::VerifyingKey;
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::audit;
+use crate::digest::Digest;
+use crate::error::{Error, IoContext, Result};
+use crate::fsx;
+use crate::home::Home;
+use crate::keys::{self, Domain, KeyId, SiteKeys};
+use crate::personal::{Passphrase, PersonalKey};
+use crate::registry::{self, Kind};
+use crate::site::SiteName;
+use crate::time::Timestamp;
+use crate::vault::Vault;
+
+/// Format tag of trust policies.
+pub const POLICY_FORMAT: &str = "airlock-trust-policy/1";
+/// Format tag of a root key's public file.
+pub const ROOT_PUB_FORMAT: &str = "airlock-root-key/1";
+/// The sealed root secret inside the root folder.
+pub const ROOT_KEY_FILE: &str = "root.key";
+/// The root's public file inside the root folder.
+pub const ROOT_PUB_FILE: &str = "root.pub";
+/// Largest policy file read.
+pub const MAX_POLICY: usize = 1 << 20;
+/// The approvals key that applies to every slot not named.
+pub const ANY_SLOT: &str = "*";
+
+/// What an operator may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Sign approvals of gated models.
+    Approve,
+    /// Export bundles.
+    Export,
+    /// Deploy approved models.
+    Deploy,
+}
+
+impl Role {
+    /// The role's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Approve => "approve",
+            Role::Export => "export",
+            Role::Deploy => "deploy",
+        }
+    }
+}
+
+/// The root keys and how many of them must sign the next policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootSet {
+    /// ed25519 public keys, hex.
+    pub keys: Vec<String>,
+    /// Signatures needed.
+    pub threshold: u32,
+}
+
+/// A trusted peer site.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerEntry {
+    /// The peer's site name.
+    pub site: SiteName,
+    /// Its signing key, hex.
+    pub signing_key: String,
+    /// Its age recipient.
+    pub age_recipient: String,
+}
+
+/// An operator and the roles they hold.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorEntry {
+    /// The operator's name on this node.
+    pub name: String,
+    /// Their public key, hex.
+    pub key: String,
+    /// What they may do.
+    pub roles: Vec<Role>,
+}
+
+/// What the root holder writes (TOML); `airlock policy sign` adds the format
+/// and the time.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Draft {
+    site: SiteName,
+    version: u64,
+    site_key: String,
+    root: RootSet,
+    #[serde(default)]
+    peers: Vec<PeerEntry>,
+    #[serde(default)]
+    operators: Vec<OperatorEntry>,
+    #[serde(default)]
+    revoked: Vec<String>,
+    #[serde(default)]
+    approvals: BTreeMap<String, u32>,
+}
+
+/// A trust policy's content.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyBody {
+    /// Always [`POLICY_FORMAT`].
+    pub format: String,
+    /// The site (node) it governs.
+    pub site: SiteName,
+    /// Its version; each new policy has a higher one.
+    pub version: u64,
+    /// When it was signed.
+    pub created_at: Timestamp,
+    /// The node's own signing key, hex: the policy is bound to one node.
+    pub site_key: String,
+    /// The root keys that sign the next version.
+    pub root: RootSet,
+    /// Trusted peer sites.
+    pub peers: Vec<PeerEntry>,
+    /// Operators and their roles.
+    pub operators: Vec<OperatorEntry>,
+    /// Revoked key ids (operators or peers); never accepted again.
+    pub revoked: Vec<String>,
+    /// Approvals a deployment needs, per slot (`*` for every other slot).
+    pub approvals: BTreeMap<String, u32>,
+}
+
+/// One root signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicySignature {
+    /// The signing root key's id.
+    pub key_id: String,
+    /// ed25519 signature (hex) over the policy bytes.
+    pub signature: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile<'a> {
+    #[serde(borrow)]
+    policy: &'a serde_json::value::RawValue,
+    signatures: Vec<PolicySignature>,
+}
+
+/// A parsed policy file; nothing about it is verified yet.
+#[derive(Clone, Debug)]
+pub struct SignedPolicy {
+    /// The exact signed bytes.
+    pub bytes: Vec<u8>,
+    /// Their content.
+    pub body: PolicyBody,
+    /// The signatures.
+    pub signatures: Vec<PolicySignature>,
+}
+
+fn bad(source: &str, why: impl std::fmt::Display) -> Error {
+    Error::Rejected(format!("trust policy {source}: {why}"))
+}
+
+/// Validates an operator name: 1-64 characters of `a-z`, `0-9`, `.`, `_`, `-`.
+pub fn validate_operator_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && !name.starts_with(['.', '-']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Rejected(format!(
+            "operator name {name:?} is not valid: use 1-64 characters a-z, 0-9, '.', '_' and '-'"
+        )))
+    }
+}
+
+impl SignedPolicy {
+    /// Parses a policy file.
+    pub fn parse(bytes: &[u8], source: &str) -> Result<Self> {
+        if bytes.len() > MAX_POLICY {
+            return Err(bad(source, "larger than 1 MiB; not a trust policy"));
+        }
+        let file: PolicyFile<'_> = serde_json::from_slice(bytes).map_err(|e| {
+            bad(
+                source,
+                format!(
+                    "not a signed policy file ({e}); sign a TOML draft with `airlock policy sign`"
+                ),
+            )
+        })?;
+        let body: PolicyBody =
+            serde_json::from_str(file.policy.get()).map_err(|e| bad(source, e))?;
+        Ok(SignedPolicy {
+            bytes: file.policy.get().as_bytes().to_vec(),
+            body,
+            signatures: file.signatures,
+        })
+    }
+
+    /// Reads and parses a policy file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = read_small(path, MAX_POLICY)?;
+        Self::parse(&bytes, &path.display().to_string())
+    }
+
+    /// The file's bytes.
+    pub fn render(&self) -> Vec<u8> {
+        let sigs = serde_json::to_string_pretty(&self.signatures).unwrap_or_default();
+        let mut out = format!(
+            "{{\"policy\":{},\n\"signatures\":{sigs}}}\n",
+            String::from_utf8_lossy(&self.bytes)
+        )
+        .into_bytes();
+        out.shrink_to_fit();
+        out
+    }
+
+    /// The policy's id: SHA-256 of the signed bytes.
+    pub fn id(&self) -> Digest {
+        Digest::of(&self.bytes)
+    }
+
+    /// Adds `root`'s signature (replacing none: a second signature by the
+    /// same key is refused).
+    pub fn add_signature(&mut self, root: &PersonalKey) -> Result<()> {
+        let id = root.key_id().to_string();
+        if self.signatures.iter().any(|s| s.key_id == id) {
+            return Err(Error::Refused(format!(
+                "this policy is already signed by root key {id}"
+            )));
+        }
+        self.signatures.push(PolicySignature {
+            key_id: id,
+            signature: root.sign(Domain::Policy, &self.bytes),
+        });
+        Ok(())
+    }
+
+    /// How many distinct keys of `roots` signed it. A signature claiming a
+    /// root key that does not verify is an integrity error; signatures by
+    /// other keys are returned by id.
+    fn count(&self, roots: &[(KeyId, VerifyingKey)]) -> Result<(usize, Vec<String>)> {
+        let mut good = BTreeSet::new();
+        let mut others = Vec::new();
+        for s in &self.signatures {
+            match roots.iter().find(|(id, _)| id.as_str() == s.key_id) {
+                Some((id, key)) => {
+                    if !keys::verify(key, Domain::Policy, &self.bytes, &s.signature) {
+                        return Err(Error::Integrity(format!(
+                            "trust policy v{}: the signature by root key {id} does not verify; the policy was altered after signing",
+                            self.body.version
+                        )));
+                    }
+                    good.insert(id.clone());
+                }
+                None => others.push(s.key_id.clone()),
+            }
+        }
+        Ok((good.len(), others))
+    }
+}
+
+fn read_small(path: &Path, max: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .at(path)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .at(path)?;
+    Ok(bytes)
+}
+
+/// A policy's root keys, parsed.
+fn root_keys(body: &PolicyBody) -> Result<Vec<(KeyId, VerifyingKey)>> {
+    body.root
+        .keys
+        .iter()
+        .map(|k| {
+            let key = keys::parse_verifying_key(k)?;
+            Ok((KeyId::of(&key), key))
+        })
+        .collect()
+}
+
+fn key_id_of(hex_key: &str) -> Result<KeyId> {
+    Ok(KeyId::of(&keys::parse_verifying_key(hex_key)?))
+}
+
+impl PolicyBody {
+    /// Checks the policy is internally consistent.
+    pub fn validate(&self) -> Result<()> {
+        let v = self.version;
+        let fail = |why: String| Err(Error::Rejected(format!("trust policy v{v}: {why}")));
+        if self.format != POLICY_FORMAT {
+            return fail(format!(
+                "format {:?}, expected {POLICY_FORMAT:?}",
+                self.format
+            ));
+        }
+        if v == 0 {
+            return fail("versions start at 1".into());
+        }
+        let roots = root_keys(self)?;
+        let distinct: BTreeSet<_> = roots.iter().map(|(id, _)| id.clone()).collect();
+        if roots.is_empty() || distinct.len() != roots.len() {
+            return fail("root.keys must list at least one key, each once".into());
+        }
+        if self.root.threshold == 0 || self.root.threshold as usize > roots.len() {
+            return fail(format!(
+                "root.threshold {} must be between 1 and the {} root key(s)",
+                self.root.threshold,
+                roots.len()
+            ));
+        }
+        keys::parse_verifying_key(&self.site_key)?;
+        let revoked: BTreeSet<&str> = self.revoked.iter().map(String::as_str).collect();
+        for r in &self.revoked {
+            if r.len() != 16 || !r.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return fail(format!(
+                    "revoked entry {r:?} is not a key id (16 hex digits)"
+                ));
+            }
+        }
+        let mut sites = BTreeSet::new();
+        for p in &self.peers {
+            if p.site == self.site {
+                return fail(format!("peer {} is this site itself", p.site));
+            }
+            if !sites.insert(p.site.clone()) {
+                return fail(format!("peer {} is listed twice", p.site));
+            }
+            let id = key_id_of(&p.signing_key)?;
+            if revoked.contains(id.as_str()) {
+                return fail(format!("peer {} uses key {id}, which is revoked", p.site));
+            }
+            keys::PublicKeys {
+                signing: keys::parse_verifying_key(&p.signing_key)?,
+                age_recipient: p.age_recipient.clone(),
+            }
+            .recipient()?;
+        }
+        let mut names = BTreeSet::new();
+        let mut op_keys = BTreeSet::new();
+        for o in &self.operators {
+            validate_operator_name(&o.name)?;
+            if !names.insert(o.name.as_str()) {
+                return fail(format!("operator {} is listed twice", o.name));
+            }
+            let id = key_id_of(&o.key)?;
+            if !op_keys.insert(id.clone()) {
+                return fail(format!("operator {}'s key {id} is listed twice", o.name));
+            }
+            if revoked.contains(id.as_str()) {
+                return fail(format!(
+                    "operator {} uses key {id}, which is revoked",
+                    o.name
+                ));
+            }
+            let roles: BTreeSet<_> = o.roles.iter().collect();
+            if roles.is_empty() || roles.len() != o.roles.len() {
+                return fail(format!(
+                    "operator {} must hold at least one role, each once",
+                    o.name
+                ));
+            }
+        }
+        let approvers = self.holders(Role::Approve).count();
+        for (slot, k) in &self.approvals {
+            if slot != ANY_SLOT {
+                registry::validate_name(slot)?;
+            }
+            if *k == 0 || *k as usize > approvers {
+                return fail(format!(
+                    "approvals.{slot:?} = {k}: it must be between 1 and the {approvers} operator(s) holding the approve role"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Operators holding `role`.
+    pub fn holders(&self, role: Role) -> impl Iterator<Item = &OperatorEntry> {
+        self.operators
+            .iter()
+            .filter(move |o| o.roles.contains(&role))
+    }
+
+    /// The operator entry with key id `id`, if any.
+    pub fn operator(&self, id: &KeyId) -> Option<&OperatorEntry> {
+        self.operators
+            .iter()
+            .find(|o| key_id_of(&o.key).is_ok_and(|k| k == *id))
+    }
+
+    /// Whether key id `id` is revoked.
+    pub fn is_revoked(&self, id: &KeyId) -> bool {
+        self.revoked.iter().any(|r| r == id.as_str())
+    }
+
+    /// Approvals needed to deploy to `slot`.
+    pub fn approvals_needed(&self, slot: &str) -> u32 {
+        self.approvals
+            .get(slot)
+            .or_else(|| self.approvals.get(ANY_SLOT))
+            .copied()
+            .unwrap_or(1)
+    }
+}
+
+/// The policy in force at a node.
+#[derive(Clone, Debug)]
+pub struct InForce {
+    /// Its id (vault object).
+    pub id: Digest,
+    /// The policy.
+    pub policy: SignedPolicy,
+}
+
+impl InForce {
+    /// Its version.
+    pub fn version(&self) -> u64 {
+        self.policy.body.version
+    }
+    /// Its content.
+    pub fn body(&self) -> &PolicyBody {
+        &self.policy.body
+    }
+}
+
+/// The policy in force, re-verified against its own root keys; `None` for a
+/// node that has not had one applied (setup mode).
+pub fn current(conn: &Connection, vault: &Vault) -> Result<Option<InForce>> {
+    let row: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT version, id FROM policies ORDER BY version DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((version, id)) = row else {
+        return Ok(None);
+    };
+    let id: Digest = id
+        .parse()
+        .map_err(|e| Error::Integrity(format!("policies: {e}")))?;
+    let bytes = vault.read(&id, MAX_POLICY as u64)?;
+    let policy = SignedPolicy::parse(&bytes, &format!("v{version} in the vault"))?;
+    let (n, _) = policy.count(&root_keys(&policy.body)?)?;
+    if policy.body.version != version as u64 || n < policy.body.root.threshold as usize {
+        return Err(Error::Integrity(format!(
+            "the trust policy in force (v{version}, {}) does not match its signed document; the store was altered",
+            id.short()
+        )));
+    }
+    Ok(Some(InForce { id, policy }))
+}
+
+/// How an applied policy relates to the one before it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Applied {
+    /// Now in force.
+    Applied {
+        /// Its version.
+        version: u64,
+        /// Its id.
+        id: Digest,
+    },
+    /// Exactly this policy is already in force.
+    AlreadyInForce {
+        /// Its version.
+        version: u64,
+    },
+}
+
+/// Checks that `next` may follow `prev` (or, with no `prev`, be this
+/// node's first policy, pinned by `pin`), for the node `site` with signing
+/// key `site_key`. Returns false if `next` is `prev` itself.
+pub fn check_successor(
+    prev: Option<&SignedPolicy>,
+    next: &SignedPolicy,
+    site: &SiteName,
+    site_key: &VerifyingKey,
+    pin: Option<&str>,
+) -> Result<bool> {
+    let b = &next.body;
+    let v = b.version;
+    b.validate()?;
+    if b.site != *site {
+        return Err(Error::Refused(format!(
+            "trust policy v{v} governs site {:?}, not this site ({site})",
+            b.site.as_str()
+        )));
+    }
+    if keys::parse_verifying_key(&b.site_key)? != *site_key {
+        return Err(Error::Refused(format!(
+            "trust policy v{v} is bound to site key {}, not this node's key {}",
+            key_id_of(&b.site_key)?,
+            KeyId::of(site_key)
+        )));
+    }
+    let own_roots = root_keys(b)?;
+    if let Some(pin) = pin
+        && !own_roots.iter().any(|(id, _)| id.as_str() == pin)
+    {
+        return Err(Error::Refused(format!(
+            "trust policy v{v} is not signed for the pinned root key {pin}: its root keys are {}",
+            list_ids(&own_roots)
+        )));
+    }
+    if let Some(prev) = prev {
+        let pv = prev.body.version;
+        if v == pv && next.id() == prev.id() {
+            return Ok(false);
+        }
+        if v < pv {
+            return Err(Error::Refused(format!(
+                "trust policy downgrade refused: this is version {v}, and version {pv} is in force; a policy only moves forward"
+            )));
+        }
+        if v == pv {
+            return Err(Error::Refused(format!(
+                "a different trust policy version {v} is already in force; a change needs a higher version"
+            )));
+        }
+        let prev_roots = root_keys(&prev.body)?;
+        let (n, others) = next.count(&prev_roots)?;
+        if n < prev.body.root.threshold as usize {
+            return Err(Error::Refused(format!(
+                "trust policy v{v} is not signed by the root key(s) of the policy in force (v{pv}: {}, {} needed): it carries {n} of their signatures{}",
+                list_ids(&prev_roots),
+                prev.body.root.threshold,
+                signed_by_others(&others)
+            )));
+        }
+        for r in &prev.body.revoked {
+            if !b.revoked.contains(r) {
+                return Err(Error::Refused(format!(
+                    "trust policy v{v} drops the revocation of key {r} (revoked in v{pv}); a revocation is permanent: issue a new key instead"
+                )));
+            }
+        }
+    } else if pin.is_none() {
+        return Err(Error::Refused(
+            "this node has no trust policy yet: pin its root with --root-key-id ID, the root key id confirmed with whoever holds the root key".into(),
+        ));
+    }
+    let (n, others) = next.count(&own_roots)?;
+    if n < b.root.threshold as usize {
+        return Err(Error::Refused(format!(
+            "trust policy v{v} carries {n} signature(s) of its root keys ({}), {} needed{}",
+            list_ids(&own_roots),
+            b.root.threshold,
+            signed_by_others(&others)
+        )));
+    }
+    Ok(true)
+}
+
+fn list_ids(roots: &[(KeyId, VerifyingKey)]) -> String {
+    roots
+        .iter()
+        .map(|(id, _)| id.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn signed_by_others(others: &[String]) -> String {
+    if others.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; signed by key(s) {} that are not root keys",
+            others.join(", ")
+        )
+    }
+}
+
+/// Applies policies in order (each must follow the one before; the first
+/// must follow the policy in force) in one transaction with their audit
+/// records. Used by `airlock policy apply` and by bundle import.
+pub fn apply_chain(
+    tx: &Transaction<'_>,
+    vault: &Vault,
+    keys: &SiteKeys,
+    site: &SiteName,
+    chain: &[SignedPolicy],
+    pin: Option<&str>,
+) -> Result<Vec<Applied>> {
+    let mut prev = current(tx, vault)?.map(|c| c.policy);
+    let mut out = Vec::new();
+    for next in chain {
+        let pin = if prev.is_none() { pin } else { None };
+        if !check_successor(prev.as_ref(), next, site, &keys.public().signing, pin)? {
+            out.push(Applied::AlreadyInForce {
+                version: next.body.version,
+            });
+            continue;
+        }
+        let bytes = next.render();
+        let id = Digest::of(&bytes);
+        // A policy arriving in a bundle is already indexed and staged.
+        if registry::object_info(tx, &id)?.is_none() {
+            registry::put_object(tx, vault, keys, site, Kind::Policy, &bytes)?;
+        }
+        store(tx, keys, next, &id)?;
+        out.push(Applied::Applied {
+            version: next.body.version,
+            id,
+        });
+        prev = Some(next.clone());
+    }
+    Ok(out)
+}
+
+/// Records `p` as the policy in force and brings the trust list in line.
+fn store(tx: &Transaction<'_>, keys: &SiteKeys, p: &SignedPolicy, id: &Digest) -> Result<()> {
+    let b = &p.body;
+    let now = Timestamp::now().to_string();
+    tx.execute(
+        "INSERT INTO policies (version, id, applied_at) VALUES (?1, ?2, ?3)",
+        params![b.version as i64, id.hex(), now],
+    )?;
+    // Keys leaving the trust list stay able to verify what they signed
+    // before (retired) unless revoked.
+    tx.execute(
+        "INSERT OR IGNORE INTO retired_keys (key_id, site, signing_key, retired_at)
+         SELECT key_id, site, signing_key, ?1 FROM trusted_sites",
+        [&now],
+    )?;
+    tx.execute("DELETE FROM trusted_sites", [])?;
+    for peer in &b.peers {
+        let id = key_id_of(&peer.signing_key)?;
+        tx.execute(
+            "INSERT INTO trusted_sites (site, key_id, signing_key, age_recipient, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![peer.site.as_str(), id.as_str(), peer.signing_key, peer.age_recipient, now],
+        )?;
+        tx.execute("DELETE FROM retired_keys WHERE key_id = ?1", [id.as_str()])?;
+    }
+    for r in &b.revoked {
+        tx.execute(
+            "INSERT OR IGNORE INTO revoked_keys (key_id, policy_version) VALUES (?1, ?2)",
+            params![r, b.version as i64],
+        )?;
+    }
+    let roots: Vec<String> = root_keys(b)?
+        .into_iter()
+        .map(|(k, _)| k.to_string())
+        .collect();
+    let operators: Vec<_> = b
+        .operators
+        .iter()
+        .map(|o| {
+            json!({ "name": o.name, "key_id": key_id_of(&o.key).map(|k| k.to_string()).unwrap_or_default(),
+                    "roles": o.roles })
+        })
+        .collect();
+    let peers: Vec<_> = b
+        .peers
+        .iter()
+        .map(|p| json!({ "site": p.site.as_str(), "key_id": key_id_of(&p.signing_key).map(|k| k.to_string()).unwrap_or_default() }))
+        .collect();
+    audit::append(
+        tx,
+        keys,
+        "policy.apply",
+        &[id.hex()],
+        json!({ "version": b.version, "root_keys": roots, "root_threshold": b.root.threshold,
+                "peers": peers, "operators": operators, "revoked": b.revoked, "approvals": b.approvals,
+                "signed_by": p.signatures.iter().map(|s| s.key_id.clone()).collect::<Vec<_>>() }),
+    )?;
+    Ok(())
+}
+
+/// Applies policy files at `home` in one transaction (see [`apply_chain`]).
+pub fn apply(home: &mut Home, chain: &[SignedPolicy], pin: Option<&str>) -> Result<Vec<Applied>> {
+    let (conn, vault, keys, site) = home.parts();
+    let site = site.clone();
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let applied = apply_chain(&tx, vault, keys, &site, chain, pin)?;
+    tx.commit()?;
+    Ok(applied)
+}
+
+/// The public half of a root key, as written to `root.pub`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootCard {
+    /// Always [`ROOT_PUB_FORMAT`].
+    pub format: String,
+    /// The key id to pin (`--root-key-id`).
+    pub key_id: KeyId,
+    /// The public key, hex (goes into `root.keys` of a policy).
+    pub public_key: String,
+    /// When it was made.
+    pub created_at: Timestamp,
+}
+
+/// Creates a root key in the new or empty folder `out`: `root.key` (the
+/// secret, sealed with `pass`) and `root.pub`. Refused inside `home`: the
+/// root key never lives on the node.
+pub fn init_root(out: &Path, pass: &Passphrase, home: &Path) -> Result<RootCard> {
+    init_root_with(out, pass, home, None)
+}
+
+/// [`init_root`] with a chosen scrypt work factor (the demo's throwaway
+/// keys); `None` lets age calibrate it.
+pub fn init_root_with(
+    out: &Path,
+    pass: &Passphrase,
+    home: &Path,
+    log_n: Option<u8>,
+) -> Result<RootCard> {
+    if let (Ok(h), Some(o)) = (std::fs::canonicalize(home), existing_ancestor(out))
+        && o.starts_with(&h)
+    {
+        return Err(Error::Refused(format!(
+            "{} is inside the node's home {}; the root key belongs on removable media kept offline, never on the node",
+            out.display(),
+            home.display()
+        )));
+    }
+    if out.exists() && std::fs::read_dir(out).at(out)?.next().is_some() {
+        return Err(Error::Refused(format!(
+            "{} is not empty; a root key is written only into a new or empty folder",
+            out.display()
+        )));
+    }
+    fsx::create_private_dir(out)?;
+    let key = PersonalKey::generate()?;
+    key.save_sealed(&out.join(ROOT_KEY_FILE), pass, log_n)?;
+    let card = RootCard {
+        format: ROOT_PUB_FORMAT.into(),
+        key_id: key.key_id(),
+        public_key: key.public_hex(),
+        created_at: Timestamp::now(),
+    };
+    let mut bytes = serde_json::to_vec_pretty(&card).unwrap_or_default();
+    bytes.push(b'\n');
+    fsx::write_new(&out.join(ROOT_PUB_FILE), &bytes)?;
+    Ok(card)
+}
+
+/// The nearest existing ancestor of `p` (itself included), canonicalised.
+fn existing_ancestor(p: &Path) -> Option<std::path::PathBuf> {
+    let abs = std::path::absolute(p).ok()?;
+    abs.ancestors().find_map(|a| std::fs::canonicalize(a).ok())
+}
+
+/// Opens the root key in folder `dir` with `pass`.
+pub fn open_root(dir: &Path, pass: &Passphrase) -> Result<PersonalKey> {
+    PersonalKey::open_sealed(&dir.join(ROOT_KEY_FILE), pass)
+}
+
+/// Signs a policy: `input` is a TOML draft (a new policy, signed now) or a
+/// signed policy file (a co-signature for a threshold of root keys).
+pub fn sign(input: &Path, root: &PersonalKey) -> Result<SignedPolicy> {
+    let bytes = read_small(input, MAX_POLICY)?;
+    let source = input.display().to_string();
+    let mut signed = if bytes.trim_ascii_start().starts_with(b"{") {
+        SignedPolicy::parse(&bytes, &source)?
+    } else {
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad(&source, "not UTF-8"))?;
+        let d: Draft = toml::from_str(text).map_err(|e| bad(&source, e))?;
+        let body = PolicyBody {
+            format: POLICY_FORMAT.into(),
+            site: d.site,
+            version: d.version,
+            created_at: Timestamp::now(),
+            site_key: d.site_key,
+            root: d.root,
+            peers: d.peers,
+            operators: d.operators,
+            revoked: d.revoked,
+            approvals: d.approvals,
+        };
+        body.validate()?;
+        let bytes = serde_json::to_vec(&body).map_err(|e| bad(&source, e))?;
+        SignedPolicy {
+            bytes,
+            body,
+            signatures: Vec::new(),
+        }
+    };
+    signed.body.validate()?;
+    let own = root_keys(&signed.body)?;
+    let id = root.key_id();
+    let is_own = own.iter().any(|(k, _)| *k == id);
+    signed.add_signature(root)?;
+    if !is_own {
+        // Allowed (the outgoing root signs a rotation), but say so.
+        eprintln!(
+            "note: root key {id} is not among this policy's own root keys; its signature counts only as the policy in force's root"
+        );
+    }
+    Ok(signed)
+}
+
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_default()
+}
+
+/// A TOML draft of the next policy for this node: the policy in force (or,
+/// for the first, this node's trust list and operators), version + 1.
+pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
+    let current = current(&home.conn, home.vault())?;
+    let mut out = String::new();
+    let (version, root_keys, threshold, mut peers, mut operators, revoked, approvals) =
+        match &current {
+            Some(c) => {
+                let b = c.body();
+                (
+                    b.version + 1,
+                    b.root.keys.clone(),
+                    b.root.threshold,
+                    b.peers.clone(),
+                    b.operators.clone(),
+                    b.revoked.clone(),
+                    b.approvals.clone(),
+                )
+            }
+            None => (
+                1,
+                Vec::new(),
+                1,
+                Vec::new(),
+                Vec::new(),
+                Vec::new(),
+                BTreeMap::new(),
+            ),
+        };
+    let mut root_keys = root_keys;
+    if let Some(r) = root_pub
+        && !root_keys.contains(&r.public_key)
+    {
+        root_keys.push(r.public_key.clone());
+    }
+    if current.is_none() {
+        let mut stmt = home
+            .conn
+            .prepare("SELECT site, signing_key, age_recipient FROM trusted_sites ORDER BY site")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (site, signing_key, age_recipient) = row?;
+            peers.push(PeerEntry {
+                site: site.parse()?,
+                signing_key,
+                age_recipient,
+            });
+        }
+    }
+    for (name, key) in crate::operator::list_keys(&home.conn)? {
+        if !operators.iter().any(|o| o.key == key) {
+            operators.push(OperatorEntry {
+                name,
+                key,
+                roles: vec![Role::Approve],
+            });
+        }
+    }
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "# Trust policy draft for site {}. Edit, then sign it offline with the root key:\n#   airlock policy sign THIS.toml --root ROOT_DIR --out policy-v{version}.json",
+        home.site()
+    );
+    let _ = writeln!(out, "site = {}", toml_str(home.site().as_str()));
+    let _ = writeln!(out, "version = {version}");
+    let _ = writeln!(
+        out,
+        "# This node's signing key (key id {}).",
+        home.keys().key_id()
+    );
+    let _ = writeln!(
+        out,
+        "site_key = {}",
+        toml_str(&hex::encode(home.public().signing.as_bytes()))
+    );
+    let _ = writeln!(
+        out,
+        "# Revoked key ids (operators or peers): permanent.\nrevoked = [{}]",
+        revoked
+            .iter()
+            .map(|r| toml_str(r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "\n[root]\n# The root keys that must sign the next version."
+    );
+    let _ = writeln!(
+        out,
+        "keys = [{}]\nthreshold = {threshold}",
+        root_keys
+            .iter()
+            .map(|k| toml_str(k))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        out,
+        "\n[approvals]\n# Approvals by distinct operators a deployment to a slot needs (\"*\": any other slot; default 1)."
+    );
+    for (slot, k) in &approvals {
+        let _ = writeln!(out, "{} = {k}", toml_str(slot));
+    }
+    for p in &peers {
+        let _ = writeln!(
+            out,
+            "\n[[peers]]\nsite = {}\nsigning_key = {}\nage_recipient = {}",
+            toml_str(p.site.as_str()),
+            toml_str(&p.signing_key),
+            toml_str(&p.age_recipient)
+        );
+    }
+    for o in &operators {
+        let _ = writeln!(
+            out,
+            "\n[[operators]]\nname = {}\nkey = {}\nroles = [{}]",
+            toml_str(&o.name),
+            toml_str(&o.key),
+            o.roles
+                .iter()
+                .map(|r| toml_str(r.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(out)
+}
+
+/// Reads a `root.pub` file.
+pub fn read_root_card(path: &Path) -> Result<RootCard> {
+    let p = if path.is_dir() {
+        path.join(ROOT_PUB_FILE)
+    } else {
+        path.to_path_buf()
+    };
+    let bytes = read_small(&p, 64 << 10)?;
+    let card: RootCard = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Rejected(format!("root key card {}: {e}", p.display())))?;
+    if card.format != ROOT_PUB_FORMAT || key_id_of(&card.public_key)? != card.key_id {
+        return Err(Error::Rejected(format!(
+            "root key card {}: not a root key card, or its key id does not match its key",
+            p.display()
+        )));
+    }
+    Ok(card)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(version: u64, roots: &[&PersonalKey], site_key: &VerifyingKey) -> PolicyBody {
+        PolicyBody {
+            format: POLICY_FORMAT.into(),
+            site: "plant".parse().expect("name"),
+            version,
+            created_at: Timestamp::now(),
+            site_key: hex::encode(site_key.as_bytes()),
+            root: RootSet {
+                keys: roots.iter().map(|r| r.public_hex()).collect(),
+                threshold: 1,
+            },
+            peers: vec![],
+            operators: vec![],
+            revoked: vec![],
+            approvals: BTreeMap::new(),
+        }
+    }
+
+    fn signed(b: PolicyBody, by: &[&PersonalKey]) -> SignedPolicy {
+        let mut s = SignedPolicy {
+            bytes: serde_json::to_vec(&b).expect("json"),
+            body: b,
+            signatures: vec![],
+        };
+        for k in by {
+            s.add_signature(k).expect("sign");
+        }
+        SignedPolicy::parse(&s.render(), "test").expect("round trip")
+    }
+
+    #[test]
+    fn root_chain_rules() {
+        let site_keys = SiteKeys::generate().expect("keys");
+        let sk = site_keys.public().signing;
+        let site: SiteName = "plant".parse().expect("name");
+        let r1 = PersonalKey::generate().expect("root");
+        let r2 = PersonalKey::generate().expect("root");
+        let evil = PersonalKey::generate().expect("evil");
+        let v1 = signed(body(1, &[&r1], &sk), &[&r1]);
+        let pin = r1.key_id().to_string();
+        assert!(check_successor(None, &v1, &site, &sk, Some(&pin)).expect("first"));
+        let err = check_successor(None, &v1, &site, &sk, None).expect_err("unpinned");
+        assert!(err.to_string().contains("--root-key-id"), "{err}");
+        // Rotation to r2, signed by both: accepted.
+        let v2 = signed(body(2, &[&r2], &sk), &[&r1, &r2]);
+        assert!(check_successor(Some(&v1), &v2, &site, &sk, None).expect("rotation"));
+        // Signed only by the new root: refused.
+        let v2b = signed(body(2, &[&r2], &sk), &[&r2]);
+        let err = check_successor(Some(&v1), &v2b, &site, &sk, None).expect_err("unsigned by old");
+        assert!(
+            err.to_string()
+                .contains("not signed by the root key(s) of the policy in force"),
+            "{err}"
+        );
+        // Signed by a stranger that names itself root.
+        let v2c = signed(body(2, &[&evil], &sk), &[&evil]);
+        let err = check_successor(Some(&v1), &v2c, &site, &sk, None).expect_err("evil");
+        assert!(err.to_string().contains("not root keys"), "{err}");
+        // Downgrade and same-version changes.
+        let err = check_successor(Some(&v2), &v1, &site, &sk, None).expect_err("downgrade");
+        assert!(err.to_string().contains("downgrade"), "{err}");
+        assert!(!check_successor(Some(&v2), &v2, &site, &sk, None).expect("same"));
+        // A tampered body fails its signature.
+        let mut t = v1.clone();
+        t.bytes = String::from_utf8(t.bytes)
+            .expect("utf8")
+            .replace("\"version\":1", "\"version\":3")
+            .into_bytes();
+        t.body.version = 3;
+        let err = check_successor(Some(&v1), &t, &site, &sk, None).expect_err("tampered");
+        assert!(err.to_string().contains("does not verify"), "{err}");
+    }
+
+    #[test]
+    fn revocation_is_permanent_and_thresholds_are_checked() {
+        let site_keys = SiteKeys::generate().expect("keys");
+        let sk = site_keys.public().signing;
+        let site: SiteName = "plant".parse().expect("name");
+        let r = PersonalKey::generate().expect("root");
+        let op = PersonalKey::generate().expect("op");
+        let mut b1 = body(1, &[&r], &sk);
+        b1.revoked = vec![op.key_id().to_string()];
+        let v1 = signed(b1, &[&r]);
+        let v2 = signed(body(2, &[&r], &sk), &[&r]);
+        let err = check_successor(Some(&v1), &v2, &site, &sk, None).expect_err("unrevoke");
+        assert!(err.to_string().contains("permanent"), "{err}");
+        let mut b = body(1, &[&r], &sk);
+        b.operators = vec![OperatorEntry {
+            name: "alice".into(),
+            key: op.public_hex(),
+            roles: vec![Role::Approve],
+        }];
+        b.approvals.insert("production".into(), 2);
+        let err = b.validate().expect_err("2 of 1");
+        assert!(err.to_string().contains("between 1 and the 1"), "{err}");
+        b.approvals.insert("production".into(), 1);
+        b.validate().expect("1 of 1");
+        assert_eq!(b.approvals_needed("production"), 1);
+        assert_eq!(b.approvals_needed("canary"), 1);
+    }
+}
