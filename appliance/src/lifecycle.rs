@@ -344,6 +344,18 @@ pub fn approve(
             model.short()
         )));
     };
+    let me = operator.key_id();
+    if let Some((prev, _, _)) = approvals(home, model)?
+        .into_iter()
+        .find(|(_, _, k)| *k == me)
+    {
+        return Err(Error::Refused(format!(
+            "operator {} (key {me}) has already approved model {} (approval {}); a second approval by the same person does not count",
+            operator.name,
+            model.short(),
+            prev.short()
+        )));
+    }
     let site = home.site().clone();
     let mut approval = Approval {
         ty: APPROVAL_TYPE.into(),

@@ -98,6 +98,47 @@ fn about(kind: Kind, id: &Digest, model: &Digest, said: &Digest) -> Result<()> {
     }
 }
 
+/// A deployment's operator signature must verify with the key this node
+/// certified for that operator.
+fn check_deployer(
+    conn: &rusqlite::Connection,
+    r: &Deployment,
+    op: &crate::lifecycle::OperatorSignature,
+) -> Result<()> {
+    use rusqlite::OptionalExtension;
+    let key: Option<String> = conn
+        .query_row(
+            "SELECT public_key FROM operators WHERE key_id = ?1",
+            [op.key_id.as_str()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let ok = match key {
+        Some(k) => {
+            let key = crate::keys::parse_verifying_key(&k)?;
+            crate::keys::KeyId::of(&key) == op.key_id
+                && crate::keys::verify(
+                    &key,
+                    crate::keys::Domain::OperatorAction,
+                    &crate::lifecycle::deploy_statement(&r.site, &r.slot, &r.model, r.created_at),
+                    &op.signature,
+                )
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Integrity(format!(
+            "the deployment of model {} to {} names operator {} (key {}), but that operator's signature does not verify here",
+            r.model.short(),
+            r.slot,
+            op.name,
+            op.key_id
+        )))
+    }
+}
+
 /// Walks from `model` (an id or a unique prefix) to its data and approvers.
 pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     let id = registry::resolve_model(&home.conn, model)?;
@@ -242,14 +283,16 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     )? {
         let r: Approval = registry::load_record(conn, vault, Kind::Approval, &a)?;
         about(Kind::Approval, &a, &id, &r.model)?;
+        let operator = r.verify_operator()?;
         approvals.push(node(
             home,
             Kind::Approval,
             &a,
             r.site.as_str(),
             format!(
-                "approved by {:?} (gate {}): {}",
+                "approved by operator {:?} (key {operator}, signature verified) at site {} (gate {}): {}",
                 r.approver,
+                r.site,
                 r.gate.short(),
                 r.note
             ),
@@ -264,13 +307,23 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     )? {
         let r: Deployment = registry::load_record(conn, vault, Kind::Deployment, &d)?;
         about(Kind::Deployment, &d, &id, &r.model)?;
+        let by = match &r.deployed_by {
+            None => String::new(),
+            Some(op) => {
+                check_deployer(conn, &r, op)?;
+                format!(
+                    " by operator {} (key {}, signature verified)",
+                    op.name, op.key_id
+                )
+            }
+        };
         deployments.push(node(
             home,
             Kind::Deployment,
             &d,
             r.site.as_str(),
             format!(
-                "deployed to slot {} with {} approval(s)",
+                "deployed to slot {}{by} with {} approval(s)",
                 r.slot,
                 r.approvals.len()
             ),

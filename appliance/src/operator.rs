@@ -266,37 +266,34 @@ pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<O
         )));
     }
     let kid = cert.key_id.clone();
-    match policy::current(&home.conn, home.vault())? {
-        Some(p) => {
-            let v = p.version();
-            if p.body().is_revoked(&kid) {
+    // Setup mode (no policy): any certified operator may act.
+    if let Some(p) = policy::current(&home.conn, home.vault())? {
+        let v = p.version();
+        if p.body().is_revoked(&kid) {
+            return Err(Error::Refused(format!(
+                "operator {name} (key {kid}) is revoked by trust policy v{v}; the key can no longer {}",
+                role.as_str()
+            )));
+        }
+        match p.body().operator(&kid) {
+            None => {
                 return Err(Error::Refused(format!(
-                    "operator {name} (key {kid}) is revoked by trust policy v{v}; the key can no longer {}",
-                    role.as_str()
+                    "operator {name} (key {kid}) is not in trust policy v{v}; the root key holder must add them"
                 )));
             }
-            match p.body().operator(&kid) {
-                None => {
-                    return Err(Error::Refused(format!(
-                        "operator {name} (key {kid}) is not in trust policy v{v}; the root key holder must add them"
-                    )));
-                }
-                Some(o) if !o.roles.contains(&role) => {
-                    return Err(Error::Refused(format!(
-                        "operator {name} (key {kid}) does not hold the {} role in trust policy v{v} (roles: {})",
-                        role.as_str(),
-                        o.roles
-                            .iter()
-                            .map(|r| r.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )));
-                }
-                Some(_) => {}
+            Some(o) if !o.roles.contains(&role) => {
+                return Err(Error::Refused(format!(
+                    "operator {name} (key {kid}) does not hold the {} role in trust policy v{v} (roles: {})",
+                    role.as_str(),
+                    o.roles
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
             }
+            Some(_) => {}
         }
-        // Setup mode: any certified operator may act.
-        None => {}
     }
     let pass = pass.read(&format!("Passphrase for operator {name}: "), false)?;
     let key = PersonalKey::open_sealed(&key_path(home, name), &pass)?;

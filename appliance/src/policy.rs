@@ -606,6 +606,24 @@ fn signed_by_others(others: &[String]) -> String {
     }
 }
 
+/// Checks, without applying them, that policies in order would be
+/// accepted (`airlock bundle verify`).
+pub fn check_chain(
+    conn: &Connection,
+    vault: &Vault,
+    site: &SiteName,
+    site_key: &VerifyingKey,
+    chain: &[SignedPolicy],
+) -> Result<()> {
+    let mut prev = current(conn, vault)?.map(|c| c.policy);
+    for next in chain {
+        if check_successor(prev.as_ref(), next, site, site_key, None)? {
+            prev = Some(next.clone());
+        }
+    }
+    Ok(())
+}
+
 /// Applies policies in order (each must follow the one before; the first
 /// must follow the policy in force) in one transaction with their audit
 /// records. Used by `airlock policy apply` and by bundle import.

@@ -8,7 +8,7 @@ fn db(home: &std::path::Path) -> rusqlite::Connection {
 fn intact_audit_logs_verify() {
     let w = World::new();
     let out = ok(&w.lab(), &["audit", "verify"]);
-    assert!(out.contains("audit log intact: 8 records"), "{out}");
+    assert!(out.contains("audit log intact: 9 records"), "{out}");
     let log = ok(&w.lab(), &["--json", "audit", "log"]);
     let v: serde_json::Value = serde_json::from_str(&log).unwrap();
     let actions: Vec<&str> = v
@@ -26,6 +26,7 @@ fn intact_audit_logs_verify() {
         [
             "home.init",
             "trust.add",
+            "operator.create",
             "data.ingest",
             "features.apply",
             "model.train",
@@ -35,7 +36,7 @@ fn intact_audit_logs_verify() {
         ]
     );
     let plant = ok(&w.plant(), &["audit", "verify"]);
-    assert!(plant.contains("4 records"), "{plant}");
+    assert!(plant.contains("6 records"), "{plant}");
 }
 
 #[test]
@@ -43,7 +44,7 @@ fn edited_audit_record_is_named() {
     let w = World::new();
     db(&w.lab())
         .execute(
-            "UPDATE audit SET details = replace(details, 'Dana', 'Mallory') WHERE seq = 7",
+            "UPDATE audit SET details = replace(details, 'dana', 'mallory') WHERE seq = 8",
             [],
         )
         .unwrap();
@@ -52,7 +53,7 @@ fn edited_audit_record_is_named() {
         &["audit", "verify"],
         4,
         &[
-            "audit log broken at record 7 (model.approve)",
+            "audit log broken at record 8 (model.approve)",
             "the record was changed",
         ],
     );
@@ -148,9 +149,14 @@ fn audit_log_filters_by_action_actor_and_time() {
     ))
     .unwrap();
     let actor = key[0]["actor"].as_str().unwrap().to_string();
+    // Every record but the approval, whose actor is operator dana.
     assert_eq!(actions(&lab, &["--actor", &actor[..6]]).len(), 8);
+    let ops: serde_json::Value =
+        serde_json::from_str(&ok(&lab, &["--json", "keys", "operator", "list"])).unwrap();
+    let dana = ops[0]["key_id"].as_str().unwrap();
+    assert_eq!(actions(&lab, &["--actor", dana]), ["model.approve"]);
     assert!(actions(&lab, &["--actor", "ffffffffffffffff"]).is_empty());
-    assert_eq!(actions(&lab, &["--since", "2000-01-01"]).len(), 8);
+    assert_eq!(actions(&lab, &["--since", "2000-01-01"]).len(), 9);
     assert!(actions(&lab, &["--since", "2999-01-01T00:00:00Z"]).is_empty());
     fails(
         &lab,
@@ -165,7 +171,7 @@ fn truncating_the_newest_records_is_caught_by_the_signed_checkpoint() {
     let w = World::new();
     let lab = w.lab();
     let out = ok(&lab, &["audit", "verify"]);
-    assert!(out.contains("signed checkpoint at record 8"), "{out}");
+    assert!(out.contains("signed checkpoint at record 9"), "{out}");
     // Remove the newest two records: the chain alone still verifies (a
     // shorter intact log), the checkpoint outside the store does not agree.
     db(&lab)
@@ -176,7 +182,7 @@ fn truncating_the_newest_records_is_caught_by_the_signed_checkpoint() {
         &["audit", "verify"],
         4,
         &[
-            "audit log truncated: it ends at record 6, but the signed checkpoint says record 8 existed",
+            "audit log truncated: it ends at record 6, but the signed checkpoint says record 9 existed",
         ],
     );
 }
@@ -276,11 +282,11 @@ fn a_home_without_a_checkpoint_adopts_one_on_record() {
     fails(&lab, &["audit", "verify"], 4, &["is missing"]);
     let out = ok(&lab, &["audit", "adopt-checkpoint"]);
     assert!(
-        out.contains("signed a first audit checkpoint at record 9"),
+        out.contains("signed a first audit checkpoint at record 10"),
         "{out}"
     );
     let out = ok(&lab, &["audit", "verify"]);
-    assert!(out.contains("signed checkpoint at record 9"), "{out}");
+    assert!(out.contains("signed checkpoint at record 10"), "{out}");
     assert_eq!(
         actions(&lab, &["--action", "audit.*"]),
         ["audit.checkpoint_adopted"]

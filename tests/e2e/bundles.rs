@@ -217,13 +217,23 @@ fn signatures_of_unknown_sites_are_dropped_but_one_trusted_signer_is_required() 
     // carries signatures by both lab and plant.
     ok(&w.plant(), &refs(&w.ingest_args(&w.m("credit.csv"))));
     let depot = w.add_site("depot");
-    ok(&w.plant(), &["trust", "add", &w.m("depot.card.json")]);
+    // Plant is governed by its trust policy: depot is added, and omar may
+    // export, by policy v2.
+    let card = w.media("depot.card.json");
+    w.plant_policy(|t| {
+        t.replace(
+            r#"roles = ["approve", "deploy"]"#,
+            r#"roles = ["approve", "deploy", "export"]"#,
+        ) + &crate::harness::peer_toml(&card)
+    });
     ok(&depot, &["trust", "add", &w.m("plant.card.json")]);
+    let mut items = vec!["dataset:credit".to_string()];
+    items.extend(w.as_op("omar"));
     let f = w.export(
         &w.plant(),
         "depot",
         "plant-to-depot.airlock",
-        &["dataset:credit"],
+        &crate::harness::refs(&items),
     );
     let shown = ok(&depot, &["bundle", "inspect", &f.display().to_string()]);
     assert!(
@@ -248,7 +258,9 @@ fn signatures_of_unknown_sites_are_dropped_but_one_trusted_signer_is_required() 
     );
 
     // A model made and signed only by lab cannot pass through plant to depot.
-    let g = w.export(&w.plant(), "depot", "model-to-depot.airlock", &[&w.model()]);
+    let mut items = vec![w.model()];
+    items.extend(w.as_op("omar"));
+    let g = w.export(&w.plant(), "depot", "model-to-depot.airlock", &refs(&items));
     import_refused(
         &depot,
         &g,

@@ -19,6 +19,9 @@ pub fn run(home: &Path, args: &[&str]) -> Output {
         .arg(home)
         .args(args)
         .env_remove("AIRLOCK_HOME")
+        // New operator keys in tests are sealed with a light scrypt work
+        // factor (honoured by debug builds only).
+        .env("AIRLOCK_TEST_SCRYPT_LOG_N", "8")
         .output()
         .expect("run airlock")
 }
@@ -80,8 +83,21 @@ pub fn import_refused(home: &Path, file: &Path, code: i32, needle: &str) {
     fails(home, &["bundle", "verify", &file], code, &[needle]);
 }
 
-/// A two-site world made by `airlock demo --workdir`: lab trained, gated,
-/// approved and exported a model; plant imported and deployed it.
+/// The `[[peers]]` entry of a trust policy draft for the site card at `card`.
+pub fn peer_toml(card: &Path) -> String {
+    let v: serde_json::Value =
+        serde_json::from_slice(&fs::read(card).expect("read card")).expect("card json");
+    format!(
+        "\n[[peers]]\nsite = {}\nsigning_key = {}\nage_recipient = {}\n",
+        v["site"], v["signing_key"], v["age_recipient"]
+    )
+}
+
+/// A two-site world made by `airlock demo --workdir`: lab (setup mode, no
+/// trust policy) trained, gated, approved (operator dana) and exported a
+/// model; plant (trust policy v1 from its offline root key in
+/// `plant-root/`: peer lab, operator omar may approve and deploy) imported,
+/// approved and deployed it. Passphrases are in `media/NAME.pass`.
 pub struct World {
     pub _dir: tempfile::TempDir,
     /// The demo's workdir.
@@ -112,6 +128,82 @@ impl World {
     }
     pub fn media(&self, name: &str) -> PathBuf {
         self.root.join("media").join(name)
+    }
+    /// `--operator NAME --passphrase-file media/NAME.pass`.
+    pub fn as_op(&self, name: &str) -> Vec<String> {
+        vec![
+            "--operator".into(),
+            name.into(),
+            "--passphrase-file".into(),
+            self.m(&format!("{name}.pass")),
+        ]
+    }
+    /// `approve MODEL` at `home` by operator `name`.
+    pub fn approve(&self, home: &Path, model: &str, name: &str) -> std::process::Output {
+        let mut args = vec!["approve".to_string(), model.to_string()];
+        args.extend(self.as_op(name));
+        run(home, &refs(&args))
+    }
+    /// Creates operator `name` at `home` with passphrase file
+    /// `media/NAME.pass`; returns their public key.
+    pub fn new_operator(&self, home: &Path, name: &str) -> String {
+        let pass = self.media(&format!("{name}.pass"));
+        fs::write(&pass, format!("{name}-passphrase\n")).expect("write pass");
+        let mut perms = fs::metadata(&pass).expect("stat").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+        fs::set_permissions(&pass, perms).expect("chmod");
+        let out = ok(
+            home,
+            &[
+                "--json",
+                "keys",
+                "operator",
+                "new",
+                name,
+                "--passphrase-file",
+                &pass.display().to_string(),
+            ],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        v["key"].as_str().expect("key").to_string()
+    }
+    /// Signs (with plant's root key) the next plant policy: `policy
+    /// template` at plant, edited by `edit`; writes
+    /// `media/plant-policy-vN.json` and returns it, without applying it.
+    pub fn sign_plant_policy(&self, edit: impl FnOnce(String) -> String) -> PathBuf {
+        let t = ok(&self.plant(), &["policy", "template"]);
+        let version = t
+            .lines()
+            .find_map(|l| l.strip_prefix("version = "))
+            .expect("version line")
+            .to_string();
+        let draft = self.media(&format!("plant-policy-v{version}.toml"));
+        fs::write(&draft, edit(t)).expect("write draft");
+        let signed = self.media(&format!("plant-policy-v{version}.json"));
+        ok(
+            &self.plant(),
+            &[
+                "policy",
+                "sign",
+                &draft.display().to_string(),
+                "--root",
+                &self.root.join("plant-root").display().to_string(),
+                "--passphrase-file",
+                &self.m("plant-root.pass"),
+                "--out",
+                &signed.display().to_string(),
+            ],
+        );
+        signed
+    }
+    /// [`World::sign_plant_policy`], then applies it at plant.
+    pub fn plant_policy(&self, edit: impl FnOnce(String) -> String) -> PathBuf {
+        let signed = self.sign_plant_policy(edit);
+        ok(
+            &self.plant(),
+            &["policy", "apply", &signed.display().to_string()],
+        );
+        signed
     }
     /// Path as &str for argument lists.
     pub fn m(&self, name: &str) -> String {

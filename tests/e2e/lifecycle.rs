@@ -13,9 +13,11 @@ fn deploy_of_an_ungated_or_unapproved_model_is_refused() {
         5,
         &["is not gated", "airlock gate"],
     );
+    let mut approve = vec!["approve".to_string(), id[..12].to_string()];
+    approve.extend(w.as_op("dana"));
     fails(
         &w.lab(),
-        &["approve", &id[..12], "--by", "Eve"],
+        &crate::harness::refs(&approve),
         5,
         &["no passing gate report"],
     );
@@ -40,17 +42,8 @@ fn deploy_of_an_ungated_or_unapproved_model_is_refused() {
     );
     assert_eq!(fingerprint(&w.lab()), gated);
 
-    ok(
-        &w.lab(),
-        &[
-            "approve",
-            &id[..12],
-            "--by",
-            "Dana Reviewer",
-            "--note",
-            "test",
-        ],
-    );
+    approve.extend(["--note".to_string(), "test".to_string()]);
+    ok(&w.lab(), &crate::harness::refs(&approve));
     let out = ok(&w.lab(), &["deploy", &id[..12]]);
     assert!(out.contains("deployed to production"), "{out}");
     let listed = ok(&w.lab(), &["--json", "models", "list"]);

@@ -15,7 +15,9 @@ fn lineage_walks_from_a_model_to_its_data_and_approver() {
         "raw snapshot, not held here",
         "contract credit@1",
         "gate passed: roc_auc",
-        "approved by \"Dana Reviewer (demo)\"",
+        "approved by operator \"dana\" (key ",
+        "approved by operator \"omar\" (key ",
+        "by operator omar (key ",
         "deployed to slot production",
     ] {
         assert!(out.contains(needle), "lineage lacks {needle:?}:\n{out}");

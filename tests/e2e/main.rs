@@ -15,5 +15,6 @@ mod keys;
 mod lifecycle;
 mod lineage;
 mod media;
+mod policy;
 mod vault;
 mod vectors;

@@ -412,7 +412,15 @@ impl VerifiedManifest {
         on_bytes: &mut dyn FnMut(u64, u64),
     ) -> Result<Checked> {
         self.check_fresh(opts)?;
-        self.read_body(home, Mode::Check, on_bytes)?;
+        let (_, documents) = self.read_body(home, Mode::Check, on_bytes)?;
+        crate::policy::check_chain(
+            &home.conn,
+            home.vault(),
+            home.site(),
+            &home.public().signing,
+            &policy_chain(&documents),
+        )
+        .map_err(|e| prefix(&self.source, e))?;
         Ok(Checked {
             origin: self.manifest.origin_site.to_string(),
             sequence: self.manifest.sequence,
@@ -709,6 +717,7 @@ pub struct Checked {
 
 fn prefix(src: &str, e: Error) -> Error {
     match e {
+        Error::Rejected(m) => Error::Rejected(format!("bundle rejected: {src}: {m}")),
         Error::Refused(m) => Error::Refused(format!("bundle rejected: {src}: {m}")),
         Error::Integrity(m) => Error::Integrity(format!("bundle rejected: {src}: {m}")),
         other => other,
@@ -822,6 +831,19 @@ fn parse_document(
         Kind::Snapshot | Kind::Weights => return Ok(None),
     };
     Ok(Some(doc))
+}
+
+/// The trust policies among `documents`, oldest first.
+fn policy_chain(documents: &[(Digest, Document)]) -> Vec<crate::policy::SignedPolicy> {
+    let mut chain: Vec<crate::policy::SignedPolicy> = documents
+        .iter()
+        .filter_map(|(_, d)| match d {
+            Document::Policy(p) => Some((**p).clone()),
+            _ => None,
+        })
+        .collect();
+    chain.sort_by_key(|p| p.body.version);
+    chain
 }
 
 /// Stage 3: every object is staged and verified.
@@ -986,15 +1008,7 @@ impl VerifiedBundle {
             }
         }
         // Trust policies, in version order, through the root chain.
-        let mut chain: Vec<crate::policy::SignedPolicy> = self
-            .documents
-            .iter()
-            .filter_map(|(_, d)| match d {
-                Document::Policy(p) => Some((**p).clone()),
-                _ => None,
-            })
-            .collect();
-        chain.sort_by_key(|p| p.body.version);
+        let chain = policy_chain(&self.documents);
         let policies = if chain.is_empty() {
             Vec::new()
         } else {
