@@ -384,6 +384,12 @@ fn check_checkpoint(
 /// first record that fails. Returns the records and the head hash.
 fn verify_chain(conn: &Connection, site_key: &VerifyingKey) -> Result<(Vec<Record>, String)> {
     let records = records(conn)?;
+    let head = verify_records(&records, site_key)?;
+    Ok((records, head))
+}
+
+/// Verifies a chain of records (see `verify_chain`); returns the head hash.
+pub fn verify_records(records: &[Record], site_key: &VerifyingKey) -> Result<String> {
     let mut prev = GENESIS.to_string();
     for (i, r) in records.iter().enumerate() {
         let expected_seq = i as i64 + 1;
@@ -411,7 +417,7 @@ fn verify_chain(conn: &Connection, site_key: &VerifyingKey) -> Result<(Vec<Recor
         }
         prev = r.hash.clone();
     }
-    Ok((records, prev))
+    Ok(prev)
 }
 
 /// Verifies the chain (see `verify_chain`) and the signed checkpoint in
@@ -429,4 +435,210 @@ pub fn verify(
         head: prev,
         checkpoint,
     })
+}
+
+/// Format tag of an audit log export.
+pub const EXPORT_FORMAT: &str = "airlock-audit-export/1";
+
+/// The audit log as exported for an external auditor: every record, and a
+/// checkpoint over the last one, signed by the site key when exported.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditExport {
+    /// Always [`EXPORT_FORMAT`].
+    pub format: String,
+    /// The site whose log this is.
+    pub site: crate::site::SiteName,
+    /// Its signing key, hex (the auditor checks it against the site card).
+    pub signing_key: String,
+    /// When it was exported.
+    pub exported_at: Timestamp,
+    /// Every record, oldest first.
+    pub records: Vec<Record>,
+    /// Signed statement of the last record.
+    pub checkpoint: Checkpoint,
+}
+
+/// Builds the export of this node's log, after verifying it (a broken log
+/// is not exported; `airlock audit verify` names the fault).
+pub fn export_document(
+    root: &std::path::Path,
+    conn: &Connection,
+    keys: &SiteKeys,
+    site: &crate::site::SiteName,
+) -> Result<AuditExport> {
+    let public = keys.public().signing;
+    verify(root, conn, &public)?;
+    let records = records(conn)?;
+    let last = records
+        .last()
+        .ok_or_else(|| Error::NotFound("the audit log is empty".into()))?;
+    let checkpoint = Checkpoint {
+        seq: last.seq,
+        hash: last.hash.clone(),
+        signature: keys.sign(Domain::Audit, &Checkpoint::statement(last.seq, &last.hash)),
+    };
+    Ok(AuditExport {
+        format: EXPORT_FORMAT.into(),
+        site: site.clone(),
+        signing_key: hex::encode(public.as_bytes()),
+        exported_at: Timestamp::now(),
+        records,
+        checkpoint,
+    })
+}
+
+/// What the verification of an exported log saw.
+#[derive(Clone, Debug, Serialize)]
+pub struct VerifiedExport {
+    /// The site.
+    pub site: String,
+    /// Its key id.
+    pub key_id: String,
+    /// Records verified.
+    pub records: usize,
+    /// First and last record times.
+    pub first: Option<Timestamp>,
+    /// The last record's time.
+    pub last: Option<Timestamp>,
+    /// The head hash.
+    pub head: String,
+    /// The record the export's checkpoint covers (the last).
+    pub checkpoint: i64,
+    /// When it was exported.
+    pub exported_at: Timestamp,
+}
+
+/// Verifies an exported log against the key on the site's card: the key it
+/// names, the whole chain and every record's signature, and the checkpoint
+/// over the last record (so records removed from the end are caught).
+pub fn verify_export(doc: &AuditExport, card: &crate::site::SiteCard) -> Result<VerifiedExport> {
+    if doc.format != EXPORT_FORMAT {
+        return Err(Error::Integrity(format!(
+            "audit export: format {:?}, expected {EXPORT_FORMAT:?}",
+            doc.format
+        )));
+    }
+    if doc.site != card.site || doc.signing_key != hex::encode(card.keys.signing.as_bytes()) {
+        return Err(Error::Integrity(format!(
+            "audit export: it is the log of site {} with key {}, not of the card's site {} (key {})",
+            doc.site,
+            crate::keys::parse_verifying_key(&doc.signing_key)
+                .map(|k| crate::keys::KeyId::of(&k).to_string())
+                .unwrap_or_else(|_| "?".into()),
+            card.site,
+            card.keys.key_id()
+        )));
+    }
+    let key = &card.keys.signing;
+    let head = verify_records(&doc.records, key)?;
+    let c = &doc.checkpoint;
+    if !c.is_signed_by(key) {
+        return Err(Error::Integrity(
+            "audit export: its checkpoint is not signed by the site key; it was forged".into(),
+        ));
+    }
+    let last = doc.records.last();
+    match last {
+        Some(r) if r.seq == c.seq && r.hash == c.hash => {}
+        Some(r) if r.seq < c.seq => {
+            return Err(Error::Integrity(format!(
+                "audit log truncated: the export ends at record {}, but its signed checkpoint says record {} existed",
+                r.seq, c.seq
+            )));
+        }
+        _ => {
+            return Err(Error::Integrity(format!(
+                "audit export: its records do not end at the signed checkpoint (record {}); records were added or changed",
+                c.seq
+            )));
+        }
+    }
+    Ok(VerifiedExport {
+        site: doc.site.to_string(),
+        key_id: card.keys.key_id().to_string(),
+        records: doc.records.len(),
+        first: doc.records.first().map(|r| r.time),
+        last: last.map(|r| r.time),
+        head,
+        checkpoint: c.seq,
+        exported_at: doc.exported_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::Home;
+    use crate::site::SiteCard;
+
+    #[test]
+    fn an_export_verifies_and_names_truncation_edits_and_forgery() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut home =
+            Home::init(&dir.path().join("h"), "lab".parse().expect("name")).expect("init");
+        for i in 0..3 {
+            let (conn, _, keys, _) = home.parts();
+            let tx = conn.transaction().expect("tx");
+            append(&tx, keys, "test.step", &[], serde_json::json!({ "i": i })).expect("append");
+            tx.commit().expect("commit");
+        }
+        home.checkpoint().expect("checkpoint");
+        let card = SiteCard::parse(
+            &SiteCard::render(home.site(), home.keys()).expect("card"),
+            "card",
+        )
+        .expect("parse");
+        let doc =
+            export_document(home.root(), &home.conn, home.keys(), home.site()).expect("export");
+        let v = verify_export(&doc, &card).expect("verifies");
+        assert_eq!(v.records, 4);
+        assert_eq!(v.checkpoint, 4);
+
+        let mut truncated = doc.clone();
+        truncated.records.pop();
+        let err = verify_export(&truncated, &card).expect_err("truncated");
+        assert!(
+            err.to_string()
+                .contains("audit log truncated: the export ends at record 3"),
+            "{err}"
+        );
+
+        let mut edited = doc.clone();
+        edited.records[2].details = serde_json::json!({ "i": 99 });
+        let err = verify_export(&edited, &card).expect_err("edited");
+        assert!(
+            err.to_string()
+                .contains("audit log broken at record 3 (test.step)"),
+            "{err}"
+        );
+
+        let mut reordered = doc.clone();
+        reordered.records.swap(1, 2);
+        let err = verify_export(&reordered, &card).expect_err("reordered");
+        assert!(
+            err.to_string().contains("audit log broken at record 3"),
+            "{err}"
+        );
+
+        let other = crate::keys::SiteKeys::generate().expect("keys");
+        let mut forged = doc.clone();
+        forged.checkpoint.signature = other.sign(
+            Domain::Audit,
+            &Checkpoint::statement(forged.checkpoint.seq, &forged.checkpoint.hash),
+        );
+        let err = verify_export(&forged, &card).expect_err("forged");
+        assert!(
+            err.to_string().contains("not signed by the site key"),
+            "{err}"
+        );
+
+        let other_card = SiteCard::parse(
+            &SiteCard::render(home.site(), &other).expect("card"),
+            "card",
+        )
+        .expect("parse");
+        let err = verify_export(&doc, &other_card).expect_err("other key");
+        assert!(err.to_string().contains("not of the card's site"), "{err}");
+    }
 }

@@ -446,6 +446,33 @@ enum AuditCmd {
     /// checkpoints existed: verify the chain, record the adoption in the log,
     /// and sign a first checkpoint. Refused if a checkpoint exists.
     AdoptCheckpoint,
+    /// Export the whole audit log, verified, with a fresh signed checkpoint,
+    /// in a bundle for an auditor's node (a trusted peer). The auditor
+    /// checks it there with `airlock audit verify-export FILE --card CARD`
+    /// and this site's card alone.
+    Export {
+        /// The auditor node's site card.
+        #[arg(long)]
+        to: PathBuf,
+        /// The bundle file to write (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days until the bundle expires (1 to 3650).
+        #[arg(long, default_value_t = 30)]
+        expires_in: u32,
+        #[command(flatten)]
+        operator: MaybeOperatorArgs,
+    },
+    /// Check an audit log export made for this node by another site, with
+    /// only that site's card: the bundle's signature, every record's hash,
+    /// link and signature, and the signed checkpoint. Imports nothing.
+    VerifyExport {
+        /// The bundle file (or its first part).
+        file: PathBuf,
+        /// The site card of the site whose log it is.
+        #[arg(long)]
+        card: PathBuf,
+    },
     /// Print the audit log, oldest first, optionally filtered.
     Log {
         /// Only records written at or after this time (RFC 3339, e.g.
@@ -866,6 +893,61 @@ pub fn run(cli: Cli) -> Result<i32> {
             out.emit(&json!({ "id": seq, "checkpoint": seq }), |_| {
                 println!(
                     "signed a first audit checkpoint at record {seq}; the adoption is recorded in the log"
+                )
+            });
+        }
+        Command::Audit(AuditCmd::Export {
+            to,
+            out: file,
+            expires_in,
+            operator: who,
+        }) => {
+            let mut home = open()?;
+            let r = (|| {
+                let card = read_card(&to)?;
+                let op = who.unlock(&home, Role::Export)?;
+                let opts = export::ExportOptions {
+                    with_data: false,
+                    expires_in_days: expires_in,
+                    split: None,
+                    operator: op.as_ref(),
+                };
+                out.with_bytes("export", |on| {
+                    export::export_audit(&mut home, &card, opts, &file, on)
+                })
+            })();
+            let r = r.map_err(|e| {
+                import::record_refusal(&mut home, "bundle.export_refused", &file, e)
+            })?;
+            out.emit(&r, |r| {
+                println!(
+                    "wrote the audit log for site {} as bundle {} (sequence {}) to {}",
+                    r.recipient,
+                    r.bundle.short(),
+                    r.sequence,
+                    file.display()
+                )
+            });
+        }
+        Command::Audit(AuditCmd::VerifyExport { file, card }) => {
+            let home = open()?;
+            let card = read_card(&card)?;
+            let (doc, bundle) = out.with_bytes("verify", |on| {
+                import::open(&home, &file)?.verify_audit_export(&home, &card, on)
+            })?;
+            let v = audit::verify_export(&doc, &card)?;
+            let mut j = serde_json::to_value(&v).map_err(|e| Error::Rejected(e.to_string()))?;
+            j["bundle"] = json!(bundle.hex());
+            out.emit(&j, |_| {
+                println!(
+                    "audit log of site {} (key {}) intact: {} records, {} .. {}, signed checkpoint at record {}, exported {}",
+                    v.site,
+                    v.key_id,
+                    v.records,
+                    v.first.map(|t| t.to_string()).unwrap_or_default(),
+                    v.last.map(|t| t.to_string()).unwrap_or_default(),
+                    v.checkpoint,
+                    v.exported_at
                 )
             });
         }

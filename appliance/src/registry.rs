@@ -48,6 +48,8 @@ pub enum Kind {
     Policy,
     /// An operator certificate (signed by the site key).
     OperatorCert,
+    /// A site's audit log, exported for an external auditor.
+    AuditLog,
 }
 
 impl Kind {
@@ -65,6 +67,7 @@ impl Kind {
             Kind::Deployment => "deployment",
             Kind::Policy => "policy",
             Kind::OperatorCert => "operator-cert",
+            Kind::AuditLog => "audit-log",
         }
     }
 

@@ -298,3 +298,110 @@ fn a_home_without_a_checkpoint_adopts_one_on_record() {
         &["is never replaced"],
     );
 }
+
+#[test]
+fn an_exported_audit_log_verifies_elsewhere_with_only_the_site_card() {
+    let w = World::new();
+    let lab = w.lab();
+    // The auditor's node knows lab only by its card: no trust add.
+    let auditor = w.add_site("auditor");
+    ok(&lab, &["trust", "add", &w.m("auditor.card.json")]);
+    let file = w.m("lab-audit.airlock");
+    ok(
+        &lab,
+        &[
+            "audit",
+            "export",
+            "--to",
+            &w.m("auditor.card.json"),
+            "--out",
+            &file,
+        ],
+    );
+    let (action, details) = crate::harness::last_audit(&lab);
+    assert_eq!(action, "bundle.export");
+    assert_eq!(details["recipient"], "auditor");
+    let before = crate::harness::fingerprint(&auditor);
+    let out = ok(
+        &auditor,
+        &[
+            "--json",
+            "audit",
+            "verify-export",
+            &file,
+            "--card",
+            &w.m("lab.card.json"),
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["site"], "lab");
+    // home.init, trust.add, operator.create, data.ingest, features.apply,
+    // model.train, model.gate, model.approve, bundle.export, trust.add.
+    assert_eq!(v["records"], 10, "{v}");
+    assert_eq!(v["checkpoint"], 10, "{v}");
+    assert_eq!(
+        crate::harness::fingerprint(&auditor),
+        before,
+        "verifying imports nothing"
+    );
+    // Another site's card does not verify lab's log.
+    fails(
+        &auditor,
+        &[
+            "audit",
+            "verify-export",
+            &file,
+            "--card",
+            &w.m("plant.card.json"),
+        ],
+        5,
+        &["comes from site \"lab\", not from the card's site plant"],
+    );
+    // A card with lab's name but another key (a forged card).
+    let rogue = w.root.join("rogue-lab");
+    ok(&rogue, &["init", "--site", "lab"]);
+    ok(
+        &rogue,
+        &["site", "card", "--out", &w.m("rogue-lab.card.json")],
+    );
+    fails(
+        &auditor,
+        &[
+            "audit",
+            "verify-export",
+            &file,
+            "--card",
+            &w.m("rogue-lab.card.json"),
+        ],
+        5,
+        &["is signed by key", "but site \"lab\""],
+    );
+    // It is never imported as a bundle.
+    ok(&auditor, &["trust", "add", &w.m("lab.card.json")]);
+    fails(
+        &auditor,
+        &["bundle", "import", &file],
+        5,
+        &["audit log export", "never imported"],
+    );
+    // A log that does not verify at its source is not exported.
+    db(&lab)
+        .execute(
+            "UPDATE audit SET details = replace(details, 'dana', 'mallory') WHERE seq = 8",
+            [],
+        )
+        .unwrap();
+    fails(
+        &lab,
+        &[
+            "audit",
+            "export",
+            "--to",
+            &w.m("auditor.card.json"),
+            "--out",
+            &w.m("x.airlock"),
+        ],
+        4,
+        &["audit log broken at record 8 (model.approve)"],
+    );
+}

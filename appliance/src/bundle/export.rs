@@ -37,6 +37,9 @@ pub enum Item {
     /// A root-signed trust policy file for the recipient site, which
     /// applies it if it follows its root chain.
     Policy(std::path::PathBuf),
+    /// An audit log export already held in the vault (`airlock audit
+    /// export`).
+    AuditLog(Digest),
 }
 
 impl std::str::FromStr for Item {
@@ -147,6 +150,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 add(&mut list, Kind::Contract, doc.contract);
                 add(&mut list, Kind::Snapshot, doc.snapshot);
             }
+            Item::AuditLog(id) => add(&mut list, Kind::AuditLog, *id),
             Item::Policy(path) => {
                 let p = crate::policy::SignedPolicy::read(path)?;
                 let id = Digest::of(&p.render());
@@ -537,4 +541,35 @@ fn seal_trailer(
         )));
     }
     Ok(trailer)
+}
+
+/// Exports this node's audit log, verified and with a fresh signed
+/// checkpoint, to the site described by `card` (an auditor's node), which
+/// checks it with `airlock audit verify-export` and this site's card alone.
+pub fn export_audit(
+    home: &mut Home,
+    card: &SiteCard,
+    opts: ExportOptions<'_>,
+    out: &Path,
+    on_bytes: &mut dyn FnMut(u64, u64),
+) -> Result<Exported> {
+    check_recipient(home, card)?;
+    let doc = audit::export_document(home.root(), &home.conn, home.keys(), home.site())?;
+    let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Rejected(e.to_string()))?;
+    if bytes.len() as u64 > Kind::AuditLog.max_size() {
+        return Err(Error::Rejected(format!(
+            "the audit log is {} bytes, over the {} a bundle carries in one record",
+            bytes.len(),
+            Kind::AuditLog.max_size()
+        )));
+    }
+    let site = home.site().clone();
+    let id = {
+        let (conn, vault, keys, _) = home.parts();
+        let tx = conn.transaction()?;
+        let id = registry::put_object(&tx, vault, keys, &site, Kind::AuditLog, &bytes)?;
+        tx.commit()?;
+        id
+    };
+    export(home, card, &[Item::AuditLog(id)], opts, out, on_bytes)
 }

@@ -243,9 +243,49 @@ pub struct VerifiedManifest {
     bundle: Digest,
     sequence: SequenceStatus,
     freshness: Freshness,
+    /// Set for an audit log export checked against a site card alone: the
+    /// only key whose signatures count.
+    origin_only: Option<Vec<(SiteName, String, ed25519_dalek::VerifyingKey)>>,
 }
 
 impl Opened {
+    /// Verifies an audit log export's manifest against the site card of
+    /// its origin (not this node's trust list), then reads and verifies the
+    /// log. Nothing is imported; no sequence or freshness rule applies (an
+    /// auditor may check an old export).
+    pub fn verify_audit_export(
+        self,
+        home: &Home,
+        card: &crate::site::SiteCard,
+        on_bytes: &mut dyn FnMut(u64, u64),
+    ) -> Result<(crate::audit::AuditExport, Digest)> {
+        let m = &self.signed.manifest;
+        if m.origin_site != card.site {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {} comes from site {:?}, not from the card's site {}",
+                self.source,
+                m.origin_site.as_str(),
+                card.site
+            )));
+        }
+        let key_id = card.keys.key_id().to_string();
+        let mut v = self.verify_with(home, key_id.clone(), card.keys.signing)?;
+        v.origin_only = Some(vec![(card.site.clone(), key_id, card.keys.signing)]);
+        let (_, documents) = v.read_body(home, Mode::Audit, on_bytes)?;
+        let bundle = v.bundle;
+        let mut logs = documents.into_iter().filter_map(|(_, d)| match d {
+            Document::AuditLog(a) => Some(*a),
+            _ => None,
+        });
+        match (logs.next(), logs.next()) {
+            (Some(doc), None) => Ok((doc, bundle)),
+            _ => Err(Error::Refused(format!(
+                "bundle rejected: {}: it is not an audit log export (it must carry exactly one audit log)",
+                v.source
+            ))),
+        }
+    }
+
     /// Verifies the manifest's signature against the key this node trusts
     /// for the origin site, and that the manifest names this site and its
     /// key as recipient.
@@ -258,6 +298,18 @@ impl Opened {
                 m.origin_site.as_str()
             )));
         };
+        self.verify_with(home, key_id, key)
+    }
+
+    /// [`Opened::verify`] against the origin key `key` (id `key_id`).
+    fn verify_with(
+        self,
+        home: &Home,
+        key_id: String,
+        key: ed25519_dalek::VerifyingKey,
+    ) -> Result<VerifiedManifest> {
+        let m = &self.signed.manifest;
+        let src = &self.source;
         if key_id != m.origin_key {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src} is signed by key {} but site {:?} is trusted with key {key_id}",
@@ -304,6 +356,7 @@ impl Opened {
             manifest: self.signed.manifest,
             sequence,
             freshness,
+            origin_only: None,
         })
     }
 }
@@ -315,6 +368,8 @@ enum Mode {
     Stage,
     /// Only check it (`bundle verify`).
     Check,
+    /// Check an audit log export (`audit verify-export`).
+    Audit,
 }
 
 impl VerifiedManifest {
@@ -441,7 +496,10 @@ impl VerifiedManifest {
         let payload = &self.manifest.payload;
         let objects = &self.manifest.objects;
         self.parts.check_layout(payload)?;
-        let trusted = registry::trusted_keys(&home.conn)?;
+        let trusted = match &self.origin_only {
+            Some(t) => t.clone(),
+            None => registry::trusted_keys(&home.conn)?,
+        };
         let count = objects.len();
         // Signatures depend only on the manifest: check them all before
         // reading the body, so the verdict never depends on thread timing.
@@ -486,7 +544,7 @@ impl VerifiedManifest {
                 format::read_objects_with(
                     &mut body,
                     objects,
-                    mode == Mode::Check,
+                    mode != Mode::Stage,
                     |_, _, object| {
                         loop {
                             let n = match object.read(&mut buf) {
@@ -548,19 +606,19 @@ impl VerifiedManifest {
                         if found != e.id {
                             return Err(mismatch(src, i, e, found));
                         }
-                        if let Some(doc) = parse_document(src, e, &bytes, &attestations)? {
+                        if let Some(doc) = parse_document(src, e, &bytes, &attestations, mode)? {
                             documents.push((e.id, doc));
                         }
                         match mode {
                             Mode::Stage => {
                                 Some(home.vault().stage(&bytes[..], e.size, &mut |_| {})?)
                             }
-                            Mode::Check => None,
+                            Mode::Check | Mode::Audit => None,
                         }
                     } else {
                         match mode {
                             Mode::Stage => Some(home.vault().stage(r, e.size, &mut progress)?),
-                            Mode::Check => {
+                            Mode::Check | Mode::Audit => {
                                 let mut sink = ProgressSink { on: &mut progress };
                                 io::copy(&mut r, &mut sink).at(src)?;
                                 None
@@ -750,6 +808,7 @@ enum Document {
     Gate(Box<GateReport>),
     Approval(Box<Approval>),
     Policy(Box<crate::policy::SignedPolicy>),
+    AuditLog(Box<crate::audit::AuditExport>),
 }
 
 /// Parses a record document and binds the site it claims to its signers.
@@ -758,6 +817,7 @@ fn parse_document(
     e: &Entry,
     bytes: &[u8],
     atts: &[registry::Attestation],
+    mode: Mode,
 ) -> Result<Option<Document>> {
     let kind = e.kind;
     let bad = |err: serde_json::Error| {
@@ -822,6 +882,21 @@ fn parse_document(
             let p = crate::policy::SignedPolicy::parse(bytes, &format!("{kind} {}", e.id.short()))
                 .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             Document::Policy(Box::new(p))
+        }
+        Kind::AuditLog if mode == Mode::Audit => {
+            let d: crate::audit::AuditExport = serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::AuditLog(Box::new(d))
+        }
+        Kind::AuditLog => {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src}: it carries an audit log export for an auditor; check it with `airlock audit verify-export FILE --card CARD` (it is never imported)"
+            )));
+        }
+        _ if mode == Mode::Audit => {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src}: an audit log export carries only the audit log, not a {kind}"
+            )));
         }
         Kind::OperatorCert => {
             return Err(Error::Refused(format!(
@@ -1005,6 +1080,11 @@ impl VerifiedBundle {
                 Document::Gate(g) => lifecycle::insert_gate_row(&tx, id, g)?,
                 Document::Approval(a) => lifecycle::insert_approval_row(&tx, id, a)?,
                 Document::Policy(_) => {}
+                Document::AuditLog(_) => {
+                    return Err(Error::Integrity(format!(
+                        "bundle rejected: {src}: an audit log export reached the commit"
+                    )));
+                }
             }
         }
         // Trust policies, in version order, through the root chain.
