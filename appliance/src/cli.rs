@@ -857,7 +857,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 for d in &l.deployments {
                     line("  ", d);
                 }
-                println!("{} signatures verified", l.signatures_verified);
+                println!(
+                    "{} signatures and {} provenance statements verified",
+                    l.signatures_verified, l.provenance_verified
+                );
             });
         }
         Command::Vault(VaultCmd::Verify) => {

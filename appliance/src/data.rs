@@ -174,6 +174,20 @@ pub fn ingest(
     };
     let id = registry::put_record(&tx, vault, keys, site, Kind::Dataset, &doc)?;
     insert_dataset_row(&tx, &id, &doc)?;
+    crate::provenance::record(
+        &tx,
+        vault,
+        keys,
+        site,
+        "airlock data ingest",
+        None,
+        &[
+            (Kind::Dataset, id),
+            (Kind::Snapshot, checked_digest),
+            (Kind::Contract, contract_id),
+        ],
+        &[("contract", contract_id)],
+    )?;
     audit::append(
         &tx,
         keys,

@@ -161,6 +161,13 @@ CREATE TABLE operators (
     created_at TEXT NOT NULL
 ) STRICT;
 
+-- Provenance statements (vault records) by subject digest.
+CREATE TABLE provenance (
+    subject   TEXT NOT NULL,
+    statement TEXT NOT NULL,
+    PRIMARY KEY (subject, statement)
+) STRICT;
+
 -- Append-only, hash-chained, signed audit log.
 CREATE TABLE audit (
     seq       INTEGER PRIMARY KEY,

@@ -435,6 +435,16 @@ pub fn apply(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> 
     )?;
     let id = registry::put_record(&tx, vault, keys, site, Kind::FeatureSet, &doc)?;
     insert_feature_set_row(&tx, &id, &doc)?;
+    crate::provenance::record(
+        &tx,
+        vault,
+        keys,
+        site,
+        "airlock features apply",
+        None,
+        &[(Kind::FeatureSet, id)],
+        &[("dataset", doc.dataset), ("contract", doc.contract)],
+    )?;
     audit::append(
         &tx,
         keys,

@@ -17,6 +17,8 @@
 //! - [`models`]: training runs (through `airlock-runtime`) and run records;
 //! - [`lifecycle`]: gates, approvals, deployment, prediction;
 //! - [`bundle`]: signed, encrypted media bundles, the only path in or out;
+//! - [`provenance`]: signed in-toto-style statements of how each artifact
+//!   was made and from what;
 //! - [`audit`]: the hash-chained, signed audit log;
 //! - [`demo`]: the two-site walkthrough behind `airlock demo`.
 //!
@@ -44,6 +46,7 @@ pub mod operator;
 pub mod personal;
 pub mod pipe;
 pub mod policy;
+pub mod provenance;
 pub mod registry;
 pub mod site;
 pub mod time;

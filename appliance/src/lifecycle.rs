@@ -278,6 +278,16 @@ pub fn gate(home: &mut Home, model: &Digest, checks: Vec<Check>) -> Result<(Dige
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
     let id = registry::put_record(&tx, vault, keys, &site, Kind::Gate, &report)?;
+    crate::provenance::record(
+        &tx,
+        vault,
+        keys,
+        &site,
+        "airlock gate",
+        None,
+        &[(Kind::Gate, id)],
+        &[("run", *model)],
+    )?;
     insert_gate_row(&tx, &id, &report)?;
     audit::append(
         &tx,
@@ -372,6 +382,16 @@ pub fn approve(
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
     let id = registry::put_record(&tx, vault, keys, &site, Kind::Approval, &approval)?;
+    crate::provenance::record(
+        &tx,
+        vault,
+        keys,
+        &site,
+        "airlock approve",
+        Some(&operator.key_id()),
+        &[(Kind::Approval, id)],
+        &[("run", *model), ("gate", approval.gate)],
+    )?;
     insert_approval_row(&tx, &id, &approval)?;
     audit::append_as(
         &tx,
@@ -567,6 +587,22 @@ pub fn deploy(
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
     let id = registry::put_record(&tx, vault, keys, &site, Kind::Deployment, &dep)?;
+    let mut inputs = vec![
+        ("run", *model),
+        ("feature-set", dep.feature_set),
+        ("gate", dep.gate),
+    ];
+    inputs.extend(dep.approvals.iter().map(|a| ("approval", *a)));
+    crate::provenance::record(
+        &tx,
+        vault,
+        keys,
+        &site,
+        "airlock deploy",
+        operator.map(|o| o.key_id()).as_ref(),
+        &[(Kind::Deployment, id)],
+        &inputs,
+    )?;
     let seq: i64 = tx.query_row(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments",
         [],

@@ -14,6 +14,7 @@ use crate::features::FeatureSetDoc;
 use crate::home::Home;
 use crate::lifecycle::{Approval, Deployment, GateReport};
 use crate::models::{self, RunRecord};
+use crate::provenance;
 use crate::registry::{self, Kind};
 use crate::time::Timestamp;
 
@@ -32,6 +33,8 @@ pub struct Node {
     pub what: String,
     /// When it was made.
     pub at: Option<Timestamp>,
+    /// The signed provenance statement naming it, verified.
+    pub provenance: Digest,
 }
 
 /// The lineage of a model.
@@ -60,6 +63,8 @@ pub struct Lineage {
     pub deployments: Vec<Node>,
     /// Signatures verified on the way.
     pub signatures_verified: usize,
+    /// Provenance statements verified on the way (one per record).
+    pub provenance_verified: usize,
 }
 
 fn node(
@@ -69,6 +74,7 @@ fn node(
     site: &str,
     what: String,
     at: Option<Timestamp>,
+    provenance: Digest,
 ) -> Result<Node> {
     let signed_by: Vec<String> = registry::attestations(&home.conn, id)?
         .into_iter()
@@ -81,6 +87,7 @@ fn node(
         signed_by,
         what,
         at,
+        provenance,
     })
 }
 
@@ -144,6 +151,14 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     let id = registry::resolve_model(&home.conn, model)?;
     let (conn, vault) = (&home.conn, home.vault());
     let run: RunRecord = models::load_run(home, &id)?;
+    let prov = |kind: Kind, subject: &Digest, inputs: &[(&str, Digest)]| {
+        provenance::verify(conn, vault, kind, subject, inputs)
+    };
+    let train_inputs = [
+        ("dataset", run.dataset),
+        ("snapshot", run.snapshot),
+        ("feature-set", run.feature_set),
+    ];
     let model = node(
         home,
         Kind::Run,
@@ -156,6 +171,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
             run.train_rows
         ),
         Some(run.finished_at),
+        prov(Kind::Run, &id, &train_inputs)?,
     )?;
     let weights = node(
         home,
@@ -164,6 +180,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         run.site.as_str(),
         "safetensors weights".into(),
         None,
+        prov(Kind::Weights, &run.weights, &train_inputs)?,
     )?;
     let weight_sigs = registry::attestations(conn, &run.weights)?;
     if weight_sigs.is_empty() || !vault.contains(&run.weights) {
@@ -185,6 +202,11 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         fs.site.as_str(),
         format!("feature set {}@{}", fs.name, fs.version),
         None,
+        prov(
+            Kind::FeatureSet,
+            &run.feature_set,
+            &[("dataset", fs.dataset), ("contract", fs.contract)],
+        )?,
     )?;
     let mut datasets = Vec::new();
     let mut dataset_ids = vec![run.dataset];
@@ -205,6 +227,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 doc.name, doc.version, doc.rows, doc.source
             ),
             Some(doc.created_at),
+            prov(Kind::Dataset, d, &[("contract", doc.contract)])?,
         )?);
     }
     let contract_id = contract_id.unwrap_or(fs.contract);
@@ -216,6 +239,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         datasets.first().map_or("", |d| d.site.as_str()),
         format!("contract {}@{}", c.name, c.version),
         None,
+        prov(Kind::Contract, &contract_id, &[])?,
     )?;
     // The signatures cover (kind, digest), so they are checked whether or
     // not the bytes are here.
@@ -242,6 +266,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 .into()
         },
         None,
+        prov(Kind::Snapshot, &run.snapshot, &[])?,
     )?;
     let mut gates = Vec::new();
     for g in registry::digests(
@@ -273,6 +298,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 checks.join(", ")
             ),
             Some(r.created_at),
+            prov(Kind::Gate, &g, &[("run", id)])?,
         )?);
     }
     let mut approvals = Vec::new();
@@ -297,6 +323,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 r.note
             ),
             Some(r.created_at),
+            prov(Kind::Approval, &a, &[("run", id), ("gate", r.gate)])?,
         )?);
     }
     let mut deployments = Vec::new();
@@ -317,6 +344,12 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 )
             }
         };
+        let mut inputs = vec![
+            ("run", id),
+            ("feature-set", r.feature_set),
+            ("gate", r.gate),
+        ];
+        inputs.extend(r.approvals.iter().map(|a| ("approval", *a)));
         deployments.push(node(
             home,
             Kind::Deployment,
@@ -328,6 +361,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 r.approvals.len()
             ),
             Some(r.created_at),
+            prov(Kind::Deployment, &d, &inputs)?,
         )?);
     }
     let mut all = vec![&model, &weights, &feature_set, &contract];
@@ -337,6 +371,11 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     all.extend(deployments.iter());
     all.push(&snapshot);
     let signatures_verified: usize = all.iter().map(|n| n.signed_by.len()).sum();
+    let provenance_verified = all
+        .iter()
+        .map(|n| n.provenance)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
     Ok(Lineage {
         model,
         weights,
@@ -349,5 +388,6 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         approvals,
         deployments,
         signatures_verified,
+        provenance_verified,
     })
 }

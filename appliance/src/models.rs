@@ -187,6 +187,20 @@ pub fn train(
     };
     let id = registry::put_record(&tx, vault, keys, &site, Kind::Run, &record)?;
     insert_model_row(&tx, &id, &record)?;
+    crate::provenance::record(
+        &tx,
+        vault,
+        keys,
+        &site,
+        "airlock train",
+        None,
+        &[(Kind::Run, id), (Kind::Weights, weights_id)],
+        &[
+            ("dataset", record.dataset),
+            ("snapshot", record.snapshot),
+            ("feature-set", record.feature_set),
+        ],
+    )?;
     audit::append(
         &tx,
         keys,

@@ -50,6 +50,8 @@ pub enum Kind {
     OperatorCert,
     /// A site's audit log, exported for an external auditor.
     AuditLog,
+    /// A signed provenance statement (in-toto style).
+    Provenance,
 }
 
 impl Kind {
@@ -68,6 +70,7 @@ impl Kind {
             Kind::Policy => "policy",
             Kind::OperatorCert => "operator-cert",
             Kind::AuditLog => "audit-log",
+            Kind::Provenance => "provenance",
         }
     }
 

@@ -168,7 +168,8 @@ fn bundle_inspect_verifies_and_shows_the_manifest() {
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v["manifest"]["origin_site"], "lab");
     assert_eq!(v["manifest"]["recipient_site"], "plant");
-    assert_eq!(v["manifest"]["objects"].as_array().unwrap().len(), 7);
+    // Seven records and the five provenance statements of their making.
+    assert_eq!(v["manifest"]["objects"].as_array().unwrap().len(), 12);
     // Inspecting writes nothing.
     let before = fingerprint(&w.plant());
     ok(&w.plant(), &["bundle", "inspect", &b.display().to_string()]);
@@ -244,6 +245,17 @@ fn signatures_of_unknown_sites_are_dropped_but_one_trusted_signer_is_required() 
     );
     // Depot knows nothing of lab: lab's signature is dropped, plant's suffices.
     ok(&depot, &refs(&import_args(&f)));
+    // Lab's provenance statement about the shared contract is not evidence
+    // at depot: dropped, and the drop recorded.
+    let (_, details) = crate::harness::last_audit(&depot);
+    assert_eq!(
+        details["untrusted_statements_dropped"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{details}"
+    );
     let conn = rusqlite::Connection::open(depot.join("store.db")).unwrap();
     let lab_sigs: i64 = conn
         .query_row(

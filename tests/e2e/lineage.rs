@@ -47,6 +47,58 @@ fn lineage_walks_from_a_model_to_its_data_and_approver() {
 }
 
 #[test]
+fn every_record_on_the_walk_has_a_signed_provenance_statement() {
+    let w = World::new();
+    let model = w.model();
+    // Plant holds lab's statements (they travelled with the bundle) and
+    // its own (approval, deployment): one statement per step.
+    let v: serde_json::Value =
+        serde_json::from_str(&ok(&w.plant(), &["--json", "lineage", &model])).unwrap();
+    assert_eq!(v["provenance_verified"], 7, "{v}");
+    let run_statement = v["model"]["provenance"].as_str().unwrap().to_string();
+    assert_eq!(
+        v["weights"]["provenance"], run_statement,
+        "one statement covers the run record and its weights"
+    );
+    let dump = ok(
+        &w.plant(),
+        &["--json", "audit", "log", "--action", "bundle.import"],
+    );
+    assert!(
+        dump.contains(&run_statement),
+        "the import carried the statement: {dump}"
+    );
+
+    // Without its statement, the run's origin cannot be shown.
+    let conn = rusqlite::Connection::open(w.plant().join("store.db")).unwrap();
+    conn.execute(
+        "DELETE FROM provenance WHERE statement = ?1",
+        [&run_statement],
+    )
+    .unwrap();
+    fails(
+        &w.plant(),
+        &["lineage", &model],
+        4,
+        &["has no signed provenance statement naming it", &model[..12]],
+    );
+    // A statement about something else, indexed under the run, does not
+    // stand in for it.
+    let gate_statement = v["gates"][0]["provenance"].as_str().unwrap().to_string();
+    conn.execute(
+        "INSERT INTO provenance (subject, statement) VALUES (?1, ?2)",
+        [&model, &gate_statement],
+    )
+    .unwrap();
+    fails(
+        &w.plant(),
+        &["lineage", &model],
+        4,
+        &["has no signed provenance statement naming it"],
+    );
+}
+
+#[test]
 fn lineage_refuses_a_gate_indexed_under_another_model() {
     let w = World::new();
     let model = w.model();

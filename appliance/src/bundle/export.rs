@@ -97,7 +97,8 @@ fn order(kind: Kind) -> u8 {
         Kind::Gate => 6,
         Kind::Approval => 7,
         Kind::Policy => 8,
-        _ => 9,
+        Kind::Provenance => 9,
+        _ => 10,
     }
 }
 
@@ -162,6 +163,19 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 }
                 add(&mut list, Kind::Policy, id);
             }
+        }
+    }
+    // The provenance statements of everything carried.
+    let subjects: Vec<Digest> = list
+        .iter()
+        .filter(|(_, k)| !matches!(k, Kind::Provenance | Kind::Policy | Kind::AuditLog))
+        .map(|(d, _)| *d)
+        .collect();
+    // (after --with-data below adds snapshots, their statements are the
+    // dataset statements already included)
+    for id in subjects {
+        for s in crate::provenance::statements_about(&home.conn, &id)? {
+            add(&mut list, Kind::Provenance, s);
         }
     }
     // Raw snapshots of every dataset record carried, with --with-data.

@@ -606,6 +606,15 @@ impl VerifiedManifest {
                         if found != e.id {
                             return Err(mismatch(src, i, e, found));
                         }
+                        if attestations.is_empty() {
+                            // Dropped (see trusted_attestations).
+                            staged.push(StagedEntry {
+                                kind: e.kind,
+                                object: None,
+                                attestations,
+                            });
+                            continue;
+                        }
                         if let Some(doc) = parse_document(src, e, &bytes, &attestations, mode)? {
                             documents.push((e.id, doc));
                         }
@@ -746,7 +755,11 @@ fn trusted_attestations(
             kept.push(att.clone());
         }
     }
-    if kept.is_empty() {
+    // A provenance statement by a site this node does not trust is not
+    // evidence here: it is dropped (read and digest-checked, never stored),
+    // as untrusted signatures are. Nothing is accepted on the strength of a
+    // statement; lineage requires a trusted one for every record.
+    if kept.is_empty() && e.kind != Kind::Provenance {
         let signers: Vec<String> = e.attestations.iter().map(|a| a.site.to_string()).collect();
         return Err(Error::Refused(format!(
             "bundle rejected: {src}: {label} is signed only by {}, which this node does not trust",
@@ -809,6 +822,7 @@ enum Document {
     Approval(Box<Approval>),
     Policy(Box<crate::policy::SignedPolicy>),
     AuditLog(Box<crate::audit::AuditExport>),
+    Provenance(Box<crate::provenance::Statement>),
 }
 
 /// Parses a record document and binds the site it claims to its signers.
@@ -897,6 +911,13 @@ fn parse_document(
             return Err(Error::Refused(format!(
                 "bundle rejected: {src}: an audit log export carries only the audit log, not a {kind}"
             )));
+        }
+        Kind::Provenance => {
+            let d: crate::provenance::Statement = serde_json::from_slice(bytes).map_err(bad)?;
+            d.check(&format!("{kind} {}", e.id.short()))
+                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
+            claim(&d.predicate.site)?;
+            Document::Provenance(Box::new(d))
         }
         Kind::OperatorCert => {
             return Err(Error::Refused(format!(
@@ -1021,6 +1042,7 @@ impl VerifiedBundle {
             .collect();
         let mut new_objects = 0;
         let mut ids = Vec::new();
+        let mut dropped = Vec::new();
         let mut to_place = Vec::with_capacity(self.staged.len());
         for (entry, staged) in m.objects.iter().zip(self.staged) {
             let StagedEntry {
@@ -1028,6 +1050,10 @@ impl VerifiedBundle {
                 object,
                 attestations: atts,
             } = staged;
+            if atts.is_empty() && kind == Kind::Provenance {
+                dropped.push(entry.id.hex());
+                continue;
+            }
             let object = object.ok_or_else(|| {
                 Error::Integrity(format!(
                     "{kind} {} was checked but not staged",
@@ -1080,6 +1106,7 @@ impl VerifiedBundle {
                 Document::Gate(g) => lifecycle::insert_gate_row(&tx, id, g)?,
                 Document::Approval(a) => lifecycle::insert_approval_row(&tx, id, a)?,
                 Document::Policy(_) => {}
+                Document::Provenance(p) => crate::provenance::insert_rows(&tx, id, p)?,
                 Document::AuditLog(_) => {
                     return Err(Error::Integrity(format!(
                         "bundle rejected: {src}: an audit log export reached the commit"
@@ -1113,7 +1140,7 @@ impl VerifiedBundle {
             json!({ "origin": m.origin_site.as_str(), "sequence": m.sequence, "objects": ids.len(), "new_objects": new_objects,
                     "models": model_ids, "bundle": self.bundle.hex(), "file": src,
                     "created_at": m.created_at.to_string(), "allow_stale": self.allow_stale,
-                    "policies": policies }),
+                    "policies": policies, "untrusted_statements_dropped": dropped }),
         )?;
         failpoint::hit("import.rows");
         vault.commit_all(to_place)?;
