@@ -136,6 +136,14 @@ pub fn verify(key: &VerifyingKey, domain: Domain, payload: &[u8], signature_hex:
         .is_ok()
 }
 
+/// A fresh ed25519 signing key from the operating system's random source.
+pub(crate) fn fresh_signing_key() -> Result<SigningKey> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    getrandom::fill(seed.as_mut())
+        .map_err(|e| Error::io("/dev/urandom", std::io::Error::other(e.to_string())))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
 /// The site's secret keys.
 pub struct SiteKeys {
     signing: SigningKey,
@@ -155,11 +163,8 @@ impl fmt::Debug for SiteKeys {
 impl SiteKeys {
     /// Generates fresh keys from the operating system's random source.
     pub fn generate() -> Result<Self> {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::fill(seed.as_mut())
-            .map_err(|e| Error::io("/dev/urandom", std::io::Error::other(e.to_string())))?;
         Ok(SiteKeys {
-            signing: SigningKey::from_bytes(&seed),
+            signing: fresh_signing_key()?,
             age: age::x25519::Identity::generate(),
         })
     }

@@ -172,11 +172,8 @@ impl fmt::Debug for PersonalKey {
 impl PersonalKey {
     /// A fresh key from the operating system's random source.
     pub fn generate() -> Result<Self> {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::fill(seed.as_mut())
-            .map_err(|e| Error::io("/dev/urandom", std::io::Error::other(e.to_string())))?;
         Ok(PersonalKey {
-            signing: SigningKey::from_bytes(&seed),
+            signing: crate::keys::fresh_signing_key()?,
         })
     }
 
