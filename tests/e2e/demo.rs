@@ -107,6 +107,17 @@ fn every_command_has_help() {
         vec!["site", "card", "--help"],
         vec!["trust", "add", "--help"],
         vec!["models", "show", "--help"],
+        vec!["keys", "root", "init", "--help"],
+        vec!["keys", "operator", "new", "--help"],
+        vec!["keys", "operator", "list", "--help"],
+        vec!["policy", "template", "--help"],
+        vec!["policy", "sign", "--help"],
+        vec!["policy", "apply", "--help"],
+        vec!["policy", "show", "--help"],
+        vec!["audit", "export", "--help"],
+        vec!["audit", "verify-export", "--help"],
+        vec!["lineage", "--help"],
+        vec!["vault", "verify", "--help"],
     ] {
         let out = Command::new(bin()).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
