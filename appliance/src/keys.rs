@@ -173,10 +173,8 @@ impl SiteKeys {
     /// to overwrite.
     pub fn save(&self, dir: &Path) -> Result<()> {
         fsx::create_private_dir(dir)?;
-        let signing = Zeroizing::new(format!(
-            "{SIGNING_KEY_PREFIX}{}\n",
-            hex::encode(self.signing.as_bytes())
-        ));
+        let seed_hex = Zeroizing::new(hex::encode(self.signing.as_bytes()));
+        let signing = Zeroizing::new(format!("{SIGNING_KEY_PREFIX}{}\n", seed_hex.as_str()));
         fsx::write_new(&dir.join(SIGNING_KEY_FILE), signing.as_bytes())?;
         let age = Zeroizing::new(format!("{}\n", self.age.to_string().expose_secret()));
         fsx::write_new(&dir.join(AGE_KEY_FILE), age.as_bytes())

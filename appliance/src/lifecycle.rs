@@ -354,6 +354,7 @@ pub fn approve(
             model.short()
         )));
     };
+    operator.recheck(home, Role::Approve)?;
     let me = operator.key_id();
     if let Some((prev, _, _)) = approvals(home, model)?
         .into_iter()
@@ -547,6 +548,9 @@ pub fn deploy(
         )));
     }
     let in_force = policy::current(&home.conn, home.vault())?;
+    if let Some(o) = operator {
+        o.recheck(home, Role::Deploy)?;
+    }
     if let Some(p) = &in_force
         && operator.is_none()
     {

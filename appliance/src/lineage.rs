@@ -63,7 +63,8 @@ pub struct Lineage {
     pub deployments: Vec<Node>,
     /// Signatures verified on the way.
     pub signatures_verified: usize,
-    /// Provenance statements verified on the way (one per record).
+    /// Distinct provenance statements verified on the way (every record
+    /// has one; one statement may cover several, e.g. run and weights).
     pub provenance_verified: usize,
 }
 

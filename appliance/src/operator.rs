@@ -266,8 +266,37 @@ pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<O
         )));
     }
     let kid = cert.key_id.clone();
+    check_role(&home.conn, home.vault(), name, &kid, role)?;
+    let pass = pass.read(&format!("Passphrase for operator {name}: "), false)?;
+    let key = PersonalKey::open_sealed(&key_path(home, name), &pass)?;
+    if key.key_id() != kid {
+        return Err(Error::Key {
+            path: key_path(home, name),
+            reason: format!(
+                "this key (id {}) is not operator {name}'s certified key ({kid})",
+                key.key_id()
+            ),
+        });
+    }
+    Ok(Operator {
+        name: name.into(),
+        key,
+    })
+}
+
+/// Under the policy in force, `name` (key `kid`) must be listed, hold
+/// `role` and not be revoked; in setup mode any certified operator may act.
+/// Checked when an operator is unlocked and again just before their action
+/// is written.
+pub fn check_role(
+    conn: &Connection,
+    vault: &crate::vault::Vault,
+    name: &str,
+    kid: &KeyId,
+    role: Role,
+) -> Result<()> {
     // Setup mode (no policy): any certified operator may act.
-    if let Some(p) = policy::current(&home.conn, home.vault())? {
+    if let Some(p) = policy::current(conn, vault)? {
         let v = p.version();
         if p.body().is_revoked(&kid) {
             return Err(Error::Refused(format!(
@@ -295,19 +324,12 @@ pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<O
             Some(_) => {}
         }
     }
-    let pass = pass.read(&format!("Passphrase for operator {name}: "), false)?;
-    let key = PersonalKey::open_sealed(&key_path(home, name), &pass)?;
-    if key.key_id() != kid {
-        return Err(Error::Key {
-            path: key_path(home, name),
-            reason: format!(
-                "this key (id {}) is not operator {name}'s certified key ({kid})",
-                key.key_id()
-            ),
-        });
+    Ok(())
+}
+
+impl Operator {
+    /// Re-checks this operator's `role` under the policy in force now.
+    pub fn recheck(&self, home: &Home, role: Role) -> Result<()> {
+        check_role(&home.conn, home.vault(), &self.name, &self.key_id(), role)
     }
-    Ok(Operator {
-        name: name.into(),
-        key,
-    })
 }

@@ -208,10 +208,8 @@ impl PersonalKey {
         let encryptor =
             age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
                 .map_err(|e| Error::Rejected(format!("sealing {}: {e}", path.display())))?;
-        let plain = Zeroizing::new(format!(
-            "{SECRET_PREFIX}{}\n",
-            hex::encode(self.signing.as_bytes())
-        ));
+        let seed_hex = Zeroizing::new(hex::encode(self.signing.as_bytes()));
+        let plain = Zeroizing::new(format!("{SECRET_PREFIX}{}\n", seed_hex.as_str()));
         let mut sealed = Vec::new();
         let mut w = encryptor.wrap_output(&mut sealed).at(path)?;
         w.write_all(plain.as_bytes()).at(path)?;

@@ -327,8 +327,8 @@ impl PolicyBody {
                 self.format
             ));
         }
-        if v == 0 {
-            return fail("versions start at 1".into());
+        if v == 0 || v > i64::MAX as u64 {
+            return fail(format!("version must be between 1 and {}", i64::MAX));
         }
         let roots = root_keys(self)?;
         let distinct: BTreeSet<_> = roots.iter().map(|(id, _)| id.clone()).collect();
@@ -342,16 +342,37 @@ impl PolicyBody {
                 roots.len()
             ));
         }
-        keys::parse_verifying_key(&self.site_key)?;
+        let site_key_id = key_id_of(&self.site_key)?;
         let revoked: BTreeSet<&str> = self.revoked.iter().map(String::as_str).collect();
         for r in &self.revoked {
-            if r.len() != 16 || !r.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if r.len() != 16
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            {
                 return fail(format!(
-                    "revoked entry {r:?} is not a key id (16 hex digits)"
+                    "revoked entry {r:?} is not a key id (16 lowercase hex digits)"
                 ));
             }
         }
         let mut sites = BTreeSet::new();
+        let mut other_keys = BTreeSet::from([site_key_id]);
+        other_keys.extend(
+            self.peers
+                .iter()
+                .filter_map(|p| key_id_of(&p.signing_key).ok()),
+        );
+        other_keys.extend(self.operators.iter().filter_map(|o| key_id_of(&o.key).ok()));
+        for (id, _) in &roots {
+            if revoked.contains(id.as_str()) {
+                return fail(format!("root key {id} is revoked"));
+            }
+            if other_keys.contains(id) {
+                return fail(format!(
+                    "root key {id} is also the site key, a peer's or an operator's key; a root key is used for nothing else"
+                ));
+            }
+        }
         for p in &self.peers {
             if p.site == self.site {
                 return fail(format!("peer {} is this site itself", p.site));
@@ -530,13 +551,20 @@ pub fn check_successor(
         )));
     }
     let own_roots = root_keys(b)?;
-    if let Some(pin) = pin
-        && !own_roots.iter().any(|(id, _)| id.as_str() == pin)
-    {
-        return Err(Error::Refused(format!(
-            "trust policy v{v} is not signed for the pinned root key {pin}: its root keys are {}",
-            list_ids(&own_roots)
-        )));
+    if let Some(pin) = pin {
+        // The pinned key must be a root key of the policy *and* have signed
+        // it: listing a public key costs an attacker nothing.
+        let pinned: Vec<_> = own_roots
+            .iter()
+            .filter(|(id, _)| id.as_str() == pin)
+            .cloned()
+            .collect();
+        if pinned.is_empty() || next.count(&pinned)?.0 != 1 {
+            return Err(Error::Refused(format!(
+                "trust policy v{v} is not signed by the pinned root key {pin} (its root keys are {}); it was not made by that root's holder",
+                list_ids(&own_roots)
+            )));
+        }
     }
     if let Some(prev) = prev {
         let pv = prev.body.version;
@@ -572,7 +600,7 @@ pub fn check_successor(
         }
     } else if pin.is_none() {
         return Err(Error::Refused(
-            "this node has no trust policy yet: pin its root with --root-key-id ID, the root key id confirmed with whoever holds the root key".into(),
+            "this node has no trust policy yet: its first policy is applied at the console with `airlock policy apply FILE --root-key-id ID`, the root key id confirmed with whoever holds the root key (a first policy is never taken from a bundle)".into(),
         ));
     }
     let (n, others) = next.count(&own_roots)?;
@@ -853,30 +881,29 @@ fn toml_str(s: &str) -> String {
 pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
     let current = current(&home.conn, home.vault())?;
     let mut out = String::new();
-    let (version, root_keys, threshold, mut peers, mut operators, revoked, approvals) =
-        match &current {
-            Some(c) => {
-                let b = c.body();
-                (
-                    b.version + 1,
-                    b.root.keys.clone(),
-                    b.root.threshold,
-                    b.peers.clone(),
-                    b.operators.clone(),
-                    b.revoked.clone(),
-                    b.approvals.clone(),
-                )
-            }
-            None => (
-                1,
-                Vec::new(),
-                1,
-                Vec::new(),
-                Vec::new(),
-                Vec::new(),
-                BTreeMap::new(),
-            ),
-        };
+    let (version, root_keys, threshold, mut peers, operators, revoked, approvals) = match &current {
+        Some(c) => {
+            let b = c.body();
+            (
+                b.version + 1,
+                b.root.keys.clone(),
+                b.root.threshold,
+                b.peers.clone(),
+                b.operators.clone(),
+                b.revoked.clone(),
+                b.approvals.clone(),
+            )
+        }
+        None => (
+            1,
+            Vec::new(),
+            1,
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            BTreeMap::new(),
+        ),
+    };
     let mut root_keys = root_keys;
     if let Some(r) = root_pub
         && !root_keys.contains(&r.public_key)
@@ -903,13 +930,14 @@ pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
             });
         }
     }
+    // Operators made here but not in the policy: offered as comments, with
+    // no role, for the root holder to grant deliberately. Revoked keys are
+    // left out.
+    let mut unlisted = Vec::new();
     for (name, key) in crate::operator::list_keys(&home.conn)? {
-        if !operators.iter().any(|o| o.key == key) {
-            operators.push(OperatorEntry {
-                name,
-                key,
-                roles: vec![Role::Approve],
-            });
+        let revoked_here = key_id_of(&key).is_ok_and(|id| revoked.contains(&id.to_string()));
+        if !revoked_here && !operators.iter().any(|o| o.key == key) {
+            unlisted.push((name, key));
         }
     }
     use std::fmt::Write as _;
@@ -966,6 +994,14 @@ pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
             toml_str(p.site.as_str()),
             toml_str(&p.signing_key),
             toml_str(&p.age_recipient)
+        );
+    }
+    for (name, key) in &unlisted {
+        let _ = writeln!(
+            out,
+            "\n# Operator made on this node, not in the policy: uncomment and choose roles to grant any.\n# [[operators]]\n# name = {}\n# key = {}\n# roles = [\"approve\"]",
+            toml_str(name),
+            toml_str(key)
         );
     }
     for o in &operators {
@@ -1078,6 +1114,48 @@ mod tests {
         t.body.version = 3;
         let err = check_successor(Some(&v1), &t, &site, &sk, None).expect_err("tampered");
         assert!(err.to_string().contains("does not verify"), "{err}");
+    }
+
+    #[test]
+    fn a_pinned_root_must_have_signed_the_first_policy() {
+        let site_keys = SiteKeys::generate().expect("keys");
+        let sk = site_keys.public().signing;
+        let site: SiteName = "plant".parse().expect("name");
+        let real = PersonalKey::generate().expect("root");
+        let evil = PersonalKey::generate().expect("evil");
+        // The attacker lists the real (public) root key beside their own
+        // and signs alone.
+        let forged = signed(body(1, &[&real, &evil], &sk), &[&evil]);
+        let pin = real.key_id().to_string();
+        let err = check_successor(None, &forged, &site, &sk, Some(&pin)).expect_err("forged");
+        assert!(
+            err.to_string()
+                .contains("not signed by the pinned root key"),
+            "{err}"
+        );
+        let genuine = signed(body(1, &[&real, &evil], &sk), &[&real]);
+        assert!(check_successor(None, &genuine, &site, &sk, Some(&pin)).expect("genuine"));
+    }
+
+    #[test]
+    fn malformed_revocations_and_root_key_reuse_are_refused() {
+        let site_keys = SiteKeys::generate().expect("keys");
+        let sk = site_keys.public().signing;
+        let r = PersonalKey::generate().expect("root");
+        let mut b = body(1, &[&r], &sk);
+        b.revoked = vec![r.key_id().to_string().to_uppercase()];
+        let err = b.validate().expect_err("uppercase");
+        assert!(err.to_string().contains("16 lowercase hex digits"), "{err}");
+        b.revoked = vec![r.key_id().to_string()];
+        let err = b.validate().expect_err("revoked root");
+        assert!(err.to_string().contains("is revoked"), "{err}");
+        b.revoked.clear();
+        b.site_key = r.public_hex();
+        let err = b.validate().expect_err("root is the site key");
+        assert!(err.to_string().contains("used for nothing else"), "{err}");
+        let mut b = body(1, &[&r], &sk);
+        b.version = u64::MAX;
+        assert!(b.validate().is_err(), "a version SQLite cannot hold");
     }
 
     #[test]

@@ -181,9 +181,21 @@ pub fn verify(
     inputs: &[(&str, Digest)],
 ) -> Result<Digest> {
     let mut disagreeing = None;
+    let mut unusable = None;
     for sid in statements_about(conn, id)? {
-        let stmt: Statement = registry::load_record(conn, vault, Kind::Provenance, &sid)?;
-        stmt.check(&format!("provenance statement {}", sid.short()))?;
+        // One statement that no longer verifies (say, by a peer key revoked
+        // since) does not hide a good one.
+        let stmt: Statement = match registry::load_record(conn, vault, Kind::Provenance, &sid)
+            .and_then(|s: Statement| {
+                s.check(&format!("provenance statement {}", sid.short()))?;
+                Ok(s)
+            }) {
+            Ok(s) => s,
+            Err(e) => {
+                unusable = Some(e);
+                continue;
+            }
+        };
         if !stmt.names(kind, id) {
             continue;
         }
@@ -199,6 +211,9 @@ pub fn verify(
             None => return Ok(sid),
             Some((name, d)) => disagreeing = Some((sid, name.to_string(), *d)),
         }
+    }
+    if let (None, Some(e)) = (&disagreeing, unusable) {
+        return Err(e);
     }
     Err(match disagreeing {
         Some((sid, name, d)) => Error::Integrity(format!(

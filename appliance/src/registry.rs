@@ -271,11 +271,23 @@ pub fn digests(conn: &Connection, sql: &str, param: &str) -> Result<Vec<Digest>>
         .collect()
 }
 
-/// The signing keys this node trusts: its own and every trusted peer's, as
-/// (site, key id, key).
-pub fn trusted_keys(
-    conn: &Connection,
-) -> Result<Vec<(SiteName, String, ed25519_dalek::VerifyingKey)>> {
+/// A trusted signing key: (site, key id, key).
+pub type TrustedKey = (SiteName, String, ed25519_dalek::VerifyingKey);
+
+/// The signing keys whose signatures on stored records this node accepts:
+/// its own, every trusted peer's, and peer keys a policy retired without
+/// revoking (what they signed before stays verifiable).
+pub fn trusted_keys(conn: &Connection) -> Result<Vec<TrustedKey>> {
+    keys_trusted(conn, true)
+}
+
+/// The signing keys whose signatures on *arriving* objects count: this
+/// node's and its current peers' (retired keys sign nothing new).
+pub fn current_keys(conn: &Connection) -> Result<Vec<TrustedKey>> {
+    keys_trusted(conn, false)
+}
+
+fn keys_trusted(conn: &Connection, retired: bool) -> Result<Vec<TrustedKey>> {
     let mut out = Vec::new();
     let own_site: SiteName = crate::db::meta(conn, "site")?.parse()?;
     let own_id = crate::db::meta(conn, "key_id")?;
@@ -285,13 +297,13 @@ pub fn trusted_keys(
         &crate::db::meta(conn, "signing_key")?,
     )?;
     out.push((own_site, own_id, own_key));
-    // Current peers, and peer keys a policy retired (not revoked): what
-    // they signed before stays verifiable.
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare(if retired {
         "SELECT site, key_id, signing_key FROM trusted_sites
          UNION ALL SELECT site, key_id, signing_key FROM retired_keys
-         WHERE key_id NOT IN (SELECT key_id FROM revoked_keys) ORDER BY site",
-    )?;
+         WHERE key_id NOT IN (SELECT key_id FROM revoked_keys) ORDER BY site"
+    } else {
+        "SELECT site, key_id, signing_key FROM trusted_sites ORDER BY site"
+    })?;
     let rows = stmt.query_map([], |r| {
         Ok((
             r.get::<_, String>(0)?,

@@ -374,7 +374,7 @@ fn an_exported_audit_log_verifies_elsewhere_with_only_the_site_card() {
             &w.m("rogue-lab.card.json"),
         ],
         5,
-        &["is signed by key", "but site \"lab\""],
+        &["is signed by key", "for site \"lab\""],
     );
     // It is never imported as a bundle.
     ok(&auditor, &["trust", "add", &w.m("lab.card.json")]);

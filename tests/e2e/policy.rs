@@ -106,7 +106,7 @@ fn policy_downgrade_and_a_policy_signed_by_a_non_root_key_are_refused() {
         &["does not verify", "altered after signing"],
     );
 
-    // A policy for another node, and a first policy without a pinned root.
+    // A policy for another node is refused there.
     let other = w.add_site("other");
     fails(
         &other,
@@ -116,7 +116,7 @@ fn policy_downgrade_and_a_policy_signed_by_a_non_root_key_are_refused() {
     );
 
     // The same refusals when the policy arrives in a bundle: lab carries
-    // v1 (a downgrade) to plant.
+    // v1 (a downgrade), then the stranger's v3, to plant.
     let f = w.export(
         &w.lab(),
         "plant",
@@ -124,6 +124,19 @@ fn policy_downgrade_and_a_policy_signed_by_a_non_root_key_are_refused() {
         &[&format!("policy:{v1}")],
     );
     crate::harness::import_refused(&w.plant(), &f, 5, "downgrade");
+    let f = w.export(
+        &w.lab(),
+        "plant",
+        "policy-evil.airlock",
+        &[&format!("policy:{evil_signed}")],
+    );
+    crate::harness::import_refused(
+        &w.plant(),
+        &f,
+        5,
+        "not signed by the root key(s) of the policy in force (v2",
+    );
+    assert_eq!(policy_version(&w), 2);
 }
 
 #[test]
@@ -392,7 +405,7 @@ fn operator_keys_are_sealed_private_and_checked() {
     assert_eq!(w.approve(&w.lab(), &model, "dana").status.code(), Some(7));
     fs::set_permissions(w.media("dana.pass"), fs::Permissions::from_mode(0o600)).unwrap();
     assert_eq!(fingerprint(&w.lab()), before);
-    // The secret is not in the file in clear, nor in the store.
+    // The key file is an age scrypt file, not the secret in clear.
     let sealed = fs::read(&key).unwrap();
     assert!(sealed.starts_with(b"age-encryption.org/v1\n-> scrypt "));
     // Unknown operator, duplicate operator.

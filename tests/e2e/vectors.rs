@@ -53,7 +53,12 @@ fn vector_manifest_by_another_key_of_the_origin() {
     u.manifest.origin_key = craft::keys_of(&rogue).key_id().to_string();
     let f = w.media("other-key.airlock");
     seal(&u, None, &w.plant(), Signer::Key(&rogue), &f);
-    import_refused(&w.plant(), &f, 5, "but site \"lab\" is trusted with key");
+    import_refused(
+        &w.plant(),
+        &f,
+        5,
+        "but the key this node holds for site \"lab\" is",
+    );
 }
 
 #[test]

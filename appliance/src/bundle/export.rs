@@ -229,6 +229,21 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
     Ok(())
 }
 
+/// Under a policy, an operator holding `export` must authorise an export.
+fn check_exporter(home: &Home, opts: &ExportOptions<'_>) -> Result<()> {
+    match (
+        opts.operator,
+        crate::policy::current(&home.conn, home.vault())?,
+    ) {
+        (Some(o), _) => o.recheck(home, crate::policy::Role::Export),
+        (None, Some(p)) => Err(Error::Refused(format!(
+            "trust policy v{} requires an operator holding the export role to export: pass --operator NAME",
+            p.version()
+        ))),
+        (None, None) => Ok(()),
+    }
+}
+
 /// How an export is written.
 #[derive(Clone, Copy, Debug)]
 pub struct ExportOptions<'a> {
@@ -266,15 +281,7 @@ pub fn export(
         ));
     }
     check_recipient(home, card)?;
-    let in_force = crate::policy::current(&home.conn, home.vault())?;
-    if let Some(p) = &in_force
-        && opts.operator.is_none()
-    {
-        return Err(Error::Refused(format!(
-            "trust policy v{} requires an operator holding the export role to export: pass --operator NAME",
-            p.version()
-        )));
-    }
+    check_exporter(home, &opts)?;
     hold_policies(home, items, card)?;
     let list = closure(home, items, opts.with_data)?;
     let mut entries = Vec::with_capacity(list.len());
@@ -437,10 +444,19 @@ fn check_recipient(home: &Home, card: &SiteCard) -> Result<()> {
         )
         .optional()?;
     match trusted {
-        None => Err(Error::Refused(format!(
-            "site {} is not trusted here; run `airlock trust add CARD` for it first",
-            card.site
-        ))),
+        None => Err(Error::Refused(
+            match crate::policy::current(&home.conn, home.vault())? {
+                Some(p) => format!(
+                    "site {} is not a peer in trust policy v{}; the root key holder must add it",
+                    card.site,
+                    p.version()
+                ),
+                None => format!(
+                    "site {} is not trusted here; run `airlock trust add CARD` for it first",
+                    card.site
+                ),
+            },
+        )),
         Some((sk, age))
             if sk != hex::encode(card.keys.signing.as_bytes())
                 || age != card.keys.age_recipient =>
@@ -568,6 +584,7 @@ pub fn export_audit(
     on_bytes: &mut dyn FnMut(u64, u64),
 ) -> Result<Exported> {
     check_recipient(home, card)?;
+    check_exporter(home, &opts)?;
     let doc = audit::export_document(home.root(), &home.conn, home.keys(), home.site())?;
     let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Rejected(e.to_string()))?;
     if bytes.len() as u64 > Kind::AuditLog.max_size() {
@@ -582,6 +599,13 @@ pub fn export_audit(
         let (conn, vault, keys, _) = home.parts();
         let tx = conn.transaction()?;
         let id = registry::put_object(&tx, vault, keys, &site, Kind::AuditLog, &bytes)?;
+        audit::append(
+            &tx,
+            keys,
+            "audit.snapshot",
+            &[id.hex()],
+            json!({ "records": doc.records.len(), "checkpoint": doc.checkpoint.seq, "for_site": card.site.as_str() }),
+        )?;
         tx.commit()?;
         id
     };

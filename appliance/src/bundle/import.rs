@@ -312,7 +312,7 @@ impl Opened {
         let src = &self.source;
         if key_id != m.origin_key {
             return Err(Error::Refused(format!(
-                "bundle rejected: {src} is signed by key {} but site {:?} is trusted with key {key_id}",
+                "bundle rejected: {src} is signed by key {} but the key this node holds for site {:?} is {key_id}",
                 m.origin_key,
                 m.origin_site.as_str()
             )));
@@ -498,7 +498,7 @@ impl VerifiedManifest {
         self.parts.check_layout(payload)?;
         let trusted = match &self.origin_only {
             Some(t) => t.clone(),
-            None => registry::trusted_keys(&home.conn)?,
+            None => registry::current_keys(&home.conn)?,
         };
         let count = objects.len();
         // Signatures depend only on the manifest: check them all before
@@ -1119,8 +1119,27 @@ impl VerifiedBundle {
         let policies = if chain.is_empty() {
             Vec::new()
         } else {
-            crate::policy::apply_chain(&tx, vault, keys, &site, &chain, None)
-                .map_err(|e| prefix(&src, e))?
+            let applied = crate::policy::apply_chain(&tx, vault, keys, &site, &chain, None)
+                .map_err(|e| prefix(&src, e))?;
+            // The policies may have removed or revoked keys: every object
+            // must still carry a signature by a key trusted now.
+            let now_trusted = registry::current_keys(&tx)?;
+            for entry in &m.objects {
+                if dropped.contains(&entry.id.hex()) {
+                    continue;
+                }
+                let ok = registry::attestations(&tx, &entry.id)?.iter().any(|a| {
+                    registry::check_attestation(&now_trusted, entry.kind, &entry.id, a).is_ok()
+                });
+                if !ok {
+                    return Err(Error::Refused(format!(
+                        "bundle rejected: {src}: {} {} is not signed by any key the trust policy it carries leaves trusted",
+                        entry.kind,
+                        entry.id.short()
+                    )));
+                }
+            }
+            applied
         };
         tx.execute(
             "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
