@@ -298,13 +298,13 @@ pub fn check_role(
     // Setup mode (no policy): any certified operator may act.
     if let Some(p) = policy::current(conn, vault)? {
         let v = p.version();
-        if p.body().is_revoked(&kid) {
+        if p.body().is_revoked(kid) {
             return Err(Error::Refused(format!(
                 "operator {name} (key {kid}) is revoked by trust policy v{v}; the key can no longer {}",
                 role.as_str()
             )));
         }
-        match p.body().operator(&kid) {
+        match p.body().operator(kid) {
             None => {
                 return Err(Error::Refused(format!(
                     "operator {name} (key {kid}) is not in trust policy v{v}; the root key holder must add them"
