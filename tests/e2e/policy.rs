@@ -451,3 +451,41 @@ fn operator_keys_are_sealed_private_and_checked() {
         &["governed by trust policy v1"],
     );
 }
+
+#[test]
+fn a_carried_policy_that_revokes_a_signer_of_the_same_bundle_refuses_it() {
+    let w = World::new();
+    // depot makes a dataset and sends it to lab; plant trusts depot (v2).
+    let depot = w.add_site("depot");
+    ok(&depot, &refs(&w.ingest_args(&w.m("credit.csv"))));
+    ok(&depot, &["trust", "add", &w.m("lab.card.json")]);
+    ok(&w.lab(), &["trust", "add", &w.m("depot.card.json")]);
+    let f = w.export(&depot, "lab", "depot-to-lab.airlock", &["dataset:credit"]);
+    ok(&w.lab(), &["bundle", "import", &f.display().to_string()]);
+    let card = w.media("depot.card.json");
+    w.plant_policy(|t| t + &crate::harness::peer_toml(&card));
+    let depot_id: serde_json::Value = serde_json::from_slice(&fs::read(&card).unwrap()).unwrap();
+    let depot_id = depot_id["key_id"].as_str().unwrap().to_string();
+    // v3 drops and revokes depot; lab carries it with depot's dataset.
+    let v3 = w.sign_plant_policy(|t| {
+        let start = t.find("\n[[peers]]\nsite = \"depot\"").unwrap();
+        let end = t[start + 1..]
+            .find("\n[[")
+            .map_or(t.len(), |e| start + 1 + e);
+        let t = format!("{}{}", &t[..start], &t[end..]);
+        t.replace("revoked = []", &format!("revoked = [\"{depot_id}\"]"))
+    });
+    let f = w.export(
+        &w.lab(),
+        "plant",
+        "revoking.airlock",
+        &["dataset:depot/credit", &format!("policy:{}", v3.display())],
+    );
+    crate::harness::import_refused(
+        &w.plant(),
+        &f,
+        5,
+        "is not signed by any key the trust policy it carries leaves trusted",
+    );
+    assert_eq!(policy_version(&w), 2, "the refused import applied nothing");
+}

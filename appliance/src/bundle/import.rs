@@ -468,14 +468,42 @@ impl VerifiedManifest {
     ) -> Result<Checked> {
         self.check_fresh(opts)?;
         let (_, documents) = self.read_body(home, Mode::Check, on_bytes)?;
+        let chain = policy_chain(&documents);
         crate::policy::check_chain(
             &home.conn,
             home.vault(),
             home.site(),
             &home.public().signing,
-            &policy_chain(&documents),
+            &chain,
         )
         .map_err(|e| prefix(&self.source, e))?;
+        // As the commit does: every object must still carry a signature by
+        // a key the newest carried policy trusts.
+        if let Some(last) = chain.last() {
+            let mut now_trusted = vec![(
+                home.site().clone(),
+                home.keys().key_id().to_string(),
+                home.public().signing,
+            )];
+            for p in &last.body.peers {
+                let key = keys::parse_verifying_key(&p.signing_key)?;
+                now_trusted.push((p.site.clone(), keys::KeyId::of(&key).to_string(), key));
+            }
+            for e in &self.manifest.objects {
+                let ok = e.kind == Kind::Provenance
+                    || e.attestations.iter().any(|a| {
+                        registry::check_attestation(&now_trusted, e.kind, &e.id, a).is_ok()
+                    });
+                if !ok {
+                    return Err(Error::Refused(format!(
+                        "bundle rejected: {}: {} {} is not signed by any key the trust policy it carries leaves trusted",
+                        self.source,
+                        e.kind,
+                        e.id.short()
+                    )));
+                }
+            }
+        }
         Ok(Checked {
             origin: self.manifest.origin_site.to_string(),
             sequence: self.manifest.sequence,
@@ -1125,7 +1153,9 @@ impl VerifiedBundle {
             // must still carry a signature by a key trusted now.
             let now_trusted = registry::current_keys(&tx)?;
             for entry in &m.objects {
-                if dropped.contains(&entry.id.hex()) {
+                // Statements are evidence only, never trusted on their own
+                // (one by a key revoked now simply no longer verifies).
+                if entry.kind == Kind::Provenance {
                     continue;
                 }
                 let ok = registry::attestations(&tx, &entry.id)?.iter().any(|a| {
