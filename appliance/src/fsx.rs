@@ -53,6 +53,19 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(parent(path))
 }
 
+/// Reads at most `max` + 1 bytes of `path`, so the caller can refuse a file
+/// larger than `max` without reading all of it.
+pub fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    fs::File::open(path)
+        .at(path)?
+        .take(max as u64 + 1)
+        .read_to_end(&mut bytes)
+        .at(path)?;
+    Ok(bytes)
+}
+
 /// Creates a folder (and its parents) private to the owner (0700).
 pub fn create_private_dir(path: &Path) -> Result<()> {
     DirBuilder::new()

@@ -196,6 +196,27 @@ pub struct Deployment {
     pub deployed_by: Option<OperatorSignature>,
 }
 
+impl Approval {
+    /// The inputs its provenance statement names.
+    pub fn provenance_inputs(&self) -> [(&'static str, Digest); 2] {
+        [("run", self.model), ("gate", self.gate)]
+    }
+}
+
+impl Deployment {
+    /// The inputs its provenance statement names (written by `deploy`,
+    /// checked by `lineage`).
+    pub fn provenance_inputs(&self) -> Vec<(&'static str, Digest)> {
+        let mut inputs = vec![
+            ("run", self.model),
+            ("feature-set", self.feature_set),
+            ("gate", self.gate),
+        ];
+        inputs.extend(self.approvals.iter().map(|a| ("approval", *a)));
+        inputs
+    }
+}
+
 /// What a deploying operator signs.
 pub fn deploy_statement(site: &SiteName, slot: &str, model: &Digest, at: Timestamp) -> Vec<u8> {
     format!("deploy\n{site}\n{slot}\n{}\n{at}", model.hex()).into_bytes()
@@ -354,7 +375,11 @@ pub fn approve(
             model.short()
         )));
     };
-    operator.recheck(home, Role::Approve)?;
+    crate::operator::authorize(
+        policy::current(&home.conn, home.vault())?.as_ref(),
+        Some(operator),
+        Role::Approve,
+    )?;
     let me = operator.key_id();
     if let Some((prev, _, _)) = approvals(home, model)?
         .into_iter()
@@ -391,7 +416,7 @@ pub fn approve(
         "airlock approve",
         Some(&operator.key_id()),
         &[(Kind::Approval, id)],
-        &[("run", *model), ("gate", approval.gate)],
+        &approval.provenance_inputs(),
     )?;
     insert_approval_row(&tx, &id, &approval)?;
     audit::append_as(
@@ -454,17 +479,15 @@ pub fn counted_approvals(
     home: &Home,
     model: &Digest,
     slot: &str,
+    current: Option<&policy::InForce>,
 ) -> Result<(Vec<Digest>, u32, Vec<String>)> {
-    let current = policy::current(&home.conn, home.vault())?;
-    let needed = current
-        .as_ref()
-        .map_or(1, |p| p.body().approvals_needed(slot));
+    let needed = current.map_or(1, |p| p.body().approvals_needed(slot));
     let mut seen = std::collections::BTreeSet::new();
     let mut counted = Vec::new();
     let mut not_counted = Vec::new();
     for (id, a, key_id) in approvals(home, model)? {
         let who = format!("{} (key {key_id})", a.approver);
-        if let Some(p) = &current {
+        if let Some(p) = current {
             let v = p.version();
             if p.body().is_revoked(&key_id) {
                 not_counted.push(format!("{who}: key revoked by trust policy v{v}"));
@@ -527,7 +550,8 @@ pub fn deploy(
             model.short()
         )));
     };
-    let (approvals, needed, not_counted) = counted_approvals(home, model, slot)?;
+    let in_force = policy::current(&home.conn, home.vault())?;
+    let (approvals, needed, not_counted) = counted_approvals(home, model, slot, in_force.as_ref())?;
     if approvals.is_empty() && not_counted.is_empty() {
         return Err(Error::Refused(format!(
             "model {} is not approved; an operator must run `airlock approve {} --operator NAME` first",
@@ -547,18 +571,7 @@ pub fn deploy(
             approvals.len()
         )));
     }
-    let in_force = policy::current(&home.conn, home.vault())?;
-    if let Some(o) = operator {
-        o.recheck(home, Role::Deploy)?;
-    }
-    if let Some(p) = &in_force
-        && operator.is_none()
-    {
-        return Err(Error::Refused(format!(
-            "trust policy v{} requires an operator holding the deploy role to deploy: pass --operator NAME",
-            p.version()
-        )));
-    }
+    crate::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
     // Everything serving needs must be present and valid now, not at the
     // first request.
     models::load_model(home, &run)?;
@@ -591,12 +604,6 @@ pub fn deploy(
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
     let id = registry::put_record(&tx, vault, keys, &site, Kind::Deployment, &dep)?;
-    let mut inputs = vec![
-        ("run", *model),
-        ("feature-set", dep.feature_set),
-        ("gate", dep.gate),
-    ];
-    inputs.extend(dep.approvals.iter().map(|a| ("approval", *a)));
     crate::provenance::record(
         &tx,
         vault,
@@ -605,7 +612,7 @@ pub fn deploy(
         "airlock deploy",
         operator.map(|o| o.key_id()).as_ref(),
         &[(Kind::Deployment, id)],
-        &inputs,
+        &dep.provenance_inputs(),
     )?;
     let seq: i64 = tx.query_row(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments",

@@ -155,11 +155,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     let prov = |kind: Kind, subject: &Digest, inputs: &[(&str, Digest)]| {
         provenance::verify(conn, vault, kind, subject, inputs)
     };
-    let train_inputs = [
-        ("dataset", run.dataset),
-        ("snapshot", run.snapshot),
-        ("feature-set", run.feature_set),
-    ];
+    let train_inputs = run.provenance_inputs();
     let model = node(
         home,
         Kind::Run,
@@ -324,7 +320,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 r.note
             ),
             Some(r.created_at),
-            prov(Kind::Approval, &a, &[("run", id), ("gate", r.gate)])?,
+            prov(Kind::Approval, &a, &r.provenance_inputs())?,
         )?);
     }
     let mut deployments = Vec::new();
@@ -345,12 +341,6 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 )
             }
         };
-        let mut inputs = vec![
-            ("run", id),
-            ("feature-set", r.feature_set),
-            ("gate", r.gate),
-        ];
-        inputs.extend(r.approvals.iter().map(|a| ("approval", *a)));
         deployments.push(node(
             home,
             Kind::Deployment,
@@ -362,7 +352,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
                 r.approvals.len()
             ),
             Some(r.created_at),
-            prov(Kind::Deployment, &d, &inputs)?,
+            prov(Kind::Deployment, &d, &r.provenance_inputs())?,
         )?);
     }
     let mut all = vec![&model, &weights, &feature_set, &contract];

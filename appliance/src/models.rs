@@ -88,6 +88,18 @@ pub struct RunRecord {
     pub finished_at: Timestamp,
 }
 
+impl RunRecord {
+    /// The inputs its provenance statement names (written by `train`,
+    /// checked by `lineage`).
+    pub fn provenance_inputs(&self) -> [(&'static str, Digest); 3] {
+        [
+            ("dataset", self.dataset),
+            ("snapshot", self.snapshot),
+            ("feature-set", self.feature_set),
+        ]
+    }
+}
+
 /// Builds the feature matrix and labels of a dataset with a feature set.
 pub fn matrix(fs: &FeatureSetDoc, loaded: &data::Loaded) -> Result<(Matrix, Vec<f32>)> {
     if fs.contract != loaded.doc.contract {
@@ -195,11 +207,7 @@ pub fn train(
         "airlock train",
         None,
         &[(Kind::Run, id), (Kind::Weights, weights_id)],
-        &[
-            ("dataset", record.dataset),
-            ("snapshot", record.snapshot),
-            ("feature-set", record.feature_set),
-        ],
+        &record.provenance_inputs(),
     )?;
     audit::append(
         &tx,

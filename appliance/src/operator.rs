@@ -26,7 +26,7 @@ use crate::fsx;
 use crate::home::Home;
 use crate::keys::{Domain, KeyId};
 use crate::personal::{PassSource, PersonalKey};
-use crate::policy::{self, Role};
+use crate::policy::{self, InForce, Role};
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
 use crate::time::Timestamp;
@@ -266,7 +266,12 @@ pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<O
         )));
     }
     let kid = cert.key_id.clone();
-    check_role(&home.conn, home.vault(), name, &kid, role)?;
+    check_role(
+        policy::current(&home.conn, home.vault())?.as_ref(),
+        name,
+        &kid,
+        role,
+    )?;
     let pass = pass.read(&format!("Passphrase for operator {name}: "), false)?;
     let key = PersonalKey::open_sealed(&key_path(home, name), &pass)?;
     if key.key_id() != kid {
@@ -284,19 +289,11 @@ pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<O
     })
 }
 
-/// Under the policy in force, `name` (key `kid`) must be listed, hold
-/// `role` and not be revoked; in setup mode any certified operator may act.
-/// Checked when an operator is unlocked and again just before their action
-/// is written.
-pub fn check_role(
-    conn: &Connection,
-    vault: &crate::vault::Vault,
-    name: &str,
-    kid: &KeyId,
-    role: Role,
-) -> Result<()> {
-    // Setup mode (no policy): any certified operator may act.
-    if let Some(p) = policy::current(conn, vault)? {
+/// Under the policy `current` (in force), `name` (key `kid`) must be
+/// listed, hold `role` and not be revoked; in setup mode (no policy) any
+/// certified operator may act.
+fn check_role(current: Option<&InForce>, name: &str, kid: &KeyId, role: Role) -> Result<()> {
+    if let Some(p) = current {
         let v = p.version();
         if p.body().is_revoked(kid) {
             return Err(Error::Refused(format!(
@@ -327,9 +324,17 @@ pub fn check_role(
     Ok(())
 }
 
-impl Operator {
-    /// Re-checks this operator's `role` under the policy in force now.
-    pub fn recheck(&self, home: &Home, role: Role) -> Result<()> {
-        check_role(&home.conn, home.vault(), &self.name, &self.key_id(), role)
+/// Who may act for `role` under the policy `current`, checked just before
+/// the action is written (the operator was checked when unlocked too): a
+/// given operator must hold the role; under a policy one must be given.
+pub fn authorize(current: Option<&InForce>, operator: Option<&Operator>, role: Role) -> Result<()> {
+    match (operator, current) {
+        (Some(o), _) => check_role(current, &o.name, &o.key_id(), role),
+        (None, Some(p)) => Err(Error::Refused(format!(
+            "trust policy v{} requires an operator holding the {r} role to {r}: pass --operator NAME",
+            p.version(),
+            r = role.as_str()
+        ))),
+        (None, None) => Ok(()),
     }
 }

@@ -24,7 +24,7 @@ const SECRET_PREFIX: &str = "AIRLOCK-ED25519-SECRET-KEY-1:";
 /// Shortest passphrase accepted for a new key.
 pub const MIN_PASSPHRASE: usize = 10;
 /// Largest sealed key file read.
-const MAX_SEALED: u64 = 64 << 10;
+const MAX_SEALED: usize = 64 << 10;
 
 /// A passphrase; never printed.
 pub struct Passphrase(SecretString);
@@ -221,12 +221,7 @@ impl PersonalKey {
     /// a wrong passphrase is a key error naming the file.
     pub fn open_sealed(path: &Path, pass: &Passphrase) -> Result<Self> {
         fsx::check_private(path)?;
-        let mut sealed = Vec::new();
-        std::fs::File::open(path)
-            .at(path)?
-            .take(MAX_SEALED)
-            .read_to_end(&mut sealed)
-            .at(path)?;
+        let sealed = fsx::read_capped(path, MAX_SEALED)?;
         let key_err = |reason: String| Error::Key {
             path: path.to_path_buf(),
             reason,

@@ -228,7 +228,7 @@ impl SignedPolicy {
 
     /// Reads and parses a policy file.
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = read_small(path, MAX_POLICY)?;
+        let bytes = fsx::read_capped(path, MAX_POLICY)?;
         Self::parse(&bytes, &path.display().to_string())
     }
 
@@ -287,17 +287,6 @@ impl SignedPolicy {
         }
         Ok((good.len(), others))
     }
-}
-
-fn read_small(path: &Path, max: usize) -> Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .at(path)?
-        .take(max as u64 + 1)
-        .read_to_end(&mut bytes)
-        .at(path)?;
-    Ok(bytes)
 }
 
 /// A policy's root keys, parsed.
@@ -831,7 +820,7 @@ pub fn open_root(dir: &Path, pass: &Passphrase) -> Result<PersonalKey> {
 /// Signs a policy: `input` is a TOML draft (a new policy, signed now) or a
 /// signed policy file (a co-signature for a threshold of root keys).
 pub fn sign(input: &Path, root: &PersonalKey) -> Result<SignedPolicy> {
-    let bytes = read_small(input, MAX_POLICY)?;
+    let bytes = fsx::read_capped(input, MAX_POLICY)?;
     let source = input.display().to_string();
     let mut signed = if bytes.trim_ascii_start().starts_with(b"{") {
         SignedPolicy::parse(&bytes, &source)?
@@ -1027,7 +1016,7 @@ pub fn read_root_card(path: &Path) -> Result<RootCard> {
     } else {
         path.to_path_buf()
     };
-    let bytes = read_small(&p, 64 << 10)?;
+    let bytes = fsx::read_capped(&p, 64 << 10)?;
     let card: RootCard = serde_json::from_slice(&bytes)
         .map_err(|e| Error::Rejected(format!("root key card {}: {e}", p.display())))?;
     if card.format != ROOT_PUB_FORMAT || key_id_of(&card.public_key)? != card.key_id {

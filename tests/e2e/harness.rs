@@ -83,6 +83,38 @@ pub fn import_refused(home: &Path, file: &Path, code: i32, needle: &str) {
     fails(home, &["bundle", "verify", &file], code, &[needle]);
 }
 
+/// `keys root init --out DIR --passphrase-file PASS`.
+pub fn root_init_args(dir: &Path, pass: &str) -> Vec<String> {
+    [
+        "keys",
+        "root",
+        "init",
+        "--out",
+        &dir.display().to_string(),
+        "--passphrase-file",
+        pass,
+    ]
+    .map(str::to_string)
+    .into()
+}
+
+/// `policy sign INPUT --root ROOT --passphrase-file PASS --out OUT`.
+pub fn policy_sign_args(input: &str, root: &Path, pass: &str, out: &str) -> Vec<String> {
+    [
+        "policy",
+        "sign",
+        input,
+        "--root",
+        &root.display().to_string(),
+        "--passphrase-file",
+        pass,
+        "--out",
+        out,
+    ]
+    .map(str::to_string)
+    .into()
+}
+
 /// The `[[peers]]` entry of a trust policy draft for the site card at `card`.
 pub fn peer_toml(card: &Path) -> String {
     let v: serde_json::Value =
@@ -182,17 +214,12 @@ impl World {
         let signed = self.media(&format!("plant-policy-v{version}.json"));
         ok(
             &self.plant(),
-            &[
-                "policy",
-                "sign",
+            &refs(&policy_sign_args(
                 &draft.display().to_string(),
-                "--root",
-                &self.root.join("plant-root").display().to_string(),
-                "--passphrase-file",
+                &self.root.join("plant-root"),
                 &self.m("plant-root.pass"),
-                "--out",
                 &signed.display().to_string(),
-            ],
+            )),
         );
         signed
     }

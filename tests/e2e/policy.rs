@@ -4,7 +4,9 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use crate::harness::{World, fails, fingerprint, last_audit, ok, refs, run};
+use crate::harness::{
+    World, fails, fingerprint, last_audit, ok, policy_sign_args, refs, root_init_args, run,
+};
 
 fn policy_version(w: &World) -> u64 {
     let v: serde_json::Value =
@@ -41,18 +43,7 @@ fn policy_downgrade_and_a_policy_signed_by_a_non_root_key_are_refused() {
     let evil = w.root.join("evil-root");
     fs::write(w.media("evil.pass"), "evil-passphrase\n").unwrap();
     fs::set_permissions(w.media("evil.pass"), fs::Permissions::from_mode(0o600)).unwrap();
-    ok(
-        &w.plant(),
-        &[
-            "keys",
-            "root",
-            "init",
-            "--out",
-            &evil.display().to_string(),
-            "--passphrase-file",
-            &w.m("evil.pass"),
-        ],
-    );
+    ok(&w.plant(), &refs(&root_init_args(&evil, &w.m("evil.pass"))));
     let evil_pub: serde_json::Value =
         serde_json::from_slice(&fs::read(evil.join("root.pub")).unwrap()).unwrap();
     let t = ok(&w.plant(), &["policy", "template"]);
@@ -69,17 +60,12 @@ fn policy_downgrade_and_a_policy_signed_by_a_non_root_key_are_refused() {
     let evil_signed = w.m("evil-v3.json");
     ok(
         &w.plant(),
-        &[
-            "policy",
-            "sign",
+        &refs(&policy_sign_args(
             &w.m("evil-v3.toml"),
-            "--root",
-            &evil.display().to_string(),
-            "--passphrase-file",
+            &evil,
             &w.m("evil.pass"),
-            "--out",
             &evil_signed,
-        ],
+        )),
     );
     let before = fingerprint(&w.plant());
     fails(
@@ -147,15 +133,7 @@ fn a_policy_update_arrives_in_a_bundle_and_rotates_the_root_key() {
     let new_root = w.root.join("plant-root-2");
     ok(
         &w.plant(),
-        &[
-            "keys",
-            "root",
-            "init",
-            "--out",
-            &new_root.display().to_string(),
-            "--passphrase-file",
-            &w.m("plant-root.pass"),
-        ],
+        &refs(&root_init_args(&new_root, &w.m("plant-root.pass"))),
     );
     let t = ok(
         &w.plant(),
@@ -178,17 +156,7 @@ fn a_policy_update_arrives_in_a_bundle_and_rotates_the_root_key() {
     let sign = |input: &str, root: &std::path::Path, out: &str| {
         ok(
             &w.plant(),
-            &[
-                "policy",
-                "sign",
-                input,
-                "--root",
-                &root.display().to_string(),
-                "--passphrase-file",
-                &w.m("plant-root.pass"),
-                "--out",
-                out,
-            ],
+            &refs(&policy_sign_args(input, root, &w.m("plant-root.pass"), out)),
         );
     };
     // Signed by the new root alone: the policy in force does not accept it.
@@ -431,15 +399,10 @@ fn operator_keys_are_sealed_private_and_checked() {
     // The root key never goes into a home.
     fails(
         &w.plant(),
-        &[
-            "keys",
-            "root",
-            "init",
-            "--out",
-            &w.plant().join("root").display().to_string(),
-            "--passphrase-file",
+        &refs(&root_init_args(
+            &w.plant().join("root"),
             &w.m("plant-root.pass"),
-        ],
+        )),
         5,
         &["inside the node's home"],
     );

@@ -231,17 +231,11 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
 
 /// Under a policy, an operator holding `export` must authorise an export.
 fn check_exporter(home: &Home, opts: &ExportOptions<'_>) -> Result<()> {
-    match (
+    crate::operator::authorize(
+        crate::policy::current(&home.conn, home.vault())?.as_ref(),
         opts.operator,
-        crate::policy::current(&home.conn, home.vault())?,
-    ) {
-        (Some(o), _) => o.recheck(home, crate::policy::Role::Export),
-        (None, Some(p)) => Err(Error::Refused(format!(
-            "trust policy v{} requires an operator holding the export role to export: pass --operator NAME",
-            p.version()
-        ))),
-        (None, None) => Ok(()),
-    }
+        crate::policy::Role::Export,
+    )
 }
 
 /// How an export is written.

@@ -489,20 +489,9 @@ impl VerifiedManifest {
                 let key = keys::parse_verifying_key(&p.signing_key)?;
                 now_trusted.push((p.site.clone(), keys::KeyId::of(&key).to_string(), key));
             }
-            for e in &self.manifest.objects {
-                let ok = e.kind == Kind::Provenance
-                    || e.attestations.iter().any(|a| {
-                        registry::check_attestation(&now_trusted, e.kind, &e.id, a).is_ok()
-                    });
-                if !ok {
-                    return Err(Error::Refused(format!(
-                        "bundle rejected: {}: {} {} is not signed by any key the trust policy it carries leaves trusted",
-                        self.source,
-                        e.kind,
-                        e.id.short()
-                    )));
-                }
-            }
+            signed_under_new_policy(&self.source, &self.manifest.objects, &now_trusted, |e| {
+                Ok(e.attestations.clone())
+            })?;
         }
         Ok(Checked {
             origin: self.manifest.origin_site.to_string(),
@@ -957,6 +946,30 @@ fn parse_document(
     Ok(Some(doc))
 }
 
+/// After a bundle's carried policy: every object but provenance statements
+/// (evidence only, never trusted on their own) must carry a signature, from
+/// `signers`, by a key in `trusted`.
+fn signed_under_new_policy(
+    src: &str,
+    objects: &[Entry],
+    trusted: &[registry::TrustedKey],
+    signers: impl Fn(&Entry) -> Result<Vec<registry::Attestation>>,
+) -> Result<()> {
+    for e in objects.iter().filter(|e| e.kind != Kind::Provenance) {
+        let ok = signers(e)?
+            .iter()
+            .any(|a| registry::check_attestation(trusted, e.kind, &e.id, a).is_ok());
+        if !ok {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src}: {} {} is not signed by any key the trust policy it carries leaves trusted",
+                e.kind,
+                e.id.short()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The trust policies among `documents`, oldest first.
 fn policy_chain(documents: &[(Digest, Document)]) -> Vec<crate::policy::SignedPolicy> {
     let mut chain: Vec<crate::policy::SignedPolicy> = documents
@@ -1152,23 +1165,9 @@ impl VerifiedBundle {
             // The policies may have removed or revoked keys: every object
             // must still carry a signature by a key trusted now.
             let now_trusted = registry::current_keys(&tx)?;
-            for entry in &m.objects {
-                // Statements are evidence only, never trusted on their own
-                // (one by a key revoked now simply no longer verifies).
-                if entry.kind == Kind::Provenance {
-                    continue;
-                }
-                let ok = registry::attestations(&tx, &entry.id)?.iter().any(|a| {
-                    registry::check_attestation(&now_trusted, entry.kind, &entry.id, a).is_ok()
-                });
-                if !ok {
-                    return Err(Error::Refused(format!(
-                        "bundle rejected: {src}: {} {} is not signed by any key the trust policy it carries leaves trusted",
-                        entry.kind,
-                        entry.id.short()
-                    )));
-                }
-            }
+            signed_under_new_policy(&src, &m.objects, &now_trusted, |e| {
+                registry::attestations(&tx, &e.id)
+            })?;
             applied
         };
         tx.execute(
