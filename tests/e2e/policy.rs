@@ -372,6 +372,27 @@ fn operator_keys_are_sealed_private_and_checked() {
     fs::set_permissions(w.media("dana.pass"), fs::Permissions::from_mode(0o640)).unwrap();
     assert_eq!(w.approve(&w.lab(), &model, "dana").status.code(), Some(7));
     fs::set_permissions(w.media("dana.pass"), fs::Permissions::from_mode(0o600)).unwrap();
+    // A key file that is not a sealed key, and a policy file that is not a
+    // signed policy, are named and change nothing.
+    let saved = fs::read(&key).unwrap();
+    fs::write(&key, "not a key\n").unwrap();
+    let out = w.approve(&w.lab(), &model, "dana");
+    assert_eq!(out.status.code(), Some(7));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("dana.key") && err.contains("not a passphrase-sealed Airlock key"),
+        "{err}"
+    );
+    fs::write(&key, saved).unwrap();
+    fs::write(w.media("garbage-policy.json"), "{ this is not json").unwrap();
+    let plant_before = fingerprint(&w.plant());
+    fails(
+        &w.plant(),
+        &["policy", "apply", &w.m("garbage-policy.json")],
+        3,
+        &["garbage-policy.json", "not a signed policy file"],
+    );
+    assert_eq!(fingerprint(&w.plant()), plant_before);
     assert_eq!(fingerprint(&w.lab()), before);
     // The key file is an age scrypt file, not the secret in clear.
     let sealed = fs::read(&key).unwrap();
