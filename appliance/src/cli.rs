@@ -15,9 +15,10 @@ use airlock::policy::{self, Role};
 use airlock::registry::{self, NameRef};
 use airlock::site::{SiteCard, SiteName};
 use airlock::time::Timestamp;
-use airlock::{audit, data, demo, features, fsx, lifecycle, lineage, models, trust, vault_check};
+use airlock::{audit, demo, fsx, lifecycle, lineage, models, trust, vault_check};
 use airlock_runtime::{Arch, TrainConfig};
 
+use crate::cli_data::{ContractCmd, DataCmd, FeaturesCmd};
 use crate::output::Out;
 
 /// Airlock: an air-gapped machine-learning appliance.
@@ -64,10 +65,13 @@ enum Command {
     /// Peer sites whose bundles this node accepts.
     #[command(subcommand)]
     Trust(TrustCmd),
-    /// Ingest and list datasets.
+    /// Versioned schema contracts: apply, show, diff, list.
+    #[command(subcommand)]
+    Contract(ContractCmd),
+    /// Ingest datasets (CSV, Parquet) against contracts; list them; show profiles.
     #[command(subcommand)]
     Data(DataCmd),
-    /// Fit and list versioned feature sets.
+    /// Fit versioned feature sets; materialize them to the online store; look up entities.
     #[command(subcommand)]
     Features(FeaturesCmd),
     /// Train a model on a dataset and a feature set (CPU).
@@ -289,34 +293,6 @@ enum TrustCmd {
         card: PathBuf,
     },
     /// List trusted peer sites.
-    List,
-}
-
-#[derive(Subcommand, Debug)]
-enum DataCmd {
-    /// Check a CSV file against a schema contract and store it as a new immutable snapshot.
-    Ingest {
-        /// The CSV file (with a header row).
-        file: PathBuf,
-        /// Dataset name.
-        #[arg(long)]
-        dataset: String,
-        /// The schema contract (TOML).
-        #[arg(long)]
-        contract: PathBuf,
-    },
-    /// List dataset versions.
-    List,
-}
-
-#[derive(Subcommand, Debug)]
-enum FeaturesCmd {
-    /// Fit a feature spec (TOML) on its dataset and freeze it as a new version.
-    Apply {
-        /// The feature spec.
-        spec: PathBuf,
-    },
-    /// List feature set versions.
     List,
 }
 
@@ -556,92 +532,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             });
         }
-        Command::Data(DataCmd::Ingest {
-            file,
-            dataset,
-            contract,
-        }) => {
-            let mut home = open()?;
-            let bar = out.counter("checking");
-            let r = data::ingest(&mut home, &file, &dataset, &contract, &mut |n| {
-                if n % 4096 == 0 {
-                    bar.set_position(n)
-                }
-            });
-            bar.finish_and_clear();
-            let r = r?;
-            let v = json!({ "id": r.id, "dataset": format!("{}@{}", r.name, r.version), "rows": r.rows, "snapshot": r.snapshot, "contract": r.contract, "unchanged": r.unchanged });
-            out.emit(&v, |_| {
-                if r.unchanged {
-                    println!(
-                        "{} is already ingested as {}@{} ({} rows); nothing new stored",
-                        file.display(),
-                        r.name,
-                        r.version,
-                        r.rows
-                    );
-                } else {
-                    println!(
-                        "ingested {}@{}: {} rows, snapshot {}",
-                        r.name,
-                        r.version,
-                        r.rows,
-                        r.snapshot.short()
-                    );
-                }
-            });
-        }
-        Command::Data(DataCmd::List) => {
-            let home = open()?;
-            let rows = list_rows(
-                &home,
-                "SELECT id, site, name, version, rows, created_at FROM datasets ORDER BY site, name, version",
-            )?;
-            out.emit(&rows, |rs| {
-                for r in rs {
-                    println!(
-                        "{}/{}@{}  {} rows  id {}  {}",
-                        r["site"].as_str().unwrap_or(""),
-                        r["name"].as_str().unwrap_or(""),
-                        r["version"],
-                        r["rows"],
-                        short(&r["id"]),
-                        r["created_at"].as_str().unwrap_or("")
-                    );
-                }
-            });
-        }
-        Command::Features(FeaturesCmd::Apply { spec }) => {
-            let mut home = open()?;
-            let text = std::fs::read_to_string(&spec).at(&spec)?;
-            let r = features::apply(&mut home, &text, &spec.display().to_string())?;
-            out.emit(&json!({ "id": r.id, "feature_set": r.reference, "width": r.width, "unchanged": r.unchanged }), |_| {
-                if r.unchanged {
-                    println!("{} is unchanged (id {})", r.reference, r.id.short());
-                } else {
-                    println!("created feature set {} ({} features, id {})", r.reference, r.width, r.id.short());
-                }
-            });
-        }
-        Command::Features(FeaturesCmd::List) => {
-            let home = open()?;
-            let rows = list_rows(
-                &home,
-                "SELECT id, site, name, version, width AS rows, created_at FROM feature_sets ORDER BY site, name, version",
-            )?;
-            out.emit(&rows, |rs| {
-                for r in rs {
-                    println!(
-                        "{}/{}@{}  {} features  id {}",
-                        r["site"].as_str().unwrap_or(""),
-                        r["name"].as_str().unwrap_or(""),
-                        r["version"],
-                        r["rows"],
-                        short(&r["id"])
-                    );
-                }
-            });
-        }
+        Command::Contract(cmd) => return crate::cli_data::contract(&home_dir, out, cmd),
+        Command::Data(cmd) => return crate::cli_data::data(&home_dir, out, cmd),
+        Command::Features(cmd) => return crate::cli_data::features(&home_dir, out, cmd),
         Command::Train(a) => return train(&home_dir, out, a),
         Command::Models(ModelsCmd::List) => {
             let home = open()?;
@@ -1165,13 +1058,13 @@ pub fn run(cli: Cli) -> Result<i32> {
     Ok(exit::OK)
 }
 
-fn short(v: &serde_json::Value) -> String {
+pub(crate) fn short(v: &serde_json::Value) -> String {
     v.as_str()
         .map(|s| s.chars().take(12).collect())
         .unwrap_or_default()
 }
 
-fn list_rows(home: &Home, sql: &str) -> Result<Vec<serde_json::Value>> {
+pub(crate) fn list_rows(home: &Home, sql: &str) -> Result<Vec<serde_json::Value>> {
     let mut stmt = home.conn.prepare(sql)?;
     let rows = stmt.query_map([], |r| {
         Ok(json!({

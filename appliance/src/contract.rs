@@ -1,29 +1,37 @@
-//! Schema contracts and the one parser that turns untrusted cells (CSV at
-//! ingest and training, JSON at serving) into typed values.
+//! Schema contracts and the one parser that turns untrusted cells (CSV and
+//! Parquet at ingest, snapshots at training, JSON at serving) into typed
+//! values.
 //!
-//! A contract is a TOML document:
+//! A contract is a versioned TOML document, registered with `airlock
+//! contract apply` (the full format is in `docs/data.md`):
 //!
 //! ```toml
 //! name = "credit"
-//! version = 1
-//! null_tokens = ["", "NA"]        # cells that mean "missing"; default [""]
+//! version = 2
+//! null_tokens = ["", "NA", "?"]   # cells that mean "missing"; default [""]
+//! key = ["id"]                    # these columns together are unique
+//! entity = "id"                   # entity key, for the online store
+//! event_time = "updated"          # when the row's values became known
+//! reference = "credit@1"          # dataset whose profile drift checks use
+//!
+//! [csv]
+//! header = true                   # false: names come from the contract
+//! delimiter = ","                 # one character; "\t", " ", ";" ...
+//! quote = '"'
+//! trim = true                     # strip whitespace around cells
 //!
 //! [[columns]]
 //! name = "age"
-//! type = "integer"                # integer | float | category | string
+//! type = "integer"    # integer | float | category | string | date | timestamp
 //! nullable = false
 //! min = 18
 //! max = 100
-//!
-//! [[columns]]
-//! name = "housing"
-//! type = "category"
-//! nullable = true
-//! categories = ["own", "rent", "mortgage"]
+//! max_null_rate = 0.05
+//! distinct_max = 90
+//! drift = { metric = "psi", threshold = 0.2, min_rows = 500 }
 //! ```
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::io::Read;
 
 use serde::{Deserialize, Serialize};
@@ -41,15 +49,73 @@ pub enum ColumnType {
     Float,
     /// One of a fixed list of strings.
     Category,
-    /// Free text (not usable as a feature).
+    /// Free text.
     String,
+    /// A calendar date, `YYYY-MM-DD`; held as seconds since the epoch at
+    /// midnight UTC.
+    Date,
+    /// An instant with its zone, `YYYY-MM-DDTHH:MM:SS[.f](Z|+HH:MM)` (a
+    /// space may replace the `T`); held as seconds since the epoch, UTC.
+    Timestamp,
+}
+
+impl ColumnType {
+    /// Numeric columns: integer, float, date and timestamp.
+    pub fn is_numeric(self) -> bool {
+        !matches!(self, ColumnType::Category | ColumnType::String)
+    }
+
+    /// True for date and timestamp.
+    pub fn is_time(self) -> bool {
+        matches!(self, ColumnType::Date | ColumnType::Timestamp)
+    }
+
+    /// The name used in contracts.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Integer => "integer",
+            ColumnType::Float => "float",
+            ColumnType::Category => "category",
+            ColumnType::String => "string",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+        }
+    }
+}
+
+/// A distribution measure between a reference profile and new data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriftMetric {
+    /// Population stability index (natural log; 0.1 moderate, 0.25 large).
+    Psi,
+    /// Jensen-Shannon divergence (log base 2, from 0 to 1).
+    Js,
+}
+
+fn default_min_rows() -> u64 {
+    1000
+}
+
+/// A column's distribution expectation against the contract's reference.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drift {
+    /// The measure.
+    pub metric: DriftMetric,
+    /// Refuse when the measure is above this.
+    pub threshold: f64,
+    /// Files with fewer non-missing values in the column are not checked
+    /// (small samples give false alarms); the ingest report says so.
+    #[serde(default = "default_min_rows")]
+    pub min_rows: u64,
 }
 
 /// One column of a contract.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Column {
-    /// Column name, as in the CSV header.
+    /// Column name, as in the file's header.
     pub name: String,
     /// Its type.
     #[serde(rename = "type")]
@@ -57,15 +123,97 @@ pub struct Column {
     /// Whether a cell may be missing.
     #[serde(default)]
     pub nullable: bool,
-    /// Smallest allowed value (numeric columns).
+    /// Smallest allowed value (integer and float columns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min: Option<f64>,
-    /// Largest allowed value (numeric columns).
+    /// Largest allowed value (integer and float columns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<f64>,
     /// Allowed values (category columns).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub categories: Option<Vec<String>>,
+    /// Largest share of missing cells a file may have, from 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_null_rate: Option<f64>,
+    /// Fewest distinct non-missing values a file may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct_min: Option<u64>,
+    /// Most distinct non-missing values a file may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct_max: Option<u64>,
+    /// Distribution check against the contract's `reference` dataset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Drift>,
+}
+
+/// How a CSV file is written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsvDialect {
+    /// The first line holds the column names (checked against the
+    /// contract). Without one, the names come from the contract, in order.
+    #[serde(default = "yes")]
+    pub header: bool,
+    /// The field separator: one ASCII character.
+    #[serde(default = "comma")]
+    pub delimiter: String,
+    /// The quote character: one ASCII character.
+    #[serde(default = "dquote")]
+    pub quote: String,
+    /// Strip spaces and tabs around each cell (and header name).
+    #[serde(default = "yes")]
+    pub trim: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn comma() -> String {
+    ",".into()
+}
+fn dquote() -> String {
+    "\"".into()
+}
+
+impl Default for CsvDialect {
+    fn default() -> Self {
+        CsvDialect {
+            header: true,
+            delimiter: comma(),
+            quote: dquote(),
+            trim: true,
+        }
+    }
+}
+
+impl CsvDialect {
+    fn is_default(&self) -> bool {
+        *self == CsvDialect::default()
+    }
+
+    fn byte(what: &str, s: &str) -> std::result::Result<u8, String> {
+        match s.as_bytes() {
+            [b] if b.is_ascii() && *b != b'\n' && *b != b'\r' => Ok(*b),
+            _ => Err(format!(
+                "csv.{what} must be one ASCII character (not a line end), found {s:?}"
+            )),
+        }
+    }
+
+    /// A CSV reader for this dialect. Headers are read by [`CsvRows`].
+    fn reader<R: Read>(&self, input: R) -> csv::Reader<R> {
+        let mut b = csv::ReaderBuilder::new();
+        b.has_headers(false)
+            .flexible(true)
+            .delimiter(Self::byte("delimiter", &self.delimiter).unwrap_or(b','))
+            .quote(Self::byte("quote", &self.quote).unwrap_or(b'"'))
+            .trim(if self.trim {
+                csv::Trim::All
+            } else {
+                csv::Trim::None
+            });
+        b.from_reader(input)
+    }
 }
 
 fn default_null_tokens() -> Vec<String> {
@@ -80,9 +228,25 @@ pub struct Contract {
     pub name: String,
     /// Contract version (a positive integer, bumped on every change).
     pub version: i64,
-    /// Cells equal to one of these mean "missing".
+    /// Cells equal to one of these (after trimming) mean "missing".
     #[serde(default = "default_null_tokens")]
     pub null_tokens: Vec<String>,
+    /// Columns whose values together must be unique in a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Vec<String>>,
+    /// The entity key column (online store, point-in-time joins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    /// The event time column: when a row's values became known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<String>,
+    /// The dataset (`NAME@VERSION`, this site) whose profile the columns'
+    /// `drift` checks compare against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// How CSV files under this contract are written.
+    #[serde(default, skip_serializing_if = "CsvDialect::is_default")]
+    pub csv: CsvDialect,
     /// The columns, in file order.
     pub columns: Vec<Column>,
 }
@@ -92,7 +256,7 @@ pub struct Contract {
 pub enum Value {
     /// Missing.
     Null,
-    /// An integer.
+    /// An integer (also dates and timestamps, as seconds since the epoch).
     Int(i64),
     /// A float.
     Float(f64),
@@ -100,17 +264,75 @@ pub enum Value {
     Text(String),
 }
 
-impl Value {
-    /// The numeric value, for integer and float cells.
-    pub fn as_f64(&self) -> Option<f64> {
+/// A typed cell borrowing its text from the input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ValueRef<'a> {
+    /// Missing.
+    Null,
+    /// An integer (also dates and timestamps).
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A category or string.
+    Text(&'a str),
+}
+
+impl DriftMetric {
+    /// The measure's name, as in contracts.
+    pub fn name(self) -> &'static str {
         match self {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(f) => Some(*f),
-            _ => None,
+            DriftMetric::Psi => "psi",
+            DriftMetric::Js => "js",
+        }
+    }
+}
+
+impl ValueRef<'_> {
+    /// The canonical text (how keys are compared).
+    pub fn canonical(self) -> String {
+        match self {
+            ValueRef::Text(s) => s.to_string(),
+            other => other.to_owned().canonical(),
         }
     }
 
-    /// The canonical text of a value (how labels are compared).
+    /// The owned value.
+    pub fn to_owned(self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Float(f) => Value::Float(f),
+            ValueRef::Text(s) => Value::Text(s.to_string()),
+        }
+    }
+
+    /// The numeric value, for integer, float, date and timestamp cells.
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            ValueRef::Int(i) => Some(i as f64),
+            ValueRef::Float(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
+impl Value {
+    /// The borrowed view.
+    pub fn as_ref(&self) -> ValueRef<'_> {
+        match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Int(*i),
+            Value::Float(f) => ValueRef::Float(*f),
+            Value::Text(s) => ValueRef::Text(s),
+        }
+    }
+
+    /// The numeric value, for integer, float, date and timestamp cells.
+    pub fn as_f64(&self) -> Option<f64> {
+        self.as_ref().as_f64()
+    }
+
+    /// The canonical text of a value (how labels and keys are compared).
     pub fn canonical(&self) -> String {
         match self {
             Value::Null => String::new(),
@@ -121,35 +343,57 @@ impl Value {
     }
 }
 
-/// One broken rule, located.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Violation {
-    /// Data row, from 1 (the header is not a row).
-    pub row: u64,
-    /// Line in the file, from 1.
-    pub line: u64,
-    /// The column, or `*` for the whole row.
-    pub column: String,
-    /// What the contract wants.
-    pub expected: String,
-    /// What the file has.
-    pub found: String,
+/// Parses `YYYY-MM-DD` to seconds since the epoch at midnight UTC.
+pub fn parse_date(s: &str) -> Option<i64> {
+    let t: crate::time::Timestamp = format!("{s}T00:00:00Z").parse().ok()?;
+    Some(t.0)
 }
 
-impl fmt::Display for Violation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "row {} (line {}), column {:?}: expected {}, found {}",
-            self.row, self.line, self.column, self.expected, self.found
-        )
+/// Parses `YYYY-MM-DD(T| )HH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)` to seconds
+/// since the epoch, UTC (fractions of a second are dropped). A time without
+/// a zone is refused: it would be read differently on different nodes.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || !(b[10] == b'T' || b[10] == b' ') {
+        return None;
+    }
+    let base: crate::time::Timestamp = format!("{}T{}Z", &s[..10], &s[11..19]).parse().ok()?;
+    let mut rest = &s[19..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        rest = &frac[digits..];
+    }
+    let offset = match rest.as_bytes() {
+        [b'Z'] => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let d = |c: &u8| c.is_ascii_digit().then(|| i64::from(c - b'0'));
+            let (h, m) = (d(h1)? * 10 + d(h2)?, d(m1)? * 10 + d(m2)?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            let off = h * 3600 + m * 60;
+            if *sign == b'+' { off } else { -off }
+        }
+        _ => return None,
+    };
+    Some(base.0 - offset)
+}
+
+/// Formats seconds since the epoch for a date or timestamp column.
+pub fn format_time(ty: ColumnType, secs: i64) -> String {
+    let t = crate::time::Timestamp(secs).to_string();
+    if ty == ColumnType::Date {
+        t[..10].to_string()
+    } else {
+        t
     }
 }
 
-/// How many violations an error message lists before it only counts.
-pub const MAX_LISTED: usize = 20;
-
-fn show(cell: &str) -> String {
+/// Shows a cell in a message: quoted, cut at 40 characters.
+pub fn show(cell: &str) -> String {
     let short: String = cell.chars().take(40).collect();
     if short.len() < cell.len() {
         format!("{short:?}...")
@@ -157,6 +401,10 @@ fn show(cell: &str) -> String {
         format!("{short:?}")
     }
 }
+
+/// What a cell check found wrong: the rule, what was expected, what was
+/// found.
+pub type CellError = (crate::check::Rule, String, String);
 
 impl Contract {
     /// Parses and checks a contract document.
@@ -167,7 +415,13 @@ impl Contract {
         Ok(c)
     }
 
-    /// Checks the contract's own rules (names, ranges, categories).
+    /// The contract as TOML, for `contract show`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_default()
+    }
+
+    /// Checks the contract's own rules (names, ranges, categories, keys,
+    /// dialect, expectations).
     pub fn check(&self, source: &str) -> Result<()> {
         let bad = |why: String| Err(Error::Rejected(format!("contract {source}: {why}")));
         validate_name(&self.name)?;
@@ -177,38 +431,54 @@ impl Contract {
         if self.columns.is_empty() {
             return bad("no columns".into());
         }
+        if let Err(e) = CsvDialect::byte("delimiter", &self.csv.delimiter)
+            .and_then(|_| CsvDialect::byte("quote", &self.csv.quote))
+        {
+            return bad(e);
+        }
+        if self.csv.delimiter == self.csv.quote {
+            return bad("csv.delimiter and csv.quote must differ".into());
+        }
         let mut seen = BTreeSet::new();
         for c in &self.columns {
             if c.name.is_empty() || !seen.insert(c.name.as_str()) {
                 return bad(format!("column name {:?} is empty or repeated", c.name));
             }
-            let numeric = matches!(c.ty, ColumnType::Integer | ColumnType::Float);
-            if !numeric && (c.min.is_some() || c.max.is_some()) {
-                return bad(format!(
-                    "column {:?}: min/max apply to numeric columns only",
-                    c.name
-                ));
+            let col = |why: &str| bad(format!("column {:?}: {why}", c.name));
+            let ranged = matches!(c.ty, ColumnType::Integer | ColumnType::Float);
+            if !ranged && (c.min.is_some() || c.max.is_some()) {
+                return col("min/max apply to integer and float columns only");
             }
             if c.min.is_some_and(|v| !v.is_finite()) || c.max.is_some_and(|v| !v.is_finite()) {
-                return bad(format!(
-                    "column {:?}: min and max must be finite numbers",
-                    c.name
-                ));
+                return col("min and max must be finite numbers");
             }
             if let (Some(lo), Some(hi)) = (c.min, c.max)
                 && lo > hi
             {
                 return bad(format!("column {:?}: min {lo} is above max {hi}", c.name));
             }
+            if c.max_null_rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                return col("max_null_rate must be between 0 and 1");
+            }
+            if let (Some(lo), Some(hi)) = (c.distinct_min, c.distinct_max)
+                && lo > hi
+            {
+                return col("distinct_min is above distinct_max");
+            }
+            if let Some(d) = &c.drift {
+                if self.reference.is_none() {
+                    return col("a drift check needs the contract's `reference` dataset");
+                }
+                if !d.threshold.is_finite() || d.threshold <= 0.0 {
+                    return col("drift threshold must be a positive number");
+                }
+            }
             match (&c.ty, &c.categories) {
                 (ColumnType::Category, None) => {
-                    return bad(format!(
-                        "column {:?}: a category column needs `categories`",
-                        c.name
-                    ));
+                    return col("a category column needs `categories`");
                 }
                 (ColumnType::Category, Some(cats)) if cats.is_empty() => {
-                    return bad(format!("column {:?}: `categories` is empty", c.name));
+                    return col("`categories` is empty");
                 }
                 (ColumnType::Category, Some(cats)) => {
                     if let Some(t) = cats.iter().find(|t| self.null_tokens.contains(t)) {
@@ -217,14 +487,55 @@ impl Contract {
                             c.name
                         ));
                     }
+                    let distinct: BTreeSet<&String> = cats.iter().collect();
+                    if distinct.len() != cats.len() {
+                        return col("`categories` lists a value twice");
+                    }
                 }
                 (_, Some(_)) => {
-                    return bad(format!(
-                        "column {:?}: `categories` applies to category columns only",
-                        c.name
-                    ));
+                    return col("`categories` applies to category columns only");
                 }
                 _ => {}
+            }
+        }
+        let known = |what: &str, name: &str| -> Result<usize> {
+            self.index_of(name).ok_or_else(|| {
+                Error::Rejected(format!(
+                    "contract {source}: {what} {name:?} is not one of its columns"
+                ))
+            })
+        };
+        if let Some(key) = &self.key {
+            if key.is_empty() {
+                return bad("`key` is empty".into());
+            }
+            for k in key {
+                let i = known("key column", k)?;
+                if self.columns[i].nullable {
+                    return bad(format!("key column {k:?} must not be nullable"));
+                }
+            }
+        }
+        if let Some(e) = &self.entity {
+            let i = known("entity column", e)?;
+            if self.columns[i].nullable {
+                return bad(format!("entity column {e:?} must not be nullable"));
+            }
+        }
+        if let Some(t) = &self.event_time {
+            let i = known("event_time column", t)?;
+            if !self.columns[i].ty.is_time() || self.columns[i].nullable {
+                return bad(format!(
+                    "event_time column {t:?} must be a date or timestamp column and not nullable"
+                ));
+            }
+        }
+        if let Some(r) = &self.reference {
+            let parsed: crate::registry::NameRef = r.parse()?;
+            if parsed.version.is_none() || parsed.site.is_some() {
+                return bad(format!(
+                    "reference {r:?} must name a dataset of this site with its version, NAME@VERSION"
+                ));
             }
         }
         Ok(())
@@ -240,123 +551,306 @@ impl Contract {
         self.columns.iter().position(|c| c.name == name)
     }
 
-    fn expected(&self, c: &Column) -> String {
-        let ty = match c.ty {
+    /// Column names, in order.
+    pub fn names(&self) -> Vec<&str> {
+        self.columns.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// What column `c` accepts, in words.
+    pub fn expected(&self, c: &Column) -> String {
+        if let Some(cats) = &c.categories {
+            return format!("one of [{}]", cats.join(", "));
+        }
+        let mut s = match c.ty {
             ColumnType::Integer => "integer",
             ColumnType::Float => "number",
             ColumnType::Category => "category",
             ColumnType::String => "text",
-        };
-        let mut s = ty.to_string();
+            ColumnType::Date => "date YYYY-MM-DD",
+            ColumnType::Timestamp => "timestamp with zone, e.g. 2026-11-23T13:05:00Z",
+        }
+        .to_string();
         match (c.min, c.max) {
             (Some(lo), Some(hi)) => s.push_str(&format!(" in [{lo}, {hi}]")),
             (Some(lo), None) => s.push_str(&format!(" >= {lo}")),
             (None, Some(hi)) => s.push_str(&format!(" <= {hi}")),
             _ => {}
         }
-        if let Some(cats) = &c.categories {
-            s = format!("one of [{}]", cats.join(", "));
-        }
         s
     }
 
-    /// Checks a typed value against column `idx`'s rules. `Err` holds
-    /// (expected, found).
-    pub fn check_value(
+    /// Checks a typed value against column `idx`'s rules.
+    pub fn check_ref<'a>(
         &self,
         idx: usize,
-        v: Value,
-    ) -> std::result::Result<Value, (String, String)> {
+        v: ValueRef<'a>,
+    ) -> std::result::Result<ValueRef<'a>, CellError> {
+        use crate::check::Rule;
         let c = &self.columns[idx];
-        let fail = |found: String| Err((self.expected(c), found));
-        match (&c.ty, v) {
-            (_, Value::Null) if c.nullable => Ok(Value::Null),
-            (_, Value::Null) => Err((
+        let range = |x: f64, v: ValueRef<'a>| {
+            if c.min.is_some_and(|lo| x < lo) || c.max.is_some_and(|hi| x > hi) {
+                Err((Rule::Range, self.expected(c), v.to_owned().canonical()))
+            } else {
+                Ok(v)
+            }
+        };
+        match (c.ty, v) {
+            (_, ValueRef::Null) if c.nullable => Ok(ValueRef::Null),
+            (_, ValueRef::Null) => Err((
+                Rule::Missing,
                 format!("{} (not nullable)", self.expected(c)),
                 "a missing value".into(),
             )),
-            (ColumnType::Integer, Value::Int(i)) => self.range(c, i as f64, Value::Int(i)),
-            (ColumnType::Float, Value::Int(i)) => self.range(c, i as f64, Value::Float(i as f64)),
-            (ColumnType::Float, Value::Float(f)) if f.is_finite() => {
-                self.range(c, f, Value::Float(f))
-            }
-            (ColumnType::Category, Value::Text(s)) => {
-                if c.categories.as_ref().is_some_and(|cats| cats.contains(&s)) {
-                    Ok(Value::Text(s))
+            (ColumnType::Integer, ValueRef::Int(i)) => range(i as f64, v),
+            (ColumnType::Float, ValueRef::Int(i)) => range(i as f64, ValueRef::Float(i as f64)),
+            (ColumnType::Float, ValueRef::Float(f)) if f.is_finite() => range(f, v),
+            (ColumnType::Date | ColumnType::Timestamp, ValueRef::Int(_)) => Ok(v),
+            (ColumnType::Category, ValueRef::Text(s)) => {
+                if c.categories
+                    .as_ref()
+                    .is_some_and(|cats| cats.iter().any(|k| k == s))
+                {
+                    Ok(v)
                 } else {
-                    fail(show(&s))
+                    Err((Rule::Category, self.expected(c), show(s)))
                 }
             }
-            (ColumnType::String, Value::Text(s)) => Ok(Value::Text(s)),
-            (_, v) => fail(match v {
-                Value::Text(s) => show(&s),
-                other => other.canonical(),
-            }),
+            (ColumnType::String, ValueRef::Text(_)) => Ok(v),
+            (_, v) => Err((
+                Rule::Type,
+                self.expected(c),
+                match v {
+                    ValueRef::Text(s) => show(s),
+                    other => other.to_owned().canonical(),
+                },
+            )),
         }
     }
 
-    fn range(&self, c: &Column, x: f64, v: Value) -> std::result::Result<Value, (String, String)> {
-        if c.min.is_some_and(|lo| x < lo) || c.max.is_some_and(|hi| x > hi) {
-            Err((self.expected(c), v.canonical()))
-        } else {
-            Ok(v)
-        }
+    /// Checks an owned value (serving requests, Parquet cells).
+    pub fn check_value(&self, idx: usize, v: Value) -> std::result::Result<Value, CellError> {
+        self.check_ref(idx, v.as_ref()).map(ValueRef::to_owned)
     }
 
-    /// Parses one CSV cell for column `idx`.
-    pub fn parse_cell(
+    /// Parses one text cell for column `idx`.
+    pub fn parse_ref<'a>(
         &self,
         idx: usize,
-        cell: &str,
-    ) -> std::result::Result<Value, (String, String)> {
+        cell: &'a str,
+    ) -> std::result::Result<ValueRef<'a>, CellError> {
+        use crate::check::Rule;
         let c = &self.columns[idx];
         if self.null_tokens.iter().any(|t| t == cell) {
-            return self.check_value(idx, Value::Null);
+            return self.check_ref(idx, ValueRef::Null);
         }
-        let v = match c.ty {
-            ColumnType::Integer => match cell.parse::<i64>() {
-                Ok(i) => Value::Int(i),
-                Err(_) => return Err((self.expected(c), show(cell))),
-            },
-            ColumnType::Float => match cell.parse::<f64>() {
-                Ok(f) if f.is_finite() => Value::Float(f),
-                _ => return Err((self.expected(c), show(cell))),
-            },
-            ColumnType::Category | ColumnType::String => Value::Text(cell.to_string()),
+        let typed = match c.ty {
+            ColumnType::Integer => cell.parse::<i64>().ok().map(ValueRef::Int),
+            ColumnType::Float => cell
+                .parse::<f64>()
+                .ok()
+                .filter(|f| f.is_finite())
+                .map(ValueRef::Float),
+            ColumnType::Date => parse_date(cell).map(ValueRef::Int),
+            ColumnType::Timestamp => parse_timestamp(cell).map(ValueRef::Int),
+            ColumnType::Category | ColumnType::String => Some(ValueRef::Text(cell)),
         };
-        self.check_value(idx, v)
+        match typed {
+            Some(v) => self.check_ref(idx, v),
+            None => Err((Rule::Type, self.expected(c), show(cell))),
+        }
     }
 
-    /// Parses a JSON value for column `idx` (serving requests).
+    /// Parses one text cell for column `idx` into an owned value.
+    pub fn parse_cell(&self, idx: usize, cell: &str) -> std::result::Result<Value, CellError> {
+        self.parse_ref(idx, cell).map(ValueRef::to_owned)
+    }
+
+    /// Parses a JSON value for column `idx` (serving requests). Strings are
+    /// read exactly as CSV cells are, so a request may carry the raw cells.
     pub fn parse_json(
         &self,
         idx: usize,
         v: &serde_json::Value,
-    ) -> std::result::Result<Value, (String, String)> {
+    ) -> std::result::Result<Value, CellError> {
+        use crate::check::Rule;
+        let c = &self.columns[idx];
         let value = match v {
             serde_json::Value::Null => Value::Null,
-            serde_json::Value::Number(n) => match (n.as_i64(), n.as_f64()) {
+            serde_json::Value::Number(n) if !c.ty.is_time() => match (n.as_i64(), n.as_f64()) {
                 (Some(i), _) => Value::Int(i),
                 (None, Some(f)) => Value::Float(f),
-                _ => return Err((self.expected(&self.columns[idx]), n.to_string())),
+                _ => return Err((Rule::Type, self.expected(c), n.to_string())),
             },
-            serde_json::Value::String(s) => {
-                if matches!(
-                    self.columns[idx].ty,
-                    ColumnType::Integer | ColumnType::Float
-                ) {
-                    return self.parse_cell(idx, s);
-                }
-                Value::Text(s.clone())
-            }
-            other => return Err((self.expected(&self.columns[idx]), other.to_string())),
+            serde_json::Value::String(s) => return self.parse_cell(idx, s),
+            other => return Err((Rule::Type, self.expected(c), other.to_string())),
         };
         self.check_value(idx, value)
     }
 
-    /// Reads a CSV file with a header row, checking every cell. Returns the
-    /// typed rows, or `Error::Rejected` listing the first violations and the
-    /// total. `on_row` is called per row, for progress.
+    /// The header diff of a file whose column names are `header`: missing,
+    /// extra, and (for typed formats) `changed` types. `None` when it fits.
+    pub fn header_diff(&self, header: &[String], changed: &[String]) -> Option<String> {
+        let want = self.names();
+        if changed.is_empty() && header.iter().map(String::as_str).eq(want.iter().copied()) {
+            return None;
+        }
+        let have: BTreeSet<&str> = header.iter().map(String::as_str).collect();
+        let wanted: BTreeSet<&str> = want.iter().copied().collect();
+        let missing: Vec<&str> = want.iter().copied().filter(|c| !have.contains(c)).collect();
+        let extra: Vec<&str> = header
+            .iter()
+            .map(String::as_str)
+            .filter(|c| !wanted.contains(c))
+            .collect();
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!("missing columns: {}", missing.join(", ")));
+        }
+        if !extra.is_empty() {
+            parts.push(format!("extra columns: {}", extra.join(", ")));
+        }
+        if !changed.is_empty() {
+            parts.push(format!("changed types: {}", changed.join(", ")));
+        }
+        if missing.is_empty() && extra.is_empty() && changed.is_empty() {
+            parts.push(format!(
+                "columns out of order or repeated: expected {}, found {}",
+                want.join(","),
+                header.join(",")
+            ));
+        }
+        Some(parts.join("; "))
+    }
+
+    fn refuse_header(&self, source: &str, diff: &str) -> Error {
+        Error::Rejected(format!(
+            "{source} does not match contract {} v{}: {diff}; nothing was stored",
+            self.name, self.version
+        ))
+    }
+}
+
+/// The differences from contract `a` to contract `b`, one line each:
+/// `+`/`-` for columns added or removed, `~` for a changed column or
+/// setting, with old and new values.
+pub fn diff(a: &Contract, b: &Contract) -> Vec<String> {
+    fn fields<T: Serialize>(t: &T) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(t) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+    fn changes(
+        a: &serde_json::Map<String, serde_json::Value>,
+        b: &serde_json::Map<String, serde_json::Value>,
+        skip: &[&str],
+    ) -> Vec<String> {
+        let keys: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        let none = serde_json::Value::Null;
+        keys.into_iter()
+            .filter(|k| !skip.contains(&k.as_str()))
+            .filter_map(|k| {
+                let (x, y) = (a.get(k).unwrap_or(&none), b.get(k).unwrap_or(&none));
+                (x != y).then(|| format!("{k} {x} -> {y}"))
+            })
+            .collect()
+    }
+    let mut out = Vec::new();
+    for c in changes(&fields(a), &fields(b), &["columns", "name"]) {
+        out.push(format!("~ {c}"));
+    }
+    for c in &a.columns {
+        match b.columns.iter().find(|x| x.name == c.name) {
+            None => out.push(format!("- column {:?} ({})", c.name, c.ty.name())),
+            Some(x) => {
+                let ch = changes(&fields(c), &fields(x), &[]);
+                if !ch.is_empty() {
+                    out.push(format!("~ column {:?}: {}", c.name, ch.join("; ")));
+                }
+            }
+        }
+    }
+    for c in b.columns.iter().filter(|c| a.index_of(&c.name).is_none()) {
+        out.push(format!("+ column {:?} ({})", c.name, c.ty.name()));
+    }
+    let (an, bn) = (a.names(), b.names());
+    let common_a: Vec<&&str> = an.iter().filter(|n| bn.contains(n)).collect();
+    let common_b: Vec<&&str> = bn.iter().filter(|n| an.contains(n)).collect();
+    if common_a != common_b {
+        out.push(format!(
+            "~ column order {} -> {}",
+            an.join(","),
+            bn.join(",")
+        ));
+    }
+    out
+}
+
+/// The records of a CSV file under a contract's dialect, after its header
+/// (checked against the contract) if it has one.
+pub struct CsvRows<R: Read> {
+    reader: csv::Reader<R>,
+    record: csv::StringRecord,
+    row: u64,
+    source: String,
+}
+
+impl<R: Read> CsvRows<R> {
+    /// Opens `input`; reads and checks the header row where the dialect has
+    /// one, refusing a header that differs with a diff (missing, extra,
+    /// out-of-order columns).
+    pub fn open(contract: &Contract, input: R, source: &str) -> Result<Self> {
+        let mut reader = contract.csv.reader(input);
+        let mut record = csv::StringRecord::new();
+        if contract.csv.header {
+            let got = reader.read_record(&mut record).map_err(|e| {
+                Error::Rejected(format!("{source}: cannot read the header row: {e}"))
+            })?;
+            if !got {
+                return Err(Error::Rejected(format!(
+                    "{source}: the file is empty (the contract expects a header row); nothing was stored"
+                )));
+            }
+            let header: Vec<String> = record.iter().map(str::to_string).collect();
+            if let Some(diff) = contract.header_diff(&header, &[]) {
+                return Err(contract.refuse_header(source, &diff));
+            }
+        }
+        Ok(CsvRows {
+            reader,
+            record,
+            row: 0,
+            source: source.to_string(),
+        })
+    }
+
+    /// The next record with its row number (from 1) and the line it
+    /// starts on, or `None` at the end. A malformed file (bad UTF-8, an
+    /// unterminated quote) is refused with the row it broke at.
+    pub fn next_record(&mut self) -> Result<Option<(u64, u64, &csv::StringRecord)>> {
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) => Ok(None),
+            Ok(true) => {
+                self.row += 1;
+                let line = self.record.position().map_or(self.row, |p| p.line());
+                Ok(Some((self.row, line, &self.record)))
+            }
+            Err(e) => Err(Error::Rejected(format!(
+                "{}: malformed CSV after row {}: {e}; nothing was stored",
+                self.source, self.row
+            ))),
+        }
+    }
+
+    /// The number of records read.
+    pub fn rows(&self) -> u64 {
+        self.row
+    }
+}
+
+impl Contract {
+    /// Reads a CSV file (in the contract's dialect), checking every cell.
+    /// Returns the typed rows, or `Error::Rejected` listing the violations.
     pub fn read_csv(
         &self,
         input: impl Read,
@@ -371,142 +865,49 @@ impl Contract {
         Ok(rows)
     }
 
-    /// Checks a CSV file with a header row cell by cell, in bounded memory:
-    /// each valid row is handed to `sink` (with its number) while no
-    /// violation has been seen; afterwards rows are only checked. Returns the
-    /// number of rows, or `Error::Rejected` listing the first violations and
-    /// the total.
+    /// Checks a CSV file cell by cell in bounded memory, handing each valid
+    /// row to `sink` while no violation has been seen. Returns the number
+    /// of rows, or `Error::Rejected` listing the violations. Dataset-wide
+    /// rules (keys, null rates, drift) are checked at ingest only.
     pub fn scan_csv(
         &self,
         input: impl Read,
         source: &str,
         sink: &mut dyn FnMut(u64, Vec<Value>),
     ) -> Result<u64> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .from_reader(input);
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| Error::Rejected(format!("{source}: cannot read the header row: {e}")))?
-            .iter()
-            .map(str::to_string)
-            .collect();
-        self.check_header(&header, source)?;
-        let mut violations = Vec::new();
-        let mut total = 0usize;
-        let mut record = csv::StringRecord::new();
-        let mut row_no = 0u64;
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    return Err(Error::Rejected(format!(
-                        "{source}: malformed CSV after row {row_no}: {e}; nothing was stored"
-                    )));
-                }
-            }
-            row_no += 1;
-            let line = record.position().map_or(row_no + 1, |p| p.line());
-            if record.len() != self.columns.len() {
-                total += 1;
-                if violations.len() < MAX_LISTED {
-                    violations.push(Violation {
-                        row: row_no,
-                        line,
-                        column: "*".into(),
-                        expected: format!("{} fields", self.columns.len()),
-                        found: format!("{} fields", record.len()),
-                    });
-                }
+        let mut rows = CsvRows::open(self, input, source)?;
+        let mut tally = crate::check::Tally::default();
+        let mut row = Vec::with_capacity(self.columns.len());
+        while let Some((n, line, rec)) = rows.next_record()? {
+            if rec.len() != self.columns.len() {
+                tally.add(crate::check::fields_violation(self, n, line, rec.len()));
                 continue;
             }
-            let mut row = Vec::with_capacity(self.columns.len());
-            for (idx, cell) in record.iter().enumerate() {
-                match self.parse_cell(idx, cell) {
-                    Ok(v) => row.push(v),
-                    Err((expected, found)) => {
-                        total += 1;
-                        if violations.len() < MAX_LISTED {
-                            violations.push(Violation {
-                                row: row_no,
-                                line,
-                                column: self.columns[idx].name.clone(),
-                                expected,
-                                found,
-                            });
-                        }
+            row.clear();
+            for (idx, cell) in rec.iter().enumerate() {
+                match self.parse_ref(idx, cell) {
+                    Ok(v) => row.push(v.to_owned()),
+                    Err(e) => {
+                        tally.add(crate::check::cell_violation(self, n, line, idx, e));
                         row.push(Value::Null);
                     }
                 }
             }
-            if total == 0 {
-                sink(row_no, row);
+            if tally.total() == 0 {
+                sink(n, std::mem::take(&mut row));
             }
         }
-        if total > 0 {
-            return Err(Error::Rejected(self.report(source, &violations, total)));
+        if tally.total() > 0 {
+            return Err(Error::Rejected(tally.report(self, source)));
         }
-        if row_no == 0 {
+        if rows.rows() == 0 {
             return Err(Error::Rejected(format!(
                 "{source}: no data rows; nothing was stored"
             )));
         }
-        Ok(row_no)
-    }
-
-    fn check_header(&self, header: &[String], source: &str) -> Result<()> {
-        let want: Vec<&str> = self.columns.iter().map(|c| c.name.as_str()).collect();
-        if header.iter().map(String::as_str).eq(want.iter().copied()) {
-            return Ok(());
-        }
-        let have: BTreeSet<&str> = header.iter().map(String::as_str).collect();
-        let wanted: BTreeSet<&str> = want.iter().copied().collect();
-        let missing: Vec<&str> = want.iter().copied().filter(|c| !have.contains(c)).collect();
-        let extra: Vec<&str> = header
-            .iter()
-            .map(String::as_str)
-            .filter(|c| !wanted.contains(c))
-            .collect();
-        let mut msg = format!(
-            "{source} does not match contract {} v{}: header",
-            self.name, self.version
-        );
-        if !missing.is_empty() {
-            msg.push_str(&format!("; missing columns: {}", missing.join(", ")));
-        }
-        if !extra.is_empty() {
-            msg.push_str(&format!("; extra columns: {}", extra.join(", ")));
-        }
-        if missing.is_empty() && extra.is_empty() {
-            msg.push_str(&format!(
-                "; columns out of order or repeated: expected {}, found {}",
-                want.join(","),
-                header.join(",")
-            ));
-        }
-        msg.push_str("; nothing was stored");
-        Err(Error::Rejected(msg))
-    }
-
-    fn report(&self, source: &str, listed: &[Violation], total: usize) -> String {
-        let mut msg = format!(
-            "{source} breaks contract {} v{}: {total} violation{}, nothing was stored",
-            self.name,
-            self.version,
-            if total == 1 { "" } else { "s" }
-        );
-        for v in listed {
-            msg.push_str(&format!("\n  {v}"));
-        }
-        if total > listed.len() {
-            msg.push_str(&format!("\n  ... and {} more", total - listed.len()));
-        }
-        msg
+        Ok(rows.rows())
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,31 +1,68 @@
-//! Dataset ingestion: a CSV file checked against its contract becomes an
-//! immutable raw snapshot in the vault and a signed dataset record.
+//! Dataset ingestion: a CSV or Parquet file checked against its contract
+//! becomes an immutable raw snapshot in the vault and a signed dataset
+//! record holding the file's profile.
 //!
-//! The file is read twice: once to check every cell against the contract
-//! (nothing is written if any cell breaks it), then streamed into the vault.
-//! Both passes hash the file and must agree, so a file changed between them
-//! is refused rather than half-checked. Both passes stream: memory stays
-//! bounded whatever the file size.
+//! The file is read once: its bytes go on one thread into the vault's
+//! staging area (hashed and encrypted), and on this thread through the
+//! contract checks and the profiler. Nothing is committed unless every
+//! check passes; a refusal is recorded in the audit log and, with a
+//! quarantine file, the offending rows are written out for the data owner.
+//! Memory stays bounded whatever the file size (see `profile` for the
+//! sketches; key checks hold 32 bytes per row).
+//!
+//! Contracts are registered versions (`airlock contract apply`); the raw
+//! snapshot is never modified, and everything computed from it (profiles,
+//! feature sets, online tables) is stored apart.
 
 use std::fs::File;
-use std::io::BufReader;
-use std::path::Path;
+use std::io::{BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
-use crate::contract::{Contract, Value};
-use crate::digest::{Digest, HashingReader};
+use crate::check::{Checked, Checker, Quarantine};
+use crate::contract::{Contract, CsvRows, Value};
+use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::home::Home;
+use crate::profile::{DriftResult, Profile};
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
 use crate::time::Timestamp;
 
 /// Type tag of dataset records.
 pub const DATASET_TYPE: &str = "airlock.dataset/v1";
+
+/// The file format of a raw snapshot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Delimited text, in the contract's CSV dialect.
+    #[default]
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl Format {
+    fn is_csv(&self) -> bool {
+        *self == Format::Csv
+    }
+
+    /// The format a file name suggests: `.parquet`/`.pq` is Parquet, any
+    /// other is CSV.
+    pub fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq") => {
+                Format::Parquet
+            }
+            _ => Format::Csv,
+        }
+    }
+}
 
 /// The signed record of one dataset version.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -46,12 +83,18 @@ pub struct DatasetDoc {
     pub snapshot: Digest,
     /// Snapshot size in bytes.
     pub snapshot_size: u64,
+    /// The snapshot's format.
+    #[serde(default, skip_serializing_if = "Format::is_csv")]
+    pub format: Format,
     /// Number of data rows.
     pub rows: u64,
     /// The file's name when ingested (no folder).
     pub source: String,
     /// When it was ingested.
     pub created_at: Timestamp,
+    /// The profile computed at ingest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 /// What an ingest did.
@@ -69,6 +112,10 @@ pub struct Ingested {
     pub snapshot: Digest,
     /// The contract's digest.
     pub contract: Digest,
+    /// The contract as `name@version`.
+    pub contract_ref: String,
+    /// The drift checks, measured or skipped (and why).
+    pub drift: Vec<DriftResult>,
     /// True when this exact file and contract were already ingested under
     /// this name: nothing new was written.
     pub unchanged: bool,
@@ -80,35 +127,318 @@ fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-/// Ingests `file` as a new version of dataset `name`, checked against the
-/// contract at `contract_path`.
+/// Where an ingest's contract comes from.
+#[derive(Clone, Debug)]
+pub enum ContractSource {
+    /// A registered contract, `NAME[@VERSION]` (newest without a version).
+    Registered(NameRef),
+    /// A contract file, registered on the way if it is new.
+    File(PathBuf),
+}
+
+impl ContractSource {
+    /// An existing file is a contract file; anything else names a
+    /// registered contract.
+    pub fn parse(s: &str) -> Result<Self> {
+        let p = Path::new(s);
+        if p.is_file() {
+            Ok(ContractSource::File(p.to_path_buf()))
+        } else if s.ends_with(".toml") {
+            Err(Error::NotFound(format!("contract file {s} does not exist")))
+        } else {
+            Ok(ContractSource::Registered(s.parse()?))
+        }
+    }
+}
+
+/// What `contract apply` did.
+#[derive(Clone, Debug, Serialize)]
+pub struct ContractApplied {
+    /// The contract's digest.
+    pub id: Digest,
+    /// `name@version`.
+    pub reference: String,
+    /// True when this exact version was already registered.
+    pub unchanged: bool,
+}
+
+/// Reads a contract file.
+pub fn read_contract(path: &Path) -> Result<Contract> {
+    let bytes = crate::fsx::read_capped(path, 1 << 20)?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| Error::Rejected(format!("contract {}: not UTF-8 text", path.display())))?;
+    Contract::from_toml(&text, &path.display().to_string())
+}
+
+/// Checks that `contract` may be registered: an existing version must be
+/// identical, and a new version must be above every registered one.
+/// Returns true when it is already registered.
+fn check_new_version(
+    conn: &rusqlite::Connection,
+    site: &SiteName,
+    contract: &Contract,
+    id: &Digest,
+) -> Result<bool> {
+    let existing: Option<String> = conn
+        .query_row(
+            "SELECT id FROM contracts WHERE site = ?1 AND name = ?2 AND version = ?3",
+            params![site.as_str(), contract.name, contract.version],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match existing {
+        Some(e) if e == id.hex() => return Ok(true),
+        Some(_) => {
+            return Err(Error::Rejected(format!(
+                "contract {} v{} is already registered with different content; give the changed contract a new version",
+                contract.name, contract.version
+            )));
+        }
+        None => {}
+    }
+    let newest: Option<i64> = conn.query_row(
+        "SELECT MAX(version) FROM contracts WHERE site = ?1 AND name = ?2",
+        params![site.as_str(), contract.name],
+        |r| r.get(0),
+    )?;
+    if let Some(n) = newest.filter(|n| *n > contract.version) {
+        return Err(Error::Rejected(format!(
+            "contract {} v{} is older than the registered v{n}; a new version must be numbered above it",
+            contract.name, contract.version
+        )));
+    }
+    Ok(false)
+}
+
+/// Stores a contract version and indexes it (inside the caller's
+/// transaction).
+fn register_contract(
+    tx: &rusqlite::Transaction<'_>,
+    home_vault: &crate::vault::Vault,
+    keys: &crate::keys::SiteKeys,
+    site: &SiteName,
+    contract: &Contract,
+) -> Result<Digest> {
+    let bytes = contract.to_canonical();
+    let id = registry::put_object(tx, home_vault, keys, site, Kind::Contract, &bytes)?;
+    tx.execute(
+        "INSERT OR IGNORE INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id.hex(), site.as_str(), contract.name, contract.version, Timestamp::now().to_string()],
+    )?;
+    Ok(id)
+}
+
+/// Registers a contract version (`airlock contract apply`). Its reference
+/// dataset, if it names one, must exist here with a profile.
+pub fn apply_contract(home: &mut Home, contract: &Contract) -> Result<ContractApplied> {
+    let id = Digest::of(&contract.to_canonical());
+    let reference = format!("{}@{}", contract.name, contract.version);
+    if check_new_version(&home.conn, home.site(), contract, &id)? {
+        return Ok(ContractApplied {
+            id,
+            reference,
+            unchanged: true,
+        });
+    }
+    reference_profile(home, contract)?;
+    let (conn, vault, keys, site) = home.parts();
+    let tx = conn.transaction()?;
+    register_contract(&tx, vault, keys, site, contract)?;
+    audit::append(
+        &tx,
+        keys,
+        "contract.apply",
+        &[id.hex()],
+        json!({ "contract": reference }),
+    )?;
+    tx.commit()?;
+    Ok(ContractApplied {
+        id,
+        reference,
+        unchanged: false,
+    })
+}
+
+/// Resolves a registered contract `[SITE/]NAME[@VERSION]`.
+pub fn resolve_contract(home: &Home, r: &NameRef) -> Result<(Digest, Contract)> {
+    let (id, _, _) = registry::resolve(&home.conn, "contracts", "contract", home.site(), r)?;
+    Ok((id, load_contract(home, &id)?))
+}
+
+/// The profile of the contract's reference dataset, checked to fit the
+/// contract's drift columns.
+fn reference_profile(home: &Home, contract: &Contract) -> Result<Option<Profile>> {
+    let Some(r) = &contract.reference else {
+        return Ok(None);
+    };
+    let name_ref: NameRef = r.parse()?;
+    let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), &name_ref)
+        .map_err(|e| match e {
+        Error::NotFound(_) => Error::NotFound(format!(
+            "contract {} v{}: its reference dataset {r} is not in this store",
+            contract.name, contract.version
+        )),
+        e => e,
+    })?;
+    let doc: DatasetDoc = registry::load_record(&home.conn, home.vault(), Kind::Dataset, &id)?;
+    let profile = doc.profile.ok_or_else(|| {
+        Error::Rejected(format!(
+            "reference dataset {r} has no profile (it was ingested by an older Airlock); ingest it again"
+        ))
+    })?;
+    for (i, c) in contract.columns.iter().enumerate() {
+        if c.drift.is_none() {
+            continue;
+        }
+        match profile.columns.get(i) {
+            Some(p) if p.name == c.name && p.ty == c.ty => {}
+            _ => {
+                return Err(Error::Rejected(format!(
+                    "contract {} v{}: column {:?} has a drift check, but reference {r} has no {} column {:?} in that place",
+                    contract.name,
+                    contract.version,
+                    c.name,
+                    c.ty.name(),
+                    c.name
+                )));
+            }
+        }
+    }
+    Ok(Some(profile))
+}
+
+/// Options of an ingest.
+#[derive(Clone, Debug, Default)]
+pub struct IngestOptions {
+    /// Write offending rows here when the file is refused.
+    pub quarantine: Option<PathBuf>,
+    /// The file's format (by default from its extension).
+    pub format: Option<Format>,
+}
+
+/// A reader that copies every byte it reads into `tee`.
+struct Tee<R, W> {
+    inner: R,
+    tee: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.tee.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Reads `file` once: into the vault's staging area on a second thread,
+/// and through `scan` on this one. Returns the staged snapshot with what
+/// `scan` returned; an error of either side is reported (the stager's
+/// first, as a full disk makes the scan fail only with a broken pipe).
+fn read_once<T>(
+    home: &Home,
+    file: &Path,
+    scan: impl FnOnce(&mut dyn Read) -> Result<T>,
+) -> Result<(crate::vault::Staged, T)> {
+    let f = File::open(file).at(file)?;
+    let vault = home.vault();
+    std::thread::scope(|s| {
+        let (writer, reader) = crate::pipe::pipe();
+        let stager = s.spawn(move || vault.stage(reader, Kind::Snapshot.max_size(), &mut |_| {}));
+        let mut tee = Tee {
+            inner: BufReader::with_capacity(256 << 10, f),
+            tee: writer,
+        };
+        let scanned = scan(&mut tee).and_then(|t| {
+            // Whatever the scan left unread still belongs to the snapshot.
+            std::io::copy(&mut tee, &mut std::io::sink()).at(file)?;
+            tee.tee.flush().at(file)?;
+            Ok(t)
+        });
+        drop(tee);
+        let staged = stager
+            .join()
+            .map_err(|_| Error::Integrity("the snapshot writer thread panicked".into()))?;
+        match (staged, scanned) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(e),
+            (Ok(st), Ok(t)) => Ok((st, t)),
+        }
+    })
+}
+
+/// Ingests `file` as a new version of dataset `name`, checked against a
+/// contract. `on_row` is told the row count as it goes, for progress.
 pub fn ingest(
     home: &mut Home,
     file: &Path,
     name: &str,
-    contract_path: &Path,
+    contract_source: &ContractSource,
+    opts: &IngestOptions,
     on_row: &mut dyn FnMut(u64),
 ) -> Result<Ingested> {
     registry::validate_name(name)?;
-    let text = std::fs::read_to_string(contract_path).at(contract_path)?;
-    let contract = Contract::from_toml(&text, &contract_path.display().to_string())?;
-    let contract_bytes = contract.to_canonical();
-    let contract_id = Digest::of(&contract_bytes);
-    check_contract_version(home, &contract, &contract_id)?;
-
-    // Pass 1: check every cell, hashing the bytes read.
+    let (contract, contract_id) = match contract_source {
+        ContractSource::File(p) => {
+            let c = read_contract(p)?;
+            let id = Digest::of(&c.to_canonical());
+            check_new_version(&home.conn, home.site(), &c, &id)?;
+            (c, id)
+        }
+        ContractSource::Registered(r) => {
+            let (id, c) = resolve_contract(home, r)?;
+            (c, id)
+        }
+    };
+    let contract_ref = format!("{}@{}", contract.name, contract.version);
+    let reference = reference_profile(home, &contract)?;
+    let format = opts.format.unwrap_or_else(|| Format::of(file));
+    let quarantine = match &opts.quarantine {
+        Some(q) => Some(Quarantine::new(q, &contract)?),
+        None => None,
+    };
     let source = file.display().to_string();
-    let f = File::open(file).at(file)?;
-    let mut hashing = HashingReader::new(BufReader::new(f));
-    let rows = contract.scan_csv(&mut hashing, &source, &mut |n, _| on_row(n))?;
-    let (checked_digest, _) = hashing.finish();
+    let mut checker = Checker::new(&contract, reference, quarantine);
+    let scanned = scan_file(home, file, format, &contract, &mut checker, on_row);
+    let staged = match scanned {
+        Ok(staged) => staged,
+        Err(Error::Rejected(msg)) => {
+            // The file is unreadable or its header or schema differs.
+            let first = msg.lines().next().unwrap_or_default().to_string();
+            let details = json!({ "dataset": name, "source": file_name(file), "contract": contract_ref, "reason": first });
+            return Err(Error::Rejected(match audit_refusal(home, details) {
+                Some(note) => format!("{msg}\n{note}"),
+                None => msg,
+            }));
+        }
+        Err(e) => return Err(e),
+    };
+    let (checked, quarantine) = checker.finish();
+    on_row(checked.rows);
+    if checked.tally.total() > 0 {
+        return Err(refuse(
+            home, file, name, &contract, checked, quarantine, format,
+        ));
+    }
+    if checked.rows == 0 {
+        return Err(Error::Rejected(format!(
+            "{source}: no data rows; nothing was stored"
+        )));
+    }
+    drop(quarantine);
+    let Checked {
+        rows,
+        profile,
+        drift,
+        ..
+    } = checked;
+    let snapshot = staged.digest();
 
     let site = home.site().clone();
     let existing: Option<(String, i64)> = home
         .conn
         .query_row(
             "SELECT id, version FROM datasets WHERE site = ?1 AND name = ?2 AND snapshot = ?3 AND contract = ?4",
-            params![site.as_str(), name, checked_digest.hex(), contract_id.hex()],
+            params![site.as_str(), name, snapshot.hex(), contract_id.hex()],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
@@ -120,24 +450,14 @@ pub fn ingest(
             name: name.into(),
             version,
             rows,
-            snapshot: checked_digest,
+            snapshot,
             contract: contract_id,
+            contract_ref,
+            drift,
             unchanged: true,
         });
     }
-
-    // Pass 2: stream the same bytes into the vault.
-    let f = File::open(file).at(file)?;
-    let staged = home
-        .vault()
-        .stage(BufReader::new(f), Kind::Snapshot.max_size(), &mut |_| {})?;
-    if staged.digest() != checked_digest {
-        return Err(Error::Rejected(format!(
-            "{source} changed while it was being ingested; nothing was stored, try again"
-        )));
-    }
     let snapshot_size = staged.size();
-
     let (conn, vault, keys, site) = home.parts();
     let tx = conn.transaction()?;
     let version: i64 = tx.query_row(
@@ -146,31 +466,21 @@ pub fn ingest(
         |r| r.get(0),
     )?;
     vault.commit(staged)?;
-    registry::sign_and_index(
-        &tx,
-        keys,
-        site,
-        Kind::Snapshot,
-        &checked_digest,
-        snapshot_size,
-    )?;
-    let now = Timestamp::now();
-    registry::put_object(&tx, vault, keys, site, Kind::Contract, &contract_bytes)?;
-    tx.execute(
-        "INSERT OR IGNORE INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![contract_id.hex(), site.as_str(), contract.name, contract.version, now.to_string()],
-    )?;
+    registry::sign_and_index(&tx, keys, site, Kind::Snapshot, &snapshot, snapshot_size)?;
+    register_contract(&tx, vault, keys, site, &contract)?;
     let doc = DatasetDoc {
         ty: DATASET_TYPE.into(),
         site: site.clone(),
         name: name.into(),
         version,
         contract: contract_id,
-        snapshot: checked_digest,
+        snapshot,
         snapshot_size,
+        format,
         rows,
         source: file_name(file),
-        created_at: now,
+        created_at: Timestamp::now(),
+        profile: Some(profile),
     };
     let id = registry::put_record(&tx, vault, keys, site, Kind::Dataset, &doc)?;
     insert_dataset_row(&tx, &id, &doc)?;
@@ -183,7 +493,7 @@ pub fn ingest(
         None,
         &[
             (Kind::Dataset, id),
-            (Kind::Snapshot, checked_digest),
+            (Kind::Snapshot, snapshot),
             (Kind::Contract, contract_id),
         ],
         &[("contract", contract_id)],
@@ -192,8 +502,8 @@ pub fn ingest(
         &tx,
         keys,
         "data.ingest",
-        &[id.hex(), checked_digest.hex()],
-        json!({ "dataset": format!("{name}@{version}"), "rows": rows, "contract": format!("{}@{}", contract.name, contract.version), "source": doc.source }),
+        &[id.hex(), snapshot.hex()],
+        json!({ "dataset": format!("{name}@{version}"), "rows": rows, "contract": contract_ref, "source": doc.source, "format": format }),
     )?;
     tx.commit()?;
     Ok(Ingested {
@@ -201,10 +511,130 @@ pub fn ingest(
         name: name.into(),
         version,
         rows,
-        snapshot: checked_digest,
+        snapshot,
         contract: contract_id,
+        contract_ref,
+        drift,
         unchanged: false,
     })
+}
+
+/// Reads the file once, through the checker and into the vault's staging
+/// area.
+fn scan_file(
+    home: &Home,
+    file: &Path,
+    format: Format,
+    contract: &Contract,
+    checker: &mut Checker<'_>,
+    on_row: &mut dyn FnMut(u64),
+) -> Result<crate::vault::Staged> {
+    let source = file.display().to_string();
+    match format {
+        Format::Csv => {
+            let (staged, ()) = read_once(home, file, |input| {
+                let mut rows = CsvRows::open(contract, input, &source)?;
+                while let Some((n, line, rec)) = rows.next_record()? {
+                    checker.csv_record(rec, n, line)?;
+                    if n % 4096 == 0 {
+                        on_row(n);
+                    }
+                }
+                Ok(())
+            })?;
+            Ok(staged)
+        }
+        Format::Parquet => {
+            // Parquet needs random access: the bytes are copied to a private
+            // file (nobody else can change them) while they are staged, and
+            // read from there.
+            let (staged, private) = read_once(home, file, |input| private_copy(home, input))?;
+            let f = File::open(private.path()).at(private.path())?;
+            crate::parquet_file::scan(contract, f, &source, &mut |n, cells, raw| {
+                checker.typed_row(n, cells, raw)?;
+                if n % 4096 == 0 {
+                    on_row(n);
+                }
+                Ok(())
+            })?;
+            Ok(staged)
+        }
+    }
+}
+
+/// Copies `input` into a private temporary file in the vault's staging
+/// folder (removed when dropped, or by vault recovery after a crash).
+fn private_copy(home: &Home, input: &mut dyn Read) -> Result<tempfile::NamedTempFile> {
+    let dir = home.vault().tmp_dir();
+    let tmp = tempfile::Builder::new()
+        .prefix("copy-")
+        .tempfile_in(&dir)
+        .at(&dir)?;
+    let mut w = std::io::BufWriter::new(tmp.as_file());
+    std::io::copy(input, &mut w).at(tmp.path())?;
+    w.flush().at(tmp.path())?;
+    drop(w);
+    Ok(tmp)
+}
+
+/// Records a refused ingest in the audit log; returns a note for the error
+/// message if that failed.
+fn audit_refusal(home: &mut Home, details: serde_json::Value) -> Option<String> {
+    let (conn, _, keys, _) = home.parts();
+    let audited = conn.transaction().map_err(Error::from).and_then(|tx| {
+        audit::append(&tx, keys, "data.refused", &[], details)?;
+        tx.commit()?;
+        Ok(())
+    });
+    audited
+        .err()
+        .map(|e| format!("the refusal could not be recorded in the audit log: {e}"))
+}
+
+/// A refused file: the quarantine file is finished (with the rows whose key
+/// repeated, read again), the refusal is audited, and the error lists the
+/// violations.
+fn refuse(
+    home: &mut Home,
+    file: &Path,
+    name: &str,
+    contract: &Contract,
+    checked: Checked,
+    quarantine: Option<Quarantine>,
+    format: Format,
+) -> Error {
+    let source = file.display().to_string();
+    let mut msg = checked.tally.report(contract, &source);
+    let mut quarantined = None;
+    if let Some(mut q) = quarantine {
+        let result = (|| -> Result<(PathBuf, u64)> {
+            if !checked.duplicate_rows.is_empty() && format == Format::Csv {
+                let f = File::open(file).at(file)?;
+                let mut rows = CsvRows::open(contract, BufReader::new(f), &source)?;
+                while let Some((n, line, rec)) = rows.next_record()? {
+                    if checked.duplicate_rows.contains(&n) {
+                        let cells: Vec<&str> = rec.iter().collect();
+                        q.add(n, line, "duplicate key", &cells)?;
+                    }
+                }
+            }
+            q.finish()
+        })();
+        match result {
+            Ok((path, n)) => {
+                msg.push_str(&format!("\n{n} offending rows written to {} (it holds raw data: give it only to the data owner)", path.display()));
+                quarantined = Some(path.display().to_string());
+            }
+            Err(e) => msg.push_str(&format!("\nthe quarantine file could not be written: {e}")),
+        }
+    }
+    let details = json!({ "dataset": name, "source": file_name(file), "contract": format!("{}@{}", contract.name, contract.version),
+                          "violations": checked.tally.counts(), "quarantine": quarantined });
+    if let Some(note) = audit_refusal(home, details) {
+        msg.push('\n');
+        msg.push_str(&note);
+    }
+    Error::Rejected(msg)
 }
 
 /// Indexes a dataset record (also used at bundle import).
@@ -228,24 +658,6 @@ pub fn insert_dataset_row(
         ],
     )?;
     Ok(())
-}
-
-fn check_contract_version(home: &Home, contract: &Contract, id: &Digest) -> Result<()> {
-    let existing: Option<String> = home
-        .conn
-        .query_row(
-            "SELECT id FROM contracts WHERE site = ?1 AND name = ?2 AND version = ?3",
-            params![home.site().as_str(), contract.name, contract.version],
-            |r| r.get(0),
-        )
-        .optional()?;
-    match existing {
-        Some(e) if e != id.hex() => Err(Error::Rejected(format!(
-            "contract {} v{} is already registered with different content; give the changed contract a new version",
-            contract.name, contract.version
-        ))),
-        _ => Ok(()),
-    }
 }
 
 /// A dataset loaded for training: its record, contract and typed rows.
@@ -289,11 +701,27 @@ pub fn load_by_id(home: &Home, id: &Digest) -> Result<Loaded> {
         doc.name,
         doc.version
     );
-    let rows = contract.read_csv(reader, &source, &mut |_| {})?;
+    let rows = match doc.format {
+        Format::Csv => contract.read_csv(reader, &source, &mut |_| {})?,
+        Format::Parquet => {
+            // Decrypted into a private temporary file for random access.
+            let mut reader = reader;
+            let tmp = private_copy(home, &mut reader)?;
+            let f = File::open(tmp.path()).at(tmp.path())?;
+            crate::parquet_file::read_rows(&contract, f, &source)?
+        }
+    };
     Ok(Loaded {
         id: *id,
         doc,
         contract,
         rows,
     })
+}
+
+/// A dataset version's record (with its profile), for `data show`.
+pub fn show(home: &Home, r: &NameRef) -> Result<(Digest, DatasetDoc)> {
+    let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
+    let doc: DatasetDoc = registry::load_record(&home.conn, home.vault(), Kind::Dataset, &id)?;
+    Ok((id, doc))
 }

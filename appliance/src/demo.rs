@@ -358,11 +358,19 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
     fsx::write_new(&p("credit.contract.toml"), CONTRACT.as_bytes())?;
     fsx::write_new(&p("credit.features.toml"), FEATURES.as_bytes())?;
     fsx::write_new(&p("requests.jsonl"), REQUESTS.as_bytes())?;
+    let contract = data::read_contract(&p("credit.contract.toml"))?;
+    let applied = data::apply_contract(&mut lab, &contract)?;
+    say(&format!(
+        "contract  lab: {} registered (id {})",
+        applied.reference,
+        applied.id.short()
+    ));
     let ingested = data::ingest(
         &mut lab,
         &p("credit.csv"),
         "credit",
-        &p("credit.contract.toml"),
+        &data::ContractSource::Registered(applied.reference.parse()?),
+        &data::IngestOptions::default(),
         &mut |_| {},
     )?;
     say(&format!(

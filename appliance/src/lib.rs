@@ -10,8 +10,9 @@
 //!   root-signed trust policy (peers, operator roles, k-of-n approvals,
 //!   revocations) and passphrase-sealed operator keys;
 //! - [`vault`]: content-addressed, age-encrypted, write-once objects;
-//! - [`contract`], [`data`]: schema contracts and ingestion into immutable
-//!   raw snapshots;
+//! - [`contract`], [`check`], [`profile`], [`data`], [`parquet_file`]:
+//!   versioned schema contracts, the checks and profile computed in one
+//!   streaming pass at ingest, and immutable raw snapshots (CSV, Parquet);
 //! - [`features`]: versioned feature sets and the one transform used by
 //!   training and serving;
 //! - [`models`]: training runs (through `airlock-runtime`) and run records;
@@ -28,6 +29,7 @@
 
 pub mod audit;
 pub mod bundle;
+pub mod check;
 pub mod contract;
 pub mod data;
 pub mod db;
@@ -43,12 +45,15 @@ pub mod lifecycle;
 pub mod lineage;
 pub mod models;
 pub mod operator;
+pub mod parquet_file;
 pub mod personal;
 pub mod pipe;
 pub mod policy;
+pub mod profile;
 pub mod provenance;
 pub mod registry;
 pub mod site;
+pub mod sketch;
 pub mod time;
 pub mod trust;
 pub mod vault;

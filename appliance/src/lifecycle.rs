@@ -732,7 +732,7 @@ pub fn predict(
             let v = obj.get(&col.name).unwrap_or(&serde_json::Value::Null);
             match contract.parse_json(idx, v) {
                 Ok(value) => row[idx] = value,
-                Err((expected, found)) => {
+                Err((_, expected, found)) => {
                     problems.push(format!(
                         "line {n}, column {:?}: expected {expected}, found {found}",
                         col.name
@@ -745,7 +745,7 @@ pub fn predict(
     }
     if !problems.is_empty() {
         let total = problems.len();
-        problems.truncate(crate::contract::MAX_LISTED);
+        problems.truncate(crate::check::LISTED_PER_RULE * 4);
         return Err(Error::Rejected(format!(
             "{source}: {total} problem{} against contract {} v{}; nothing was scored\n  {}",
             if total == 1 { "" } else { "s" },

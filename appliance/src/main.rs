@@ -4,6 +4,7 @@
 //! library, map errors to the exit codes documented in the README.
 
 mod cli;
+mod cli_data;
 mod output;
 
 use std::process::ExitCode;

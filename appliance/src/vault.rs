@@ -96,6 +96,12 @@ impl Vault {
             .join(format!("{hex}.age"))
     }
 
+    /// The vault's private staging folder, also for private temporary files
+    /// (removed by [`Vault::recover`] if a command dies).
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+
     /// True when object `id` is present.
     pub fn contains(&self, id: &Digest) -> bool {
         self.path_of(id).is_file()

@@ -8,7 +8,7 @@ fn db(home: &std::path::Path) -> rusqlite::Connection {
 fn intact_audit_logs_verify() {
     let w = World::new();
     let out = ok(&w.lab(), &["audit", "verify"]);
-    assert!(out.contains("audit log intact: 9 records"), "{out}");
+    assert!(out.contains("audit log intact: 10 records"), "{out}");
     let log = ok(&w.lab(), &["--json", "audit", "log"]);
     let v: serde_json::Value = serde_json::from_str(&log).unwrap();
     let actions: Vec<&str> = v
@@ -27,6 +27,7 @@ fn intact_audit_logs_verify() {
             "home.init",
             "trust.add",
             "operator.create",
+            "contract.apply",
             "data.ingest",
             "features.apply",
             "model.train",
@@ -44,7 +45,7 @@ fn edited_audit_record_is_named() {
     let w = World::new();
     db(&w.lab())
         .execute(
-            "UPDATE audit SET details = replace(details, 'dana', 'mallory') WHERE seq = 8",
+            "UPDATE audit SET details = replace(details, 'dana', 'mallory') WHERE seq = 9",
             [],
         )
         .unwrap();
@@ -53,7 +54,7 @@ fn edited_audit_record_is_named() {
         &["audit", "verify"],
         4,
         &[
-            "audit log broken at record 8 (model.approve)",
+            "audit log broken at record 9 (model.approve)",
             "the record was changed",
         ],
     );
@@ -150,13 +151,13 @@ fn audit_log_filters_by_action_actor_and_time() {
     .unwrap();
     let actor = key[0]["actor"].as_str().unwrap().to_string();
     // Every record but the approval, whose actor is operator dana.
-    assert_eq!(actions(&lab, &["--actor", &actor[..6]]).len(), 8);
+    assert_eq!(actions(&lab, &["--actor", &actor[..6]]).len(), 9);
     let ops: serde_json::Value =
         serde_json::from_str(&ok(&lab, &["--json", "keys", "operator", "list"])).unwrap();
     let dana = ops[0]["key_id"].as_str().unwrap();
     assert_eq!(actions(&lab, &["--actor", dana]), ["model.approve"]);
     assert!(actions(&lab, &["--actor", "ffffffffffffffff"]).is_empty());
-    assert_eq!(actions(&lab, &["--since", "2000-01-01"]).len(), 9);
+    assert_eq!(actions(&lab, &["--since", "2000-01-01"]).len(), 10);
     assert!(actions(&lab, &["--since", "2999-01-01T00:00:00Z"]).is_empty());
     fails(
         &lab,
@@ -171,7 +172,7 @@ fn truncating_the_newest_records_is_caught_by_the_signed_checkpoint() {
     let w = World::new();
     let lab = w.lab();
     let out = ok(&lab, &["audit", "verify"]);
-    assert!(out.contains("signed checkpoint at record 9"), "{out}");
+    assert!(out.contains("signed checkpoint at record 10"), "{out}");
     // Remove the newest two records: the chain alone still verifies (a
     // shorter intact log), the checkpoint outside the store does not agree.
     db(&lab)
@@ -182,7 +183,7 @@ fn truncating_the_newest_records_is_caught_by_the_signed_checkpoint() {
         &["audit", "verify"],
         4,
         &[
-            "audit log truncated: it ends at record 6, but the signed checkpoint says record 9 existed",
+            "audit log truncated: it ends at record 6, but the signed checkpoint says record 10 existed",
         ],
     );
 }
@@ -226,10 +227,10 @@ fn later_commands_do_not_paper_over_a_truncation() {
     db(&lab)
         .execute("DELETE FROM audit WHERE seq > 6", [])
         .unwrap();
-    // Commands that append new records (three trust additions) regrow the
+    // Commands that append new records (four trust additions) regrow the
     // log past the checkpoint's record number; the checkpoint is not
     // replaced, so verify still names the truncation.
-    for name in ["s1", "s2", "s3"] {
+    for name in ["s1", "s2", "s3", "s4"] {
         w.add_site(name);
         let out = crate::harness::run(&lab, &["trust", "add", &w.m(&format!("{name}.card.json"))]);
         let err = String::from_utf8_lossy(&out.stderr);
@@ -282,11 +283,11 @@ fn a_home_without_a_checkpoint_adopts_one_on_record() {
     fails(&lab, &["audit", "verify"], 4, &["is missing"]);
     let out = ok(&lab, &["audit", "adopt-checkpoint"]);
     assert!(
-        out.contains("signed a first audit checkpoint at record 10"),
+        out.contains("signed a first audit checkpoint at record 11"),
         "{out}"
     );
     let out = ok(&lab, &["audit", "verify"]);
-    assert!(out.contains("signed checkpoint at record 10"), "{out}");
+    assert!(out.contains("signed checkpoint at record 11"), "{out}");
     assert_eq!(
         actions(&lab, &["--action", "audit.*"]),
         ["audit.checkpoint_adopted"]
@@ -337,8 +338,8 @@ fn an_exported_audit_log_verifies_elsewhere_with_only_the_site_card() {
     assert_eq!(v["site"], "lab");
     // home.init, trust.add, operator.create, data.ingest, features.apply,
     // model.train, model.gate, model.approve, bundle.export, trust.add.
-    assert_eq!(v["records"], 10, "{v}");
-    assert_eq!(v["checkpoint"], 10, "{v}");
+    assert_eq!(v["records"], 11, "{v}");
+    assert_eq!(v["checkpoint"], 11, "{v}");
     assert_eq!(
         crate::harness::fingerprint(&auditor),
         before,
@@ -387,7 +388,7 @@ fn an_exported_audit_log_verifies_elsewhere_with_only_the_site_card() {
     // A log that does not verify at its source is not exported.
     db(&lab)
         .execute(
-            "UPDATE audit SET details = replace(details, 'dana', 'mallory') WHERE seq = 8",
+            "UPDATE audit SET details = replace(details, 'dana', 'mallory') WHERE seq = 9",
             [],
         )
         .unwrap();
@@ -402,6 +403,6 @@ fn an_exported_audit_log_verifies_elsewhere_with_only_the_site_card() {
             &w.m("x.airlock"),
         ],
         4,
-        &["audit log broken at record 8 (model.approve)"],
+        &["audit log broken at record 9 (model.approve)"],
     );
 }

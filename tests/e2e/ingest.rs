@@ -1,6 +1,6 @@
 use std::fs;
 
-use crate::harness::{World, fails, fingerprint, ok, refs};
+use crate::harness::{World, fails, fingerprint, last_audit, ok, refs, store_fingerprint};
 
 #[test]
 fn csv_breaking_its_contract_is_refused_with_row_and_column_and_nothing_is_stored() {
@@ -16,22 +16,26 @@ fn csv_breaking_its_contract_is_refused_with_row_and_column_and_nothing_is_store
     lines[5] = cells.join(",");
     let bad = w.media("bad.csv");
     fs::write(&bad, lines.join("\n") + "\n").unwrap();
-    let before = fingerprint(&w.lab());
+    let before = store_fingerprint(&w.lab());
     fails(
         &w.lab(),
         &refs(&w.ingest_args(&bad.display().to_string())),
         3,
         &[
-            "breaks contract credit v1: 2 violations, nothing was stored",
+            "breaks contract credit v1: 2 violations (range 1, category 1); nothing was stored",
             "row 3 (line 4), column \"age\": expected integer in [18, 100], found 130",
             "row 5 (line 6), column \"housing\": expected one of [own, rent, mortgage], found \"castle\"",
         ],
     );
     assert_eq!(
-        fingerprint(&w.lab()),
+        store_fingerprint(&w.lab()),
         before,
         "a refused file must leave the store unchanged"
     );
+    let (action, details) = last_audit(&w.lab());
+    assert_eq!(action, "data.refused", "the refusal is audited");
+    assert_eq!(details["violations"]["range"], 1, "{details}");
+    assert_eq!(details["violations"]["category"], 1, "{details}");
 }
 
 #[test]
@@ -45,14 +49,15 @@ fn csv_with_a_missing_column_is_refused_with_a_header_diff() {
         .collect();
     let bad = w.media("cut.csv");
     fs::write(&bad, cut).unwrap();
-    let before = fingerprint(&w.lab());
+    let before = store_fingerprint(&w.lab());
     fails(
         &w.lab(),
         &refs(&w.ingest_args(&bad.display().to_string())),
         3,
         &["missing columns: default", "nothing was stored"],
     );
-    assert_eq!(fingerprint(&w.lab()), before);
+    assert_eq!(store_fingerprint(&w.lab()), before);
+    assert_eq!(last_audit(&w.lab()).0, "data.refused");
 }
 
 #[test]

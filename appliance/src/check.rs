@@ -1,0 +1,525 @@
+//! Checking a file against its contract at ingest: every cell (type,
+//! missing, range, category, field count), key uniqueness, and the
+//! dataset-wide expectations (null rate, distinct count, distribution
+//! drift), while the profile is computed in the same pass. Violations are
+//! tallied per rule: the first [`LISTED_PER_RULE`] of each are located
+//! (row, line, column, expected, found), the rest counted. Offending rows
+//! can be written to a quarantine file for the data owner.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::contract::{CellError, Contract, Value, ValueRef};
+use crate::error::{Error, IoContext, Result};
+use crate::profile::{DriftResult, Profile, Profiler};
+use crate::sketch::hash128;
+
+/// How many violations of each rule a report locates before it only counts.
+pub const LISTED_PER_RULE: usize = 5;
+
+/// The kinds of contract violation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// A row with the wrong number of fields.
+    Fields,
+    /// A cell that does not parse as the column's type.
+    Type,
+    /// A missing cell in a column that is not nullable.
+    Missing,
+    /// A number outside the column's min/max.
+    Range,
+    /// A value not in the column's categories.
+    Category,
+    /// A key that repeats an earlier row's.
+    Key,
+    /// A column with more missing cells than `max_null_rate`.
+    NullRate,
+    /// A column with fewer or more distinct values than allowed.
+    Distinct,
+    /// A column whose distribution moved too far from the reference.
+    Drift,
+}
+
+impl Rule {
+    /// The rule's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Fields => "field count",
+            Rule::Type => "type",
+            Rule::Missing => "missing value",
+            Rule::Range => "range",
+            Rule::Category => "category",
+            Rule::Key => "duplicate key",
+            Rule::NullRate => "null rate",
+            Rule::Distinct => "distinct count",
+            Rule::Drift => "distribution drift",
+        }
+    }
+}
+
+/// One broken rule, located.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Violation {
+    /// The rule.
+    pub rule: Rule,
+    /// Data row, from 1 (a header is not a row); `None` for rules over the
+    /// whole file.
+    pub row: Option<u64>,
+    /// Line in the file, from 1, where the format has lines.
+    pub line: Option<u64>,
+    /// The column (several for a key), or `*` for the whole row.
+    pub column: String,
+    /// What the contract wants.
+    pub expected: String,
+    /// What the file has.
+    pub found: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] ", self.rule.name())?;
+        match (self.row, self.line) {
+            (Some(r), Some(l)) => write!(f, "row {r} (line {l}), ")?,
+            (Some(r), None) => write!(f, "row {r}, ")?,
+            _ => {}
+        }
+        write!(
+            f,
+            "column {:?}: expected {}, found {}",
+            self.column, self.expected, self.found
+        )
+    }
+}
+
+/// A cell's violation, located.
+pub fn cell_violation(c: &Contract, row: u64, line: u64, idx: usize, e: CellError) -> Violation {
+    Violation {
+        rule: e.0,
+        row: Some(row),
+        line: (line > 0).then_some(line),
+        column: c.columns[idx].name.clone(),
+        expected: e.1,
+        found: e.2,
+    }
+}
+
+/// A row with `found` fields instead of the contract's number.
+pub fn fields_violation(c: &Contract, row: u64, line: u64, found: usize) -> Violation {
+    Violation {
+        rule: Rule::Fields,
+        row: Some(row),
+        line: (line > 0).then_some(line),
+        column: "*".into(),
+        expected: format!("{} fields", c.columns.len()),
+        found: format!("{found} fields"),
+    }
+}
+
+/// Violations per rule: counts, and the first few located.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Tally {
+    rules: BTreeMap<Rule, (u64, Vec<Violation>)>,
+    /// Columns whose every value failed to parse: the file's type for them
+    /// has changed.
+    changed: Vec<String>,
+}
+
+impl Tally {
+    /// Records a violation.
+    pub fn add(&mut self, v: Violation) {
+        let (n, listed) = self.rules.entry(v.rule).or_default();
+        *n += 1;
+        if listed.len() < LISTED_PER_RULE {
+            listed.push(v);
+        }
+    }
+
+    /// All violations counted.
+    pub fn total(&self) -> u64 {
+        self.rules.values().map(|(n, _)| n).sum()
+    }
+
+    /// Counts per rule, by rule name.
+    pub fn counts(&self) -> BTreeMap<&'static str, u64> {
+        self.rules
+            .iter()
+            .map(|(r, (n, _))| (r.name(), *n))
+            .collect()
+    }
+
+    /// The refusal message: totals per rule, then each rule's located
+    /// violations and how many more there were.
+    pub fn report(&self, c: &Contract, source: &str) -> String {
+        let total = self.total();
+        let per: Vec<String> = self
+            .rules
+            .iter()
+            .map(|(r, (n, _))| format!("{} {n}", r.name()))
+            .collect();
+        let mut msg = format!(
+            "{source} breaks contract {} v{}: {total} violation{} ({}); nothing was stored",
+            c.name,
+            c.version,
+            if total == 1 { "" } else { "s" },
+            per.join(", ")
+        );
+        if !self.changed.is_empty() {
+            msg.push_str(&format!(
+                "\n  changed types (every value fails): {}",
+                self.changed.join(", ")
+            ));
+        }
+        for (rule, (n, listed)) in &self.rules {
+            for v in listed {
+                msg.push_str(&format!("\n  {v}"));
+            }
+            if *n > listed.len() as u64 {
+                msg.push_str(&format!(
+                    "\n  ... and {} more {} violations",
+                    n - listed.len() as u64,
+                    rule.name()
+                ));
+            }
+        }
+        msg
+    }
+}
+
+/// Offending rows, written for the data owner to a new file (0600, as it
+/// holds raw data): the row and line numbers, the problems, then the
+/// row's cells as they were read. Written only when the file is refused.
+pub struct Quarantine {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    writer: csv::Writer<BufWriter<std::fs::File>>,
+    rows: u64,
+}
+
+impl Quarantine {
+    /// Starts a quarantine file at `path`, which must not exist.
+    pub fn new(path: &Path, contract: &Contract) -> Result<Self> {
+        if path.exists() {
+            return Err(Error::Refused(format!(
+                "quarantine file {} already exists; name a new file",
+                path.display()
+            )));
+        }
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".quarantine-")
+            .tempfile_in(dir)
+            .at(dir)?;
+        let file = tmp.as_file().try_clone().at(tmp.path())?;
+        let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+        let mut header = vec!["_row", "_line", "_problems"];
+        header.extend(contract.names());
+        writer
+            .write_record(&header)
+            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+        Ok(Quarantine {
+            path: path.to_path_buf(),
+            tmp,
+            writer,
+            rows: 0,
+        })
+    }
+
+    /// Adds an offending row.
+    pub fn add(&mut self, row: u64, line: u64, problems: &str, cells: &[&str]) -> Result<()> {
+        let (r, l) = (row.to_string(), line.to_string());
+        let mut rec = vec![r.as_str(), l.as_str(), problems];
+        rec.extend_from_slice(cells);
+        self.rows += 1;
+        self.writer
+            .write_record(&rec)
+            .map_err(|e| Error::io(&self.path, std::io::Error::other(e)))
+    }
+
+    /// Puts the file in place (fsynced); returns its path and row count.
+    pub fn finish(self) -> Result<(PathBuf, u64)> {
+        let Quarantine {
+            path,
+            tmp,
+            writer,
+            rows,
+        } = self;
+        let mut inner = writer
+            .into_inner()
+            .map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
+        inner.flush().at(&path)?;
+        tmp.as_file().sync_all().at(&path)?;
+        tmp.persist_noclobber(&path)
+            .map_err(|e| Error::io(&path, e.error))?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            crate::fsx::sync_dir(dir)?;
+        }
+        Ok((path, rows))
+    }
+}
+
+/// What a check found: the profile (valid only when nothing was violated),
+/// the drift checks, the violations, and the rows whose key repeated an
+/// earlier row's (for the quarantine file).
+pub struct Checked {
+    /// Data rows.
+    pub rows: u64,
+    /// The file's profile.
+    pub profile: Profile,
+    /// Every drift check, measured or skipped.
+    pub drift: Vec<DriftResult>,
+    /// The violations.
+    pub tally: Tally,
+    /// Rows whose key repeats an earlier row's.
+    pub duplicate_rows: BTreeSet<u64>,
+}
+
+/// Checks rows against a contract and profiles them, in one pass.
+pub struct Checker<'c> {
+    contract: &'c Contract,
+    tally: Tally,
+    profiler: Profiler,
+    key_cols: Vec<usize>,
+    /// (key hash, row, line) of every row with a whole key.
+    keys: Vec<(u128, u64, u64)>,
+    quarantine: Option<Quarantine>,
+    key_buf: Vec<u8>,
+    /// Type failures per column.
+    type_fail: Vec<u64>,
+}
+
+impl<'c> Checker<'c> {
+    /// A checker for `contract`. `reference` is the profile drift checks
+    /// compare against.
+    pub fn new(
+        contract: &'c Contract,
+        reference: Option<Profile>,
+        quarantine: Option<Quarantine>,
+    ) -> Self {
+        let key_cols = contract
+            .key
+            .iter()
+            .flatten()
+            .filter_map(|k| contract.index_of(k))
+            .collect();
+        Checker {
+            contract,
+            tally: Tally::default(),
+            profiler: Profiler::new(contract, reference),
+            key_cols,
+            keys: Vec::new(),
+            quarantine,
+            key_buf: Vec::new(),
+            type_fail: vec![0; contract.columns.len()],
+        }
+    }
+
+    /// Checks one CSV record.
+    pub fn csv_record(&mut self, rec: &csv::StringRecord, row: u64, line: u64) -> Result<()> {
+        let c = self.contract;
+        if rec.len() != c.columns.len() {
+            let v = fields_violation(c, row, line, rec.len());
+            let problem = format!("{}: expected {}, found {}", v.column, v.expected, v.found);
+            self.tally.add(v);
+            if let Some(q) = &mut self.quarantine {
+                q.add(row, line, &problem, &rec.iter().collect::<Vec<_>>())?;
+            }
+            return Ok(());
+        }
+        let cells: Vec<std::result::Result<ValueRef<'_>, CellError>> = rec
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| c.parse_ref(i, cell))
+            .collect();
+        self.cells(row, line, &cells, &|| {
+            rec.iter().map(str::to_string).collect()
+        })
+    }
+
+    /// Checks one row of typed cells (Parquet); `raw` renders the row for
+    /// the quarantine file.
+    pub fn typed_row(
+        &mut self,
+        row: u64,
+        cells: &[std::result::Result<Value, CellError>],
+        raw: &dyn Fn() -> Vec<String>,
+    ) -> Result<()> {
+        let refs: Vec<std::result::Result<ValueRef<'_>, CellError>> = cells
+            .iter()
+            .map(|r| match r {
+                Ok(v) => Ok(v.as_ref()),
+                Err(e) => Err(e.clone()),
+            })
+            .collect();
+        self.cells(row, 0, &refs, raw)
+    }
+
+    fn cells(
+        &mut self,
+        row: u64,
+        line: u64,
+        cells: &[std::result::Result<ValueRef<'_>, CellError>],
+        raw: &dyn Fn() -> Vec<String>,
+    ) -> Result<()> {
+        let c = self.contract;
+        self.profiler.row();
+        let mut problems = Vec::new();
+        for (idx, cell) in cells.iter().enumerate() {
+            match cell {
+                Ok(v) => self.profiler.cell(idx, *v),
+                Err(e) => {
+                    if e.0 == Rule::Type {
+                        self.type_fail[idx] += 1;
+                    }
+                    let v = cell_violation(c, row, line, idx, e.clone());
+                    if self.quarantine.is_some() {
+                        problems.push(format!(
+                            "{}: expected {}, found {}",
+                            v.column, v.expected, v.found
+                        ));
+                    }
+                    self.tally.add(v);
+                }
+            }
+        }
+        if !self.key_cols.is_empty() {
+            self.key_buf.clear();
+            let mut whole = true;
+            for &k in &self.key_cols {
+                match &cells[k] {
+                    Ok(v) => {
+                        self.key_buf.extend_from_slice(v.canonical().as_bytes());
+                        self.key_buf.push(0x1f);
+                    }
+                    Err(_) => whole = false,
+                }
+            }
+            if whole {
+                self.keys.push((hash128(&self.key_buf), row, line));
+            }
+        }
+        if !problems.is_empty()
+            && let Some(q) = &mut self.quarantine
+        {
+            let cells = raw();
+            let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+            q.add(row, line, &problems.join("; "), &refs)?;
+        }
+        Ok(())
+    }
+
+    /// Checks the rules over the whole file and hands back what was found,
+    /// with the quarantine file (still to be finished or dropped).
+    pub fn finish(mut self) -> (Checked, Option<Quarantine>) {
+        let c = self.contract;
+        let mut duplicate_rows = BTreeSet::new();
+        if !self.key_cols.is_empty() {
+            let key_name = c
+                .key
+                .iter()
+                .flatten()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",");
+            self.keys.sort_unstable();
+            for pair in self.keys.windows(2) {
+                let ((h0, _, _), (h1, r1, l1)) = (pair[0], pair[1]);
+                if h0 == h1 {
+                    // Several repeats of one key all point at the first.
+                    let first = self.keys.partition_point(|k| k.0 < h1);
+                    let (_, rf, lf) = self.keys[first];
+                    duplicate_rows.insert(r1);
+                    self.tally.add(Violation {
+                        rule: Rule::Key,
+                        row: Some(r1),
+                        line: (l1 > 0).then_some(l1),
+                        column: key_name.clone(),
+                        expected: format!("a unique key ({key_name})"),
+                        found: if lf > 0 {
+                            format!("the same key as row {rf} (line {lf})")
+                        } else {
+                            format!("the same key as row {rf}")
+                        },
+                    });
+                }
+            }
+        }
+        let (profile, drift) = self.profiler.finish(c);
+        for (col, (fails, p)) in c
+            .columns
+            .iter()
+            .zip(self.type_fail.iter().zip(&profile.columns))
+        {
+            if *fails > 0 && *fails + p.nulls == profile.rows {
+                self.tally
+                    .changed
+                    .push(format!("{} (contract {})", col.name, col.ty.name()));
+            }
+        }
+        for (col, p) in c.columns.iter().zip(&profile.columns) {
+            if let Some(max) = col.max_null_rate
+                && p.null_rate > max
+            {
+                self.tally.add(Violation {
+                    rule: Rule::NullRate,
+                    row: None,
+                    line: None,
+                    column: col.name.clone(),
+                    expected: format!("at most {max} of rows missing"),
+                    found: format!("{:.4} ({} of {} rows)", p.null_rate, p.nulls, profile.rows),
+                });
+            }
+            let about = if p.distinct_exact { "" } else { "about " };
+            let bounds = (col.distinct_min, col.distinct_max);
+            let outside = bounds.0.is_some_and(|lo| p.distinct < lo)
+                || bounds.1.is_some_and(|hi| p.distinct > hi);
+            if outside {
+                let expected = match bounds {
+                    (Some(lo), Some(hi)) => format!("between {lo} and {hi} distinct values"),
+                    (Some(lo), None) => format!("at least {lo} distinct values"),
+                    (_, hi) => format!("at most {} distinct values", hi.unwrap_or(0)),
+                };
+                self.tally.add(Violation {
+                    rule: Rule::Distinct,
+                    row: None,
+                    line: None,
+                    column: col.name.clone(),
+                    expected,
+                    found: format!("{about}{}", p.distinct),
+                });
+            }
+        }
+        for d in drift.iter().filter(|d| d.failed()) {
+            self.tally.add(Violation {
+                rule: Rule::Drift,
+                row: None,
+                line: None,
+                column: d.column.clone(),
+                expected: format!(
+                    "{} at most {} against reference {}",
+                    d.metric.name(),
+                    d.threshold,
+                    c.reference.as_deref().unwrap_or("?")
+                ),
+                found: format!("{:.4}", d.value.unwrap_or(0.0)),
+            });
+        }
+        (
+            Checked {
+                rows: profile.rows,
+                profile,
+                drift,
+                tally: self.tally,
+                duplicate_rows,
+            },
+            self.quarantine,
+        )
+    }
+}

@@ -1,0 +1,370 @@
+//! The data commands: `contract`, `data` and `features`.
+
+use std::path::{Path, PathBuf};
+
+use clap::Subcommand;
+use serde_json::json;
+
+use airlock::contract::{self, Contract};
+use airlock::data::{self, ContractSource, Format, IngestOptions};
+use airlock::error::{IoContext, Result, exit};
+use airlock::features;
+use airlock::home::Home;
+use airlock::profile::ColumnProfile;
+use airlock::registry::NameRef;
+
+use crate::cli::{list_rows, short};
+use crate::output::Out;
+
+#[derive(Subcommand, Debug)]
+pub enum ContractCmd {
+    /// Register a schema contract version from a TOML file (see docs/data.md
+    /// for the format). A changed contract needs a higher version number.
+    Apply {
+        /// The contract file.
+        file: PathBuf,
+    },
+    /// Print a registered contract as TOML.
+    Show {
+        /// The contract, [SITE/]NAME[@VERSION] (the newest without a version).
+        contract: String,
+    },
+    /// Show what changed between two contracts: columns added (+), removed
+    /// (-) and changed (~) with old and new values.
+    Diff {
+        /// The old contract: NAME@VERSION or a TOML file.
+        a: String,
+        /// The new contract: NAME@VERSION or a TOML file.
+        b: String,
+    },
+    /// List registered contract versions.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCmd {
+    /// Check a CSV or Parquet file against a schema contract and store it as
+    /// a new immutable snapshot with its profile. Nothing is stored if any
+    /// rule is broken; every violation is listed by row, column, expected
+    /// and found.
+    Ingest {
+        /// The file (CSV in the contract's dialect, or Parquet).
+        file: PathBuf,
+        /// Dataset name.
+        #[arg(long)]
+        dataset: String,
+        /// The contract: a registered NAME[@VERSION], or a TOML file (which
+        /// is registered on the way).
+        #[arg(long)]
+        contract: String,
+        /// If the file is refused, write its offending rows to this new file
+        /// (mode 0600: it holds raw data) for the data owner.
+        #[arg(long, value_name = "FILE")]
+        quarantine: Option<PathBuf>,
+        /// The file's format (by default: .parquet/.pq is Parquet, anything
+        /// else CSV).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+    },
+    /// List dataset versions.
+    List,
+    /// Show a dataset version's profile: per column count, nulls, distinct
+    /// values, min/max/mean/std, quantiles, top values and a histogram.
+    Show {
+        /// The dataset, [SITE/]NAME[@VERSION].
+        dataset: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FeaturesCmd {
+    /// Fit a feature spec (TOML) on its dataset and freeze it as a new version.
+    Apply {
+        /// The feature spec.
+        spec: PathBuf,
+    },
+    /// List feature set versions.
+    List,
+}
+
+fn contract_arg(home: &Home, s: &str) -> Result<(String, Contract)> {
+    match ContractSource::parse(s)? {
+        ContractSource::File(p) => Ok((p.display().to_string(), data::read_contract(&p)?)),
+        ContractSource::Registered(r) => {
+            let (_, c) = data::resolve_contract(home, &r)?;
+            Ok((format!("{}@{}", c.name, c.version), c))
+        }
+    }
+}
+
+pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
+    match cmd {
+        ContractCmd::Apply { file } => {
+            let mut home = Home::open(home_dir)?;
+            let c = data::read_contract(&file)?;
+            let r = data::apply_contract(&mut home, &c)?;
+            out.emit(&r, |r| {
+                if r.unchanged {
+                    println!(
+                        "contract {} is already registered (id {})",
+                        r.reference,
+                        r.id.short()
+                    );
+                } else {
+                    println!("registered contract {} (id {})", r.reference, r.id.short());
+                }
+            });
+        }
+        ContractCmd::Show { contract } => {
+            let home = Home::open(home_dir)?;
+            let r: NameRef = contract.parse()?;
+            let (id, c) = data::resolve_contract(&home, &r)?;
+            out.emit(&json!({ "id": id, "contract": c }), |_| {
+                println!("# contract {}@{} (id {})", c.name, c.version, id.short());
+                print!("{}", c.to_toml());
+            });
+        }
+        ContractCmd::Diff { a, b } => {
+            let home = Home::open(home_dir)?;
+            let (an, ac) = contract_arg(&home, &a)?;
+            let (bn, bc) = contract_arg(&home, &b)?;
+            let lines = contract::diff(&ac, &bc);
+            out.emit(&json!({ "from": an, "to": bn, "changes": lines }), |_| {
+                if lines.is_empty() {
+                    println!("{an} and {bn} are the same contract");
+                }
+                for l in &lines {
+                    println!("{l}");
+                }
+            });
+        }
+        ContractCmd::List => {
+            let home = Home::open(home_dir)?;
+            let rows = list_rows(
+                &home,
+                "SELECT id, site, name, version, 0, created_at FROM contracts ORDER BY site, name, version",
+            )?;
+            out.emit(&rows, |rs| {
+                for r in rs {
+                    println!(
+                        "{}/{}@{}  id {}  {}",
+                        r["site"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or(""),
+                        r["version"],
+                        short(&r["id"]),
+                        r["created_at"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+    }
+    Ok(exit::OK)
+}
+
+pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
+    match cmd {
+        DataCmd::Ingest {
+            file,
+            dataset,
+            contract,
+            quarantine,
+            format,
+        } => {
+            let mut home = Home::open(home_dir)?;
+            let source = ContractSource::parse(&contract)?;
+            let bar = out.counter("checking");
+            let opts = IngestOptions { quarantine, format };
+            let r = data::ingest(&mut home, &file, &dataset, &source, &opts, &mut |n| {
+                bar.set_position(n)
+            });
+            bar.finish_and_clear();
+            let r = r?;
+            let mut v = serde_json::to_value(&r).unwrap_or_default();
+            v["dataset"] = json!(format!("{}@{}", r.name, r.version));
+            out.emit(&v, |_| {
+                if r.unchanged {
+                    println!(
+                        "{} is already ingested as {}@{} ({} rows); nothing new stored",
+                        file.display(),
+                        r.name,
+                        r.version,
+                        r.rows
+                    );
+                } else {
+                    println!(
+                        "ingested {}@{}: {} rows, contract {}, snapshot {}",
+                        r.name,
+                        r.version,
+                        r.rows,
+                        r.contract_ref,
+                        r.snapshot.short()
+                    );
+                }
+                for d in &r.drift {
+                    match (&d.value, &d.skipped) {
+                        (Some(v), _) => println!(
+                            "  drift {:?}: {} {v:.4} (threshold {})",
+                            d.column,
+                            d.metric.name(),
+                            d.threshold
+                        ),
+                        (None, Some(why)) => {
+                            println!("  drift {:?}: not checked: {why}", d.column)
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+        DataCmd::List => {
+            let home = Home::open(home_dir)?;
+            let rows = list_rows(
+                &home,
+                "SELECT id, site, name, version, rows, created_at FROM datasets ORDER BY site, name, version",
+            )?;
+            out.emit(&rows, |rs| {
+                for r in rs {
+                    println!(
+                        "{}/{}@{}  {} rows  id {}  {}",
+                        r["site"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or(""),
+                        r["version"],
+                        r["rows"],
+                        short(&r["id"]),
+                        r["created_at"].as_str().unwrap_or("")
+                    );
+                }
+            });
+        }
+        DataCmd::Show { dataset } => {
+            let home = Home::open(home_dir)?;
+            let (id, doc) = data::show(&home, &dataset.parse()?)?;
+            out.emit(&json!({ "id": id, "dataset": doc }), |_| {
+                println!(
+                    "{}/{}@{}  {} rows  {:?}  snapshot {}  ingested {} from {}",
+                    doc.site,
+                    doc.name,
+                    doc.version,
+                    doc.rows,
+                    doc.format,
+                    doc.snapshot.short(),
+                    doc.created_at,
+                    doc.source
+                );
+                match &doc.profile {
+                    None => println!("  (no profile: ingested by an older Airlock)"),
+                    Some(p) => p.columns.iter().for_each(print_column),
+                }
+            });
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn spark(counts: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = counts.iter().copied().max().unwrap_or(0).max(1);
+    counts
+        .iter()
+        .map(|&c| {
+            if c == 0 {
+                ' '
+            } else {
+                BARS[((c * 7) / max) as usize]
+            }
+        })
+        .collect()
+}
+
+fn print_column(c: &ColumnProfile) {
+    let about = if c.distinct_exact { "" } else { "~" };
+    println!(
+        "  {} ({})  count {}  nulls {} ({:.2}%)  distinct {about}{}",
+        c.name,
+        c.ty.name(),
+        c.count,
+        c.nulls,
+        c.null_rate * 100.0,
+        c.distinct
+    );
+    if let Some(n) = &c.numeric {
+        println!(
+            "      min {}  max {}  mean {}  std {:.6}",
+            c.show(n.min),
+            c.show(n.max),
+            c.show(n.mean),
+            n.std
+        );
+        let qs: Vec<String> = n
+            .quantiles
+            .iter()
+            .map(|q| format!("p{} {}", (q.p * 100.0).round(), c.show(q.value)))
+            .collect();
+        println!("      {}", qs.join("  "));
+        println!(
+            "      histogram [{}] {} .. {}{}",
+            spark(&n.histogram.counts),
+            c.show(n.min),
+            c.show(n.max),
+            if n.sampled { " (from a sample)" } else { "" }
+        );
+    }
+    if !c.top.is_empty() {
+        let shown: Vec<String> = c
+            .top
+            .iter()
+            .take(8)
+            .map(|f| {
+                format!(
+                    "{} {} ({:.1}%)",
+                    contract::show(&f.value),
+                    f.count,
+                    f.count as f64 * 100.0 / c.count.max(1) as f64
+                )
+            })
+            .collect();
+        let more = if c.top.len() > 8 {
+            format!(", ... {} more", c.top.len() - 8)
+        } else {
+            String::new()
+        };
+        println!("      top {}{more}", shown.join(", "));
+    }
+}
+
+pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
+    match cmd {
+        FeaturesCmd::Apply { spec } => {
+            let mut home = Home::open(home_dir)?;
+            let text = std::fs::read_to_string(&spec).at(&spec)?;
+            let r = features::apply(&mut home, &text, &spec.display().to_string())?;
+            out.emit(&json!({ "id": r.id, "feature_set": r.reference, "width": r.width, "unchanged": r.unchanged }), |_| {
+                if r.unchanged {
+                    println!("{} is unchanged (id {})", r.reference, r.id.short());
+                } else {
+                    println!("created feature set {} ({} features, id {})", r.reference, r.width, r.id.short());
+                }
+            });
+        }
+        FeaturesCmd::List => {
+            let home = Home::open(home_dir)?;
+            let rows = list_rows(
+                &home,
+                "SELECT id, site, name, version, width AS rows, created_at FROM feature_sets ORDER BY site, name, version",
+            )?;
+            out.emit(&rows, |rs| {
+                for r in rs {
+                    println!(
+                        "{}/{}@{}  {} features  id {}",
+                        r["site"].as_str().unwrap_or(""),
+                        r["name"].as_str().unwrap_or(""),
+                        r["version"],
+                        r["rows"],
+                        short(&r["id"])
+                    );
+                }
+            });
+        }
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,215 @@
+//! Parquet input: a file's schema checked against a contract (a diff of
+//! missing, extra and changed columns, not a parse error), then its rows as
+//! typed cells for the same checks CSV cells get.
+//!
+//! Supported: flat schemas of booleans, integers, floats, UTF-8 strings,
+//! dates and timestamps, uncompressed or Snappy-compressed (the pandas and
+//! pyarrow default). Nested columns, decimals and other codecs are refused
+//! by name.
+
+use std::fs::File;
+
+use parquet::basic::{LogicalType, Type as Physical};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use parquet::schema::types::ColumnDescriptor;
+
+use crate::check::Rule;
+use crate::contract::{CellError, ColumnType, Contract, Value};
+use crate::error::{Error, Result};
+
+/// The type a Parquet column holds, in contract terms.
+fn file_type(c: &ColumnDescriptor) -> &'static str {
+    match (c.logical_type_ref(), c.physical_type()) {
+        (Some(LogicalType::String | LogicalType::Enum | LogicalType::Json), _) => "string",
+        (Some(LogicalType::Date), _) => "date",
+        (Some(LogicalType::Timestamp(_)), _) => "timestamp",
+        (Some(LogicalType::Decimal(_)), _) => "decimal",
+        (Some(LogicalType::Integer(_)) | None, Physical::INT32 | Physical::INT64) => "integer",
+        (None, Physical::FLOAT | Physical::DOUBLE) => "float",
+        (Some(LogicalType::Float16), _) => "float",
+        (None, Physical::BOOLEAN) => "boolean",
+        (None, Physical::BYTE_ARRAY) => {
+            // Old writers mark strings with the converted type only.
+            if c.converted_type() == parquet::basic::ConvertedType::UTF8 {
+                "string"
+            } else {
+                "bytes"
+            }
+        }
+        _ => "other",
+    }
+}
+
+fn fits(want: ColumnType, have: &str) -> bool {
+    match want {
+        ColumnType::Integer => have == "integer",
+        ColumnType::Float => matches!(have, "float" | "integer"),
+        ColumnType::Category | ColumnType::String => matches!(have, "string" | "boolean"),
+        ColumnType::Date => have == "date",
+        ColumnType::Timestamp => matches!(have, "timestamp" | "date"),
+    }
+}
+
+fn open_reader(file: File, source: &str) -> Result<SerializedFileReader<File>> {
+    SerializedFileReader::new(file).map_err(|e| {
+        Error::Rejected(format!(
+            "{source}: not a readable Parquet file: {e}; nothing was stored"
+        ))
+    })
+}
+
+/// Checks the file's schema against the contract: the same columns in the
+/// same order, flat, each of a type the contract's column accepts.
+pub fn check_schema(
+    contract: &Contract,
+    reader: &SerializedFileReader<File>,
+    source: &str,
+) -> Result<()> {
+    let schema = reader.metadata().file_metadata().schema_descr();
+    let mut names = Vec::new();
+    let mut changed = Vec::new();
+    for col in schema.columns() {
+        if col.path().parts().len() != 1 || col.max_rep_level() > 0 {
+            return Err(Error::Rejected(format!(
+                "{source}: column {} is nested or repeated; only flat Parquet files are accepted; nothing was stored",
+                col.path()
+            )));
+        }
+        let name = col.name().to_string();
+        if let Some(i) = contract.index_of(&name) {
+            let have = file_type(col);
+            if !fits(contract.columns[i].ty, have) {
+                changed.push(format!(
+                    "{name} (contract {}, file {have})",
+                    contract.columns[i].ty.name()
+                ));
+            }
+        }
+        names.push(name);
+    }
+    match contract.header_diff(&names, &changed) {
+        None => Ok(()),
+        Some(diff) => Err(Error::Rejected(format!(
+            "{source} does not match contract {} v{}: {diff}; nothing was stored",
+            contract.name, contract.version
+        ))),
+    }
+}
+
+/// A Parquet cell as a typed value for column `idx`, checked.
+fn cell(contract: &Contract, idx: usize, f: &Field) -> std::result::Result<Value, CellError> {
+    let v = match f {
+        Field::Null => Value::Null,
+        Field::Bool(b) => Value::Text(b.to_string()),
+        Field::Byte(x) => Value::Int(i64::from(*x)),
+        Field::Short(x) => Value::Int(i64::from(*x)),
+        Field::Int(x) => Value::Int(i64::from(*x)),
+        Field::Long(x) => Value::Int(*x),
+        Field::UByte(x) => Value::Int(i64::from(*x)),
+        Field::UShort(x) => Value::Int(i64::from(*x)),
+        Field::UInt(x) => Value::Int(i64::from(*x)),
+        Field::ULong(x) => match i64::try_from(*x) {
+            Ok(i) => Value::Int(i),
+            Err(_) => {
+                return Err((
+                    Rule::Type,
+                    contract.expected(&contract.columns[idx]),
+                    x.to_string(),
+                ));
+            }
+        },
+        Field::Float16(x) => Value::Float(f64::from(f32::from(*x))),
+        Field::Float(x) => Value::Float(f64::from(*x)),
+        Field::Double(x) => Value::Float(*x),
+        Field::Str(s) => {
+            // Strings follow the CSV rules: null tokens, then parsing.
+            return contract.parse_cell(idx, s);
+        }
+        Field::Date(days) => Value::Int(i64::from(*days) * 86_400),
+        Field::TimestampMillis(ms) => Value::Int(ms.div_euclid(1000)),
+        Field::TimestampMicros(us) => Value::Int(us.div_euclid(1_000_000)),
+        other => {
+            return Err((
+                Rule::Type,
+                contract.expected(&contract.columns[idx]),
+                format!("{other}"),
+            ));
+        }
+    };
+    // A date read into a timestamp column is midnight UTC; anything else
+    // must match the contract's type exactly (checked by check_value).
+    contract.check_value(idx, v)
+}
+
+/// Receives each row: its number, typed cells, and a renderer of its raw
+/// cells (for the quarantine file).
+pub type RowSink<'a> = dyn FnMut(u64, &[std::result::Result<Value, CellError>], &dyn Fn() -> Vec<String>) -> Result<()>
+    + 'a;
+
+/// Reads every row of a Parquet file, checking its schema first. `row` gets
+/// each row's number, typed cells and a renderer of its raw cells.
+pub fn scan(contract: &Contract, file: File, source: &str, row: &mut RowSink<'_>) -> Result<u64> {
+    let reader = open_reader(file, source)?;
+    check_schema(contract, &reader, source)?;
+    let iter = reader.get_row_iter(None).map_err(|e| {
+        Error::Rejected(format!(
+            "{source}: cannot read rows: {e}; nothing was stored"
+        ))
+    })?;
+    let mut n = 0u64;
+    let mut cells = Vec::with_capacity(contract.columns.len());
+    for r in iter {
+        let r = r.map_err(|e| {
+            Error::Rejected(format!(
+                "{source}: unreadable after row {n}: {e}; nothing was stored"
+            ))
+        })?;
+        n += 1;
+        cells.clear();
+        let fields: Vec<&Field> = r.get_column_iter().map(|(_, f)| f).collect();
+        for (idx, f) in fields.iter().enumerate() {
+            cells.push(cell(contract, idx, f));
+        }
+        let raw = || {
+            fields
+                .iter()
+                .map(|f| match f {
+                    Field::Null => String::new(),
+                    Field::Str(s) => s.clone(),
+                    other => format!("{other}"),
+                })
+                .collect()
+        };
+        row(n, &cells, &raw)?;
+    }
+    if n == 0 {
+        return Err(Error::Rejected(format!(
+            "{source}: no data rows; nothing was stored"
+        )));
+    }
+    Ok(n)
+}
+
+/// Reads a stored Parquet snapshot into typed rows (it was checked at
+/// ingest; any violation now is an integrity failure).
+pub fn read_rows(contract: &Contract, file: File, source: &str) -> Result<Vec<Vec<Value>>> {
+    let mut rows = Vec::new();
+    scan(contract, file, source, &mut |n, cells, _| {
+        let mut row = Vec::with_capacity(cells.len());
+        for (idx, c) in cells.iter().enumerate() {
+            match c {
+                Ok(v) => row.push(v.clone()),
+                Err((_, expected, found)) => {
+                    return Err(Error::Integrity(format!(
+                        "{source}: row {n}, column {:?}: expected {expected}, found {found}",
+                        contract.columns[idx].name
+                    )));
+                }
+            }
+        }
+        rows.push(row);
+        Ok(())
+    })?;
+    Ok(rows)
+}
