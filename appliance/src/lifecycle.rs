@@ -15,7 +15,6 @@ use serde_json::json;
 use airlock_runtime::Matrix;
 
 use crate::audit;
-use crate::contract::Value;
 use crate::data;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -717,29 +716,13 @@ pub fn predict(
         }
         let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
             .map_err(|e| Error::Rejected(format!("{source} line {n}: not a JSON object: {e}")))?;
-        if let Some(k) = obj.keys().find(|k| contract.index_of(k).is_none()) {
-            problems.push(format!(
-                "line {n}: column {k:?} is not in contract {} v{}",
-                contract.name, contract.version
-            ));
-            continue;
-        }
-        let mut row = vec![Value::Null; contract.columns.len()];
-        for (idx, col) in contract.columns.iter().enumerate() {
-            if col.name == fs.label {
+        let row = match features::request_row(&contract, &fs.label, &obj) {
+            Ok(row) => row,
+            Err(p) => {
+                problems.extend(p.into_iter().map(|p| format!("line {n}{p}")));
                 continue;
             }
-            let v = obj.get(&col.name).unwrap_or(&serde_json::Value::Null);
-            match contract.parse_json(idx, v) {
-                Ok(value) => row[idx] = value,
-                Err((_, expected, found)) => {
-                    problems.push(format!(
-                        "line {n}, column {:?}: expected {expected}, found {found}",
-                        col.name
-                    ));
-                }
-            }
-        }
+        };
         fs.transform(&row, &columns, &mut x);
         lines.push(n);
     }
