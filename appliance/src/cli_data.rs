@@ -8,10 +8,10 @@ use serde_json::json;
 use airlock::contract::{self, Contract};
 use airlock::data::{self, ContractSource, Format, IngestOptions};
 use airlock::error::{IoContext, Result, exit};
-use airlock::features;
 use airlock::home::Home;
 use airlock::profile::ColumnProfile;
 use airlock::registry::NameRef;
+use airlock::{features, online};
 
 use crate::cli::{list_rows, short};
 use crate::output::Out;
@@ -85,6 +85,46 @@ pub enum FeaturesCmd {
     },
     /// List feature set versions.
     List,
+    /// Write the latest feature vector of every entity into the online
+    /// store (HOME/online.db) and switch the version to it atomically;
+    /// lookups are never blocked. The contract must declare `entity` (and
+    /// `event_time` to order rows; without it the last row wins).
+    Materialize {
+        /// The feature set, [SITE/]NAME@VERSION.
+        set: String,
+        /// Compute from this dataset (same contract) instead of the one the
+        /// feature set was fit on, [SITE/]NAME[@VERSION].
+        #[arg(long, value_name = "DATASET")]
+        from: Option<String>,
+    },
+    /// Look up an entity's feature vector in the online store (takes no
+    /// lock: works while other commands run).
+    Get {
+        /// The feature set, [SITE/]NAME[@VERSION] (without a version: the
+        /// one materialized last).
+        set: String,
+        /// The entity key.
+        #[arg(long)]
+        entity: String,
+    },
+    /// Build a point-in-time-correct training set: each label row
+    /// (entity, time, label) gets the features of its entity's newest row
+    /// at or before its time, never a later one. Written as CSV (0600).
+    Join {
+        /// The feature set, [SITE/]NAME@VERSION.
+        set: String,
+        /// The labels dataset: its contract declares `entity` and
+        /// `event_time` and it has the feature set's label column.
+        #[arg(long, value_name = "DATASET")]
+        labels: String,
+        /// Feature rows from this dataset (same contract as the feature
+        /// set) instead of the one it was fit on.
+        #[arg(long, value_name = "DATASET")]
+        from: Option<String>,
+        /// The new CSV file to write.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 fn contract_arg(home: &Home, s: &str) -> Result<(String, Contract)> {
@@ -363,6 +403,55 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
                         short(&r["id"])
                     );
                 }
+            });
+        }
+        FeaturesCmd::Materialize { set, from } => {
+            let mut home = Home::open(home_dir)?;
+            let from: Option<NameRef> = from.map(|f| f.parse()).transpose()?;
+            let bar = out.counter("materializing");
+            let r = online::materialize(&mut home, &set.parse()?, from.as_ref(), &mut |n| {
+                bar.set_position(n)
+            });
+            bar.finish_and_clear();
+            let r = r?;
+            out.emit(&r, |r| {
+                println!(
+                    "materialized {}: {} entities from {} rows (width {})",
+                    r.reference, r.entities, r.rows, r.width
+                )
+            });
+        }
+        FeaturesCmd::Get { set, entity } => {
+            let reader = online::OnlineReader::open(home_dir)?;
+            let table = reader.table(&set.parse()?)?;
+            let hit = reader.get(&table, &entity)?.ok_or_else(|| {
+                airlock::Error::NotFound(format!(
+                    "entity {entity:?} is not in {} (materialized {})",
+                    table.reference, table.materialized_at
+                ))
+            })?;
+            out.emit(&json!({ "feature_set": table.feature_set, "reference": table.reference, "entity": hit.entity,
+                               "event_time": hit.event_time, "row": hit.row, "vector": hit.vector }), |_| {
+                println!(
+                    "{} entity {}: {:?}",
+                    table.reference, hit.entity, hit.vector
+                );
+            });
+        }
+        FeaturesCmd::Join {
+            set,
+            labels,
+            from,
+            out: file,
+        } => {
+            let home = Home::open(home_dir)?;
+            let from: Option<NameRef> = from.map(|f| f.parse()).transpose()?;
+            let r = online::join(&home, &set.parse()?, &labels.parse()?, from.as_ref(), &file)?;
+            out.emit(&r, |r| {
+                println!(
+                    "wrote {}: {} label rows ({} with no feature row known at their time: features imputed)",
+                    r.out, r.rows, r.without_history
+                )
             });
         }
     }

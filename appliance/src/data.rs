@@ -686,6 +686,27 @@ pub fn load(home: &Home, r: &NameRef) -> Result<Loaded> {
 
 /// Loads a dataset by record id.
 pub fn load_by_id(home: &Home, id: &Digest) -> Result<Loaded> {
+    let mut rows = Vec::new();
+    let (doc, contract) = stream_by_id(home, id, &mut |_, row| {
+        rows.push(row);
+        Ok(())
+    })?;
+    Ok(Loaded {
+        id: *id,
+        doc,
+        contract,
+        rows,
+    })
+}
+
+/// Streams a dataset's rows, parsed from its raw snapshot by its contract,
+/// to `each` (row number from 1, typed row), in bounded memory. The first
+/// error `each` returns stops the stream and is returned.
+pub fn stream_by_id(
+    home: &Home,
+    id: &Digest,
+    each: &mut dyn FnMut(u64, Vec<Value>) -> Result<()>,
+) -> Result<(DatasetDoc, Contract)> {
     let doc: DatasetDoc = registry::load_record(&home.conn, home.vault(), Kind::Dataset, id)?;
     let contract = load_contract(home, &doc.contract)?;
     let reader = home.vault().open_object(&doc.snapshot).map_err(|e| match e {
@@ -701,22 +722,32 @@ pub fn load_by_id(home: &Home, id: &Digest) -> Result<Loaded> {
         doc.name,
         doc.version
     );
-    let rows = match doc.format {
-        Format::Csv => contract.read_csv(reader, &source, &mut |_| {})?,
+    match doc.format {
+        Format::Csv => {
+            let mut failed = None;
+            contract.scan_csv(reader, &source, &mut |n, row| {
+                if failed.is_none()
+                    && let Err(e) = each(n, row)
+                {
+                    failed = Some(e);
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+        }
         Format::Parquet => {
             // Decrypted into a private temporary file for random access.
             let mut reader = reader;
             let tmp = private_copy(home, &mut reader)?;
             let f = File::open(tmp.path()).at(tmp.path())?;
-            crate::parquet_file::read_rows(&contract, f, &source)?
+            crate::parquet_file::scan(&contract, f, &source, &mut |n, cells, _| {
+                let row = crate::parquet_file::strict_row(&contract, &source, n, cells)?;
+                each(n, row)
+            })?;
         }
-    };
-    Ok(Loaded {
-        id: *id,
-        doc,
-        contract,
-        rows,
-    })
+    }
+    Ok((doc, contract))
 }
 
 /// A dataset version's record (with its profile), for `data show`.

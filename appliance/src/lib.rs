@@ -15,6 +15,8 @@
 //!   streaming pass at ingest, and immutable raw snapshots (CSV, Parquet);
 //! - [`features`]: versioned feature sets and the one transform used by
 //!   training and serving;
+//! - [`online`]: the online store (latest vector per entity, atomic version
+//!   switches) and point-in-time-correct training sets;
 //! - [`models`]: training runs (through `airlock-runtime`) and run records;
 //! - [`lifecycle`]: gates, approvals, deployment, prediction;
 //! - [`bundle`]: signed, encrypted media bundles, the only path in or out;
@@ -44,6 +46,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod lineage;
 pub mod models;
+pub mod online;
 pub mod operator;
 pub mod parquet_file;
 pub mod personal;

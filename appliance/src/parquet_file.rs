@@ -191,25 +191,23 @@ pub fn scan(contract: &Contract, file: File, source: &str, row: &mut RowSink<'_>
     Ok(n)
 }
 
-/// Reads a stored Parquet snapshot into typed rows (it was checked at
-/// ingest; any violation now is an integrity failure).
-pub fn read_rows(contract: &Contract, file: File, source: &str) -> Result<Vec<Vec<Value>>> {
-    let mut rows = Vec::new();
-    scan(contract, file, source, &mut |n, cells, _| {
-        let mut row = Vec::with_capacity(cells.len());
-        for (idx, c) in cells.iter().enumerate() {
-            match c {
-                Ok(v) => row.push(v.clone()),
-                Err((_, expected, found)) => {
-                    return Err(Error::Integrity(format!(
-                        "{source}: row {n}, column {:?}: expected {expected}, found {found}",
-                        contract.columns[idx].name
-                    )));
-                }
-            }
-        }
-        rows.push(row);
-        Ok(())
-    })?;
-    Ok(rows)
+/// A stored snapshot's row as typed values: it was checked at ingest, so
+/// any violation now is an integrity failure.
+pub fn strict_row(
+    contract: &Contract,
+    source: &str,
+    n: u64,
+    cells: &[std::result::Result<Value, CellError>],
+) -> Result<Vec<Value>> {
+    cells
+        .iter()
+        .enumerate()
+        .map(|(idx, c)| match c {
+            Ok(v) => Ok(v.clone()),
+            Err((_, expected, found)) => Err(Error::Integrity(format!(
+                "{source}: row {n}, column {:?}: expected {expected}, found {found}",
+                contract.columns[idx].name
+            ))),
+        })
+        .collect()
 }

@@ -10,6 +10,7 @@ mod audit_log;
 mod bundles;
 mod crash;
 mod demo;
+mod features;
 mod ingest;
 mod keys;
 mod lifecycle;
