@@ -218,7 +218,10 @@ impl Quarantine {
             .tempfile_in(dir)
             .at(dir)?;
         let file = tmp.as_file().try_clone().at(tmp.path())?;
-        let mut writer = csv::Writer::from_writer(BufWriter::new(file));
+        // Rows with the wrong number of fields are written as they were.
+        let mut writer = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(BufWriter::new(file));
         let mut header = vec!["_row", "_line", "_problems"];
         header.extend(contract.names());
         writer
@@ -293,6 +296,8 @@ pub struct Checker<'c> {
     key_buf: Vec<u8>,
     /// Type failures per column.
     type_fail: Vec<u64>,
+    /// Rows already in the quarantine file.
+    quarantined: BTreeSet<u64>,
 }
 
 impl<'c> Checker<'c> {
@@ -318,6 +323,7 @@ impl<'c> Checker<'c> {
             quarantine,
             key_buf: Vec::new(),
             type_fail: vec![0; contract.columns.len()],
+            quarantined: BTreeSet::new(),
         }
     }
 
@@ -330,6 +336,7 @@ impl<'c> Checker<'c> {
             self.tally.add(v);
             if let Some(q) = &mut self.quarantine {
                 q.add(row, line, &problem, &rec.iter().collect::<Vec<_>>())?;
+                self.quarantined.insert(row);
             }
             return Ok(());
         }
@@ -411,6 +418,7 @@ impl<'c> Checker<'c> {
             let cells = raw();
             let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
             q.add(row, line, &problems.join("; "), &refs)?;
+            self.quarantined.insert(row);
         }
         Ok(())
     }
@@ -451,6 +459,8 @@ impl<'c> Checker<'c> {
                 }
             }
         }
+        // A row already quarantined for its cells is not written twice.
+        duplicate_rows.retain(|r| !self.quarantined.contains(r));
         let (profile, drift) = self.profiler.finish(c);
         for (col, (fails, p)) in c
             .columns

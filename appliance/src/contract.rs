@@ -203,7 +203,11 @@ impl CsvDialect {
     /// A CSV reader for this dialect. Headers are read by [`CsvRows`].
     fn reader<R: Read>(&self, input: R) -> csv::Reader<R> {
         let mut b = csv::ReaderBuilder::new();
+        // Records end at "\n"; a "\r" before it is removed by `CsvRows`.
+        // (With CRLF terminators the csv crate numbers lines one too low,
+        // rust-csv issue 395.)
         b.has_headers(false)
+            .terminator(csv::Terminator::Any(b'\n'))
             .flexible(true)
             .delimiter(Self::byte("delimiter", &self.delimiter).unwrap_or(b','))
             .quote(Self::byte("quote", &self.quote).unwrap_or(b'"'))
@@ -786,6 +790,36 @@ pub fn diff(a: &Contract, b: &Contract) -> Vec<String> {
     out
 }
 
+/// Reads a record, removing the "\r" of a "\r\n" line end (records end at
+/// "\n"), and skipping lines that are empty but for it.
+fn read_record<R: Read>(
+    reader: &mut csv::Reader<R>,
+    record: &mut csv::StringRecord,
+) -> csv::Result<bool> {
+    loop {
+        if !reader.read_record(record)? {
+            return Ok(false);
+        }
+        let Some(last) = record.len().checked_sub(1).and_then(|i| record.get(i)) else {
+            return Ok(true);
+        };
+        let Some(cut) = last.strip_suffix('\r') else {
+            return Ok(true);
+        };
+        if record.len() == 1 && cut.is_empty() {
+            continue;
+        }
+        let mut fixed = csv::StringRecord::with_capacity(record.as_slice().len(), record.len());
+        let n = record.len();
+        for (i, f) in record.iter().enumerate() {
+            fixed.push_field(if i + 1 == n { cut } else { f });
+        }
+        fixed.set_position(record.position().cloned());
+        *record = fixed;
+        return Ok(true);
+    }
+}
+
 /// The records of a CSV file under a contract's dialect, after its header
 /// (checked against the contract) if it has one.
 pub struct CsvRows<R: Read> {
@@ -803,7 +837,7 @@ impl<R: Read> CsvRows<R> {
         let mut reader = contract.csv.reader(input);
         let mut record = csv::StringRecord::new();
         if contract.csv.header {
-            let got = reader.read_record(&mut record).map_err(|e| {
+            let got = read_record(&mut reader, &mut record).map_err(|e| {
                 Error::Rejected(format!("{source}: cannot read the header row: {e}"))
             })?;
             if !got {
@@ -828,7 +862,7 @@ impl<R: Read> CsvRows<R> {
     /// starts on, or `None` at the end. A malformed file (bad UTF-8, an
     /// unterminated quote) is refused with the row it broke at.
     pub fn next_record(&mut self) -> Result<Option<(u64, u64, &csv::StringRecord)>> {
-        match self.reader.read_record(&mut self.record) {
+        match read_record(&mut self.reader, &mut self.record) {
             Ok(false) => Ok(None),
             Ok(true) => {
                 self.row += 1;

@@ -608,13 +608,29 @@ fn refuse(
     let mut quarantined = None;
     if let Some(mut q) = quarantine {
         let result = (|| -> Result<(PathBuf, u64)> {
-            if !checked.duplicate_rows.is_empty() && format == Format::Csv {
+            // Rows whose key repeats are known only at the end: read again.
+            let dups = &checked.duplicate_rows;
+            if !dups.is_empty() {
                 let f = File::open(file).at(file)?;
-                let mut rows = CsvRows::open(contract, BufReader::new(f), &source)?;
-                while let Some((n, line, rec)) = rows.next_record()? {
-                    if checked.duplicate_rows.contains(&n) {
-                        let cells: Vec<&str> = rec.iter().collect();
-                        q.add(n, line, "duplicate key", &cells)?;
+                match format {
+                    Format::Csv => {
+                        let mut rows = CsvRows::open(contract, BufReader::new(f), &source)?;
+                        while let Some((n, line, rec)) = rows.next_record()? {
+                            if dups.contains(&n) {
+                                let cells: Vec<&str> = rec.iter().collect();
+                                q.add(n, line, "duplicate key", &cells)?;
+                            }
+                        }
+                    }
+                    Format::Parquet => {
+                        crate::parquet_file::scan(contract, f, &source, &mut |n, _, raw| {
+                            if dups.contains(&n) {
+                                let cells = raw();
+                                let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+                                q.add(n, 0, "duplicate key", &refs)?;
+                            }
+                            Ok(())
+                        })?;
                     }
                 }
             }

@@ -8,6 +8,7 @@ mod harness;
 
 mod audit_log;
 mod bundles;
+mod contracts;
 mod crash;
 mod demo;
 mod features;
