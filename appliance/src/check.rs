@@ -268,6 +268,137 @@ impl Quarantine {
     }
 }
 
+/// One row's key: (128-bit hash, row, line).
+type KeyEntry = (u128, u64, u64);
+
+/// Key entries held in memory before a sorted run is spilled to disk:
+/// 2^21 entries, 64 MiB.
+const KEY_RUN: usize = 1 << 21;
+
+/// The key of every row, in bounded memory: runs of [`KEY_RUN`] entries are
+/// sorted and spilled to anonymous temporary files, then merged.
+struct KeyLog {
+    dir: PathBuf,
+    buf: Vec<KeyEntry>,
+    runs: Vec<std::fs::File>,
+}
+
+impl KeyLog {
+    fn new(dir: &Path) -> Self {
+        KeyLog {
+            dir: dir.to_path_buf(),
+            buf: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, e: KeyEntry) -> Result<()> {
+        self.buf.push(e);
+        if self.buf.len() >= KEY_RUN {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn spill(&mut self) -> Result<()> {
+        use std::io::Seek;
+        self.buf.sort_unstable();
+        let mut f = tempfile::tempfile_in(&self.dir).at(&self.dir)?;
+        {
+            let mut w = BufWriter::new(&mut f);
+            for (h, r, l) in self.buf.drain(..) {
+                w.write_all(&h.to_le_bytes()).at(&self.dir)?;
+                w.write_all(&r.to_le_bytes()).at(&self.dir)?;
+                w.write_all(&l.to_le_bytes()).at(&self.dir)?;
+            }
+            w.flush().at(&self.dir)?;
+        }
+        f.rewind().at(&self.dir)?;
+        self.runs.push(f);
+        Ok(())
+    }
+
+    /// Every entry, in (hash, row, line) order.
+    fn for_each_sorted(mut self, each: &mut dyn FnMut(KeyEntry)) -> Result<()> {
+        use std::cmp::Reverse;
+        use std::io::{BufReader, Read};
+        self.buf.sort_unstable();
+        if self.runs.is_empty() {
+            self.buf.into_iter().for_each(each);
+            return Ok(());
+        }
+        let dir = self.dir.clone();
+        let mut readers: Vec<BufReader<std::fs::File>> =
+            self.runs.into_iter().map(BufReader::new).collect();
+        let next = |r: &mut BufReader<std::fs::File>| -> Result<Option<KeyEntry>> {
+            let mut b = [0u8; 32];
+            match r.read_exact(&mut b) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(Error::io(&dir, e)),
+            }
+            let h = u128::from_le_bytes(b[..16].try_into().unwrap_or_default());
+            let r = u64::from_le_bytes(b[16..24].try_into().unwrap_or_default());
+            let l = u64::from_le_bytes(b[24..].try_into().unwrap_or_default());
+            Ok(Some((h, r, l)))
+        };
+        let mut heap = std::collections::BinaryHeap::new();
+        for (i, r) in readers.iter_mut().enumerate() {
+            if let Some(e) = next(r)? {
+                heap.push(Reverse((e, i)));
+            }
+        }
+        let mut memory = self.buf.into_iter().peekable();
+        loop {
+            let from_disk = heap.peek().map(|Reverse((e, _))| *e);
+            let take_disk = match (from_disk, memory.peek()) {
+                (None, None) => return Ok(()),
+                (Some(d), Some(m)) => d <= *m,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+            };
+            if take_disk {
+                if let Some(Reverse((e, i))) = heap.pop() {
+                    each(e);
+                    if let Some(n) = next(&mut readers[i])? {
+                        heap.push(Reverse((n, i)));
+                    }
+                }
+            } else if let Some(m) = memory.next() {
+                each(m);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spilled_key_runs_merge_in_order_and_lose_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = KeyLog::new(dir.path());
+        let mut rng = crate::sketch::SplitMix(9);
+        let mut all = Vec::new();
+        for i in 0..3000u64 {
+            let e = (u128::from(rng.below(500)), i + 1, i + 2);
+            all.push(e);
+            log.push(e).expect("push");
+            if i % 1000 == 999 {
+                log.spill().expect("spill");
+            }
+        }
+        log.push((7, 9999, 0)).expect("push");
+        all.push((7, 9999, 0));
+        assert_eq!(log.runs.len(), 3);
+        let mut got = Vec::new();
+        log.for_each_sorted(&mut |e| got.push(e)).expect("merge");
+        all.sort_unstable();
+        assert_eq!(got, all);
+    }
+}
+
 /// What a check found: the profile (valid only when nothing was violated),
 /// the drift checks, the violations, and the rows whose key repeated an
 /// earlier row's (for the quarantine file).
@@ -291,7 +422,7 @@ pub struct Checker<'c> {
     profiler: Profiler,
     key_cols: Vec<usize>,
     /// (key hash, row, line) of every row with a whole key.
-    keys: Vec<(u128, u64, u64)>,
+    keys: KeyLog,
     quarantine: Option<Quarantine>,
     key_buf: Vec<u8>,
     /// Type failures per column.
@@ -307,6 +438,7 @@ impl<'c> Checker<'c> {
         contract: &'c Contract,
         reference: Option<Profile>,
         quarantine: Option<Quarantine>,
+        spill_dir: &Path,
     ) -> Self {
         let key_cols = contract
             .key
@@ -319,7 +451,7 @@ impl<'c> Checker<'c> {
             tally: Tally::default(),
             profiler: Profiler::new(contract, reference),
             key_cols,
-            keys: Vec::new(),
+            keys: KeyLog::new(spill_dir),
             quarantine,
             key_buf: Vec::new(),
             type_fail: vec![0; contract.columns.len()],
@@ -409,7 +541,7 @@ impl<'c> Checker<'c> {
                 }
             }
             if whole {
-                self.keys.push((hash128(&self.key_buf), row, line));
+                self.keys.push((hash128(&self.key_buf), row, line))?;
             }
         }
         if !problems.is_empty()
@@ -425,7 +557,7 @@ impl<'c> Checker<'c> {
 
     /// Checks the rules over the whole file and hands back what was found,
     /// with the quarantine file (still to be finished or dropped).
-    pub fn finish(mut self) -> (Checked, Option<Quarantine>) {
+    pub fn finish(mut self) -> Result<(Checked, Option<Quarantine>)> {
         let c = self.contract;
         let mut duplicate_rows = BTreeSet::new();
         if !self.key_cols.is_empty() {
@@ -436,27 +568,30 @@ impl<'c> Checker<'c> {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(",");
-            self.keys.sort_unstable();
-            for pair in self.keys.windows(2) {
-                let ((h0, _, _), (h1, r1, l1)) = (pair[0], pair[1]);
-                if h0 == h1 {
-                    // Several repeats of one key all point at the first.
-                    let first = self.keys.partition_point(|k| k.0 < h1);
-                    let (_, rf, lf) = self.keys[first];
-                    duplicate_rows.insert(r1);
-                    self.tally.add(Violation {
-                        rule: Rule::Key,
-                        row: Some(r1),
-                        line: (l1 > 0).then_some(l1),
-                        column: key_name.clone(),
-                        expected: format!("a unique key ({key_name})"),
-                        found: if lf > 0 {
-                            format!("the same key as row {rf} (line {lf})")
-                        } else {
-                            format!("the same key as row {rf}")
-                        },
-                    });
-                }
+            let keys = std::mem::replace(&mut self.keys, KeyLog::new(Path::new(".")));
+            // Sorted by (hash, row): the first of equal hashes is the
+            // earliest row, and every repeat points at it.
+            let mut first: Option<(u128, u64, u64)> = None;
+            let mut dups = Vec::new();
+            keys.for_each_sorted(&mut |(h, r, l)| match first {
+                Some((fh, rf, lf)) if fh == h => dups.push((r, l, rf, lf)),
+                _ => first = Some((h, r, l)),
+            })?;
+            dups.sort_unstable();
+            for (r1, l1, rf, lf) in dups {
+                duplicate_rows.insert(r1);
+                self.tally.add(Violation {
+                    rule: Rule::Key,
+                    row: Some(r1),
+                    line: (l1 > 0).then_some(l1),
+                    column: key_name.clone(),
+                    expected: format!("a unique key ({key_name})"),
+                    found: if lf > 0 {
+                        format!("the same key as row {rf} (line {lf})")
+                    } else {
+                        format!("the same key as row {rf}")
+                    },
+                });
             }
         }
         // A row already quarantined for its cells is not written twice.
@@ -521,7 +656,7 @@ impl<'c> Checker<'c> {
                 found: format!("{:.4}", d.value.unwrap_or(0.0)),
             });
         }
-        (
+        Ok((
             Checked {
                 rows: profile.rows,
                 profile,
@@ -530,6 +665,6 @@ impl<'c> Checker<'c> {
                 duplicate_rows,
             },
             self.quarantine,
-        )
+        ))
     }
 }

@@ -397,7 +397,7 @@ pub fn ingest(
         None => None,
     };
     let source = file.display().to_string();
-    let mut checker = Checker::new(&contract, reference, quarantine);
+    let mut checker = Checker::new(&contract, reference, quarantine, &home.vault().tmp_dir());
     let scanned = scan_file(home, file, format, &contract, &mut checker, on_row);
     let staged = match scanned {
         Ok(staged) => staged,
@@ -412,7 +412,7 @@ pub fn ingest(
         }
         Err(e) => return Err(e),
     };
-    let (checked, quarantine) = checker.finish();
+    let (checked, quarantine) = checker.finish()?;
     on_row(checked.rows);
     if checked.tally.total() > 0 {
         return Err(refuse(
