@@ -371,34 +371,6 @@ impl KeyLog {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spilled_key_runs_merge_in_order_and_lose_nothing() {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut log = KeyLog::new(dir.path());
-        let mut rng = crate::sketch::SplitMix(9);
-        let mut all = Vec::new();
-        for i in 0..3000u64 {
-            let e = (u128::from(rng.below(500)), i + 1, i + 2);
-            all.push(e);
-            log.push(e).expect("push");
-            if i % 1000 == 999 {
-                log.spill().expect("spill");
-            }
-        }
-        log.push((7, 9999, 0)).expect("push");
-        all.push((7, 9999, 0));
-        assert_eq!(log.runs.len(), 3);
-        let mut got = Vec::new();
-        log.for_each_sorted(&mut |e| got.push(e)).expect("merge");
-        all.sort_unstable();
-        assert_eq!(got, all);
-    }
-}
-
 /// What a check found: the profile (valid only when nothing was violated),
 /// the drift checks, the violations, and the rows whose key repeated an
 /// earlier row's (for the quarantine file).
@@ -666,5 +638,33 @@ impl<'c> Checker<'c> {
             },
             self.quarantine,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spilled_key_runs_merge_in_order_and_lose_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut log = KeyLog::new(dir.path());
+        let mut rng = crate::sketch::SplitMix(9);
+        let mut all = Vec::new();
+        for i in 0..3000u64 {
+            let e = (u128::from(rng.below(500)), i + 1, i + 2);
+            all.push(e);
+            log.push(e).expect("push");
+            if i % 1000 == 999 {
+                log.spill().expect("spill");
+            }
+        }
+        log.push((7, 9999, 0)).expect("push");
+        all.push((7, 9999, 0));
+        assert_eq!(log.runs.len(), 3);
+        let mut got = Vec::new();
+        log.for_each_sorted(&mut |e| got.push(e)).expect("merge");
+        all.sort_unstable();
+        assert_eq!(got, all);
     }
 }
