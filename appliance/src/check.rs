@@ -139,6 +139,13 @@ impl Tally {
         }
     }
 
+    /// Counts `n` more violations of `rule` without locating them.
+    pub fn count_more(&mut self, rule: Rule, n: u64) {
+        if n > 0 {
+            self.rules.entry(rule).or_default().0 += n;
+        }
+    }
+
     /// All violations counted.
     pub fn total(&self) -> u64 {
         self.rules.values().map(|(n, _)| n).sum()
@@ -396,7 +403,10 @@ pub struct Checker<'c> {
     /// (key hash, row, line) of every row with a whole key.
     keys: KeyLog,
     quarantine: Option<Quarantine>,
+    /// Starts with a random salt: the key hashes spilled to disk must not
+    /// be a dictionary of the key values (national ids, say).
     key_buf: Vec<u8>,
+    salt: [u8; 16],
     /// Type failures per column.
     type_fail: Vec<u64>,
     /// Rows already in the quarantine file.
@@ -426,6 +436,13 @@ impl<'c> Checker<'c> {
             keys: KeyLog::new(spill_dir),
             quarantine,
             key_buf: Vec::new(),
+            salt: {
+                let mut salt = [0u8; 16];
+                // A failed read leaves a fixed salt: the check still works,
+                // only the spill files are less private.
+                let _ = getrandom::fill(&mut salt);
+                salt
+            },
             type_fail: vec![0; contract.columns.len()],
             quarantined: BTreeSet::new(),
         }
@@ -502,6 +519,7 @@ impl<'c> Checker<'c> {
         }
         if !self.key_cols.is_empty() {
             self.key_buf.clear();
+            self.key_buf.extend_from_slice(&self.salt);
             let mut whole = true;
             for &k in &self.key_cols {
                 match &cells[k] {
@@ -544,14 +562,25 @@ impl<'c> Checker<'c> {
             // Sorted by (hash, row): the first of equal hashes is the
             // earliest row, and every repeat points at it.
             let mut first: Option<(u128, u64, u64)> = None;
-            let mut dups = Vec::new();
+            // The earliest repeats (by row) are listed, the rest counted;
+            // their row numbers are kept only for a quarantine file.
+            let mut listed = std::collections::BinaryHeap::new();
+            let mut count = 0u64;
+            let want_rows = self.quarantine.is_some();
             keys.for_each_sorted(&mut |(h, r, l)| match first {
-                Some((fh, rf, lf)) if fh == h => dups.push((r, l, rf, lf)),
+                Some((fh, rf, lf)) if fh == h => {
+                    count += 1;
+                    listed.push((r, l, rf, lf));
+                    if listed.len() > LISTED_PER_RULE {
+                        listed.pop();
+                    }
+                    if want_rows {
+                        duplicate_rows.insert(r);
+                    }
+                }
                 _ => first = Some((h, r, l)),
             })?;
-            dups.sort_unstable();
-            for (r1, l1, rf, lf) in dups {
-                duplicate_rows.insert(r1);
+            for (r1, l1, rf, lf) in listed.into_sorted_vec() {
                 self.tally.add(Violation {
                     rule: Rule::Key,
                     row: Some(r1),
@@ -565,6 +594,8 @@ impl<'c> Checker<'c> {
                     },
                 });
             }
+            self.tally
+                .count_more(Rule::Key, count.saturating_sub(LISTED_PER_RULE as u64));
         }
         // A row already quarantined for its cells is not written twice.
         duplicate_rows.retain(|r| !self.quarantined.contains(r));

@@ -210,12 +210,7 @@ impl CsvDialect {
             .terminator(csv::Terminator::Any(b'\n'))
             .flexible(true)
             .delimiter(Self::byte("delimiter", &self.delimiter).unwrap_or(b','))
-            .quote(Self::byte("quote", &self.quote).unwrap_or(b'"'))
-            .trim(if self.trim {
-                csv::Trim::All
-            } else {
-                csv::Trim::None
-            });
+            .quote(Self::byte("quote", &self.quote).unwrap_or(b'"'));
         b.from_reader(input)
     }
 }
@@ -358,7 +353,7 @@ pub fn parse_date(s: &str) -> Option<i64> {
 /// a zone is refused: it would be read differently on different nodes.
 pub fn parse_timestamp(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || !(b[10] == b'T' || b[10] == b' ') {
+    if !s.is_ascii() || b.len() < 20 || !(b[10] == b'T' || b[10] == b' ') {
         return None;
     }
     let base: crate::time::Timestamp = format!("{}T{}Z", &s[..10], &s[11..19]).parse().ok()?;
@@ -664,6 +659,17 @@ impl Contract {
         }
     }
 
+    /// A raw cell as the dialect reads it: spaces and tabs around it
+    /// removed when `csv.trim` is on. CSV cells and serving requests both
+    /// go through this.
+    pub fn clean<'a>(&self, cell: &'a str) -> &'a str {
+        if self.csv.trim {
+            cell.trim_matches(is_pad)
+        } else {
+            cell
+        }
+    }
+
     /// Parses one text cell for column `idx` into an owned value.
     pub fn parse_cell(&self, idx: usize, cell: &str) -> std::result::Result<Value, CellError> {
         self.parse_ref(idx, cell).map(ValueRef::to_owned)
@@ -680,12 +686,20 @@ impl Contract {
         let c = &self.columns[idx];
         let value = match v {
             serde_json::Value::Null => Value::Null,
+            // A number or boolean for a text column is read as its text,
+            // as a CSV cell would be.
+            serde_json::Value::Number(n) if !c.ty.is_numeric() => {
+                return self.parse_cell(idx, &n.to_string());
+            }
+            serde_json::Value::Bool(b) if !c.ty.is_numeric() => {
+                return self.parse_cell(idx, &b.to_string());
+            }
             serde_json::Value::Number(n) if !c.ty.is_time() => match (n.as_i64(), n.as_f64()) {
                 (Some(i), _) => Value::Int(i),
                 (None, Some(f)) => Value::Float(f),
                 _ => return Err((Rule::Type, self.expected(c), n.to_string())),
             },
-            serde_json::Value::String(s) => return self.parse_cell(idx, s),
+            serde_json::Value::String(s) => return self.parse_cell(idx, self.clean(s)),
             other => return Err((Rule::Type, self.expected(c), other.to_string())),
         };
         self.check_value(idx, value)
@@ -790,29 +804,38 @@ pub fn diff(a: &Contract, b: &Contract) -> Vec<String> {
     out
 }
 
-/// Reads a record, removing the "\r" of a "\r\n" line end (records end at
-/// "\n"), and skipping lines that are empty but for it.
+/// Reads a record: removes the "\r" of a "\r\n" line end (records end at
+/// "\n"), skips lines that are empty but for it, and trims spaces and
+/// tabs around cells when the dialect says so (the same [`Contract::clean`]
+/// serving requests get).
 fn read_record<R: Read>(
     reader: &mut csv::Reader<R>,
     record: &mut csv::StringRecord,
+    trim: bool,
 ) -> csv::Result<bool> {
     loop {
         if !reader.read_record(record)? {
             return Ok(false);
         }
-        let Some(last) = record.len().checked_sub(1).and_then(|i| record.get(i)) else {
-            return Ok(true);
-        };
-        let Some(cut) = last.strip_suffix('\r') else {
-            return Ok(true);
-        };
-        if record.len() == 1 && cut.is_empty() {
+        let n = record.len();
+        let last = record.get(n.wrapping_sub(1)).unwrap_or("");
+        let cr = last.ends_with('\r');
+        if n == 1 && (last == "\r" || last.is_empty()) {
             continue;
         }
-        let mut fixed = csv::StringRecord::with_capacity(record.as_slice().len(), record.len());
-        let n = record.len();
+        let untrimmed = |f: &str| f.trim_matches(is_pad).len() != f.len();
+        let needs_trim = trim && record.iter().any(untrimmed);
+        if !cr && !needs_trim {
+            return Ok(true);
+        }
+        let mut fixed = csv::StringRecord::with_capacity(record.as_slice().len(), n);
         for (i, f) in record.iter().enumerate() {
-            fixed.push_field(if i + 1 == n { cut } else { f });
+            let f = if cr && i + 1 == n {
+                &f[..f.len() - 1]
+            } else {
+                f
+            };
+            fixed.push_field(if trim { f.trim_matches(is_pad) } else { f });
         }
         fixed.set_position(record.position().cloned());
         *record = fixed;
@@ -820,13 +843,47 @@ fn read_record<R: Read>(
     }
 }
 
+/// Padding trimmed around cells: spaces and tabs.
+fn is_pad(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+/// Input is read at most this far past the start of the current record: a
+/// record longer than this (a stray quote that swallows the rest of the
+/// file) is refused instead of filling memory.
+pub const MAX_RECORD: u64 = 16 << 20;
+
+/// A reader that fails once it has read more than [`MAX_RECORD`] bytes
+/// past `start`, the byte offset where the current record begins.
+struct Capped<R> {
+    inner: R,
+    read: u64,
+    start: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read > self.start.get() + MAX_RECORD {
+            return Err(std::io::Error::other(format!(
+                "a record longer than {} MiB (an unterminated quote?)",
+                MAX_RECORD >> 20
+            )));
+        }
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
 /// The records of a CSV file under a contract's dialect, after its header
 /// (checked against the contract) if it has one.
 pub struct CsvRows<R: Read> {
-    reader: csv::Reader<R>,
+    reader: csv::Reader<Capped<R>>,
     record: csv::StringRecord,
     row: u64,
     source: String,
+    trim: bool,
+    start: std::rc::Rc<std::cell::Cell<u64>>,
 }
 
 impl<R: Read> CsvRows<R> {
@@ -834,10 +891,16 @@ impl<R: Read> CsvRows<R> {
     /// one, refusing a header that differs with a diff (missing, extra,
     /// out-of-order columns).
     pub fn open(contract: &Contract, input: R, source: &str) -> Result<Self> {
-        let mut reader = contract.csv.reader(input);
+        let start = std::rc::Rc::new(std::cell::Cell::new(0));
+        let mut reader = contract.csv.reader(Capped {
+            inner: input,
+            read: 0,
+            start: start.clone(),
+        });
         let mut record = csv::StringRecord::new();
+        let trim = contract.csv.trim;
         if contract.csv.header {
-            let got = read_record(&mut reader, &mut record).map_err(|e| {
+            let got = read_record(&mut reader, &mut record, trim).map_err(|e| {
                 Error::Rejected(format!("{source}: cannot read the header row: {e}"))
             })?;
             if !got {
@@ -850,11 +913,14 @@ impl<R: Read> CsvRows<R> {
                 return Err(contract.refuse_header(source, &diff));
             }
         }
+        start.set(reader.position().byte());
         Ok(CsvRows {
             reader,
             record,
             row: 0,
             source: source.to_string(),
+            trim,
+            start,
         })
     }
 
@@ -862,7 +928,9 @@ impl<R: Read> CsvRows<R> {
     /// starts on, or `None` at the end. A malformed file (bad UTF-8, an
     /// unterminated quote) is refused with the row it broke at.
     pub fn next_record(&mut self) -> Result<Option<(u64, u64, &csv::StringRecord)>> {
-        match read_record(&mut self.reader, &mut self.record) {
+        let got = read_record(&mut self.reader, &mut self.record, self.trim);
+        self.start.set(self.reader.position().byte());
+        match got {
             Ok(false) => Ok(None),
             Ok(true) => {
                 self.row += 1;
@@ -1058,5 +1126,84 @@ categories = ["own", "rent"]
         );
         assert!(c.parse_json(2, &serde_json::json!("boat")).is_err());
         assert!(c.parse_json(2, &serde_json::json!(true)).is_err());
+    }
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    use super::*;
+
+    fn contract(extra: &str) -> Contract {
+        Contract::from_toml(
+            &format!(
+                "name='t'\nversion=1\nnull_tokens=['', 'NA']\n{extra}\n[[columns]]\nname='a'\ntype='integer'\n[[columns]]\nname='s'\ntype='string'\nnullable=true\n[[columns]]\nname='t'\ntype='timestamp'\nnullable=true\n"
+            ),
+            "t",
+        )
+        .expect("contract")
+    }
+
+    #[test]
+    fn crlf_blank_lines_are_skipped_and_lines_numbered_right() {
+        let c = contract("");
+        let mut lines = Vec::new();
+        let csv = "a,s,t\r\n1, x ,\r\n\r\n2,y,\r\n";
+        let mut rows = CsvRows::open(&c, csv.as_bytes(), "f").expect("open");
+        while let Some((n, line, rec)) = rows.next_record().expect("record") {
+            lines.push((n, line, rec.iter().map(str::to_string).collect::<Vec<_>>()));
+        }
+        assert_eq!(
+            lines,
+            [
+                (1, 2, vec!["1".into(), "x".into(), String::new()]),
+                (2, 4, vec!["2".into(), "y".into(), String::new()])
+            ]
+        );
+    }
+
+    #[test]
+    fn a_timestamp_with_multibyte_text_is_a_type_error_not_a_panic() {
+        assert_eq!(parse_timestamp("2026-11-23T13:05:0é"), None);
+        assert_eq!(parse_timestamp("2026-11-23é13:05:00Z"), None);
+        let c = contract("");
+        assert!(c.parse_cell(2, "2026-11-23T13:05:0é").is_err());
+        assert_eq!(
+            parse_timestamp("2026-11-23 14:05:00.25+01:00"),
+            parse_timestamp("2026-11-23T13:05:00Z")
+        );
+    }
+
+    #[test]
+    fn requests_are_read_as_csv_cells_are() {
+        let c = contract("");
+        // Padding, null tokens, numbers for text columns.
+        assert_eq!(
+            c.parse_json(1, &serde_json::json!(" x ")),
+            c.parse_cell(1, "x")
+        );
+        assert_eq!(c.parse_json(1, &serde_json::json!(" NA")), Ok(Value::Null));
+        assert_eq!(
+            c.parse_json(1, &serde_json::json!(12)),
+            Ok(Value::Text("12".into()))
+        );
+        assert_eq!(
+            c.parse_json(0, &serde_json::json!(" 7 ")),
+            Ok(Value::Int(7))
+        );
+        let untrimmed = contract("[csv]\ntrim = false");
+        assert_eq!(
+            untrimmed.parse_json(1, &serde_json::json!(" x ")),
+            Ok(Value::Text(" x ".into()))
+        );
+    }
+
+    #[test]
+    fn a_record_longer_than_the_cap_is_refused() {
+        let c = contract("");
+        let mut csv = String::from("a,s,t\n1,\"");
+        csv.push_str(&"x".repeat((MAX_RECORD + 1024 * 1024) as usize));
+        let mut rows = CsvRows::open(&c, csv.as_bytes(), "f").expect("open");
+        let err = rows.next_record().expect_err("too long").to_string();
+        assert!(err.contains("unterminated quote"), "{err}");
     }
 }

@@ -403,8 +403,16 @@ pub fn ingest(
         Ok(staged) => staged,
         Err(Error::Rejected(msg)) => {
             // The file is unreadable or its header or schema differs.
-            let first = msg.lines().next().unwrap_or_default().to_string();
-            let details = json!({ "dataset": name, "source": file_name(file), "contract": contract_ref, "reason": first });
+            // The message can quote cells (a header-less file's first row
+            // read as a header): the audit log gets only the kind.
+            let reason = if msg.contains("does not match contract") {
+                "the header or schema does not match the contract"
+            } else if msg.contains("no data rows") || msg.contains("is empty") {
+                "no data rows"
+            } else {
+                "unreadable or malformed file"
+            };
+            let details = json!({ "dataset": name, "source": file_name(file), "contract": contract_ref, "reason": reason });
             return Err(Error::Rejected(match audit_refusal(home, details) {
                 Some(note) => format!("{msg}\n{note}"),
                 None => msg,
@@ -548,8 +556,7 @@ fn scan_file(
             // Parquet needs random access: the bytes are copied to a private
             // file (nobody else can change them) while they are staged, and
             // read from there.
-            let (staged, private) = read_once(home, file, |input| private_copy(home, input))?;
-            let f = File::open(private.path()).at(private.path())?;
+            let (staged, f) = read_once(home, file, |input| private_copy(home, input))?;
             crate::parquet_file::scan(contract, f, &source, &mut |n, cells, raw| {
                 checker.typed_row(n, cells, raw)?;
                 if n % 4096 == 0 {
@@ -562,19 +569,20 @@ fn scan_file(
     }
 }
 
-/// Copies `input` into a private temporary file in the vault's staging
-/// folder (removed when dropped, or by vault recovery after a crash).
-fn private_copy(home: &Home, input: &mut dyn Read) -> Result<tempfile::NamedTempFile> {
+/// Copies `input` into a private, unnamed temporary file in the vault's
+/// staging folder: it has no name to be opened by, and disappears when
+/// closed, crash or not. Returned rewound.
+fn private_copy(home: &Home, input: &mut dyn Read) -> Result<File> {
+    use std::io::Seek;
     let dir = home.vault().tmp_dir();
-    let tmp = tempfile::Builder::new()
-        .prefix("copy-")
-        .tempfile_in(&dir)
-        .at(&dir)?;
-    let mut w = std::io::BufWriter::new(tmp.as_file());
-    std::io::copy(input, &mut w).at(tmp.path())?;
-    w.flush().at(tmp.path())?;
-    drop(w);
-    Ok(tmp)
+    let mut f = tempfile::tempfile_in(&dir).at(&dir)?;
+    {
+        let mut w = std::io::BufWriter::new(&mut f);
+        std::io::copy(input, &mut w).at(&dir)?;
+        w.flush().at(&dir)?;
+    }
+    f.rewind().at(&dir)?;
+    Ok(f)
 }
 
 /// Records a refused ingest in the audit log; returns a note for the error
@@ -755,8 +763,7 @@ pub fn stream_by_id(
         Format::Parquet => {
             // Decrypted into a private temporary file for random access.
             let mut reader = reader;
-            let tmp = private_copy(home, &mut reader)?;
-            let f = File::open(tmp.path()).at(tmp.path())?;
+            let f = private_copy(home, &mut reader)?;
             crate::parquet_file::scan(&contract, f, &source, &mut |n, cells, _| {
                 let row = crate::parquet_file::strict_row(&contract, &source, n, cells)?;
                 each(n, row)

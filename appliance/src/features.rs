@@ -291,6 +291,97 @@ pub enum Fitted {
 }
 
 impl Fitted {
+    /// Checks the frozen parameters: finite numbers, log1p only above -1,
+    /// sorted vocabularies, increasing boundaries, at least one hash
+    /// bucket. A feature set read from the vault or a bundle is checked
+    /// before use, so serving can never meet a parameter fitting would
+    /// have refused.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        let finite = |what: &str, x: f64| {
+            if x.is_finite() {
+                Ok(())
+            } else {
+                Err(format!("{what} is not a finite number"))
+            }
+        };
+        match self {
+            Fitted::Numeric {
+                fill,
+                clip,
+                log1p,
+                scale,
+                ..
+            } => {
+                finite("the fill", *fill)?;
+                if let Some([lo, hi]) = clip {
+                    finite("the clip bounds", lo + hi)?;
+                    if lo > hi {
+                        return Err("the clip bounds are inverted".into());
+                    }
+                }
+                if *log1p && pre_scale(*fill, *clip, false) <= -1.0 {
+                    return Err("log1p of the fill is undefined".into());
+                }
+                if *log1p && clip.is_some_and(|[lo, _]| lo <= -1.0) {
+                    return Err("log1p needs a clip lower bound above -1".into());
+                }
+                match scale {
+                    Scale::None => {}
+                    Scale::Standardize { mean, std } => {
+                        finite("the mean", *mean)?;
+                        finite("the standard deviation", *std)?;
+                        if *std <= 0.0 {
+                            return Err("the standard deviation is not positive".into());
+                        }
+                    }
+                    Scale::MinMax { min, max } => {
+                        finite("the minimum", *min)?;
+                        finite("the range", max - min)?;
+                        if max - min <= 0.0 {
+                            return Err("the min-max range is empty".into());
+                        }
+                    }
+                }
+                finite(
+                    "the scaled fill",
+                    scale.apply(pre_scale(*fill, *clip, *log1p)),
+                )
+            }
+            Fitted::Bucketize {
+                boundaries, fill, ..
+            } => {
+                finite("the fill", *fill)?;
+                if boundaries.is_empty()
+                    || boundaries.iter().any(|b| !b.is_finite())
+                    || boundaries.windows(2).any(|w| w[0] >= w[1])
+                {
+                    return Err("boundaries must be finite and strictly increasing".into());
+                }
+                Ok(())
+            }
+            Fitted::OneHot { vocabulary, .. } => {
+                if vocabulary.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err("the vocabulary must be sorted without repeats".into());
+                }
+                Ok(())
+            }
+            Fitted::Hashed { columns, buckets } => {
+                if *buckets == 0 || *buckets > 1 << 20 || columns.is_empty() {
+                    return Err("hashing needs 1 to 1048576 buckets and a column".into());
+                }
+                Ok(())
+            }
+            Fitted::DateParts { parts, year, .. } => {
+                finite("the year mean", year[0])?;
+                finite("the year deviation", year[1])?;
+                if parts.is_empty() || year[1] <= 0.0 {
+                    return Err("date parts need parts and a positive year deviation".into());
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// The contract columns the feature reads, in the order `transform`
     /// expects them.
     fn columns(&self) -> Vec<&str> {
@@ -358,19 +449,28 @@ fn pre_scale(x: f64, clip: Option<[f64; 2]>, log1p: bool) -> f64 {
 /// A feature value as stored in the vector: f32, limited to its finite
 /// range so a huge input can never become infinity.
 fn slot(x: f64) -> f32 {
+    if x.is_nan() {
+        // Cannot happen for a validated feature set (fills and parameters
+        // are checked finite, log1p only above -1); never pass NaN on.
+        return 0.0;
+    }
     x.clamp(f64::from(f32::MIN), f64::from(f32::MAX)) as f32
+}
+
+/// The calendar year of `secs` (seconds since the epoch, UTC).
+fn year_of(secs: i64) -> f64 {
+    crate::time::civil_from_days(secs.div_euclid(86_400)).0 as f64
 }
 
 /// Calendar parts of `secs` (seconds since the epoch, UTC).
 fn date_parts(secs: i64, parts: &[DatePart], year: [f64; 2], out: &mut Vec<f32>) {
-    let t = crate::time::Timestamp(secs).to_string();
-    let num = |r: std::ops::Range<usize>| t[r].parse::<f64>().unwrap_or(0.0);
     let days = secs.div_euclid(86_400);
+    let (y, m, d) = crate::time::civil_from_days(days);
     for p in parts {
         let v = match p {
-            DatePart::Year => (num(0..4) - year[0]) / year[1],
-            DatePart::Month => (num(5..7) - 1.0) / 11.0,
-            DatePart::Day => (num(8..10) - 1.0) / 30.0,
+            DatePart::Year => (y as f64 - year[0]) / year[1],
+            DatePart::Month => f64::from(m - 1) / 11.0,
+            DatePart::Day => f64::from(d - 1) / 30.0,
             // 1970-01-01 was a Thursday (3 when Monday is 0).
             DatePart::Weekday => ((days + 3).rem_euclid(7)) as f64 / 6.0,
             DatePart::Hour => (secs.rem_euclid(86_400) / 3600) as f64 / 23.0,
@@ -409,6 +509,20 @@ pub struct FeatureSetDoc {
 pub struct Bound(Vec<Vec<usize>>);
 
 impl FeatureSetDoc {
+    /// Checks every feature's frozen parameters (see [`Fitted::check`]).
+    pub fn check(&self) -> Result<()> {
+        for f in &self.features {
+            f.check().map_err(|why| {
+                Error::Integrity(format!(
+                    "feature set {}: feature {:?}: {why}",
+                    self.reference(),
+                    f.columns().join("*")
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Length of the feature vector.
     pub fn width(&self) -> usize {
         self.features.iter().map(Fitted::width).sum()
@@ -630,7 +744,11 @@ fn fit_scale(kind: Option<Transform>, xs: &[f64], name: &str) -> Result<Scale> {
             let (min, max) = (xs[0], xs[xs.len() - 1]);
             Scale::MinMax {
                 min,
-                max: if max > min { max } else { min + 1.0 },
+                max: if max > min && (max - min).is_finite() && min + (max - min) > min {
+                    max
+                } else {
+                    min + min.abs().max(1.0)
+                },
             }
         }
         Some(other) => {
@@ -760,7 +878,12 @@ fn fit_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Fitted> {
                 .collect();
             seen.sort_by(f64::total_cmp);
             let scale = fit_scale(scale_kind, &seen, &label)?;
-            Ok(Fitted::Numeric {
+            if log1p && def.clip.is_none() && fill <= -1.0 {
+                return bad(format!(
+                    "the fill {fill} is not above -1, so log1p of a missing value would be undefined"
+                ));
+            }
+            let fitted = Fitted::Numeric {
                 column,
                 denominator: def.denominator.clone(),
                 fill,
@@ -768,7 +891,13 @@ fn fit_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Fitted> {
                 clip: def.clip,
                 log1p,
                 scale,
-            })
+            };
+            if let Err(why) = fitted.check() {
+                return bad(format!(
+                    "{why}; the values are too large to fit on (clip them, or log1p them)"
+                ));
+            }
+            Ok(fitted)
         }
         Transform::Bucketize => {
             let column = need_column()?;
@@ -917,14 +1046,7 @@ fn fit_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Fitted> {
             if ts.is_empty() {
                 return bad("no values to fit on".into());
             }
-            let years: Vec<f64> = ts
-                .iter()
-                .map(|t| {
-                    crate::time::Timestamp(*t as i64).to_string()[..4]
-                        .parse::<f64>()
-                        .unwrap_or(0.0)
-                })
-                .collect();
+            let years: Vec<f64> = ts.iter().map(|t| year_of(*t as i64)).collect();
             let mean = years.iter().sum::<f64>() / years.len() as f64;
             let var =
                 years.iter().map(|y| (y - mean) * (y - mean)).sum::<f64>() / years.len() as f64;
@@ -1019,6 +1141,8 @@ pub fn apply(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> 
         positive: spec.positive.clone(),
         features,
     };
+    doc.check()
+        .map_err(|e| Error::Rejected(format!("feature spec {source}: {e}")))?;
     // Same definition and parameters as the newest version: nothing to do.
     if let Ok((id, _, version)) = registry::resolve(
         &home.conn,
@@ -1102,7 +1226,9 @@ pub fn insert_feature_set_row(
 
 /// Loads a feature set version by id, verifying its signature and digest.
 pub fn load(home: &Home, id: &Digest) -> Result<FeatureSetDoc> {
-    registry::load_record(&home.conn, home.vault(), Kind::FeatureSet, id)
+    let doc: FeatureSetDoc = registry::load_record(&home.conn, home.vault(), Kind::FeatureSet, id)?;
+    doc.check()?;
+    Ok(doc)
 }
 
 #[cfg(test)]

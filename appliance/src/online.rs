@@ -44,6 +44,7 @@ CREATE TABLE IF NOT EXISTS versions (
     tbl             TEXT NOT NULL,
     dataset         TEXT NOT NULL,
     entities        INTEGER NOT NULL,
+    entity_type     TEXT NOT NULL,
     width           INTEGER NOT NULL,
     materialized_at TEXT NOT NULL,
     UNIQUE (site, name, version)
@@ -105,6 +106,23 @@ fn entity_columns(contract: &Contract) -> Result<(usize, Option<usize>)> {
         .as_deref()
         .and_then(|t| contract.index_of(t));
     Ok((e, t))
+}
+
+/// A table name read back from `online.db`, checked to be one this module
+/// makes (`v` + 16 hex digits + `_` + a number) before it goes into SQL.
+fn table_name(name: &str) -> Result<&str> {
+    let ok = name.len() > 18
+        && name.starts_with('v')
+        && name[1..17].bytes().all(|b| b.is_ascii_hexdigit())
+        && name.as_bytes()[17] == b'_'
+        && name[18..].bytes().all(|b| b.is_ascii_digit());
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::Integrity(format!(
+            "online store: table name {name:?} is not one Airlock makes; online.db was altered"
+        )))
+    }
 }
 
 /// An entity key as text: the canonical cell.
@@ -223,10 +241,10 @@ pub fn materialize(
         )
         .optional()?;
     tx.execute(
-        "INSERT INTO versions (feature_set, site, name, version, tbl, dataset, entities, width, materialized_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        "INSERT INTO versions (feature_set, site, name, version, tbl, dataset, entities, entity_type, width, materialized_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)
          ON CONFLICT(feature_set) DO UPDATE SET tbl = excluded.tbl, dataset = excluded.dataset,
-           entities = excluded.entities, materialized_at = excluded.materialized_at",
+           entities = excluded.entities, entity_type = excluded.entity_type, materialized_at = excluded.materialized_at",
         params![
             fs_id.hex(),
             fs.site.as_str(),
@@ -236,7 +254,8 @@ pub fn materialize(
             dataset.hex(),
             entities,
             fs.width() as i64,
-            Timestamp::now().to_string()
+            Timestamp::now().to_string(),
+            contract.columns[ei].ty.name()
         ],
     )?;
     tx.execute(
@@ -245,7 +264,7 @@ pub fn materialize(
         params![fs.site.as_str(), fs.name, fs_id.hex()],
     )?;
     if let Some(old) = old {
-        tx.execute_batch(&format!("DROP TABLE IF EXISTS {old}"))?;
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_name(&old)?))?;
     }
     // The audit record goes into the node's store; the online table is
     // committed first (it is derived data: a crash between the two leaves
@@ -291,6 +310,8 @@ pub struct OnlineTable {
     pub width: i64,
     /// When it was written.
     pub materialized_at: String,
+    /// The entity column's type (keys are stored in canonical form).
+    pub entity_type: String,
     table: String,
 }
 
@@ -353,7 +374,7 @@ impl OnlineReader {
             ))
         })?;
         Ok(self.conn.query_row(
-            "SELECT feature_set, name, version, entities, width, materialized_at, tbl FROM versions WHERE feature_set = ?1",
+            "SELECT feature_set, name, version, entities, width, materialized_at, tbl, entity_type FROM versions WHERE feature_set = ?1",
             [id],
             |r| {
                 Ok(OnlineTable {
@@ -363,6 +384,7 @@ impl OnlineReader {
                     width: r.get(4)?,
                     materialized_at: r.get(5)?,
                     table: r.get(6)?,
+                    entity_type: r.get(7)?,
                 })
             },
         )?)
@@ -371,14 +393,30 @@ impl OnlineReader {
     /// The features of `entity` in `table`, or `None`. If the version was
     /// materialized again since `table` was found, the new table is read.
     pub fn get(&self, table: &OnlineTable, entity: &str) -> Result<Option<Lookup>> {
-        match self.get_in(&table.table, entity) {
+        // Keys are stored as canonical cells: `007` of an integer entity
+        // is 7, a date is its seconds since the epoch.
+        let canonical = match table.entity_type.as_str() {
+            "integer" => entity.trim().parse::<i64>().ok().map(|i| i.to_string()),
+            "float" => entity.trim().parse::<f64>().ok().map(|f| f.to_string()),
+            "date" => crate::contract::parse_date(entity.trim()).map(|t| t.to_string()),
+            "timestamp" => crate::contract::parse_timestamp(entity.trim()).map(|t| t.to_string()),
+            _ => Some(entity.to_string()),
+        };
+        let Some(key) = canonical else {
+            return Err(Error::Rejected(format!(
+                "entity {entity:?} is not a valid {} key of {}",
+                table.entity_type, table.reference
+            )));
+        };
+        let entity = key.as_str();
+        match self.get_in(table_name(&table.table)?, entity) {
             Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
                 let now: String = self.conn.query_row(
                     "SELECT tbl FROM versions WHERE feature_set = ?1",
                     [&table.feature_set],
                     |r| r.get(0),
                 )?;
-                Ok(self.get_in(&now, entity)?)
+                Ok(self.get_in(table_name(&now)?, entity)?)
             }
             other => Ok(other?),
         }

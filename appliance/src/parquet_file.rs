@@ -23,7 +23,12 @@ fn file_type(c: &ColumnDescriptor) -> &'static str {
     match (c.logical_type_ref(), c.physical_type()) {
         (Some(LogicalType::String | LogicalType::Enum | LogicalType::Json), _) => "string",
         (Some(LogicalType::Date), _) => "date",
-        (Some(LogicalType::Timestamp(_)), _) => "timestamp",
+        // An instant must be anchored to UTC; a "local" timestamp could be
+        // read differently on different nodes.
+        (Some(LogicalType::Timestamp(t)), _) if t.is_adjusted_to_u_t_c => "timestamp",
+        (Some(LogicalType::Timestamp(_)), _) => "timestamp without zone",
+        (Some(LogicalType::Time(_)), _) => "time of day",
+        (_, Physical::INT96) => "int96 timestamp",
         (Some(LogicalType::Decimal(_)), _) => "decimal",
         (Some(LogicalType::Integer(_)) | None, Physical::INT32 | Physical::INT64) => "integer",
         (None, Physical::FLOAT | Physical::DOUBLE) => "float",
@@ -88,6 +93,20 @@ pub fn check_schema(
         }
         names.push(name);
     }
+    for rg in reader.metadata().row_groups() {
+        for col in rg.columns() {
+            let codec = col.compression();
+            if !matches!(
+                codec,
+                parquet::basic::Compression::UNCOMPRESSED | parquet::basic::Compression::SNAPPY
+            ) {
+                return Err(Error::Rejected(format!(
+                    "{source}: column {} is compressed with {codec}; Airlock reads uncompressed or Snappy Parquet only (the pandas and pyarrow default); nothing was stored",
+                    col.column_path()
+                )));
+            }
+        }
+    }
     match contract.header_diff(&names, &changed) {
         None => Ok(()),
         Some(diff) => Err(Error::Rejected(format!(
@@ -97,15 +116,33 @@ pub fn check_schema(
     }
 }
 
-/// A Parquet cell as a typed value for column `idx`, checked.
-fn cell(contract: &Contract, idx: usize, f: &Field) -> std::result::Result<Value, CellError> {
+fn shortest(x: f32) -> f64 {
+    x.to_string().parse().unwrap_or(f64::from(x))
+}
+
+/// True for a timestamp column stored in nanoseconds.
+fn is_nanos(c: &ColumnDescriptor) -> bool {
+    matches!(
+        c.logical_type_ref(),
+        Some(LogicalType::Timestamp(t)) if matches!(t.unit, parquet::basic::TimeUnit::NANOS)
+    )
+}
+
+/// A Parquet cell as a typed value for column `idx`, checked. `nanos`: the
+/// column holds nanosecond timestamps.
+fn cell(
+    contract: &Contract,
+    idx: usize,
+    f: &Field,
+    nanos: bool,
+) -> std::result::Result<Value, CellError> {
     let v = match f {
         Field::Null => Value::Null,
         Field::Bool(b) => Value::Text(b.to_string()),
         Field::Byte(x) => Value::Int(i64::from(*x)),
         Field::Short(x) => Value::Int(i64::from(*x)),
         Field::Int(x) => Value::Int(i64::from(*x)),
-        Field::Long(x) => Value::Int(*x),
+        Field::Long(x) if !nanos => Value::Int(*x),
         Field::UByte(x) => Value::Int(i64::from(*x)),
         Field::UShort(x) => Value::Int(i64::from(*x)),
         Field::UInt(x) => Value::Int(i64::from(*x)),
@@ -119,16 +156,21 @@ fn cell(contract: &Contract, idx: usize, f: &Field) -> std::result::Result<Value
                 ));
             }
         },
-        Field::Float16(x) => Value::Float(f64::from(f32::from(*x))),
-        Field::Float(x) => Value::Float(f64::from(*x)),
+        // Through the shortest decimal form, as the same number written in
+        // a CSV file or a request would be read: 0.1f32 is 0.1, not
+        // 0.10000000149011612.
+        Field::Float16(x) => Value::Float(shortest(f32::from(*x))),
+        Field::Float(x) => Value::Float(shortest(*x)),
         Field::Double(x) => Value::Float(*x),
         Field::Str(s) => {
-            // Strings follow the CSV rules: null tokens, then parsing.
-            return contract.parse_cell(idx, s);
+            // Strings follow the CSV rules: trimming, null tokens, parsing.
+            return contract.parse_cell(idx, contract.clean(s));
         }
         Field::Date(days) => Value::Int(i64::from(*days) * 86_400),
         Field::TimestampMillis(ms) => Value::Int(ms.div_euclid(1000)),
         Field::TimestampMicros(us) => Value::Int(us.div_euclid(1_000_000)),
+        // Nanosecond timestamps come through the row API as plain longs.
+        Field::Long(ns) if nanos => Value::Int(ns.div_euclid(1_000_000_000)),
         other => {
             return Err((
                 Rule::Type,
@@ -152,6 +194,14 @@ pub type RowSink<'a> = dyn FnMut(u64, &[std::result::Result<Value, CellError>], 
 pub fn scan(contract: &Contract, file: File, source: &str, row: &mut RowSink<'_>) -> Result<u64> {
     let reader = open_reader(file, source)?;
     check_schema(contract, &reader, source)?;
+    let nanos: Vec<bool> = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| is_nanos(c))
+        .collect();
     let iter = reader.get_row_iter(None).map_err(|e| {
         Error::Rejected(format!(
             "{source}: cannot read rows: {e}; nothing was stored"
@@ -169,7 +219,12 @@ pub fn scan(contract: &Contract, file: File, source: &str, row: &mut RowSink<'_>
         cells.clear();
         let fields: Vec<&Field> = r.get_column_iter().map(|(_, f)| f).collect();
         for (idx, f) in fields.iter().enumerate() {
-            cells.push(cell(contract, idx, f));
+            cells.push(cell(
+                contract,
+                idx,
+                f,
+                nanos.get(idx).copied().unwrap_or(false),
+            ));
         }
         let raw = || {
             fields

@@ -194,9 +194,15 @@ struct NumAcc {
 
 struct TextAcc {
     counts: HashMap<String, u64>,
+    /// Bytes of text held in `counts`.
+    bytes: usize,
     /// Distinct values beyond the exact map.
     hll: Option<Hll>,
 }
+
+/// Text held per column for exact top values and distinct counts; beyond
+/// it (or [`EXACT_DISTINCT`] values) the column switches to estimates.
+pub const TEXT_BYTES: usize = 8 << 20;
 
 enum Acc {
     Num(Box<NumAcc>),
@@ -238,6 +244,7 @@ impl Profiler {
                 } else {
                     Acc::Text(TextAcc {
                         counts: HashMap::new(),
+                        bytes: 0,
                         hll: None,
                     })
                 }
@@ -271,13 +278,17 @@ impl Profiler {
                 a.sample.add(x);
                 a.distinct.add(hash64(&x.to_bits().to_le_bytes()));
                 if let Some((edges, counts)) = &mut a.drift {
-                    counts[edges.partition_point(|e| *e <= x)] += 1;
+                    counts[drift_bin(edges, x)] += 1;
                 }
             }
             (Acc::Text(t), ValueRef::Text(s)) => {
                 if let Some(c) = t.counts.get_mut(s) {
                     *c += 1;
-                } else if t.hll.is_none() && t.counts.len() < EXACT_DISTINCT {
+                } else if t.hll.is_none()
+                    && t.counts.len() < EXACT_DISTINCT
+                    && t.bytes + s.len() <= TEXT_BYTES
+                {
+                    t.bytes += s.len();
                     t.counts.insert(s.to_string(), 1);
                 } else {
                     let hll = t.hll.get_or_insert_with(|| {
@@ -354,16 +365,20 @@ impl Profiler {
                     p.top_exact = Some(exact);
                 }
             }
-            if let (Some(d), Some(r), Some(actual)) = (&c.drift, reference, actual_freqs) {
-                let skipped = (p.count < d.min_rows).then(|| {
-                    format!(
+            if let (Some(d), Some(r)) = (&c.drift, reference) {
+                let skipped = if actual_freqs.is_none() {
+                    Some("the reference dataset has no values in this column".to_string())
+                } else if p.count < d.min_rows {
+                    Some(format!(
                         "{} non-missing values, fewer than the {} the check needs",
                         p.count, d.min_rows
-                    )
-                });
-                let value = match skipped {
-                    Some(_) => None,
-                    None => Some(divergence(d.metric, &reference_freqs(r), &actual)),
+                    ))
+                } else {
+                    None
+                };
+                let value = match (&skipped, &actual_freqs) {
+                    (None, Some(actual)) => Some(divergence(d.metric, &reference_freqs(r), actual)),
+                    _ => None,
                 };
                 drift.push(DriftResult {
                     column: c.name.clone(),
@@ -376,6 +391,24 @@ impl Profiler {
             columns.push(p);
         }
         (Profile { rows, columns }, drift)
+    }
+}
+
+/// The drift tally bin of `x` against reference histogram `edges`: 0 below
+/// the reference minimum, the last above its maximum, and in between the
+/// bin the reference histogram itself put `x` in (see [`numeric`]).
+fn drift_bin(edges: &[f64], x: f64) -> usize {
+    let (lo, hi) = (edges[0], edges[edges.len() - 1]);
+    let inner = edges.len() - 1;
+    if x < lo {
+        0
+    } else if x > hi {
+        inner + 1
+    } else if hi == lo {
+        1
+    } else {
+        let width = (hi / 2.0 - lo / 2.0) / inner as f64;
+        1 + (((x / 2.0 - lo / 2.0) / width) as usize).min(inner - 1)
     }
 }
 
@@ -398,6 +431,15 @@ fn reference_freqs(r: &ColumnProfile) -> Vec<u64> {
     }
 }
 
+/// `x`, or the largest finite number of its sign.
+fn finite(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else {
+        x.clamp(f64::MIN, f64::MAX)
+    }
+}
+
 fn numeric(a: NumAcc) -> Option<Numeric> {
     if a.n == 0 {
         return None;
@@ -408,32 +450,40 @@ fn numeric(a: NumAcc) -> Option<Numeric> {
         let pos = p * (s.len() - 1) as f64;
         let lo = pos.floor() as usize;
         let hi = pos.ceil() as usize;
-        s[lo] + (s[hi] - s[lo]) * (pos - lo as f64)
+        let f = pos - lo as f64;
+        if f == 0.0 {
+            s[lo]
+        } else {
+            s[lo] * (1.0 - f) + s[hi] * f
+        }
     };
     let quantiles = QUANTILES
         .iter()
         .map(|&p| Quantile { p, value: q(p) })
         .collect();
     let (min, max) = (a.min, a.max);
-    let histogram = if min == max {
+    // Half-range arithmetic keeps the width finite for values near f64's
+    // limits.
+    let width = (max / 2.0 - min / 2.0) / BINS as f64 * 2.0;
+    let histogram = if min == max || !width.is_finite() || width == 0.0 {
         Histogram {
             edges: vec![min, max],
             counts: vec![a.n],
         }
     } else {
-        let width = (max - min) / BINS as f64;
         let edges: Vec<f64> = (0..=BINS)
             .map(|i| {
+                let f = i as f64 / BINS as f64;
                 if i == BINS {
                     max
                 } else {
-                    min + width * i as f64
+                    min * (1.0 - f) + max * f
                 }
             })
             .collect();
         let mut counts = vec![0u64; BINS];
         for x in &s {
-            let b = (((x - min) / width) as usize).min(BINS - 1);
+            let b = (((x / 2.0 - min / 2.0) / (width / 2.0)) as usize).min(BINS - 1);
             counts[b] += 1;
         }
         if sampled {
@@ -448,9 +498,18 @@ fn numeric(a: NumAcc) -> Option<Numeric> {
     Some(Numeric {
         min,
         max,
-        mean: a.mean,
+        // Welford's running mean overflows only for values near f64's
+        // limits; then the sample's mean (each term divided first) stands
+        // in.
+        mean: if a.mean.is_finite() {
+            a.mean
+        } else {
+            s.iter().map(|x| x / s.len() as f64).sum()
+        },
+        // Sums can overflow for values near f64's limits: the record must
+        // hold finite numbers (JSON has no infinity).
         std: if a.n > 1 {
-            (a.m2 / (a.n - 1) as f64).sqrt()
+            finite((a.m2 / (a.n - 1) as f64).sqrt())
         } else {
             0.0
         },
@@ -560,6 +619,38 @@ mod tests {
             }
         );
         assert_eq!(c.distinct, 2);
+    }
+
+    #[test]
+    fn mass_at_the_reference_maximum_is_not_drift() {
+        // Half the values sit exactly at the maximum; the same data again
+        // must measure no drift at all.
+        let base: Vec<(Option<f64>, &str)> =
+            (0..2000).map(|i| (Some(f64::from(i % 2)), "a")).collect();
+        let (reference, _) = profile(&base, None);
+        let (_, same) = profile(&base, Some(reference));
+        assert!(same[0].value.is_some_and(|v| v.abs() < 1e-9), "{same:?}");
+    }
+
+    #[test]
+    fn values_near_the_float_limits_give_a_finite_profile() {
+        let rows = [
+            (Some(1e308), "a"),
+            (Some(-1e308), "a"),
+            (Some(1.7e308), "a"),
+        ];
+        let (p, _) = profile(&rows, None);
+        let n = p.columns[0].numeric.as_ref().expect("numeric");
+        let all = [n.min, n.max, n.mean, n.std]
+            .into_iter()
+            .chain(n.quantiles.iter().map(|q| q.value))
+            .chain(n.histogram.edges.iter().copied());
+        for x in all {
+            assert!(x.is_finite(), "{n:?}");
+        }
+        let back: Profile =
+            serde_json::from_slice(&serde_json::to_vec(&p).expect("ser")).expect("de");
+        assert_eq!(back, p);
     }
 
     #[test]

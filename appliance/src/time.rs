@@ -31,7 +31,9 @@ impl Timestamp {
 
 // Howard Hinnant's days-from-civil algorithms (public domain), proleptic
 // Gregorian calendar.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+
+/// (year, month, day) of a day number (days since 1970-01-01).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -882,6 +882,8 @@ fn parse_document(
         Kind::FeatureSet => {
             let d: FeatureSetDoc = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
+            d.check()
+                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             Document::FeatureSet(Box::new(d))
         }
         Kind::Run => {
