@@ -191,10 +191,6 @@ pub fn materialize(
     let (ei, ti) = entity_columns(&contract)?;
     let bound = fs.bind(&contract)?;
     let mut conn = open_rw(home.root())?;
-    // The new table is written in source order, not key order: a 64 MiB
-    // page cache (SQLite's default is 2 MiB) keeps its B-tree pages in
-    // memory instead of re-reading them from the file.
-    conn.pragma_update(None, "cache_size", -65536)?;
     let tx = conn.transaction()?;
     let seq: i64 = tx
         .query_row("SELECT value FROM meta WHERE key = 'seq'", [], |r| {
