@@ -32,25 +32,6 @@ use airlock::registry::NameRef;
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
 
-/// splitmix64: a small, well-mixed, seeded generator (no extra dependency).
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0), without modulo bias worth measuring for
-    /// n far below 2^64.
-    fn below(&mut self, n: usize) -> usize {
-        ((u128::from(self.next()) * n as u128) >> 64) as usize
-    }
-}
-
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> BenchResult<T> {
     match std::env::var(name) {
         Ok(v) => v
@@ -96,7 +77,7 @@ fn main() -> BenchResult<()> {
     let reader = OnlineReader::open(&home)?;
     let table = reader.table(&set)?;
     let width = usize::try_from(table.width)?;
-    let mut rng = SplitMix64(seed);
+    let mut rng = airlock::sketch::SplitMix(seed);
 
     let lookup = |key: &str| -> BenchResult<()> {
         let hit = reader
@@ -114,12 +95,12 @@ fn main() -> BenchResult<()> {
     };
 
     for _ in 0..warmup {
-        lookup(keys[rng.below(keys.len())])?;
+        lookup(keys[rng.below(keys.len() as u64) as usize])?;
     }
     let mut nanos = Vec::with_capacity(lookups);
     let loop_start = Instant::now();
     for _ in 0..lookups {
-        let key = keys[rng.below(keys.len())];
+        let key = keys[rng.below(keys.len() as u64) as usize];
         let t0 = Instant::now();
         lookup(key)?;
         nanos.push(u64::try_from(t0.elapsed().as_nanos())?);

@@ -39,17 +39,13 @@ fn write_pass(path: &Path) -> Result<Passphrase> {
 /// Rows in the synthetic dataset.
 pub const ROWS: usize = 3000;
 
-/// splitmix64: a tiny, well-mixed, seedable generator; the demo data must be
+/// The demo's seeded generator (splitmix64): the demo data must be
 /// identical on every machine.
-struct Rng(u64);
+struct Rng(crate::sketch::SplitMix);
 
 impl Rng {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
     fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
@@ -186,7 +182,7 @@ transform = "one_hot"
 
 /// A deterministic synthetic credit dataset: CSV text with a header.
 pub fn credit_csv(rows: usize, seed: u64) -> String {
-    let mut rng = Rng(seed);
+    let mut rng = Rng(crate::sketch::SplitMix(seed));
     let mut out = String::from(
         "applicant_id,age,income,loan_amount,term_months,employment,housing,purpose,prior_defaults,sex,default\n",
     );
