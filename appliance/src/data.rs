@@ -413,10 +413,12 @@ pub fn ingest(
                 "unreadable or malformed file"
             };
             let details = json!({ "dataset": name, "source": file_name(file), "contract": contract_ref, "reason": reason });
-            return Err(Error::Rejected(match audit_refusal(home, details) {
-                Some(note) => format!("{msg}\n{note}"),
-                None => msg,
-            }));
+            return Err(Error::Rejected(
+                match audit_refusal(home, "data.refused", details) {
+                    Some(note) => format!("{msg}\n{note}"),
+                    None => msg,
+                },
+            ));
         }
         Err(e) => return Err(e),
     };
@@ -587,10 +589,14 @@ fn private_copy(home: &Home, input: &mut dyn Read) -> Result<File> {
 
 /// Records a refused ingest in the audit log; returns a note for the error
 /// message if that failed.
-fn audit_refusal(home: &mut Home, details: serde_json::Value) -> Option<String> {
+pub(crate) fn audit_refusal(
+    home: &mut Home,
+    action: &str,
+    details: serde_json::Value,
+) -> Option<String> {
     let (conn, _, keys, _) = home.parts();
     let audited = conn.transaction().map_err(Error::from).and_then(|tx| {
-        audit::append(&tx, keys, "data.refused", &[], details)?;
+        audit::append(&tx, keys, action, &[], details)?;
         tx.commit()?;
         Ok(())
     });
@@ -654,7 +660,7 @@ fn refuse(
     }
     let details = json!({ "dataset": name, "source": file_name(file), "contract": format!("{}@{}", contract.name, contract.version),
                           "violations": checked.tally.counts(), "quarantine": quarantined });
-    if let Some(note) = audit_refusal(home, details) {
+    if let Some(note) = audit_refusal(home, "data.refused", details) {
         msg.push('\n');
         msg.push_str(&note);
     }

@@ -1076,7 +1076,35 @@ pub struct Applied {
 
 /// Fits a feature spec and stores it as a new version (or finds the
 /// identical existing one).
+/// A refused spec is recorded in the audit log (`features.refused`, with
+/// the spec's file name and the reason).
 pub fn apply(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> {
+    match fit_and_store(home, spec_text, source) {
+        Err(Error::Rejected(msg)) => {
+            let name = std::path::Path::new(source)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let reason: String = msg
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect();
+            let details = json!({ "spec": name, "reason": reason });
+            Err(Error::Rejected(
+                match data::audit_refusal(home, "features.refused", details) {
+                    Some(note) => format!("{msg}\n{note}"),
+                    None => msg,
+                },
+            ))
+        }
+        other => other,
+    }
+}
+
+fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> {
     let spec: FeatureSpec = toml::from_str(spec_text)
         .map_err(|e| Error::Rejected(format!("feature spec {source}: {e}")))?;
     registry::validate_name(&spec.name)?;

@@ -446,3 +446,34 @@ fn the_online_store_serves_the_latest_row_per_entity_and_switches_versions_atomi
     );
     drop(lock);
 }
+
+#[test]
+fn a_refused_feature_spec_is_audited_and_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = pit_home(dir.path());
+    let before = crate::harness::store_fingerprint(&home);
+    fs::write(
+        dir.path().join("bad.toml"),
+        "name = \"acct-features\"\ndataset = \"acct@1\"\nlabel = \"default\"\npositive = \"1\"\n\
+         [[features]]\ncolumn = \"balance\"\ntransform = \"log1p\"\n",
+    )
+    .unwrap();
+    fails(
+        &home,
+        &[
+            "features",
+            "apply",
+            &dir.path().join("bad.toml").display().to_string(),
+        ],
+        3,
+        &["log1p needs every value above -1"],
+    );
+    assert_eq!(crate::harness::store_fingerprint(&home), before);
+    let (action, details) = crate::harness::last_audit(&home);
+    assert_eq!(action, "features.refused");
+    assert_eq!(details["spec"], "bad.toml");
+    assert!(
+        details["reason"].as_str().unwrap().contains("log1p"),
+        "{details}"
+    );
+}
