@@ -488,7 +488,7 @@ fn more_than_five_violations_of_a_rule_are_counted_after_the_first_five() {
 
 const GERMAN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/german/german.data"
+    "/../tests/fixtures/german/german.data"
 );
 
 /// The German credit contract: 21 columns in file order, no header,

@@ -16,7 +16,7 @@ use crate::harness::{fails, ok};
 
 const GERMAN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/data/german/german.data"
+    "/../tests/fixtures/german/german.data"
 );
 
 const COLUMNS: [&str; 21] = [
