@@ -272,15 +272,13 @@ fn reference_profile(home: &Home, contract: &Contract) -> Result<Option<Profile>
         return Ok(None);
     };
     let name_ref: NameRef = r.parse()?;
-    let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), &name_ref)
-        .map_err(|e| match e {
+    let (_, doc) = show(home, &name_ref).map_err(|e| match e {
         Error::NotFound(_) => Error::NotFound(format!(
             "contract {} v{}: its reference dataset {r} is not in this store",
             contract.name, contract.version
         )),
         e => e,
     })?;
-    let doc: DatasetDoc = registry::load_record(&home.conn, home.vault(), Kind::Dataset, &id)?;
     let profile = doc.profile.ok_or_else(|| {
         Error::Rejected(format!(
             "reference dataset {r} has no profile (it was ingested by an older Airlock); ingest it again"

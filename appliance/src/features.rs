@@ -759,6 +759,27 @@ fn fit_scale(kind: Option<Transform>, xs: &[f64], name: &str) -> Result<Scale> {
     })
 }
 
+/// The fill of a numeric feature's missing values: `impute` (else
+/// `default`) over the fitting data's sorted values.
+fn numeric_fill(
+    def: &FeatureDef,
+    default: Impute,
+    sorted: &[f64],
+) -> std::result::Result<f64, String> {
+    match def.impute.unwrap_or(default) {
+        Impute::Mean => Ok(sorted.iter().sum::<f64>() / sorted.len() as f64),
+        Impute::Median => Ok(median(sorted)),
+        Impute::Zero => Ok(0.0),
+        Impute::Constant => match def.fill {
+            Some(f) if f.is_finite() => Ok(f),
+            _ => Err("impute = \"constant\" needs a finite `fill`".into()),
+        },
+        other => Err(format!(
+            "impute {other:?} is for categorical features; use mean, median, zero or constant"
+        )),
+    }
+}
+
 struct FitCtx<'a> {
     contract: &'a Contract,
     rows: &'a [Vec<Value>],
@@ -846,20 +867,8 @@ fn fit_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Fitted> {
             if raw.is_empty() {
                 return bad("no values to fit on".into());
             }
-            let fill = match def.impute.unwrap_or(Impute::Mean) {
-                Impute::Mean => raw.iter().sum::<f64>() / raw.len() as f64,
-                Impute::Median => median(&raw),
-                Impute::Zero => 0.0,
-                Impute::Constant => match def.fill {
-                    Some(f) if f.is_finite() => f,
-                    _ => return bad("impute = \"constant\" needs a finite `fill`".into()),
-                },
-                other => {
-                    return bad(format!(
-                        "impute {other:?} is for categorical features; use mean, median, zero or constant"
-                    ));
-                }
-            };
+            let fill = numeric_fill(def, Impute::Mean, &raw)
+                .map_err(|why| Error::Rejected(format!("feature {label:?}: {why}")))?;
             let scale_kind = match def.transform {
                 Transform::Standardize | Transform::MinMax => {
                     if def.scale.is_some() {
@@ -934,17 +943,8 @@ fn fit_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Fitted> {
             {
                 return bad("boundaries must be finite and strictly increasing".into());
             }
-            let fill = match def.impute.unwrap_or(Impute::Median) {
-                Impute::Median => median(&xs),
-                Impute::Mean => xs.iter().sum::<f64>() / xs.len() as f64,
-                Impute::Zero => 0.0,
-                Impute::Constant => def.fill.filter(|f| f.is_finite()).ok_or_else(|| {
-                    Error::Rejected(format!(
-                        "{what}: impute = \"constant\" needs a finite `fill`"
-                    ))
-                })?,
-                other => return bad(format!("impute {other:?} does not apply to bucketize")),
-            };
+            let fill = numeric_fill(def, Impute::Median, &xs)
+                .map_err(|why| Error::Rejected(format!("feature {label:?}: {why}")))?;
             Ok(Fitted::Bucketize {
                 column,
                 boundaries,
@@ -1047,15 +1047,17 @@ fn fit_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Fitted> {
                 return bad("no values to fit on".into());
             }
             let years: Vec<f64> = ts.iter().map(|t| year_of(*t as i64)).collect();
-            let mean = years.iter().sum::<f64>() / years.len() as f64;
-            let var =
-                years.iter().map(|y| (y - mean) * (y - mean)).sum::<f64>() / years.len() as f64;
+            let Scale::Standardize { mean, std } =
+                fit_scale(Some(Transform::Standardize), &years, &label)?
+            else {
+                return bad("the year could not be standardized".into());
+            };
             Ok(Fitted::DateParts {
                 column,
                 parts,
                 fill: median(&ts) as i64,
                 indicator: def.indicator,
-                year: [mean, if var > 0.0 { var.sqrt() } else { 1.0 }],
+                year: [mean, std],
             })
         }
     }

@@ -479,9 +479,7 @@ pub fn join(
             features.contract.name, features.contract.version
         ))
     })?;
-    let (label_id, _, _) =
-        registry::resolve(&home.conn, "datasets", "dataset", home.site(), labels)?;
-    let labels = data::load_by_id(home, &label_id)?;
+    let labels = data::load(home, labels)?;
     let (le, lt) = entity_columns(&labels.contract)?;
     let lt = lt.ok_or_else(|| {
         Error::Rejected(format!(
