@@ -558,7 +558,7 @@ impl<'c> Checker<'c> {
                 .cloned()
                 .collect::<Vec<_>>()
                 .join(",");
-            let keys = std::mem::replace(&mut self.keys, KeyLog::new(Path::new(".")));
+            let keys = self.keys;
             // Sorted by (hash, row): the first of equal hashes is the
             // earliest row, and every repeat points at it.
             let mut first: Option<(u128, u64, u64)> = None;

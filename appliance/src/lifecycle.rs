@@ -663,6 +663,9 @@ pub struct Predicted {
 /// Longest accepted request line.
 pub const MAX_LINE: usize = 1 << 20;
 
+/// How many bad request lines a refusal lists before it only counts.
+const LISTED_PROBLEMS: usize = 20;
+
 /// Scores JSON-lines rows with the model deployed to `slot`. When
 /// `expected_features` is given, refuses unless it is exactly the feature
 /// set version the model was trained on.
@@ -728,7 +731,7 @@ pub fn predict(
     }
     if !problems.is_empty() {
         let total = problems.len();
-        problems.truncate(crate::check::LISTED_PER_RULE * 4);
+        problems.truncate(LISTED_PROBLEMS);
         return Err(Error::Rejected(format!(
             "{source}: {total} problem{} against contract {} v{}; nothing was scored\n  {}",
             if total == 1 { "" } else { "s" },
