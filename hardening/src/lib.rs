@@ -17,6 +17,11 @@
 //! [`HardeningReport`]; the `airlock` program prints a warning for every
 //! control the host could not apply.
 //!
+//! The training worker goes further and confines itself with
+//! [`sandbox::enter`] (Linux only): no network, no file outside its run's
+//! folders, bounded resources, each control reported in a [`SandboxReport`]
+//! that the run record carries.
+//!
 //! ```
 //! let report = airlock_hardening::harden_process();
 //! assert!(report.controls.iter().any(|c| c.name == "umask-077"));
@@ -25,21 +30,77 @@
 
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::stat::{Mode, umask};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// The outcome of one hardening control.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg(target_os = "linux")]
+pub mod sandbox;
+#[cfg(target_os = "linux")]
+pub use sandbox::{Limits, ProbeResult, SandboxPolicy, SandboxReport};
+
+/// The outcome of one hardening control. Serialized into run records, so each
+/// field's meaning is stable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Control {
     /// Stable name of the control, e.g. `core-dumps-off`.
-    pub name: &'static str,
+    pub name: String,
     /// Whether it was applied.
     pub applied: bool,
-    /// Why it could not be applied (the system error), when it was not.
+    /// Whether the caller asked for it. Always true for [`harden_process`];
+    /// false for a sandbox control its policy turned off, which is then not
+    /// applied and not a failure.
+    pub requested: bool,
+    /// Why it is not applied, when it is not: the system error, the missing
+    /// kernel feature, or `not requested`.
     pub error: Option<String>,
+    /// How it was applied, when there is more to say than yes: which path
+    /// was taken, a limit kept lower than asked, a partial enforcement.
+    pub detail: Option<String>,
+}
+
+impl Control {
+    pub(crate) fn applied(name: &str) -> Control {
+        Control {
+            name: name.to_string(),
+            applied: true,
+            requested: true,
+            error: None,
+            detail: None,
+        }
+    }
+
+    pub(crate) fn failed(name: &str, error: impl Into<String>) -> Control {
+        Control {
+            name: name.to_string(),
+            applied: false,
+            requested: true,
+            error: Some(error.into()),
+            detail: None,
+        }
+    }
+
+    pub(crate) fn not_requested(name: &str) -> Control {
+        Control {
+            name: name.to_string(),
+            applied: false,
+            requested: false,
+            error: Some("not requested".to_string()),
+            detail: None,
+        }
+    }
+
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Control {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// True for a control that was asked for and is not in force.
+    pub fn is_failure(&self) -> bool {
+        self.requested && !self.applied
+    }
 }
 
 /// What [`harden_process`] did, control by control.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HardeningReport {
     /// Every control that was attempted, in order.
     pub controls: Vec<Control>,
@@ -48,7 +109,7 @@ pub struct HardeningReport {
 impl HardeningReport {
     /// The controls that could not be applied.
     pub fn failures(&self) -> impl Iterator<Item = &Control> {
-        self.controls.iter().filter(|c| !c.applied)
+        self.controls.iter().filter(|c| c.is_failure())
     }
 
     /// True when every control was applied.
@@ -57,18 +118,10 @@ impl HardeningReport {
     }
 }
 
-fn control(name: &'static str, result: nix::Result<()>) -> Control {
+pub(crate) fn control(name: &str, result: nix::Result<()>) -> Control {
     match result {
-        Ok(()) => Control {
-            name,
-            applied: true,
-            error: None,
-        },
-        Err(e) => Control {
-            name,
-            applied: false,
-            error: Some(e.desc().to_string()),
-        },
+        Ok(()) => Control::applied(name),
+        Err(e) => Control::failed(name, e.desc()),
     }
 }
 
@@ -82,17 +135,13 @@ pub fn harden_process() -> HardeningReport {
         control("core-dumps-off", setrlimit(Resource::RLIMIT_CORE, 0, 0)),
         control("not-dumpable", set_not_dumpable()),
         control("no-new-privileges", no_new_privs()),
-        Control {
-            name: "umask-077",
-            applied: true,
-            error: None,
-        },
+        Control::applied("umask-077"),
     ];
     HardeningReport { controls }
 }
 
 #[cfg(target_os = "linux")]
-fn set_not_dumpable() -> nix::Result<()> {
+pub(crate) fn set_not_dumpable() -> nix::Result<()> {
     nix::sys::prctl::set_dumpable(false)
 }
 
@@ -102,7 +151,7 @@ fn set_not_dumpable() -> nix::Result<()> {
 }
 
 #[cfg(target_os = "linux")]
-fn no_new_privs() -> nix::Result<()> {
+pub(crate) fn no_new_privs() -> nix::Result<()> {
     nix::sys::prctl::set_no_new_privs()
 }
 

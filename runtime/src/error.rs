@@ -64,13 +64,15 @@ pub enum Error {
         found: usize,
     },
 
-    /// A label is not exactly 0.0 or 1.0.
-    #[error("label at row {row} is {value}; binary labels must be 0 or 1")]
+    /// A label is not one the task allows.
+    #[error("label at row {row} is {value}; {expected}")]
     InvalidLabel {
         /// Row of the bad label (0-based).
         row: usize,
         /// The bad label.
         value: f32,
+        /// What the task allows.
+        expected: String,
     },
 
     /// A probability given to `evaluate` is not finite or lies outside [0, 1].
@@ -100,13 +102,16 @@ pub enum Error {
         epoch: usize,
     },
 
-    /// The model produced a NaN, infinite or out-of-range probability. Never passed on.
+    /// The model produced an output its task does not allow (NaN, infinity, a probability
+    /// outside [0, 1], class probabilities that do not sum to 1). Never passed on.
     #[error(
-        "model output for row {row} is not a finite probability in [0, 1]; the prediction was withheld"
+        "model output for row {row} is not a valid {task} output (NaN, infinite or out of range); the prediction was withheld"
     )]
     InvalidOutput {
         /// Row whose output was bad (0-based).
         row: usize,
+        /// The task (`binary`, `multiclass`, `regression`).
+        task: &'static str,
     },
 
     /// The bytes are a Python pickle or a zip archive (PyTorch `.pt`/`.bin`), which can run code on load.
@@ -192,6 +197,43 @@ pub enum Error {
         found: String,
         /// Value expected.
         expected: String,
+    },
+
+    /// A tensor's byte range disagrees with its dtype and shape, or its size overflows.
+    #[error("safetensors: tensor {name:?}: {reason}")]
+    TensorSize {
+        /// Tensor name.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// Tensors' byte ranges are not laid out in name order, back to back, from the start of
+    /// the data to its end.
+    #[error("safetensors: tensor {name:?} data {found:?} is out of place: {reason}")]
+    TensorLayout {
+        /// Tensor name.
+        name: String,
+        /// Its `data_offsets`.
+        found: (usize, usize),
+        /// What is wrong (gap, overlap, order, beyond the end).
+        reason: String,
+    },
+
+    /// The device asked for cannot be used.
+    #[error("device {requested}: {reason}")]
+    Device {
+        /// What was asked for (`cuda:0`, ...).
+        requested: String,
+        /// Why it cannot be used.
+        reason: String,
+    },
+
+    /// Slice keys do not line up with the rows or are too many.
+    #[error("slices: {reason}")]
+    Slices {
+        /// What is wrong.
+        reason: String,
     },
 
     /// A tensor operation failed inside candle.

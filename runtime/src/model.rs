@@ -1,41 +1,105 @@
-//! [`Model`]: a trained binary classifier, its forward pass and its file format.
+//! [`Model`]: a trained model, its forward pass, output checks and file format.
 
 use candle_core::{DType, Device, Tensor};
 
 use crate::codec;
-use crate::config::Arch;
+use crate::config::{Activation, Arch, ModelSpec, Task};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
+use crate::rng::SplitMix64;
 
-/// A trained binary classifier. Weights live on the CPU as candle tensors, one per entry of
-/// [`Arch::tensor_shapes`], in that (name) order.
+/// A row's probabilities may sum to 1 within this (softmax in f32 over up to 2^16 classes).
+const SUM_TOLERANCE: f32 = 1e-3;
+
+/// A trained model. Weights live on the CPU as candle tensors, one per entry of
+/// [`ModelSpec::tensor_shapes`], in that order.
 #[derive(Clone, Debug)]
 pub struct Model {
-    arch: Arch,
-    n_features: usize,
+    spec: ModelSpec,
     tensors: Vec<Tensor>,
 }
 
-impl Model {
-    /// The architecture.
-    pub fn arch(&self) -> Arch {
-        self.arch
+/// Checked model outputs, `width` values per row (row-major).
+///
+/// - binary: one probability of class 1 per row, in `[0, 1]`;
+/// - multiclass: one probability per class, each in `[0, 1]`, summing to 1;
+/// - regression: one finite value per row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outputs {
+    /// The task that gave them.
+    pub task: Task,
+    /// Values per row.
+    pub width: usize,
+    /// The values.
+    pub values: Vec<f32>,
+}
+
+impl Outputs {
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.values.len() / self.width.max(1)
     }
 
-    /// Number of input features.
-    pub fn n_features(&self) -> usize {
-        self.n_features
+    /// The values of row `i`.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.values[i * self.width..(i + 1) * self.width]
+    }
+
+    /// The predicted class of row `i` (binary: 1 when p >= 0.5; multiclass: the most probable,
+    /// lowest index on ties); `None` for regression.
+    pub fn class(&self, i: usize) -> Option<usize> {
+        match self.task {
+            Task::Binary => Some(usize::from(self.values[i] >= 0.5)),
+            Task::Multiclass { .. } => {
+                let row = self.row(i);
+                let mut best = 0;
+                for (k, v) in row.iter().enumerate() {
+                    if *v > row[best] {
+                        best = k;
+                    }
+                }
+                Some(best)
+            }
+            Task::Regression => None,
+        }
+    }
+
+    /// Checks every value is what the task allows; the error names the first bad row.
+    pub(crate) fn check(task: Task, width: usize, values: Vec<f32>) -> Result<Self> {
+        let bad = match task {
+            // NaN fails `contains`, so a NaN can never leave as a prediction.
+            Task::Binary => values.iter().position(|v| !(0.0..=1.0).contains(v)),
+            Task::Regression => values.iter().position(|v| !v.is_finite()),
+            Task::Multiclass { .. } => values.chunks(width).position(|row| {
+                !row.iter().all(|v| (0.0..=1.0).contains(v))
+                    || (row.iter().sum::<f32>() - 1.0).abs() > SUM_TOLERANCE
+            }),
+        };
+        match bad {
+            Some(row) => Err(Error::InvalidOutput {
+                row,
+                task: task.name(),
+            }),
+            None => Ok(Self {
+                task,
+                width,
+                values,
+            }),
+        }
+    }
+}
+
+impl Model {
+    /// What the model is.
+    pub fn spec(&self) -> &ModelSpec {
+        &self.spec
     }
 
     /// Builds a model from one value buffer per declared tensor, checking count, sizes and
     /// finiteness (training and decoding both come through here).
-    pub(crate) fn from_values(
-        arch: Arch,
-        n_features: usize,
-        values: Vec<Vec<f32>>,
-    ) -> Result<Self> {
-        arch.validate(n_features)?;
-        let shapes = arch.tensor_shapes(n_features);
+    pub fn from_values(spec: ModelSpec, values: Vec<Vec<f32>>) -> Result<Self> {
+        spec.validate()?;
+        let shapes = spec.tensor_shapes();
         if values.len() != shapes.len() {
             return Err(Error::LengthMismatch {
                 what: "model tensors",
@@ -50,84 +114,153 @@ impl Model {
             }
             tensors.push(Tensor::from_vec(v, shape, &Device::Cpu)?);
         }
-        Ok(Self {
-            arch,
-            n_features,
-            tensors,
-        })
+        Ok(Self { spec, tensors })
     }
 
-    /// The model as safetensors bytes: F32 little-endian tensors sorted by name, with metadata
-    /// `{"format": "airlock-model/1", "arch": <Arch as JSON>, "n_features": "<n>"}`. Equal
-    /// weights give identical bytes.
-    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
-        let values = self
+    /// The weights, one buffer per tensor of [`ModelSpec::tensor_shapes`].
+    pub fn values(&self) -> Result<Vec<Vec<f32>>> {
+        Ok(self
             .tensors
             .iter()
             .map(|t| t.flatten_all()?.to_vec1::<f32>())
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        Ok(codec::encode(self.arch, self.n_features, &values))
+            .collect::<candle_core::Result<Vec<_>>>()?)
+    }
+
+    /// The model as safetensors bytes: F32 little-endian tensors laid out in name order, with
+    /// metadata `{"format": "airlock-model/2", "spec": <ModelSpec as JSON>}`. Equal weights
+    /// give identical bytes.
+    pub fn to_safetensors(&self) -> Result<Vec<u8>> {
+        codec::encode(&self.spec, &self.values()?)
     }
 
     /// Parses and validates a model file before any of it is used.
     ///
     /// Refused with a specific [`Error`]: pickle or zip (PyTorch) files, headers over 1 MiB,
-    /// anything the safetensors parser rejects (truncation, bad offsets), more than 64 tensors,
-    /// missing or extra tensors against `arch.tensor_shapes(n_features)`, dtypes other than F32,
-    /// shapes other than declared, non-finite values, and `__metadata__` that contradicts
-    /// `arch` or `n_features` (metadata itself is optional).
-    pub fn from_safetensors(bytes: &[u8], arch: Arch, n_features: usize) -> Result<Model> {
-        let values = codec::decode(bytes, arch, n_features)?;
-        Self::from_values(arch, n_features, values)
+    /// malformed header JSON, more than [`codec::MAX_TENSORS`] tensors, offsets out of bounds,
+    /// out of order, overlapping or leaving gaps, sizes that overflow or disagree with the
+    /// shape, missing or extra tensors against `spec`, dtypes other than F32, shapes other
+    /// than declared, non-finite values, and metadata that contradicts `spec` (metadata
+    /// itself is optional).
+    pub fn from_safetensors(bytes: &[u8], spec: &ModelSpec) -> Result<Model> {
+        let values = codec::decode(bytes, spec)?;
+        Self::from_values(spec.clone(), values)
     }
 
-    /// Probability of the positive class for each row of `x`.
+    /// Checked outputs for each row of `x`.
     ///
     /// # Errors
-    /// [`Error::FeatureCount`] if `x.cols() != self.n_features()`; [`Error::InvalidOutput`] for
-    /// the first row whose output is not a finite value in [0, 1] (none is ever returned).
-    pub fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
-        if x.cols() != self.n_features {
+    /// [`Error::FeatureCount`] if `x.cols()` is not the model's input width;
+    /// [`Error::InvalidOutput`] for the first row whose output the task does not allow (none is
+    /// ever returned).
+    pub fn predict(&self, x: &Matrix) -> Result<Outputs> {
+        if x.cols() != self.spec.n_features {
             return Err(Error::FeatureCount {
-                expected: self.n_features,
+                expected: self.spec.n_features,
                 found: x.cols(),
             });
         }
-        probabilities(self.arch, &self.tensors, &x.to_tensor()?)
+        outputs(&self.spec, &self.tensors, &x.to_tensor()?)
+    }
+
+    /// Probability of class 1 for each row (binary models only).
+    pub fn predict_proba(&self, x: &Matrix) -> Result<Vec<f32>> {
+        if self.spec.task != Task::Binary {
+            return Err(Error::InvalidConfig {
+                field: "task",
+                reason: format!("is {}; predict_proba is for binary models", self.spec.task.name()),
+            });
+        }
+        Ok(self.predict(x)?.values)
     }
 }
 
-/// Logits `[rows, 1]` of `arch` with weights `params` (in [`Arch::tensor_shapes`] order) on
-/// inputs `[rows, n_features]`. Shared by training, which passes its variables.
-pub(crate) fn forward(arch: Arch, params: &[Tensor], x: &Tensor) -> candle_core::Result<Tensor> {
-    // PyTorch nn.Linear: y = x W^T + b.
-    fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&weight.t()?)?.broadcast_add(bias)
+/// Dropout in training: a seeded mask per hidden layer per step.
+pub(crate) struct Dropout<'a> {
+    pub(crate) p: f64,
+    pub(crate) rng: &'a mut SplitMix64,
+}
+
+impl Dropout<'_> {
+    /// `h` with each element zeroed with probability `p` and the rest scaled by `1 / (1 - p)`
+    /// (inverted dropout, as PyTorch), the mask drawn from the seeded stream.
+    fn apply(&mut self, h: &Tensor) -> candle_core::Result<Tensor> {
+        let count = h.elem_count();
+        let keep = (1.0 / (1.0 - self.p)) as f32;
+        let mask: Vec<f32> = (0..count)
+            .map(|_| {
+                if self.rng.next_f64() < self.p {
+                    0.0
+                } else {
+                    keep
+                }
+            })
+            .collect();
+        let mask = Tensor::from_vec(mask, h.shape(), h.device())?;
+        h * mask
     }
-    match (arch, params) {
-        (Arch::Logreg, [bias, weight]) => linear(x, weight, bias),
-        (Arch::Mlp { .. }, [b1, w1, b2, w2]) => linear(&linear(x, w1, b1)?.relu()?, w2, b2),
-        _ => Err(candle_core::Error::Msg(format!(
-            "{} expects {} tensors, got {}",
-            arch.name(),
-            arch.tensor_shapes(1).len(),
+}
+
+fn activate(a: Activation, h: &Tensor) -> candle_core::Result<Tensor> {
+    match a {
+        Activation::Relu => h.relu(),
+        Activation::Tanh => h.tanh(),
+        Activation::Gelu => h.gelu(),
+        Activation::Silu => h.silu(),
+    }
+}
+
+/// Raw outputs (logits, or values for regression) `[rows, outputs]` of `spec` with weights
+/// `params` (in [`ModelSpec::tensor_shapes`] order) on inputs `[rows, n_features]`. Shared by
+/// training (with dropout) and inference (without).
+pub(crate) fn forward(
+    spec: &ModelSpec,
+    params: &[Tensor],
+    x: &Tensor,
+    mut dropout: Option<Dropout<'_>>,
+) -> candle_core::Result<Tensor> {
+    let layers = params.len() / 2;
+    if params.len() != spec.tensor_shapes().len() {
+        return Err(candle_core::Error::Msg(format!(
+            "model expects {} tensors, got {}",
+            spec.tensor_shapes().len(),
             params.len()
-        ))),
+        )));
+    }
+    let activation = match &spec.arch {
+        Arch::Mlp { activation, .. } => *activation,
+        Arch::Logreg => Activation::Relu, // never used: one layer
+    };
+    let mut h = x.clone();
+    for (i, pair) in params.chunks(2).enumerate() {
+        // PyTorch nn.Linear: y = x W^T + b.
+        h = h.matmul(&pair[0].t()?)?.broadcast_add(&pair[1])?;
+        if i + 1 < layers {
+            h = activate(activation, &h)?;
+            if let Some(d) = dropout.as_mut() {
+                h = d.apply(&h)?;
+            }
+        }
+    }
+    Ok(h)
+}
+
+/// The task's link on raw outputs: sigmoid, softmax or identity.
+pub(crate) fn link(task: Task, raw: &Tensor) -> candle_core::Result<Tensor> {
+    match task {
+        Task::Binary => candle_nn::ops::sigmoid(raw),
+        Task::Multiclass { .. } => candle_nn::ops::softmax_last_dim(raw),
+        Task::Regression => Ok(raw.clone()),
     }
 }
 
-/// Sigmoid of [`forward`], checked: every output must be a finite probability.
-pub(crate) fn probabilities(arch: Arch, params: &[Tensor], x: &Tensor) -> Result<Vec<f32>> {
-    let logits = forward(arch, params, x)?;
-    let p = candle_nn::ops::sigmoid(&logits)?
+/// [`forward`] then [`link`], copied to the CPU and checked.
+pub(crate) fn outputs(spec: &ModelSpec, params: &[Tensor], x: &Tensor) -> Result<Outputs> {
+    let raw = forward(spec, params, x, None)?;
+    let values = link(spec.task, &raw)?
         .to_dtype(DType::F32)?
         .flatten_all()?
         .to_vec1::<f32>()?;
-    // NaN fails `contains`, so a NaN weight or input can never leave as a prediction.
-    match p.iter().position(|v| !(0.0..=1.0).contains(v)) {
-        Some(row) => Err(Error::InvalidOutput { row }),
-        None => Ok(p),
-    }
+    Outputs::check(spec.task, spec.task.outputs(), values)
 }
 
 #[cfg(test)]
@@ -136,8 +269,12 @@ mod tests {
     use super::*;
 
     fn logreg(weight: Vec<f32>, bias: f32) -> Model {
-        let n = weight.len();
-        Model::from_values(Arch::Logreg, n, vec![vec![bias], weight]).unwrap()
+        let spec = ModelSpec {
+            task: Task::Binary,
+            arch: Arch::Logreg,
+            n_features: weight.len(),
+        };
+        Model::from_values(spec, vec![weight, vec![bias]]).unwrap()
     }
 
     #[test]
@@ -154,8 +291,13 @@ mod tests {
     #[test]
     fn mlp_forward_applies_relu() {
         // hidden = 2: h = relu([x, -x]); logit = h0 + h1 - 1 = |x| - 1.
-        let values = vec![vec![0.0, 0.0], vec![1.0, -1.0], vec![-1.0], vec![1.0, 1.0]];
-        let m = Model::from_values(Arch::Mlp { hidden: 2 }, 1, values).unwrap();
+        let spec = ModelSpec {
+            task: Task::Binary,
+            arch: Arch::mlp(&[2]),
+            n_features: 1,
+        };
+        let values = vec![vec![1.0, -1.0], vec![0.0, 0.0], vec![1.0, 1.0], vec![-1.0]];
+        let m = Model::from_values(spec, values).unwrap();
         let x = Matrix::new(vec![3.0, -3.0, 1.0], 3, 1).unwrap();
         let p = m.predict_proba(&x).unwrap();
         let expect = 1.0 / (1.0 + (-2.0f32).exp());
@@ -164,17 +306,38 @@ mod tests {
     }
 
     #[test]
+    fn multiclass_outputs_are_a_softmax_and_regression_is_affine() {
+        let spec = ModelSpec {
+            task: Task::Multiclass { classes: 3 },
+            arch: Arch::Logreg,
+            n_features: 1,
+        };
+        // logits = [x, 0, -x]
+        let m = Model::from_values(spec, vec![vec![1.0, 0.0, -1.0], vec![0.0; 3]]).unwrap();
+        let out = m.predict(&Matrix::new(vec![1.0, 0.0], 2, 1).unwrap()).unwrap();
+        let e = std::f32::consts::E;
+        let z = e + 1.0 + 1.0 / e;
+        for (got, want) in out.row(0).iter().zip([e / z, 1.0 / z, 1.0 / e / z]) {
+            assert!((got - want).abs() < 1e-6);
+        }
+        assert_eq!(out.class(0), Some(0));
+        assert_eq!(out.class(1), Some(0), "ties go to the lowest class");
+        let spec = ModelSpec {
+            task: Task::Regression,
+            arch: Arch::Logreg,
+            n_features: 2,
+        };
+        let m = Model::from_values(spec, vec![vec![2.0, 3.0], vec![-1.0]]).unwrap();
+        let out = m.predict(&Matrix::new(vec![1.0, 1.0], 1, 2).unwrap()).unwrap();
+        assert_eq!(out.values, [4.0]);
+        assert_eq!(out.class(0), None);
+    }
+
+    #[test]
     fn predict_wrong_column_count_refused() {
         let m = logreg(vec![1.0, 2.0, 3.0], 0.0);
         let x = Matrix::new(vec![0.0; 4], 2, 2).unwrap();
         let err = m.predict_proba(&x).unwrap_err();
-        assert!(matches!(
-            err,
-            Error::FeatureCount {
-                expected: 3,
-                found: 2
-            }
-        ));
         assert_eq!(
             err.to_string(),
             "model expects 3 feature columns, input has 2"
@@ -190,19 +353,44 @@ mod tests {
     }
 
     #[test]
-    fn non_finite_output_withheld() {
+    fn non_finite_outputs_are_withheld() {
         // inf + -inf = NaN in the logit: must be refused, never returned.
         let m = logreg(vec![f32::MAX, f32::MAX], 0.0);
         let x = Matrix::new(vec![0.0, 0.0, 10.0, -10.0], 2, 2).unwrap();
         assert!(matches!(
             m.predict_proba(&x),
-            Err(Error::InvalidOutput { row: 1 })
+            Err(Error::InvalidOutput { row: 1, .. })
         ));
+        // A regression whose value overflows to infinity.
+        let spec = ModelSpec {
+            task: Task::Regression,
+            arch: Arch::Logreg,
+            n_features: 1,
+        };
+        let m = Model::from_values(spec, vec![vec![f32::MAX], vec![0.0]]).unwrap();
+        let x = Matrix::new(vec![1.0, 10.0], 2, 1).unwrap();
+        let err = m.predict(&x).unwrap_err();
+        assert!(matches!(err, Error::InvalidOutput { row: 1, .. }), "{err}");
+    }
+
+    #[test]
+    fn output_checks_catch_each_bad_kind() {
+        let two = Task::Multiclass { classes: 3 };
+        assert!(Outputs::check(Task::Binary, 1, vec![0.2, 1.5]).is_err());
+        assert!(Outputs::check(Task::Binary, 1, vec![-0.0, 1.0]).is_ok());
+        assert!(Outputs::check(two, 3, vec![0.2, 0.3, 0.5, 0.2, 0.2, 0.2]).is_err());
+        assert!(Outputs::check(two, 3, vec![0.2, 0.3, 0.5, f32::NAN, 0.5, 0.5]).is_err());
+        assert!(Outputs::check(Task::Regression, 1, vec![1e30, f32::NEG_INFINITY]).is_err());
     }
 
     #[test]
     fn from_values_refuses_nan_weight() {
-        let err = Model::from_values(Arch::Logreg, 1, vec![vec![0.0], vec![f32::NAN]]).unwrap_err();
+        let spec = ModelSpec {
+            task: Task::Binary,
+            arch: Arch::Logreg,
+            n_features: 1,
+        };
+        let err = Model::from_values(spec, vec![vec![f32::NAN], vec![0.0]]).unwrap_err();
         assert!(matches!(err, Error::NonFiniteWeight { index: 0, .. }));
     }
 }

@@ -1,7 +1,7 @@
 //! A small seeded PRNG (SplitMix64) for everything that must be reproducible.
 //!
-//! candle's CPU random number generator cannot be seeded, so the holdout split, weight
-//! initialisation and minibatch order all draw from this generator instead. SplitMix64 is
+//! candle's CPU random number generator cannot be seeded, so the splits, weight
+//! initialisation, minibatch order and dropout masks all draw from this generator instead. SplitMix64 is
 //! Steele, Lea and Flood, "Fast splittable pseudorandom number generators" (OOPSLA 2014), with
 //! the constants of Vigna's reference implementation; it is not cryptographic and need not be.
 
@@ -18,6 +18,8 @@ pub(crate) enum Stream {
     Init = 2,
     /// Per-epoch minibatch order.
     Batches = 3,
+    /// Dropout masks.
+    Dropout = 4,
 }
 
 /// SplitMix64 generator.

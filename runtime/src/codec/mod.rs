@@ -1,55 +1,62 @@
 //! Model files: safetensors encoding, and decoding that validates untrusted bytes.
 //!
 //! Pure functions over bytes and `f32` buffers (no candle, no I/O) so the parser can be fuzzed
-//! alone. Decoding trusts nothing in the file: the safetensors crate checks the header JSON,
-//! offsets and bounds; this module adds a header size cap, a tensor count cap, the exact tensor
-//! set of the architecture, F32 only, declared shapes and finite values.
+//! alone. Decoding trusts nothing in the file and parses the header itself, check by check,
+//! each with its own error:
+//!
+//! 1. the 8-byte length prefix is present and at most [`MAX_HEADER_BYTES`], and the header
+//!    lies inside the file (a pickle or zip file is named as such);
+//! 2. the header is a JSON object; `__metadata__`, when present, maps strings to strings and
+//!    agrees with the expected [`ModelSpec`];
+//! 3. at most [`MAX_TENSORS`] tensors, each exactly `{dtype, shape, data_offsets}`;
+//! 4. the tensor names are exactly the spec's; dtype F32; shapes as declared;
+//! 5. each tensor's byte size is computed from its shape with overflow checks and must equal
+//!    its offset range;
+//! 6. in name order, the ranges start at 0, follow each other with no gap and no overlap, and
+//!    the last ends at the end of the file;
+//! 7. every value is finite.
 
-use std::collections::BTreeSet;
-
-use safetensors::{Dtype, SafeTensorError, SafeTensors};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::config::Arch;
+use crate::config::ModelSpec;
 use crate::error::{Error, Result};
 
 /// Value of the `format` metadata key.
-pub(crate) const FORMAT: &str = "airlock-model/1";
+pub(crate) const FORMAT: &str = "airlock-model/2";
 /// Largest accepted header. Airlock models have a few tensors; their header is well under
-/// 1 KiB. The cap bounds JSON parsing work on hostile input.
-pub(crate) const MAX_HEADER_BYTES: u64 = 1 << 20;
-/// Most tensors accepted in one file.
-pub(crate) const MAX_TENSORS: usize = 64;
+/// 4 KiB. The cap bounds JSON parsing work on hostile input.
+pub const MAX_HEADER_BYTES: u64 = 1 << 20;
+/// Most tensors accepted in one file (an MLP of 8 hidden layers has 18).
+pub const MAX_TENSORS: usize = 64;
 /// Bytes of the little-endian header length that opens every safetensors file.
 const LEN_BYTES: usize = 8;
+/// Bytes per F32 value.
+const F32_BYTES: usize = 4;
 
-/// The arch as it appears in metadata; same shape as `Arch`'s serde form. Built by hand
-/// because `serde_json::to_string` is fallible in type, not in fact.
-fn arch_json(arch: Arch) -> Value {
-    match arch {
-        Arch::Logreg => json!({ "kind": "logreg" }),
-        Arch::Mlp { hidden } => json!({ "kind": "mlp", "hidden": hidden }),
-    }
-}
-
-/// Encodes `values` (one buffer per tensor of `arch.tensor_shapes(n_features)`, same order)
-/// as safetensors. Tensors are laid out sorted by name; the header is built from ordered maps,
+/// Encodes `values` (one buffer per tensor of `spec.tensor_shapes()`, same order) as
+/// safetensors. Tensors are laid out sorted by name; the header is built from ordered maps,
 /// so equal weights always give identical bytes (the safetensors crate writes `__metadata__`
 /// from a `HashMap`, whose order varies between runs, which is why this does not call
 /// `safetensors::serialize`).
-pub(crate) fn encode(arch: Arch, n_features: usize, values: &[Vec<f32>]) -> Vec<u8> {
-    let shapes = arch.tensor_shapes(n_features);
+pub(crate) fn encode(spec: &ModelSpec, values: &[Vec<f32>]) -> Result<Vec<u8>> {
+    let mut tensors: Vec<(String, Vec<usize>, &Vec<f32>)> = spec
+        .tensor_shapes()
+        .into_iter()
+        .zip(values)
+        .map(|((name, shape), v)| (name, shape, v))
+        .collect();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let spec_json = serde_json::to_string(spec).map_err(|e| Error::MalformedSafetensors {
+        reason: format!("cannot write the spec: {e}"),
+    })?;
     let mut header = Map::new();
     header.insert(
         "__metadata__".into(),
-        json!({
-            "arch": arch_json(arch).to_string(),
-            "format": FORMAT,
-            "n_features": n_features.to_string(),
-        }),
+        json!({ "format": FORMAT, "spec": spec_json }),
     );
     let mut data = Vec::new();
-    for ((name, shape), tensor) in shapes.into_iter().zip(values) {
+    for (name, shape, tensor) in tensors {
         let start = data.len();
         for v in tensor {
             data.extend_from_slice(&v.to_le_bytes());
@@ -65,7 +72,7 @@ pub(crate) fn encode(arch: Arch, n_features: usize, values: &[Vec<f32>]) -> Vec<
     out.extend_from_slice(&(header.len() as u64).to_le_bytes());
     out.extend_from_slice(&header);
     out.extend_from_slice(&data);
-    out
+    Ok(out)
 }
 
 /// Whether `bytes` open like a Python pickle (protocol 2 to 5: `0x80`, version) or a zip archive
@@ -74,10 +81,25 @@ fn looks_like_pickle(bytes: &[u8]) -> bool {
     matches!(bytes, [0x80, 2..=5, ..]) || bytes.starts_with(b"PK\x03\x04")
 }
 
-/// Decodes and validates a model file for `arch` with `n_features` inputs. Returns one buffer
-/// per tensor of `arch.tensor_shapes(n_features)`, in that order.
-pub(crate) fn decode(bytes: &[u8], arch: Arch, n_features: usize) -> Result<Vec<Vec<f32>>> {
-    arch.validate(n_features)?;
+/// One tensor's header entry, exactly as the safetensors format defines it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Entry {
+    dtype: String,
+    shape: Vec<usize>,
+    data_offsets: (usize, usize),
+}
+
+fn malformed(reason: impl Into<String>) -> Error {
+    Error::MalformedSafetensors {
+        reason: reason.into(),
+    }
+}
+
+/// Decodes and validates a model file for `spec`. Returns one buffer per tensor of
+/// `spec.tensor_shapes()`, in that order.
+pub(crate) fn decode(bytes: &[u8], spec: &ModelSpec) -> Result<Vec<Vec<f32>>> {
+    spec.validate()?;
     let pickle_or = |other: Error| {
         if looks_like_pickle(bytes) {
             Error::PickleRefused
@@ -87,88 +109,165 @@ pub(crate) fn decode(bytes: &[u8], arch: Arch, n_features: usize) -> Result<Vec<
     };
     // A legitimate header length can start with 0x80 (e.g. 640 bytes), so the pickle sniff only
     // names the failure; it does not decide it.
-    let header_len = match bytes.first_chunk::<LEN_BYTES>() {
-        Some(len) => u64::from_le_bytes(*len),
-        None => {
-            return Err(pickle_or(Error::MalformedSafetensors {
-                reason: format!(
-                    "{} bytes is shorter than the 8-byte header length",
-                    bytes.len()
-                ),
-            }));
-        }
+    let Some(len) = bytes.first_chunk::<LEN_BYTES>() else {
+        return Err(pickle_or(malformed(format!(
+            "{} bytes is shorter than the 8-byte header length",
+            bytes.len()
+        ))));
     };
+    let header_len = u64::from_le_bytes(*len);
     if header_len > MAX_HEADER_BYTES {
         return Err(pickle_or(Error::HeaderTooLarge {
             len: header_len,
             max: MAX_HEADER_BYTES,
         }));
     }
-    let (n, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| {
-        pickle_or(Error::MalformedSafetensors {
-            reason: describe(&e),
-        })
-    })?;
-    let infos = metadata.tensors();
-    if infos.len() > MAX_TENSORS {
+    // Fits: at most 1 MiB.
+    let header_len = header_len as usize;
+    let Some(header) = bytes.get(LEN_BYTES..LEN_BYTES + header_len) else {
+        return Err(pickle_or(malformed(format!(
+            "the header is {header_len} bytes but the file has only {} after the length \
+             (file truncated?)",
+            bytes.len() - LEN_BYTES
+        ))));
+    };
+    let data = &bytes[LEN_BYTES + header_len..];
+    let header: Map<String, Value> = serde_json::from_slice(header)
+        .map_err(|e| pickle_or(malformed(format!("the header is not a JSON object: {e}"))))?;
+
+    let count = header.keys().filter(|k| *k != "__metadata__").count();
+    if count > MAX_TENSORS {
         return Err(Error::TooManyTensors {
-            count: infos.len(),
+            count,
             max: MAX_TENSORS,
         });
     }
-    if let Some(meta) = metadata.metadata() {
-        check_metadata(meta, arch, n_features)?;
+    let mut entries: Vec<(&str, Entry)> = Vec::with_capacity(count);
+    for (name, value) in &header {
+        if name == "__metadata__" {
+            let meta: std::collections::BTreeMap<String, String> =
+                serde_json::from_value(value.clone()).map_err(|e| {
+                    malformed(format!("__metadata__ must map strings to strings: {e}"))
+                })?;
+            check_metadata(&meta, spec)?;
+            continue;
+        }
+        let entry: Entry = serde_json::from_value(value.clone())
+            .map_err(|e| malformed(format!("tensor {name:?}: {e}")))?;
+        entries.push((name, entry));
     }
 
-    let declared = arch.tensor_shapes(n_features);
-    let declared_names: BTreeSet<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
-    let found_names: BTreeSet<&str> = infos.keys().map(String::as_str).collect();
-    let missing: Vec<String> = declared_names
-        .difference(&found_names)
-        .map(|n| (*n).to_owned())
+    let declared = spec.tensor_shapes();
+    let missing: Vec<String> = declared
+        .iter()
+        .filter(|(n, _)| !header.contains_key(n))
+        .map(|(n, _)| n.clone())
         .collect();
     if !missing.is_empty() {
-        return Err(Error::MissingTensors { names: missing });
+        let mut names = missing;
+        names.sort();
+        return Err(Error::MissingTensors { names });
     }
-    let extra: Vec<String> = found_names
-        .difference(&declared_names)
-        .map(|n| (*n).to_owned())
+    let mut extra: Vec<String> = entries
+        .iter()
+        .filter(|(n, _)| !declared.iter().any(|(d, _)| d == n))
+        .map(|(n, _)| (*n).to_owned())
         .collect();
     if !extra.is_empty() {
+        extra.sort();
         return Err(Error::UnexpectedTensors { names: extra });
     }
 
-    let data = bytes.get(LEN_BYTES + n..).unwrap_or_default();
+    // serde_json's map order depends on its features; the layout rule is name order.
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    let mut next = 0usize;
+    for (name, e) in &entries {
+        let shape = &declared
+            .iter()
+            .find(|(d, _)| d == name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_default();
+        if e.dtype != "F32" {
+            return Err(Error::TensorDtype {
+                name: (*name).to_owned(),
+                dtype: e.dtype.clone(),
+            });
+        }
+        let size = e
+            .shape
+            .iter()
+            .try_fold(F32_BYTES, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| Error::TensorSize {
+                name: (*name).to_owned(),
+                reason: format!("shape {:?} of F32 overflows the address space", e.shape),
+            })?;
+        if e.shape != *shape {
+            return Err(Error::TensorShape {
+                name: (*name).to_owned(),
+                found: e.shape.clone(),
+                expected: shape.clone(),
+            });
+        }
+        let (start, end) = e.data_offsets;
+        let layout = |reason: String| Error::TensorLayout {
+            name: (*name).to_owned(),
+            found: (start, end),
+            reason,
+        };
+        if end < start {
+            return Err(layout("it ends before it starts".into()));
+        }
+        if end - start != size {
+            return Err(Error::TensorSize {
+                name: (*name).to_owned(),
+                reason: format!(
+                    "{} bytes of data for shape {:?}, which needs {size}",
+                    end - start,
+                    e.shape
+                ),
+            });
+        }
+        if start < next {
+            return Err(layout(format!(
+                "overlaps the tensor before it in name order, which ends at {next}"
+            )));
+        }
+        if start > next {
+            return Err(layout(format!(
+                "leaves a gap of {} bytes after the tensor before it in name order (tensors \
+                 must be stored in name order, back to back)",
+                start - next
+            )));
+        }
+        if end > data.len() {
+            return Err(layout(format!(
+                "runs past the end of the data ({} bytes; file truncated?)",
+                data.len()
+            )));
+        }
+        next = end;
+    }
+    if next != data.len() {
+        return Err(malformed(format!(
+            "{} bytes of data follow the last tensor (trailing bytes)",
+            data.len() - next
+        )));
+    }
+
     let mut out = Vec::with_capacity(declared.len());
-    for (name, shape) in &declared {
-        let Some(info) = infos.get(name) else {
+    for (name, _) in &declared {
+        let Some((_, e)) = entries.iter().find(|(n, _)| n == name) else {
             return Err(Error::MissingTensors {
                 names: vec![name.clone()],
             });
         };
-        if info.dtype != Dtype::F32 {
-            return Err(Error::TensorDtype {
-                name: name.clone(),
-                dtype: info.dtype.to_string(),
-            });
-        }
-        if info.shape != *shape {
-            return Err(Error::TensorShape {
-                name: name.clone(),
-                found: info.shape.clone(),
-                expected: shape.clone(),
-            });
-        }
-        let (start, end) = info.data_offsets;
-        // read_metadata has checked these offsets against the buffer; `get` keeps this
-        // panic-free regardless.
+        let (start, end) = e.data_offsets;
+        // Checked above; `get` keeps this panic-free regardless.
         let raw = data
             .get(start..end)
-            .ok_or_else(|| Error::MalformedSafetensors {
-                reason: format!("tensor {name:?} data lies outside the file"),
-            })?;
+            .ok_or_else(|| malformed(format!("tensor {name:?} data lies outside the file")))?;
         let values: Vec<f32> = raw
-            .chunks_exact(4)
+            .chunks_exact(F32_BYTES)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         if let Some(index) = values.iter().position(|v| !v.is_finite()) {
@@ -185,9 +284,8 @@ pub(crate) fn decode(bytes: &[u8], arch: Arch, n_features: usize) -> Result<Vec<
 /// Metadata is optional (files exported from elsewhere carry none), but keys that are present
 /// must agree with what the caller expects.
 fn check_metadata(
-    meta: &std::collections::HashMap<String, String>,
-    arch: Arch,
-    n_features: usize,
+    meta: &std::collections::BTreeMap<String, String>,
+    spec: &ModelSpec,
 ) -> Result<()> {
     if let Some(format) = meta.get("format")
         && format != FORMAT
@@ -198,35 +296,16 @@ fn check_metadata(
             expected: FORMAT.into(),
         });
     }
-    if let Some(found) = meta.get("arch")
-        && serde_json::from_str::<Arch>(found).ok() != Some(arch)
+    if let Some(found) = meta.get("spec")
+        && serde_json::from_str::<ModelSpec>(found).ok().as_ref() != Some(spec)
     {
         return Err(Error::MetadataMismatch {
-            key: "arch",
+            key: "spec",
             found: found.clone(),
-            expected: arch_json(arch).to_string(),
-        });
-    }
-    if let Some(found) = meta.get("n_features")
-        && found.parse::<usize>().ok() != Some(n_features)
-    {
-        return Err(Error::MetadataMismatch {
-            key: "n_features",
-            found: found.clone(),
-            expected: n_features.to_string(),
+            expected: serde_json::to_string(spec).unwrap_or_default(),
         });
     }
     Ok(())
-}
-
-/// The safetensors crate's message, with a hint for the commonest cause.
-fn describe(e: &SafeTensorError) -> String {
-    match e {
-        SafeTensorError::MetadataIncompleteBuffer | SafeTensorError::InvalidHeaderLength => {
-            format!("{e} (file truncated or has trailing bytes?)")
-        }
-        _ => e.to_string(),
-    }
 }
 
 #[cfg(test)]
