@@ -16,7 +16,9 @@ use airlock::registry::{self, NameRef};
 use airlock::site::{SiteCard, SiteName};
 use airlock::time::Timestamp;
 use airlock::{audit, demo, fsx, lifecycle, lineage, models, trust, vault_check};
-use airlock_runtime::{Arch, TrainConfig};
+use airlock_runtime::{
+    Activation, Arch, ClassWeights, DeviceChoice, EarlyStopping, Schedule, Task, TrainConfig,
+};
 
 use crate::cli_data::{ContractCmd, DataCmd, FeaturesCmd};
 use crate::output::Out;
@@ -74,7 +76,8 @@ enum Command {
     /// Fit versioned feature sets; materialize them to the online store; look up entities.
     #[command(subcommand)]
     Features(FeaturesCmd),
-    /// Train a model on a dataset and a feature set (CPU).
+    /// Train a model on a dataset and a feature set, in a sandboxed worker (CPU, or a GPU
+    /// with the GPU worker installed).
     Train(TrainArgs),
     /// List and show models.
     #[command(subcommand)]
@@ -83,7 +86,9 @@ enum Command {
     Gate {
         /// Model id (or 8+ leading hex digits).
         model: String,
-        /// Threshold, METRIC>=X or METRIC<=X (roc_auc, accuracy, log_loss, brier). Repeatable.
+        /// Threshold, METRIC>=X or METRIC<=X, on held-out metrics. Repeatable. Metrics:
+        /// accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss, brier, positive_rate
+        /// (classification); rmse, mae, r2 (regression).
         #[arg(long = "require", default_value = "roc_auc>=0.70")]
         require: Vec<String>,
     },
@@ -298,13 +303,52 @@ enum TrustCmd {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum ModelKind {
-    /// Logistic regression.
+    /// A linear model (logistic, softmax or linear regression, by task).
     Logreg,
-    /// Multi-layer perceptron with one hidden layer.
+    /// A multi-layer perceptron (--hidden, --activation, --dropout).
     Mlp,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum TaskKind {
+    /// Two classes: the feature set's positive label value against the rest.
+    Binary,
+    /// Three or more classes: the label column's categories (or its values).
+    Multiclass,
+    /// A number: an integer or float label column.
+    Regression,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ActivationKind {
+    /// max(x, 0).
+    Relu,
+    /// Hyperbolic tangent.
+    Tanh,
+    /// GELU (tanh approximation).
+    Gelu,
+    /// x * sigmoid(x).
+    Silu,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ScheduleKind {
+    /// The same learning rate every epoch.
+    Constant,
+    /// Multiplied by --lr-gamma every --lr-step epochs.
+    Step,
+    /// Cosine annealing down to --lr-floor times the rate at the last epoch.
+    Cosine,
+}
+
 #[derive(Args, Debug)]
+#[command(after_help = "Training runs in a separate worker process, sandboxed before it reads \
+any data: no network, no access to keys, the vault or serving logs, no core dumps. What the \
+host could not apply is printed and recorded in the signed run record. The same data, feature \
+set, settings and seed give bit-identical weights on the CPU.\n\nExamples:\n  \
+airlock train --dataset credit --features credit-features --model logreg\n  \
+airlock train --dataset credit --features credit-features --model mlp --hidden 64,32 \\\n    \
+--dropout 0.1 --class-weights balanced --early-stopping 5 --slice-by purpose")]
 struct TrainArgs {
     /// Dataset, [SITE/]NAME[@VERSION].
     #[arg(long)]
@@ -315,21 +359,75 @@ struct TrainArgs {
     /// Model architecture.
     #[arg(long, value_enum)]
     model: ModelKind,
-    /// Hidden width (mlp).
-    #[arg(long, default_value_t = 16)]
-    hidden: usize,
+    /// What to predict.
+    #[arg(long, value_enum, default_value = "binary")]
+    task: TaskKind,
+    /// Hidden layer widths of an MLP, input side first, comma-separated (1 to 8 layers).
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    hidden: Vec<usize>,
+    /// Non-linearity after each hidden layer (mlp).
+    #[arg(long, value_enum, default_value = "relu")]
+    activation: ActivationKind,
+    /// Dropout probability on hidden units while training, 0 to below 1 (mlp).
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
     /// Random seed: same data, features, settings and seed give the same model.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Passes over the training split.
+    /// Most passes over the training split.
     #[arg(long)]
     epochs: Option<usize>,
     /// Rows per optimisation step.
     #[arg(long)]
     batch_size: Option<usize>,
-    /// AdamW learning rate.
+    /// AdamW base learning rate.
     #[arg(long)]
     learning_rate: Option<f64>,
+    /// AdamW weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    weight_decay: f64,
+    /// How the learning rate changes over epochs.
+    #[arg(long, value_enum, default_value = "constant")]
+    schedule: ScheduleKind,
+    /// Step schedule: epochs between reductions.
+    #[arg(long, default_value_t = 10)]
+    lr_step: usize,
+    /// Step schedule: factor applied at each reduction.
+    #[arg(long, default_value_t = 0.5)]
+    lr_gamma: f64,
+    /// Cosine schedule: final rate as a fraction of the base rate.
+    #[arg(long, default_value_t = 0.0)]
+    lr_floor: f64,
+    /// Epochs of linear warm-up before the schedule.
+    #[arg(long, default_value_t = 0)]
+    warmup_epochs: usize,
+    /// Loss weight per class: `uniform`, `balanced` (inverse class frequency), or one
+    /// weight per class in class order, e.g. `1,5`.
+    #[arg(long, default_value = "uniform")]
+    class_weights: String,
+    /// Stop when the validation loss has not improved for this many epochs, keeping the best
+    /// epoch's weights.
+    #[arg(long)]
+    early_stopping: Option<usize>,
+    /// Fraction of rows held out for the final metrics that gates check.
+    #[arg(long, default_value_t = 0.2)]
+    holdout: f64,
+    /// Fraction of rows for per-epoch validation and early stopping.
+    #[arg(long, default_value_t = 0.1)]
+    validation: f64,
+    /// Also report every held-out metric per value of this column.
+    #[arg(long)]
+    slice_by: Option<String>,
+    /// Write a checkpoint every N epochs into --checkpoint-dir.
+    #[arg(long, requires = "checkpoint_dir")]
+    checkpoint_every: Option<usize>,
+    /// Folder for checkpoints (epoch-NNNN.safetensors, each validated).
+    #[arg(long)]
+    checkpoint_dir: Option<PathBuf>,
+    /// Where to train: auto (a GPU when the GPU worker and a GPU are present, else the CPU),
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
     /// Model name (default DATASET-MODEL).
     #[arg(long)]
     name: Option<String>,
@@ -545,12 +643,14 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
                 for m in ms {
                     println!(
-                        "{}  {:<20} {:<7} site {:<10} auc {:.3}  gate {:<6} approvals {}  {}",
+                        "{}  {:<20} {:<10} {:<7} site {:<10} {} {:.3}  gate {:<6} approvals {}  {}",
                         &m.id[..12],
                         m.name,
+                        m.task,
                         m.arch,
                         m.site,
-                        m.holdout_auc,
+                        m.score_name,
+                        m.score,
                         m.gate,
                         m.approvals,
                         m.deployed
@@ -570,9 +670,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             out.emit(&v, |_| {
                 println!("model       {id}");
                 println!(
-                    "name        {} ({}) from site {}",
+                    "name        {} ({} {}) from site {}",
                     run.name,
-                    run.arch.name(),
+                    run.spec.task.name(),
+                    run.spec.arch.name(),
                     run.site
                 );
                 println!(
@@ -594,14 +695,37 @@ pub fn run(cli: Cli) -> Result<i32> {
                     run.config.learning_rate
                 );
                 let m = &run.metrics.holdout;
+                let figures: Vec<String> = airlock_runtime::METRIC_NAMES
+                    .iter()
+                    .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
+                    .collect();
+                println!("held-out    {} rows: {}", m.rows, figures.join("  "));
                 println!(
-                    "held-out    {} rows: auc {:.4}  accuracy {:.4}  log loss {:.4}  brier {:.4}",
-                    m.rows, m.roc_auc, m.accuracy, m.log_loss, m.brier
+                    "trained     {} .. {} on {} ({}), best epoch {} of {}",
+                    run.started_at,
+                    run.finished_at,
+                    run.device.kind,
+                    run.device.name,
+                    run.best_epoch,
+                    run.history.len()
                 );
                 println!(
-                    "trained     {} .. {} on {}",
-                    run.started_at, run.finished_at, run.device
+                    "code        airlock {} rev {} Cargo.lock {}",
+                    run.code.airlock,
+                    run.code.git_rev,
+                    &run.code.cargo_lock_sha256[..run.code.cargo_lock_sha256.len().min(16)]
                 );
+                for c in &run.sandbox.report.controls {
+                    println!(
+                        "sandbox     {:<20} {}",
+                        c.name,
+                        if c.applied {
+                            "in force".to_owned()
+                        } else {
+                            format!("NOT in force: {}", c.error.as_deref().unwrap_or("?"))
+                        }
+                    );
+                }
             });
         }
         Command::Gate { model, require } => {
@@ -710,10 +834,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                     p.feature_set_ref
                 );
                 for x in &p.predictions {
-                    println!(
-                        "line {:>4}  probability {:.4}  class {}",
-                        x.line, x.probability, x.class
-                    );
+                    println!("line {:>4}  {}", x.line, describe_answer(&x.answer));
                 }
             });
         }
@@ -1075,52 +1196,146 @@ pub(crate) fn list_rows(home: &Home, sql: &str) -> Result<Vec<serde_json::Value>
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
-    let mut home = Home::open(home_dir)?;
+fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
     let defaults = TrainConfig::default();
-    let config = TrainConfig {
+    let class_weights = match a.class_weights.as_str() {
+        "uniform" => ClassWeights::Uniform,
+        "balanced" => ClassWeights::Balanced,
+        list => ClassWeights::Explicit {
+            weights: list
+                .split(',')
+                .map(|w| w.trim().parse::<f64>())
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|_| {
+                    Error::Rejected(format!(
+                        "--class-weights {list:?}: write uniform, balanced or numbers like 1,5"
+                    ))
+                })?,
+        },
+    };
+    Ok(TrainConfig {
+        task: match a.task {
+            TaskKind::Binary => Task::Binary,
+            // The class count is read from the data.
+            TaskKind::Multiclass => Task::Multiclass { classes: 3 },
+            TaskKind::Regression => Task::Regression,
+        },
         arch: match a.model {
             ModelKind::Logreg => Arch::Logreg,
-            ModelKind::Mlp => Arch::Mlp { hidden: a.hidden },
+            ModelKind::Mlp => Arch::Mlp {
+                hidden: a.hidden.clone(),
+                activation: match a.activation {
+                    ActivationKind::Relu => Activation::Relu,
+                    ActivationKind::Tanh => Activation::Tanh,
+                    ActivationKind::Gelu => Activation::Gelu,
+                    ActivationKind::Silu => Activation::Silu,
+                },
+                dropout: a.dropout,
+            },
         },
         epochs: a.epochs.unwrap_or(defaults.epochs),
         batch_size: a.batch_size.unwrap_or(defaults.batch_size),
         learning_rate: a.learning_rate.unwrap_or(defaults.learning_rate),
+        schedule: match a.schedule {
+            ScheduleKind::Constant => Schedule::Constant,
+            ScheduleKind::Step => Schedule::Step {
+                every: a.lr_step,
+                gamma: a.lr_gamma,
+            },
+            ScheduleKind::Cosine => Schedule::Cosine { floor: a.lr_floor },
+        },
+        warmup_epochs: a.warmup_epochs,
+        weight_decay: a.weight_decay,
+        class_weights,
+        early_stopping: a.early_stopping.map(|patience| EarlyStopping {
+            patience,
+            min_delta: 0.0,
+        }),
+        checkpoint_every: a.checkpoint_every,
         seed: a.seed,
-        ..defaults
-    };
+        holdout_fraction: a.holdout,
+        validation_fraction: a.validation,
+    })
+}
+
+fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
+    let config = train_config(&a)?;
+    // Settings are checked before the home is opened or any data read; the class count of a
+    // multiclass task is checked again once the data is known.
+    config.validate()?;
+    let device: DeviceChoice = a.device.parse()?;
+    let mut home = Home::open(home_dir)?;
     let req = models::TrainRequest {
         dataset: a.dataset.parse()?,
         features: a.features.parse()?,
         name: a.name,
         config,
+        device,
+        slice_column: a.slice_by,
+        checkpoints: a.checkpoint_dir,
     };
     let bar = out.bar(req.config.epochs as u64, "training", false);
     let result = models::train(&mut home, &req, &mut |e| {
         bar.set_position(e.epoch as u64);
-        bar.set_message(format!("loss {:.4}", e.train_loss));
+        bar.set_message(format!(
+            "epoch {} loss {:.4} val {:.4} {:.0} rows/s",
+            e.epoch, e.train_loss, e.validation_score, e.rows_per_second
+        ));
     });
     bar.finish_and_clear();
     let (id, run) = result?;
-    let v = json!({ "id": id.hex(), "name": run.name, "arch": run.arch.name(), "feature_set": run.feature_set_ref, "metrics": run.metrics });
+    for c in run.sandbox.report.failures() {
+        eprintln!(
+            "warning: worker sandbox control {} was not in force: {} (recorded in the run record)",
+            c.name,
+            c.error.as_deref().unwrap_or("unknown")
+        );
+    }
+    if let Some(note) = &run.device.note {
+        eprintln!("note: {note}");
+    }
+    let v = json!({ "id": id.hex(), "name": run.name, "task": run.spec.task.name(), "arch": run.spec.arch.name(),
+                    "feature_set": run.feature_set_ref, "device": run.device, "best_epoch": run.best_epoch,
+                    "stopped_early": run.stopped_early, "metrics": run.metrics,
+                    "sandbox": run.sandbox });
     out.emit(&v, |_| {
         if let Some(last) = run.history.last() {
             println!(
-                "{} epochs, last train loss {:.4}, {:.0} rows/s",
+                "{} epochs{}, best {}, last train loss {:.4}, {:.0} rows/s on {} ({})",
                 run.history.len(),
+                if run.stopped_early { " (stopped early)" } else { "" },
+                run.best_epoch,
                 last.train_loss,
-                last.rows_per_second
+                last.rows_per_second,
+                run.device.kind,
+                run.device.name
             );
         }
+        let applied = run.sandbox.report.controls.iter().filter(|c| c.applied).count();
+        let requested = run.sandbox.report.controls.iter().filter(|c| c.requested).count();
+        println!("sandbox: {applied} of {requested} controls in force");
         let m = &run.metrics.holdout;
+        let figures: Vec<String> = airlock_runtime::METRIC_NAMES
+            .iter()
+            .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
+            .collect();
         println!(
-            "trained model {} ({}): held-out auc {:.4}, accuracy {:.4} on {} rows",
+            "trained {} model {} ({}): held-out {} rows: {}",
+            run.spec.task.name(),
             id.short(),
-            run.arch.name(),
-            m.roc_auc,
-            m.accuracy,
-            m.rows
+            run.spec.arch.name(),
+            m.rows,
+            figures.join(", ")
         );
+        for (slice, m) in &run.metrics.holdout_slices {
+            let name = run.spec.task.score_name();
+            println!(
+                "  {} = {slice:<20} {:>5} rows  {name} {:.4}",
+                run.slice_column.as_deref().unwrap_or("slice"),
+                m.rows,
+                m.get(name).unwrap_or(f64::NAN)
+            );
+        }
         println!("model id {id}");
     });
     Ok(exit::OK)
@@ -1308,11 +1523,12 @@ fn run_demo(out: Out, workdir: Option<PathBuf>) -> Result<i32> {
             r.predictions.feature_set_ref
         );
         for p in &r.predictions.predictions {
+            let prob = p.answer.probability.unwrap_or(f32::NAN);
             println!(
                 "  request {}  probability of default {:.3}  -> {}",
                 p.line,
-                p.probability,
-                if p.class == 1 { "decline" } else { "approve" }
+                prob,
+                if prob >= 0.5 { "decline" } else { "approve" }
             );
         }
         if _temp.is_none() {
@@ -1320,4 +1536,19 @@ fn run_demo(out: Out, workdir: Option<PathBuf>) -> Result<i32> {
         }
     });
     Ok(exit::OK)
+}
+
+/// One answer on one line, for people.
+fn describe_answer(a: &lifecycle::Answer) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &a.class {
+        parts.push(format!("class {c}"));
+    }
+    if let Some(p) = a.probability {
+        parts.push(format!("probability {p:.4}"));
+    }
+    if let Some(v) = a.value {
+        parts.push(format!("value {v}"));
+    }
+    parts.join("  ")
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use airlock_runtime::{Arch, TrainConfig};
+use airlock_runtime::{Arch, DeviceChoice, TrainConfig};
 
 use crate::bundle::{export, import};
 use crate::error::{Error, IoContext, Result};
@@ -389,20 +389,25 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         features: "credit-features".parse()?,
         name: None,
         config: TrainConfig {
-            arch: Arch::Mlp { hidden: 16 },
+            arch: Arch::mlp(&[16]),
             epochs: 25,
             seed: 42,
             ..TrainConfig::default()
         },
+        device: DeviceChoice::Cpu,
+        slice_column: None,
+        checkpoints: None,
     };
     let (model, run) = models::train(&mut lab, &req, &mut |_| {})?;
     say(&format!(
-        "train     lab: model {} ({}, {} rows, held-out AUC {:.3}, accuracy {:.3})",
+        "train     lab: model {} ({}, {} rows, held-out AUC {:.3}, accuracy {:.3}; sandboxed worker, {} of {} controls in force)",
         model.short(),
-        run.arch.name(),
-        run.train_rows,
-        run.metrics.holdout.roc_auc,
-        run.metrics.holdout.accuracy
+        run.spec.arch.name(),
+        run.split.train,
+        run.holdout("roc_auc").unwrap_or(f64::NAN),
+        run.holdout("accuracy").unwrap_or(f64::NAN),
+        run.sandbox.report.controls.iter().filter(|c| c.applied).count(),
+        run.sandbox.report.controls.iter().filter(|c| c.requested).count(),
     ));
 
     let (_, report) = lifecycle::gate(
@@ -497,7 +502,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
     Ok(DemoReport {
         workdir: workdir.display().to_string(),
         model: model.hex(),
-        holdout_auc: run.metrics.holdout.roc_auc,
+        holdout_auc: run.holdout("roc_auc").unwrap_or(f64::NAN),
         bundle: bundle.display().to_string(),
         audit_records: (lab_audit.records, plant_audit.records),
         predictions: predicted,

@@ -8,7 +8,7 @@
 //! name = "credit-features"
 //! dataset = "credit"          # NAME or NAME@VERSION; parameters are fit on it
 //! label = "default"
-//! positive = "1"              # label value of the positive class
+//! positive = "1"              # label value of the positive class (binary models only)
 //!
 //! [[features]]
 //! column = "income"
@@ -176,7 +176,9 @@ pub struct FeatureSpec {
     pub dataset: String,
     /// The label column.
     pub label: String,
-    /// The label value of the positive class.
+    /// The label value of the positive class, for binary models. Leave it out (empty) for a
+    /// feature set meant for multiclass or regression models.
+    #[serde(default)]
     pub positive: String,
     /// The features, in vector order.
     pub features: Vec<FeatureDef>,
@@ -1151,7 +1153,7 @@ fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Appli
         .iter()
         .filter(|r| r[label_idx].canonical() == spec.positive)
         .count();
-    if positives == 0 || positives == loaded.rows.len() {
+    if !spec.positive.is_empty() && (positives == 0 || positives == loaded.rows.len()) {
         return Err(Error::Rejected(format!(
             "feature spec {source}: label {:?} has {positives} of {} rows equal to positive value {:?}; both classes are needed",
             spec.label,

@@ -61,5 +61,6 @@ pub mod time;
 pub mod trust;
 pub mod vault;
 pub mod vault_check;
+pub mod worker;
 
 pub use error::{Error, Result};

@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use airlock_runtime::Matrix;
+use airlock_runtime::{METRIC_NAMES, Matrix, Task};
 
 use crate::audit;
 use crate::data;
@@ -50,7 +50,7 @@ pub enum Op {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
-    /// Metric name (`roc_auc`, `accuracy`, `log_loss`, `brier`).
+    /// Metric name (one of `airlock_runtime::METRIC_NAMES`).
     pub metric: String,
     /// Comparison.
     pub op: Op,
@@ -233,9 +233,10 @@ pub fn parse_threshold(s: &str) -> Result<Check> {
         )));
     };
     let metric = metric.trim();
-    if !["roc_auc", "accuracy", "log_loss", "brier"].contains(&metric) {
+    if !METRIC_NAMES.contains(&metric) {
         return Err(Error::Rejected(format!(
-            "threshold {s:?}: unknown metric {metric:?} (roc_auc, accuracy, log_loss, brier)"
+            "threshold {s:?}: unknown metric {metric:?} ({})",
+            METRIC_NAMES.join(", ")
         )));
     }
     let threshold: f64 = value
@@ -253,16 +254,6 @@ pub fn parse_threshold(s: &str) -> Result<Check> {
     })
 }
 
-fn metric_value(run: &RunRecord, metric: &str) -> f64 {
-    let m = &run.metrics.holdout;
-    match metric {
-        "roc_auc" => m.roc_auc,
-        "accuracy" => m.accuracy,
-        "log_loss" => m.log_loss,
-        "brier" => m.brier,
-        _ => f64::NAN,
-    }
-}
 
 /// Gates a model on its held-out metrics. The report is stored whether it
 /// passes or not.
@@ -278,14 +269,20 @@ pub fn gate(home: &mut Home, model: &Digest, checks: Vec<Check>) -> Result<(Dige
     let checks: Vec<Check> = checks
         .into_iter()
         .map(|mut c| {
-            c.value = metric_value(&run, &c.metric);
+            c.value = run.holdout(&c.metric).ok_or_else(|| {
+                Error::Rejected(format!(
+                    "metric {} is not computed for {} models",
+                    c.metric,
+                    run.spec.task.name()
+                ))
+            })?;
             c.passed = match c.op {
                 Op::AtLeast => c.value >= c.threshold,
                 Op::AtMost => c.value <= c.threshold,
             };
-            c
+            Ok(c)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let site = home.site().clone();
     let report = GateReport {
         ty: GATE_TYPE.into(),
@@ -636,17 +633,157 @@ pub fn deploy(
     Ok((id, dep))
 }
 
+/// One answer: what the model says about one row.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Answer {
+    /// The predicted class (binary and multiclass): the positive label value when its
+    /// probability is at least 0.5, else `not POSITIVE`; the most probable class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class: Option<String>,
+    /// Binary: the probability of the positive class. Multiclass: of the predicted class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f32>,
+    /// Multiclass: every class's probability.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probabilities: Option<std::collections::BTreeMap<String, f32>>,
+    /// Regression: the predicted value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<f32>,
+}
+
 /// One prediction.
 #[derive(Clone, Debug, Serialize)]
 pub struct Prediction {
     /// Input line number, from 1.
     pub line: usize,
-    /// Probability of the positive class.
-    pub probability: f32,
-    /// 1 when the probability is at least 0.5.
-    pub class: u8,
+    /// The answer.
+    #[serde(flatten)]
+    pub answer: Answer,
 }
 
+/// Everything needed to score requests with one model, loaded and checked once: the run
+/// record, the model (validated against its spec), its feature set and contract. Holds no
+/// home: `airlock serve` builds one and releases the home's lock.
+pub struct Scorer {
+    /// The model id.
+    pub model_id: Digest,
+    /// Its run record.
+    pub run: RunRecord,
+    model: airlock_runtime::Model,
+    fs: features::FeatureSetDoc,
+    contract: crate::contract::Contract,
+    columns: features::Bound,
+}
+
+impl Scorer {
+    /// The scorer of the model deployed to `slot`. When `expected_features` is given, refuses
+    /// unless it is exactly the feature set version the model was trained on.
+    pub fn open(home: &Home, slot: &str, expected_features: Option<&NameRef>) -> Result<Scorer> {
+        let model_id = deployed(home, slot)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "no model is deployed to slot {slot:?}; run `airlock deploy MODEL` first"
+            ))
+        })?;
+        let run = models::load_run(home, &model_id)?;
+        if let Some(want) = expected_features {
+            let (want_id, _, _) =
+                registry::resolve(&home.conn, "feature_sets", "feature set", home.site(), want)?;
+            if want_id != run.feature_set {
+                let want_doc = features::load(home, &want_id)?;
+                return Err(Error::Refused(format!(
+                    "feature set mismatch: the deployed model {} was trained on feature set {} ({}), \
+                     the request asks for {} ({}); a model is only served with its own feature set version",
+                    model_id.short(),
+                    run.feature_set_ref,
+                    run.feature_set.short(),
+                    want_doc.reference(),
+                    want_id.short()
+                )));
+            }
+        }
+        let fs = features::load(home, &run.feature_set)?;
+        let contract = data::load_contract(home, &fs.contract)?;
+        let columns = fs.bind(&contract)?;
+        let model = models::load_model(home, &run)?;
+        Ok(Scorer {
+            model_id,
+            run,
+            model,
+            fs,
+            contract,
+            columns,
+        })
+    }
+
+    /// The feature vector of one request (column name to value), through the same cell
+    /// rules and transform as training; or the problems, each starting with `: ` or `, `.
+    pub fn features(
+        &self,
+        obj: &serde_json::Map<String, serde_json::Value>,
+        out: &mut Vec<f32>,
+    ) -> std::result::Result<(), Vec<String>> {
+        let row = features::request_row(&self.contract, &self.fs.label, obj)?;
+        self.fs.transform(&row, &self.columns, out);
+        Ok(())
+    }
+
+    /// The contract requests follow, as `name vN`.
+    pub fn contract_ref(&self) -> String {
+        format!("{} v{}", self.contract.name, self.contract.version)
+    }
+
+    /// Scores `rows` feature vectors (from [`Scorer::features`]). Every output is checked: a
+    /// NaN, infinite or out-of-range output refuses the whole call, never passes on.
+    pub fn score(&self, x: Vec<f32>, rows: usize) -> Result<Vec<Answer>> {
+        let matrix = Matrix::new(x, rows, self.fs.width())?;
+        let out = self.model.predict(&matrix)?;
+        Ok((0..rows).map(|i| self.answer(&out, i)).collect())
+    }
+
+    /// Scores one request object.
+    pub fn score_one(&self, obj: &serde_json::Map<String, serde_json::Value>) -> Result<Answer> {
+        let mut x = Vec::with_capacity(self.fs.width());
+        self.features(obj, &mut x).map_err(|p| {
+            Error::Rejected(format!(
+                "request does not follow contract {}{}",
+                self.contract_ref(),
+                p.join("")
+            ))
+        })?;
+        Ok(self.score(x, 1)?.remove(0))
+    }
+
+    fn answer(&self, out: &airlock_runtime::Outputs, i: usize) -> Answer {
+        let classes = &self.run.classes;
+        match self.run.spec.task {
+            Task::Binary => {
+                let p = out.row(i)[0];
+                Answer {
+                    class: out.class(i).and_then(|c| classes.get(c).cloned()),
+                    probability: Some(p),
+                    probabilities: None,
+                    value: None,
+                }
+            }
+            Task::Multiclass { .. } => {
+                let row = out.row(i);
+                let best = out.class(i).unwrap_or(0);
+                Answer {
+                    class: classes.get(best).cloned(),
+                    probability: row.get(best).copied(),
+                    probabilities: Some(classes.iter().cloned().zip(row.iter().copied()).collect()),
+                    value: None,
+                }
+            }
+            Task::Regression => Answer {
+                class: None,
+                probability: None,
+                probabilities: None,
+                value: Some(out.row(i)[0]),
+            },
+        }
+    }
+}
 /// The answer of `airlock predict`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Predicted {
@@ -676,33 +813,7 @@ pub fn predict(
     source: &str,
     expected_features: Option<&NameRef>,
 ) -> Result<Predicted> {
-    let model_id = deployed(home, slot)?.ok_or_else(|| {
-        Error::NotFound(format!(
-            "no model is deployed to slot {slot:?}; run `airlock deploy MODEL` first"
-        ))
-    })?;
-    let run = models::load_run(home, &model_id)?;
-    if let Some(want) = expected_features {
-        let (want_id, _, _) =
-            registry::resolve(&home.conn, "feature_sets", "feature set", home.site(), want)?;
-        if want_id != run.feature_set {
-            let want_doc = features::load(home, &want_id)?;
-            return Err(Error::Refused(format!(
-                "feature set mismatch: the deployed model {} was trained on feature set {} ({}), \
-                 the request asks for {} ({}); a model is only served with its own feature set version",
-                model_id.short(),
-                run.feature_set_ref,
-                run.feature_set.short(),
-                want_doc.reference(),
-                want_id.short()
-            )));
-        }
-    }
-    let fs = features::load(home, &run.feature_set)?;
-    let contract = data::load_contract(home, &fs.contract)?;
-    let columns = fs.bind(&contract)?;
-    let model = models::load_model(home, &run)?;
-
+    let scorer = Scorer::open(home, slot, expected_features)?;
     let mut x = Vec::new();
     let mut lines = Vec::new();
     let mut problems = Vec::new();
@@ -719,45 +830,34 @@ pub fn predict(
         }
         let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
             .map_err(|e| Error::Rejected(format!("{source} line {n}: not a JSON object: {e}")))?;
-        let row = match features::request_row(&contract, &fs.label, &obj) {
-            Ok(row) => row,
-            Err(p) => {
-                problems.extend(p.into_iter().map(|p| format!("line {n}{p}")));
-                continue;
-            }
-        };
-        fs.transform(&row, &columns, &mut x);
-        lines.push(n);
+        match scorer.features(&obj, &mut x) {
+            Ok(()) => lines.push(n),
+            Err(p) => problems.extend(p.into_iter().map(|p| format!("line {n}{p}"))),
+        }
     }
     if !problems.is_empty() {
         let total = problems.len();
         problems.truncate(LISTED_PROBLEMS);
         return Err(Error::Rejected(format!(
-            "{source}: {total} problem{} against contract {} v{}; nothing was scored\n  {}",
+            "{source}: {total} problem{} against contract {}; nothing was scored\n  {}",
             if total == 1 { "" } else { "s" },
-            contract.name,
-            contract.version,
+            scorer.contract_ref(),
             problems.join("\n  ")
         )));
     }
     if lines.is_empty() {
         return Err(Error::Rejected(format!("{source}: no rows to score")));
     }
-    let matrix = Matrix::new(x, lines.len(), fs.width())?;
-    let probs = model.predict_proba(&matrix)?;
+    let answers = scorer.score(x, lines.len())?;
     let predictions = lines
         .into_iter()
-        .zip(probs)
-        .map(|(line, p)| Prediction {
-            line,
-            probability: p,
-            class: u8::from(p >= 0.5),
-        })
+        .zip(answers)
+        .map(|(line, answer)| Prediction { line, answer })
         .collect();
     Ok(Predicted {
-        model: model_id,
-        feature_set: run.feature_set,
-        feature_set_ref: run.feature_set_ref,
+        model: scorer.model_id,
+        feature_set: scorer.run.feature_set,
+        feature_set_ref: scorer.run.feature_set_ref,
         predictions,
     })
 }

@@ -164,8 +164,8 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         format!(
             "model {} ({}), trained on {} rows",
             run.name,
-            run.arch.name(),
-            run.train_rows
+            run.spec.arch.name(),
+            run.split.train
         ),
         Some(run.finished_at),
         prov(Kind::Run, &id, &train_inputs)?,

@@ -1,18 +1,26 @@
 //! Training runs and the model registry.
 //!
 //! `airlock train` loads a dataset snapshot and a feature set version,
-//! computes the feature vectors with the feature set's one transform, trains
-//! with the runtime on CPU, and stores the weights (safetensors) and a run
-//! record in the vault, both signed. The run record's digest is the model's
-//! id; it names everything the model came from.
+//! computes the feature vectors with the feature set's one transform, and
+//! hands them to the sandboxed training worker ([`crate::worker`]). It checks
+//! what comes back (the model file through the validating loader, every metric
+//! recomputed), then stores the weights (safetensors) and a run record in the
+//! vault, both signed. The run record's digest is the model's id; it names
+//! everything the model came from and everything it ran on.
+
+use std::path::PathBuf;
 
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use airlock_runtime::{Arch, EpochReport, Matrix, Metrics, Model, TrainConfig};
+use airlock_runtime::{
+    DeviceChoice, DeviceInfo, EpochReport, Evaluation, Matrix, Model, ModelSpec, Split, Task,
+    TrainConfig, TrainData,
+};
 
 use crate::audit;
+use crate::contract::{ColumnType, Value};
 use crate::data;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -21,26 +29,33 @@ use crate::home::Home;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
 use crate::time::Timestamp;
+use crate::worker::{self, SandboxRecord};
 
 /// Type tag of run records.
-pub const RUN_TYPE: &str = "airlock.run/v1";
+pub const RUN_TYPE: &str = "airlock.run/v2";
 
-/// Metrics of one run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunMetrics {
-    /// On the held-out split (what gates check).
-    pub holdout: Metrics,
-    /// On the training split.
-    pub train: Metrics,
-}
-
-/// The code that produced a run.
+/// The code that produced a run, baked in at build time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CodeVersion {
     /// The airlock crate version.
     pub airlock: String,
+    /// The git revision of the source tree (`-dirty` with uncommitted changes, `unknown`
+    /// without git).
+    pub git_rev: String,
+    /// SHA-256 of the `Cargo.lock` that pinned every dependency.
+    pub cargo_lock_sha256: String,
+}
+
+impl CodeVersion {
+    /// This build's version.
+    pub fn current() -> Self {
+        Self {
+            airlock: env!("CARGO_PKG_VERSION").into(),
+            git_rev: env!("AIRLOCK_GIT_REV").into(),
+            cargo_lock_sha256: env!("AIRLOCK_CARGO_LOCK_SHA256").into(),
+        }
+    }
 }
 
 /// The signed record of a training run. Its digest is the model id.
@@ -54,10 +69,13 @@ pub struct RunRecord {
     pub site: SiteName,
     /// Model name.
     pub name: String,
-    /// Architecture.
-    pub arch: Arch,
-    /// Input width.
-    pub n_features: usize,
+    /// Task, architecture and input width: what the weights must match.
+    pub spec: ModelSpec,
+    /// The label column.
+    pub label: String,
+    /// Class names in output order (binary: the negative then the positive label; multiclass:
+    /// every class); empty for regression.
+    pub classes: Vec<String>,
     /// The weights (safetensors vault object).
     pub weights: Digest,
     /// The dataset record trained on.
@@ -68,20 +86,30 @@ pub struct RunRecord {
     pub feature_set: Digest,
     /// The feature set as `name@version`.
     pub feature_set_ref: String,
-    /// Hyperparameters, seed and split.
+    /// Hyperparameters, schedule, class weights, early stopping, seed and split fractions.
     pub config: TrainConfig,
-    /// Rows trained on.
-    pub train_rows: usize,
-    /// Rows held out.
-    pub holdout_rows: usize,
-    /// Metrics.
-    pub metrics: RunMetrics,
+    /// Rows per split.
+    pub split: Split,
+    /// Class weights as applied.
+    pub class_weights: Vec<f64>,
+    /// The column holdout metrics are sliced by, if any.
+    pub slice_column: Option<String>,
+    /// The epoch whose weights the model holds.
+    pub best_epoch: usize,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+    /// Metrics on each split and per slice, recomputed by the parent.
+    pub metrics: Evaluation,
     /// Loss and metric history, per epoch.
     pub history: Vec<EpochReport>,
     /// Code version.
     pub code: CodeVersion,
-    /// Device (`cpu`).
-    pub device: String,
+    /// The device asked for (`auto`, `cpu`, `cuda:N`).
+    pub device_requested: DeviceChoice,
+    /// The device it ran on.
+    pub device: DeviceInfo,
+    /// The worker's sandbox: every control, applied or not, and its self-check.
+    pub sandbox: SandboxRecord,
     /// Start time.
     pub started_at: Timestamp,
     /// End time.
@@ -98,10 +126,36 @@ impl RunRecord {
             ("feature-set", self.feature_set),
         ]
     }
+
+    /// The held-out figure named `metric` (see [`airlock_runtime::METRIC_NAMES`]).
+    pub fn holdout(&self, metric: &str) -> Option<f64> {
+        self.metrics.holdout.get(metric)
+    }
 }
 
-/// Builds the feature matrix and labels of a dataset with a feature set.
-pub fn matrix(fs: &FeatureSetDoc, loaded: &data::Loaded) -> Result<(Matrix, Vec<f32>)> {
+/// Features, labels and class names of a dataset under a feature set, for a task.
+pub struct Prepared {
+    /// Feature vectors.
+    pub x: Matrix,
+    /// Labels as the runtime takes them.
+    pub y: Vec<f32>,
+    /// Class names (see [`RunRecord::classes`]).
+    pub classes: Vec<String>,
+    /// Slice keys, when a slice column was asked for.
+    pub slices: Option<Vec<String>>,
+}
+
+/// Most classes a multiclass label may have.
+pub const MAX_CLASSES: usize = 1000;
+
+/// Builds the feature matrix and labels of a dataset with a feature set, for `task` (the
+/// class count of a multiclass task is found here), with slice keys from `slice_column`.
+pub fn prepare(
+    fs: &FeatureSetDoc,
+    loaded: &data::Loaded,
+    task: &mut Task,
+    slice_column: Option<&str>,
+) -> Result<Prepared> {
     if fs.contract != loaded.doc.contract {
         return Err(Error::Refused(format!(
             "feature set {} was fit for contract {}, but dataset {}@{} follows contract {}",
@@ -119,13 +173,118 @@ pub fn matrix(fs: &FeatureSetDoc, loaded: &data::Loaded) -> Result<(Matrix, Vec<
             fs.label
         ))
     })?;
+    let slice_idx = match slice_column {
+        Some(c) => Some(loaded.contract.index_of(c).ok_or_else(|| {
+            Error::Rejected(format!(
+                "slice column {c:?} is not in contract {} v{}",
+                loaded.contract.name, loaded.contract.version
+            ))
+        })?),
+        None => None,
+    };
+    let label_col = &loaded.contract.columns[label_idx];
+    let missing = |row: usize| {
+        Error::Rejected(format!(
+            "row {row}: label column {:?} is missing; training needs every label",
+            fs.label
+        ))
+    };
+    let classes: Vec<String> = match task {
+        Task::Binary => {
+            if fs.positive.is_empty() {
+                return Err(Error::Rejected(format!(
+                    "feature set {} names no positive label value; a binary model needs one \
+                     (or train with --task multiclass)",
+                    fs.reference()
+                )));
+            }
+            vec![format!("not {}", fs.positive), fs.positive.clone()]
+        }
+        Task::Regression => {
+            if !matches!(label_col.ty, ColumnType::Integer | ColumnType::Float) {
+                return Err(Error::Rejected(format!(
+                    "label column {:?} is {}; regression needs an integer or float label",
+                    fs.label,
+                    label_col.ty.name()
+                )));
+            }
+            Vec::new()
+        }
+        Task::Multiclass { .. } => {
+            // The contract's categories when it lists them (stable across datasets), else the
+            // values seen, sorted.
+            let classes = match &label_col.categories {
+                Some(c) => c.clone(),
+                None => {
+                    let mut seen = std::collections::BTreeSet::new();
+                    for (i, r) in loaded.rows.iter().enumerate() {
+                        match &r[label_idx] {
+                            Value::Null => return Err(missing(i + 1)),
+                            v => {
+                                seen.insert(v.canonical());
+                            }
+                        }
+                        if seen.len() > MAX_CLASSES {
+                            return Err(Error::Rejected(format!(
+                                "label column {:?} has more than {MAX_CLASSES} values; too many \
+                                 classes",
+                                fs.label
+                            )));
+                        }
+                    }
+                    seen.into_iter().collect()
+                }
+            };
+            if classes.len() < 3 {
+                return Err(Error::Rejected(format!(
+                    "label column {:?} has {} classes; multiclass needs at least 3 (train a \
+                     binary model for 2)",
+                    fs.label,
+                    classes.len()
+                )));
+            }
+            *task = Task::Multiclass {
+                classes: classes.len(),
+            };
+            classes
+        }
+    };
     let mut x = Vec::with_capacity(loaded.rows.len() * fs.width());
     let mut y = Vec::with_capacity(loaded.rows.len());
+    let mut slices = slice_idx.map(|_| Vec::with_capacity(loaded.rows.len()));
     for (i, row) in loaded.rows.iter().enumerate() {
         fs.transform(row, &columns, &mut x);
-        y.push(fs.label_of(row, label_idx, i + 1)?);
+        let label = match task {
+            Task::Binary => fs.label_of(row, label_idx, i + 1)?,
+            Task::Regression => match &row[label_idx] {
+                Value::Int(v) => *v as f32,
+                Value::Float(v) => *v as f32,
+                _ => return Err(missing(i + 1)),
+            },
+            Task::Multiclass { .. } => {
+                let v = match &row[label_idx] {
+                    Value::Null => return Err(missing(i + 1)),
+                    v => v.canonical(),
+                };
+                classes.iter().position(|c| *c == v).ok_or_else(|| {
+                    Error::Rejected(format!("row {}: label {v:?} is not a known class", i + 1))
+                })? as f32
+            }
+        };
+        y.push(label);
+        if let (Some(s), Some(idx)) = (slices.as_mut(), slice_idx) {
+            s.push(match &row[idx] {
+                Value::Null => "(missing)".to_owned(),
+                v => v.canonical(),
+            });
+        }
     }
-    Ok((Matrix::new(x, loaded.rows.len(), fs.width())?, y))
+    Ok(Prepared {
+        x: Matrix::new(x, loaded.rows.len(), fs.width())?,
+        y,
+        classes,
+        slices,
+    })
 }
 
 /// Options of `airlock train`.
@@ -137,11 +296,17 @@ pub struct TrainRequest {
     pub features: NameRef,
     /// Model name (default: `DATASET-ARCH`).
     pub name: Option<String>,
-    /// Hyperparameters.
+    /// Hyperparameters (the class count of a multiclass task is filled in from the data).
     pub config: TrainConfig,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// Column to slice holdout metrics by.
+    pub slice_column: Option<String>,
+    /// Folder to copy checked checkpoints to.
+    pub checkpoints: Option<PathBuf>,
 }
 
-/// Trains a model and registers it.
+/// Trains a model in the sandboxed worker and registers it.
 pub fn train(
     home: &mut Home,
     req: &TrainRequest,
@@ -157,43 +322,65 @@ pub fn train(
         &req.features,
     )?;
     let fs = features::load(home, &fs_id)?;
-    let (x, y) = matrix(&fs, &loaded)?;
-    let outcome = airlock_runtime::train(&x, &y, &req.config, on_epoch)?;
-    let weights = outcome.model.to_safetensors()?;
+    let mut config = req.config.clone();
+    let prepared = prepare(&fs, &loaded, &mut config.task, req.slice_column.as_deref())?;
+    config.validate()?;
     let name = match &req.name {
         Some(n) => {
             registry::validate_name(n)?;
             n.clone()
         }
-        None => format!("{}-{}", loaded.doc.name, req.config.arch.name()),
+        None => format!("{}-{}", loaded.doc.name, config.arch.name()),
     };
+    let root = home.root().to_path_buf();
+    let must_not_read = vec![
+        root.join("keys"),
+        root.join("store.db"),
+        root.join("vault").join("objects"),
+    ];
+    let data = TrainData {
+        x: &prepared.x,
+        labels: &prepared.y,
+        slices: prepared.slices.as_deref(),
+    };
+    let trained = worker::train(
+        &home.vault().tmp_dir(),
+        data,
+        &config,
+        req.device,
+        must_not_read,
+        req.checkpoints.as_deref(),
+        on_epoch,
+    )?;
+    let result = trained.result;
     let site = home.site().clone();
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
-    let weights_id = registry::put_object(&tx, vault, keys, &site, Kind::Weights, &weights)?;
+    let weights_id = registry::put_object(&tx, vault, keys, &site, Kind::Weights, &trained.weights)?;
     let record = RunRecord {
         ty: RUN_TYPE.into(),
         site: site.clone(),
         name,
-        arch: req.config.arch,
-        n_features: x.cols(),
+        spec: trained.model.spec().clone(),
+        label: fs.label.clone(),
+        classes: prepared.classes,
         weights: weights_id,
         dataset: loaded.id,
         snapshot: loaded.doc.snapshot,
         feature_set: fs_id,
         feature_set_ref: fs.reference(),
-        config: req.config.clone(),
-        train_rows: outcome.train_rows,
-        holdout_rows: outcome.holdout_rows,
-        metrics: RunMetrics {
-            holdout: outcome.holdout.clone(),
-            train: outcome.train.clone(),
-        },
-        history: outcome.history.clone(),
-        code: CodeVersion {
-            airlock: env!("CARGO_PKG_VERSION").into(),
-        },
-        device: "cpu".into(),
+        config,
+        split: result.split,
+        class_weights: result.class_weights,
+        slice_column: req.slice_column.clone(),
+        best_epoch: result.best_epoch,
+        stopped_early: result.stopped_early,
+        metrics: result.evaluation,
+        history: result.history,
+        code: CodeVersion::current(),
+        device_requested: req.device,
+        device: result.device,
+        sandbox: result.sandbox,
         started_at,
         finished_at: Timestamp::now(),
     };
@@ -209,13 +396,22 @@ pub fn train(
         &[(Kind::Run, id), (Kind::Weights, weights_id)],
         &record.provenance_inputs(),
     )?;
+    let score = record.spec.task.score_name();
+    let unapplied: Vec<&str> = record
+        .sandbox
+        .report
+        .failures()
+        .map(|c| c.name.as_str())
+        .collect();
     audit::append(
         &tx,
         keys,
         "model.train",
         &[id.hex(), weights_id.hex(), loaded.id.hex(), fs_id.hex()],
-        json!({ "model": record.name, "arch": record.arch.name(), "feature_set": record.feature_set_ref,
-                "seed": record.config.seed, "holdout_auc": record.metrics.holdout.roc_auc }),
+        json!({ "model": record.name, "task": record.spec.task.name(), "arch": record.spec.arch.name(),
+                "feature_set": record.feature_set_ref, "seed": record.config.seed,
+                "device": record.device.kind, "holdout": { score: record.holdout(score) },
+                "sandbox_not_applied": unapplied }),
     )?;
     tx.commit()?;
     Ok((id, record))
@@ -230,11 +426,12 @@ pub fn insert_model_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &RunReco
             id.hex(),
             r.site.as_str(),
             r.name,
-            r.arch.name(),
+            r.spec.arch.name(),
             r.dataset.hex(),
             r.feature_set.hex(),
             r.weights.hex(),
-            serde_json::to_string(&r.metrics.holdout).unwrap_or_default(),
+            serde_json::to_string(&json!({ "task": r.spec.task.name(), "holdout": r.metrics.holdout }))
+                .unwrap_or_default(),
             r.finished_at.to_string()
         ],
     )?;
@@ -250,7 +447,7 @@ pub fn load_run(home: &Home, id: &Digest) -> Result<RunRecord> {
 /// architecture declared in its run record before any tensor is used.
 pub fn load_model(home: &Home, run: &RunRecord) -> Result<Model> {
     let bytes = home.vault().read(&run.weights, Kind::Weights.max_size())?;
-    Ok(Model::from_safetensors(&bytes, run.arch, run.n_features)?)
+    Ok(Model::from_safetensors(&bytes, &run.spec)?)
 }
 
 /// One line of `airlock models list`.
@@ -264,8 +461,12 @@ pub struct ModelSummary {
     pub site: String,
     /// Architecture.
     pub arch: String,
-    /// Held-out ROC AUC.
-    pub holdout_auc: f64,
+    /// Task.
+    pub task: String,
+    /// The task's held-out score name (`roc_auc`, `accuracy`, `rmse`).
+    pub score_name: String,
+    /// Its value.
+    pub score: f64,
     /// Gate state: `passed`, `failed` or `none`.
     pub gate: String,
     /// Number of approvals.
@@ -289,15 +490,15 @@ pub fn list(home: &Home) -> Result<Vec<ModelSummary>> {
     )?;
     let rows = stmt.query_map([], |r| {
         let metrics: String = r.get(4)?;
-        let auc = serde_json::from_str::<Metrics>(&metrics)
-            .map(|m| m.roc_auc)
-            .unwrap_or(f64::NAN);
+        let (task, score_name, score) = summary_score(&metrics);
         Ok(ModelSummary {
             id: r.get(0)?,
             name: r.get(1)?,
             site: r.get(2)?,
             arch: r.get(3)?,
-            holdout_auc: auc,
+            task,
+            score_name,
+            score,
             created_at: r.get(5)?,
             gate: r.get(6)?,
             approvals: r.get(7)?,
@@ -305,4 +506,25 @@ pub fn list(home: &Home) -> Result<Vec<ModelSummary>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// (task, score name, score) from a model row's metrics column.
+fn summary_score(metrics: &str) -> (String, String, f64) {
+    #[derive(Deserialize)]
+    struct Row {
+        task: String,
+        holdout: airlock_runtime::Metrics,
+    }
+    match serde_json::from_str::<Row>(metrics) {
+        Ok(r) => {
+            let name = match r.task.as_str() {
+                "multiclass" => "accuracy",
+                "regression" => "rmse",
+                _ => "roc_auc",
+            };
+            let v = r.holdout.get(name).unwrap_or(f64::NAN);
+            (r.task, name.to_owned(), v)
+        }
+        Err(_) => ("unknown".into(), "roc_auc".into(), f64::NAN),
+    }
 }

@@ -236,6 +236,10 @@ pub enum Error {
         reason: String,
     },
 
+    /// The caller's event handler stopped training (a checkpoint could not be written, ...).
+    #[error("training stopped: {0}")]
+    Stopped(String),
+
     /// A tensor operation failed inside candle.
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),

@@ -60,7 +60,9 @@ pub use metrics::{
     check_labels, evaluate, evaluate_slices,
 };
 pub use model::{Model, Outputs};
-pub use train::{EpochReport, Evaluation, Event, Split, TrainData, TrainOutcome, train};
+pub use train::{
+    EpochReport, Evaluation, Event, Split, TrainData, TrainOutcome, split_rows, train,
+};
 
 /// candle's `Device`, re-exported so callers need not depend on candle.
 pub use candle_core::Device;

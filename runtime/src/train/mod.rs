@@ -316,6 +316,12 @@ pub fn train(
     })
 }
 
+/// The (train, validation, holdout) row indices [`train`] uses for `n >= 3` rows under `cfg`,
+/// so a caller can check a run's metrics on the same rows.
+pub fn split_rows(n: usize, cfg: &TrainConfig) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    split(n, cfg)
+}
+
 /// Seeded split of `n >= 3` rows: (train, validation, holdout) indices, each non-empty.
 fn split(n: usize, cfg: &TrainConfig) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
     let mut perm: Vec<usize> = (0..n).collect();

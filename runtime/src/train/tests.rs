@@ -279,9 +279,7 @@ fn a_checkpoint_hook_error_stops_training() {
             epochs += 1;
             Ok(())
         }
-        Event::Checkpoint { .. } => Err(Error::Slices {
-            reason: "disk full".into(),
-        }),
+        Event::Checkpoint { .. } => Err(Error::Stopped("disk full".into())),
     })
     .unwrap_err();
     assert!(err.to_string().contains("disk full"));
