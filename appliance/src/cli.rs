@@ -116,6 +116,34 @@ enum Command {
         #[command(flatten)]
         operator: MaybeOperatorArgs,
     },
+    /// Serve the deployed model to local clients over a Unix socket: one JSON object per
+    /// line in, one answer per line out. Runs until SIGTERM or Ctrl-C.
+    #[command(after_help = "Each request goes through the same feature code as training and \
+its answer through the same output checks as `airlock predict`. Only peers whose uid is on \
+the allow list (default: this user) are served; too many connections or too long a request \
+get an error line naming the limit. The model is loaded once; restart after a deploy.\n\n\
+Example:\n  airlock serve --socket /run/airlock/credit.sock --allow-uid 1001 &\n  \
+echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock")]
+    Serve {
+        /// Socket path to create (an old socket there is replaced; any other file refused).
+        #[arg(long)]
+        socket: PathBuf,
+        /// The slot whose model to serve.
+        #[arg(long, default_value = "production")]
+        slot: String,
+        /// A uid allowed to connect (repeatable; default: the uid serving).
+        #[arg(long = "allow-uid")]
+        allow_uid: Vec<u32>,
+        /// Most connections served at once.
+        #[arg(long, default_value_t = 64)]
+        max_connections: usize,
+        /// Longest request line in bytes.
+        #[arg(long, default_value_t = 64 * 1024)]
+        max_request_bytes: usize,
+        /// Refuse to start unless the model uses exactly this feature set, [SITE/]NAME@VERSION.
+        #[arg(long)]
+        features: Option<String>,
+    },
     /// Score rows (JSON lines, one object per line) with the deployed model.
     Predict {
         /// Input file, one JSON object per line with the contract's columns.
@@ -812,6 +840,48 @@ pub fn run(cli: Cli) -> Result<i32> {
                 )
             });
         }
+        Command::Serve {
+            socket,
+            slot,
+            allow_uid,
+            max_connections,
+            max_request_bytes,
+            features,
+        } => {
+            if max_connections == 0 || max_request_bytes == 0 {
+                return Err(Error::Rejected(
+                    "--max-connections and --max-request-bytes must be at least 1".into(),
+                ));
+            }
+            let mut home = open()?;
+            let want = features.map(|f| f.parse::<NameRef>()).transpose()?;
+            let scorer = lifecycle::Scorer::open(&home, &slot, want.as_ref())?;
+            let mut allow: std::collections::BTreeSet<u32> = allow_uid.into_iter().collect();
+            if allow.is_empty() {
+                allow.insert(nix::unistd::geteuid().as_raw());
+            }
+            {
+                let (conn, _, keys, _) = home.parts();
+                let tx = conn.transaction()?;
+                audit_serve(&tx, keys, &scorer, &slot, &socket, &allow)?;
+                tx.commit()?;
+            }
+            // The home's lock is released: other commands run while this serves.
+            drop(home);
+            let model = scorer.model_id;
+            let opts = airlock::serve::ServeOptions {
+                socket: socket.clone(),
+                allow_uids: allow,
+                max_connections,
+                max_request_bytes,
+            };
+            airlock::serve::serve(scorer, &opts, || {
+                out.emit(&json!({ "serving": model.hex(), "socket": socket }), |_| {
+                    println!("serving model {} on {}", model.short(), socket.display());
+                });
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+            })?;
+        }
         Command::Predict {
             input,
             features,
@@ -1434,7 +1504,8 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                     },
                 );
                 println!(
-                    "{} part(s), {} payload bytes; found {}",
+                    "{} part(s) ({} of payload, {} payload bytes); found {}",
+                    files.len(),
                     m.payload.parts.len(),
                     m.payload.size,
                     files.join(", ")
@@ -1551,4 +1622,23 @@ fn describe_answer(a: &lifecycle::Answer) -> String {
         parts.push(format!("value {v}"));
     }
     parts.join("  ")
+}
+
+fn audit_serve(
+    tx: &rusqlite::Transaction<'_>,
+    keys: &airlock::keys::SiteKeys,
+    scorer: &lifecycle::Scorer,
+    slot: &str,
+    socket: &Path,
+    allow: &std::collections::BTreeSet<u32>,
+) -> Result<()> {
+    airlock::audit::append(
+        tx,
+        keys,
+        "model.serve",
+        &[scorer.model_id.hex()],
+        json!({ "slot": slot, "socket": socket.display().to_string(), "allow_uids": allow,
+                "feature_set": scorer.run.feature_set_ref }),
+    )?;
+    Ok(())
 }

@@ -55,6 +55,7 @@ pub mod policy;
 pub mod profile;
 pub mod provenance;
 pub mod registry;
+pub mod serve;
 pub mod site;
 pub mod sketch;
 pub mod time;

@@ -503,6 +503,8 @@ fn read_f32(path: &Path, count: usize) -> Result<Vec<f32>> {
 /// `airlock-worker train JOB`: enters the sandbox, trains, writes the outputs. Call first
 /// thing in `main`, before any thread exists.
 pub fn run_train(job_dir: &Path) -> Result<()> {
+    // /proc/cpuinfo is out of the sandbox's reach: read the CPU's name first (no thread).
+    let cpu_name = airlock_runtime::device::cpu_model();
     // Before reading anything. The device is not known yet, so a CUDA build's policy admits
     // the driver's paths whenever it could use them.
     let pol = policy(job_dir, Some(DeviceChoice::Auto));
@@ -532,7 +534,10 @@ pub fn run_train(job_dir: &Path) -> Result<()> {
     } else {
         None
     };
-    let (device, info) = airlock_runtime::device::select(job.device)?;
+    let (device, mut info) = airlock_runtime::device::select(job.device)?;
+    if info.kind == "cpu" {
+        info.name = cpu_name;
+    }
     if let Some(note) = &info.note {
         eprintln!("note: {note}");
     }

@@ -208,7 +208,7 @@ fn export_with_data_carries_the_raw_snapshot_so_the_peer_can_retrain() {
             "3",
         ],
     );
-    assert!(out.contains("trained model"), "{out}");
+    assert!(out.contains("trained binary model"), "{out}");
 }
 
 #[test]

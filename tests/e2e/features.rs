@@ -175,7 +175,9 @@ fn training_and_serving_compute_bit_identical_vectors_for_every_row() {
 
     // Training path.
     let loaded = data::load(&home, &"german@1".parse().unwrap()).unwrap();
-    let (batch, labels) = models::matrix(&fs_doc, &loaded).unwrap();
+    let mut task = airlock_runtime::Task::Binary;
+    let prepared = models::prepare(&fs_doc, &loaded, &mut task, None).unwrap();
+    let (batch, labels) = (prepared.x, prepared.y);
     assert_eq!((batch.rows(), batch.cols()), (1000, fs_doc.width()));
     assert_eq!(
         labels.iter().filter(|y| **y == 1.0).count(),

@@ -18,5 +18,6 @@ mod lifecycle;
 mod lineage;
 mod media;
 mod policy;
+mod runtime;
 mod vault;
 mod vectors;

@@ -499,7 +499,9 @@ impl VerifiedManifest {
             bundle: self.bundle,
             objects: self.manifest.objects.len(),
             bytes: self.manifest.object_bytes(),
-            parts: self.manifest.payload.parts.len(),
+            // The files on the media: the signed trailer can spill into one more file than
+            // the payload's parts.
+            parts: self.parts.files.len(),
         })
     }
 
