@@ -25,13 +25,20 @@ fn main() {
         Ok(bytes) => hex(&Sha256::digest(&bytes)),
         Err(_) => "unknown".to_owned(),
     };
-    let rev = std::env::var("AIRLOCK_GIT_REV").ok().unwrap_or_else(|| git_rev(&root));
+    let rev = std::env::var("AIRLOCK_GIT_REV")
+        .ok()
+        .unwrap_or_else(|| git_rev(&root));
     println!("cargo:rustc-env=AIRLOCK_CARGO_LOCK_SHA256={lock_digest}");
     println!("cargo:rustc-env=AIRLOCK_GIT_REV={rev}");
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").arg("-C").arg(root).args(args).output().ok()?;
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .ok()?;
     out.status
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())

@@ -118,12 +118,14 @@ enum Command {
     },
     /// Serve the deployed model to local clients over a Unix socket: one JSON object per
     /// line in, one answer per line out. Runs until SIGTERM or Ctrl-C.
-    #[command(after_help = "Each request goes through the same feature code as training and \
+    #[command(
+        after_help = "Each request goes through the same feature code as training and \
 its answer through the same output checks as `airlock predict`. Only peers whose uid is on \
 the allow list (default: this user) are served; too many connections or too long a request \
 get an error line naming the limit. The model is loaded once; restart after a deploy.\n\n\
 Example:\n  airlock serve --socket /run/airlock/credit.sock --allow-uid 1001 &\n  \
-echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock")]
+echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
+    )]
     Serve {
         /// Socket path to create (an old socket there is replaced; any other file refused).
         #[arg(long)]
@@ -370,13 +372,15 @@ enum ScheduleKind {
 }
 
 #[derive(Args, Debug)]
-#[command(after_help = "Training runs in a separate worker process, sandboxed before it reads \
+#[command(
+    after_help = "Training runs in a separate worker process, sandboxed before it reads \
 any data: no network, no access to keys, the vault or serving logs, no core dumps. What the \
 host could not apply is printed and recorded in the signed run record. The same data, feature \
 set, settings and seed give bit-identical weights on the CPU.\n\nExamples:\n  \
 airlock train --dataset credit --features credit-features --model logreg\n  \
 airlock train --dataset credit --features credit-features --model mlp --hidden 64,32 \\\n    \
---dropout 0.1 --class-weights balanced --early-stopping 5 --slice-by purpose")]
+--dropout 0.1 --class-weights balanced --early-stopping 5 --slice-by purpose"
+)]
 struct TrainArgs {
     /// Dataset, [SITE/]NAME[@VERSION].
     #[arg(long)]
@@ -1373,7 +1377,11 @@ fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
             println!(
                 "{} epochs{}, best {}, last train loss {:.4}, {:.0} rows/s on {} ({})",
                 run.history.len(),
-                if run.stopped_early { " (stopped early)" } else { "" },
+                if run.stopped_early {
+                    " (stopped early)"
+                } else {
+                    ""
+                },
                 run.best_epoch,
                 last.train_loss,
                 last.rows_per_second,
@@ -1381,8 +1389,20 @@ fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
                 run.device.name
             );
         }
-        let applied = run.sandbox.report.controls.iter().filter(|c| c.applied).count();
-        let requested = run.sandbox.report.controls.iter().filter(|c| c.requested).count();
+        let applied = run
+            .sandbox
+            .report
+            .controls
+            .iter()
+            .filter(|c| c.applied)
+            .count();
+        let requested = run
+            .sandbox
+            .report
+            .controls
+            .iter()
+            .filter(|c| c.requested)
+            .count();
         println!("sandbox: {applied} of {requested} controls in force");
         let m = &run.metrics.holdout;
         let figures: Vec<String> = airlock_runtime::METRIC_NAMES

@@ -406,8 +406,18 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         run.split.train,
         run.holdout("roc_auc").unwrap_or(f64::NAN),
         run.holdout("accuracy").unwrap_or(f64::NAN),
-        run.sandbox.report.controls.iter().filter(|c| c.applied).count(),
-        run.sandbox.report.controls.iter().filter(|c| c.requested).count(),
+        run.sandbox
+            .report
+            .controls
+            .iter()
+            .filter(|c| c.applied)
+            .count(),
+        run.sandbox
+            .report
+            .controls
+            .iter()
+            .filter(|c| c.requested)
+            .count(),
     ));
 
     let (_, report) = lifecycle::gate(

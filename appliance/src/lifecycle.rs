@@ -254,7 +254,6 @@ pub fn parse_threshold(s: &str) -> Result<Check> {
     })
 }
 
-
 /// Gates a model on its held-out metrics. The report is stored whether it
 /// passes or not.
 pub fn gate(home: &mut Home, model: &Digest, checks: Vec<Check>) -> Result<(Digest, GateReport)> {

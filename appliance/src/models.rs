@@ -356,7 +356,8 @@ pub fn train(
     let site = home.site().clone();
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
-    let weights_id = registry::put_object(&tx, vault, keys, &site, Kind::Weights, &trained.weights)?;
+    let weights_id =
+        registry::put_object(&tx, vault, keys, &site, Kind::Weights, &trained.weights)?;
     let record = RunRecord {
         ty: RUN_TYPE.into(),
         site: site.clone(),

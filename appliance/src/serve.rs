@@ -135,7 +135,11 @@ async fn connection(stream: UnixStream, scorer: &Scorer, allow: &BTreeSet<u32>, 
         }
     };
     if !allow.contains(&uid) {
-        refuse(stream, &format!("uid {uid} is not allowed to use this server")).await;
+        refuse(
+            stream,
+            &format!("uid {uid} is not allowed to use this server"),
+        )
+        .await;
         return;
     }
     let (read, mut write) = stream.into_split();
@@ -164,7 +168,11 @@ async fn connection(stream: UnixStream, scorer: &Scorer, allow: &BTreeSet<u32>, 
             continue;
         }
         let reply = answer(scorer, text.trim());
-        if write.write_all(format!("{reply}\n").as_bytes()).await.is_err() {
+        if write
+            .write_all(format!("{reply}\n").as_bytes())
+            .await
+            .is_err()
+        {
             return;
         }
     }
@@ -191,7 +199,9 @@ pub fn answer(scorer: &Scorer, request: &str) -> String {
             model: scorer.model_id.hex(),
             answer: &a,
         })
-        .unwrap_or_else(|e| json!({ "error": format!("cannot encode the answer: {e}") }).to_string()),
+        .unwrap_or_else(|e| {
+            json!({ "error": format!("cannot encode the answer: {e}") }).to_string()
+        }),
         Err(e) => json!({ "error": e.to_string() }).to_string(),
     }
 }

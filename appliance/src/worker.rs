@@ -293,7 +293,12 @@ pub fn train(
 
     let trained = check_outputs(&output, data, config)?;
     if let Some(dest) = checkpoints {
-        copy_checkpoints(&output, dest, &trained.result.checkpoints, &config.spec(data.x.cols()))?;
+        copy_checkpoints(
+            &output,
+            dest,
+            &trained.result.checkpoints,
+            &config.spec(data.x.cols()),
+        )?;
     }
     Ok(trained)
 }
@@ -344,11 +349,17 @@ fn check_outputs(output: &Path, data: TrainData<'_>, config: &TrainConfig) -> Re
         )));
     }
     if !(1..=result.history.len()).contains(&result.best_epoch) {
-        return Err(bad(format!("best epoch {} was never run", result.best_epoch)));
+        return Err(bad(format!(
+            "best epoch {} was never run",
+            result.best_epoch
+        )));
     }
     for (i, r) in result.history.iter().enumerate() {
         if r.epoch != i + 1 || !r.train_loss.is_finite() || !r.validation_loss.is_finite() {
-            return Err(bad(format!("epoch report {} is out of order or not finite", i + 1)));
+            return Err(bad(format!(
+                "epoch report {} is out of order or not finite",
+                i + 1
+            )));
         }
     }
     // The sandbox: a key the worker could read while Landlock claims to be in force means the
@@ -433,11 +444,22 @@ pub fn recompute(model: &Model, data: TrainData<'_>, config: &TrainConfig) -> Re
 pub fn policy(job: &Path, device: Option<DeviceChoice>) -> SandboxPolicy {
     let mut read_only = vec![job.join("input")];
     let mut read_write = vec![job.join("output")];
-    if matches!(device, Some(DeviceChoice::Cuda(_)) | Some(DeviceChoice::Auto))
-        && cfg!(feature = "cuda")
+    if matches!(
+        device,
+        Some(DeviceChoice::Cuda(_)) | Some(DeviceChoice::Auto)
+    ) && cfg!(feature = "cuda")
     {
         // The CUDA driver and libraries: device nodes, driver state, shared libraries.
-        for p in ["/dev", "/proc", "/sys", "/usr", "/lib", "/lib64", "/etc/ld.so.cache", "/opt"] {
+        for p in [
+            "/dev",
+            "/proc",
+            "/sys",
+            "/usr",
+            "/lib",
+            "/lib64",
+            "/etc/ld.so.cache",
+            "/opt",
+        ] {
             if Path::new(p).exists() {
                 if p == "/dev" {
                     read_write.push(p.into());
@@ -519,8 +541,8 @@ pub fn run_train(job_dir: &Path) -> Result<()> {
     let input = job_dir.join("input");
     let output = job_dir.join("output");
     let raw = read_capped(&input.join("job.json"), MAX_RESULT_BYTES)?;
-    let job: Job = serde_json::from_slice(&raw)
-        .map_err(|e| Error::Rejected(format!("job.json: {e}")))?;
+    let job: Job =
+        serde_json::from_slice(&raw).map_err(|e| Error::Rejected(format!("job.json: {e}")))?;
     let checks = self_check(&job.must_not_read);
     let count = job
         .rows
@@ -563,8 +585,9 @@ pub fn run_train(job_dir: &Path) -> Result<()> {
                     airlock_runtime::Error::Stopped(format!("checkpoint folder: {e}"))
                 })?;
                 let bytes = model.to_safetensors()?;
-                std::fs::write(ckpt.join(format!("epoch-{epoch:04}.safetensors")), bytes)
-                    .map_err(|e| airlock_runtime::Error::Stopped(format!("checkpoint {epoch}: {e}")))?;
+                std::fs::write(ckpt.join(format!("epoch-{epoch:04}.safetensors")), bytes).map_err(
+                    |e| airlock_runtime::Error::Stopped(format!("checkpoint {epoch}: {e}")),
+                )?;
                 checkpoints.push(epoch);
             }
         }

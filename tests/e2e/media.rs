@@ -67,7 +67,10 @@ fn split_bundle_is_verified_then_imported_from_its_first_part() {
     let before = fingerprint(&w.plant());
     let out = ok(&w.plant(), &["bundle", "verify", &s(&files[0])]);
     assert!(out.contains("it would be accepted"), "{out}");
-    assert!(out.contains(&format!("{} part(s)", files.len())), "{out} {files:?}");
+    assert!(
+        out.contains(&format!("{} part(s)", files.len())),
+        "{out} {files:?}"
+    );
     assert_eq!(fingerprint(&w.plant()), before, "verify writes nothing");
     let shown = ok(&w.plant(), &["bundle", "inspect", &s(&files[0])]);
     assert!(

@@ -60,7 +60,11 @@ fn inside_the_worker_loopback_tcp_and_the_key_folder_are_unreachable() {
         .arg(&key)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&String::from_utf8_lossy(&out.stdout));
     // Before: the listener accepts and the key is readable (this test runs as its owner).
     assert!(v["before"]["connect_error"].is_null(), "{v}");
@@ -68,12 +72,23 @@ fn inside_the_worker_loopback_tcp_and_the_key_folder_are_unreachable() {
     // Inside: both fail.
     let connect = v["inside"]["connect_error"].as_str().unwrap_or_default();
     let read = v["inside"]["read_error"].as_str().unwrap_or_default();
-    assert!(!connect.is_empty(), "loopback TCP must fail inside the worker: {v}");
-    assert!(!read.is_empty(), "the key must be unreadable inside the worker: {v}");
+    assert!(
+        !connect.is_empty(),
+        "loopback TCP must fail inside the worker: {v}"
+    );
+    assert!(
+        !read.is_empty(),
+        "the key must be unreadable inside the worker: {v}"
+    );
     assert!(read.contains("ermission denied"), "{read}");
     assert_eq!(v["own_folders_usable"], true, "{v}");
     let controls = v["sandbox"]["controls"].as_array().unwrap();
-    for name in ["network-namespace", "landlock", "no-new-privileges", "core-dumps-off"] {
+    for name in [
+        "network-namespace",
+        "landlock",
+        "no-new-privileges",
+        "core-dumps-off",
+    ] {
         let c = controls.iter().find(|c| c["name"] == name).unwrap();
         assert_eq!(
             c["applied"], true,
@@ -112,26 +127,48 @@ fn training_is_reproducible_and_the_run_record_holds_its_provenance() {
         show(&w.lab(), a["id"].as_str().unwrap()),
         show(&w.lab(), b["id"].as_str().unwrap()),
     );
-    assert_eq!(ra["weights"], rb["weights"], "same seed, same weights digest");
-    assert_ne!(a["id"], b["id"], "two runs are two records (their times differ)");
-    let other = train_json(&w.lab(), &["--model", "mlp", "--hidden", "8,4", "--seed", "12"]);
+    assert_eq!(
+        ra["weights"], rb["weights"],
+        "same seed, same weights digest"
+    );
+    assert_ne!(
+        a["id"], b["id"],
+        "two runs are two records (their times differ)"
+    );
+    let other = train_json(
+        &w.lab(),
+        &["--model", "mlp", "--hidden", "8,4", "--seed", "12"],
+    );
     let ro = show(&w.lab(), other["id"].as_str().unwrap());
     assert_ne!(ro["weights"], ra["weights"]);
 
     // Code version baked in at build.
     let lock = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.lock")).unwrap();
-    let lock_hex: String = Sha256::digest(&lock).iter().map(|b| format!("{b:02x}")).collect();
+    let lock_hex: String = Sha256::digest(&lock)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     assert_eq!(ra["code"]["cargo_lock_sha256"], lock_hex.as_str());
     assert_eq!(ra["code"]["airlock"], env!("CARGO_PKG_VERSION"));
     assert!(!ra["code"]["git_rev"].as_str().unwrap().is_empty());
     // Inputs, settings, device, sandbox.
-    for k in ["dataset", "snapshot", "feature_set", "weights", "started_at", "finished_at"] {
+    for k in [
+        "dataset",
+        "snapshot",
+        "feature_set",
+        "weights",
+        "started_at",
+        "finished_at",
+    ] {
         assert!(ra[k].is_string(), "{k}: {ra}");
     }
     assert_eq!(ra["config"]["seed"], 11);
     assert_eq!(ra["config"]["arch"]["hidden"], serde_json::json!([8, 4]));
     assert_eq!(ra["device"]["kind"], "cpu");
-    assert_ne!(ra["device"]["name"], "unknown", "the CPU model is read before the sandbox");
+    assert_ne!(
+        ra["device"]["name"], "unknown",
+        "the CPU model is read before the sandbox"
+    );
     assert_eq!(ra["history"].as_array().unwrap().len(), 4);
     let slices = ra["metrics"]["holdout_slices"].as_object().unwrap();
     let mut names: Vec<&str> = slices.keys().map(String::as_str).collect();
@@ -165,7 +202,10 @@ fn features_for(w: &World, name: &str, label: &str, columns: &[(&str, &str)]) {
     }
     let file = w.media(&format!("{name}.toml"));
     std::fs::write(&file, spec).unwrap();
-    ok(&w.lab(), &["features", "apply", &file.display().to_string()]);
+    ok(
+        &w.lab(),
+        &["features", "apply", &file.display().to_string()],
+    );
 }
 
 #[test]
@@ -175,13 +215,29 @@ fn multiclass_and_regression_train_gate_and_predict() {
         &w,
         "purpose-features",
         "purpose",
-        &[("age", "standardize"), ("income", "standardize"), ("employment", "one_hot")],
+        &[
+            ("age", "standardize"),
+            ("income", "standardize"),
+            ("employment", "one_hot"),
+        ],
     );
     let out = ok(
         &w.lab(),
         &[
-            "--json", "train", "--dataset", "credit", "--features", "purpose-features", "--task",
-            "multiclass", "--model", "mlp", "--hidden", "8", "--epochs", "3",
+            "--json",
+            "train",
+            "--dataset",
+            "credit",
+            "--features",
+            "purpose-features",
+            "--task",
+            "multiclass",
+            "--model",
+            "mlp",
+            "--hidden",
+            "8",
+            "--epochs",
+            "3",
         ],
     );
     let v = json(&out);
@@ -199,7 +255,15 @@ fn multiclass_and_regression_train_gate_and_predict() {
     // A binary model needs a positive value.
     fails(
         &w.lab(),
-        &["train", "--dataset", "credit", "--features", "purpose-features", "--model", "logreg"],
+        &[
+            "train",
+            "--dataset",
+            "credit",
+            "--features",
+            "purpose-features",
+            "--model",
+            "logreg",
+        ],
         3,
         &["names no positive label value"],
     );
@@ -208,18 +272,37 @@ fn multiclass_and_regression_train_gate_and_predict() {
         &w,
         "amount-features",
         "loan_amount",
-        &[("age", "standardize"), ("income", "standardize"), ("term_months", "standardize")],
+        &[
+            ("age", "standardize"),
+            ("income", "standardize"),
+            ("term_months", "standardize"),
+        ],
     );
     let out = ok(
         &w.lab(),
         &[
-            "--json", "train", "--dataset", "credit", "--features", "amount-features", "--task",
-            "regression", "--model", "logreg", "--epochs", "20", "--early-stopping", "3",
+            "--json",
+            "train",
+            "--dataset",
+            "credit",
+            "--features",
+            "amount-features",
+            "--task",
+            "regression",
+            "--model",
+            "logreg",
+            "--epochs",
+            "20",
+            "--early-stopping",
+            "3",
         ],
     );
     let v = json(&out);
     let h = &v["metrics"]["holdout"];
-    assert!(h["rmse"].as_f64().unwrap() > 0.0 && h["mae"].is_f64() && h["r2"].is_f64(), "{h}");
+    assert!(
+        h["rmse"].as_f64().unwrap() > 0.0 && h["mae"].is_f64() && h["r2"].is_f64(),
+        "{h}"
+    );
     assert!(h["roc_auc"].is_null(), "no AUC for a regression");
     let id = v["id"].as_str().unwrap().to_string();
     ok(&w.lab(), &["gate", &id[..12], "--require", "r2>=-100"]);
@@ -236,7 +319,14 @@ fn multiclass_and_regression_train_gate_and_predict() {
     std::fs::write(&req, format!("{}\n", serde_json::Value::Object(first))).unwrap();
     let out = ok(
         &w.lab(),
-        &["--json", "predict", "--slot", "amounts", "--input", &req.display().to_string()],
+        &[
+            "--json",
+            "predict",
+            "--slot",
+            "amounts",
+            "--input",
+            &req.display().to_string(),
+        ],
     );
     let p = json(&out);
     let value = p["predictions"][0]["value"].as_f64().unwrap();
@@ -251,7 +341,14 @@ fn checkpoints_are_written_and_devices_are_checked() {
     let d = dir.display().to_string();
     train_json(
         &w.lab(),
-        &["--model", "logreg", "--checkpoint-every", "2", "--checkpoint-dir", &d],
+        &[
+            "--model",
+            "logreg",
+            "--checkpoint-every",
+            "2",
+            "--checkpoint-dir",
+            &d,
+        ],
     );
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()
@@ -267,8 +364,15 @@ fn checkpoints_are_written_and_devices_are_checked() {
     fails(
         &w.lab(),
         &[
-            "train", "--dataset", "credit", "--features", "credit-features", "--model", "logreg",
-            "--device", "cuda:0",
+            "train",
+            "--dataset",
+            "credit",
+            "--features",
+            "credit-features",
+            "--model",
+            "logreg",
+            "--device",
+            "cuda:0",
         ],
         3,
         &["device cuda:0: this build has no CUDA backend"],
@@ -276,17 +380,31 @@ fn checkpoints_are_written_and_devices_are_checked() {
     fails(
         &w.lab(),
         &[
-            "train", "--dataset", "credit", "--features", "credit-features", "--model", "logreg",
-            "--device", "gpu",
+            "train",
+            "--dataset",
+            "credit",
+            "--features",
+            "credit-features",
+            "--model",
+            "logreg",
+            "--device",
+            "gpu",
         ],
         1,
         &["use auto, cpu, cuda or cuda:N"],
     );
-    assert_eq!(crate::harness::fingerprint(&w.lab()), before, "nothing stored");
+    assert_eq!(
+        crate::harness::fingerprint(&w.lab()),
+        before,
+        "nothing stored"
+    );
     let v = train_json(&w.lab(), &["--model", "logreg", "--device", "auto"]);
     assert_eq!(v["device"]["kind"], "cpu");
     assert!(
-        v["device"]["note"].as_str().unwrap().contains("no CUDA backend"),
+        v["device"]["note"]
+            .as_str()
+            .unwrap()
+            .contains("no CUDA backend"),
         "{v}"
     );
 }
@@ -341,7 +459,10 @@ fn serve_answers_requests_like_predict_and_enforces_its_limits() {
         &w.plant(),
         &["--json", "predict", "--input", &w.m("requests.jsonl")],
     ));
-    let (child, sock) = start_serve(&w, &["--max-connections", "1", "--max-request-bytes", "4096"]);
+    let (child, sock) = start_serve(
+        &w,
+        &["--max-connections", "1", "--max-request-bytes", "4096"],
+    );
 
     let mut s = UnixStream::connect(&sock).unwrap();
     let a = exchange(&mut s, &first);
@@ -352,9 +473,15 @@ fn serve_answers_requests_like_predict_and_enforces_its_limits() {
     assert_eq!(a["model"], predicted["model"]);
     // A bad request gets an error line; the connection stays usable.
     let e = exchange(&mut s, "{\"age\": \"old\"}");
-    assert!(e["error"].as_str().unwrap().contains("contract credit"), "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("contract credit"),
+        "{e}"
+    );
     let e = exchange(&mut s, "[1, 2]");
-    assert!(e["error"].as_str().unwrap().contains("not a JSON object"), "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("not a JSON object"),
+        "{e}"
+    );
     assert_eq!(exchange(&mut s, &first)["probability"], a["probability"]);
 
     // A second connection while the first is held: busy.
