@@ -98,7 +98,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn main() {
     let a = parse();
     if std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        eprintln!("runtime_bench: set RAYON_NUM_THREADS={} in the environment", a.threads);
+        eprintln!(
+            "runtime_bench: set RAYON_NUM_THREADS={} in the environment",
+            a.threads
+        );
     }
     let (x, y) = load(&a.data);
     let cfg = TrainConfig {

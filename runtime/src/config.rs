@@ -403,7 +403,10 @@ impl TrainConfig {
             return Err(invalid("batch_size", "must be at least 1"));
         }
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(invalid("learning_rate", "must be finite and greater than 0"));
+            return Err(invalid(
+                "learning_rate",
+                "must be finite and greater than 0",
+            ));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return Err(invalid("weight_decay", "must be finite and at least 0"));
@@ -457,7 +460,10 @@ impl TrainConfig {
                 return Err(invalid("early_stopping.patience", "must be at least 1"));
             }
             if !(es.min_delta.is_finite() && es.min_delta >= 0.0) {
-                return Err(invalid("early_stopping.min_delta", "must be finite and at least 0"));
+                return Err(invalid(
+                    "early_stopping.min_delta",
+                    "must be finite and at least 0",
+                ));
             }
         }
         if self.checkpoint_every == Some(0) {

@@ -194,7 +194,10 @@ mod tests {
         assert_eq!(DeviceChoice::Cuda(1).to_string(), "cuda:1");
         for bad in ["gpu", "cuda:", "cuda:-1", "cuda:x", ""] {
             let err = bad.parse::<DeviceChoice>().unwrap_err();
-            assert!(err.to_string().contains("use auto, cpu, cuda or cuda:N"), "{err}");
+            assert!(
+                err.to_string().contains("use auto, cpu, cuda or cuda:N"),
+                "{err}"
+            );
         }
     }
 
@@ -208,7 +211,10 @@ mod tests {
         let note = info.note.unwrap();
         assert!(note.contains("no CUDA backend"), "{note}");
         let err = select(DeviceChoice::Cuda(0)).unwrap_err().to_string();
-        assert!(err.starts_with("device cuda:0: this build has no CUDA backend"), "{err}");
+        assert!(
+            err.starts_with("device cuda:0: this build has no CUDA backend"),
+            "{err}"
+        );
         let (_, info) = select(DeviceChoice::Cpu).unwrap();
         assert_eq!(info.note, None);
     }

@@ -161,7 +161,10 @@ pub fn check_labels(task: Task, labels: &[f32]) -> Result<()> {
             labels
                 .iter()
                 .position(|&y| !(y >= 0.0 && y.fract() == 0.0 && (y as usize) < classes)),
-            format!("multiclass labels must be whole numbers 0 to {}", classes - 1),
+            format!(
+                "multiclass labels must be whole numbers 0 to {}",
+                classes - 1
+            ),
         ),
         Task::Regression => (
             labels.iter().position(|y| !y.is_finite()),
@@ -359,8 +362,8 @@ fn multiclass(out: &Outputs, y: &[f32], classes: usize) -> Metrics {
         .collect();
     let mean = |f: fn(&ClassMetrics) -> f64| per_class.iter().map(f).sum::<f64>() / classes as f64;
     let mut aucs = Vec::new();
-    for k in 0..classes {
-        if support[k] == 0 || support[k] == y.len() {
+    for (k, &n_k) in support.iter().enumerate() {
+        if n_k == 0 || n_k == y.len() {
             continue;
         }
         let scores: Vec<f32> = (0..y.len()).map(|i| out.row(i)[k]).collect();

@@ -167,7 +167,10 @@ impl Model {
         if self.spec.task != Task::Binary {
             return Err(Error::InvalidConfig {
                 field: "task",
-                reason: format!("is {}; predict_proba is for binary models", self.spec.task.name()),
+                reason: format!(
+                    "is {}; predict_proba is for binary models",
+                    self.spec.task.name()
+                ),
             });
         }
         Ok(self.predict(x)?.values)
@@ -314,7 +317,9 @@ mod tests {
         };
         // logits = [x, 0, -x]
         let m = Model::from_values(spec, vec![vec![1.0, 0.0, -1.0], vec![0.0; 3]]).unwrap();
-        let out = m.predict(&Matrix::new(vec![1.0, 0.0], 2, 1).unwrap()).unwrap();
+        let out = m
+            .predict(&Matrix::new(vec![1.0, 0.0], 2, 1).unwrap())
+            .unwrap();
         let e = std::f32::consts::E;
         let z = e + 1.0 + 1.0 / e;
         for (got, want) in out.row(0).iter().zip([e / z, 1.0 / z, 1.0 / e / z]) {
@@ -328,7 +333,9 @@ mod tests {
             n_features: 2,
         };
         let m = Model::from_values(spec, vec![vec![2.0, 3.0], vec![-1.0]]).unwrap();
-        let out = m.predict(&Matrix::new(vec![1.0, 1.0], 1, 2).unwrap()).unwrap();
+        let out = m
+            .predict(&Matrix::new(vec![1.0, 1.0], 1, 2).unwrap())
+            .unwrap();
         assert_eq!(out.values, [4.0]);
         assert_eq!(out.class(0), None);
     }

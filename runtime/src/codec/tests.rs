@@ -162,7 +162,10 @@ fn malformed_pytorch_zip() {
 #[test]
 fn malformed_length_prefix_truncated() {
     let err = refusal(&[16, 0, 0]);
-    assert!(err.contains("shorter than the 8-byte header length"), "{err}");
+    assert!(
+        err.contains("shorter than the 8-byte header length"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -201,7 +204,10 @@ fn malformed_metadata_not_strings() {
         r#"{{"__metadata__":{{"format":7}},"linear.bias":{BIAS},"linear.weight":{WEIGHT}}}"#
     );
     let err = refusal(&raw(&h, &logreg_data()));
-    assert!(err.contains("__metadata__ must map strings to strings"), "{err}");
+    assert!(
+        err.contains("__metadata__ must map strings to strings"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -239,7 +245,10 @@ fn malformed_entry_schema() {
 
 #[test]
 fn malformed_missing_tensor() {
-    let h = format!(r#"{{"linear.weight":{}}}"#, WEIGHT.replace("[4,16]", "[0,12]"));
+    let h = format!(
+        r#"{{"linear.weight":{}}}"#,
+        WEIGHT.replace("[4,16]", "[0,12]")
+    );
     let err = load(&raw(&h, &f32_bytes(&[1.0, -2.0, 3.0]))).unwrap_err();
     assert!(
         matches!(&err, Error::MissingTensors { names } if names == &["linear.bias"]),
@@ -270,7 +279,10 @@ fn malformed_dtype() {
     let mut data = 0.5f64.to_le_bytes().to_vec();
     data.extend(f32_bytes(&[1.0, -2.0, 3.0]));
     let err = load(&raw(&header(bias, &weight), &data)).unwrap_err();
-    assert!(matches!(&err, Error::TensorDtype { dtype, .. } if dtype == "F64"), "{err}");
+    assert!(
+        matches!(&err, Error::TensorDtype { dtype, .. } if dtype == "F64"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -299,7 +311,10 @@ fn malformed_size_overflows() {
 fn malformed_size_disagrees_with_shape() {
     let weight = r#"{"dtype":"F32","shape":[1,3],"data_offsets":[4,12]}"#;
     let err = refusal(&raw(&header(BIAS, weight), &logreg_data()[..12]));
-    assert!(err.contains("8 bytes of data for shape [1, 3], which needs 12"), "{err}");
+    assert!(
+        err.contains("8 bytes of data for shape [1, 3], which needs 12"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -358,7 +373,10 @@ fn malformed_trailing_bytes() {
     let mut bytes = logreg_file();
     bytes.extend_from_slice(&[0; 4]);
     let err = refusal(&bytes);
-    assert!(err.contains("4 bytes of data follow the last tensor"), "{err}");
+    assert!(
+        err.contains("4 bytes of data follow the last tensor"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -375,7 +393,10 @@ fn malformed_nan_weight() {
 fn malformed_infinite_weight() {
     let data = f32_bytes(&[f32::INFINITY, 1.0, 2.0, 3.0]);
     let err = load(&raw(&header(BIAS, WEIGHT), &data)).unwrap_err();
-    assert!(matches!(err, Error::NonFiniteWeight { index: 0, .. }), "{err}");
+    assert!(
+        matches!(err, Error::NonFiniteWeight { index: 0, .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -384,7 +405,10 @@ fn malformed_metadata_format() {
         r#"{{"__metadata__":{{"format":"pt"}},"linear.bias":{BIAS},"linear.weight":{WEIGHT}}}"#
     );
     let err = load(&raw(&h, &logreg_data())).unwrap_err();
-    assert!(matches!(err, Error::MetadataMismatch { key: "format", .. }), "{err}");
+    assert!(
+        matches!(err, Error::MetadataMismatch { key: "format", .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -396,7 +420,10 @@ fn malformed_metadata_spec_contradicts_the_record() {
     };
     let bytes = encode(&spec, &[vec![1.0, -2.0, 3.0], vec![0.5]]).unwrap();
     let err = load(&bytes).unwrap_err();
-    assert!(matches!(err, Error::MetadataMismatch { key: "spec", .. }), "{err}");
+    assert!(
+        matches!(err, Error::MetadataMismatch { key: "spec", .. }),
+        "{err}"
+    );
 }
 
 #[test]
@@ -406,5 +433,14 @@ fn malformed_spec_itself_refused_before_reading() {
         ..logreg3()
     };
     let err = Model::from_safetensors(&logreg_file(), &spec).unwrap_err();
-    assert!(matches!(err, Error::InvalidConfig { field: "n_features", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::InvalidConfig {
+                field: "n_features",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

@@ -118,7 +118,10 @@ fn hand_computed_regression_metrics() {
 fn slices_group_rows_by_key() {
     let out = binary_out(&[0.9, 0.1, 0.8, 0.3]);
     let y = [1.0, 0.0, 0.0, 0.0];
-    let keys: Vec<String> = ["a", "a", "b", "b"].iter().map(|s| (*s).to_owned()).collect();
+    let keys: Vec<String> = ["a", "a", "b", "b"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
     let s = evaluate_slices(&out, &y, &keys).unwrap();
     assert_eq!(s.keys().collect::<Vec<_>>(), ["a", "b"]);
     assert!(close(s["a"].accuracy, 1.0));

@@ -182,7 +182,11 @@ pub fn train(
             ..ParamsAdamW::default()
         },
     )?;
-    let current = || vars.iter().map(|v| v.as_tensor().clone()).collect::<Vec<_>>();
+    let current = || {
+        vars.iter()
+            .map(|v| v.as_tensor().clone())
+            .collect::<Vec<_>>()
+    };
     let dropout_p = match &cfg.arch {
         Arch::Mlp { dropout, .. } if *dropout > 0.0 => Some(*dropout),
         _ => None,
@@ -254,7 +258,10 @@ pub fn train(
                 .is_none_or(|(b, _, _)| validation_loss < b - es.min_delta);
             if improved {
                 // A deep copy: the optimizer updates the variables' storage in place.
-                let copy = params.iter().map(Tensor::copy).collect::<candle_core::Result<_>>()?;
+                let copy = params
+                    .iter()
+                    .map(Tensor::copy)
+                    .collect::<candle_core::Result<_>>()?;
                 best = Some((validation_loss, epoch, copy));
                 stale = 0;
             } else {
@@ -274,15 +281,16 @@ pub fn train(
     };
     let model = to_model(&spec, &params, scale)?;
     let score = |idx: &[usize], y: &[f32]| -> Result<(Outputs, Metrics)> {
-        let out = model.predict(&Matrix::new(
-            idx.iter().flat_map(|&i| x.row(i).to_vec()).collect(),
-            idx.len(),
-            x.cols(),
-        )?)
-        .map_err(|e| match e {
-            Error::InvalidOutput { .. } => Error::Diverged { epoch: best_epoch },
-            other => other,
-        })?;
+        let out = model
+            .predict(&Matrix::new(
+                idx.iter().flat_map(|&i| x.row(i).to_vec()).collect(),
+                idx.len(),
+                x.cols(),
+            )?)
+            .map_err(|e| match e {
+                Error::InvalidOutput { .. } => Error::Diverged { epoch: best_epoch },
+                other => other,
+            })?;
         let m = evaluate(&out, y)?;
         Ok((out, m))
     };
@@ -367,9 +375,20 @@ fn class_weights(cfg: &TrainConfig, y: &[f32]) -> Vec<f64> {
 fn target_scale(y: &[f32]) -> (f64, f64) {
     let n = y.len() as f64;
     let mean = y.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
-    let var = y.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    let var = y
+        .iter()
+        .map(|&v| (f64::from(v) - mean).powi(2))
+        .sum::<f64>()
+        / n;
     let std = var.sqrt();
-    (mean, if std > 0.0 && std.is_finite() { std } else { 1.0 })
+    (
+        mean,
+        if std > 0.0 && std.is_finite() {
+            std
+        } else {
+            1.0
+        },
+    )
 }
 
 /// Training targets on the device, and the loss against them.
@@ -410,7 +429,10 @@ impl Targets {
         let weights = if class_weights.iter().all(|&w| w == 1.0) {
             None
         } else {
-            let w: Vec<f32> = y.iter().map(|&v| class_weights[v as usize] as f32).collect();
+            let w: Vec<f32> = y
+                .iter()
+                .map(|&v| class_weights[v as usize] as f32)
+                .collect();
             Some(Tensor::from_vec(w, n, device)?)
         };
         Ok(Self {
@@ -462,7 +484,12 @@ fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Ten
 
 /// The checked outputs of raw (standardised, for regression) outputs; a bad output during
 /// training means it diverged.
-fn checked(spec: &ModelSpec, raw: &Tensor, (mean, std): (f64, f64), epoch: usize) -> Result<Outputs> {
+fn checked(
+    spec: &ModelSpec,
+    raw: &Tensor,
+    (mean, std): (f64, f64),
+    epoch: usize,
+) -> Result<Outputs> {
     let linked = link(spec.task, raw)?;
     let linked = match spec.task {
         Task::Regression => linked.affine(std, mean)?,

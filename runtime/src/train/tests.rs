@@ -102,7 +102,11 @@ fn deep_mlp_with_tanh_and_dropout_learns() {
     };
     let out = quiet(&x, &y, &cfg).unwrap();
     assert_eq!(out.model.spec(), &cfg.spec(5));
-    assert!(out.evaluation.holdout.roc_auc.unwrap() > 0.9, "{:?}", out.evaluation);
+    assert!(
+        out.evaluation.holdout.roc_auc.unwrap() > 0.9,
+        "{:?}",
+        out.evaluation
+    );
 }
 
 #[test]
@@ -134,7 +138,15 @@ fn multiclass_learns_three_bands_of_the_score() {
     let (x, s) = features(600, 3);
     let y: Vec<f32> = s
         .iter()
-        .map(|&v| if v < -0.7 { 0.0 } else if v < 0.7 { 1.0 } else { 2.0 })
+        .map(|&v| {
+            if v < -0.7 {
+                0.0
+            } else if v < 0.7 {
+                1.0
+            } else {
+                2.0
+            }
+        })
         .collect();
     let cfg = TrainConfig {
         task: Task::Multiclass { classes: 3 },
@@ -212,12 +224,19 @@ fn balanced_class_weights_raise_recall_of_the_rare_class() {
     let a = quiet(&x, &y, &plain).unwrap();
     let b = quiet(&x, &y, &weighted).unwrap();
     assert_eq!(a.class_weights, [1.0, 1.0]);
-    assert!(b.class_weights[1] > 2.0 && b.class_weights[0] < 1.0, "{:?}", b.class_weights);
+    assert!(
+        b.class_weights[1] > 2.0 && b.class_weights[0] < 1.0,
+        "{:?}",
+        b.class_weights
+    );
     let (ra, rb) = (
         a.evaluation.train.recall.unwrap(),
         b.evaluation.train.recall.unwrap(),
     );
-    assert!(rb > ra, "recall of the rare class: uniform {ra}, balanced {rb}");
+    assert!(
+        rb > ra,
+        "recall of the rare class: uniform {ra}, balanced {rb}"
+    );
 }
 
 #[test]
@@ -250,7 +269,11 @@ fn early_stopping_keeps_the_best_epochs_weights() {
     .unwrap();
     assert!(out.stopped_early, "ran all {} epochs", out.history.len());
     let ran = out.history.len();
-    assert_eq!(out.best_epoch + 3, ran, "stops `patience` epochs after the best");
+    assert_eq!(
+        out.best_epoch + 3,
+        ran,
+        "stops `patience` epochs after the best"
+    );
     let best = out.history[out.best_epoch - 1].validation_loss;
     assert!(out.history.iter().all(|r| r.validation_loss >= best));
     assert_eq!(checkpoints.len(), ran);
@@ -308,13 +331,18 @@ fn same_seed_gives_identical_bytes_and_other_seeds_differ() {
         seed: 43,
         ..cfg.clone()
     };
-    assert_ne!(digest(&quiet(&x, &y, &other).unwrap().model), digest(&a.model));
+    assert_ne!(
+        digest(&quiet(&x, &y, &other).unwrap().model),
+        digest(&a.model)
+    );
 }
 
 #[test]
 fn slices_cover_the_holdout() {
     let (x, y) = synthetic(300, 10);
-    let keys: Vec<String> = (0..300).map(|i| ["a", "b", "c"][i % 3].to_owned()).collect();
+    let keys: Vec<String> = (0..300)
+        .map(|i| ["a", "b", "c"][i % 3].to_owned())
+        .collect();
     let data = TrainData {
         x: &x,
         labels: &y,
@@ -364,14 +392,24 @@ fn bad_labels_and_settings_refused() {
     };
     assert!(matches!(
         quiet(&x, &y, &zero),
-        Err(Error::InvalidConfig { field: "epochs", .. })
+        Err(Error::InvalidConfig {
+            field: "epochs",
+            ..
+        })
     ));
     y[7] = 2.0;
     let err = quiet(&x, &y, &TrainConfig::default()).unwrap_err();
     assert!(matches!(err, Error::InvalidLabel { row: 7, .. }), "{err}");
     let x = Matrix::new(vec![1.0, 2.0, 3.0, 4.0], 2, 2).unwrap();
     let err = quiet(&x, &[1.0, 0.0], &TrainConfig::default()).unwrap_err();
-    assert!(matches!(err, Error::TooFewRows { min: 3, found: 2, .. }));
+    assert!(matches!(
+        err,
+        Error::TooFewRows {
+            min: 3,
+            found: 2,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -420,7 +458,10 @@ fn init_is_bounded_by_fan_in() {
     };
     // l1.* has fan_in 9 (bound 1/3), l2.* has fan_in 4 (bound 1/2).
     assert!(max_abs(&vars[0]) <= 1.0 / 3.0 && max_abs(&vars[1]) <= 1.0 / 3.0);
-    assert!(max_abs(&vars[0]) > 0.25, "36 draws should come near the bound");
+    assert!(
+        max_abs(&vars[0]) > 0.25,
+        "36 draws should come near the bound"
+    );
     assert!(max_abs(&vars[2]) <= 0.5 && max_abs(&vars[3]) <= 0.5);
 }
 
