@@ -68,8 +68,8 @@ TORCH_PIN=2.15.0
 DATA_SEED=7
 THREADS=2
 
-# TODO(owner): the exact Airlock benchmark: the example (or binary) that
-# takes the arguments below and prints the JSON keys of bench/runtime_torch.py.
+# The Airlock side: runtime/examples/runtime_bench.rs, the same JSON keys as the
+# PyTorch script, on the same CSV with the same arguments.
 RUST_EXAMPLE=runtime_bench
 RUST_BUILD=(cargo build --release --locked -p airlock-runtime --example "$RUST_EXAMPLE")
 RUST_BENCH=${RUST_BENCH:-}
