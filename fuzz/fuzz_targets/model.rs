@@ -40,7 +40,9 @@ fuzz_target!(|data: &[u8]| {
     let Ok(model) = Model::from_safetensors(file, spec) else {
         return;
     };
-    let again = model.to_safetensors().expect("an accepted model re-encodes");
+    let again = model
+        .to_safetensors()
+        .expect("an accepted model re-encodes");
     let reloaded = Model::from_safetensors(&again, spec).expect("its own encoding loads");
     assert_eq!(
         model.values().expect("values"),
