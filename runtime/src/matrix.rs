@@ -59,13 +59,9 @@ impl Matrix {
         &self.data[i * self.cols..(i + 1) * self.cols]
     }
 
-    /// The whole matrix as a `[rows, cols]` CPU tensor.
-    pub(crate) fn to_tensor(&self) -> Result<Tensor> {
-        Ok(Tensor::from_slice(
-            &self.data,
-            (self.rows, self.cols),
-            &Device::Cpu,
-        )?)
+    /// The values, row-major.
+    pub(crate) fn as_slice(&self) -> &[f32] {
+        &self.data
     }
 
     /// The rows listed in `indices`, in that order, as a `[indices.len(), cols]` tensor.
@@ -151,6 +147,5 @@ mod tests {
         let m = Matrix::new(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], 3, 2).unwrap();
         let t = m.select_rows(&[2, 0]).unwrap();
         assert_eq!(t.to_vec2::<f32>().unwrap(), [[5.0, 6.0], [1.0, 2.0]]);
-        assert_eq!(m.to_tensor().unwrap().dims(), &[3, 2]);
     }
 }

@@ -1,6 +1,6 @@
 //! [`Model`]: a trained model, its forward pass, output checks and file format.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::Tensor;
 
 use crate::codec;
 use crate::config::{Activation, Arch, ModelSpec, Task};
@@ -8,15 +8,36 @@ use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::rng::SplitMix64;
 
+pub(crate) mod host;
+
+/// CPU inference runs blocks of rows in parallel from this many blocks: below it, thread
+/// start-up costs more than the work it shares.
+const PARALLEL_BLOCKS: usize = 8;
+
 /// A row's probabilities may sum to 1 within this (softmax in f32 over up to 2^16 classes).
 const SUM_TOLERANCE: f32 = 1e-3;
 
-/// A trained model. Weights live on the CPU as candle tensors, one per entry of
-/// [`ModelSpec::tensor_shapes`], in that order.
+/// A trained model. Weights live on the CPU, layer by layer, laid out for inference ([`host`]).
 #[derive(Clone, Debug)]
 pub struct Model {
     spec: ModelSpec,
-    tensors: Vec<Tensor>,
+    layers: Vec<Layer>,
+}
+
+/// One dense layer of a [`Model`]: `y = x W^T + b`.
+#[derive(Clone)]
+struct Layer {
+    /// `W^T`, `[inputs, outputs]`: the right operand of the product as gemm reads it fastest.
+    weight_t: host::Mat,
+    /// `b`, `[outputs]`.
+    bias: Vec<f32>,
+}
+
+impl std::fmt::Debug for Layer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (inputs, outputs) = self.weight_t.dims();
+        write!(f, "Layer[{inputs} -> {outputs}]")
+    }
 }
 
 /// Checked model outputs, `width` values per row (row-major).
@@ -107,23 +128,47 @@ impl Model {
                 found: values.len(),
             });
         }
-        let mut tensors = Vec::with_capacity(shapes.len());
-        for ((name, shape), v) in shapes.into_iter().zip(values) {
+        for ((name, shape), v) in shapes.iter().zip(&values) {
             if let Some(index) = v.iter().position(|x| !x.is_finite()) {
-                return Err(Error::NonFiniteWeight { name, index });
+                return Err(Error::NonFiniteWeight {
+                    name: name.clone(),
+                    index,
+                });
             }
-            tensors.push(Tensor::from_vec(v, shape, &Device::Cpu)?);
+            if v.len() != shape.iter().product::<usize>() {
+                return Err(candle_core::Error::ShapeMismatch {
+                    buffer_size: v.len(),
+                    shape: shape.as_slice().into(),
+                }
+                .into());
+            }
         }
-        Ok(Self { spec, tensors })
+        let mut layers = Vec::with_capacity(shapes.len() / 2);
+        let mut values = values.into_iter();
+        while let (Some(w), Some(bias)) = (values.next(), values.next()) {
+            // [outputs, inputs] weights: the bias has one value per output.
+            let (outputs, inputs) = (bias.len(), w.len() / bias.len().max(1));
+            layers.push(Layer {
+                weight_t: host::Mat::new(transpose(&w, outputs, inputs), inputs, outputs),
+                bias,
+            });
+        }
+        Ok(Self { spec, layers })
     }
 
     /// The weights, one buffer per tensor of [`ModelSpec::tensor_shapes`].
     pub fn values(&self) -> Result<Vec<Vec<f32>>> {
         Ok(self
-            .tensors
+            .layers
             .iter()
-            .map(|t| t.flatten_all()?.to_vec1::<f32>())
-            .collect::<candle_core::Result<Vec<_>>>()?)
+            .flat_map(|l| {
+                let (inputs, outputs) = l.weight_t.dims();
+                [
+                    transpose(l.weight_t.as_slice(), inputs, outputs),
+                    l.bias.clone(),
+                ]
+            })
+            .collect())
     }
 
     /// The model as safetensors bytes: F32 little-endian tensors laid out in name order, with
@@ -159,7 +204,43 @@ impl Model {
                 found: x.cols(),
             });
         }
-        outputs(&self.spec, &self.tensors, &x.to_tensor()?)
+        let activation = match &self.spec.arch {
+            Arch::Mlp { activation, .. } => *activation,
+            Arch::Logreg => Activation::Relu, // never used: one layer
+        };
+        let (task, width, cols) = (self.spec.task, self.spec.task.outputs(), x.cols());
+        let block_rows = host::block_rows(self.layers.iter().map(|l| l.weight_t.dims()));
+        // The forward pass and link of a block of rows, row-major.
+        let block = |rows: &[f32]| -> candle_core::Result<Vec<f32>> {
+            let mut h = host::Mat::new(rows.to_vec(), rows.len() / cols, cols);
+            for (i, layer) in self.layers.iter().enumerate() {
+                let mut z = host::matmul(h.view(), layer.weight_t.view())?;
+                let hidden = i + 1 < self.layers.len();
+                host::bias_activate(z.as_mut_slice(), &layer.bias, hidden.then_some(activation));
+                h = z;
+            }
+            let mut out = h.into_vec();
+            host::link(task, &mut out, width);
+            Ok(out)
+        };
+        let blocks: Vec<&[f32]> = x.as_slice().chunks(block_rows * cols).collect();
+        let values = if blocks.len() == 1 {
+            block(blocks[0])?
+        } else {
+            let threads = if blocks.len() >= PARALLEL_BLOCKS {
+                host::threads()
+            } else {
+                1
+            };
+            let mut values = Vec::with_capacity(x.rows() * width);
+            let outs = host::par_map(blocks.len(), threads, |i| block(blocks[i]))
+                .ok_or_else(|| candle_core::Error::Msg("a block of rows went missing".into()))?;
+            for out in outs {
+                values.extend_from_slice(&out?);
+            }
+            values
+        };
+        Outputs::check(task, width, values)
     }
 
     /// Probability of class 1 for each row (binary models only).
@@ -187,23 +268,23 @@ impl Dropout<'_> {
     /// `h` with each element zeroed with probability `p` and the rest scaled by `1 / (1 - p)`
     /// (inverted dropout, as PyTorch), the mask drawn from the seeded stream.
     fn apply(&mut self, h: &Tensor) -> candle_core::Result<Tensor> {
-        let count = h.elem_count();
-        let keep = (1.0 / (1.0 - self.p)) as f32;
-        let mask: Vec<f32> = (0..count)
-            .map(|_| {
-                if self.rng.next_f64() < self.p {
-                    0.0
-                } else {
-                    keep
-                }
-            })
-            .collect();
+        let mask: Vec<f32> = (0..h.elem_count()).map(|_| self.draw()).collect();
         let mask = Tensor::from_vec(mask, h.shape(), h.device())?;
         h * mask
     }
+
+    /// The next mask value: 0 with probability `p`, else `1 / (1 - p)`.
+    #[inline]
+    pub(crate) fn draw(&mut self) -> f32 {
+        if self.rng.next_f64() < self.p {
+            0.0
+        } else {
+            (1.0 / (1.0 - self.p)) as f32
+        }
+    }
 }
 
-fn activate(a: Activation, h: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn activate(a: Activation, h: &Tensor) -> candle_core::Result<Tensor> {
     match a {
         Activation::Relu => h.relu(),
         Activation::Tanh => h.tanh(),
@@ -256,14 +337,15 @@ pub(crate) fn link(task: Task, raw: &Tensor) -> candle_core::Result<Tensor> {
     }
 }
 
-/// [`forward`] then [`link`], copied to the CPU and checked.
-pub(crate) fn outputs(spec: &ModelSpec, params: &[Tensor], x: &Tensor) -> Result<Outputs> {
-    let raw = forward(spec, params, x, None)?;
-    let values = link(spec.task, &raw)?
-        .to_dtype(DType::F32)?
-        .flatten_all()?
-        .to_vec1::<f32>()?;
-    Outputs::check(spec.task, spec.task.outputs(), values)
+/// `m` (`rows x cols`, row-major) transposed.
+fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0f32; m.len()];
+    for (r, row) in m.chunks_exact(cols.max(1)).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
 }
 
 #[cfg(test)]

@@ -11,8 +11,10 @@ use crate::config::{Arch, ClassWeights, ModelSpec, Task, TrainConfig};
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
 use crate::metrics::{Metrics, check_labels, evaluate, evaluate_slices};
-use crate::model::{Dropout, Model, Outputs, forward, link};
+use crate::model::{Dropout, Model, Outputs, forward, host, link};
 use crate::rng::{SplitMix64, Stream};
+
+mod cpu;
 
 /// Progress after one epoch.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -129,6 +131,33 @@ pub fn train(
     device: &Device,
     on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
 ) -> Result<TrainOutcome> {
+    let path = if device.is_cpu() {
+        Path::Host {
+            threads: host::threads(),
+        }
+    } else {
+        Path::Graph
+    };
+    train_on(data, cfg, device, on_event, path)
+}
+
+/// How [`train_on`] optimises.
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    /// The host path ([`cpu`]), on the CPU only, with this many threads.
+    Host { threads: usize },
+    /// The generic tensor path: candle autograd and `candle_nn::AdamW`, any device.
+    Graph,
+}
+
+/// [`train`] on `path`.
+fn train_on(
+    data: TrainData<'_>,
+    cfg: &TrainConfig,
+    device: &Device,
+    on_event: &mut dyn FnMut(Event<'_>) -> Result<()>,
+    path: Path,
+) -> Result<TrainOutcome> {
     let (x, labels) = (data.x, data.labels);
     cfg.validate()?;
     let spec = cfg.spec(x.cols());
@@ -165,35 +194,37 @@ pub fn train(
         Task::Regression => target_scale(&y_train),
         _ => (0.0, 1.0),
     };
-    let to_device = |m: &Matrix, idx: &[usize]| -> Result<Tensor> {
-        Ok(m.select_rows(idx)?.to_device(device)?)
-    };
-    let x_train = to_device(x, &train_idx)?;
-    let x_val = to_device(x, &val_idx)?;
-    let targets = Targets::new(cfg.task, &y_train, scale, &class_weights, device)?;
+    let x_val = x.select_rows(&val_idx)?.to_device(device)?;
     let val_targets = Targets::new(cfg.task, &y_val, scale, &class_weights, device)?;
 
-    let vars = init_params(&spec, cfg.seed, device)?;
-    let mut optimizer = AdamW::new(
-        vars.clone(),
-        ParamsAdamW {
-            lr: cfg.learning_rate,
-            weight_decay: cfg.weight_decay,
-            ..ParamsAdamW::default()
-        },
-    )?;
-    let current = || {
-        vars.iter()
-            .map(|v| v.as_tensor().clone())
-            .collect::<Vec<_>>()
+    let mut trainer = if let Path::Host { threads } = path {
+        let (targets, weights) = host_targets(cfg.task, &y_train, scale, &class_weights);
+        Trainer::Cpu(Box::new(cpu::CpuTrainer::new(
+            &spec,
+            x,
+            &train_idx,
+            targets,
+            weights,
+            init_values(&spec, cfg.seed),
+            cfg.learning_rate,
+            cfg.weight_decay,
+            threads,
+        )))
+    } else {
+        Trainer::Graph(Box::new(GraphTrainer::new(
+            &spec,
+            cfg,
+            x.select_rows(&train_idx)?.to_device(device)?,
+            Targets::new(cfg.task, &y_train, scale, &class_weights, device)?,
+            device,
+        )?))
     };
     let dropout_p = match &cfg.arch {
         Arch::Mlp { dropout, .. } if *dropout > 0.0 => Some(*dropout),
         _ => None,
     };
 
-    // i64: candle's index type that holds any row count.
-    let mut order: Vec<i64> = (0..train_idx.len() as i64).collect();
+    let mut order: Vec<usize> = (0..train_idx.len()).collect();
     let mut batch_rng = SplitMix64::stream(cfg.seed, Stream::Batches);
     let mut dropout_rng = SplitMix64::stream(cfg.seed, Stream::Dropout);
     let mut history = Vec::with_capacity(cfg.epochs);
@@ -204,29 +235,16 @@ pub fn train(
         let lr = cfg
             .schedule
             .rate(cfg.learning_rate, epoch, cfg.epochs, cfg.warmup_epochs);
-        optimizer.set_learning_rate(lr);
+        trainer.set_learning_rate(lr);
         let started = Instant::now();
         batch_rng.shuffle(&mut order);
-        // Summed on the device: reading each batch's loss back would stall a GPU every step.
-        let mut loss_sum = Tensor::zeros((), DType::F32, device)?;
-        for batch in order.chunks(cfg.batch_size) {
-            let index = Tensor::from_slice(batch, batch.len(), device)?;
-            let xb = x_train.index_select(&index, 0)?;
-            let dropout = dropout_p.map(|p| Dropout {
-                p,
-                rng: &mut dropout_rng,
-            });
-            let raw = forward(&spec, &current(), &xb, dropout)?;
-            let loss = targets.loss(&raw, Some(&index))?;
-            optimizer.backward_step(&loss)?;
-            loss_sum = (loss_sum + loss.detach().affine(batch.len() as f64, 0.0)?)?;
-        }
-        let train_loss = f64::from(loss_sum.to_scalar::<f32>()?) / train_idx.len() as f64;
+        trainer.epoch(&spec, &order, cfg.batch_size, dropout_p, &mut dropout_rng)?;
+        let train_loss = trainer.take_loss_sum()? / train_idx.len() as f64;
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
         if !train_loss.is_finite() {
             return Err(Error::Diverged { epoch });
         }
-        let params = current();
+        let params = trainer.params()?;
         let val_raw = forward(&spec, &params, &x_val, None)?;
         let validation_loss = f64::from(val_targets.loss(&val_raw, None)?.to_scalar::<f32>()?);
         if !validation_loss.is_finite() {
@@ -257,7 +275,7 @@ pub fn train(
                 .as_ref()
                 .is_none_or(|(b, _, _)| validation_loss < b - es.min_delta);
             if improved {
-                // A deep copy: the optimizer updates the variables' storage in place.
+                // A deep copy: the generic optimizer updates the variables' storage in place.
                 let copy = params
                     .iter()
                     .map(Tensor::copy)
@@ -277,7 +295,7 @@ pub fn train(
     let last = history.len();
     let (best_epoch, params) = match best {
         Some((_, epoch, params)) => (epoch, params),
-        None => (last, current()),
+        None => (last, trainer.params()?),
     };
     let model = to_model(&spec, &params, scale)?;
     let score = |idx: &[usize], y: &[f32]| -> Result<(Outputs, Metrics)> {
@@ -391,6 +409,151 @@ fn target_scale(y: &[f32]) -> (f64, f64) {
     )
 }
 
+/// Per-row targets on the host (0/1 for binary, the class index for multiclass, the
+/// standardised value for regression) and per-row loss weights (`None` when all are 1).
+fn host_targets(
+    task: Task,
+    y: &[f32],
+    (mean, std): (f64, f64),
+    class_weights: &[f64],
+) -> (Vec<f32>, Option<Vec<f32>>) {
+    let values = match task {
+        Task::Regression => y
+            .iter()
+            .map(|&v| ((f64::from(v) - mean) / std) as f32)
+            .collect(),
+        _ => y.to_vec(),
+    };
+    let weights = if class_weights.iter().all(|&w| w == 1.0) {
+        None
+    } else {
+        Some(
+            y.iter()
+                .map(|&v| class_weights[v as usize] as f32)
+                .collect(),
+        )
+    };
+    (values, weights)
+}
+
+/// The optimisation state of a run: the host path on the CPU, the generic tensor path
+/// elsewhere.
+enum Trainer<'a> {
+    Cpu(Box<cpu::CpuTrainer<'a>>),
+    Graph(Box<GraphTrainer>),
+}
+
+impl Trainer<'_> {
+    fn set_learning_rate(&mut self, lr: f64) {
+        match self {
+            Trainer::Cpu(t) => t.set_learning_rate(lr),
+            Trainer::Graph(t) => t.optimizer.set_learning_rate(lr),
+        }
+    }
+
+    /// One optimizer step per minibatch of `batch_size` training rows of `order`, in order,
+    /// with dropout `p` masks drawn from `rng`.
+    fn epoch(
+        &mut self,
+        spec: &ModelSpec,
+        order: &[usize],
+        batch_size: usize,
+        p: Option<f64>,
+        rng: &mut SplitMix64,
+    ) -> Result<()> {
+        match self {
+            Trainer::Cpu(t) => t.epoch(order, batch_size, p, rng),
+            Trainer::Graph(t) => {
+                for batch in order.chunks(batch_size) {
+                    t.step(spec, batch, p.map(|p| Dropout { p, rng: &mut *rng }))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The sum over the steps since the last call of each batch's loss times its rows.
+    fn take_loss_sum(&mut self) -> Result<f64> {
+        match self {
+            Trainer::Cpu(t) => Ok(t.take_loss_sum()),
+            Trainer::Graph(t) => t.take_loss_sum(),
+        }
+    }
+
+    /// The current weights on the training device, in [`ModelSpec::tensor_shapes`] order.
+    fn params(&self) -> Result<Vec<Tensor>> {
+        match self {
+            Trainer::Cpu(t) => t.params(),
+            Trainer::Graph(t) => Ok(t.params()),
+        }
+    }
+}
+
+/// The generic path: candle autograd and `candle_nn::AdamW` on any device.
+struct GraphTrainer {
+    vars: Vec<Var>,
+    optimizer: AdamW,
+    /// The training rows `[n, n_features]` on the device.
+    x: Tensor,
+    targets: Targets,
+    /// Summed on the device: reading each batch's loss back would stall a GPU every step.
+    loss_sum: Tensor,
+}
+
+impl GraphTrainer {
+    fn new(
+        spec: &ModelSpec,
+        cfg: &TrainConfig,
+        x: Tensor,
+        targets: Targets,
+        device: &Device,
+    ) -> Result<Self> {
+        let vars = init_params(spec, cfg.seed, device)?;
+        let optimizer = AdamW::new(
+            vars.clone(),
+            ParamsAdamW {
+                lr: cfg.learning_rate,
+                weight_decay: cfg.weight_decay,
+                ..ParamsAdamW::default()
+            },
+        )?;
+        Ok(Self {
+            vars,
+            optimizer,
+            x,
+            targets,
+            loss_sum: Tensor::zeros((), DType::F32, device)?,
+        })
+    }
+
+    fn params(&self) -> Vec<Tensor> {
+        self.vars.iter().map(|v| v.as_tensor().clone()).collect()
+    }
+
+    fn step(
+        &mut self,
+        spec: &ModelSpec,
+        batch: &[usize],
+        dropout: Option<Dropout<'_>>,
+    ) -> Result<()> {
+        // i64: candle's index type that holds any row count.
+        let index: Vec<i64> = batch.iter().map(|&i| i as i64).collect();
+        let index = Tensor::from_vec(index, batch.len(), self.x.device())?;
+        let xb = self.x.index_select(&index, 0)?;
+        let raw = forward(spec, &self.params(), &xb, dropout)?;
+        let loss = self.targets.loss(&raw, Some(&index))?;
+        self.optimizer.backward_step(&loss)?;
+        self.loss_sum = (&self.loss_sum + loss.detach().affine(batch.len() as f64, 0.0)?)?;
+        Ok(())
+    }
+
+    fn take_loss_sum(&mut self) -> Result<f64> {
+        let sum = f64::from(self.loss_sum.to_scalar::<f32>()?);
+        self.loss_sum = self.loss_sum.zeros_like()?;
+        Ok(sum)
+    }
+}
+
 /// Training targets on the device, and the loss against them.
 struct Targets {
     task: Task,
@@ -409,32 +572,20 @@ impl Targets {
         device: &Device,
     ) -> Result<Self> {
         let n = y.len();
+        let (values, weights) = host_targets(task, y, (mean, std), class_weights);
         let t = match task {
-            Task::Binary => Tensor::from_slice(y, (n, 1), device)?,
-            Task::Regression => {
-                let z: Vec<f32> = y
-                    .iter()
-                    .map(|&v| ((f64::from(v) - mean) / std) as f32)
-                    .collect();
-                Tensor::from_vec(z, (n, 1), device)?
-            }
+            Task::Binary | Task::Regression => Tensor::from_vec(values, (n, 1), device)?,
             Task::Multiclass { classes } => {
                 let mut one_hot = vec![0f32; n * classes];
-                for (i, &v) in y.iter().enumerate() {
+                for (i, &v) in values.iter().enumerate() {
                     one_hot[i * classes + v as usize] = 1.0;
                 }
                 Tensor::from_vec(one_hot, (n, classes), device)?
             }
         };
-        let weights = if class_weights.iter().all(|&w| w == 1.0) {
-            None
-        } else {
-            let w: Vec<f32> = y
-                .iter()
-                .map(|&v| class_weights[v as usize] as f32)
-                .collect();
-            Some(Tensor::from_vec(w, n, device)?)
-        };
+        let weights = weights
+            .map(|w| Tensor::from_vec(w, n, device))
+            .transpose()?;
         Ok(Self {
             task,
             y: t,
@@ -524,19 +675,30 @@ fn to_model(spec: &ModelSpec, params: &[Tensor], (mean, std): (f64, f64)) -> Res
 /// Initial weights as trainable variables, in [`ModelSpec::tensor_shapes`] order. Every tensor
 /// of a layer (weight and bias) is uniform in ±1/sqrt(fan_in), PyTorch's `nn.Linear` default.
 fn init_params(spec: &ModelSpec, seed: u64, device: &Device) -> Result<Vec<Var>> {
+    spec.tensor_shapes()
+        .into_iter()
+        .zip(init_values(spec, seed))
+        .map(|((_, shape), values)| {
+            Ok(Var::from_tensor(&Tensor::from_vec(values, shape, device)?)?)
+        })
+        .collect()
+}
+
+/// The values of [`init_params`], one buffer per tensor.
+fn init_values(spec: &ModelSpec, seed: u64) -> Vec<Vec<f32>> {
     let mut rng = SplitMix64::stream(seed, Stream::Init);
-    let mut vars = Vec::new();
+    let mut values = Vec::new();
     for layer in spec.layers() {
         let bound = 1.0 / (layer.inputs as f64).sqrt();
-        for shape in [vec![layer.outputs, layer.inputs], vec![layer.outputs]] {
-            let count = shape.iter().product();
-            let values: Vec<f32> = (0..count)
-                .map(|_| rng.uniform(-bound, bound) as f32)
-                .collect();
-            vars.push(Var::from_tensor(&Tensor::from_vec(values, shape, device)?)?);
+        for count in [layer.outputs * layer.inputs, layer.outputs] {
+            values.push(
+                (0..count)
+                    .map(|_| rng.uniform(-bound, bound) as f32)
+                    .collect(),
+            );
         }
     }
-    Ok(vars)
+    values
 }
 
 #[cfg(test)]
