@@ -50,6 +50,10 @@
 #                 repo); a fresh subfolder every run
 #   KEEP=1        keep the work folder (CSV, logs, both sides' JSON)
 #
+# After the rounds it also runs appliance/benches/predict_latency.rs (cargo
+# bench): single-row inference through the whole serving path on the demo's
+# model, p50 to max, against the goal of p99 under 100 µs.
+#
 # Needs: bash, GNU time, cargo (unless RUST_BENCH is given), python3 with
 # venv for the default TORCH_PYTHON.
 
@@ -196,6 +200,37 @@ run_rounds() {
     done
 }
 
+# full_path_latency: single-row inference through the whole serving path
+# (appliance/benches/predict_latency.rs: request JSON, contract rules, feature
+# transform, model, output checks, reply), in-process on the demo's deployed
+# model. Built first, so the timed run is the bench alone.
+LATENCY_BUILD=(cargo bench --locked -p airlock-appliance --bench predict_latency)
+full_path_latency() {
+    log "building the full-path latency bench (${LATENCY_BUILD[*]} --no-run)"
+    (cd "$REPO" && "${LATENCY_BUILD[@]}" --no-run) >&2
+    log "full-path single-row latency (the demo's model, one thread)"
+    if ! (cd "$REPO" && RAYON_NUM_THREADS=1 "${LATENCY_BUILD[@]}") \
+        >"$LOGS/latency.out" 2>"$LOGS/latency.err" </dev/null; then
+        tail -n 20 "$LOGS/latency.err" >&2 || true
+        die "the full-path latency bench failed"
+    fi
+    local k
+    declare -gA LAT=()
+    for k in calls features p50_us p90_us p99_us p999_us max_us calls_per_s; do
+        LAT[$k]=$(json_field "$LOGS/latency.out" "$k")
+    done
+    LAT[arch]=$(python3 -c 'import json, sys
+lines = [l for l in open(sys.argv[1]) if l.startswith("{")]
+print(json.dumps(json.loads(lines[-1])["arch"], separators=(",", ":")))' "$LOGS/latency.out")
+    if awk -v p="${LAT[p99_us]}" 'BEGIN { exit !(p < 100) }'; then
+        LAT[goal]="met"
+    else
+        LAT[goal]="not met"
+    fi
+    log "$(printf 'full path: p50 %.1f µs, p99 %.1f µs, %.0f calls/s' \
+        "${LAT[p50_us]}" "${LAT[p99_us]}" "${LAT[calls_per_s]}")"
+}
+
 # ---------------------------------------------------------------- figures
 
 # best SIDE KEY max|min: a side's best figure over the rounds.
@@ -335,6 +370,25 @@ $(figure_rows | markdown_table)
 
 - Training accuracy after training (threshold 0.5): Airlock ${AL[acc]}, PyTorch ${PT[acc]}
 
+### Single-row inference through the full path, in-process
+
+\`${LATENCY_BUILD[*]}\` (appliance/benches/predict_latency.rs), one thread, after the rounds
+above: the demo's deployed credit model (${LAT[features]} features, \`${LAT[arch]}\`) behind
+\`airlock::serve::answer\`, what \`airlock serve\` does per request once the line is read:
+request JSON, the contract's cell rules, the feature set's transform, the model, the output
+checks and the reply's JSON. ${LAT[calls]} timed calls after a warm-up, each timed.
+
+| p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | calls/s |
+|---:|---:|---:|---:|---:|---:|
+| $(us "${LAT[p50_us]}") | $(us "${LAT[p90_us]}") | $(us "${LAT[p99_us]}") | $(us "${LAT[p999_us]}") | $(us "${LAT[max_us]}") | $(thousands "${LAT[calls_per_s]}") |
+
+Goal p99 under 100 µs: ${LAT[goal]}.
+
+### GPU
+
+Not measured here: this run had no GPU. \`docs/gpu.md\` says how the GPU worker is built and
+what was proven of it.
+
 Every run (process seconds and peak RSS are the whole process under GNU time, CSV loading included):
 
 $(round_rows)
@@ -356,6 +410,7 @@ main() {
     make_workdir runtime
     make_data
     run_rounds
+    full_path_latency
     collect
     echo
     figure_rows | print_table

@@ -136,9 +136,14 @@ pub struct Trained {
     pub result: WorkerResult,
 }
 
+/// Where the NVIDIA kernel driver reports itself once loaded.
+const NVIDIA_DRIVER: &str = "/proc/driver/nvidia/version";
+
 /// The worker program for `device`: `airlock-worker` beside the running program, or
-/// `airlock-worker-cuda` when a GPU is asked for (or `auto`) and that build is installed.
-/// `AIRLOCK_WORKER` names another (tests).
+/// `airlock-worker-cuda` when that build is installed and a GPU is asked for (`cuda[:N]`), or
+/// `auto` is asked for and the NVIDIA driver is loaded: the GPU worker links the driver's
+/// library and cannot start without it, so `auto` on a host with no driver trains on the CPU
+/// and says so. `AIRLOCK_WORKER` names another (tests).
 pub fn worker_program(device: DeviceChoice) -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("AIRLOCK_WORKER") {
         return Ok(PathBuf::from(p));
@@ -151,11 +156,19 @@ pub fn worker_program(device: DeviceChoice) -> Result<PathBuf> {
         .map(Path::to_path_buf)
         .collect();
     if device != DeviceChoice::Cpu {
-        for d in &dirs {
-            let p = d.join("airlock-worker-cuda");
-            if p.is_file() {
+        let gpu_worker = dirs
+            .iter()
+            .map(|d| d.join("airlock-worker-cuda"))
+            .find(|p| p.is_file());
+        if let Some(p) = gpu_worker {
+            if device != DeviceChoice::Auto || Path::new(NVIDIA_DRIVER).exists() {
                 return Ok(p);
             }
+            eprintln!(
+                "note: auto: {} is installed but no NVIDIA driver is loaded ({NVIDIA_DRIVER} \
+                 is missing); training on the CPU",
+                p.display()
+            );
         }
     }
     for d in &dirs {

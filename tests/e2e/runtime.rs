@@ -407,6 +407,49 @@ fn checkpoints_are_written_and_devices_are_checked() {
             .contains("no CUDA backend"),
         "{v}"
     );
+
+    // With a GPU worker installed beside airlock (here a stand-in that only says it ran):
+    // cuda:N starts it and reports its failure; auto starts it only where the NVIDIA driver
+    // is loaded, and otherwise trains on the CPU and says why.
+    let bin = w.root.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::copy(crate::harness::bin(), bin.join("airlock")).unwrap();
+    std::fs::copy(worker_bin(), bin.join("airlock-worker")).unwrap();
+    let gpu = bin.join("airlock-worker-cuda");
+    std::fs::write(
+        &gpu,
+        "#!/bin/sh\necho 'stand-in GPU worker ran' >&2\nexit 42\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&gpu, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let train_on = |device: &str| {
+        Command::new(bin.join("airlock"))
+            .arg("--home")
+            .arg(w.lab())
+            .args(["--json", "train", "--dataset", "credit", "--features"])
+            .args(["credit-features", "--model", "logreg", "--epochs", "2"])
+            .args(["--device", device])
+            .env_remove("AIRLOCK_HOME")
+            .output()
+            .unwrap()
+    };
+    let out = train_on("cuda:0");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout} {stderr}");
+    assert!(stderr.contains("stand-in GPU worker ran"), "{stderr}");
+    if Path::new("/proc/driver/nvidia/version").exists() {
+        eprintln!("this host has an NVIDIA driver: auto would start the GPU worker; not checked");
+    } else {
+        let out = train_on("auto");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{stderr}");
+        assert!(stderr.contains("no NVIDIA driver is loaded"), "{stderr}");
+        assert_eq!(
+            json(&String::from_utf8_lossy(&out.stdout))["device"]["kind"],
+            "cpu"
+        );
+    }
 }
 
 /// Starts `airlock serve` at plant (the demo deployed its model there); returns the child
