@@ -471,7 +471,6 @@ pub fn policy(job: &Path, device: Option<DeviceChoice>) -> SandboxPolicy {
             "/lib",
             "/lib64",
             "/etc/ld.so.cache",
-            "/opt",
         ] {
             if Path::new(p).exists() {
                 if p == "/dev" {
@@ -480,6 +479,12 @@ pub fn policy(job: &Path, device: Option<DeviceChoice>) -> SandboxPolicy {
                     read_only.push(p.into());
                 }
             }
+        }
+        // The CUDA libraries the operator pointed the loader at (docs/gpu.md), and nothing
+        // else beneath /opt or wherever they live: a home under the same folder stays out.
+        if let Some(paths) = std::env::var_os("LD_LIBRARY_PATH") {
+            read_only
+                .extend(std::env::split_paths(&paths).filter(|p| p.is_absolute() && p.is_dir()));
         }
     }
     let off = |k: &str| std::env::var(k).is_ok_and(|v| v == "off");

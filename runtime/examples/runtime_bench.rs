@@ -5,6 +5,7 @@
 //! ```text
 //! runtime_bench --data FILE.csv [--hidden 64,64] [--batch-size 256] [--epochs 3] [--lr 1e-3]
 //!               [--threads 2] [--seed 42] [--single-row 20000] [--infer-reps 20]
+//!               [--device cpu|auto|cuda[:N]]
 //! ```
 //!
 //! - train: the runtime's `train` (binary, ReLU MLP, AdamW, constant rate), one warm-up epoch
@@ -19,6 +20,10 @@
 //!   model only, like the PyTorch side; the full path (request parsing and feature
 //!   transforms) is measured by the appliance's `predict_latency` bench.
 //!
+//! `--device` picks where training runs (default `cpu`; `cuda` needs a build with the `cuda`
+//! feature, docs/gpu.md); inference always runs on the CPU, as in the appliance. The JSON
+//! names the device that trained.
+//!
 //! `--threads` sets `RAYON_NUM_THREADS` before candle's first kernel; it must match the
 //! caller's environment, or the environment wins.
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
@@ -26,7 +31,9 @@
 
 use std::time::Instant;
 
-use airlock_runtime::{Arch, Device, Event, Matrix, Schedule, TrainConfig, TrainData, train};
+use airlock_runtime::{
+    Arch, DeviceChoice, Event, Matrix, Schedule, TrainConfig, TrainData, device, train,
+};
 
 struct Args {
     data: String,
@@ -38,6 +45,7 @@ struct Args {
     seed: u64,
     single_row: usize,
     infer_reps: usize,
+    device: DeviceChoice,
 }
 
 fn parse() -> Args {
@@ -51,6 +59,7 @@ fn parse() -> Args {
         seed: 42,
         single_row: 20_000,
         infer_reps: 20,
+        device: DeviceChoice::Cpu,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +74,7 @@ fn parse() -> Args {
             "--seed" => a.seed = v.parse().unwrap(),
             "--single-row" => a.single_row = v.parse().unwrap(),
             "--infer-reps" => a.infer_reps = v.parse().unwrap(),
+            "--device" => a.device = v.parse().unwrap(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -103,6 +113,10 @@ fn main() {
             a.threads
         );
     }
+    let (dev, info) = device::select(a.device).unwrap();
+    if let Some(note) = &info.note {
+        eprintln!("runtime_bench: {note}");
+    }
     let (x, y) = load(&a.data);
     let cfg = TrainConfig {
         arch: Arch::mlp(&a.hidden),
@@ -121,7 +135,7 @@ fn main() {
         slices: None,
     };
     let started = Instant::now();
-    let out = train(data, &cfg, &Device::Cpu, &mut |e| {
+    let out = train(data, &cfg, &dev, &mut |e| {
         if let Event::Epoch(r) = e {
             eprintln!(
                 "runtime_bench: epoch {} loss {:.4} {:.0} rows/s",
@@ -181,6 +195,7 @@ fn main() {
     let json = serde_json::json!({
         "candle": "0.11",
         "threads": a.threads,
+        "device": info,
         "rows": x.rows(),
         "features": x.cols(),
         "hidden": a.hidden,
