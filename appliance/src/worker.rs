@@ -76,6 +76,10 @@ pub struct Job {
     pub slices: bool,
     /// Paths the worker must not be able to read; it tries, and reports.
     pub must_not_read: Vec<PathBuf>,
+    /// Why the parent chose the CPU worker for `auto`, when it knows better than the worker
+    /// (a GPU worker installed but no driver loaded); it becomes the device's note.
+    #[serde(default)]
+    pub device_note: Option<String>,
 }
 
 /// One check the worker made of its own sandbox.
@@ -143,10 +147,10 @@ const NVIDIA_DRIVER: &str = "/proc/driver/nvidia/version";
 /// `airlock-worker-cuda` when that build is installed and a GPU is asked for (`cuda[:N]`), or
 /// `auto` is asked for and the NVIDIA driver is loaded: the GPU worker links the driver's
 /// library and cannot start without it, so `auto` on a host with no driver trains on the CPU
-/// and says so. `AIRLOCK_WORKER` names another (tests).
-pub fn worker_program(device: DeviceChoice) -> Result<PathBuf> {
+/// and says so (the note returned beside the program). `AIRLOCK_WORKER` names another (tests).
+pub fn worker_program(device: DeviceChoice) -> Result<(PathBuf, Option<String>)> {
     if let Some(p) = std::env::var_os("AIRLOCK_WORKER") {
-        return Ok(PathBuf::from(p));
+        return Ok((PathBuf::from(p), None));
     }
     let exe = std::env::current_exe().at(Path::new("/proc/self/exe"))?;
     let dirs: Vec<PathBuf> = exe
@@ -155,6 +159,7 @@ pub fn worker_program(device: DeviceChoice) -> Result<PathBuf> {
         .take(2)
         .map(Path::to_path_buf)
         .collect();
+    let mut note = None;
     if device != DeviceChoice::Cpu {
         let gpu_worker = dirs
             .iter()
@@ -162,19 +167,19 @@ pub fn worker_program(device: DeviceChoice) -> Result<PathBuf> {
             .find(|p| p.is_file());
         if let Some(p) = gpu_worker {
             if device != DeviceChoice::Auto || Path::new(NVIDIA_DRIVER).exists() {
-                return Ok(p);
+                return Ok((p, None));
             }
-            eprintln!(
-                "note: auto: {} is installed but no NVIDIA driver is loaded ({NVIDIA_DRIVER} \
-                 is missing); training on the CPU",
+            note = Some(format!(
+                "auto: using the CPU ({} is installed but no NVIDIA driver is loaded: \
+                 {NVIDIA_DRIVER} is missing)",
                 p.display()
-            );
+            ));
         }
     }
     for d in &dirs {
         let p = d.join("airlock-worker");
         if p.is_file() {
-            return Ok(p);
+            return Ok((p, note));
         }
     }
     Err(Error::NotFound(format!(
@@ -220,6 +225,7 @@ pub fn train(
     for d in [&input, &output] {
         std::fs::create_dir(d).at(d)?;
     }
+    let (program, device_note) = worker_program(device)?;
     let job = Job {
         config: config.clone(),
         rows: data.x.rows(),
@@ -227,6 +233,7 @@ pub fn train(
         device,
         slices: data.slices.is_some(),
         must_not_read,
+        device_note,
     };
     let job_json = serde_json::to_vec(&job).map_err(|e| Error::Rejected(e.to_string()))?;
     write_private(&input.join("job.json"), &job_json)?;
@@ -241,7 +248,6 @@ pub fn train(
         write_private(&input.join("slices.json"), &s)?;
     }
 
-    let program = worker_program(device)?;
     let mut cmd = Command::new(&program);
     cmd.arg("train")
         .arg(job_dir.path())
@@ -577,6 +583,9 @@ pub fn run_train(job_dir: &Path) -> Result<()> {
     let (device, mut info) = airlock_runtime::device::select(job.device)?;
     if info.kind == "cpu" {
         info.name = cpu_name;
+        if job.device_note.is_some() {
+            info.note = job.device_note.clone();
+        }
     }
     if let Some(note) = &info.note {
         eprintln!("note: {note}");
