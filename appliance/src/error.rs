@@ -69,6 +69,19 @@ pub enum Error {
     Runtime(#[from] airlock_runtime::Error),
 }
 
+impl From<airlock_worker::Error> for Error {
+    fn from(e: airlock_worker::Error) -> Self {
+        match e {
+            airlock_worker::Error::Io { path, source } => Error::Io { path, source },
+            airlock_worker::Error::NotFound(m) => Error::NotFound(m),
+            airlock_worker::Error::Runtime(r) => Error::Runtime(r),
+            // Refused outputs and failed workers: the run is refused, as before the worker
+            // had a crate of its own.
+            other => Error::Rejected(other.to_string()),
+        }
+    }
+}
+
 impl Error {
     /// The `airlock` exit code for this error.
     pub fn exit_code(&self) -> i32 {

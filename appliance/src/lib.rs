@@ -17,7 +17,7 @@
 //!   training and serving;
 //! - [`online`]: the online store (latest vector per entity, atomic version
 //!   switches) and point-in-time-correct training sets;
-//! - [`models`]: training runs (through `airlock-runtime`) and run records;
+//! - [`models`]: training runs (in the sandboxed worker, `airlock-worker`) and run records;
 //! - [`lifecycle`]: gates, approvals, deployment, prediction;
 //! - [`bundle`]: signed, encrypted media bundles, the only path in or out;
 //! - [`provenance`]: signed in-toto-style statements of how each artifact
@@ -62,6 +62,5 @@ pub mod time;
 pub mod trust;
 pub mod vault;
 pub mod vault_check;
-pub mod worker;
 
 pub use error::{Error, Result};

@@ -12,6 +12,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `airlock __worker ...`: this program is also the sandboxed CPU training worker, for when
+    // `airlock-worker` is not installed beside it (a plain `cargo run --bin airlock`). The
+    // worker enters its sandbox before anything else happens.
+    if let Some(code) = airlock_worker::embedded_main() {
+        return code;
+    }
     // Before any key or data is touched: no core dumps, not dumpable,
     // umask 077.
     let hardening = airlock_hardening::harden_process();

@@ -2,7 +2,7 @@
 //!
 //! `airlock train` loads a dataset snapshot and a feature set version,
 //! computes the feature vectors with the feature set's one transform, and
-//! hands them to the sandboxed training worker ([`crate::worker`]). It checks
+//! hands them to the sandboxed training worker ([`airlock_worker`]). It checks
 //! what comes back (the model file through the validating loader, every metric
 //! recomputed), then stores the weights (safetensors) and a run record in the
 //! vault, both signed. The run record's digest is the model's id; it names
@@ -23,13 +23,13 @@ use crate::audit;
 use crate::contract::{ColumnType, Value};
 use crate::data;
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
 use crate::time::Timestamp;
-use crate::worker::{self, SandboxRecord};
+use airlock_worker::SandboxRecord;
 
 /// Type tag of run records.
 pub const RUN_TYPE: &str = "airlock.run/v2";
@@ -343,15 +343,26 @@ pub fn train(
         labels: &prepared.y,
         slices: prepared.slices.as_deref(),
     };
-    let trained = worker::train(
+    let trained = airlock_worker::train(
         &home.vault().tmp_dir(),
-        data,
-        &config,
-        req.device,
-        must_not_read,
-        req.checkpoints.as_deref(),
+        airlock_worker::TrainJob {
+            data,
+            config: &config,
+            device: req.device,
+            must_not_read,
+            checkpoints: req.checkpoints.is_some(),
+            // Every program built on this library carries the CPU worker: its `main` calls
+            // `airlock_worker::embedded_main` first (appliance/src/main.rs).
+            embedded: true,
+        },
         on_epoch,
     )?;
+    if let Some(dest) = &req.checkpoints {
+        std::fs::create_dir_all(dest).at(dest)?;
+        for (name, bytes) in &trained.checkpoints {
+            crate::fsx::write_atomic(&dest.join(name), bytes)?;
+        }
+    }
     let result = trained.result;
     let site = home.site().clone();
     let (conn, vault, keys, _) = home.parts();

@@ -262,6 +262,16 @@ impl Vault {
         }
         for entry in fs::read_dir(&tmp).at(&tmp)? {
             let path = entry.at(&tmp)?.path();
+            // A training job folder whose worker still runs (it holds the folder's lock) is
+            // left alone; the worker dies with its parent, so this is a moment at most.
+            if path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(airlock_worker::JOB_PREFIX))
+                && airlock_worker::job_in_use(&path)
+            {
+                continue;
+            }
             let is_journal = path == journal;
             let removed = if path.is_dir() {
                 fs::remove_dir_all(&path)

@@ -1,9 +1,9 @@
 //! Where training runs: [`DeviceChoice`] (`auto`, `cpu`, `cuda[:N]`) resolved to a candle
 //! device and a [`DeviceInfo`] for the run record.
 //!
-//! The CUDA backend is compiled only with the `cuda` feature. Without it, `auto` falls back to
-//! the CPU and says why in [`DeviceInfo::note`]; `cuda` is an error that says how to get a GPU
-//! build.
+//! The CUDA backend is compiled only with the `cuda` feature. Without it (or without a usable
+//! GPU), `auto` falls back to the CPU, and says why in [`DeviceInfo::note`] only where a GPU is
+//! present but unusable; `cuda` is an error that says how to get a GPU build.
 
 use std::fmt;
 use std::str::FromStr;
@@ -114,6 +114,22 @@ fn cpu(note: Option<String>) -> (Device, DeviceInfo) {
     )
 }
 
+/// Whether this host shows an NVIDIA GPU: the driver loaded (`/proc/driver/nvidia/version`)
+/// or a GPU device node (`/dev/nvidia0` ...).
+pub fn gpu_present() -> bool {
+    std::path::Path::new("/proc/driver/nvidia/version").exists()
+        || std::fs::read_dir("/dev").is_ok_and(|d| {
+            d.flatten().any(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_prefix("nvidia"))
+                    .is_some_and(|rest| {
+                        !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_digit())
+                    })
+            })
+        })
+}
+
 /// Resolves `choice` to a device.
 ///
 /// # Errors
@@ -124,7 +140,10 @@ pub fn select(choice: DeviceChoice) -> Result<(Device, DeviceInfo)> {
         DeviceChoice::Cpu => Ok(cpu(None)),
         DeviceChoice::Auto => match open_cuda(0) {
             Ok(found) => Ok(found),
-            Err(e) => Ok(cpu(Some(format!("auto: using the CPU ({e})")))),
+            // A note only where a GPU is there but could not be used: on a host without one,
+            // the CPU is simply what `auto` means.
+            Err(e) if gpu_present() => Ok(cpu(Some(format!("auto: using the CPU ({e})")))),
+            Err(_) => Ok(cpu(None)),
         },
         DeviceChoice::Cuda(n) => open_cuda(n),
     }
@@ -208,8 +227,13 @@ mod tests {
         assert!(device.is_cpu());
         assert_eq!(info.kind, "cpu");
         assert!(info.threads >= 1);
-        let note = info.note.unwrap();
-        assert!(note.contains("no CUDA backend"), "{note}");
+        if gpu_present() {
+            let note = info.note.unwrap();
+            assert!(note.contains("no CUDA backend"), "{note}");
+        } else {
+            // No GPU on this host: `auto` means the CPU, and no note says otherwise.
+            assert_eq!(info.note, None);
+        }
         let err = select(DeviceChoice::Cuda(0)).unwrap_err().to_string();
         assert!(
             err.starts_with("device cuda:0: this build has no CUDA backend"),
