@@ -566,3 +566,73 @@ fn serve_answers_requests_like_predict_and_enforces_its_limits() {
     );
     stop(child, &sock);
 }
+
+/// Issue 15, item 9: `kill -9` of `airlock train` once left its worker running, re-parented to
+/// PID 1, and the next command deleted the job folder under it. Now the worker dies with
+/// `airlock train`, and the next command recovers the home cleanly.
+#[test]
+fn attack_kill_9_of_airlock_train_leaves_no_worker_running() {
+    let w = World::new();
+    let mut train = Command::new(crate::harness::bin())
+        .arg("--home")
+        .arg(w.lab())
+        .args([
+            "train",
+            "--dataset",
+            "credit",
+            "--features",
+            "credit-features",
+        ])
+        .args(["--model", "logreg", "--epochs", "10000000"])
+        .env_remove("AIRLOCK_HOME")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // The worker is a child of `airlock train` whose command line names a job folder in lab's
+    // vault/tmp; wait until it runs.
+    let tmp = w.lab().join("vault").join("tmp");
+    let find_worker = || -> Option<u32> {
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmd = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cmd = String::from_utf8_lossy(&cmd);
+            (cmd.contains("train-job-") && cmd.contains(&*tmp.to_string_lossy())).then_some(pid)
+        })
+    };
+    let start = std::time::Instant::now();
+    let worker = loop {
+        if let Some(pid) = find_worker() {
+            break pid;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the worker never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    train.kill().unwrap(); // SIGKILL
+    train.wait().unwrap();
+    let gone = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+    };
+    let start = std::time::Instant::now();
+    while !gone(worker) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "the worker {worker} outlived airlock train"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // The next command recovers: the job folder is removed, nothing else is lost.
+    let log = ok(&w.lab(), &["audit", "verify"]);
+    assert!(log.contains("audit log intact"), "{log}");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "recovery emptied vault/tmp"
+    );
+}
