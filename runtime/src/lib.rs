@@ -41,6 +41,7 @@ mod codec;
 mod config;
 pub mod device;
 mod error;
+pub mod fairness;
 mod matrix;
 mod metrics;
 mod model;
@@ -54,6 +55,7 @@ pub use config::{
 };
 pub use device::{DeviceChoice, DeviceInfo};
 pub use error::{Error, Result};
+pub use fairness::{Disparity, FAIRNESS_METRICS, Fairness, GroupRates, fairness};
 pub use matrix::Matrix;
 pub use metrics::{
     CALIBRATION_BINS, CalibrationBin, ClassMetrics, MAX_SLICES, METRIC_NAMES, Metrics,
