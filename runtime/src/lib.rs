@@ -41,6 +41,7 @@ mod codec;
 mod config;
 pub mod device;
 mod error;
+pub mod evaluation;
 pub mod fairness;
 mod matrix;
 mod metrics;
@@ -55,6 +56,10 @@ pub use config::{
 };
 pub use device::{DeviceChoice, DeviceInfo};
 pub use error::{Error, Result};
+pub use evaluation::{
+    Confusion, Importance, ThresholdPoint, class_confusion, confusion, permutation_importance,
+    threshold_sweep,
+};
 pub use fairness::{Disparity, FAIRNESS_METRICS, Fairness, GroupRates, fairness};
 pub use matrix::Matrix;
 pub use metrics::{

@@ -64,6 +64,11 @@ impl Matrix {
         &self.data
     }
 
+    /// The values, row-major, taken back.
+    pub(crate) fn into_vec(self) -> Vec<f32> {
+        self.data
+    }
+
     /// The rows listed in `indices`, in that order, as a `[indices.len(), cols]` tensor.
     pub(crate) fn select_rows(&self, indices: &[usize]) -> Result<Tensor> {
         let mut data = Vec::with_capacity(indices.len() * self.cols);
