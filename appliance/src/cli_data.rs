@@ -145,13 +145,17 @@ pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
             let r = data::apply_contract(&mut home, &c)?;
             out.emit(&r, |r| {
                 if r.unchanged {
-                    println!(
+                    out.line(format_args!(
                         "contract {} is already registered (id {})",
                         r.reference,
                         r.id.short()
-                    );
+                    ));
                 } else {
-                    println!("registered contract {} (id {})", r.reference, r.id.short());
+                    out.line(format_args!(
+                        "registered contract {} (id {})",
+                        r.reference,
+                        r.id.short()
+                    ));
                 }
             });
         }
@@ -160,8 +164,13 @@ pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
             let r: NameRef = contract.parse()?;
             let (id, c) = data::resolve_contract(&home, &r)?;
             out.emit(&json!({ "id": id, "contract": c }), |_| {
-                println!("# contract {}@{} (id {})", c.name, c.version, id.short());
-                print!("{}", c.to_toml());
+                out.line(format_args!(
+                    "# contract {}@{} (id {})",
+                    c.name,
+                    c.version,
+                    id.short()
+                ));
+                out.text(&c.to_toml());
             });
         }
         ContractCmd::Diff { a, b } => {
@@ -171,10 +180,10 @@ pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
             let lines = contract::diff(&ac, &bc);
             out.emit(&json!({ "from": an, "to": bn, "changes": lines }), |_| {
                 if lines.is_empty() {
-                    println!("{an} and {bn} are the same contract");
+                    out.line(format_args!("{an} and {bn} are the same contract"));
                 }
                 for l in &lines {
-                    println!("{l}");
+                    out.line(format_args!("{l}"));
                 }
             });
         }
@@ -186,14 +195,14 @@ pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
             )?;
             out.emit(&rows, |rs| {
                 for r in rs {
-                    println!(
+                    out.line(format_args!(
                         "{}/{}@{}  id {}  {}",
                         r["site"].as_str().unwrap_or(""),
                         r["name"].as_str().unwrap_or(""),
                         r["version"],
                         short(&r["id"]),
                         r["created_at"].as_str().unwrap_or("")
-                    );
+                    ));
                 }
             });
         }
@@ -223,33 +232,33 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
             v["dataset"] = json!(format!("{}@{}", r.name, r.version));
             out.emit(&v, |_| {
                 if r.unchanged {
-                    println!(
+                    out.line(format_args!(
                         "{} is already ingested as {}@{} ({} rows); nothing new stored",
                         file.display(),
                         r.name,
                         r.version,
                         r.rows
-                    );
+                    ));
                 } else {
-                    println!(
+                    out.line(format_args!(
                         "ingested {}@{}: {} rows, contract {}, snapshot {}",
                         r.name,
                         r.version,
                         r.rows,
                         r.contract_ref,
                         r.snapshot.short()
-                    );
+                    ));
                 }
                 for d in &r.drift {
                     match (&d.value, &d.skipped) {
-                        (Some(v), _) => println!(
+                        (Some(v), _) => out.line(format_args!(
                             "  drift {:?}: {} {v:.4} (threshold {})",
                             d.column,
                             d.metric.name(),
                             d.threshold
-                        ),
+                        )),
                         (None, Some(why)) => {
-                            println!("  drift {:?}: not checked: {why}", d.column)
+                            out.line(format_args!("  drift {:?}: not checked: {why}", d.column))
                         }
                         _ => {}
                     }
@@ -264,7 +273,7 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
             )?;
             out.emit(&rows, |rs| {
                 for r in rs {
-                    println!(
+                    out.line(format_args!(
                         "{}/{}@{}  {} rows  id {}  {}",
                         r["site"].as_str().unwrap_or(""),
                         r["name"].as_str().unwrap_or(""),
@@ -272,7 +281,7 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
                         r["rows"],
                         short(&r["id"]),
                         r["created_at"].as_str().unwrap_or("")
-                    );
+                    ));
                 }
             });
         }
@@ -280,7 +289,7 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
             let home = Home::open(home_dir)?;
             let (id, doc) = data::show(&home, &dataset.parse()?)?;
             out.emit(&json!({ "id": id, "dataset": doc }), |_| {
-                println!(
+                out.line(format_args!(
                     "{}/{}@{}  {} rows  {:?}  snapshot {}  ingested {} from {}",
                     doc.site,
                     doc.name,
@@ -290,10 +299,10 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
                     doc.snapshot.short(),
                     doc.created_at,
                     doc.source
-                );
+                ));
                 match &doc.profile {
-                    None => println!("  (no profile: ingested by an older Airlock)"),
-                    Some(p) => p.columns.iter().for_each(print_column),
+                    None => out.line("  (no profile: ingested by an older Airlock)"),
+                    Some(p) => p.columns.iter().for_each(|c| print_column(out, c)),
                 }
             });
         }
@@ -316,9 +325,9 @@ fn spark(counts: &[u64]) -> String {
         .collect()
 }
 
-fn print_column(c: &ColumnProfile) {
+fn print_column(out: Out, c: &ColumnProfile) {
     let about = if c.distinct_exact { "" } else { "~" };
-    println!(
+    out.line(format_args!(
         "  {} ({})  count {}  nulls {} ({:.2}%)  distinct {about}{}",
         c.name,
         c.ty.name(),
@@ -326,28 +335,28 @@ fn print_column(c: &ColumnProfile) {
         c.nulls,
         c.null_rate * 100.0,
         c.distinct
-    );
+    ));
     if let Some(n) = &c.numeric {
-        println!(
+        out.line(format_args!(
             "      min {}  max {}  mean {}  std {:.6}",
             c.show(n.min),
             c.show(n.max),
             c.show(n.mean),
             n.std
-        );
+        ));
         let qs: Vec<String> = n
             .quantiles
             .iter()
             .map(|q| format!("p{} {}", (q.p * 100.0).round(), c.show(q.value)))
             .collect();
-        println!("      {}", qs.join("  "));
-        println!(
+        out.line(format_args!("      {}", qs.join("  ")));
+        out.line(format_args!(
             "      histogram [{}] {} .. {}{}",
             spark(&n.histogram.counts),
             c.show(n.min),
             c.show(n.max),
             if n.sampled { " (from a sample)" } else { "" }
-        );
+        ));
     }
     if !c.top.is_empty() {
         let shown: Vec<String> = c
@@ -368,7 +377,7 @@ fn print_column(c: &ColumnProfile) {
         } else {
             String::new()
         };
-        println!("      top {}{more}", shown.join(", "));
+        out.line(format_args!("      top {}{more}", shown.join(", ")));
     }
 }
 
@@ -380,9 +389,9 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             let r = features::apply(&mut home, &text, &spec.display().to_string())?;
             out.emit(&json!({ "id": r.id, "feature_set": r.reference, "width": r.width, "unchanged": r.unchanged }), |_| {
                 if r.unchanged {
-                    println!("{} is unchanged (id {})", r.reference, r.id.short());
+                    out.line(format_args!("{} is unchanged (id {})", r.reference, r.id.short()));
                 } else {
-                    println!("created feature set {} ({} features, id {})", r.reference, r.width, r.id.short());
+                    out.line(format_args!("created feature set {} ({} features, id {})", r.reference, r.width, r.id.short()));
                 }
             });
         }
@@ -394,14 +403,14 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             )?;
             out.emit(&rows, |rs| {
                 for r in rs {
-                    println!(
+                    out.line(format_args!(
                         "{}/{}@{}  {} features  id {}",
                         r["site"].as_str().unwrap_or(""),
                         r["name"].as_str().unwrap_or(""),
                         r["version"],
                         r["rows"],
                         short(&r["id"])
-                    );
+                    ));
                 }
             });
         }
@@ -415,10 +424,10 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             bar.finish_and_clear();
             let r = r?;
             out.emit(&r, |r| {
-                println!(
+                out.line(format_args!(
                     "materialized {}: {} entities from {} rows (width {})",
                     r.reference, r.entities, r.rows, r.width
-                )
+                ))
             });
         }
         FeaturesCmd::Get { set, entity } => {
@@ -432,10 +441,10 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             })?;
             out.emit(&json!({ "feature_set": table.feature_set, "reference": table.reference, "entity": hit.entity,
                                "event_time": hit.event_time, "row": hit.row, "vector": hit.vector }), |_| {
-                println!(
+                out.line(format_args!(
                     "{} entity {}: {:?}",
                     table.reference, hit.entity, hit.vector
-                );
+                ));
             });
         }
         FeaturesCmd::Join {
@@ -448,10 +457,10 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             let from: Option<NameRef> = from.map(|f| f.parse()).transpose()?;
             let r = online::join(&home, &set.parse()?, &labels.parse()?, from.as_ref(), &file)?;
             out.emit(&r, |r| {
-                println!(
+                out.line(format_args!(
                     "wrote {}: {} label rows ({} with no feature row known at their time: features imputed)",
                     r.out, r.rows, r.without_history
-                )
+                ))
             });
         }
     }
