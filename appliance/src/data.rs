@@ -375,6 +375,9 @@ pub fn ingest(
     on_row: &mut dyn FnMut(u64),
 ) -> Result<Ingested> {
     registry::validate_name(name)?;
+    // The file's name is kept in the signed record as its source and shown
+    // at every site the dataset travels to.
+    crate::text::check_free_text("the file name", &file_name(file))?;
     let (contract, contract_id) = match contract_source {
         ContractSource::File(p) => {
             let c = read_contract(p)?;

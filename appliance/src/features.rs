@@ -703,8 +703,10 @@ pub fn request_row(
         match contract.parse_json(idx, v) {
             Ok(value) => row[idx] = value,
             Err((_, expected, found)) => problems.push(format!(
-                ", column {:?}: expected {expected}, found {found}",
-                col.name
+                ", column {:?}: expected {}, found {}",
+                col.name,
+                crate::text::Untrusted(&expected),
+                crate::text::Untrusted(&found)
             )),
         }
     }

@@ -353,6 +353,13 @@ pub fn train(
         on_epoch,
     )?;
     let result = trained.result;
+    // The device's name comes from the sandboxed worker (read from
+    // /proc/cpuinfo or the GPU driver); it is kept in the signed run record
+    // and shown at every site the model travels to.
+    crate::text::check_free_text(
+        "the device name the training worker reported",
+        &result.device.name,
+    )?;
     let site = home.site().clone();
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;

@@ -379,8 +379,13 @@ pub fn load_record<T: DeserializeOwned>(
         check_attestation(&trusted, kind, id, att)?;
     }
     let bytes = vault.read(id, kind.max_size())?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Integrity(format!("{kind} record {} does not parse: {e}", id.short())))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Integrity(format!(
+            "{kind} record {} does not parse: {}",
+            id.short(),
+            crate::text::error_text(&e)
+        ))
+    })
 }
 
 /// Parses `[SITE/]NAME[@VERSION]`.

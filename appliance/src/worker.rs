@@ -354,8 +354,8 @@ fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
 fn check_outputs(output: &Path, data: TrainData<'_>, config: &TrainConfig) -> Result<Trained> {
     let bad = |what: String| Error::Rejected(format!("the training worker's output: {what}"));
     let raw = read_capped(&output.join("result.json"), MAX_RESULT_BYTES)?;
-    let mut result: WorkerResult =
-        serde_json::from_slice(&raw).map_err(|e| bad(format!("result.json: {e}")))?;
+    let mut result: WorkerResult = serde_json::from_slice(&raw)
+        .map_err(|e| bad(format!("result.json: {}", crate::text::error_text(&e))))?;
     let spec = config.spec(data.x.cols());
     let weights = read_capped(&output.join("model.safetensors"), MAX_RESULT_BYTES * 64)?;
     let model = Model::from_safetensors(&weights, &spec)
