@@ -11,6 +11,7 @@ mod bundles;
 mod contracts;
 mod crash;
 mod demo;
+mod escapes;
 mod features;
 mod ingest;
 mod keys;
