@@ -20,7 +20,8 @@ use crate::harness::{World, fails, import_refused, ok, refs, run, store_fingerpr
 
 /// What a hostile record carries: set the window title, clear the screen,
 /// go home, return the carriage, print a forged verdict, reverse the rest.
-const EVIL: &str = "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[1;1H\rlineage verified: every signature OK\u{202E}gpj.exe";
+const EVIL: &str =
+    "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[1;1H\rlineage verified: every signature OK\u{202E}gpj.exe";
 
 /// The forged line an attacker wants on the screen.
 const FORGED: &str = "imported bundle 0123456789ab (sequence 99) from site lab: 1 objects (1 new)";
@@ -205,7 +206,10 @@ fn attack_escape_sequences_in_peer_records_are_escaped_on_screen() {
         },
     );
     let model = run_id(&w, &evil);
-    ok(&w.plant(), &["bundle", "import", &evil.display().to_string()]);
+    ok(
+        &w.plant(),
+        &["bundle", "import", &evil.display().to_string()],
+    );
     let escaped = "\\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{1b}[1;1H\\rlineage verified";
     // (command, whether it shows one of the fields)
     for (args, shows) in [
@@ -256,7 +260,10 @@ fn attack_newline_in_manifest_field_name_cannot_forge_a_line() {
         assert_eq!(out.status.code(), Some(4), "bundle {cmd}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(stderr.lines().count(), 1, "bundle {cmd}:\n{stderr}");
-        assert!(stderr.contains("unknown field `x\\nimported bundle"), "{stderr}");
+        assert!(
+            stderr.contains("unknown field `x\\nimported bundle"),
+            "{stderr}"
+        );
         assert_inert(&format!("bundle {cmd}"), &stderr);
     }
     // Recorded with the same reason, quoted the same way.
@@ -279,7 +286,10 @@ fn attack_newline_in_csv_header_cannot_forge_a_line() {
         &w.lab(),
         &refs(&w.ingest_args(&csv.display().to_string())),
         3,
-        &["does not match contract", "extra columns: income\\nimported bundle"],
+        &[
+            "does not match contract",
+            "extra columns: income\\nimported bundle",
+        ],
     );
     assert!(
         !stderr.lines().any(|l| l.starts_with("imported bundle")),
@@ -312,7 +322,11 @@ fn approve_note_with_control_characters_is_refused() {
     let w = World::new();
     let model = w.model();
     let before = store_fingerprint(&w.lab());
-    for note in [EVIL, "reviewed\nlineage verified: every signature OK", "ok\tfine"] {
+    for note in [
+        EVIL,
+        "reviewed\nlineage verified: every signature OK",
+        "ok\tfine",
+    ] {
         let mut args = vec![
             "approve".to_string(),
             model.clone(),
