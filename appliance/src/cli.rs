@@ -12,7 +12,7 @@ use airlock::home::Home;
 use airlock::operator::{self, Operator};
 use airlock::personal::PassSource;
 use airlock::policy::{self, Role};
-use airlock::registry::{self, NameRef};
+use airlock::registry::NameRef;
 use airlock::site::{SiteCard, SiteName};
 use airlock::time::Timestamp;
 use airlock::{audit, demo, fsx, lifecycle, lineage, models, trust, vault_check};
@@ -213,6 +213,18 @@ struct MaybeOperatorArgs {
 }
 
 impl MaybeOperatorArgs {
+    /// The operator an export names, for the library to unlock (and to
+    /// record as a refused export if it cannot).
+    fn authority(self) -> export::Authority<'static> {
+        match self.operator {
+            None => export::Authority::Nobody,
+            Some(name) => export::Authority::Unlock {
+                name,
+                pass: PassSource::from_arg(self.passphrase_file),
+            },
+        }
+    }
+
     fn unlock(self, home: &Home, role: Role) -> Result<Option<Operator>> {
         self.operator
             .map(|name| {
@@ -698,7 +710,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Models(ModelsCmd::Show { model }) => {
             let home = open()?;
-            let id = registry::resolve_model(&home.conn, &model)?;
+            let id = models::resolve(&home, &model)?;
             let run = models::load_run(&home, &id)?;
             let mut v = serde_json::to_value(&run).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(id.hex());
@@ -769,7 +781,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Gate { model, require } => {
             let mut home = open()?;
-            let id = registry::resolve_model(&home.conn, &model)?;
+            let id = models::resolve(&home, &model)?;
             let checks = require
                 .iter()
                 .map(|s| lifecycle::parse_threshold(s))
@@ -810,7 +822,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             note,
         } => {
             let mut home = open()?;
-            let id = registry::resolve_model(&home.conn, &model)?;
+            let id = models::resolve(&home, &model)?;
             let op = operator::unlock(
                 &home,
                 &who.operator,
@@ -835,7 +847,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             operator: who,
         } => {
             let mut home = open()?;
-            let id = registry::resolve_model(&home.conn, &model)?;
+            let id = models::resolve(&home, &model)?;
             let op = who.unlock(&home, Role::Deploy)?;
             let (did, d) = lifecycle::deploy(&mut home, &id, &slot, op.as_ref())?;
             let mut v = serde_json::to_value(&d).map_err(|e| Error::Rejected(e.to_string()))?;
@@ -859,34 +871,19 @@ pub fn run(cli: Cli) -> Result<i32> {
             max_request_bytes,
             features,
         } => {
-            if max_connections == 0 || max_request_bytes == 0 {
-                return Err(Error::Rejected(
-                    "--max-connections and --max-request-bytes must be at least 1".into(),
-                ));
-            }
             let mut home = open()?;
             let want = features.map(|f| f.parse::<NameRef>()).transpose()?;
-            let scorer = lifecycle::Scorer::open(&home, &slot, want.as_ref())?;
-            let mut allow: std::collections::BTreeSet<u32> = allow_uid.into_iter().collect();
-            if allow.is_empty() {
-                allow.insert(nix::unistd::geteuid().as_raw());
-            }
-            {
-                let (conn, _, keys, _) = home.parts();
-                let tx = conn.transaction()?;
-                audit_serve(&tx, keys, &scorer, &slot, &socket, &allow)?;
-                tx.commit()?;
-            }
-            // The home's lock is released: other commands run while this serves.
-            drop(home);
-            let model = scorer.model_id;
             let opts = airlock::serve::ServeOptions {
                 socket: socket.clone(),
-                allow_uids: allow,
+                allow_uids: allow_uid.into_iter().collect(),
                 max_connections,
                 max_request_bytes,
             };
-            airlock::serve::serve(scorer, &opts, || {
+            let server = airlock::serve::prepare(&mut home, &slot, want.as_ref(), opts)?;
+            // The home's lock is released: other commands run while this serves.
+            drop(home);
+            let model = server.model();
+            airlock::serve::serve(server, || {
                 out.emit(&json!({ "serving": model.hex(), "socket": socket }), |_| {
                     out.line(format_args!(
                         "serving model {} on {}",
@@ -993,9 +990,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Audit(AuditCmd::AdoptCheckpoint) => {
             let mut home = open()?;
-            let root = home.root().to_path_buf();
-            let (conn, _, keys, _) = home.parts();
-            let seq = audit::adopt_checkpoint(&root, conn, keys)?;
+            let seq = home.adopt_audit_checkpoint()?;
             out.emit(&json!({ "id": seq, "checkpoint": seq }), |_| {
                 out.line(format_args!(
                     "signed a first audit checkpoint at record {seq}; the adoption is recorded in the log"
@@ -1009,21 +1004,15 @@ pub fn run(cli: Cli) -> Result<i32> {
             operator: who,
         }) => {
             let mut home = open()?;
-            let r = (|| {
-                let card = read_card(&to)?;
-                let op = who.unlock(&home, Role::Export)?;
-                let opts = export::ExportOptions {
-                    with_data: false,
-                    expires_in_days: expires_in,
-                    split: None,
-                    operator: op.as_ref(),
-                };
-                out.with_bytes("export", |on| {
-                    export::export_audit(&mut home, &card, opts, &file, on)
-                })
-            })();
-            let r = r.map_err(|e| {
-                import::record_refusal(&mut home, "bundle.export_refused", &file, e)
+            let card = read_card(&to)?;
+            let opts = export::ExportOptions {
+                with_data: false,
+                expires_in_days: expires_in,
+                split: None,
+                operator: who.authority(),
+            };
+            let r = out.with_bytes("export", |on| {
+                export::export_audit(&mut home, &card, opts, &file, on)
             })?;
             out.emit(&r, |r| {
                 out.line(format_args!(
@@ -1059,7 +1048,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Audit(AuditCmd::Verify) => {
             let home = open()?;
-            let v = audit::verify(home.root(), &home.conn, &home.public().signing)?;
+            let v = home.verify_audit()?;
             out.emit(&v, |v| {
                 out.line(format_args!(
                     "audit log intact: {} records, head {}, signed checkpoint at record {}",
@@ -1093,7 +1082,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                         None => r.action == a,
                     })
             };
-            let records: Vec<audit::Record> = audit::records(&home.conn)?
+            let records: Vec<audit::Record> = home
+                .audit_log()?
                 .into_iter()
                 .filter(|r| wanted(r))
                 .collect();
@@ -1229,7 +1219,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Policy(PolicyCmd::Show) => {
             let home = open()?;
-            let Some(p) = policy::current(&home.conn, home.vault())? else {
+            let Some(p) = policy::in_force(&home)? else {
                 return Err(Error::NotFound(
                     "no trust policy is in force on this node (setup mode: peers by `trust add`, any operator may approve)".into(),
                 ));
@@ -1281,21 +1271,9 @@ pub fn run(cli: Cli) -> Result<i32> {
     Ok(exit::OK)
 }
 
-pub(crate) fn short(v: &serde_json::Value) -> String {
-    v.as_str()
-        .map(|s| s.chars().take(12).collect())
-        .unwrap_or_default()
-}
-
-pub(crate) fn list_rows(home: &Home, sql: &str) -> Result<Vec<serde_json::Value>> {
-    let mut stmt = home.conn.prepare(sql)?;
-    let rows = stmt.query_map([], |r| {
-        Ok(json!({
-            "id": r.get::<_, String>(0)?, "site": r.get::<_, String>(1)?, "name": r.get::<_, String>(2)?,
-            "version": r.get::<_, i64>(3)?, "rows": r.get::<_, i64>(4)?, "created_at": r.get::<_, String>(5)?,
-        }))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+/// The first 12 characters of an id, as lists show it.
+pub(crate) fn short(id: &str) -> String {
+    id.chars().take(12).collect()
 }
 
 fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
@@ -1473,26 +1451,20 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
             items,
         } => {
             let mut home = Home::open(home_dir)?;
-            let r = (|| {
-                let op = who.unlock(&home, Role::Export)?;
-                let card = read_card(&to)?;
-                let items = items
-                    .iter()
-                    .map(|s| s.parse())
-                    .collect::<Result<Vec<export::Item>>>()?;
-                let split = split.as_deref().map(media::parse_split).transpose()?;
-                let opts = export::ExportOptions {
-                    with_data,
-                    expires_in_days: expires_in,
-                    split,
-                    operator: op.as_ref(),
-                };
-                out.with_bytes("export", |on| {
-                    export::export(&mut home, &card, &items, opts, &file, on)
-                })
-            })();
-            let r = r.map_err(|e| {
-                import::record_refusal(&mut home, "bundle.export_refused", &file, e)
+            let card = read_card(&to)?;
+            let items = items
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<Vec<export::Item>>>()?;
+            let split = split.as_deref().map(media::parse_split).transpose()?;
+            let opts = export::ExportOptions {
+                with_data,
+                expires_in_days: expires_in,
+                split,
+                operator: who.authority(),
+            };
+            let r = out.with_bytes("export", |on| {
+                export::export(&mut home, &card, &items, opts, &file, on)
             })?;
             let mut v = serde_json::to_value(&r).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(r.bundle.hex());
@@ -1672,23 +1644,4 @@ fn describe_answer(a: &lifecycle::Answer) -> String {
         parts.push(format!("value {v}"));
     }
     parts.join("  ")
-}
-
-fn audit_serve(
-    tx: &rusqlite::Transaction<'_>,
-    keys: &airlock::keys::SiteKeys,
-    scorer: &lifecycle::Scorer,
-    slot: &str,
-    socket: &Path,
-    allow: &std::collections::BTreeSet<u32>,
-) -> Result<()> {
-    airlock::audit::append(
-        tx,
-        keys,
-        "model.serve",
-        &[scorer.model_id.hex()],
-        json!({ "slot": slot, "socket": socket.display().to_string(), "allow_uids": allow,
-                "feature_set": scorer.run.feature_set_ref }),
-    )?;
-    Ok(())
 }

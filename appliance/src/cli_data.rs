@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use airlock::contract::{self, Contract};
@@ -13,7 +13,7 @@ use airlock::profile::ColumnProfile;
 use airlock::registry::NameRef;
 use airlock::{features, online};
 
-use crate::cli::{list_rows, short};
+use crate::cli::short;
 use crate::output::Out;
 
 #[derive(Subcommand, Debug)]
@@ -64,7 +64,7 @@ pub enum DataCmd {
         /// The file's format (by default: .parquet/.pq is Parquet, anything
         /// else CSV).
         #[arg(long, value_enum)]
-        format: Option<Format>,
+        format: Option<FormatArg>,
     },
     /// List dataset versions.
     List,
@@ -74,6 +74,24 @@ pub enum DataCmd {
         /// The dataset, [SITE/]NAME[@VERSION].
         dataset: String,
     },
+}
+
+/// `--format`: the library's [`Format`], named for the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// Delimited text, in the contract's CSV dialect.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Parquet => Format::Parquet,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -189,19 +207,16 @@ pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
         }
         ContractCmd::List => {
             let home = Home::open(home_dir)?;
-            let rows = list_rows(
-                &home,
-                "SELECT id, site, name, version, 0, created_at FROM contracts ORDER BY site, name, version",
-            )?;
+            let rows = data::list_contracts(&home)?;
             out.emit(&rows, |rs| {
                 for r in rs {
                     out.line(format_args!(
                         "{}/{}@{}  id {}  {}",
-                        r["site"].as_str().unwrap_or(""),
-                        r["name"].as_str().unwrap_or(""),
-                        r["version"],
-                        short(&r["id"]),
-                        r["created_at"].as_str().unwrap_or("")
+                        r.site,
+                        r.name,
+                        r.version,
+                        short(&r.id),
+                        r.created_at
                     ));
                 }
             });
@@ -222,7 +237,10 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
             let mut home = Home::open(home_dir)?;
             let source = ContractSource::parse(&contract)?;
             let bar = out.counter("checking");
-            let opts = IngestOptions { quarantine, format };
+            let opts = IngestOptions {
+                quarantine,
+                format: format.map(Format::from),
+            };
             let r = data::ingest(&mut home, &file, &dataset, &source, &opts, &mut |n| {
                 bar.set_position(n)
             });
@@ -267,20 +285,17 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
         }
         DataCmd::List => {
             let home = Home::open(home_dir)?;
-            let rows = list_rows(
-                &home,
-                "SELECT id, site, name, version, rows, created_at FROM datasets ORDER BY site, name, version",
-            )?;
+            let rows = data::list(&home)?;
             out.emit(&rows, |rs| {
                 for r in rs {
                     out.line(format_args!(
                         "{}/{}@{}  {} rows  id {}  {}",
-                        r["site"].as_str().unwrap_or(""),
-                        r["name"].as_str().unwrap_or(""),
-                        r["version"],
-                        r["rows"],
-                        short(&r["id"]),
-                        r["created_at"].as_str().unwrap_or("")
+                        r.site,
+                        r.name,
+                        r.version,
+                        r.rows,
+                        short(&r.id),
+                        r.created_at
                     ));
                 }
             });
@@ -397,19 +412,16 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
         }
         FeaturesCmd::List => {
             let home = Home::open(home_dir)?;
-            let rows = list_rows(
-                &home,
-                "SELECT id, site, name, version, width AS rows, created_at FROM feature_sets ORDER BY site, name, version",
-            )?;
+            let rows = features::list(&home)?;
             out.emit(&rows, |rs| {
                 for r in rs {
                     out.line(format_args!(
                         "{}/{}@{}  {} features  id {}",
-                        r["site"].as_str().unwrap_or(""),
-                        r["name"].as_str().unwrap_or(""),
-                        r["version"],
-                        r["rows"],
-                        short(&r["id"])
+                        r.site,
+                        r.name,
+                        r.version,
+                        r.rows,
+                        short(&r.id)
                     ));
                 }
             });

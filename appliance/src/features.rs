@@ -1258,6 +1258,15 @@ pub fn insert_feature_set_row(
     Ok(())
 }
 
+/// Every feature set version held here, by site, name and version (`rows`
+/// is the vector width).
+pub fn list(home: &Home) -> Result<Vec<registry::Listed>> {
+    registry::listed(
+        &home.conn,
+        "SELECT id, site, name, version, width, created_at FROM feature_sets ORDER BY site, name, version",
+    )
+}
+
 /// Loads a feature set version by id, verifying its signature and digest.
 pub fn load(home: &Home, id: &Digest) -> Result<FeatureSetDoc> {
     let doc: FeatureSetDoc = registry::load_record(&home.conn, home.vault(), Kind::FeatureSet, id)?;

@@ -446,6 +446,12 @@ pub fn insert_model_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &RunReco
     Ok(())
 }
 
+/// The id of the model `prefix` names: its whole id, or a unique prefix of
+/// at least 8 hex digits.
+pub fn resolve(home: &Home, prefix: &str) -> Result<Digest> {
+    registry::resolve_model(&home.conn, prefix)
+}
+
 /// Loads a run record by model id (verifying signature and digest).
 pub fn load_run(home: &Home, id: &Digest) -> Result<RunRecord> {
     registry::load_record(&home.conn, home.vault(), Kind::Run, id)

@@ -83,14 +83,18 @@ impl Out {
     }
 
     /// Runs `work` with a byte progress bar (done, total) labelled `what`,
-    /// cleared when it returns.
+    /// cleared when it returns. The bar appears only once bytes flow, so a
+    /// passphrase prompt before that is not drawn over.
     pub fn with_bytes<T>(&self, what: &str, work: impl FnOnce(&mut dyn FnMut(u64, u64)) -> T) -> T {
-        let bar = self.bar(0, what, true);
+        let mut bar: Option<ProgressBar> = None;
         let result = work(&mut |done, total| {
+            let bar = bar.get_or_insert_with(|| self.bar(total, what, true));
             bar.set_length(total);
             bar.set_position(done);
         });
-        bar.finish_and_clear();
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
         result
     }
 

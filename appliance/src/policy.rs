@@ -468,6 +468,11 @@ impl InForce {
     }
 }
 
+/// The policy in force at `home` (see [`current`]).
+pub fn in_force(home: &Home) -> Result<Option<InForce>> {
+    current(&home.conn, home.vault())
+}
+
 /// The policy in force, re-verified against its own root keys; `None` for a
 /// node that has not had one applied (setup mode).
 pub fn current(conn: &Connection, vault: &Vault) -> Result<Option<InForce>> {

@@ -15,6 +15,7 @@ mod escapes;
 mod features;
 mod ingest;
 mod keys;
+mod library;
 mod lifecycle;
 mod lineage;
 mod media;
