@@ -306,7 +306,7 @@ pub fn train(
             .unwrap_or("no message");
         return Err(Error::Rejected(format!(
             "the training worker failed ({status}): {}",
-            last.trim_start_matches("error: ")
+            crate::text::Untrusted(last.trim_start_matches("error: "))
         )));
     }
 
