@@ -737,13 +737,17 @@ impl Contract {
                 header.join(",")
             ));
         }
-        Some(parts.join("; "))
+        // Column names come from the file: a quoted line break or escape
+        // sequence in a header cell must not forge a line of the message.
+        Some(crate::text::escape(&parts.join("; ")).into_owned())
     }
 
     fn refuse_header(&self, source: &str, diff: &str) -> Error {
         Error::Rejected(format!(
-            "{source} does not match contract {} v{}: {diff}; nothing was stored",
-            self.name, self.version
+            "{} does not match contract {} v{}: {diff}; nothing was stored",
+            crate::text::Untrusted(source),
+            self.name,
+            self.version
         ))
     }
 }
@@ -901,7 +905,10 @@ impl<R: Read> CsvRows<R> {
         let trim = contract.csv.trim;
         if contract.csv.header {
             let got = read_record(&mut reader, &mut record, trim).map_err(|e| {
-                Error::Rejected(format!("{source}: cannot read the header row: {e}"))
+                Error::Rejected(format!(
+                    "{source}: cannot read the header row: {}",
+                    crate::text::error_text(&e)
+                ))
             })?;
             if !got {
                 return Err(Error::Rejected(format!(
@@ -938,8 +945,10 @@ impl<R: Read> CsvRows<R> {
                 Ok(Some((self.row, line, &self.record)))
             }
             Err(e) => Err(Error::Rejected(format!(
-                "{}: malformed CSV after row {}: {e}; nothing was stored",
-                self.source, self.row
+                "{}: malformed CSV after row {}: {}; nothing was stored",
+                self.source,
+                self.row,
+                crate::text::error_text(&e)
             ))),
         }
     }

@@ -450,7 +450,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
             with_data: false,
             expires_in_days: 30,
             split: None,
-            operator: None,
+            operator: export::Authority::Nobody,
         },
         &bundle,
         &mut |_, _| {},

@@ -228,6 +228,26 @@ impl Home {
     }
 }
 
+/// The audit log of this home, for callers that hold a `Home` (the CLI, the
+/// console): they get the records and the checks without the connection.
+impl Home {
+    /// Every audit record, oldest first.
+    pub fn audit_log(&self) -> Result<Vec<audit::Record>> {
+        audit::records(&self.conn)
+    }
+
+    /// Verifies the audit chain, every signature and the signed checkpoint.
+    pub fn verify_audit(&self) -> Result<audit::Verified> {
+        audit::verify(&self.root, &self.conn, &self.keys.public().signing)
+    }
+
+    /// Signs a first audit checkpoint for a home made before checkpoints
+    /// existed (see [`audit::adopt_checkpoint`]); returns its record number.
+    pub fn adopt_audit_checkpoint(&mut self) -> Result<i64> {
+        audit::adopt_checkpoint(&self.root, &mut self.conn, &self.keys)
+    }
+}
+
 impl Drop for Home {
     fn drop(&mut self) {
         // Best effort: whatever is left is cleaned at the next start.

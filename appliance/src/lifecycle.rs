@@ -362,6 +362,8 @@ pub fn approve(
             "--note is longer than 2000 characters".into(),
         ));
     }
+    // The note travels in the signed approval and is shown at every site.
+    crate::text::check_free_text("--note", note)?;
     models::load_run(home, model)?;
     let Some(gate) = passing_gate(home, model)? else {
         return Err(Error::Refused(format!(
@@ -827,8 +829,13 @@ pub fn predict(
         if line.trim().is_empty() {
             continue;
         }
-        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
-            .map_err(|e| Error::Rejected(format!("{source} line {n}: not a JSON object: {e}")))?;
+        let obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&line).map_err(|e| {
+                Error::Rejected(format!(
+                    "{source} line {n}: not a JSON object: {}",
+                    crate::text::error_text(&e)
+                ))
+            })?;
         match scorer.features(&obj, &mut x) {
             Ok(()) => lines.push(n),
             Err(p) => problems.extend(p.into_iter().map(|p| format!("line {n}{p}"))),

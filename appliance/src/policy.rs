@@ -213,12 +213,13 @@ impl SignedPolicy {
             bad(
                 source,
                 format!(
-                    "not a signed policy file ({e}); sign a TOML draft with `airlock policy sign`"
+                    "not a signed policy file ({}); sign a TOML draft with `airlock policy sign`",
+                    crate::text::error_text(&e)
                 ),
             )
         })?;
-        let body: PolicyBody =
-            serde_json::from_str(file.policy.get()).map_err(|e| bad(source, e))?;
+        let body: PolicyBody = serde_json::from_str(file.policy.get())
+            .map_err(|e| bad(source, crate::text::error_text(&e)))?;
         Ok(SignedPolicy {
             bytes: file.policy.get().as_bytes().to_vec(),
             body,
@@ -465,6 +466,11 @@ impl InForce {
     pub fn body(&self) -> &PolicyBody {
         &self.policy.body
     }
+}
+
+/// The policy in force at `home` (see [`current`]).
+pub fn in_force(home: &Home) -> Result<Option<InForce>> {
+    current(&home.conn, home.vault())
 }
 
 /// The policy in force, re-verified against its own root keys; `None` for a
@@ -1017,8 +1023,13 @@ pub fn read_root_card(path: &Path) -> Result<RootCard> {
         path.to_path_buf()
     };
     let bytes = fsx::read_capped(&p, 64 << 10)?;
-    let card: RootCard = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Rejected(format!("root key card {}: {e}", p.display())))?;
+    let card: RootCard = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Rejected(format!(
+            "root key card {}: {}",
+            p.display(),
+            crate::text::error_text(&e)
+        ))
+    })?;
     if card.format != ROOT_PUB_FORMAT || key_id_of(&card.public_key)? != card.key_id {
         return Err(Error::Rejected(format!(
             "root key card {}: not a root key card, or its key id does not match its key",

@@ -379,8 +379,47 @@ pub fn load_record<T: DeserializeOwned>(
         check_attestation(&trusted, kind, id, att)?;
     }
     let bytes = vault.read(id, kind.max_size())?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Integrity(format!("{kind} record {} does not parse: {e}", id.short())))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Integrity(format!(
+            "{kind} record {} does not parse: {}",
+            id.short(),
+            crate::text::error_text(&e)
+        ))
+    })
+}
+
+/// One version of a named thing (a contract, dataset or feature set), as
+/// listed by `contract list`, `data list` and `features list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Listed {
+    /// Its id (digest, hex).
+    pub id: String,
+    /// The site that made it.
+    pub site: String,
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: i64,
+    /// Rows (a dataset), features (a feature set), or 0 (a contract).
+    pub rows: i64,
+    /// When it was registered here.
+    pub created_at: String,
+}
+
+/// The rows `sql` selects as (id, site, name, version, rows, created_at).
+pub(crate) fn listed(conn: &Connection, sql: &str) -> Result<Vec<Listed>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Listed {
+            id: r.get(0)?,
+            site: r.get(1)?,
+            name: r.get(2)?,
+            version: r.get(3)?,
+            rows: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Parses `[SITE/]NAME[@VERSION]`.

@@ -22,9 +22,10 @@
 //! - at most `max_connections` connections at once; the next is told the server is busy;
 //! - a request line of at most `max_request_bytes`.
 //!
-//! The server loads and checks the deployed model once, at start, and then releases the
-//! home: other commands run while it serves. It serves that model until it is stopped
-//! (SIGTERM or Ctrl-C); deploy a new model, then restart it.
+//! The server loads and checks the deployed model once, at start ([`prepare`], which also
+//! records `model.serve` in the audit log: a [`Prepared`] server exists only with its
+//! record), and then releases the home: other commands run while it serves. It serves that
+//! model until it is stopped (SIGTERM or Ctrl-C); deploy a new model, then restart it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -35,15 +36,19 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::Semaphore;
 
+use crate::audit;
+use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
+use crate::home::Home;
 use crate::lifecycle::Scorer;
+use crate::registry::NameRef;
 
 /// How a server is set up.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// Socket path (created; an old socket there is replaced, any other file refused).
     pub socket: PathBuf,
-    /// Peer uids allowed to connect.
+    /// Peer uids allowed to connect (empty: only the uid serving).
     pub allow_uids: BTreeSet<u32>,
     /// Most connections served at once.
     pub max_connections: usize,
@@ -67,9 +72,64 @@ fn bind(path: &Path) -> Result<UnixListener> {
     UnixListener::bind(path).at(path)
 }
 
-/// Serves `scorer` until SIGTERM or Ctrl-C. `on_ready` is called once the socket accepts
-/// connections.
-pub fn serve(scorer: Scorer, opts: &ServeOptions, on_ready: impl FnOnce()) -> Result<()> {
+/// A deployed model opened for serving, its `model.serve` record in the audit log. Only
+/// [`prepare`] makes one, so every server a caller starts is on the record.
+pub struct Prepared {
+    scorer: Scorer,
+    opts: ServeOptions,
+}
+
+impl Prepared {
+    /// The model to be served.
+    pub fn model(&self) -> Digest {
+        self.scorer.model_id
+    }
+
+    /// The options it will serve with (the allow list filled in).
+    pub fn options(&self) -> &ServeOptions {
+        &self.opts
+    }
+}
+
+/// Opens the model deployed to `slot` for serving (checked as `predict` checks it; refused
+/// if it does not use the feature set `features` names), checks `opts` (an empty allow list
+/// means the uid serving), and appends `model.serve` to the audit log with the slot, the
+/// socket, the allowed uids and the feature set. The caller may then drop the home, so
+/// other commands run while [`serve`] serves.
+pub fn prepare(
+    home: &mut Home,
+    slot: &str,
+    features: Option<&NameRef>,
+    mut opts: ServeOptions,
+) -> Result<Prepared> {
+    if opts.max_connections == 0 || opts.max_request_bytes == 0 {
+        return Err(Error::Rejected(
+            "--max-connections and --max-request-bytes must be at least 1".into(),
+        ));
+    }
+    let scorer = Scorer::open(home, slot, features)?;
+    if opts.allow_uids.is_empty() {
+        opts.allow_uids.insert(nix::unistd::geteuid().as_raw());
+    }
+    let (conn, _, keys, _) = home.parts();
+    let tx = conn.transaction()?;
+    audit::append(
+        &tx,
+        keys,
+        "model.serve",
+        &[scorer.model_id.hex()],
+        json!({ "slot": slot, "socket": opts.socket.display().to_string(), "allow_uids": opts.allow_uids,
+                "feature_set": scorer.run.feature_set_ref }),
+    )?;
+    tx.commit()?;
+    Ok(Prepared { scorer, opts })
+}
+
+/// Serves a [`Prepared`] model until SIGTERM or Ctrl-C. `on_ready` is called once the
+/// socket accepts connections.
+pub fn serve(prepared: Prepared, on_ready: impl FnOnce()) -> Result<()> {
+    let Prepared { scorer, opts } = prepared;
+    let opts = &opts;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()

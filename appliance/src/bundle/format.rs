@@ -505,8 +505,8 @@ pub fn read_trailer(r: &mut impl Read) -> Result<SignedManifest, FormatError> {
     let mut sig = [0u8; 64];
     read_exact(r, &mut sig, "manifest signature")?;
     expect_end(r, "trailer")?;
-    let manifest: Manifest =
-        serde_json::from_slice(&bytes).map_err(|e| FormatError::ManifestJson(e.to_string()))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| FormatError::ManifestJson(crate::text::error_text(&e)))?;
     manifest.check()?;
     Ok(SignedManifest {
         bytes,

@@ -855,8 +855,9 @@ fn parse_document(
     let kind = e.kind;
     let bad = |err: serde_json::Error| {
         Error::Integrity(format!(
-            "bundle rejected: {src}: {kind} {} does not parse: {err}",
-            e.id.short()
+            "bundle rejected: {src}: {kind} {} does not parse: {}",
+            e.id.short(),
+            crate::text::error_text(&err)
         ))
     };
     let claim = |site: &SiteName| -> Result<()> {
@@ -947,7 +948,38 @@ fn parse_document(
         }
         Kind::Snapshot | Kind::Weights => return Ok(None),
     };
+    check_names(src, e, &doc)?;
     Ok(Some(doc))
+}
+
+/// The names in a peer's records follow the rules names given on this
+/// node's command line follow ([`registry::validate_name`] for datasets,
+/// contracts, feature sets and models, the operator name rule for
+/// approvers; site names are typed and checked as they parse): a name with
+/// an escape sequence, a line break or a direction override is refused
+/// here, never stored or shown. Free text (a dataset's source, a run's
+/// device name, an approval's note) is kept and escaped when shown.
+fn check_names(src: &str, e: &Entry, doc: &Document) -> Result<()> {
+    let check = |field: &str, r: Result<()>| {
+        r.map_err(|err| {
+            Error::Integrity(format!(
+                "bundle rejected: {src}: {} {}: field `{field}` breaks this node's name rule: {err}",
+                e.kind,
+                e.id.short()
+            ))
+        })
+    };
+    match doc {
+        Document::Contract(c) => check("name", registry::validate_name(&c.name)),
+        Document::Dataset(d) => check("name", registry::validate_name(&d.name)),
+        Document::FeatureSet(d) => check("name", registry::validate_name(&d.name)),
+        Document::Run(r) => check("name", registry::validate_name(&r.name)),
+        Document::Approval(a) => check(
+            "approver",
+            crate::policy::validate_operator_name(&a.approver),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// After a bundle's carried policy: every object but provenance statements
