@@ -665,7 +665,7 @@ pub fn apply_chain(
         let bytes = next.render();
         let id = Digest::of(&bytes);
         // A policy arriving in a bundle is already indexed and staged.
-        if registry::object_info(tx, &id)?.is_none() {
+        if registry::held_as(tx, &id, Kind::Policy)?.is_none() {
             registry::put_object(tx, vault, keys, site, Kind::Policy, &bytes)?;
         }
         store(tx, keys, next, &id)?;
