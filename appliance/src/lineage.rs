@@ -271,7 +271,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at",
         &id.hex(),
     )? {
-        let r: GateReport = registry::load_record(conn, vault, Kind::Gate, &g)?;
+        let r: GateReport = crate::lifecycle::load_gate(conn, vault, &g)?;
         about(Kind::Gate, &g, &id, &r.model)?;
         let checks: Vec<String> = r
             .checks

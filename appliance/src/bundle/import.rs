@@ -886,6 +886,10 @@ fn parse_document(
         Kind::Gate => {
             let d: GateReport = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
+            // A report that checked nothing, or whose verdict does not
+            // follow from its checks, never enters the store.
+            d.check()
+                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             Document::Gate(Box::new(d))
         }
         Kind::Approval => {
