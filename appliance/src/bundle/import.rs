@@ -459,7 +459,7 @@ impl VerifiedManifest {
     }
 
     /// The full check of [`VerifiedManifest::stage`] and of the commit
-    /// ([`write_rows`], in a transaction that is rolled back) without
+    /// (`write_rows`, in a transaction that is rolled back) without
     /// writing anything: `airlock bundle verify`.
     pub fn check(
         self,
@@ -1062,7 +1062,10 @@ struct Rows {
 /// verify` runs it and rolls back: one function, so they reach the same
 /// verdict. It writes nothing outside `tx` (carried policies are already
 /// indexed as objects when they are applied).
-#[allow(clippy::too_many_arguments)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the commit's parts: the store, vault, keys and site it writes with, and what the bundle holds"
+)]
 fn write_rows(
     tx: &rusqlite::Transaction<'_>,
     vault: &crate::vault::Vault,
@@ -1187,7 +1190,7 @@ fn write_rows(
 }
 
 impl VerifiedBundle {
-    /// Commits in one SQLite transaction: rows first ([`write_rows`], the
+    /// Commits in one SQLite transaction: rows first (`write_rows`, the
     /// checks `bundle verify` runs too), then the staged objects move into
     /// the vault (listed in the vault's journal first, so a crash before the
     /// commit lets the next start remove them), then the commit. A crash
