@@ -104,9 +104,10 @@ enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Deploy a gated and approved model to a slot. Under a trust policy it
-    /// needs the policy's number of approvals for the slot (k of n) and an
-    /// operator holding the deploy role.
+    /// Deploy a gated and approved model to a slot, signed by an operator
+    /// certified at this site (--operator, needed in setup mode too). Under a
+    /// trust policy it needs the policy's number of approvals for the slot
+    /// (k of n) and an operator holding the deploy role.
     Deploy {
         /// Model id (or 8+ leading hex digits).
         model: String,
@@ -1261,6 +1262,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
                 for (slot, k) in &b.approvals {
                     out.line(format_args!("approvals {slot}: {k}"));
+                }
+                for (slot, sites) in &b.gates {
+                    let sites: Vec<&str> = sites.iter().map(|s| s.as_str()).collect();
+                    println!("gates     {slot}: {} and this site", sites.join(", "));
                 }
                 for r in &b.revoked {
                     out.line(format_args!("revoked   {r}"));

@@ -14,7 +14,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Error, Result};
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// The oldest schema version [`upgrade`] brings up to [`SCHEMA_VERSION`].
+pub const UPGRADABLE_FROM: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE meta (
@@ -31,21 +34,25 @@ CREATE TABLE trusted_sites (
     added_at      TEXT NOT NULL
 ) STRICT;
 
--- Every object held in the vault (content address = SHA-256 of plaintext).
+-- Every object held in the vault (content address = SHA-256 of plaintext),
+-- by (digest, kind): a signature covers both, so the same bytes may be held
+-- under several kinds, each with its own signatures.
 CREATE TABLE objects (
-    id         TEXT PRIMARY KEY,
+    id         TEXT NOT NULL,
     kind       TEXT NOT NULL,
     size       INTEGER NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (id, kind)
 ) STRICT;
 
--- Signatures over records, by the site that made them.
+-- Signatures over (kind, digest), by the sites that made the object.
 CREATE TABLE signatures (
     object_id TEXT NOT NULL,
+    kind      TEXT NOT NULL,
     site      TEXT NOT NULL,
     key_id    TEXT NOT NULL,
     signature TEXT NOT NULL,
-    PRIMARY KEY (object_id, key_id)
+    PRIMARY KEY (object_id, kind, key_id)
 ) STRICT;
 
 CREATE TABLE contracts (
@@ -210,7 +217,82 @@ pub fn create(path: &Path, meta: &[(&str, String)]) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Opens an existing store, refusing one of another schema version.
+/// Version 2 to 3: objects and their signatures are indexed by (digest,
+/// kind), no longer by digest alone. Every signature row takes the kind of
+/// its object's row.
+const UPGRADE_2_TO_3: &str = r#"
+CREATE TABLE objects_v3 (
+    id         TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (id, kind)
+) STRICT;
+INSERT INTO objects_v3 (id, kind, size, created_at) SELECT id, kind, size, created_at FROM objects;
+CREATE TABLE signatures_v3 (
+    object_id TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    site      TEXT NOT NULL,
+    key_id    TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    PRIMARY KEY (object_id, kind, key_id)
+) STRICT;
+INSERT INTO signatures_v3 (object_id, kind, site, key_id, signature)
+    SELECT s.object_id, o.kind, s.site, s.key_id, s.signature
+    FROM signatures s JOIN objects o ON o.id = s.object_id;
+DROP TABLE signatures;
+DROP TABLE objects;
+ALTER TABLE objects_v3 RENAME TO objects;
+ALTER TABLE signatures_v3 RENAME TO signatures;
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
+"#;
+
+fn schema_version(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Brings a store of an older schema version (from [`UPGRADABLE_FROM`]) up
+/// to [`SCHEMA_VERSION`] in one transaction, in which `record` (given the
+/// old version) appends the audit record of the upgrade. Returns the old
+/// version, or `None` for a store that is already current.
+pub fn upgrade(
+    conn: &mut Connection,
+    record: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<()>,
+) -> Result<Option<i64>> {
+    if schema_version(conn)?.as_deref() != Some("2") {
+        return Ok(None);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let from = match schema_version(&tx)?.as_deref() {
+        Some("2") => 2,
+        _ => return Ok(None),
+    };
+    // A signature row of no indexed object has no kind to take: the store
+    // was altered, and dropping the row silently would hide it.
+    let orphans: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM signatures WHERE object_id NOT IN (SELECT id FROM objects)",
+        [],
+        |r| r.get(0),
+    )?;
+    if orphans > 0 {
+        return Err(Error::Integrity(format!(
+            "store schema upgrade from version {from}: {orphans} signature row(s) name no indexed object; the store was altered"
+        )));
+    }
+    tx.execute_batch(UPGRADE_2_TO_3)?;
+    record(&tx, from)?;
+    tx.commit()?;
+    Ok(Some(from))
+}
+
+/// Opens an existing store, refusing one of another schema version than
+/// this build's or one [`upgrade`] brings up to it.
 pub fn open(path: &Path) -> Result<Connection> {
     if !path.exists() {
         return Err(Error::NotFound(format!(
@@ -223,17 +305,11 @@ pub fn open(path: &Path) -> Result<Connection> {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     configure(&conn)?;
-    let version: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'schema_version'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let version = schema_version(&conn)?;
     match version.as_deref() {
-        Some(v) if v == SCHEMA_VERSION.to_string() => Ok(conn),
+        Some(v) if v == SCHEMA_VERSION.to_string() || v == UPGRADABLE_FROM.to_string() => Ok(conn),
         other => Err(Error::Integrity(format!(
-            "store {}: schema version {:?}, this airlock reads version {SCHEMA_VERSION}",
+            "store {}: schema version {:?}, this airlock reads version {SCHEMA_VERSION} (and upgrades version {UPGRADABLE_FROM})",
             path.display(),
             other
         ))),
@@ -255,4 +331,92 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
         params![key, value],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version 2 tables that [`upgrade`] changes, and its metadata.
+    const SCHEMA_2: &str = r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE objects (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, created_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE signatures (
+    object_id TEXT NOT NULL, site TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
+    PRIMARY KEY (object_id, key_id)
+) STRICT;
+INSERT INTO meta (key, value) VALUES ('schema_version', '2');
+INSERT INTO objects VALUES ('aa', 'run', 10, 't'), ('bb', 'weights', 20, 't');
+INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2');
+"#;
+
+    fn store_v2(dir: &Path, extra: &str) -> std::path::PathBuf {
+        let path = dir.join("store.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(SCHEMA_2).expect("schema 2");
+        conn.execute_batch(extra).expect("extra");
+        path
+    }
+
+    #[test]
+    fn a_version_2_store_is_upgraded_once_with_its_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open(&store_v2(dir.path(), "")).expect("version 2 opens");
+        let from = upgrade(&mut conn, |tx, from| {
+            set_meta(tx, "upgraded_from", &from.to_string())
+        })
+        .expect("upgrade");
+        assert_eq!(from, Some(2));
+        assert_eq!(meta(&conn, "schema_version").expect("v"), "3");
+        assert_eq!(meta(&conn, "upgraded_from").expect("recorded"), "2");
+        let sigs: Vec<(String, String, String)> = conn
+            .prepare("SELECT object_id, kind, signature FROM signatures ORDER BY object_id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            sigs,
+            [
+                ("aa".into(), "run".into(), "s1".into()),
+                ("bb".into(), "weights".into(), "s2".into())
+            ]
+        );
+        // The same bytes under another kind, with a signature of their own.
+        conn.execute("INSERT INTO objects VALUES ('aa', 'snapshot', 10, 't')", [])
+            .expect("a second kind");
+        conn.execute(
+            "INSERT INTO signatures VALUES ('aa', 'snapshot', 'depot', 'k2', 's3')",
+            [],
+        )
+        .expect("its signature");
+        assert_eq!(
+            upgrade(&mut conn, |_, _| panic!("no second upgrade")).expect("current"),
+            None
+        );
+    }
+
+    #[test]
+    fn an_upgrade_refuses_signatures_of_no_object_and_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = store_v2(
+            dir.path(),
+            "INSERT INTO signatures VALUES ('cc', 'lab', 'k1', 's3');",
+        );
+        let mut conn = open(&path).expect("open");
+        let err = upgrade(&mut conn, |_, _| Ok(())).expect_err("orphan signature");
+        assert!(err.to_string().contains("name no indexed object"), "{err}");
+        assert_eq!(meta(&conn, "schema_version").expect("v"), "2");
+    }
+
+    #[test]
+    fn other_schema_versions_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = store_v2(dir.path(), "UPDATE meta SET value = '1';");
+        let err = open(&path).expect_err("version 1");
+        assert!(err.to_string().contains("schema version"), "{err}");
+    }
 }

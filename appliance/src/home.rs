@@ -117,7 +117,7 @@ impl Home {
             )));
         }
         let lock = lock(root)?;
-        let conn = db::open(&root.join("store.db"))?;
+        let mut conn = db::open(&root.join("store.db"))?;
         let key_dir = root.join("keys");
         let keys = SiteKeys::load(&key_dir)?;
         let recorded_id = db::meta(&conn, "key_id")?;
@@ -142,6 +142,18 @@ impl Home {
                 reason: "this age identity is not this home's; restore the right key file".into(),
             });
         }
+        // A store of an older schema is upgraded in place, once, with its
+        // audit record, before anything reads it.
+        db::upgrade(&mut conn, |tx, from| {
+            audit::append(
+                tx,
+                &keys,
+                "store.upgrade",
+                &[],
+                json!({ "from_schema": from, "to_schema": db::SCHEMA_VERSION }),
+            )
+            .map(|_| ())
+        })?;
         let site: SiteName = db::meta(&conn, "site")?.parse()?;
         let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
         let mut home = Home {

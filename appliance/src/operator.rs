@@ -185,6 +185,36 @@ pub fn create_with(
     })
 }
 
+/// Whether the key `key_id` (public key `key_hex`) belongs to an operator
+/// this site certified: an `operators` row whose site-signed certificate
+/// verifies and names this site, this key and the row's name. What counts
+/// in setup mode, where no policy lists operators.
+pub fn certified(home: &Home, key_id: &KeyId, key_hex: &str) -> Result<bool> {
+    let row: Option<(String, String)> = home
+        .conn
+        .query_row(
+            "SELECT name, cert FROM operators WHERE key_id = ?1",
+            [key_id.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((name, cert_id)) = row else {
+        return Ok(false);
+    };
+    let cert_id: Digest = cert_id
+        .parse()
+        .map_err(|e| Error::Integrity(format!("operators: {e}")))?;
+    let cert: OperatorCert =
+        registry::load_record(&home.conn, home.vault(), Kind::OperatorCert, &cert_id)?;
+    if cert.name != name || cert.key_id != *key_id || cert.site != *home.site() {
+        return Err(Error::Integrity(format!(
+            "operator {name}'s certificate {} does not match its index row; the store was altered",
+            cert_id.short()
+        )));
+    }
+    Ok(cert.key == key_hex)
+}
+
 /// (name, public key hex) of every operator.
 pub fn list_keys(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare("SELECT name, public_key FROM operators ORDER BY name")?;

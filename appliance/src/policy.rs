@@ -5,7 +5,8 @@
 //! key signs the site's **trust policy**: which peer sites the node trusts
 //! (their signing keys and age recipients), which operators hold which roles
 //! (approve, export, deploy), how many approvals a deployment to each slot
-//! needs (k of n), and which keys are revoked.
+//! needs (k of n), whose gate reports count for each slot, and which keys
+//! are revoked.
 //!
 //! The node pins its root at the first policy (`--root-key-id`, compared
 //! with the root holder out of band) and from then on accepts only a policy
@@ -125,6 +126,8 @@ struct Draft {
     revoked: Vec<String>,
     #[serde(default)]
     approvals: BTreeMap<String, u32>,
+    #[serde(default)]
+    gates: BTreeMap<String, Vec<SiteName>>,
 }
 
 /// A trust policy's content.
@@ -151,6 +154,12 @@ pub struct PolicyBody {
     pub revoked: Vec<String>,
     /// Approvals a deployment needs, per slot (`*` for every other slot).
     pub approvals: BTreeMap<String, u32>,
+    /// The peer sites whose gate reports count for a deployment to a slot
+    /// (`*` for every other slot), besides this site's own, whose newest
+    /// verdict always outranks theirs. Absent (as in policies written
+    /// before this field), only this site's gate reports count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gates: BTreeMap<String, Vec<SiteName>>,
 }
 
 /// One root signature.
@@ -416,6 +425,22 @@ impl PolicyBody {
                 ));
             }
         }
+        for (slot, gate_sites) in &self.gates {
+            if slot != ANY_SLOT {
+                registry::validate_name(slot)?;
+            }
+            let mut listed = BTreeSet::new();
+            for site in gate_sites {
+                if !listed.insert(site) {
+                    return fail(format!("gates.{slot:?} lists site {site} twice"));
+                }
+                if !sites.contains(site) {
+                    return fail(format!(
+                        "gates.{slot:?} lists site {site}, which is not a peer in this policy (this site's own gate reports always count)"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -436,6 +461,15 @@ impl PolicyBody {
     /// Whether key id `id` is revoked.
     pub fn is_revoked(&self, id: &KeyId) -> bool {
         self.revoked.iter().any(|r| r == id.as_str())
+    }
+
+    /// The peer sites whose gate reports count for a deployment to `slot`
+    /// (this site's own always count).
+    pub fn gate_sites(&self, slot: &str) -> &[SiteName] {
+        self.gates
+            .get(slot)
+            .or_else(|| self.gates.get(ANY_SLOT))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Approvals needed to deploy to `slot`.
@@ -671,7 +705,7 @@ pub fn apply_chain(
         let bytes = next.render();
         let id = Digest::of(&bytes);
         // A policy arriving in a bundle is already indexed and staged.
-        if registry::object_info(tx, &id)?.is_none() {
+        if registry::held_as(tx, &id, Kind::Policy)?.is_none() {
             registry::put_object(tx, vault, keys, site, Kind::Policy, &bytes)?;
         }
         store(tx, keys, next, &id)?;
@@ -738,6 +772,7 @@ fn store(tx: &Transaction<'_>, keys: &SiteKeys, p: &SignedPolicy, id: &Digest) -
         &[id.hex()],
         json!({ "version": b.version, "root_keys": roots, "root_threshold": b.root.threshold,
                 "peers": peers, "operators": operators, "revoked": b.revoked, "approvals": b.approvals,
+                "gates": b.gates,
                 "signed_by": p.signatures.iter().map(|s| s.key_id.clone()).collect::<Vec<_>>() }),
     )?;
     Ok(())
@@ -844,6 +879,7 @@ pub fn sign(input: &Path, root: &PersonalKey) -> Result<SignedPolicy> {
             operators: d.operators,
             revoked: d.revoked,
             approvals: d.approvals,
+            gates: d.gates,
         };
         body.validate()?;
         let bytes = serde_json::to_vec(&body).map_err(|e| bad(&source, e))?;
@@ -899,6 +935,10 @@ pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
             BTreeMap::new(),
         ),
     };
+    let gates = current
+        .as_ref()
+        .map(|c| c.body().gates.clone())
+        .unwrap_or_default();
     let mut root_keys = root_keys;
     if let Some(r) = root_pub
         && !root_keys.contains(&r.public_key)
@@ -982,6 +1022,22 @@ pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
     for (slot, k) in &approvals {
         let _ = writeln!(out, "{} = {k}", toml_str(slot));
     }
+    let _ = writeln!(
+        out,
+        "\n[gates]\n# Peer sites whose gate reports count for a deployment to a slot (\"*\": any other slot).\n# This site's own always count, and its newest verdict outranks theirs; none listed: only this site's."
+    );
+    for (slot, gate_sites) in &gates {
+        let _ = writeln!(
+            out,
+            "{} = [{}]",
+            toml_str(slot),
+            gate_sites
+                .iter()
+                .map(|s| toml_str(s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     for p in &peers {
         let _ = writeln!(
             out,
@@ -1058,6 +1114,7 @@ mod tests {
             operators: vec![],
             revoked: vec![],
             approvals: BTreeMap::new(),
+            gates: BTreeMap::new(),
         }
     }
 
@@ -1156,6 +1213,40 @@ mod tests {
         let mut b = body(1, &[&r], &sk);
         b.version = u64::MAX;
         assert!(b.validate().is_err(), "a version SQLite cannot hold");
+    }
+
+    #[test]
+    fn gates_list_peers_and_policies_without_them_keep_their_bytes() {
+        let site_keys = SiteKeys::generate().expect("keys");
+        let sk = site_keys.public().signing;
+        let r = PersonalKey::generate().expect("root");
+        // A policy without `gates`, as every policy written before the
+        // field: its bytes do not mention it and it parses back.
+        let v1 = signed(body(1, &[&r], &sk), &[&r]);
+        assert!(!String::from_utf8_lossy(&v1.bytes).contains("gates"));
+        assert!(v1.body.gate_sites("production").is_empty());
+        let lab: SiteName = "lab".parse().expect("name");
+        let mut b = body(1, &[&r], &sk);
+        b.gates.insert("production".into(), vec![lab.clone()]);
+        let err = b.validate().expect_err("lab is not a peer");
+        assert!(err.to_string().contains("is not a peer"), "{err}");
+        let lab_keys = SiteKeys::generate().expect("keys").public();
+        b.peers.push(PeerEntry {
+            site: lab.clone(),
+            signing_key: hex::encode(lab_keys.signing.as_bytes()),
+            age_recipient: lab_keys.age_recipient.clone(),
+        });
+        b.validate().expect("a peer");
+        assert_eq!(b.gate_sites("production"), std::slice::from_ref(&lab));
+        assert!(b.gate_sites("canary").is_empty());
+        b.gates.insert(ANY_SLOT.into(), vec![lab.clone(), lab]);
+        let err = b.validate().expect_err("twice");
+        assert!(err.to_string().contains("twice"), "{err}");
+        b.gates.remove(ANY_SLOT);
+        let v2 = signed(b, &[&r]);
+        assert!(
+            String::from_utf8_lossy(&v2.bytes).contains("\"gates\":{\"production\":[\"lab\"]}")
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod craft;
 mod harness;
 
 mod audit_log;
+mod bundle_trust;
 mod bundles;
 mod contracts;
 mod crash;

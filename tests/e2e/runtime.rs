@@ -306,7 +306,17 @@ fn multiclass_and_regression_train_gate_and_predict() {
     ok(&w.lab(), &["gate", &id[..12], "--require", "r2>=-100"]);
     let a = w.approve(&w.lab(), &id, "dana");
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
-    ok(&w.lab(), &["deploy", &id[..12], "--slot", "amounts"]);
+    let deploy = [
+        vec![
+            "deploy".to_string(),
+            id[..12].to_string(),
+            "--slot".into(),
+            "amounts".into(),
+        ],
+        w.as_op("dana"),
+    ]
+    .concat();
+    ok(&w.lab(), &crate::harness::refs(&deploy));
     let req = w.media("amount.jsonl");
     // A demo request, with the other model's label filled in: every column of the contract
     // but this model's label is part of a request.

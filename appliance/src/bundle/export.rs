@@ -158,7 +158,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             Item::Policy(path) => {
                 let p = crate::policy::SignedPolicy::read(path)?;
                 let id = Digest::of(&p.render());
-                if registry::object_info(&home.conn, &id)?.is_none() {
+                if registry::held_as(&home.conn, &id, Kind::Policy)?.is_none() {
                     return Err(Error::NotFound(format!(
                         "policy {} is not held here yet",
                         path.display()
@@ -213,7 +213,7 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
             )));
         }
         let bytes = p.render();
-        if registry::object_info(&home.conn, &Digest::of(&bytes))?.is_some() {
+        if registry::held_as(&home.conn, &Digest::of(&bytes), Kind::Policy)?.is_some() {
             continue;
         }
         let site = home.site().clone();
@@ -360,7 +360,7 @@ fn write(
     let list = closure(home, items, opts.with_data)?;
     let mut entries = Vec::with_capacity(list.len());
     for (id, kind) in &list {
-        let (stored_kind, size) = registry::object_info(&home.conn, id)?.ok_or_else(|| {
+        let size = registry::held_as(&home.conn, id, *kind)?.ok_or_else(|| {
             Error::NotFound(format!(
                 "{kind} {} is not held in this vault; it cannot be exported",
                 id.short()
@@ -372,10 +372,10 @@ fn write(
                 id.short()
             )));
         }
-        let attestations = registry::attestations(&home.conn, id)?;
+        let attestations = registry::attestations(&home.conn, id, *kind)?;
         entries.push(Entry {
             id: *id,
-            kind: stored_kind,
+            kind: *kind,
             size,
             attestations,
         });
