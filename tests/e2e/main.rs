@@ -12,6 +12,7 @@ mod contracts;
 mod crash;
 mod demo;
 mod features;
+mod home_attacks;
 mod ingest;
 mod keys;
 mod lifecycle;
