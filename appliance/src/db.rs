@@ -302,7 +302,10 @@ pub fn open(path: &Path) -> Result<Connection> {
     }
     let conn = Connection::open_with_flags(
         path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            // A store reached through a link is not this home's (`Home::open`).
+            | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
     configure(&conn)?;
     let version = schema_version(&conn)?;

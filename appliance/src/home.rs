@@ -12,6 +12,11 @@
 //!   lock             held (flock) by the one command working on this home
 //! ```
 //!
+//! [`Home::open`] first refuses a home that leads out of itself or that
+//! another local user could change: a symbolic link anywhere in it, a path
+//! owned by another user, or a folder or store that group or others can
+//! write (each refusal names the path and the `chmod` to run).
+//!
 //! Commands on one home run one at a time: [`Home::open`] takes an exclusive
 //! lock on `HOME/lock` (waiting for another command to finish), then cleans
 //! up after any command that died mid-write (a `kill -9`, a power cut):
@@ -116,6 +121,7 @@ impl Home {
                 root.display()
             )));
         }
+        check_layout(root)?;
         let lock = lock(root)?;
         let mut conn = db::open(&root.join("store.db"))?;
         let key_dir = root.join("keys");
@@ -270,6 +276,55 @@ impl Drop for Home {
     }
 }
 
+/// Files a home may hold beside `store.db`, each a plain file of this
+/// user's that no one else can write, when present.
+const HOME_FILES: &[&str] = &[
+    "store.db-wal",
+    "store.db-shm",
+    "lock",
+    audit::CHECKPOINT_FILE,
+    "online.db",
+    "online.db-wal",
+    "online.db-shm",
+];
+
+/// Operators' sealed key files (`operator::DIR`; named here so the node
+/// layer does not depend on the operations above it).
+const OPERATOR_DIR: &str = "operators";
+
+/// Refuses a home that another local user could change, or that leads out
+/// of itself, before anything in it is opened: the home folder, `store.db`
+/// and the other files above, `keys/`, `operators/` (and the vault's
+/// folders, [`Vault::open`]) must be real folders and plain files, never
+/// symbolic links, owned by the user running this command, and writable by
+/// no one else (the key folder and files, moreover, readable by no one else:
+/// [`SiteKeys::load`]). Each refusal names the path and what to run.
+fn check_layout(root: &Path) -> Result<()> {
+    // The home folder itself may be reached through a link the operator
+    // chose (`--home`); what it holds may not.
+    let real = std::fs::canonicalize(root).at(root)?;
+    fsx::require_home_path(&real, fsx::Entry::Dir)?;
+    fsx::require_home_path(&root.join("store.db"), fsx::Entry::File)?;
+    for f in HOME_FILES {
+        fsx::check_home_path(&root.join(f), fsx::Entry::File)?;
+    }
+    // The key folder's and files' modes are checked by `SiteKeys::load`
+    // (0700 and 0600, exit 7); here, that they are real and this user's.
+    let key_dir = root.join("keys");
+    fsx::check_home_entry(&key_dir, fsx::Entry::Dir)?;
+    for f in [keys::SIGNING_KEY_FILE, keys::AGE_KEY_FILE] {
+        fsx::check_home_entry(&key_dir.join(f), fsx::Entry::File)?;
+    }
+    let operators = root.join(OPERATOR_DIR);
+    if fsx::check_home_path(&operators, fsx::Entry::Dir)? {
+        for entry in std::fs::read_dir(&operators).at(&operators)? {
+            let path = entry.at(&operators)?.path();
+            fsx::check_home_entry(&path, fsx::Entry::File)?;
+        }
+    }
+    Ok(())
+}
+
 /// Takes the home's exclusive lock, waiting (and saying so) while another
 /// command holds it.
 fn lock(root: &Path) -> Result<std::fs::File> {
@@ -279,6 +334,8 @@ fn lock(root: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .mode(0o600)
+        // Never through a link planted in the home.
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&path)
         .at(&path)?;
     match file.try_lock() {
@@ -292,5 +349,15 @@ fn lock(root: &Path) -> Result<std::fs::File> {
             Ok(file)
         }
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_check_knows_the_operator_folder_by_its_name() {
+        assert_eq!(OPERATOR_DIR, crate::operator::DIR);
     }
 }

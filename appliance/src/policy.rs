@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -507,32 +507,58 @@ pub fn in_force(home: &Home) -> Result<Option<InForce>> {
     current(&home.conn, home.vault())
 }
 
-/// The policy in force, re-verified against its own root keys; `None` for a
-/// node that has not had one applied (setup mode).
+/// The policy in force, re-verified through the root chain it was applied
+/// by: the first policy against its own root keys, each later one as a
+/// successor of the one before (signed by its root keys, bound to this node);
+/// `None` for a node that has not had one applied (setup mode). A `policies`
+/// row pointed at another root-signed document breaks the chain there and
+/// is an integrity error.
 pub fn current(conn: &Connection, vault: &Vault) -> Result<Option<InForce>> {
-    let row: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT version, id FROM policies ORDER BY version DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((version, id)) = row else {
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT version, id FROM policies ORDER BY version")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if rows.is_empty() {
         return Ok(None);
-    };
-    let id: Digest = id
-        .parse()
-        .map_err(|e| Error::Integrity(format!("policies: {e}")))?;
-    let bytes = vault.read(&id, MAX_POLICY as u64)?;
-    let policy = SignedPolicy::parse(&bytes, &format!("v{version} in the vault"))?;
-    let (n, _) = policy.count(&root_keys(&policy.body)?)?;
-    if policy.body.version != version as u64 || n < policy.body.root.threshold as usize {
-        return Err(Error::Integrity(format!(
-            "the trust policy in force (v{version}, {}) does not match its signed document; the store was altered",
-            id.short()
-        )));
     }
-    Ok(Some(InForce { id, policy }))
+    let site: SiteName = crate::db::meta(conn, "site")?.parse()?;
+    let site_key = keys::parse_verifying_key(&crate::db::meta(conn, "signing_key")?)?;
+    let mut in_force: Option<InForce> = None;
+    for (version, id) in rows {
+        let altered = |why: String| {
+            Error::Integrity(format!(
+                "the trust policy v{version} recorded in force ({id}) does not match its signed document: {why}; the store was altered"
+            ))
+        };
+        let id: Digest = id.parse().map_err(|e| altered(format!("{e}")))?;
+        let bytes = vault.read(&id, MAX_POLICY as u64)?;
+        let policy = SignedPolicy::parse(&bytes, &format!("v{version} in the vault"))?;
+        if policy.body.version != version as u64 {
+            return Err(altered(format!("it is version {}", policy.body.version)));
+        }
+        match &in_force {
+            None => {
+                let b = &policy.body;
+                b.validate().map_err(|e| altered(e.to_string()))?;
+                if b.site != site || keys::parse_verifying_key(&b.site_key)? != site_key {
+                    return Err(altered("it governs another node".into()));
+                }
+                let (n, _) = policy.count(&root_keys(b)?)?;
+                if n < b.root.threshold as usize {
+                    return Err(altered("too few signatures of its root keys".into()));
+                }
+            }
+            Some(prev) => {
+                let next = check_successor(Some(&prev.policy), &policy, &site, &site_key, None)
+                    .map_err(|e| altered(format!("it does not follow v{}: {e}", prev.version())))?;
+                if !next {
+                    return Err(altered(format!("it repeats v{}", prev.version())));
+                }
+            }
+        }
+        in_force = Some(InForce { id, policy });
+    }
+    Ok(in_force)
 }
 
 /// How an applied policy relates to the one before it.

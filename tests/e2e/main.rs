@@ -14,6 +14,7 @@ mod crash;
 mod demo;
 mod escapes;
 mod features;
+mod home_attacks;
 mod ingest;
 mod keys;
 mod library;

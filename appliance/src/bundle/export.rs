@@ -5,7 +5,6 @@ use std::io::{self, Read, Write};
 use std::iter;
 use std::path::Path;
 
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::json;
 
@@ -507,17 +506,11 @@ fn write(
 }
 
 /// The recipient must be a trusted peer, and the card must carry the keys
-/// the trust list holds for it.
+/// this node trusts for it (under a policy, the policy's:
+/// [`crate::trust::peer`]).
 fn check_recipient(home: &Home, card: &SiteCard) -> Result<()> {
-    let trusted: Option<(String, String)> = home
-        .conn
-        .query_row(
-            "SELECT signing_key, age_recipient FROM trusted_sites WHERE site = ?1",
-            [card.site.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    match trusted {
+    let trusted = crate::trust::peer(home, &card.site)?;
+    match trusted.map(|p| (p.signing, p.age_recipient)) {
         None => Err(Error::Refused(
             match crate::policy::current(&home.conn, home.vault())? {
                 Some(p) => format!(
@@ -531,10 +524,7 @@ fn check_recipient(home: &Home, card: &SiteCard) -> Result<()> {
                 ),
             },
         )),
-        Some((sk, age))
-            if sk != hex::encode(card.keys.signing.as_bytes())
-                || age != card.keys.age_recipient =>
-        {
+        Some((sk, age)) if sk != card.keys.signing || age != card.keys.age_recipient => {
             Err(Error::Refused(format!(
                 "the card for site {} does not carry the keys this node trusts for it; refusing to export",
                 card.site

@@ -287,18 +287,20 @@ impl Opened {
     }
 
     /// Verifies the manifest's signature against the key this node trusts
-    /// for the origin site, and that the manifest names this site and its
-    /// key as recipient.
+    /// for the origin site (under a trust policy, the policy's, checked
+    /// against the trust list: [`crate::trust::peer`]), and that the
+    /// manifest names this site and its key as recipient.
     pub fn verify(self, home: &Home) -> Result<VerifiedManifest> {
         let m = &self.signed.manifest;
         let src = &self.source;
-        let Some((key_id, key)) = registry::trusted_peer(&home.conn, &m.origin_site)? else {
+        let origin = crate::trust::peer(home, &m.origin_site).map_err(|e| prefix(src, e))?;
+        let Some(origin) = origin else {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src} comes from site {:?}, which this node does not trust (airlock trust add CARD)",
                 m.origin_site.as_str()
             )));
         };
-        self.verify_with(home, key_id, key)
+        self.verify_with(home, origin.key_id, origin.signing)
     }
 
     /// [`Opened::verify`] against the origin key `key` (id `key_id`).
