@@ -121,8 +121,10 @@ enum Command {
     #[command(
         after_help = "Each request goes through the same feature code as training and \
 its answer through the same output checks as `airlock predict`. Only peers whose uid is on \
-the allow list (default: this user) are served; too many connections or too long a request \
-get an error line naming the limit. The model is loaded once; restart after a deploy.\n\n\
+the allow list (default: this user) are served; too many connections (in all, or from one \
+uid), too long a request, a request not finished within --request-timeout, or no request for \
+--idle-timeout get an error line naming the limit, and the connection is closed. The model is \
+loaded once; restart after a deploy.\n\n\
 Example:\n  airlock serve --socket /run/airlock/credit.sock --allow-uid 1001 &\n  \
 echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
     )]
@@ -139,9 +141,20 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
         /// Most connections served at once.
         #[arg(long, default_value_t = 64)]
         max_connections: usize,
+        /// Most connections one peer uid holds at once (capped at --max-connections), so one
+        /// local user cannot take every slot.
+        #[arg(long, default_value_t = 16)]
+        max_connections_per_uid: usize,
         /// Longest request line in bytes.
         #[arg(long, default_value_t = 64 * 1024)]
         max_request_bytes: usize,
+        /// Seconds a request may take to arrive once its first byte has (and its answer to be
+        /// read); a slower one is refused and the connection closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        request_timeout: u64,
+        /// Seconds a connection may wait between requests before it is closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        idle_timeout: u64,
         /// Refuse to start unless the model uses exactly this feature set, [SITE/]NAME@VERSION.
         #[arg(long)]
         features: Option<String>,
@@ -849,12 +862,18 @@ pub fn run(cli: Cli) -> Result<i32> {
             slot,
             allow_uid,
             max_connections,
+            max_connections_per_uid,
             max_request_bytes,
+            request_timeout,
+            idle_timeout,
             features,
         } => {
-            if max_connections == 0 || max_request_bytes == 0 {
+            if [max_connections, max_connections_per_uid, max_request_bytes].contains(&0)
+                || request_timeout == 0
+                || idle_timeout == 0
+            {
                 return Err(Error::Rejected(
-                    "--max-connections and --max-request-bytes must be at least 1".into(),
+                    "--max-connections, --max-connections-per-uid, --max-request-bytes, --request-timeout and --idle-timeout must be at least 1".into(),
                 ));
             }
             let mut home = open()?;
@@ -878,6 +897,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 allow_uids: allow,
                 max_connections,
                 max_request_bytes,
+                max_connections_per_uid,
+                request_timeout: std::time::Duration::from_secs(request_timeout),
+                idle_timeout: std::time::Duration::from_secs(idle_timeout),
             };
             airlock::serve::serve(scorer, &opts, || {
                 out.emit(&json!({ "serving": model.hex(), "socket": socket }), |_| {

@@ -563,3 +563,81 @@ fn serve_answers_requests_like_predict_and_enforces_its_limits() {
     );
     stop(child, &sock);
 }
+
+/// Issue 15, item 7: connections that sent nothing held every slot for as long as they
+/// stayed open. Now one uid holds at most its share, a connection with no request is closed
+/// after `--idle-timeout`, a request begun and never finished after `--request-timeout`, each
+/// saying why, and a legitimate client is then answered.
+#[test]
+fn attack_idle_clients_cannot_lock_out_serve() {
+    use std::time::{Duration, Instant};
+    let w = World::new();
+    let requests = std::fs::read_to_string(w.media("requests.jsonl")).unwrap();
+    let first = requests.lines().next().unwrap().to_string();
+    let (child, sock) = start_serve(
+        &w,
+        &[
+            "--max-connections",
+            "3",
+            "--max-connections-per-uid",
+            "2",
+            "--idle-timeout",
+            "1",
+            "--request-timeout",
+            "1",
+        ],
+    );
+    let me = nix::unistd::geteuid().as_raw();
+    let connect = || {
+        let s = UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    let said = |mut s: UnixStream| {
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+
+    // Two idle connections: this uid's whole share. A third is refused by name, though the
+    // server as a whole has room.
+    let started = Instant::now();
+    let idle = [connect(), connect()];
+    let refused = said(connect());
+    assert!(
+        refused.contains(&format!("uid {me} already holds 2 connections")),
+        "{refused}"
+    );
+
+    // The idle ones are closed once the idle timeout has passed, and told why.
+    for s in idle {
+        let text = said(s);
+        assert!(
+            text.contains("no request for 1 s; connection closed"),
+            "{text}"
+        );
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(8),
+        "closed after {waited:?}"
+    );
+
+    // Now a legitimate client is answered.
+    let mut s = connect();
+    let a = exchange(&mut s, &first);
+    assert!(a["probability"].is_number(), "{a}");
+
+    // A request begun and never finished is cut off after the request timeout.
+    let mut slow = connect();
+    let started = Instant::now();
+    slow.write_all(b"{\"age\": ").unwrap();
+    let text = said(slow);
+    assert!(
+        text.contains("request not finished within 1 s; connection closed"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    drop(s);
+    stop(child, &sock);
+}
