@@ -618,6 +618,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     let out = Out { json: cli.json };
     let home_dir = cli.home;
     let open = || Home::open(&home_dir);
+    // Commands that change nothing: they work on a full disk.
+    let open_read_only = || Home::open_read_only(&home_dir);
     match cli.command {
         Command::Init { site } => {
             let site: SiteName = site.parse()?;
@@ -664,7 +666,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Trust(TrustCmd::List) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let peers = trust::list(&home)?;
             out.emit(&peers, |ps| {
                 for p in ps {
@@ -680,7 +682,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Features(cmd) => return crate::cli_data::features(&home_dir, out, cmd),
         Command::Train(a) => return train(&home_dir, out, a),
         Command::Models(ModelsCmd::List) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let list = models::list(&home)?;
             out.emit(&list, |ms| {
                 if ms.is_empty() {
@@ -707,7 +709,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Models(ModelsCmd::Show { model }) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let id = registry::resolve_model(&home.conn, &model)?;
             let run = models::load_run(&home, &id)?;
             let mut v = serde_json::to_value(&run).map_err(|e| Error::Rejected(e.to_string()))?;
@@ -936,7 +938,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Bundle(cmd) => return bundle(&home_dir, out, cmd),
         Command::Lineage { model } => {
-            let home = open()?;
+            let home = open_read_only()?;
             let l = lineage::walk(&home, &model)?;
             out.emit(&l, |l| {
                 let line = |indent: &str, n: &lineage::Node| {
@@ -974,7 +976,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Vault(VaultCmd::Verify) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let r = out.with_bytes("vault", |on| vault_check::verify(&home, on))?;
             out.emit(&r, |r| {
                 for p in &r.problems {
@@ -1065,7 +1067,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Audit(AuditCmd::Verify) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let v = audit::verify(home.root(), &home.conn, &home.public().signing)?;
             out.emit(&v, |v| {
                 println!(
@@ -1081,7 +1083,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             actor,
             action,
         }) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let since: Option<Timestamp> = since
                 .map(|s| {
                     let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.clone() };
@@ -1156,7 +1158,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Keys(KeysCmd::Operator(OperatorCmd::List)) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let list = operator::list(&home)?;
             out.emit(&list, |l| {
                 if l.is_empty() {
@@ -1230,7 +1232,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Policy(PolicyCmd::Show) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let Some(p) = policy::current(&home.conn, home.vault())? else {
                 return Err(Error::NotFound(
                     "no trust policy is in force on this node (setup mode: peers by `trust add`, any operator may approve)".into(),
