@@ -563,8 +563,12 @@ enum AuditCmd {
     Verify,
     /// For a home without a signed checkpoint (HOME/audit.head), made before
     /// checkpoints existed: verify the chain, record the adoption in the log,
-    /// and sign a first checkpoint. Refused if a checkpoint exists.
-    AdoptCheckpoint,
+    /// and sign a first checkpoint. Refused if a checkpoint exists. Under a
+    /// trust policy, an operator holding the audit role must authorise it.
+    AdoptCheckpoint {
+        #[command(flatten)]
+        operator: MaybeOperatorArgs,
+    },
     /// Export the whole audit log, verified, with a fresh signed checkpoint,
     /// in a bundle for an auditor's node (a trusted peer). The auditor
     /// checks it there with `airlock audit verify-export FILE --card CARD`
@@ -1000,11 +1004,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 )));
             }
         }
-        Command::Audit(AuditCmd::AdoptCheckpoint) => {
+        Command::Audit(AuditCmd::AdoptCheckpoint { operator: who }) => {
             let mut home = open()?;
-            let root = home.root().to_path_buf();
-            let (conn, _, keys, _) = home.parts();
-            let seq = audit::adopt_checkpoint(&root, conn, keys)?;
+            let op = who.unlock(&home, Role::Audit)?;
+            let seq = operator::adopt_audit_checkpoint(&mut home, op.as_ref())?;
             out.emit(&json!({ "id": seq, "checkpoint": seq }), |_| {
                 println!(
                     "signed a first audit checkpoint at record {seq}; the adoption is recorded in the log"
