@@ -263,6 +263,13 @@ async fn say_and_close(write: &mut tokio::net::unix::OwnedWriteHalf, why: &str, 
     .await;
 }
 
+/// `d` from now; a duration too long to add is as good as never.
+fn deadline(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
 /// Whole seconds (or milliseconds, under one second) for messages.
 fn show(d: Duration) -> String {
     if d.as_millis().is_multiple_of(1000) {
@@ -281,10 +288,12 @@ async fn connection(stream: UnixStream, scorer: &Scorer, limits: Limits) {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();
+    // Blank lines do not count as requests: they do not move the idle deadline.
+    let mut idle_until = deadline(idle);
     loop {
         line.clear();
         // Idle: waiting for the first byte of the next request.
-        match timeout(idle, reader.fill_buf()).await {
+        match tokio::time::timeout_at(idle_until, reader.fill_buf()).await {
             Err(_) => {
                 let why = format!("no request for {}; connection closed", show(idle));
                 say_and_close(&mut write, &why, request).await;
@@ -322,6 +331,7 @@ async fn connection(stream: UnixStream, scorer: &Scorer, limits: Limits) {
             continue;
         }
         let reply = format!("{}\n", answer(scorer, text.trim()));
+        idle_until = deadline(idle);
         // A client that does not read its answers would otherwise hold its slot forever.
         match timeout(request, write.write_all(reply.as_bytes())).await {
             Ok(Ok(())) => {}
