@@ -122,8 +122,10 @@ enum Command {
     #[command(
         after_help = "Each request goes through the same feature code as training and \
 its answer through the same output checks as `airlock predict`. Only peers whose uid is on \
-the allow list (default: this user) are served; too many connections or too long a request \
-get an error line naming the limit. The model is loaded once; restart after a deploy.\n\n\
+the allow list (default: this user) are served; too many connections (in all, or from one \
+uid), too long a request, a request not finished within --request-timeout, or no request for \
+--idle-timeout get an error line naming the limit, and the connection is closed. The model is \
+loaded once; restart after a deploy.\n\n\
 Example:\n  airlock serve --socket /run/airlock/credit.sock --allow-uid 1001 &\n  \
 echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
     )]
@@ -140,9 +142,20 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
         /// Most connections served at once.
         #[arg(long, default_value_t = 64)]
         max_connections: usize,
+        /// Most connections one peer uid holds at once (capped at --max-connections), so one
+        /// local user cannot take every slot.
+        #[arg(long, default_value_t = 16)]
+        max_connections_per_uid: usize,
         /// Longest request line in bytes.
         #[arg(long, default_value_t = 64 * 1024)]
         max_request_bytes: usize,
+        /// Seconds a request may take to arrive once its first byte has (and its answer to be
+        /// read); a slower one is refused and the connection closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        request_timeout: u64,
+        /// Seconds a connection may wait between requests before it is closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        idle_timeout: u64,
         /// Refuse to start unless the model uses exactly this feature set, [SITE/]NAME@VERSION.
         #[arg(long)]
         features: Option<String>,
@@ -563,8 +576,12 @@ enum AuditCmd {
     Verify,
     /// For a home without a signed checkpoint (HOME/audit.head), made before
     /// checkpoints existed: verify the chain, record the adoption in the log,
-    /// and sign a first checkpoint. Refused if a checkpoint exists.
-    AdoptCheckpoint,
+    /// and sign a first checkpoint. Refused if a checkpoint exists. Under a
+    /// trust policy, an operator holding the audit role must authorise it.
+    AdoptCheckpoint {
+        #[command(flatten)]
+        operator: MaybeOperatorArgs,
+    },
     /// Export the whole audit log, verified, with a fresh signed checkpoint,
     /// in a bundle for an auditor's node (a trusted peer). The auditor
     /// checks it there with `airlock audit verify-export FILE --card CARD`
@@ -618,6 +635,8 @@ pub fn run(cli: Cli) -> Result<i32> {
     let out = Out { json: cli.json };
     let home_dir = cli.home;
     let open = || Home::open(&home_dir);
+    // Commands that change nothing: they work on a full disk.
+    let open_read_only = || Home::open_read_only(&home_dir);
     match cli.command {
         Command::Init { site } => {
             let site: SiteName = site.parse()?;
@@ -667,7 +686,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Trust(TrustCmd::List) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let peers = trust::list(&home)?;
             out.emit(&peers, |ps| {
                 for p in ps {
@@ -683,7 +702,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Features(cmd) => return crate::cli_data::features(&home_dir, out, cmd),
         Command::Train(a) => return train(&home_dir, out, a),
         Command::Models(ModelsCmd::List) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let list = models::list(&home)?;
             out.emit(&list, |ms| {
                 if ms.is_empty() {
@@ -710,7 +729,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Models(ModelsCmd::Show { model }) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let id = models::resolve(&home, &model)?;
             let run = models::load_run(&home, &id)?;
             let mut v = serde_json::to_value(&run).map_err(|e| Error::Rejected(e.to_string()))?;
@@ -869,7 +888,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             slot,
             allow_uid,
             max_connections,
+            max_connections_per_uid,
             max_request_bytes,
+            request_timeout,
+            idle_timeout,
             features,
         } => {
             let mut home = open()?;
@@ -879,6 +901,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 allow_uids: allow_uid.into_iter().collect(),
                 max_connections,
                 max_request_bytes,
+                max_connections_per_uid,
+                request_timeout: std::time::Duration::from_secs(request_timeout),
+                idle_timeout: std::time::Duration::from_secs(idle_timeout),
             };
             let server = airlock::serve::prepare(&mut home, &slot, want.as_ref(), opts)?;
             // The home's lock is released: other commands run while this serves.
@@ -927,7 +952,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Bundle(cmd) => return bundle(&home_dir, out, cmd),
         Command::Lineage { model } => {
-            let home = open()?;
+            let home = open_read_only()?;
             let l = lineage::walk(&home, &model)?;
             out.emit(&l, |l| {
                 let line = |indent: &str, n: &lineage::Node| {
@@ -965,7 +990,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Vault(VaultCmd::Verify) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let r = out.with_bytes("vault", |on| vault_check::verify(&home, on))?;
             out.emit(&r, |r| {
                 for p in &r.problems {
@@ -989,9 +1014,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 )));
             }
         }
-        Command::Audit(AuditCmd::AdoptCheckpoint) => {
+        Command::Audit(AuditCmd::AdoptCheckpoint { operator: who }) => {
             let mut home = open()?;
-            let seq = home.adopt_audit_checkpoint()?;
+            let op = who.unlock(&home, Role::Audit)?;
+            let seq = operator::adopt_audit_checkpoint(&mut home, op.as_ref())?;
             out.emit(&json!({ "id": seq, "checkpoint": seq }), |_| {
                 out.line(format_args!(
                     "signed a first audit checkpoint at record {seq}; the adoption is recorded in the log"
@@ -1048,7 +1074,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Audit(AuditCmd::Verify) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let v = home.verify_audit()?;
             out.emit(&v, |v| {
                 out.line(format_args!(
@@ -1064,7 +1090,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             actor,
             action,
         }) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let since: Option<Timestamp> = since
                 .map(|s| {
                     let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.clone() };
@@ -1144,7 +1170,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Keys(KeysCmd::Operator(OperatorCmd::List)) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let list = operator::list(&home)?;
             out.emit(&list, |l| {
                 if l.is_empty() {
@@ -1219,7 +1245,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Policy(PolicyCmd::Show) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let Some(p) = policy::in_force(&home)? else {
                 return Err(Error::NotFound(
                     "no trust policy is in force on this node (setup mode: peers by `trust add`, any operator may approve)".into(),

@@ -639,6 +639,12 @@ impl Contract {
     ) -> std::result::Result<ValueRef<'a>, CellError> {
         use crate::check::Rule;
         let c = &self.columns[idx];
+        // A NUL byte ends a C string: tools reading the stored snapshot or a report would see
+        // another value than the one checked here. Refused in every column, in CSV, Parquet
+        // and requests alike.
+        if cell.contains('\0') {
+            return Err((Rule::Type, "a value without NUL bytes".into(), show(cell)));
+        }
         if self.null_tokens.iter().any(|t| t == cell) {
             return self.check_ref(idx, ValueRef::Null);
         }
@@ -1214,5 +1220,24 @@ mod dialect_tests {
         let mut rows = CsvRows::open(&c, csv.as_bytes(), "f").expect("open");
         let err = rows.next_record().expect_err("too long").to_string();
         assert!(err.contains("unterminated quote"), "{err}");
+    }
+
+    #[test]
+    fn a_nul_byte_in_a_cell_is_refused() {
+        let c = contract("");
+        let (rule, expected, found) = c.parse_cell(1, "ab\0cd").expect_err("NUL in a string");
+        assert_eq!(rule, crate::check::Rule::Type);
+        assert_eq!(expected, "a value without NUL bytes");
+        assert_eq!(found, "\"ab\\0cd\"", "shown escaped");
+        assert!(
+            c.parse_json(1, &serde_json::json!("x\u{0}")).is_err(),
+            "in a request"
+        );
+        assert!(c.parse_cell(0, "1\0").is_err(), "in a number");
+        assert_eq!(
+            c.parse_cell(1, "ab\tcd"),
+            Ok(Value::Text("ab\tcd".into())),
+            "a tab is data"
+        );
     }
 }

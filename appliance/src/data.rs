@@ -684,7 +684,10 @@ pub fn insert_dataset_row(
             doc.version,
             doc.snapshot.hex(),
             doc.contract.hex(),
-            doc.rows as i64,
+            i64::try_from(doc.rows).map_err(|_| Error::Integrity(format!(
+                "dataset {}: {} rows is more than the store can hold",
+                doc.name, doc.rows
+            )))?,
             doc.created_at.to_string()
         ],
     )?;

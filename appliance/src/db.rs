@@ -308,9 +308,76 @@ pub fn open(path: &Path) -> Result<Connection> {
             | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
     configure(&conn)?;
-    let version = schema_version(&conn)?;
+    check_schema(&conn, path)?;
+    Ok(conn)
+}
+
+/// Opens an existing store for reading only, for commands that change nothing: they must
+/// work on a full disk, where SQLite cannot grow the `-shm` file a WAL reader needs. Between
+/// commands the WAL is empty (the last connection merges it on close): then the database
+/// file is the whole store, and SQLite's `immutable` mode reads it with no `-shm`, no `-wal`
+/// and no locks, which is sound because the caller holds the home's lock and every writer
+/// takes it. A WAL still holding changes (a command was killed) is read the usual way, which
+/// needs a little free space. Either way no write reaches the store.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    if !path.exists() {
+        return Err(Error::NotFound(format!(
+            "no Airlock store at {} (run `airlock init --site NAME` first, or pass the right --home)",
+            path.display()
+        )));
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    let wal_empty = match std::fs::metadata(&wal) {
+        Ok(m) => m.len() == 0,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(Error::io(&wal, e)),
+    };
+    use rusqlite::OpenFlags as F;
+    let flags = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX;
+    let conn = if wal_empty {
+        Connection::open_with_flags(immutable_uri(path), flags | F::SQLITE_OPEN_URI)?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    check_schema(&conn, path).map_err(|e| match e {
+        Error::Store(e) if !wal_empty => Error::io(
+            &wal,
+            std::io::Error::other(format!(
+                "{e}; it holds changes a killed command left, and reading them needs some free space"
+            )),
+        ),
+        other => other,
+    })?;
+    Ok(conn)
+}
+
+/// `file:PATH?immutable=1`, the path percent-encoded as SQLite's URI parser expects.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// Whether the store is of this build's schema (`false`: one [`upgrade`] brings up to it).
+pub fn is_current(conn: &Connection) -> Result<bool> {
+    Ok(schema_version(conn)?.as_deref() == Some(SCHEMA_VERSION.to_string().as_str()))
+}
+
+fn check_schema(conn: &Connection, path: &Path) -> Result<()> {
+    let version = schema_version(conn)?;
     match version.as_deref() {
-        Some(v) if v == SCHEMA_VERSION.to_string() || v == UPGRADABLE_FROM.to_string() => Ok(conn),
+        Some(v) if v == SCHEMA_VERSION.to_string() || v == UPGRADABLE_FROM.to_string() => Ok(()),
         other => Err(Error::Integrity(format!(
             "store {}: schema version {:?}, this airlock reads version {SCHEMA_VERSION} (and upgrades version {UPGRADABLE_FROM})",
             path.display(),
@@ -421,5 +488,26 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
         let path = store_v2(dir.path(), "UPDATE meta SET value = '1';");
         let err = open(&path).expect_err("version 1");
         assert!(err.to_string().contains("schema version"), "{err}");
+    }
+
+    #[test]
+    fn a_read_only_store_reads_without_writing_whatever_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Characters SQLite's URI parser would otherwise take as syntax.
+        let folder = dir.path().join("a b?c%d#e");
+        std::fs::create_dir(&folder).expect("mkdir");
+        let path = folder.join("store.db");
+        drop(create(&path, &[("site", "lab".into())]).expect("create"));
+        assert!(immutable_uri(&path).ends_with("/a%20b%3Fc%25d%23e/store.db?immutable=1"));
+        let conn = open_read_only(&path).expect("open read-only");
+        assert_eq!(meta(&conn, "site").expect("meta"), "lab");
+        let err = set_meta(&conn, "site", "plant").expect_err("a write");
+        assert!(err.to_string().contains("readonly"), "{err}");
+        drop(conn);
+        let names: Vec<_> = std::fs::read_dir(&folder)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["store.db"], "no -wal or -shm made");
     }
 }

@@ -22,6 +22,10 @@
 //! up after any command that died mid-write (a `kill -9`, a power cut):
 //! objects it moved into the vault but never committed, and its temporary
 //! files. Such a clean-up is recorded in the audit log.
+//!
+//! Commands that change nothing (`audit verify`, `vault verify`, listings) use
+//! [`Home::open_read_only`]: the same lock and checks, but nothing written, so
+//! they work on a full disk.
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -46,6 +50,8 @@ pub struct Home {
     vault: Vault,
     /// The store connection.
     pub conn: Connection,
+    /// Opened by [`Home::open_read_only`]: nothing is written, not even on drop.
+    read_only: bool,
     /// Held for the home's lifetime; declared last so it is released after
     /// the store is closed.
     _lock: std::fs::File,
@@ -98,6 +104,7 @@ impl Home {
             keys,
             vault,
             conn,
+            read_only: false,
         };
         let tx = home.conn.transaction()?;
         audit::append(
@@ -115,6 +122,23 @@ impl Home {
     /// Opens an existing home, loading its keys and checking that they are
     /// the keys this home was created with.
     pub fn open(root: &Path) -> Result<Home> {
+        Home::open_with(root, false)
+    }
+
+    /// Opens an existing home for a command that changes nothing: the same lock
+    /// and checks as [`Home::open`], but the store is opened read-only and
+    /// nothing is written, not the lock file, the store's `-shm` file, a
+    /// recovery or the audit checkpoint, so it works on a full disk. (At 100%
+    /// full, `audit verify` and `vault verify` failed: issue 15, item 10.)
+    ///
+    /// The one exception: when a command died mid-write and left files in
+    /// `vault/tmp`, the home is opened for writing so they are cleaned up and
+    /// recorded first, as every command does.
+    pub fn open_read_only(root: &Path) -> Result<Home> {
+        Home::open_with(root, true)
+    }
+
+    fn open_with(root: &Path, read_only: bool) -> Result<Home> {
         if !root.join("store.db").is_file() {
             return Err(Error::NotFound(format!(
                 "{} is not an Airlock home (no store.db); run `airlock init --site NAME` or pass --home",
@@ -122,8 +146,27 @@ impl Home {
             )));
         }
         check_layout(root)?;
-        let lock = lock(root)?;
-        let mut conn = db::open(&root.join("store.db"))?;
+        let lock = if read_only {
+            lock_read_only(root)?
+        } else {
+            lock(root)?
+        };
+        if read_only && recovery_pending(root) {
+            drop(lock);
+            return Home::open_with(root, false);
+        }
+        let mut conn = if read_only {
+            db::open_read_only(&root.join("store.db"))?
+        } else {
+            db::open(&root.join("store.db"))?
+        };
+        if read_only && !db::is_current(&conn)? {
+            // A store of an older schema is upgraded (a write, with its audit record) before
+            // anything reads it, read-only command or not.
+            drop(conn);
+            drop(lock);
+            return Home::open_with(root, false);
+        }
         let key_dir = root.join("keys");
         let keys = SiteKeys::load(&key_dir)?;
         let recorded_id = db::meta(&conn, "key_id")?;
@@ -169,8 +212,11 @@ impl Home {
             keys,
             vault,
             conn,
+            read_only,
         };
-        home.recover()?;
+        if !read_only {
+            home.recover()?;
+        }
         Ok(home)
     }
 
@@ -258,16 +304,13 @@ impl Home {
     pub fn verify_audit(&self) -> Result<audit::Verified> {
         audit::verify(&self.root, &self.conn, &self.keys.public().signing)
     }
-
-    /// Signs a first audit checkpoint for a home made before checkpoints
-    /// existed (see [`audit::adopt_checkpoint`]); returns its record number.
-    pub fn adopt_audit_checkpoint(&mut self) -> Result<i64> {
-        audit::adopt_checkpoint(&self.root, &mut self.conn, &self.keys)
-    }
 }
 
 impl Drop for Home {
     fn drop(&mut self) {
+        if self.read_only {
+            return;
+        }
         // Best effort: whatever is left is cleaned at the next start.
         let _ = self.settle();
         if let Err(e) = self.checkpoint() {
@@ -338,6 +381,32 @@ fn lock(root: &Path) -> Result<std::fs::File> {
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&path)
         .at(&path)?;
+    wait_for(file, root)
+}
+
+/// The same lock, taken through a read-only descriptor (`flock` needs no
+/// write access), so that nothing is written; the file is made only if missing.
+fn lock_read_only(root: &Path) -> Result<std::fs::File> {
+    let path = root.join("lock");
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        // Never through a link planted in the home.
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&path);
+    match opened {
+        Ok(file) => wait_for(file, root),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => lock(root),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Whether a command died mid-write and left files in `vault/tmp`.
+fn recovery_pending(root: &Path) -> bool {
+    std::fs::read_dir(root.join("vault").join("tmp")).is_ok_and(|mut d| d.next().is_some())
+}
+
+fn wait_for(file: std::fs::File, root: &Path) -> Result<std::fs::File> {
+    let path = root.join("lock");
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {

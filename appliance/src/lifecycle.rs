@@ -6,7 +6,7 @@
 //! the exact feature set version the model was trained on, and refuses a
 //! request that names any other version.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -1010,15 +1010,21 @@ pub struct Predicted {
 pub const MAX_LINE: usize = 1 << 20;
 
 /// How many bad request lines a refusal lists before it only counts.
-const LISTED_PROBLEMS: usize = 20;
+pub const LISTED_PROBLEMS: usize = 20;
 
 /// Scores JSON-lines rows with the model deployed to `slot`. When
 /// `expected_features` is given, refuses unless it is exactly the feature
 /// set version the model was trained on.
+///
+/// Memory is bounded on hostile input: a line is read at most [`MAX_LINE`]
+/// bytes into memory, and once a row breaks the contract the feature vectors
+/// collected so far are dropped and the rest of the input is only checked,
+/// keeping the first [`LISTED_PROBLEMS`] problems and a count of the others.
+/// (It used to keep every problem and every row: about 11 times the input.)
 pub fn predict(
     home: &Home,
     slot: &str,
-    input: impl BufRead,
+    mut input: impl BufRead,
     source: &str,
     expected_features: Option<&NameRef>,
 ) -> Result<Predicted> {
@@ -1026,34 +1032,69 @@ pub fn predict(
     let mut x = Vec::new();
     let mut lines = Vec::new();
     let mut problems = Vec::new();
-    for (i, line) in input.lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| Error::Rejected(format!("{source} line {n}: {e}")))?;
-        if line.len() > MAX_LINE {
+    let mut total = 0usize;
+    let mut buf = Vec::new();
+    for n in 1usize.. {
+        buf.clear();
+        // Two bytes over the cap leave room for "\r\n" after a line exactly at it.
+        let read = (&mut input)
+            .take(MAX_LINE as u64 + 2)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::Rejected(format!("{source} line {n}: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        if buf.len() > MAX_LINE {
             return Err(Error::Rejected(format!(
                 "{source} line {n}: longer than {MAX_LINE} bytes"
             )));
         }
+        let line = std::str::from_utf8(&buf).map_err(|_| {
+            Error::Rejected(format!(
+                "{source} line {n}: stream did not contain valid UTF-8"
+            ))
+        })?;
         if line.trim().is_empty() {
             continue;
         }
         let obj: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(&line).map_err(|e| {
+            serde_json::from_str(line).map_err(|e| {
                 Error::Rejected(format!(
                     "{source} line {n}: not a JSON object: {}",
                     crate::text::error_text(&e)
                 ))
             })?;
         match scorer.features(&obj, &mut x) {
-            Ok(()) => lines.push(n),
-            Err(p) => problems.extend(p.into_iter().map(|p| format!("line {n}{p}"))),
+            Ok(()) if total == 0 => lines.push(n),
+            // The input is refused already: this row is only checked.
+            Ok(()) => x.clear(),
+            Err(p) => {
+                if total == 0 {
+                    // Nothing will be scored: give back what was collected.
+                    x = Vec::new();
+                    lines = Vec::new();
+                }
+                total = total.saturating_add(p.len());
+                let room = LISTED_PROBLEMS.saturating_sub(problems.len());
+                problems.extend(p.into_iter().take(room).map(|p| format!("line {n}{p}")));
+            }
         }
     }
-    if !problems.is_empty() {
-        let total = problems.len();
-        problems.truncate(LISTED_PROBLEMS);
+    if total > 0 {
+        let more = total - problems.len();
+        let tail = if more > 0 {
+            format!("\n  ... and {more} more")
+        } else {
+            String::new()
+        };
         return Err(Error::Rejected(format!(
-            "{source}: {total} problem{} against contract {}; nothing was scored\n  {}",
+            "{source}: {total} problem{} against contract {}; nothing was scored\n  {}{tail}",
             if total == 1 { "" } else { "s" },
             scorer.contract_ref(),
             problems.join("\n  ")

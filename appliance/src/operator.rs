@@ -354,6 +354,33 @@ fn check_role(current: Option<&InForce>, name: &str, kid: &KeyId, role: Role) ->
     Ok(())
 }
 
+/// `airlock audit adopt-checkpoint`: adopting a first checkpoint declares the
+/// log before it unprotected, so under a trust policy it needs an operator
+/// holding the `audit` role (unlocked for it); in setup mode any certified
+/// operator, or none. The operator, their key id and their signature over
+/// the adopted head go into the adoption's audit record.
+pub fn adopt_audit_checkpoint(home: &mut Home, operator: Option<&Operator>) -> Result<i64> {
+    authorize(
+        policy::current(&home.conn, home.vault())?.as_ref(),
+        operator,
+        Role::Audit,
+    )?;
+    let root = home.root().to_path_buf();
+    let (conn, _, keys, _) = home.parts();
+    match operator {
+        Some(o) => {
+            let sign = |m: &[u8]| o.sign(Domain::OperatorAction, m);
+            let signer = audit::Signer {
+                name: &o.name,
+                key_id: o.key_id(),
+                sign: &sign,
+            };
+            audit::adopt_checkpoint(&root, conn, keys, Some(&signer))
+        }
+        None => audit::adopt_checkpoint(&root, conn, keys, None),
+    }
+}
+
 /// Who may act for `role` under the policy `current`, checked just before
 /// the action is written (the operator was checked when unlocked too): a
 /// given operator must hold the role; under a policy one must be given.

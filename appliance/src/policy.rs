@@ -4,7 +4,7 @@
 //! `airlock keys root init --out DIR` and never stored on the node. The root
 //! key signs the site's **trust policy**: which peer sites the node trusts
 //! (their signing keys and age recipients), which operators hold which roles
-//! (approve, export, deploy), how many approvals a deployment to each slot
+//! (approve, export, deploy, audit), how many approvals a deployment to each slot
 //! needs (k of n), whose gate reports count for each slot, and which keys
 //! are revoked.
 //!
@@ -62,6 +62,9 @@ pub enum Role {
     Export,
     /// Deploy approved models.
     Deploy,
+    /// Adopt a first audit checkpoint (`airlock audit adopt-checkpoint`),
+    /// which declares the log before it unprotected.
+    Audit,
 }
 
 impl Role {
@@ -71,6 +74,7 @@ impl Role {
             Role::Approve => "approve",
             Role::Export => "export",
             Role::Deploy => "deploy",
+            Role::Audit => "audit",
         }
     }
 }

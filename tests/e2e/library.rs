@@ -36,6 +36,9 @@ fn serve_prepare_records_model_serve_in_the_audit_log() {
         allow_uids: BTreeSet::new(),
         max_connections,
         max_request_bytes: 4096,
+        max_connections_per_uid: 1,
+        request_timeout: std::time::Duration::from_secs(10),
+        idle_timeout: std::time::Duration::from_secs(60),
     };
 
     // Bad options: refused before anything is opened or recorded.

@@ -22,6 +22,7 @@ mod lifecycle;
 mod lineage;
 mod media;
 mod policy;
+mod robustness;
 mod runtime;
 mod vault;
 mod vectors;

@@ -872,6 +872,15 @@ fn parse_document(
         Kind::Dataset => {
             let d: DatasetDoc = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
+            // Its row count is stored as a SQLite integer (i64).
+            if i64::try_from(d.rows).is_err() {
+                return Err(Error::Integrity(format!(
+                    "bundle rejected: {src}: {kind} {} claims {} rows, above {}, the largest this node can store",
+                    e.id.short(),
+                    d.rows,
+                    i64::MAX
+                )));
+            }
             Document::Dataset(Box::new(d))
         }
         Kind::FeatureSet => {
@@ -1204,10 +1213,17 @@ fn write_rows(
         })?;
         applied
     };
+    // `Manifest::check` refused any sequence over i64::MAX; this never fails.
+    let sequence = i64::try_from(m.sequence).map_err(|_| {
+        Error::Integrity(format!(
+            "bundle rejected: {src}: sequence {} is too large to store",
+            m.sequence
+        ))
+    })?;
     tx.execute(
         "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
-        params![m.origin_site.as_str(), m.sequence as i64, bundle.hex(), Timestamp::now().to_string()],
+        params![m.origin_site.as_str(), sequence, bundle.hex(), Timestamp::now().to_string()],
     )?;
     // The latest trusted time only moves forward.
     let previous = trusted_time(tx)?;
@@ -1368,5 +1384,52 @@ pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> E
         Err(audit_err) => Error::Integrity(format!(
             "{e}; and the refusal could not be recorded in the audit log: {audit_err}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dataset_row_count_the_store_cannot_hold_is_refused_at_parse() {
+        let doc = |rows: u64| DatasetDoc {
+            ty: data::DATASET_TYPE.into(),
+            site: "lab".parse().expect("site"),
+            name: "credit".into(),
+            version: 1,
+            contract: Digest::of(b"contract"),
+            snapshot: Digest::of(b"snapshot"),
+            snapshot_size: 10,
+            format: data::Format::Csv,
+            rows,
+            source: "credit.csv".into(),
+            created_at: Timestamp(1_000),
+            profile: None,
+        };
+        let atts = [registry::Attestation {
+            site: "lab".parse().expect("site"),
+            key_id: "0123456789abcdef".into(),
+            signature: "s".into(),
+        }];
+        let parse = |rows: u64| {
+            let bytes = serde_json::to_vec(&doc(rows)).expect("json");
+            let e = Entry {
+                id: Digest::of(&bytes),
+                kind: Kind::Dataset,
+                size: bytes.len() as u64,
+                attestations: Vec::new(),
+            };
+            parse_document("b.airlock", &e, &bytes, &atts, Mode::Check)
+        };
+        assert!(parse(i64::MAX as u64).is_ok(), "the largest storable count");
+        let Err(err) = parse(u64::MAX) else {
+            panic!("2^64 - 1 rows accepted")
+        };
+        assert!(
+            err.to_string()
+                .contains("claims 18446744073709551615 rows, above 9223372036854775807"),
+            "{err}"
+        );
     }
 }
