@@ -1291,7 +1291,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
                 for (slot, sites) in &b.gates {
                     let sites: Vec<&str> = sites.iter().map(|s| s.as_str()).collect();
-                    println!("gates     {slot}: {} and this site", sites.join(", "));
+                    out.line(format_args!(
+                        "gates     {slot}: {} and this site",
+                        sites.join(", ")
+                    ));
                 }
                 for r in &b.revoked {
                     out.line(format_args!("revoked   {r}"));
