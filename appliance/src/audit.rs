@@ -308,14 +308,35 @@ pub fn write_checkpoint(
     crate::fsx::write_atomic(&path, &bytes)
 }
 
+/// An operator authorising an action recorded in the log.
+pub struct Signer<'a> {
+    /// Their name on this node.
+    pub name: &'a str,
+    /// Their key id: the record's actor.
+    pub key_id: keys::KeyId,
+    /// Signs a statement with their key (domain `OperatorAction`), hex.
+    pub sign: &'a dyn Fn(&[u8]) -> String,
+}
+
+/// What the operator adopting a checkpoint signs: the site key, and the
+/// record number and hash of the log's head they declare the start of
+/// protection after.
+pub fn adoption_statement(site_key: &keys::KeyId, records: usize, head: &str) -> Vec<u8> {
+    format!("audit.adopt-checkpoint\n{site_key}\n{records}\n{head}").into_bytes()
+}
+
 /// For a home without a checkpoint file (made before checkpoints existed,
 /// or whose `init` was cut short): verifies the chain, records the adoption
-/// in the log, and signs a first checkpoint. Refused if one exists. Returns
-/// the record number it covers.
+/// in the log, with the operator who authorised it (`by`: name, key id and
+/// signature over [`adoption_statement`]; none in setup mode when none was
+/// given), and signs a first checkpoint. Refused if one exists. Returns the
+/// record number it covers. Whether `by` may do this is the caller's check
+/// (`operator::adopt_audit_checkpoint`).
 pub fn adopt_checkpoint(
     root: &std::path::Path,
     conn: &mut Connection,
     keys: &SiteKeys,
+    by: Option<&Signer<'_>>,
 ) -> Result<i64> {
     let path = root.join(CHECKPOINT_FILE);
     if std::fs::symlink_metadata(&path).is_ok() {
@@ -325,14 +346,24 @@ pub fn adopt_checkpoint(
         )));
     }
     let (records, _) = verify_chain(conn, &keys.public().signing)?;
+    let head = records
+        .last()
+        .map(|r| r.hash.clone())
+        .unwrap_or_else(|| GENESIS.to_string());
+    let operator = by.map(|o| {
+        let statement = adoption_statement(&keys.key_id(), records.len(), &head);
+        serde_json::json!({ "name": o.name, "key_id": o.key_id, "signature": (o.sign)(&statement) })
+    });
     let tx = conn.transaction()?;
-    let seq = append(
+    let seq = append_as(
         &tx,
         keys,
+        by.map(|o| &o.key_id),
         "audit.checkpoint_adopted",
         &[],
         serde_json::json!({ "unprotected_before_record": records.len() + 1,
-                            "reason": "no signed checkpoint existed; removal of records before this one cannot be ruled out" }),
+                            "reason": "no signed checkpoint existed; removal of records before this one cannot be ruled out",
+                            "operator": operator }),
     )?;
     tx.commit()?;
     write_checkpoint(root, conn, keys, true)?;

@@ -17,6 +17,7 @@ use crate::contract::{CellError, Contract, Value, ValueRef};
 use crate::error::{Error, IoContext, Result};
 use crate::profile::{DriftResult, Profile, Profiler};
 use crate::sketch::hash128;
+use crate::text::Untrusted;
 
 /// How many violations of each rule a report locates before it only counts.
 pub const LISTED_PER_RULE: usize = 5;
@@ -91,7 +92,9 @@ impl fmt::Display for Violation {
         write!(
             f,
             "column {:?}: expected {}, found {}",
-            self.column, self.expected, self.found
+            self.column,
+            Untrusted(&self.expected),
+            Untrusted(&self.found)
         )
     }
 }
@@ -169,7 +172,8 @@ impl Tally {
             .map(|(r, (n, _))| format!("{} {n}", r.name()))
             .collect();
         let mut msg = format!(
-            "{source} breaks contract {} v{}: {total} violation{} ({}); nothing was stored",
+            "{} breaks contract {} v{}: {total} violation{} ({}); nothing was stored",
+            Untrusted(source),
             c.name,
             c.version,
             if total == 1 { "" } else { "s" },
@@ -178,7 +182,7 @@ impl Tally {
         if !self.changed.is_empty() {
             msg.push_str(&format!(
                 "\n  changed types (every value fails): {}",
-                self.changed.join(", ")
+                Untrusted(&self.changed.join(", "))
             ));
         }
         for (rule, (n, listed)) in &self.rules {

@@ -12,7 +12,7 @@ use airlock::home::Home;
 use airlock::operator::{self, Operator};
 use airlock::personal::PassSource;
 use airlock::policy::{self, Role};
-use airlock::registry::{self, NameRef};
+use airlock::registry::NameRef;
 use airlock::site::{SiteCard, SiteName};
 use airlock::time::Timestamp;
 use airlock::{audit, demo, fsx, lifecycle, lineage, models, trust, vault_check};
@@ -104,9 +104,10 @@ enum Command {
         #[arg(long, default_value = "")]
         note: String,
     },
-    /// Deploy a gated and approved model to a slot. Under a trust policy it
-    /// needs the policy's number of approvals for the slot (k of n) and an
-    /// operator holding the deploy role.
+    /// Deploy a gated and approved model to a slot, signed by an operator
+    /// certified at this site (--operator, needed in setup mode too). Under a
+    /// trust policy it needs the policy's number of approvals for the slot
+    /// (k of n) and an operator holding the deploy role.
     Deploy {
         /// Model id (or 8+ leading hex digits).
         model: String,
@@ -121,8 +122,10 @@ enum Command {
     #[command(
         after_help = "Each request goes through the same feature code as training and \
 its answer through the same output checks as `airlock predict`. Only peers whose uid is on \
-the allow list (default: this user) are served; too many connections or too long a request \
-get an error line naming the limit. The model is loaded once; restart after a deploy.\n\n\
+the allow list (default: this user) are served; too many connections (in all, or from one \
+uid), too long a request, a request not finished within --request-timeout, or no request for \
+--idle-timeout get an error line naming the limit, and the connection is closed. The model is \
+loaded once; restart after a deploy.\n\n\
 Example:\n  airlock serve --socket /run/airlock/credit.sock --allow-uid 1001 &\n  \
 echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
     )]
@@ -139,9 +142,20 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
         /// Most connections served at once.
         #[arg(long, default_value_t = 64)]
         max_connections: usize,
+        /// Most connections one peer uid holds at once (capped at --max-connections), so one
+        /// local user cannot take every slot.
+        #[arg(long, default_value_t = 16)]
+        max_connections_per_uid: usize,
         /// Longest request line in bytes.
         #[arg(long, default_value_t = 64 * 1024)]
         max_request_bytes: usize,
+        /// Seconds a request may take to arrive once its first byte has (and its answer to be
+        /// read); a slower one is refused and the connection closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+        request_timeout: u64,
+        /// Seconds a connection may wait between requests before it is closed.
+        #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+        idle_timeout: u64,
         /// Refuse to start unless the model uses exactly this feature set, [SITE/]NAME@VERSION.
         #[arg(long)]
         features: Option<String>,
@@ -213,6 +227,18 @@ struct MaybeOperatorArgs {
 }
 
 impl MaybeOperatorArgs {
+    /// The operator an export names, for the library to unlock (and to
+    /// record as a refused export if it cannot).
+    fn authority(self) -> export::Authority<'static> {
+        match self.operator {
+            None => export::Authority::Nobody,
+            Some(name) => export::Authority::Unlock {
+                name,
+                pass: PassSource::from_arg(self.passphrase_file),
+            },
+        }
+    }
+
     fn unlock(self, home: &Home, role: Role) -> Result<Option<Operator>> {
         self.operator
             .map(|name| {
@@ -550,8 +576,12 @@ enum AuditCmd {
     Verify,
     /// For a home without a signed checkpoint (HOME/audit.head), made before
     /// checkpoints existed: verify the chain, record the adoption in the log,
-    /// and sign a first checkpoint. Refused if a checkpoint exists.
-    AdoptCheckpoint,
+    /// and sign a first checkpoint. Refused if a checkpoint exists. Under a
+    /// trust policy, an operator holding the audit role must authorise it.
+    AdoptCheckpoint {
+        #[command(flatten)]
+        operator: MaybeOperatorArgs,
+    },
     /// Export the whole audit log, verified, with a fresh signed checkpoint,
     /// in a bundle for an auditor's node (a trusted peer). The auditor
     /// checks it there with `airlock audit verify-export FILE --card CARD`
@@ -605,21 +635,23 @@ pub fn run(cli: Cli) -> Result<i32> {
     let out = Out { json: cli.json };
     let home_dir = cli.home;
     let open = || Home::open(&home_dir);
+    // Commands that change nothing: they work on a full disk.
+    let open_read_only = || Home::open_read_only(&home_dir);
     match cli.command {
         Command::Init { site } => {
             let site: SiteName = site.parse()?;
             let home = Home::init(&home_dir, site)?;
             let v = json!({ "id": home.site().as_str(), "home": home.root().display().to_string(), "key_id": home.keys().key_id() });
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "created home {} for site {}",
                     home.root().display(),
                     home.site()
-                );
-                println!(
+                ));
+                out.line(format_args!(
                     "site key id {} (read it to peers when they trust your card)",
                     home.keys().key_id()
-                );
+                ));
             });
         }
         Command::Site(SiteCmd::Card { out: path }) => {
@@ -627,12 +659,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             fsx::write_new(&path, &SiteCard::render(home.site(), home.keys())?)?;
             let v = json!({ "id": home.site().as_str(), "key_id": home.keys().key_id(), "file": path.display().to_string() });
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "wrote card of site {} (key id {}) to {}",
                     home.site(),
                     home.keys().key_id(),
                     path.display()
-                )
+                ))
             });
         }
         Command::Trust(TrustCmd::Add { card }) => {
@@ -641,24 +673,27 @@ pub fn run(cli: Cli) -> Result<i32> {
             let (peer, added) = trust::add(&mut home, &card)?;
             out.emit(&json!({ "peer": peer, "added": added }), |_| {
                 if added {
-                    println!("trusted site {} (key id {})", peer.id, peer.key_id);
+                    out.line(format_args!(
+                        "trusted site {} (key id {})",
+                        peer.id, peer.key_id
+                    ));
                 } else {
-                    println!(
+                    out.line(format_args!(
                         "site {} (key id {}) was already trusted",
                         peer.id, peer.key_id
-                    );
+                    ));
                 }
             });
         }
         Command::Trust(TrustCmd::List) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let peers = trust::list(&home)?;
             out.emit(&peers, |ps| {
                 for p in ps {
-                    println!(
+                    out.line(format_args!(
                         "{:<20} key {}  trusted since {}",
                         p.id, p.key_id, p.added_at
-                    );
+                    ));
                 }
             });
         }
@@ -667,14 +702,14 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Features(cmd) => return crate::cli_data::features(&home_dir, out, cmd),
         Command::Train(a) => return train(&home_dir, out, a),
         Command::Models(ModelsCmd::List) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let list = models::list(&home)?;
             out.emit(&list, |ms| {
                 if ms.is_empty() {
-                    println!("no models");
+                    out.line("no models");
                 }
                 for m in ms {
-                    println!(
+                    out.line(format_args!(
                         "{}  {:<20} {:<10} {:<7} site {:<10} {} {:.3}  gate {:<6} approvals {}  {}",
                         &m.id[..12],
                         m.name,
@@ -689,50 +724,54 @@ pub fn run(cli: Cli) -> Result<i32> {
                             .as_deref()
                             .map(|s| format!("deployed: {s}"))
                             .unwrap_or_default()
-                    );
+                    ));
                 }
             });
         }
         Command::Models(ModelsCmd::Show { model }) => {
-            let home = open()?;
-            let id = registry::resolve_model(&home.conn, &model)?;
+            let home = open_read_only()?;
+            let id = models::resolve(&home, &model)?;
             let run = models::load_run(&home, &id)?;
             let mut v = serde_json::to_value(&run).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(id.hex());
             out.emit(&v, |_| {
-                println!("model       {id}");
-                println!(
+                out.line(format_args!("model       {id}"));
+                out.line(format_args!(
                     "name        {} ({} {}) from site {}",
                     run.name,
                     run.spec.task.name(),
                     run.spec.arch.name(),
                     run.site
-                );
-                println!(
+                ));
+                out.line(format_args!(
                     "trained on  dataset {} snapshot {}",
                     run.dataset.short(),
                     run.snapshot.short()
-                );
-                println!(
+                ));
+                out.line(format_args!(
                     "features    {} ({})",
                     run.feature_set_ref,
                     run.feature_set.short()
-                );
-                println!("weights     {}", run.weights.short());
-                println!(
+                ));
+                out.line(format_args!("weights     {}", run.weights.short()));
+                out.line(format_args!(
                     "seed        {}  epochs {}  batch {}  lr {}",
                     run.config.seed,
                     run.config.epochs,
                     run.config.batch_size,
                     run.config.learning_rate
-                );
+                ));
                 let m = &run.metrics.holdout;
                 let figures: Vec<String> = airlock_runtime::METRIC_NAMES
                     .iter()
                     .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
                     .collect();
-                println!("held-out    {} rows: {}", m.rows, figures.join("  "));
-                println!(
+                out.line(format_args!(
+                    "held-out    {} rows: {}",
+                    m.rows,
+                    figures.join("  ")
+                ));
+                out.line(format_args!(
                     "trained     {} .. {} on {} ({}), best epoch {} of {}",
                     run.started_at,
                     run.finished_at,
@@ -740,15 +779,15 @@ pub fn run(cli: Cli) -> Result<i32> {
                     run.device.name,
                     run.best_epoch,
                     run.history.len()
-                );
-                println!(
+                ));
+                out.line(format_args!(
                     "code        airlock {} rev {} Cargo.lock {}",
                     run.code.airlock,
                     run.code.git_rev,
                     &run.code.cargo_lock_sha256[..run.code.cargo_lock_sha256.len().min(16)]
-                );
+                ));
                 for c in &run.sandbox.report.controls {
-                    println!(
+                    out.line(format_args!(
                         "sandbox     {:<20} {}",
                         c.name,
                         if c.applied {
@@ -756,13 +795,13 @@ pub fn run(cli: Cli) -> Result<i32> {
                         } else {
                             format!("NOT in force: {}", c.error.as_deref().unwrap_or("?"))
                         }
-                    );
+                    ));
                 }
             });
         }
         Command::Gate { model, require } => {
             let mut home = open()?;
-            let id = registry::resolve_model(&home.conn, &model)?;
+            let id = models::resolve(&home, &model)?;
             let checks = require
                 .iter()
                 .map(|s| lifecycle::parse_threshold(s))
@@ -778,20 +817,20 @@ pub fn run(cli: Cli) -> Result<i32> {
                     } else {
                         "<="
                     };
-                    println!(
+                    out.line(format_args!(
                         "{} {:<9} {:.4} {op} {}",
                         if c.passed { "pass" } else { "FAIL" },
                         c.metric,
                         c.value,
                         c.threshold
-                    );
+                    ));
                 }
-                println!(
+                out.line(format_args!(
                     "gate {} for model {} (report {})",
                     if report.passed { "passed" } else { "FAILED" },
                     id.short(),
                     gid.short()
-                );
+                ));
             });
             if !report.passed {
                 return Ok(exit::REFUSED);
@@ -803,7 +842,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             note,
         } => {
             let mut home = open()?;
-            let id = registry::resolve_model(&home.conn, &model)?;
+            let id = models::resolve(&home, &model)?;
             let op = operator::unlock(
                 &home,
                 &who.operator,
@@ -814,12 +853,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             let mut v = serde_json::to_value(&a).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(aid.hex());
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "model {} approved by {} (approval {})",
                     id.short(),
                     a.approver,
                     aid.short()
-                )
+                ))
             });
         }
         Command::Deploy {
@@ -828,20 +867,20 @@ pub fn run(cli: Cli) -> Result<i32> {
             operator: who,
         } => {
             let mut home = open()?;
-            let id = registry::resolve_model(&home.conn, &model)?;
+            let id = models::resolve(&home, &model)?;
             let op = who.unlock(&home, Role::Deploy)?;
             let (did, d) = lifecycle::deploy(&mut home, &id, &slot, op.as_ref())?;
             let mut v = serde_json::to_value(&d).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(did.hex());
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "model {} deployed to {}{}",
                     id.short(),
                     d.slot,
                     d.previous
                         .map(|p| format!(" (replacing {})", p.short()))
                         .unwrap_or_default()
-                )
+                ))
             });
         }
         Command::Serve {
@@ -849,39 +888,34 @@ pub fn run(cli: Cli) -> Result<i32> {
             slot,
             allow_uid,
             max_connections,
+            max_connections_per_uid,
             max_request_bytes,
+            request_timeout,
+            idle_timeout,
             features,
         } => {
-            if max_connections == 0 || max_request_bytes == 0 {
-                return Err(Error::Rejected(
-                    "--max-connections and --max-request-bytes must be at least 1".into(),
-                ));
-            }
             let mut home = open()?;
             let want = features.map(|f| f.parse::<NameRef>()).transpose()?;
-            let scorer = lifecycle::Scorer::open(&home, &slot, want.as_ref())?;
-            let mut allow: std::collections::BTreeSet<u32> = allow_uid.into_iter().collect();
-            if allow.is_empty() {
-                allow.insert(nix::unistd::geteuid().as_raw());
-            }
-            {
-                let (conn, _, keys, _) = home.parts();
-                let tx = conn.transaction()?;
-                audit_serve(&tx, keys, &scorer, &slot, &socket, &allow)?;
-                tx.commit()?;
-            }
-            // The home's lock is released: other commands run while this serves.
-            drop(home);
-            let model = scorer.model_id;
             let opts = airlock::serve::ServeOptions {
                 socket: socket.clone(),
-                allow_uids: allow,
+                allow_uids: allow_uid.into_iter().collect(),
                 max_connections,
                 max_request_bytes,
+                max_connections_per_uid,
+                request_timeout: std::time::Duration::from_secs(request_timeout),
+                idle_timeout: std::time::Duration::from_secs(idle_timeout),
             };
-            airlock::serve::serve(scorer, &opts, || {
+            let server = airlock::serve::prepare(&mut home, &slot, want.as_ref(), opts)?;
+            // The home's lock is released: other commands run while this serves.
+            drop(home);
+            let model = server.model();
+            airlock::serve::serve(server, || {
                 out.emit(&json!({ "serving": model.hex(), "socket": socket }), |_| {
-                    println!("serving model {} on {}", model.short(), socket.display());
+                    out.line(format_args!(
+                        "serving model {} on {}",
+                        model.short(),
+                        socket.display()
+                    ));
                 });
                 let _ = std::io::Write::flush(&mut std::io::stdout());
             })?;
@@ -902,23 +936,27 @@ pub fn run(cli: Cli) -> Result<i32> {
                 want.as_ref(),
             )?;
             out.emit(&p, |p| {
-                println!(
+                out.line(format_args!(
                     "model {} with features {}",
                     p.model.short(),
                     p.feature_set_ref
-                );
+                ));
                 for x in &p.predictions {
-                    println!("line {:>4}  {}", x.line, describe_answer(&x.answer));
+                    out.line(format_args!(
+                        "line {:>4}  {}",
+                        x.line,
+                        describe_answer(&x.answer)
+                    ));
                 }
             });
         }
         Command::Bundle(cmd) => return bundle(&home_dir, out, cmd),
         Command::Lineage { model } => {
-            let home = open()?;
+            let home = open_read_only()?;
             let l = lineage::walk(&home, &model)?;
             out.emit(&l, |l| {
                 let line = |indent: &str, n: &lineage::Node| {
-                    println!(
+                    out.line(format_args!(
                         "{indent}{:<12} {}  {}  [{}; signed by {}]{}",
                         n.kind.as_str(),
                         n.id.short(),
@@ -926,7 +964,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                         n.site,
                         n.signed_by.join(", "),
                         n.at.map(|t| format!(" {t}")).unwrap_or_default()
-                    )
+                    ))
                 };
                 line("", &l.model);
                 line("  ", &l.weights);
@@ -945,27 +983,27 @@ pub fn run(cli: Cli) -> Result<i32> {
                 for d in &l.deployments {
                     line("  ", d);
                 }
-                println!(
+                out.line(format_args!(
                     "{} signatures and {} provenance statements verified",
                     l.signatures_verified, l.provenance_verified
-                );
+                ));
             });
         }
         Command::Vault(VaultCmd::Verify) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let r = out.with_bytes("vault", |on| vault_check::verify(&home, on))?;
             out.emit(&r, |r| {
                 for p in &r.problems {
                     let id: String = p.id.chars().take(12).collect();
-                    println!("{:<12} {id}  {}", p.problem, p.detail);
+                    out.line(format_args!("{:<12} {id}  {}", p.problem, p.detail));
                 }
-                println!(
+                out.line(format_args!(
                     "{} of {} indexed objects intact ({} bytes re-hashed); {} problem(s)",
                     r.intact,
                     r.indexed,
                     r.bytes,
                     r.problems.len()
-                );
+                ));
             });
             if !r.problems.is_empty() {
                 return Err(Error::Integrity(format!(
@@ -976,15 +1014,14 @@ pub fn run(cli: Cli) -> Result<i32> {
                 )));
             }
         }
-        Command::Audit(AuditCmd::AdoptCheckpoint) => {
+        Command::Audit(AuditCmd::AdoptCheckpoint { operator: who }) => {
             let mut home = open()?;
-            let root = home.root().to_path_buf();
-            let (conn, _, keys, _) = home.parts();
-            let seq = audit::adopt_checkpoint(&root, conn, keys)?;
+            let op = who.unlock(&home, Role::Audit)?;
+            let seq = operator::adopt_audit_checkpoint(&mut home, op.as_ref())?;
             out.emit(&json!({ "id": seq, "checkpoint": seq }), |_| {
-                println!(
+                out.line(format_args!(
                     "signed a first audit checkpoint at record {seq}; the adoption is recorded in the log"
-                )
+                ))
             });
         }
         Command::Audit(AuditCmd::Export {
@@ -994,30 +1031,24 @@ pub fn run(cli: Cli) -> Result<i32> {
             operator: who,
         }) => {
             let mut home = open()?;
-            let r = (|| {
-                let card = read_card(&to)?;
-                let op = who.unlock(&home, Role::Export)?;
-                let opts = export::ExportOptions {
-                    with_data: false,
-                    expires_in_days: expires_in,
-                    split: None,
-                    operator: op.as_ref(),
-                };
-                out.with_bytes("export", |on| {
-                    export::export_audit(&mut home, &card, opts, &file, on)
-                })
-            })();
-            let r = r.map_err(|e| {
-                import::record_refusal(&mut home, "bundle.export_refused", &file, e)
+            let card = read_card(&to)?;
+            let opts = export::ExportOptions {
+                with_data: false,
+                expires_in_days: expires_in,
+                split: None,
+                operator: who.authority(),
+            };
+            let r = out.with_bytes("export", |on| {
+                export::export_audit(&mut home, &card, opts, &file, on)
             })?;
             out.emit(&r, |r| {
-                println!(
+                out.line(format_args!(
                     "wrote the audit log for site {} as bundle {} (sequence {}) to {}",
                     r.recipient,
                     r.bundle.short(),
                     r.sequence,
                     file.display()
-                )
+                ))
             });
         }
         Command::Audit(AuditCmd::VerifyExport { file, card }) => {
@@ -1030,7 +1061,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let mut j = serde_json::to_value(&v).map_err(|e| Error::Rejected(e.to_string()))?;
             j["bundle"] = json!(bundle.hex());
             out.emit(&j, |_| {
-                println!(
+                out.line(format_args!(
                     "audit log of site {} (key {}) intact: {} records, {} .. {}, signed checkpoint at record {}, exported {}",
                     v.site,
                     v.key_id,
@@ -1039,19 +1070,19 @@ pub fn run(cli: Cli) -> Result<i32> {
                     v.last.map(|t| t.to_string()).unwrap_or_default(),
                     v.checkpoint,
                     v.exported_at
-                )
+                ))
             });
         }
         Command::Audit(AuditCmd::Verify) => {
-            let home = open()?;
-            let v = audit::verify(home.root(), &home.conn, &home.public().signing)?;
+            let home = open_read_only()?;
+            let v = home.verify_audit()?;
             out.emit(&v, |v| {
-                println!(
+                out.line(format_args!(
                     "audit log intact: {} records, head {}, signed checkpoint at record {}",
                     v.records,
                     &v.head[..16],
                     v.checkpoint.unwrap_or(0)
-                )
+                ))
             });
         }
         Command::Audit(AuditCmd::Log {
@@ -1059,7 +1090,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             actor,
             action,
         }) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let since: Option<Timestamp> = since
                 .map(|s| {
                     let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.clone() };
@@ -1078,7 +1109,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                         None => r.action == a,
                     })
             };
-            let records: Vec<audit::Record> = audit::records(&home.conn)?
+            let records: Vec<audit::Record> = home
+                .audit_log()?
                 .into_iter()
                 .filter(|r| wanted(r))
                 .collect();
@@ -1092,10 +1124,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 .collect();
             out.emit(&with_ids, |_| {
                 for r in &records {
-                    println!(
+                    out.line(format_args!(
                         "{:>5} {} {:<16} {} {}",
                         r.seq, r.time, r.action, r.actor, r.details
-                    );
+                    ));
                 }
             });
         }
@@ -1108,17 +1140,17 @@ pub fn run(cli: Cli) -> Result<i32> {
                 .read("New passphrase for the root key: ", true)?;
             let card = policy::init_root(&dir, &pass, &home_dir)?;
             out.emit(&card, |c| {
-                println!("created root key {} in {}", c.key_id, dir.display());
-                println!(
+                out.line(format_args!("created root key {} in {}", c.key_id, dir.display()));
+                out.line(format_args!(
                     "  {} (sealed with the passphrase) and {}",
                     policy::ROOT_KEY_FILE,
                     policy::ROOT_PUB_FILE
-                );
-                println!(
+                ));
+                out.line(format_args!(
                     "write the key id down: each node pins it at its first policy (airlock policy apply FILE --root-key-id {})",
                     c.key_id
-                );
-                println!("keep this media offline; the root key never goes on a node");
+                ));
+                out.line("keep this media offline; the root key never goes on a node");
             });
         }
         Command::Keys(KeysCmd::Operator(OperatorCmd::New {
@@ -1128,21 +1160,25 @@ pub fn run(cli: Cli) -> Result<i32> {
             let mut home = open()?;
             let info = operator::create(&mut home, &name, PassSource::from_arg(passphrase_file))?;
             out.emit(&info, |i| {
-                println!("created operator {} (key id {})", i.name, i.key_id);
-                println!("for the trust policy's [[operators]]:");
-                println!("  name = {:?}\n  key = {:?}", i.name, i.key);
+                out.line(format_args!(
+                    "created operator {} (key id {})",
+                    i.name, i.key_id
+                ));
+                out.line("for the trust policy's [[operators]]:");
+                out.line(format_args!("  name = {:?}", i.name));
+                out.line(format_args!("  key = {:?}", i.key));
             });
         }
         Command::Keys(KeysCmd::Operator(OperatorCmd::List)) => {
-            let home = open()?;
+            let home = open_read_only()?;
             let list = operator::list(&home)?;
             out.emit(&list, |l| {
                 if l.is_empty() {
-                    println!("no operators; create one with `airlock keys operator new NAME`");
+                    out.line("no operators; create one with `airlock keys operator new NAME`");
                 }
                 for o in l {
                     let roles: Vec<&str> = o.roles.iter().map(|r| r.as_str()).collect();
-                    println!(
+                    out.line(format_args!(
                         "{:<20} key {}  {}",
                         o.name,
                         o.key_id,
@@ -1153,14 +1189,14 @@ pub fn run(cli: Cli) -> Result<i32> {
                         } else {
                             format!("roles: {}", roles.join(", "))
                         }
-                    );
+                    ));
                 }
             });
         }
         Command::Policy(PolicyCmd::Template { root }) => {
             let home = open()?;
             let card = root.as_deref().map(policy::read_root_card).transpose()?;
-            print!("{}", policy::template(&home, card.as_ref())?);
+            out.text(&policy::template(&home, card.as_ref())?);
         }
         Command::Policy(PolicyCmd::Sign {
             input,
@@ -1177,14 +1213,14 @@ pub fn run(cli: Cli) -> Result<i32> {
                             "version": signed.body.version, "signed_by": key.key_id(),
                             "signatures": signed.signatures.len() });
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "signed trust policy v{} for site {} with root key {} ({} signature(s)) into {}",
                     signed.body.version,
                     signed.body.site,
                     key.key_id(),
                     signed.signatures.len(),
                     file.display()
-                )
+                ))
             });
         }
         Command::Policy(PolicyCmd::Apply { files, root_key_id }) => {
@@ -1197,19 +1233,20 @@ pub fn run(cli: Cli) -> Result<i32> {
             out.emit(&applied, |a| {
                 for x in a {
                     match x {
-                        policy::Applied::Applied { version, id } => {
-                            println!("trust policy v{version} is in force ({})", id.short())
-                        }
+                        policy::Applied::Applied { version, id } => out.line(format_args!(
+                            "trust policy v{version} is in force ({})",
+                            id.short()
+                        )),
                         policy::Applied::AlreadyInForce { version } => {
-                            println!("trust policy v{version} was already in force")
+                            out.line(format_args!("trust policy v{version} was already in force"))
                         }
                     }
                 }
             });
         }
         Command::Policy(PolicyCmd::Show) => {
-            let home = open()?;
-            let Some(p) = policy::current(&home.conn, home.vault())? else {
+            let home = open_read_only()?;
+            let Some(p) = policy::in_force(&home)? else {
                 return Err(Error::NotFound(
                     "no trust policy is in force on this node (setup mode: peers by `trust add`, any operator may approve)".into(),
                 ));
@@ -1226,26 +1263,41 @@ pub fn run(cli: Cli) -> Result<i32> {
             );
             out.emit(&v, |_| {
                 let b = p.body();
-                println!(
+                out.line(format_args!(
                     "trust policy v{} for site {} ({}), signed {}",
                     b.version,
                     b.site,
                     p.id.short(),
                     b.created_at
-                );
-                println!("root keys: {} of {}", b.root.threshold, b.root.keys.len());
+                ));
+                out.line(format_args!(
+                    "root keys: {} of {}",
+                    b.root.threshold,
+                    b.root.keys.len()
+                ));
                 for pe in &b.peers {
-                    println!("peer      {}", pe.site);
+                    out.line(format_args!("peer      {}", pe.site));
                 }
                 for o in &b.operators {
                     let roles: Vec<&str> = o.roles.iter().map(|r| r.as_str()).collect();
-                    println!("operator  {:<20} {}", o.name, roles.join(", "));
+                    out.line(format_args!(
+                        "operator  {:<20} {}",
+                        o.name,
+                        roles.join(", ")
+                    ));
                 }
                 for (slot, k) in &b.approvals {
-                    println!("approvals {slot}: {k}");
+                    out.line(format_args!("approvals {slot}: {k}"));
+                }
+                for (slot, sites) in &b.gates {
+                    let sites: Vec<&str> = sites.iter().map(|s| s.as_str()).collect();
+                    out.line(format_args!(
+                        "gates     {slot}: {} and this site",
+                        sites.join(", ")
+                    ));
                 }
                 for r in &b.revoked {
-                    println!("revoked   {r}");
+                    out.line(format_args!("revoked   {r}"));
                 }
             });
         }
@@ -1253,21 +1305,9 @@ pub fn run(cli: Cli) -> Result<i32> {
     Ok(exit::OK)
 }
 
-pub(crate) fn short(v: &serde_json::Value) -> String {
-    v.as_str()
-        .map(|s| s.chars().take(12).collect())
-        .unwrap_or_default()
-}
-
-pub(crate) fn list_rows(home: &Home, sql: &str) -> Result<Vec<serde_json::Value>> {
-    let mut stmt = home.conn.prepare(sql)?;
-    let rows = stmt.query_map([], |r| {
-        Ok(json!({
-            "id": r.get::<_, String>(0)?, "site": r.get::<_, String>(1)?, "name": r.get::<_, String>(2)?,
-            "version": r.get::<_, i64>(3)?, "rows": r.get::<_, i64>(4)?, "created_at": r.get::<_, String>(5)?,
-        }))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+/// The first 12 characters of an id, as lists show it.
+pub(crate) fn short(id: &str) -> String {
+    id.chars().take(12).collect()
 }
 
 fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
@@ -1359,14 +1399,14 @@ fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
     bar.finish_and_clear();
     let (id, run) = result?;
     for c in run.sandbox.report.failures() {
-        eprintln!(
-            "warning: worker sandbox control {} was not in force: {} (recorded in the run record)",
+        out.warn(format_args!(
+            "worker sandbox control {} was not in force: {} (recorded in the run record)",
             c.name,
             c.error.as_deref().unwrap_or("unknown")
-        );
+        ));
     }
     if let Some(note) = &run.device.note {
-        eprintln!("note: {note}");
+        out.note(note);
     }
     let v = json!({ "id": id.hex(), "name": run.name, "task": run.spec.task.name(), "arch": run.spec.arch.name(),
                     "feature_set": run.feature_set_ref, "device": run.device, "best_epoch": run.best_epoch,
@@ -1374,7 +1414,7 @@ fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
                     "sandbox": run.sandbox });
     out.emit(&v, |_| {
         if let Some(last) = run.history.last() {
-            println!(
+            out.line(format_args!(
                 "{} epochs{}, best {}, last train loss {:.4}, {:.0} rows/s on {} ({})",
                 run.history.len(),
                 if run.stopped_early {
@@ -1387,7 +1427,7 @@ fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
                 last.rows_per_second,
                 run.device.kind,
                 run.device.name
-            );
+            ));
         }
         let applied = run
             .sandbox
@@ -1403,30 +1443,32 @@ fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
             .iter()
             .filter(|c| c.requested)
             .count();
-        println!("sandbox: {applied} of {requested} controls in force");
+        out.line(format_args!(
+            "sandbox: {applied} of {requested} controls in force"
+        ));
         let m = &run.metrics.holdout;
         let figures: Vec<String> = airlock_runtime::METRIC_NAMES
             .iter()
             .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
             .collect();
-        println!(
+        out.line(format_args!(
             "trained {} model {} ({}): held-out {} rows: {}",
             run.spec.task.name(),
             id.short(),
             run.spec.arch.name(),
             m.rows,
             figures.join(", ")
-        );
+        ));
         for (slice, m) in &run.metrics.holdout_slices {
             let name = run.spec.task.score_name();
-            println!(
+            out.line(format_args!(
                 "  {} = {slice:<20} {:>5} rows  {name} {:.4}",
                 run.slice_column.as_deref().unwrap_or("slice"),
                 m.rows,
                 m.get(name).unwrap_or(f64::NAN)
-            );
+            ));
         }
-        println!("model id {id}");
+        out.line(format_args!("model id {id}"));
     });
     Ok(exit::OK)
 }
@@ -1443,31 +1485,25 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
             items,
         } => {
             let mut home = Home::open(home_dir)?;
-            let r = (|| {
-                let op = who.unlock(&home, Role::Export)?;
-                let card = read_card(&to)?;
-                let items = items
-                    .iter()
-                    .map(|s| s.parse())
-                    .collect::<Result<Vec<export::Item>>>()?;
-                let split = split.as_deref().map(media::parse_split).transpose()?;
-                let opts = export::ExportOptions {
-                    with_data,
-                    expires_in_days: expires_in,
-                    split,
-                    operator: op.as_ref(),
-                };
-                out.with_bytes("export", |on| {
-                    export::export(&mut home, &card, &items, opts, &file, on)
-                })
-            })();
-            let r = r.map_err(|e| {
-                import::record_refusal(&mut home, "bundle.export_refused", &file, e)
+            let card = read_card(&to)?;
+            let items = items
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<Vec<export::Item>>>()?;
+            let split = split.as_deref().map(media::parse_split).transpose()?;
+            let opts = export::ExportOptions {
+                with_data,
+                expires_in_days: expires_in,
+                split,
+                operator: who.authority(),
+            };
+            let r = out.with_bytes("export", |on| {
+                export::export(&mut home, &card, &items, opts, &file, on)
             })?;
             let mut v = serde_json::to_value(&r).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(r.bundle.hex());
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "wrote bundle {} for site {}: {} objects, {} bytes, sequence {}, expires {}",
                     r.bundle.short(),
                     r.recipient,
@@ -1475,9 +1511,9 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                     r.bytes,
                     r.sequence,
                     r.expires_at
-                );
+                ));
                 for f in &r.files {
-                    println!("  {f}");
+                    out.line(format_args!("  {f}"));
                 }
             });
         }
@@ -1496,13 +1532,13 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
             let v = json!({ "id": verified.bundle_id().hex(), "manifest": m, "signature": "valid",
                             "sequence_status": status, "freshness": fresh, "files": files });
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "bundle {} from site {} to site {} (signature valid, origin trusted)",
                     verified.bundle_id().short(),
                     m.origin_site,
                     m.recipient_site
-                );
-                println!(
+                ));
+                out.line(format_args!(
                     "sequence {} ({})  created {}  expires {}{}{}",
                     m.sequence,
                     match status {
@@ -1522,16 +1558,16 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                     } else {
                         ""
                     },
-                );
-                println!(
+                ));
+                out.line(format_args!(
                     "{} part(s) ({} of payload, {} payload bytes); found {}",
                     files.len(),
                     m.payload.parts.len(),
                     m.payload.size,
                     files.join(", ")
-                );
+                ));
                 for e in &m.objects {
-                    println!(
+                    out.line(format_args!(
                         "  {:<12} {}  {:>10} bytes  signed by {}",
                         e.kind.as_str(),
                         e.id.short(),
@@ -1541,7 +1577,7 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                             .map(|a| a.site.to_string())
                             .collect::<Vec<_>>()
                             .join(",")
-                    );
+                    ));
                 }
             });
         }
@@ -1554,7 +1590,7 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
             v["id"] = json!(r.bundle.hex());
             v["verdict"] = json!("would be accepted");
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "bundle {} from site {} (sequence {}) verified: {} part(s), {} objects, {} bytes; it would be accepted",
                     r.bundle.short(),
                     r.origin,
@@ -1562,7 +1598,7 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
                     r.parts,
                     r.objects,
                     r.bytes
-                )
+                ))
             });
         }
         BundleCmd::Import { file, allow_stale } => {
@@ -1572,16 +1608,16 @@ fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
             })?;
             let v = json!({ "id": r.bundle.hex(), "origin": r.origin, "sequence": r.sequence, "objects": r.objects, "new_objects": r.new_objects, "models": r.models });
             out.emit(&v, |_| {
-                println!(
+                out.line(format_args!(
                     "imported bundle {} (sequence {}) from site {}: {} objects ({} new)",
                     r.bundle.short(),
                     r.sequence,
                     r.origin,
                     r.objects,
                     r.new_objects
-                );
+                ));
                 for m in &r.models {
-                    println!("  model {m}");
+                    out.line(format_args!("  model {m}"));
                 }
             });
         }
@@ -1603,27 +1639,27 @@ fn run_demo(out: Out, workdir: Option<PathBuf>) -> Result<i32> {
     let json = out.json;
     let report = demo::run(&dir, &mut |line| {
         if !json {
-            println!("{line}");
+            out.line(format_args!("{line}"));
         }
     })?;
     out.emit(&report, |r| {
-        println!();
-        println!(
+        out.line("");
+        out.line(format_args!(
             "predictions at plant (model {}, features {}):",
             &r.model[..12],
             r.predictions.feature_set_ref
-        );
+        ));
         for p in &r.predictions.predictions {
             let prob = p.answer.probability.unwrap_or(f32::NAN);
-            println!(
+            out.line(format_args!(
                 "  request {}  probability of default {:.3}  -> {}",
                 p.line,
                 prob,
                 if prob >= 0.5 { "decline" } else { "approve" }
-            );
+            ));
         }
         if _temp.is_none() {
-            println!("homes and media kept in {}", r.workdir);
+            out.line(format_args!("homes and media kept in {}", r.workdir));
         }
     });
     Ok(exit::OK)
@@ -1642,23 +1678,4 @@ fn describe_answer(a: &lifecycle::Answer) -> String {
         parts.push(format!("value {v}"));
     }
     parts.join("  ")
-}
-
-fn audit_serve(
-    tx: &rusqlite::Transaction<'_>,
-    keys: &airlock::keys::SiteKeys,
-    scorer: &lifecycle::Scorer,
-    slot: &str,
-    socket: &Path,
-    allow: &std::collections::BTreeSet<u32>,
-) -> Result<()> {
-    airlock::audit::append(
-        tx,
-        keys,
-        "model.serve",
-        &[scorer.model_id.hex()],
-        json!({ "slot": slot, "socket": socket.display().to_string(), "allow_uids": allow,
-                "feature_set": scorer.run.feature_set_ref }),
-    )?;
-    Ok(())
 }

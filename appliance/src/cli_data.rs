@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap::Subcommand;
+use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 
 use airlock::contract::{self, Contract};
@@ -13,7 +13,7 @@ use airlock::profile::ColumnProfile;
 use airlock::registry::NameRef;
 use airlock::{features, online};
 
-use crate::cli::{list_rows, short};
+use crate::cli::short;
 use crate::output::Out;
 
 #[derive(Subcommand, Debug)]
@@ -64,7 +64,7 @@ pub enum DataCmd {
         /// The file's format (by default: .parquet/.pq is Parquet, anything
         /// else CSV).
         #[arg(long, value_enum)]
-        format: Option<Format>,
+        format: Option<FormatArg>,
     },
     /// List dataset versions.
     List,
@@ -74,6 +74,24 @@ pub enum DataCmd {
         /// The dataset, [SITE/]NAME[@VERSION].
         dataset: String,
     },
+}
+
+/// `--format`: the library's [`Format`], named for the command line.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    /// Delimited text, in the contract's CSV dialect.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Parquet => Format::Parquet,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -145,13 +163,17 @@ pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
             let r = data::apply_contract(&mut home, &c)?;
             out.emit(&r, |r| {
                 if r.unchanged {
-                    println!(
+                    out.line(format_args!(
                         "contract {} is already registered (id {})",
                         r.reference,
                         r.id.short()
-                    );
+                    ));
                 } else {
-                    println!("registered contract {} (id {})", r.reference, r.id.short());
+                    out.line(format_args!(
+                        "registered contract {} (id {})",
+                        r.reference,
+                        r.id.short()
+                    ));
                 }
             });
         }
@@ -160,8 +182,13 @@ pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
             let r: NameRef = contract.parse()?;
             let (id, c) = data::resolve_contract(&home, &r)?;
             out.emit(&json!({ "id": id, "contract": c }), |_| {
-                println!("# contract {}@{} (id {})", c.name, c.version, id.short());
-                print!("{}", c.to_toml());
+                out.line(format_args!(
+                    "# contract {}@{} (id {})",
+                    c.name,
+                    c.version,
+                    id.short()
+                ));
+                out.text(&c.to_toml());
             });
         }
         ContractCmd::Diff { a, b } => {
@@ -171,29 +198,26 @@ pub fn contract(home_dir: &Path, out: Out, cmd: ContractCmd) -> Result<i32> {
             let lines = contract::diff(&ac, &bc);
             out.emit(&json!({ "from": an, "to": bn, "changes": lines }), |_| {
                 if lines.is_empty() {
-                    println!("{an} and {bn} are the same contract");
+                    out.line(format_args!("{an} and {bn} are the same contract"));
                 }
                 for l in &lines {
-                    println!("{l}");
+                    out.line(format_args!("{l}"));
                 }
             });
         }
         ContractCmd::List => {
             let home = Home::open(home_dir)?;
-            let rows = list_rows(
-                &home,
-                "SELECT id, site, name, version, 0, created_at FROM contracts ORDER BY site, name, version",
-            )?;
+            let rows = data::list_contracts(&home)?;
             out.emit(&rows, |rs| {
                 for r in rs {
-                    println!(
+                    out.line(format_args!(
                         "{}/{}@{}  id {}  {}",
-                        r["site"].as_str().unwrap_or(""),
-                        r["name"].as_str().unwrap_or(""),
-                        r["version"],
-                        short(&r["id"]),
-                        r["created_at"].as_str().unwrap_or("")
-                    );
+                        r.site,
+                        r.name,
+                        r.version,
+                        short(&r.id),
+                        r.created_at
+                    ));
                 }
             });
         }
@@ -213,7 +237,10 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
             let mut home = Home::open(home_dir)?;
             let source = ContractSource::parse(&contract)?;
             let bar = out.counter("checking");
-            let opts = IngestOptions { quarantine, format };
+            let opts = IngestOptions {
+                quarantine,
+                format: format.map(Format::from),
+            };
             let r = data::ingest(&mut home, &file, &dataset, &source, &opts, &mut |n| {
                 bar.set_position(n)
             });
@@ -223,33 +250,33 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
             v["dataset"] = json!(format!("{}@{}", r.name, r.version));
             out.emit(&v, |_| {
                 if r.unchanged {
-                    println!(
+                    out.line(format_args!(
                         "{} is already ingested as {}@{} ({} rows); nothing new stored",
                         file.display(),
                         r.name,
                         r.version,
                         r.rows
-                    );
+                    ));
                 } else {
-                    println!(
+                    out.line(format_args!(
                         "ingested {}@{}: {} rows, contract {}, snapshot {}",
                         r.name,
                         r.version,
                         r.rows,
                         r.contract_ref,
                         r.snapshot.short()
-                    );
+                    ));
                 }
                 for d in &r.drift {
                     match (&d.value, &d.skipped) {
-                        (Some(v), _) => println!(
+                        (Some(v), _) => out.line(format_args!(
                             "  drift {:?}: {} {v:.4} (threshold {})",
                             d.column,
                             d.metric.name(),
                             d.threshold
-                        ),
+                        )),
                         (None, Some(why)) => {
-                            println!("  drift {:?}: not checked: {why}", d.column)
+                            out.line(format_args!("  drift {:?}: not checked: {why}", d.column))
                         }
                         _ => {}
                     }
@@ -258,21 +285,18 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
         }
         DataCmd::List => {
             let home = Home::open(home_dir)?;
-            let rows = list_rows(
-                &home,
-                "SELECT id, site, name, version, rows, created_at FROM datasets ORDER BY site, name, version",
-            )?;
+            let rows = data::list(&home)?;
             out.emit(&rows, |rs| {
                 for r in rs {
-                    println!(
+                    out.line(format_args!(
                         "{}/{}@{}  {} rows  id {}  {}",
-                        r["site"].as_str().unwrap_or(""),
-                        r["name"].as_str().unwrap_or(""),
-                        r["version"],
-                        r["rows"],
-                        short(&r["id"]),
-                        r["created_at"].as_str().unwrap_or("")
-                    );
+                        r.site,
+                        r.name,
+                        r.version,
+                        r.rows,
+                        short(&r.id),
+                        r.created_at
+                    ));
                 }
             });
         }
@@ -280,7 +304,7 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
             let home = Home::open(home_dir)?;
             let (id, doc) = data::show(&home, &dataset.parse()?)?;
             out.emit(&json!({ "id": id, "dataset": doc }), |_| {
-                println!(
+                out.line(format_args!(
                     "{}/{}@{}  {} rows  {:?}  snapshot {}  ingested {} from {}",
                     doc.site,
                     doc.name,
@@ -290,10 +314,10 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
                     doc.snapshot.short(),
                     doc.created_at,
                     doc.source
-                );
+                ));
                 match &doc.profile {
-                    None => println!("  (no profile: ingested by an older Airlock)"),
-                    Some(p) => p.columns.iter().for_each(print_column),
+                    None => out.line("  (no profile: ingested by an older Airlock)"),
+                    Some(p) => p.columns.iter().for_each(|c| print_column(out, c)),
                 }
             });
         }
@@ -316,9 +340,9 @@ fn spark(counts: &[u64]) -> String {
         .collect()
 }
 
-fn print_column(c: &ColumnProfile) {
+fn print_column(out: Out, c: &ColumnProfile) {
     let about = if c.distinct_exact { "" } else { "~" };
-    println!(
+    out.line(format_args!(
         "  {} ({})  count {}  nulls {} ({:.2}%)  distinct {about}{}",
         c.name,
         c.ty.name(),
@@ -326,28 +350,28 @@ fn print_column(c: &ColumnProfile) {
         c.nulls,
         c.null_rate * 100.0,
         c.distinct
-    );
+    ));
     if let Some(n) = &c.numeric {
-        println!(
+        out.line(format_args!(
             "      min {}  max {}  mean {}  std {:.6}",
             c.show(n.min),
             c.show(n.max),
             c.show(n.mean),
             n.std
-        );
+        ));
         let qs: Vec<String> = n
             .quantiles
             .iter()
             .map(|q| format!("p{} {}", (q.p * 100.0).round(), c.show(q.value)))
             .collect();
-        println!("      {}", qs.join("  "));
-        println!(
+        out.line(format_args!("      {}", qs.join("  ")));
+        out.line(format_args!(
             "      histogram [{}] {} .. {}{}",
             spark(&n.histogram.counts),
             c.show(n.min),
             c.show(n.max),
             if n.sampled { " (from a sample)" } else { "" }
-        );
+        ));
     }
     if !c.top.is_empty() {
         let shown: Vec<String> = c
@@ -368,7 +392,7 @@ fn print_column(c: &ColumnProfile) {
         } else {
             String::new()
         };
-        println!("      top {}{more}", shown.join(", "));
+        out.line(format_args!("      top {}{more}", shown.join(", ")));
     }
 }
 
@@ -380,28 +404,25 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             let r = features::apply(&mut home, &text, &spec.display().to_string())?;
             out.emit(&json!({ "id": r.id, "feature_set": r.reference, "width": r.width, "unchanged": r.unchanged }), |_| {
                 if r.unchanged {
-                    println!("{} is unchanged (id {})", r.reference, r.id.short());
+                    out.line(format_args!("{} is unchanged (id {})", r.reference, r.id.short()));
                 } else {
-                    println!("created feature set {} ({} features, id {})", r.reference, r.width, r.id.short());
+                    out.line(format_args!("created feature set {} ({} features, id {})", r.reference, r.width, r.id.short()));
                 }
             });
         }
         FeaturesCmd::List => {
             let home = Home::open(home_dir)?;
-            let rows = list_rows(
-                &home,
-                "SELECT id, site, name, version, width AS rows, created_at FROM feature_sets ORDER BY site, name, version",
-            )?;
+            let rows = features::list(&home)?;
             out.emit(&rows, |rs| {
                 for r in rs {
-                    println!(
+                    out.line(format_args!(
                         "{}/{}@{}  {} features  id {}",
-                        r["site"].as_str().unwrap_or(""),
-                        r["name"].as_str().unwrap_or(""),
-                        r["version"],
-                        r["rows"],
-                        short(&r["id"])
-                    );
+                        r.site,
+                        r.name,
+                        r.version,
+                        r.rows,
+                        short(&r.id)
+                    ));
                 }
             });
         }
@@ -415,10 +436,10 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             bar.finish_and_clear();
             let r = r?;
             out.emit(&r, |r| {
-                println!(
+                out.line(format_args!(
                     "materialized {}: {} entities from {} rows (width {})",
                     r.reference, r.entities, r.rows, r.width
-                )
+                ))
             });
         }
         FeaturesCmd::Get { set, entity } => {
@@ -432,10 +453,10 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             })?;
             out.emit(&json!({ "feature_set": table.feature_set, "reference": table.reference, "entity": hit.entity,
                                "event_time": hit.event_time, "row": hit.row, "vector": hit.vector }), |_| {
-                println!(
+                out.line(format_args!(
                     "{} entity {}: {:?}",
                     table.reference, hit.entity, hit.vector
-                );
+                ));
             });
         }
         FeaturesCmd::Join {
@@ -448,10 +469,10 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
             let from: Option<NameRef> = from.map(|f| f.parse()).transpose()?;
             let r = online::join(&home, &set.parse()?, &labels.parse()?, from.as_ref(), &file)?;
             out.emit(&r, |r| {
-                println!(
+                out.line(format_args!(
                     "wrote {}: {} label rows ({} with no feature row known at their time: features imputed)",
                     r.out, r.rows, r.without_history
-                )
+                ))
             });
         }
     }

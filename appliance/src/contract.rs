@@ -639,6 +639,12 @@ impl Contract {
     ) -> std::result::Result<ValueRef<'a>, CellError> {
         use crate::check::Rule;
         let c = &self.columns[idx];
+        // A NUL byte ends a C string: tools reading the stored snapshot or a report would see
+        // another value than the one checked here. Refused in every column, in CSV, Parquet
+        // and requests alike.
+        if cell.contains('\0') {
+            return Err((Rule::Type, "a value without NUL bytes".into(), show(cell)));
+        }
         if self.null_tokens.iter().any(|t| t == cell) {
             return self.check_ref(idx, ValueRef::Null);
         }
@@ -737,13 +743,17 @@ impl Contract {
                 header.join(",")
             ));
         }
-        Some(parts.join("; "))
+        // Column names come from the file: a quoted line break or escape
+        // sequence in a header cell must not forge a line of the message.
+        Some(crate::text::escape(&parts.join("; ")).into_owned())
     }
 
     fn refuse_header(&self, source: &str, diff: &str) -> Error {
         Error::Rejected(format!(
-            "{source} does not match contract {} v{}: {diff}; nothing was stored",
-            self.name, self.version
+            "{} does not match contract {} v{}: {diff}; nothing was stored",
+            crate::text::Untrusted(source),
+            self.name,
+            self.version
         ))
     }
 }
@@ -901,7 +911,10 @@ impl<R: Read> CsvRows<R> {
         let trim = contract.csv.trim;
         if contract.csv.header {
             let got = read_record(&mut reader, &mut record, trim).map_err(|e| {
-                Error::Rejected(format!("{source}: cannot read the header row: {e}"))
+                Error::Rejected(format!(
+                    "{source}: cannot read the header row: {}",
+                    crate::text::error_text(&e)
+                ))
             })?;
             if !got {
                 return Err(Error::Rejected(format!(
@@ -938,8 +951,10 @@ impl<R: Read> CsvRows<R> {
                 Ok(Some((self.row, line, &self.record)))
             }
             Err(e) => Err(Error::Rejected(format!(
-                "{}: malformed CSV after row {}: {e}; nothing was stored",
-                self.source, self.row
+                "{}: malformed CSV after row {}: {}; nothing was stored",
+                self.source,
+                self.row,
+                crate::text::error_text(&e)
             ))),
         }
     }
@@ -1205,5 +1220,24 @@ mod dialect_tests {
         let mut rows = CsvRows::open(&c, csv.as_bytes(), "f").expect("open");
         let err = rows.next_record().expect_err("too long").to_string();
         assert!(err.contains("unterminated quote"), "{err}");
+    }
+
+    #[test]
+    fn a_nul_byte_in_a_cell_is_refused() {
+        let c = contract("");
+        let (rule, expected, found) = c.parse_cell(1, "ab\0cd").expect_err("NUL in a string");
+        assert_eq!(rule, crate::check::Rule::Type);
+        assert_eq!(expected, "a value without NUL bytes");
+        assert_eq!(found, "\"ab\\0cd\"", "shown escaped");
+        assert!(
+            c.parse_json(1, &serde_json::json!("x\u{0}")).is_err(),
+            "in a request"
+        );
+        assert!(c.parse_cell(0, "1\0").is_err(), "in a number");
+        assert_eq!(
+            c.parse_cell(1, "ab\tcd"),
+            Ok(Value::Text("ab\tcd".into())),
+            "a tab is data"
+        );
     }
 }

@@ -37,7 +37,7 @@ use crate::time::Timestamp;
 pub const DATASET_TYPE: &str = "airlock.dataset/v1";
 
 /// The file format of a raw snapshot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     /// Delimited text, in the contract's CSV dialect.
@@ -375,6 +375,9 @@ pub fn ingest(
     on_row: &mut dyn FnMut(u64),
 ) -> Result<Ingested> {
     registry::validate_name(name)?;
+    // The file's name is kept in the signed record as its source and shown
+    // at every site the dataset travels to.
+    crate::text::check_free_text("the file name", &file_name(file))?;
     let (contract, contract_id) = match contract_source {
         ContractSource::File(p) => {
             let c = read_contract(p)?;
@@ -681,7 +684,10 @@ pub fn insert_dataset_row(
             doc.version,
             doc.snapshot.hex(),
             doc.contract.hex(),
-            doc.rows as i64,
+            i64::try_from(doc.rows).map_err(|_| Error::Integrity(format!(
+                "dataset {}: {} rows is more than the store can hold",
+                doc.name, doc.rows
+            )))?,
             doc.created_at.to_string()
         ],
     )?;
@@ -775,6 +781,23 @@ pub fn stream_by_id(
         }
     }
     Ok((doc, contract))
+}
+
+/// Every dataset version held here, by site, name and version.
+pub fn list(home: &Home) -> Result<Vec<registry::Listed>> {
+    registry::listed(
+        &home.conn,
+        "SELECT id, site, name, version, rows, created_at FROM datasets ORDER BY site, name, version",
+    )
+}
+
+/// Every contract version registered here, by site, name and version
+/// (`rows` is 0).
+pub fn list_contracts(home: &Home) -> Result<Vec<registry::Listed>> {
+    registry::listed(
+        &home.conn,
+        "SELECT id, site, name, version, 0, created_at FROM contracts ORDER BY site, name, version",
+    )
 }
 
 /// A dataset version's record (with its profile), for `data show`.

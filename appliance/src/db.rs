@@ -14,7 +14,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Error, Result};
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// The oldest schema version [`upgrade`] brings up to [`SCHEMA_VERSION`].
+pub const UPGRADABLE_FROM: i64 = 2;
 
 const SCHEMA: &str = r#"
 CREATE TABLE meta (
@@ -31,21 +34,25 @@ CREATE TABLE trusted_sites (
     added_at      TEXT NOT NULL
 ) STRICT;
 
--- Every object held in the vault (content address = SHA-256 of plaintext).
+-- Every object held in the vault (content address = SHA-256 of plaintext),
+-- by (digest, kind): a signature covers both, so the same bytes may be held
+-- under several kinds, each with its own signatures.
 CREATE TABLE objects (
-    id         TEXT PRIMARY KEY,
+    id         TEXT NOT NULL,
     kind       TEXT NOT NULL,
     size       INTEGER NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (id, kind)
 ) STRICT;
 
--- Signatures over records, by the site that made them.
+-- Signatures over (kind, digest), by the sites that made the object.
 CREATE TABLE signatures (
     object_id TEXT NOT NULL,
+    kind      TEXT NOT NULL,
     site      TEXT NOT NULL,
     key_id    TEXT NOT NULL,
     signature TEXT NOT NULL,
-    PRIMARY KEY (object_id, key_id)
+    PRIMARY KEY (object_id, kind, key_id)
 ) STRICT;
 
 CREATE TABLE contracts (
@@ -210,7 +217,82 @@ pub fn create(path: &Path, meta: &[(&str, String)]) -> Result<Connection> {
     Ok(conn)
 }
 
-/// Opens an existing store, refusing one of another schema version.
+/// Version 2 to 3: objects and their signatures are indexed by (digest,
+/// kind), no longer by digest alone. Every signature row takes the kind of
+/// its object's row.
+const UPGRADE_2_TO_3: &str = r#"
+CREATE TABLE objects_v3 (
+    id         TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (id, kind)
+) STRICT;
+INSERT INTO objects_v3 (id, kind, size, created_at) SELECT id, kind, size, created_at FROM objects;
+CREATE TABLE signatures_v3 (
+    object_id TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    site      TEXT NOT NULL,
+    key_id    TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    PRIMARY KEY (object_id, kind, key_id)
+) STRICT;
+INSERT INTO signatures_v3 (object_id, kind, site, key_id, signature)
+    SELECT s.object_id, o.kind, s.site, s.key_id, s.signature
+    FROM signatures s JOIN objects o ON o.id = s.object_id;
+DROP TABLE signatures;
+DROP TABLE objects;
+ALTER TABLE objects_v3 RENAME TO objects;
+ALTER TABLE signatures_v3 RENAME TO signatures;
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
+"#;
+
+fn schema_version(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// Brings a store of an older schema version (from [`UPGRADABLE_FROM`]) up
+/// to [`SCHEMA_VERSION`] in one transaction, in which `record` (given the
+/// old version) appends the audit record of the upgrade. Returns the old
+/// version, or `None` for a store that is already current.
+pub fn upgrade(
+    conn: &mut Connection,
+    record: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<()>,
+) -> Result<Option<i64>> {
+    if schema_version(conn)?.as_deref() != Some("2") {
+        return Ok(None);
+    }
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let from = match schema_version(&tx)?.as_deref() {
+        Some("2") => 2,
+        _ => return Ok(None),
+    };
+    // A signature row of no indexed object has no kind to take: the store
+    // was altered, and dropping the row silently would hide it.
+    let orphans: i64 = tx.query_row(
+        "SELECT COUNT(*) FROM signatures WHERE object_id NOT IN (SELECT id FROM objects)",
+        [],
+        |r| r.get(0),
+    )?;
+    if orphans > 0 {
+        return Err(Error::Integrity(format!(
+            "store schema upgrade from version {from}: {orphans} signature row(s) name no indexed object; the store was altered"
+        )));
+    }
+    tx.execute_batch(UPGRADE_2_TO_3)?;
+    record(&tx, from)?;
+    tx.commit()?;
+    Ok(Some(from))
+}
+
+/// Opens an existing store, refusing one of another schema version than
+/// this build's or one [`upgrade`] brings up to it.
 pub fn open(path: &Path) -> Result<Connection> {
     if !path.exists() {
         return Err(Error::NotFound(format!(
@@ -220,20 +302,84 @@ pub fn open(path: &Path) -> Result<Connection> {
     }
     let conn = Connection::open_with_flags(
         path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            // A store reached through a link is not this home's (`Home::open`).
+            | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW,
     )?;
     configure(&conn)?;
-    let version: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'schema_version'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    check_schema(&conn, path)?;
+    Ok(conn)
+}
+
+/// Opens an existing store for reading only, for commands that change nothing: they must
+/// work on a full disk, where SQLite cannot grow the `-shm` file a WAL reader needs. Between
+/// commands the WAL is empty (the last connection merges it on close): then the database
+/// file is the whole store, and SQLite's `immutable` mode reads it with no `-shm`, no `-wal`
+/// and no locks, which is sound because the caller holds the home's lock and every writer
+/// takes it. A WAL still holding changes (a command was killed) is read the usual way, which
+/// needs a little free space. Either way no write reaches the store.
+pub fn open_read_only(path: &Path) -> Result<Connection> {
+    if !path.exists() {
+        return Err(Error::NotFound(format!(
+            "no Airlock store at {} (run `airlock init --site NAME` first, or pass the right --home)",
+            path.display()
+        )));
+    }
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    let wal_empty = match std::fs::metadata(&wal) {
+        Ok(m) => m.len() == 0,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(Error::io(&wal, e)),
+    };
+    use rusqlite::OpenFlags as F;
+    let flags = F::SQLITE_OPEN_READ_ONLY | F::SQLITE_OPEN_NO_MUTEX;
+    let conn = if wal_empty {
+        Connection::open_with_flags(immutable_uri(path), flags | F::SQLITE_OPEN_URI)?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    check_schema(&conn, path).map_err(|e| match e {
+        Error::Store(e) if !wal_empty => Error::io(
+            &wal,
+            std::io::Error::other(format!(
+                "{e}; it holds changes a killed command left, and reading them needs some free space"
+            )),
+        ),
+        other => other,
+    })?;
+    Ok(conn)
+}
+
+/// `file:PATH?immutable=1`, the path percent-encoded as SQLite's URI parser expects.
+fn immutable_uri(path: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-._~".contains(&b) {
+            uri.push(char::from(b));
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    uri.push_str("?immutable=1");
+    uri
+}
+
+/// Whether the store is of this build's schema (`false`: one [`upgrade`] brings up to it).
+pub fn is_current(conn: &Connection) -> Result<bool> {
+    Ok(schema_version(conn)?.as_deref() == Some(SCHEMA_VERSION.to_string().as_str()))
+}
+
+fn check_schema(conn: &Connection, path: &Path) -> Result<()> {
+    let version = schema_version(conn)?;
     match version.as_deref() {
-        Some(v) if v == SCHEMA_VERSION.to_string() => Ok(conn),
+        Some(v) if v == SCHEMA_VERSION.to_string() || v == UPGRADABLE_FROM.to_string() => Ok(()),
         other => Err(Error::Integrity(format!(
-            "store {}: schema version {:?}, this airlock reads version {SCHEMA_VERSION}",
+            "store {}: schema version {:?}, this airlock reads version {SCHEMA_VERSION} (and upgrades version {UPGRADABLE_FROM})",
             path.display(),
             other
         ))),
@@ -255,4 +401,113 @@ pub fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
         params![key, value],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The version 2 tables that [`upgrade`] changes, and its metadata.
+    const SCHEMA_2: &str = r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+CREATE TABLE objects (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, created_at TEXT NOT NULL
+) STRICT;
+CREATE TABLE signatures (
+    object_id TEXT NOT NULL, site TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
+    PRIMARY KEY (object_id, key_id)
+) STRICT;
+INSERT INTO meta (key, value) VALUES ('schema_version', '2');
+INSERT INTO objects VALUES ('aa', 'run', 10, 't'), ('bb', 'weights', 20, 't');
+INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2');
+"#;
+
+    fn store_v2(dir: &Path, extra: &str) -> std::path::PathBuf {
+        let path = dir.join("store.db");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(SCHEMA_2).expect("schema 2");
+        conn.execute_batch(extra).expect("extra");
+        path
+    }
+
+    #[test]
+    fn a_version_2_store_is_upgraded_once_with_its_record() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = open(&store_v2(dir.path(), "")).expect("version 2 opens");
+        let from = upgrade(&mut conn, |tx, from| {
+            set_meta(tx, "upgraded_from", &from.to_string())
+        })
+        .expect("upgrade");
+        assert_eq!(from, Some(2));
+        assert_eq!(meta(&conn, "schema_version").expect("v"), "3");
+        assert_eq!(meta(&conn, "upgraded_from").expect("recorded"), "2");
+        let sigs: Vec<(String, String, String)> = conn
+            .prepare("SELECT object_id, kind, signature FROM signatures ORDER BY object_id")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(
+            sigs,
+            [
+                ("aa".into(), "run".into(), "s1".into()),
+                ("bb".into(), "weights".into(), "s2".into())
+            ]
+        );
+        // The same bytes under another kind, with a signature of their own.
+        conn.execute("INSERT INTO objects VALUES ('aa', 'snapshot', 10, 't')", [])
+            .expect("a second kind");
+        conn.execute(
+            "INSERT INTO signatures VALUES ('aa', 'snapshot', 'depot', 'k2', 's3')",
+            [],
+        )
+        .expect("its signature");
+        assert_eq!(
+            upgrade(&mut conn, |_, _| panic!("no second upgrade")).expect("current"),
+            None
+        );
+    }
+
+    #[test]
+    fn an_upgrade_refuses_signatures_of_no_object_and_changes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = store_v2(
+            dir.path(),
+            "INSERT INTO signatures VALUES ('cc', 'lab', 'k1', 's3');",
+        );
+        let mut conn = open(&path).expect("open");
+        let err = upgrade(&mut conn, |_, _| Ok(())).expect_err("orphan signature");
+        assert!(err.to_string().contains("name no indexed object"), "{err}");
+        assert_eq!(meta(&conn, "schema_version").expect("v"), "2");
+    }
+
+    #[test]
+    fn other_schema_versions_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = store_v2(dir.path(), "UPDATE meta SET value = '1';");
+        let err = open(&path).expect_err("version 1");
+        assert!(err.to_string().contains("schema version"), "{err}");
+    }
+
+    #[test]
+    fn a_read_only_store_reads_without_writing_whatever_its_path() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // Characters SQLite's URI parser would otherwise take as syntax.
+        let folder = dir.path().join("a b?c%d#e");
+        std::fs::create_dir(&folder).expect("mkdir");
+        let path = folder.join("store.db");
+        drop(create(&path, &[("site", "lab".into())]).expect("create"));
+        assert!(immutable_uri(&path).ends_with("/a%20b%3Fc%25d%23e/store.db?immutable=1"));
+        let conn = open_read_only(&path).expect("open read-only");
+        assert_eq!(meta(&conn, "site").expect("meta"), "lab");
+        let err = set_meta(&conn, "site", "plant").expect_err("a write");
+        assert!(err.to_string().contains("readonly"), "{err}");
+        drop(conn);
+        let names: Vec<_> = std::fs::read_dir(&folder)
+            .expect("list")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(names, ["store.db"], "no -wal or -shm made");
+    }
 }

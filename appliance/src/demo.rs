@@ -331,7 +331,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         root.key_id, dana.key_id, omar.key_id
     ));
     let draft = format!(
-        "site = \"plant\"\nversion = 1\nsite_key = \"{}\"\n[root]\nkeys = [\"{}\"]\nthreshold = 1\n[approvals]\nproduction = 1\n\
+        "site = \"plant\"\nversion = 1\nsite_key = \"{}\"\n[root]\nkeys = [\"{}\"]\nthreshold = 1\n[approvals]\nproduction = 1\n[gates]\nproduction = [\"lab\"]\n\
          [[peers]]\nsite = \"lab\"\nsigning_key = \"{}\"\nage_recipient = \"{}\"\n\
          [[operators]]\nname = \"omar\"\nkey = \"{}\"\nroles = [\"approve\", \"deploy\"]\n",
         hex::encode(plant.public().signing.as_bytes()),
@@ -347,7 +347,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
     fsx::write_new(&p("plant-policy-v1.json"), &signed.render())?;
     policy::apply(&mut plant, &[signed], Some(root.key_id.as_str()))?;
     say(
-        "policy    plant: trust policy v1 signed by the root key and pinned: peer lab; omar may approve and deploy",
+        "policy    plant: trust policy v1 signed by the root key and pinned: peer lab, whose gate reports count for production; omar may approve and deploy",
     );
 
     fsx::write_new(&p("credit.csv"), credit_csv(ROWS, 7).as_bytes())?;
@@ -450,7 +450,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
             with_data: false,
             expires_in_days: 30,
             split: None,
-            operator: None,
+            operator: export::Authority::Nobody,
         },
         &bundle,
         &mut |_, _| {},

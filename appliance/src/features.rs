@@ -703,8 +703,10 @@ pub fn request_row(
         match contract.parse_json(idx, v) {
             Ok(value) => row[idx] = value,
             Err((_, expected, found)) => problems.push(format!(
-                ", column {:?}: expected {expected}, found {found}",
-                col.name
+                ", column {:?}: expected {}, found {}",
+                col.name,
+                crate::text::Untrusted(&expected),
+                crate::text::Untrusted(&found)
             )),
         }
     }
@@ -1254,6 +1256,15 @@ pub fn insert_feature_set_row(
         ],
     )?;
     Ok(())
+}
+
+/// Every feature set version held here, by site, name and version (`rows`
+/// is the vector width).
+pub fn list(home: &Home) -> Result<Vec<registry::Listed>> {
+    registry::listed(
+        &home.conn,
+        "SELECT id, site, name, version, width, created_at FROM feature_sets ORDER BY site, name, version",
+    )
 }
 
 /// Loads a feature set version by id, verifying its signature and digest.

@@ -103,6 +103,145 @@ pub fn check_private(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What a path inside a home must be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entry {
+    /// A real folder.
+    Dir,
+    /// A plain file.
+    File,
+}
+
+impl Entry {
+    fn noun(self) -> &'static str {
+        match self {
+            Entry::Dir => "folder",
+            Entry::File => "file",
+        }
+    }
+
+    fn mode(self) -> &'static str {
+        match self {
+            Entry::Dir => "0700",
+            Entry::File => "0600",
+        }
+    }
+}
+
+/// What a file type is called in a message.
+fn type_name(t: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a folder"
+    } else if t.is_file() {
+        "a plain file"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a device"
+    }
+}
+
+/// The user this process acts as: the owner every path inside its home must
+/// have.
+pub fn current_uid() -> u32 {
+    nix::unistd::geteuid().as_raw()
+}
+
+/// Checks one path inside a home without following it: it must be what
+/// `expect` says (a symbolic link is refused, since a command would follow
+/// it out of the home: a linked `vault/tmp` once made every command empty
+/// the link's target), and owned by the user running this command. Returns
+/// its metadata, or `None` when it does not exist. Refused with exit 5,
+/// naming the path and what to do.
+pub fn check_home_entry(path: &Path, expect: Entry) -> Result<Option<fs::Metadata>> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let t = meta.file_type();
+    if t.is_symlink() {
+        let target = fs::read_link(path)
+            .map(|t| format!(" (to {})", t.display()))
+            .unwrap_or_default();
+        return Err(Error::Refused(format!(
+            "{} is a symbolic link{target}: nothing inside an Airlock home may be a link, since commands would follow it out of the home; remove the link and put back a real {} (mode {}) owned by this user",
+            path.display(),
+            expect.noun(),
+            expect.mode(),
+        )));
+    }
+    let right = match expect {
+        Entry::Dir => t.is_dir(),
+        Entry::File => t.is_file(),
+    };
+    if !right {
+        return Err(Error::Refused(format!(
+            "{} is {}, not a {}: this is not the layout of an Airlock home; move it away and restore the {} from a backup",
+            path.display(),
+            type_name(t),
+            expect.noun(),
+            expect.noun(),
+        )));
+    }
+    let uid = current_uid();
+    if meta.uid() != uid {
+        return Err(Error::Refused(format!(
+            "{} belongs to uid {}, not to uid {uid} that runs this command: another user controls part of this home; check it, then `chown {uid} {}` (or run airlock as its owner)",
+            path.display(),
+            meta.uid(),
+            path.display(),
+        )));
+    }
+    Ok(Some(meta))
+}
+
+/// Refuses a path inside a home that group or others can write (a home
+/// once left 0777 with its store 0666 let another local user swap a trusted
+/// peer's key), saying the mode and the `chmod` to run.
+pub fn check_not_shared(path: &Path, meta: &fs::Metadata, expect: Entry) -> Result<()> {
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o022 != 0 {
+        return Err(Error::Refused(format!(
+            "{} has mode {mode:04o}: group or others can write it, so another local user could change this node's trust list, records or keys; run `chmod {} {}`",
+            path.display(),
+            expect.mode(),
+            path.display(),
+        )));
+    }
+    Ok(())
+}
+
+/// [`check_home_entry`] and [`check_not_shared`]: a real folder or plain
+/// file, this user's, that no one else can write. `Ok(false)` when absent.
+pub fn check_home_path(path: &Path, expect: Entry) -> Result<bool> {
+    match check_home_entry(path, expect)? {
+        Some(meta) => {
+            check_not_shared(path, &meta, expect)?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+/// [`check_home_path`] for a path that must exist.
+pub fn require_home_path(path: &Path, expect: Entry) -> Result<()> {
+    if check_home_path(path, expect)? {
+        Ok(())
+    } else {
+        Err(Error::NotFound(format!(
+            "{} is missing: this is not a whole Airlock home; restore it from a backup",
+            path.display()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +269,37 @@ mod tests {
         assert!(err.to_string().contains("mode 0644"), "{err}");
         fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).expect("chmod");
         check_private(&p).expect("0600 is fine");
+    }
+
+    #[test]
+    fn home_paths_refuse_links_wrong_types_and_shared_modes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("real");
+        fs::create_dir(&real).expect("mkdir");
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert!(check_home_path(&real, Entry::Dir).expect("a private folder"));
+        assert!(!check_home_path(&dir.path().join("absent"), Entry::Dir).expect("absent"));
+        let err = require_home_path(&dir.path().join("absent"), Entry::Dir).expect_err("absent");
+        assert!(err.to_string().contains("missing"), "{err}");
+
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).expect("symlink");
+        let err = check_home_path(&link, Entry::Dir).expect_err("a link");
+        assert!(matches!(err, Error::Refused(_)), "{err}");
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert!(
+            err.to_string().contains(&real.display().to_string()),
+            "{err}"
+        );
+
+        let err = check_home_path(&real, Entry::File).expect_err("a folder");
+        assert!(err.to_string().contains("is a folder, not a file"), "{err}");
+
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o770)).expect("chmod");
+        let err = check_home_path(&real, Entry::Dir).expect_err("group-writable");
+        assert!(err.to_string().contains("mode 0770"), "{err}");
+        assert!(err.to_string().contains("chmod 0700"), "{err}");
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert!(check_home_path(&real, Entry::Dir).expect("readable by others is not writable"));
     }
 }

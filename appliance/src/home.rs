@@ -12,11 +12,20 @@
 //!   lock             held (flock) by the one command working on this home
 //! ```
 //!
+//! [`Home::open`] first refuses a home that leads out of itself or that
+//! another local user could change: a symbolic link anywhere in it, a path
+//! owned by another user, or a folder or store that group or others can
+//! write (each refusal names the path and the `chmod` to run).
+//!
 //! Commands on one home run one at a time: [`Home::open`] takes an exclusive
 //! lock on `HOME/lock` (waiting for another command to finish), then cleans
 //! up after any command that died mid-write (a `kill -9`, a power cut):
 //! objects it moved into the vault but never committed, and its temporary
 //! files. Such a clean-up is recorded in the audit log.
+//!
+//! Commands that change nothing (`audit verify`, `vault verify`, listings) use
+//! [`Home::open_read_only`]: the same lock and checks, but nothing written, so
+//! they work on a full disk.
 
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -41,6 +50,8 @@ pub struct Home {
     vault: Vault,
     /// The store connection.
     pub conn: Connection,
+    /// Opened by [`Home::open_read_only`]: nothing is written, not even on drop.
+    read_only: bool,
     /// Held for the home's lifetime; declared last so it is released after
     /// the store is closed.
     _lock: std::fs::File,
@@ -93,6 +104,7 @@ impl Home {
             keys,
             vault,
             conn,
+            read_only: false,
         };
         let tx = home.conn.transaction()?;
         audit::append(
@@ -110,14 +122,51 @@ impl Home {
     /// Opens an existing home, loading its keys and checking that they are
     /// the keys this home was created with.
     pub fn open(root: &Path) -> Result<Home> {
+        Home::open_with(root, false)
+    }
+
+    /// Opens an existing home for a command that changes nothing: the same lock
+    /// and checks as [`Home::open`], but the store is opened read-only and
+    /// nothing is written, not the lock file, the store's `-shm` file, a
+    /// recovery or the audit checkpoint, so it works on a full disk. (At 100%
+    /// full, `audit verify` and `vault verify` failed: issue 15, item 10.)
+    ///
+    /// The one exception: when a command died mid-write and left files in
+    /// `vault/tmp`, the home is opened for writing so they are cleaned up and
+    /// recorded first, as every command does.
+    pub fn open_read_only(root: &Path) -> Result<Home> {
+        Home::open_with(root, true)
+    }
+
+    fn open_with(root: &Path, read_only: bool) -> Result<Home> {
         if !root.join("store.db").is_file() {
             return Err(Error::NotFound(format!(
                 "{} is not an Airlock home (no store.db); run `airlock init --site NAME` or pass --home",
                 root.display()
             )));
         }
-        let lock = lock(root)?;
-        let conn = db::open(&root.join("store.db"))?;
+        check_layout(root)?;
+        let lock = if read_only {
+            lock_read_only(root)?
+        } else {
+            lock(root)?
+        };
+        if read_only && recovery_pending(root) {
+            drop(lock);
+            return Home::open_with(root, false);
+        }
+        let mut conn = if read_only {
+            db::open_read_only(&root.join("store.db"))?
+        } else {
+            db::open(&root.join("store.db"))?
+        };
+        if read_only && !db::is_current(&conn)? {
+            // A store of an older schema is upgraded (a write, with its audit record) before
+            // anything reads it, read-only command or not.
+            drop(conn);
+            drop(lock);
+            return Home::open_with(root, false);
+        }
         let key_dir = root.join("keys");
         let keys = SiteKeys::load(&key_dir)?;
         let recorded_id = db::meta(&conn, "key_id")?;
@@ -142,6 +191,18 @@ impl Home {
                 reason: "this age identity is not this home's; restore the right key file".into(),
             });
         }
+        // A store of an older schema is upgraded in place, once, with its
+        // audit record, before anything reads it.
+        db::upgrade(&mut conn, |tx, from| {
+            audit::append(
+                tx,
+                &keys,
+                "store.upgrade",
+                &[],
+                json!({ "from_schema": from, "to_schema": db::SCHEMA_VERSION }),
+            )
+            .map(|_| ())
+        })?;
         let site: SiteName = db::meta(&conn, "site")?.parse()?;
         let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
         let mut home = Home {
@@ -151,8 +212,11 @@ impl Home {
             keys,
             vault,
             conn,
+            read_only,
         };
-        home.recover()?;
+        if !read_only {
+            home.recover()?;
+        }
         Ok(home)
     }
 
@@ -228,14 +292,80 @@ impl Home {
     }
 }
 
+/// The audit log of this home, for callers that hold a `Home` (the CLI, the
+/// console): they get the records and the checks without the connection.
+impl Home {
+    /// Every audit record, oldest first.
+    pub fn audit_log(&self) -> Result<Vec<audit::Record>> {
+        audit::records(&self.conn)
+    }
+
+    /// Verifies the audit chain, every signature and the signed checkpoint.
+    pub fn verify_audit(&self) -> Result<audit::Verified> {
+        audit::verify(&self.root, &self.conn, &self.keys.public().signing)
+    }
+}
+
 impl Drop for Home {
     fn drop(&mut self) {
+        if self.read_only {
+            return;
+        }
         // Best effort: whatever is left is cleaned at the next start.
         let _ = self.settle();
         if let Err(e) = self.checkpoint() {
             eprintln!("warning: the signed audit checkpoint was not updated: {e}");
         }
     }
+}
+
+/// Files a home may hold beside `store.db`, each a plain file of this
+/// user's that no one else can write, when present.
+const HOME_FILES: &[&str] = &[
+    "store.db-wal",
+    "store.db-shm",
+    "lock",
+    audit::CHECKPOINT_FILE,
+    "online.db",
+    "online.db-wal",
+    "online.db-shm",
+];
+
+/// Operators' sealed key files (`operator::DIR`; named here so the node
+/// layer does not depend on the operations above it).
+const OPERATOR_DIR: &str = "operators";
+
+/// Refuses a home that another local user could change, or that leads out
+/// of itself, before anything in it is opened: the home folder, `store.db`
+/// and the other files above, `keys/`, `operators/` (and the vault's
+/// folders, [`Vault::open`]) must be real folders and plain files, never
+/// symbolic links, owned by the user running this command, and writable by
+/// no one else (the key folder and files, moreover, readable by no one else:
+/// [`SiteKeys::load`]). Each refusal names the path and what to run.
+fn check_layout(root: &Path) -> Result<()> {
+    // The home folder itself may be reached through a link the operator
+    // chose (`--home`); what it holds may not.
+    let real = std::fs::canonicalize(root).at(root)?;
+    fsx::require_home_path(&real, fsx::Entry::Dir)?;
+    fsx::require_home_path(&root.join("store.db"), fsx::Entry::File)?;
+    for f in HOME_FILES {
+        fsx::check_home_path(&root.join(f), fsx::Entry::File)?;
+    }
+    // The key folder's and files' modes are checked by `SiteKeys::load`
+    // (0700 and 0600, exit 7); here, that they are real and this user's.
+    let key_dir = root.join("keys");
+    fsx::check_home_entry(&key_dir, fsx::Entry::Dir)?;
+    for f in [keys::SIGNING_KEY_FILE, keys::AGE_KEY_FILE] {
+        fsx::check_home_entry(&key_dir.join(f), fsx::Entry::File)?;
+    }
+    let operators = root.join(OPERATOR_DIR);
+    if fsx::check_home_path(&operators, fsx::Entry::Dir)? {
+        for entry in std::fs::read_dir(&operators).at(&operators)? {
+            let path = entry.at(&operators)?.path();
+            fsx::check_home_entry(&path, fsx::Entry::File)?;
+        }
+    }
+    Ok(())
 }
 
 /// Takes the home's exclusive lock, waiting (and saying so) while another
@@ -247,8 +377,36 @@ fn lock(root: &Path) -> Result<std::fs::File> {
         .truncate(false)
         .write(true)
         .mode(0o600)
+        // Never through a link planted in the home.
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&path)
         .at(&path)?;
+    wait_for(file, root)
+}
+
+/// The same lock, taken through a read-only descriptor (`flock` needs no
+/// write access), so that nothing is written; the file is made only if missing.
+fn lock_read_only(root: &Path) -> Result<std::fs::File> {
+    let path = root.join("lock");
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        // Never through a link planted in the home.
+        .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
+        .open(&path);
+    match opened {
+        Ok(file) => wait_for(file, root),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => lock(root),
+        Err(e) => Err(Error::io(&path, e)),
+    }
+}
+
+/// Whether a command died mid-write and left files in `vault/tmp`.
+fn recovery_pending(root: &Path) -> bool {
+    std::fs::read_dir(root.join("vault").join("tmp")).is_ok_and(|mut d| d.next().is_some())
+}
+
+fn wait_for(file: std::fs::File, root: &Path) -> Result<std::fs::File> {
+    let path = root.join("lock");
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
@@ -260,5 +418,15 @@ fn lock(root: &Path) -> Result<std::fs::File> {
             Ok(file)
         }
         Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_check_knows_the_operator_folder_by_its_name() {
+        assert_eq!(OPERATOR_DIR, crate::operator::DIR);
     }
 }

@@ -23,7 +23,9 @@
 //! - [`provenance`]: signed in-toto-style statements of how each artifact
 //!   was made and from what;
 //! - [`audit`]: the hash-chained, signed audit log;
-//! - [`demo`]: the two-site walkthrough behind `airlock demo`.
+//! - [`demo`]: the two-site walkthrough behind `airlock demo`;
+//! - [`text`]: stored and imported text made safe for a terminal (the one
+//!   escaping rule every output, the CLI's and the console's, goes through).
 //!
 //! Every mutating operation runs in one SQLite transaction together with its
 //! audit record; every file is written atomically.
@@ -58,6 +60,7 @@ pub mod registry;
 pub mod serve;
 pub mod site;
 pub mod sketch;
+pub mod text;
 pub mod time;
 pub mod trust;
 pub mod vault;

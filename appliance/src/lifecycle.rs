@@ -6,7 +6,7 @@
 //! the exact feature set version the model was trained on, and refuses a
 //! request that names any other version.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
@@ -27,6 +27,7 @@ use crate::policy::{self, Role};
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
 use crate::time::Timestamp;
+use crate::vault::Vault;
 
 /// Type tags of the records written here.
 pub const GATE_TYPE: &str = "airlock.gate/v1";
@@ -44,6 +45,24 @@ pub enum Op {
     /// The metric must be at most the threshold.
     #[serde(rename = "<=")]
     AtMost,
+}
+
+impl Op {
+    /// As written in a threshold: `>=` or `<=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::AtLeast => ">=",
+            Op::AtMost => "<=",
+        }
+    }
+
+    /// Whether `value` meets `threshold` under this comparison.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::AtLeast => value >= threshold,
+            Op::AtMost => value <= threshold,
+        }
+    }
 }
 
 /// One threshold of a gate.
@@ -79,6 +98,94 @@ pub struct GateReport {
     pub passed: bool,
     /// When.
     pub created_at: Timestamp,
+}
+
+impl GateReport {
+    /// How a refusal names this report.
+    fn what(&self) -> String {
+        format!(
+            "gate report of model {} by site {}",
+            self.model.short(),
+            self.site
+        )
+    }
+
+    /// A gate report decides only what its checks show: it must check
+    /// something, each check's verdict must follow from its value, operator
+    /// and threshold, and the report passes exactly when every check does.
+    /// Applied at import and whenever a stored report is used.
+    pub fn check(&self) -> Result<()> {
+        let what = self.what();
+        if self.ty != GATE_TYPE {
+            return Err(Error::Integrity(format!(
+                "{what}: type {:?}, expected {GATE_TYPE:?}",
+                self.ty
+            )));
+        }
+        if self.checks.is_empty() {
+            return Err(Error::Integrity(format!(
+                "{what} checks nothing: a gate report needs at least one check"
+            )));
+        }
+        for (i, c) in self.checks.iter().enumerate() {
+            let n = i + 1;
+            if !METRIC_NAMES.contains(&c.metric.as_str()) {
+                return Err(Error::Integrity(format!(
+                    "{what}: check {n} names an unknown metric {:?}",
+                    c.metric
+                )));
+            }
+            if !c.value.is_finite() || !c.threshold.is_finite() {
+                return Err(Error::Integrity(format!(
+                    "{what}: check {n} ({}) holds a value or threshold that is not a number",
+                    c.metric
+                )));
+            }
+            if c.passed != c.op.holds(c.value, c.threshold) {
+                return Err(Error::Integrity(format!(
+                    "{what}: check {n} ({} {} {}) says it {}, which does not follow from its value {}",
+                    c.metric,
+                    c.op.as_str(),
+                    c.threshold,
+                    if c.passed { "passed" } else { "failed" },
+                    c.value
+                )));
+            }
+        }
+        let held = self.checks.iter().filter(|c| c.passed).count();
+        if self.passed != (held == self.checks.len()) {
+            return Err(Error::Integrity(format!(
+                "{what} says it {}, but its verdict does not follow from its checks ({held} of {} passed)",
+                if self.passed { "passed" } else { "failed" },
+                self.checks.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Every check's value must be the model's held-out metric as its run
+    /// record gives it: a report about other numbers is not about this
+    /// model. Returns why not.
+    fn measured_on(&self, run: &RunRecord) -> std::result::Result<(), String> {
+        for c in &self.checks {
+            match run.holdout(&c.metric) {
+                Some(v) if v == c.value => {}
+                Some(v) => {
+                    return Err(format!(
+                        "it gives {} = {} where the model's run record says {v}",
+                        c.metric, c.value
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "it checks {}, which the model's run record does not hold",
+                        c.metric
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A signed approval of a model by a named person.
@@ -275,10 +382,7 @@ pub fn gate(home: &mut Home, model: &Digest, checks: Vec<Check>) -> Result<(Dige
                     run.spec.task.name()
                 ))
             })?;
-            c.passed = match c.op {
-                Op::AtLeast => c.value >= c.threshold,
-                Op::AtMost => c.value <= c.threshold,
-            };
+            c.passed = c.op.holds(c.value, c.threshold);
             Ok(c)
         })
         .collect::<Result<_>>()?;
@@ -325,28 +429,119 @@ pub fn insert_gate_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &GateRepo
     Ok(())
 }
 
-/// The newest passing gate report of a model, verified.
-pub fn passing_gate(home: &Home, model: &Digest) -> Result<Option<Digest>> {
-    let id: Option<String> = home
-        .conn
-        .query_row(
-            "SELECT id FROM gates WHERE model = ?1 AND passed = 1 ORDER BY created_at DESC LIMIT 1",
-            [model.hex()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(id) = id else { return Ok(None) };
-    let id: Digest = id
-        .parse()
-        .map_err(|e| Error::Integrity(format!("gates: {e}")))?;
-    let report: GateReport = registry::load_record(&home.conn, home.vault(), Kind::Gate, &id)?;
-    if report.model != *model || !report.passed {
-        return Err(Error::Integrity(format!(
-            "gate report {} does not match its index row",
-            id.short()
-        )));
+/// Loads a stored gate report: its signatures verified
+/// ([`registry::load_record`]) and its content checked
+/// ([`GateReport::check`]).
+pub fn load_gate(conn: &rusqlite::Connection, vault: &Vault, id: &Digest) -> Result<GateReport> {
+    let report: GateReport = registry::load_record(conn, vault, Kind::Gate, id)?;
+    report
+        .check()
+        .map_err(|e| Error::Integrity(format!("gate report {}: {e}", id.short())))?;
+    Ok(report)
+}
+
+/// The gate report that lets `model` (run record `run`) be approved, or
+/// deployed to `slot`, or why none does.
+///
+/// This site's newest gate verdict for the model decides whenever there is
+/// one: a peer's report never overrides it. Without one, the newest report
+/// of each peer whose reports count is considered, and the newest of those
+/// that passed is used: in setup mode every trusted peer's count; under a
+/// trust policy only those of the sites its `gates` lists for the slot (for
+/// an approval, which names no slot, for any slot). A report whose numbers
+/// are not the model's held-out metrics never counts.
+pub fn counted_gate(
+    home: &Home,
+    model: &Digest,
+    run: &RunRecord,
+    slot: Option<&str>,
+    current: Option<&policy::InForce>,
+) -> Result<std::result::Result<Digest, String>> {
+    let mut stmt = home.conn.prepare(
+        "SELECT id, site FROM gates WHERE model = ?1 ORDER BY created_at DESC, rowid DESC",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([model.hex()], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    // The newest report of each site, newest first.
+    let mut seen = std::collections::BTreeSet::new();
+    let newest: Vec<(Digest, String)> = rows
+        .into_iter()
+        .filter(|(_, site)| seen.insert(site.clone()))
+        .map(|(id, site)| {
+            id.parse()
+                .map(|id| (id, site))
+                .map_err(|e| Error::Integrity(format!("gates: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    let load = |id: &Digest, site: &str| -> Result<GateReport> {
+        let report = load_gate(&home.conn, home.vault(), id)?;
+        if report.model != *model || report.site.as_str() != site {
+            return Err(Error::Integrity(format!(
+                "gate report {} does not match its index row",
+                id.short()
+            )));
+        }
+        Ok(report)
+    };
+    let own = home.site().as_str();
+    if let Some((id, site)) = newest.iter().find(|(_, site)| site == own) {
+        let report = load(id, site)?;
+        if let Err(why) = report.measured_on(run) {
+            return Err(Error::Integrity(format!(
+                "this site's gate report {} of model {}: {why}; the store was altered",
+                id.short(),
+                model.short()
+            )));
+        }
+        return Ok(if report.passed {
+            Ok(*id)
+        } else {
+            Err(format!(
+                "this site's newest gate report for it ({}, {}) failed, and a peer's gate report does not override it",
+                id.short(),
+                report.created_at
+            ))
+        });
     }
-    Ok(Some(id))
+    let mut why = vec!["this site has not gated it".to_string()];
+    for (id, site) in &newest {
+        if let Some(p) = current {
+            let b = p.body();
+            let counts = match slot {
+                Some(slot) => b.gate_sites(slot).iter().any(|s| s.as_str() == site),
+                None => b.gates.values().flatten().any(|s| s.as_str() == site),
+            };
+            if !counts {
+                why.push(match slot {
+                    Some(slot) => format!(
+                        "gate reports of site {site} do not count for slot {slot:?} (trust policy v{} `gates`)",
+                        p.version()
+                    ),
+                    None => format!(
+                        "gate reports of site {site} count for no slot (trust policy v{} `gates`)",
+                        p.version()
+                    ),
+                });
+                continue;
+            }
+        }
+        let report = load(id, site)?;
+        if let Err(e) = report.measured_on(run) {
+            why.push(format!(
+                "site {site}'s gate report {} does not count: {e}",
+                id.short()
+            ));
+        } else if report.passed {
+            return Ok(Ok(*id));
+        } else {
+            why.push(format!(
+                "site {site}'s newest gate report ({}) failed",
+                id.short()
+            ));
+        }
+    }
+    Ok(Err(why.join("; ")))
 }
 
 /// Records an operator's signed approval of a gated model. The operator
@@ -362,19 +557,21 @@ pub fn approve(
             "--note is longer than 2000 characters".into(),
         ));
     }
-    models::load_run(home, model)?;
-    let Some(gate) = passing_gate(home, model)? else {
-        return Err(Error::Refused(format!(
-            "model {} has no passing gate report; run `airlock gate {}` first",
-            model.short(),
-            model.short()
-        )));
+    // The note travels in the signed approval and is shown at every site.
+    crate::text::check_free_text("--note", note)?;
+    let run = models::load_run(home, model)?;
+    let in_force = policy::current(&home.conn, home.vault())?;
+    let gate = match counted_gate(home, model, &run, None, in_force.as_ref())? {
+        Ok(gate) => gate,
+        Err(why) => {
+            return Err(Error::Refused(format!(
+                "model {} has no passing gate report that counts here: {why}; run `airlock gate {}` first",
+                model.short(),
+                model.short()
+            )));
+        }
     };
-    crate::operator::authorize(
-        policy::current(&home.conn, home.vault())?.as_ref(),
-        Some(operator),
-        Role::Approve,
-    )?;
+    crate::operator::authorize(in_force.as_ref(), Some(operator), Role::Approve)?;
     let me = operator.key_id();
     if let Some((prev, _, _)) = approvals(home, model)?
         .into_iter()
@@ -468,8 +665,8 @@ pub fn approvals(home: &Home, model: &Digest) -> Result<Vec<(Digest, Approval, K
 
 /// The approvals that count towards deploying `model` to `slot` (distinct
 /// operators; under a trust policy, only operators it lists with the
-/// approve role and has not revoked), the number needed, and why others did
-/// not count.
+/// approve role and has not revoked; in setup mode, only operators this
+/// site certified), the number needed, and why others did not count.
 pub fn counted_approvals(
     home: &Home,
     model: &Digest,
@@ -499,6 +696,11 @@ pub fn counted_approvals(
                 }
                 Some(_) => {}
             }
+        } else if !crate::operator::certified(home, &key_id, &a.operator_key)? {
+            not_counted.push(format!(
+                "{who}: not an operator certified by this site (setup mode counts only operators made here with `airlock keys operator new`)"
+            ));
+            continue;
         }
         if seen.insert(key_id) {
             counted.push(id);
@@ -538,14 +740,17 @@ pub fn deploy(
 ) -> Result<(Digest, Deployment)> {
     registry::validate_name(slot)?;
     let run = models::load_run(home, model)?;
-    let Some(gate) = passing_gate(home, model)? else {
-        return Err(Error::Refused(format!(
-            "model {} is not gated: no passing gate report; run `airlock gate {}` and have it approved first",
-            model.short(),
-            model.short()
-        )));
-    };
     let in_force = policy::current(&home.conn, home.vault())?;
+    let gate = match counted_gate(home, model, &run, Some(slot), in_force.as_ref())? {
+        Ok(gate) => gate,
+        Err(why) => {
+            return Err(Error::Refused(format!(
+                "model {} is not gated for slot {slot:?}: {why}; run `airlock gate {}` and have it approved first",
+                model.short(),
+                model.short()
+            )));
+        }
+    };
     let (approvals, needed, not_counted) = counted_approvals(home, model, slot, in_force.as_ref())?;
     if approvals.is_empty() && not_counted.is_empty() {
         return Err(Error::Refused(format!(
@@ -565,6 +770,11 @@ pub fn deploy(
             model.short(),
             approvals.len()
         )));
+    }
+    if in_force.is_none() && operator.is_none() {
+        return Err(Error::Refused(
+            "deploying needs an operator certified by this site, in setup mode too (no trust policy): pass --operator NAME".into(),
+        ));
     }
     crate::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
     // Everything serving needs must be present and valid now, not at the
@@ -800,15 +1010,21 @@ pub struct Predicted {
 pub const MAX_LINE: usize = 1 << 20;
 
 /// How many bad request lines a refusal lists before it only counts.
-const LISTED_PROBLEMS: usize = 20;
+pub const LISTED_PROBLEMS: usize = 20;
 
 /// Scores JSON-lines rows with the model deployed to `slot`. When
 /// `expected_features` is given, refuses unless it is exactly the feature
 /// set version the model was trained on.
+///
+/// Memory is bounded on hostile input: a line is read at most [`MAX_LINE`]
+/// bytes into memory, and once a row breaks the contract the feature vectors
+/// collected so far are dropped and the rest of the input is only checked,
+/// keeping the first [`LISTED_PROBLEMS`] problems and a count of the others.
+/// (It used to keep every problem and every row: about 11 times the input.)
 pub fn predict(
     home: &Home,
     slot: &str,
-    input: impl BufRead,
+    mut input: impl BufRead,
     source: &str,
     expected_features: Option<&NameRef>,
 ) -> Result<Predicted> {
@@ -816,29 +1032,69 @@ pub fn predict(
     let mut x = Vec::new();
     let mut lines = Vec::new();
     let mut problems = Vec::new();
-    for (i, line) in input.lines().enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| Error::Rejected(format!("{source} line {n}: {e}")))?;
-        if line.len() > MAX_LINE {
+    let mut total = 0usize;
+    let mut buf = Vec::new();
+    for n in 1usize.. {
+        buf.clear();
+        // Two bytes over the cap leave room for "\r\n" after a line exactly at it.
+        let read = (&mut input)
+            .take(MAX_LINE as u64 + 2)
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| Error::Rejected(format!("{source} line {n}: {e}")))?;
+        if read == 0 {
+            break;
+        }
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        if buf.len() > MAX_LINE {
             return Err(Error::Rejected(format!(
                 "{source} line {n}: longer than {MAX_LINE} bytes"
             )));
         }
+        let line = std::str::from_utf8(&buf).map_err(|_| {
+            Error::Rejected(format!(
+                "{source} line {n}: stream did not contain valid UTF-8"
+            ))
+        })?;
         if line.trim().is_empty() {
             continue;
         }
-        let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&line)
-            .map_err(|e| Error::Rejected(format!("{source} line {n}: not a JSON object: {e}")))?;
+        let obj: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(line).map_err(|e| {
+                Error::Rejected(format!(
+                    "{source} line {n}: not a JSON object: {}",
+                    crate::text::error_text(&e)
+                ))
+            })?;
         match scorer.features(&obj, &mut x) {
-            Ok(()) => lines.push(n),
-            Err(p) => problems.extend(p.into_iter().map(|p| format!("line {n}{p}"))),
+            Ok(()) if total == 0 => lines.push(n),
+            // The input is refused already: this row is only checked.
+            Ok(()) => x.clear(),
+            Err(p) => {
+                if total == 0 {
+                    // Nothing will be scored: give back what was collected.
+                    x = Vec::new();
+                    lines = Vec::new();
+                }
+                total = total.saturating_add(p.len());
+                let room = LISTED_PROBLEMS.saturating_sub(problems.len());
+                problems.extend(p.into_iter().take(room).map(|p| format!("line {n}{p}")));
+            }
         }
     }
-    if !problems.is_empty() {
-        let total = problems.len();
-        problems.truncate(LISTED_PROBLEMS);
+    if total > 0 {
+        let more = total - problems.len();
+        let tail = if more > 0 {
+            format!("\n  ... and {more} more")
+        } else {
+            String::new()
+        };
         return Err(Error::Rejected(format!(
-            "{source}: {total} problem{} against contract {}; nothing was scored\n  {}",
+            "{source}: {total} problem{} against contract {}; nothing was scored\n  {}{tail}",
             if total == 1 { "" } else { "s" },
             scorer.contract_ref(),
             problems.join("\n  ")
@@ -859,4 +1115,63 @@ pub fn predict(
         feature_set_ref: scorer.run.feature_set_ref,
         predictions,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(checks: Vec<Check>, passed: bool) -> GateReport {
+        GateReport {
+            ty: GATE_TYPE.into(),
+            site: "depot".parse().expect("site"),
+            model: Digest::of(b"model"),
+            checks,
+            passed,
+            created_at: Timestamp::now(),
+        }
+    }
+
+    fn check(value: f64, passed: bool) -> Check {
+        Check {
+            metric: "roc_auc".into(),
+            op: Op::AtLeast,
+            threshold: 0.7,
+            value,
+            passed,
+        }
+    }
+
+    #[test]
+    fn a_gate_report_decides_only_what_its_checks_show() {
+        report(vec![check(0.8, true)], true).check().expect("sound");
+        report(vec![check(0.6, false)], false)
+            .check()
+            .expect("sound failure");
+        let err = report(Vec::new(), true).check().expect_err("empty");
+        assert!(err.to_string().contains("checks nothing"), "{err}");
+        let err = report(vec![check(0.6, false)], true)
+            .check()
+            .expect_err("verdict");
+        assert!(
+            err.to_string()
+                .contains("its verdict does not follow from its checks (0 of 1 passed)"),
+            "{err}"
+        );
+        let err = report(vec![check(0.6, true)], true)
+            .check()
+            .expect_err("check");
+        assert!(
+            err.to_string()
+                .contains("says it passed, which does not follow from its value 0.6"),
+            "{err}"
+        );
+        let mut unknown = check(0.8, true);
+        unknown.metric = "vibes".into();
+        let err = report(vec![unknown], true).check().expect_err("metric");
+        assert!(err.to_string().contains("unknown metric"), "{err}");
+        let mut other = report(vec![check(0.8, true)], true);
+        other.ty = APPROVAL_TYPE.into();
+        assert!(other.check().is_err(), "another record type");
+    }
 }

@@ -77,7 +77,7 @@ fn node(
     at: Option<Timestamp>,
     provenance: Digest,
 ) -> Result<Node> {
-    let signed_by: Vec<String> = registry::attestations(&home.conn, id)?
+    let signed_by: Vec<String> = registry::attestations(&home.conn, id, kind)?
         .into_iter()
         .map(|a| a.site.to_string())
         .collect();
@@ -179,7 +179,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         None,
         prov(Kind::Weights, &run.weights, &train_inputs)?,
     )?;
-    let weight_sigs = registry::attestations(conn, &run.weights)?;
+    let weight_sigs = registry::attestations(conn, &run.weights, Kind::Weights)?;
     if weight_sigs.is_empty() || !vault.contains(&run.weights) {
         return Err(Error::Integrity(format!(
             "weights {} of model {} are unsigned or missing from the vault",
@@ -240,10 +240,10 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     )?;
     // The signatures cover (kind, digest), so they are checked whether or
     // not the bytes are here.
-    for att in registry::attestations(conn, &run.snapshot)? {
+    for att in registry::attestations(conn, &run.snapshot, Kind::Snapshot)? {
         registry::check_attestation(&trusted, Kind::Snapshot, &run.snapshot, &att)?;
     }
-    let indexed = registry::object_info(conn, &run.snapshot)?.is_some();
+    let indexed = registry::held_as(conn, &run.snapshot, Kind::Snapshot)?.is_some();
     let held = indexed && vault.contains(&run.snapshot);
     if indexed && !held {
         return Err(Error::Integrity(format!(
@@ -271,7 +271,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at",
         &id.hex(),
     )? {
-        let r: GateReport = registry::load_record(conn, vault, Kind::Gate, &g)?;
+        let r: GateReport = crate::lifecycle::load_gate(conn, vault, &g)?;
         about(Kind::Gate, &g, &id, &r.model)?;
         let checks: Vec<String> = r
             .checks

@@ -2,6 +2,10 @@
 //!
 //! Thin by design: parse the command line, harden the process, call the
 //! library, map errors to the exit codes documented in the README.
+//!
+//! Nothing here or in the modules below prints except through `output`,
+//! which escapes what it prints: `println!` and `eprintln!` are denied.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
 mod cli_data;
@@ -23,50 +27,19 @@ fn main() -> ExitCode {
     let hardening = airlock_hardening::harden_process();
     let args = cli::Cli::parse();
     for c in hardening.failures() {
-        eprintln!(
-            "warning: process hardening control {} could not be applied: {}",
+        output::warn(format_args!(
+            "process hardening control {} could not be applied: {}",
             c.name,
             c.error.as_deref().unwrap_or("unknown error")
-        );
+        ));
     }
     let json = args.json;
     match cli::run(args) {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             let code = e.exit_code();
-            if json {
-                eprintln!(
-                    "{}",
-                    serde_json::json!({ "error": e.to_string(), "exit_code": code })
-                );
-            } else {
-                eprintln!("error: {}", printable(&e.to_string()));
-            }
+            output::error(json, &e.to_string(), code);
             ExitCode::from(code as u8)
         }
-    }
-}
-
-/// Error messages can quote attacker-controlled text (a bundle's manifest,
-/// a CSV cell): escape control characters so they cannot move the cursor or
-/// forge lines on the operator's terminal. Newlines between listed
-/// violations are kept.
-fn printable(msg: &str) -> String {
-    msg.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn control_characters_in_errors_are_escaped() {
-        assert_eq!(super::printable("a\u{1b}[2K\rb\nc"), "a\\u{1b}[2K\\rb\nc");
     }
 }

@@ -364,6 +364,13 @@ pub fn train(
         }
     }
     let result = trained.result;
+    // The device's name comes from the sandboxed worker (read from
+    // /proc/cpuinfo or the GPU driver); it is kept in the signed run record
+    // and shown at every site the model travels to.
+    crate::text::check_free_text(
+        "the device name the training worker reported",
+        &result.device.name,
+    )?;
     let site = home.site().clone();
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
@@ -448,6 +455,12 @@ pub fn insert_model_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &RunReco
         ],
     )?;
     Ok(())
+}
+
+/// The id of the model `prefix` names: its whole id, or a unique prefix of
+/// at least 8 hex digits.
+pub fn resolve(home: &Home, prefix: &str) -> Result<Digest> {
+    registry::resolve_model(&home.conn, prefix)
 }
 
 /// Loads a run record by model id (verifying signature and digest).

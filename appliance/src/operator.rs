@@ -185,6 +185,36 @@ pub fn create_with(
     })
 }
 
+/// Whether the key `key_id` (public key `key_hex`) belongs to an operator
+/// this site certified: an `operators` row whose site-signed certificate
+/// verifies and names this site, this key and the row's name. What counts
+/// in setup mode, where no policy lists operators.
+pub fn certified(home: &Home, key_id: &KeyId, key_hex: &str) -> Result<bool> {
+    let row: Option<(String, String)> = home
+        .conn
+        .query_row(
+            "SELECT name, cert FROM operators WHERE key_id = ?1",
+            [key_id.as_str()],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((name, cert_id)) = row else {
+        return Ok(false);
+    };
+    let cert_id: Digest = cert_id
+        .parse()
+        .map_err(|e| Error::Integrity(format!("operators: {e}")))?;
+    let cert: OperatorCert =
+        registry::load_record(&home.conn, home.vault(), Kind::OperatorCert, &cert_id)?;
+    if cert.name != name || cert.key_id != *key_id || cert.site != *home.site() {
+        return Err(Error::Integrity(format!(
+            "operator {name}'s certificate {} does not match its index row; the store was altered",
+            cert_id.short()
+        )));
+    }
+    Ok(cert.key == key_hex)
+}
+
 /// (name, public key hex) of every operator.
 pub fn list_keys(conn: &Connection) -> Result<Vec<(String, String)>> {
     let mut stmt = conn.prepare("SELECT name, public_key FROM operators ORDER BY name")?;
@@ -322,6 +352,33 @@ fn check_role(current: Option<&InForce>, name: &str, kid: &KeyId, role: Role) ->
         }
     }
     Ok(())
+}
+
+/// `airlock audit adopt-checkpoint`: adopting a first checkpoint declares the
+/// log before it unprotected, so under a trust policy it needs an operator
+/// holding the `audit` role (unlocked for it); in setup mode any certified
+/// operator, or none. The operator, their key id and their signature over
+/// the adopted head go into the adoption's audit record.
+pub fn adopt_audit_checkpoint(home: &mut Home, operator: Option<&Operator>) -> Result<i64> {
+    authorize(
+        policy::current(&home.conn, home.vault())?.as_ref(),
+        operator,
+        Role::Audit,
+    )?;
+    let root = home.root().to_path_buf();
+    let (conn, _, keys, _) = home.parts();
+    match operator {
+        Some(o) => {
+            let sign = |m: &[u8]| o.sign(Domain::OperatorAction, m);
+            let signer = audit::Signer {
+                name: &o.name,
+                key_id: o.key_id(),
+                sign: &sign,
+            };
+            audit::adopt_checkpoint(&root, conn, keys, Some(&signer))
+        }
+        None => audit::adopt_checkpoint(&root, conn, keys, None),
+    }
 }
 
 /// Who may act for `role` under the policy `current`, checked just before

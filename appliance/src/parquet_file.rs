@@ -59,7 +59,8 @@ fn fits(want: ColumnType, have: &str) -> bool {
 fn open_reader(file: File, source: &str) -> Result<SerializedFileReader<File>> {
     SerializedFileReader::new(file).map_err(|e| {
         Error::Rejected(format!(
-            "{source}: not a readable Parquet file: {e}; nothing was stored"
+            "{source}: not a readable Parquet file: {}; nothing was stored",
+            crate::text::error_text(&e)
         ))
     })
 }
@@ -204,7 +205,8 @@ pub fn scan(contract: &Contract, file: File, source: &str, row: &mut RowSink<'_>
         .collect();
     let iter = reader.get_row_iter(None).map_err(|e| {
         Error::Rejected(format!(
-            "{source}: cannot read rows: {e}; nothing was stored"
+            "{source}: cannot read rows: {}; nothing was stored",
+            crate::text::error_text(&e)
         ))
     })?;
     let mut n = 0u64;
@@ -212,7 +214,8 @@ pub fn scan(contract: &Contract, file: File, source: &str, row: &mut RowSink<'_>
     for r in iter {
         let r = r.map_err(|e| {
             Error::Rejected(format!(
-                "{source}: unreadable after row {n}: {e}; nothing was stored"
+                "{source}: unreadable after row {n}: {}; nothing was stored",
+                crate::text::error_text(&e)
             ))
         })?;
         n += 1;

@@ -4,8 +4,9 @@
 //! `airlock keys root init --out DIR` and never stored on the node. The root
 //! key signs the site's **trust policy**: which peer sites the node trusts
 //! (their signing keys and age recipients), which operators hold which roles
-//! (approve, export, deploy), how many approvals a deployment to each slot
-//! needs (k of n), and which keys are revoked.
+//! (approve, export, deploy, audit), how many approvals a deployment to each slot
+//! needs (k of n), whose gate reports count for each slot, and which keys
+//! are revoked.
 //!
 //! The node pins its root at the first policy (`--root-key-id`, compared
 //! with the root holder out of band) and from then on accepts only a policy
@@ -22,7 +23,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -61,6 +62,9 @@ pub enum Role {
     Export,
     /// Deploy approved models.
     Deploy,
+    /// Adopt a first audit checkpoint (`airlock audit adopt-checkpoint`),
+    /// which declares the log before it unprotected.
+    Audit,
 }
 
 impl Role {
@@ -70,6 +74,7 @@ impl Role {
             Role::Approve => "approve",
             Role::Export => "export",
             Role::Deploy => "deploy",
+            Role::Audit => "audit",
         }
     }
 }
@@ -125,6 +130,8 @@ struct Draft {
     revoked: Vec<String>,
     #[serde(default)]
     approvals: BTreeMap<String, u32>,
+    #[serde(default)]
+    gates: BTreeMap<String, Vec<SiteName>>,
 }
 
 /// A trust policy's content.
@@ -151,6 +158,12 @@ pub struct PolicyBody {
     pub revoked: Vec<String>,
     /// Approvals a deployment needs, per slot (`*` for every other slot).
     pub approvals: BTreeMap<String, u32>,
+    /// The peer sites whose gate reports count for a deployment to a slot
+    /// (`*` for every other slot), besides this site's own, whose newest
+    /// verdict always outranks theirs. Absent (as in policies written
+    /// before this field), only this site's gate reports count.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gates: BTreeMap<String, Vec<SiteName>>,
 }
 
 /// One root signature.
@@ -213,12 +226,13 @@ impl SignedPolicy {
             bad(
                 source,
                 format!(
-                    "not a signed policy file ({e}); sign a TOML draft with `airlock policy sign`"
+                    "not a signed policy file ({}); sign a TOML draft with `airlock policy sign`",
+                    crate::text::error_text(&e)
                 ),
             )
         })?;
-        let body: PolicyBody =
-            serde_json::from_str(file.policy.get()).map_err(|e| bad(source, e))?;
+        let body: PolicyBody = serde_json::from_str(file.policy.get())
+            .map_err(|e| bad(source, crate::text::error_text(&e)))?;
         Ok(SignedPolicy {
             bytes: file.policy.get().as_bytes().to_vec(),
             body,
@@ -415,6 +429,22 @@ impl PolicyBody {
                 ));
             }
         }
+        for (slot, gate_sites) in &self.gates {
+            if slot != ANY_SLOT {
+                registry::validate_name(slot)?;
+            }
+            let mut listed = BTreeSet::new();
+            for site in gate_sites {
+                if !listed.insert(site) {
+                    return fail(format!("gates.{slot:?} lists site {site} twice"));
+                }
+                if !sites.contains(site) {
+                    return fail(format!(
+                        "gates.{slot:?} lists site {site}, which is not a peer in this policy (this site's own gate reports always count)"
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -435,6 +465,15 @@ impl PolicyBody {
     /// Whether key id `id` is revoked.
     pub fn is_revoked(&self, id: &KeyId) -> bool {
         self.revoked.iter().any(|r| r == id.as_str())
+    }
+
+    /// The peer sites whose gate reports count for a deployment to `slot`
+    /// (this site's own always count).
+    pub fn gate_sites(&self, slot: &str) -> &[SiteName] {
+        self.gates
+            .get(slot)
+            .or_else(|| self.gates.get(ANY_SLOT))
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Approvals needed to deploy to `slot`.
@@ -467,32 +506,63 @@ impl InForce {
     }
 }
 
-/// The policy in force, re-verified against its own root keys; `None` for a
-/// node that has not had one applied (setup mode).
+/// The policy in force at `home` (see [`current`]).
+pub fn in_force(home: &Home) -> Result<Option<InForce>> {
+    current(&home.conn, home.vault())
+}
+
+/// The policy in force, re-verified through the root chain it was applied
+/// by: the first policy against its own root keys, each later one as a
+/// successor of the one before (signed by its root keys, bound to this node);
+/// `None` for a node that has not had one applied (setup mode). A `policies`
+/// row pointed at another root-signed document breaks the chain there and
+/// is an integrity error.
 pub fn current(conn: &Connection, vault: &Vault) -> Result<Option<InForce>> {
-    let row: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT version, id FROM policies ORDER BY version DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let Some((version, id)) = row else {
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT version, id FROM policies ORDER BY version")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    if rows.is_empty() {
         return Ok(None);
-    };
-    let id: Digest = id
-        .parse()
-        .map_err(|e| Error::Integrity(format!("policies: {e}")))?;
-    let bytes = vault.read(&id, MAX_POLICY as u64)?;
-    let policy = SignedPolicy::parse(&bytes, &format!("v{version} in the vault"))?;
-    let (n, _) = policy.count(&root_keys(&policy.body)?)?;
-    if policy.body.version != version as u64 || n < policy.body.root.threshold as usize {
-        return Err(Error::Integrity(format!(
-            "the trust policy in force (v{version}, {}) does not match its signed document; the store was altered",
-            id.short()
-        )));
     }
-    Ok(Some(InForce { id, policy }))
+    let site: SiteName = crate::db::meta(conn, "site")?.parse()?;
+    let site_key = keys::parse_verifying_key(&crate::db::meta(conn, "signing_key")?)?;
+    let mut in_force: Option<InForce> = None;
+    for (version, id) in rows {
+        let altered = |why: String| {
+            Error::Integrity(format!(
+                "the trust policy v{version} recorded in force ({id}) does not match its signed document: {why}; the store was altered"
+            ))
+        };
+        let id: Digest = id.parse().map_err(|e| altered(format!("{e}")))?;
+        let bytes = vault.read(&id, MAX_POLICY as u64)?;
+        let policy = SignedPolicy::parse(&bytes, &format!("v{version} in the vault"))?;
+        if policy.body.version != version as u64 {
+            return Err(altered(format!("it is version {}", policy.body.version)));
+        }
+        match &in_force {
+            None => {
+                let b = &policy.body;
+                b.validate().map_err(|e| altered(e.to_string()))?;
+                if b.site != site || keys::parse_verifying_key(&b.site_key)? != site_key {
+                    return Err(altered("it governs another node".into()));
+                }
+                let (n, _) = policy.count(&root_keys(b)?)?;
+                if n < b.root.threshold as usize {
+                    return Err(altered("too few signatures of its root keys".into()));
+                }
+            }
+            Some(prev) => {
+                let next = check_successor(Some(&prev.policy), &policy, &site, &site_key, None)
+                    .map_err(|e| altered(format!("it does not follow v{}: {e}", prev.version())))?;
+                if !next {
+                    return Err(altered(format!("it repeats v{}", prev.version())));
+                }
+            }
+        }
+        in_force = Some(InForce { id, policy });
+    }
+    Ok(in_force)
 }
 
 /// How an applied policy relates to the one before it.
@@ -665,7 +735,7 @@ pub fn apply_chain(
         let bytes = next.render();
         let id = Digest::of(&bytes);
         // A policy arriving in a bundle is already indexed and staged.
-        if registry::object_info(tx, &id)?.is_none() {
+        if registry::held_as(tx, &id, Kind::Policy)?.is_none() {
             registry::put_object(tx, vault, keys, site, Kind::Policy, &bytes)?;
         }
         store(tx, keys, next, &id)?;
@@ -732,6 +802,7 @@ fn store(tx: &Transaction<'_>, keys: &SiteKeys, p: &SignedPolicy, id: &Digest) -
         &[id.hex()],
         json!({ "version": b.version, "root_keys": roots, "root_threshold": b.root.threshold,
                 "peers": peers, "operators": operators, "revoked": b.revoked, "approvals": b.approvals,
+                "gates": b.gates,
                 "signed_by": p.signatures.iter().map(|s| s.key_id.clone()).collect::<Vec<_>>() }),
     )?;
     Ok(())
@@ -838,6 +909,7 @@ pub fn sign(input: &Path, root: &PersonalKey) -> Result<SignedPolicy> {
             operators: d.operators,
             revoked: d.revoked,
             approvals: d.approvals,
+            gates: d.gates,
         };
         body.validate()?;
         let bytes = serde_json::to_vec(&body).map_err(|e| bad(&source, e))?;
@@ -893,6 +965,10 @@ pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
             BTreeMap::new(),
         ),
     };
+    let gates = current
+        .as_ref()
+        .map(|c| c.body().gates.clone())
+        .unwrap_or_default();
     let mut root_keys = root_keys;
     if let Some(r) = root_pub
         && !root_keys.contains(&r.public_key)
@@ -976,6 +1052,22 @@ pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
     for (slot, k) in &approvals {
         let _ = writeln!(out, "{} = {k}", toml_str(slot));
     }
+    let _ = writeln!(
+        out,
+        "\n[gates]\n# Peer sites whose gate reports count for a deployment to a slot (\"*\": any other slot).\n# This site's own always count, and its newest verdict outranks theirs; none listed: only this site's."
+    );
+    for (slot, gate_sites) in &gates {
+        let _ = writeln!(
+            out,
+            "{} = [{}]",
+            toml_str(slot),
+            gate_sites
+                .iter()
+                .map(|s| toml_str(s.as_str()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     for p in &peers {
         let _ = writeln!(
             out,
@@ -1017,8 +1109,13 @@ pub fn read_root_card(path: &Path) -> Result<RootCard> {
         path.to_path_buf()
     };
     let bytes = fsx::read_capped(&p, 64 << 10)?;
-    let card: RootCard = serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Rejected(format!("root key card {}: {e}", p.display())))?;
+    let card: RootCard = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Rejected(format!(
+            "root key card {}: {}",
+            p.display(),
+            crate::text::error_text(&e)
+        ))
+    })?;
     if card.format != ROOT_PUB_FORMAT || key_id_of(&card.public_key)? != card.key_id {
         return Err(Error::Rejected(format!(
             "root key card {}: not a root key card, or its key id does not match its key",
@@ -1047,6 +1144,7 @@ mod tests {
             operators: vec![],
             revoked: vec![],
             approvals: BTreeMap::new(),
+            gates: BTreeMap::new(),
         }
     }
 
@@ -1145,6 +1243,40 @@ mod tests {
         let mut b = body(1, &[&r], &sk);
         b.version = u64::MAX;
         assert!(b.validate().is_err(), "a version SQLite cannot hold");
+    }
+
+    #[test]
+    fn gates_list_peers_and_policies_without_them_keep_their_bytes() {
+        let site_keys = SiteKeys::generate().expect("keys");
+        let sk = site_keys.public().signing;
+        let r = PersonalKey::generate().expect("root");
+        // A policy without `gates`, as every policy written before the
+        // field: its bytes do not mention it and it parses back.
+        let v1 = signed(body(1, &[&r], &sk), &[&r]);
+        assert!(!String::from_utf8_lossy(&v1.bytes).contains("gates"));
+        assert!(v1.body.gate_sites("production").is_empty());
+        let lab: SiteName = "lab".parse().expect("name");
+        let mut b = body(1, &[&r], &sk);
+        b.gates.insert("production".into(), vec![lab.clone()]);
+        let err = b.validate().expect_err("lab is not a peer");
+        assert!(err.to_string().contains("is not a peer"), "{err}");
+        let lab_keys = SiteKeys::generate().expect("keys").public();
+        b.peers.push(PeerEntry {
+            site: lab.clone(),
+            signing_key: hex::encode(lab_keys.signing.as_bytes()),
+            age_recipient: lab_keys.age_recipient.clone(),
+        });
+        b.validate().expect("a peer");
+        assert_eq!(b.gate_sites("production"), std::slice::from_ref(&lab));
+        assert!(b.gate_sites("canary").is_empty());
+        b.gates.insert(ANY_SLOT.into(), vec![lab.clone(), lab]);
+        let err = b.validate().expect_err("twice");
+        assert!(err.to_string().contains("twice"), "{err}");
+        b.gates.remove(ANY_SLOT);
+        let v2 = signed(b, &[&r]);
+        assert!(
+            String::from_utf8_lossy(&v2.bytes).contains("\"gates\":{\"production\":[\"lab\"]}")
+        );
     }
 
     #[test]

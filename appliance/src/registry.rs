@@ -6,6 +6,11 @@
 //! goes into the vault and is signed by the site key over its kind and
 //! digest. The signature travels with the object in bundles, so a receiving
 //! site verifies who made each object, not only who shipped it.
+//!
+//! Objects are indexed by (digest, kind), as they are signed: the same bytes
+//! may be held under several kinds, each with its own signatures, so bytes
+//! that one site labels as another kind never block (or borrow the
+//! signatures of) the object another site made from them.
 
 use std::fmt;
 use std::str::FromStr;
@@ -149,10 +154,11 @@ pub fn sign_and_index(
         key_id: keys.key_id().to_string(),
         signature: keys.sign(Domain::Artifact, &statement(kind, id)),
     };
-    add_attestation(tx, id, &att)
+    add_attestation(tx, id, kind, &att)
 }
 
-/// Indexes an object already in the vault.
+/// Indexes an object already in the vault as a `kind` (the same bytes may
+/// be held under other kinds too).
 pub fn index_object(tx: &Transaction<'_>, id: &Digest, kind: Kind, size: u64) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO objects (id, kind, size, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -166,11 +172,16 @@ pub fn index_object(tx: &Transaction<'_>, id: &Digest, kind: Kind, size: u64) ->
     Ok(())
 }
 
-/// Records a signature over an object.
-pub fn add_attestation(tx: &Transaction<'_>, id: &Digest, att: &Attestation) -> Result<()> {
+/// Records a signature over (`kind`, `id`).
+pub fn add_attestation(
+    tx: &Transaction<'_>,
+    id: &Digest,
+    kind: Kind,
+    att: &Attestation,
+) -> Result<()> {
     tx.execute(
-        "INSERT OR IGNORE INTO signatures (object_id, site, key_id, signature) VALUES (?1, ?2, ?3, ?4)",
-        params![id.hex(), att.site.as_str(), att.key_id, att.signature],
+        "INSERT OR IGNORE INTO signatures (object_id, kind, site, key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![id.hex(), kind.as_str(), att.site.as_str(), att.key_id, att.signature],
     )?;
     Ok(())
 }
@@ -189,24 +200,34 @@ pub fn put_record<T: Serialize>(
     put_object(tx, vault, keys, site, kind, &bytes)
 }
 
-/// The kind and size of an indexed object.
-pub fn object_info(conn: &Connection, id: &Digest) -> Result<Option<(Kind, u64)>> {
-    let row: Option<(String, i64)> = conn
+/// The size of object `id` if this node holds it as a `kind`.
+pub fn held_as(conn: &Connection, id: &Digest, kind: Kind) -> Result<Option<u64>> {
+    let size: Option<i64> = conn
         .query_row(
-            "SELECT kind, size FROM objects WHERE id = ?1",
-            [id.hex()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            "SELECT size FROM objects WHERE id = ?1 AND kind = ?2",
+            params![id.hex(), kind.as_str()],
+            |r| r.get(0),
         )
         .optional()?;
-    row.map(|(k, s)| Ok((k.parse()?, s as u64))).transpose()
+    Ok(size.map(|s| s as u64))
 }
 
-/// The signatures recorded for an object.
-pub fn attestations(conn: &Connection, id: &Digest) -> Result<Vec<Attestation>> {
+/// The kinds under which this node holds the bytes `id` (none if it does
+/// not hold them).
+pub fn kinds_held(conn: &Connection, id: &Digest) -> Result<Vec<Kind>> {
+    let mut stmt = conn.prepare("SELECT kind FROM objects WHERE id = ?1 ORDER BY kind")?;
+    let kinds: Vec<String> = stmt
+        .query_map([id.hex()], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    kinds.iter().map(|k| k.parse()).collect()
+}
+
+/// The signatures recorded over (`kind`, `id`).
+pub fn attestations(conn: &Connection, id: &Digest, kind: Kind) -> Result<Vec<Attestation>> {
     let mut stmt = conn.prepare(
-        "SELECT site, key_id, signature FROM signatures WHERE object_id = ?1 ORDER BY key_id",
+        "SELECT site, key_id, signature FROM signatures WHERE object_id = ?1 AND kind = ?2 ORDER BY key_id",
     )?;
-    let rows = stmt.query_map([id.hex()], |r| {
+    let rows = stmt.query_map(params![id.hex(), kind.as_str()], |r| {
         Ok((
             r.get::<_, String>(0)?,
             r.get::<_, String>(1)?,
@@ -357,18 +378,20 @@ pub fn load_record<T: DeserializeOwned>(
     kind: Kind,
     id: &Digest,
 ) -> Result<T> {
-    match object_info(conn, id)? {
-        Some((k, _)) if k == kind => {}
-        Some((k, _)) => {
-            return Err(Error::Refused(format!(
-                "object {} is a {k}, not a {kind}",
-                id.short()
-            )));
+    if held_as(conn, id, kind)?.is_none() {
+        let held = kinds_held(conn, id)?;
+        if held.is_empty() {
+            return Err(Error::NotFound(format!("no {kind} {id} in this store")));
         }
-        None => return Err(Error::NotFound(format!("no {kind} {id} in this store"))),
+        let held: Vec<&str> = held.iter().map(|k| k.as_str()).collect();
+        return Err(Error::Refused(format!(
+            "object {} is held here as a {}, not as a {kind}",
+            id.short(),
+            held.join(" and a ")
+        )));
     }
     let trusted = trusted_keys(conn)?;
-    let atts = attestations(conn, id)?;
+    let atts = attestations(conn, id, kind)?;
     if atts.is_empty() {
         return Err(Error::Integrity(format!(
             "{kind} {} carries no signature",
@@ -379,8 +402,47 @@ pub fn load_record<T: DeserializeOwned>(
         check_attestation(&trusted, kind, id, att)?;
     }
     let bytes = vault.read(id, kind.max_size())?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| Error::Integrity(format!("{kind} record {} does not parse: {e}", id.short())))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        Error::Integrity(format!(
+            "{kind} record {} does not parse: {}",
+            id.short(),
+            crate::text::error_text(&e)
+        ))
+    })
+}
+
+/// One version of a named thing (a contract, dataset or feature set), as
+/// listed by `contract list`, `data list` and `features list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Listed {
+    /// Its id (digest, hex).
+    pub id: String,
+    /// The site that made it.
+    pub site: String,
+    /// Its name.
+    pub name: String,
+    /// Its version.
+    pub version: i64,
+    /// Rows (a dataset), features (a feature set), or 0 (a contract).
+    pub rows: i64,
+    /// When it was registered here.
+    pub created_at: String,
+}
+
+/// The rows `sql` selects as (id, site, name, version, rows, created_at).
+pub(crate) fn listed(conn: &Connection, sql: &str) -> Result<Vec<Listed>> {
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Listed {
+            id: r.get(0)?,
+            site: r.get(1)?,
+            name: r.get(2)?,
+            version: r.get(3)?,
+            rows: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Parses `[SITE/]NAME[@VERSION]`.

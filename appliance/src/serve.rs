@@ -20,35 +20,119 @@
 //! - the peer's uid (from the kernel, `SO_PEERCRED`) must be on the allow list (by default
 //!   only the uid the server runs as);
 //! - at most `max_connections` connections at once; the next is told the server is busy;
-//! - a request line of at most `max_request_bytes`.
+//! - at most `max_connections_per_uid` of them from one uid, so one local user cannot take
+//!   every slot;
+//! - a request line of at most `max_request_bytes`;
+//! - a connection with no request for `idle_timeout` is closed, and a request whose line
+//!   does not end (or whose answer is not taken) within `request_timeout` is refused. Without
+//!   these, clients that connect and send nothing held every slot for as long as they liked
+//!   (issue 15, item 7).
 //!
-//! The server loads and checks the deployed model once, at start, and then releases the
-//! home: other commands run while it serves. It serves that model until it is stopped
-//! (SIGTERM or Ctrl-C); deploy a new model, then restart it.
+//! The server loads and checks the deployed model once, at start ([`prepare`], which also
+//! records `model.serve` in the audit log: a [`Prepared`] server exists only with its
+//! record), and then releases the home: other commands run while it serves. It serves that
+//! model until it is stopped (SIGTERM or Ctrl-C); deploy a new model, then restart it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::timeout;
 
+use crate::audit;
+use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
+use crate::home::Home;
 use crate::lifecycle::Scorer;
+use crate::registry::NameRef;
 
 /// How a server is set up.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
     /// Socket path (created; an old socket there is replaced, any other file refused).
     pub socket: PathBuf,
-    /// Peer uids allowed to connect.
+    /// Peer uids allowed to connect (empty: only the uid serving).
     pub allow_uids: BTreeSet<u32>,
     /// Most connections served at once.
     pub max_connections: usize,
     /// Longest request line, in bytes.
     pub max_request_bytes: usize,
+    /// Most connections one peer uid holds at once (at most `max_connections`).
+    pub max_connections_per_uid: usize,
+    /// Longest time a request may take to arrive once its first byte has, and its answer to
+    /// be taken by the client.
+    pub request_timeout: Duration,
+    /// Longest wait for the next request on an open connection; then it is closed.
+    pub idle_timeout: Duration,
+}
+
+/// Connections held per peer uid. A [`UidSlot`] counts one and gives it back when dropped.
+#[derive(Clone, Debug)]
+struct UidSlots {
+    held: Arc<Mutex<HashMap<u32, usize>>>,
+    per_uid: usize,
+}
+
+/// One connection counted against its uid's limit.
+#[derive(Debug)]
+struct UidSlot {
+    held: Arc<Mutex<HashMap<u32, usize>>>,
+    uid: u32,
+}
+
+impl UidSlots {
+    fn new(per_uid: usize) -> UidSlots {
+        UidSlots {
+            held: Arc::default(),
+            per_uid,
+        }
+    }
+
+    /// A slot for `uid`, or `None` when it already holds `per_uid` connections.
+    fn take(&self, uid: u32) -> Option<UidSlot> {
+        // A poisoned lock still holds consistent counts: each change is one statement.
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let n = held.entry(uid).or_insert(0);
+        if *n >= self.per_uid {
+            return None;
+        }
+        *n += 1;
+        Some(UidSlot {
+            held: Arc::clone(&self.held),
+            uid,
+        })
+    }
+}
+
+impl Drop for UidSlot {
+    fn drop(&mut self) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = held.get_mut(&self.uid) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                held.remove(&self.uid);
+            }
+        }
+    }
+}
+
+/// What a connection may hold: its share of the server and of its uid's limit.
+struct Admitted {
+    _server: OwnedSemaphorePermit,
+    _uid: UidSlot,
+}
+
+/// The per-connection limits.
+#[derive(Clone, Copy, Debug)]
+struct Limits {
+    max_line: usize,
+    request: Duration,
+    idle: Duration,
 }
 
 /// Binds the socket: refuses to replace anything but an old socket.
@@ -67,9 +151,72 @@ fn bind(path: &Path) -> Result<UnixListener> {
     UnixListener::bind(path).at(path)
 }
 
-/// Serves `scorer` until SIGTERM or Ctrl-C. `on_ready` is called once the socket accepts
-/// connections.
-pub fn serve(scorer: Scorer, opts: &ServeOptions, on_ready: impl FnOnce()) -> Result<()> {
+/// A deployed model opened for serving, its `model.serve` record in the audit log. Only
+/// [`prepare`] makes one, so every server a caller starts is on the record.
+pub struct Prepared {
+    scorer: Scorer,
+    opts: ServeOptions,
+}
+
+impl Prepared {
+    /// The model to be served.
+    pub fn model(&self) -> Digest {
+        self.scorer.model_id
+    }
+
+    /// The options it will serve with (the allow list filled in).
+    pub fn options(&self) -> &ServeOptions {
+        &self.opts
+    }
+}
+
+/// Opens the model deployed to `slot` for serving (checked as `predict` checks it; refused
+/// if it does not use the feature set `features` names), checks `opts` (an empty allow list
+/// means the uid serving), and appends `model.serve` to the audit log with the slot, the
+/// socket, the allowed uids and the feature set. The caller may then drop the home, so
+/// other commands run while [`serve`] serves.
+pub fn prepare(
+    home: &mut Home,
+    slot: &str,
+    features: Option<&NameRef>,
+    mut opts: ServeOptions,
+) -> Result<Prepared> {
+    if [
+        opts.max_connections,
+        opts.max_connections_per_uid,
+        opts.max_request_bytes,
+    ]
+    .contains(&0)
+        || opts.request_timeout.is_zero()
+        || opts.idle_timeout.is_zero()
+    {
+        return Err(Error::Rejected(
+            "--max-connections, --max-connections-per-uid, --max-request-bytes, --request-timeout and --idle-timeout must be at least 1".into(),
+        ));
+    }
+    let scorer = Scorer::open(home, slot, features)?;
+    if opts.allow_uids.is_empty() {
+        opts.allow_uids.insert(nix::unistd::geteuid().as_raw());
+    }
+    let (conn, _, keys, _) = home.parts();
+    let tx = conn.transaction()?;
+    audit::append(
+        &tx,
+        keys,
+        "model.serve",
+        &[scorer.model_id.hex()],
+        json!({ "slot": slot, "socket": opts.socket.display().to_string(), "allow_uids": opts.allow_uids,
+                "feature_set": scorer.run.feature_set_ref }),
+    )?;
+    tx.commit()?;
+    Ok(Prepared { scorer, opts })
+}
+
+/// Serves a [`Prepared`] model until SIGTERM or Ctrl-C. `on_ready` is called once the
+/// socket accepts connections.
+pub fn serve(prepared: Prepared, on_ready: impl FnOnce()) -> Result<()> {
+    let Prepared { scorer, opts } = prepared;
+    let opts = &opts;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -93,24 +240,40 @@ async fn run(scorer: Arc<Scorer>, opts: &ServeOptions, on_ready: impl FnOnce()) 
             .at(&opts.socket)?;
     }
     let slots = Arc::new(Semaphore::new(opts.max_connections));
-    let allow = Arc::new(opts.allow_uids.clone());
+    let uids = UidSlots::new(opts.max_connections_per_uid.min(opts.max_connections));
+    let limits = Limits {
+        max_line: opts.max_request_bytes,
+        request: opts.request_timeout,
+        idle: opts.idle_timeout,
+    };
     on_ready();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Rejected(format!("cannot watch SIGTERM: {e}")))?;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let Ok((stream, _)) = accepted else { continue };
-                let permit = Arc::clone(&slots).try_acquire_owned();
-                let (scorer, allow) = (Arc::clone(&scorer), Arc::clone(&allow));
-                let (max_conn, max_line) = (opts.max_connections, opts.max_request_bytes);
-                tokio::spawn(async move {
-                    let Ok(_permit) = permit else {
-                        refuse(stream, &format!("server busy: {max_conn} connections in use; try again")).await;
-                        return;
-                    };
-                    connection(stream, &scorer, &allow, max_line).await;
-                });
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(_) => {
+                        // Out of file descriptors, say: wait instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // Admission is decided here, in accept order, before the connection's task
+                // runs, so the counts never lag behind the connections.
+                match admit(&stream, &slots, &uids, opts) {
+                    Ok(admitted) => {
+                        let scorer = Arc::clone(&scorer);
+                        tokio::spawn(async move {
+                            let _held = admitted;
+                            connection(stream, &scorer, limits).await;
+                        });
+                    }
+                    Err(why) => {
+                        tokio::spawn(async move { refuse(stream, &why, limits.request).await });
+                    }
+                }
             }
             _ = term.recv() => break,
             _ = tokio::signal::ctrl_c() => break,
@@ -120,60 +283,127 @@ async fn run(scorer: Arc<Scorer>, opts: &ServeOptions, on_ready: impl FnOnce()) 
     Ok(())
 }
 
-async fn refuse(mut stream: UnixStream, why: &str) {
-    let line = format!("{}\n", json!({ "error": why }));
-    let _ = stream.write_all(line.as_bytes()).await;
-    let _ = stream.shutdown().await;
-}
-
-async fn connection(stream: UnixStream, scorer: &Scorer, allow: &BTreeSet<u32>, max_line: usize) {
+/// Takes a slot for `stream`, or says why it gets none: the server is full, the peer's uid
+/// is not allowed, or it already holds its share.
+fn admit(
+    stream: &UnixStream,
+    slots: &Arc<Semaphore>,
+    uids: &UidSlots,
+    opts: &ServeOptions,
+) -> std::result::Result<Admitted, String> {
+    let Ok(server) = Arc::clone(slots).try_acquire_owned() else {
+        return Err(format!(
+            "server busy: {} connections in use; try again",
+            opts.max_connections
+        ));
+    };
     let uid = match stream.peer_cred() {
         Ok(c) => c.uid(),
-        Err(e) => {
-            refuse(stream, &format!("cannot read the peer's credentials: {e}")).await;
-            return;
-        }
+        Err(e) => return Err(format!("cannot read the peer's credentials: {e}")),
     };
-    if !allow.contains(&uid) {
-        refuse(
-            stream,
-            &format!("uid {uid} is not allowed to use this server"),
-        )
-        .await;
-        return;
+    if !opts.allow_uids.contains(&uid) {
+        return Err(format!("uid {uid} is not allowed to use this server"));
     }
+    let Some(slot) = uids.take(uid) else {
+        return Err(format!(
+            "uid {uid} already holds {} connections, the most one uid may hold; close one and try again",
+            uids.per_uid
+        ));
+    };
+    Ok(Admitted {
+        _server: server,
+        _uid: slot,
+    })
+}
+
+/// Writes one error line and closes, giving up after `limit` on a peer that does not read.
+async fn refuse(stream: UnixStream, why: &str, limit: Duration) {
+    let (_, mut write) = stream.into_split();
+    say_and_close(&mut write, why, limit).await;
+}
+
+async fn say_and_close(write: &mut tokio::net::unix::OwnedWriteHalf, why: &str, limit: Duration) {
+    let line = format!("{}\n", json!({ "error": why }));
+    let _ = timeout(limit, async {
+        let _ = write.write_all(line.as_bytes()).await;
+        let _ = write.shutdown().await;
+    })
+    .await;
+}
+
+/// `d` from now; a duration too long to add is as good as never.
+fn deadline(d: Duration) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+/// Whole seconds (or milliseconds, under one second) for messages.
+fn show(d: Duration) -> String {
+    if d.as_millis().is_multiple_of(1000) {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+async fn connection(stream: UnixStream, scorer: &Scorer, limits: Limits) {
+    let Limits {
+        max_line,
+        request,
+        idle,
+    } = limits;
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();
+    // Blank lines do not count as requests: they do not move the idle deadline.
+    let mut idle_until = deadline(idle);
     loop {
         line.clear();
+        // Idle: waiting for the first byte of the next request.
+        match tokio::time::timeout_at(idle_until, reader.fill_buf()).await {
+            Err(_) => {
+                let why = format!("no request for {}; connection closed", show(idle));
+                say_and_close(&mut write, &why, request).await;
+                return;
+            }
+            Ok(Err(_)) => return,
+            Ok(Ok([])) => return,
+            Ok(Ok(_)) => {}
+        }
         // One byte more than allowed tells an over-long line from one exactly at the limit.
         let mut limited = (&mut reader).take(max_line as u64 + 1);
-        let n = match limited.read_until(b'\n', &mut line).await {
-            Ok(n) => n,
-            Err(_) => return,
+        let n = match timeout(request, limited.read_until(b'\n', &mut line)).await {
+            Err(_) => {
+                let why = format!(
+                    "request not finished within {}; connection closed",
+                    show(request)
+                );
+                say_and_close(&mut write, &why, request).await;
+                return;
+            }
+            Ok(Ok(n)) => n,
+            Ok(Err(_)) => return,
         };
         if n == 0 {
             return;
         }
         let complete = line.last() == Some(&b'\n');
         if !complete && line.len() > max_line {
-            let msg = json!({ "error": format!("request longer than {max_line} bytes; connection closed") });
-            let _ = write.write_all(format!("{msg}\n").as_bytes()).await;
-            let _ = write.shutdown().await;
+            let why = format!("request longer than {max_line} bytes; connection closed");
+            say_and_close(&mut write, &why, request).await;
             return;
         }
         let text = String::from_utf8_lossy(&line);
         if text.trim().is_empty() {
             continue;
         }
-        let reply = answer(scorer, text.trim());
-        if write
-            .write_all(format!("{reply}\n").as_bytes())
-            .await
-            .is_err()
-        {
-            return;
+        let reply = format!("{}\n", answer(scorer, text.trim()));
+        idle_until = deadline(idle);
+        // A client that does not read its answers would otherwise hold its slot forever.
+        match timeout(request, write.write_all(reply.as_bytes())).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) | Err(_) => return,
         }
     }
 }
@@ -203,5 +433,31 @@ pub fn answer(scorer: &Scorer, request: &str) -> String {
             json!({ "error": format!("cannot encode the answer: {e}") }).to_string()
         }),
         Err(e) => json!({ "error": e.to_string() }).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_uid_holds_at_most_its_share_and_gets_it_back_on_close() {
+        let uids = UidSlots::new(2);
+        let a = uids.take(1000).expect("first");
+        let b = uids.take(1000).expect("second");
+        assert!(uids.take(1000).is_none(), "a third for the same uid");
+        // Another uid still gets in while the first is at its limit.
+        let other = uids.take(1001).expect("another uid");
+        drop(a);
+        let c = uids.take(1000).expect("a slot given back is free again");
+        drop((b, c, other));
+        let held = uids.held.lock().expect("not poisoned");
+        assert!(held.is_empty(), "nothing left counted");
+    }
+
+    #[test]
+    fn durations_in_messages() {
+        assert_eq!(show(Duration::from_secs(60)), "60 s");
+        assert_eq!(show(Duration::from_millis(1500)), "1500 ms");
     }
 }

@@ -130,7 +130,8 @@ impl SiteCard {
         if bytes.len() > 64 * 1024 {
             return Err(bad("larger than 64 KiB; not a site card".into()));
         }
-        let file: CardFile = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        let file: CardFile =
+            serde_json::from_slice(bytes).map_err(|e| bad(crate::text::error_text(&e)))?;
         if file.body.format != CARD_FORMAT {
             return Err(bad(format!(
                 "format {:?}, expected {CARD_FORMAT:?}",

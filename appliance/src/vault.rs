@@ -72,13 +72,13 @@ impl Vault {
         fsx::create_private_dir(&dir.join("tmp"))
     }
 
-    /// Opens the vault at `dir` with the site's age identity.
+    /// Opens the vault at `dir` with the site's age identity. `vault/`,
+    /// `objects/` and `tmp/` must be real folders (not links: recovery
+    /// empties `tmp/`, and a linked `tmp/` once had it empty the link's
+    /// target), owned by this user and writable by no one else.
     pub fn open(dir: &Path, identity: &age::x25519::Identity) -> Result<Self> {
-        if !dir.join("objects").is_dir() {
-            return Err(Error::NotFound(format!(
-                "vault folder {} is missing",
-                dir.join("objects").display()
-            )));
+        for d in [dir.to_path_buf(), dir.join("objects"), dir.join("tmp")] {
+            fsx::require_home_path(&d, fsx::Entry::Dir)?;
         }
         Ok(Vault {
             dir: dir.to_path_buf(),
@@ -202,7 +202,7 @@ impl Vault {
                 continue;
             }
             let shard = target.parent().unwrap_or(&self.dir).to_path_buf();
-            if !shard.is_dir() {
+            if fsx::check_home_entry(&shard, fsx::Entry::Dir)?.is_none() {
                 fsx::create_private_dir(&shard)?;
                 fsx::sync_dir(&self.dir.join("objects"))?;
             }
@@ -223,10 +223,18 @@ impl Vault {
     /// journal that `referenced` says no committed row holds are removed,
     /// and the staging area is emptied. Only safe while no other process
     /// writes to this vault (the home lock).
+    ///
+    /// It deletes nothing outside `vault/tmp/` and the journal's objects, and
+    /// follows no link: `tmp/` and each shard must be real folders of this
+    /// user's, the journal a plain file, and each entry of `tmp/` a plain
+    /// file or a real folder (removed without following links inside it);
+    /// anything else is refused, not removed.
     pub fn recover(&self, referenced: &dyn Fn(&Digest) -> Result<bool>) -> Result<Recovered> {
         let tmp = self.dir.join("tmp");
+        fsx::require_home_path(&tmp, fsx::Entry::Dir)?;
         let journal = tmp.join(JOURNAL);
         let mut report = Recovered::default();
+        fsx::check_home_entry(&journal, fsx::Entry::File)?;
         match fs::read_to_string(&journal) {
             Ok(text) => {
                 let mut seen = std::collections::BTreeSet::new();
@@ -241,6 +249,9 @@ impl Vault {
                         continue;
                     }
                     let path = self.path_of(&id);
+                    if let Some(shard) = path.parent() {
+                        fsx::check_home_entry(shard, fsx::Entry::Dir)?;
+                    }
                     match fs::remove_file(&path) {
                         Ok(()) => {
                             report.orphans_removed.push(id);
@@ -261,7 +272,8 @@ impl Vault {
             Err(e) => return Err(Error::io(&journal, e)),
         }
         for entry in fs::read_dir(&tmp).at(&tmp)? {
-            let path = entry.at(&tmp)?.path();
+            let entry = entry.at(&tmp)?;
+            let path = entry.path();
             // A training job folder whose worker still runs (it holds the folder's lock) is
             // left alone; the worker dies with its parent, so this is a moment at most.
             if path
@@ -273,7 +285,20 @@ impl Vault {
                 continue;
             }
             let is_journal = path == journal;
-            let removed = if path.is_dir() {
+            // The entry's own type, not its target's: a link, pipe, socket
+            // or device, or anything of another user's, was not made here
+            // and is refused, not removed.
+            let is_dir = entry.file_type().at(&path)?.is_dir();
+            let expect = if is_dir {
+                fsx::Entry::Dir
+            } else {
+                fsx::Entry::File
+            };
+            fsx::check_home_entry(&path, expect)?;
+            let removed = if is_dir {
+                // Removes the folder's entries without following links
+                // (std opens each level with O_NOFOLLOW and unlinks with
+                // unlinkat).
                 fs::remove_dir_all(&path)
             } else {
                 fs::remove_file(&path)
@@ -473,6 +498,40 @@ mod tests {
         assert!(v.contains(&kept) && !v.contains(&orphan));
         assert_eq!(fs::read_dir(v.dir.join("tmp")).expect("tmp").count(), 0);
         assert!(!v.recover(&|_: &Digest| Ok(true)).expect("again").any());
+    }
+
+    #[test]
+    fn recovery_follows_no_link_and_deletes_nothing_outside_tmp() {
+        let (d, v) = vault();
+        let outside = tempfile::tempdir().expect("outside");
+        let precious = outside.path().join("precious");
+        fs::write(&precious, b"keep me").expect("write");
+        // A link inside tmp/ is refused, and its target left alone.
+        let link = v.tmp_dir().join("link");
+        std::os::unix::fs::symlink(outside.path(), &link).expect("symlink");
+        let err = v
+            .recover(&|_: &Digest| Ok(true))
+            .expect_err("a link in tmp");
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert!(precious.exists() && link.exists());
+        fs::remove_file(&link).expect("unlink");
+        // tmp/ itself a link: refused, naming it, and nothing deleted.
+        fs::remove_dir(v.tmp_dir()).expect("rmdir");
+        std::os::unix::fs::symlink(outside.path(), v.tmp_dir()).expect("symlink");
+        let err = v
+            .recover(&|_: &Digest| Ok(true))
+            .expect_err("tmp is a link");
+        assert!(
+            err.to_string().contains(&v.tmp_dir().display().to_string()),
+            "{err}"
+        );
+        assert!(precious.exists());
+        let id = age::x25519::Identity::generate();
+        let Err(err) = Vault::open(d.path(), &id) else {
+            panic!("open must refuse a linked tmp/");
+        };
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(fs::read(&precious).expect("read"), b"keep me");
     }
 
     #[test]

@@ -39,13 +39,15 @@ pub struct Report {
 /// Re-hashes every indexed object and lists vault files no row references.
 /// `on_bytes` is told (done, total) for a progress bar.
 pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report> {
-    let mut stmt = home
-        .conn
-        .prepare("SELECT id, kind, size FROM objects ORDER BY id")?;
-    let rows: Vec<(String, String, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+    // One file per digest, whatever kinds the same bytes are held as.
+    let mut stmt = home.conn.prepare(
+        "SELECT id, group_concat(kind, ' and '), MIN(size), MAX(size)
+         FROM (SELECT id, kind, size FROM objects ORDER BY id, kind) GROUP BY id ORDER BY id",
+    )?;
+    let rows: Vec<(String, String, i64, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<rusqlite::Result<_>>()?;
-    let total: u64 = rows.iter().fold(0u64, |acc, (_, _, s)| {
+    let total: u64 = rows.iter().fold(0u64, |acc, (_, _, s, _)| {
         acc.saturating_add((*s).max(0) as u64)
     });
     let mut problems = Vec::new();
@@ -53,7 +55,16 @@ pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report>
     let mut intact = 0;
     let mut done = 0u64;
     let mut buf = vec![0u8; 256 << 10];
-    for (id, kind, size) in &rows {
+    for (id, kind, size, max_size) in &rows {
+        if size != max_size {
+            problems.push(Problem {
+                id: id.clone(),
+                problem: "bad-index",
+                detail: format!(
+                    "{kind}: the index gives the same bytes sizes {size} and {max_size}"
+                ),
+            });
+        }
         let Ok(digest) = id.parse::<Digest>() else {
             problems.push(Problem {
                 id: id.chars().take(64).collect(),

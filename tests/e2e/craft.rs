@@ -73,6 +73,9 @@ pub enum Signer<'a> {
     Key(&'a Path),
     /// Keep the original signed bytes: the attacker has no signing key.
     Keep,
+    /// Sign with this home's site key the manifest as JSON, changed by the
+    /// function first (a field the format does not have, say).
+    KeyEdited(&'a Path, fn(&mut serde_json::Value)),
 }
 
 /// Seals `u` to the home `recipient`'s age key into `out`: the objects
@@ -100,6 +103,16 @@ pub fn seal(u: &Unsealed, body: Option<&[u8]>, recipient: &Path, signer: Signer<
             let mut m = u.manifest.clone();
             m.payload = payload;
             let bytes = serde_json::to_vec(&m).unwrap();
+            let mut sig = [0u8; 64];
+            hex::decode_to_slice(keys_of(home).sign(Domain::Manifest, &bytes), &mut sig).unwrap();
+            (bytes, sig)
+        }
+        Signer::KeyEdited(home, edit) => {
+            let mut m = u.manifest.clone();
+            m.payload = payload;
+            let mut v = serde_json::to_value(&m).unwrap();
+            edit(&mut v);
+            let bytes = serde_json::to_vec(&v).unwrap();
             let mut sig = [0u8; 64];
             hex::decode_to_slice(keys_of(home).sign(Domain::Manifest, &bytes), &mut sig).unwrap();
             (bytes, sig)

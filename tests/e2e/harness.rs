@@ -128,7 +128,8 @@ pub fn peer_toml(card: &Path) -> String {
 /// A two-site world made by `airlock demo --workdir`: lab (setup mode, no
 /// trust policy) trained, gated, approved (operator dana) and exported a
 /// model; plant (trust policy v1 from its offline root key in
-/// `plant-root/`: peer lab, operator omar may approve and deploy) imported,
+/// `plant-root/`: peer lab, whose gate reports count for production,
+/// operator omar may approve and deploy) imported,
 /// approved and deployed it. Passphrases are in `media/NAME.pass`.
 pub struct World {
     pub _dir: tempfile::TempDir,

@@ -44,7 +44,13 @@ fn deploy_of_an_ungated_or_unapproved_model_is_refused() {
 
     approve.extend(["--note".to_string(), "test".to_string()]);
     ok(&w.lab(), &crate::harness::refs(&approve));
-    let out = ok(&w.lab(), &["deploy", &id[..12]]);
+    // Lab has no trust policy (setup mode): an operator certified there deploys.
+    let deploy = [
+        vec!["deploy".to_string(), id[..12].to_string()],
+        w.as_op("dana"),
+    ]
+    .concat();
+    let out = ok(&w.lab(), &crate::harness::refs(&deploy));
     assert!(out.contains("deployed to production"), "{out}");
     let listed = ok(&w.lab(), &["--json", "models", "list"]);
     let v: serde_json::Value = serde_json::from_str(&listed).unwrap();
@@ -77,7 +83,12 @@ fn predict_with_a_wrong_feature_set_version_is_refused() {
     assert!(out.contains("credit-features@2"), "{out}");
     // Deploy the demo model (trained on credit-features@1) at lab too.
     let model = w.model();
-    ok(&w.lab(), &["deploy", &model]);
+    ok(
+        &w.lab(),
+        &crate::harness::refs(
+            &[vec!["deploy".to_string(), model.clone()], w.as_op("dana")].concat(),
+        ),
+    );
     let req = w.m("requests.jsonl");
     fails(
         &w.lab(),
@@ -114,7 +125,10 @@ fn predict_with_a_wrong_feature_set_version_is_refused() {
 #[test]
 fn lab_and_plant_score_identically_with_the_same_model() {
     let w = World::new();
-    ok(&w.lab(), &["deploy", &w.model()]);
+    ok(
+        &w.lab(),
+        &crate::harness::refs(&[vec!["deploy".to_string(), w.model()], w.as_op("dana")].concat()),
+    );
     let req = w.m("requests.jsonl");
     let lab = ok(&w.lab(), &["--json", "predict", "--input", &req]);
     let plant = ok(&w.plant(), &["--json", "predict", "--input", &req]);

@@ -306,7 +306,17 @@ fn multiclass_and_regression_train_gate_and_predict() {
     ok(&w.lab(), &["gate", &id[..12], "--require", "r2>=-100"]);
     let a = w.approve(&w.lab(), &id, "dana");
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
-    ok(&w.lab(), &["deploy", &id[..12], "--slot", "amounts"]);
+    let deploy = [
+        vec![
+            "deploy".to_string(),
+            id[..12].to_string(),
+            "--slot".into(),
+            "amounts".into(),
+        ],
+        w.as_op("dana"),
+    ]
+    .concat();
+    ok(&w.lab(), &crate::harness::refs(&deploy));
     let req = w.media("amount.jsonl");
     // A demo request, with the other model's label filled in: every column of the contract
     // but this model's label is part of a request.
@@ -635,4 +645,99 @@ fn attack_kill_9_of_airlock_train_leaves_no_worker_running() {
         0,
         "recovery emptied vault/tmp"
     );
+}
+
+/// Issue 15, item 7: connections that sent nothing held every slot for as long as they
+/// stayed open. Now one uid holds at most its share, a connection with no request is closed
+/// after `--idle-timeout`, a request begun and never finished after `--request-timeout`, each
+/// saying why, and a legitimate client is then answered.
+#[test]
+fn attack_idle_clients_cannot_lock_out_serve() {
+    use std::time::{Duration, Instant};
+    let w = World::new();
+    let requests = std::fs::read_to_string(w.media("requests.jsonl")).unwrap();
+    let first = requests.lines().next().unwrap().to_string();
+    let (child, sock) = start_serve(
+        &w,
+        &[
+            "--max-connections",
+            "3",
+            "--max-connections-per-uid",
+            "2",
+            "--idle-timeout",
+            "1",
+            "--request-timeout",
+            "1",
+        ],
+    );
+    let me = nix::unistd::geteuid().as_raw();
+    let connect = || {
+        let s = UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    let said = |mut s: UnixStream| {
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    };
+
+    // Two idle connections: this uid's whole share. A third is refused by name, though the
+    // server as a whole has room.
+    let started = Instant::now();
+    let idle = [connect(), connect()];
+    let refused = said(connect());
+    assert!(
+        refused.contains(&format!("uid {me} already holds 2 connections")),
+        "{refused}"
+    );
+
+    // Blank lines are no requests: one of them sends a blank line every 250 ms for 2.5 s.
+    // (A closed connection may refuse the later writes.)
+    let [quiet, mut chatty] = idle;
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(250));
+        let _ = chatty.write_all(b"\n");
+    }
+    // Both were closed once the idle timeout had passed, and told why: the chatty one's
+    // message is already waiting, with the end of the stream.
+    chatty
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut text = Vec::new();
+    match chatty.read_to_end(&mut text) {
+        Ok(_) => {}
+        // Our blank lines, unread when it closed, may reset the connection after its message.
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}"),
+    }
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.contains("no request for 1 s; connection closed"),
+        "blank lines kept it open: {text:?}"
+    );
+    let text = said(quiet);
+    assert!(
+        text.contains("no request for 1 s; connection closed"),
+        "{text}"
+    );
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(10), "closed after {waited:?}");
+
+    // Now a legitimate client is answered.
+    let mut s = connect();
+    let a = exchange(&mut s, &first);
+    assert!(a["probability"].is_number(), "{a}");
+
+    // A request begun and never finished is cut off after the request timeout.
+    let mut slow = connect();
+    let started = Instant::now();
+    slow.write_all(b"{\"age\": ").unwrap();
+    let text = said(slow);
+    assert!(
+        text.contains("request not finished within 1 s; connection closed"),
+        "{text}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+    drop(s);
+    stop(child, &sock);
 }

@@ -5,7 +5,6 @@ use std::io::{self, Read, Write};
 use std::iter;
 use std::path::Path;
 
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 use serde_json::json;
 
@@ -21,7 +20,10 @@ use crate::features::FeatureSetDoc;
 use crate::home::Home;
 use crate::keys::Domain;
 use crate::models;
+use crate::operator::Operator;
+use crate::personal::PassSource;
 use crate::pipe;
+use crate::policy::Role;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteCard;
 use crate::time::Timestamp;
@@ -155,7 +157,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             Item::Policy(path) => {
                 let p = crate::policy::SignedPolicy::read(path)?;
                 let id = Digest::of(&p.render());
-                if registry::object_info(&home.conn, &id)?.is_none() {
+                if registry::held_as(&home.conn, &id, Kind::Policy)?.is_none() {
                     return Err(Error::NotFound(format!(
                         "policy {} is not held here yet",
                         path.display()
@@ -210,7 +212,7 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
             )));
         }
         let bytes = p.render();
-        if registry::object_info(&home.conn, &Digest::of(&bytes))?.is_some() {
+        if registry::held_as(&home.conn, &Digest::of(&bytes), Kind::Policy)?.is_some() {
             continue;
         }
         let site = home.site().clone();
@@ -230,16 +232,35 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
 }
 
 /// Under a policy, an operator holding `export` must authorise an export.
-fn check_exporter(home: &Home, opts: &ExportOptions<'_>) -> Result<()> {
+fn check_exporter(home: &Home, operator: Option<&Operator>) -> Result<()> {
     crate::operator::authorize(
         crate::policy::current(&home.conn, home.vault())?.as_ref(),
-        opts.operator,
+        operator,
         crate::policy::Role::Export,
     )
 }
 
+/// Who authorises an export. Under a trust policy it must be an operator
+/// holding the `export` role; in setup mode nobody is needed.
+#[derive(Debug)]
+pub enum Authority<'a> {
+    /// No operator.
+    Nobody,
+    /// An operator the caller has unlocked.
+    Operator(&'a Operator),
+    /// An operator to unlock inside the export (certificate, role under the
+    /// policy, passphrase from `pass`), so that a refusal to unlock is
+    /// recorded as a refused export like any other.
+    Unlock {
+        /// The operator's name.
+        name: String,
+        /// Where their passphrase comes from.
+        pass: PassSource,
+    },
+}
+
 /// How an export is written.
-#[derive(Clone, Copy, Debug)]
+#[derive(Debug)]
 pub struct ExportOptions<'a> {
     /// Also carry the raw snapshots of exported models' datasets.
     pub with_data: bool,
@@ -247,20 +268,78 @@ pub struct ExportOptions<'a> {
     pub expires_in_days: u32,
     /// Cut the bundle into parts of this many bytes (the last smaller).
     pub split: Option<u64>,
-    /// The operator authorising the export: required under a trust policy
-    /// (unlocked for the export role).
-    pub operator: Option<&'a crate::operator::Operator>,
+    /// Who authorises the export.
+    pub operator: Authority<'a>,
+}
+
+/// Runs `work` with the operator `who` names (unlocked for the export role
+/// if need be); a refusal anywhere, the unlocking included, is appended to
+/// the audit log as `bundle.export_refused` with its reason before it is
+/// returned, whoever the caller is.
+fn recorded<T>(
+    home: &mut Home,
+    who: Authority<'_>,
+    out: &Path,
+    work: impl FnOnce(&mut Home, Option<&Operator>) -> Result<T>,
+) -> Result<T> {
+    let result = (|| {
+        let unlocked;
+        let operator = match who {
+            Authority::Nobody => None,
+            Authority::Operator(o) => Some(o),
+            Authority::Unlock { name, pass } => {
+                unlocked = crate::operator::unlock(home, &name, Role::Export, pass)?;
+                Some(&unlocked)
+            }
+        };
+        work(home, operator)
+    })();
+    result.map_err(|e| super::import::record_refusal(home, "bundle.export_refused", out, e))
 }
 
 /// Exports `items` to the site described by `card`, writing `out` (or
 /// `out.001`, `out.002`, ... with a split). The objects stream from the
 /// vault through age into the part files in one pass; the signed manifest,
-/// which lists every part's digest, is written last.
+/// which lists every part's digest, is written last. A refused export is
+/// recorded in the audit log (`bundle.export_refused`).
 pub fn export(
     home: &mut Home,
     card: &SiteCard,
     items: &[Item],
     opts: ExportOptions<'_>,
+    out: &Path,
+    on_bytes: &mut dyn FnMut(u64, u64),
+) -> Result<Exported> {
+    let (settings, who) = opts.into_parts();
+    recorded(home, who, out, |home, operator| {
+        write(home, card, items, &settings, operator, out, on_bytes)
+    })
+}
+
+/// An export's settings once its operator is known.
+struct Settings {
+    with_data: bool,
+    expires_in_days: u32,
+    split: Option<u64>,
+}
+
+impl<'a> ExportOptions<'a> {
+    fn into_parts(self) -> (Settings, Authority<'a>) {
+        let settings = Settings {
+            with_data: self.with_data,
+            expires_in_days: self.expires_in_days,
+            split: self.split,
+        };
+        (settings, self.operator)
+    }
+}
+
+fn write(
+    home: &mut Home,
+    card: &SiteCard,
+    items: &[Item],
+    opts: &Settings,
+    operator: Option<&Operator>,
     out: &Path,
     on_bytes: &mut dyn FnMut(u64, u64),
 ) -> Result<Exported> {
@@ -275,12 +354,12 @@ pub fn export(
         ));
     }
     check_recipient(home, card)?;
-    check_exporter(home, &opts)?;
+    check_exporter(home, operator)?;
     hold_policies(home, items, card)?;
     let list = closure(home, items, opts.with_data)?;
     let mut entries = Vec::with_capacity(list.len());
     for (id, kind) in &list {
-        let (stored_kind, size) = registry::object_info(&home.conn, id)?.ok_or_else(|| {
+        let size = registry::held_as(&home.conn, id, *kind)?.ok_or_else(|| {
             Error::NotFound(format!(
                 "{kind} {} is not held in this vault; it cannot be exported",
                 id.short()
@@ -292,10 +371,10 @@ pub fn export(
                 id.short()
             )));
         }
-        let attestations = registry::attestations(&home.conn, id)?;
+        let attestations = registry::attestations(&home.conn, id, *kind)?;
         entries.push(Entry {
             id: *id,
-            kind: stored_kind,
+            kind: *kind,
             size,
             attestations,
         });
@@ -396,17 +475,17 @@ pub fn export(
         .map(|p| p.display().to_string())
         .collect();
     let ids: Vec<String> = manifest.objects.iter().map(|e| e.id.hex()).collect();
-    let operator = opts.operator.map(|o| {
+    let signed_by = operator.map(|o| {
         json!({ "name": o.name, "key_id": o.key_id(),
                 "signature": o.sign(Domain::OperatorAction, format!("export\n{}", bundle_id.hex()).as_bytes()) })
     });
     let details = json!({ "recipient": card.site.as_str(), "sequence": sequence, "objects": ids.len(), "bytes": total,
                            "bundle": bundle_id.hex(), "files": files, "parts": manifest.payload.parts.len(),
-                           "operator": operator });
+                           "operator": signed_by });
     audit::append_as(
         &tx,
         keys,
-        opts.operator.map(|o| o.key_id()).as_ref(),
+        operator.map(|o| o.key_id()).as_ref(),
         "bundle.export",
         &ids,
         details,
@@ -427,17 +506,11 @@ pub fn export(
 }
 
 /// The recipient must be a trusted peer, and the card must carry the keys
-/// the trust list holds for it.
+/// this node trusts for it (under a policy, the policy's:
+/// [`crate::trust::peer`]).
 fn check_recipient(home: &Home, card: &SiteCard) -> Result<()> {
-    let trusted: Option<(String, String)> = home
-        .conn
-        .query_row(
-            "SELECT signing_key, age_recipient FROM trusted_sites WHERE site = ?1",
-            [card.site.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    match trusted {
+    let trusted = crate::trust::peer(home, &card.site)?;
+    match trusted.map(|p| (p.signing, p.age_recipient)) {
         None => Err(Error::Refused(
             match crate::policy::current(&home.conn, home.vault())? {
                 Some(p) => format!(
@@ -451,10 +524,7 @@ fn check_recipient(home: &Home, card: &SiteCard) -> Result<()> {
                 ),
             },
         )),
-        Some((sk, age))
-            if sk != hex::encode(card.keys.signing.as_bytes())
-                || age != card.keys.age_recipient =>
-        {
+        Some((sk, age)) if sk != card.keys.signing || age != card.keys.age_recipient => {
             Err(Error::Refused(format!(
                 "the card for site {} does not carry the keys this node trusts for it; refusing to export",
                 card.site
@@ -577,8 +647,30 @@ pub fn export_audit(
     out: &Path,
     on_bytes: &mut dyn FnMut(u64, u64),
 ) -> Result<Exported> {
+    let (settings, who) = opts.into_parts();
+    recorded(home, who, out, |home, operator| {
+        let id = snapshot_audit_log(home, card, operator)?;
+        write(
+            home,
+            card,
+            &[Item::AuditLog(id)],
+            &settings,
+            operator,
+            out,
+            on_bytes,
+        )
+    })
+}
+
+/// Verifies this node's audit log and stores it, with a fresh signed
+/// checkpoint, as an audit log object for `card`'s site.
+fn snapshot_audit_log(
+    home: &mut Home,
+    card: &SiteCard,
+    operator: Option<&Operator>,
+) -> Result<Digest> {
     check_recipient(home, card)?;
-    check_exporter(home, &opts)?;
+    check_exporter(home, operator)?;
     let doc = audit::export_document(home.root(), &home.conn, home.keys(), home.site())?;
     let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Rejected(e.to_string()))?;
     if bytes.len() as u64 > Kind::AuditLog.max_size() {
@@ -603,5 +695,5 @@ pub fn export_audit(
         tx.commit()?;
         id
     };
-    export(home, card, &[Item::AuditLog(id)], opts, out, on_bytes)
+    Ok(id)
 }

@@ -275,6 +275,15 @@ impl Manifest {
         if !is_key_id(&self.origin_key) {
             return bad("origin_key is not a key id (16 lowercase hex digits)".into());
         }
+        // The store keeps sequence numbers as SQLite integers (i64): 2^64 - 1 would be held
+        // as -1 and read back as 2^64 - 1, refusing every later bundle from the origin.
+        if i64::try_from(self.sequence).is_err() {
+            return bad(format!(
+                "sequence {} is above {}, the largest this node can store",
+                self.sequence,
+                i64::MAX
+            ));
+        }
         let mut seen = HashSet::new();
         let mut total = 0u64;
         let mut documents = 0u64;
@@ -505,8 +514,8 @@ pub fn read_trailer(r: &mut impl Read) -> Result<SignedManifest, FormatError> {
     let mut sig = [0u8; 64];
     read_exact(r, &mut sig, "manifest signature")?;
     expect_end(r, "trailer")?;
-    let manifest: Manifest =
-        serde_json::from_slice(&bytes).map_err(|e| FormatError::ManifestJson(e.to_string()))?;
+    let manifest: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| FormatError::ManifestJson(crate::text::error_text(&e)))?;
     manifest.check()?;
     Ok(SignedManifest {
         bytes,
@@ -782,6 +791,22 @@ mod tests {
         m.origin_key = "\u{1b}[2Kfake".into();
         let err = read_trailer(&mut &encode(&m)[..]).expect_err("bad key id");
         assert!(err.to_string().contains("origin_key"), "{err}");
+    }
+
+    #[test]
+    fn a_sequence_the_store_cannot_hold_is_refused() {
+        let mut m = manifest();
+        m.sequence = i64::MAX as u64;
+        assert!(m.check().is_ok(), "the largest storable sequence");
+        m.sequence = i64::MAX as u64 + 1;
+        let err = read_trailer(&mut &encode(&m)[..]).expect_err("too large");
+        assert!(
+            err.to_string()
+                .contains("sequence 9223372036854775808 is above"),
+            "{err}"
+        );
+        m.sequence = u64::MAX;
+        assert!(m.check().is_err(), "2^64 - 1");
     }
 
     #[test]

@@ -287,18 +287,20 @@ impl Opened {
     }
 
     /// Verifies the manifest's signature against the key this node trusts
-    /// for the origin site, and that the manifest names this site and its
-    /// key as recipient.
+    /// for the origin site (under a trust policy, the policy's, checked
+    /// against the trust list: [`crate::trust::peer`]), and that the
+    /// manifest names this site and its key as recipient.
     pub fn verify(self, home: &Home) -> Result<VerifiedManifest> {
         let m = &self.signed.manifest;
         let src = &self.source;
-        let Some((key_id, key)) = registry::trusted_peer(&home.conn, &m.origin_site)? else {
+        let origin = crate::trust::peer(home, &m.origin_site).map_err(|e| prefix(src, e))?;
+        let Some(origin) = origin else {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src} comes from site {:?}, which this node does not trust (airlock trust add CARD)",
                 m.origin_site.as_str()
             )));
         };
-        self.verify_with(home, key_id, key)
+        self.verify_with(home, origin.key_id, origin.signing)
     }
 
     /// [`Opened::verify`] against the origin key `key` (id `key_id`).
@@ -458,8 +460,9 @@ impl VerifiedManifest {
         })
     }
 
-    /// The full check of [`VerifiedManifest::stage`] without writing
-    /// anything: `airlock bundle verify`.
+    /// The full check of [`VerifiedManifest::stage`] and of the commit
+    /// (`write_rows`, in a transaction that is rolled back) without
+    /// writing anything: `airlock bundle verify`.
     pub fn check(
         self,
         home: &Home,
@@ -467,32 +470,23 @@ impl VerifiedManifest {
         on_bytes: &mut dyn FnMut(u64, u64),
     ) -> Result<Checked> {
         self.check_fresh(opts)?;
-        let (_, documents) = self.read_body(home, Mode::Check, on_bytes)?;
-        let chain = policy_chain(&documents);
-        crate::policy::check_chain(
+        let (staged, documents) = self.read_body(home, Mode::Check, on_bytes)?;
+        // The commit's own checks and rows, in a transaction rolled back.
+        let tx = rusqlite::Transaction::new_unchecked(
             &home.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        write_rows(
+            &tx,
             home.vault(),
+            home.keys(),
             home.site(),
-            &home.public().signing,
-            &chain,
-        )
-        .map_err(|e| prefix(&self.source, e))?;
-        // As the commit does: every object must still carry a signature by
-        // a key the newest carried policy trusts.
-        if let Some(last) = chain.last() {
-            let mut now_trusted = vec![(
-                home.site().clone(),
-                home.keys().key_id().to_string(),
-                home.public().signing,
-            )];
-            for p in &last.body.peers {
-                let key = keys::parse_verifying_key(&p.signing_key)?;
-                now_trusted.push((p.site.clone(), keys::KeyId::of(&key).to_string(), key));
-            }
-            signed_under_new_policy(&self.source, &self.manifest.objects, &now_trusted, |e| {
-                Ok(e.attestations.clone())
-            })?;
-        }
+            &self.source,
+            (&self.manifest, &self.bundle),
+            &staged,
+            &documents,
+        )?;
+        tx.rollback()?;
         Ok(Checked {
             origin: self.manifest.origin_site.to_string(),
             sequence: self.manifest.sequence,
@@ -628,7 +622,6 @@ impl VerifiedManifest {
                         if attestations.is_empty() {
                             // Dropped (see trusted_attestations).
                             staged.push(StagedEntry {
-                                kind: e.kind,
                                 object: None,
                                 attestations,
                             });
@@ -662,7 +655,6 @@ impl VerifiedManifest {
                         }
                     }
                     staged.push(StagedEntry {
-                        kind: e.kind,
                         object,
                         attestations,
                     });
@@ -823,10 +815,10 @@ fn is_data_error(e: &io::Error) -> bool {
     )
 }
 
-/// An object staged from a bundle: verified, not yet committed (`None` in
-/// a check-only run).
+/// An object staged from a bundle (its manifest entry, in the same order,
+/// says what it is): verified, not yet committed (`None` in a check-only
+/// run).
 struct StagedEntry {
-    kind: Kind,
     object: Option<Staged>,
     attestations: Vec<registry::Attestation>,
 }
@@ -855,8 +847,9 @@ fn parse_document(
     let kind = e.kind;
     let bad = |err: serde_json::Error| {
         Error::Integrity(format!(
-            "bundle rejected: {src}: {kind} {} does not parse: {err}",
-            e.id.short()
+            "bundle rejected: {src}: {kind} {} does not parse: {}",
+            e.id.short(),
+            crate::text::error_text(&err)
         ))
     };
     let claim = |site: &SiteName| -> Result<()> {
@@ -879,6 +872,15 @@ fn parse_document(
         Kind::Dataset => {
             let d: DatasetDoc = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
+            // Its row count is stored as a SQLite integer (i64).
+            if i64::try_from(d.rows).is_err() {
+                return Err(Error::Integrity(format!(
+                    "bundle rejected: {src}: {kind} {} claims {} rows, above {}, the largest this node can store",
+                    e.id.short(),
+                    d.rows,
+                    i64::MAX
+                )));
+            }
             Document::Dataset(Box::new(d))
         }
         Kind::FeatureSet => {
@@ -896,6 +898,10 @@ fn parse_document(
         Kind::Gate => {
             let d: GateReport = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
+            // A report that checked nothing, or whose verdict does not
+            // follow from its checks, never enters the store.
+            d.check()
+                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             Document::Gate(Box::new(d))
         }
         Kind::Approval => {
@@ -916,6 +922,14 @@ fn parse_document(
             // Checked against this node's root chain at commit.
             let p = crate::policy::SignedPolicy::parse(bytes, &format!("{kind} {}", e.id.short()))
                 .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
+            // As `bundle export` carries it: the commit indexes exactly the
+            // bytes it applies, and writes nothing else into the vault.
+            if Digest::of(&p.render()) != e.id {
+                return Err(Error::Integrity(format!(
+                    "bundle rejected: {src}: {kind} {} is not laid out as a signed policy file is written (`airlock policy sign`)",
+                    e.id.short()
+                )));
+            }
             Document::Policy(Box::new(p))
         }
         Kind::AuditLog if mode == Mode::Audit => {
@@ -947,7 +961,38 @@ fn parse_document(
         }
         Kind::Snapshot | Kind::Weights => return Ok(None),
     };
+    check_names(src, e, &doc)?;
     Ok(Some(doc))
+}
+
+/// The names in a peer's records follow the rules names given on this
+/// node's command line follow ([`registry::validate_name`] for datasets,
+/// contracts, feature sets and models, the operator name rule for
+/// approvers; site names are typed and checked as they parse): a name with
+/// an escape sequence, a line break or a direction override is refused
+/// here, never stored or shown. Free text (a dataset's source, a run's
+/// device name, an approval's note) is kept and escaped when shown.
+fn check_names(src: &str, e: &Entry, doc: &Document) -> Result<()> {
+    let check = |field: &str, r: Result<()>| {
+        r.map_err(|err| {
+            Error::Integrity(format!(
+                "bundle rejected: {src}: {} {}: field `{field}` breaks this node's name rule: {err}",
+                e.kind,
+                e.id.short()
+            ))
+        })
+    };
+    match doc {
+        Document::Contract(c) => check("name", registry::validate_name(&c.name)),
+        Document::Dataset(d) => check("name", registry::validate_name(&d.name)),
+        Document::FeatureSet(d) => check("name", registry::validate_name(&d.name)),
+        Document::Run(r) => check("name", registry::validate_name(&r.name)),
+        Document::Approval(a) => check(
+            "approver",
+            crate::policy::validate_operator_name(&a.approver),
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// After a bundle's carried policy: every object but provenance statements
@@ -1038,174 +1083,235 @@ fn conflict(
     }
 }
 
+/// What the commit's checks and rows came to.
+struct Rows {
+    /// Every object indexed (hex digests).
+    ids: Vec<String>,
+    /// How many (digest, kind) pairs were new here.
+    new_objects: usize,
+    /// Models registered.
+    models: Vec<String>,
+    /// Provenance statements dropped (signed by no trusted site).
+    dropped: Vec<String>,
+    /// Carried trust policies applied.
+    policies: Vec<crate::policy::Applied>,
+}
+
+/// Every check the commit makes, and its index rows, in `tx`: the sequence
+/// again under the write lock, name clashes, objects and their signatures
+/// by (digest, kind), record rows, carried trust policies through the root
+/// chain and the signatures they leave trusted, the origin's sequence and
+/// the latest trusted time. `bundle import` runs it and commits; `bundle
+/// verify` runs it and rolls back: one function, so they reach the same
+/// verdict. It writes nothing outside `tx` (carried policies are already
+/// indexed as objects when they are applied).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the commit's parts: the store, vault, keys and site it writes with, and what the bundle holds"
+)]
+fn write_rows(
+    tx: &rusqlite::Transaction<'_>,
+    vault: &crate::vault::Vault,
+    keys: &crate::keys::SiteKeys,
+    site: &SiteName,
+    src: &str,
+    (m, bundle): (&Manifest, &Digest),
+    staged: &[StagedEntry],
+    documents: &[(Digest, Document)],
+) -> Result<Rows> {
+    if let SequenceStatus::Stale { last } = sequence_status(tx, m)? {
+        return Err(replay(m, last));
+    }
+    // The site that made each object: its first trusted signer.
+    let makers: std::collections::HashMap<Digest, String> = m
+        .objects
+        .iter()
+        .zip(staged)
+        .filter_map(|(e, s)| s.attestations.first().map(|a| (e.id, a.site.to_string())))
+        .collect();
+    let maker = |id: &Digest| makers.get(id).cloned().unwrap_or_default();
+    // Name clashes before touching anything.
+    for (id, doc) in documents {
+        match doc {
+            Document::Contract(c) => {
+                conflict(tx, "contracts", id, &maker(id), &c.name, c.version, src)?
+            }
+            Document::Dataset(d) => {
+                conflict(tx, "datasets", id, d.site.as_str(), &d.name, d.version, src)?
+            }
+            Document::FeatureSet(d) => conflict(
+                tx,
+                "feature_sets",
+                id,
+                d.site.as_str(),
+                &d.name,
+                d.version,
+                src,
+            )?,
+            _ => {}
+        }
+    }
+    let mut new_objects = 0;
+    let mut ids = Vec::new();
+    let mut dropped = Vec::new();
+    for (e, s) in m.objects.iter().zip(staged) {
+        if s.attestations.is_empty() && e.kind == Kind::Provenance {
+            dropped.push(e.id.hex());
+            continue;
+        }
+        // Held by (digest, kind): the same bytes held as another kind (by
+        // another site's label) neither block this object nor lend it
+        // their signatures.
+        if registry::held_as(tx, &e.id, e.kind)?.is_none() {
+            new_objects += 1;
+        }
+        registry::index_object(tx, &e.id, e.kind, e.size)?;
+        for a in &s.attestations {
+            registry::add_attestation(tx, &e.id, e.kind, a)?;
+        }
+        ids.push(e.id.hex());
+    }
+    let mut models = Vec::new();
+    for (id, doc) in documents {
+        match doc {
+            Document::Contract(c) => {
+                tx.execute(
+                    "INSERT INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT(id) DO NOTHING",
+                    params![id.hex(), maker(id), c.name, c.version, Timestamp::now().to_string()],
+                )?;
+            }
+            Document::Dataset(d) => data::insert_dataset_row(tx, id, d)?,
+            Document::FeatureSet(d) => features::insert_feature_set_row(tx, id, d)?,
+            Document::Run(r) => {
+                models::insert_model_row(tx, id, r)?;
+                models.push(id.hex());
+            }
+            Document::Gate(g) => lifecycle::insert_gate_row(tx, id, g)?,
+            Document::Approval(a) => lifecycle::insert_approval_row(tx, id, a)?,
+            Document::Policy(_) => {}
+            Document::Provenance(p) => crate::provenance::insert_rows(tx, id, p)?,
+            Document::AuditLog(_) => {
+                return Err(Error::Integrity(format!(
+                    "bundle rejected: {src}: an audit log export reached the commit"
+                )));
+            }
+        }
+    }
+    // Trust policies, in version order, through the root chain.
+    let chain = policy_chain(documents);
+    let policies = if chain.is_empty() {
+        Vec::new()
+    } else {
+        let applied = crate::policy::apply_chain(tx, vault, keys, site, &chain, None)
+            .map_err(|e| prefix(src, e))?;
+        // The policies may have removed or revoked keys: every object
+        // must still carry a signature by a key trusted now.
+        let now_trusted = registry::current_keys(tx)?;
+        signed_under_new_policy(src, &m.objects, &now_trusted, |e| {
+            registry::attestations(tx, &e.id, e.kind)
+        })?;
+        applied
+    };
+    // `Manifest::check` refused any sequence over i64::MAX; this never fails.
+    let sequence = i64::try_from(m.sequence).map_err(|_| {
+        Error::Integrity(format!(
+            "bundle rejected: {src}: sequence {} is too large to store",
+            m.sequence
+        ))
+    })?;
+    tx.execute(
+        "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
+        params![m.origin_site.as_str(), sequence, bundle.hex(), Timestamp::now().to_string()],
+    )?;
+    // The latest trusted time only moves forward.
+    let previous = trusted_time(tx)?;
+    if previous.is_none_or(|t| m.created_at > t) {
+        db::set_meta(tx, "trusted_time", &m.created_at.to_string())?;
+    }
+    Ok(Rows {
+        ids,
+        new_objects,
+        models,
+        dropped,
+        policies,
+    })
+}
+
 impl VerifiedBundle {
-    /// Commits in one SQLite transaction: rows first, then the staged
-    /// objects move into the vault (listed in the vault's journal first, so
-    /// a crash before the commit lets the next start remove them), then the
-    /// commit. A crash anywhere before the commit leaves the store as it was.
+    /// Commits in one SQLite transaction: rows first (`write_rows`, the
+    /// checks `bundle verify` runs too), then the staged objects move into
+    /// the vault (listed in the vault's journal first, so a crash before the
+    /// commit lets the next start remove them), then the commit. A crash
+    /// anywhere before the commit leaves the store as it was.
     pub fn commit(self, home: &mut Home) -> Result<Imported> {
-        let src = self.source.clone();
+        let VerifiedBundle {
+            source: src,
+            manifest: m,
+            bundle,
+            allow_stale,
+            staged,
+            documents,
+        } = self;
         let (conn, vault, keys, site) = home.parts();
         let site = site.clone();
-        // IMMEDIATE takes the write lock now, so no other import can commit
-        // between the sequence check below and this commit.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let m = &self.manifest;
-        if let SequenceStatus::Stale { last } = sequence_status(&tx, m)? {
-            return Err(replay(m, last));
-        }
-        // Check name clashes before touching anything.
-        for (id, doc) in &self.documents {
-            match doc {
-                Document::Dataset(d) => conflict(
-                    &tx,
-                    "datasets",
-                    id,
-                    d.site.as_str(),
-                    &d.name,
-                    d.version,
-                    &src,
-                )?,
-                Document::FeatureSet(d) => conflict(
-                    &tx,
-                    "feature_sets",
-                    id,
-                    d.site.as_str(),
-                    &d.name,
-                    d.version,
-                    &src,
-                )?,
+        // Every object but a dropped statement was staged, and is the one
+        // listed.
+        for (e, s) in m.objects.iter().zip(&staged) {
+            match &s.object {
+                Some(o) if o.digest() != e.id => {
+                    return Err(Error::Integrity(format!(
+                        "bundle rejected: {src}: staged object {} is not the listed {}",
+                        o.digest().short(),
+                        e.id.short()
+                    )));
+                }
+                None if !(s.attestations.is_empty() && e.kind == Kind::Provenance) => {
+                    return Err(Error::Integrity(format!(
+                        "{} {} was checked but not staged",
+                        e.kind,
+                        e.id.short()
+                    )));
+                }
                 _ => {}
             }
         }
-        // The site that made each object: its first trusted signer.
-        let makers: std::collections::HashMap<Digest, String> = m
-            .objects
-            .iter()
-            .zip(&self.staged)
-            .filter_map(|(e, s)| s.attestations.first().map(|a| (e.id, a.site.to_string())))
-            .collect();
-        let mut new_objects = 0;
-        let mut ids = Vec::new();
-        let mut dropped = Vec::new();
-        let mut to_place = Vec::with_capacity(self.staged.len());
-        for (entry, staged) in m.objects.iter().zip(self.staged) {
-            let StagedEntry {
-                kind,
-                object,
-                attestations: atts,
-            } = staged;
-            if atts.is_empty() && kind == Kind::Provenance {
-                dropped.push(entry.id.hex());
-                continue;
-            }
-            let object = object.ok_or_else(|| {
-                Error::Integrity(format!(
-                    "{kind} {} was checked but not staged",
-                    entry.id.short()
-                ))
-            })?;
-            let id = object.digest();
-            let size = object.size();
-            if id != entry.id {
-                return Err(Error::Integrity(format!(
-                    "bundle rejected: {src}: staged object {} is not the listed {}",
-                    id.short(),
-                    entry.id.short()
-                )));
-            }
-            match registry::object_info(&tx, &id)? {
-                None => new_objects += 1,
-                Some((held, _)) if held != kind => {
-                    return Err(Error::Integrity(format!(
-                        "bundle rejected: {src}: object {} is listed as a {kind} but is held here as a {held}",
-                        id.short()
-                    )));
-                }
-                Some(_) => {}
-            }
-            registry::index_object(&tx, &id, kind, size)?;
-            for a in &atts {
-                registry::add_attestation(&tx, &id, a)?;
-            }
-            ids.push(id.hex());
-            to_place.push(object);
-        }
-        let mut model_ids = Vec::new();
-        for (id, doc) in &self.documents {
-            match doc {
-                Document::Contract(c) => {
-                    let site = makers.get(id).cloned().unwrap_or_default();
-                    tx.execute(
-                        "INSERT INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                         ON CONFLICT(id) DO NOTHING",
-                        params![id.hex(), site, c.name, c.version, Timestamp::now().to_string()],
-                    )?;
-                }
-                Document::Dataset(d) => data::insert_dataset_row(&tx, id, d)?,
-                Document::FeatureSet(d) => features::insert_feature_set_row(&tx, id, d)?,
-                Document::Run(r) => {
-                    models::insert_model_row(&tx, id, r)?;
-                    model_ids.push(id.hex());
-                }
-                Document::Gate(g) => lifecycle::insert_gate_row(&tx, id, g)?,
-                Document::Approval(a) => lifecycle::insert_approval_row(&tx, id, a)?,
-                Document::Policy(_) => {}
-                Document::Provenance(p) => crate::provenance::insert_rows(&tx, id, p)?,
-                Document::AuditLog(_) => {
-                    return Err(Error::Integrity(format!(
-                        "bundle rejected: {src}: an audit log export reached the commit"
-                    )));
-                }
-            }
-        }
-        // Trust policies, in version order, through the root chain.
-        let chain = policy_chain(&self.documents);
-        let policies = if chain.is_empty() {
-            Vec::new()
-        } else {
-            let applied = crate::policy::apply_chain(&tx, vault, keys, &site, &chain, None)
-                .map_err(|e| prefix(&src, e))?;
-            // The policies may have removed or revoked keys: every object
-            // must still carry a signature by a key trusted now.
-            let now_trusted = registry::current_keys(&tx)?;
-            signed_under_new_policy(&src, &m.objects, &now_trusted, |e| {
-                registry::attestations(&tx, &e.id)
-            })?;
-            applied
-        };
-        tx.execute(
-            "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
-            params![m.origin_site.as_str(), m.sequence as i64, self.bundle.hex(), Timestamp::now().to_string()],
+        // IMMEDIATE takes the write lock now, so no other import can commit
+        // between the sequence check in write_rows and this commit.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let rows = write_rows(
+            &tx,
+            vault,
+            keys,
+            &site,
+            &src,
+            (&m, &bundle),
+            &staged,
+            &documents,
         )?;
-        // The latest trusted time only moves forward.
-        let previous = trusted_time(&tx)?;
-        if previous.is_none_or(|t| m.created_at > t) {
-            db::set_meta(&tx, "trusted_time", &m.created_at.to_string())?;
-        }
         audit::append(
             &tx,
             keys,
             "bundle.import",
-            &ids,
-            json!({ "origin": m.origin_site.as_str(), "sequence": m.sequence, "objects": ids.len(), "new_objects": new_objects,
-                    "models": model_ids, "bundle": self.bundle.hex(), "file": src,
-                    "created_at": m.created_at.to_string(), "allow_stale": self.allow_stale,
-                    "policies": policies, "untrusted_statements_dropped": dropped }),
+            &rows.ids,
+            json!({ "origin": m.origin_site.as_str(), "sequence": m.sequence, "objects": rows.ids.len(), "new_objects": rows.new_objects,
+                    "models": rows.models, "bundle": bundle.hex(), "file": src,
+                    "created_at": m.created_at.to_string(), "allow_stale": allow_stale,
+                    "policies": rows.policies, "untrusted_statements_dropped": rows.dropped }),
         )?;
         failpoint::hit("import.rows");
-        vault.commit_all(to_place)?;
+        vault.commit_all(staged.into_iter().filter_map(|s| s.object).collect())?;
         failpoint::hit("import.placed");
         tx.commit()?;
         failpoint::hit("import.committed");
         Ok(Imported {
             origin: m.origin_site.to_string(),
             sequence: m.sequence,
-            objects: ids.len(),
-            new_objects,
-            models: model_ids,
-            bundle: self.bundle,
+            objects: rows.ids.len(),
+            new_objects: rows.new_objects,
+            models: rows.models,
+            bundle,
         })
     }
 }
@@ -1278,5 +1384,52 @@ pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> E
         Err(audit_err) => Error::Integrity(format!(
             "{e}; and the refusal could not be recorded in the audit log: {audit_err}"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dataset_row_count_the_store_cannot_hold_is_refused_at_parse() {
+        let doc = |rows: u64| DatasetDoc {
+            ty: data::DATASET_TYPE.into(),
+            site: "lab".parse().expect("site"),
+            name: "credit".into(),
+            version: 1,
+            contract: Digest::of(b"contract"),
+            snapshot: Digest::of(b"snapshot"),
+            snapshot_size: 10,
+            format: data::Format::Csv,
+            rows,
+            source: "credit.csv".into(),
+            created_at: Timestamp(1_000),
+            profile: None,
+        };
+        let atts = [registry::Attestation {
+            site: "lab".parse().expect("site"),
+            key_id: "0123456789abcdef".into(),
+            signature: "s".into(),
+        }];
+        let parse = |rows: u64| {
+            let bytes = serde_json::to_vec(&doc(rows)).expect("json");
+            let e = Entry {
+                id: Digest::of(&bytes),
+                kind: Kind::Dataset,
+                size: bytes.len() as u64,
+                attestations: Vec::new(),
+            };
+            parse_document("b.airlock", &e, &bytes, &atts, Mode::Check)
+        };
+        assert!(parse(i64::MAX as u64).is_ok(), "the largest storable count");
+        let Err(err) = parse(u64::MAX) else {
+            panic!("2^64 - 1 rows accepted")
+        };
+        assert!(
+            err.to_string()
+                .contains("claims 18446744073709551615 rows, above 9223372036854775807"),
+            "{err}"
+        );
     }
 }
