@@ -47,6 +47,7 @@ mod matrix;
 mod metrics;
 mod model;
 mod rng;
+pub mod robustness;
 mod train;
 
 pub use codec::{MAX_HEADER_BYTES, MAX_TENSORS};
@@ -67,6 +68,7 @@ pub use metrics::{
     check_labels, evaluate, evaluate_slices,
 };
 pub use model::{Model, Outputs};
+pub use robustness::{Perturbation, RobustAccuracy, robust_accuracy};
 pub use train::{
     EpochReport, Evaluation, Event, Split, TrainData, TrainOutcome, split_rows, train,
 };

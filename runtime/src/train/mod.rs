@@ -626,7 +626,7 @@ impl Targets {
 /// logit saturates (|z| > ~17 in f32) and turns the loss and gradients into NaN. Here `max(z, 0)`
 /// is `z * [z >= 0]` with a constant mask so that, with candle's `d|z|/dz = +1` at 0, the
 /// gradient at `z = 0` is the true `sigmoid(0) - y`.
-fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+pub(crate) fn bce_with_logits(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     let positive = logits.ge(0.0)?.to_dtype(logits.dtype())?.detach();
     let relu = (logits * positive)?;
     let softplus_tail = logits.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?;
