@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::keys::{self, Domain, SiteKeys};
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use ed25519_dalek::VerifyingKey;
 
 /// The `prev_hash` of the first record.

@@ -31,7 +31,7 @@ use crate::home::Home;
 use crate::profile::{DriftResult, Profile};
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// Type tag of dataset records.
 pub const DATASET_TYPE: &str = "airlock.dataset/v1";

@@ -92,6 +92,21 @@ impl Error {
     }
 }
 
+impl From<airlock_core::Error> for Error {
+    /// The core's errors keep their message; the category picks the exit code.
+    fn from(e: airlock_core::Error) -> Self {
+        use airlock_core::error::Category;
+        match e {
+            airlock_core::Error::Io { path, source } => Error::Io { path, source },
+            e => match e.category() {
+                Category::Integrity => Error::Integrity(e.to_string()),
+                Category::Refused => Error::Refused(e.to_string()),
+                _ => Error::Rejected(e.to_string()),
+            },
+        }
+    }
+}
+
 /// The appliance's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 

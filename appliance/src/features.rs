@@ -48,7 +48,7 @@ use crate::home::Home;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
 use crate::sketch::hash64;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// Type tag of feature set records.
 pub const FEATURE_SET_TYPE: &str = "airlock.feature-set/v1";

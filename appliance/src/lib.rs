@@ -27,6 +27,10 @@
 //!
 //! Every mutating operation runs in one SQLite transaction together with its
 //! audit record; every file is written atomically.
+//!
+//! The documents and parsers that need no store, no file and no clock (digests,
+//! signing domains, timestamps, names, object kinds, the bundle wire format)
+//! are the `airlock-core` crate, re-exported here under their old paths.
 #![deny(missing_docs)]
 
 pub mod audit;
@@ -36,7 +40,6 @@ pub mod contract;
 pub mod data;
 pub mod db;
 pub mod demo;
-pub mod digest;
 pub mod error;
 pub mod failpoint;
 pub mod features;
@@ -65,3 +68,7 @@ pub mod vault_check;
 pub mod worker;
 
 pub use error::{Error, Result};
+
+/// The pure core (`airlock-core`): the modules moved there keep their
+/// `airlock::` paths through these re-exports.
+pub use airlock_core::{digest, name, object};

@@ -26,7 +26,7 @@ use crate::operator::Operator;
 use crate::policy::{self, Role};
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// Type tags of the records written here.
 pub const GATE_TYPE: &str = "airlock.gate/v1";

@@ -28,7 +28,7 @@ use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::worker::{self, SandboxRecord};
 
 /// Type tag of run records.

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
 use crate::registry::{self, NameRef};
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// The online store's file in a home.
 pub fn path(home_root: &Path) -> PathBuf {

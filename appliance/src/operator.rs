@@ -29,7 +29,7 @@ use crate::personal::{PassSource, PersonalKey};
 use crate::policy::{self, InForce, Role};
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// Type tag of operator certificates.
 pub const CERT_TYPE: &str = "airlock.operator/v1";

@@ -35,7 +35,7 @@ use crate::keys::{self, Domain, KeyId, SiteKeys};
 use crate::personal::{Passphrase, PersonalKey};
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Vault;
 
 /// Format tag of trust policies.
@@ -377,7 +377,7 @@ impl PolicyBody {
                 signing: keys::parse_verifying_key(&p.signing_key)?,
                 age_recipient: p.age_recipient.clone(),
             }
-            .recipient()?;
+            .check_recipient()?;
         }
         let mut names = BTreeSet::new();
         let mut op_keys = BTreeSet::new();

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::keys::{KeyId, SiteKeys};
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Vault;
 
 /// in-toto's statement type.

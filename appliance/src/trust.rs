@@ -8,7 +8,7 @@ use crate::audit;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::site::SiteCard;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// A trusted peer.
 #[derive(Clone, Debug, Serialize)]

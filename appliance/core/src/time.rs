@@ -1,10 +1,11 @@
 //! UTC timestamps, written as RFC 3339 (`2026-11-23T13:05:00Z`).
 //!
 //! One fixed-width format, so timestamps compare correctly as strings too.
+//! Nothing here reads the clock: the appliance does (`airlock::time`), and
+//! passes the time in.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -13,16 +14,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
-    /// The system clock now. On an air-gapped node this clock is not trusted
-    /// for security decisions on its own; see the bundle format notes.
-    pub fn now() -> Self {
-        let secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        Timestamp(secs)
-    }
-
     /// This time plus `days` days.
     pub fn plus_days(self, days: u32) -> Self {
         Timestamp(self.0 + i64::from(days) * 86_400)

@@ -19,12 +19,12 @@ use crate::error::{Error, IoContext, Result};
 use crate::failpoint;
 use crate::features::FeatureSetDoc;
 use crate::home::Home;
-use crate::keys::Domain;
+use crate::keys::{AgeRecipient, Domain};
 use crate::models;
 use crate::pipe;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteCard;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Vault;
 
 /// Something to export.

@@ -37,7 +37,7 @@ use crate::models::{self, RunRecord};
 use crate::pipe;
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Staged;
 
 /// How far before the latest trusted time a bundle may have been made

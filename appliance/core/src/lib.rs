@@ -1,0 +1,27 @@
+//! Airlock's pure core: the values and documents every part of a node agrees on, and the
+//! parsers of the bytes that arrive from outside, with no SQLite, no filesystem and no clock.
+//!
+//! Everything here takes bytes or values and returns checked values or an [`Error`]; time is
+//! an argument (a [`time::Timestamp`]), never read from the system. That keeps each parser of
+//! untrusted bytes small enough to be tested and fuzzed alone (`fuzz/` depends on this crate,
+//! not on the appliance), and lets the appliance (`airlock-appliance`, the store, the vault,
+//! the keys on disk) and its future front ends share one definition of each document.
+//!
+//! - [`digest`]: SHA-256 content addresses, hashing readers and writers;
+//! - [`keys`]: signing domains, key ids, public keys and signature verification;
+//! - [`time`]: UTC timestamps and their one text form;
+//! - [`name`]: site names and the names of datasets, contracts, feature sets and models;
+//! - [`object`]: what an object is (its kind) and who vouches for it (attestations);
+//! - [`bundle`]: the bundle wire format (leader, trailer, manifest, footer, object stream).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod digest;
+pub mod error;
+pub mod keys;
+pub mod name;
+pub mod object;
+pub mod time;
+
+pub use error::{Error, Result};
