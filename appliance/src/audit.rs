@@ -585,7 +585,7 @@ mod tests {
         }
         home.checkpoint().expect("checkpoint");
         let card = SiteCard::parse(
-            &SiteCard::render(home.site(), home.keys()).expect("card"),
+            &SiteCard::render(home.site(), home.keys(), Timestamp::now()).expect("card"),
             "card",
         )
         .expect("parse");
@@ -634,7 +634,7 @@ mod tests {
         );
 
         let other_card = SiteCard::parse(
-            &SiteCard::render(home.site(), &other).expect("card"),
+            &SiteCard::render(home.site(), &other, Timestamp::now()).expect("card"),
             "card",
         )
         .expect("parse");

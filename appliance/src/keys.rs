@@ -14,7 +14,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use age::secrecy::ExposeSecret;
-use ed25519_dalek::{Signer, SigningKey};
+use ed25519_dalek::{Signer as _, SigningKey};
 use zeroize::Zeroizing;
 
 use crate::error::{Error, IoContext, Result};
@@ -27,7 +27,8 @@ pub const AGE_KEY_FILE: &str = "site.age";
 const SIGNING_KEY_PREFIX: &str = "AIRLOCK-ED25519-SECRET-KEY-1:";
 
 pub use airlock_core::keys::{
-    Domain, KeyId, PublicKeys, check_age_recipient, is_key_id, parse_verifying_key, verify,
+    Domain, KeyId, PublicKeys, Signer, SiteSigner, check_age_recipient, is_key_id,
+    parse_verifying_key, verify,
 };
 
 /// The age recipient of a site's [`PublicKeys`], parsed by age itself (the
@@ -65,6 +66,22 @@ impl fmt::Debug for SiteKeys {
             "SiteKeys {{ key_id: {}, secret: <redacted> }}",
             self.key_id()
         )
+    }
+}
+
+/// The core signs documents (site cards) through these.
+impl Signer for SiteKeys {
+    fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.signing.verifying_key()
+    }
+    fn sign(&self, domain: Domain, payload: &[u8]) -> String {
+        SiteKeys::sign(self, domain, payload)
+    }
+}
+
+impl SiteSigner for SiteKeys {
+    fn age_recipient(&self) -> String {
+        self.age.to_public().to_string()
     }
 }
 

@@ -29,8 +29,9 @@
 //! audit record; every file is written atomically.
 //!
 //! The documents and parsers that need no store, no file and no clock (digests,
-//! signing domains, timestamps, names, object kinds, the bundle wire format)
-//! are the `airlock-core` crate, re-exported here under their old paths.
+//! signing domains, timestamps, names, object kinds, site cards, the trust
+//! policy document, the bundle wire format) are the `airlock-core` crate,
+//! re-exported here under their old paths.
 #![deny(missing_docs)]
 
 pub mod audit;
@@ -59,7 +60,6 @@ pub mod profile;
 pub mod provenance;
 pub mod registry;
 pub mod serve;
-pub mod site;
 pub mod sketch;
 pub mod time;
 pub mod trust;
@@ -71,4 +71,4 @@ pub use error::{Error, Result};
 
 /// The pure core (`airlock-core`): the modules moved there keep their
 /// `airlock::` paths through these re-exports.
-pub use airlock_core::{digest, name, object};
+pub use airlock_core::{digest, name, object, site};

@@ -105,6 +105,36 @@ impl PublicKeys {
     }
 }
 
+/// A key that signs in a [`Domain`]: a site key, an operator's key, a root key. The
+/// secret stays with the implementor (the appliance keeps it zeroized, on disk sealed);
+/// the core only asks for signatures.
+pub trait Signer {
+    /// The public key that verifies this key's signatures.
+    fn verifying_key(&self) -> VerifyingKey;
+
+    /// Its key id.
+    fn key_id(&self) -> KeyId {
+        KeyId::of(&self.verifying_key())
+    }
+
+    /// Signs `payload` in `domain`; the signature as hex.
+    fn sign(&self, domain: Domain, payload: &[u8]) -> String;
+}
+
+/// A site's keys as far as its site card goes: a [`Signer`] with an age recipient.
+pub trait SiteSigner: Signer {
+    /// The site's age recipient (`age1...`).
+    fn age_recipient(&self) -> String;
+
+    /// The public halves.
+    fn public(&self) -> PublicKeys {
+        PublicKeys {
+            signing: self.verifying_key(),
+            age_recipient: self.age_recipient(),
+        }
+    }
+}
+
 /// Parses a hex-encoded ed25519 public key.
 pub fn parse_verifying_key(hex_key: &str) -> Result<VerifyingKey> {
     let mut bytes = [0u8; 32];
@@ -161,9 +191,44 @@ pub fn check_age_recipient(recipient: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use ed25519_dalek::{Signer, SigningKey};
+    use ed25519_dalek::{Signer as _, SigningKey};
+
+    /// A key for tests: a fixed seed, and age's own test recipient.
+    pub(crate) struct TestKey {
+        key: SigningKey,
+        pub(crate) age_recipient: String,
+    }
+
+    impl TestKey {
+        pub(crate) fn new(seed: u8) -> Self {
+            TestKey {
+                key: SigningKey::from_bytes(&[seed; 32]),
+                age_recipient: "age1t7rxyev2z3rw82stdlrrepyc39nvn86l5078zqkf5uasdy86jp6svpy7pa"
+                    .into(),
+            }
+        }
+
+        pub(crate) fn public_hex(&self) -> String {
+            hex::encode(self.key.verifying_key().as_bytes())
+        }
+    }
+
+    impl Signer for TestKey {
+        fn verifying_key(&self) -> VerifyingKey {
+            self.key.verifying_key()
+        }
+        fn sign(&self, domain: Domain, payload: &[u8]) -> String {
+            hex::encode(self.key.sign(&domain.message(payload)).to_bytes())
+        }
+    }
+
+    impl SiteSigner for TestKey {
+        fn age_recipient(&self) -> String {
+            self.age_recipient.clone()
+        }
+    }
 
     #[test]
     fn signatures_verify_only_in_their_domain_and_over_their_payload() {

@@ -10,7 +10,9 @@
 //! - [`digest`]: SHA-256 content addresses, hashing readers and writers;
 //! - [`keys`]: signing domains, key ids, public keys and signature verification;
 //! - [`time`]: UTC timestamps and their one text form;
-//! - [`name`]: site names and the names of datasets, contracts, feature sets and models;
+//! - [`name`]: the names of datasets, contracts, feature sets, models and slots;
+//! - [`site`]: site names and site cards (parse, self-signature, render);
+//! - [`policy`]: the root-signed trust policy document and the root chain rules;
 //! - [`object`]: what an object is (its kind) and who vouches for it (attestations);
 //! - [`bundle`]: the bundle wire format (leader, trailer, manifest, footer, object stream).
 #![forbid(unsafe_code)]
@@ -22,6 +24,8 @@ pub mod error;
 pub mod keys;
 pub mod name;
 pub mod object;
+pub mod policy;
+pub mod site;
 pub mod time;
 
 pub use error::{Error, Result};

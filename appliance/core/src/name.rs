@@ -1,65 +1,11 @@
-//! Names: of sites, and of the datasets, contracts, feature sets, models and slots a site
-//! keeps. Each rule lives here once, so the command line, an imported record and a policy
-//! are held to the same one.
+//! The names of the datasets, contracts, feature sets, models and slots a site keeps, and
+//! references to them (`[SITE/]NAME[@VERSION]`). Site names are [`SiteName`].
 
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
-
-/// A validated site name: 1 to 63 characters of `a-z`, `0-9` and `-`,
-/// starting with a letter or digit.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SiteName(String);
-
-impl SiteName {
-    /// The name as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl FromStr for SiteName {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let ok = !s.is_empty()
-            && s.len() <= 63
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-            && !s.starts_with('-');
-        if ok {
-            Ok(SiteName(s.to_string()))
-        } else {
-            Err(Error::BadName {
-                what: "site name",
-                name: s.to_string(),
-                rule: "use 1-63 characters a-z, 0-9 and '-', not starting with '-'",
-            })
-        }
-    }
-}
-
-impl TryFrom<String> for SiteName {
-    type Error = Error;
-    fn try_from(s: String) -> Result<Self> {
-        s.parse()
-    }
-}
-
-impl From<SiteName> for String {
-    fn from(s: SiteName) -> String {
-        s.0
-    }
-}
-
-impl fmt::Display for SiteName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::site::SiteName;
 
 /// Names of datasets, contracts, feature sets and models: 1-64 characters of
 /// letters, digits, `-`, `_` and `.`.
@@ -143,18 +89,5 @@ mod tests {
         assert!("credit@x".parse::<NameRef>().is_err());
         assert!("cre dit".parse::<NameRef>().is_err());
         assert!("../x".parse::<NameRef>().is_err());
-    }
-
-    #[test]
-    fn site_names_are_validated() {
-        assert!("plant-2".parse::<SiteName>().is_ok());
-        for bad in ["", "Lab", "-x", "a/b", "a b", &"x".repeat(64)] {
-            assert!(bad.parse::<SiteName>().is_err(), "{bad:?} accepted");
-        }
-        let err = "Lab".parse::<SiteName>().expect_err("uppercase");
-        assert_eq!(
-            err.to_string(),
-            "site name \"Lab\" is not valid: use 1-63 characters a-z, 0-9 and '-', not starting with '-'"
-        );
     }
 }

@@ -153,7 +153,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             }
             Item::AuditLog(id) => add(&mut list, Kind::AuditLog, *id),
             Item::Policy(path) => {
-                let p = crate::policy::SignedPolicy::read(path)?;
+                let p = crate::policy::read(path)?;
                 let id = Digest::of(&p.render());
                 if registry::object_info(&home.conn, &id)?.is_none() {
                     return Err(Error::NotFound(format!(
@@ -199,7 +199,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
 fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
     for item in items {
         let Item::Policy(path) = item else { continue };
-        let p = crate::policy::SignedPolicy::read(path)?;
+        let p = crate::policy::read(path)?;
         p.body.validate()?;
         if p.body.site != to.site {
             return Err(Error::Refused(format!(
