@@ -23,12 +23,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::audit;
-use crate::check::{Checked, Checker, Quarantine};
+use crate::check::Checked;
 use crate::contract::{Contract, CsvRows, Value};
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::home::Home;
 use crate::profile::{DriftResult, Profile};
+use crate::quarantine::{Checker, Quarantine};
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
 use crate::time::{Now, Timestamp};
@@ -167,7 +168,7 @@ pub fn read_contract(path: &Path) -> Result<Contract> {
     let bytes = crate::fsx::read_capped(path, 1 << 20)?;
     let text = String::from_utf8(bytes)
         .map_err(|_| Error::Rejected(format!("contract {}: not UTF-8 text", path.display())))?;
-    Contract::from_toml(&text, &path.display().to_string())
+    Ok(Contract::from_toml(&text, &path.display().to_string())?)
 }
 
 /// Checks that `contract` may be registered: an existing version must be
@@ -395,7 +396,8 @@ pub fn ingest(
         None => None,
     };
     let source = file.display().to_string();
-    let mut checker = Checker::new(&contract, reference, quarantine, &home.vault().tmp_dir());
+    let mut checker =
+        crate::quarantine::checker(&contract, reference, quarantine, &home.vault().tmp_dir());
     let scanned = scan_file(home, file, format, &contract, &mut checker, on_row);
     let staged = match scanned {
         Ok(staged) => staged,

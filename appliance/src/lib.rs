@@ -30,14 +30,13 @@
 //!
 //! The documents and parsers that need no store, no file and no clock (digests,
 //! signing domains, timestamps, names, object kinds, site cards, the trust
-//! policy document, the bundle wire format) are the `airlock-core` crate,
-//! re-exported here under their old paths.
+//! policy document, the bundle wire format, contracts, the checker, profiles
+//! and sketches) are the `airlock-core` crate, re-exported here under their
+//! old paths.
 #![deny(missing_docs)]
 
 pub mod audit;
 pub mod bundle;
-pub mod check;
-pub mod contract;
 pub mod data;
 pub mod db;
 pub mod demo;
@@ -56,11 +55,10 @@ pub mod parquet_file;
 pub mod personal;
 pub mod pipe;
 pub mod policy;
-pub mod profile;
 pub mod provenance;
+pub mod quarantine;
 pub mod registry;
 pub mod serve;
-pub mod sketch;
 pub mod time;
 pub mod trust;
 pub mod vault;
@@ -71,4 +69,4 @@ pub use error::{Error, Result};
 
 /// The pure core (`airlock-core`): the modules moved there keep their
 /// `airlock::` paths through these re-exports.
-pub use airlock_core::{digest, name, object, site};
+pub use airlock_core::{check, contract, digest, name, object, profile, site, sketch};

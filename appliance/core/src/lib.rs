@@ -14,18 +14,28 @@
 //! - [`site`]: site names and site cards (parse, self-signature, render);
 //! - [`policy`]: the root-signed trust policy document and the root chain rules;
 //! - [`object`]: what an object is (its kind) and who vouches for it (attestations);
-//! - [`bundle`]: the bundle wire format (leader, trailer, manifest, footer, object stream).
+//! - [`bundle`]: the bundle wire format (leader, trailer, manifest, footer, object stream);
+//! - [`contract`]: schema contracts, and the one parser of untrusted cells;
+//! - [`check`]: checking rows against a contract and tallying violations;
+//! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches.
+//!
+//! Modules depend one way: `contract` ← `profile` ← `check` (the violation rules are the
+//! contract's, [`contract::Rule`]; the checker tallies them).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bundle;
+pub mod check;
+pub mod contract;
 pub mod digest;
 pub mod error;
 pub mod keys;
 pub mod name;
 pub mod object;
 pub mod policy;
+pub mod profile;
 pub mod site;
+pub mod sketch;
 pub mod time;
 
 pub use error::{Error, Result};
