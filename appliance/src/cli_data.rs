@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
+use clap::builder::TypedValueParser as _;
 use serde_json::json;
 
 use airlock::contract::{self, Contract};
@@ -63,7 +64,8 @@ pub enum DataCmd {
         quarantine: Option<PathBuf>,
         /// The file's format (by default: .parquet/.pq is Parquet, anything
         /// else CSV).
-        #[arg(long, value_enum)]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(["csv", "parquet"])
+            .try_map(|s| s.parse::<Format>()))]
         format: Option<Format>,
     },
     /// List dataset versions.

@@ -19,7 +19,7 @@ use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::audit;
@@ -34,69 +34,7 @@ use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
 use crate::time::{Now, Timestamp};
 
-/// Type tag of dataset records.
-pub const DATASET_TYPE: &str = "airlock.dataset/v1";
-
-/// The file format of a raw snapshot.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Format {
-    /// Delimited text, in the contract's CSV dialect.
-    #[default]
-    Csv,
-    /// Apache Parquet.
-    Parquet,
-}
-
-impl Format {
-    fn is_csv(&self) -> bool {
-        *self == Format::Csv
-    }
-
-    /// The format a file name suggests: `.parquet`/`.pq` is Parquet, any
-    /// other is CSV.
-    pub fn of(path: &Path) -> Format {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some(e) if e.eq_ignore_ascii_case("parquet") || e.eq_ignore_ascii_case("pq") => {
-                Format::Parquet
-            }
-            _ => Format::Csv,
-        }
-    }
-}
-
-/// The signed record of one dataset version.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DatasetDoc {
-    /// Always [`DATASET_TYPE`].
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// The site that ingested it.
-    pub site: SiteName,
-    /// Dataset name.
-    pub name: String,
-    /// Version, from 1, per site and name.
-    pub version: i64,
-    /// The contract it was checked against (vault object).
-    pub contract: Digest,
-    /// The raw snapshot, byte for byte as ingested (vault object).
-    pub snapshot: Digest,
-    /// Snapshot size in bytes.
-    pub snapshot_size: u64,
-    /// The snapshot's format.
-    #[serde(default, skip_serializing_if = "Format::is_csv")]
-    pub format: Format,
-    /// Number of data rows.
-    pub rows: u64,
-    /// The file's name when ingested (no folder).
-    pub source: String,
-    /// When it was ingested.
-    pub created_at: Timestamp,
-    /// The profile computed at ingest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub profile: Option<Profile>,
-}
+pub use airlock_core::dataset::{DATASET_TYPE, DatasetDoc, Format};
 
 /// What an ingest did.
 #[derive(Clone, Debug, Serialize)]
@@ -492,7 +430,7 @@ pub fn ingest(
         created_at: Timestamp::now(),
         profile: Some(profile),
     };
-    let id = registry::put_record(&tx, vault, keys, site, Kind::Dataset, &doc)?;
+    let id = registry::put_record(&tx, vault, keys, site, &doc)?;
     insert_dataset_row(&tx, &id, &doc)?;
     crate::provenance::record(
         &tx,
@@ -704,7 +642,7 @@ pub struct Loaded {
 
 /// Loads a contract by id (verifying its signature).
 pub fn load_contract(home: &Home, id: &Digest) -> Result<Contract> {
-    let c: Contract = registry::load_record(&home.conn, home.vault(), Kind::Contract, id)?;
+    let c: Contract = registry::load(&home.conn, home.vault(), id)?;
     Ok(c)
 }
 
@@ -737,7 +675,7 @@ pub fn stream_by_id(
     id: &Digest,
     each: &mut dyn FnMut(u64, Vec<Value>) -> Result<()>,
 ) -> Result<(DatasetDoc, Contract)> {
-    let doc: DatasetDoc = registry::load_record(&home.conn, home.vault(), Kind::Dataset, id)?;
+    let doc: DatasetDoc = registry::load(&home.conn, home.vault(), id)?;
     let contract = load_contract(home, &doc.contract)?;
     let reader = home.vault().open_object(&doc.snapshot).map_err(|e| match e {
         Error::NotFound(_) => Error::NotFound(format!(
@@ -782,6 +720,6 @@ pub fn stream_by_id(
 /// A dataset version's record (with its profile), for `data show`.
 pub fn show(home: &Home, r: &NameRef) -> Result<(Digest, DatasetDoc)> {
     let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
-    let doc: DatasetDoc = registry::load_record(&home.conn, home.vault(), Kind::Dataset, &id)?;
+    let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
     Ok((id, doc))
 }

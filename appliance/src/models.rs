@@ -133,6 +133,12 @@ impl RunRecord {
     }
 }
 
+/// The run record holds the runtime's and the sandbox's types, so it lives
+/// here rather than in the core with the other records.
+impl registry::Record for RunRecord {
+    const KIND: Kind = Kind::Run;
+}
+
 /// Features, labels and class names of a dataset under a feature set, for a task.
 pub struct Prepared {
     /// Feature vectors.
@@ -385,7 +391,7 @@ pub fn train(
         started_at,
         finished_at: Timestamp::now(),
     };
-    let id = registry::put_record(&tx, vault, keys, &site, Kind::Run, &record)?;
+    let id = registry::put_record(&tx, vault, keys, &site, &record)?;
     insert_model_row(&tx, &id, &record)?;
     crate::provenance::record(
         &tx,
@@ -441,7 +447,7 @@ pub fn insert_model_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &RunReco
 
 /// Loads a run record by model id (verifying signature and digest).
 pub fn load_run(home: &Home, id: &Digest) -> Result<RunRecord> {
-    registry::load_record(&home.conn, home.vault(), Kind::Run, id)
+    registry::load(&home.conn, home.vault(), id)
 }
 
 /// Loads a model's weights, validating the safetensors file against the

@@ -11,7 +11,6 @@
 //! are `airlock_core::object` and `airlock_core::name`, re-exported here.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::digest::Digest;
@@ -23,6 +22,7 @@ use crate::vault::Vault;
 
 pub use airlock_core::name::{NameRef, validate_name};
 pub use airlock_core::object::{Attestation, Kind, statement};
+pub use airlock_core::record::Record;
 
 /// Stores `bytes` as an object of `kind`, signs it, indexes it. Idempotent.
 pub fn put_object(
@@ -79,18 +79,16 @@ pub fn add_attestation(tx: &Transaction<'_>, id: &Digest, att: &Attestation) -> 
     Ok(())
 }
 
-/// Serialises a record document and stores it with [`put_object`].
-pub fn put_record<T: Serialize>(
+/// Serialises a record document and stores it with [`put_object`], as the
+/// kind its type is.
+pub fn put_record<T: Record>(
     tx: &Transaction<'_>,
     vault: &Vault,
     keys: &SiteKeys,
     site: &SiteName,
-    kind: Kind,
     doc: &T,
 ) -> Result<Digest> {
-    let bytes =
-        serde_json::to_vec(doc).map_err(|e| Error::Rejected(format!("{kind} record: {e}")))?;
-    put_object(tx, vault, keys, site, kind, &bytes)
+    put_object(tx, vault, keys, site, T::KIND, &doc.encode()?)
 }
 
 /// The kind and size of an indexed object.
@@ -253,9 +251,14 @@ pub fn check_attestation(
     }
 }
 
-/// Reads a record document from the vault after checking that it is indexed
-/// with the expected kind and carries a trusted signature.
-pub fn load_record<T: DeserializeOwned>(
+/// Reads a record document of type `T` from the vault after checking that it
+/// is indexed as `T`'s kind and carries a trusted signature: the kind comes
+/// from the type, so a gate report can never be read as a run record.
+pub fn load<T: Record>(conn: &Connection, vault: &Vault, id: &Digest) -> Result<T> {
+    load_record(conn, vault, T::KIND, id)
+}
+
+fn load_record<T: DeserializeOwned>(
     conn: &Connection,
     vault: &Vault,
     kind: Kind,

@@ -32,23 +32,21 @@
 //! and parameters. Training and serving both call
 //! [`FeatureSetDoc::transform`] on the version's stored document, so the
 //! same code and the same numbers produce every vector.
+//!
+//! This module is pure: the spec, the fitting ([`fit`]) over rows the caller
+//! has loaded, the frozen document and the transform. Storing a version is
+//! the appliance's (`airlock::features::apply`).
 
 use std::collections::BTreeMap;
 
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::audit;
 use crate::contract::{ColumnType, Contract, Value};
-use crate::data;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::home::Home;
-use crate::registry::{self, Kind, NameRef};
+use crate::name::validate_name;
 use crate::site::SiteName;
 use crate::sketch::hash64;
-use crate::time::{Now, Timestamp};
 
 /// Type tag of feature set records.
 pub const FEATURE_SET_TYPE: &str = "airlock.feature-set/v1";
@@ -386,7 +384,7 @@ impl Fitted {
 
     /// The contract columns the feature reads, in the order `transform`
     /// expects them.
-    fn columns(&self) -> Vec<&str> {
+    pub fn columns(&self) -> Vec<&str> {
         match self {
             Fitted::Numeric {
                 column,
@@ -713,6 +711,67 @@ pub fn request_row(
     } else {
         Err(problems)
     }
+}
+
+impl FeatureSpec {
+    /// Parses a feature spec (TOML) and checks what needs no data: the name
+    /// and that there are features.
+    pub fn from_toml(text: &str, source: &str) -> Result<Self> {
+        let spec: FeatureSpec = toml::from_str(text)
+            .map_err(|e| Error::Rejected(format!("feature spec {source}: {e}")))?;
+        validate_name(&spec.name)?;
+        if spec.features.is_empty() {
+            return Err(Error::Rejected(format!(
+                "feature spec {source}: no features"
+            )));
+        }
+        Ok(spec)
+    }
+}
+
+/// Fits every feature of `spec` on `rows` (typed, in `contract`'s column
+/// order): the label must be a column and no feature, and a binary label
+/// (a `positive` value) must have both classes.
+pub fn fit(
+    spec: &FeatureSpec,
+    contract: &Contract,
+    rows: &[Vec<Value>],
+    source: &str,
+) -> Result<Vec<Fitted>> {
+    let label_idx = contract.index_of(&spec.label).ok_or_else(|| {
+        Error::Rejected(format!(
+            "feature spec {source}: label column {:?} is not in the contract",
+            spec.label
+        ))
+    })?;
+    if spec.features.iter().any(|f| {
+        f.column.as_deref() == Some(spec.label.as_str())
+            || f.denominator.as_deref() == Some(spec.label.as_str())
+            || f.columns.iter().flatten().any(|c| *c == spec.label)
+    }) {
+        return Err(Error::Rejected(format!(
+            "feature spec {source}: the label {:?} cannot also be a feature",
+            spec.label
+        )));
+    }
+    let features = spec
+        .features
+        .iter()
+        .map(|d| fit_one(d, &FitCtx { contract, rows }))
+        .collect::<Result<Vec<_>>>()?;
+    let positives = rows
+        .iter()
+        .filter(|r| r[label_idx].canonical() == spec.positive)
+        .count();
+    if !spec.positive.is_empty() && (positives == 0 || positives == rows.len()) {
+        return Err(Error::Rejected(format!(
+            "feature spec {source}: label {:?} has {positives} of {} rows equal to positive value {:?}; both classes are needed",
+            spec.label,
+            rows.len(),
+            spec.positive
+        )));
+    }
+    Ok(features)
 }
 
 fn sorted_values(rows: &[Vec<Value>], f: impl Fn(&[Value]) -> Option<f64>) -> Vec<f64> {
@@ -1063,204 +1122,6 @@ fn fit_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Fitted> {
             })
         }
     }
-}
-
-/// What `features apply` did.
-#[derive(Clone, Debug, Serialize)]
-pub struct Applied {
-    /// The feature set version's id.
-    pub id: Digest,
-    /// `name@version`.
-    pub reference: String,
-    /// Vector width.
-    pub width: usize,
-    /// True when an identical version already existed.
-    pub unchanged: bool,
-}
-
-/// Fits a feature spec and stores it as a new version (or finds the
-/// identical existing one).
-/// A refused spec is recorded in the audit log (`features.refused`, with
-/// the spec's file name and the reason).
-pub fn apply(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> {
-    match fit_and_store(home, spec_text, source) {
-        Err(Error::Rejected(msg)) => {
-            let name = std::path::Path::new(source)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let reason: String = msg
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect();
-            let details = json!({ "spec": name, "reason": reason });
-            Err(Error::Rejected(
-                match data::audit_refusal(home, "features.refused", details) {
-                    Some(note) => format!("{msg}\n{note}"),
-                    None => msg,
-                },
-            ))
-        }
-        other => other,
-    }
-}
-
-fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> {
-    let spec: FeatureSpec = toml::from_str(spec_text)
-        .map_err(|e| Error::Rejected(format!("feature spec {source}: {e}")))?;
-    registry::validate_name(&spec.name)?;
-    if spec.features.is_empty() {
-        return Err(Error::Rejected(format!(
-            "feature spec {source}: no features"
-        )));
-    }
-    let dataset_ref: NameRef = spec.dataset.parse()?;
-    let loaded = data::load(home, &dataset_ref)?;
-    let label_idx = loaded.contract.index_of(&spec.label).ok_or_else(|| {
-        Error::Rejected(format!(
-            "feature spec {source}: label column {:?} is not in the contract",
-            spec.label
-        ))
-    })?;
-    if spec.features.iter().any(|f| {
-        f.column.as_deref() == Some(spec.label.as_str())
-            || f.denominator.as_deref() == Some(spec.label.as_str())
-            || f.columns.iter().flatten().any(|c| *c == spec.label)
-    }) {
-        return Err(Error::Rejected(format!(
-            "feature spec {source}: the label {:?} cannot also be a feature",
-            spec.label
-        )));
-    }
-    let features = spec
-        .features
-        .iter()
-        .map(|d| {
-            fit_one(
-                d,
-                &FitCtx {
-                    contract: &loaded.contract,
-                    rows: &loaded.rows,
-                },
-            )
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let positives = loaded
-        .rows
-        .iter()
-        .filter(|r| r[label_idx].canonical() == spec.positive)
-        .count();
-    if !spec.positive.is_empty() && (positives == 0 || positives == loaded.rows.len()) {
-        return Err(Error::Rejected(format!(
-            "feature spec {source}: label {:?} has {positives} of {} rows equal to positive value {:?}; both classes are needed",
-            spec.label,
-            loaded.rows.len(),
-            spec.positive
-        )));
-    }
-    let site = home.site().clone();
-    let mut doc = FeatureSetDoc {
-        ty: FEATURE_SET_TYPE.into(),
-        site: site.clone(),
-        name: spec.name.clone(),
-        version: 0,
-        dataset: loaded.id,
-        contract: loaded.doc.contract,
-        label: spec.label.clone(),
-        positive: spec.positive.clone(),
-        features,
-    };
-    doc.check()
-        .map_err(|e| Error::Rejected(format!("feature spec {source}: {e}")))?;
-    // Same definition and parameters as the newest version: nothing to do.
-    if let Ok((id, _, version)) = registry::resolve(
-        &home.conn,
-        "feature_sets",
-        "feature set",
-        &site,
-        &NameRef {
-            site: Some(site.clone()),
-            name: spec.name.clone(),
-            version: None,
-        },
-    ) {
-        let newest: FeatureSetDoc =
-            registry::load_record(&home.conn, home.vault(), Kind::FeatureSet, &id)?;
-        doc.version = version;
-        if newest == doc {
-            return Ok(Applied {
-                id,
-                reference: doc.reference(),
-                width: doc.width(),
-                unchanged: true,
-            });
-        }
-    }
-    let (conn, vault, keys, site) = home.parts();
-    let tx = conn.transaction()?;
-    doc.version = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM feature_sets WHERE site = ?1 AND name = ?2",
-        params![site.as_str(), spec.name],
-        |r| r.get(0),
-    )?;
-    let id = registry::put_record(&tx, vault, keys, site, Kind::FeatureSet, &doc)?;
-    insert_feature_set_row(&tx, &id, &doc)?;
-    crate::provenance::record(
-        &tx,
-        vault,
-        keys,
-        site,
-        "airlock features apply",
-        None,
-        &[(Kind::FeatureSet, id)],
-        &[("dataset", doc.dataset), ("contract", doc.contract)],
-    )?;
-    audit::append(
-        &tx,
-        keys,
-        "features.apply",
-        &[id.hex(), doc.dataset.hex()],
-        json!({ "feature_set": doc.reference(), "width": doc.width() }),
-    )?;
-    tx.commit()?;
-    Ok(Applied {
-        id,
-        reference: doc.reference(),
-        width: doc.width(),
-        unchanged: false,
-    })
-}
-
-/// Indexes a feature set record (also used at bundle import).
-pub fn insert_feature_set_row(
-    tx: &rusqlite::Transaction<'_>,
-    id: &Digest,
-    doc: &FeatureSetDoc,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO feature_sets (id, site, name, version, dataset, width, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
-        params![
-            id.hex(),
-            doc.site.as_str(),
-            doc.name,
-            doc.version,
-            doc.dataset.hex(),
-            doc.width() as i64,
-            Timestamp::now().to_string()
-        ],
-    )?;
-    Ok(())
-}
-
-/// Loads a feature set version by id, verifying its signature and digest.
-pub fn load(home: &Home, id: &Digest) -> Result<FeatureSetDoc> {
-    let doc: FeatureSetDoc = registry::load_record(&home.conn, home.vault(), Kind::FeatureSet, id)?;
-    doc.check()?;
-    Ok(doc)
 }
 
 #[cfg(test)]

@@ -17,7 +17,10 @@
 //! - [`bundle`]: the bundle wire format (leader, trailer, manifest, footer, object stream);
 //! - [`contract`]: schema contracts, and the one parser of untrusted cells;
 //! - [`check`]: checking rows against a contract and tallying violations;
-//! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches.
+//! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches;
+//! - [`record`]: the [`record::Record`] trait that ties each record type to its kind, and the
+//!   record documents: [`dataset`], [`features`] (with THE transform), [`lifecycle`] (gate
+//!   reports, approvals, deployments), [`provenance`] statements, operator certificates.
 //!
 //! Modules depend one way: `contract` ← `profile` ← `check` (the violation rules are the
 //! contract's, [`contract::Rule`]; the checker tallies them).
@@ -27,13 +30,18 @@
 pub mod bundle;
 pub mod check;
 pub mod contract;
+pub mod dataset;
 pub mod digest;
 pub mod error;
+pub mod features;
 pub mod keys;
+pub mod lifecycle;
 pub mod name;
 pub mod object;
 pub mod policy;
 pub mod profile;
+pub mod provenance;
+pub mod record;
 pub mod site;
 pub mod sketch;
 pub mod time;

@@ -113,12 +113,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 add(&mut list, Kind::Run, id);
                 add(&mut list, Kind::Weights, run.weights);
                 add(&mut list, Kind::FeatureSet, run.feature_set);
-                let fs: FeatureSetDoc = registry::load_record(
-                    &home.conn,
-                    home.vault(),
-                    Kind::FeatureSet,
-                    &run.feature_set,
-                )?;
+                let fs: FeatureSetDoc = registry::load(&home.conn, home.vault(), &run.feature_set)?;
                 add(&mut list, Kind::Contract, fs.contract);
                 add(&mut list, Kind::Dataset, run.dataset);
                 if fs.dataset != run.dataset {
@@ -145,8 +140,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             Item::Dataset(r) => {
                 let (id, _, _) =
                     registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
-                let doc: DatasetDoc =
-                    registry::load_record(&home.conn, home.vault(), Kind::Dataset, &id)?;
+                let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
                 add(&mut list, Kind::Dataset, id);
                 add(&mut list, Kind::Contract, doc.contract);
                 add(&mut list, Kind::Snapshot, doc.snapshot);
@@ -186,8 +180,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             .map(|(d, _)| *d)
             .collect();
         for id in datasets {
-            let doc: DatasetDoc =
-                registry::load_record(&home.conn, home.vault(), Kind::Dataset, &id)?;
+            let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
             add(&mut list, Kind::Snapshot, doc.snapshot);
         }
     }
