@@ -121,3 +121,41 @@ impl<T> IoContext<T> for std::io::Result<T> {
         self.map_err(|e| Error::io(path, e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_keep_their_message_and_get_the_exit_code_of_their_category() {
+        let cases = [
+            (
+                airlock_core::Error::BadName {
+                    what: "name",
+                    name: "a b".into(),
+                    rule: "use 1-64 letters, digits, '-', '_' or '.'",
+                },
+                exit::REJECTED,
+            ),
+            (
+                airlock_core::Error::UnknownKind { kind: "x".into() },
+                exit::REJECTED,
+            ),
+            (
+                airlock_core::Error::Integrity("bad".into()),
+                exit::INTEGRITY,
+            ),
+            (airlock_core::Error::Refused("no".into()), exit::REFUSED),
+            (
+                airlock_core::Error::io("/x", std::io::Error::other("disk")),
+                exit::FAILURE,
+            ),
+        ];
+        for (core, code) in cases {
+            let message = core.to_string();
+            let e = Error::from(core);
+            assert_eq!(e.exit_code(), code, "{e}");
+            assert_eq!(e.to_string(), message);
+        }
+    }
+}

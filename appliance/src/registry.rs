@@ -371,3 +371,44 @@ pub fn resolve_prefix(conn: &Connection, table: &str, what: &str, prefix: &str) 
         ))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::home::Home;
+    use crate::lifecycle::{Deployment, GATE_TYPE, GateReport};
+    use crate::models::RunRecord;
+
+    #[test]
+    fn a_record_is_loaded_only_as_the_type_it_was_stored_as() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut home =
+            Home::init(&dir.path().join("h"), "lab".parse().expect("name")).expect("init");
+        let report = GateReport {
+            ty: GATE_TYPE.into(),
+            site: home.site().clone(),
+            model: Digest::of(b"a run record"),
+            checks: vec![],
+            passed: false,
+            created_at: Timestamp(1_795_439_109),
+        };
+        let id = {
+            let (conn, vault, keys, site) = home.parts();
+            let tx = conn.transaction().expect("tx");
+            let id = put_record(&tx, vault, keys, site, &report).expect("put");
+            tx.commit().expect("commit");
+            id
+        };
+        assert_eq!(
+            object_info(&home.conn, &id).expect("info"),
+            Some((Kind::Gate, report.encode().expect("encode").len() as u64))
+        );
+        let loaded: GateReport = load(&home.conn, home.vault(), &id).expect("as a gate report");
+        assert_eq!(loaded, report);
+        let err = load::<RunRecord>(&home.conn, home.vault(), &id).expect_err("not a run");
+        assert!(matches!(err, Error::Refused(_)), "{err:?}");
+        assert!(err.to_string().contains("is a gate, not a run"), "{err}");
+        let err = load::<Deployment>(&home.conn, home.vault(), &id).expect_err("nor a deployment");
+        assert!(err.to_string().contains("not a deployment"), "{err}");
+    }
+}
