@@ -8,19 +8,23 @@
 //! ```text
 //! byte 0      bit 0: the document is JSON (else TOML)
 //! then        the contract document, up to the first NUL byte
-//! after NUL   a CSV file (optional)
+//! after NUL   a CSV file (optional), up to the next NUL byte
+//! after NUL   a feature spec (TOML, optional), fit on the rows when scan_csv accepts them
 //! ```
 //!
 //! Beyond "no panic": an accepted contract survives its own TOML and canonical JSON
 //! unchanged and differs from itself in nothing; the two CSV readers agree (the file is
 //! accepted by `scan_csv` exactly when the checker finds no cell or field-count violation
 //! in at least one row, with the same row count), and the checker quarantines a row only
-//! when it found something wrong with it.
+//! when it found something wrong with it. A feature set fit on accepted rows and passing its
+//! check turns every one of those rows into a vector of exactly its width, all finite.
 
 #![no_main]
 
 use airlock_core::check::{Checker, MemorySpill, QuarantineSink, Rule};
-use airlock_core::contract::{Contract, CsvRows, diff};
+use airlock_core::contract::{Contract, CsvRows, Value, diff};
+use airlock_core::digest::Digest;
+use airlock_core::features::{FEATURE_SET_TYPE, FeatureSetDoc, FeatureSpec, fit};
 use libfuzzer_sys::fuzz_target;
 
 /// Records the rows the checker quarantines.
@@ -87,9 +91,20 @@ fuzz_target!(|data: &[u8]| {
     let Some(csv) = csv else {
         return;
     };
+    let (csv, spec) = match csv.iter().position(|b| *b == 0) {
+        Some(i) => (&csv[..i], Some(&csv[i + 1..])),
+        None => (csv, None),
+    };
+    let mut rows = Vec::new();
     let scanned = contract.scan_csv(csv, "fuzz", &mut |_, row| {
         assert_eq!(row.len(), contract.columns.len());
+        rows.push(row);
     });
+    if scanned.is_ok()
+        && let Some(spec) = spec.and_then(|s| std::str::from_utf8(s).ok())
+    {
+        features(&contract, &rows, spec);
+    }
 
     let mut checker: Checker<'_, Rows> = Checker::new(
         &contract,
@@ -146,3 +161,38 @@ fuzz_target!(|data: &[u8]| {
         "{quarantined:?}"
     );
 });
+
+/// Fits `spec` on `rows`; a fitted feature set that passes its check must turn each row into
+/// a vector of its width with finite values only.
+fn features(contract: &Contract, rows: &[Vec<Value>], spec: &str) {
+    let Ok(spec) = FeatureSpec::from_toml(spec, "fuzz") else {
+        return;
+    };
+    let Ok(features) = fit(&spec, contract, rows, "fuzz") else {
+        return;
+    };
+    let doc = FeatureSetDoc {
+        ty: FEATURE_SET_TYPE.into(),
+        site: "lab".parse().expect("a site name"),
+        name: spec.name.clone(),
+        version: 1,
+        dataset: Digest::of(b"dataset"),
+        contract: Digest::of(b"contract"),
+        label: spec.label.clone(),
+        positive: spec.positive.clone(),
+        features,
+    };
+    if doc.check().is_err() {
+        return;
+    }
+    let bound = doc
+        .bind(contract)
+        .expect("fit only uses the contract's columns");
+    let mut out = Vec::new();
+    for row in rows {
+        out.clear();
+        doc.transform(row, &bound, &mut out);
+        assert_eq!(out.len(), doc.width());
+        assert!(out.iter().all(|v| v.is_finite()), "{row:?}: {out:?}");
+    }
+}
