@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::keys::{self, Domain, SiteKeys};
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use ed25519_dalek::VerifyingKey;
 
 /// The `prev_hash` of the first record.
@@ -616,7 +616,7 @@ mod tests {
         }
         home.checkpoint().expect("checkpoint");
         let card = SiteCard::parse(
-            &SiteCard::render(home.site(), home.keys()).expect("card"),
+            &SiteCard::render(home.site(), home.keys(), Timestamp::now()).expect("card"),
             "card",
         )
         .expect("parse");
@@ -665,7 +665,7 @@ mod tests {
         );
 
         let other_card = SiteCard::parse(
-            &SiteCard::render(home.site(), &other).expect("card"),
+            &SiteCard::render(home.site(), &other, Timestamp::now()).expect("card"),
             "card",
         )
         .expect("parse");

@@ -14,7 +14,7 @@ use airlock::personal::PassSource;
 use airlock::policy::{self, Role};
 use airlock::registry::NameRef;
 use airlock::site::{SiteCard, SiteName};
-use airlock::time::Timestamp;
+use airlock::time::{Now, Timestamp};
 use airlock::{audit, demo, fsx, lifecycle, lineage, models, trust, vault_check};
 use airlock_runtime::{
     Activation, Arch, ClassWeights, DeviceChoice, EarlyStopping, Schedule, Task, TrainConfig,
@@ -627,7 +627,7 @@ enum AuditCmd {
 
 fn read_card(path: &Path) -> Result<SiteCard> {
     let bytes = std::fs::read(path).at(path)?;
-    SiteCard::parse(&bytes, &path.display().to_string())
+    Ok(SiteCard::parse(&bytes, &path.display().to_string())?)
 }
 
 /// Runs a parsed command; returns the exit code.
@@ -656,7 +656,10 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Site(SiteCmd::Card { out: path }) => {
             let home = open()?;
-            fsx::write_new(&path, &SiteCard::render(home.site(), home.keys())?)?;
+            fsx::write_new(
+                &path,
+                &SiteCard::render(home.site(), home.keys(), Timestamp::now())?,
+            )?;
             let v = json!({ "id": home.site().as_str(), "key_id": home.keys().key_id(), "file": path.display().to_string() });
             out.emit(&v, |_| {
                 out.line(format_args!(
@@ -1227,7 +1230,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let mut home = open()?;
             let chain = files
                 .iter()
-                .map(|f| policy::SignedPolicy::read(f))
+                .map(|f| policy::read(f))
                 .collect::<Result<Vec<_>>>()?;
             let applied = policy::apply(&mut home, &chain, root_key_id.as_deref())?;
             out.emit(&applied, |a| {

@@ -20,6 +20,7 @@ use crate::operator;
 use crate::personal::{PassSource, Passphrase};
 use crate::policy::{self, Role};
 use crate::site::SiteCard;
+use crate::time::{Now, Timestamp};
 use crate::{audit, data, features, fsx, models, trust};
 
 /// scrypt work factor (log2 N) of the demo's throwaway keys.
@@ -289,11 +290,11 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
 
     fsx::write_new(
         &p("lab.card.json"),
-        &SiteCard::render(lab.site(), lab.keys())?,
+        &SiteCard::render(lab.site(), lab.keys(), Timestamp::now())?,
     )?;
     fsx::write_new(
         &p("plant.card.json"),
-        &SiteCard::render(plant.site(), plant.keys())?,
+        &SiteCard::render(plant.site(), plant.keys(), Timestamp::now())?,
     )?;
     let lab_card = SiteCard::parse(
         &std::fs::read(p("lab.card.json")).at(p("lab.card.json"))?,

@@ -105,6 +105,21 @@ impl Error {
     }
 }
 
+impl From<airlock_core::Error> for Error {
+    /// The core's errors keep their message; the category picks the exit code.
+    fn from(e: airlock_core::Error) -> Self {
+        use airlock_core::error::Category;
+        match e {
+            airlock_core::Error::Io { path, source } => Error::Io { path, source },
+            e => match e.category() {
+                Category::Integrity => Error::Integrity(e.to_string()),
+                Category::Refused => Error::Refused(e.to_string()),
+                _ => Error::Rejected(e.to_string()),
+            },
+        }
+    }
+}
+
 /// The appliance's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -117,5 +132,43 @@ pub trait IoContext<T> {
 impl<T> IoContext<T> for std::io::Result<T> {
     fn at(self, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_errors_keep_their_message_and_get_the_exit_code_of_their_category() {
+        let cases = [
+            (
+                airlock_core::Error::BadName {
+                    what: "name",
+                    name: "a b".into(),
+                    rule: "use 1-64 letters, digits, '-', '_' or '.'",
+                },
+                exit::REJECTED,
+            ),
+            (
+                airlock_core::Error::UnknownKind { kind: "x".into() },
+                exit::REJECTED,
+            ),
+            (
+                airlock_core::Error::Integrity("bad".into()),
+                exit::INTEGRITY,
+            ),
+            (airlock_core::Error::Refused("no".into()), exit::REFUSED),
+            (
+                airlock_core::Error::io("/x", std::io::Error::other("disk")),
+                exit::FAILURE,
+            ),
+        ];
+        for (core, code) in cases {
+            let message = core.to_string();
+            let e = Error::from(core);
+            assert_eq!(e.exit_code(), code, "{e}");
+            assert_eq!(e.to_string(), message);
+        }
     }
 }

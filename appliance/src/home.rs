@@ -39,7 +39,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsx;
 use crate::keys::{self, PublicKeys, SiteKeys};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Vault;
 
 /// An open home.

@@ -5,17 +5,18 @@
 //! Secret keys live in types that zeroize on drop and never print: `Debug`
 //! shows the key id only. Key files are 0600 in a 0700 folder and are
 //! refused, with the fix spelled out, when they are more open than that.
+//!
+//! The public half (signing domains, key ids, public keys, verification) is
+//! `airlock_core::keys`, re-exported here.
 
 use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
 use age::secrecy::ExposeSecret;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
-use serde::{Deserialize, Serialize};
+use ed25519_dalek::{Signer as _, SigningKey};
 use zeroize::Zeroizing;
 
-use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
 
@@ -25,115 +26,23 @@ pub const SIGNING_KEY_FILE: &str = "site.ed25519";
 pub const AGE_KEY_FILE: &str = "site.age";
 const SIGNING_KEY_PREFIX: &str = "AIRLOCK-ED25519-SECRET-KEY-1:";
 
-/// A short, stable identifier of a signing key: the first 16 hex digits of
-/// the SHA-256 of the public key.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct KeyId(String);
+pub use airlock_core::keys::{
+    Domain, KeyId, PublicKeys, Signer, SiteSigner, check_age_recipient, is_key_id,
+    parse_verifying_key, verify,
+};
 
-impl KeyId {
-    /// The key id of a public key.
-    pub fn of(key: &VerifyingKey) -> Self {
-        KeyId(Digest::of(key.as_bytes()).hex()[..16].to_string())
-    }
-
-    /// The id as text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// What a signature covers is fixed by its domain, so a signature made for
-/// one purpose (an audit record) can never be replayed as another (a bundle
-/// manifest).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Domain {
-    /// A record or artifact in the registry (its digest).
-    Artifact,
-    /// An audit log record (its hash).
-    Audit,
-    /// A bundle manifest (its canonical bytes).
-    Manifest,
-    /// A site card.
-    SiteCard,
-    /// A trust policy (signed by root keys).
-    Policy,
-    /// An approval (signed by the approving operator).
-    Approval,
-    /// An operator's authorisation of a deployment or an export.
-    OperatorAction,
-}
-
-impl Domain {
-    fn tag(self) -> &'static [u8] {
-        match self {
-            Domain::Artifact => b"airlock/v1/artifact\0",
-            Domain::Audit => b"airlock/v1/audit\0",
-            Domain::Manifest => b"airlock/v1/bundle-manifest\0",
-            Domain::SiteCard => b"airlock/v1/site-card\0",
-            Domain::Policy => b"airlock/v1/trust-policy\0",
-            Domain::Approval => b"airlock/v1/approval\0",
-            Domain::OperatorAction => b"airlock/v1/operator-action\0",
-        }
-    }
-
-    pub(crate) fn message(self, payload: &[u8]) -> Vec<u8> {
-        let mut m = Vec::with_capacity(self.tag().len() + payload.len());
-        m.extend_from_slice(self.tag());
-        m.extend_from_slice(payload);
-        m
-    }
-}
-
-/// A site's public keys, as published on its site card.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PublicKeys {
-    /// Verifies the site's signatures.
-    pub signing: VerifyingKey,
-    /// Encrypts to the site (age X25519 recipient, `age1...`).
-    pub age_recipient: String,
-}
-
-impl PublicKeys {
-    /// The signing key's id.
-    pub fn key_id(&self) -> KeyId {
-        KeyId::of(&self.signing)
-    }
-
+/// The age recipient of a site's [`PublicKeys`], parsed by age itself (the
+/// core checks its form without linking age).
+pub trait AgeRecipient {
     /// The age recipient, parsed.
-    pub fn recipient(&self) -> Result<age::x25519::Recipient> {
+    fn recipient(&self) -> Result<age::x25519::Recipient>;
+}
+
+impl AgeRecipient for PublicKeys {
+    fn recipient(&self) -> Result<age::x25519::Recipient> {
         age::x25519::Recipient::from_str(&self.age_recipient)
             .map_err(|e| Error::Rejected(format!("age recipient {:?}: {e}", self.age_recipient)))
     }
-}
-
-/// Parses a hex-encoded ed25519 public key.
-pub fn parse_verifying_key(hex_key: &str) -> Result<VerifyingKey> {
-    let mut bytes = [0u8; 32];
-    hex::decode_to_slice(hex_key, &mut bytes).map_err(|_| {
-        Error::Rejected(format!(
-            "not an ed25519 public key (64 hex digits): {hex_key:?}"
-        ))
-    })?;
-    VerifyingKey::from_bytes(&bytes)
-        .map_err(|_| Error::Rejected(format!("not a valid ed25519 public key: {hex_key}")))
-}
-
-/// Verifies `signature` (hex) over `payload` in `domain` with `key`.
-/// Strict verification: no malleable or small-order signatures.
-pub fn verify(key: &VerifyingKey, domain: Domain, payload: &[u8], signature_hex: &str) -> bool {
-    let mut sig = [0u8; 64];
-    if hex::decode_to_slice(signature_hex, &mut sig).is_err() {
-        return false;
-    }
-    key.verify_strict(&domain.message(payload), &Signature::from_bytes(&sig))
-        .is_ok()
 }
 
 /// A fresh ed25519 signing key from the operating system's random source.
@@ -157,6 +66,22 @@ impl fmt::Debug for SiteKeys {
             "SiteKeys {{ key_id: {}, secret: <redacted> }}",
             self.key_id()
         )
+    }
+}
+
+/// The core signs documents (site cards) through these.
+impl Signer for SiteKeys {
+    fn verifying_key(&self) -> ed25519_dalek::VerifyingKey {
+        self.signing.verifying_key()
+    }
+    fn sign(&self, domain: Domain, payload: &[u8]) -> String {
+        SiteKeys::sign(self, domain, payload)
+    }
+}
+
+impl SiteSigner for SiteKeys {
+    fn age_recipient(&self) -> String {
+        self.age.to_public().to_string()
     }
 }
 
@@ -267,6 +192,43 @@ mod tests {
             &sig
         ));
         assert!(!format!("{loaded:?}").contains(&hex::encode(loaded.signing.as_bytes())));
+    }
+
+    #[test]
+    fn the_core_checks_age_recipients_as_age_parses_them() {
+        let good = SiteKeys::generate().expect("keys").public().age_recipient;
+        let mut cases = vec![
+            good.clone(),
+            good.to_uppercase(),
+            good.replace("age1", "agf1"),
+            good[..good.len() - 1].to_string(),
+            format!("{good}q"),
+            String::new(),
+            "age1".into(),
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4".into(),
+            "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgp3vjdr5".into(),
+        ];
+        for i in [5, 10, 30] {
+            let mut b = good.clone().into_bytes();
+            b[i] = if b[i] == b'q' { b'p' } else { b'q' };
+            cases.push(String::from_utf8(b).expect("ascii"));
+        }
+        for c in &cases {
+            let keys = PublicKeys {
+                signing: SiteKeys::generate().expect("keys").public().signing,
+                age_recipient: c.clone(),
+            };
+            let by_age = keys.recipient().map_err(|e| e.to_string());
+            let by_core = keys.check_recipient().map_err(|e| e.to_string());
+            assert_eq!(
+                by_age.is_ok(),
+                by_core.is_ok(),
+                "{c:?}: {by_age:?} vs {by_core:?}"
+            );
+            if let (Err(a), Err(b)) = (by_age, by_core) {
+                assert_eq!(a, b, "{c:?}: the messages differ");
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use std::io::{BufRead, Read};
 
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use airlock_runtime::{METRIC_NAMES, Matrix, Task};
@@ -20,312 +20,41 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::features;
 use crate::home::Home;
-use crate::keys::{self, Domain, KeyId};
+use crate::keys::{Domain, KeyId};
 use crate::models::{self, RunRecord};
 use crate::operator::Operator;
 use crate::policy::{self, Role};
 use crate::registry::{self, Kind, NameRef};
-use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Vault;
 
-/// Type tags of the records written here.
-pub const GATE_TYPE: &str = "airlock.gate/v1";
-/// Type tag of approvals.
-pub const APPROVAL_TYPE: &str = "airlock.approval/v1";
-/// Type tag of deployments.
-pub const DEPLOYMENT_TYPE: &str = "airlock.deployment/v1";
+pub use airlock_core::lifecycle::{
+    APPROVAL_TYPE, Approval, Check, DEPLOYMENT_TYPE, Deployment, GATE_TYPE, GateReport, Op,
+    OperatorSignature, deploy_statement,
+};
 
-/// A comparison in a gate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
-    /// The metric must be at least the threshold.
-    #[serde(rename = ">=")]
-    AtLeast,
-    /// The metric must be at most the threshold.
-    #[serde(rename = "<=")]
-    AtMost,
-}
-
-impl Op {
-    /// As written in a threshold: `>=` or `<=`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::AtLeast => ">=",
-            Op::AtMost => "<=",
-        }
-    }
-
-    /// Whether `value` meets `threshold` under this comparison.
-    pub fn holds(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Op::AtLeast => value >= threshold,
-            Op::AtMost => value <= threshold,
-        }
-    }
-}
-
-/// One threshold of a gate.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Check {
-    /// Metric name (one of `airlock_runtime::METRIC_NAMES`).
-    pub metric: String,
-    /// Comparison.
-    pub op: Op,
-    /// Threshold.
-    pub threshold: f64,
-    /// The model's held-out value (filled in by the gate).
-    pub value: f64,
-    /// Whether it held.
-    pub passed: bool,
-}
-
-/// The signed result of `airlock gate`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GateReport {
-    /// Always [`GATE_TYPE`].
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// The site that ran the gate.
-    pub site: SiteName,
-    /// The model gated.
-    pub model: Digest,
-    /// Every check.
-    pub checks: Vec<Check>,
-    /// True when every check held.
-    pub passed: bool,
-    /// When.
-    pub created_at: Timestamp,
-}
-
-impl GateReport {
-    /// How a refusal names this report.
-    fn what(&self) -> String {
-        format!(
-            "gate report of model {} by site {}",
-            self.model.short(),
-            self.site
-        )
-    }
-
-    /// A gate report decides only what its checks show: it must check
-    /// something, each check's verdict must follow from its value, operator
-    /// and threshold, and the report passes exactly when every check does.
-    /// Applied at import and whenever a stored report is used.
-    pub fn check(&self) -> Result<()> {
-        let what = self.what();
-        if self.ty != GATE_TYPE {
-            return Err(Error::Integrity(format!(
-                "{what}: type {:?}, expected {GATE_TYPE:?}",
-                self.ty
-            )));
-        }
-        if self.checks.is_empty() {
-            return Err(Error::Integrity(format!(
-                "{what} checks nothing: a gate report needs at least one check"
-            )));
-        }
-        for (i, c) in self.checks.iter().enumerate() {
-            let n = i + 1;
-            if !METRIC_NAMES.contains(&c.metric.as_str()) {
-                return Err(Error::Integrity(format!(
-                    "{what}: check {n} names an unknown metric {:?}",
+/// Every check's value must be the model's held-out metric as its run
+/// record gives it: a report about other numbers is not about this model.
+/// Returns why not.
+fn measured_on(report: &GateReport, run: &RunRecord) -> std::result::Result<(), String> {
+    for c in &report.checks {
+        match run.holdout(&c.metric) {
+            Some(v) if v == c.value => {}
+            Some(v) => {
+                return Err(format!(
+                    "it gives {} = {} where the model's run record says {v}",
+                    c.metric, c.value
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "it checks {}, which the model's run record does not hold",
                     c.metric
-                )));
-            }
-            if !c.value.is_finite() || !c.threshold.is_finite() {
-                return Err(Error::Integrity(format!(
-                    "{what}: check {n} ({}) holds a value or threshold that is not a number",
-                    c.metric
-                )));
-            }
-            if c.passed != c.op.holds(c.value, c.threshold) {
-                return Err(Error::Integrity(format!(
-                    "{what}: check {n} ({} {} {}) says it {}, which does not follow from its value {}",
-                    c.metric,
-                    c.op.as_str(),
-                    c.threshold,
-                    if c.passed { "passed" } else { "failed" },
-                    c.value
-                )));
+                ));
             }
         }
-        let held = self.checks.iter().filter(|c| c.passed).count();
-        if self.passed != (held == self.checks.len()) {
-            return Err(Error::Integrity(format!(
-                "{what} says it {}, but its verdict does not follow from its checks ({held} of {} passed)",
-                if self.passed { "passed" } else { "failed" },
-                self.checks.len()
-            )));
-        }
-        Ok(())
     }
-
-    /// Every check's value must be the model's held-out metric as its run
-    /// record gives it: a report about other numbers is not about this
-    /// model. Returns why not.
-    fn measured_on(&self, run: &RunRecord) -> std::result::Result<(), String> {
-        for c in &self.checks {
-            match run.holdout(&c.metric) {
-                Some(v) if v == c.value => {}
-                Some(v) => {
-                    return Err(format!(
-                        "it gives {} = {} where the model's run record says {v}",
-                        c.metric, c.value
-                    ));
-                }
-                None => {
-                    return Err(format!(
-                        "it checks {}, which the model's run record does not hold",
-                        c.metric
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A signed approval of a model by a named person.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Approval {
-    /// Always [`APPROVAL_TYPE`].
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// The site where it was given.
-    pub site: SiteName,
-    /// The model approved.
-    pub model: Digest,
-    /// Who approved: the operator's name.
-    pub approver: String,
-    /// The operator's public key, hex.
-    pub operator_key: String,
-    /// Why, or on what evidence.
-    pub note: String,
-    /// The gate report the approver saw.
-    pub gate: Digest,
-    /// When.
-    pub created_at: Timestamp,
-    /// The operator's signature (approval domain) over
-    /// [`Approval::signed_bytes`].
-    pub operator_signature: String,
-}
-
-#[derive(Serialize)]
-struct ApprovalStatement<'a> {
-    #[serde(rename = "type")]
-    ty: &'a str,
-    site: &'a SiteName,
-    model: &'a Digest,
-    approver: &'a str,
-    operator_key: &'a str,
-    note: &'a str,
-    gate: &'a Digest,
-    created_at: Timestamp,
-}
-
-impl Approval {
-    /// What the operator signs: every field but the signature.
-    pub fn signed_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&ApprovalStatement {
-            ty: &self.ty,
-            site: &self.site,
-            model: &self.model,
-            approver: &self.approver,
-            operator_key: &self.operator_key,
-            note: &self.note,
-            gate: &self.gate,
-            created_at: self.created_at,
-        })
-        .unwrap_or_default()
-    }
-
-    /// Verifies the operator's signature; returns the operator's key id.
-    pub fn verify_operator(&self) -> Result<KeyId> {
-        let key = keys::parse_verifying_key(&self.operator_key)?;
-        if keys::verify(
-            &key,
-            Domain::Approval,
-            &self.signed_bytes(),
-            &self.operator_signature,
-        ) {
-            Ok(KeyId::of(&key))
-        } else {
-            Err(Error::Integrity(format!(
-                "the approval of model {} by {:?} does not carry a valid signature by its operator key; it was forged or altered",
-                self.model.short(),
-                self.approver
-            )))
-        }
-    }
-}
-
-/// An operator's signed authorisation of a deployment.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OperatorSignature {
-    /// The operator's name.
-    pub name: String,
-    /// Their key id.
-    pub key_id: KeyId,
-    /// Their signature (operator-action domain).
-    pub signature: String,
-}
-
-/// A signed deployment of a model to a slot.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Deployment {
-    /// Always [`DEPLOYMENT_TYPE`].
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// The deploying site.
-    pub site: SiteName,
-    /// The slot (`production`).
-    pub slot: String,
-    /// The model deployed.
-    pub model: Digest,
-    /// Its feature set version.
-    pub feature_set: Digest,
-    /// The gate report relied on.
-    pub gate: Digest,
-    /// The approvals relied on.
-    pub approvals: Vec<Digest>,
-    /// The model it replaced, if any.
-    pub previous: Option<Digest>,
-    /// When.
-    pub created_at: Timestamp,
-    /// The operator who deployed it (required under a trust policy).
-    pub deployed_by: Option<OperatorSignature>,
-}
-
-impl Approval {
-    /// The inputs its provenance statement names.
-    pub fn provenance_inputs(&self) -> [(&'static str, Digest); 2] {
-        [("run", self.model), ("gate", self.gate)]
-    }
-}
-
-impl Deployment {
-    /// The inputs its provenance statement names (written by `deploy`,
-    /// checked by `lineage`).
-    pub fn provenance_inputs(&self) -> Vec<(&'static str, Digest)> {
-        let mut inputs = vec![
-            ("run", self.model),
-            ("feature-set", self.feature_set),
-            ("gate", self.gate),
-        ];
-        inputs.extend(self.approvals.iter().map(|a| ("approval", *a)));
-        inputs
-    }
-}
-
-/// What a deploying operator signs.
-pub fn deploy_statement(site: &SiteName, slot: &str, model: &Digest, at: Timestamp) -> Vec<u8> {
-    format!("deploy\n{site}\n{slot}\n{}\n{at}", model.hex()).into_bytes()
+    Ok(())
 }
 
 /// Parses `METRIC>=X` or `METRIC<=X` into an unfilled check.
@@ -397,7 +126,7 @@ pub fn gate(home: &mut Home, model: &Digest, checks: Vec<Check>) -> Result<(Dige
     };
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
-    let id = registry::put_record(&tx, vault, keys, &site, Kind::Gate, &report)?;
+    let id = registry::put_record(&tx, vault, keys, &site, &report)?;
     crate::provenance::record(
         &tx,
         vault,
@@ -433,9 +162,9 @@ pub fn insert_gate_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &GateRepo
 /// ([`registry::load_record`]) and its content checked
 /// ([`GateReport::check`]).
 pub fn load_gate(conn: &rusqlite::Connection, vault: &Vault, id: &Digest) -> Result<GateReport> {
-    let report: GateReport = registry::load_record(conn, vault, Kind::Gate, id)?;
+    let report: GateReport = registry::load(conn, vault, id)?;
     report
-        .check()
+        .check(&METRIC_NAMES)
         .map_err(|e| Error::Integrity(format!("gate report {}: {e}", id.short())))?;
     Ok(report)
 }
@@ -487,7 +216,7 @@ pub fn counted_gate(
     let own = home.site().as_str();
     if let Some((id, site)) = newest.iter().find(|(_, site)| site == own) {
         let report = load(id, site)?;
-        if let Err(why) = report.measured_on(run) {
+        if let Err(why) = measured_on(&report, run) {
             return Err(Error::Integrity(format!(
                 "this site's gate report {} of model {}: {why}; the store was altered",
                 id.short(),
@@ -527,7 +256,7 @@ pub fn counted_gate(
             }
         }
         let report = load(id, site)?;
-        if let Err(e) = report.measured_on(run) {
+        if let Err(e) = measured_on(&report, run) {
             why.push(format!(
                 "site {site}'s gate report {} does not count: {e}",
                 id.short()
@@ -599,7 +328,7 @@ pub fn approve(
     approval.operator_signature = operator.sign(Domain::Approval, &approval.signed_bytes());
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
-    let id = registry::put_record(&tx, vault, keys, &site, Kind::Approval, &approval)?;
+    let id = registry::put_record(&tx, vault, keys, &site, &approval)?;
     crate::provenance::record(
         &tx,
         vault,
@@ -650,7 +379,7 @@ pub fn approvals(home: &Home, model: &Digest) -> Result<Vec<(Digest, Approval, K
         let id: Digest = id
             .parse()
             .map_err(|e| Error::Integrity(format!("approvals: {e}")))?;
-        let a: Approval = registry::load_record(&home.conn, home.vault(), Kind::Approval, &id)?;
+        let a: Approval = registry::load(&home.conn, home.vault(), &id)?;
         if a.model != *model {
             return Err(Error::Integrity(format!(
                 "approval {} does not match its index row",
@@ -808,7 +537,7 @@ pub fn deploy(
     };
     let (conn, vault, keys, _) = home.parts();
     let tx = conn.transaction()?;
-    let id = registry::put_record(&tx, vault, keys, &site, Kind::Deployment, &dep)?;
+    let id = registry::put_record(&tx, vault, keys, &site, &dep)?;
     crate::provenance::record(
         &tx,
         vault,
@@ -1144,14 +873,18 @@ mod tests {
 
     #[test]
     fn a_gate_report_decides_only_what_its_checks_show() {
-        report(vec![check(0.8, true)], true).check().expect("sound");
+        report(vec![check(0.8, true)], true)
+            .check(&METRIC_NAMES)
+            .expect("sound");
         report(vec![check(0.6, false)], false)
-            .check()
+            .check(&METRIC_NAMES)
             .expect("sound failure");
-        let err = report(Vec::new(), true).check().expect_err("empty");
+        let err = report(Vec::new(), true)
+            .check(&METRIC_NAMES)
+            .expect_err("empty");
         assert!(err.to_string().contains("checks nothing"), "{err}");
         let err = report(vec![check(0.6, false)], true)
-            .check()
+            .check(&METRIC_NAMES)
             .expect_err("verdict");
         assert!(
             err.to_string()
@@ -1159,7 +892,7 @@ mod tests {
             "{err}"
         );
         let err = report(vec![check(0.6, true)], true)
-            .check()
+            .check(&METRIC_NAMES)
             .expect_err("check");
         assert!(
             err.to_string()
@@ -1168,10 +901,12 @@ mod tests {
         );
         let mut unknown = check(0.8, true);
         unknown.metric = "vibes".into();
-        let err = report(vec![unknown], true).check().expect_err("metric");
+        let err = report(vec![unknown], true)
+            .check(&METRIC_NAMES)
+            .expect_err("metric");
         assert!(err.to_string().contains("unknown metric"), "{err}");
         let mut other = report(vec![check(0.8, true)], true);
         other.ty = APPROVAL_TYPE.into();
-        assert!(other.check().is_err(), "another record type");
+        assert!(other.check(&METRIC_NAMES).is_err(), "another record type");
     }
 }

@@ -1,7 +1,7 @@
 //! `airlock lineage MODEL`: the walk from a model back to the raw snapshot
 //! it was trained on and to the people who approved it, verifying every
 //! signature on the way (each record is loaded through
-//! [`registry::load_record`], which checks every signature by a trusted
+//! [`registry::load`], which checks every signature by a trusted
 //! site and refuses a record without one).
 
 use serde::Serialize;
@@ -191,7 +191,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     for att in weight_sigs {
         registry::check_attestation(&trusted, Kind::Weights, &run.weights, &att)?;
     }
-    let fs: FeatureSetDoc = registry::load_record(conn, vault, Kind::FeatureSet, &run.feature_set)?;
+    let fs: FeatureSetDoc = registry::load(conn, vault, &run.feature_set)?;
     let feature_set = node(
         home,
         Kind::FeatureSet,
@@ -212,7 +212,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
     }
     let mut contract_id = None;
     for d in &dataset_ids {
-        let doc: DatasetDoc = registry::load_record(conn, vault, Kind::Dataset, d)?;
+        let doc: DatasetDoc = registry::load(conn, vault, d)?;
         contract_id.get_or_insert(doc.contract);
         datasets.push(node(
             home,
@@ -228,7 +228,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         )?);
     }
     let contract_id = contract_id.unwrap_or(fs.contract);
-    let c: Contract = registry::load_record(conn, vault, Kind::Contract, &contract_id)?;
+    let c: Contract = registry::load(conn, vault, &contract_id)?;
     let contract = node(
         home,
         Kind::Contract,
@@ -304,7 +304,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         "SELECT id FROM approvals WHERE model = ?1 ORDER BY created_at",
         &id.hex(),
     )? {
-        let r: Approval = registry::load_record(conn, vault, Kind::Approval, &a)?;
+        let r: Approval = registry::load(conn, vault, &a)?;
         about(Kind::Approval, &a, &id, &r.model)?;
         let operator = r.verify_operator()?;
         approvals.push(node(
@@ -329,7 +329,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         "SELECT id FROM deployments WHERE model = ?1 ORDER BY seq",
         &id.hex(),
     )? {
-        let r: Deployment = registry::load_record(conn, vault, Kind::Deployment, &d)?;
+        let r: Deployment = registry::load(conn, vault, &d)?;
         about(Kind::Deployment, &d, &id, &r.model)?;
         let by = match &r.deployed_by {
             None => String::new(),

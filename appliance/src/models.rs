@@ -28,7 +28,7 @@ use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use airlock_worker::SandboxRecord;
 
 /// Type tag of run records.
@@ -131,6 +131,12 @@ impl RunRecord {
     pub fn holdout(&self, metric: &str) -> Option<f64> {
         self.metrics.holdout.get(metric)
     }
+}
+
+/// The run record holds the runtime's and the sandbox's types, so it lives
+/// here rather than in the core with the other records.
+impl registry::Record for RunRecord {
+    const KIND: Kind = Kind::Run;
 }
 
 /// Features, labels and class names of a dataset under a feature set, for a task.
@@ -403,7 +409,7 @@ pub fn train(
         started_at,
         finished_at: Timestamp::now(),
     };
-    let id = registry::put_record(&tx, vault, keys, &site, Kind::Run, &record)?;
+    let id = registry::put_record(&tx, vault, keys, &site, &record)?;
     insert_model_row(&tx, &id, &record)?;
     crate::provenance::record(
         &tx,
@@ -465,7 +471,7 @@ pub fn resolve(home: &Home, prefix: &str) -> Result<Digest> {
 
 /// Loads a run record by model id (verifying signature and digest).
 pub fn load_run(home: &Home, id: &Digest) -> Result<RunRecord> {
-    registry::load_record(&home.conn, home.vault(), Kind::Run, id)
+    registry::load(&home.conn, home.vault(), id)
 }
 
 /// Loads a model's weights, validating the safetensors file against the

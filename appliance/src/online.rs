@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
 use crate::registry::{self, NameRef};
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// The online store's file in a home.
 pub fn path(home_root: &Path) -> PathBuf {
@@ -161,8 +161,7 @@ fn source_dataset(home: &Home, fs: &FeatureSetDoc, from: Option<&NameRef>) -> Re
         Some(r) => registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?.0,
         None => fs.dataset,
     };
-    let doc: data::DatasetDoc =
-        registry::load_record(&home.conn, home.vault(), registry::Kind::Dataset, &id)?;
+    let doc: data::DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
     if doc.contract != fs.contract {
         return Err(Error::Refused(format!(
             "dataset {}@{} follows contract {}, but feature set {} was fit for contract {}",

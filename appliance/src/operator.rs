@@ -16,7 +16,7 @@
 use std::path::PathBuf;
 
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 
 use crate::audit;
@@ -27,33 +27,13 @@ use crate::home::Home;
 use crate::keys::{Domain, KeyId};
 use crate::personal::{PassSource, PersonalKey};
 use crate::policy::{self, InForce, Role};
-use crate::registry::{self, Kind};
-use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::registry;
+use crate::time::{Now, Timestamp};
 
-/// Type tag of operator certificates.
-pub const CERT_TYPE: &str = "airlock.operator/v1";
+pub use airlock_core::record::{CERT_TYPE, OperatorCert};
+
 /// The folder, inside the home, of sealed operator keys.
 pub const DIR: &str = "operators";
-
-/// An operator certificate: the site key vouches that `key` is `name`'s.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OperatorCert {
-    /// Always [`CERT_TYPE`].
-    #[serde(rename = "type")]
-    pub ty: String,
-    /// The certifying site.
-    pub site: SiteName,
-    /// The operator's name.
-    pub name: String,
-    /// Their public key, hex.
-    pub key: String,
-    /// Its id.
-    pub key_id: KeyId,
-    /// When.
-    pub created_at: Timestamp,
-}
 
 /// An operator as listed.
 #[derive(Clone, Debug, Serialize)]
@@ -152,7 +132,7 @@ pub fn create_with(
     let result = (|| -> Result<Digest> {
         let (conn, vault, keys, _) = home.parts();
         let tx = conn.transaction()?;
-        let id = registry::put_record(&tx, vault, keys, &site, Kind::OperatorCert, &cert)?;
+        let id = registry::put_record(&tx, vault, keys, &site, &cert)?;
         tx.execute(
             "INSERT INTO operators (name, key_id, public_key, cert, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![name, cert.key_id.as_str(), cert.key, id.hex(), cert.created_at.to_string()],
@@ -204,8 +184,7 @@ pub fn certified(home: &Home, key_id: &KeyId, key_hex: &str) -> Result<bool> {
     let cert_id: Digest = cert_id
         .parse()
         .map_err(|e| Error::Integrity(format!("operators: {e}")))?;
-    let cert: OperatorCert =
-        registry::load_record(&home.conn, home.vault(), Kind::OperatorCert, &cert_id)?;
+    let cert: OperatorCert = registry::load(&home.conn, home.vault(), &cert_id)?;
     if cert.name != name || cert.key_id != *key_id || cert.site != *home.site() {
         return Err(Error::Integrity(format!(
             "operator {name}'s certificate {} does not match its index row; the store was altered",
@@ -287,8 +266,7 @@ pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<O
     let cert_id: Digest = cert_id
         .parse()
         .map_err(|e| Error::Integrity(format!("operators: {e}")))?;
-    let cert: OperatorCert =
-        registry::load_record(&home.conn, home.vault(), Kind::OperatorCert, &cert_id)?;
+    let cert: OperatorCert = registry::load(&home.conn, home.vault(), &cert_id)?;
     if cert.name != name || cert.key_id.as_str() != key_id || cert.site != *home.site() {
         return Err(Error::Integrity(format!(
             "operator {name}'s certificate {} does not match its index row; the store was altered",

@@ -169,6 +169,16 @@ impl fmt::Debug for PersonalKey {
     }
 }
 
+/// The core signs documents (policies) through this.
+impl crate::keys::Signer for PersonalKey {
+    fn verifying_key(&self) -> VerifyingKey {
+        self.public()
+    }
+    fn sign(&self, domain: Domain, payload: &[u8]) -> String {
+        PersonalKey::sign(self, domain, payload)
+    }
+}
+
 impl PersonalKey {
     /// A fresh key from the operating system's random source.
     pub fn generate() -> Result<Self> {

@@ -10,111 +10,19 @@
 //! walk: a record without a signed statement naming it, or whose statement
 //! disagrees about its inputs, stops the walk.
 
-use std::collections::BTreeMap;
-
 use rusqlite::{Connection, Transaction, params};
-use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::keys::{KeyId, SiteKeys};
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Vault;
 
-/// in-toto's statement type.
-pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
-/// This predicate's type.
-pub const PREDICATE_TYPE: &str = "https://airlock.invalid/provenance/v1";
-
-/// A named digest (in-toto ResourceDescriptor, `sha256` only).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Resource {
-    /// What it is (an object kind, or the role of an input).
-    pub name: String,
-    /// `{"sha256": HEX}`.
-    pub digest: BTreeMap<String, String>,
-}
-
-impl Resource {
-    fn new(name: &str, d: &Digest) -> Self {
-        Resource {
-            name: name.into(),
-            digest: BTreeMap::from([("sha256".to_string(), d.hex())]),
-        }
-    }
-
-    fn sha256(&self) -> Option<&str> {
-        self.digest.get("sha256").map(String::as_str)
-    }
-}
-
-/// Who made the subjects, how, and from what.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Predicate {
-    /// The producing site.
-    pub site: SiteName,
-    /// Its signing key id.
-    pub site_key_id: KeyId,
-    /// The command, e.g. `airlock train`.
-    pub command: String,
-    /// The operator who acted, if one did.
-    pub actor: Option<KeyId>,
-    /// The inputs' digests.
-    pub inputs: Vec<Resource>,
-    /// When.
-    pub at: Timestamp,
-}
-
-/// A provenance statement.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Statement {
-    /// Always [`STATEMENT_TYPE`].
-    #[serde(rename = "_type")]
-    pub ty: String,
-    /// What it is about.
-    pub subject: Vec<Resource>,
-    /// Always [`PREDICATE_TYPE`].
-    #[serde(rename = "predicateType")]
-    pub predicate_type: String,
-    /// The provenance.
-    pub predicate: Predicate,
-}
-
-impl Statement {
-    /// Whether `kind` `id` is among the subjects.
-    pub fn names(&self, kind: Kind, id: &Digest) -> bool {
-        let hex = id.hex();
-        self.subject
-            .iter()
-            .any(|s| s.name == kind.as_str() && s.sha256() == Some(hex.as_str()))
-    }
-
-    /// Checks the statement's shape.
-    pub fn check(&self, source: &str) -> Result<()> {
-        let ok = self.ty == STATEMENT_TYPE
-            && self.predicate_type == PREDICATE_TYPE
-            && !self.subject.is_empty()
-            && self.subject.len() <= 64
-            && self.predicate.inputs.len() <= 4096
-            && self
-                .subject
-                .iter()
-                .chain(&self.predicate.inputs)
-                .all(|r| r.sha256().is_some_and(|h| h.parse::<Digest>().is_ok()));
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::Integrity(format!(
-                "{source}: not a well-formed Airlock provenance statement"
-            )))
-        }
-    }
-}
+pub use airlock_core::provenance::{
+    PREDICATE_TYPE, Predicate, Resource, STATEMENT_TYPE, Statement,
+};
 
 /// Writes and indexes a statement inside the caller's transaction.
 #[allow(clippy::too_many_arguments)]
@@ -144,7 +52,7 @@ pub fn record(
             at: Timestamp::now(),
         },
     };
-    let id = registry::put_record(tx, vault, keys, site, Kind::Provenance, &stmt)?;
+    let id = registry::put_record(tx, vault, keys, site, &stmt)?;
     insert_rows(tx, &id, &stmt)?;
     Ok(id)
 }
@@ -185,11 +93,10 @@ pub fn verify(
     for sid in statements_about(conn, id)? {
         // One statement that no longer verifies (say, by a peer key revoked
         // since) does not hide a good one.
-        let stmt: Statement = match registry::load_record(conn, vault, Kind::Provenance, &sid)
-            .and_then(|s: Statement| {
-                s.check(&format!("provenance statement {}", sid.short()))?;
-                Ok(s)
-            }) {
+        let stmt: Statement = match registry::load(conn, vault, &sid).and_then(|s: Statement| {
+            s.check(&format!("provenance statement {}", sid.short()))?;
+            Ok(s)
+        }) {
             Ok(s) => s,
             Err(e) => {
                 unusable = Some(e);
@@ -273,8 +180,7 @@ mod tests {
             err.to_string().contains("no signed provenance statement"),
             "{err}"
         );
-        let stmt: Statement =
-            registry::load_record(conn, vault, Kind::Provenance, &sid).expect("load");
+        let stmt: Statement = registry::load(conn, vault, &sid).expect("load");
         assert_eq!(stmt.ty, STATEMENT_TYPE);
         assert_eq!(stmt.subject[0].digest["sha256"], subject.hex());
     }

@@ -7,123 +7,28 @@
 //! digest. The signature travels with the object in bundles, so a receiving
 //! site verifies who made each object, not only who shipped it.
 //!
+//! The kinds, statements and attestations themselves, and the name rules,
+//! are `airlock_core::object` and `airlock_core::name`, re-exported here.
+//!
 //! Objects are indexed by (digest, kind), as they are signed: the same bytes
 //! may be held under several kinds, each with its own signatures, so bytes
 //! that one site labels as another kind never block (or borrow the
 //! signatures of) the object another site made from them.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::keys::{self, Domain, SiteKeys};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Vault;
 
-/// What an object in the vault is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Kind {
-    /// A schema contract (JSON).
-    Contract,
-    /// A raw dataset snapshot, byte for byte as ingested.
-    Snapshot,
-    /// A dataset record: which snapshot, which contract, how many rows.
-    Dataset,
-    /// A feature set version with its frozen parameters.
-    FeatureSet,
-    /// Model weights, safetensors.
-    Weights,
-    /// A training run record; its digest is the model's id.
-    Run,
-    /// A gate report.
-    Gate,
-    /// A signed approval.
-    Approval,
-    /// A deployment record.
-    Deployment,
-    /// A root-signed trust policy.
-    Policy,
-    /// An operator certificate (signed by the site key).
-    OperatorCert,
-    /// A site's audit log, exported for an external auditor.
-    AuditLog,
-    /// A signed provenance statement (in-toto style).
-    Provenance,
-}
-
-impl Kind {
-    /// Stable name, as stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Contract => "contract",
-            Kind::Snapshot => "snapshot",
-            Kind::Dataset => "dataset",
-            Kind::FeatureSet => "feature-set",
-            Kind::Weights => "weights",
-            Kind::Run => "run",
-            Kind::Gate => "gate",
-            Kind::Approval => "approval",
-            Kind::Deployment => "deployment",
-            Kind::Policy => "policy",
-            Kind::OperatorCert => "operator-cert",
-            Kind::AuditLog => "audit-log",
-            Kind::Provenance => "provenance",
-        }
-    }
-
-    /// True for the JSON record kinds (small, parsed at import).
-    pub fn is_document(self) -> bool {
-        !matches!(self, Kind::Snapshot | Kind::Weights)
-    }
-
-    /// The largest object of this kind the node accepts.
-    pub fn max_size(self) -> u64 {
-        match self {
-            Kind::Snapshot => 64 << 30,
-            Kind::Weights => 4 << 30,
-            _ => 16 << 20,
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Kind {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        serde_json::from_value(serde_json::Value::String(s.into()))
-            .map_err(|_| Error::Rejected(format!("unknown object kind {s:?}")))
-    }
-}
-
-/// The bytes a site signs for an object: its kind and digest.
-pub fn statement(kind: Kind, id: &Digest) -> Vec<u8> {
-    format!("{}\n{}", kind.as_str(), id.hex()).into_bytes()
-}
-
-/// A signature over an object, as stored and as carried in bundles.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Attestation {
-    /// The signing site.
-    pub site: SiteName,
-    /// The signing key's id.
-    pub key_id: String,
-    /// ed25519 signature (hex) over [`statement`].
-    pub signature: String,
-}
+pub use airlock_core::name::{NameRef, validate_name};
+pub use airlock_core::object::{Attestation, Kind, statement};
+pub use airlock_core::record::Record;
 
 /// Stores `bytes` as an object of `kind`, signs it, indexes it. Idempotent.
 pub fn put_object(
@@ -186,18 +91,16 @@ pub fn add_attestation(
     Ok(())
 }
 
-/// Serialises a record document and stores it with [`put_object`].
-pub fn put_record<T: Serialize>(
+/// Serialises a record document and stores it with [`put_object`], as the
+/// kind its type is.
+pub fn put_record<T: Record>(
     tx: &Transaction<'_>,
     vault: &Vault,
     keys: &SiteKeys,
     site: &SiteName,
-    kind: Kind,
     doc: &T,
 ) -> Result<Digest> {
-    let bytes =
-        serde_json::to_vec(doc).map_err(|e| Error::Rejected(format!("{kind} record: {e}")))?;
-    put_object(tx, vault, keys, site, kind, &bytes)
+    put_object(tx, vault, keys, site, T::KIND, &doc.encode()?)
 }
 
 /// The size of object `id` if this node holds it as a `kind`.
@@ -219,7 +122,10 @@ pub fn kinds_held(conn: &Connection, id: &Digest) -> Result<Vec<Kind>> {
     let kinds: Vec<String> = stmt
         .query_map([id.hex()], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
-    kinds.iter().map(|k| k.parse()).collect()
+    kinds
+        .iter()
+        .map(|k| k.parse().map_err(Error::from))
+        .collect()
 }
 
 /// The signatures recorded over (`kind`, `id`).
@@ -370,9 +276,14 @@ pub fn check_attestation(
     }
 }
 
-/// Reads a record document from the vault after checking that it is indexed
-/// with the expected kind and carries a trusted signature.
-pub fn load_record<T: DeserializeOwned>(
+/// Reads a record document of type `T` from the vault after checking that it
+/// is indexed as `T`'s kind and carries a trusted signature: the kind comes
+/// from the type, so a gate report can never be read as a run record.
+pub fn load<T: Record>(conn: &Connection, vault: &Vault, id: &Digest) -> Result<T> {
+    load_record(conn, vault, T::KIND, id)
+}
+
+fn load_record<T: DeserializeOwned>(
     conn: &Connection,
     vault: &Vault,
     kind: Kind,
@@ -443,72 +354,6 @@ pub(crate) fn listed(conn: &Connection, sql: &str) -> Result<Vec<Listed>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-/// Parses `[SITE/]NAME[@VERSION]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct NameRef {
-    /// The site, when given.
-    pub site: Option<SiteName>,
-    /// The name.
-    pub name: String,
-    /// The version, when given (else the newest).
-    pub version: Option<i64>,
-}
-
-impl FromStr for NameRef {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Self> {
-        let (site, rest) = match s.split_once('/') {
-            Some((site, rest)) => (Some(site.parse::<SiteName>()?), rest),
-            None => (None, s),
-        };
-        let (name, version) = match rest.split_once('@') {
-            Some((n, v)) => (
-                n,
-                Some(v.parse::<i64>().map_err(|_| {
-                    Error::Rejected(format!("{s:?}: version after '@' must be a number"))
-                })?),
-            ),
-            None => (rest, None),
-        };
-        validate_name(name)?;
-        Ok(NameRef {
-            site,
-            name: name.to_string(),
-            version,
-        })
-    }
-}
-
-impl fmt::Display for NameRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(s) = &self.site {
-            write!(f, "{s}/")?;
-        }
-        f.write_str(&self.name)?;
-        if let Some(v) = self.version {
-            write!(f, "@{v}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Names of datasets, contracts, feature sets and models: 1-64 characters of
-/// letters, digits, `-`, `_` and `.`.
-pub fn validate_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::Rejected(format!(
-            "name {name:?} is not valid: use 1-64 letters, digits, '-', '_' or '.'"
-        )))
-    }
 }
 
 /// Resolves a name reference in `table` (which has site, name, version, id
@@ -596,28 +441,44 @@ pub fn resolve_prefix(conn: &Connection, table: &str, what: &str, prefix: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::home::Home;
+    use crate::lifecycle::{Deployment, GATE_TYPE, GateReport};
+    use crate::models::RunRecord;
 
     #[test]
-    fn name_refs_parse() {
-        let r: NameRef = "lab/credit@3".parse().expect("parse");
-        assert_eq!(r.site.as_ref().map(|s| s.as_str()), Some("lab"));
-        assert_eq!((r.name.as_str(), r.version), ("credit", Some(3)));
-        let r: NameRef = "credit".parse().expect("parse");
-        assert_eq!((r.site, r.version), (None, None));
-        assert!("credit@x".parse::<NameRef>().is_err());
-        assert!("cre dit".parse::<NameRef>().is_err());
-        assert!("../x".parse::<NameRef>().is_err());
-    }
-
-    #[test]
-    fn kinds_round_trip() {
-        for k in [
-            Kind::Contract,
-            Kind::FeatureSet,
-            Kind::Weights,
-            Kind::Deployment,
-        ] {
-            assert_eq!(k.as_str().parse::<Kind>().expect("parse"), k);
-        }
+    fn a_record_is_loaded_only_as_the_type_it_was_stored_as() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut home =
+            Home::init(&dir.path().join("h"), "lab".parse().expect("name")).expect("init");
+        let report = GateReport {
+            ty: GATE_TYPE.into(),
+            site: home.site().clone(),
+            model: Digest::of(b"a run record"),
+            checks: vec![],
+            passed: false,
+            created_at: Timestamp(1_795_439_109),
+        };
+        let id = {
+            let (conn, vault, keys, site) = home.parts();
+            let tx = conn.transaction().expect("tx");
+            let id = put_record(&tx, vault, keys, site, &report).expect("put");
+            tx.commit().expect("commit");
+            id
+        };
+        assert_eq!(
+            held_as(&home.conn, &id, Kind::Gate).expect("info"),
+            Some(report.encode().expect("encode").len() as u64)
+        );
+        let loaded: GateReport = load(&home.conn, home.vault(), &id).expect("as a gate report");
+        assert_eq!(loaded, report);
+        let err = load::<RunRecord>(&home.conn, home.vault(), &id).expect_err("not a run");
+        assert!(matches!(err, Error::Refused(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .contains("held here as a gate, not as a run"),
+            "{err}"
+        );
+        let err = load::<Deployment>(&home.conn, home.vault(), &id).expect_err("nor a deployment");
+        assert!(err.to_string().contains("not as a deployment"), "{err}");
     }
 }

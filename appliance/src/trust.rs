@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::policy::InForce;
 use crate::site::{SiteCard, SiteName};
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 
 /// A trusted peer.
 #[derive(Clone, Debug, Serialize)]

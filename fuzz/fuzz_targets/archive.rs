@@ -24,9 +24,9 @@
 
 use std::io::{self, Read};
 
-use airlock::bundle::format::{self, Entry, FormatError};
-use airlock::digest::Digest;
-use airlock::registry::Kind;
+use airlock_core::bundle::{self as format, Entry, FormatError};
+use airlock_core::digest::Digest;
+use airlock_core::object::Kind;
 use libfuzzer_sys::fuzz_target;
 
 const KINDS: [Kind; 9] = [

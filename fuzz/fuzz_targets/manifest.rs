@@ -10,8 +10,8 @@
 
 #![no_main]
 
-use airlock::bundle::format::{
-    self, FOOTER_LEN, Footer, LEADER_LEN, MAX_AGE_HEADER, MAX_MANIFEST, SignedManifest,
+use airlock_core::bundle::{
+    self as format, FOOTER_LEN, Footer, LEADER_LEN, MAX_AGE_HEADER, MAX_MANIFEST, SignedManifest,
 };
 use libfuzzer_sys::fuzz_target;
 

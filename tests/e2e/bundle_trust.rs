@@ -12,7 +12,7 @@ use airlock::keys::Domain;
 use airlock::lifecycle::{self, Approval, Check, GateReport, Op};
 use airlock::personal::PersonalKey;
 use airlock::registry::Kind;
-use airlock::time::Timestamp;
+use airlock::time::{Now, Timestamp};
 
 use crate::craft::{self, Signer, days_from_now, seal};
 use crate::harness::{World, fails, import_refused, ok, refs, run};

@@ -9,9 +9,9 @@ use std::path::Path;
 
 use airlock::bundle::format::{self, Footer, Manifest};
 use airlock::bundle::media::{Parts, PartsWriter, PayloadReader};
-use airlock::keys::{Domain, SiteKeys};
+use airlock::keys::{AgeRecipient, Domain, SiteKeys};
 use airlock::registry::{self, Attestation, Kind};
-use airlock::time::Timestamp;
+use airlock::time::{Now, Timestamp};
 
 /// A bundle opened with the recipient's keys.
 pub struct Unsealed {

@@ -18,7 +18,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::failpoint;
 use crate::features::FeatureSetDoc;
 use crate::home::Home;
-use crate::keys::Domain;
+use crate::keys::{AgeRecipient, Domain};
 use crate::models;
 use crate::operator::Operator;
 use crate::personal::PassSource;
@@ -26,7 +26,7 @@ use crate::pipe;
 use crate::policy::Role;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteCard;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Vault;
 
 /// Something to export.
@@ -115,12 +115,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 add(&mut list, Kind::Run, id);
                 add(&mut list, Kind::Weights, run.weights);
                 add(&mut list, Kind::FeatureSet, run.feature_set);
-                let fs: FeatureSetDoc = registry::load_record(
-                    &home.conn,
-                    home.vault(),
-                    Kind::FeatureSet,
-                    &run.feature_set,
-                )?;
+                let fs: FeatureSetDoc = registry::load(&home.conn, home.vault(), &run.feature_set)?;
                 add(&mut list, Kind::Contract, fs.contract);
                 add(&mut list, Kind::Dataset, run.dataset);
                 if fs.dataset != run.dataset {
@@ -147,15 +142,14 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             Item::Dataset(r) => {
                 let (id, _, _) =
                     registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
-                let doc: DatasetDoc =
-                    registry::load_record(&home.conn, home.vault(), Kind::Dataset, &id)?;
+                let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
                 add(&mut list, Kind::Dataset, id);
                 add(&mut list, Kind::Contract, doc.contract);
                 add(&mut list, Kind::Snapshot, doc.snapshot);
             }
             Item::AuditLog(id) => add(&mut list, Kind::AuditLog, *id),
             Item::Policy(path) => {
-                let p = crate::policy::SignedPolicy::read(path)?;
+                let p = crate::policy::read(path)?;
                 let id = Digest::of(&p.render());
                 if registry::held_as(&home.conn, &id, Kind::Policy)?.is_none() {
                     return Err(Error::NotFound(format!(
@@ -188,8 +182,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             .map(|(d, _)| *d)
             .collect();
         for id in datasets {
-            let doc: DatasetDoc =
-                registry::load_record(&home.conn, home.vault(), Kind::Dataset, &id)?;
+            let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
             add(&mut list, Kind::Snapshot, doc.snapshot);
         }
     }
@@ -201,7 +194,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
 fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
     for item in items {
         let Item::Policy(path) = item else { continue };
-        let p = crate::policy::SignedPolicy::read(path)?;
+        let p = crate::policy::read(path)?;
         p.body.validate()?;
         if p.body.site != to.site {
             return Err(Error::Refused(format!(

@@ -37,7 +37,7 @@ use crate::models::{self, RunRecord};
 use crate::pipe;
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
-use crate::time::Timestamp;
+use crate::time::{Now, Timestamp};
 use crate::vault::Staged;
 
 /// How far before the latest trusted time a bundle may have been made
@@ -900,7 +900,7 @@ fn parse_document(
             claim(&d.site)?;
             // A report that checked nothing, or whose verdict does not
             // follow from its checks, never enters the store.
-            d.check()
+            d.check(&airlock_runtime::METRIC_NAMES)
                 .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             Document::Gate(Box::new(d))
         }
@@ -973,7 +973,7 @@ fn parse_document(
 /// here, never stored or shown. Free text (a dataset's source, a run's
 /// device name, an approval's note) is kept and escaped when shown.
 fn check_names(src: &str, e: &Entry, doc: &Document) -> Result<()> {
-    let check = |field: &str, r: Result<()>| {
+    let check = |field: &str, r: std::result::Result<(), airlock_core::Error>| {
         r.map_err(|err| {
             Error::Integrity(format!(
                 "bundle rejected: {src}: {} {}: field `{field}` breaks this node's name rule: {err}",

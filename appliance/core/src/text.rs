@@ -181,7 +181,7 @@ mod tests {
             "cr\r",
         ] {
             let e = check_free_text("--note", bad).expect_err(bad);
-            assert_eq!(e.exit_code(), crate::error::exit::REJECTED);
+            assert!(matches!(e, Error::Rejected(_)), "{e}");
             let m = e.to_string();
             assert!(m.starts_with("--note "), "{m}");
             assert!(!m.chars().any(is_unsafe), "{m:?}");

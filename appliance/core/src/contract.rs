@@ -37,7 +37,7 @@ use std::io::Read;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::registry::validate_name;
+use crate::name::validate_name;
 
 /// The type of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -401,9 +401,50 @@ pub fn show(cell: &str) -> String {
     }
 }
 
+/// The kinds of contract violation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// A row with the wrong number of fields.
+    Fields,
+    /// A cell that does not parse as the column's type.
+    Type,
+    /// A missing cell in a column that is not nullable.
+    Missing,
+    /// A number outside the column's min/max.
+    Range,
+    /// A value not in the column's categories.
+    Category,
+    /// A key that repeats an earlier row's.
+    Key,
+    /// A column with more missing cells than `max_null_rate`.
+    NullRate,
+    /// A column with fewer or more distinct values than allowed.
+    Distinct,
+    /// A column whose distribution moved too far from the reference.
+    Drift,
+}
+
+impl Rule {
+    /// The rule's name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Fields => "field count",
+            Rule::Type => "type",
+            Rule::Missing => "missing value",
+            Rule::Range => "range",
+            Rule::Category => "category",
+            Rule::Key => "duplicate key",
+            Rule::NullRate => "null rate",
+            Rule::Distinct => "distinct count",
+            Rule::Drift => "distribution drift",
+        }
+    }
+}
+
 /// What a cell check found wrong: the rule, what was expected, what was
 /// found.
-pub type CellError = (crate::check::Rule, String, String);
+pub type CellError = (Rule, String, String);
 
 impl Contract {
     /// Parses and checks a contract document.
@@ -530,7 +571,7 @@ impl Contract {
             }
         }
         if let Some(r) = &self.reference {
-            let parsed: crate::registry::NameRef = r.parse()?;
+            let parsed: crate::name::NameRef = r.parse()?;
             if parsed.version.is_none() || parsed.site.is_some() {
                 return bad(format!(
                     "reference {r:?} must name a dataset of this site with its version, NAME@VERSION"
@@ -584,7 +625,6 @@ impl Contract {
         idx: usize,
         v: ValueRef<'a>,
     ) -> std::result::Result<ValueRef<'a>, CellError> {
-        use crate::check::Rule;
         let c = &self.columns[idx];
         let range = |x: f64, v: ValueRef<'a>| {
             if c.min.is_some_and(|lo| x < lo) || c.max.is_some_and(|hi| x > hi) {
@@ -637,7 +677,6 @@ impl Contract {
         idx: usize,
         cell: &'a str,
     ) -> std::result::Result<ValueRef<'a>, CellError> {
-        use crate::check::Rule;
         let c = &self.columns[idx];
         // A NUL byte ends a C string: tools reading the stored snapshot or a report would see
         // another value than the one checked here. Refused in every column, in CSV, Parquet
@@ -688,7 +727,6 @@ impl Contract {
         idx: usize,
         v: &serde_json::Value,
     ) -> std::result::Result<Value, CellError> {
-        use crate::check::Rule;
         let c = &self.columns[idx];
         let value = match v {
             serde_json::Value::Null => Value::Null,
@@ -965,66 +1003,6 @@ impl<R: Read> CsvRows<R> {
     }
 }
 
-impl Contract {
-    /// Reads a CSV file (in the contract's dialect), checking every cell.
-    /// Returns the typed rows, or `Error::Rejected` listing the violations.
-    pub fn read_csv(
-        &self,
-        input: impl Read,
-        source: &str,
-        on_row: &mut dyn FnMut(u64),
-    ) -> Result<Vec<Vec<Value>>> {
-        let mut rows = Vec::new();
-        self.scan_csv(input, source, &mut |n, row| {
-            on_row(n);
-            rows.push(row);
-        })?;
-        Ok(rows)
-    }
-
-    /// Checks a CSV file cell by cell in bounded memory, handing each valid
-    /// row to `sink` while no violation has been seen. Returns the number
-    /// of rows, or `Error::Rejected` listing the violations. Dataset-wide
-    /// rules (keys, null rates, drift) are checked at ingest only.
-    pub fn scan_csv(
-        &self,
-        input: impl Read,
-        source: &str,
-        sink: &mut dyn FnMut(u64, Vec<Value>),
-    ) -> Result<u64> {
-        let mut rows = CsvRows::open(self, input, source)?;
-        let mut tally = crate::check::Tally::default();
-        let mut row = Vec::with_capacity(self.columns.len());
-        while let Some((n, line, rec)) = rows.next_record()? {
-            if rec.len() != self.columns.len() {
-                tally.add(crate::check::fields_violation(self, n, line, rec.len()));
-                continue;
-            }
-            row.clear();
-            for (idx, cell) in rec.iter().enumerate() {
-                match self.parse_ref(idx, cell) {
-                    Ok(v) => row.push(v.to_owned()),
-                    Err(e) => {
-                        tally.add(crate::check::cell_violation(self, n, line, idx, e));
-                        row.push(Value::Null);
-                    }
-                }
-            }
-            if tally.total() == 0 {
-                sink(n, std::mem::take(&mut row));
-            }
-        }
-        if tally.total() > 0 {
-            return Err(Error::Rejected(tally.report(self, source)));
-        }
-        if rows.rows() == 0 {
-            return Err(Error::Rejected(format!(
-                "{source}: no data rows; nothing was stored"
-            )));
-        }
-        Ok(rows.rows())
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;

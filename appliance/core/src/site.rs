@@ -13,7 +13,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::keys::{self, Domain, KeyId, PublicKeys, SiteKeys};
+use crate::keys::{self, Domain, KeyId, PublicKeys, SiteSigner};
 use crate::time::Timestamp;
 
 /// A validated site name: 1 to 63 characters of `a-z`, `0-9` and `-`,
@@ -40,9 +40,11 @@ impl FromStr for SiteName {
         if ok {
             Ok(SiteName(s.to_string()))
         } else {
-            Err(Error::Rejected(format!(
-                "site name {s:?} is not valid: use 1-63 characters a-z, 0-9 and '-', not starting with '-'"
-            )))
+            Err(Error::BadName {
+                what: "site name",
+                name: s.to_string(),
+                rule: "use 1-63 characters a-z, 0-9 and '-', not starting with '-'",
+            })
         }
     }
 }
@@ -68,6 +70,8 @@ impl fmt::Display for SiteName {
 
 /// The format tag of site cards.
 pub const CARD_FORMAT: &str = "airlock-site-card/1";
+/// Largest site card parsed.
+pub const MAX_CARD: usize = 64 * 1024;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -100,8 +104,12 @@ pub struct SiteCard {
 }
 
 impl SiteCard {
-    /// Writes this site's card, self-signed, as pretty JSON.
-    pub fn render(site: &SiteName, keys: &SiteKeys) -> Result<Vec<u8>> {
+    /// Writes this site's card, self-signed, as pretty JSON, dated `created_at`.
+    pub fn render(
+        site: &SiteName,
+        keys: &impl SiteSigner,
+        created_at: Timestamp,
+    ) -> Result<Vec<u8>> {
         let public = keys.public();
         let body = CardBody {
             format: CARD_FORMAT.into(),
@@ -109,7 +117,7 @@ impl SiteCard {
             key_id: public.key_id(),
             signing_key: hex::encode(public.signing.as_bytes()),
             age_recipient: public.age_recipient,
-            created_at: Timestamp::now(),
+            created_at,
         };
         let signed = serde_json::to_vec(&body).map_err(|e| Error::Rejected(e.to_string()))?;
         let file = CardFile {
@@ -127,7 +135,7 @@ impl SiteCard {
     /// signed by its own key.
     pub fn parse(bytes: &[u8], source: &str) -> Result<Self> {
         let bad = |why: String| Error::Rejected(format!("site card {source}: {why}"));
-        if bytes.len() > 64 * 1024 {
+        if bytes.len() > MAX_CARD {
             return Err(bad("larger than 64 KiB; not a site card".into()));
         }
         let file: CardFile =
@@ -143,7 +151,7 @@ impl SiteCard {
             signing,
             age_recipient: file.body.age_recipient.clone(),
         };
-        public.recipient()?;
+        public.check_recipient()?;
         if public.key_id() != file.body.key_id {
             return Err(bad(format!(
                 "key id {} does not match its signing key (which has id {})",
@@ -168,20 +176,64 @@ impl SiteCard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::tests::TestKey;
 
     #[test]
     fn card_round_trips_and_detects_edits() {
-        let keys = SiteKeys::generate().expect("keys");
+        let keys = TestKey::new(3);
         let site: SiteName = "lab".parse().expect("name");
-        let bytes = SiteCard::render(&site, &keys).expect("render");
+        let bytes = SiteCard::render(&site, &keys, Timestamp(1_795_439_109)).expect("render");
         let card = SiteCard::parse(&bytes, "lab.card").expect("parse");
         assert_eq!(card.site, site);
         assert_eq!(card.keys, keys.public());
+        assert_eq!(card.created_at, Timestamp(1_795_439_109));
         let edited = String::from_utf8(bytes)
             .expect("utf8")
             .replace("\"lab\"", "\"lab2\"");
         let err = SiteCard::parse(edited.as_bytes(), "x").expect_err("edited card");
+        assert!(matches!(err, Error::Integrity(_)), "{err:?}");
         assert!(err.to_string().contains("self-signature"), "{err}");
+    }
+
+    #[test]
+    fn vector_card_with_a_swapped_key_id_is_refused() {
+        let keys = TestKey::new(4);
+        let other = TestKey::new(5);
+        let site: SiteName = "lab".parse().expect("name");
+        let bytes = SiteCard::render(&site, &keys, Timestamp(0)).expect("render");
+        let text = String::from_utf8(bytes).expect("utf8");
+        let swapped = text.replace(
+            keys.public().key_id().as_str(),
+            other.public().key_id().as_str(),
+        );
+        let err = SiteCard::parse(swapped.as_bytes(), "c").expect_err("swapped id");
+        assert!(
+            err.to_string().contains("does not match its signing key"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn vector_card_with_a_bad_age_recipient_is_refused() {
+        let mut keys = TestKey::new(6);
+        keys.age_recipient = "age1notarecipient".into();
+        let site: SiteName = "lab".parse().expect("name");
+        let bytes = SiteCard::render(&site, &keys, Timestamp(0)).expect("render");
+        let err = SiteCard::parse(&bytes, "c").expect_err("bad recipient");
+        assert!(matches!(err, Error::AgeRecipient { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn oversized_and_unknown_fields_are_refused() {
+        let err = SiteCard::parse(&vec![b' '; MAX_CARD + 1], "big").expect_err("big");
+        assert!(err.to_string().contains("larger than 64 KiB"), "{err}");
+        let keys = TestKey::new(7);
+        let site: SiteName = "lab".parse().expect("name");
+        let text = String::from_utf8(SiteCard::render(&site, &keys, Timestamp(0)).expect("r"))
+            .expect("utf8")
+            .replacen('{', "{\"extra\": 1,", 1);
+        let err = SiteCard::parse(text.as_bytes(), "c").expect_err("unknown field");
+        assert!(err.to_string().contains("unknown field"), "{err}");
     }
 
     #[test]
@@ -190,5 +242,10 @@ mod tests {
         for bad in ["", "Lab", "-x", "a/b", "a b", &"x".repeat(64)] {
             assert!(bad.parse::<SiteName>().is_err(), "{bad:?} accepted");
         }
+        let err = "Lab".parse::<SiteName>().expect_err("uppercase");
+        assert_eq!(
+            err.to_string(),
+            "site name \"Lab\" is not valid: use 1-63 characters a-z, 0-9 and '-', not starting with '-'"
+        );
     }
 }

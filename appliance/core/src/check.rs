@@ -5,63 +5,26 @@
 //! tallied per rule: the first [`LISTED_PER_RULE`] of each are located
 //! (row, line, column, expected, found), the rest counted. Offending rows
 //! can be written to a quarantine file for the data owner.
+//!
+//! The core writes no file: offending rows go to a [`QuarantineSink`] and
+//! key runs past [`KEY_RUN`] rows to a [`KeySpill`], both the caller's (the
+//! appliance's are files, `airlock::quarantine`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
 
 use serde::Serialize;
 
-use crate::contract::{CellError, Contract, Value, ValueRef};
-use crate::error::{Error, IoContext, Result};
+pub use crate::contract::Rule;
+use crate::contract::{CellError, Contract, CsvRows, Value, ValueRef};
+use crate::error::{Error, Result};
 use crate::profile::{DriftResult, Profile, Profiler};
 use crate::sketch::hash128;
 use crate::text::Untrusted;
 
 /// How many violations of each rule a report locates before it only counts.
 pub const LISTED_PER_RULE: usize = 5;
-
-/// The kinds of contract violation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    /// A row with the wrong number of fields.
-    Fields,
-    /// A cell that does not parse as the column's type.
-    Type,
-    /// A missing cell in a column that is not nullable.
-    Missing,
-    /// A number outside the column's min/max.
-    Range,
-    /// A value not in the column's categories.
-    Category,
-    /// A key that repeats an earlier row's.
-    Key,
-    /// A column with more missing cells than `max_null_rate`.
-    NullRate,
-    /// A column with fewer or more distinct values than allowed.
-    Distinct,
-    /// A column whose distribution moved too far from the reference.
-    Drift,
-}
-
-impl Rule {
-    /// The rule's name in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Rule::Fields => "field count",
-            Rule::Type => "type",
-            Rule::Missing => "missing value",
-            Rule::Range => "range",
-            Rule::Category => "category",
-            Rule::Key => "duplicate key",
-            Rule::NullRate => "null rate",
-            Rule::Distinct => "distinct count",
-            Rule::Drift => "distribution drift",
-        }
-    }
-}
 
 /// One broken rule, located.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -201,105 +164,129 @@ impl Tally {
     }
 }
 
-/// Offending rows, written for the data owner to a new file (0600, as it
-/// holds raw data): the row and line numbers, the problems, then the
-/// row's cells as they were read. Written only when the file is refused.
-pub struct Quarantine {
-    path: PathBuf,
-    tmp: tempfile::NamedTempFile,
-    writer: csv::Writer<BufWriter<std::fs::File>>,
-    rows: u64,
-}
+impl Contract {
+    /// Reads a CSV file (in the contract's dialect), checking every cell.
+    /// Returns the typed rows, or `Error::Rejected` listing the violations.
+    pub fn read_csv(
+        &self,
+        input: impl Read,
+        source: &str,
+        on_row: &mut dyn FnMut(u64),
+    ) -> Result<Vec<Vec<Value>>> {
+        let mut rows = Vec::new();
+        self.scan_csv(input, source, &mut |n, row| {
+            on_row(n);
+            rows.push(row);
+        })?;
+        Ok(rows)
+    }
 
-impl Quarantine {
-    /// Starts a quarantine file at `path`, which must not exist.
-    pub fn new(path: &Path, contract: &Contract) -> Result<Self> {
-        if path.exists() {
-            return Err(Error::Refused(format!(
-                "quarantine file {} already exists; name a new file",
-                path.display()
+    /// Checks a CSV file cell by cell in bounded memory, handing each valid
+    /// row to `sink` while no violation has been seen. Returns the number
+    /// of rows, or `Error::Rejected` listing the violations. Dataset-wide
+    /// rules (keys, null rates, drift) are checked at ingest only.
+    pub fn scan_csv(
+        &self,
+        input: impl Read,
+        source: &str,
+        sink: &mut dyn FnMut(u64, Vec<Value>),
+    ) -> Result<u64> {
+        let mut rows = CsvRows::open(self, input, source)?;
+        let mut tally = Tally::default();
+        let mut row = Vec::with_capacity(self.columns.len());
+        while let Some((n, line, rec)) = rows.next_record()? {
+            if rec.len() != self.columns.len() {
+                tally.add(fields_violation(self, n, line, rec.len()));
+                continue;
+            }
+            row.clear();
+            for (idx, cell) in rec.iter().enumerate() {
+                match self.parse_ref(idx, cell) {
+                    Ok(v) => row.push(v.to_owned()),
+                    Err(e) => {
+                        tally.add(cell_violation(self, n, line, idx, e));
+                        row.push(Value::Null);
+                    }
+                }
+            }
+            if tally.total() == 0 {
+                sink(n, std::mem::take(&mut row));
+            }
+        }
+        if tally.total() > 0 {
+            return Err(Error::Rejected(tally.report(self, source)));
+        }
+        if rows.rows() == 0 {
+            return Err(Error::Rejected(format!(
+                "{source}: no data rows; nothing was stored"
             )));
         }
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".quarantine-")
-            .tempfile_in(dir)
-            .at(dir)?;
-        let file = tmp.as_file().try_clone().at(tmp.path())?;
-        // Rows with the wrong number of fields are written as they were.
-        let mut writer = csv::WriterBuilder::new()
-            .flexible(true)
-            .from_writer(BufWriter::new(file));
-        let mut header = vec!["_row", "_line", "_problems"];
-        header.extend(contract.names());
-        writer
-            .write_record(&header)
-            .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
-        Ok(Quarantine {
-            path: path.to_path_buf(),
-            tmp,
-            writer,
-            rows: 0,
-        })
+        Ok(rows.rows())
     }
-
+}
+/// Where a [`Checker`] writes offending rows for the data owner: the row and
+/// line numbers, the problems, then the row's cells as they were read. The
+/// appliance's quarantine file implements it; the core writes no file.
+pub trait QuarantineSink {
     /// Adds an offending row.
-    pub fn add(&mut self, row: u64, line: u64, problems: &str, cells: &[&str]) -> Result<()> {
-        let (r, l) = (row.to_string(), line.to_string());
-        let mut rec = vec![r.as_str(), l.as_str(), problems];
-        rec.extend_from_slice(cells);
-        self.rows += 1;
-        self.writer
-            .write_record(&rec)
-            .map_err(|e| Error::io(&self.path, std::io::Error::other(e)))
-    }
-
-    /// Puts the file in place (fsynced); returns its path and row count.
-    pub fn finish(self) -> Result<(PathBuf, u64)> {
-        let Quarantine {
-            path,
-            tmp,
-            writer,
-            rows,
-        } = self;
-        let mut inner = writer
-            .into_inner()
-            .map_err(|e| Error::io(&path, std::io::Error::other(e.to_string())))?;
-        inner.flush().at(&path)?;
-        tmp.as_file().sync_all().at(&path)?;
-        tmp.persist_noclobber(&path)
-            .map_err(|e| Error::io(&path, e.error))?;
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            crate::fsx::sync_dir(dir)?;
-        }
-        Ok((path, rows))
-    }
+    fn add(&mut self, row: u64, line: u64, problems: &str, cells: &[&str]) -> Result<()>;
 }
 
 /// One row's key: (128-bit hash, row, line).
-type KeyEntry = (u128, u64, u64);
+pub type KeyEntry = (u128, u64, u64);
 
-/// Key entries held in memory before a sorted run is spilled to disk:
+/// Key entries held in memory before a sorted run is spilled:
 /// 2^21 entries, 64 MiB.
-const KEY_RUN: usize = 1 << 21;
+pub const KEY_RUN: usize = 1 << 21;
 
-/// The key of every row, in bounded memory: runs of [`KEY_RUN`] entries are
-/// sorted and spilled to anonymous temporary files, then merged.
-struct KeyLog {
-    dir: PathBuf,
-    buf: Vec<KeyEntry>,
-    runs: Vec<std::fs::File>,
+/// Where a [`Checker`] keeps the sorted runs of row keys that do not fit in
+/// memory (past [`KEY_RUN`] rows). The appliance spills them to anonymous
+/// temporary files; [`MemorySpill`] keeps them in memory.
+pub trait KeySpill {
+    /// Stores one run, sorted, as the next run.
+    fn write_run(&mut self, run: &[KeyEntry]) -> Result<()>;
+    /// How many runs are stored.
+    fn runs(&self) -> usize;
+    /// The next entry of run `run`, in the order written; `None` at its end.
+    fn next(&mut self, run: usize) -> Result<Option<KeyEntry>>;
 }
 
-impl KeyLog {
-    fn new(dir: &Path) -> Self {
+/// Runs kept in memory: for small inputs and tests.
+#[derive(Debug, Default)]
+pub struct MemorySpill {
+    /// Each run and how far it has been read.
+    runs: Vec<(Vec<KeyEntry>, usize)>,
+}
+
+impl KeySpill for MemorySpill {
+    fn write_run(&mut self, run: &[KeyEntry]) -> Result<()> {
+        self.runs.push((run.to_vec(), 0));
+        Ok(())
+    }
+    fn runs(&self) -> usize {
+        self.runs.len()
+    }
+    fn next(&mut self, run: usize) -> Result<Option<KeyEntry>> {
+        Ok(self.runs.get_mut(run).and_then(|(entries, at)| {
+            let e = entries.get(*at).copied();
+            *at += 1;
+            e
+        }))
+    }
+}
+
+/// The key of every row, in bounded memory: runs of [`KEY_RUN`] entries are
+/// sorted and spilled, then merged.
+struct KeyLog<'s> {
+    buf: Vec<KeyEntry>,
+    spill: Box<dyn KeySpill + 's>,
+}
+
+impl<'s> KeyLog<'s> {
+    fn new(spill: Box<dyn KeySpill + 's>) -> Self {
         KeyLog {
-            dir: dir.to_path_buf(),
             buf: Vec::new(),
-            runs: Vec::new(),
+            spill,
         }
     }
 
@@ -312,50 +299,24 @@ impl KeyLog {
     }
 
     fn spill(&mut self) -> Result<()> {
-        use std::io::Seek;
         self.buf.sort_unstable();
-        let mut f = tempfile::tempfile_in(&self.dir).at(&self.dir)?;
-        {
-            let mut w = BufWriter::new(&mut f);
-            for (h, r, l) in self.buf.drain(..) {
-                w.write_all(&h.to_le_bytes()).at(&self.dir)?;
-                w.write_all(&r.to_le_bytes()).at(&self.dir)?;
-                w.write_all(&l.to_le_bytes()).at(&self.dir)?;
-            }
-            w.flush().at(&self.dir)?;
-        }
-        f.rewind().at(&self.dir)?;
-        self.runs.push(f);
+        self.spill.write_run(&self.buf)?;
+        self.buf.clear();
         Ok(())
     }
 
     /// Every entry, in (hash, row, line) order.
     fn for_each_sorted(mut self, each: &mut dyn FnMut(KeyEntry)) -> Result<()> {
         use std::cmp::Reverse;
-        use std::io::{BufReader, Read};
         self.buf.sort_unstable();
-        if self.runs.is_empty() {
+        let runs = self.spill.runs();
+        if runs == 0 {
             self.buf.into_iter().for_each(each);
             return Ok(());
         }
-        let dir = self.dir.clone();
-        let mut readers: Vec<BufReader<std::fs::File>> =
-            self.runs.into_iter().map(BufReader::new).collect();
-        let next = |r: &mut BufReader<std::fs::File>| -> Result<Option<KeyEntry>> {
-            let mut b = [0u8; 32];
-            match r.read_exact(&mut b) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-                Err(e) => return Err(Error::io(&dir, e)),
-            }
-            let h = u128::from_le_bytes(b[..16].try_into().unwrap_or_default());
-            let r = u64::from_le_bytes(b[16..24].try_into().unwrap_or_default());
-            let l = u64::from_le_bytes(b[24..].try_into().unwrap_or_default());
-            Ok(Some((h, r, l)))
-        };
         let mut heap = std::collections::BinaryHeap::new();
-        for (i, r) in readers.iter_mut().enumerate() {
-            if let Some(e) = next(r)? {
+        for i in 0..runs {
+            if let Some(e) = self.spill.next(i)? {
                 heap.push(Reverse((e, i)));
             }
         }
@@ -371,7 +332,7 @@ impl KeyLog {
             if take_disk {
                 if let Some(Reverse((e, i))) = heap.pop() {
                     each(e);
-                    if let Some(n) = next(&mut readers[i])? {
+                    if let Some(n) = self.spill.next(i)? {
                         heap.push(Reverse((n, i)));
                     }
                 }
@@ -399,14 +360,14 @@ pub struct Checked {
 }
 
 /// Checks rows against a contract and profiles them, in one pass.
-pub struct Checker<'c> {
+pub struct Checker<'c, Q> {
     contract: &'c Contract,
     tally: Tally,
     profiler: Profiler,
     key_cols: Vec<usize>,
     /// (key hash, row, line) of every row with a whole key.
-    keys: KeyLog,
-    quarantine: Option<Quarantine>,
+    keys: KeyLog<'c>,
+    quarantine: Option<Q>,
     /// Starts with a random salt: the key hashes spilled to disk must not
     /// be a dictionary of the key values (national ids, say).
     key_buf: Vec<u8>,
@@ -417,14 +378,17 @@ pub struct Checker<'c> {
     quarantined: BTreeSet<u64>,
 }
 
-impl<'c> Checker<'c> {
+impl<'c, Q: QuarantineSink> Checker<'c, Q> {
     /// A checker for `contract`. `reference` is the profile drift checks
-    /// compare against.
+    /// compare against; offending rows go to `quarantine`, if any; row keys
+    /// past [`KEY_RUN`] rows go to `spill`. `salt` (random, from the caller)
+    /// starts every key hash.
     pub fn new(
         contract: &'c Contract,
         reference: Option<Profile>,
-        quarantine: Option<Quarantine>,
-        spill_dir: &Path,
+        quarantine: Option<Q>,
+        spill: Box<dyn KeySpill + 'c>,
+        salt: [u8; 16],
     ) -> Self {
         let key_cols = contract
             .key
@@ -437,16 +401,10 @@ impl<'c> Checker<'c> {
             tally: Tally::default(),
             profiler: Profiler::new(contract, reference),
             key_cols,
-            keys: KeyLog::new(spill_dir),
+            keys: KeyLog::new(spill),
             quarantine,
             key_buf: Vec::new(),
-            salt: {
-                let mut salt = [0u8; 16];
-                // A failed read leaves a fixed salt: the check still works,
-                // only the spill files are less private.
-                let _ = getrandom::fill(&mut salt);
-                salt
-            },
+            salt,
             type_fail: vec![0; contract.columns.len()],
             quarantined: BTreeSet::new(),
         }
@@ -551,7 +509,7 @@ impl<'c> Checker<'c> {
 
     /// Checks the rules over the whole file and hands back what was found,
     /// with the quarantine file (still to be finished or dropped).
-    pub fn finish(mut self) -> Result<(Checked, Option<Quarantine>)> {
+    pub fn finish(mut self) -> Result<(Checked, Option<Q>)> {
         let c = self.contract;
         let mut duplicate_rows = BTreeSet::new();
         if !self.key_cols.is_empty() {
@@ -682,8 +640,7 @@ mod tests {
 
     #[test]
     fn spilled_key_runs_merge_in_order_and_lose_nothing() {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut log = KeyLog::new(dir.path());
+        let mut log = KeyLog::new(Box::new(MemorySpill::default()));
         let mut rng = crate::sketch::SplitMix(9);
         let mut all = Vec::new();
         for i in 0..3000u64 {
@@ -696,7 +653,7 @@ mod tests {
         }
         log.push((7, 9999, 0)).expect("push");
         all.push((7, 9999, 0));
-        assert_eq!(log.runs.len(), 3);
+        assert_eq!(log.spill.runs(), 3);
         let mut got = Vec::new();
         log.for_each_sorted(&mut |e| got.push(e)).expect("merge");
         all.sort_unstable();

@@ -1,0 +1,50 @@
+//! Airlock's pure core: the values and documents every part of a node agrees on, and the
+//! parsers of the bytes that arrive from outside, with no SQLite, no filesystem and no clock.
+//!
+//! Everything here takes bytes or values and returns checked values or an [`Error`]; time is
+//! an argument (a [`time::Timestamp`]), never read from the system. That keeps each parser of
+//! untrusted bytes small enough to be tested and fuzzed alone (`fuzz/` depends on this crate,
+//! not on the appliance), and lets the appliance (`airlock-appliance`, the store, the vault,
+//! the keys on disk) and its future front ends share one definition of each document.
+//!
+//! - [`digest`]: SHA-256 content addresses, hashing readers and writers;
+//! - [`keys`]: signing domains, key ids, public keys and signature verification;
+//! - [`time`]: UTC timestamps and their one text form;
+//! - [`name`]: the names of datasets, contracts, feature sets, models and slots;
+//! - [`site`]: site names and site cards (parse, self-signature, render);
+//! - [`policy`]: the root-signed trust policy document and the root chain rules;
+//! - [`object`]: what an object is (its kind) and who vouches for it (attestations);
+//! - [`bundle`]: the bundle wire format (leader, trailer, manifest, footer, object stream);
+//! - [`contract`]: schema contracts, and the one parser of untrusted cells;
+//! - [`check`]: checking rows against a contract and tallying violations;
+//! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches;
+//! - [`record`]: the [`record::Record`] trait that ties each record type to its kind, and the
+//!   record documents: [`dataset`], [`features`] (with THE transform), [`lifecycle`] (gate
+//!   reports, approvals, deployments), [`provenance`] statements, operator certificates.
+//!
+//! Modules depend one way: `contract` ← `profile` ← `check` (the violation rules are the
+//! contract's, [`contract::Rule`]; the checker tallies them).
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod bundle;
+pub mod check;
+pub mod contract;
+pub mod dataset;
+pub mod digest;
+pub mod error;
+pub mod features;
+pub mod keys;
+pub mod lifecycle;
+pub mod name;
+pub mod object;
+pub mod policy;
+pub mod profile;
+pub mod provenance;
+pub mod record;
+pub mod site;
+pub mod sketch;
+pub mod text;
+pub mod time;
+
+pub use error::{Error, Result};
