@@ -82,6 +82,9 @@ enum Command {
     /// List and show models.
     #[command(subcommand)]
     Models(ModelsCmd),
+    /// Score a model on a separate dataset: metrics, confusion, threshold sweep, calibration,
+    /// importance, slices, fairness, robustness; stores a signed evaluation record.
+    Evaluate(crate::cli_eval::EvaluateArgs),
     /// Check a model's held-out metrics against thresholds; stores a signed report.
     Gate {
         /// Model id (or 8+ leading hex digits).
@@ -703,6 +706,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Contract(cmd) => return crate::cli_data::contract(&home_dir, out, cmd),
         Command::Data(cmd) => return crate::cli_data::data(&home_dir, out, cmd),
         Command::Features(cmd) => return crate::cli_data::features(&home_dir, out, cmd),
+        Command::Evaluate(a) => return crate::cli_eval::run(&home_dir, out, a),
         Command::Train(a) => return train(&home_dir, out, a),
         Command::Models(ModelsCmd::List) => {
             let home = open_read_only()?;
@@ -737,6 +741,13 @@ pub fn run(cli: Cli) -> Result<i32> {
             let run = models::load_run(&home, &id)?;
             let mut v = serde_json::to_value(&run).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(id.hex());
+            let evals = airlock::evaluate::list_for(&home, &id)?;
+            v["evaluations"] = json!(
+                evals
+                    .iter()
+                    .map(|(e, r)| json!({ "id": e.hex(), "dataset": r.dataset_ref, "site": r.site, "rows": r.rows }))
+                    .collect::<Vec<_>>()
+            );
             out.emit(&v, |_| {
                 out.line(format_args!("model       {id}"));
                 out.line(format_args!(
@@ -800,6 +811,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                         }
                     ));
                 }
+                crate::cli_eval::listed(out, &evals);
             });
         }
         Command::Gate { model, require } => {

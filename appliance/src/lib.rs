@@ -43,6 +43,7 @@ pub mod data;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod evaluate;
 pub mod failpoint;
 pub mod features;
 pub mod fsx;

@@ -14,7 +14,7 @@ use airlock::models;
 
 use crate::harness::{fails, ok};
 
-const GERMAN: &str = concat!(
+pub const GERMAN: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../tests/fixtures/german/german.data"
 );
@@ -46,7 +46,7 @@ const COLUMNS: [&str; 21] = [
 /// A header-less, space-separated contract for german.data, with `?` as
 /// missing; integer columns where the data is numeric, categories (taken
 /// from the data itself) elsewhere; `age` nullable.
-fn german_contract(rows: &[Vec<String>]) -> String {
+pub fn german_contract(rows: &[Vec<String>]) -> String {
     let mut c = String::from(
         "name = \"german\"\nversion = 1\nnull_tokens = [\"?\"]\n[csv]\nheader = false\ndelimiter = \" \"\n",
     );

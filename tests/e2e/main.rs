@@ -13,6 +13,7 @@ mod contracts;
 mod crash;
 mod demo;
 mod escapes;
+mod evaluation;
 mod features;
 mod home_attacks;
 mod ingest;

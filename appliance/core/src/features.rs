@@ -400,7 +400,8 @@ impl Fitted {
         }
     }
 
-    fn width(&self) -> usize {
+    /// The slots this feature takes in the vector.
+    pub fn width(&self) -> usize {
         let ind = |i: &bool| usize::from(*i);
         match self {
             Fitted::Numeric { indicator, .. } => 1 + ind(indicator),

@@ -48,6 +48,8 @@ pub enum Kind {
     AuditLog,
     /// A signed provenance statement (in-toto style).
     Provenance,
+    /// A signed evaluation of a model on a dataset (`airlock evaluate`).
+    Evaluation,
 }
 
 impl Kind {
@@ -67,6 +69,7 @@ impl Kind {
             Kind::OperatorCert => "operator-cert",
             Kind::AuditLog => "audit-log",
             Kind::Provenance => "provenance",
+            Kind::Evaluation => "evaluation",
         }
     }
 

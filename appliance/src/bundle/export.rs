@@ -97,6 +97,7 @@ fn order(kind: Kind) -> u8 {
         Kind::Weights => 4,
         Kind::Run => 5,
         Kind::Gate => 6,
+        Kind::Evaluation => 6,
         Kind::Approval => 7,
         Kind::Policy => 8,
         Kind::Provenance => 9,
@@ -127,6 +128,9 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                     &id.hex(),
                 )? {
                     add(&mut list, Kind::Gate, g);
+                }
+                for e in crate::evaluate::ids_for(home, &id)? {
+                    add(&mut list, Kind::Evaluation, e);
                 }
                 for a in registry::digests(
                     &home.conn,

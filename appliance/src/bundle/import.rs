@@ -834,6 +834,8 @@ enum Document {
     Policy(Box<crate::policy::SignedPolicy>),
     AuditLog(Box<crate::audit::AuditExport>),
     Provenance(Box<crate::provenance::Statement>),
+    /// Parsed and bound to its signers; it has no index row.
+    Evaluation,
 }
 
 /// Parses a record document and binds the site it claims to its signers.
@@ -953,6 +955,12 @@ fn parse_document(
                 .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             claim(&d.predicate.site)?;
             Document::Provenance(Box::new(d))
+        }
+        Kind::Evaluation => {
+            let d: crate::evaluate::EvaluationRecord =
+                serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::Evaluation
         }
         Kind::OperatorCert => {
             return Err(Error::Refused(format!(
@@ -1191,6 +1199,8 @@ fn write_rows(
             Document::Approval(a) => lifecycle::insert_approval_row(tx, id, a)?,
             Document::Policy(_) => {}
             Document::Provenance(p) => crate::provenance::insert_rows(tx, id, p)?,
+            // Found by kind and model when listed (`evaluate::list_for`); no index row.
+            Document::Evaluation => {}
             Document::AuditLog(_) => {
                 return Err(Error::Integrity(format!(
                     "bundle rejected: {src}: an audit log export reached the commit"

@@ -1,0 +1,504 @@
+//! `airlock evaluate`: a model scored on a dataset it was not trained on, with everything a
+//! reviewer asks before the model touches a decision about a person, as one signed record.
+//!
+//! The dataset is an ingested snapshot under the model's contract (so its rows passed the
+//! same checks as training data); its features come from the model's own frozen feature set
+//! (the one transform), and its labels from the feature set's label column. The record holds:
+//! every metric of the task; the confusion matrix at the model's threshold (0.5 for binary
+//! models) and a threshold sweep; calibration (in the metrics: reliability bins and Brier);
+//! permutation feature importance; per-slice figures for the columns named with `--slice-by`
+//! (row count, metrics, a 95% Wilson interval for accuracy, and a flag on slices under the
+//! minimum size, whose figures are not to be trusted); group fairness for the sensitive
+//! attributes named with `--sensitive` (binary models); and accuracy under bounded
+//! perturbations of the numeric features (seeded noise and FGSM). The record is signed by the
+//! site, bound to the model, the dataset record and its snapshot, stored in the vault, listed by
+//! `airlock models show`, and exported with the model.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use airlock_core::contract::Value;
+use airlock_core::features::Fitted;
+use airlock_core::record::Record;
+use airlock_runtime::{
+    Confusion, Fairness, Importance, Metrics, Perturbation, RobustAccuracy, Task, ThresholdPoint,
+    class_confusion, confusion, evaluate as metrics_of, fairness, permutation_importance,
+    robust_accuracy, threshold_sweep,
+};
+
+use crate::audit;
+use crate::data;
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::features;
+use crate::home::Home;
+use crate::models;
+use crate::registry::{self, Kind, NameRef};
+use crate::site::SiteName;
+use crate::time::{Now, Timestamp};
+
+/// Type tag of evaluation records.
+pub const EVALUATION_TYPE: &str = "airlock.evaluation/v1";
+
+/// Slices with fewer rows are flagged (and a gate policy decides whether they are judged).
+pub const DEFAULT_MIN_SLICE_ROWS: usize = 30;
+
+/// One value of a sliced column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SliceGroup {
+    /// The column's value (or band).
+    pub value: String,
+    /// Rows with it.
+    pub rows: usize,
+    /// Metrics on those rows.
+    pub metrics: Metrics,
+    /// 95% Wilson interval of the accuracy (classification).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accuracy_interval: Option<[f64; 2]>,
+    /// Fewer rows than the minimum: reported, not to be trusted.
+    pub small: bool,
+}
+
+/// Figures per value of one column.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SliceReport {
+    /// The contract column sliced on.
+    pub column: String,
+    /// Its values, sorted.
+    pub groups: Vec<SliceGroup>,
+}
+
+/// Group fairness for one sensitive attribute.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairnessReport {
+    /// The contract column.
+    pub attribute: String,
+    /// Cut points of a numeric attribute (bands `<=a`, `a-b`, `>b`); empty: raw values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cuts: Vec<f64>,
+    /// The figures, from the decisions at the model's threshold.
+    pub fairness: Fairness,
+}
+
+/// The signed record of `airlock evaluate`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluationRecord {
+    /// Always [`EVALUATION_TYPE`].
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The site that ran it.
+    pub site: SiteName,
+    /// The model evaluated (its run record's id).
+    pub model: Digest,
+    /// The dataset record evaluated on.
+    pub dataset: Digest,
+    /// `name@version` of that dataset.
+    pub dataset_ref: String,
+    /// Its raw snapshot.
+    pub snapshot: Digest,
+    /// The feature set used (the model's).
+    pub feature_set: Digest,
+    /// Rows evaluated.
+    pub rows: usize,
+    /// Every metric of the task, with calibration.
+    pub metrics: Metrics,
+    /// The decision threshold (binary models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// The confusion at the threshold (binary models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confusion: Option<Confusion>,
+    /// `[true][predicted]` counts (multiclass models).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_confusion: Vec<Vec<usize>>,
+    /// Precision, recall, F1 and positive rate by threshold (binary models).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sweep: Vec<ThresholdPoint>,
+    /// The metric permutation importance is measured by.
+    pub importance_metric: String,
+    /// Permutation importance per feature.
+    pub importance: Vec<Importance>,
+    /// The minimum slice size.
+    pub min_slice_rows: usize,
+    /// Per-slice figures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slices: Vec<SliceReport>,
+    /// Fairness per sensitive attribute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fairness: Vec<FairnessReport>,
+    /// Accuracy under bounded perturbations of the numeric features (classification).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub robustness: Vec<RobustAccuracy>,
+    /// The seed of importance and noise.
+    pub seed: u64,
+    /// When.
+    pub created_at: Timestamp,
+}
+
+impl Record for EvaluationRecord {
+    const KIND: Kind = Kind::Evaluation;
+}
+
+/// A sensitive attribute: a contract column, with cut points when it is numeric.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sensitive {
+    /// The column.
+    pub column: String,
+    /// Cut points (ascending); empty for raw values.
+    pub cuts: Vec<f64>,
+}
+
+impl std::str::FromStr for Sensitive {
+    type Err = Error;
+
+    /// `COLUMN` or `COLUMN:CUT[,CUT...]` (e.g. `age:25`).
+    fn from_str(s: &str) -> Result<Self> {
+        let (column, cuts) = match s.split_once(':') {
+            None => (s, Vec::new()),
+            Some((c, cuts)) => {
+                let cuts = cuts
+                    .split(',')
+                    .map(|v| v.trim().parse::<f64>().ok().filter(|v| v.is_finite()))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        Error::Rejected(format!(
+                            "--sensitive {s:?}: cut points are numbers, e.g. age:25 or age:25,60"
+                        ))
+                    })?;
+                if cuts.windows(2).any(|w| w[0] >= w[1]) {
+                    return Err(Error::Rejected(format!(
+                        "--sensitive {s:?}: cut points must rise"
+                    )));
+                }
+                (c, cuts)
+            }
+        };
+        if column.is_empty() {
+            return Err(Error::Rejected(format!(
+                "--sensitive {s:?}: name a contract column"
+            )));
+        }
+        Ok(Sensitive {
+            column: column.to_owned(),
+            cuts,
+        })
+    }
+}
+
+/// Options of `airlock evaluate`.
+#[derive(Clone, Debug)]
+pub struct EvaluateRequest {
+    /// The model.
+    pub model: Digest,
+    /// The dataset, `[SITE/]NAME[@V]`.
+    pub dataset: NameRef,
+    /// Columns to slice by.
+    pub slice_by: Vec<String>,
+    /// Sensitive attributes.
+    pub sensitive: Vec<Sensitive>,
+    /// Slices under this many rows are flagged.
+    pub min_slice_rows: usize,
+    /// Steps of the threshold sweep.
+    pub threshold_steps: usize,
+    /// Repeats of permutation importance.
+    pub importance_repeats: usize,
+    /// Bound of the robustness checks, in standardized units.
+    pub epsilon: f64,
+    /// Seed of importance and noise.
+    pub seed: u64,
+}
+
+/// 95% Wilson score interval of `k` successes in `n`.
+fn wilson(k: usize, n: usize) -> [f64; 2] {
+    if n == 0 {
+        return [0.0, 1.0];
+    }
+    let z = 1.959_963_984_540_054_f64;
+    let (n, p) = (n as f64, k as f64 / n as f64);
+    let den = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / den;
+    let half = z * ((p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()) / den;
+    [(centre - half).max(0.0), (centre + half).min(1.0)]
+}
+
+/// The group of a cell: its canonical text, or its band when `cuts` are given.
+fn group_of(v: &Value, cuts: &[f64]) -> String {
+    let x = match v {
+        Value::Null => return "(missing)".into(),
+        Value::Int(i) if !cuts.is_empty() => *i as f64,
+        Value::Float(f) if !cuts.is_empty() => *f,
+        other => return other.canonical(),
+    };
+    match cuts.iter().position(|c| x <= *c) {
+        Some(0) => format!("<={}", cuts[0]),
+        Some(i) => format!("{}-{}", cuts[i - 1], cuts[i]),
+        None => format!(">{}", cuts[cuts.len() - 1]),
+    }
+}
+
+/// Evaluates a model on a dataset and stores the signed record, with its provenance and audit
+/// record (`model.evaluate`).
+pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, EvaluationRecord)> {
+    let run = models::load_run(home, &req.model)?;
+    let model = models::load_model(home, &run)?;
+    let fs = features::load(home, &run.feature_set)?;
+    let loaded = data::load(home, &req.dataset)?;
+    let mut task = run.spec.task;
+    let prepared = models::prepare(&fs, &loaded, &mut task, None)?;
+    if task != run.spec.task {
+        return Err(Error::Refused(format!(
+            "dataset {}@{} has labels of another task than the model's ({})",
+            loaded.doc.name,
+            loaded.doc.version,
+            run.spec.task.name()
+        )));
+    }
+    let column = |name: &str| {
+        loaded.contract.index_of(name).ok_or_else(|| {
+            Error::Rejected(format!(
+                "column {name:?} is not in contract {} v{}",
+                loaded.contract.name, loaded.contract.version
+            ))
+        })
+    };
+    let outputs = model.predict(&prepared.x)?;
+    let y = &prepared.y;
+    let metrics = metrics_of(&outputs, y)?;
+    let binary = task == Task::Binary;
+    let threshold = binary.then_some(0.5);
+    let (confusion_at, sweep) = if binary {
+        (
+            Some(confusion(&outputs.values, y, 0.5)?),
+            threshold_sweep(&outputs.values, y, req.threshold_steps)?,
+        )
+    } else {
+        (None, Vec::new())
+    };
+    let class_conf = match task {
+        Task::Multiclass { .. } => class_confusion(&outputs, y)?,
+        _ => Vec::new(),
+    };
+
+    // Features as groups of model inputs, for importance and robustness.
+    let mut groups = Vec::with_capacity(fs.features.len());
+    let mut numeric = Vec::new();
+    let mut offset = 0;
+    for f in &fs.features {
+        let w = f.width();
+        groups.push((
+            f.columns().join("*"),
+            (offset..offset + w).collect::<Vec<_>>(),
+        ));
+        if matches!(f, Fitted::Numeric { .. }) {
+            numeric.push(offset);
+        }
+        offset += w;
+    }
+    let importance_metric = match task {
+        Task::Binary => "roc_auc",
+        Task::Multiclass { .. } => "accuracy",
+        Task::Regression => "rmse",
+    };
+    let importance = permutation_importance(
+        &model,
+        &prepared.x,
+        y,
+        &groups,
+        importance_metric,
+        req.importance_repeats,
+        req.seed,
+    )?;
+
+    let mut slices = Vec::new();
+    for name in &req.slice_by {
+        let idx = column(name)?;
+        let mut by: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        for (i, row) in loaded.rows.iter().enumerate() {
+            by.entry(group_of(&row[idx], &[])).or_default().push(i);
+        }
+        if by.len() > airlock_runtime::MAX_SLICES {
+            return Err(Error::Rejected(format!(
+                "--slice-by {name}: more than {} values; slice on a column with fewer",
+                airlock_runtime::MAX_SLICES
+            )));
+        }
+        let mut report = SliceReport {
+            column: name.clone(),
+            groups: Vec::new(),
+        };
+        for (value, rows) in by {
+            let mut values = Vec::with_capacity(rows.len() * outputs.width);
+            for &i in &rows {
+                values.extend_from_slice(outputs.row(i));
+            }
+            let part = airlock_runtime::Outputs {
+                task: outputs.task,
+                width: outputs.width,
+                values,
+            };
+            let labels: Vec<f32> = rows.iter().map(|&i| y[i]).collect();
+            let right = (0..rows.len())
+                .filter(|&k| part.class(k) == Some(labels[k] as usize))
+                .count();
+            report.groups.push(SliceGroup {
+                metrics: metrics_of(&part, &labels)?,
+                accuracy_interval: (task != Task::Regression).then(|| wilson(right, rows.len())),
+                small: rows.len() < req.min_slice_rows,
+                rows: rows.len(),
+                value,
+            });
+        }
+        slices.push(report);
+    }
+
+    let mut fairness_reports = Vec::new();
+    if !req.sensitive.is_empty() {
+        if !binary {
+            return Err(Error::Rejected(
+                "--sensitive: group fairness is computed for binary models".into(),
+            ));
+        }
+        let decided: Vec<bool> = outputs.values.iter().map(|&p| p >= 0.5).collect();
+        for s in &req.sensitive {
+            let idx = column(&s.column)?;
+            let keys: Vec<String> = loaded
+                .rows
+                .iter()
+                .map(|r| group_of(&r[idx], &s.cuts))
+                .collect();
+            fairness_reports.push(FairnessReport {
+                attribute: s.column.clone(),
+                cuts: s.cuts.clone(),
+                fairness: fairness(&decided, y, &keys)?,
+            });
+        }
+    }
+
+    let mut robustness = Vec::new();
+    if task != Task::Regression && !numeric.is_empty() {
+        for p in [Perturbation::Noise, Perturbation::Fgsm] {
+            robustness.push(robust_accuracy(
+                &model,
+                &prepared.x,
+                y,
+                &numeric,
+                p,
+                req.epsilon,
+                req.seed,
+            )?);
+        }
+    }
+
+    let site = home.site().clone();
+    let record = EvaluationRecord {
+        ty: EVALUATION_TYPE.into(),
+        site: site.clone(),
+        model: req.model,
+        dataset: loaded.id,
+        dataset_ref: format!("{}@{}", loaded.doc.name, loaded.doc.version),
+        snapshot: loaded.doc.snapshot,
+        feature_set: run.feature_set,
+        rows: prepared.y.len(),
+        metrics,
+        threshold,
+        confusion: confusion_at,
+        class_confusion: class_conf,
+        sweep,
+        importance_metric: importance_metric.into(),
+        importance,
+        min_slice_rows: req.min_slice_rows,
+        slices,
+        fairness: fairness_reports,
+        robustness,
+        seed: req.seed,
+        created_at: Timestamp::now(),
+    };
+    let (conn, vault, keys, _) = home.parts();
+    let tx = conn.transaction()?;
+    let id = registry::put_record(&tx, vault, keys, &site, &record)?;
+    crate::provenance::record(
+        &tx,
+        vault,
+        keys,
+        &site,
+        "airlock evaluate",
+        None,
+        &[(Kind::Evaluation, id)],
+        &[
+            ("run", req.model),
+            ("dataset", record.dataset),
+            ("feature-set", record.feature_set),
+        ],
+    )?;
+    audit::append(
+        &tx,
+        keys,
+        "model.evaluate",
+        &[id.hex(), req.model.hex()],
+        json!({ "dataset": record.dataset_ref, "rows": record.rows }),
+    )?;
+    tx.commit()?;
+    Ok((id, record))
+}
+
+/// The evaluations of `model` held here (made here or carried in), by id.
+pub fn ids_for(home: &Home, model: &Digest) -> Result<Vec<Digest>> {
+    Ok(list_for(home, model)?
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect())
+}
+
+/// The evaluations of `model` held here, each verified, oldest first.
+pub fn list_for(home: &Home, model: &Digest) -> Result<Vec<(Digest, EvaluationRecord)>> {
+    let mut out = Vec::new();
+    for id in registry::digests(
+        &home.conn,
+        "SELECT id FROM objects WHERE kind = ?1",
+        Kind::Evaluation.as_str(),
+    )? {
+        let r: EvaluationRecord = registry::load(&home.conn, home.vault(), &id)?;
+        if r.model == *model {
+            out.push((id, r));
+        }
+    }
+    out.sort_by_key(|(_, r)| r.created_at);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_intervals_bracket_the_rate() {
+        let [lo, hi] = wilson(5, 5);
+        assert!(lo > 0.5 && lo < 0.6 && hi == 1.0, "{lo} {hi}");
+        let [lo, hi] = wilson(50, 100);
+        assert!(
+            (lo - 0.4038).abs() < 1e-3 && (hi - 0.5962).abs() < 1e-3,
+            "{lo} {hi}"
+        );
+        assert_eq!(wilson(0, 0), [0.0, 1.0]);
+    }
+
+    #[test]
+    fn numeric_attributes_fall_into_bands() {
+        let cuts = [25.0, 60.0];
+        assert_eq!(group_of(&Value::Int(25), &cuts), "<=25");
+        assert_eq!(group_of(&Value::Int(30), &cuts), "25-60");
+        assert_eq!(group_of(&Value::Float(61.5), &cuts), ">60");
+        assert_eq!(group_of(&Value::Null, &cuts), "(missing)");
+        assert_eq!(group_of(&Value::Text("A93".into()), &[]), "A93");
+        assert!("age:25,60".parse::<Sensitive>().is_ok());
+        assert!("age:60,25".parse::<Sensitive>().is_err());
+        assert!("age:x".parse::<Sensitive>().is_err());
+        assert!(":25".parse::<Sensitive>().is_err());
+    }
+}
