@@ -45,8 +45,11 @@
 //! ```
 //!
 //! What the type does not stop: SQL text that itself says `COMMIT`
-//! (`execute_batch("COMMIT")` through the dereference). No code here does
-//! that, and the statements that change the store live in this library.
+//! (`execute_batch("COMMIT")` through the dereference), and a statement run
+//! on the home's connection directly, which `Home.conn` still allows (it
+//! autocommits; making the connection private to the store is the rest of
+//! issue 14). No code here does either: every write in this library begins
+//! with [`Home::begin`](crate::home::Home::begin).
 //!
 //! A write that is only an audit record (a refusal, a recovery) is
 //! [`Home::record`](crate::home::Home::record). No write commits without a
