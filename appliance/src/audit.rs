@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::keys::{self, Domain, SiteKeys};
-use crate::time::{Now, Timestamp};
+use crate::time::Timestamp;
 use ed25519_dalek::VerifyingKey;
 
 /// The `prev_hash` of the first record.
@@ -82,38 +82,72 @@ fn head(conn: &Connection) -> Result<Option<(i64, String)>> {
         .optional()?)
 }
 
-/// Appends a record inside the caller's transaction, with the site key as
-/// its actor.
-pub fn append(
-    tx: &Transaction<'_>,
-    keys: &SiteKeys,
-    action: &str,
-    subjects: &[String],
+/// What one audit record says: the action, the objects concerned, the
+/// action's details and, for an operator's action, the operator's key id.
+/// The site key that signs it, the time, the record number and the chain
+/// come from the transaction that commits it
+/// ([`AuditedTx::commit`](crate::store::AuditedTx::commit)).
+#[derive(Clone, Debug)]
+pub struct AuditEntry {
+    action: String,
+    subjects: Vec<String>,
     details: serde_json::Value,
-) -> Result<i64> {
-    append_as(tx, keys, None, action, subjects, details)
+    actor: Option<keys::KeyId>,
 }
 
-/// Appends a record whose actor is `actor` (an operator's key id) when
-/// given; the record is signed by the site key either way.
-pub fn append_as(
+impl AuditEntry {
+    /// An entry for `action` (e.g. `data.ingest`) about `subjects` (object
+    /// ids), acted by the site.
+    pub fn new(action: &str, subjects: &[String], details: serde_json::Value) -> AuditEntry {
+        AuditEntry {
+            action: action.to_string(),
+            subjects: subjects.to_vec(),
+            details,
+            actor: None,
+        }
+    }
+
+    /// The same entry, acted by the operator whose key id is `actor` when
+    /// given (approve, deploy, export); the record is signed by the site key
+    /// either way.
+    pub fn by(mut self, actor: Option<keys::KeyId>) -> AuditEntry {
+        self.actor = actor;
+        self
+    }
+
+    /// The action.
+    pub fn action(&self) -> &str {
+        &self.action
+    }
+}
+
+/// Appends `entry` as the next record inside `tx`, written at `time` and
+/// signed by `keys`. Only the audited transaction calls it (the
+/// [`crate::store::Appending`] argument can be made nowhere else), so a
+/// record is always written by the transaction whose change it records.
+pub(crate) fn append(
     tx: &Transaction<'_>,
     keys: &SiteKeys,
-    actor: Option<&crate::keys::KeyId>,
-    action: &str,
-    subjects: &[String],
-    details: serde_json::Value,
+    time: Timestamp,
+    entry: AuditEntry,
+    _: crate::store::Appending,
 ) -> Result<i64> {
+    let AuditEntry {
+        action,
+        subjects,
+        details,
+        actor,
+    } = entry;
     let (seq, prev_hash) = match head(tx)? {
         Some((s, h)) => (s + 1, h),
         None => (1, GENESIS.to_string()),
     };
     let mut rec = Record {
         seq,
-        time: Timestamp::now(),
-        actor: actor.cloned().unwrap_or_else(|| keys.key_id()).to_string(),
-        action: action.to_string(),
-        subjects: subjects.to_vec(),
+        time,
+        actor: actor.unwrap_or_else(|| keys.key_id()).to_string(),
+        action,
+        subjects,
         details,
         prev_hash,
         hash: String::new(),
@@ -326,16 +360,16 @@ pub fn adoption_statement(site_key: &keys::KeyId, records: usize, head: &str) ->
 }
 
 /// For a home without a checkpoint file (made before checkpoints existed,
-/// or whose `init` was cut short): verifies the chain, records the adoption
-/// in the log, with the operator who authorised it (`by`: name, key id and
-/// signature over [`adoption_statement`]; none in setup mode when none was
-/// given), and signs a first checkpoint. Refused if one exists. Returns the
-/// record number it covers. Whether `by` may do this is the caller's check
-/// (`operator::adopt_audit_checkpoint`).
+/// or whose `init` was cut short): verifies the chain and records the
+/// adoption in the log, committing `tx`, with the operator who authorised it
+/// (`by`: name, key id and signature over [`adoption_statement`]; none in
+/// setup mode when none was given). Refused if a checkpoint file exists.
+/// Returns the record number of the adoption; the caller then signs a first
+/// checkpoint ([`write_checkpoint`] with `create`). Whether `by` may do this
+/// is the caller's check (`operator::adopt_audit_checkpoint`).
 pub fn adopt_checkpoint(
     root: &std::path::Path,
-    conn: &mut Connection,
-    keys: &SiteKeys,
+    tx: crate::store::AuditedTx<'_>,
     by: Option<&Signer<'_>>,
 ) -> Result<i64> {
     let path = root.join(CHECKPOINT_FILE);
@@ -345,7 +379,8 @@ pub fn adopt_checkpoint(
             path.display()
         )));
     }
-    let (records, _) = verify_chain(conn, &keys.public().signing)?;
+    let keys = tx.keys();
+    let (records, _) = verify_chain(&tx, &keys.public().signing)?;
     let head = records
         .last()
         .map(|r| r.hash.clone())
@@ -354,20 +389,16 @@ pub fn adopt_checkpoint(
         let statement = adoption_statement(&keys.key_id(), records.len(), &head);
         serde_json::json!({ "name": o.name, "key_id": o.key_id, "signature": (o.sign)(&statement) })
     });
-    let tx = conn.transaction()?;
-    let seq = append_as(
-        &tx,
-        keys,
-        by.map(|o| &o.key_id),
-        "audit.checkpoint_adopted",
-        &[],
-        serde_json::json!({ "unprotected_before_record": records.len() + 1,
-                            "reason": "no signed checkpoint existed; removal of records before this one cannot be ruled out",
-                            "operator": operator }),
-    )?;
-    tx.commit()?;
-    write_checkpoint(root, conn, keys, true)?;
-    Ok(seq)
+    tx.commit(
+        AuditEntry::new(
+            "audit.checkpoint_adopted",
+            &[],
+            serde_json::json!({ "unprotected_before_record": records.len() + 1,
+                                "reason": "no signed checkpoint existed; removal of records before this one cannot be ruled out",
+                                "operator": operator }),
+        )
+        .by(by.map(|o| o.key_id.clone())),
+    )
 }
 
 /// Checks the signed checkpoint in `root/audit.head` against the verified
@@ -491,12 +522,13 @@ pub struct AuditExport {
 }
 
 /// Builds the export of this node's log, after verifying it (a broken log
-/// is not exported; `airlock audit verify` names the fault).
+/// is not exported; `airlock audit verify` names the fault), dated `now`.
 pub fn export_document(
     root: &std::path::Path,
     conn: &Connection,
     keys: &SiteKeys,
     site: &crate::site::SiteName,
+    now: Timestamp,
 ) -> Result<AuditExport> {
     let public = keys.public().signing;
     verify(root, conn, &public)?;
@@ -513,7 +545,7 @@ pub fn export_document(
         format: EXPORT_FORMAT.into(),
         site: site.clone(),
         signing_key: hex::encode(public.as_bytes()),
-        exported_at: Timestamp::now(),
+        exported_at: now,
         records,
         checkpoint,
     })
@@ -609,19 +641,27 @@ mod tests {
         let mut home =
             Home::init(&dir.path().join("h"), "lab".parse().expect("name")).expect("init");
         for i in 0..3 {
-            let (conn, _, keys, _) = home.parts();
-            let tx = conn.transaction().expect("tx");
-            append(&tx, keys, "test.step", &[], serde_json::json!({ "i": i })).expect("append");
-            tx.commit().expect("commit");
+            home.record(AuditEntry::new(
+                "test.step",
+                &[],
+                serde_json::json!({ "i": i }),
+            ))
+            .expect("append");
         }
         home.checkpoint().expect("checkpoint");
         let card = SiteCard::parse(
-            &SiteCard::render(home.site(), home.keys(), Timestamp::now()).expect("card"),
+            &SiteCard::render(home.site(), home.keys(), home.now()).expect("card"),
             "card",
         )
         .expect("parse");
-        let doc =
-            export_document(home.root(), &home.conn, home.keys(), home.site()).expect("export");
+        let doc = export_document(
+            home.root(),
+            &home.conn,
+            home.keys(),
+            home.site(),
+            home.now(),
+        )
+        .expect("export");
         let v = verify_export(&doc, &card).expect("verifies");
         assert_eq!(v.records, 4);
         assert_eq!(v.checkpoint, 4);
@@ -665,7 +705,7 @@ mod tests {
         );
 
         let other_card = SiteCard::parse(
-            &SiteCard::render(home.site(), &other, Timestamp::now()).expect("card"),
+            &SiteCard::render(home.site(), &other, home.now()).expect("card"),
             "card",
         )
         .expect("parse");

@@ -14,7 +14,7 @@ use airlock::personal::PassSource;
 use airlock::policy::{self, Role};
 use airlock::registry::NameRef;
 use airlock::site::{SiteCard, SiteName};
-use airlock::time::{Now, Timestamp};
+use airlock::time::{Clock, Timestamp};
 use airlock::{audit, demo, fsx, lifecycle, lineage, models, trust, vault_check};
 use airlock_runtime::{
     Activation, Arch, ClassWeights, DeviceChoice, EarlyStopping, Schedule, Task, TrainConfig,
@@ -661,7 +661,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let home = open()?;
             fsx::write_new(
                 &path,
-                &SiteCard::render(home.site(), home.keys(), Timestamp::now())?,
+                &SiteCard::render(home.site(), home.keys(), home.now())?,
             )?;
             let v = json!({ "id": home.site().as_str(), "key_id": home.keys().key_id(), "file": path.display().to_string() });
             out.emit(&v, |_| {
@@ -1153,7 +1153,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         })) => {
             let pass = PassSource::from_arg(passphrase_file)
                 .read("New passphrase for the root key: ", true)?;
-            let card = policy::init_root(&dir, &pass, &home_dir)?;
+            let card = policy::init_root(&dir, &pass, &home_dir, Clock::System.now())?;
             out.emit(&card, |c| {
                 out.line(format_args!("created root key {} in {}", c.key_id, dir.display()));
                 out.line(format_args!(
@@ -1222,7 +1222,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             let pass = PassSource::from_arg(passphrase_file)
                 .read("Passphrase for the root key: ", false)?;
             let key = policy::open_root(&root, &pass)?;
-            let signed = policy::sign(&input, &key)?;
+            let signed = policy::sign(&input, &key, Clock::System.now())?;
             fsx::write_new(&file, &signed.render())?;
             let v = json!({ "file": file.display().to_string(), "site": signed.body.site.as_str(),
                             "version": signed.body.version, "signed_by": key.key_id(),

@@ -22,7 +22,6 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit;
 use crate::check::Checked;
 use crate::contract::{Contract, CsvRows, Value};
 use crate::digest::Digest;
@@ -32,7 +31,7 @@ use crate::profile::{DriftResult, Profile};
 use crate::quarantine::{Checker, Quarantine};
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
-use crate::time::{Now, Timestamp};
+use crate::store::{AuditEntry, AuditedTx};
 
 pub use airlock_core::dataset::{DATASET_TYPE, DatasetDoc, Format};
 
@@ -151,18 +150,12 @@ fn check_new_version(
 
 /// Stores a contract version and indexes it (inside the caller's
 /// transaction).
-fn register_contract(
-    tx: &rusqlite::Transaction<'_>,
-    home_vault: &crate::vault::Vault,
-    keys: &crate::keys::SiteKeys,
-    site: &SiteName,
-    contract: &Contract,
-) -> Result<Digest> {
+fn register_contract(tx: &AuditedTx<'_>, contract: &Contract) -> Result<Digest> {
     let bytes = contract.to_canonical();
-    let id = registry::put_object(tx, home_vault, keys, site, Kind::Contract, &bytes)?;
+    let id = registry::put_object(tx, Kind::Contract, &bytes)?;
     tx.execute(
         "INSERT OR IGNORE INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.hex(), site.as_str(), contract.name, contract.version, Timestamp::now().to_string()],
+        params![id.hex(), tx.site().as_str(), contract.name, contract.version, tx.now().to_string()],
     )?;
     Ok(id)
 }
@@ -180,17 +173,13 @@ pub fn apply_contract(home: &mut Home, contract: &Contract) -> Result<ContractAp
         });
     }
     reference_profile(home, contract)?;
-    let (conn, vault, keys, site) = home.parts();
-    let tx = conn.transaction()?;
-    register_contract(&tx, vault, keys, site, contract)?;
-    audit::append(
-        &tx,
-        keys,
+    let tx = home.begin()?;
+    register_contract(&tx, contract)?;
+    tx.commit(AuditEntry::new(
         "contract.apply",
         &[id.hex()],
         json!({ "contract": reference }),
-    )?;
-    tx.commit()?;
+    ))?;
     Ok(ContractApplied {
         id,
         reference,
@@ -409,16 +398,16 @@ pub fn ingest(
         });
     }
     let snapshot_size = staged.size();
-    let (conn, vault, keys, site) = home.parts();
-    let tx = conn.transaction()?;
+    let tx = home.begin()?;
+    let site = tx.site();
     let version: i64 = tx.query_row(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM datasets WHERE site = ?1 AND name = ?2",
         params![site.as_str(), name],
         |r| r.get(0),
     )?;
-    vault.commit(staged)?;
-    registry::sign_and_index(&tx, keys, site, Kind::Snapshot, &snapshot, snapshot_size)?;
-    register_contract(&tx, vault, keys, site, &contract)?;
+    tx.vault().commit(staged)?;
+    registry::sign_and_index(&tx, Kind::Snapshot, &snapshot, snapshot_size)?;
+    register_contract(&tx, &contract)?;
     let doc = DatasetDoc {
         ty: DATASET_TYPE.into(),
         site: site.clone(),
@@ -430,16 +419,13 @@ pub fn ingest(
         format,
         rows,
         source: file_name(file),
-        created_at: Timestamp::now(),
+        created_at: tx.now(),
         profile: Some(profile),
     };
-    let id = registry::put_record(&tx, vault, keys, site, &doc)?;
+    let id = registry::put_record(&tx, &doc)?;
     insert_dataset_row(&tx, &id, &doc)?;
     crate::provenance::record(
         &tx,
-        vault,
-        keys,
-        site,
         "airlock data ingest",
         None,
         &[
@@ -449,14 +435,11 @@ pub fn ingest(
         ],
         &[("contract", contract_id)],
     )?;
-    audit::append(
-        &tx,
-        keys,
+    tx.commit(AuditEntry::new(
         "data.ingest",
         &[id.hex(), snapshot.hex()],
         json!({ "dataset": format!("{name}@{version}"), "rows": rows, "contract": contract_ref, "source": doc.source, "format": format }),
-    )?;
-    tx.commit()?;
+    ))?;
     Ok(Ingested {
         id,
         name: name.into(),
@@ -535,13 +518,7 @@ pub(crate) fn audit_refusal(
     action: &str,
     details: serde_json::Value,
 ) -> Option<String> {
-    let (conn, _, keys, _) = home.parts();
-    let audited = conn.transaction().map_err(Error::from).and_then(|tx| {
-        audit::append(&tx, keys, action, &[], details)?;
-        tx.commit()?;
-        Ok(())
-    });
-    audited
+    home.record(AuditEntry::new(action, &[], details))
         .err()
         .map(|e| format!("the refusal could not be recorded in the audit log: {e}"))
 }

@@ -258,18 +258,12 @@ fn schema_version(conn: &Connection) -> Result<Option<String>> {
 }
 
 /// Brings a store of an older schema version (from [`UPGRADABLE_FROM`]) up
-/// to [`SCHEMA_VERSION`] in one transaction, in which `record` (given the
-/// old version) appends the audit record of the upgrade. Returns the old
-/// version, or `None` for a store that is already current.
-pub fn upgrade(
-    conn: &mut Connection,
-    record: impl FnOnce(&rusqlite::Transaction<'_>, i64) -> Result<()>,
-) -> Result<Option<i64>> {
-    if schema_version(conn)?.as_deref() != Some("2") {
-        return Ok(None);
-    }
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let from = match schema_version(&tx)?.as_deref() {
+/// to [`SCHEMA_VERSION`] inside `tx`, which the caller commits with the
+/// audit record of the upgrade (`Home::open`: an `IMMEDIATE` audited
+/// transaction, [`crate::store::AuditedTx`]). Returns the old version, or
+/// `None` for a store that is already current (nothing written).
+pub fn upgrade(tx: &rusqlite::Transaction<'_>) -> Result<Option<i64>> {
+    let from = match schema_version(tx)?.as_deref() {
         Some("2") => 2,
         _ => return Ok(None),
     };
@@ -286,8 +280,6 @@ pub fn upgrade(
         )));
     }
     tx.execute_batch(UPGRADE_2_TO_3)?;
-    record(&tx, from)?;
-    tx.commit()?;
     Ok(Some(from))
 }
 
@@ -431,16 +423,14 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
     }
 
     #[test]
-    fn a_version_2_store_is_upgraded_once_with_its_record() {
+    fn a_version_2_store_is_upgraded_once() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut conn = open(&store_v2(dir.path(), "")).expect("version 2 opens");
-        let from = upgrade(&mut conn, |tx, from| {
-            set_meta(tx, "upgraded_from", &from.to_string())
-        })
-        .expect("upgrade");
+        let tx = conn.transaction().expect("tx");
+        let from = upgrade(&tx).expect("upgrade");
+        tx.commit().expect("commit");
         assert_eq!(from, Some(2));
         assert_eq!(meta(&conn, "schema_version").expect("v"), "3");
-        assert_eq!(meta(&conn, "upgraded_from").expect("recorded"), "2");
         let sigs: Vec<(String, String, String)> = conn
             .prepare("SELECT object_id, kind, signature FROM signatures ORDER BY object_id")
             .expect("prepare")
@@ -463,10 +453,8 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
             [],
         )
         .expect("its signature");
-        assert_eq!(
-            upgrade(&mut conn, |_, _| panic!("no second upgrade")).expect("current"),
-            None
-        );
+        let tx = conn.transaction().expect("tx");
+        assert_eq!(upgrade(&tx).expect("current"), None);
     }
 
     #[test]
@@ -477,7 +465,7 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
             "INSERT INTO signatures VALUES ('cc', 'lab', 'k1', 's3');",
         );
         let mut conn = open(&path).expect("open");
-        let err = upgrade(&mut conn, |_, _| Ok(())).expect_err("orphan signature");
+        let err = upgrade(&conn.transaction().expect("tx")).expect_err("orphan signature");
         assert!(err.to_string().contains("name no indexed object"), "{err}");
         assert_eq!(meta(&conn, "schema_version").expect("v"), "2");
     }

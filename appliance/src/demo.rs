@@ -20,7 +20,6 @@ use crate::operator;
 use crate::personal::{PassSource, Passphrase};
 use crate::policy::{self, Role};
 use crate::site::SiteCard;
-use crate::time::{Now, Timestamp};
 use crate::{audit, data, features, fsx, models, trust};
 
 /// scrypt work factor (log2 N) of the demo's throwaway keys.
@@ -290,11 +289,11 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
 
     fsx::write_new(
         &p("lab.card.json"),
-        &SiteCard::render(lab.site(), lab.keys(), Timestamp::now())?,
+        &SiteCard::render(lab.site(), lab.keys(), lab.now())?,
     )?;
     fsx::write_new(
         &p("plant.card.json"),
-        &SiteCard::render(plant.site(), plant.keys(), Timestamp::now())?,
+        &SiteCard::render(plant.site(), plant.keys(), plant.now())?,
     )?;
     let lab_card = SiteCard::parse(
         &std::fs::read(p("lab.card.json")).at(p("lab.card.json"))?,
@@ -314,7 +313,13 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
     // work factor.
     let root_dir = workdir.join("plant-root");
     let root_pass = write_pass(&p("plant-root.pass"))?;
-    let root = policy::init_root_with(&root_dir, &root_pass, plant.root(), Some(DEMO_LOG_N))?;
+    let root = policy::init_root_with(
+        &root_dir,
+        &root_pass,
+        plant.root(),
+        plant.now(),
+        Some(DEMO_LOG_N),
+    )?;
     let dana = operator::create_with(
         &mut lab,
         "dana",
@@ -343,7 +348,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
     );
     fsx::write_new(&p("plant-policy-v1.toml"), draft.as_bytes())?;
     let root_key = policy::open_root(&root_dir, &root_pass)?;
-    let signed = policy::sign(&p("plant-policy-v1.toml"), &root_key)?;
+    let signed = policy::sign(&p("plant-policy-v1.toml"), &root_key, plant.now())?;
     drop(root_key);
     fsx::write_new(&p("plant-policy-v1.json"), &signed.render())?;
     policy::apply(&mut plant, &[signed], Some(root.key_id.as_str()))?;

@@ -11,13 +11,12 @@ use serde_json::json;
 
 pub use airlock_core::features::*;
 
-use crate::audit;
 use crate::data;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::registry::{self, Kind, NameRef};
-use crate::time::{Now, Timestamp};
+use crate::store::{AuditEntry, AuditedTx};
 
 /// What `features apply` did.
 #[derive(Clone, Debug, Serialize)]
@@ -104,33 +103,26 @@ fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Appli
             });
         }
     }
-    let (conn, vault, keys, site) = home.parts();
-    let tx = conn.transaction()?;
+    let tx = home.begin()?;
     doc.version = tx.query_row(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM feature_sets WHERE site = ?1 AND name = ?2",
         params![site.as_str(), spec.name],
         |r| r.get(0),
     )?;
-    let id = registry::put_record(&tx, vault, keys, site, &doc)?;
+    let id = registry::put_record(&tx, &doc)?;
     insert_feature_set_row(&tx, &id, &doc)?;
     crate::provenance::record(
         &tx,
-        vault,
-        keys,
-        site,
         "airlock features apply",
         None,
         &[(Kind::FeatureSet, id)],
         &[("dataset", doc.dataset), ("contract", doc.contract)],
     )?;
-    audit::append(
-        &tx,
-        keys,
+    tx.commit(AuditEntry::new(
         "features.apply",
         &[id.hex(), doc.dataset.hex()],
         json!({ "feature_set": doc.reference(), "width": doc.width() }),
-    )?;
-    tx.commit()?;
+    ))?;
     Ok(Applied {
         id,
         reference: doc.reference(),
@@ -140,11 +132,7 @@ fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Appli
 }
 
 /// Indexes a feature set record (also used at bundle import).
-pub fn insert_feature_set_row(
-    tx: &rusqlite::Transaction<'_>,
-    id: &Digest,
-    doc: &FeatureSetDoc,
-) -> Result<()> {
+pub fn insert_feature_set_row(tx: &AuditedTx<'_>, id: &Digest, doc: &FeatureSetDoc) -> Result<()> {
     tx.execute(
         "INSERT INTO feature_sets (id, site, name, version, dataset, width, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
@@ -155,7 +143,7 @@ pub fn insert_feature_set_row(
             doc.version,
             doc.dataset.hex(),
             doc.width() as i64,
-            Timestamp::now().to_string()
+            tx.now().to_string()
         ],
     )?;
     Ok(())

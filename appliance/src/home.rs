@@ -39,7 +39,8 @@ use crate::error::{Error, IoContext, Result};
 use crate::fsx;
 use crate::keys::{self, PublicKeys, SiteKeys};
 use crate::site::SiteName;
-use crate::time::{Now, Timestamp};
+use crate::store::{AuditEntry, AuditedTx, Rehearsal};
+use crate::time::{Clock, Timestamp};
 use crate::vault::Vault;
 
 /// An open home.
@@ -52,6 +53,8 @@ pub struct Home {
     pub conn: Connection,
     /// Opened by [`Home::open_read_only`]: nothing is written, not even on drop.
     read_only: bool,
+    /// Where this home reads the time (the system clock but in tests).
+    clock: Clock,
     /// Held for the home's lifetime; declared last so it is released after
     /// the store is closed.
     _lock: std::fs::File,
@@ -82,6 +85,7 @@ impl Home {
             }
         }
         fsx::create_private_dir(root)?;
+        let clock = Clock::System;
         let keys = SiteKeys::generate()?;
         keys.save(&root.join("keys"))?;
         Vault::create(&root.join("vault"))?;
@@ -91,7 +95,7 @@ impl Home {
             ("key_id", public.key_id().to_string()),
             ("signing_key", hex::encode(public.signing.as_bytes())),
             ("age_recipient", public.age_recipient.clone()),
-            ("created_at", Timestamp::now().to_string()),
+            ("created_at", clock.now().to_string()),
             ("export_sequence", "0".to_string()),
         ];
         let lock = lock(root)?;
@@ -105,16 +109,13 @@ impl Home {
             vault,
             conn,
             read_only: false,
+            clock,
         };
-        let tx = home.conn.transaction()?;
-        audit::append(
-            &tx,
-            &home.keys,
+        home.record(AuditEntry::new(
             "home.init",
             &[],
             json!({ "site": home.site.as_str(), "key_id": public.key_id(), "age_recipient": public.age_recipient }),
-        )?;
-        tx.commit()?;
+        ))?;
         audit::write_checkpoint(&home.root, &home.conn, &home.keys, true)?;
         Ok(home)
     }
@@ -122,7 +123,14 @@ impl Home {
     /// Opens an existing home, loading its keys and checking that they are
     /// the keys this home was created with.
     pub fn open(root: &Path) -> Result<Home> {
-        Home::open_with(root, false)
+        Home::open_with(root, false, Clock::System)
+    }
+
+    /// [`Home::open`] with the clock it reads the time from: a
+    /// [`SetClock`](crate::time::SetClock) in tests of the freshness and
+    /// expiry rules and of record times.
+    pub fn open_with_clock(root: &Path, clock: Clock) -> Result<Home> {
+        Home::open_with(root, false, clock)
     }
 
     /// Opens an existing home for a command that changes nothing: the same lock
@@ -135,10 +143,10 @@ impl Home {
     /// `vault/tmp`, the home is opened for writing so they are cleaned up and
     /// recorded first, as every command does.
     pub fn open_read_only(root: &Path) -> Result<Home> {
-        Home::open_with(root, true)
+        Home::open_with(root, true, Clock::System)
     }
 
-    fn open_with(root: &Path, read_only: bool) -> Result<Home> {
+    fn open_with(root: &Path, read_only: bool, clock: Clock) -> Result<Home> {
         if !root.join("store.db").is_file() {
             return Err(Error::NotFound(format!(
                 "{} is not an Airlock home (no store.db); run `airlock init --site NAME` or pass --home",
@@ -153,9 +161,9 @@ impl Home {
         };
         if read_only && recovery_pending(root) {
             drop(lock);
-            return Home::open_with(root, false);
+            return Home::open_with(root, false, clock);
         }
-        let mut conn = if read_only {
+        let conn = if read_only {
             db::open_read_only(&root.join("store.db"))?
         } else {
             db::open(&root.join("store.db"))?
@@ -165,7 +173,7 @@ impl Home {
             // anything reads it, read-only command or not.
             drop(conn);
             drop(lock);
-            return Home::open_with(root, false);
+            return Home::open_with(root, false, clock);
         }
         let key_dir = root.join("keys");
         let keys = SiteKeys::load(&key_dir)?;
@@ -191,18 +199,6 @@ impl Home {
                 reason: "this age identity is not this home's; restore the right key file".into(),
             });
         }
-        // A store of an older schema is upgraded in place, once, with its
-        // audit record, before anything reads it.
-        db::upgrade(&mut conn, |tx, from| {
-            audit::append(
-                tx,
-                &keys,
-                "store.upgrade",
-                &[],
-                json!({ "from_schema": from, "to_schema": db::SCHEMA_VERSION }),
-            )
-            .map(|_| ())
-        })?;
         let site: SiteName = db::meta(&conn, "site")?.parse()?;
         let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
         let mut home = Home {
@@ -213,7 +209,20 @@ impl Home {
             vault,
             conn,
             read_only,
+            clock,
         };
+        // A store of an older schema is upgraded in place, once, with its
+        // audit record, before anything else reads it.
+        if !db::is_current(&home.conn)? {
+            let tx = home.begin_immediate()?;
+            if let Some(from) = db::upgrade(&tx)? {
+                tx.commit(AuditEntry::new(
+                    "store.upgrade",
+                    &[],
+                    json!({ "from_schema": from, "to_schema": db::SCHEMA_VERSION }),
+                ))?;
+            }
+        }
         if !read_only {
             home.recover()?;
         }
@@ -241,16 +250,12 @@ impl Home {
         let report = self.settle()?;
         if report.any() {
             let orphans: Vec<String> = report.orphans_removed.iter().map(|d| d.hex()).collect();
-            let tx = self.conn.transaction()?;
-            audit::append(
-                &tx,
-                &self.keys,
+            self.record(AuditEntry::new(
                 "home.recover",
                 &orphans,
                 json!({ "orphan_objects_removed": orphans.len(), "temp_files_removed": report.temp_removed,
                         "reason": "a command ended without finishing (killed or crashed); its uncommitted writes were removed" }),
-            )?;
-            tx.commit()?;
+            ))?;
         }
         Ok(())
     }
@@ -286,9 +291,55 @@ impl Home {
         &self.vault
     }
 
-    /// The store, the vault and the keys together, for a write transaction.
-    pub fn parts(&mut self) -> (&mut Connection, &Vault, &SiteKeys, &SiteName) {
-        (&mut self.conn, &self.vault, &self.keys, &self.site)
+    /// The clock this home reads the time from.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The time now, by this home's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}
+
+/// Writes: every change to the store goes through an [`AuditedTx`], which
+/// commits only with its audit record (`crate::store`).
+impl Home {
+    /// Begins a write: a deferred transaction that takes the write lock at
+    /// its first write.
+    pub fn begin(&mut self) -> Result<AuditedTx<'_>> {
+        self.start(rusqlite::TransactionBehavior::Deferred)
+    }
+
+    /// Begins a write that takes the write lock at once (`IMMEDIATE`), for
+    /// one that reads what it then writes (a sequence number) and must not
+    /// see another writer in between.
+    pub fn begin_immediate(&mut self) -> Result<AuditedTx<'_>> {
+        self.start(rusqlite::TransactionBehavior::Immediate)
+    }
+
+    /// A write that is only its audit record: a refusal, a recovery.
+    pub fn record(&mut self, entry: AuditEntry) -> Result<i64> {
+        self.begin_immediate()?.commit(entry)
+    }
+
+    /// A write run for its checks and rolled back, never committed
+    /// (`bundle verify`); it takes the write lock at once, as the real
+    /// write would.
+    pub fn rehearse(&self) -> Result<Rehearsal<'_>> {
+        self.start(rusqlite::TransactionBehavior::Immediate)
+            .map(Rehearsal::new)
+    }
+
+    fn start(&self, behavior: rusqlite::TransactionBehavior) -> Result<AuditedTx<'_>> {
+        AuditedTx::begin(
+            &self.conn,
+            behavior,
+            &self.keys,
+            &self.vault,
+            &self.site,
+            &self.clock,
+        )
     }
 }
 
@@ -428,5 +479,38 @@ mod tests {
     #[test]
     fn the_layout_check_knows_the_operator_folder_by_its_name() {
         assert_eq!(OPERATOR_DIR, crate::operator::DIR);
+    }
+
+    #[test]
+    fn a_version_2_store_is_upgraded_at_open_with_its_record_at_the_homes_clock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("h");
+        drop(Home::init(&root, "lab".parse().expect("site")).expect("init"));
+        // Back to the version 2 layout: objects and signatures by digest alone.
+        Connection::open(root.join("store.db"))
+            .expect("store")
+            .execute_batch(
+                "CREATE TABLE o2 (id TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, created_at TEXT NOT NULL) STRICT;
+                 INSERT INTO o2 SELECT id, kind, size, created_at FROM objects;
+                 CREATE TABLE s2 (object_id TEXT NOT NULL, site TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
+                                  PRIMARY KEY (object_id, key_id)) STRICT;
+                 INSERT INTO s2 SELECT object_id, site, key_id, signature FROM signatures;
+                 DROP TABLE signatures; DROP TABLE objects;
+                 ALTER TABLE o2 RENAME TO objects; ALTER TABLE s2 RENAME TO signatures;
+                 UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+            )
+            .expect("downgrade");
+        let at: Timestamp = "2030-01-02T03:04:05Z".parse().expect("time");
+        let home = Home::open_with_clock(&root, crate::time::SetClock::new(at).into())
+            .expect("open upgrades");
+        assert!(db::is_current(&home.conn).expect("schema"));
+        let last = home.audit_log().expect("log").pop().expect("a record");
+        assert_eq!((last.action.as_str(), last.time), ("store.upgrade", at));
+        assert_eq!(last.details["from_schema"], 2);
+        home.verify_audit().expect("the chain is whole");
+        drop(home);
+        // Opened again: current, nothing more recorded.
+        let home = Home::open(&root).expect("open");
+        assert_eq!(home.audit_log().expect("log").len(), last.seq as usize);
     }
 }

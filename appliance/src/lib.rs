@@ -23,12 +23,16 @@
 //! - [`provenance`]: signed in-toto-style statements of how each artifact
 //!   was made and from what;
 //! - [`audit`]: the hash-chained, signed audit log;
+//! - [`store`]: the audited transaction, the one way a write commits: with
+//!   its audit record;
 //! - [`demo`]: the two-site walkthrough behind `airlock demo`;
 //! - [`text`]: stored and imported text made safe for a terminal (the one
 //!   escaping rule every output, the CLI's and the console's, goes through).
 //!
 //! Every mutating operation runs in one SQLite transaction together with its
-//! audit record; every file is written atomically.
+//! audit record ([`store::AuditedTx`]: its `commit` takes the record); every
+//! file is written atomically. The time comes from the home's
+//! [`time::Clock`], passed down.
 //!
 //! The documents and parsers that need no store, no file and no clock (digests,
 //! signing domains, timestamps, names, object kinds, site cards, the trust
@@ -62,6 +66,7 @@ pub mod provenance;
 pub mod quarantine;
 pub mod registry;
 pub mod serve;
+pub mod store;
 pub mod time;
 pub mod trust;
 pub mod vault;

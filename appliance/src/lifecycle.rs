@@ -14,7 +14,6 @@ use serde_json::json;
 
 use airlock_runtime::{METRIC_NAMES, Matrix, Task};
 
-use crate::audit;
 use crate::data;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -25,7 +24,7 @@ use crate::models::{self, RunRecord};
 use crate::operator::Operator;
 use crate::policy::{self, Role};
 use crate::registry::{self, Kind, NameRef};
-use crate::time::{Now, Timestamp};
+use crate::store::AuditEntry;
 use crate::vault::Vault;
 
 pub use airlock_core::lifecycle::{
@@ -122,30 +121,23 @@ pub fn gate(home: &mut Home, model: &Digest, checks: Vec<Check>) -> Result<(Dige
         model: *model,
         passed: checks.iter().all(|c| c.passed),
         checks,
-        created_at: Timestamp::now(),
+        created_at: home.now(),
     };
-    let (conn, vault, keys, _) = home.parts();
-    let tx = conn.transaction()?;
-    let id = registry::put_record(&tx, vault, keys, &site, &report)?;
+    let tx = home.begin()?;
+    let id = registry::put_record(&tx, &report)?;
     crate::provenance::record(
         &tx,
-        vault,
-        keys,
-        &site,
         "airlock gate",
         None,
         &[(Kind::Gate, id)],
         &[("run", *model)],
     )?;
     insert_gate_row(&tx, &id, &report)?;
-    audit::append(
-        &tx,
-        keys,
+    tx.commit(AuditEntry::new(
         "model.gate",
         &[id.hex(), model.hex()],
         json!({ "passed": report.passed, "checks": report.checks }),
-    )?;
-    tx.commit()?;
+    ))?;
     Ok((id, report))
 }
 
@@ -322,33 +314,28 @@ pub fn approve(
         operator_key: operator.public_hex(),
         note: note.into(),
         gate,
-        created_at: Timestamp::now(),
+        created_at: home.now(),
         operator_signature: String::new(),
     };
     approval.operator_signature = operator.sign(Domain::Approval, &approval.signed_bytes());
-    let (conn, vault, keys, _) = home.parts();
-    let tx = conn.transaction()?;
-    let id = registry::put_record(&tx, vault, keys, &site, &approval)?;
+    let tx = home.begin()?;
+    let id = registry::put_record(&tx, &approval)?;
     crate::provenance::record(
         &tx,
-        vault,
-        keys,
-        &site,
         "airlock approve",
         Some(&operator.key_id()),
         &[(Kind::Approval, id)],
         &approval.provenance_inputs(),
     )?;
     insert_approval_row(&tx, &id, &approval)?;
-    audit::append_as(
-        &tx,
-        keys,
-        Some(&operator.key_id()),
-        "model.approve",
-        &[id.hex(), model.hex()],
-        json!({ "approver": approval.approver, "operator_key_id": operator.key_id() }),
+    tx.commit(
+        AuditEntry::new(
+            "model.approve",
+            &[id.hex(), model.hex()],
+            json!({ "approver": approval.approver, "operator_key_id": operator.key_id() }),
+        )
+        .by(Some(operator.key_id())),
     )?;
-    tx.commit()?;
     Ok((id, approval))
 }
 
@@ -514,7 +501,7 @@ pub fn deploy(
     fs.bind(&contract)?;
     let previous = deployed(home, slot)?;
     let site = home.site().clone();
-    let created_at = Timestamp::now();
+    let created_at = home.now();
     let deployed_by = operator.map(|o| OperatorSignature {
         name: o.name.clone(),
         key_id: o.key_id(),
@@ -535,14 +522,10 @@ pub fn deploy(
         created_at,
         deployed_by,
     };
-    let (conn, vault, keys, _) = home.parts();
-    let tx = conn.transaction()?;
-    let id = registry::put_record(&tx, vault, keys, &site, &dep)?;
+    let tx = home.begin()?;
+    let id = registry::put_record(&tx, &dep)?;
     crate::provenance::record(
         &tx,
-        vault,
-        keys,
-        &site,
         "airlock deploy",
         operator.map(|o| o.key_id()).as_ref(),
         &[(Kind::Deployment, id)],
@@ -557,17 +540,16 @@ pub fn deploy(
         "INSERT INTO deployments (id, seq, slot, model, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![id.hex(), seq, slot, model.hex(), dep.created_at.to_string()],
     )?;
-    audit::append_as(
-        &tx,
-        keys,
-        operator.map(|o| o.key_id()).as_ref(),
-        "model.deploy",
-        &[id.hex(), model.hex()],
-        json!({ "slot": slot, "previous": previous.map(|p| p.hex()), "feature_set": run.feature_set_ref,
-                "operator": operator.map(|o| o.name.clone()), "approvals_needed": needed,
-                "policy_version": in_force.as_ref().map(|p| p.version()) }),
+    tx.commit(
+        AuditEntry::new(
+            "model.deploy",
+            &[id.hex(), model.hex()],
+            json!({ "slot": slot, "previous": previous.map(|p| p.hex()), "feature_set": run.feature_set_ref,
+                    "operator": operator.map(|o| o.name.clone()), "approvals_needed": needed,
+                    "policy_version": in_force.as_ref().map(|p| p.version()) }),
+        )
+        .by(operator.map(|o| o.key_id())),
     )?;
-    tx.commit()?;
     Ok((id, dep))
 }
 
@@ -849,6 +831,7 @@ pub fn predict(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::{Now, Timestamp};
 
     fn report(checks: Vec<Check>, passed: bool) -> GateReport {
         GateReport {

@@ -19,7 +19,6 @@ use airlock_runtime::{
     TrainConfig, TrainData,
 };
 
-use crate::audit;
 use crate::contract::{ColumnType, Value};
 use crate::data;
 use crate::digest::Digest;
@@ -28,7 +27,8 @@ use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
-use crate::time::{Now, Timestamp};
+use crate::store::AuditEntry;
+use crate::time::Timestamp;
 use airlock_worker::SandboxRecord;
 
 /// Type tag of run records.
@@ -318,7 +318,7 @@ pub fn train(
     req: &TrainRequest,
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<(Digest, RunRecord)> {
-    let started_at = Timestamp::now();
+    let started_at = home.now();
     let loaded = data::load(home, &req.dataset)?;
     let (fs_id, _, _) = registry::resolve(
         &home.conn,
@@ -378,10 +378,8 @@ pub fn train(
         &result.device.name,
     )?;
     let site = home.site().clone();
-    let (conn, vault, keys, _) = home.parts();
-    let tx = conn.transaction()?;
-    let weights_id =
-        registry::put_object(&tx, vault, keys, &site, Kind::Weights, &trained.weights)?;
+    let tx = home.begin()?;
+    let weights_id = registry::put_object(&tx, Kind::Weights, &trained.weights)?;
     let record = RunRecord {
         ty: RUN_TYPE.into(),
         site: site.clone(),
@@ -407,15 +405,12 @@ pub fn train(
         device: result.device,
         sandbox: result.sandbox,
         started_at,
-        finished_at: Timestamp::now(),
+        finished_at: tx.now(),
     };
-    let id = registry::put_record(&tx, vault, keys, &site, &record)?;
+    let id = registry::put_record(&tx, &record)?;
     insert_model_row(&tx, &id, &record)?;
     crate::provenance::record(
         &tx,
-        vault,
-        keys,
-        &site,
         "airlock train",
         None,
         &[(Kind::Run, id), (Kind::Weights, weights_id)],
@@ -428,17 +423,14 @@ pub fn train(
         .failures()
         .map(|c| c.name.as_str())
         .collect();
-    audit::append(
-        &tx,
-        keys,
+    tx.commit(AuditEntry::new(
         "model.train",
         &[id.hex(), weights_id.hex(), loaded.id.hex(), fs_id.hex()],
         json!({ "model": record.name, "task": record.spec.task.name(), "arch": record.spec.arch.name(),
                 "feature_set": record.feature_set_ref, "seed": record.config.seed,
                 "device": record.device.kind, "holdout": { score: record.holdout(score) },
                 "sandbox_not_applied": unapplied }),
-    )?;
-    tx.commit()?;
+    ))?;
     Ok((id, record))
 }
 

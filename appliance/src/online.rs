@@ -20,7 +20,6 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit;
 use crate::contract::{Contract, Value};
 use crate::data;
 use crate::digest::Digest;
@@ -28,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::features::{self, FeatureSetDoc};
 use crate::home::Home;
 use crate::registry::{self, NameRef};
-use crate::time::{Now, Timestamp};
+use crate::store::AuditEntry;
 
 /// The online store's file in a home.
 pub fn path(home_root: &Path) -> PathBuf {
@@ -253,7 +252,7 @@ pub fn materialize(
             dataset.hex(),
             entities,
             fs.width() as i64,
-            Timestamp::now().to_string(),
+            home.now().to_string(),
             contract.columns[ei].ty.name()
         ],
     )?;
@@ -270,16 +269,11 @@ pub fn materialize(
     // a materialization without its record, which the next run replaces).
     tx.commit()?;
     on_row(rows);
-    let (conn, _, keys, _) = home.parts();
-    let atx = conn.transaction()?;
-    audit::append(
-        &atx,
-        keys,
+    home.record(AuditEntry::new(
         "features.materialize",
         &[fs_id.hex(), dataset.hex()],
         json!({ "feature_set": fs.reference(), "rows": rows, "entities": entities, "table": table }),
-    )?;
-    atx.commit()?;
+    ))?;
     Ok(Materialized {
         feature_set: fs_id,
         reference: fs.reference(),

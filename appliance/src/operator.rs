@@ -28,7 +28,7 @@ use crate::keys::{Domain, KeyId};
 use crate::personal::{PassSource, PersonalKey};
 use crate::policy::{self, InForce, Role};
 use crate::registry;
-use crate::time::{Now, Timestamp};
+use crate::store::AuditEntry;
 
 pub use airlock_core::record::{CERT_TYPE, OperatorCert};
 
@@ -127,24 +127,20 @@ pub fn create_with(
         name: name.into(),
         key: key.public_hex(),
         key_id: key.key_id(),
-        created_at: Timestamp::now(),
+        created_at: home.now(),
     };
     let result = (|| -> Result<Digest> {
-        let (conn, vault, keys, _) = home.parts();
-        let tx = conn.transaction()?;
-        let id = registry::put_record(&tx, vault, keys, &site, &cert)?;
+        let tx = home.begin()?;
+        let id = registry::put_record(&tx, &cert)?;
         tx.execute(
             "INSERT INTO operators (name, key_id, public_key, cert, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![name, cert.key_id.as_str(), cert.key, id.hex(), cert.created_at.to_string()],
         )?;
-        audit::append(
-            &tx,
-            keys,
+        tx.commit(AuditEntry::new(
             "operator.create",
             &[id.hex()],
             json!({ "name": name, "key_id": cert.key_id, "key": cert.key }),
-        )?;
-        tx.commit()?;
+        ))?;
         Ok(id)
     })();
     let id = match result {
@@ -344,8 +340,7 @@ pub fn adopt_audit_checkpoint(home: &mut Home, operator: Option<&Operator>) -> R
         Role::Audit,
     )?;
     let root = home.root().to_path_buf();
-    let (conn, _, keys, _) = home.parts();
-    match operator {
+    let seq = match operator {
         Some(o) => {
             let sign = |m: &[u8]| o.sign(Domain::OperatorAction, m);
             let signer = audit::Signer {
@@ -353,10 +348,13 @@ pub fn adopt_audit_checkpoint(home: &mut Home, operator: Option<&Operator>) -> R
                 key_id: o.key_id(),
                 sign: &sign,
             };
-            audit::adopt_checkpoint(&root, conn, keys, Some(&signer))
+            audit::adopt_checkpoint(&root, home.begin_immediate()?, Some(&signer))?
         }
-        None => audit::adopt_checkpoint(&root, conn, keys, None),
-    }
+        None => audit::adopt_checkpoint(&root, home.begin_immediate()?, None)?,
+    };
+    // The first checkpoint, over the log with its adoption record.
+    audit::write_checkpoint(&root, &home.conn, home.keys(), true)?;
+    Ok(seq)
 }
 
 /// Who may act for `role` under the policy `current`, checked just before

@@ -27,20 +27,20 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{Connection, Transaction, params};
+use rusqlite::{Connection, params};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::fsx;
 use crate::home::Home;
-use crate::keys::{self, SiteKeys};
+use crate::keys;
 use crate::personal::{Passphrase, PersonalKey};
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
-use crate::time::{Now, Timestamp};
+use crate::store::{AuditEntry, AuditedTx};
+use crate::time::Timestamp;
 use crate::vault::Vault;
 
 pub use airlock_core::policy::{
@@ -176,17 +176,18 @@ pub fn check_chain(
 }
 
 /// Applies policies in order (each must follow the one before; the first
-/// must follow the policy in force) in one transaction with their audit
-/// records. Used by `airlock policy apply` and by bundle import.
+/// must follow the policy in force) in the write `tx`. Returns what each
+/// policy came to and the audit entries (`policy.apply`) of those applied,
+/// in order, for the caller to record in `tx`. Used by `airlock policy
+/// apply` and by bundle import.
 pub fn apply_chain(
-    tx: &Transaction<'_>,
-    vault: &Vault,
-    keys: &SiteKeys,
-    site: &SiteName,
+    tx: &AuditedTx<'_>,
     chain: &[SignedPolicy],
     pin: Option<&str>,
-) -> Result<Vec<Applied>> {
-    let mut prev = current(tx, vault)?.map(|c| c.policy);
+) -> Result<(Vec<Applied>, Vec<AuditEntry>)> {
+    let (keys, site) = (tx.keys(), tx.site());
+    let mut prev = current(tx, tx.vault())?.map(|c| c.policy);
+    let mut records = Vec::new();
     let mut out = Vec::new();
     for next in chain {
         let pin = if prev.is_none() { pin } else { None };
@@ -200,22 +201,23 @@ pub fn apply_chain(
         let id = Digest::of(&bytes);
         // A policy arriving in a bundle is already indexed and staged.
         if registry::held_as(tx, &id, Kind::Policy)?.is_none() {
-            registry::put_object(tx, vault, keys, site, Kind::Policy, &bytes)?;
+            registry::put_object(tx, Kind::Policy, &bytes)?;
         }
-        store(tx, keys, next, &id)?;
+        records.push(store(tx, next, &id)?);
         out.push(Applied::Applied {
             version: next.body.version,
             id,
         });
         prev = Some(next.clone());
     }
-    Ok(out)
+    Ok((out, records))
 }
 
-/// Records `p` as the policy in force and brings the trust list in line.
-fn store(tx: &Transaction<'_>, keys: &SiteKeys, p: &SignedPolicy, id: &Digest) -> Result<()> {
+/// Records `p` as the policy in force and brings the trust list in line;
+/// returns the audit entry of the change.
+fn store(tx: &AuditedTx<'_>, p: &SignedPolicy, id: &Digest) -> Result<AuditEntry> {
     let b = &p.body;
-    let now = Timestamp::now().to_string();
+    let now = tx.now().to_string();
     tx.execute(
         "INSERT INTO policies (version, id, applied_at) VALUES (?1, ?2, ?3)",
         params![b.version as i64, id.hex(), now],
@@ -259,34 +261,37 @@ fn store(tx: &Transaction<'_>, keys: &SiteKeys, p: &SignedPolicy, id: &Digest) -
         .iter()
         .map(|p| json!({ "site": p.site.as_str(), "key_id": key_id_of(&p.signing_key).map(|k| k.to_string()).unwrap_or_default() }))
         .collect();
-    audit::append(
-        tx,
-        keys,
+    Ok(AuditEntry::new(
         "policy.apply",
         &[id.hex()],
         json!({ "version": b.version, "root_keys": roots, "root_threshold": b.root.threshold,
                 "peers": peers, "operators": operators, "revoked": b.revoked, "approvals": b.approvals,
                 "gates": b.gates,
                 "signed_by": p.signatures.iter().map(|s| s.key_id.clone()).collect::<Vec<_>>() }),
-    )?;
-    Ok(())
+    ))
 }
 
-/// Applies policy files at `home` in one transaction (see [`apply_chain`]).
+/// Applies policy files at `home` in one transaction (see [`apply_chain`]),
+/// with a `policy.apply` record for each policy applied.
 pub fn apply(home: &mut Home, chain: &[SignedPolicy], pin: Option<&str>) -> Result<Vec<Applied>> {
-    let (conn, vault, keys, site) = home.parts();
-    let site = site.clone();
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let applied = apply_chain(&tx, vault, keys, &site, chain, pin)?;
-    tx.commit()?;
+    let tx = home.begin_immediate()?;
+    let (applied, mut records) = apply_chain(&tx, chain, pin)?;
+    let Some(last) = records.pop() else {
+        // Every policy was already in force: nothing was written.
+        return Ok(applied);
+    };
+    for r in records {
+        tx.record(r)?;
+    }
+    tx.commit(last)?;
     Ok(applied)
 }
 
 /// Creates a root key in the new or empty folder `out`: `root.key` (the
 /// secret, sealed with `pass`) and `root.pub`. Refused inside `home`: the
-/// root key never lives on the node.
-pub fn init_root(out: &Path, pass: &Passphrase, home: &Path) -> Result<RootCard> {
-    init_root_with(out, pass, home, None)
+/// root key never lives on the node. The card is dated `now`.
+pub fn init_root(out: &Path, pass: &Passphrase, home: &Path, now: Timestamp) -> Result<RootCard> {
+    init_root_with(out, pass, home, now, None)
 }
 
 /// [`init_root`] with a chosen scrypt work factor (the demo's throwaway
@@ -295,6 +300,7 @@ pub fn init_root_with(
     out: &Path,
     pass: &Passphrase,
     home: &Path,
+    now: Timestamp,
     log_n: Option<u8>,
 ) -> Result<RootCard> {
     if let (Ok(h), Some(o)) = (std::fs::canonicalize(home), existing_ancestor(out))
@@ -319,7 +325,7 @@ pub fn init_root_with(
         format: ROOT_PUB_FORMAT.into(),
         key_id: key.key_id(),
         public_key: key.public_hex(),
-        created_at: Timestamp::now(),
+        created_at: now,
     };
     let mut bytes = serde_json::to_vec_pretty(&card).unwrap_or_default();
     bytes.push(b'\n');
@@ -339,14 +345,15 @@ pub fn open_root(dir: &Path, pass: &Passphrase) -> Result<PersonalKey> {
 }
 
 /// Signs a policy: `input` is a TOML draft (a new policy, signed now) or a
-/// signed policy file (a co-signature for a threshold of root keys).
-pub fn sign(input: &Path, root: &PersonalKey) -> Result<SignedPolicy> {
+/// signed policy file (a co-signature for a threshold of root keys). A new
+/// policy is dated `now`.
+pub fn sign(input: &Path, root: &PersonalKey, now: Timestamp) -> Result<SignedPolicy> {
     let bytes = fsx::read_capped(input, MAX_POLICY)?;
     let source = input.display().to_string();
     let mut signed = if bytes.trim_ascii_start().starts_with(b"{") {
         SignedPolicy::parse(&bytes, &source)?
     } else {
-        SignedPolicy::from_draft(&bytes, &source, Timestamp::now())?
+        SignedPolicy::from_draft(&bytes, &source, now)?
     };
     signed.body.validate()?;
     let own = root_keys(&signed.body)?;

@@ -14,23 +14,19 @@ use rusqlite::{Connection, Transaction, params};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::keys::{KeyId, SiteKeys};
+use crate::keys::KeyId;
 use crate::registry::{self, Kind};
-use crate::site::SiteName;
-use crate::time::{Now, Timestamp};
+use crate::store::AuditedTx;
 use crate::vault::Vault;
 
 pub use airlock_core::provenance::{
     PREDICATE_TYPE, Predicate, Resource, STATEMENT_TYPE, Statement,
 };
 
-/// Writes and indexes a statement inside the caller's transaction.
-#[allow(clippy::too_many_arguments)]
+/// Writes and indexes a statement inside the caller's transaction, made by
+/// its site now.
 pub fn record(
-    tx: &Transaction<'_>,
-    vault: &Vault,
-    keys: &SiteKeys,
-    site: &SiteName,
+    tx: &AuditedTx<'_>,
     command: &str,
     actor: Option<&KeyId>,
     subjects: &[(Kind, Digest)],
@@ -44,15 +40,15 @@ pub fn record(
             .collect(),
         predicate_type: PREDICATE_TYPE.into(),
         predicate: Predicate {
-            site: site.clone(),
-            site_key_id: keys.key_id(),
+            site: tx.site().clone(),
+            site_key_id: tx.keys().key_id(),
             command: command.into(),
             actor: actor.cloned(),
             inputs: inputs.iter().map(|(n, d)| Resource::new(n, d)).collect(),
-            at: Timestamp::now(),
+            at: tx.now(),
         },
     };
-    let id = registry::put_record(tx, vault, keys, site, &stmt)?;
+    let id = registry::put_record(tx, &stmt)?;
     insert_rows(tx, &id, &stmt)?;
     Ok(id)
 }
@@ -149,21 +145,21 @@ mod tests {
         let subject = Digest::of(b"model");
         let input = Digest::of(b"dataset");
         let other = Digest::of(b"another dataset");
-        let site = home.site().clone();
-        let (conn, vault, keys, _) = home.parts();
-        let tx = conn.transaction().expect("tx");
+        let tx = home.begin().expect("tx");
         let sid = record(
             &tx,
-            vault,
-            keys,
-            &site,
             "airlock train",
             None,
             &[(Kind::Run, subject)],
             &[("dataset", input)],
         )
         .expect("record");
-        tx.commit().expect("commit");
+        tx.commit(crate::store::AuditEntry::new(
+            "test.record",
+            &[sid.hex()],
+            serde_json::json!({}),
+        ))
+        .expect("commit");
         let (conn, vault) = (&home.conn, home.vault());
         assert_eq!(
             verify(conn, vault, Kind::Run, &subject, &[("dataset", input)]).expect("agrees"),

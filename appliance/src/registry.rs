@@ -21,41 +21,29 @@ use serde::de::DeserializeOwned;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::keys::{self, Domain, SiteKeys};
+use crate::keys::{self, Domain};
 use crate::site::SiteName;
-use crate::time::{Now, Timestamp};
+use crate::store::AuditedTx;
 use crate::vault::Vault;
 
 pub use airlock_core::name::{NameRef, validate_name};
 pub use airlock_core::object::{Attestation, Kind, statement};
 pub use airlock_core::record::Record;
 
-/// Stores `bytes` as an object of `kind`, signs it, indexes it. Idempotent.
-pub fn put_object(
-    tx: &Transaction<'_>,
-    vault: &Vault,
-    keys: &SiteKeys,
-    site: &SiteName,
-    kind: Kind,
-    bytes: &[u8],
-) -> Result<Digest> {
-    let (id, size) = vault.put(bytes)?;
-    sign_and_index(tx, keys, site, kind, &id, size)?;
+/// Stores `bytes` as an object of `kind` in the vault, signs it as this
+/// site's, indexes it, inside the write `tx`. Idempotent.
+pub fn put_object(tx: &AuditedTx<'_>, kind: Kind, bytes: &[u8]) -> Result<Digest> {
+    let (id, size) = tx.vault().put(bytes)?;
+    sign_and_index(tx, kind, &id, size)?;
     Ok(id)
 }
 
 /// Indexes an object already in the vault and signs it as this site's.
-pub fn sign_and_index(
-    tx: &Transaction<'_>,
-    keys: &SiteKeys,
-    site: &SiteName,
-    kind: Kind,
-    id: &Digest,
-    size: u64,
-) -> Result<()> {
+pub fn sign_and_index(tx: &AuditedTx<'_>, kind: Kind, id: &Digest, size: u64) -> Result<()> {
     index_object(tx, id, kind, size)?;
+    let keys = tx.keys();
     let att = Attestation {
-        site: site.clone(),
+        site: tx.site().clone(),
         key_id: keys.key_id().to_string(),
         signature: keys.sign(Domain::Artifact, &statement(kind, id)),
     };
@@ -64,15 +52,10 @@ pub fn sign_and_index(
 
 /// Indexes an object already in the vault as a `kind` (the same bytes may
 /// be held under other kinds too).
-pub fn index_object(tx: &Transaction<'_>, id: &Digest, kind: Kind, size: u64) -> Result<()> {
+pub fn index_object(tx: &AuditedTx<'_>, id: &Digest, kind: Kind, size: u64) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO objects (id, kind, size, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            id.hex(),
-            kind.as_str(),
-            size as i64,
-            Timestamp::now().to_string()
-        ],
+        params![id.hex(), kind.as_str(), size as i64, tx.now().to_string()],
     )?;
     Ok(())
 }
@@ -93,14 +76,8 @@ pub fn add_attestation(
 
 /// Serialises a record document and stores it with [`put_object`], as the
 /// kind its type is.
-pub fn put_record<T: Record>(
-    tx: &Transaction<'_>,
-    vault: &Vault,
-    keys: &SiteKeys,
-    site: &SiteName,
-    doc: &T,
-) -> Result<Digest> {
-    put_object(tx, vault, keys, site, T::KIND, &doc.encode()?)
+pub fn put_record<T: Record>(tx: &AuditedTx<'_>, doc: &T) -> Result<Digest> {
+    put_object(tx, T::KIND, &doc.encode()?)
 }
 
 /// The size of object `id` if this node holds it as a `kind`.
@@ -444,6 +421,7 @@ mod tests {
     use crate::home::Home;
     use crate::lifecycle::{Deployment, GATE_TYPE, GateReport};
     use crate::models::RunRecord;
+    use crate::time::Timestamp;
 
     #[test]
     fn a_record_is_loaded_only_as_the_type_it_was_stored_as() {
@@ -459,10 +437,14 @@ mod tests {
             created_at: Timestamp(1_795_439_109),
         };
         let id = {
-            let (conn, vault, keys, site) = home.parts();
-            let tx = conn.transaction().expect("tx");
-            let id = put_record(&tx, vault, keys, site, &report).expect("put");
-            tx.commit().expect("commit");
+            let tx = home.begin().expect("tx");
+            let id = put_record(&tx, &report).expect("put");
+            tx.commit(crate::store::AuditEntry::new(
+                "test.put",
+                &[id.hex()],
+                serde_json::json!({}),
+            ))
+            .expect("commit");
             id
         };
         assert_eq!(

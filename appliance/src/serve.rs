@@ -44,12 +44,12 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 
-use crate::audit;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::home::Home;
 use crate::lifecycle::Scorer;
 use crate::registry::NameRef;
+use crate::store::AuditEntry;
 
 /// How a server is set up.
 #[derive(Clone, Debug)]
@@ -198,17 +198,12 @@ pub fn prepare(
     if opts.allow_uids.is_empty() {
         opts.allow_uids.insert(nix::unistd::geteuid().as_raw());
     }
-    let (conn, _, keys, _) = home.parts();
-    let tx = conn.transaction()?;
-    audit::append(
-        &tx,
-        keys,
+    home.record(AuditEntry::new(
         "model.serve",
         &[scorer.model_id.hex()],
         json!({ "slot": slot, "socket": opts.socket.display().to_string(), "allow_uids": opts.allow_uids,
                 "feature_set": scorer.run.feature_set_ref }),
-    )?;
-    tx.commit()?;
+    ))?;
     Ok(Prepared { scorer, opts })
 }
 

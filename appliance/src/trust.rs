@@ -4,12 +4,11 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::audit;
 use crate::error::{Error, Result};
 use crate::home::Home;
 use crate::policy::InForce;
 use crate::site::{SiteCard, SiteName};
-use crate::time::{Now, Timestamp};
+use crate::store::AuditEntry;
 
 /// A trusted peer.
 #[derive(Clone, Debug, Serialize)]
@@ -64,21 +63,17 @@ pub fn add(home: &mut Home, card: &SiteCard) -> Result<(Peer, bool)> {
             card.site
         )));
     }
-    let now = Timestamp::now().to_string();
-    let (conn, _, keys, _) = home.parts();
-    let tx = conn.transaction()?;
+    let tx = home.begin()?;
+    let now = tx.now().to_string();
     tx.execute(
         "INSERT INTO trusted_sites (site, key_id, signing_key, age_recipient, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![card.site.as_str(), card.keys.key_id().as_str(), signing, card.keys.age_recipient, now],
     )?;
-    audit::append(
-        &tx,
-        keys,
+    tx.commit(AuditEntry::new(
         "trust.add",
         &[card.site.to_string()],
         json!({ "site": card.site.as_str(), "key_id": card.keys.key_id(), "age_recipient": card.keys.age_recipient }),
-    )?;
-    tx.commit()?;
+    ))?;
     Ok((peer(now), true))
 }
 

@@ -15,6 +15,7 @@
 //! - [`policy`]: the root-signed trust policy document and the root chain rules;
 //! - [`object`]: what an object is (its kind) and who vouches for it (attestations);
 //! - [`bundle`]: the bundle wire format (leader, trailer, manifest, footer, object stream);
+//! - [`freshness`]: a bundle's expiry and freshness at a given time, the import rules;
 //! - [`contract`]: schema contracts, and the one parser of untrusted cells;
 //! - [`check`]: checking rows against a contract and tallying violations;
 //! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches;
@@ -34,6 +35,7 @@ pub mod dataset;
 pub mod digest;
 pub mod error;
 pub mod features;
+pub mod freshness;
 pub mod keys;
 pub mod lifecycle;
 pub mod name;

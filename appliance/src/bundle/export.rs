@@ -26,7 +26,8 @@ use crate::pipe;
 use crate::policy::Role;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteCard;
-use crate::time::{Now, Timestamp};
+use crate::store::AuditEntry;
+use crate::time::Timestamp;
 use crate::vault::Vault;
 
 /// Something to export.
@@ -212,18 +213,13 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
         if registry::held_as(&home.conn, &Digest::of(&bytes), Kind::Policy)?.is_some() {
             continue;
         }
-        let site = home.site().clone();
-        let (conn, vault, keys, _) = home.parts();
-        let tx = conn.transaction()?;
-        let id = registry::put_object(&tx, vault, keys, &site, Kind::Policy, &bytes)?;
-        audit::append(
-            &tx,
-            keys,
+        let tx = home.begin()?;
+        let id = registry::put_object(&tx, Kind::Policy, &bytes)?;
+        tx.commit(AuditEntry::new(
             "policy.carry",
             &[id.hex()],
             json!({ "for_site": p.body.site.as_str(), "version": p.body.version, "file": path.display().to_string() }),
-        )?;
-        tx.commit()?;
+        ))?;
     }
     Ok(())
 }
@@ -424,14 +420,14 @@ fn write(
     // written last; then the footer that says where it is.
     let site = home.site().clone();
     let key_id = home.keys().key_id().to_string();
-    let (conn, _, keys, _) = home.parts();
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let tx = home.begin_immediate()?;
+    let keys = tx.keys();
     let sequence: u64 = db::meta(&tx, "export_sequence")?
         .parse::<u64>()
         .map_err(|_| Error::Integrity("store metadata export_sequence is not a number".into()))?
         + 1;
     db::set_meta(&tx, "export_sequence", &sequence.to_string())?;
-    let now = Timestamp::now();
+    let now = tx.now();
     let manifest = Manifest {
         format: format::FORMAT_VERSION,
         origin_site: site,
@@ -479,15 +475,7 @@ fn write(
     let details = json!({ "recipient": card.site.as_str(), "sequence": sequence, "objects": ids.len(), "bytes": total,
                            "bundle": bundle_id.hex(), "files": files, "parts": manifest.payload.parts.len(),
                            "operator": signed_by });
-    audit::append_as(
-        &tx,
-        keys,
-        operator.map(|o| o.key_id()).as_ref(),
-        "bundle.export",
-        &ids,
-        details,
-    )?;
-    tx.commit()?;
+    tx.commit(AuditEntry::new("bundle.export", &ids, details).by(operator.map(|o| o.key_id())))?;
     failpoint::hit("export.committed");
     finished.persist()?;
     Ok(Exported {
@@ -668,7 +656,13 @@ fn snapshot_audit_log(
 ) -> Result<Digest> {
     check_recipient(home, card)?;
     check_exporter(home, operator)?;
-    let doc = audit::export_document(home.root(), &home.conn, home.keys(), home.site())?;
+    let doc = audit::export_document(
+        home.root(),
+        &home.conn,
+        home.keys(),
+        home.site(),
+        home.now(),
+    )?;
     let bytes = serde_json::to_vec(&doc).map_err(|e| Error::Rejected(e.to_string()))?;
     if bytes.len() as u64 > Kind::AuditLog.max_size() {
         return Err(Error::Rejected(format!(
@@ -677,20 +671,12 @@ fn snapshot_audit_log(
             Kind::AuditLog.max_size()
         )));
     }
-    let site = home.site().clone();
-    let id = {
-        let (conn, vault, keys, _) = home.parts();
-        let tx = conn.transaction()?;
-        let id = registry::put_object(&tx, vault, keys, &site, Kind::AuditLog, &bytes)?;
-        audit::append(
-            &tx,
-            keys,
-            "audit.snapshot",
-            &[id.hex()],
-            json!({ "records": doc.records.len(), "checkpoint": doc.checkpoint.seq, "for_site": card.site.as_str() }),
-        )?;
-        tx.commit()?;
-        id
-    };
+    let tx = home.begin()?;
+    let id = registry::put_object(&tx, Kind::AuditLog, &bytes)?;
+    tx.commit(AuditEntry::new(
+        "audit.snapshot",
+        &[id.hex()],
+        json!({ "records": doc.records.len(), "checkpoint": doc.checkpoint.seq, "for_site": card.site.as_str() }),
+    ))?;
     Ok(id)
 }

@@ -22,7 +22,6 @@ use serde_json::json;
 
 use super::format::{self, Entry, Footer, FormatError, Manifest, SignedManifest};
 use super::media::{Parts, PayloadReader};
-use crate::audit;
 use crate::contract::Contract;
 use crate::data::{self, DatasetDoc};
 use crate::db;
@@ -37,14 +36,14 @@ use crate::models::{self, RunRecord};
 use crate::pipe;
 use crate::registry::{self, Kind};
 use crate::site::SiteName;
-use crate::time::{Now, Timestamp};
+use crate::store::{AuditEntry, AuditedTx};
+use crate::time::Timestamp;
 use crate::vault::Staged;
 
-/// How far before the latest trusted time a bundle may have been made
-/// before it is refused as stale (unless the operator overrides).
-pub const MAX_SHELF_DAYS: u32 = 30;
-/// How far ahead of this node's clock a bundle's creation time may be.
-pub const MAX_CLOCK_SKEW_SECS: i64 = 24 * 3600;
+use airlock_core::freshness::{Against, Unfresh};
+/// The freshness rules are the core's pure function of the manifest's times,
+/// the latest trusted time and the clock (`airlock_core::freshness`).
+pub use airlock_core::freshness::{Freshness, MAX_CLOCK_SKEW_SECS, MAX_SHELF_DAYS};
 
 /// Operator choices for an import.
 #[derive(Clone, Copy, Debug, Default)]
@@ -209,29 +208,14 @@ pub fn trusted_time(conn: &rusqlite::Connection) -> Result<Option<Timestamp>> {
     .transpose()
 }
 
-/// How a manifest's times look from here.
-#[derive(Clone, Copy, Debug, Serialize)]
-pub struct Freshness {
-    /// The latest trusted time, if any bundle was accepted yet.
-    pub trusted_time: Option<Timestamp>,
-    /// Expired: its expiry is before this node's clock or the trusted time.
-    pub expired: bool,
-    /// Made more than [`MAX_SHELF_DAYS`] before the trusted time.
-    pub stale: bool,
-    /// Made more than a day after this node's clock says it is now.
-    pub from_the_future: bool,
-}
-
-fn freshness(conn: &rusqlite::Connection, m: &Manifest) -> Result<Freshness> {
-    let trusted = trusted_time(conn)?;
-    let now = Timestamp::now();
-    let effective = trusted.map_or(now, |t| t.max(now));
-    Ok(Freshness {
-        trusted_time: trusted,
-        expired: effective > m.expires_at,
-        stale: trusted.is_some_and(|t| m.created_at.plus_days(MAX_SHELF_DAYS) < t),
-        from_the_future: m.created_at.0 > now.0.saturating_add(MAX_CLOCK_SKEW_SECS),
-    })
+/// How a manifest's times look from here at `now` (the home's clock).
+fn freshness(conn: &rusqlite::Connection, m: &Manifest, now: Timestamp) -> Result<Freshness> {
+    Ok(Freshness::of(
+        m.created_at,
+        m.expires_at,
+        trusted_time(conn)?,
+        now,
+    ))
 }
 
 /// Stage 2: the manifest is signed by a trusted origin key and addressed to
@@ -350,7 +334,7 @@ impl Opened {
             ));
         }
         let sequence = sequence_status(&home.conn, m)?;
-        let freshness = freshness(&home.conn, m)?;
+        let freshness = freshness(&home.conn, m, home.now())?;
         Ok(VerifiedManifest {
             source: self.source,
             parts: self.parts,
@@ -405,38 +389,34 @@ impl VerifiedManifest {
     fn check_fresh(&self, opts: ImportOptions) -> Result<()> {
         let m = &self.manifest;
         let src = &self.source;
-        let f = &self.freshness;
         if let SequenceStatus::Stale { last } = self.sequence {
             return Err(replay(m, last));
         }
-        if f.expired {
-            let now = Timestamp::now();
-            let against = match f.trusted_time {
-                Some(t) if t > now => format!("the latest trusted time is {t}"),
-                _ => format!("it is now {now}"),
-            };
-            return Err(Error::Refused(format!(
-                "bundle rejected: {src} expired at {} ({against}); ask site {:?} for a fresh export",
-                m.expires_at,
-                m.origin_site.as_str()
-            )));
+        let origin = m.origin_site.as_str();
+        match self.freshness.verdict(opts.allow_stale) {
+            Ok(()) => Ok(()),
+            Err(Unfresh::Expired {
+                expires_at,
+                against,
+            }) => {
+                let against = match against {
+                    Against::TrustedTime(t) => format!("the latest trusted time is {t}"),
+                    Against::Clock(now) => format!("it is now {now}"),
+                };
+                Err(Error::Refused(format!(
+                    "bundle rejected: {src} expired at {expires_at} ({against}); ask site {origin:?} for a fresh export"
+                )))
+            }
+            Err(Unfresh::FromTheFuture { created_at, now }) => Err(Error::Refused(format!(
+                "bundle rejected: {src} was made at {created_at}, more than a day after this node's clock ({now}); set this node's clock, or ask site {origin:?} to check theirs"
+            ))),
+            Err(Unfresh::Stale {
+                created_at,
+                trusted_time,
+            }) => Err(Error::Refused(format!(
+                "bundle rejected: {src} was made at {created_at}, more than {MAX_SHELF_DAYS} days before the newest bundle this node has accepted ({trusted_time}); it may be an old bundle replayed to hold this node back. If it really sat on the shelf that long, import it with --allow-stale (recorded in the audit log)"
+            ))),
         }
-        if f.from_the_future {
-            return Err(Error::Refused(format!(
-                "bundle rejected: {src} was made at {}, more than a day after this node's clock ({}); set this node's clock, or ask site {:?} to check theirs",
-                m.created_at,
-                Timestamp::now(),
-                m.origin_site.as_str()
-            )));
-        }
-        if f.stale && !opts.allow_stale {
-            return Err(Error::Refused(format!(
-                "bundle rejected: {src} was made at {}, more than {MAX_SHELF_DAYS} days before the newest bundle this node has accepted ({}); it may be an old bundle replayed to hold this node back. If it really sat on the shelf that long, import it with --allow-stale (recorded in the audit log)",
-                m.created_at,
-                f.trusted_time.map(|t| t.to_string()).unwrap_or_default()
-            )));
-        }
-        Ok(())
     }
 
     /// Streams the body: checks every part's digest, decrypts, checks each
@@ -472,15 +452,9 @@ impl VerifiedManifest {
         self.check_fresh(opts)?;
         let (staged, documents) = self.read_body(home, Mode::Check, on_bytes)?;
         // The commit's own checks and rows, in a transaction rolled back.
-        let tx = rusqlite::Transaction::new_unchecked(
-            &home.conn,
-            rusqlite::TransactionBehavior::Immediate,
-        )?;
+        let tx = home.rehearse()?;
         write_rows(
             &tx,
-            home.vault(),
-            home.keys(),
-            home.site(),
             &self.source,
             (&self.manifest, &self.bundle),
             &staged,
@@ -1112,16 +1086,10 @@ struct Rows {
 /// the latest trusted time. `bundle import` runs it and commits; `bundle
 /// verify` runs it and rolls back: one function, so they reach the same
 /// verdict. It writes nothing outside `tx` (carried policies are already
-/// indexed as objects when they are applied).
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the commit's parts: the store, vault, keys and site it writes with, and what the bundle holds"
-)]
+/// indexed as objects when they are applied). The `policy.apply` records
+/// of carried policies are appended in `tx`, before the import's own.
 fn write_rows(
-    tx: &rusqlite::Transaction<'_>,
-    vault: &crate::vault::Vault,
-    keys: &crate::keys::SiteKeys,
-    site: &SiteName,
+    tx: &AuditedTx<'_>,
     src: &str,
     (m, bundle): (&Manifest, &Digest),
     staged: &[StagedEntry],
@@ -1186,7 +1154,7 @@ fn write_rows(
                 tx.execute(
                     "INSERT INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
                      ON CONFLICT(id) DO NOTHING",
-                    params![id.hex(), maker(id), c.name, c.version, Timestamp::now().to_string()],
+                    params![id.hex(), maker(id), c.name, c.version, tx.now().to_string()],
                 )?;
             }
             Document::Dataset(d) => data::insert_dataset_row(tx, id, d)?,
@@ -1213,8 +1181,11 @@ fn write_rows(
     let policies = if chain.is_empty() {
         Vec::new()
     } else {
-        let applied = crate::policy::apply_chain(tx, vault, keys, site, &chain, None)
-            .map_err(|e| prefix(src, e))?;
+        let (applied, records) =
+            crate::policy::apply_chain(tx, &chain, None).map_err(|e| prefix(src, e))?;
+        for r in records {
+            tx.record(r)?;
+        }
         // The policies may have removed or revoked keys: every object
         // must still carry a signature by a key trusted now.
         let now_trusted = registry::current_keys(tx)?;
@@ -1233,7 +1204,7 @@ fn write_rows(
     tx.execute(
         "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
-        params![m.origin_site.as_str(), sequence, bundle.hex(), Timestamp::now().to_string()],
+        params![m.origin_site.as_str(), sequence, bundle.hex(), tx.now().to_string()],
     )?;
     // The latest trusted time only moves forward.
     let previous = trusted_time(tx)?;
@@ -1264,8 +1235,6 @@ impl VerifiedBundle {
             staged,
             documents,
         } = self;
-        let (conn, vault, keys, site) = home.parts();
-        let site = site.clone();
         // Every object but a dropped statement was staged, and is the one
         // listed.
         for (e, s) in m.objects.iter().zip(&staged) {
@@ -1289,31 +1258,22 @@ impl VerifiedBundle {
         }
         // IMMEDIATE takes the write lock now, so no other import can commit
         // between the sequence check in write_rows and this commit.
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let rows = write_rows(
-            &tx,
-            vault,
-            keys,
-            &site,
-            &src,
-            (&m, &bundle),
-            &staged,
-            &documents,
-        )?;
-        audit::append(
-            &tx,
-            keys,
+        let tx = home.begin_immediate()?;
+        let rows = write_rows(&tx, &src, (&m, &bundle), &staged, &documents)?;
+        let entry = AuditEntry::new(
             "bundle.import",
             &rows.ids,
             json!({ "origin": m.origin_site.as_str(), "sequence": m.sequence, "objects": rows.ids.len(), "new_objects": rows.new_objects,
                     "models": rows.models, "bundle": bundle.hex(), "file": src,
                     "created_at": m.created_at.to_string(), "allow_stale": allow_stale,
                     "policies": rows.policies, "untrusted_statements_dropped": rows.dropped }),
-        )?;
+        );
         failpoint::hit("import.rows");
-        vault.commit_all(staged.into_iter().filter_map(|s| s.object).collect())?;
+        tx.vault()
+            .commit_all(staged.into_iter().filter_map(|s| s.object).collect())?;
         failpoint::hit("import.placed");
-        tx.commit()?;
+        // The import's record and the commit, in one step.
+        tx.commit(entry)?;
         failpoint::hit("import.committed");
         Ok(Imported {
             origin: m.origin_site.to_string(),
@@ -1377,20 +1337,13 @@ fn clip(s: &str, max: usize) -> String {
 /// Appends an audit record of a refused bundle operation, and returns the
 /// error. If even that fails, the error says so.
 pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> Error {
-    let (conn, _, keys, _) = home.parts();
-    let recorded = (|| -> Result<()> {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        audit::append(
-            &tx,
-            keys,
-            action,
-            &[],
-            json!({ "file": path.display().to_string(), "reason": clip(&e.to_string(), 1024), "exit": e.exit_code() }),
-        )?;
-        Ok(tx.commit()?)
-    })();
+    let recorded = home.record(AuditEntry::new(
+        action,
+        &[],
+        json!({ "file": path.display().to_string(), "reason": clip(&e.to_string(), 1024), "exit": e.exit_code() }),
+    ));
     match recorded {
-        Ok(()) => e,
+        Ok(_) => e,
         Err(audit_err) => Error::Integrity(format!(
             "{e}; and the refusal could not be recorded in the audit log: {audit_err}"
         )),
