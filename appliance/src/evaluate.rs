@@ -28,7 +28,6 @@ use airlock_runtime::{
     robust_accuracy, threshold_sweep,
 };
 
-use crate::audit;
 use crate::data;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
@@ -37,7 +36,8 @@ use crate::home::Home;
 use crate::models;
 use crate::registry::{self, Kind, NameRef};
 use crate::site::SiteName;
-use crate::time::{Now, Timestamp};
+use crate::store::AuditEntry;
+use crate::time::Timestamp;
 
 /// Type tag of evaluation records.
 pub const EVALUATION_TYPE: &str = "airlock.evaluation/v1";
@@ -417,16 +417,12 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
         fairness: fairness_reports,
         robustness,
         seed: req.seed,
-        created_at: Timestamp::now(),
+        created_at: home.now(),
     };
-    let (conn, vault, keys, _) = home.parts();
-    let tx = conn.transaction()?;
-    let id = registry::put_record(&tx, vault, keys, &site, &record)?;
+    let tx = home.begin()?;
+    let id = registry::put_record(&tx, &record)?;
     crate::provenance::record(
         &tx,
-        vault,
-        keys,
-        &site,
         "airlock evaluate",
         None,
         &[(Kind::Evaluation, id)],
@@ -436,14 +432,11 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
             ("feature-set", record.feature_set),
         ],
     )?;
-    audit::append(
-        &tx,
-        keys,
+    tx.commit(AuditEntry::new(
         "model.evaluate",
         &[id.hex(), req.model.hex()],
         json!({ "dataset": record.dataset_ref, "rows": record.rows }),
-    )?;
-    tx.commit()?;
+    ))?;
     Ok((id, record))
 }
 
