@@ -310,8 +310,8 @@ pub static AUDIT_RECORD: &[Binding] = &[
 /// Typing a filter.
 pub static FILTER_EDIT: &[Binding] = &[
     bind(
-        "text",
-        Some("type to filter"),
+        "type",
+        Some("to filter"),
         "the list keeps rows containing it (case-insensitive)",
         &[],
         None,
@@ -383,4 +383,47 @@ pub fn action(view: &[Binding], code: KeyCode) -> Option<Action> {
         .chain(GLOBAL)
         .find(|b| b.codes.contains(&code))
         .and_then(|b| b.action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const VIEWS: [&[Binding]; 7] = [
+        OVERVIEW,
+        DATA_LIST,
+        DATA_PROFILE,
+        MODELS_LIST,
+        MODELS_DETAIL,
+        AUDIT_LIST,
+        AUDIT_RECORD,
+    ];
+
+    #[test]
+    fn every_key_a_view_lists_does_what_the_list_says() {
+        for view in VIEWS {
+            for b in view.iter().chain(GLOBAL) {
+                let Some(want) = b.action else { continue };
+                for code in b.codes {
+                    // A global key a view overrides is not listed for that view (ui::listed).
+                    let overridden = GLOBAL.iter().any(|g| std::ptr::eq(g, b))
+                        && view.iter().any(|v| v.codes.contains(code));
+                    if !overridden {
+                        assert_eq!(action(view, *code), Some(want), "{} in a view", b.keys);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_view_has_a_way_back_or_out_and_to_help() {
+        for view in VIEWS {
+            assert!(
+                action(view, KeyCode::Esc)
+                    .is_some_and(|a| matches!(a, Action::Back | Action::Quit))
+            );
+            assert_eq!(action(view, KeyCode::Char('?')), Some(Action::Help));
+        }
+    }
 }
