@@ -1,0 +1,959 @@
+//! The console's state and how keys and library results change it. Nothing here draws or
+//! calls the library: a key gives at most a [`Task`] to perform, and a task's [`Outcome`] is
+//! applied back ([`App::apply`]).
+
+use airlock::error::exit;
+use airlock::text;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::keys::{self, Action, Binding};
+use crate::secret::SecretInput;
+use crate::shown::Shown;
+use crate::task::{Outcome, Task};
+use crate::view::{AuditRow, DataView, DatasetProfile, ErrorView, ModelDetail, ModelRow, Overview};
+
+/// Lines moved by PgUp and PgDn.
+pub const PAGE: usize = 10;
+
+/// Longest note or slot name typed (the library refuses a note over 2000 characters).
+const MAX_TEXT: usize = 2000;
+
+/// The screens, each one key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// Site, keys, policy, deployments, audit and air-gap status.
+    Overview,
+    /// Datasets, their profiles, contracts.
+    Data,
+    /// The model registry, a model's detail; approve and deploy.
+    Models,
+    /// The audit log.
+    Audit,
+}
+
+impl Screen {
+    /// Every screen, in key order.
+    pub const ALL: [Screen; 4] = [
+        Screen::Overview,
+        Screen::Data,
+        Screen::Models,
+        Screen::Audit,
+    ];
+
+    /// Its name.
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Overview => "Overview",
+            Screen::Data => "Data",
+            Screen::Models => "Models",
+            Screen::Audit => "Audit",
+        }
+    }
+
+    /// The key that shows it.
+    pub fn key(self) -> char {
+        match self {
+            Screen::Overview => '1',
+            Screen::Data => '2',
+            Screen::Models => '3',
+            Screen::Audit => '4',
+        }
+    }
+}
+
+/// A list's selection and filter.
+#[derive(Clone, Debug, Default)]
+pub struct ListState {
+    /// The selected row among those the filter keeps.
+    pub selected: usize,
+    /// The filter text (only characters safe to draw are accepted).
+    pub filter: String,
+    /// Whether the filter is being typed.
+    pub editing: bool,
+}
+
+/// The Data screen.
+#[derive(Debug, Default)]
+pub struct DataState {
+    /// Datasets and contracts.
+    pub view: DataView,
+    /// The selected dataset.
+    pub selected: usize,
+    /// The open profile.
+    pub profile: Option<ProfileState>,
+}
+
+/// An open dataset profile.
+#[derive(Debug)]
+pub struct ProfileState {
+    /// The profile.
+    pub profile: DatasetProfile,
+    /// The selected column.
+    pub column: usize,
+}
+
+/// The Models screen.
+#[derive(Debug, Default)]
+pub struct ModelsState {
+    /// The registry, newest first.
+    pub rows: Vec<ModelRow>,
+    /// Selection and filter.
+    pub list: ListState,
+    /// The open model.
+    pub detail: Option<DetailState>,
+}
+
+impl ModelsState {
+    /// The rows the filter keeps.
+    pub fn visible(&self) -> Vec<&ModelRow> {
+        self.rows
+            .iter()
+            .filter(|r| r.matches(&self.list.filter))
+            .collect()
+    }
+
+    /// The model an action applies to: the open one, else the selected one.
+    pub fn current(&self) -> Option<&ModelRow> {
+        match &self.detail {
+            Some(d) => Some(&d.detail.row),
+            None => self.visible().get(self.list.selected).copied(),
+        }
+    }
+}
+
+/// An open model detail.
+#[derive(Debug)]
+pub struct DetailState {
+    /// The detail.
+    pub detail: ModelDetail,
+    /// Lines scrolled.
+    pub scroll: usize,
+}
+
+/// The Audit screen.
+#[derive(Debug, Default)]
+pub struct AuditState {
+    /// The log, oldest first (as stored); shown newest first.
+    pub rows: Vec<AuditRow>,
+    /// Selection (in the newest-first order) and filter.
+    pub list: ListState,
+    /// The open record: its number, and lines scrolled.
+    pub record: Option<(i64, usize)>,
+}
+
+impl AuditState {
+    /// The records the filter keeps, newest first.
+    pub fn visible(&self) -> Vec<&AuditRow> {
+        self.rows
+            .iter()
+            .rev()
+            .filter(|r| r.matches(&self.list.filter))
+            .collect()
+    }
+
+    /// The open record.
+    pub fn open(&self) -> Option<&AuditRow> {
+        let (seq, _) = self.record?;
+        self.rows.iter().find(|r| r.seq == seq)
+    }
+}
+
+/// What a confirmation is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Intent {
+    /// `airlock approve`.
+    Approve,
+    /// `airlock deploy`.
+    Deploy,
+}
+
+impl Intent {
+    /// The button that does it.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Intent::Approve => "Approve",
+            Intent::Deploy => "Deploy",
+        }
+    }
+}
+
+/// Where the keyboard is in a confirmation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    /// The note (approve) or slot (deploy).
+    Text,
+    /// The passphrase.
+    Passphrase,
+    /// The Cancel button, the default.
+    Cancel,
+    /// The button that signs.
+    Confirm,
+}
+
+/// A confirmation of an action signed with the operator's key.
+#[derive(Debug)]
+pub struct Confirm {
+    /// Approve or deploy.
+    pub intent: Intent,
+    /// The model.
+    pub model: ModelRow,
+    /// The note (approve) or the slot (deploy), as typed.
+    pub text: String,
+    /// The passphrase: never drawn, wiped when the dialog closes.
+    pub pass: SecretInput,
+    /// Where the keyboard is.
+    pub focus: Focus,
+}
+
+/// A dialog over the screen.
+#[derive(Debug)]
+pub enum Dialog {
+    /// A result to read.
+    Message {
+        /// Its title.
+        title: &'static str,
+        /// The text.
+        text: Shown,
+    },
+    /// A library error, in full.
+    Error {
+        /// What was being done.
+        title: &'static str,
+        /// The error.
+        error: ErrorView,
+    },
+    /// Asks before signing (boxed: it is much larger than the others).
+    Confirm(Box<Confirm>),
+}
+
+/// The console's whole state.
+#[derive(Debug)]
+pub struct App {
+    /// The screen shown.
+    pub screen: Screen,
+    /// The operator chosen at start (`--operator`), who signs approvals and deployments.
+    pub operator: Option<Shown>,
+    /// Overview data, once loaded.
+    pub overview: Option<Overview>,
+    /// The Data screen.
+    pub data: DataState,
+    /// The Models screen.
+    pub models: ModelsState,
+    /// The Audit screen.
+    pub audit: AuditState,
+    /// Whether the keys of the current view are shown.
+    pub help: bool,
+    /// The open dialog.
+    pub dialog: Option<Dialog>,
+    /// What the console is doing, while a task runs.
+    pub busy: Option<&'static str>,
+    /// Set when the operator leaves.
+    pub quit: bool,
+}
+
+impl App {
+    /// A console for `operator` (if any), on the Overview, nothing loaded yet: perform
+    /// [`App::start`] first.
+    pub fn new(operator: Option<&str>) -> Self {
+        App {
+            screen: Screen::Overview,
+            operator: operator.map(Shown::new),
+            overview: None,
+            data: DataState::default(),
+            models: ModelsState::default(),
+            audit: AuditState::default(),
+            help: false,
+            dialog: None,
+            busy: None,
+            quit: false,
+        }
+    }
+
+    /// The first task: load the Overview.
+    pub fn start(&self) -> Task {
+        Task::Overview
+    }
+
+    /// The key bindings of what is on screen now (the bar and the help show these).
+    pub fn bindings(&self) -> &'static [Binding] {
+        if self.help {
+            return keys::HELP;
+        }
+        match &self.dialog {
+            Some(Dialog::Confirm(_)) => keys::CONFIRM,
+            Some(_) => keys::MESSAGE,
+            None => self.view_bindings(),
+        }
+    }
+
+    /// The key bindings of the view under any help or dialog.
+    pub fn view_bindings(&self) -> &'static [Binding] {
+        match self.screen {
+            Screen::Overview => keys::OVERVIEW,
+            Screen::Data if self.data.profile.is_some() => keys::DATA_PROFILE,
+            Screen::Data => keys::DATA_LIST,
+            Screen::Models if self.models.list.editing => keys::FILTER_EDIT,
+            Screen::Models if self.models.detail.is_some() => keys::MODELS_DETAIL,
+            Screen::Models => keys::MODELS_LIST,
+            Screen::Audit if self.audit.list.editing => keys::FILTER_EDIT,
+            Screen::Audit if self.audit.record.is_some() => keys::AUDIT_RECORD,
+            Screen::Audit => keys::AUDIT_LIST,
+        }
+    }
+
+    /// Whether the global keys (screens, reload, help, quit) apply now.
+    pub fn global_keys(&self) -> bool {
+        !self.help && self.dialog.is_none() && !self.models.list.editing && !self.audit.list.editing
+    }
+
+    /// Handles a key; returns the library work it asks for, if any.
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Task> {
+        if key.kind != KeyEventKind::Press {
+            return None;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            self.quit = true;
+            return None;
+        }
+        if self.busy.is_some() {
+            return None;
+        }
+        if self.help {
+            self.help = false;
+            return None;
+        }
+        if self.dialog.is_some() {
+            return self.dialog_key(key);
+        }
+        if let Some(list) = self.editing_list() {
+            filter_key(list, key.code);
+            return None;
+        }
+        let action = keys::action(self.bindings(), key.code)?;
+        self.act(action)
+    }
+
+    fn editing_list(&mut self) -> Option<&mut ListState> {
+        match self.screen {
+            Screen::Models if self.models.list.editing => Some(&mut self.models.list),
+            Screen::Audit if self.audit.list.editing => Some(&mut self.audit.list),
+            _ => None,
+        }
+    }
+
+    /// The task that loads the current screen again.
+    pub fn reload(&self) -> Task {
+        match self.screen {
+            Screen::Overview => Task::Overview,
+            Screen::Data => Task::Data,
+            Screen::Models => Task::Models {
+                open: self.models.detail.as_ref().map(|d| d.detail.row.clone()),
+            },
+            Screen::Audit => Task::Audit,
+        }
+    }
+
+    fn act(&mut self, action: Action) -> Option<Task> {
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Back => self.back(),
+            Action::Help => self.help = true,
+            Action::Screen(s) => {
+                self.screen = s;
+                return Some(self.reload());
+            }
+            Action::Reload => return Some(self.reload()),
+            Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Top
+            | Action::Bottom => self.step(action),
+            Action::Open => return self.open(),
+            Action::Filter => match self.screen {
+                Screen::Models => self.models.list.editing = true,
+                Screen::Audit => self.audit.list.editing = true,
+                _ => {}
+            },
+            Action::Verify => return Some(Task::VerifyAudit),
+            Action::Approve => self.ask(Intent::Approve),
+            Action::Deploy => self.ask(Intent::Deploy),
+        }
+        None
+    }
+
+    fn back(&mut self) {
+        match self.screen {
+            Screen::Data => self.data.profile = None,
+            Screen::Models => self.models.detail = None,
+            Screen::Audit => self.audit.record = None,
+            Screen::Overview => {}
+        }
+    }
+
+    fn step(&mut self, action: Action) {
+        match self.screen {
+            Screen::Overview => {}
+            Screen::Data => match &mut self.data.profile {
+                Some(p) => p.column = moved(p.column, p.profile.columns.len(), action),
+                None => {
+                    self.data.selected =
+                        moved(self.data.selected, self.data.view.datasets.len(), action)
+                }
+            },
+            Screen::Models => {
+                let len = self.models.visible().len();
+                match &mut self.models.detail {
+                    Some(d) => d.scroll = moved(d.scroll, d.detail.text().len(), action),
+                    None => {
+                        self.models.list.selected = moved(self.models.list.selected, len, action)
+                    }
+                }
+            }
+            Screen::Audit => {
+                let len = self.audit.visible().len();
+                let text_len = self.audit.open().map_or(0, |r| r.text().len());
+                match &mut self.audit.record {
+                    Some((_, scroll)) => *scroll = moved(*scroll, text_len, action),
+                    None => self.audit.list.selected = moved(self.audit.list.selected, len, action),
+                }
+            }
+        }
+    }
+
+    fn open(&mut self) -> Option<Task> {
+        match self.screen {
+            Screen::Overview => None,
+            Screen::Data => self
+                .data
+                .view
+                .datasets
+                .get(self.data.selected)
+                .map(|d| Task::Profile(d.key.clone())),
+            Screen::Models => self.models.current().cloned().map(Task::Model),
+            Screen::Audit => {
+                let seq = self
+                    .audit
+                    .visible()
+                    .get(self.audit.list.selected)
+                    .map(|r| r.seq);
+                self.audit.record = seq.map(|s| (s, 0));
+                None
+            }
+        }
+    }
+
+    fn ask(&mut self, intent: Intent) {
+        let Some(model) = self.models.current().cloned() else {
+            return;
+        };
+        if self.operator.is_none() {
+            self.dialog = Some(Dialog::Error {
+                title: intent.verb(),
+                error: ErrorView::new(
+                    &format!(
+                        "{} needs an operator's signature: start the console with --operator NAME \
+                         (an operator made with `airlock keys operator new NAME`)",
+                        match intent {
+                            Intent::Approve => "approving a model",
+                            Intent::Deploy => "deploying a model",
+                        }
+                    ),
+                    exit::USAGE,
+                ),
+            });
+            return;
+        }
+        self.dialog = Some(Dialog::Confirm(Box::new(Confirm {
+            intent,
+            model,
+            text: match intent {
+                Intent::Approve => String::new(),
+                Intent::Deploy => "production".into(),
+            },
+            pass: SecretInput::default(),
+            focus: Focus::Text,
+        })));
+    }
+
+    fn dialog_key(&mut self, key: KeyEvent) -> Option<Task> {
+        let Some(Dialog::Confirm(c)) = &mut self.dialog else {
+            if matches!(key.code, KeyCode::Enter | KeyCode::Esc | KeyCode::Char('q')) {
+                self.dialog = None;
+            }
+            return None;
+        };
+        match key.code {
+            // Dropping the dialog drops its passphrase field, which zeroizes it.
+            KeyCode::Esc => self.dialog = None,
+            KeyCode::Tab | KeyCode::Down => c.focus = next(c.focus),
+            KeyCode::BackTab | KeyCode::Up => c.focus = previous(c.focus),
+            KeyCode::Left | KeyCode::Right if matches!(c.focus, Focus::Cancel | Focus::Confirm) => {
+                c.focus = if c.focus == Focus::Cancel {
+                    Focus::Confirm
+                } else {
+                    Focus::Cancel
+                }
+            }
+            KeyCode::Enter => match c.focus {
+                Focus::Text => c.focus = Focus::Passphrase,
+                // Enter after typing the passphrase lands on Cancel: only a deliberate move
+                // to the action's button signs anything.
+                Focus::Passphrase => c.focus = Focus::Cancel,
+                Focus::Cancel => self.dialog = None,
+                Focus::Confirm => return self.confirmed(),
+            },
+            KeyCode::Backspace => match c.focus {
+                Focus::Text => {
+                    c.text.pop();
+                }
+                Focus::Passphrase => c.pass.pop(),
+                _ => {}
+            },
+            KeyCode::Char(ch) if !text::is_unsafe(ch) => match c.focus {
+                Focus::Text if c.text.chars().count() < MAX_TEXT => c.text.push(ch),
+                Focus::Passphrase => c.pass.push(ch),
+                _ => {}
+            },
+            _ => {}
+        }
+        None
+    }
+
+    fn confirmed(&mut self) -> Option<Task> {
+        let Some(Dialog::Confirm(mut c)) = self.dialog.take() else {
+            return None;
+        };
+        let pass = c.pass.take();
+        let text = std::mem::take(&mut c.text);
+        Some(match c.intent {
+            Intent::Approve => Task::Approve {
+                model: c.model,
+                note: text,
+                pass,
+            },
+            Intent::Deploy => Task::Deploy {
+                model: c.model,
+                slot: text,
+                pass,
+            },
+        })
+    }
+
+    /// Applies a task's outcome; returns follow-up work (a reload after an action).
+    pub fn apply(&mut self, outcome: Outcome) -> Option<Task> {
+        match outcome {
+            Outcome::Overview(r) => match r {
+                Ok(o) => self.overview = Some(o),
+                Err(e) => self.fail("loading the overview", e),
+            },
+            Outcome::Data(r) => match r {
+                Ok(v) => {
+                    self.data.selected = self.data.selected.min(v.datasets.len().saturating_sub(1));
+                    self.data.view = v;
+                }
+                Err(e) => self.fail("loading the data", e),
+            },
+            Outcome::Models { rows, detail } => {
+                match rows {
+                    Ok(rows) => {
+                        self.models.rows = rows;
+                        let len = self.models.visible().len();
+                        self.models.list.selected =
+                            self.models.list.selected.min(len.saturating_sub(1));
+                    }
+                    Err(e) => self.fail("loading the models", e),
+                }
+                match detail {
+                    Some(Ok(d)) => match &mut self.models.detail {
+                        Some(open) => open.detail = d,
+                        None => {
+                            self.models.detail = Some(DetailState {
+                                detail: d,
+                                scroll: 0,
+                            })
+                        }
+                    },
+                    Some(Err(e)) => {
+                        self.models.detail = None;
+                        self.fail("loading the model", e);
+                    }
+                    None => {}
+                }
+            }
+            Outcome::Audit(r) => match r {
+                Ok(rows) => {
+                    self.audit.rows = rows;
+                    let len = self.audit.visible().len();
+                    self.audit.list.selected = self.audit.list.selected.min(len.saturating_sub(1));
+                }
+                Err(e) => self.fail("loading the audit log", e),
+            },
+            Outcome::Profile(r) => match r {
+                Ok(profile) => self.data.profile = Some(ProfileState { profile, column: 0 }),
+                Err(e) => self.fail("loading the profile", e),
+            },
+            Outcome::Model(r) => match r {
+                Ok(detail) => self.models.detail = Some(DetailState { detail, scroll: 0 }),
+                Err(e) => self.fail("loading the model", e),
+            },
+            Outcome::Verified(r) => {
+                if let Some(o) = &mut self.overview {
+                    o.audit = Some(r.clone());
+                }
+                match r {
+                    Ok(v) => {
+                        self.dialog = Some(Dialog::Message {
+                            title: "audit verify",
+                            text: Shown::new(&v.line()),
+                        })
+                    }
+                    Err(e) => self.fail("audit verify", e),
+                }
+            }
+            Outcome::Done { title, result } => {
+                match result {
+                    Ok(text) => self.dialog = Some(Dialog::Message { title, text }),
+                    Err(e) => self.fail(title, e),
+                }
+                // A refusal is recorded in the audit log too: reload either way.
+                return Some(self.reload());
+            }
+        }
+        None
+    }
+
+    fn fail(&mut self, title: &'static str, error: ErrorView) {
+        self.dialog = Some(Dialog::Error { title, error });
+    }
+}
+
+/// A selection (or a scroll offset) moved by `action` in a list of `len` rows (lines).
+fn moved(selected: usize, len: usize, action: Action) -> usize {
+    let last = len.saturating_sub(1);
+    match action {
+        Action::Up => selected.saturating_sub(1),
+        Action::Down => (selected + 1).min(last),
+        Action::PageUp => selected.saturating_sub(PAGE),
+        Action::PageDown => (selected + PAGE).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => selected,
+    }
+    .min(last)
+}
+
+fn next(f: Focus) -> Focus {
+    match f {
+        Focus::Text => Focus::Passphrase,
+        Focus::Passphrase => Focus::Cancel,
+        Focus::Cancel => Focus::Confirm,
+        Focus::Confirm => Focus::Text,
+    }
+}
+
+fn previous(f: Focus) -> Focus {
+    match f {
+        Focus::Text => Focus::Confirm,
+        Focus::Passphrase => Focus::Text,
+        Focus::Cancel => Focus::Passphrase,
+        Focus::Confirm => Focus::Cancel,
+    }
+}
+
+fn filter_key(list: &mut ListState, code: KeyCode) {
+    match code {
+        KeyCode::Enter => {
+            list.editing = false;
+            return;
+        }
+        KeyCode::Esc => {
+            list.filter.clear();
+            list.editing = false;
+        }
+        KeyCode::Backspace => {
+            list.filter.pop();
+        }
+        KeyCode::Char(c) if !text::is_unsafe(c) && list.filter.chars().count() < 64 => {
+            list.filter.push(c)
+        }
+        _ => return,
+    }
+    list.selected = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn press(app: &mut App, codes: &[KeyCode]) -> Option<Task> {
+        let mut last = None;
+        for c in codes {
+            last = app.on_key(key(*c));
+        }
+        last
+    }
+
+    fn typed(app: &mut App, s: &str) {
+        for c in s.chars() {
+            assert!(app.on_key(key(KeyCode::Char(c))).is_none());
+        }
+    }
+
+    fn model(name: &str) -> ModelRow {
+        let s = Shown::new;
+        ModelRow {
+            id: s("0123456789abcdef"),
+            id_hex: "0123456789abcdef".into(),
+            name: s(name),
+            site: s("lab"),
+            task: s("binary"),
+            arch: s("mlp"),
+            dataset: s("credit@1"),
+            features: s("credit-features@1"),
+            score_name: s("roc_auc"),
+            score: 0.8,
+            gate: s("passed"),
+            approvals: 1,
+            deployed: None,
+        }
+    }
+
+    fn on_models(operator: Option<&str>) -> App {
+        let mut app = App::new(operator);
+        assert!(matches!(
+            app.on_key(key(KeyCode::Char('3'))),
+            Some(Task::Models { open: None })
+        ));
+        app.apply(Outcome::Models {
+            rows: Ok(vec![model("credit-mlp"), model("churn-logreg")]),
+            detail: None,
+        });
+        app
+    }
+
+    #[test]
+    fn digits_switch_screens_and_load_them() {
+        let mut app = App::new(None);
+        assert!(matches!(
+            app.on_key(key(KeyCode::Char('2'))),
+            Some(Task::Data)
+        ));
+        assert_eq!(app.screen, Screen::Data);
+        assert!(matches!(
+            app.on_key(key(KeyCode::Char('4'))),
+            Some(Task::Audit)
+        ));
+        assert!(matches!(
+            app.on_key(key(KeyCode::Char('r'))),
+            Some(Task::Audit)
+        ));
+        assert!(matches!(
+            app.on_key(key(KeyCode::Char('1'))),
+            Some(Task::Overview)
+        ));
+        assert_eq!(app.screen, Screen::Overview);
+    }
+
+    #[test]
+    fn q_quits_from_a_list_but_only_closes_a_detail() {
+        let mut app = on_models(None);
+        assert!(
+            matches!(app.on_key(key(KeyCode::Enter)), Some(Task::Model(m)) if m.name.as_str() == "credit-mlp")
+        );
+        app.models.detail = Some(DetailState {
+            detail: ModelDetail {
+                row: model("credit-mlp"),
+                holdout_rows: 10,
+                metrics: vec![],
+                epochs: (1, 1),
+                trained: Shown::default(),
+                device: Shown::default(),
+                approvals: vec![],
+                lineage: Err(ErrorView::new("x", 4)),
+            },
+            scroll: 0,
+        });
+        assert_eq!(app.bindings().as_ptr(), keys::MODELS_DETAIL.as_ptr());
+        assert!(press(&mut app, &[KeyCode::Char('q')]).is_none());
+        assert!(app.models.detail.is_none() && !app.quit);
+        press(&mut app, &[KeyCode::Esc]);
+        assert!(app.quit);
+    }
+
+    #[test]
+    fn selection_stays_within_the_list() {
+        let mut app = on_models(None);
+        press(&mut app, &[KeyCode::Up, KeyCode::Up]);
+        assert_eq!(app.models.list.selected, 0);
+        press(
+            &mut app,
+            &[
+                KeyCode::Down,
+                KeyCode::Down,
+                KeyCode::Down,
+                KeyCode::PageDown,
+            ],
+        );
+        assert_eq!(app.models.list.selected, 1);
+        press(&mut app, &[KeyCode::Home]);
+        assert_eq!(app.models.list.selected, 0);
+        press(&mut app, &[KeyCode::Char('G')]);
+        assert_eq!(app.models.list.selected, 1);
+    }
+
+    #[test]
+    fn the_filter_keeps_matching_rows_refuses_control_characters_and_esc_clears_it() {
+        let mut app = on_models(None);
+        press(&mut app, &[KeyCode::Down]);
+        press(&mut app, &[KeyCode::Char('/')]);
+        assert!(app.models.list.editing);
+        typed(&mut app, "CHURN");
+        // Keys that would act elsewhere are text while typing a filter.
+        assert!(!app.quit);
+        app.on_key(key(KeyCode::Char('\u{1b}')));
+        app.on_key(key(KeyCode::Char('\u{202e}')));
+        assert_eq!(app.models.list.filter, "CHURN");
+        assert_eq!(app.models.visible().len(), 1);
+        assert_eq!(app.models.list.selected, 0);
+        press(&mut app, &[KeyCode::Enter]);
+        assert!(!app.models.list.editing);
+        assert_eq!(
+            app.models.current().map(|m| m.name.as_str()),
+            Some("churn-logreg")
+        );
+        press(&mut app, &[KeyCode::Char('/'), KeyCode::Esc]);
+        assert!(app.models.list.filter.is_empty() && !app.models.list.editing);
+        assert_eq!(app.models.visible().len(), 2);
+    }
+
+    #[test]
+    fn approving_without_an_operator_says_how_and_asks_nothing() {
+        let mut app = on_models(None);
+        assert!(press(&mut app, &[KeyCode::Char('a')]).is_none());
+        match &app.dialog {
+            Some(Dialog::Error { error, .. }) => {
+                assert_eq!(error.exit_code, exit::USAGE);
+                assert!(error.message.as_str().contains("--operator NAME"));
+            }
+            other => panic!("{other:?}"),
+        }
+        press(&mut app, &[KeyCode::Enter]);
+        assert!(app.dialog.is_none());
+    }
+
+    #[test]
+    fn enter_after_the_passphrase_lands_on_cancel_which_signs_nothing() {
+        let mut app = on_models(Some("dana"));
+        assert!(press(&mut app, &[KeyCode::Char('d')]).is_none());
+        let Some(Dialog::Confirm(c)) = &app.dialog else {
+            panic!("no confirmation");
+        };
+        assert_eq!(
+            (c.intent, c.focus, c.text.as_str()),
+            (Intent::Deploy, Focus::Text, "production")
+        );
+        press(&mut app, &[KeyCode::Enter]);
+        typed(&mut app, "secret passphrase");
+        assert!(press(&mut app, &[KeyCode::Enter]).is_none());
+        let Some(Dialog::Confirm(c)) = &app.dialog else {
+            panic!("closed too early");
+        };
+        assert_eq!(c.focus, Focus::Cancel);
+        assert!(press(&mut app, &[KeyCode::Enter]).is_none());
+        assert!(app.dialog.is_none());
+    }
+
+    #[test]
+    fn esc_cancels_a_confirmation() {
+        let mut app = on_models(Some("dana"));
+        press(&mut app, &[KeyCode::Char('a'), KeyCode::Tab]);
+        typed(&mut app, "pass");
+        assert!(press(&mut app, &[KeyCode::Esc]).is_none());
+        assert!(app.dialog.is_none());
+    }
+
+    #[test]
+    fn only_the_action_button_signs_with_what_was_typed() {
+        let mut app = on_models(Some("dana"));
+        press(&mut app, &[KeyCode::Down]);
+        press(&mut app, &[KeyCode::Char('a')]);
+        typed(&mut app, "metrics reviewed");
+        press(&mut app, &[KeyCode::Backspace]);
+        press(&mut app, &[KeyCode::Enter]);
+        typed(&mut app, "pass phrase");
+        press(&mut app, &[KeyCode::Enter, KeyCode::Right]);
+        match press(&mut app, &[KeyCode::Enter]) {
+            Some(Task::Approve { model, note, .. }) => {
+                assert_eq!(model.name.as_str(), "churn-logreg");
+                assert_eq!(note, "metrics reviewe");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(app.dialog.is_none());
+    }
+
+    #[test]
+    fn help_opens_and_any_key_closes_it_without_acting() {
+        let mut app = on_models(None);
+        press(&mut app, &[KeyCode::Char('?')]);
+        assert!(app.help);
+        assert_eq!(app.bindings().as_ptr(), keys::HELP.as_ptr());
+        assert!(press(&mut app, &[KeyCode::Char('q')]).is_none());
+        assert!(!app.help && !app.quit);
+    }
+
+    #[test]
+    fn ctrl_c_quits_even_from_a_dialog() {
+        let mut app = on_models(Some("dana"));
+        press(&mut app, &[KeyCode::Char('d')]);
+        app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert!(app.quit);
+    }
+
+    #[test]
+    fn an_action_s_result_is_shown_and_the_screen_reloaded() {
+        let mut app = on_models(Some("dana"));
+        let next = app.apply(Outcome::Done {
+            title: "deploy",
+            result: Err(ErrorView::new("model x is not approved", exit::REFUSED)),
+        });
+        assert!(matches!(next, Some(Task::Models { open: None })));
+        assert!(matches!(
+            &app.dialog,
+            Some(Dialog::Error {
+                title: "deploy",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_audit_list_is_newest_first_and_enter_opens_a_record() {
+        let mut app = App::new(None);
+        press(&mut app, &[KeyCode::Char('4')]);
+        let row = |seq: i64, action: &str| AuditRow {
+            seq,
+            time: Shown::new("2026-01-01T00:00:00Z"),
+            action: Shown::new(action),
+            actor: Shown::new("00aa"),
+            actor_name: Shown::new("site lab"),
+            subjects: vec![],
+            details: Shown::new("{}"),
+            details_block: Shown::new("{}"),
+        };
+        app.apply(Outcome::Audit(Ok(vec![
+            row(1, "home.init"),
+            row(2, "model.deploy"),
+        ])));
+        assert_eq!(app.audit.visible()[0].seq, 2);
+        press(&mut app, &[KeyCode::Down, KeyCode::Enter]);
+        assert_eq!(app.audit.open().map(|r| r.seq), Some(1));
+        press(&mut app, &[KeyCode::Esc]);
+        assert!(app.audit.record.is_none() && !app.quit);
+    }
+}

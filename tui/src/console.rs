@@ -1,0 +1,134 @@
+//! Performing the console's tasks: each opens the home for the one call, as an `airlock`
+//! command does (read-only for what only reads), so the home's lock is held no longer than
+//! the command line would hold it and commands can run beside the console.
+
+use std::path::{Path, PathBuf};
+
+use airlock::home::Home;
+use airlock::operator;
+use airlock::personal::{PassSource, Passphrase};
+use airlock::policy::Role;
+use airlock::{lifecycle, models};
+
+use crate::load;
+use crate::shown::Shown;
+use crate::task::{Outcome, Task};
+use crate::view::{ErrorView, Loaded, ModelRow};
+
+/// The home the console works on and who operates it.
+#[derive(Clone, Debug)]
+pub struct Console {
+    home: PathBuf,
+    operator: Option<String>,
+    system_root: PathBuf,
+}
+
+impl Console {
+    /// A console on the home at `home`; `operator` signs approvals and deployments.
+    pub fn new(home: &Path, operator: Option<&str>) -> Self {
+        Console {
+            home: home.to_path_buf(),
+            operator: operator.map(str::to_string),
+            system_root: PathBuf::from("/"),
+        }
+    }
+
+    /// Reads network interfaces and routes under `root` instead of `/` (tests).
+    pub fn with_system_root(mut self, root: &Path) -> Self {
+        self.system_root = root.to_path_buf();
+        self
+    }
+
+    /// Checks that the home opens, as every command does first: the console refuses to
+    /// start on a folder that is not a home, with the command line's message.
+    pub fn check(&self) -> airlock::Result<()> {
+        Home::open_read_only(&self.home).map(drop)
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Home) -> airlock::Result<T>) -> Loaded<T> {
+        Home::open_read_only(&self.home)
+            .and_then(|home| f(&home))
+            .map_err(ErrorView::from)
+    }
+
+    /// Performs `task` with the library.
+    pub fn perform(&self, task: Task) -> Outcome {
+        match task {
+            Task::Overview => {
+                Outcome::Overview(self.read(|h| load::overview(h, &self.system_root)))
+            }
+            Task::Data => Outcome::Data(self.read(load::data_view)),
+            Task::Models { open } => match Home::open_read_only(&self.home) {
+                Ok(home) => {
+                    let rows = load::models(&home).map_err(ErrorView::from);
+                    // The open model's detail, from its fresh row (approvals, gate, slot).
+                    let detail = open.map(|old| {
+                        let row = rows
+                            .as_ref()
+                            .ok()
+                            .and_then(|rs| rs.iter().find(|r| r.id_hex == old.id_hex))
+                            .unwrap_or(&old);
+                        load::model_detail(&home, row).map_err(ErrorView::from)
+                    });
+                    Outcome::Models { rows, detail }
+                }
+                Err(e) => Outcome::Models {
+                    rows: Err(e.into()),
+                    detail: None,
+                },
+            },
+            Task::Audit => Outcome::Audit(self.read(load::audit_log)),
+            Task::Profile(key) => Outcome::Profile(self.read(|h| load::profile(h, &key))),
+            Task::Model(row) => Outcome::Model(self.read(|h| load::model_detail(h, &row))),
+            Task::VerifyAudit => Outcome::Verified(self.read(load::verify_audit)),
+            Task::Approve { model, note, pass } => Outcome::Done {
+                title: "approve",
+                result: self.approve(&model, &note, pass).map_err(ErrorView::from),
+            },
+            Task::Deploy { model, slot, pass } => Outcome::Done {
+                title: "deploy",
+                result: self.deploy(&model, &slot, pass).map_err(ErrorView::from),
+            },
+        }
+    }
+
+    fn operator(&self) -> airlock::Result<&str> {
+        self.operator.as_deref().ok_or_else(|| {
+            airlock::Error::Refused(
+                "this needs an operator: start the console with --operator NAME".into(),
+            )
+        })
+    }
+
+    /// `airlock approve MODEL --operator NAME --note NOTE`: the same calls, in the same order.
+    fn approve(&self, model: &ModelRow, note: &str, pass: Passphrase) -> airlock::Result<Shown> {
+        let name = self.operator()?;
+        let mut home = Home::open(&self.home)?;
+        let id = models::resolve(&home, &model.id_hex)?;
+        let op = operator::unlock(&home, name, Role::Approve, PassSource::Given(pass))?;
+        let (aid, a) = lifecycle::approve(&mut home, &id, &op, note)?;
+        Ok(Shown::new(&format!(
+            "model {} approved by {} (approval {})",
+            id.short(),
+            a.approver,
+            aid.short()
+        )))
+    }
+
+    /// `airlock deploy MODEL --slot SLOT --operator NAME`: the same calls, in the same order.
+    fn deploy(&self, model: &ModelRow, slot: &str, pass: Passphrase) -> airlock::Result<Shown> {
+        let name = self.operator()?;
+        let mut home = Home::open(&self.home)?;
+        let id = models::resolve(&home, &model.id_hex)?;
+        let op = operator::unlock(&home, name, Role::Deploy, PassSource::Given(pass))?;
+        let (_, d) = lifecycle::deploy(&mut home, &id, slot, Some(&op))?;
+        Ok(Shown::new(&format!(
+            "model {} deployed to {}{}",
+            id.short(),
+            d.slot,
+            d.previous
+                .map(|p| format!(" (replacing {})", p.short()))
+                .unwrap_or_default()
+        )))
+    }
+}

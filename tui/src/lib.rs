@@ -1,0 +1,126 @@
+//! `airlock-tui`: the operator console of an Airlock node.
+//!
+//! A keyboard-only terminal face over the appliance library (`airlock`), for the node's
+//! console and serial lines: 80×24 and larger, `NO_COLOR` honoured, ASCII borders on request.
+//! It never runs SQL and never touches the store, the vault or the audit log itself: every
+//! screen is loaded and every action performed by the same library call the `airlock`
+//! command makes ([`console`]), so an approval or a deployment from the console gets exactly
+//! the checks, signatures and audit records the command gets. `docs/console.md` lists the
+//! screens, the keys and the call behind each.
+//!
+//! The parts, as gitui and ratatui's templates split them:
+//!
+//! - [`app`]: the state, changed only by keys ([`App::on_key`]) and by the results of
+//!   library calls ([`App::apply`]);
+//! - [`keys`]: the key tables, which feed the key handling, the bottom bar and the help;
+//! - [`task`] and [`console`]: the library calls a key asks for, and their results;
+//! - [`load`] and [`view`]: library records turned into plain view models, every stored
+//!   string escaped on the way ([`shown::Shown`]);
+//! - [`ui`]: drawing functions that only read the state;
+//! - [`run`]: the event loop, generic over the ratatui backend, so every screen is drawn into
+//!   a `TestBackend` in tests. Terminal set-up and tear-down are the binary's.
+//!
+//! ```
+//! use airlock_tui::{App, Theme, ui};
+//! use ratatui::{Terminal, backend::TestBackend};
+//!
+//! let app = App::new(Some("dana"));
+//! let mut terminal = Terminal::new(TestBackend::new(40, 10)).unwrap();
+//! terminal.draw(|f| ui::draw(f, &app, &Theme::new(None, true))).unwrap();
+//! let text: String = terminal.backend().buffer().content().iter().map(|c| c.symbol()).collect();
+//! assert!(text.contains("terminal too small"));
+//! ```
+#![deny(missing_docs)]
+
+pub mod airgap;
+pub mod app;
+pub mod console;
+pub mod keys;
+pub mod load;
+pub mod secret;
+pub mod shown;
+pub mod task;
+pub mod ui;
+pub mod view;
+
+use std::io;
+
+use ratatui::Terminal;
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::Event;
+
+pub use app::App;
+pub use console::Console;
+pub use ui::Theme;
+
+/// Where the console's events come from: the terminal, or a list in tests.
+pub trait Events {
+    /// The next event; `None` when there are no more (the console then ends).
+    fn next(&mut self) -> io::Result<Option<Event>>;
+}
+
+/// Events read from the terminal (crossterm), blocking.
+#[derive(Debug, Default)]
+pub struct TerminalEvents;
+
+impl Events for TerminalEvents {
+    fn next(&mut self) -> io::Result<Option<Event>> {
+        ratatui::crossterm::event::read().map(Some)
+    }
+}
+
+impl<I: Iterator<Item = Event>> Events for I {
+    fn next(&mut self) -> io::Result<Option<Event>> {
+        Ok(Iterator::next(self))
+    }
+}
+
+fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &App, theme: &Theme) -> io::Result<()> {
+    terminal
+        .draw(|f| ui::draw(f, app, theme))
+        .map(drop)
+        .map_err(|e| io::Error::other(e.to_string()))
+}
+
+/// Performs `task` and the work it leads to, showing what is being done meanwhile.
+fn perform<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    console: &Console,
+    theme: &Theme,
+    task: task::Task,
+) -> io::Result<()> {
+    let mut next = Some(task);
+    while let Some(task) = next {
+        app.busy = Some(task.label());
+        draw(terminal, app, theme)?;
+        let outcome = console.perform(task);
+        app.busy = None;
+        next = app.apply(outcome);
+    }
+    Ok(())
+}
+
+/// Runs the console until the operator leaves or the events end: loads the Overview, then
+/// draws, reads a key, performs what it asks.
+pub fn run<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    console: &Console,
+    events: &mut dyn Events,
+    theme: &Theme,
+) -> io::Result<()> {
+    perform(terminal, app, console, theme, app.start())?;
+    while !app.quit {
+        draw(terminal, app, theme)?;
+        let Some(event) = events.next()? else {
+            break;
+        };
+        if let Event::Key(key) = event
+            && let Some(task) = app.on_key(key)
+        {
+            perform(terminal, app, console, theme, task)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Work the console asks of the library ([`Task`]) and what comes back ([`Outcome`]). The
+//! application state only describes tasks; [`crate::console::Console`] performs them, so key
+//! handling is tested without a home and drawing without a library handle.
+
+use airlock::personal::Passphrase;
+
+use crate::view::{
+    AuditRow, AuditVerified, DataView, DatasetKey, DatasetProfile, Loaded, ModelDetail, ModelRow,
+    Overview,
+};
+
+/// A library call to make.
+#[derive(Debug)]
+pub enum Task {
+    /// Load the Overview.
+    Overview,
+    /// Load the Data screen.
+    Data,
+    /// Load the registry, and the detail of this model when it is open.
+    Models {
+        /// The model whose detail is open.
+        open: Option<ModelRow>,
+    },
+    /// Load the audit log.
+    Audit,
+    /// Load a dataset's profile.
+    Profile(DatasetKey),
+    /// Load a model's detail.
+    Model(ModelRow),
+    /// `audit verify`.
+    VerifyAudit,
+    /// `approve MODEL --operator NAME --note NOTE`.
+    Approve {
+        /// The model.
+        model: ModelRow,
+        /// The note.
+        note: String,
+        /// The operator's passphrase, moved here from the dialog and dropped (zeroized) once
+        /// the key is unlocked.
+        pass: Passphrase,
+    },
+    /// `deploy MODEL --slot SLOT --operator NAME`.
+    Deploy {
+        /// The model.
+        model: ModelRow,
+        /// The slot.
+        slot: String,
+        /// The operator's passphrase, as for [`Task::Approve`].
+        pass: Passphrase,
+    },
+}
+
+impl Task {
+    /// What the console says while the task runs.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Task::Overview | Task::Data | Task::Models { .. } | Task::Audit => "loading",
+            Task::Profile(_) => "loading the profile",
+            Task::Model(_) => "loading the model and verifying its lineage",
+            Task::VerifyAudit => "verifying the audit log",
+            Task::Approve { .. } => "unlocking your key and signing the approval",
+            Task::Deploy { .. } => "unlocking your key and deploying",
+        }
+    }
+}
+
+/// What a task gave.
+#[derive(Debug)]
+pub enum Outcome {
+    /// [`Task::Overview`].
+    Overview(Loaded<Overview>),
+    /// [`Task::Data`].
+    Data(Loaded<DataView>),
+    /// [`Task::Models`].
+    Models {
+        /// The registry.
+        rows: Loaded<Vec<ModelRow>>,
+        /// The open model's detail, reloaded.
+        detail: Option<Loaded<ModelDetail>>,
+    },
+    /// [`Task::Audit`].
+    Audit(Loaded<Vec<AuditRow>>),
+    /// [`Task::Profile`].
+    Profile(Loaded<DatasetProfile>),
+    /// [`Task::Model`].
+    Model(Loaded<ModelDetail>),
+    /// [`Task::VerifyAudit`].
+    Verified(Loaded<AuditVerified>),
+    /// [`Task::Approve`] or [`Task::Deploy`]: the line the command prints, or its error.
+    Done {
+        /// The dialog's title.
+        title: &'static str,
+        /// The result.
+        result: Loaded<crate::shown::Shown>,
+    },
+}
