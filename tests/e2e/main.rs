@@ -14,6 +14,7 @@ mod crash;
 mod demo;
 mod escapes;
 mod features;
+mod harden;
 mod home_attacks;
 mod ingest;
 mod keys;
