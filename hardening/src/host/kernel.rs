@@ -101,7 +101,7 @@ pub(super) fn sysctl_path(key: &str) -> String {
     format!("/proc/sys/{}", key.replace('.', "/"))
 }
 
-/// A sysctl's value, `None` when the file is absent or holds no number.
+/// A sysctl's value, or why there is none: `absent` (no such file), unreadable, not a number.
 pub(super) fn read_sysctl(host: &Host, key: &str) -> Result<i64, String> {
     let text = host.read(sysctl_path(key)).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => "absent".to_string(),
