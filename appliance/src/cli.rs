@@ -187,6 +187,9 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
     /// The encrypted, content-addressed object vault.
     #[command(subcommand)]
     Vault(VaultCmd),
+    /// Check the host this node runs on (docs/hardening.md).
+    #[command(subcommand)]
+    Harden(HardenCmd),
     /// The hash-chained, signed audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
@@ -571,6 +574,19 @@ enum VaultCmd {
     /// not decrypt, or does not hash to its address, and any vault file
     /// that no store row references. Exits 4 if anything is wrong.
     Verify,
+}
+
+#[derive(Subcommand, Debug)]
+enum HardenCmd {
+    /// Report each host control (kernel settings, radios, USB storage, /tmp and /dev/shm
+    /// options, swap, disk encryption, network, sshd, the home's modes) as pass, warn or
+    /// fail, with its CIS Debian Linux 12 Benchmark id and the command that fixes it.
+    /// Changes nothing. Exits 5 if any check fails; warnings alone exit 0.
+    Check {
+        /// Read /proc, /sys, /etc and the home (--home) under this folder instead of /.
+        #[arg(long, value_name = "ROOT", default_value = "/")]
+        root: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -1026,6 +1042,32 @@ pub fn run(cli: Cli) -> Result<i32> {
                     r.problems.len(),
                     r.problems[0].problem,
                     r.problems[0].id
+                )));
+            }
+        }
+        Command::Harden(HardenCmd::Check { root }) => {
+            use airlock_hardening::host::{self, Status};
+            let report = host::check(&root, &home_dir);
+            out.emit(&report, |r| {
+                for f in &r.findings {
+                    let cis = f
+                        .cis
+                        .map_or("no CIS id".to_string(), |c| format!("CIS {c}"));
+                    let (s, id, found) = (f.status.name(), f.id, &f.found);
+                    out.line(format_args!("{s:<4}  {id:<18} {found}  ({cis})"));
+                    if f.status != Status::Pass {
+                        out.line(format_args!("      fix: {}", f.fix));
+                    }
+                }
+                let n = |s| r.with_status(s).count();
+                let (p, w, f) = (n(Status::Pass), n(Status::Warn), n(Status::Fail));
+                out.line(format_args!("{p} passed, {w} warnings, {f} failed"));
+            });
+            let failed: Vec<&str> = report.with_status(Status::Fail).map(|f| f.id).collect();
+            if !failed.is_empty() {
+                return Err(Error::Refused(format!(
+                    "host check failed: {} (each finding says the fix; docs/hardening.md says why)",
+                    failed.join(", ")
                 )));
             }
         }

@@ -22,6 +22,10 @@
 //! folders, bounded resources, each control reported in a [`SandboxReport`]
 //! that the run record carries.
 //!
+//! [`host::check`] looks at the host itself (`airlock harden check`): kernel
+//! settings, radios, mounts, swap, the network and the home's modes, each
+//! reported as pass, warn or fail with its CIS benchmark id and its fix.
+//!
 //! ```
 //! let report = airlock_hardening::harden_process();
 //! assert!(report.controls.iter().any(|c| c.name == "umask-077"));
@@ -32,6 +36,7 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::stat::{Mode, umask};
 use serde::{Deserialize, Serialize};
 
+pub mod host;
 #[cfg(target_os = "linux")]
 pub mod sandbox;
 #[cfg(target_os = "linux")]

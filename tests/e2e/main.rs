@@ -15,6 +15,7 @@ mod demo;
 mod escapes;
 mod evaluation;
 mod features;
+mod harden;
 mod home_attacks;
 mod ingest;
 mod keys;
