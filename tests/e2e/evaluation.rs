@@ -239,3 +239,31 @@ fn evaluate_refuses_bad_requests() {
         &["cut points must rise"],
     );
 }
+
+/// An evaluation made at lab travels with the model: plant imports it, verified as signed by
+/// lab, and lists it with the model.
+#[test]
+fn an_evaluation_travels_with_the_model_across_the_air_gap() {
+    let w = crate::harness::World::new();
+    let model = w.model();
+    let out = ok(
+        &w.lab(),
+        &["--json", "evaluate", &model, "--dataset", "credit@1"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = v["id"].as_str().unwrap().to_owned();
+    let bundle = w.fresh_bundle("with-evaluation.airlock");
+    let inspect = ok(
+        &w.plant(),
+        &["--json", "bundle", "inspect", bundle.to_str().unwrap()],
+    );
+    assert!(
+        inspect.contains(&id),
+        "the manifest lists the evaluation: {inspect}"
+    );
+    ok(&w.plant(), &["bundle", "import", bundle.to_str().unwrap()]);
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(&w.plant(), &["--json", "models", "show", &model])).unwrap();
+    assert_eq!(shown["evaluations"][0]["id"], id.as_str());
+    assert_eq!(shown["evaluations"][0]["site"], "lab");
+}
