@@ -14,8 +14,6 @@
 //! site, bound to the model, the dataset record and its snapshot, stored in the vault, listed by
 //! `airlock models show`, and exported with the model.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -24,8 +22,8 @@ use airlock_core::features::Fitted;
 use airlock_core::record::Record;
 use airlock_runtime::{
     Confusion, Fairness, Importance, Metrics, Perturbation, RobustAccuracy, Task, ThresholdPoint,
-    class_confusion, confusion, evaluate as metrics_of, fairness, permutation_importance,
-    robust_accuracy, threshold_sweep,
+    class_confusion, confusion, evaluate as metrics_of, evaluate_slices, fairness,
+    permutation_importance, robust_accuracy, threshold_sweep,
 };
 
 use crate::data;
@@ -227,8 +225,9 @@ fn wilson(k: usize, n: usize) -> [f64; 2] {
     [(centre - half).max(0.0), (centre + half).min(1.0)]
 }
 
-/// The group of a cell: its canonical text, or its band when `cuts` are given.
-fn group_of(v: &Value, cuts: &[f64]) -> String {
+/// The group of a cell: its canonical text (`(missing)` for a null), or its band when `cuts`
+/// are given. Training's held-out slices use the same keys.
+pub(crate) fn group_of(v: &Value, cuts: &[f64]) -> String {
     let x = match v {
         Value::Null => return "(missing)".into(),
         Value::Int(i) if !cuts.is_empty() => *i as f64,
@@ -318,43 +317,29 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
     let mut slices = Vec::new();
     for name in &req.slice_by {
         let idx = column(name)?;
-        let mut by: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-        for (i, row) in loaded.rows.iter().enumerate() {
-            by.entry(group_of(&row[idx], &[])).or_default().push(i);
-        }
-        if by.len() > airlock_runtime::MAX_SLICES {
-            return Err(Error::Rejected(format!(
-                "--slice-by {name}: more than {} values; slice on a column with fewer",
-                airlock_runtime::MAX_SLICES
-            )));
-        }
-        let mut report = SliceReport {
+        let keys: Vec<String> = loaded.rows.iter().map(|r| group_of(&r[idx], &[])).collect();
+        // The runtime groups the rows (and caps the slice count) as it does for training's
+        // held-out slices.
+        let by = evaluate_slices(&outputs, y, &keys)
+            .map_err(|e| Error::Rejected(format!("--slice-by {name}: {e}")))?;
+        slices.push(SliceReport {
             column: name.clone(),
-            groups: Vec::new(),
-        };
-        for (value, rows) in by {
-            let mut values = Vec::with_capacity(rows.len() * outputs.width);
-            for &i in &rows {
-                values.extend_from_slice(outputs.row(i));
-            }
-            let part = airlock_runtime::Outputs {
-                task: outputs.task,
-                width: outputs.width,
-                values,
-            };
-            let labels: Vec<f32> = rows.iter().map(|&i| y[i]).collect();
-            let right = (0..rows.len())
-                .filter(|&k| part.class(k) == Some(labels[k] as usize))
-                .count();
-            report.groups.push(SliceGroup {
-                metrics: metrics_of(&part, &labels)?,
-                accuracy_interval: (task != Task::Regression).then(|| wilson(right, rows.len())),
-                small: rows.len() < req.min_slice_rows,
-                rows: rows.len(),
-                value,
-            });
-        }
-        slices.push(report);
+            groups: by
+                .into_iter()
+                .map(|(value, metrics)| {
+                    let rows = metrics.rows;
+                    // Accuracy is a share of these rows: the count right is exact after rounding.
+                    let right = metrics.accuracy.map(|a| (a * rows as f64).round() as usize);
+                    SliceGroup {
+                        accuracy_interval: right.map(|k| wilson(k, rows)),
+                        small: rows < req.min_slice_rows,
+                        rows,
+                        metrics,
+                        value,
+                    }
+                })
+                .collect(),
+        });
     }
 
     let mut fairness_reports = Vec::new();

@@ -279,10 +279,7 @@ pub fn prepare(
         };
         y.push(label);
         if let (Some(s), Some(idx)) = (slices.as_mut(), slice_idx) {
-            s.push(match &row[idx] {
-                Value::Null => "(missing)".to_owned(),
-                v => v.canonical(),
-            });
+            s.push(crate::evaluate::group_of(&row[idx], &[]));
         }
     }
     Ok(Prepared {
