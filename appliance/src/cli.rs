@@ -85,16 +85,8 @@ enum Command {
     /// Score a model on a separate dataset: metrics, confusion, threshold sweep, calibration,
     /// importance, slices, fairness, robustness; stores a signed evaluation record.
     Evaluate(crate::cli_eval::EvaluateArgs),
-    /// Check a model's held-out metrics against thresholds; stores a signed report.
-    Gate {
-        /// Model id (or 8+ leading hex digits).
-        model: String,
-        /// Threshold, METRIC>=X or METRIC<=X, on held-out metrics. Repeatable. Metrics:
-        /// accuracy, precision, recall, f1, roc_auc, pr_auc, log_loss, brier, positive_rate
-        /// (classification); rmse, mae, r2 (regression).
-        #[arg(long = "require", default_value = "roc_auc>=0.70")]
-        require: Vec<String>,
-    },
+    /// Judge a model against a gate policy or held-out thresholds; stores a signed report.
+    Gate(crate::cli_gate::GateArgs),
     /// An operator's signed approval of a gated model (asks for the
     /// operator's passphrase). Under a trust policy the operator must hold
     /// the approve role and not be revoked.
@@ -106,6 +98,10 @@ enum Command {
         /// What the approval rests on.
         #[arg(long, default_value = "")]
         note: String,
+        /// You reviewed the gate report's checks that need a named review (figures within a
+        /// policy's review band); --note must say why they are acceptable.
+        #[arg(long)]
+        reviewed: bool,
     },
     /// Deploy a gated and approved model to a slot, signed by an operator
     /// certified at this site (--operator, needed in setup mode too). Under a
@@ -764,6 +760,18 @@ pub fn run(cli: Cli) -> Result<i32> {
                     .map(|(e, r)| json!({ "id": e.hex(), "dataset": r.dataset_ref, "site": r.site, "rows": r.rows }))
                     .collect::<Vec<_>>()
             );
+            let gates = airlock::gate::list_for(&home, &id)?;
+            v["gates"] = json!(
+                gates
+                    .iter()
+                    .map(
+                        |(g, r)| json!({ "id": g.hex(), "site": r.site, "passed": r.passed,
+                        "needs_review": r.needs_review, "checks": r.checks.len(),
+                        "policy": r.policy.as_ref().map(|p| p.digest.hex()),
+                        "evaluation": r.evaluation.map(|e| e.hex()), "created_at": r.created_at })
+                    )
+                    .collect::<Vec<_>>()
+            );
             out.emit(&v, |_| {
                 out.line(format_args!("model       {id}"));
                 out.line(format_args!(
@@ -828,49 +836,15 @@ pub fn run(cli: Cli) -> Result<i32> {
                     ));
                 }
                 crate::cli_eval::listed(out, &evals);
+                crate::cli_gate::listed(out, &gates);
             });
         }
-        Command::Gate { model, require } => {
-            let mut home = open()?;
-            let id = models::resolve(&home, &model)?;
-            let checks = require
-                .iter()
-                .map(|s| lifecycle::parse_threshold(s))
-                .collect::<Result<Vec<_>>>()?;
-            let (gid, report) = lifecycle::gate(&mut home, &id, checks)?;
-            let mut v =
-                serde_json::to_value(&report).map_err(|e| Error::Rejected(e.to_string()))?;
-            v["id"] = json!(gid.hex());
-            out.emit(&v, |_| {
-                for c in &report.checks {
-                    let op = if matches!(c.op, lifecycle::Op::AtLeast) {
-                        ">="
-                    } else {
-                        "<="
-                    };
-                    out.line(format_args!(
-                        "{} {:<9} {:.4} {op} {}",
-                        if c.passed { "pass" } else { "FAIL" },
-                        c.metric,
-                        c.value,
-                        c.threshold
-                    ));
-                }
-                out.line(format_args!(
-                    "gate {} for model {} (report {})",
-                    if report.passed { "passed" } else { "FAILED" },
-                    id.short(),
-                    gid.short()
-                ));
-            });
-            if !report.passed {
-                return Ok(exit::REFUSED);
-            }
-        }
+        Command::Gate(a) => return crate::cli_gate::run(&home_dir, out, a),
         Command::Approve {
             model,
             operator: who,
             note,
+            reviewed,
         } => {
             let mut home = open()?;
             let id = models::resolve(&home, &model)?;
@@ -880,7 +854,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 Role::Approve,
                 PassSource::from_arg(who.passphrase_file),
             )?;
-            let (aid, a) = lifecycle::approve(&mut home, &id, &op, &note)?;
+            let (aid, a) = lifecycle::approve_with(&mut home, &id, &op, &note, reviewed)?;
             let mut v = serde_json::to_value(&a).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(aid.hex());
             out.emit(&v, |_| {

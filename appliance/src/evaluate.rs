@@ -40,6 +40,15 @@ use crate::time::Timestamp;
 /// Type tag of evaluation records.
 pub const EVALUATION_TYPE: &str = "airlock.evaluation/v1";
 
+/// Steps of the threshold sweep when none are given.
+pub const DEFAULT_THRESHOLD_STEPS: usize = 20;
+
+/// Shuffles per feature for permutation importance when none are given.
+pub const DEFAULT_IMPORTANCE_REPEATS: usize = 5;
+
+/// Seed of importance and noise when none is given.
+pub const DEFAULT_SEED: u64 = 42;
+
 /// Slices with fewer rows are flagged (and a gate policy decides whether they are judged).
 pub const DEFAULT_MIN_SLICE_ROWS: usize = 30;
 

@@ -51,6 +51,7 @@ pub mod evaluate;
 pub mod failpoint;
 pub mod features;
 pub mod fsx;
+pub mod gate;
 pub mod home;
 pub mod keys;
 pub mod lifecycle;

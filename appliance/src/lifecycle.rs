@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
-use airlock_runtime::{METRIC_NAMES, Matrix, Task};
+use airlock_runtime::{Matrix, Task};
 
 use crate::data;
 use crate::digest::Digest;
@@ -25,245 +25,12 @@ use crate::operator::Operator;
 use crate::policy::{self, Role};
 use crate::registry::{self, Kind, NameRef};
 use crate::store::AuditEntry;
-use crate::vault::Vault;
 
+pub use crate::gate::{counted_gate, gate, insert_gate_row, load_gate, parse_threshold};
 pub use airlock_core::lifecycle::{
     APPROVAL_TYPE, Approval, Check, DEPLOYMENT_TYPE, Deployment, GATE_TYPE, GateReport, Op,
     OperatorSignature, deploy_statement,
 };
-
-/// Every check's value must be the model's held-out metric as its run
-/// record gives it: a report about other numbers is not about this model.
-/// Returns why not.
-fn measured_on(report: &GateReport, run: &RunRecord) -> std::result::Result<(), String> {
-    for c in &report.checks {
-        match run.holdout(&c.metric) {
-            Some(v) if v == c.value => {}
-            Some(v) => {
-                return Err(format!(
-                    "it gives {} = {} where the model's run record says {v}",
-                    c.metric, c.value
-                ));
-            }
-            None => {
-                return Err(format!(
-                    "it checks {}, which the model's run record does not hold",
-                    c.metric
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Parses `METRIC>=X` or `METRIC<=X` into an unfilled check.
-pub fn parse_threshold(s: &str) -> Result<Check> {
-    let (metric, op, value) = if let Some((m, v)) = s.split_once(">=") {
-        (m, Op::AtLeast, v)
-    } else if let Some((m, v)) = s.split_once("<=") {
-        (m, Op::AtMost, v)
-    } else {
-        return Err(Error::Rejected(format!(
-            "threshold {s:?}: write METRIC>=VALUE or METRIC<=VALUE, e.g. roc_auc>=0.7"
-        )));
-    };
-    let metric = metric.trim();
-    if !METRIC_NAMES.contains(&metric) {
-        return Err(Error::Rejected(format!(
-            "threshold {s:?}: unknown metric {metric:?} ({})",
-            METRIC_NAMES.join(", ")
-        )));
-    }
-    let threshold: f64 = value
-        .trim()
-        .parse()
-        .ok()
-        .filter(|v: &f64| v.is_finite())
-        .ok_or_else(|| Error::Rejected(format!("threshold {s:?}: {value:?} is not a number")))?;
-    Ok(Check {
-        metric: metric.into(),
-        op,
-        threshold,
-        value: f64::NAN,
-        passed: false,
-    })
-}
-
-/// Gates a model on its held-out metrics. The report is stored whether it
-/// passes or not.
-pub fn gate(home: &mut Home, model: &Digest, checks: Vec<Check>) -> Result<(Digest, GateReport)> {
-    if checks.is_empty() {
-        return Err(Error::Rejected(
-            "a gate needs at least one threshold".into(),
-        ));
-    }
-    let run = models::load_run(home, model)?;
-    // The weights must load and validate against the declared architecture.
-    models::load_model(home, &run)?;
-    let checks: Vec<Check> = checks
-        .into_iter()
-        .map(|mut c| {
-            c.value = run.holdout(&c.metric).ok_or_else(|| {
-                Error::Rejected(format!(
-                    "metric {} is not computed for {} models",
-                    c.metric,
-                    run.spec.task.name()
-                ))
-            })?;
-            c.passed = c.op.holds(c.value, c.threshold);
-            Ok(c)
-        })
-        .collect::<Result<_>>()?;
-    let site = home.site().clone();
-    let report = GateReport {
-        ty: GATE_TYPE.into(),
-        site: site.clone(),
-        model: *model,
-        passed: checks.iter().all(|c| c.passed),
-        checks,
-        created_at: home.now(),
-    };
-    let tx = home.begin()?;
-    let id = registry::put_record(&tx, &report)?;
-    crate::provenance::record(
-        &tx,
-        "airlock gate",
-        None,
-        &[(Kind::Gate, id)],
-        &[("run", *model)],
-    )?;
-    insert_gate_row(&tx, &id, &report)?;
-    tx.commit(AuditEntry::new(
-        "model.gate",
-        &[id.hex(), model.hex()],
-        json!({ "passed": report.passed, "checks": report.checks }),
-    ))?;
-    Ok((id, report))
-}
-
-/// Indexes a gate report (also used at bundle import).
-pub fn insert_gate_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &GateReport) -> Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO gates (id, model, site, passed, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.hex(), r.model.hex(), r.site.as_str(), r.passed, r.created_at.to_string()],
-    )?;
-    Ok(())
-}
-
-/// Loads a stored gate report: its signatures verified
-/// ([`registry::load_record`]) and its content checked
-/// ([`GateReport::check`]).
-pub fn load_gate(conn: &rusqlite::Connection, vault: &Vault, id: &Digest) -> Result<GateReport> {
-    let report: GateReport = registry::load(conn, vault, id)?;
-    report
-        .check(&METRIC_NAMES)
-        .map_err(|e| Error::Integrity(format!("gate report {}: {e}", id.short())))?;
-    Ok(report)
-}
-
-/// The gate report that lets `model` (run record `run`) be approved, or
-/// deployed to `slot`, or why none does.
-///
-/// This site's newest gate verdict for the model decides whenever there is
-/// one: a peer's report never overrides it. Without one, the newest report
-/// of each peer whose reports count is considered, and the newest of those
-/// that passed is used: in setup mode every trusted peer's count; under a
-/// trust policy only those of the sites its `gates` lists for the slot (for
-/// an approval, which names no slot, for any slot). A report whose numbers
-/// are not the model's held-out metrics never counts.
-pub fn counted_gate(
-    home: &Home,
-    model: &Digest,
-    run: &RunRecord,
-    slot: Option<&str>,
-    current: Option<&policy::InForce>,
-) -> Result<std::result::Result<Digest, String>> {
-    let mut stmt = home.conn.prepare(
-        "SELECT id, site FROM gates WHERE model = ?1 ORDER BY created_at DESC, rowid DESC",
-    )?;
-    let rows: Vec<(String, String)> = stmt
-        .query_map([model.hex()], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    // The newest report of each site, newest first.
-    let mut seen = std::collections::BTreeSet::new();
-    let newest: Vec<(Digest, String)> = rows
-        .into_iter()
-        .filter(|(_, site)| seen.insert(site.clone()))
-        .map(|(id, site)| {
-            id.parse()
-                .map(|id| (id, site))
-                .map_err(|e| Error::Integrity(format!("gates: {e}")))
-        })
-        .collect::<Result<_>>()?;
-    let load = |id: &Digest, site: &str| -> Result<GateReport> {
-        let report = load_gate(&home.conn, home.vault(), id)?;
-        if report.model != *model || report.site.as_str() != site {
-            return Err(Error::Integrity(format!(
-                "gate report {} does not match its index row",
-                id.short()
-            )));
-        }
-        Ok(report)
-    };
-    let own = home.site().as_str();
-    if let Some((id, site)) = newest.iter().find(|(_, site)| site == own) {
-        let report = load(id, site)?;
-        if let Err(why) = measured_on(&report, run) {
-            return Err(Error::Integrity(format!(
-                "this site's gate report {} of model {}: {why}; the store was altered",
-                id.short(),
-                model.short()
-            )));
-        }
-        return Ok(if report.passed {
-            Ok(*id)
-        } else {
-            Err(format!(
-                "this site's newest gate report for it ({}, {}) failed, and a peer's gate report does not override it",
-                id.short(),
-                report.created_at
-            ))
-        });
-    }
-    let mut why = vec!["this site has not gated it".to_string()];
-    for (id, site) in &newest {
-        if let Some(p) = current {
-            let b = p.body();
-            let counts = match slot {
-                Some(slot) => b.gate_sites(slot).iter().any(|s| s.as_str() == site),
-                None => b.gates.values().flatten().any(|s| s.as_str() == site),
-            };
-            if !counts {
-                why.push(match slot {
-                    Some(slot) => format!(
-                        "gate reports of site {site} do not count for slot {slot:?} (trust policy v{} `gates`)",
-                        p.version()
-                    ),
-                    None => format!(
-                        "gate reports of site {site} count for no slot (trust policy v{} `gates`)",
-                        p.version()
-                    ),
-                });
-                continue;
-            }
-        }
-        let report = load(id, site)?;
-        if let Err(e) = measured_on(&report, run) {
-            why.push(format!(
-                "site {site}'s gate report {} does not count: {e}",
-                id.short()
-            ));
-        } else if report.passed {
-            return Ok(Ok(*id));
-        } else {
-            why.push(format!(
-                "site {site}'s newest gate report ({}) failed",
-                id.short()
-            ));
-        }
-    }
-    Ok(Err(why.join("; ")))
-}
 
 /// Records an operator's signed approval of a gated model. The operator
 /// was unlocked for the approve role (see [`crate::operator::unlock`]).
@@ -272,6 +39,19 @@ pub fn approve(
     model: &Digest,
     operator: &Operator,
     note: &str,
+) -> Result<(Digest, Approval)> {
+    approve_with(home, model, operator, note, false)
+}
+
+/// [`approve`], saying whether the operator reviewed the checks of the gate report that need a
+/// named review (`reviewed`): a report that needs review can only be approved so, and the
+/// note must say why its figures are acceptable.
+pub fn approve_with(
+    home: &mut Home,
+    model: &Digest,
+    operator: &Operator,
+    note: &str,
+    reviewed: bool,
 ) -> Result<(Digest, Approval)> {
     if note.len() > 2000 {
         return Err(Error::Rejected(
@@ -282,7 +62,7 @@ pub fn approve(
     crate::text::check_free_text("--note", note)?;
     let run = models::load_run(home, model)?;
     let in_force = policy::current(&home.conn, home.vault())?;
-    let gate = match counted_gate(home, model, &run, None, in_force.as_ref())? {
+    let counted = match counted_gate(home, model, &run, None, in_force.as_ref())? {
         Ok(gate) => gate,
         Err(why) => {
             return Err(Error::Refused(format!(
@@ -292,6 +72,30 @@ pub fn approve(
             )));
         }
     };
+    let gate = counted.id;
+    if counted.needs_review && !reviewed {
+        let report = load_gate(&home.conn, home.vault(), &gate)?;
+        let why = format!(
+            "gate report {} of model {} needs a named review of: {}; if you have reviewed these figures, approve with --reviewed and say in --note why they are acceptable",
+            gate.short(),
+            model.short(),
+            crate::gate::review_items(&report).join("; ")
+        );
+        home.record(
+            AuditEntry::new(
+                "model.approve.refused",
+                &[model.hex(), gate.hex()],
+                json!({ "reason": "needs review", "operator": operator.name }),
+            )
+            .by(Some(operator.key_id())),
+        )?;
+        return Err(Error::Refused(why));
+    }
+    if reviewed && note.trim().is_empty() {
+        return Err(Error::Rejected(
+            "--reviewed needs a --note saying why the reviewed figures are acceptable".into(),
+        ));
+    }
     crate::operator::authorize(in_force.as_ref(), Some(operator), Role::Approve)?;
     let me = operator.key_id();
     if let Some((prev, _, _)) = approvals(home, model)?
@@ -314,6 +118,7 @@ pub fn approve(
         operator_key: operator.public_hex(),
         note: note.into(),
         gate,
+        reviewed,
         created_at: home.now(),
         operator_signature: String::new(),
     };
@@ -332,7 +137,8 @@ pub fn approve(
         AuditEntry::new(
             "model.approve",
             &[id.hex(), model.hex()],
-            json!({ "approver": approval.approver, "operator_key_id": operator.key_id() }),
+            json!({ "approver": approval.approver, "operator_key_id": operator.key_id(),
+                    "gate": gate.hex(), "reviewed": reviewed }),
         )
         .by(Some(operator.key_id())),
     )?;
@@ -457,7 +263,7 @@ pub fn deploy(
     registry::validate_name(slot)?;
     let run = models::load_run(home, model)?;
     let in_force = policy::current(&home.conn, home.vault())?;
-    let gate = match counted_gate(home, model, &run, Some(slot), in_force.as_ref())? {
+    let counted = match counted_gate(home, model, &run, Some(slot), in_force.as_ref())? {
         Ok(gate) => gate,
         Err(why) => {
             return Err(Error::Refused(format!(
@@ -467,15 +273,16 @@ pub fn deploy(
             )));
         }
     };
-    let (approvals, needed, not_counted) = counted_approvals(home, model, slot, in_force.as_ref())?;
-    if approvals.is_empty() && not_counted.is_empty() {
+    let (approvals_counted, needed, not_counted) =
+        counted_approvals(home, model, slot, in_force.as_ref())?;
+    if approvals_counted.is_empty() && not_counted.is_empty() {
         return Err(Error::Refused(format!(
             "model {} is not approved; an operator must run `airlock approve {} --operator NAME` first",
             model.short(),
             model.short()
         )));
     }
-    if approvals.len() < needed as usize {
+    if approvals_counted.len() < needed as usize {
         let why = if not_counted.is_empty() {
             String::new()
         } else {
@@ -484,8 +291,22 @@ pub fn deploy(
         return Err(Error::Refused(format!(
             "model {} has {} approval(s) that count, and slot {slot:?} needs {needed} by distinct operators holding the approve role{why}",
             model.short(),
-            approvals.len()
+            approvals_counted.len()
         )));
+    }
+    let gate = counted.id;
+    if counted.needs_review {
+        let reviewed = approvals(home, model)?
+            .into_iter()
+            .any(|(id, a, _)| approvals_counted.contains(&id) && a.reviewed && a.gate == gate);
+        if !reviewed {
+            return Err(Error::Refused(format!(
+                "gate report {} of model {} needs a named review, and no approval that counts cites it as reviewed; an operator must run `airlock approve {} --reviewed --note WHY`",
+                gate.short(),
+                model.short(),
+                model.short()
+            )));
+        }
     }
     if in_force.is_none() && operator.is_none() {
         return Err(Error::Refused(
@@ -517,7 +338,7 @@ pub fn deploy(
         model: *model,
         feature_set: run.feature_set,
         gate,
-        approvals,
+        approvals: approvals_counted,
         previous,
         created_at,
         deployed_by,
@@ -621,6 +442,16 @@ impl Scorer {
                 )));
             }
         }
+        Self::build(home, model_id, run)
+    }
+
+    /// The scorer of any model held here, deployed or not (the gate's behaviour cases).
+    pub fn for_model(home: &Home, model_id: &Digest) -> Result<Scorer> {
+        let run = models::load_run(home, model_id)?;
+        Self::build(home, *model_id, run)
+    }
+
+    fn build(home: &Home, model_id: Digest, run: RunRecord) -> Result<Scorer> {
         let fs = features::load(home, &run.feature_set)?;
         let contract = data::load_contract(home, &fs.contract)?;
         let columns = fs.bind(&contract)?;
@@ -633,6 +464,21 @@ impl Scorer {
             contract,
             columns,
         })
+    }
+
+    /// The contract requests follow.
+    pub fn contract(&self) -> &crate::contract::Contract {
+        &self.contract
+    }
+
+    /// The label column (absent from requests).
+    pub fn label(&self) -> &str {
+        &self.fs.label
+    }
+
+    /// The feature vector of a typed row in contract order, through the one transform.
+    pub fn row_features(&self, row: &[crate::contract::Value], out: &mut Vec<f32>) {
+        self.fs.transform(row, &self.columns, out);
     }
 
     /// The feature vector of one request (column name to value), through the same cell
@@ -826,70 +672,4 @@ pub fn predict(
         feature_set_ref: scorer.run.feature_set_ref,
         predictions,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::time::{Now, Timestamp};
-
-    fn report(checks: Vec<Check>, passed: bool) -> GateReport {
-        GateReport {
-            ty: GATE_TYPE.into(),
-            site: "depot".parse().expect("site"),
-            model: Digest::of(b"model"),
-            checks,
-            passed,
-            created_at: Timestamp::now(),
-        }
-    }
-
-    fn check(value: f64, passed: bool) -> Check {
-        Check {
-            metric: "roc_auc".into(),
-            op: Op::AtLeast,
-            threshold: 0.7,
-            value,
-            passed,
-        }
-    }
-
-    #[test]
-    fn a_gate_report_decides_only_what_its_checks_show() {
-        report(vec![check(0.8, true)], true)
-            .check(&METRIC_NAMES)
-            .expect("sound");
-        report(vec![check(0.6, false)], false)
-            .check(&METRIC_NAMES)
-            .expect("sound failure");
-        let err = report(Vec::new(), true)
-            .check(&METRIC_NAMES)
-            .expect_err("empty");
-        assert!(err.to_string().contains("checks nothing"), "{err}");
-        let err = report(vec![check(0.6, false)], true)
-            .check(&METRIC_NAMES)
-            .expect_err("verdict");
-        assert!(
-            err.to_string()
-                .contains("its verdict does not follow from its checks (0 of 1 passed)"),
-            "{err}"
-        );
-        let err = report(vec![check(0.6, true)], true)
-            .check(&METRIC_NAMES)
-            .expect_err("check");
-        assert!(
-            err.to_string()
-                .contains("says it passed, which does not follow from its value 0.6"),
-            "{err}"
-        );
-        let mut unknown = check(0.8, true);
-        unknown.metric = "vibes".into();
-        let err = report(vec![unknown], true)
-            .check(&METRIC_NAMES)
-            .expect_err("metric");
-        assert!(err.to_string().contains("unknown metric"), "{err}");
-        let mut other = report(vec![check(0.8, true)], true);
-        other.ty = APPROVAL_TYPE.into();
-        assert!(other.check(&METRIC_NAMES).is_err(), "another record type");
-    }
 }

@@ -10,6 +10,7 @@
 mod cli;
 mod cli_data;
 mod cli_eval;
+mod cli_gate;
 mod output;
 
 use std::process::ExitCode;

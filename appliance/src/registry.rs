@@ -432,8 +432,12 @@ mod tests {
             ty: GATE_TYPE.into(),
             site: home.site().clone(),
             model: Digest::of(b"a run record"),
+            policy: None,
+            evaluation: None,
             checks: vec![],
             passed: false,
+            needs_review: false,
+            notes: Vec::new(),
             created_at: Timestamp(1_795_439_109),
         };
         let id = {

@@ -98,8 +98,12 @@ fn gate_report(site: &str, model: &str, checks: Vec<Check>, passed: bool) -> Vec
         ty: lifecycle::GATE_TYPE.into(),
         site: site.parse().unwrap(),
         model: model.parse().unwrap(),
+        policy: None,
+        evaluation: None,
         checks,
         passed,
+        needs_review: false,
+        notes: Vec::new(),
         created_at: Timestamp::now(),
     })
     .unwrap()
@@ -122,13 +126,7 @@ fn attack_peer_gate_report_with_no_checks_is_refused() {
         "empty-gate.airlock",
     );
     import_refused(&w.lab(), &f, 4, "checks nothing");
-    let failed_check = Check {
-        metric: "roc_auc".into(),
-        op: Op::AtLeast,
-        threshold: 0.999,
-        value: 0.6,
-        passed: false,
-    };
+    let failed_check = Check::new("roc_auc", Op::AtLeast, 0.999, 0.6);
     let lying = gate_report("depot", &model, vec![failed_check.clone()], true);
     let f = bundle_from(
         &w,
@@ -190,6 +188,60 @@ fn attack_peer_gate_report_with_no_checks_is_refused() {
     fails(&w.lab(), &["lineage", &model], 4, &["checks nothing"]);
 }
 
+/// A peer's gate report made with a policy is checked as strictly: a fairness figure under
+/// its floor cannot be passed off as "needs review" (which an approval can wave through), and
+/// a policy text that does not match its digest is refused.
+#[test]
+fn attack_peer_gate_report_with_a_forged_review_or_policy_is_refused() {
+    use airlock_core::gate::AppliedPolicy;
+    use airlock_core::lifecycle::{Section, Verdict};
+    let w = World::new();
+    let depot = depot_trusted_by_lab(&w);
+    let model = w.train_logreg();
+    let mut check = Check::new("disparate_impact_ratio", Op::AtLeast, 0.8, 0.55);
+    check.section = Some(Section::Fairness);
+    check.subject = Some("sex".into());
+    check.review_band = Some(0.05);
+    check.verdict = Some(Verdict::Review);
+    let forged = |policy: Option<AppliedPolicy>, check: Check, needs_review: bool| {
+        serde_json::to_vec(&GateReport {
+            ty: lifecycle::GATE_TYPE.into(),
+            site: "depot".parse().unwrap(),
+            model: model.parse().unwrap(),
+            policy,
+            evaluation: None,
+            checks: vec![check],
+            passed: false,
+            needs_review,
+            notes: Vec::new(),
+            created_at: Timestamp::now(),
+        })
+        .unwrap()
+    };
+    let f = bundle_from(
+        &w,
+        (&depot, "depot"),
+        (&w.lab(), "lab"),
+        1,
+        vec![(Kind::Gate, forged(None, check.clone(), true))],
+        "forged-review.airlock",
+    );
+    import_refused(&w.lab(), &f, 4, "does not follow from its value 0.55");
+    // A sound figure, but the policy it claims is not the text it carries.
+    check.value = 0.82;
+    let mut policy = AppliedPolicy::new("[metrics]\n".into(), Vec::new());
+    policy.text = "# anything goes\n".into();
+    let f = bundle_from(
+        &w,
+        (&depot, "depot"),
+        (&w.lab(), "lab"),
+        2,
+        vec![(Kind::Gate, forged(Some(policy), check, true))],
+        "forged-policy.airlock",
+    );
+    import_refused(&w.lab(), &f, 4, "does not match the policy digest");
+}
+
 /// Stores `bytes` in `home`'s vault and index as a `kind` signed by the
 /// home `signer` as `site`, as an import would.
 fn plant_signed(home: &Path, signer: &Path, site: &str, kind: Kind, bytes: &[u8]) {
@@ -230,13 +282,7 @@ fn attack_peer_gate_report_cannot_override_a_failed_local_gate() {
     let passing = gate_report(
         "depot",
         &model,
-        vec![Check {
-            metric: "roc_auc".into(),
-            op: Op::AtLeast,
-            threshold: 0.5,
-            value: auc,
-            passed: true,
-        }],
+        vec![Check::new("roc_auc", Op::AtLeast, 0.5, auc)],
         true,
     );
     let f = bundle_from(
@@ -319,6 +365,7 @@ fn attack_uncertified_operator_approval_does_not_count_in_setup_mode() {
         operator_key: mallory.public_hex(),
         note: "looks fine".into(),
         gate: gated["id"].as_str().unwrap().parse().unwrap(),
+        reviewed: false,
         created_at: Timestamp::now(),
         operator_signature: String::new(),
     };

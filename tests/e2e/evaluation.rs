@@ -43,7 +43,7 @@ transform = "one_hot"
 
 /// A home with german@1 (rows 1-700), german@2 (rows 701-1000), the feature set and a trained
 /// logistic regression; returns the model id.
-fn trained(dir: &Path) -> (std::path::PathBuf, String) {
+pub(crate) fn trained(dir: &Path) -> (std::path::PathBuf, String) {
     let raw = fs::read_to_string(GERMAN).unwrap();
     let rows: Vec<Vec<String>> = raw
         .lines()

@@ -15,6 +15,7 @@ mod demo;
 mod escapes;
 mod evaluation;
 mod features;
+mod gates;
 mod harden;
 mod home_attacks;
 mod ingest;

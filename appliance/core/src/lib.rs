@@ -16,6 +16,7 @@
 //! - [`object`]: what an object is (its kind) and who vouches for it (attestations);
 //! - [`bundle`]: the bundle wire format (leader, trailer, manifest, footer, object stream);
 //! - [`freshness`]: a bundle's expiry and freshness at a given time, the import rules;
+//! - [`gate`]: gate policies (`GATE.toml`): what a model must show before it is deployed;
 //! - [`contract`]: schema contracts, and the one parser of untrusted cells;
 //! - [`check`]: checking rows against a contract and tallying violations;
 //! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches;
@@ -36,6 +37,7 @@ pub mod digest;
 pub mod error;
 pub mod features;
 pub mod freshness;
+pub mod gate;
 pub mod keys;
 pub mod lifecycle;
 pub mod name;

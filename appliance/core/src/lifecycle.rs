@@ -46,20 +46,185 @@ impl Op {
     }
 }
 
+/// Which part of a gate policy a check comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// A whole-dataset metric.
+    Metrics,
+    /// A metric against the baseline model's.
+    Baseline,
+    /// A metric on one slice.
+    Slice,
+    /// A fairness figure of one sensitive attribute.
+    Fairness,
+    /// A behaviour case file.
+    Behaviour,
+    /// Accuracy under a perturbation.
+    Robustness,
+}
+
+impl Section {
+    /// As reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Section::Metrics => "metrics",
+            Section::Baseline => "baseline",
+            Section::Slice => "slice",
+            Section::Fairness => "fairness",
+            Section::Behaviour => "behaviour",
+            Section::Robustness => "robustness",
+        }
+    }
+}
+
+/// A check's outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// It held.
+    Pass,
+    /// It did not.
+    Fail,
+    /// Within the policy's review band of its threshold: a named person must review it
+    /// (`airlock approve --reviewed`) before the model is deployed.
+    Review,
+    /// Reported, not judged: a slice under the policy's minimum size.
+    NotJudged,
+}
+
+impl Verdict {
+    /// As reports print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "FAIL",
+            Verdict::Review => "REVIEW",
+            Verdict::NotJudged => "not judged",
+        }
+    }
+
+    /// The verdict of `value` against `op threshold`, with a review band around the threshold.
+    pub fn of(op: Op, value: f64, threshold: f64, review_band: Option<f64>) -> Verdict {
+        match review_band {
+            Some(b) if b > 0.0 && (value - threshold).abs() <= b => Verdict::Review,
+            _ if op.holds(value, threshold) => Verdict::Pass,
+            _ => Verdict::Fail,
+        }
+    }
+}
+
+/// The baseline a baseline check compared with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineFigure {
+    /// The baseline model.
+    pub model: Digest,
+    /// Its value of the metric, on the same dataset.
+    pub value: f64,
+    /// How much worse the candidate may be.
+    pub margin: f64,
+}
+
+impl BaselineFigure {
+    /// The check a candidate's `metric` must pass: at least the baseline minus the margin (at
+    /// most plus it for metrics where lower is better).
+    pub fn bound(&self, metric: &str) -> (Op, f64) {
+        if crate::gate::lower_is_better(metric) {
+            (Op::AtMost, self.value + self.margin)
+        } else {
+            (Op::AtLeast, self.value - self.margin)
+        }
+    }
+}
+
 /// One threshold of a gate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Check {
-    /// Metric name (one of the runtime's `METRIC_NAMES`).
+    /// The policy section it comes from (absent in reports made before gate policies: the
+    /// held-out metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<Section>,
+    /// What it is about: a slice (`purpose=A43`), an attribute, a case file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Metric name (one of the runtime's `METRIC_NAMES`, or a fairness, robustness or
+    /// behaviour figure in those sections).
     pub metric: String,
     /// Comparison.
     pub op: Op,
     /// Threshold.
     pub threshold: f64,
-    /// The model's held-out value (filled in by the gate).
+    /// The measured value (filled in by the gate).
     pub value: f64,
-    /// Whether it held.
+    /// Whether it held (or was not judged).
     pub passed: bool,
+    /// The outcome, in reports made with a gate policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    /// The review band around the threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_band: Option<f64>,
+    /// Rows behind the value (slices, behaviour cases).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+    /// Fewer rows than this are not judged (or fail), as the policy says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_rows: Option<usize>,
+    /// The baseline compared with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineFigure>,
+    /// For people: the groups behind a fairness figure, the cases that misbehaved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Check {
+    /// A check of `value` against `op threshold`, judged plainly (no band, no rows).
+    pub fn new(metric: &str, op: Op, threshold: f64, value: f64) -> Check {
+        let verdict = Verdict::of(op, value, threshold, None);
+        Check {
+            section: None,
+            subject: None,
+            metric: metric.into(),
+            op,
+            threshold,
+            value,
+            passed: verdict == Verdict::Pass,
+            verdict: None,
+            review_band: None,
+            rows: None,
+            min_rows: None,
+            baseline: None,
+            detail: None,
+        }
+    }
+
+    /// The verdict its numbers give: `Fail` or `NotJudged` when too few rows (either may be
+    /// the policy's), else [`Verdict::of`].
+    fn expected(&self) -> Vec<Verdict> {
+        if let (Some(rows), Some(min)) = (self.rows, self.min_rows)
+            && rows < min
+        {
+            return vec![Verdict::NotJudged, Verdict::Fail];
+        }
+        vec![Verdict::of(
+            self.op,
+            self.value,
+            self.threshold,
+            self.review_band,
+        )]
+    }
+
+    /// The outcome: the recorded verdict, or for old reports, pass or fail.
+    pub fn outcome(&self) -> Verdict {
+        self.verdict.unwrap_or(if self.passed {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        })
+    }
 }
 
 /// The signed result of `airlock gate`.
@@ -73,10 +238,22 @@ pub struct GateReport {
     pub site: SiteName,
     /// The model gated.
     pub model: Digest,
+    /// The gate policy applied: its text and case files, with digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::gate::AppliedPolicy>,
+    /// The evaluation record the figures come from; absent: the run's held-out split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Digest>,
     /// Every check.
     pub checks: Vec<Check>,
-    /// True when every check held.
+    /// True when every check held (or was not judged).
     pub passed: bool,
+    /// True when no check failed and at least one needs a named review.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub needs_review: bool,
+    /// What the gate noted without judging (e.g. no baseline model deployed yet).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// When.
     pub created_at: Timestamp,
 }
@@ -111,7 +288,13 @@ impl GateReport {
         }
         for (i, c) in self.checks.iter().enumerate() {
             let n = i + 1;
-            if !known_metrics.contains(&c.metric.as_str()) {
+            let known: &[&str] = match c.section {
+                None | Some(Section::Metrics | Section::Baseline | Section::Slice) => known_metrics,
+                Some(Section::Fairness) => &crate::gate::FAIRNESS_METRICS,
+                Some(Section::Robustness) => &crate::gate::ROBUSTNESS_METRICS,
+                Some(Section::Behaviour) => &[crate::gate::PASS_RATE],
+            };
+            if !known.contains(&c.metric.as_str()) {
                 return Err(Error::Integrity(format!(
                     "{what}: check {n} names an unknown metric {:?}",
                     c.metric
@@ -123,7 +306,28 @@ impl GateReport {
                     c.metric
                 )));
             }
-            if c.passed != c.op.holds(c.value, c.threshold) {
+            if let Some(b) = &c.baseline {
+                let (op, threshold) = b.bound(&c.metric);
+                if !b.value.is_finite() || op != c.op || threshold != c.threshold {
+                    return Err(Error::Integrity(format!(
+                        "{what}: check {n} ({}) has a threshold that does not follow from its baseline {} and margin {}",
+                        c.metric, b.value, b.margin
+                    )));
+                }
+            }
+            let outcome = c.outcome();
+            let expected = match c.verdict {
+                // Reports made before gate policies: pass or fail, from the numbers.
+                None => vec![if c.op.holds(c.value, c.threshold) {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                }],
+                Some(_) => c.expected(),
+            };
+            if !expected.contains(&outcome)
+                || c.passed != matches!(outcome, Verdict::Pass | Verdict::NotJudged)
+            {
                 return Err(Error::Integrity(format!(
                     "{what}: check {n} ({} {} {}) says it {}, which does not follow from its value {}",
                     c.metric,
@@ -141,6 +345,22 @@ impl GateReport {
                 if self.passed { "passed" } else { "failed" },
                 self.checks.len()
             )));
+        }
+        let failed = self.checks.iter().any(|c| c.outcome() == Verdict::Fail);
+        let review = self.checks.iter().any(|c| c.outcome() == Verdict::Review);
+        if self.needs_review != (!failed && review) {
+            return Err(Error::Integrity(format!(
+                "{what} says it {} review, which does not follow from its checks",
+                if self.needs_review {
+                    "needs"
+                } else {
+                    "needs no"
+                }
+            )));
+        }
+        if let Some(p) = &self.policy {
+            p.check()
+                .map_err(|e| Error::Integrity(format!("{what}: {e}")))?;
         }
         Ok(())
     }
@@ -165,6 +385,10 @@ pub struct Approval {
     pub note: String,
     /// The gate report the approver saw.
     pub gate: Digest,
+    /// The approver reviewed that report's checks that need a named review (and the note
+    /// says why they are acceptable): what lets a report that needs review be deployed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reviewed: bool,
     /// When.
     pub created_at: Timestamp,
     /// The operator's signature (approval domain) over
@@ -182,6 +406,8 @@ struct ApprovalStatement<'a> {
     operator_key: &'a str,
     note: &'a str,
     gate: &'a Digest,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    reviewed: bool,
     created_at: Timestamp,
 }
 
@@ -196,6 +422,7 @@ impl Approval {
             operator_key: &self.operator_key,
             note: &self.note,
             gate: &self.gate,
+            reviewed: self.reviewed,
             created_at: self.created_at,
         })
         .unwrap_or_default()

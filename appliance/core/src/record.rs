@@ -102,8 +102,12 @@ mod tests {
             ty: crate::lifecycle::GATE_TYPE.into(),
             site: "lab".parse().expect("site"),
             model: Digest::of(b"run"),
+            policy: None,
+            evaluation: None,
             checks: vec![],
             passed: false,
+            needs_review: false,
+            notes: Vec::new(),
             created_at: Timestamp(1_795_439_109),
         }
     }
