@@ -86,7 +86,12 @@ pub fn print(
             .as_ref()
             .map(|s| format!(" [{s}]"))
             .unwrap_or_default();
-        let rows = c.rows.map(|n| format!(" ({n} rows)")).unwrap_or_default();
+        let unit = if section == "behaviour" {
+            "cases"
+        } else {
+            "rows"
+        };
+        let rows = c.rows.map(|n| format!(" ({n} {unit})")).unwrap_or_default();
         out.line(format_args!(
             "{:<10} {:<10} {}{subject} {:.4} {} {}{rows}",
             c.outcome().as_str(),
