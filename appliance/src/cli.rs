@@ -879,9 +879,12 @@ pub fn run(cli: Cli) -> Result<i32> {
             v["id"] = json!(did.hex());
             out.emit(&v, |_| {
                 out.line(format_args!(
-                    "model {} deployed to {}{}",
+                    "model {} deployed to {}{}{}",
                     id.short(),
                     d.slot,
+                    d.threshold
+                        .map(|t| format!(" at decision threshold {t}"))
+                        .unwrap_or_default(),
                     d.previous
                         .map(|p| format!(" (replacing {})", p.short()))
                         .unwrap_or_default()

@@ -33,6 +33,11 @@ pub struct EvaluateArgs {
     /// Slices with fewer rows are flagged as too small to trust.
     #[arg(long, default_value_t = DEFAULT_MIN_SLICE_ROWS)]
     min_slice_rows: usize,
+    /// The decision threshold of a binary model, chosen from the sweep: the confusion matrix
+    /// and fairness are taken at it, it is recorded, and a model gated on this evaluation is
+    /// deployed and served at it.
+    #[arg(long, default_value_t = evaluate::DEFAULT_THRESHOLD)]
+    threshold: f64,
     /// Steps of the threshold sweep (thresholds 0, 1/N, ..., 1).
     #[arg(long, default_value_t = 20)]
     threshold_steps: usize,
@@ -61,6 +66,7 @@ pub fn run(home_dir: &Path, out: Out, a: EvaluateArgs) -> Result<i32> {
             .map(|s| s.parse())
             .collect::<Result<_>>()?,
         min_slice_rows: a.min_slice_rows,
+        threshold: a.threshold,
         threshold_steps: a.threshold_steps,
         importance_repeats: a.importance_repeats,
         epsilon: a.epsilon,

@@ -4,8 +4,9 @@
 //! The dataset is an ingested snapshot under the model's contract (so its rows passed the
 //! same checks as training data); its features come from the model's own frozen feature set
 //! (the one transform), and its labels from the feature set's label column. The record holds:
-//! every metric of the task; the confusion matrix at the model's threshold (0.5 for binary
-//! models) and a threshold sweep; calibration (in the metrics: reliability bins and Brier);
+//! every metric of the task; the confusion matrix at the decision threshold (binary models:
+//! 0.5 unless `--threshold` chooses another from the sweep; it is recorded, and a model gated
+//! on the evaluation is served at it) and a threshold sweep; calibration (in the metrics: reliability bins and Brier);
 //! permutation feature importance; per-slice figures for the columns named with `--slice-by`
 //! (row count, metrics, a 95% Wilson interval for accuracy, and a flag on slices under the
 //! minimum size, whose figures are not to be trusted); group fairness for the sensitive
@@ -48,6 +49,9 @@ pub const DEFAULT_IMPORTANCE_REPEATS: usize = 5;
 
 /// Seed of importance and noise when none is given.
 pub const DEFAULT_SEED: u64 = 42;
+
+/// The decision threshold of binary models when none is chosen.
+pub const DEFAULT_THRESHOLD: f64 = 0.5;
 
 /// Slices with fewer rows are flagged (and a gate policy decides whether they are judged).
 pub const DEFAULT_MIN_SLICE_ROWS: usize = 30;
@@ -211,6 +215,8 @@ pub struct EvaluateRequest {
     pub sensitive: Vec<Sensitive>,
     /// Slices under this many rows are flagged.
     pub min_slice_rows: usize,
+    /// The decision threshold of a binary model (confusion and fairness are taken at it).
+    pub threshold: f64,
     /// Steps of the threshold sweep.
     pub threshold_steps: usize,
     /// Repeats of permutation importance.
@@ -279,10 +285,16 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
     let y = &prepared.y;
     let metrics = metrics_of(&outputs, y)?;
     let binary = task == Task::Binary;
-    let threshold = binary.then_some(0.5);
+    if !(0.0..=1.0).contains(&req.threshold) {
+        return Err(Error::Rejected(format!(
+            "--threshold {}: a decision threshold is a probability, from 0 to 1",
+            req.threshold
+        )));
+    }
+    let threshold = binary.then_some(req.threshold);
     let (confusion_at, sweep) = if binary {
         (
-            Some(confusion(&outputs.values, y, 0.5)?),
+            Some(confusion(&outputs.values, y, req.threshold)?),
             threshold_sweep(&outputs.values, y, req.threshold_steps)?,
         )
     } else {
@@ -358,7 +370,11 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
                 "--sensitive: group fairness is computed for binary models".into(),
             ));
         }
-        let decided: Vec<bool> = outputs.values.iter().map(|&p| p >= 0.5).collect();
+        let decided: Vec<bool> = outputs
+            .values
+            .iter()
+            .map(|&p| f64::from(p) >= req.threshold)
+            .collect();
         for s in &req.sensitive {
             let idx = column(&s.column)?;
             let keys: Vec<String> = loaded

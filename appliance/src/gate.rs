@@ -157,6 +157,11 @@ fn request_for(model: Digest, dataset: NameRef, p: &GatePolicy) -> EvaluateReque
     EvaluateRequest {
         model,
         dataset,
+        threshold: p
+            .evaluation
+            .as_ref()
+            .and_then(|e| e.threshold)
+            .unwrap_or(evaluate::DEFAULT_THRESHOLD),
         slice_by: p
             .slices
             .as_ref()
@@ -187,6 +192,7 @@ fn request_for(model: Digest, dataset: NameRef, p: &GatePolicy) -> EvaluateReque
 /// Whether `r` holds every figure `req` asks for.
 fn covers(r: &EvaluationRecord, dataset: &Digest, req: &EvaluateRequest, robust: bool) -> bool {
     r.dataset == *dataset
+        && r.threshold.is_none_or(|t| t == req.threshold)
         && req
             .slice_by
             .iter()

@@ -233,6 +233,24 @@ pub fn counted_approvals(
     Ok((counted, needed, not_counted))
 }
 
+/// The decision threshold recorded with the newest deployment to `slot`, if any.
+fn deployment_threshold(home: &Home, slot: &str) -> Result<Option<f64>> {
+    let id: Option<String> = home
+        .conn
+        .query_row(
+            "SELECT id FROM deployments WHERE slot = ?1 ORDER BY seq DESC LIMIT 1",
+            [slot],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(id) = id else { return Ok(None) };
+    let id: Digest = id
+        .parse()
+        .map_err(|e| Error::Integrity(format!("deployments: {e}")))?;
+    let d: Deployment = registry::load(&home.conn, home.vault(), &id)?;
+    Ok(d.threshold)
+}
+
 /// The model deployed to `slot`, if any.
 pub fn deployed(home: &Home, slot: &str) -> Result<Option<Digest>> {
     let id: Option<String> = home
@@ -321,6 +339,15 @@ pub fn deploy(
     let contract = data::load_contract(home, &fs.contract)?;
     fs.bind(&contract)?;
     let previous = deployed(home, slot)?;
+    // A binary model is served at the decision threshold its gate judged.
+    let threshold = match load_gate(&home.conn, home.vault(), &gate)?.evaluation {
+        Some(e) if run.spec.task == Task::Binary => {
+            let r: crate::evaluate::EvaluationRecord =
+                registry::load(&home.conn, home.vault(), &e)?;
+            r.threshold
+        }
+        _ => None,
+    };
     let site = home.site().clone();
     let created_at = home.now();
     let deployed_by = operator.map(|o| OperatorSignature {
@@ -340,6 +367,7 @@ pub fn deploy(
         gate,
         approvals: approvals_counted,
         previous,
+        threshold,
         created_at,
         deployed_by,
     };
@@ -366,6 +394,7 @@ pub fn deploy(
             "model.deploy",
             &[id.hex(), model.hex()],
             json!({ "slot": slot, "previous": previous.map(|p| p.hex()), "feature_set": run.feature_set_ref,
+                    "threshold": threshold,
                     "operator": operator.map(|o| o.name.clone()), "approvals_needed": needed,
                     "policy_version": in_force.as_ref().map(|p| p.version()) }),
         )
@@ -414,6 +443,8 @@ pub struct Scorer {
     fs: features::FeatureSetDoc,
     contract: crate::contract::Contract,
     columns: features::Bound,
+    /// The decision threshold of a binary model (its deployment's; 0.5 otherwise).
+    pub threshold: f64,
 }
 
 impl Scorer {
@@ -442,7 +473,11 @@ impl Scorer {
                 )));
             }
         }
-        Self::build(home, model_id, run)
+        let mut scorer = Self::build(home, model_id, run)?;
+        if let Some(t) = deployment_threshold(home, slot)? {
+            scorer.threshold = t;
+        }
+        Ok(scorer)
     }
 
     /// The scorer of any model held here, deployed or not (the gate's behaviour cases).
@@ -463,6 +498,7 @@ impl Scorer {
             fs,
             contract,
             columns,
+            threshold: crate::evaluate::DEFAULT_THRESHOLD,
         })
     }
 
@@ -524,8 +560,9 @@ impl Scorer {
         match self.run.spec.task {
             Task::Binary => {
                 let p = out.row(i)[0];
+                let c = usize::from(f64::from(p) >= self.threshold);
                 Answer {
-                    class: out.class(i).and_then(|c| classes.get(c).cloned()),
+                    class: classes.get(c).cloned(),
                     probability: Some(p),
                     probabilities: None,
                     value: None,

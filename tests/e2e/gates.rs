@@ -505,3 +505,66 @@ fn a_result_in_the_review_band_needs_a_named_review_before_deploy_and_travels() 
     assert_eq!(g["needs_review"], true);
     assert_eq!(g["evaluation"], ev["id"]);
 }
+
+#[test]
+fn a_threshold_chosen_at_evaluation_is_judged_deployed_and_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let (home, model) = trained(dir.path());
+    let pass = dir.path().join("dana.pass");
+    fs::write(&pass, "dana-passphrase\n").unwrap();
+    let mut perms = fs::metadata(&pass).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+    fs::set_permissions(&pass, perms).unwrap();
+    let pass = pass.to_str().unwrap();
+    ok(
+        &home,
+        &["keys", "operator", "new", "dana", "--passphrase-file", pass],
+    );
+    let policy = dir.path().join("gate.toml");
+    fs::write(
+        &policy,
+        "[evaluation]\ndataset = \"german@2\"\nthreshold = 0.3\n[metrics]\nroc_auc = \">= 0.6\"\n",
+    )
+    .unwrap();
+    let (code, r) = gate(&home, &model, &policy);
+    assert_eq!(code, 0, "{r}");
+    let eval = r["evaluation"].as_str().unwrap().to_owned();
+    let shown = json(&ok(&home, &["--json", "models", "show", &model]));
+    assert_eq!(shown["evaluations"][0]["id"], eval.as_str());
+    let op = ["--operator", "dana", "--passphrase-file", pass];
+    ok(
+        &home,
+        &[
+            &["approve", &model, "--note", "threshold 0.3 reviewed"][..],
+            &op[..],
+        ]
+        .concat(),
+    );
+    let d = json(&ok(
+        &home,
+        &[&["--json", "deploy", &model][..], &op[..]].concat(),
+    ));
+    assert_eq!(d["threshold"], 0.3, "{d}");
+    // Served at 0.3: the positive class ("2") exactly when its probability is at least 0.3.
+    let req = dir.path().join("requests.jsonl");
+    let lines: Vec<String> = test_rows(dir.path(), 300)
+        .into_iter()
+        .map(|r| serde_json::Value::Object(r).to_string())
+        .collect();
+    fs::write(&req, lines.join("\n") + "\n").unwrap();
+    let p = json(&ok(
+        &home,
+        &["--json", "predict", "--input", req.to_str().unwrap()],
+    ));
+    let preds = p["predictions"].as_array().unwrap();
+    assert_eq!(preds.len(), 300);
+    let mut between = 0;
+    for x in preds {
+        let prob = x["probability"].as_f64().unwrap();
+        assert_eq!(x["class"] == "2", prob >= 0.3, "{x}");
+        if (0.3..0.5).contains(&prob) {
+            between += 1;
+        }
+    }
+    assert!(between > 0, "some answers differ from the 0.5 rule");
+}

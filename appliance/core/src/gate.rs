@@ -7,6 +7,7 @@
 //! ```toml
 //! [evaluation]                 # figures from a dataset the model never saw
 //! dataset = "credit-test@1"    # without it, [metrics] reads the run's held-out split
+//! threshold = 0.4              # binary models: the decision threshold judged and served
 //!
 //! [metrics]                    # any metric of the task
 //! roc_auc = ">= 0.70"
@@ -167,6 +168,9 @@ pub enum Direction {
 pub struct EvaluationSpec {
     /// The dataset, `[SITE/]NAME[@VERSION]`, ingested under the model's contract.
     pub dataset: String,
+    /// The decision threshold of a binary model (default 0.5): fairness and the confusion are
+    /// taken at it, and a model gated so is deployed and served at it.
+    pub threshold: Option<f64>,
 }
 
 /// `[baseline]`.
@@ -596,6 +600,13 @@ impl GatePolicy {
                 })
             })
             .transpose()?;
+        if let Some(t) = raw.evaluation.as_ref().and_then(|e| e.threshold)
+            && !(0.0..=1.0).contains(&t)
+        {
+            return Err(Error::Rejected(format!(
+                "[evaluation] threshold: {t} must be a probability, from 0 to 1"
+            )));
+        }
         let policy = GatePolicy {
             evaluation: raw.evaluation,
             metrics,

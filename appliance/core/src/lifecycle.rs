@@ -481,6 +481,10 @@ pub struct Deployment {
     pub approvals: Vec<Digest>,
     /// The model it replaced, if any.
     pub previous: Option<Digest>,
+    /// The decision threshold a binary model is served at: the one its gate report's
+    /// evaluation judged. Absent: 0.5.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
     /// When.
     pub created_at: Timestamp,
     /// The operator who deployed it (required under a trust policy).
