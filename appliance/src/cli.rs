@@ -103,19 +103,13 @@ enum Command {
         #[arg(long)]
         reviewed: bool,
     },
-    /// Deploy a gated and approved model to a slot, signed by an operator
-    /// certified at this site (--operator, needed in setup mode too). Under a
-    /// trust policy it needs the policy's number of approvals for the slot
-    /// (k of n) and an operator holding the deploy role.
-    Deploy {
-        /// Model id (or 8+ leading hex digits).
-        model: String,
-        /// The slot.
-        #[arg(long, default_value = "production")]
-        slot: String,
-        #[command(flatten)]
-        operator: MaybeOperatorArgs,
-    },
+    /// Deploy a gated and approved model to a slot: production, a canary taking a share of
+    /// production's requests, or a shadow scoring a sample and answering none.
+    Deploy(crate::cli_rollout::DeployArgs),
+    /// Make the canary's model the production model, and empty the canary slot.
+    Promote(crate::cli_rollout::PromoteArgs),
+    /// Put back the model a slot held before (production), or empty a canary or shadow slot.
+    Rollback(crate::cli_rollout::RollbackArgs),
     /// Serve the deployed model to local clients over a Unix socket: one JSON object per
     /// line in, one answer per line out. Runs until SIGTERM or Ctrl-C.
     #[command(
@@ -218,7 +212,7 @@ struct OperatorArgs {
 
 /// Who acts, where a trust policy requires it.
 #[derive(Args, Debug)]
-struct MaybeOperatorArgs {
+pub(crate) struct MaybeOperatorArgs {
     /// The operator authorising this (required under a trust policy).
     #[arg(long, value_name = "NAME")]
     operator: Option<String>,
@@ -241,7 +235,7 @@ impl MaybeOperatorArgs {
         }
     }
 
-    fn unlock(self, home: &Home, role: Role) -> Result<Option<Operator>> {
+    pub(crate) fn unlock(self, home: &Home, role: Role) -> Result<Option<Operator>> {
         self.operator
             .map(|name| {
                 operator::unlock(
@@ -866,31 +860,9 @@ pub fn run(cli: Cli) -> Result<i32> {
                 ))
             });
         }
-        Command::Deploy {
-            model,
-            slot,
-            operator: who,
-        } => {
-            let mut home = open()?;
-            let id = models::resolve(&home, &model)?;
-            let op = who.unlock(&home, Role::Deploy)?;
-            let (did, d) = lifecycle::deploy(&mut home, &id, &slot, op.as_ref())?;
-            let mut v = serde_json::to_value(&d).map_err(|e| Error::Rejected(e.to_string()))?;
-            v["id"] = json!(did.hex());
-            out.emit(&v, |_| {
-                out.line(format_args!(
-                    "model {} deployed to {}{}{}",
-                    id.short(),
-                    d.slot,
-                    d.threshold
-                        .map(|t| format!(" at decision threshold {t}"))
-                        .unwrap_or_default(),
-                    d.previous
-                        .map(|p| format!(" (replacing {})", p.short()))
-                        .unwrap_or_default()
-                ))
-            });
-        }
+        Command::Deploy(a) => return crate::cli_rollout::deploy(&home_dir, out, a),
+        Command::Promote(a) => return crate::cli_rollout::promote(&home_dir, out, a),
+        Command::Rollback(a) => return crate::cli_rollout::rollback(&home_dir, out, a),
         Command::Serve {
             socket,
             slot,

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::error::{Error, Result};
 
 /// The schema version this build reads and writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// The oldest schema version [`upgrade`] brings up to [`SCHEMA_VERSION`].
 pub const UPGRADABLE_FROM: i64 = 2;
@@ -123,7 +123,11 @@ CREATE TABLE deployments (
     seq        INTEGER NOT NULL UNIQUE,
     slot       TEXT NOT NULL,
     model      TEXT NOT NULL,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    -- deploy, promote, rollback (the slot serves `model`) or retire (the slot is empty).
+    action     TEXT NOT NULL DEFAULT 'deploy',
+    -- canary and shadow: the share of requests, in percent.
+    percent    REAL
 ) STRICT;
 
 -- Highest bundle sequence number accepted from each origin site (replay and
@@ -247,6 +251,14 @@ ALTER TABLE signatures_v3 RENAME TO signatures;
 UPDATE meta SET value = '3' WHERE key = 'schema_version';
 "#;
 
+/// Schema 4: deployments say what each record did to its slot (a retired canary leaves the
+/// slot empty) and the share of requests a canary or shadow takes.
+const UPGRADE_3_TO_4: &str = r#"
+ALTER TABLE deployments ADD COLUMN action TEXT NOT NULL DEFAULT 'deploy';
+ALTER TABLE deployments ADD COLUMN percent REAL;
+UPDATE meta SET value = '4' WHERE key = 'schema_version';
+"#;
+
 fn schema_version(conn: &Connection) -> Result<Option<String>> {
     Ok(conn
         .query_row(
@@ -265,6 +277,10 @@ fn schema_version(conn: &Connection) -> Result<Option<String>> {
 pub fn upgrade(tx: &rusqlite::Transaction<'_>) -> Result<Option<i64>> {
     let from = match schema_version(tx)?.as_deref() {
         Some("2") => 2,
+        Some("3") => {
+            tx.execute_batch(UPGRADE_3_TO_4)?;
+            return Ok(Some(3));
+        }
         _ => return Ok(None),
     };
     // A signature row of no indexed object has no kind to take: the store
@@ -280,6 +296,7 @@ pub fn upgrade(tx: &rusqlite::Transaction<'_>) -> Result<Option<i64>> {
         )));
     }
     tx.execute_batch(UPGRADE_2_TO_3)?;
+    tx.execute_batch(UPGRADE_3_TO_4)?;
     Ok(Some(from))
 }
 
@@ -369,9 +386,9 @@ pub fn is_current(conn: &Connection) -> Result<bool> {
 fn check_schema(conn: &Connection, path: &Path) -> Result<()> {
     let version = schema_version(conn)?;
     match version.as_deref() {
-        Some(v) if v == SCHEMA_VERSION.to_string() || v == UPGRADABLE_FROM.to_string() => Ok(()),
+        Some(v) if (UPGRADABLE_FROM..=SCHEMA_VERSION).any(|n| v == n.to_string()) => Ok(()),
         other => Err(Error::Integrity(format!(
-            "store {}: schema version {:?}, this airlock reads version {SCHEMA_VERSION} (and upgrades version {UPGRADABLE_FROM})",
+            "store {}: schema version {:?}, this airlock reads version {SCHEMA_VERSION} (and upgrades versions {UPGRADABLE_FROM} and up)",
             path.display(),
             other
         ))),
@@ -409,7 +426,12 @@ CREATE TABLE signatures (
     object_id TEXT NOT NULL, site TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
     PRIMARY KEY (object_id, key_id)
 ) STRICT;
+CREATE TABLE deployments (
+    id TEXT PRIMARY KEY, seq INTEGER NOT NULL UNIQUE, slot TEXT NOT NULL, model TEXT NOT NULL,
+    created_at TEXT NOT NULL
+) STRICT;
 INSERT INTO meta (key, value) VALUES ('schema_version', '2');
+INSERT INTO deployments VALUES ('dd', 1, 'production', 'aa', 't');
 INSERT INTO objects VALUES ('aa', 'run', 10, 't'), ('bb', 'weights', 20, 't');
 INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2');
 "#;
@@ -430,7 +452,14 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
         let from = upgrade(&tx).expect("upgrade");
         tx.commit().expect("commit");
         assert_eq!(from, Some(2));
-        assert_eq!(meta(&conn, "schema_version").expect("v"), "3");
+        assert_eq!(meta(&conn, "schema_version").expect("v"), "4");
+        // An existing deployment keeps its slot and model, as a plain deploy.
+        let dep: (String, String, Option<f64>) = conn
+            .query_row("SELECT model, action, percent FROM deployments", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .expect("deployment row");
+        assert_eq!(dep, ("aa".into(), "deploy".into(), None));
         let sigs: Vec<(String, String, String)> = conn
             .prepare("SELECT object_id, kind, signature FROM signatures ORDER BY object_id")
             .expect("prepare")

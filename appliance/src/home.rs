@@ -497,6 +497,7 @@ mod tests {
                  INSERT INTO s2 SELECT object_id, site, key_id, signature FROM signatures;
                  DROP TABLE signatures; DROP TABLE objects;
                  ALTER TABLE o2 RENAME TO objects; ALTER TABLE s2 RENAME TO signatures;
+                 ALTER TABLE deployments DROP COLUMN action; ALTER TABLE deployments DROP COLUMN percent;
                  UPDATE meta SET value = '2' WHERE key = 'schema_version';",
             )
             .expect("downgrade");

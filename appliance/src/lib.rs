@@ -66,6 +66,7 @@ pub mod policy;
 pub mod provenance;
 pub mod quarantine;
 pub mod registry;
+pub mod rollout;
 pub mod serve;
 pub mod store;
 pub mod time;

@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, Read};
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::Serialize;
 use serde_json::json;
 
@@ -27,8 +27,9 @@ use crate::registry::{self, Kind, NameRef};
 use crate::store::AuditEntry;
 
 pub use crate::gate::{counted_gate, gate, insert_gate_row, load_gate, parse_threshold};
+pub use crate::rollout::{deploy, deployed};
 pub use airlock_core::lifecycle::{
-    APPROVAL_TYPE, Approval, Check, DEPLOYMENT_TYPE, Deployment, GATE_TYPE, GateReport, Op,
+    APPROVAL_TYPE, Action, Approval, Check, DEPLOYMENT_TYPE, Deployment, GATE_TYPE, GateReport, Op,
     OperatorSignature, deploy_statement,
 };
 
@@ -233,176 +234,6 @@ pub fn counted_approvals(
     Ok((counted, needed, not_counted))
 }
 
-/// The decision threshold recorded with the newest deployment to `slot`, if any.
-fn deployment_threshold(home: &Home, slot: &str) -> Result<Option<f64>> {
-    let id: Option<String> = home
-        .conn
-        .query_row(
-            "SELECT id FROM deployments WHERE slot = ?1 ORDER BY seq DESC LIMIT 1",
-            [slot],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(id) = id else { return Ok(None) };
-    let id: Digest = id
-        .parse()
-        .map_err(|e| Error::Integrity(format!("deployments: {e}")))?;
-    let d: Deployment = registry::load(&home.conn, home.vault(), &id)?;
-    Ok(d.threshold)
-}
-
-/// The model deployed to `slot`, if any.
-pub fn deployed(home: &Home, slot: &str) -> Result<Option<Digest>> {
-    let id: Option<String> = home
-        .conn
-        .query_row(
-            "SELECT model FROM deployments WHERE slot = ?1 ORDER BY seq DESC LIMIT 1",
-            [slot],
-            |r| r.get(0),
-        )
-        .optional()?;
-    id.map(|s| {
-        s.parse()
-            .map_err(|e| Error::Integrity(format!("deployments: {e}")))
-    })
-    .transpose()
-}
-
-/// Deploys a gated, approved model to `slot`. Under a trust policy this
-/// needs the policy's number of approvals for the slot by distinct
-/// operators holding the approve role, and an operator holding the deploy
-/// role (unlocked for it) to sign the deployment.
-pub fn deploy(
-    home: &mut Home,
-    model: &Digest,
-    slot: &str,
-    operator: Option<&Operator>,
-) -> Result<(Digest, Deployment)> {
-    registry::validate_name(slot)?;
-    let run = models::load_run(home, model)?;
-    let in_force = policy::current(&home.conn, home.vault())?;
-    let counted = match counted_gate(home, model, &run, Some(slot), in_force.as_ref())? {
-        Ok(gate) => gate,
-        Err(why) => {
-            return Err(Error::Refused(format!(
-                "model {} is not gated for slot {slot:?}: {why}; run `airlock gate {}` and have it approved first",
-                model.short(),
-                model.short()
-            )));
-        }
-    };
-    let (approvals_counted, needed, not_counted) =
-        counted_approvals(home, model, slot, in_force.as_ref())?;
-    if approvals_counted.is_empty() && not_counted.is_empty() {
-        return Err(Error::Refused(format!(
-            "model {} is not approved; an operator must run `airlock approve {} --operator NAME` first",
-            model.short(),
-            model.short()
-        )));
-    }
-    if approvals_counted.len() < needed as usize {
-        let why = if not_counted.is_empty() {
-            String::new()
-        } else {
-            format!("; not counted: {}", not_counted.join("; "))
-        };
-        return Err(Error::Refused(format!(
-            "model {} has {} approval(s) that count, and slot {slot:?} needs {needed} by distinct operators holding the approve role{why}",
-            model.short(),
-            approvals_counted.len()
-        )));
-    }
-    let gate = counted.id;
-    if counted.needs_review {
-        let reviewed = approvals(home, model)?
-            .into_iter()
-            .any(|(id, a, _)| approvals_counted.contains(&id) && a.reviewed && a.gate == gate);
-        if !reviewed {
-            return Err(Error::Refused(format!(
-                "gate report {} of model {} needs a named review, and no approval that counts cites it as reviewed; an operator must run `airlock approve {} --reviewed --note WHY`",
-                gate.short(),
-                model.short(),
-                model.short()
-            )));
-        }
-    }
-    if in_force.is_none() && operator.is_none() {
-        return Err(Error::Refused(
-            "deploying needs an operator certified by this site, in setup mode too (no trust policy): pass --operator NAME".into(),
-        ));
-    }
-    crate::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
-    // Everything serving needs must be present and valid now, not at the
-    // first request.
-    models::load_model(home, &run)?;
-    let fs = features::load(home, &run.feature_set)?;
-    let contract = data::load_contract(home, &fs.contract)?;
-    fs.bind(&contract)?;
-    let previous = deployed(home, slot)?;
-    // A binary model is served at the decision threshold its gate judged.
-    let threshold = match load_gate(&home.conn, home.vault(), &gate)?.evaluation {
-        Some(e) if run.spec.task == Task::Binary => {
-            let r: crate::evaluate::EvaluationRecord =
-                registry::load(&home.conn, home.vault(), &e)?;
-            r.threshold
-        }
-        _ => None,
-    };
-    let site = home.site().clone();
-    let created_at = home.now();
-    let deployed_by = operator.map(|o| OperatorSignature {
-        name: o.name.clone(),
-        key_id: o.key_id(),
-        signature: o.sign(
-            Domain::OperatorAction,
-            &deploy_statement(&site, slot, model, created_at),
-        ),
-    });
-    let dep = Deployment {
-        ty: DEPLOYMENT_TYPE.into(),
-        site: site.clone(),
-        slot: slot.into(),
-        model: *model,
-        feature_set: run.feature_set,
-        gate,
-        approvals: approvals_counted,
-        previous,
-        threshold,
-        created_at,
-        deployed_by,
-    };
-    let tx = home.begin()?;
-    let id = registry::put_record(&tx, &dep)?;
-    crate::provenance::record(
-        &tx,
-        "airlock deploy",
-        operator.map(|o| o.key_id()).as_ref(),
-        &[(Kind::Deployment, id)],
-        &dep.provenance_inputs(),
-    )?;
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments",
-        [],
-        |r| r.get(0),
-    )?;
-    tx.execute(
-        "INSERT INTO deployments (id, seq, slot, model, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.hex(), seq, slot, model.hex(), dep.created_at.to_string()],
-    )?;
-    tx.commit(
-        AuditEntry::new(
-            "model.deploy",
-            &[id.hex(), model.hex()],
-            json!({ "slot": slot, "previous": previous.map(|p| p.hex()), "feature_set": run.feature_set_ref,
-                    "threshold": threshold,
-                    "operator": operator.map(|o| o.name.clone()), "approvals_needed": needed,
-                    "policy_version": in_force.as_ref().map(|p| p.version()) }),
-        )
-        .by(operator.map(|o| o.key_id())),
-    )?;
-    Ok((id, dep))
-}
-
 /// One answer: what the model says about one row.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Answer {
@@ -474,7 +305,7 @@ impl Scorer {
             }
         }
         let mut scorer = Self::build(home, model_id, run)?;
-        if let Some(t) = deployment_threshold(home, slot)? {
+        if let Some(t) = crate::rollout::threshold_of(home, slot)? {
             scorer.threshold = t;
         }
         Ok(scorer)

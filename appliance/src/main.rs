@@ -11,6 +11,7 @@ mod cli;
 mod cli_data;
 mod cli_eval;
 mod cli_gate;
+mod cli_rollout;
 mod output;
 
 use std::process::ExitCode;

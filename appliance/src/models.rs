@@ -504,7 +504,8 @@ pub fn list(home: &Home) -> Result<Vec<ModelSummary>> {
             (SELECT CASE WHEN MAX(g.passed) = 1 THEN 'passed' WHEN COUNT(g.id) > 0 THEN 'failed' ELSE 'none' END
                FROM gates g WHERE g.model = m.id),
             (SELECT COUNT(*) FROM approvals a WHERE a.model = m.id),
-            (SELECT d.slot FROM deployments d WHERE d.model = m.id
+            (SELECT GROUP_CONCAT(d.slot, ',') FROM deployments d WHERE d.model = m.id
+               AND d.action != 'retire'
                AND d.seq = (SELECT MAX(seq) FROM deployments d2 WHERE d2.slot = d.slot))
          FROM models m ORDER BY m.created_at DESC, m.id",
     )?;

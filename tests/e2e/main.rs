@@ -26,6 +26,7 @@ mod lineage;
 mod media;
 mod policy;
 mod robustness;
+mod rollout;
 mod runtime;
 mod vault;
 mod vectors;

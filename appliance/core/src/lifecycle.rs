@@ -460,6 +460,38 @@ pub struct OperatorSignature {
     pub signature: String,
 }
 
+/// What a deployment record did to its slot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// A model put in the slot (`airlock deploy`).
+    #[default]
+    Deploy,
+    /// The canary's model made the production model (`airlock promote`).
+    Promote,
+    /// The slot's model replaced by an earlier one (`airlock rollback`, or the node itself).
+    Rollback,
+    /// The slot emptied (a canary or shadow rolled back or promoted).
+    Retire,
+}
+
+impl Action {
+    /// As the store's `deployments.action` holds it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Deploy => "deploy",
+            Action::Promote => "promote",
+            Action::Rollback => "rollback",
+            Action::Retire => "retire",
+        }
+    }
+
+    /// A plain deploy (not written in records, for older readers' bytes).
+    pub fn is_deploy(&self) -> bool {
+        *self == Action::Deploy
+    }
+}
+
 /// A signed deployment of a model to a slot.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -481,6 +513,15 @@ pub struct Deployment {
     pub approvals: Vec<Digest>,
     /// The model it replaced, if any.
     pub previous: Option<Digest>,
+    /// What this record did to its slot; absent: a plain deploy.
+    #[serde(default, skip_serializing_if = "Action::is_deploy")]
+    pub action: Action,
+    /// Canary and shadow slots: the share of requests the model takes, in percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    /// Why (a rollback's reason: the operator's, or the rule the node applied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The decision threshold a binary model is served at: the one its gate report's
     /// evaluation judged. Absent: 0.5.
     #[serde(default, skip_serializing_if = "Option::is_none")]
