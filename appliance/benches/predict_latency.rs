@@ -18,7 +18,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use airlock::home::Home;
-use airlock::lifecycle::Scorer;
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
 
@@ -48,9 +47,10 @@ fn main() -> BenchResult<()> {
             d
         }
     };
+    // The full serving path: the router (production, with any canary and shadow) per request.
     let scorer = {
         let home = Home::open(&workdir.join("plant"))?;
-        Scorer::open(&home, "production", None)?
+        airlock::rollout::Router::open(&home, "production", None)?
     };
     let requests: Vec<String> = std::fs::read_to_string(workdir.join("media/requests.jsonl"))?
         .lines()
@@ -80,8 +80,8 @@ fn main() -> BenchResult<()> {
     let pct = |p: f64| lat[((p / 100.0) * (lat.len() - 1) as f64).round() as usize];
     let v = serde_json::json!({
         "calls": calls,
-        "features": scorer.run.spec.n_features,
-        "arch": scorer.run.spec.arch,
+        "features": scorer.production.run.spec.n_features,
+        "arch": scorer.production.run.spec.arch,
         "p50_us": pct(50.0),
         "p90_us": pct(90.0),
         "p99_us": pct(99.0),

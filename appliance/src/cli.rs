@@ -889,14 +889,27 @@ pub fn run(cli: Cli) -> Result<i32> {
             // The home's lock is released: other commands run while this serves.
             drop(home);
             let model = server.model();
+            let shares: Vec<serde_json::Value> = server
+                .shares()
+                .into_iter()
+                .map(|(slot, m, p)| json!({ "slot": slot, "model": m.hex(), "percent": p }))
+                .collect();
+            let beside: String = server
+                .shares()
+                .into_iter()
+                .map(|(slot, m, p)| format!(", {slot} {} on {p}%", m.short()))
+                .collect();
             airlock::serve::serve(server, || {
-                out.emit(&json!({ "serving": model.hex(), "socket": socket }), |_| {
-                    out.line(format_args!(
-                        "serving model {} on {}",
-                        model.short(),
-                        socket.display()
-                    ));
-                });
+                out.emit(
+                    &json!({ "serving": model.hex(), "socket": socket, "beside": shares }),
+                    |_| {
+                        out.line(format_args!(
+                            "serving model {} on {}{beside}",
+                            model.short(),
+                            socket.display()
+                        ));
+                    },
+                );
                 let _ = std::io::Write::flush(&mut std::io::stdout());
             })?;
         }

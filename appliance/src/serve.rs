@@ -49,6 +49,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::home::Home;
 use crate::lifecycle::Scorer;
 use crate::registry::NameRef;
+use crate::rollout::{Route, Router};
 use crate::store::AuditEntry;
 
 /// How a server is set up.
@@ -154,14 +155,49 @@ fn bind(path: &Path) -> Result<UnixListener> {
 /// A deployed model opened for serving, its `model.serve` record in the audit log. Only
 /// [`prepare`] makes one, so every server a caller starts is on the record.
 pub struct Prepared {
-    scorer: Scorer,
+    router: Router,
     opts: ServeOptions,
+    /// Where the server looks for deployment changes, and what it serves.
+    watch: Watch,
+}
+
+/// What the server re-reads when a deployment changes.
+struct Watch {
+    root: PathBuf,
+    slot: String,
+    features: Option<NameRef>,
+    /// The newest deployment record's sequence number when the router was built.
+    seq: i64,
+}
+
+/// How often the server looks for a deployment change (promote, rollback, a new canary).
+pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// The newest deployment sequence number of a home.
+fn deployment_seq(home: &Home) -> Result<i64> {
+    Ok(home
+        .conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM deployments", [], |r| {
+            r.get(0)
+        })?)
 }
 
 impl Prepared {
-    /// The model to be served.
+    /// The model to be served (production's, or the slot's).
     pub fn model(&self) -> Digest {
-        self.scorer.model_id
+        self.router.production.model_id
+    }
+
+    /// The canary and the shadow served beside it, with their shares.
+    pub fn shares(&self) -> Vec<(&'static str, Digest, f64)> {
+        let mut v = Vec::new();
+        if let Some(c) = &self.router.canary {
+            v.push((crate::rollout::CANARY, c.scorer.model_id, c.percent));
+        }
+        if let Some(s) = &self.router.shadow {
+            v.push((crate::rollout::SHADOW, s.scorer.model_id, s.percent));
+        }
+        v
     }
 
     /// The options it will serve with (the allow list filled in).
@@ -194,33 +230,125 @@ pub fn prepare(
             "--max-connections, --max-connections-per-uid, --max-request-bytes, --request-timeout and --idle-timeout must be at least 1".into(),
         ));
     }
-    let scorer = Scorer::open(home, slot, features)?;
+    let router = Router::open(home, slot, features)?;
+    let seq = deployment_seq(home)?;
     if opts.allow_uids.is_empty() {
         opts.allow_uids.insert(nix::unistd::geteuid().as_raw());
     }
+    let scorer = &router.production;
     home.record(AuditEntry::new(
         "model.serve",
         &[scorer.model_id.hex()],
         json!({ "slot": slot, "socket": opts.socket.display().to_string(), "allow_uids": opts.allow_uids,
-                "feature_set": scorer.run.feature_set_ref }),
+                "feature_set": scorer.run.feature_set_ref,
+                "canary": router.canary.as_ref().map(|c| json!({ "model": c.scorer.model_id.hex(), "percent": c.percent })),
+                "shadow": router.shadow.as_ref().map(|c| json!({ "model": c.scorer.model_id.hex(), "percent": c.percent })) }),
     ))?;
-    Ok(Prepared { scorer, opts })
+    let watch = Watch {
+        root: home.root().to_path_buf(),
+        slot: slot.to_owned(),
+        features: features.cloned(),
+        seq,
+    };
+    Ok(Prepared {
+        router,
+        opts,
+        watch,
+    })
+}
+
+/// The router to serve with now: a new one when a deployment changed since `seq`.
+fn reload(watch: &Watch, seq: i64) -> Result<Option<(Router, i64)>> {
+    let home = Home::open_read_only(&watch.root)?;
+    let now = deployment_seq(&home)?;
+    if now == seq {
+        return Ok(None);
+    }
+    let router = Router::open(&home, &watch.slot, watch.features.as_ref())?;
+    Ok(Some((router, now)))
 }
 
 /// Serves a [`Prepared`] model until SIGTERM or Ctrl-C. `on_ready` is called once the
 /// socket accepts connections.
 pub fn serve(prepared: Prepared, on_ready: impl FnOnce()) -> Result<()> {
-    let Prepared { scorer, opts } = prepared;
+    let Prepared {
+        router,
+        opts,
+        watch,
+    } = prepared;
     let opts = &opts;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .map_err(|e| Error::Rejected(format!("cannot start the server runtime: {e}")))?;
-    rt.block_on(run(Arc::new(scorer), opts, on_ready))
+    rt.block_on(run(router, watch, opts, on_ready))
 }
 
-async fn run(scorer: Arc<Scorer>, opts: &ServeOptions, on_ready: impl FnOnce()) -> Result<()> {
+/// The router requests are answered with; swapped whole when a deployment changes, so a
+/// request in flight finishes with the router it started with.
+type Current = Arc<std::sync::RwLock<Arc<Router>>>;
+
+fn now_serving(current: &Current) -> Arc<Router> {
+    // A poisoned lock still holds a whole router: the swap is one assignment.
+    Arc::clone(&current.read().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Looks for deployment changes every [`RELOAD_EVERY`] and swaps the router. A change that
+/// cannot be loaded (the home busy, a record refused) keeps the router in use, said on
+/// stderr, and is tried again.
+async fn watch_deployments(current: Current, watch: Watch) {
+    let watch = Arc::new(watch);
+    let mut seq = watch.seq;
+    loop {
+        tokio::time::sleep(RELOAD_EVERY).await;
+        let w = Arc::clone(&watch);
+        // Opening the home may wait for its lock: never on the server's thread.
+        let loaded = tokio::task::spawn_blocking(move || reload(&w, seq)).await;
+        match loaded {
+            Ok(Ok(Some((router, now)))) => {
+                seq = now;
+                let desc = describe(&router);
+                *current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(router);
+                eprintln!("airlock serve: deployments changed; now serving {desc}");
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => eprintln!(
+                "airlock serve: a deployment changed, and it could not be loaded ({}); still serving the models before it",
+                crate::text::error_text(&e)
+            ),
+            Err(_) => {}
+        }
+    }
+}
+
+/// The models a router serves, for people.
+pub fn describe(router: &Router) -> String {
+    let mut s = format!("model {}", router.production.model_id.short());
+    if let Some(c) = &router.canary {
+        s.push_str(&format!(
+            ", canary {} for {}% of entities",
+            c.scorer.model_id.short(),
+            c.percent
+        ));
+    }
+    if let Some(sh) = &router.shadow {
+        s.push_str(&format!(
+            ", shadow {} on {}%",
+            sh.scorer.model_id.short(),
+            sh.percent
+        ));
+    }
+    s
+}
+
+async fn run(
+    router: Router,
+    watch: Watch,
+    opts: &ServeOptions,
+    on_ready: impl FnOnce(),
+) -> Result<()> {
+    let current: Current = Arc::new(std::sync::RwLock::new(Arc::new(router)));
     let listener = bind(&opts.socket)?;
     // Peers of other uids need the file to be writable by them; the allow list then decides.
     let own = nix::unistd::geteuid().as_raw();
@@ -242,6 +370,7 @@ async fn run(scorer: Arc<Scorer>, opts: &ServeOptions, on_ready: impl FnOnce()) 
         idle: opts.idle_timeout,
     };
     on_ready();
+    let watcher = tokio::spawn(watch_deployments(Arc::clone(&current), watch));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Rejected(format!("cannot watch SIGTERM: {e}")))?;
     loop {
@@ -259,10 +388,10 @@ async fn run(scorer: Arc<Scorer>, opts: &ServeOptions, on_ready: impl FnOnce()) 
                 // runs, so the counts never lag behind the connections.
                 match admit(&stream, &slots, &uids, opts) {
                     Ok(admitted) => {
-                        let scorer = Arc::clone(&scorer);
+                        let current = Arc::clone(&current);
                         tokio::spawn(async move {
                             let _held = admitted;
-                            connection(stream, &scorer, limits).await;
+                            connection(stream, &current, limits).await;
                         });
                     }
                     Err(why) => {
@@ -274,6 +403,7 @@ async fn run(scorer: Arc<Scorer>, opts: &ServeOptions, on_ready: impl FnOnce()) 
             _ = tokio::signal::ctrl_c() => break,
         }
     }
+    watcher.abort();
     let _ = std::fs::remove_file(&opts.socket);
     Ok(())
 }
@@ -342,7 +472,7 @@ fn show(d: Duration) -> String {
     }
 }
 
-async fn connection(stream: UnixStream, scorer: &Scorer, limits: Limits) {
+async fn connection(stream: UnixStream, current: &Current, limits: Limits) {
     let Limits {
         max_line,
         request,
@@ -393,7 +523,9 @@ async fn connection(stream: UnixStream, scorer: &Scorer, limits: Limits) {
         if text.trim().is_empty() {
             continue;
         }
-        let reply = format!("{}\n", answer(scorer, text.trim()));
+        // Each request is answered by the router in use when it arrived, whole.
+        let router = now_serving(current);
+        let reply = format!("{}\n", answer(&router, text.trim()));
         idle_until = deadline(idle);
         // A client that does not read its answers would otherwise hold its slot forever.
         match timeout(request, write.write_all(reply.as_bytes())).await {
@@ -403,25 +535,39 @@ async fn connection(stream: UnixStream, scorer: &Scorer, limits: Limits) {
     }
 }
 
-/// An answer line: the model id and the answer's fields.
+/// An answer line: the model id, the slot when not production, and the answer's fields.
 #[derive(serde::Serialize)]
 struct Reply<'a> {
     model: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slot: Option<&'static str>,
     #[serde(flatten)]
     answer: &'a crate::lifecycle::Answer,
 }
 
-/// The reply line to one request (no newline).
-pub fn answer(scorer: &Scorer, request: &str) -> String {
+/// The reply line to one request (no newline): answered by the production model or, for the
+/// entities in its share, the canary; scored by the shadow too when in its sample (its answer
+/// is never returned).
+pub fn answer(router: &Router, request: &str) -> String {
     let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(request) {
         Ok(o) => o,
         Err(e) => return json!({ "error": format!("not a JSON object: {e}") }).to_string(),
     };
+    let key = router.entity_key(&obj);
+    let route = router.route(&key);
+    let scorer: &Scorer = router.scorer(route);
+    if router.shadowed(&key)
+        && let Some(sh) = &router.shadow
+    {
+        // Scored and dropped: what it would have said is for monitoring, never the client.
+        let _ = sh.scorer.score_one(&obj);
+    }
     match scorer.score_one(&obj) {
         // Serialized directly (not through a JSON value) so probabilities print as the same
         // f32 digits `airlock predict` prints.
         Ok(a) => serde_json::to_string(&Reply {
             model: scorer.model_id.hex(),
+            slot: (route == Route::Canary).then_some(crate::rollout::CANARY),
             answer: &a,
         })
         .unwrap_or_else(|e| {

@@ -212,3 +212,144 @@ fn canary_promote_and_rollback_are_signed_audited_deployment_records() {
     let l = ok(&w.lab(), &["lineage", &b]);
     assert!(l.contains("deploy"), "{l}");
 }
+
+mod serving {
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixStream;
+    use std::process::{Command, Stdio};
+
+    use super::*;
+
+    /// `airlock serve` at lab; the child and its socket.
+    fn serve(w: &World) -> (std::process::Child, std::path::PathBuf) {
+        let sock = w.root.join("lab.sock");
+        let mut child = Command::new(crate::harness::bin())
+            .arg("--home")
+            .arg(w.lab())
+            .args(["serve", "--socket"])
+            .arg(&sock)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(line.starts_with("serving model"), "{line}");
+        (child, sock)
+    }
+
+    /// One request per applicant id: (model, slot) of each answer.
+    fn ask(
+        sock: &std::path::Path,
+        template: &serde_json::Value,
+        ids: &[String],
+    ) -> Vec<(String, Option<String>)> {
+        let mut s = UnixStream::connect(sock).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        ids.iter()
+            .map(|id| {
+                let mut req = template.clone();
+                req["applicant_id"] = serde_json::json!(id);
+                s.write_all(format!("{req}\n").as_bytes()).unwrap();
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let v = json(line.trim());
+                assert!(v["error"].is_null(), "{v}");
+                (
+                    v["model"].as_str().unwrap().to_owned(),
+                    v["slot"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_canary_answers_its_share_of_entities_the_shadow_none_and_a_promote_drops_no_request() {
+        let w = World::new();
+        let a = ready(&w, "21");
+        let b = ready(&w, "22");
+        let c = ready(&w, "23");
+        ok(&w.lab(), &refs(&as_dana(&w, &["deploy", &a])));
+        ok(
+            &w.lab(),
+            &refs(&as_dana(
+                &w,
+                &["deploy", &b, "--slot", "canary", "--percent", "10"],
+            )),
+        );
+        ok(
+            &w.lab(),
+            &refs(&as_dana(
+                &w,
+                &["deploy", &c, "--slot", "shadow", "--percent", "100"],
+            )),
+        );
+        let template = json(
+            std::fs::read_to_string(w.media("requests.jsonl"))
+                .unwrap()
+                .lines()
+                .next()
+                .unwrap(),
+        );
+        let (mut child, sock) = serve(&w);
+        let ids: Vec<String> = (0..1000).map(|i| format!("A{i:05}")).collect();
+        let first = ask(&sock, &template, &ids);
+        let canary: Vec<&String> = ids
+            .iter()
+            .zip(&first)
+            .filter(|(_, (m, _))| *m == b)
+            .map(|(id, _)| id)
+            .collect();
+        // About 10% of entities, marked as the canary's; the rest production's; the shadow's
+        // answers never come back although it scores every request.
+        assert!(
+            (60..=140).contains(&canary.len()),
+            "{} of 1000 entities at 10%",
+            canary.len()
+        );
+        assert!(
+            first
+                .iter()
+                .all(|(m, s)| (*m == b) == (s.as_deref() == Some("canary")))
+        );
+        assert!(
+            first.iter().all(|(m, _)| *m == a || *m == b),
+            "never the shadow"
+        );
+        // The same entities again: the same models.
+        assert_eq!(ask(&sock, &template, &ids), first);
+
+        // Promote while a client keeps asking: every request answered, none refused, and
+        // the answers move to b within a few reload periods.
+        let asker = {
+            let sock = sock.clone();
+            let template = template.clone();
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                for round in 0..40 {
+                    let ids: Vec<String> = (0..50).map(|i| format!("R{round}-{i}")).collect();
+                    seen.extend(ask(&sock, &template, &ids));
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                seen
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        ok(&w.lab(), &refs(&as_dana(&w, &["promote"])));
+        let seen = asker.join().unwrap();
+        assert_eq!(seen.len(), 2000, "every request answered");
+        let last = &seen[seen.len() - 50..];
+        assert!(
+            last.iter().all(|(m, s)| *m == b && s.is_none()),
+            "b answers all: {last:?}"
+        );
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert!(child.wait().unwrap().success());
+    }
+}
