@@ -19,6 +19,8 @@
 //!   switches) and point-in-time-correct training sets;
 //! - [`models`]: training runs (in the sandboxed worker, `airlock-worker`) and run records;
 //! - [`lifecycle`]: gates, approvals, deployment, prediction;
+//! - [`evaluate`], [`description`]: evaluations on separate data, and the
+//!   operator's description of a model;
 //! - [`bundle`]: signed, encrypted media bundles, the only path in or out;
 //! - [`provenance`]: signed in-toto-style statements of how each artifact
 //!   was made and from what;
@@ -46,6 +48,7 @@ pub mod bundle;
 pub mod data;
 pub mod db;
 pub mod demo;
+pub mod description;
 pub mod error;
 pub mod evaluate;
 pub mod failpoint;
