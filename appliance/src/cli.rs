@@ -506,6 +506,20 @@ enum ModelsCmd {
         /// Model id (or 8+ leading hex digits).
         model: String,
     },
+    /// Record what a model is for, what it is not for and its known limits: a signed
+    /// description that travels with the model and heads its model card. A newer one
+    /// supersedes the older.
+    Describe(crate::cli_card::DescribeArgs),
+    /// The model card: Markdown made from the signed records held about the model (details,
+    /// intended use, data and its profile, training, evaluations by slice and group, gate
+    /// reports, approvals, deployments, known limits, lineage). --json prints the same data
+    /// as JSON.
+    #[command(
+        after_help = "Example:\n  airlock models describe 3f2a9c1e --intended-use \
+'pre-screening of consumer loan applications' --limits 'applicants over 75 are rare'\n  \
+airlock models card 3f2a9c1e --out credit-model-card.md"
+    )]
+    Card(crate::cli_card::CardArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -751,6 +765,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             });
         }
+        Command::Models(ModelsCmd::Describe(a)) => {
+            return crate::cli_card::describe(&home_dir, out, a);
+        }
+        Command::Models(ModelsCmd::Card(a)) => return crate::cli_card::card(&home_dir, out, a),
         Command::Models(ModelsCmd::Show { model }) => {
             let home = open_read_only()?;
             let id = models::resolve(&home, &model)?;
