@@ -861,6 +861,16 @@ fn limit(l: &Limit) -> String {
     }
 }
 
+/// The sites whose signatures were verified; `-` when this node holds none (a raw snapshot
+/// that stayed at its site).
+fn signers(sites: &[String]) -> String {
+    if sites.is_empty() {
+        "-".into()
+    } else {
+        md(&sites.join(", ")).into_owned()
+    }
+}
+
 fn lineage(d: &mut Doc, card: &Card) {
     let l = &card.lineage;
     d.heading(2, "Lineage");
@@ -891,7 +901,7 @@ fn lineage(d: &mut Doc, card: &Card) {
                 n.kind.as_str().into(),
                 format!("`{}`", n.id.hex()),
                 md(&n.site).into_owned(),
-                md(&n.signed_by.join(", ")).into_owned(),
+                signers(&n.signed_by),
                 md(&n.what).into_owned(),
             ]
         })
@@ -901,7 +911,7 @@ fn lineage(d: &mut Doc, card: &Card) {
             o.kind.as_str().into(),
             format!("`{}`", o.id.hex()),
             md(o.site.as_str()).into_owned(),
-            md(&o.signed_by.join(", ")).into_owned(),
+            signers(&o.signed_by),
             "not on the lineage walk; signatures verified when read".into(),
         ]
     }));
