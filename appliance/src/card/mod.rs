@@ -92,7 +92,7 @@ pub struct FeatureSetEntry {
     pub reference: String,
     /// The dataset it was fitted on.
     pub fitted_on: Digest,
-    /// The label column and its positive value.
+    /// The label column.
     pub label: String,
     /// The positive label value (binary models).
     pub positive: String,
