@@ -496,6 +496,25 @@ enum ModelsCmd {
         /// Model id (or 8+ leading hex digits).
         model: String,
     },
+    /// Record what a model is for and its known limits, for its model card.
+    ///
+    /// A description signed by this site and bound to the model: its intended use, what it is
+    /// not for, and the limits the operator knows of. It travels with the model in bundles. A
+    /// newer one supersedes the older; the card shows this site's newest, else a peer's.
+    Describe(crate::cli_card::DescribeArgs),
+    /// The model card: Markdown made from the signed records held about the model.
+    ///
+    /// Sections: model details, intended use, data (with its profile), training, evaluation
+    /// (metrics, slices with their intervals and small-slice flags, fairness per group),
+    /// gate reports, approvals and deployments, known limits (the operator's and those the
+    /// records show) and lineage. Every record is verified as it is read; every figure is a
+    /// record's; text from records is escaped for Markdown and for the terminal. With --json,
+    /// the same data as JSON (with --out, where the card was written).
+    #[command(after_help = "Example:\n  airlock models describe 3f2a9c1e \\\n    \
+--intended-use 'pre-screening of consumer loan applications' \\\n    \
+--limits 'applicants over 75 are rare'\n  \
+airlock models card 3f2a9c1e --out credit-model-card.md")]
+    Card(crate::cli_card::CardArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -741,6 +760,10 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             });
         }
+        Command::Models(ModelsCmd::Describe(a)) => {
+            return crate::cli_card::describe(&home_dir, out, a);
+        }
+        Command::Models(ModelsCmd::Card(a)) => return crate::cli_card::card(&home_dir, out, a),
         Command::Models(ModelsCmd::Show { model }) => {
             let home = open_read_only()?;
             let id = models::resolve(&home, &model)?;

@@ -19,6 +19,9 @@
 //!   switches) and point-in-time-correct training sets;
 //! - [`models`]: training runs (in the sandboxed worker, `airlock-worker`) and run records;
 //! - [`lifecycle`]: gates, approvals, deployment, prediction;
+//! - [`evaluate`], [`description`], [`card`]: evaluations on separate data, the
+//!   operator's description of a model, and the model card made from both and
+//!   from every other record about the model;
 //! - [`bundle`]: signed, encrypted media bundles, the only path in or out;
 //! - [`provenance`]: signed in-toto-style statements of how each artifact
 //!   was made and from what;
@@ -43,9 +46,11 @@
 
 pub mod audit;
 pub mod bundle;
+pub mod card;
 pub mod data;
 pub mod db;
 pub mod demo;
+pub mod description;
 pub mod error;
 pub mod evaluate;
 pub mod failpoint;

@@ -8,6 +8,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
+mod cli_card;
 mod cli_data;
 mod cli_eval;
 mod cli_gate;

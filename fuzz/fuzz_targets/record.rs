@@ -1,10 +1,10 @@
 //! The record documents a bundle carries and the vault holds, each parsed as its own type
 //! through `Record::parse`: contracts, dataset records, feature set versions, gate reports,
-//! approvals, deployments, provenance statements, operator certificates. (The run record
-//! holds the runtime's and the sandbox's types and lives in the appliance; its weights are
-//! fuzzed by `model`.)
+//! approvals, deployments, provenance statements, operator certificates, model descriptions.
+//! (The run record holds the runtime's and the sandbox's types and lives in the appliance; its
+//! weights are fuzzed by `model`.)
 //!
-//! Input layout: byte 0 picks the record type (mod 8, in the order above); the rest is the
+//! Input layout: byte 0 picks the record type (mod 9, in the order above); the rest is the
 //! document.
 //!
 //! Beyond "no panic": an accepted record re-encodes to bytes that parse to the same record;
@@ -16,13 +16,14 @@
 
 use airlock_core::contract::{Contract, Value};
 use airlock_core::dataset::DatasetDoc;
+use airlock_core::description::ModelDescription;
 use airlock_core::features::FeatureSetDoc;
 use airlock_core::lifecycle::{Approval, Deployment, GateReport};
 use airlock_core::provenance::Statement;
 use airlock_core::record::{OperatorCert, Record};
 use libfuzzer_sys::fuzz_target;
 
-/// How many of the eight types parse `bytes`.
+/// How many of the nine types parse `bytes`.
 fn parses_as(bytes: &[u8]) -> usize {
     [
         Contract::parse(bytes).is_ok(),
@@ -33,6 +34,7 @@ fn parses_as(bytes: &[u8]) -> usize {
         Deployment::parse(bytes).is_ok(),
         Statement::parse(bytes).is_ok(),
         OperatorCert::parse(bytes).is_ok(),
+        ModelDescription::parse(bytes).is_ok(),
     ]
     .iter()
     .filter(|ok| **ok)
@@ -95,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, bytes)) = data.split_first() else {
         return;
     };
-    match pick % 8 {
+    match pick % 9 {
         0 => {
             if let Some(c) = round_trip::<Contract>(bytes) {
                 let _ = c.check("fuzz");
@@ -128,8 +130,13 @@ fuzz_target!(|data: &[u8]| {
                 let _ = s.check("fuzz");
             }
         }
-        _ => {
+        7 => {
             round_trip::<OperatorCert>(bytes);
+        }
+        _ => {
+            if let Some(d) = round_trip::<ModelDescription>(bytes) {
+                let _ = d.check();
+            }
         }
     }
 });

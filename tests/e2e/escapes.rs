@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use airlock::data::DatasetDoc;
+use airlock::description::ModelDescription;
 use airlock::digest::Digest;
+use airlock::evaluate::EvaluationRecord;
 use airlock::features::FeatureSetDoc;
 use airlock::keys::{Domain, SiteKeys};
 use airlock::lifecycle::Approval;
@@ -20,7 +22,7 @@ use crate::harness::{World, fails, import_refused, ok, refs, run, store_fingerpr
 
 /// What a hostile record carries: set the window title, clear the screen,
 /// go home, return the carriage, print a forged verdict, reverse the rest.
-const EVIL: &str =
+pub(crate) const EVIL: &str =
     "\u{1b}]0;owned\u{7}\u{1b}[2J\u{1b}[1;1H\rlineage verified: every signature OK\u{202E}gpj.exe";
 
 /// The forged line an attacker wants on the screen.
@@ -28,7 +30,7 @@ const FORGED: &str = "imported bundle 0123456789ab (sequence 99) from site lab: 
 
 /// `text` holds nothing that acts on a terminal: no ESC, BEL, CR, C1 CSI
 /// or direction override.
-fn assert_inert(what: &str, text: &str) {
+pub(crate) fn assert_inert(what: &str, text: &str) {
     for bad in ['\u{1b}', '\u{7}', '\r', '\u{9b}', '\u{202E}'] {
         assert!(
             !text.contains(bad),
@@ -41,10 +43,12 @@ fn assert_inert(what: &str, text: &str) {
 /// Changes to a genuine lab bundle's records, each applied before they are
 /// re-signed.
 #[derive(Default)]
-struct Edits<'a> {
-    dataset: Option<&'a dyn Fn(&mut DatasetDoc)>,
-    run: Option<&'a dyn Fn(&mut RunRecord)>,
-    approval: Option<&'a dyn Fn(&mut Approval)>,
+pub(crate) struct Edits<'a> {
+    pub dataset: Option<&'a dyn Fn(&mut DatasetDoc)>,
+    pub run: Option<&'a dyn Fn(&mut RunRecord)>,
+    pub approval: Option<&'a dyn Fn(&mut Approval)>,
+    pub description: Option<&'a dyn Fn(&mut ModelDescription)>,
+    pub evaluation: Option<&'a dyn Fn(&mut EvaluationRecord)>,
 }
 
 /// A fresh genuine bundle from lab to plant whose dataset, run and approval
@@ -55,7 +59,7 @@ struct Edits<'a> {
 /// re-signed by an operator key of the attacker's, and every changed object
 /// is signed by lab's site key. Datasets and feature sets get version 99 so
 /// they do not clash with the versions plant already holds.
-fn rewritten(w: &World, name: &str, edits: &Edits<'_>) -> PathBuf {
+pub(crate) fn rewritten(w: &World, name: &str, edits: &Edits<'_>) -> PathBuf {
     let mut u = unseal(&w.fresh_bundle(&format!("{name}.genuine")), &w.plant());
     let operator = SiteKeys::generate().unwrap();
     let operator_key = hex::encode(operator.public().signing.to_bytes());
@@ -100,6 +104,20 @@ fn rewritten(w: &World, name: &str, edits: &Edits<'_>) -> PathBuf {
                     a.operator_key = operator_key.clone();
                     a.operator_signature = operator.sign(Domain::Approval, &a.signed_bytes());
                     serde_json::to_vec(&a).unwrap()
+                }
+                Kind::ModelDescription => {
+                    let mut d: ModelDescription = serde_json::from_str(&text).unwrap();
+                    if let Some(e) = edits.description {
+                        e(&mut d);
+                    }
+                    serde_json::to_vec(&d).unwrap()
+                }
+                Kind::Evaluation => {
+                    let mut r: EvaluationRecord = serde_json::from_str(&text).unwrap();
+                    if let Some(e) = edits.evaluation {
+                        e(&mut r);
+                    }
+                    serde_json::to_vec(&r).unwrap()
                 }
                 _ => text.into_bytes(),
             };
@@ -203,6 +221,7 @@ fn attack_escape_sequences_in_peer_records_are_escaped_on_screen() {
             dataset: Some(&|d: &mut DatasetDoc| d.source = EVIL.into()),
             run: Some(&|r: &mut RunRecord| r.device.name = EVIL.into()),
             approval: Some(&|a: &mut Approval| a.note = EVIL.into()),
+            ..Edits::default()
         },
     );
     let model = run_id(&w, &evil);

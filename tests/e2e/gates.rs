@@ -441,6 +441,15 @@ fn a_result_in_the_review_band_needs_a_named_review_before_deploy_and_travels() 
     assert_eq!(r["needs_review"], true);
     assert_eq!(section(&r, "fairness")[0]["verdict"], "review");
     let gate_id = r["id"].as_str().unwrap().to_owned();
+    // The model card shows the report as needing review, with its policy and sections.
+    let card = ok(&w.lab(), &["models", "card", &model]);
+    for needle in [
+        "**needs review**",
+        "| fairness | sex | disparate\\_impact\\_ratio |",
+        r["policy"]["digest"].as_str().unwrap(),
+    ] {
+        assert!(card.contains(needle), "{needle:?} not in the card:\n{card}");
+    }
 
     // A plain approval is refused, naming what needs review; nothing is deployed.
     let out = w.approve(&w.lab(), &model, "dana");

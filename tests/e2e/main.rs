@@ -9,6 +9,7 @@ mod harness;
 mod audit_log;
 mod bundle_trust;
 mod bundles;
+mod card;
 mod contracts;
 mod crash;
 mod demo;

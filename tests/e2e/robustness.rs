@@ -84,7 +84,7 @@ fn attack_predict_on_invalid_lines_is_bounded_in_memory() {
 
 /// Runs `airlock --home HOME ARGS` where no file may grow (`prlimit --fsize=0`, with SIGXFSZ
 /// ignored so a write fails with EFBIG instead of killing the process): a full disk.
-fn on_a_full_disk(home: &Path, args: &[&str]) -> std::process::Output {
+pub(crate) fn on_a_full_disk(home: &Path, args: &[&str]) -> std::process::Output {
     Command::new("sh")
         .args([
             "-c",

@@ -22,7 +22,8 @@
 //! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches;
 //! - [`record`]: the [`record::Record`] trait that ties each record type to its kind, and the
 //!   record documents: [`dataset`], [`features`] (with THE transform), [`lifecycle`] (gate
-//!   reports, approvals, deployments), [`provenance`] statements, operator certificates.
+//!   reports, approvals, deployments), [`provenance`] statements, [`description`]s of models
+//!   (intended use, out of scope, known limits), operator certificates.
 //!
 //! Modules depend one way: `contract` ← `profile` ← `check` (the violation rules are the
 //! contract's, [`contract::Rule`]; the checker tallies them).
@@ -33,6 +34,7 @@ pub mod bundle;
 pub mod check;
 pub mod contract;
 pub mod dataset;
+pub mod description;
 pub mod digest;
 pub mod error;
 pub mod features;

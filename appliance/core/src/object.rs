@@ -50,6 +50,9 @@ pub enum Kind {
     Provenance,
     /// A signed evaluation of a model on a dataset (`airlock evaluate`).
     Evaluation,
+    /// The operator's description of a model: intended use, out of scope, known limits
+    /// (`airlock models describe`).
+    ModelDescription,
 }
 
 impl Kind {
@@ -70,6 +73,7 @@ impl Kind {
             Kind::AuditLog => "audit-log",
             Kind::Provenance => "provenance",
             Kind::Evaluation => "evaluation",
+            Kind::ModelDescription => "model-description",
         }
     }
 
@@ -131,6 +135,8 @@ mod tests {
             Kind::Weights,
             Kind::Deployment,
             Kind::OperatorCert,
+            Kind::Evaluation,
+            Kind::ModelDescription,
         ] {
             assert_eq!(k.as_str().parse::<Kind>().expect("parse"), k);
         }

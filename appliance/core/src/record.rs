@@ -9,16 +9,18 @@
 //! The record types live with their subject: [`crate::contract::Contract`],
 //! [`crate::dataset::DatasetDoc`], [`crate::features::FeatureSetDoc`],
 //! [`crate::lifecycle::GateReport`], [`crate::lifecycle::Approval`],
-//! [`crate::lifecycle::Deployment`], [`crate::provenance::Statement`], and
-//! [`OperatorCert`] here. The run record holds the runtime's and the
-//! sandbox's own types, so it lives in the appliance and implements
-//! [`Record`] there.
+//! [`crate::lifecycle::Deployment`], [`crate::provenance::Statement`],
+//! [`crate::description::ModelDescription`], and [`OperatorCert`] here.
+//! The run record holds the runtime's and the sandbox's own types, so it
+//! lives in the appliance and implements [`Record`] there (as does the
+//! evaluation record, which holds the runtime's figures).
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::contract::Contract;
 use crate::dataset::DatasetDoc;
+use crate::description::ModelDescription;
 use crate::error::{Error, Result};
 use crate::features::FeatureSetDoc;
 use crate::keys::KeyId;
@@ -91,6 +93,9 @@ impl Record for Statement {
 impl Record for OperatorCert {
     const KIND: Kind = Kind::OperatorCert;
 }
+impl Record for ModelDescription {
+    const KIND: Kind = Kind::ModelDescription;
+}
 
 #[cfg(test)]
 mod tests {
@@ -129,6 +134,7 @@ mod tests {
         assert!(FeatureSetDoc::parse(&bytes).is_err());
         assert!(Statement::parse(&bytes).is_err());
         assert!(OperatorCert::parse(&bytes).is_err());
+        assert!(ModelDescription::parse(&bytes).is_err());
     }
 
     #[test]
@@ -142,6 +148,7 @@ mod tests {
             Deployment::KIND,
             Statement::KIND,
             OperatorCert::KIND,
+            ModelDescription::KIND,
         ];
         let distinct: std::collections::HashSet<_> = kinds.iter().collect();
         assert_eq!(distinct.len(), kinds.len());

@@ -16,6 +16,11 @@
 //! Free-text fields this node writes (a dataset's source file name, an
 //! approval's note, the device name a worker reports) are refused at
 //! creation if they hold such characters ([`check_free_text`]).
+//!
+//! Text placed in a Markdown document (the model card) goes through
+//! [`markdown`]: it is escaped for the terminal as [`escape`] does, and for
+//! Markdown, so that a peer's text can neither break a table, start a link
+//! or an image (which a viewer would fetch), nor carry raw HTML.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -84,6 +89,45 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// [`Untrusted`]).
 pub fn escape_lines(s: &str) -> Cow<'_, str> {
     escape_with(s, true)
+}
+
+/// `s` as one line of Markdown inline text that reads as `s` when rendered
+/// and is inert on a terminal when read raw: every [`is_unsafe`] character
+/// is written as a visible escape (as [`escape`] does; a backslash before
+/// a letter is literal in Markdown, so `\n` and `\u{1b}` render as
+/// written), a backslash and the characters that make emphasis, code,
+/// links, images, strikethrough, math and table cells (`` \ ` * _ [ ] | ~ $ ``)
+/// get a backslash, and `<`, `>` and `&` become HTML entities, so no raw
+/// HTML, autolink or entity reaches a viewer.
+///
+/// For text inside a line or a table cell: the caller never starts a line
+/// with it, so it cannot make a heading, a list or a quote.
+pub fn markdown(s: &str) -> Cow<'_, str> {
+    let special = |c: char| {
+        is_unsafe(c)
+            || matches!(
+                c,
+                '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' | '$' | '<' | '>' | '&'
+            )
+    };
+    if !s.chars().any(special) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c if is_unsafe(c) => push_escaped(&mut out, c),
+            c if special(c) => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Untrusted text quoted in a message: displays as [`escape`] does, so it
@@ -168,6 +212,31 @@ mod tests {
         );
         assert_eq!(msg.lines().count(), 1, "{msg}");
         assert!(msg.contains("x\\nimported"), "{msg}");
+    }
+
+    #[test]
+    fn markdown_escapes_tables_html_links_and_terminal_controls() {
+        assert_eq!(
+            markdown("a | b <script>alert(1)</script> & c"),
+            "a \\| b &lt;script&gt;alert(1)&lt;/script&gt; &amp; c"
+        );
+        // A line break cannot end a table row or start a block; an escape
+        // sequence reaches neither the file nor the terminal.
+        let m = markdown("row\n| forged | cell |\u{1b}[2J\u{202E}");
+        assert!(!m.contains('\n') && !m.contains('\u{1b}') && !m.contains('\u{202E}'));
+        assert_eq!(m, "row\\n\\| forged \\| cell \\|\\u{1b}\\[2J\\u{202e}");
+        // Links, images, emphasis, code and math are shown, not followed.
+        assert_eq!(
+            markdown("![x](http://t/p.png) *b* _i_ `c` ~s~ $m$"),
+            "!\\[x\\](http://t/p.png) \\*b\\* \\_i\\_ \\`c\\` \\~s\\~ \\$m\\$"
+        );
+        // A backslash cannot undo an escape that follows it.
+        assert_eq!(markdown("\\|"), "\\\\\\|");
+        assert_eq!(markdown("&lt;"), "&amp;lt;");
+        assert!(matches!(markdown("credit-logreg 0.91"), Cow::Borrowed(_)));
+        for s in ["a|b", "x\u{1b}y", "<b>", "\\"] {
+            assert!(!markdown(s).chars().any(is_unsafe));
+        }
     }
 
     #[test]

@@ -99,6 +99,7 @@ fn order(kind: Kind) -> u8 {
         Kind::Run => 5,
         Kind::Gate => 6,
         Kind::Evaluation => 6,
+        Kind::ModelDescription => 6,
         Kind::Approval => 7,
         Kind::Policy => 8,
         Kind::Provenance => 9,
@@ -132,6 +133,9 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 }
                 for e in crate::evaluate::ids_for(home, &id)? {
                     add(&mut list, Kind::Evaluation, e);
+                }
+                for d in crate::description::list_for(home, &id)? {
+                    add(&mut list, Kind::ModelDescription, d.id);
                 }
                 for a in registry::digests(
                     &home.conn,

@@ -810,6 +810,8 @@ enum Document {
     Provenance(Box<crate::provenance::Statement>),
     /// Parsed and bound to its signers; it has no index row.
     Evaluation,
+    /// Parsed, checked and bound to its signers; it has no index row.
+    Description,
 }
 
 /// Parses a record document and binds the site it claims to its signers.
@@ -935,6 +937,14 @@ fn parse_document(
                 serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
             Document::Evaluation
+        }
+        Kind::ModelDescription => {
+            let d: crate::description::ModelDescription =
+                serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            d.check()
+                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
+            Document::Description
         }
         Kind::OperatorCert => {
             return Err(Error::Refused(format!(
@@ -1169,6 +1179,8 @@ fn write_rows(
             Document::Provenance(p) => crate::provenance::insert_rows(tx, id, p)?,
             // Found by kind and model when listed (`evaluate::list_for`); no index row.
             Document::Evaluation => {}
+            // Found by kind and model when listed (`description::list_for`); no index row.
+            Document::Description => {}
             Document::AuditLog(_) => {
                 return Err(Error::Integrity(format!(
                     "bundle rejected: {src}: an audit log export reached the commit"
