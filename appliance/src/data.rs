@@ -508,13 +508,14 @@ fn scan_file(
             // file (nobody else can change them) while they are staged, and
             // read from there.
             let (staged, f) = read_once(home, file, |input| private_copy(home, input))?;
-            let (_, map) = crate::parquet_file::scan(contract, f, &source, &mut |n, cells, raw| {
-                checker.typed_row(n, cells, raw)?;
-                if n % 4096 == 0 {
-                    on_row(n);
-                }
-                Ok(())
-            })?;
+            let (_, map) =
+                crate::parquet_file::scan(contract, f, &source, &mut |n, cells, raw| {
+                    checker.typed_row(n, cells, raw)?;
+                    if n % 4096 == 0 {
+                        on_row(n);
+                    }
+                    Ok(())
+                })?;
             Ok((staged, map))
         }
     }

@@ -17,8 +17,8 @@ use parquet::schema::types::ColumnDescriptor;
 
 use crate::check::Rule;
 use crate::contract::{CellError, ColumnType, Contract, Value};
-use crate::header::HeaderMap;
 use crate::error::{Error, Result};
+use crate::header::HeaderMap;
 
 /// The type a Parquet column holds, in contract terms.
 fn file_type(c: &ColumnDescriptor) -> &'static str {

@@ -1231,14 +1231,13 @@ categories = ["own", "rent"]
             "t",
         )
         .expect("contract");
-        let mut rows = CsvRows::open_with(&c, "30,1.5\n40,2\n".as_bytes(), "f", &[2])
-            .expect("open");
+        let mut rows =
+            CsvRows::open_with(&c, "30,1.5\n40,2\n".as_bytes(), "f", &[2]).expect("open");
         let r = rows.next_record().expect("read").expect("a record");
         assert_eq!(r.width, 2);
         let cells: Vec<&str> = r.cells.expect("fits").iter().collect();
         assert_eq!(cells, ["30", "1.5", ""]);
-        let mut all = CsvRows::open_with(&c, "30,1.5,own\n".as_bytes(), "f", &[2])
-            .expect("open");
+        let mut all = CsvRows::open_with(&c, "30,1.5,own\n".as_bytes(), "f", &[2]).expect("open");
         let r = all.next_record().expect("read").expect("a record");
         assert_eq!(r.width, 3);
         assert_eq!(r.cells.expect("fits").len(), 3);
@@ -1281,7 +1280,11 @@ mod dialect_tests {
         let mut rows = CsvRows::open(&c, csv.as_bytes(), "f").expect("open");
         while let Some(r) = rows.next_record().expect("record") {
             let cells = r.cells.expect("fits");
-            lines.push((r.row, r.line, cells.iter().map(str::to_string).collect::<Vec<_>>()));
+            lines.push((
+                r.row,
+                r.line,
+                cells.iter().map(str::to_string).collect::<Vec<_>>(),
+            ));
         }
         assert_eq!(
             lines,

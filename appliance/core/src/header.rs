@@ -234,7 +234,9 @@ impl Contract {
         let mut seen = BTreeSet::new();
         for name in &self.ignore {
             if name.is_empty() || !seen.insert(name.as_str()) {
-                return Err(format!("`ignore` lists {name:?}, which is empty or repeated"));
+                return Err(format!(
+                    "`ignore` lists {name:?}, which is empty or repeated"
+                ));
             }
             if plain.contains(name.as_str()) {
                 return Err(format!(
@@ -287,10 +289,8 @@ impl Contract {
                             continue;
                         }
                         None => {
-                            bad.problems.push(format!(
-                                "{}: the header has {width} columns",
-                                r.describe()
-                            ));
+                            bad.problems
+                                .push(format!("{}: the header has {width} columns", r.describe()));
                             continue;
                         }
                     }
@@ -357,20 +357,20 @@ impl Contract {
         };
         let mut extra: Vec<(&str, usize)> = Vec::new();
         let mut ignored_bytes = 0usize;
-        for p in 0..width {
+        for (p, h) in header.iter().enumerate() {
             match target(p) {
                 Target::Column(i, via) => sources[i].push((p, via)),
                 Target::Ignored => {
-                    let name = escape(&header[p]).into_owned();
+                    let name = escape(h).into_owned();
                     ignored_bytes += name.len();
                     map.ignored.push(HeaderColumn {
                         position: p as u64 + 1,
                         name,
                     });
                 }
-                Target::Extra => match extra.iter_mut().find(|(e, _)| *e == header[p]) {
+                Target::Extra => match extra.iter_mut().find(|(e, _)| *e == h) {
                     Some((_, k)) => *k += 1,
-                    None => extra.push((&header[p], 1)),
+                    None => extra.push((h, 1)),
                 },
             }
         }
@@ -401,8 +401,10 @@ impl Contract {
         }
         map.renamed.sort_by_key(|r| r.position);
         if !missing.is_empty() {
-            bad.problems
-                .push(format!("missing columns: {}", Untrusted(&missing.join(", "))));
+            bad.problems.push(format!(
+                "missing columns: {}",
+                Untrusted(&missing.join(", "))
+            ));
         }
         if !extra.is_empty() {
             let names: Vec<String> = extra
@@ -582,13 +584,19 @@ mod tests {
     fn a_contract_without_header_rules_keeps_its_digest() {
         let c = contract("", "").expect("contract");
         let json = String::from_utf8(c.to_canonical()).expect("utf8");
-        assert!(!json.contains("ignore") && !json.contains("rename"), "{json}");
+        assert!(
+            !json.contains("ignore") && !json.contains("rename"),
+            "{json}"
+        );
     }
 
     #[test]
     fn a_column_both_listed_and_ignored_is_refused() {
         let e = refusal(contract("ignore = ['age']", ""));
-        assert!(e.contains("column \"age\" is both listed and ignored"), "{e}");
+        assert!(
+            e.contains("column \"age\" is both listed and ignored"),
+            "{e}"
+        );
         // Allowed once a rename says which copy of "age" is the column.
         contract(
             "ignore = ['age']",
@@ -600,14 +608,22 @@ mod tests {
     #[test]
     fn conflicting_header_rules_are_refused() {
         let cases = [
-            ("ignore = ['x']\nignore_unlisted = true", "", "already ignores"),
+            (
+                "ignore = ['x']\nignore_unlisted = true",
+                "",
+                "already ignores",
+            ),
             ("ignore = ['x', 'x']", "", "empty or repeated"),
             (
                 "ignore = ['amount']",
                 "[[rename]]\nfrom='amount'\nto='credit_amount'\n",
                 "both ignored and renamed",
             ),
-            ("", "[[rename]]\nfrom='a'\nto='nope'\n", "is not one of its columns"),
+            (
+                "",
+                "[[rename]]\nfrom='a'\nto='nope'\n",
+                "is not one of its columns",
+            ),
             (
                 "",
                 "[[rename]]\nfrom='a'\nto='age'\n[[rename]]\nfrom='b'\nto='age'\n",
@@ -634,7 +650,11 @@ mod tests {
                 "the rename of \"a\" is given twice",
             ),
             ("", "[[rename]]\nfrom=''\nto='age'\n", "empty `from`"),
-            ("", "[[rename]]\nfrom='a'\nto='age'\nextra=1\n", "unknown field"),
+            (
+                "",
+                "[[rename]]\nfrom='a'\nto='age'\nextra=1\n",
+                "unknown field",
+            ),
         ];
         for (rules, tables, want) in cases {
             let e = refusal(contract(rules, tables));
@@ -709,8 +729,8 @@ mod tests {
                 }
             ]
         );
-        let by_pos = contract("", "[[rename]]\nfrom='age'\nposition=3\nto='co_age'\n")
-            .expect("contract");
+        let by_pos =
+            contract("", "[[rename]]\nfrom='age'\nposition=3\nto='co_age'\n").expect("contract");
         let (map, ok) = by_pos.map_header(&header("age,credit_amount,age"), &[]);
         ok.expect("fits");
         assert_eq!(map.source, [Some(0), Some(1), Some(2)]);
@@ -736,7 +756,9 @@ mod tests {
         let bad = bad.expect_err("repeated");
         assert_eq!(
             bad.problems,
-            ["header name \"age\" appears 2 times (positions 1, 4) and contract column \"age\" is read from one of them only"]
+            [
+                "header name \"age\" appears 2 times (positions 1, 4) and contract column \"age\" is read from one of them only"
+            ]
         );
         let help = bad.help.join("\n");
         assert!(
@@ -767,14 +789,19 @@ mod tests {
         ok.expect("optional");
         assert_eq!(map.source, [Some(0), Some(1), None]);
         let (_, bad) = c.map_header(&header("age,credit_amount"), &[]);
-        assert_eq!(bad.expect_err("missing").problems, ["missing columns: co_age"]);
+        assert_eq!(
+            bad.expect_err("missing").problems,
+            ["missing columns: co_age"]
+        );
         let (_, bad) = c.map_header(&header("credit_amount,age,co_age"), &[]);
         assert_eq!(
             bad.expect_err("order").problems,
-            ["columns out of order: expected age,credit_amount,co_age, found credit_amount,age,co_age"]
+            [
+                "columns out of order: expected age,credit_amount,co_age, found credit_amount,age,co_age"
+            ]
         );
-        let renamed = contract("", "[[rename]]\nfrom='amount'\nto='credit_amount'\n")
-            .expect("contract");
+        let renamed =
+            contract("", "[[rename]]\nfrom='amount'\nto='credit_amount'\n").expect("contract");
         let (_, bad) = renamed.map_header(&header("age,co_age"), &[]);
         assert_eq!(
             bad.expect_err("missing").problems,
