@@ -24,6 +24,7 @@ mod lifecycle;
 mod lineage;
 mod media;
 mod policy;
+mod real_files;
 mod robustness;
 mod runtime;
 mod vault;
