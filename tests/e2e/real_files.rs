@@ -96,7 +96,7 @@ fn header_contract(rows: &[Vec<String>], rules: &str, renames: &str) -> String {
 /// Rows `first..` of the German data as a bank's CSV export: an applicant id first,
 /// `credit_amount` headed `amount`, then after the label a second `age` (the
 /// co-applicant's, `?` when there is none) and free-text notes that no contract rule could
-/// read (quoted commas and quotes, a NUL byte).
+/// read (quoted commas and quotes, an escape sequence).
 fn export(rows: &[Vec<String>], first: usize) -> String {
     let mut header = vec!["applicant_id"];
     header.extend(COLUMNS.map(|c| if c == "credit_amount" { "amount" } else { c }));
@@ -114,7 +114,7 @@ fn export(rows: &[Vec<String>], first: usize) -> String {
             1 => "",
             2 => "n/a",
             3 => "\"said \"\"fine\"\"\"",
-            _ => "x\u{0}y",
+            _ => "\"1e999, NA, \u{1b}[2J\"",
         };
         text.push_str(&format!("A-{i:05},{},{co},{notes}\n", r.join(",")));
     }
@@ -269,6 +269,26 @@ fn german_file_with_extra_columns_and_a_repeated_header_name_ingests_under_ignor
     assert!(
         text_show.contains("renamed header column 23 \"age\" -> \"co_applicant_age\""),
         "{text_show}"
+    );
+
+    // An ignored cell is never parsed, but a NUL byte is refused in it too: a reader of the
+    // stored file that stops at it would see another row.
+    let nul = text.replacen("n/a", "n/\u{0}a", 1);
+    let nul_file = dir.path().join("nul.csv");
+    fs::write(&nul_file, &nul).unwrap();
+    fails(
+        &home,
+        &[
+            "data",
+            "ingest",
+            &nul_file.display().to_string(),
+            "--dataset",
+            "german",
+            "--contract",
+            &contract,
+        ],
+        3,
+        &["[type] row 3 (line 4), column \"notes (ignored)\": expected a value without NUL bytes"],
     );
 
     // A contract that both lists and ignores a column is refused when applied.

@@ -87,6 +87,19 @@ pub fn fields_violation(row: u64, line: u64, expected: usize, found: usize) -> V
     }
 }
 
+/// A NUL byte in an ignored column's cell (see [`CsvRecord::ignored_nul`]).
+pub fn ignored_nul_violation(r: &CsvRecord<'_>) -> Option<Violation> {
+    let (column, cell) = r.ignored_nul?;
+    Some(Violation {
+        rule: Rule::Type,
+        row: Some(r.row),
+        line: (r.line > 0).then_some(r.line),
+        column: format!("{column} (ignored)"),
+        expected: "a value without NUL bytes, even in an ignored column".into(),
+        found: crate::contract::show(cell),
+    })
+}
+
 /// Violations per rule: counts, and the first few located.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Tally {
@@ -201,6 +214,9 @@ impl Contract {
                 tally.add(fields_violation(n, line, r.width, r.raw.len()));
                 continue;
             };
+            if let Some(v) = ignored_nul_violation(&r) {
+                tally.add(v);
+            }
             row.clear();
             for (idx, cell) in rec.iter().enumerate() {
                 match self.parse_ref(idx, cell) {
@@ -432,7 +448,7 @@ impl<'c, Q: QuarantineSink> Checker<'c, Q> {
             .enumerate()
             .map(|(i, cell)| c.parse_ref(i, cell))
             .collect();
-        self.cells(row, line, &cells, &|| {
+        self.cells(row, line, &cells, ignored_nul_violation(r), &|| {
             rec.iter().map(str::to_string).collect()
         })
     }
@@ -452,19 +468,29 @@ impl<'c, Q: QuarantineSink> Checker<'c, Q> {
                 Err(e) => Err(e.clone()),
             })
             .collect();
-        self.cells(row, 0, &refs, raw)
+        self.cells(row, 0, &refs, None, raw)
     }
 
+    /// Checks and profiles a row's typed cells; `extra` is a violation of
+    /// the row found before (a NUL byte in an ignored cell).
     fn cells(
         &mut self,
         row: u64,
         line: u64,
         cells: &[std::result::Result<ValueRef<'_>, CellError>],
+        extra: Option<Violation>,
         raw: &dyn Fn() -> Vec<String>,
     ) -> Result<()> {
         let c = self.contract;
         self.profiler.row();
         let mut problems = Vec::new();
+        if let Some(v) = extra {
+            problems.push(format!(
+                "{}: expected {}, found {}",
+                v.column, v.expected, v.found
+            ));
+            self.tally.add(v);
+        }
         for (idx, cell) in cells.iter().enumerate() {
             match cell {
                 Ok(v) => self.profiler.cell(idx, *v),

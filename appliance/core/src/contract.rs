@@ -931,6 +931,11 @@ pub struct CsvRecord<'a> {
     /// file lacks is empty; ignored columns are left out); `None` when the
     /// record has another number of fields than `width`.
     pub cells: Option<&'a csv::StringRecord>,
+    /// The first ignored header column (its header name) whose cell in this
+    /// record holds a NUL byte, with the cell. Ignored cells are never
+    /// parsed, but a NUL byte is refused in them too: a reader of the stored
+    /// file that stops at it would see another row.
+    pub ignored_nul: Option<(&'a str, &'a str)>,
 }
 
 /// The records of a CSV file under a contract's dialect, after its header
@@ -1063,6 +1068,16 @@ impl<R: Read> CsvRows<R> {
                     .push_field(s.and_then(|p| self.record.get(p)).unwrap_or(""));
             }
         }
+        let ignored_nul = if fits && !self.map.ignored.is_empty() {
+            self.map.ignored.iter().find_map(|h| {
+                let cell = usize::try_from(h.position - 1)
+                    .ok()
+                    .and_then(|p| self.record.get(p))?;
+                cell.contains('\0').then_some((h.name.as_str(), cell))
+            })
+        } else {
+            None
+        };
         Ok(Some(CsvRecord {
             row: self.row,
             line,
@@ -1073,6 +1088,7 @@ impl<R: Read> CsvRows<R> {
                 (true, true) => Some(&self.record),
                 (true, false) => Some(&self.projected),
             },
+            ignored_nul,
         }))
     }
 
@@ -1218,6 +1234,19 @@ categories = ["own", "rent"]
             .expect_err("short row")
             .to_string();
         assert!(err.contains("expected 5 fields, found 3 fields"), "{err}");
+        // Except for a NUL byte, which would change how other readers see the row.
+        let err = c
+            .read_csv(
+                "id,age,note,age,home\n7,30,a\0b,1.5,own\n".as_bytes(),
+                "f.csv",
+                &mut |_| {},
+            )
+            .expect_err("NUL")
+            .to_string();
+        assert!(
+            err.contains("column \"note (ignored)\": expected a value without NUL bytes"),
+            "{err}"
+        );
     }
 
     #[test]
