@@ -620,7 +620,9 @@ fn csv_with_an_extra_column_is_refused_naming_it() {
             &contract,
         ],
         3,
-        &["does not match contract people v1: extra columns: salary; nothing was stored"],
+        &[
+            "does not match contract people v1: extra columns: salary (list them in the contract's `ignore`, or set `ignore_unlisted = true`, to read the file without them); nothing was stored",
+        ],
     );
     assert!(
         !err.contains("missing columns"),
