@@ -153,11 +153,16 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
         #[arg(long)]
         features: Option<String>,
     },
-    /// Score rows (JSON lines, one object per line) with the deployed model.
+    /// Score rows (JSON lines, one object per line, or CSV) with the deployed model.
     Predict {
-        /// Input file, one JSON object per line with the contract's columns.
+        /// Input file: one JSON object per line with the contract's columns, or CSV in the
+        /// contract's dialect (its header read under the contract's ignore and rename rules;
+        /// the label column may be left out).
         #[arg(long)]
         input: PathBuf,
+        /// The input's format (by default: .csv/.tsv is CSV, anything else JSON lines).
+        #[arg(long, value_enum)]
+        format: Option<RequestFormatArg>,
         /// Refuse unless the model uses exactly this feature set, [SITE/]NAME@VERSION.
         #[arg(long)]
         features: Option<String>,
@@ -938,17 +943,24 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Predict {
             input,
+            format,
             features,
             slot,
         } => {
             let home = open()?;
             let want = features.map(|f| f.parse::<NameRef>()).transpose()?;
             let f = std::fs::File::open(&input).at(&input)?;
-            let p = lifecycle::predict(
+            let format = match format {
+                Some(RequestFormatArg::Csv) => lifecycle::RequestFormat::Csv,
+                Some(RequestFormatArg::Jsonl) => lifecycle::RequestFormat::JsonLines,
+                None => lifecycle::RequestFormat::of(&input),
+            };
+            let p = lifecycle::predict_as(
                 &home,
                 &slot,
                 BufReader::new(f),
                 &input.display().to_string(),
+                format,
                 want.as_ref(),
             )?;
             out.emit(&p, |p| {
@@ -1708,6 +1720,15 @@ fn run_demo(out: Out, workdir: Option<PathBuf>) -> Result<i32> {
 }
 
 /// One answer on one line, for people.
+/// `predict --format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RequestFormatArg {
+    /// CSV in the model's contract's dialect.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
 fn describe_answer(a: &lifecycle::Answer) -> String {
     let mut parts = Vec::new();
     if let Some(c) = &a.class {

@@ -8,6 +8,7 @@ use serde_json::json;
 use airlock::contract::{self, Contract};
 use airlock::data::{self, ContractSource, Format, IngestOptions};
 use airlock::error::{IoContext, Result, exit};
+use airlock::header::{HeaderColumn, Renamed};
 use airlock::home::Home;
 use airlock::profile::ColumnProfile;
 use airlock::registry::NameRef;
@@ -152,6 +153,10 @@ fn contract_arg(home: &Home, s: &str) -> Result<(String, Contract)> {
             let (_, c) = data::resolve_contract(home, &r)?;
             Ok((format!("{}@{}", c.name, c.version), c))
         }
+        ContractSource::Id(id) => {
+            let c = data::load_contract(home, &id)?;
+            Ok((format!("{}@{}", c.name, c.version), c))
+        }
     }
 }
 
@@ -267,6 +272,7 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
                         r.snapshot.short()
                     ));
                 }
+                header_lines(out, &r.ignored, &r.renamed);
                 for d in &r.drift {
                     match (&d.value, &d.skipped) {
                         (Some(v), _) => out.line(format_args!(
@@ -315,6 +321,7 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
                     doc.created_at,
                     doc.source
                 ));
+                header_lines(out, &doc.ignored, &doc.renamed);
                 match &doc.profile {
                     None => out.line("  (no profile: ingested by an older Airlock)"),
                     Some(p) => p.columns.iter().for_each(|c| print_column(out, c)),
@@ -477,4 +484,26 @@ pub fn features(home_dir: &Path, out: Out, cmd: FeaturesCmd) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// The header columns a contract ignored or read under another name.
+fn header_lines(out: Out, ignored: &[HeaderColumn], renamed: &[Renamed]) {
+    if !ignored.is_empty() {
+        let names: Vec<String> = ignored
+            .iter()
+            .map(|c| format!("{} (column {})", c.name, c.position))
+            .collect();
+        out.line(format_args!(
+            "  ignored {} header column{}: {}",
+            ignored.len(),
+            if ignored.len() == 1 { "" } else { "s" },
+            names.join(", ")
+        ));
+    }
+    for r in renamed {
+        out.line(format_args!(
+            "  renamed header column {} {:?} -> {:?}",
+            r.position, r.from, r.to
+        ));
+    }
 }

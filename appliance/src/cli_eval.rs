@@ -1,6 +1,6 @@
 //! `airlock evaluate`: parse, call `airlock::evaluate::run`, print.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -21,8 +21,18 @@ pub struct EvaluateArgs {
     model: String,
     /// The dataset to evaluate on, [SITE/]NAME[@VERSION]: ingested under the model's contract,
     /// with labels.
-    #[arg(long)]
-    dataset: String,
+    #[arg(long, required_unless_present = "file", conflicts_with = "file")]
+    dataset: Option<String>,
+    /// A file (CSV or Parquet, with labels) to ingest under the model's contract first, as a
+    /// new dataset version, and evaluate on.
+    #[arg(long, value_name = "PATH")]
+    file: Option<PathBuf>,
+    /// The dataset name the --file is ingested as (default: the contract's name and "-eval").
+    #[arg(long = "as", value_name = "NAME", requires = "file")]
+    as_name: Option<String>,
+    /// The --file's format (by default: .parquet/.pq is Parquet, anything else CSV).
+    #[arg(long, value_enum, requires = "file")]
+    format: Option<crate::cli_data::FormatArg>,
     /// A contract column to report figures per value of (repeatable).
     #[arg(long = "slice-by", value_name = "COLUMN")]
     slice_by: Vec<String>,
@@ -56,9 +66,23 @@ pub struct EvaluateArgs {
 pub fn run(home_dir: &Path, out: Out, a: EvaluateArgs) -> Result<i32> {
     let mut home = Home::open(home_dir)?;
     let model = models::resolve(&home, &a.model)?;
+    let (dataset, ingested) = match (&a.dataset, &a.file) {
+        (Some(d), _) => (d.parse::<NameRef>()?, None),
+        (None, Some(file)) => {
+            let format = a.format.map(airlock::data::Format::from);
+            let r = evaluate::ingest_file(&mut home, &model, file, a.as_name.as_deref(), format)?;
+            let name = format!("{}@{}", r.name, r.version);
+            (name.parse::<NameRef>()?, Some((file, r)))
+        }
+        (None, None) => {
+            return Err(Error::Rejected(
+                "name the data to evaluate on: --dataset NAME@V or --file PATH".into(),
+            ));
+        }
+    };
     let req = EvaluateRequest {
         model,
-        dataset: a.dataset.parse::<NameRef>()?,
+        dataset,
         slice_by: a.slice_by,
         sensitive: a
             .sensitive
@@ -75,7 +99,33 @@ pub fn run(home_dir: &Path, out: Out, a: EvaluateArgs) -> Result<i32> {
     let (id, record) = evaluate::run(&mut home, &req)?;
     let mut v = serde_json::to_value(&record).map_err(|e| Error::Rejected(e.to_string()))?;
     v["id"] = serde_json::json!(id.hex());
-    out.emit(&v, |_| print(out, &id, &record));
+    if let Some((_, r)) = &ingested {
+        let mut i = serde_json::to_value(r).map_err(|e| Error::Rejected(e.to_string()))?;
+        i["dataset"] = serde_json::json!(format!("{}@{}", r.name, r.version));
+        v["ingested"] = i;
+    }
+    out.emit(&v, |_| {
+        if let Some((file, r)) = &ingested {
+            out.line(format_args!(
+                "{} {} as {}@{}: {} rows, contract {}{}",
+                if r.unchanged {
+                    "already ingested"
+                } else {
+                    "ingested"
+                },
+                file.display(),
+                r.name,
+                r.version,
+                r.rows,
+                r.contract_ref,
+                match (r.ignored.len(), r.renamed.len()) {
+                    (0, 0) => String::new(),
+                    (i, n) => format!(" ({i} header columns ignored, {n} renamed)"),
+                }
+            ));
+        }
+        print(out, &id, &record)
+    });
     Ok(0)
 }
 

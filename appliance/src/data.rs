@@ -26,6 +26,7 @@ use crate::check::Checked;
 use crate::contract::{Contract, CsvRows, Value};
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
+use crate::header::{HeaderColumn, HeaderMap, Renamed};
 use crate::home::Home;
 use crate::profile::{DriftResult, Profile};
 use crate::quarantine::{Checker, Quarantine};
@@ -57,6 +58,11 @@ pub struct Ingested {
     /// True when this exact file and contract were already ingested under
     /// this name: nothing new was written.
     pub unchanged: bool,
+    /// Header columns of the file the contract ignores (kept in the raw
+    /// snapshot, never read).
+    pub ignored: Vec<HeaderColumn>,
+    /// Header columns read as contract columns of another name.
+    pub renamed: Vec<Renamed>,
 }
 
 fn file_name(path: &Path) -> String {
@@ -72,6 +78,8 @@ pub enum ContractSource {
     Registered(NameRef),
     /// A contract file, registered on the way if it is new.
     File(PathBuf),
+    /// A contract held here, by id (a model's, whichever site made it).
+    Id(Digest),
 }
 
 impl ContractSource {
@@ -317,6 +325,7 @@ pub fn ingest(
             let (id, c) = resolve_contract(home, r)?;
             (c, id)
         }
+        ContractSource::Id(id) => (load_contract(home, id)?, *id),
     };
     let contract_ref = format!("{}@{}", contract.name, contract.version);
     let reference = reference_profile(home, &contract)?;
@@ -329,8 +338,8 @@ pub fn ingest(
     let mut checker =
         crate::quarantine::checker(&contract, reference, quarantine, &home.vault().tmp_dir());
     let scanned = scan_file(home, file, format, &contract, &mut checker, on_row);
-    let staged = match scanned {
-        Ok(staged) => staged,
+    let (staged, header) = match scanned {
+        Ok(scanned) => scanned,
         Err(Error::Rejected(msg)) => {
             // The file is unreadable or its header or schema differs.
             // The message can quote cells (a header-less file's first row
@@ -352,6 +361,9 @@ pub fn ingest(
         }
         Err(e) => return Err(e),
     };
+    let HeaderMap {
+        ignored, renamed, ..
+    } = header;
     let (checked, quarantine) = checker.finish()?;
     on_row(checked.rows);
     if checked.tally.total() > 0 {
@@ -395,6 +407,8 @@ pub fn ingest(
             contract_ref,
             drift,
             unchanged: true,
+            ignored,
+            renamed,
         });
     }
     let snapshot_size = staged.size();
@@ -421,6 +435,8 @@ pub fn ingest(
         source: file_name(file),
         created_at: tx.now(),
         profile: Some(profile),
+        ignored,
+        renamed,
     };
     let id = registry::put_record(&tx, &doc)?;
     insert_dataset_row(&tx, &id, &doc)?;
@@ -435,10 +451,19 @@ pub fn ingest(
         ],
         &[("contract", contract_id)],
     )?;
+    let mut details = json!({ "dataset": format!("{name}@{version}"), "rows": rows, "contract": contract_ref, "source": doc.source, "format": format });
+    // How many header columns were not read, or read under another name:
+    // the names are in the signed dataset record.
+    if !doc.ignored.is_empty() {
+        details["ignored_columns"] = json!(doc.ignored.len());
+    }
+    if !doc.renamed.is_empty() {
+        details["renamed_columns"] = json!(doc.renamed.len());
+    }
     tx.commit(AuditEntry::new(
         "data.ingest",
         &[id.hex(), snapshot.hex()],
-        json!({ "dataset": format!("{name}@{version}"), "rows": rows, "contract": contract_ref, "source": doc.source, "format": format }),
+        details,
     ))?;
     Ok(Ingested {
         id,
@@ -450,11 +475,14 @@ pub fn ingest(
         contract_ref,
         drift,
         unchanged: false,
+        ignored: doc.ignored,
+        renamed: doc.renamed,
     })
 }
 
 /// Reads the file once, through the checker and into the vault's staging
-/// area.
+/// area. Returns the staged snapshot and how the file's columns mapped to
+/// the contract's.
 fn scan_file(
     home: &Home,
     file: &Path,
@@ -462,35 +490,33 @@ fn scan_file(
     contract: &Contract,
     checker: &mut Checker<'_>,
     on_row: &mut dyn FnMut(u64),
-) -> Result<crate::vault::Staged> {
+) -> Result<(crate::vault::Staged, HeaderMap)> {
     let source = file.display().to_string();
     match format {
-        Format::Csv => {
-            let (staged, ()) = read_once(home, file, |input| {
-                let mut rows = CsvRows::open(contract, input, &source)?;
-                while let Some((n, line, rec)) = rows.next_record()? {
-                    checker.csv_record(rec, n, line)?;
-                    if n % 4096 == 0 {
-                        on_row(n);
-                    }
+        Format::Csv => read_once(home, file, |input| {
+            let mut rows = CsvRows::open(contract, input, &source)?;
+            while let Some(r) = rows.next_record()? {
+                checker.csv_record(&r)?;
+                if r.row % 4096 == 0 {
+                    on_row(r.row);
                 }
-                Ok(())
-            })?;
-            Ok(staged)
-        }
+            }
+            Ok(rows.header_map().clone())
+        }),
         Format::Parquet => {
             // Parquet needs random access: the bytes are copied to a private
             // file (nobody else can change them) while they are staged, and
             // read from there.
             let (staged, f) = read_once(home, file, |input| private_copy(home, input))?;
-            crate::parquet_file::scan(contract, f, &source, &mut |n, cells, raw| {
-                checker.typed_row(n, cells, raw)?;
-                if n % 4096 == 0 {
-                    on_row(n);
-                }
-                Ok(())
-            })?;
-            Ok(staged)
+            let (_, map) =
+                crate::parquet_file::scan(contract, f, &source, &mut |n, cells, raw| {
+                    checker.typed_row(n, cells, raw)?;
+                    if n % 4096 == 0 {
+                        on_row(n);
+                    }
+                    Ok(())
+                })?;
+            Ok((staged, map))
         }
     }
 }
@@ -547,10 +573,10 @@ fn refuse(
                 match format {
                     Format::Csv => {
                         let mut rows = CsvRows::open(contract, BufReader::new(f), &source)?;
-                        while let Some((n, line, rec)) = rows.next_record()? {
-                            if dups.contains(&n) {
-                                let cells: Vec<&str> = rec.iter().collect();
-                                q.add(n, line, "duplicate key", &cells)?;
+                        while let Some(r) = rows.next_record()? {
+                            if dups.contains(&r.row) {
+                                let cells: Vec<&str> = r.cells.unwrap_or(r.raw).iter().collect();
+                                q.add(r.row, r.line, "duplicate key", &cells)?;
                             }
                         }
                     }

@@ -256,6 +256,44 @@ pub(crate) fn group_of(v: &Value, cuts: &[f64]) -> String {
     }
 }
 
+/// The dataset name `evaluate --file` ingests under when none is given: the contract's name
+/// and `-eval` (`german-eval`), apart from the training data's own versions.
+pub fn default_dataset_name(contract: &str) -> String {
+    let stem: String = contract.chars().take(64 - "-eval".len()).collect();
+    format!("{stem}-eval")
+}
+
+/// Ingests `file` for `evaluate --file`: a normal ingest (checked, stored, audited as
+/// `data.ingest`, or refused and audited as `data.refused`) under the contract of `model`'s
+/// feature set, whichever site registered it, as the next version of dataset `name` (by
+/// default [`default_dataset_name`]). Returns what the ingest did; the evaluation then runs
+/// on `NAME@VERSION`.
+pub fn ingest_file(
+    home: &mut Home,
+    model: &Digest,
+    file: &std::path::Path,
+    name: Option<&str>,
+    format: Option<data::Format>,
+) -> Result<data::Ingested> {
+    let run = models::load_run(home, model)?;
+    let fs = features::load(home, &run.feature_set)?;
+    let name = match name {
+        Some(n) => n.to_string(),
+        None => default_dataset_name(&data::load_contract(home, &fs.contract)?.name),
+    };
+    data::ingest(
+        home,
+        file,
+        &name,
+        &data::ContractSource::Id(fs.contract),
+        &data::IngestOptions {
+            quarantine: None,
+            format,
+        },
+        &mut |_| {},
+    )
+}
+
 /// Evaluates a model on a dataset and stores the signed record, with its provenance and audit
 /// record (`model.evaluate`).
 pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, EvaluationRecord)> {

@@ -10,8 +10,9 @@
 //!   root-signed trust policy (peers, operator roles, k-of-n approvals,
 //!   revocations) and passphrase-sealed operator keys;
 //! - [`vault`]: content-addressed, age-encrypted, write-once objects;
-//! - [`contract`], [`check`], [`profile`], [`data`], [`parquet_file`]:
-//!   versioned schema contracts, the checks and profile computed in one
+//! - [`contract`], [`header`], [`check`], [`profile`], [`data`],
+//!   [`parquet_file`]: versioned schema contracts (with the header columns
+//!   they ignore or rename), the checks and profile computed in one
 //!   streaming pass at ingest, and immutable raw snapshots (CSV, Parquet);
 //! - [`features`]: versioned feature sets and the one transform used by
 //!   training and serving;
@@ -83,4 +84,6 @@ pub use error::{Error, Result};
 
 /// The pure core (`airlock-core`): the modules moved there keep their
 /// `airlock::` paths through these re-exports.
-pub use airlock_core::{check, contract, digest, name, object, profile, site, sketch, text};
+pub use airlock_core::{
+    check, contract, digest, header, name, object, profile, site, sketch, text,
+};

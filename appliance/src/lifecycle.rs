@@ -238,7 +238,9 @@ pub fn counted_approvals(
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Answer {
     /// The predicted class (binary and multiclass): the positive label value when its
-    /// probability is at least 0.5, else `not POSITIVE`; the most probable class.
+    /// probability is at least 0.5, else the negative class by its own name where the run
+    /// record knows it (`not POSITIVE` where it is several values, see
+    /// [`models::negative_class`]); the most probable class.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub class: Option<String>,
     /// Binary: the probability of the positive class. Multiclass: of the predicted class.
@@ -360,6 +362,38 @@ impl Scorer {
         Ok(())
     }
 
+    /// The feature vector of one CSV request row (its cells in contract
+    /// order, as [`crate::contract::CsvRows`] hands them): each cell but the
+    /// label's through the same cell rules as ingest, then the transform; or
+    /// the problems, each starting with `, `.
+    pub fn features_of_cells(
+        &self,
+        cells: &csv::StringRecord,
+        out: &mut Vec<f32>,
+    ) -> std::result::Result<(), Vec<String>> {
+        let mut row = vec![crate::contract::Value::Null; self.contract.columns.len()];
+        let mut problems = Vec::new();
+        for (idx, (col, cell)) in self.contract.columns.iter().zip(cells.iter()).enumerate() {
+            if col.name == self.fs.label {
+                continue;
+            }
+            match self.contract.parse_cell(idx, cell) {
+                Ok(v) => row[idx] = v,
+                Err((_, expected, found)) => problems.push(format!(
+                    ", column {:?}: expected {}, found {}",
+                    col.name,
+                    crate::text::Untrusted(&expected),
+                    crate::text::Untrusted(&found)
+                )),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        self.fs.transform(&row, &self.columns, out);
+        Ok(())
+    }
+
     /// The contract requests follow, as `name vN`.
     pub fn contract_ref(&self) -> String {
         format!("{} v{}", self.contract.name, self.contract.version)
@@ -437,27 +471,180 @@ pub const MAX_LINE: usize = 1 << 20;
 /// How many bad request lines a refusal lists before it only counts.
 pub const LISTED_PROBLEMS: usize = 20;
 
-/// Scores JSON-lines rows with the model deployed to `slot`. When
-/// `expected_features` is given, refuses unless it is exactly the feature
-/// set version the model was trained on.
-///
-/// Memory is bounded on hostile input: a line is read at most [`MAX_LINE`]
-/// bytes into memory, and once a row breaks the contract the feature vectors
-/// collected so far are dropped and the rest of the input is only checked,
-/// keeping the first [`LISTED_PROBLEMS`] problems and a count of the others.
-/// (It used to keep every problem and every row: about 11 times the input.)
+/// The format of a file of rows to score.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RequestFormat {
+    /// One JSON object per line, column name to value.
+    #[default]
+    JsonLines,
+    /// CSV in the model's contract's dialect, its header read under the
+    /// contract's rules (ignored and renamed columns); the label column may
+    /// be left out.
+    Csv,
+}
+
+impl RequestFormat {
+    /// The format a file name suggests: `.csv` and `.tsv` are CSV, any
+    /// other is JSON lines.
+    pub fn of(path: &std::path::Path) -> RequestFormat {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("csv") || e.eq_ignore_ascii_case("tsv") => {
+                RequestFormat::Csv
+            }
+            _ => RequestFormat::JsonLines,
+        }
+    }
+}
+
+/// Feature vectors of the rows read so far, or, once a row broke the
+/// contract, only the first problems and a count of them.
+#[derive(Default)]
+struct Batch {
+    x: Vec<f32>,
+    lines: Vec<usize>,
+    problems: Vec<String>,
+    total: usize,
+}
+
+impl Batch {
+    /// Adds the row that starts on `line`: `features` appends its vector
+    /// to the batch, or returns its problems, each starting with `: ` or
+    /// `, `.
+    fn row(
+        &mut self,
+        line: usize,
+        features: impl FnOnce(&mut Vec<f32>) -> std::result::Result<(), Vec<String>>,
+    ) {
+        match features(&mut self.x) {
+            Ok(()) if self.total == 0 => self.lines.push(line),
+            // The input is refused already: this row is only checked.
+            Ok(()) => self.x.clear(),
+            Err(p) => {
+                if self.total == 0 {
+                    // Nothing will be scored: give back what was collected.
+                    self.x = Vec::new();
+                    self.lines = Vec::new();
+                }
+                self.total = self.total.saturating_add(p.len());
+                let room = LISTED_PROBLEMS.saturating_sub(self.problems.len());
+                self.problems
+                    .extend(p.into_iter().take(room).map(|p| format!("line {line}{p}")));
+            }
+        }
+    }
+
+    /// Scores the rows, or refuses the input listing its problems.
+    fn finish(self, scorer: Scorer, source: &str) -> Result<Predicted> {
+        if self.total > 0 {
+            let more = self.total - self.problems.len();
+            let tail = if more > 0 {
+                format!("\n  ... and {more} more")
+            } else {
+                String::new()
+            };
+            return Err(Error::Rejected(format!(
+                "{source}: {} problem{} against contract {}; nothing was scored\n  {}{tail}",
+                self.total,
+                if self.total == 1 { "" } else { "s" },
+                scorer.contract_ref(),
+                self.problems.join("\n  ")
+            )));
+        }
+        if self.lines.is_empty() {
+            return Err(Error::Rejected(format!("{source}: no rows to score")));
+        }
+        let answers = scorer.score(self.x, self.lines.len())?;
+        let predictions = self
+            .lines
+            .into_iter()
+            .zip(answers)
+            .map(|(line, answer)| Prediction { line, answer })
+            .collect();
+        Ok(Predicted {
+            model: scorer.model_id,
+            feature_set: scorer.run.feature_set,
+            feature_set_ref: scorer.run.feature_set_ref,
+            predictions,
+        })
+    }
+}
+
+/// Scores JSON-lines rows with the model deployed to `slot` (see
+/// [`predict_as`]).
 pub fn predict(
     home: &Home,
     slot: &str,
-    mut input: impl BufRead,
+    input: impl BufRead,
     source: &str,
     expected_features: Option<&NameRef>,
 ) -> Result<Predicted> {
+    predict_as(
+        home,
+        slot,
+        input,
+        source,
+        RequestFormat::JsonLines,
+        expected_features,
+    )
+}
+
+/// Scores the rows of `input` (JSON lines or CSV) with the model deployed
+/// to `slot`. When `expected_features` is given, refuses unless it is
+/// exactly the feature set version the model was trained on. Every row goes
+/// through the contract's cell rules; one that breaks them refuses the
+/// input, each problem named by the line its row starts on.
+///
+/// Memory is bounded on hostile input: a JSON line is read at most
+/// [`MAX_LINE`] bytes into memory (a CSV record at most
+/// [`crate::contract::MAX_RECORD`]), and once a row breaks the contract the
+/// feature vectors collected so far are dropped and the rest of the input
+/// is only checked, keeping the first [`LISTED_PROBLEMS`] problems and a
+/// count of the others. (It used to keep every problem and every row:
+/// about 11 times the input.)
+pub fn predict_as(
+    home: &Home,
+    slot: &str,
+    input: impl BufRead,
+    source: &str,
+    format: RequestFormat,
+    expected_features: Option<&NameRef>,
+) -> Result<Predicted> {
     let scorer = Scorer::open(home, slot, expected_features)?;
-    let mut x = Vec::new();
-    let mut lines = Vec::new();
-    let mut problems = Vec::new();
-    let mut total = 0usize;
+    let mut batch = Batch::default();
+    match format {
+        RequestFormat::JsonLines => json_lines(&scorer, input, source, &mut batch)?,
+        RequestFormat::Csv => {
+            // A request file need not carry the label.
+            let label: Vec<usize> = scorer
+                .contract
+                .index_of(&scorer.fs.label)
+                .into_iter()
+                .collect();
+            let mut rows =
+                crate::contract::CsvRows::open_with(&scorer.contract, input, source, &label)?;
+            while let Some(r) = rows.next_record()? {
+                let line = usize::try_from(r.line).unwrap_or(usize::MAX);
+                batch.row(line, |x| match r.cells {
+                    Some(cells) => scorer.features_of_cells(cells, x),
+                    None => Err(vec![format!(
+                        ": expected {} fields, found {}",
+                        r.width,
+                        r.raw.len()
+                    )]),
+                });
+            }
+        }
+    }
+    batch.finish(scorer, source)
+}
+
+/// Reads JSON-lines rows into `batch`.
+fn json_lines(
+    scorer: &Scorer,
+    mut input: impl BufRead,
+    source: &str,
+    batch: &mut Batch,
+) -> Result<()> {
     let mut buf = Vec::new();
     for n in 1usize.. {
         buf.clear();
@@ -495,49 +682,7 @@ pub fn predict(
                     crate::text::error_text(&e)
                 ))
             })?;
-        match scorer.features(&obj, &mut x) {
-            Ok(()) if total == 0 => lines.push(n),
-            // The input is refused already: this row is only checked.
-            Ok(()) => x.clear(),
-            Err(p) => {
-                if total == 0 {
-                    // Nothing will be scored: give back what was collected.
-                    x = Vec::new();
-                    lines = Vec::new();
-                }
-                total = total.saturating_add(p.len());
-                let room = LISTED_PROBLEMS.saturating_sub(problems.len());
-                problems.extend(p.into_iter().take(room).map(|p| format!("line {n}{p}")));
-            }
-        }
+        batch.row(n, |x| scorer.features(&obj, x));
     }
-    if total > 0 {
-        let more = total - problems.len();
-        let tail = if more > 0 {
-            format!("\n  ... and {more} more")
-        } else {
-            String::new()
-        };
-        return Err(Error::Rejected(format!(
-            "{source}: {total} problem{} against contract {}; nothing was scored\n  {}{tail}",
-            if total == 1 { "" } else { "s" },
-            scorer.contract_ref(),
-            problems.join("\n  ")
-        )));
-    }
-    if lines.is_empty() {
-        return Err(Error::Rejected(format!("{source}: no rows to score")));
-    }
-    let answers = scorer.score(x, lines.len())?;
-    let predictions = lines
-        .into_iter()
-        .zip(answers)
-        .map(|(line, answer)| Prediction { line, answer })
-        .collect();
-    Ok(Predicted {
-        model: scorer.model_id,
-        feature_set: scorer.run.feature_set,
-        feature_set_ref: scorer.run.feature_set_ref,
-        predictions,
-    })
+    Ok(())
 }

@@ -220,8 +220,12 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
             d,
             doc.site.as_str(),
             format!(
-                "dataset {}@{}: {} rows from {}",
-                doc.name, doc.version, doc.rows, doc.source
+                "dataset {}@{}: {} rows from {}{}",
+                doc.name,
+                doc.version,
+                doc.rows,
+                doc.source,
+                header_note(&doc)
             ),
             Some(doc.created_at),
             prov(Kind::Dataset, d, &[("contract", doc.contract)])?,
@@ -381,4 +385,26 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         signatures_verified,
         provenance_verified,
     })
+}
+
+/// What a dataset's contract did with its file's header, for its lineage
+/// line: the columns ignored and renamed (the names are in the record).
+fn header_note(doc: &DatasetDoc) -> String {
+    let mut parts = Vec::new();
+    if !doc.ignored.is_empty() {
+        parts.push(format!("{} header columns ignored", doc.ignored.len()));
+    }
+    if !doc.renamed.is_empty() {
+        let r: Vec<String> = doc
+            .renamed
+            .iter()
+            .map(|r| format!("{} -> {}", r.from, r.to))
+            .collect();
+        parts.push(format!("renamed {}", r.join(", ")));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join("; "))
+    }
 }

@@ -73,8 +73,9 @@ pub struct RunRecord {
     pub spec: ModelSpec,
     /// The label column.
     pub label: String,
-    /// Class names in output order (binary: the negative then the positive label; multiclass:
-    /// every class); empty for regression.
+    /// Class names in output order (binary: the negative then the positive label, the
+    /// negative by its own name where known, see [`negative_class`]; multiclass: every
+    /// class); empty for regression.
     pub classes: Vec<String>,
     /// The weights (safetensors vault object).
     pub weights: Digest,
@@ -154,6 +155,51 @@ pub struct Prepared {
 /// Most classes a multiclass label may have.
 pub const MAX_CLASSES: usize = 1000;
 
+/// The own name of a binary label's negative class, where it is known: the
+/// other of the contract's two categories, the other integer of a range of
+/// two (`min = 0`, `max = 1`), or, where the contract does not bound the
+/// label's values, the one other value the training rows hold. `None` when
+/// the negative class is more than one value (or none): predictions then
+/// say `not POSITIVE`.
+pub fn negative_class(
+    label: &crate::contract::Column,
+    positive: &str,
+    rows: &[Vec<Value>],
+    label_idx: usize,
+) -> Option<String> {
+    let other = |values: Vec<String>| -> Option<String> {
+        match values.as_slice() {
+            [a, b] if a == positive => Some(b.clone()),
+            [a, b] if b == positive => Some(a.clone()),
+            _ => None,
+        }
+    };
+    if let Some(cats) = &label.categories {
+        return other(cats.clone());
+    }
+    if label.ty == ColumnType::Integer
+        && let (Some(lo), Some(hi)) = (label.min, label.max)
+    {
+        // The contract bounds the values: two of them, or more than one
+        // negative value.
+        let (lo, hi) = (lo.ceil(), hi.floor());
+        return (hi - lo == 1.0).then(|| other(vec![format!("{lo}"), format!("{hi}")]))?;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows {
+        match r.get(label_idx) {
+            Some(Value::Null) | None => {}
+            Some(v) => {
+                seen.insert(v.canonical());
+                if seen.len() > 2 {
+                    return None;
+                }
+            }
+        }
+    }
+    other(seen.into_iter().collect())
+}
+
 /// Builds the feature matrix and labels of a dataset with a feature set, for `task` (the
 /// class count of a multiclass task is found here), with slice keys from `slice_column`.
 pub fn prepare(
@@ -204,7 +250,9 @@ pub fn prepare(
                     fs.reference()
                 )));
             }
-            vec![format!("not {}", fs.positive), fs.positive.clone()]
+            let negative = negative_class(label_col, &fs.positive, &loaded.rows, label_idx)
+                .unwrap_or_else(|| format!("not {}", fs.positive));
+            vec![negative, fs.positive.clone()]
         }
         Task::Regression => {
             if !matches!(label_col.ty, ColumnType::Integer | ColumnType::Float) {
@@ -547,5 +595,73 @@ fn summary_score(metrics: &str) -> (String, String, f64) {
             (r.task, name.to_owned(), v)
         }
         Err(_) => ("unknown".into(), "roc_auc".into(), f64::NAN),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Contract;
+
+    fn label(column: &str) -> crate::contract::Column {
+        let c = Contract::from_toml(
+            &format!("name='t'\nversion=1\n[[columns]]\nname='y'\n{column}\n"),
+            "t",
+        )
+        .expect("contract");
+        c.columns[0].clone()
+    }
+
+    fn rows(values: &[Value]) -> Vec<Vec<Value>> {
+        values.iter().map(|v| vec![v.clone()]).collect()
+    }
+
+    #[test]
+    fn the_negative_class_is_named_where_the_contract_or_the_data_knows_it() {
+        let cats = label("type='category'\ncategories=['good', 'bad']");
+        assert_eq!(
+            negative_class(&cats, "bad", &[], 0).as_deref(),
+            Some("good"),
+            "the contract's other category"
+        );
+        let range = label("type='integer'\nmin=0\nmax=1");
+        assert_eq!(
+            negative_class(&range, "1", &[], 0).as_deref(),
+            Some("0"),
+            "the other integer of a range of two"
+        );
+        let open = label("type='integer'\nmin=0\nnullable=true");
+        let seen = rows(&[Value::Int(2), Value::Null, Value::Int(1), Value::Int(2)]);
+        assert_eq!(
+            negative_class(&open, "2", &seen, 0).as_deref(),
+            Some("1"),
+            "the one other value of the training rows"
+        );
+    }
+
+    #[test]
+    fn a_negative_class_of_several_values_is_not_named() {
+        let three = label("type='category'\ncategories=['a', 'b', 'c']");
+        assert_eq!(negative_class(&three, "a", &[], 0), None);
+        let open = label("type='string'");
+        let seen = rows(&[
+            Value::Text("x".into()),
+            Value::Text("y".into()),
+            Value::Text("z".into()),
+        ]);
+        assert_eq!(negative_class(&open, "x", &seen, 0), None);
+        let wide = label("type='integer'\nmin=0\nmax=5");
+        let two = rows(&[Value::Int(0), Value::Int(1)]);
+        assert_eq!(
+            negative_class(&wide, "1", &two, 0),
+            None,
+            "the contract allows more negative values than the rows hold"
+        );
+        let cats = label("type='category'\ncategories=['good', 'bad']");
+        assert_eq!(
+            negative_class(&cats, "ugly", &[], 0),
+            None,
+            "a positive value that is not a category"
+        );
     }
 }

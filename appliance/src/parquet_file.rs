@@ -1,6 +1,7 @@
 //! Parquet input: a file's schema checked against a contract (a diff of
-//! missing, extra and changed columns, not a parse error), then its rows as
-//! typed cells for the same checks CSV cells get.
+//! missing, extra and changed columns, not a parse error; ignored and
+//! renamed columns as for a CSV header), then its rows as typed cells for
+//! the same checks CSV cells get.
 //!
 //! Supported: flat schemas of booleans, integers, floats, UTF-8 strings,
 //! dates and timestamps, uncompressed or Snappy-compressed (the pandas and
@@ -17,6 +18,7 @@ use parquet::schema::types::ColumnDescriptor;
 use crate::check::Rule;
 use crate::contract::{CellError, ColumnType, Contract, Value};
 use crate::error::{Error, Result};
+use crate::header::HeaderMap;
 
 /// The type a Parquet column holds, in contract terms.
 fn file_type(c: &ColumnDescriptor) -> &'static str {
@@ -65,56 +67,110 @@ fn open_reader(file: File, source: &str) -> Result<SerializedFileReader<File>> {
     })
 }
 
-/// Checks the file's schema against the contract: the same columns in the
-/// same order, flat, each of a type the contract's column accepts.
+/// A Parquet file's columns as the contract reads them.
+pub struct Schema {
+    /// Where each contract column comes from, and the columns ignored and
+    /// renamed.
+    pub map: HeaderMap,
+    /// The columns to read, in contract order (`None`: every column).
+    projection: Option<parquet::schema::types::Type>,
+    /// Per contract column: it holds nanosecond timestamps.
+    nanos: Vec<bool>,
+}
+
+/// Checks the file's schema against the contract: its top-level columns
+/// mapped to the contract's (ignored and renamed columns as for a CSV
+/// header), each column read flat and of a type the contract's column
+/// accepts. Ignored columns are never read, whatever they hold.
 pub fn check_schema(
     contract: &Contract,
     reader: &SerializedFileReader<File>,
     source: &str,
-) -> Result<()> {
+) -> Result<Schema> {
     let schema = reader.metadata().file_metadata().schema_descr();
-    let mut names = Vec::new();
+    let fields = schema.root_schema().get_fields();
+    let names: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
+    let (map, mapped) = contract.map_header(&names, &[]);
+    let (mut problems, help) = match mapped {
+        Ok(()) => (Vec::new(), Vec::new()),
+        Err(m) => (m.problems, m.help),
+    };
+    // The one leaf column of each flat top-level column.
+    let mut leaf = vec![None; fields.len()];
+    for i in 0..schema.num_columns() {
+        leaf[schema.get_column_root_idx(i)] = Some(i);
+    }
     let mut changed = Vec::new();
-    for col in schema.columns() {
-        if col.path().parts().len() != 1 || col.max_rep_level() > 0 {
+    let mut nanos = vec![false; contract.columns.len()];
+    for (i, p) in map.source.iter().enumerate() {
+        let Some(p) = *p else { continue };
+        let col = match leaf[p].map(|l| schema.column(l)) {
+            Some(col) if fields[p].is_primitive() && col.max_rep_level() == 0 => col,
+            _ => {
+                return Err(Error::Rejected(format!(
+                    "{source}: column {} is nested or repeated; only flat Parquet columns are read; nothing was stored",
+                    crate::text::Untrusted(&names[p])
+                )));
+            }
+        };
+        if names.iter().filter(|n| **n == names[p]).count() > 1 && !map.is_identity() {
             return Err(Error::Rejected(format!(
-                "{source}: column {} is nested or repeated; only flat Parquet files are accepted; nothing was stored",
-                col.path()
+                "{source}: the Parquet column name {} appears more than once; Parquet columns are read by name, so its copies cannot be told apart; nothing was stored",
+                crate::text::Untrusted(&format!("{:?}", names[p]))
             )));
         }
-        let name = col.name().to_string();
-        if let Some(i) = contract.index_of(&name) {
-            let have = file_type(col);
-            if !fits(contract.columns[i].ty, have) {
-                changed.push(format!(
-                    "{name} (contract {}, file {have})",
-                    contract.columns[i].ty.name()
-                ));
-            }
+        let have = file_type(&col);
+        if !fits(contract.columns[i].ty, have) {
+            changed.push(format!(
+                "{} (contract {}, file {have})",
+                contract.columns[i].name,
+                contract.columns[i].ty.name()
+            ));
         }
-        names.push(name);
-    }
-    for rg in reader.metadata().row_groups() {
-        for col in rg.columns() {
-            let codec = col.compression();
+        nanos[i] = is_nanos(&col);
+        for rg in reader.metadata().row_groups() {
+            let chunk = rg.column(leaf[p].unwrap_or(0));
+            let codec = chunk.compression();
             if !matches!(
                 codec,
                 parquet::basic::Compression::UNCOMPRESSED | parquet::basic::Compression::SNAPPY
             ) {
                 return Err(Error::Rejected(format!(
                     "{source}: column {} is compressed with {codec}; Airlock reads uncompressed or Snappy Parquet only (the pandas and pyarrow default); nothing was stored",
-                    col.column_path()
+                    chunk.column_path()
                 )));
             }
         }
     }
-    match contract.header_diff(&names, &changed) {
-        None => Ok(()),
-        Some(diff) => Err(Error::Rejected(format!(
-            "{source} does not match contract {} v{}: {diff}; nothing was stored",
-            contract.name, contract.version
-        ))),
+    if !changed.is_empty() {
+        problems.push(format!(
+            "changed types: {}",
+            crate::text::Untrusted(&changed.join(", "))
+        ));
     }
+    if !problems.is_empty() {
+        return Err(contract.refuse_header(source, &problems, &help).into());
+    }
+    let projection = if map.is_identity() {
+        None
+    } else {
+        let read = map.source.iter().flatten().map(|p| fields[*p].clone());
+        let group = parquet::schema::types::Type::group_type_builder(schema.root_schema().name())
+            .with_fields(read.collect())
+            .build()
+            .map_err(|e| {
+                Error::Rejected(format!(
+                    "{source}: cannot select the contract's columns: {}; nothing was stored",
+                    crate::text::error_text(&e)
+                ))
+            })?;
+        Some(group)
+    };
+    Ok(Schema {
+        map,
+        projection,
+        nanos,
+    })
 }
 
 fn shortest(x: f32) -> f64 {
@@ -191,19 +247,22 @@ pub type RowSink<'a> = dyn FnMut(u64, &[std::result::Result<Value, CellError>], 
     + 'a;
 
 /// Reads every row of a Parquet file, checking its schema first. `row` gets
-/// each row's number, typed cells and a renderer of its raw cells.
-pub fn scan(contract: &Contract, file: File, source: &str, row: &mut RowSink<'_>) -> Result<u64> {
+/// each row's number, its typed cells in contract order and a renderer of
+/// them as text. Returns the row count and how the file's columns mapped to
+/// the contract's.
+pub fn scan(
+    contract: &Contract,
+    file: File,
+    source: &str,
+    row: &mut RowSink<'_>,
+) -> Result<(u64, HeaderMap)> {
     let reader = open_reader(file, source)?;
-    check_schema(contract, &reader, source)?;
-    let nanos: Vec<bool> = reader
-        .metadata()
-        .file_metadata()
-        .schema_descr()
-        .columns()
-        .iter()
-        .map(|c| is_nanos(c))
-        .collect();
-    let iter = reader.get_row_iter(None).map_err(|e| {
+    let Schema {
+        map,
+        projection,
+        nanos,
+    } = check_schema(contract, &reader, source)?;
+    let iter = reader.get_row_iter(projection).map_err(|e| {
         Error::Rejected(format!(
             "{source}: cannot read rows: {}; nothing was stored",
             crate::text::error_text(&e)
@@ -246,7 +305,7 @@ pub fn scan(contract: &Contract, file: File, source: &str, row: &mut RowSink<'_>
             "{source}: no data rows; nothing was stored"
         )));
     }
-    Ok(n)
+    Ok((n, map))
 }
 
 /// A stored snapshot's row as typed values: it was checked at ingest, so

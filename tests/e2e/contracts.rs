@@ -620,7 +620,9 @@ fn csv_with_an_extra_column_is_refused_naming_it() {
             &contract,
         ],
         3,
-        &["does not match contract people v1: extra columns: salary; nothing was stored"],
+        &[
+            "does not match contract people v1: extra columns: salary (list them in the contract's `ignore`, or set `ignore_unlisted = true`, to read the file without them); nothing was stored",
+        ],
     );
     assert!(
         !err.contains("missing columns"),
@@ -979,6 +981,61 @@ fn parquet_file_missing_a_column_is_refused() {
         "data.refused",
         "the header or schema does not match the contract",
     );
+}
+
+#[test]
+fn parquet_file_with_ignored_and_renamed_columns_reads_like_its_contract() {
+    let lab = Lab::new();
+    let contract = lab.write(
+        "pq.toml",
+        PARQUET_CONTRACT.replace(
+            "key = [\"id\"]\n",
+            "key = [\"id\"]\nignore = [\"note\", \"weight\"]\n[[rename]]\nfrom = \"years\"\nto = \"age\"\n",
+        ),
+    );
+    let note = Col::Str(
+        "note",
+        vec![Some("x"), None, Some("?"), Some(""), Some("n/a"), Some("y")],
+    );
+    // Values no column of the contract would accept: an ignored column is never read.
+    let weight = Col::F64("weight", vec![Some(-1e300), None, None, None, None, None]);
+    let Col::I64(_, ages) = pq_ages() else {
+        unreachable!()
+    };
+    let file = lab.path("renamed.parquet");
+    write_parquet(
+        &file,
+        &[
+            note,
+            pq_ids(),
+            Col::I64("years", ages),
+            weight,
+            pq_scores(),
+            pq_cities(),
+        ],
+    );
+    let v = lab.ingest(&file.display().to_string(), "pq", &contract);
+    assert_eq!(v["rows"], 6);
+    assert_eq!(
+        v["ignored"],
+        serde_json::json!([{ "position": 1, "name": "note" }, { "position": 4, "name": "weight" }])
+    );
+    assert_eq!(
+        v["renamed"],
+        serde_json::json!([{ "position": 3, "from": "years", "to": "age" }])
+    );
+    // The same profile as the file written with the contract's own columns.
+    let plain = lab.path("plain.parquet");
+    write_parquet(&plain, &[pq_ids(), pq_ages(), pq_scores(), pq_cities()]);
+    lab.ingest(&plain.display().to_string(), "pq", &contract);
+    let (a, b) = (lab.show("pq@1"), lab.show("pq@2"));
+    assert_eq!(a["profile"]["columns"], b["profile"]["columns"]);
+    // Training reads the stored snapshot through the same mapping.
+    let home = airlock::home::Home::open(&lab.home).unwrap();
+    let loaded = airlock::data::load(&home, &"pq@1".parse().unwrap()).unwrap();
+    let again = airlock::data::load(&home, &"pq@2".parse().unwrap()).unwrap();
+    assert_eq!(loaded.rows, again.rows);
+    assert_eq!(loaded.rows[0].len(), 4);
 }
 
 // ---------------------------------------------------------------------------

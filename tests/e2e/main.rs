@@ -26,6 +26,7 @@ mod lifecycle;
 mod lineage;
 mod media;
 mod policy;
+mod real_files;
 mod robustness;
 mod rollout;
 mod runtime;

@@ -17,7 +17,7 @@ use std::io::Read;
 use serde::Serialize;
 
 pub use crate::contract::Rule;
-use crate::contract::{CellError, Contract, CsvRows, Value, ValueRef};
+use crate::contract::{CellError, Contract, CsvRecord, CsvRows, Value, ValueRef};
 use crate::error::{Error, Result};
 use crate::profile::{DriftResult, Profile, Profiler};
 use crate::sketch::hash128;
@@ -74,16 +74,30 @@ pub fn cell_violation(c: &Contract, row: u64, line: u64, idx: usize, e: CellErro
     }
 }
 
-/// A row with `found` fields instead of the contract's number.
-pub fn fields_violation(c: &Contract, row: u64, line: u64, found: usize) -> Violation {
+/// A row with `found` fields instead of the file's `expected` number (its
+/// header's, or the contract's without a header).
+pub fn fields_violation(row: u64, line: u64, expected: usize, found: usize) -> Violation {
     Violation {
         rule: Rule::Fields,
         row: Some(row),
         line: (line > 0).then_some(line),
         column: "*".into(),
-        expected: format!("{} fields", c.columns.len()),
+        expected: format!("{expected} fields"),
         found: format!("{found} fields"),
     }
+}
+
+/// A NUL byte in an ignored column's cell (see [`CsvRecord::ignored_nul`]).
+pub fn ignored_nul_violation(r: &CsvRecord<'_>) -> Option<Violation> {
+    let (column, cell) = r.ignored_nul?;
+    Some(Violation {
+        rule: Rule::Type,
+        row: Some(r.row),
+        line: (r.line > 0).then_some(r.line),
+        column: format!("{column} (ignored)"),
+        expected: "a value without NUL bytes, even in an ignored column".into(),
+        found: crate::contract::show(cell),
+    })
 }
 
 /// Violations per rule: counts, and the first few located.
@@ -194,10 +208,14 @@ impl Contract {
         let mut rows = CsvRows::open(self, input, source)?;
         let mut tally = Tally::default();
         let mut row = Vec::with_capacity(self.columns.len());
-        while let Some((n, line, rec)) = rows.next_record()? {
-            if rec.len() != self.columns.len() {
-                tally.add(fields_violation(self, n, line, rec.len()));
+        while let Some(r) = rows.next_record()? {
+            let (n, line) = (r.row, r.line);
+            let Some(rec) = r.cells else {
+                tally.add(fields_violation(n, line, r.width, r.raw.len()));
                 continue;
+            };
+            if let Some(v) = ignored_nul_violation(&r) {
+                tally.add(v);
             }
             row.clear();
             for (idx, cell) in rec.iter().enumerate() {
@@ -410,25 +428,27 @@ impl<'c, Q: QuarantineSink> Checker<'c, Q> {
         }
     }
 
-    /// Checks one CSV record.
-    pub fn csv_record(&mut self, rec: &csv::StringRecord, row: u64, line: u64) -> Result<()> {
+    /// Checks one CSV record (its cells in contract order; a record with
+    /// the wrong number of fields goes to the quarantine file as it was).
+    pub fn csv_record(&mut self, r: &CsvRecord<'_>) -> Result<()> {
         let c = self.contract;
-        if rec.len() != c.columns.len() {
-            let v = fields_violation(c, row, line, rec.len());
+        let (row, line) = (r.row, r.line);
+        let Some(rec) = r.cells else {
+            let v = fields_violation(row, line, r.width, r.raw.len());
             let problem = format!("{}: expected {}, found {}", v.column, v.expected, v.found);
             self.tally.add(v);
             if let Some(q) = &mut self.quarantine {
-                q.add(row, line, &problem, &rec.iter().collect::<Vec<_>>())?;
+                q.add(row, line, &problem, &r.raw.iter().collect::<Vec<_>>())?;
                 self.quarantined.insert(row);
             }
             return Ok(());
-        }
+        };
         let cells: Vec<std::result::Result<ValueRef<'_>, CellError>> = rec
             .iter()
             .enumerate()
             .map(|(i, cell)| c.parse_ref(i, cell))
             .collect();
-        self.cells(row, line, &cells, &|| {
+        self.cells(row, line, &cells, ignored_nul_violation(r), &|| {
             rec.iter().map(str::to_string).collect()
         })
     }
@@ -448,19 +468,29 @@ impl<'c, Q: QuarantineSink> Checker<'c, Q> {
                 Err(e) => Err(e.clone()),
             })
             .collect();
-        self.cells(row, 0, &refs, raw)
+        self.cells(row, 0, &refs, None, raw)
     }
 
+    /// Checks and profiles a row's typed cells; `extra` is a violation of
+    /// the row found before (a NUL byte in an ignored cell).
     fn cells(
         &mut self,
         row: u64,
         line: u64,
         cells: &[std::result::Result<ValueRef<'_>, CellError>],
+        extra: Option<Violation>,
         raw: &dyn Fn() -> Vec<String>,
     ) -> Result<()> {
         let c = self.contract;
         self.profiler.row();
         let mut problems = Vec::new();
+        if let Some(v) = extra {
+            problems.push(format!(
+                "{}: expected {}, found {}",
+                v.column, v.expected, v.found
+            ));
+            self.tally.add(v);
+        }
         for (idx, cell) in cells.iter().enumerate() {
             match cell {
                 Ok(v) => self.profiler.cell(idx, *v),

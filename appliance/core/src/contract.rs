@@ -13,12 +13,17 @@
 //! entity = "id"                   # entity key, for the online store
 //! event_time = "updated"          # when the row's values became known
 //! reference = "credit@1"          # dataset whose profile drift checks use
+//! ignore = ["notes"]              # header columns never read (or ignore_unlisted = true)
 //!
 //! [csv]
 //! header = true                   # false: names come from the contract
 //! delimiter = ","                 # one character; "\t", " ", ";" ...
 //! quote = '"'
 //! trim = true                     # strip whitespace around cells
+//!
+//! [[rename]]                      # header "amount" is column "credit_amount"
+//! from = "amount"                 # (occurrence = 2 or position = 7 for one copy
+//! to = "credit_amount"            # of a repeated name; see `header`)
 //!
 //! [[columns]]
 //! name = "age"
@@ -37,6 +42,7 @@ use std::io::Read;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::header::{HeaderMap, Mismatch, Rename};
 use crate::name::validate_name;
 
 /// The type of a column.
@@ -243,11 +249,26 @@ pub struct Contract {
     /// `drift` checks compare against.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// Header columns the contract does not use, by name: never read.
+    /// Every other header column the contract does not use is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore: Vec<String>,
+    /// Every header column the contract does not use is ignored.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ignore_unlisted: bool,
     /// How CSV files under this contract are written.
     #[serde(default, skip_serializing_if = "CsvDialect::is_default")]
     pub csv: CsvDialect,
+    /// Header columns read as contract columns of another name (see
+    /// [`crate::header`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rename: Vec<Rename>,
     /// The columns, in file order.
     pub columns: Vec<Column>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A typed cell.
@@ -578,7 +599,7 @@ impl Contract {
                 ));
             }
         }
-        Ok(())
+        self.check_header_rules().or_else(bad)
     }
 
     /// Canonical JSON bytes, as stored in the vault.
@@ -749,50 +770,21 @@ impl Contract {
         self.check_value(idx, value)
     }
 
-    /// The header diff of a file whose column names are `header`: missing,
-    /// extra, and (for typed formats) `changed` types. `None` when it fits.
-    pub fn header_diff(&self, header: &[String], changed: &[String]) -> Option<String> {
-        let want = self.names();
-        if changed.is_empty() && header.iter().map(String::as_str).eq(want.iter().copied()) {
-            return None;
-        }
-        let have: BTreeSet<&str> = header.iter().map(String::as_str).collect();
-        let wanted: BTreeSet<&str> = want.iter().copied().collect();
-        let missing: Vec<&str> = want.iter().copied().filter(|c| !have.contains(c)).collect();
-        let extra: Vec<&str> = header
-            .iter()
-            .map(String::as_str)
-            .filter(|c| !wanted.contains(c))
-            .collect();
-        let mut parts = Vec::new();
-        if !missing.is_empty() {
-            parts.push(format!("missing columns: {}", missing.join(", ")));
-        }
-        if !extra.is_empty() {
-            parts.push(format!("extra columns: {}", extra.join(", ")));
-        }
-        if !changed.is_empty() {
-            parts.push(format!("changed types: {}", changed.join(", ")));
-        }
-        if missing.is_empty() && extra.is_empty() && changed.is_empty() {
-            parts.push(format!(
-                "columns out of order or repeated: expected {}, found {}",
-                want.join(","),
-                header.join(",")
-            ));
-        }
-        // Column names come from the file: a quoted line break or escape
-        // sequence in a header cell must not forge a line of the message.
-        Some(crate::text::escape(&parts.join("; ")).into_owned())
-    }
-
-    fn refuse_header(&self, source: &str, diff: &str) -> Error {
-        Error::Rejected(format!(
-            "{} does not match contract {} v{}: {diff}; nothing was stored",
+    /// The refusal of a file whose header (or schema) does not fit: the
+    /// `problems` on one line, then the `help` lines.
+    pub fn refuse_header(&self, source: &str, problems: &[String], help: &[String]) -> Error {
+        let mut msg = format!(
+            "{} does not match contract {} v{}: {}; nothing was stored",
             crate::text::Untrusted(source),
             self.name,
-            self.version
-        ))
+            self.version,
+            problems.join("; ")
+        );
+        for h in help {
+            msg.push('\n');
+            msg.push_str(h);
+        }
+        Error::Rejected(msg)
     }
 }
 
@@ -923,8 +915,32 @@ impl<R: Read> Read for Capped<R> {
     }
 }
 
+/// One record of a CSV file.
+#[derive(Clone, Copy, Debug)]
+pub struct CsvRecord<'a> {
+    /// Data row, from 1 (a header is not a row).
+    pub row: u64,
+    /// The line it starts on, from 1.
+    pub line: u64,
+    /// Fields a record of this file has (its header's count, or the
+    /// contract's without a header).
+    pub width: usize,
+    /// The record as read, in file order.
+    pub raw: &'a csv::StringRecord,
+    /// The contract's cells, in its column order (an optional column the
+    /// file lacks is empty; ignored columns are left out); `None` when the
+    /// record has another number of fields than `width`.
+    pub cells: Option<&'a csv::StringRecord>,
+    /// The first ignored header column (its header name) whose cell in this
+    /// record holds a NUL byte, with the cell. Ignored cells are never
+    /// parsed, but a NUL byte is refused in them too: a reader of the stored
+    /// file that stops at it would see another row.
+    pub ignored_nul: Option<(&'a str, &'a str)>,
+}
+
 /// The records of a CSV file under a contract's dialect, after its header
-/// (checked against the contract) if it has one.
+/// (mapped to the contract's columns, [`Contract::map_header`]) if it has
+/// one.
 pub struct CsvRows<R: Read> {
     reader: csv::Reader<Capped<R>>,
     record: csv::StringRecord,
@@ -932,13 +948,33 @@ pub struct CsvRows<R: Read> {
     source: String,
     trim: bool,
     start: std::rc::Rc<std::cell::Cell<u64>>,
+    map: HeaderMap,
+    identity: bool,
+    /// The current record's cells in contract order, when the map is not
+    /// the identity.
+    projected: csv::StringRecord,
+    /// The first record was read at open (to tell a header-less file's
+    /// width) and is still to be handed out.
+    pending: bool,
 }
 
 impl<R: Read> CsvRows<R> {
-    /// Opens `input`; reads and checks the header row where the dialect has
-    /// one, refusing a header that differs with a diff (missing, extra,
-    /// out-of-order columns).
+    /// Opens `input`; reads the header row where the dialect has one and
+    /// maps it to the contract's columns, refusing a header that does not
+    /// fit (missing, extra, repeated or out-of-order columns).
     pub fn open(contract: &Contract, input: R, source: &str) -> Result<Self> {
+        Self::open_with(contract, input, source, &[])
+    }
+
+    /// Like [`CsvRows::open`], but the `optional` contract columns (by
+    /// index; a request file's label) may be absent. A header-less file
+    /// without them is told by its first record's width.
+    pub fn open_with(
+        contract: &Contract,
+        input: R,
+        source: &str,
+        optional: &[usize],
+    ) -> Result<Self> {
         let start = std::rc::Rc::new(std::cell::Cell::new(0));
         let mut reader = contract.csv.reader(Capped {
             inner: input,
@@ -947,6 +983,9 @@ impl<R: Read> CsvRows<R> {
         });
         let mut record = csv::StringRecord::new();
         let trim = contract.csv.trim;
+        let n = contract.columns.len();
+        let mut map = HeaderMap::identity(n);
+        let mut pending = false;
         if contract.csv.header {
             let got = read_record(&mut reader, &mut record, trim).map_err(|e| {
                 Error::Rejected(format!(
@@ -960,8 +999,21 @@ impl<R: Read> CsvRows<R> {
                 )));
             }
             let header: Vec<String> = record.iter().map(str::to_string).collect();
-            if let Some(diff) = contract.header_diff(&header, &[]) {
-                return Err(contract.refuse_header(source, &diff));
+            let (mapped, fits) = contract.map_header(&header, optional);
+            if let Err(Mismatch { problems, help }) = fits {
+                return Err(contract.refuse_header(source, &problems, &help));
+            }
+            map = mapped;
+        } else if !optional.is_empty() {
+            pending = read_record(&mut reader, &mut record, trim).map_err(|e| {
+                Error::Rejected(format!(
+                    "{source}: malformed CSV at row 1: {}",
+                    crate::text::error_text(&e)
+                ))
+            })?;
+            let without = HeaderMap::without(n, optional);
+            if pending && record.len() == without.width {
+                map = without;
             }
         }
         start.set(reader.position().byte());
@@ -972,29 +1024,72 @@ impl<R: Read> CsvRows<R> {
             source: source.to_string(),
             trim,
             start,
+            identity: map.is_identity(),
+            map,
+            projected: csv::StringRecord::new(),
+            pending,
         })
     }
 
-    /// The next record with its row number (from 1) and the line it
-    /// starts on, or `None` at the end. A malformed file (bad UTF-8, an
-    /// unterminated quote) is refused with the row it broke at.
-    pub fn next_record(&mut self) -> Result<Option<(u64, u64, &csv::StringRecord)>> {
-        let got = read_record(&mut self.reader, &mut self.record, self.trim);
+    /// How the file's columns map to the contract's.
+    pub fn header_map(&self) -> &HeaderMap {
+        &self.map
+    }
+
+    /// The next record, or `None` at the end. A malformed file (bad UTF-8,
+    /// an unterminated quote) is refused with the row it broke at.
+    pub fn next_record(&mut self) -> Result<Option<CsvRecord<'_>>> {
+        let got = if self.pending {
+            self.pending = false;
+            Ok(true)
+        } else {
+            read_record(&mut self.reader, &mut self.record, self.trim)
+        };
         self.start.set(self.reader.position().byte());
         match got {
-            Ok(false) => Ok(None),
-            Ok(true) => {
-                self.row += 1;
-                let line = self.record.position().map_or(self.row, |p| p.line());
-                Ok(Some((self.row, line, &self.record)))
+            Ok(false) => return Ok(None),
+            Ok(true) => {}
+            Err(e) => {
+                return Err(Error::Rejected(format!(
+                    "{}: malformed CSV after row {}: {}; nothing was stored",
+                    self.source,
+                    self.row,
+                    crate::text::error_text(&e)
+                )));
             }
-            Err(e) => Err(Error::Rejected(format!(
-                "{}: malformed CSV after row {}: {}; nothing was stored",
-                self.source,
-                self.row,
-                crate::text::error_text(&e)
-            ))),
         }
+        self.row += 1;
+        let line = self.record.position().map_or(self.row, |p| p.line());
+        let fits = self.record.len() == self.map.width;
+        if fits && !self.identity {
+            self.projected.clear();
+            for s in &self.map.source {
+                self.projected
+                    .push_field(s.and_then(|p| self.record.get(p)).unwrap_or(""));
+            }
+        }
+        let ignored_nul = if fits && !self.map.ignored.is_empty() {
+            self.map.ignored.iter().find_map(|h| {
+                let cell = usize::try_from(h.position - 1)
+                    .ok()
+                    .and_then(|p| self.record.get(p))?;
+                cell.contains('\0').then_some((h.name.as_str(), cell))
+            })
+        } else {
+            None
+        };
+        Ok(Some(CsvRecord {
+            row: self.row,
+            line,
+            width: self.map.width,
+            raw: &self.record,
+            cells: match (fits, self.identity) {
+                (false, _) => None,
+                (true, true) => Some(&self.record),
+                (true, false) => Some(&self.projected),
+            },
+            ignored_nul,
+        }))
     }
 
     /// The number of records read.
@@ -1108,6 +1203,76 @@ categories = ["own", "rent"]
     }
 
     #[test]
+    fn ignored_and_renamed_columns_read_in_contract_order() {
+        let c = Contract::from_toml(
+            &format!(
+                "ignore = ['id', 'note']\n{}\n[[rename]]\nfrom = 'home'\nto = 'housing'\n[[rename]]\nfrom = 'age'\noccurrence = 2\nto = 'income'\n",
+                CONTRACT.trim_start()
+            ),
+            "t.toml",
+        )
+        .expect("contract");
+        // The ignored cells are never parsed: "x" in a float column is not a violation.
+        let csv = "id,age,note,age,home\n7,30,x,1.5,own\n8,40,,NA,rent\n";
+        let rows = c
+            .read_csv(csv.as_bytes(), "f.csv", &mut |_| {})
+            .expect("valid");
+        assert_eq!(
+            rows,
+            [
+                vec![Value::Int(30), Value::Float(1.5), Value::Text("own".into())],
+                vec![Value::Int(40), Value::Null, Value::Text("rent".into())]
+            ]
+        );
+        // A row is counted against the file's width, not the contract's.
+        let err = c
+            .read_csv(
+                "id,age,note,age,home\n7,30,own\n".as_bytes(),
+                "f.csv",
+                &mut |_| {},
+            )
+            .expect_err("short row")
+            .to_string();
+        assert!(err.contains("expected 5 fields, found 3 fields"), "{err}");
+        // Except for a NUL byte, which would change how other readers see the row.
+        let err = c
+            .read_csv(
+                "id,age,note,age,home\n7,30,a\0b,1.5,own\n".as_bytes(),
+                "f.csv",
+                &mut |_| {},
+            )
+            .expect_err("NUL")
+            .to_string();
+        assert!(
+            err.contains("column \"note (ignored)\": expected a value without NUL bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_header_less_request_file_may_leave_out_the_optional_column() {
+        let c = Contract::from_toml(
+            &format!(
+                "{}\n[csv]\nheader = false\n{}",
+                &CONTRACT[..CONTRACT.find("[[columns]]").expect("columns")],
+                &CONTRACT[CONTRACT.find("[[columns]]").expect("columns")..]
+            ),
+            "t",
+        )
+        .expect("contract");
+        let mut rows =
+            CsvRows::open_with(&c, "30,1.5\n40,2\n".as_bytes(), "f", &[2]).expect("open");
+        let r = rows.next_record().expect("read").expect("a record");
+        assert_eq!(r.width, 2);
+        let cells: Vec<&str> = r.cells.expect("fits").iter().collect();
+        assert_eq!(cells, ["30", "1.5", ""]);
+        let mut all = CsvRows::open_with(&c, "30,1.5,own\n".as_bytes(), "f", &[2]).expect("open");
+        let r = all.next_record().expect("read").expect("a record");
+        assert_eq!(r.width, 3);
+        assert_eq!(r.cells.expect("fits").len(), 3);
+    }
+
+    #[test]
     fn json_cells_follow_the_same_rules() {
         let c = contract();
         assert_eq!(c.parse_json(0, &serde_json::json!(30)), Ok(Value::Int(30)));
@@ -1142,8 +1307,13 @@ mod dialect_tests {
         let mut lines = Vec::new();
         let csv = "a,s,t\r\n1, x ,\r\n\r\n2,y,\r\n";
         let mut rows = CsvRows::open(&c, csv.as_bytes(), "f").expect("open");
-        while let Some((n, line, rec)) = rows.next_record().expect("record") {
-            lines.push((n, line, rec.iter().map(str::to_string).collect::<Vec<_>>()));
+        while let Some(r) = rows.next_record().expect("record") {
+            let cells = r.cells.expect("fits");
+            lines.push((
+                r.row,
+                r.line,
+                cells.iter().map(str::to_string).collect::<Vec<_>>(),
+            ));
         }
         assert_eq!(
             lines,

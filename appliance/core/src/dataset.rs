@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::header::{HeaderColumn, Renamed};
 use crate::profile::Profile;
 use crate::site::SiteName;
 use crate::time::Timestamp;
@@ -82,6 +83,13 @@ pub struct DatasetDoc {
     /// The profile computed at ingest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
+    /// Header columns of the file the contract ignores: in the raw
+    /// snapshot, never read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored: Vec<HeaderColumn>,
+    /// Header columns read as contract columns of another name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renamed: Vec<Renamed>,
 }
 
 impl std::str::FromStr for Format {

@@ -18,6 +18,7 @@
 //! - [`freshness`]: a bundle's expiry and freshness at a given time, the import rules;
 //! - [`gate`]: gate policies (`GATE.toml`): what a model must show before it is deployed;
 //! - [`contract`]: schema contracts, and the one parser of untrusted cells;
+//! - [`header`]: how a file's named columns map to a contract's (ignored and renamed columns);
 //! - [`check`]: checking rows against a contract and tallying violations;
 //! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches;
 //! - [`record`]: the [`record::Record`] trait that ties each record type to its kind, and the
@@ -40,6 +41,7 @@ pub mod error;
 pub mod features;
 pub mod freshness;
 pub mod gate;
+pub mod header;
 pub mod keys;
 pub mod lifecycle;
 pub mod name;

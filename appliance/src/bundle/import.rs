@@ -1381,6 +1381,8 @@ mod tests {
             source: "credit.csv".into(),
             created_at: Timestamp(1_000),
             profile: None,
+            ignored: Vec::new(),
+            renamed: Vec::new(),
         };
         let atts = [registry::Attestation {
             site: "lab".parse().expect("site"),
