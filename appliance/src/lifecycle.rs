@@ -259,6 +259,9 @@ pub struct Answer {
 pub struct Prediction {
     /// Input line number, from 1.
     pub line: usize,
+    /// `canary` when the canary answered (its entity is in the canary's share).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slot: Option<&'static str>,
     /// The answer.
     #[serde(flatten)]
     pub answer: Answer,
@@ -463,6 +466,23 @@ pub struct Predicted {
     pub feature_set_ref: String,
     /// The predictions, in input order.
     pub predictions: Vec<Prediction>,
+    /// The canary beside the model, and the rows it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Beside>,
+    /// The shadow beside the model, and the rows it scored (its answers are not returned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Beside>,
+}
+
+/// A model that took a share of the rows.
+#[derive(Clone, Debug, Serialize)]
+pub struct Beside {
+    /// The model.
+    pub model: Digest,
+    /// Its share of entities, in percent.
+    pub percent: f64,
+    /// The rows it answered (canary) or scored (shadow).
+    pub rows: usize,
 }
 
 /// Longest accepted request line.
@@ -496,33 +516,59 @@ impl RequestFormat {
     }
 }
 
-/// Feature vectors of the rows read so far, or, once a row broke the
-/// contract, only the first problems and a count of them.
+/// Feature vectors of the rows read so far, by the model that scores them
+/// (production, canary, shadow), or, once a row broke the contract, only
+/// the first problems and a count of them.
 #[derive(Default)]
 struct Batch {
-    x: Vec<f32>,
-    lines: Vec<usize>,
+    /// Production's, the canary's and the shadow's vectors.
+    x: [Vec<f32>; 3],
+    /// The line of each row, and who answers it (0 production, 1 canary).
+    lines: Vec<(usize, usize)>,
+    /// Rows the shadow scores.
+    shadowed: usize,
     problems: Vec<String>,
     total: usize,
 }
 
+/// The models of a route: who answers, and whether the shadow scores it too.
+type Routed = (usize, bool);
+
 impl Batch {
-    /// Adds the row that starts on `line`: `features` appends its vector
-    /// to the batch, or returns its problems, each starting with `: ` or
-    /// `, `.
+    /// Adds the row that starts on `line`, routed `to`: `features(scorer, out)`
+    /// appends its vector for a scorer, or returns its problems, each
+    /// starting with `: ` or `, `.
     fn row(
         &mut self,
         line: usize,
-        features: impl FnOnce(&mut Vec<f32>) -> std::result::Result<(), Vec<String>>,
+        router: &crate::rollout::Router,
+        to: Routed,
+        features: impl Fn(&Scorer, &mut Vec<f32>) -> std::result::Result<(), Vec<String>>,
     ) {
-        match features(&mut self.x) {
-            Ok(()) if self.total == 0 => self.lines.push(line),
+        let (answers, shadowed) = to;
+        let scorer = if answers == 1 {
+            router.scorer(crate::rollout::Route::Canary)
+        } else {
+            &router.production
+        };
+        let mut got = features(scorer, &mut self.x[answers]);
+        if got.is_ok()
+            && shadowed
+            && let Some(sh) = &router.shadow
+        {
+            got = features(&sh.scorer, &mut self.x[2]);
+        }
+        match got {
+            Ok(()) if self.total == 0 => {
+                self.lines.push((line, answers));
+                self.shadowed += usize::from(shadowed);
+            }
             // The input is refused already: this row is only checked.
-            Ok(()) => self.x.clear(),
+            Ok(()) => self.x.iter_mut().for_each(Vec::clear),
             Err(p) => {
                 if self.total == 0 {
                     // Nothing will be scored: give back what was collected.
-                    self.x = Vec::new();
+                    self.x = Default::default();
                     self.lines = Vec::new();
                 }
                 self.total = self.total.saturating_add(p.len());
@@ -533,8 +579,10 @@ impl Batch {
         }
     }
 
-    /// Scores the rows, or refuses the input listing its problems.
-    fn finish(self, scorer: Scorer, source: &str) -> Result<Predicted> {
+    /// Scores the rows, each with the model it is routed to, or refuses the
+    /// input listing its problems.
+    fn finish(self, router: crate::rollout::Router, source: &str) -> Result<Predicted> {
+        let scorer = &router.production;
         if self.total > 0 {
             let more = self.total - self.problems.len();
             let tail = if more > 0 {
@@ -553,18 +601,52 @@ impl Batch {
         if self.lines.is_empty() {
             return Err(Error::Rejected(format!("{source}: no rows to score")));
         }
-        let answers = scorer.score(self.x, self.lines.len())?;
-        let predictions = self
-            .lines
-            .into_iter()
-            .zip(answers)
-            .map(|(line, answer)| Prediction { line, answer })
-            .collect();
+        let [xp, xc, xs] = self.x;
+        let canary_rows = self.lines.iter().filter(|(_, r)| *r == 1).count();
+        let prod_rows = self.lines.len() - canary_rows;
+        let mut answers = [
+            scorer.score(xp, prod_rows)?.into_iter(),
+            match &router.canary {
+                Some(c) if canary_rows > 0 => c.scorer.score(xc, canary_rows)?.into_iter(),
+                _ => Vec::new().into_iter(),
+            },
+        ];
+        let shadow = match &router.shadow {
+            Some(sh) => {
+                if self.shadowed > 0 {
+                    // Scored, checked like every answer, and dropped: never returned.
+                    sh.scorer.score(xs, self.shadowed)?;
+                }
+                Some(Beside {
+                    model: sh.scorer.model_id,
+                    percent: sh.percent,
+                    rows: self.shadowed,
+                })
+            }
+            None => None,
+        };
+        let mut predictions = Vec::with_capacity(self.lines.len());
+        for (line, route) in self.lines {
+            let answer = answers[route]
+                .next()
+                .ok_or_else(|| Error::Integrity(format!("{source}: fewer answers than rows")))?;
+            predictions.push(Prediction {
+                line,
+                slot: (route == 1).then_some(crate::rollout::CANARY),
+                answer,
+            });
+        }
         Ok(Predicted {
             model: scorer.model_id,
             feature_set: scorer.run.feature_set,
-            feature_set_ref: scorer.run.feature_set_ref,
+            feature_set_ref: scorer.run.feature_set_ref.clone(),
             predictions,
+            canary: router.canary.as_ref().map(|c| Beside {
+                model: c.scorer.model_id,
+                percent: c.percent,
+                rows: canary_rows,
+            }),
+            shadow,
         })
     }
 }
@@ -609,10 +691,11 @@ pub fn predict_as(
     format: RequestFormat,
     expected_features: Option<&NameRef>,
 ) -> Result<Predicted> {
-    let scorer = Scorer::open(home, slot, expected_features)?;
+    let router = crate::rollout::Router::open(home, slot, expected_features)?;
+    let scorer = &router.production;
     let mut batch = Batch::default();
     match format {
-        RequestFormat::JsonLines => json_lines(&scorer, input, source, &mut batch)?,
+        RequestFormat::JsonLines => json_lines(&router, input, source, &mut batch)?,
         RequestFormat::Csv => {
             // A request file need not carry the label.
             let label: Vec<usize> = scorer
@@ -624,23 +707,37 @@ pub fn predict_as(
                 crate::contract::CsvRows::open_with(&scorer.contract, input, source, &label)?;
             while let Some(r) = rows.next_record()? {
                 let line = usize::try_from(r.line).unwrap_or(usize::MAX);
-                batch.row(line, |x| match r.cells {
-                    Some(cells) => scorer.features_of_cells(cells, x),
-                    None => Err(vec![format!(
-                        ": expected {} fields, found {}",
-                        r.width,
-                        r.raw.len()
-                    )]),
+                let key = match r.cells {
+                    Some(cells) => router.entity_key_of_cells(cells),
+                    None => String::new(),
+                };
+                batch.row(line, &router, routed(&router, &key), |sc, x| {
+                    match r.cells {
+                        Some(cells) => sc.features_of_cells(cells, x),
+                        None => Err(vec![format!(
+                            ": expected {} fields, found {}",
+                            r.width,
+                            r.raw.len()
+                        )]),
+                    }
                 });
             }
         }
     }
-    batch.finish(scorer, source)
+    batch.finish(router, source)
+}
+
+/// Who answers the request with entity key `key`, and whether the shadow scores it.
+fn routed(router: &crate::rollout::Router, key: &str) -> Routed {
+    (
+        usize::from(router.route(key) == crate::rollout::Route::Canary),
+        router.shadowed(key),
+    )
 }
 
 /// Reads JSON-lines rows into `batch`.
 fn json_lines(
-    scorer: &Scorer,
+    router: &crate::rollout::Router,
     mut input: impl BufRead,
     source: &str,
     batch: &mut Batch,
@@ -682,7 +779,8 @@ fn json_lines(
                     crate::text::error_text(&e)
                 ))
             })?;
-        batch.row(n, |x| scorer.features(&obj, x));
+        let to = routed(router, &router.entity_key(&obj));
+        batch.row(n, router, to, |sc, x| sc.features(&obj, x));
     }
     Ok(())
 }

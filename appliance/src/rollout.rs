@@ -631,6 +631,30 @@ impl Router {
             .join("\u{1f}")
     }
 
+    /// The entity key of a CSV request, its cells in contract order: as [`Router::entity_key`].
+    pub fn entity_key_of_cells(&self, cells: &csv::StringRecord) -> String {
+        let contract = self.production.contract();
+        if self.key.is_empty() {
+            return cells.iter().collect::<Vec<_>>().join("\u{1f}");
+        }
+        self.key
+            .iter()
+            .map(|k| {
+                contract
+                    .index_of(k)
+                    .and_then(|i| cells.get(i))
+                    .map_or_else(String::new, |c| {
+                        // The same text as a JSON request's value of the column.
+                        match contract.parse_cell(contract.index_of(k).unwrap_or(0), c) {
+                            Ok(v) => serde_json::Value::from(v.canonical()).to_string(),
+                            Err(_) => c.to_string(),
+                        }
+                    })
+            })
+            .collect::<Vec<_>>()
+            .join("\u{1f}")
+    }
+
     /// Where the request with entity key `key` goes.
     pub fn route(&self, key: &str) -> Route {
         match &self.canary {

@@ -320,6 +320,35 @@ mod serving {
         );
         // The same entities again: the same models.
         assert_eq!(ask(&sock, &template, &ids), first);
+        // `predict` routes the same way: the canary answers the same entities, the shadow
+        // scores every row and answers none.
+        let file = w.media("thousand.jsonl");
+        let lines: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let mut r = template.clone();
+                r["applicant_id"] = serde_json::json!(id);
+                r.to_string()
+            })
+            .collect();
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let p = json(&ok(
+            &w.lab(),
+            &["--json", "predict", "--input", file.to_str().unwrap()],
+        ));
+        assert_eq!(p["model"], a.as_str());
+        assert_eq!(p["canary"]["model"], b.as_str());
+        assert_eq!(p["canary"]["rows"], canary.len());
+        assert_eq!(p["shadow"]["model"], c.as_str());
+        assert_eq!(p["shadow"]["rows"], 1000);
+        let by_predict: Vec<bool> = p["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["slot"] == "canary")
+            .collect();
+        let by_serve: Vec<bool> = first.iter().map(|(m, _)| *m == b).collect();
+        assert_eq!(by_predict, by_serve);
 
         // Promote while a client keeps asking: every request answered, none refused, and
         // the answers move to b within a few reload periods.
