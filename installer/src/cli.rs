@@ -6,8 +6,9 @@ use clap::{Parser, Subcommand};
 
 use airlock::error::exit;
 use airlock_install::layout::Layout;
+use airlock_install::seal::manifest::{Difference, Entry, Type};
 use airlock_install::version::Version;
-use airlock_install::{Error, Result, install};
+use airlock_install::{Error, Result, install, seal};
 
 use crate::out;
 
@@ -53,6 +54,25 @@ enum Command {
         /// `update` accepts only archives it signed.
         #[arg(long, value_name = "FILE")]
         release_key: Option<PathBuf>,
+    },
+    /// Seal the installed files: a manifest of every path under ROOT/opt/airlock,
+    /// ROOT/etc/airlock and the airlock* units (type, mode, owner, size, SHA-256, link
+    /// target), signed by the site key and recorded in the audit log.
+    Seal {
+        /// The root folder the node is installed under.
+        #[arg(long)]
+        root: PathBuf,
+        /// Why (recorded in the audit record), e.g. "after editing airlock.toml".
+        #[arg(long, default_value = "sealed by the operator")]
+        reason: String,
+    },
+    /// Compare the installed files with their seal: every path modified (and which
+    /// attribute), added under a sealed folder, or removed. Exit 4 on any difference, and
+    /// on a seal that is unsigned, altered, or not the newest one recorded.
+    Verify {
+        /// The root folder the node is installed under.
+        #[arg(long)]
+        root: PathBuf,
     },
 }
 
@@ -139,5 +159,116 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(exit::OK)
         }
+        Command::Seal { root, reason } => {
+            airlock::text::check_free_text("--reason", &reason).map_err(airlock::Error::from)?;
+            let sealed = seal::seal(&Layout::new(&root), &reason, None)?;
+            if json {
+                out::json(&sealed);
+            } else {
+                out::line(format_args!(
+                    "sealed {} paths of release {} (version floor {}) in {}",
+                    sealed.entries,
+                    sealed.current,
+                    sealed.floor,
+                    sealed.path.display()
+                ));
+                out::line(format_args!(
+                    "manifest {} (recorded in the audit log)",
+                    sealed.digest
+                ));
+            }
+            Ok(exit::OK)
+        }
+        Command::Verify { root } => {
+            let report = seal::verify(&Layout::new(&root))?;
+            let me = this_program()
+                .map(|p| report.sealed_copy_of(&p))
+                .transpose()?
+                .flatten();
+            if json {
+                out::json(&serde_json::json!({
+                    "clean": report.is_clean(),
+                    "report": report,
+                    "this_program_sealed_as": me,
+                }));
+            } else {
+                for d in &report.differences {
+                    out::line(describe(d));
+                }
+                out::line(format_args!(
+                    "{} sealed paths, {} differences (seal {} of {}, release {}, floor {})",
+                    report.sealed,
+                    report.differences.len(),
+                    report.digest,
+                    report.sealed_at,
+                    report.current,
+                    report.floor
+                ));
+                match me {
+                    Some(p) => out::line(format_args!("this program is the sealed {p}")),
+                    None => out::line("this program is not one of the sealed files"),
+                }
+            }
+            if report.is_clean() {
+                Ok(exit::OK)
+            } else {
+                if !json {
+                    out::note("the node's files differ from their seal (exit 4)");
+                }
+                Ok(exit::INTEGRITY)
+            }
+        }
     }
+}
+
+fn kind(e: &Entry) -> &'static str {
+    match e.kind {
+        Type::File => "file",
+        Type::Dir => "folder",
+        Type::Symlink => "link",
+        Type::Other => "special file",
+    }
+}
+
+/// One line per difference: what changed, from what to what.
+fn describe(d: &Difference) -> String {
+    match d {
+        Difference::Added { path, found } => format!("added     {path}  ({})", kind(found)),
+        Difference::Removed { path, sealed } => format!("removed   {path}  ({})", kind(sealed)),
+        Difference::Modified {
+            path,
+            attributes,
+            sealed,
+            found,
+        } => {
+            let what: Vec<String> = attributes
+                .iter()
+                .map(|a| match a {
+                    seal::manifest::Attribute::Type => {
+                        format!("type {} -> {}", kind(sealed), kind(found))
+                    }
+                    seal::manifest::Attribute::Mode => {
+                        format!("mode {:04o} -> {:04o}", sealed.mode, found.mode)
+                    }
+                    seal::manifest::Attribute::Owner => format!(
+                        "owner {}:{} -> {}:{}",
+                        sealed.uid, sealed.gid, found.uid, found.gid
+                    ),
+                    seal::manifest::Attribute::Content => match (&sealed.target, &found.target) {
+                        (Some(a), Some(b)) => format!("content (link target {a} -> {b})"),
+                        _ => format!(
+                            "content (sha256 {} -> {})",
+                            short(sealed.sha256.as_deref()),
+                            short(found.sha256.as_deref())
+                        ),
+                    },
+                })
+                .collect();
+            format!("modified  {path}  {}", what.join(", "))
+        }
+    }
+}
+
+fn short(hex: Option<&str>) -> &str {
+    hex.map_or("-", |h| &h[..h.len().min(12)])
 }

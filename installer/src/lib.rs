@@ -3,7 +3,7 @@
 //! - [`install`]: the binaries into a versioned release folder under `ROOT/opt/airlock`, the
 //!   `current` link, the home (through the appliance library), the configuration and
 //!   sandboxed systemd units ([`units`]);
-//! - `seal`: a manifest of every installed file (type, mode, owner, size, SHA-256, link
+//! - [`seal`]: a manifest of every installed file (type, mode, owner, size, SHA-256, link
 //!   target), signed by the site key and recorded in the audit log; `verify` names every
 //!   difference;
 //! - `release` and `update`: signed release archives made at the vendor, installed
@@ -39,6 +39,7 @@ pub mod fsops;
 pub mod install;
 pub mod layout;
 pub mod owner;
+pub mod seal;
 pub mod units;
 pub mod version;
 

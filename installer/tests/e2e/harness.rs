@@ -181,3 +181,43 @@ fn nix_euid() -> u32 {
     let f = tempfile::NamedTempFile::new().unwrap();
     f.as_file().metadata().unwrap().uid()
 }
+
+impl Node {
+    /// `COMMAND --root ROOT EXTRA...`.
+    pub fn cmd(&self, command: &str, extra: &[&str]) -> Run {
+        let mut args = vec![command, "--root", s(&self.root)];
+        args.extend_from_slice(extra);
+        run(&args)
+    }
+
+    /// Installs at `version` and seals.
+    pub fn installed_and_sealed(version: &str) -> Node {
+        let node = Node::new(version);
+        node.install(&["--version", version]).ok();
+        node.cmd("seal", &[]).ok();
+        node
+    }
+
+    /// The actions of the home's audit log, oldest first (the home opened read-only
+    /// through the library).
+    pub fn audit_actions(&self) -> Vec<String> {
+        let home = airlock::home::Home::open_read_only(&self.path("var/lib/airlock")).unwrap();
+        home.verify_audit().unwrap();
+        home.audit_log()
+            .unwrap()
+            .into_iter()
+            .map(|r| r.action)
+            .collect()
+    }
+
+    /// The newest audit record with this action.
+    pub fn last_record(&self, action: &str) -> airlock::audit::Record {
+        let home = airlock::home::Home::open_read_only(&self.path("var/lib/airlock")).unwrap();
+        home.audit_log()
+            .unwrap()
+            .into_iter()
+            .rev()
+            .find(|r| r.action == action)
+            .unwrap_or_else(|| panic!("no {action} record"))
+    }
+}
