@@ -4,11 +4,14 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+use airlock::personal::{PassSource, PersonalKey};
+
 use airlock::error::exit;
 use airlock_install::layout::Layout;
 use airlock_install::seal::manifest::{Difference, Entry, Type};
+use airlock_install::update::{self, Outcome, Recovered};
 use airlock_install::version::Version;
-use airlock_install::{Error, Result, install, seal};
+use airlock_install::{Error, Result, install, release, seal};
 
 use crate::out;
 
@@ -74,6 +77,61 @@ enum Command {
         #[arg(long)]
         root: PathBuf,
     },
+    /// Make a release key (at the vendor's build site): its secret half sealed with a
+    /// passphrase into FILE (0600), its public half into FILE.pub, which nodes pin with
+    /// `install --release-key FILE.pub`.
+    ReleaseKey {
+        /// The sealed key file to create (never replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Read the new passphrase from this file (0600) instead of the terminal.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Make a release archive (at the vendor's build site) of the binaries in --from,
+    /// signed by the release key.
+    Release {
+        /// The archive to create (never replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// The release's version (MAJOR.MINOR.PATCH).
+        #[arg(long = "version", value_name = "VERSION")]
+        release_version: String,
+        /// The sealed release key (from `release-key`).
+        #[arg(long)]
+        key: PathBuf,
+        /// The folder holding the built binaries (default: the folder of this program).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// Read the key's passphrase from this file (0600) instead of the terminal.
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Update the node from a release archive: refused unless the node verifies against its
+    /// seal, the archive is signed by the pinned release key and its version is above the
+    /// sealed floor. The new release is health-checked and switched back by itself if the
+    /// check fails (exit 5).
+    Update {
+        /// The root folder the node is installed under.
+        #[arg(long)]
+        root: PathBuf,
+        /// The release archive.
+        archive: PathBuf,
+    },
+    /// Go back by hand to the previous release (the `current` and `previous` links swap);
+    /// the node is sealed again. Running it twice goes forward again.
+    Rollback {
+        /// The root folder the node is installed under.
+        #[arg(long)]
+        root: PathBuf,
+    },
+    /// Finish or undo an update that was interrupted (a kill, a power cut). `update`,
+    /// `rollback` and `seal` do this first by themselves.
+    Recover {
+        /// The root folder the node is installed under.
+        #[arg(long)]
+        root: PathBuf,
+    },
 }
 
 fn this_program() -> Option<PathBuf> {
@@ -105,16 +163,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             release_key,
         } => {
             let layout = Layout::new(&root);
-            let from = match from {
-                Some(f) => f,
-                None => this_program()
-                    .and_then(|p| p.parent().map(Path::to_path_buf))
-                    .ok_or_else(|| {
-                        Error::NotFound(
-                            "cannot tell the folder of this program; pass --from FOLDER".into(),
-                        )
-                    })?,
-            };
+            let from = from_or_here(from)?;
             let version = match release_version {
                 Some(v) => v.parse()?,
                 None => Version::of_this_build(),
@@ -161,7 +210,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Command::Seal { root, reason } => {
             airlock::text::check_free_text("--reason", &reason).map_err(airlock::Error::from)?;
-            let sealed = seal::seal(&Layout::new(&root), &reason, None)?;
+            let layout = Layout::new(&root);
+            say_recovered(&update::recover(&layout)?);
+            let sealed = seal::seal(&layout, &reason, None)?;
             if json {
                 out::json(&sealed);
             } else {
@@ -218,6 +269,182 @@ pub fn run(cli: Cli) -> Result<i32> {
                 Ok(exit::INTEGRITY)
             }
         }
+        Command::ReleaseKey {
+            out: path,
+            passphrase_file,
+        } => {
+            let pass = PassSource::from_arg(passphrase_file)
+                .read("Passphrase for the new release key: ", true)?;
+            let key = PersonalKey::generate()?;
+            let public = pub_path(&path);
+            if public.exists() {
+                return Err(Error::Refused(format!(
+                    "{} already exists; refusing to replace a release key",
+                    public.display()
+                )));
+            }
+            key.save_sealed(&path, &pass, None)?;
+            airlock_install::fsops::write_file(
+                &public,
+                format!("{}\n", key.public_hex()).as_bytes(),
+                0o644,
+            )?;
+            if json {
+                out::json(&serde_json::json!({
+                    "key": path, "public": public, "key_id": key.key_id().to_string(),
+                }));
+            } else {
+                out::line(format_args!(
+                    "release key {} in {}",
+                    key.key_id(),
+                    path.display()
+                ));
+                out::line(format_args!(
+                    "public half in {} (nodes pin it: install --release-key)",
+                    public.display()
+                ));
+            }
+            Ok(exit::OK)
+        }
+        Command::Release {
+            out: path,
+            release_version,
+            key,
+            from,
+            passphrase_file,
+        } => {
+            let version: Version = release_version.parse()?;
+            let from = from_or_here(from)?;
+            let pass =
+                PassSource::from_arg(passphrase_file).read("Release key passphrase: ", false)?;
+            let key = PersonalKey::open_sealed(&key, &pass)?;
+            let made = release::make(
+                &path,
+                &from,
+                version,
+                &key,
+                airlock::time::Clock::System.now(),
+            )?;
+            if json {
+                out::json(&made);
+            } else {
+                out::line(format_args!(
+                    "release {} in {} (id {}, signed by release key {})",
+                    made.manifest.version,
+                    made.path.display(),
+                    made.id,
+                    made.manifest.key_id
+                ));
+                for f in &made.manifest.files {
+                    out::line(format_args!(
+                        "  {:<20} {}  {} bytes",
+                        f.name, f.sha256, f.size
+                    ));
+                }
+            }
+            Ok(exit::OK)
+        }
+        Command::Update { root, archive } => {
+            let layout = Layout::new(&root);
+            say_recovered(&update::recover(&layout)?);
+            let outcome = update::update(&layout, &archive)?;
+            if json {
+                out::json(&outcome);
+            }
+            match outcome {
+                Outcome::Updated {
+                    from,
+                    to,
+                    release,
+                    health,
+                    seal,
+                } => {
+                    if !json {
+                        out::line(format_args!("updated {from} -> {to} (release {release})"));
+                        for step in &health.steps {
+                            out::line(format_args!("  health: {step}"));
+                        }
+                        out::line(format_args!(
+                            "sealed again: manifest {seal}, version floor {to}"
+                        ));
+                    }
+                    Ok(exit::OK)
+                }
+                Outcome::RolledBack { from, to, health } => {
+                    if !json {
+                        for step in &health.steps {
+                            out::line(format_args!("  health: {step}"));
+                        }
+                    }
+                    out::note(format_args!(
+                        "release {to} failed its health check and was removed; {from} runs again (recorded as install.update_rolled_back)"
+                    ));
+                    Ok(exit::REFUSED)
+                }
+            }
+        }
+        Command::Rollback { root } => {
+            let layout = Layout::new(&root);
+            let done = update::rollback(&layout)?;
+            if json {
+                out::json(&done);
+            } else {
+                out::line(format_args!("rolled back {} -> {}", done.from, done.to));
+                for step in &done.health.steps {
+                    out::line(format_args!("  health: {step}"));
+                }
+                out::line(format_args!("sealed again: manifest {}", done.seal));
+            }
+            if !done.health.passed {
+                out::warn(format_args!(
+                    "release {} fails its health check; run `airlock-install rollback` again to go back to {}",
+                    done.to, done.from
+                ));
+            }
+            Ok(exit::OK)
+        }
+        Command::Recover { root } => {
+            let r = update::recover(&Layout::new(&root))?;
+            if json {
+                out::json(&r);
+            } else if r == Recovered::Nothing {
+                out::line("no interrupted update");
+            } else {
+                say_recovered(&r);
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+/// Tells what recovery did, if anything.
+fn say_recovered(r: &Recovered) {
+    match r {
+        Recovered::Nothing => {}
+        Recovered::RolledBack { from, to } => out::note(format_args!(
+            "an interrupted update to {to} was undone; {from} runs (recorded as install.recover)"
+        )),
+        Recovered::Finished { to } => out::note(format_args!(
+            "an interrupted update to {to} was finished (recorded as install.recover)"
+        )),
+    }
+}
+
+/// `FILE.pub` beside a key file.
+fn pub_path(key: &Path) -> PathBuf {
+    let mut s = key.as_os_str().to_owned();
+    s.push(".pub");
+    PathBuf::from(s)
+}
+
+fn from_or_here(from: Option<PathBuf>) -> Result<PathBuf> {
+    match from {
+        Some(f) => Ok(f),
+        None => this_program()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+            .ok_or_else(|| {
+                Error::NotFound("cannot tell the folder of this program; pass --from FOLDER".into())
+            }),
     }
 }
 

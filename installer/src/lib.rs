@@ -6,7 +6,7 @@
 //! - [`seal`]: a manifest of every installed file (type, mode, owner, size, SHA-256, link
 //!   target), signed by the site key and recorded in the audit log; `verify` names every
 //!   difference;
-//! - `release` and `update`: signed release archives made at the vendor, installed
+//! - [`release`] and [`update`]: signed release archives made at the vendor, installed
 //!   offline above a version floor, health-checked, and switched back by themselves when the
 //!   check fails.
 //!
@@ -39,8 +39,10 @@ pub mod fsops;
 pub mod install;
 pub mod layout;
 pub mod owner;
+pub mod release;
 pub mod seal;
 pub mod units;
+pub mod update;
 pub mod version;
 
 pub use error::{Error, Result};

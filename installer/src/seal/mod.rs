@@ -97,7 +97,26 @@ pub struct Sealed {
 /// Seals the node under `layout`: scans the scopes, signs the manifest with the site key,
 /// records it (`install.seal`, with `reason`) and writes the seal file. The floor is the
 /// highest of the current release, the newest recorded seal's floor, and `at_least`.
+///
+/// Refused while an update's journal exists: a half-updated node is never sealed (run
+/// `update::recover` first, as the `seal` command does).
 pub fn seal(layout: &Layout, reason: &str, at_least: Option<Version>) -> Result<Sealed> {
+    if std::fs::symlink_metadata(layout.journal()).is_ok() {
+        return Err(Error::Refused(format!(
+            "{} exists: an update was interrupted; run `airlock-install recover` first",
+            layout.journal().display()
+        )));
+    }
+    seal_during_update(layout, reason, at_least)
+}
+
+/// [`seal`] without the journal check: the last step of an update, whose journal is removed
+/// only after the seal is written.
+pub(crate) fn seal_during_update(
+    layout: &Layout,
+    reason: &str,
+    at_least: Option<Version>,
+) -> Result<Sealed> {
     let current = fsops::link_version(&layout.current())?.ok_or_else(|| {
         Error::NotFound(format!(
             "{} does not exist: no release is installed here (airlock-install install)",

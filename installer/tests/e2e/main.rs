@@ -5,3 +5,4 @@ mod harness;
 
 mod install;
 mod seal;
+mod update;
