@@ -6,7 +6,7 @@
 //! signed manifest, and its sequence number counts exports between two sites), and its
 //! signer must be a trusted peer site. A release is the same public bytes for every node,
 //! and its signer is the vendor, whom no node's trust list holds. So a release is a small
-//! archive of its own ([`format`]), built the bundle's way: a signed manifest read and
+//! archive of its own ([`mod@format`]), built the bundle's way: a signed manifest read and
 //! verified before any file, exact sizes and SHA-256 per file, nothing compressed, signed
 //! in a domain of its own (`Domain::Release`) by a key that is sealed with a passphrase
 //! like the root key (`airlock::personal::PersonalKey`).
