@@ -38,6 +38,7 @@ pub mod error;
 pub mod fsops;
 pub mod install;
 pub mod layout;
+pub mod lock;
 pub mod owner;
 pub mod release;
 pub mod seal;

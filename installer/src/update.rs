@@ -237,6 +237,11 @@ pub enum Recovered {
 
 /// Finishes or undoes an update a kill or a power cut interrupted (see the module's notes).
 pub fn recover(layout: &Layout) -> Result<Recovered> {
+    let _lock = crate::lock::lock(layout)?;
+    recover_locked(layout)
+}
+
+fn recover_locked(layout: &Layout) -> Result<Recovered> {
     let Some(journal) = read_journal(layout)? else {
         return Ok(Recovered::Nothing);
     };
@@ -365,7 +370,8 @@ fn checked_node(layout: &Layout) -> Result<(seal::Report, Config)> {
 
 /// Updates the node to the release archive `archive`.
 pub fn update(layout: &Layout, archive: &Path) -> Result<Outcome> {
-    recover(layout)?;
+    let _lock = crate::lock::lock(layout)?;
+    recover_locked(layout)?;
     // 1. Checks; each refusal is recorded.
     let checked = (|| {
         let (report, config) = checked_node(layout)?;
@@ -505,7 +511,8 @@ pub struct RolledBack {
 /// health, records `install.rollback` and seals. Refused on a node that differs from its
 /// seal. The version floor stays: going forward again is `rollback` once more.
 pub fn rollback(layout: &Layout) -> Result<RolledBack> {
-    recover(layout)?;
+    let _lock = crate::lock::lock(layout)?;
+    recover_locked(layout)?;
     let checked = (|| {
         let (report, _) = checked_node(layout)?;
         let previous = fsops::link_version(&layout.previous())?.ok_or_else(|| {
@@ -537,7 +544,7 @@ pub fn rollback(layout: &Layout) -> Result<RolledBack> {
             json!({ "from": from, "to": to, "health": health.steps, "health_passed": health.passed }),
         ),
     )?;
-    let sealed = seal::seal(layout, &format!("rollback {from} -> {to}"), None)?;
+    let sealed = seal::seal_during_update(layout, &format!("rollback {from} -> {to}"), None)?;
     Ok(RolledBack {
         from,
         to,

@@ -141,25 +141,41 @@ pub fn open(path: &Path, key: &VerifyingKey) -> Result<VerifiedRelease> {
     file.read_exact(&mut bytes)
         .and_then(|()| file.read_exact(&mut signature))
         .map_err(|_| Error::Integrity(format!("{}: truncated in its manifest", path.display())))?;
+    // The signature first: nothing of the manifest is parsed before it verifies. Only a
+    // failure peeks at the key id it names, to tell another key (refused) from an altered
+    // archive (integrity).
+    let pinned = KeyId::of(key);
+    if !verify_signature(key, Domain::Release, &bytes, &hex::encode(signature)) {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            key_id: String,
+        }
+        if let Ok(named) = serde_json::from_slice::<Named>(&bytes)
+            && named.key_id != pinned.as_str()
+        {
+            return Err(Error::Refused(format!(
+                "{} is signed by release key {}; this node accepts only release key {pinned} (pinned at install)",
+                path.display(),
+                airlock::text::Untrusted(&named.key_id)
+            )));
+        }
+        return Err(Error::Integrity(format!(
+            "{}: the release signature does not verify (altered or corrupt)",
+            path.display()
+        )));
+    }
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
         Error::Integrity(format!(
-            "{}: the release manifest is malformed: {}",
+            "{}: the signed release manifest is malformed: {}",
             path.display(),
             airlock::text::error_text(&e)
         ))
     })?;
-    let pinned = KeyId::of(key);
     if manifest.key_id != pinned.as_str() {
-        return Err(Error::Refused(format!(
-            "{} is signed by release key {}; this node accepts only release key {pinned} (pinned at install)",
+        return Err(Error::Integrity(format!(
+            "{}: the manifest names key {} but verifies with the pinned key {pinned}",
             path.display(),
             airlock::text::Untrusted(&manifest.key_id)
-        )));
-    }
-    if !verify_signature(key, Domain::Release, &bytes, &hex::encode(signature)) {
-        return Err(Error::Integrity(format!(
-            "{}: the release signature does not verify (altered or corrupt)",
-            path.display()
         )));
     }
     manifest.check().map_err(|e| prefix(path, e))?;

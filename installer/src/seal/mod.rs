@@ -101,6 +101,7 @@ pub struct Sealed {
 /// Refused while an update's journal exists: a half-updated node is never sealed (run
 /// `update::recover` first, as the `seal` command does).
 pub fn seal(layout: &Layout, reason: &str, at_least: Option<Version>) -> Result<Sealed> {
+    let _lock = crate::lock::lock(layout)?;
     if std::fs::symlink_metadata(layout.journal()).is_ok() {
         return Err(Error::Refused(format!(
             "{} exists: an update was interrupted; run `airlock-install recover` first",
@@ -110,8 +111,8 @@ pub fn seal(layout: &Layout, reason: &str, at_least: Option<Version>) -> Result<
     seal_during_update(layout, reason, at_least)
 }
 
-/// [`seal`] without the journal check: the last step of an update, whose journal is removed
-/// only after the seal is written.
+/// [`seal`] without the lock (its caller holds it) and the journal check: the last step of
+/// an update, whose journal is removed only after the seal is written, and of a rollback.
 pub(crate) fn seal_during_update(
     layout: &Layout,
     reason: &str,

@@ -402,3 +402,96 @@ fn update_health_check_runs_the_real_airlock_on_the_home() {
     assert_eq!(current(&node), "releases/1.1.0");
     node.cmd("verify", &[]).ok();
 }
+
+#[test]
+fn a_second_update_while_one_runs_is_refused() {
+    let vendor = Vendor::new();
+    let node = node_of(&vendor);
+    let lock = node.path("var/lib/airlock-install/lock");
+    let ready = node.path("var/lib/airlock-install/held");
+    // `flock --no-fork` execs the shell, which execs sleep: one process holds the lock.
+    let mut holder = std::process::Command::new("flock")
+        .arg("--no-fork")
+        .arg(&lock)
+        .args(["sh", "-c"])
+        .arg(format!("touch {}; exec sleep 30", s(&ready)))
+        .spawn()
+        .unwrap();
+    while !ready.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let err = node
+        .cmd("update", &[s(&vendor.release("1.1.0", true))])
+        .fails(5);
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(
+        err.contains("another airlock-install is changing this node"),
+        "{err}"
+    );
+    assert_eq!(current(&node), "releases/1.0.0");
+    node.cmd("update", &[s(&vendor.release("1.1.0", true))])
+        .ok();
+}
+
+/// As root with the home owned by the service user: the update opens the home as its
+/// owner, runs the health check as that user, and leaves the home's files theirs.
+#[test]
+fn update_as_root_runs_the_health_check_as_the_service_user() {
+    use std::os::unix::fs::MetadataExt;
+    if !crate::harness::is_root() {
+        println!("skipped: needs root (CI runs as root)");
+        return;
+    }
+    let vendor = Vendor::new();
+    let node = Node::new("1.0.0");
+    std::fs::create_dir_all(node.path("etc")).unwrap();
+    std::fs::write(
+        node.path("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nairlock:x:64124:64124::/var/lib/airlock:/usr/sbin/nologin\n",
+    )
+    .unwrap();
+    node.install(&["--version", "1.0.0", "--release-key", s(&vendor.public())])
+        .ok();
+    node.cmd("seal", &[]).ok();
+    // A stand-in that fails unless it runs as the service user.
+    let bin = vendor.path("as-user");
+    std::fs::create_dir(&bin).unwrap();
+    std::fs::write(
+        bin.join("airlock"),
+        "#!/bin/sh\n# stand-in airlock 1.1.0\n[ \"$(id -u)\" = 64124 ] || { echo \"ran as $(id -u)\"; exit 1; }\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("airlock"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let archive = vendor.path("as-user.airlock");
+    run(&[
+        "release",
+        "--out",
+        s(&archive),
+        "--version",
+        "1.1.0",
+        "--key",
+        s(&vendor.path("release.key")),
+        "--from",
+        s(&bin),
+        "--passphrase-file",
+        s(&vendor.path("pass")),
+    ])
+    .ok();
+    node.cmd("update", &[s(&archive)]).ok();
+    assert_eq!(current(&node), "releases/1.1.0");
+    node.cmd("verify", &[]).ok();
+    for e in std::fs::read_dir(node.path("var/lib/airlock")).unwrap() {
+        let p = e.unwrap().path();
+        assert_eq!(
+            std::fs::symlink_metadata(&p).unwrap().uid(),
+            64124,
+            "{}",
+            p.display()
+        );
+    }
+}
