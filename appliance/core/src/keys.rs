@@ -59,6 +59,12 @@ pub enum Domain {
     Approval,
     /// An operator's authorisation of a deployment or an export.
     OperatorAction,
+    /// The manifest of a node's installed files (`airlock-install seal`), signed by the
+    /// site key.
+    InstallSeal,
+    /// The manifest of a release archive (`airlock-install release`), signed by the
+    /// vendor's release key.
+    Release,
 }
 
 impl Domain {
@@ -71,6 +77,8 @@ impl Domain {
             Domain::Policy => b"airlock/v1/trust-policy\0",
             Domain::Approval => b"airlock/v1/approval\0",
             Domain::OperatorAction => b"airlock/v1/operator-action\0",
+            Domain::InstallSeal => b"airlock/v1/install-seal\0",
+            Domain::Release => b"airlock/v1/release-manifest\0",
         }
     }
 
@@ -242,6 +250,60 @@ pub(crate) mod tests {
         );
         assert!(!verify(&public, Domain::Artifact, b"hellO", &sig));
         assert!(!verify(&public, Domain::Artifact, b"hello", "zz"));
+    }
+
+    #[test]
+    fn every_domain_has_a_tag_of_its_own_that_no_other_begins_with() {
+        let all = [
+            Domain::Artifact,
+            Domain::Audit,
+            Domain::Manifest,
+            Domain::SiteCard,
+            Domain::Policy,
+            Domain::Approval,
+            Domain::OperatorAction,
+            Domain::InstallSeal,
+            Domain::Release,
+        ];
+        // A new domain must be listed above: this match stops compiling without it.
+        for d in all {
+            match d {
+                Domain::Artifact
+                | Domain::Audit
+                | Domain::Manifest
+                | Domain::SiteCard
+                | Domain::Policy
+                | Domain::Approval
+                | Domain::OperatorAction
+                | Domain::InstallSeal
+                | Domain::Release => {}
+            }
+        }
+        for (i, a) in all.iter().enumerate() {
+            let tag = a.tag();
+            assert!(
+                tag.starts_with(b"airlock/v1/") && tag.ends_with(b"\0"),
+                "{a:?}"
+            );
+            for b in &all[i + 1..] {
+                // Prefix-free tags: no message of one domain is also a message of another.
+                assert!(
+                    !tag.starts_with(b.tag()) && !b.tag().starts_with(tag),
+                    "{a:?} and {b:?} share a tag prefix"
+                );
+            }
+        }
+        // A seal signed by a site key is not a release signature, nor the reverse.
+        let key = SigningKey::from_bytes(&[9u8; 32]);
+        let sig = hex::encode(key.sign(&Domain::InstallSeal.message(b"m")).to_bytes());
+        assert!(verify(
+            &key.verifying_key(),
+            Domain::InstallSeal,
+            b"m",
+            &sig
+        ));
+        assert!(!verify(&key.verifying_key(), Domain::Release, b"m", &sig));
+        assert!(!verify(&key.verifying_key(), Domain::Manifest, b"m", &sig));
     }
 
     #[test]
