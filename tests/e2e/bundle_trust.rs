@@ -318,7 +318,7 @@ fn a_policy_says_whose_gate_reports_count() {
     let model = w.model();
     // Plant's demo policy counts lab's gate reports for production only.
     let mut deploy = vec!["deploy".to_string(), model.clone()];
-    deploy.extend(["--slot".to_string(), "canary".to_string()]);
+    deploy.extend(["--slot".to_string(), "staging".to_string()]);
     deploy.extend(w.as_op("omar"));
     fails(
         &w.plant(),
@@ -326,7 +326,7 @@ fn a_policy_says_whose_gate_reports_count() {
         5,
         &[
             "is not gated",
-            "gate reports of site lab do not count for slot \"canary\"",
+            "gate reports of site lab do not count for slot \"staging\"",
         ],
     );
     // Without the policy's `gates`, only plant's own gate reports count.
