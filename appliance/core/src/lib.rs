@@ -19,11 +19,13 @@
 //! - [`contract`]: schema contracts, and the one parser of untrusted cells;
 //! - [`check`]: checking rows against a contract and tallying violations;
 //! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches;
+//! - [`drift`]: drift of current data from a reference, per feature: tests for small
+//!   samples, distances for large ones, over bounded, mergeable summaries;
 //! - [`record`]: the [`record::Record`] trait that ties each record type to its kind, and the
 //!   record documents: [`dataset`], [`features`] (with THE transform), [`lifecycle`] (gate
 //!   reports, approvals, deployments), [`provenance`] statements, operator certificates.
 //!
-//! Modules depend one way: `contract` ← `profile` ← `check` (the violation rules are the
+//! Modules depend one way: `contract` ← `drift` ← `profile` ← `check` (the violation rules are the
 //! contract's, [`contract::Rule`]; the checker tallies them).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -33,6 +35,7 @@ pub mod check;
 pub mod contract;
 pub mod dataset;
 pub mod digest;
+pub mod drift;
 pub mod error;
 pub mod features;
 pub mod freshness;
