@@ -13,6 +13,8 @@
 //! - [`contract`], [`check`], [`profile`], [`data`], [`parquet_file`]:
 //!   versioned schema contracts, the checks and profile computed in one
 //!   streaming pass at ingest, and immutable raw snapshots (CSV, Parquet);
+//! - [`drift`]: drift of a file from a reference dataset, per feature (the core's
+//!   measures over the reference's stored summaries);
 //! - [`features`]: versioned feature sets and the one transform used by
 //!   training and serving;
 //! - [`online`]: the online store (latest vector per entity, atomic version
@@ -46,6 +48,7 @@ pub mod bundle;
 pub mod data;
 pub mod db;
 pub mod demo;
+pub mod drift;
 pub mod error;
 pub mod evaluate;
 pub mod failpoint;

@@ -9,6 +9,7 @@
 
 mod cli;
 mod cli_data;
+mod cli_drift;
 mod cli_eval;
 mod output;
 

@@ -12,6 +12,7 @@ mod bundles;
 mod contracts;
 mod crash;
 mod demo;
+mod drift;
 mod escapes;
 mod evaluation;
 mod features;

@@ -551,6 +551,15 @@ pub fn divergence(metric: DriftMetric, expected: &[u64], actual: &[u64]) -> f64 
     }
 }
 
+/// Why a numeric column keeps no summary although it has values: they span more than a grid
+/// of finite numbers can cover (from near −f64::MAX to near f64::MAX).
+fn unmeasurable(p: &ColumnProfile) -> Option<&'static str> {
+    p.numeric
+        .as_ref()
+        .filter(|n| !(n.max - n.min).is_finite())
+        .map(|_| "its values span more than finite numbers can bin")
+}
+
 impl Profile {
     /// The reference for drift measures against data of `contract` (the contract this
     /// profile was computed under): numbers from each column's stored summary, categories
@@ -564,7 +573,11 @@ impl Profile {
                 count: p.count,
                 missing: p.nulls,
                 summary: if c.ty.is_numeric() {
-                    p.summary.clone().map_or(Summary::Missing, Summary::Numbers)
+                    match (&p.summary, unmeasurable(p)) {
+                        (Some(s), _) => Summary::Numbers(s.clone()),
+                        (None, Some(why)) => Summary::Unmeasurable(why.into()),
+                        (None, None) => Summary::Missing,
+                    }
                 } else {
                     Summary::Categories(CatSummary::new(
                         c.categories.as_deref(),
@@ -596,6 +609,7 @@ impl Profile {
             c.ty.is_numeric()
                 && p.count > 0
                 && p.summary.is_none()
+                && unmeasurable(p).is_none()
                 && drift::not_a_feature(contract, &c.name).is_none()
         })
     }

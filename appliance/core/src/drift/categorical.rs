@@ -4,8 +4,7 @@
 //! The reference needs nothing beyond the profile ingest already keeps
 //! (`Profile::drift_reference`): a category column's profile lists every value with its
 //! count (exact unless the column has more than 65,536 distinct values), and the contract
-//! lists the values a file may hold. A free-text column keeps its 20 most frequent values;
-//! the rest is "other" on both sides. The current side is one counter per listed value and one for
+//! lists the values a file may hold. Values the list lacks count as "other" on both sides. The current side is one counter per listed value and one for
 //! "other", so it is bounded by the list and merges by adding.
 
 use std::collections::HashMap;

@@ -14,6 +14,8 @@
 //!   either ([`DriftPolicy::numeric`], [`DriftPolicy::categorical`]).
 //! - A numeric column with at most [`DriftPolicy::few_values`] (5) distinct values over both
 //!   sides is compared as categories.
+//! - Key, entity and event time columns are not features, and free-text columns are not
+//!   compared (a category column is).
 //!
 //! **The summaries.** A reference column is a [`NumSummary`] (numbers, stored with the
 //! dataset's profile at ingest) or a [`CatSummary`] (categories, from the profile's value
@@ -251,7 +253,6 @@ struct RefColumn {
     count: u64,
     missing: u64,
     kind: RefKind,
-    note: Option<&'static str>,
 }
 
 /// A reference dataset's per-column summaries, laid out for counting current data.
@@ -295,6 +296,8 @@ pub enum Summary {
     Categories(CatSummary),
     /// A numeric column whose profile keeps no summary (made before summaries were kept).
     Missing,
+    /// A numeric column whose values cannot be summarised, and why.
+    Unmeasurable(String),
 }
 
 impl Reference {
@@ -312,9 +315,12 @@ impl Reference {
         }
         let mut columns = Vec::with_capacity(parts.len());
         for (c, p) in contract.columns.iter().zip(parts) {
-            let mut note = None;
             let kind = if let Some(why) = not_a_feature(contract, &c.name) {
                 RefKind::Skipped(why)
+            } else if c.ty == ColumnType::String {
+                RefKind::Skipped(
+                    "free text (declare it a category column to compare its values)".into(),
+                )
             } else if p.count == 0 {
                 RefKind::Skipped("the reference has no values in this column".into())
             } else {
@@ -326,14 +332,8 @@ impl Reference {
                             summary: s,
                         }
                     }
-                    Summary::Categories(s) if !c.ty.is_numeric() => {
-                        if c.ty == ColumnType::String {
-                            note = Some(
-                                "free text: the reference's most frequent values, the rest as one",
-                            );
-                        }
-                        RefKind::Category(s)
-                    }
+                    Summary::Categories(s) if !c.ty.is_numeric() => RefKind::Category(s),
+                    Summary::Unmeasurable(why) => RefKind::Skipped(why),
                     Summary::Missing => {
                         return Err(Error::Rejected(format!(
                             "the reference profile keeps no summary of column {:?}: profile the reference again",
@@ -355,7 +355,6 @@ impl Reference {
                 count: p.count,
                 missing: p.missing,
                 kind,
-                note,
             });
         }
         Ok(Reference { rows, columns })
@@ -501,7 +500,7 @@ pub fn compare(reference: &Reference, current: &Sketch, policy: &DriftPolicy) ->
                 reference_missing: r.missing,
                 current_missing: missing,
                 error_bound: 0.0,
-                note: r.note.map(str::to_string),
+                note: None,
             };
             match (&r.kind, c) {
                 (RefKind::Skipped(why), _) => report.note = Some(why.clone()),

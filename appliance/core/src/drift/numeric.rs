@@ -692,7 +692,9 @@ impl<'a> Paired<'a> {
                         } else {
                             width * (d0 * d0 + d1 * d1) / (2.0 * (d0.abs() + d1.abs()))
                         };
-                        let est = linear.clamp(lo, hi);
+                        // (max and min, not clamp: values near f64's limits can make the
+                        // ends infinite or NaN, and clamp panics on those.)
+                        let est = linear.max(lo).min(hi);
                         total += est;
                         bound += (est - lo).max(hi - est);
                     }

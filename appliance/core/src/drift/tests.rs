@@ -672,3 +672,54 @@ fn key_and_time_columns_are_not_features() {
     assert_eq!(reports[1].verdict, Verdict::NotChecked);
     assert_eq!(reports[2].verdict, Verdict::NoDrift);
 }
+
+#[test]
+fn values_near_the_float_limits_give_finite_reports_or_say_why_not() {
+    let c = contract("float", "");
+    let mut rng = SplitMix(13);
+    // A range wider than f64 holds: no grid can cover it.
+    let mut wide: Vec<f64> = (0..5000).map(|_| normal(&mut rng)).collect();
+    wide.extend([-1.7e308, 1.7e308]);
+    let profile = profile_of(&c, "float", &wide);
+    assert!(profile.columns[0].summary.is_none());
+    assert!(!profile.lacks_summaries(&c), "nothing to profile again");
+    let r = profile.drift_reference(&c).expect("reference");
+    let got = report(
+        &c,
+        &r,
+        &sketch_of(&r, "float", &wide),
+        &DriftPolicy::default(),
+    );
+    assert_eq!(got.verdict, Verdict::NotChecked);
+    assert!(
+        got.note.as_deref().is_some_and(|n| n.contains("finite")),
+        "{got:?}"
+    );
+    // Huge but within range, on both sides and as exact points: finite values, no panic.
+    let huge: Vec<f64> = (0..5000).map(|_| normal(&mut rng) * 1e306).collect();
+    let r = profile_of(&c, "float", &huge)
+        .drift_reference(&c)
+        .expect("reference");
+    let far: Vec<f64> = (0..5000)
+        .map(|_| normal(&mut rng) * 1e307 + 8e307)
+        .collect();
+    for m in [Measure::Wasserstein, Measure::Ks, Measure::Psi] {
+        let got = report(&c, &r, &sketch_of(&r, "float", &far), &forced(m));
+        assert!(
+            got.value.is_some_and(f64::is_finite) && got.error_bound.is_finite(),
+            "{got:?}"
+        );
+        assert_eq!(got.verdict, Verdict::Drift, "{got:?}");
+    }
+    let points = [-1.7e308, 0.0, 1.7e308];
+    let r = profile_of(&c, "float", &points)
+        .drift_reference(&c)
+        .expect("reference");
+    let got = report(
+        &c,
+        &r,
+        &sketch_of(&r, "float", &[1.7e308, 1.7e308]),
+        &forced(Measure::Wasserstein),
+    );
+    assert!(got.value.is_some_and(f64::is_finite), "{got:?}");
+}
