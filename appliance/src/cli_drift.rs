@@ -56,7 +56,8 @@ fn measured(r: &DriftReport) -> (String, String, String, String) {
         return Default::default();
     };
     let past = r.verdict == Verdict::Drift;
-    let about = if r.error_bound > 0.0 {
+    // A bound that cannot change the four decimals shown is not worth a column.
+    let about = if r.error_bound >= 5e-5 {
         format!("±{}", number(r.error_bound))
     } else {
         String::new()
