@@ -671,7 +671,9 @@ impl<'a> Paired<'a> {
                 }
                 Cell::Span { width, .. } => {
                     // ∫ over the cell of (F − F(left)) is Σ (right − x) / n for each side.
-                    let (ar, ac) = ((rc * width - rs) / nr, (cc * width - cs) / nc);
+                    // (As share × width − sum / n: no product of a count and a width, which
+                    // could overflow where neither factor does.)
+                    let (ar, ac) = (pr * width - rs / nr, pc * width - cs / nc);
                     let d0 = fr - fc;
                     let integral = width * d0 + ar - ac;
                     let (low, high) = (d0 - pc, d0 + pr);
@@ -696,7 +698,11 @@ impl<'a> Paired<'a> {
                         // ends infinite or NaN, and clamp panics on those.)
                         let est = linear.max(lo).min(hi);
                         total += est;
-                        bound += (est - lo).max(hi - est);
+                        bound += if lo.is_finite() && hi.is_finite() {
+                            (est - lo).max(hi - est)
+                        } else {
+                            f64::INFINITY
+                        };
                     }
                 }
             }
@@ -754,8 +760,9 @@ pub fn wasserstein_exact(values: &[f64], counts: &[u64], current: &[f64]) -> f64
             (None, Some(b)) => *b,
             (None, None) => break,
         };
-        if at.is_finite() {
-            total += (cr as f64 / nr - cc as f64 / nc).abs() * (next - at);
+        let gap = (cr as f64 / nr - cc as f64 / nc).abs();
+        if at.is_finite() && gap > 0.0 {
+            total += gap * (next - at);
         }
         while i < values.len() && values[i] == next {
             cr += counts[i];
