@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 
 use serde::Serialize;
 
@@ -81,7 +81,7 @@ pub fn against_file(
     policy: &DriftPolicy,
     on_row: &(dyn Fn(u64) + Sync),
 ) -> Result<DatasetDrift> {
-    policy.check("given")?;
+    policy.check("(as given)")?;
     let (id, doc) = data::show(home, reference)?;
     let contract = data::load_contract(home, &doc.contract)?;
     let (profile, from) = match doc.profile {
@@ -205,11 +205,13 @@ fn sketch_csv(
         .clamp(1, 8);
     let (work_tx, work_rx) = mpsc::sync_channel::<Batch>(2 * workers);
     let (free_tx, free_rx) = mpsc::channel::<Batch>();
-    let work_rx = Mutex::new(work_rx);
+    // Each worker holds the receiving end: when every worker has stopped (a panic), it is
+    // gone and the reader's next send fails instead of waiting forever.
+    let work_rx = Arc::new(Mutex::new(work_rx));
     std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
-                let (work_rx, free_tx) = (&work_rx, free_tx.clone());
+                let (work_rx, free_tx) = (Arc::clone(&work_rx), free_tx.clone());
                 s.spawn(move || {
                     let mut sketch = reference.sketch();
                     let mut found = Found::default();
@@ -239,6 +241,7 @@ fn sketch_csv(
             })
             .collect();
         drop(free_tx);
+        drop(work_rx);
         let read = (|| -> Result<()> {
             let mut rows = CsvRows::open(contract, BufReader::with_capacity(1 << 20, f), &source)?;
             let mut batch = new_batch(&free_rx);
