@@ -12,7 +12,7 @@ use airlock::header::{HeaderColumn, Renamed};
 use airlock::home::Home;
 use airlock::profile::ColumnProfile;
 use airlock::registry::NameRef;
-use airlock::{features, online};
+use airlock::{drift, features, online};
 
 use crate::cli::short;
 use crate::output::Out;
@@ -74,6 +74,27 @@ pub enum DataCmd {
     Show {
         /// The dataset, [SITE/]NAME[@VERSION].
         dataset: String,
+    },
+    /// Measure how far a file has drifted from a reference dataset, feature by
+    /// feature: a test (Kolmogorov-Smirnov, chi-squared) when either side has at
+    /// most 1000 values, a distance (Wasserstein normed by the reference's
+    /// standard deviation, Jensen-Shannon) when both have more (docs/monitoring.md).
+    /// Reads only. Exit status 8 when a feature drifted, 0 when none did.
+    Drift {
+        /// The reference dataset, [SITE/]NAME[@VERSION].
+        dataset: String,
+        /// The file to compare, read under the reference's contract (CSV in its
+        /// dialect, or Parquet).
+        #[arg(long, value_name = "FILE")]
+        current: PathBuf,
+        /// Measures and thresholds (TOML, docs/monitoring.md) instead of the
+        /// defaults.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The file's format (by default: .parquet/.pq is Parquet, anything
+        /// else CSV).
+        #[arg(long, value_enum)]
+        format: Option<FormatArg>,
     },
 }
 
@@ -304,6 +325,44 @@ pub fn data(home_dir: &Path, out: Out, cmd: DataCmd) -> Result<i32> {
                         r.created_at
                     ));
                 }
+            });
+        }
+        DataCmd::Drift {
+            dataset,
+            current,
+            policy,
+            format,
+        } => {
+            let home = Home::open_read_only(home_dir)?;
+            let policy = match policy {
+                Some(p) => {
+                    let bytes = airlock::fsx::read_capped(&p, 1 << 20)?;
+                    let text = String::from_utf8(bytes).map_err(|_| {
+                        airlock::Error::Rejected(format!(
+                            "drift policy {}: not UTF-8 text",
+                            p.display()
+                        ))
+                    })?;
+                    drift::DriftPolicy::from_toml(&text, &p.display().to_string())?
+                }
+                None => drift::DriftPolicy::default(),
+            };
+            let bar = out.counter("reading");
+            let r = drift::against_file(
+                &home,
+                &dataset.parse()?,
+                &current,
+                format.map(Format::from),
+                &policy,
+                &|n| bar.set_position(n),
+            );
+            bar.finish_and_clear();
+            let r = r?;
+            out.emit(&r, |r| crate::cli_drift::print(out, r));
+            return Ok(if r.drifted.is_empty() {
+                exit::OK
+            } else {
+                exit::DRIFT
             });
         }
         DataCmd::Show { dataset } => {

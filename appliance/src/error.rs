@@ -25,6 +25,9 @@ pub mod exit {
     /// A key file is missing, unreadable, of the wrong kind, too permissive,
     /// or does not belong to this site.
     pub const KEY: i32 = 7;
+    /// Not an error: the command ran and found drift (`data drift`); its
+    /// report is printed in full, as with no drift.
+    pub const DRIFT: i32 = 8;
 }
 
 /// Everything that can go wrong in the appliance.

@@ -14,6 +14,8 @@
 //!   [`parquet_file`]: versioned schema contracts (with the header columns
 //!   they ignore or rename), the checks and profile computed in one
 //!   streaming pass at ingest, and immutable raw snapshots (CSV, Parquet);
+//! - [`drift`]: drift of a file from a reference dataset, per feature (the core's
+//!   measures over the reference's stored summaries);
 //! - [`features`]: versioned feature sets and the one transform used by
 //!   training and serving;
 //! - [`online`]: the online store (latest vector per entity, atomic version
@@ -52,6 +54,7 @@ pub mod data;
 pub mod db;
 pub mod demo;
 pub mod description;
+pub mod drift;
 pub mod error;
 pub mod evaluate;
 pub mod failpoint;

@@ -10,6 +10,7 @@
 mod cli;
 mod cli_card;
 mod cli_data;
+mod cli_drift;
 mod cli_eval;
 mod cli_gate;
 mod cli_rollout;

@@ -10,7 +10,8 @@
 //! Beyond "no panic": an accepted record re-encodes to bytes that parse to the same record;
 //! it parses as no other record type (a kind cannot be mistaken for another); each type's
 //! own checks run on it; a feature set that passes its check turns rows (all missing, all
-//! text, all numbers) into vectors of exactly its width with only finite values.
+//! text, all numbers) into vectors of exactly its width with only finite values; a dataset
+//! record's drift summaries either fail their check or give measures that are numbers.
 
 #![no_main]
 
@@ -93,6 +94,33 @@ fn feature_set(doc: &FeatureSetDoc) {
     }
 }
 
+/// A dataset record's drift summaries (a peer's, say): each either refused by its check or
+/// usable, with finite measures, against current values at and beyond its range.
+fn drift_summaries(doc: &DatasetDoc) {
+    use airlock_core::drift::NumCurrent;
+    use airlock_core::drift::numeric::Paired;
+    for c in doc.profile.iter().flat_map(|p| &p.columns) {
+        let Some(s) = &c.summary else { continue };
+        if s.check(&c.name).is_err() {
+            continue;
+        }
+        let layout = s.layout();
+        let mut current = NumCurrent::default();
+        for x in [s.min, s.max, (s.min + s.max) / 2.0, -1.7e308, 0.0, 1.7e308] {
+            if x.is_finite() {
+                current.add(&layout, x);
+            }
+        }
+        let paired = Paired::new(s, &layout, &current);
+        let (at_edges, upper) = paired.ks();
+        assert!(at_edges <= upper);
+        let (w, bound) = paired.wasserstein();
+        assert!(!w.is_nan() && !bound.is_nan(), "{w} ± {bound}");
+        let (r, k) = paired.binned(10);
+        assert_eq!(r.len(), k.len());
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, bytes)) = data.split_first() else {
         return;
@@ -104,7 +132,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            round_trip::<DatasetDoc>(bytes);
+            if let Some(doc) = round_trip::<DatasetDoc>(bytes) {
+                drift_summaries(&doc);
+            }
         }
         2 => {
             if let Some(doc) = round_trip::<FeatureSetDoc>(bytes) {

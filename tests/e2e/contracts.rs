@@ -739,14 +739,14 @@ fn violations_in_a_crlf_file_name_the_line_the_row_starts_on() {
 
 /// A Parquet column: its name and values (`None` is missing; a column with
 /// a missing value is OPTIONAL, otherwise REQUIRED).
-enum Col {
+pub(crate) enum Col {
     I64(&'static str, Vec<Option<i64>>),
     F64(&'static str, Vec<Option<f64>>),
     Str(&'static str, Vec<Option<&'static str>>),
 }
 
 /// Writes a one-row-group, Snappy-compressed Parquet file.
-fn write_parquet(path: &Path, cols: &[Col]) {
+pub(crate) fn write_parquet(path: &Path, cols: &[Col]) {
     use parquet::data_type::{ByteArray, ByteArrayType, DoubleType, Int64Type};
     use parquet::file::properties::WriterProperties;
     use parquet::file::writer::SerializedFileWriter;

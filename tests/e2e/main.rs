@@ -13,6 +13,7 @@ mod card;
 mod contracts;
 mod crash;
 mod demo;
+mod drift;
 mod escapes;
 mod evaluation;
 mod features;

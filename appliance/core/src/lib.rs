@@ -21,12 +21,14 @@
 //! - [`header`]: how a file's named columns map to a contract's (ignored and renamed columns);
 //! - [`check`]: checking rows against a contract and tallying violations;
 //! - [`profile`], [`sketch`]: the profile computed in the same pass, its sketches;
+//! - [`drift`]: drift of current data from a reference, per feature: tests for small
+//!   samples, distances for large ones, over bounded, mergeable summaries;
 //! - [`record`]: the [`record::Record`] trait that ties each record type to its kind, and the
 //!   record documents: [`dataset`], [`features`] (with THE transform), [`lifecycle`] (gate
 //!   reports, approvals, deployments), [`provenance`] statements, [`description`]s of models
 //!   (intended use, out of scope, known limits), operator certificates.
 //!
-//! Modules depend one way: `contract` ← `profile` ← `check` (the violation rules are the
+//! Modules depend one way: `contract` ← `drift` ← `profile` ← `check` (the violation rules are the
 //! contract's, [`contract::Rule`]; the checker tallies them).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -37,6 +39,7 @@ pub mod contract;
 pub mod dataset;
 pub mod description;
 pub mod digest;
+pub mod drift;
 pub mod error;
 pub mod features;
 pub mod freshness;

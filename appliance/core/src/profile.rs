@@ -15,6 +15,8 @@ use std::collections::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 
 use crate::contract::{ColumnType, Contract, DriftMetric, ValueRef, format_time};
+use crate::drift::{self, CatSummary, ColumnReference, NumBuilder, NumSummary, Reference, Summary};
+use crate::error::Result;
 use crate::sketch::{Hll, Reservoir, hash64};
 
 /// Values sampled per column for quantiles and histograms.
@@ -120,6 +122,10 @@ pub struct ColumnProfile {
     /// [`EXACT_DISTINCT`] distinct values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_exact: Option<bool>,
+    /// The numbers' distribution for drift measures ([`crate::drift`]): exact values while
+    /// few, else a fine grid. Absent from profiles made before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<NumSummary>,
 }
 
 /// A distribution check's outcome.
@@ -187,6 +193,8 @@ struct NumAcc {
     max: f64,
     sample: Reservoir,
     distinct: Distinct,
+    /// The distribution kept for drift measures.
+    summary: NumBuilder,
     /// Reference bins for a drift check: inner edges and counts (one below
     /// the first edge, one above the last).
     drift: Option<(Vec<f64>, Vec<u64>)>,
@@ -239,6 +247,7 @@ impl Profiler {
                         max: f64::NEG_INFINITY,
                         sample: Reservoir::new(SAMPLE, 0x5eed ^ i as u64),
                         distinct: Distinct::new(),
+                        summary: NumBuilder::new(),
                         drift,
                     }))
                 } else {
@@ -276,6 +285,7 @@ impl Profiler {
                 a.min = a.min.min(x);
                 a.max = a.max.max(x);
                 a.sample.add(x);
+                a.summary.add(x);
                 a.distinct.add(hash64(&x.to_bits().to_le_bytes()));
                 if let Some((edges, counts)) = &mut a.drift {
                     counts[drift_bin(edges, x)] += 1;
@@ -327,10 +337,12 @@ impl Profiler {
                 numeric: None,
                 top: Vec::new(),
                 top_exact: None,
+                summary: None,
             };
             let mut actual_freqs = None;
             match acc {
-                Acc::Num(a) => {
+                Acc::Num(mut a) => {
+                    p.summary = std::mem::take(&mut a.summary).finish();
                     (p.distinct, p.distinct_exact) = a.distinct.count();
                     if let Some((_, counts)) = &a.drift {
                         actual_freqs = Some(counts.clone());
@@ -536,6 +548,70 @@ pub fn divergence(metric: DriftMetric, expected: &[u64], actual: &[u64]) -> f64 
             let m: Vec<f64> = e.iter().zip(&a).map(|(e, a)| (e + a) / 2.0).collect();
             (kl(&e, &m) + kl(&a, &m)) / 2.0
         }
+    }
+}
+
+/// Why a numeric column keeps no summary although it has values: they span more than a grid
+/// of finite numbers can cover (from near −f64::MAX to near f64::MAX).
+fn unmeasurable(p: &ColumnProfile) -> Option<&'static str> {
+    p.numeric
+        .as_ref()
+        .filter(|n| !(n.max - n.min).is_finite())
+        .map(|_| "its values span more than finite numbers can bin")
+}
+
+impl Profile {
+    /// The reference for drift measures against data of `contract` (the contract this
+    /// profile was computed under): numbers from each column's stored summary, categories
+    /// from its value counts.
+    pub fn drift_reference(&self, contract: &Contract) -> Result<Reference> {
+        let parts = contract
+            .columns
+            .iter()
+            .zip(&self.columns)
+            .map(|(c, p)| ColumnReference {
+                count: p.count,
+                missing: p.nulls,
+                summary: if c.ty.is_numeric() {
+                    match (&p.summary, unmeasurable(p)) {
+                        (Some(s), _) => Summary::Numbers(s.clone()),
+                        (None, Some(why)) => Summary::Unmeasurable(why.into()),
+                        (None, None) => Summary::Missing,
+                    }
+                } else {
+                    Summary::Categories(CatSummary::new(
+                        c.categories.as_deref(),
+                        p.top.iter().map(|f| (f.value.as_str(), f.count)),
+                        p.count,
+                    ))
+                },
+            })
+            .collect();
+        if self.columns.len() != contract.columns.len()
+            || contract
+                .columns
+                .iter()
+                .zip(&self.columns)
+                .any(|(c, p)| c.name != p.name || c.ty != p.ty)
+        {
+            return Err(crate::Error::Integrity(format!(
+                "the reference profile's columns do not match contract {} v{}",
+                contract.name, contract.version
+            )));
+        }
+        Reference::new(contract, self.rows, parts)
+    }
+
+    /// True when a numeric feature has values but no stored summary (a profile made
+    /// before summaries were kept): drift needs the reference profiled again.
+    pub fn lacks_summaries(&self, contract: &Contract) -> bool {
+        contract.columns.iter().zip(&self.columns).any(|(c, p)| {
+            c.ty.is_numeric()
+                && p.count > 0
+                && p.summary.is_none()
+                && unmeasurable(p).is_none()
+                && drift::not_a_feature(contract, &c.name).is_none()
+        })
     }
 }
 
