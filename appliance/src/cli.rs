@@ -85,6 +85,10 @@ enum Command {
     /// Score a model on a separate dataset: metrics, confusion, threshold sweep, calibration,
     /// importance, slices, fairness, robustness; stores a signed evaluation record.
     Evaluate(crate::cli_eval::EvaluateArgs),
+    /// What deployed models see while they serve: drift per feature, prediction drift,
+    /// refusals and latency per window, alerts (docs/monitoring.md).
+    #[command(subcommand)]
+    Monitor(crate::cli_monitor::MonitorCmd),
     /// Judge a model against a gate policy or held-out thresholds; stores a signed report.
     Gate(crate::cli_gate::GateArgs),
     /// An operator's signed approval of a gated model (asks for the
@@ -152,6 +156,8 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
         /// Refuse to start unless the model uses exactly this feature set, [SITE/]NAME@VERSION.
         #[arg(long)]
         features: Option<String>,
+        #[command(flatten)]
+        monitor: crate::cli_monitor::ServeMonitorArgs,
     },
     /// Score rows (JSON lines, one object per line, or CSV) with the deployed model.
     Predict {
@@ -862,6 +868,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Gate(a) => return crate::cli_gate::run(&home_dir, out, a),
+        Command::Monitor(cmd) => return crate::cli_monitor::run(&home_dir, out, cmd),
         Command::Approve {
             model,
             operator: who,
@@ -901,9 +908,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             request_timeout,
             idle_timeout,
             features,
+            monitor,
         } => {
             let mut home = open()?;
             let want = features.map(|f| f.parse::<NameRef>()).transpose()?;
+            let monitor = monitor.policy()?;
             let opts = airlock::serve::ServeOptions {
                 socket: socket.clone(),
                 allow_uids: allow_uid.into_iter().collect(),
@@ -912,6 +921,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 max_connections_per_uid,
                 request_timeout: std::time::Duration::from_secs(request_timeout),
                 idle_timeout: std::time::Duration::from_secs(idle_timeout),
+                monitor,
             };
             let server = airlock::serve::prepare(&mut home, &slot, want.as_ref(), opts)?;
             // The home's lock is released: other commands run while this serves.

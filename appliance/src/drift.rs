@@ -116,6 +116,18 @@ pub fn against_file(
     })
 }
 
+/// The drift reference of dataset record `id` (its profile's summaries, or its snapshot
+/// profiled again when the profile predates them), with its contract.
+pub fn reference_of(home: &Home, id: &Digest) -> Result<(Reference, Contract)> {
+    let doc: data::DatasetDoc = crate::registry::load(&home.conn, home.vault(), id)?;
+    let contract = data::load_contract(home, &doc.contract)?;
+    let profile = match doc.profile {
+        Some(p) if !p.lacks_summaries(&contract) => p,
+        _ => profile_again(home, id, &contract)?,
+    };
+    Ok((profile.drift_reference(&contract)?, contract))
+}
+
 /// The reference's profile, computed again from its raw snapshot.
 fn profile_again(home: &Home, id: &Digest, contract: &Contract) -> Result<Profile> {
     let mut p = Profiler::new(contract, None);

@@ -66,6 +66,7 @@ pub mod keys;
 pub mod lifecycle;
 pub mod lineage;
 pub mod models;
+pub mod monitor;
 pub mod online;
 pub mod operator;
 pub mod parquet_file;

@@ -13,6 +13,7 @@ mod cli_data;
 mod cli_drift;
 mod cli_eval;
 mod cli_gate;
+mod cli_monitor;
 mod cli_rollout;
 mod output;
 

@@ -536,6 +536,41 @@ pub fn rollback(
     Ok((id, dep))
 }
 
+/// Empties a canary or shadow slot by the node's own decision (the monitor's canary rules):
+/// a retirement record signed by the site, with no operator, audited as `model.rollback` with
+/// `automatic: true`. The node never changes production on its own.
+pub fn retire_by_node(home: &mut Home, slot: &str, reason: &str) -> Result<(Digest, Deployment)> {
+    if slot != CANARY && slot != SHADOW {
+        return Err(Error::Refused(format!(
+            "the node rolls back only a canary or a shadow on its own, not {slot:?}"
+        )));
+    }
+    let (_, now) = current(home, slot)?
+        .ok_or_else(|| Error::NotFound(format!("slot {slot:?} is empty; nothing to roll back")))?;
+    let dep = record_of(
+        home,
+        &now.model,
+        slot,
+        Change {
+            action: Action::Retire,
+            percent: None,
+            reason: Some(reason.into()),
+        },
+        None,
+        None,
+    )?;
+    let tx = home.begin()?;
+    let id = store(&tx, &dep, None)?;
+    let mut d = details(&dep, None, None);
+    d["automatic"] = json!(true);
+    tx.commit(AuditEntry::new(
+        "model.rollback",
+        &[id.hex(), now.model.hex()],
+        d,
+    ))?;
+    Ok((id, dep))
+}
+
 /// Where a request goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -564,6 +599,8 @@ pub struct Router {
     pub shadow: Option<Share>,
     /// The columns of a request's entity key: the contract's entity column, else its key.
     key: Vec<String>,
+    /// The slot it routes (`production`, or another slot served alone).
+    pub slot: String,
 }
 
 /// Buckets of a share: a request is in a share of P percent when its bucket is under P * 100.
@@ -615,6 +652,7 @@ impl Router {
             canary,
             shadow,
             key,
+            slot: slot.to_owned(),
         })
     }
 

@@ -51,6 +51,7 @@ use crate::lifecycle::Scorer;
 use crate::registry::NameRef;
 use crate::rollout::{Route, Router};
 use crate::store::AuditEntry;
+use crate::time::Timestamp;
 
 /// How a server is set up.
 #[derive(Clone, Debug)]
@@ -70,6 +71,8 @@ pub struct ServeOptions {
     pub request_timeout: Duration,
     /// Longest wait for the next request on an open connection; then it is closed.
     pub idle_timeout: Duration,
+    /// Monitoring (windows, alerts, the canary's automatic rollback); `None`: off.
+    pub monitor: Option<crate::monitor::MonitorPolicy>,
 }
 
 /// Connections held per peer uid. A [`UidSlot`] counts one and gives it back when dropped.
@@ -157,6 +160,7 @@ fn bind(path: &Path) -> Result<UnixListener> {
 pub struct Prepared {
     router: Router,
     opts: ServeOptions,
+    monitors: Monitors,
     /// Where the server looks for deployment changes, and what it serves.
     watch: Watch,
 }
@@ -250,21 +254,126 @@ pub fn prepare(
         features: features.cloned(),
         seq,
     };
+    let mut monitors = Monitors::default();
+    if let Some(p) = &opts.monitor {
+        monitors.add(home, &router, p.window_seconds)?;
+    }
     Ok(Prepared {
         router,
         opts,
+        monitors,
         watch,
     })
 }
 
-/// The router to serve with now: a new one when a deployment changed since `seq`.
-fn reload(watch: &Watch, seq: i64) -> Result<Option<(Router, i64)>> {
+/// The collectors of every (slot, model) served, kept while the server runs.
+#[derive(Default)]
+struct Monitors {
+    by: std::collections::BTreeMap<(String, Digest), crate::monitor::Collector>,
+}
+
+impl Monitors {
+    /// Adds a collector for every (slot, model) of `router` not watched yet.
+    fn add(&mut self, home: &Home, router: &Router, window: u64) -> Result<()> {
+        let mut each = vec![(router.slot.clone(), &router.production)];
+        if let Some(c) = &router.canary {
+            each.push((crate::rollout::CANARY.to_owned(), &c.scorer));
+        }
+        if let Some(sh) = &router.shadow {
+            each.push((crate::rollout::SHADOW.to_owned(), &sh.scorer));
+        }
+        for (slot, scorer) in each {
+            let key = (slot.clone(), scorer.model_id);
+            if let std::collections::btree_map::Entry::Vacant(e) = self.by.entry(key) {
+                e.insert(crate::monitor::Collector::new(home, scorer, &slot, window)?);
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, slot: &str, model: Digest, seen: &crate::monitor::Seen<'_>) {
+        let now = <Timestamp as crate::time::Now>::now();
+        if let Some(c) = self.by.get_mut(&(slot.to_owned(), model)) {
+            c.record(now, seen);
+        }
+    }
+
+    /// Closed windows (every window, at shutdown).
+    fn take(&mut self, all: bool) -> Vec<airlock_core::monitor::MonitorWindow> {
+        let now = <Timestamp as crate::time::Now>::now();
+        self.by
+            .values_mut()
+            .flat_map(|c| {
+                c.tick(now);
+                c.take(all)
+            })
+            .collect()
+    }
+}
+
+type SharedMonitors = Arc<Mutex<Monitors>>;
+
+/// Stores closed windows and runs the monitor's check (alerts, the canary's rollback); what
+/// it did goes to stderr. Runs off the server's thread (it waits for the home's lock).
+fn flush(
+    root: &Path,
+    windows: &[airlock_core::monitor::MonitorWindow],
+    policy: &crate::monitor::MonitorPolicy,
+) {
+    let done = (|| -> Result<crate::monitor::Checked> {
+        let mut home = Home::open(root)?;
+        crate::monitor::store(&mut home, windows)?;
+        crate::monitor::check(&mut home, policy)
+    })();
+    match done {
+        Ok(c) => {
+            for a in &c.raised {
+                eprintln!(
+                    "airlock serve: alert: {} {} of model {} ({}): {} {:.4} >= {}",
+                    a.kind,
+                    a.feature
+                        .as_deref()
+                        .map(crate::text::escape)
+                        .unwrap_or_default(),
+                    a.model.short(),
+                    a.slot,
+                    a.metric,
+                    a.value,
+                    a.threshold
+                );
+            }
+            if let Some((m, why)) = &c.rolled_back {
+                eprintln!("airlock serve: canary {} rolled back: {why}", m.short());
+            }
+        }
+        Err(e) => eprintln!(
+            "airlock serve: {} monitoring window(s) could not be stored: {}",
+            windows.len(),
+            crate::text::error_text(&e)
+        ),
+    }
+}
+
+/// The router to serve with now: a new one when a deployment changed since `seq` (with
+/// collectors for the models it adds, when monitoring).
+fn reload(
+    watch: &Watch,
+    seq: i64,
+    monitors: &SharedMonitors,
+    window: Option<u64>,
+) -> Result<Option<(Router, i64)>> {
     let home = Home::open_read_only(&watch.root)?;
     let now = deployment_seq(&home)?;
     if now == seq {
         return Ok(None);
     }
     let router = Router::open(&home, &watch.slot, watch.features.as_ref())?;
+    if let Some(w) = window {
+        monitors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(&home, &router, w)?;
+    }
     Ok(Some((router, now)))
 }
 
@@ -274,6 +383,7 @@ pub fn serve(prepared: Prepared, on_ready: impl FnOnce()) -> Result<()> {
     let Prepared {
         router,
         opts,
+        monitors,
         watch,
     } = prepared;
     let opts = &opts;
@@ -282,7 +392,20 @@ pub fn serve(prepared: Prepared, on_ready: impl FnOnce()) -> Result<()> {
         .enable_time()
         .build()
         .map_err(|e| Error::Rejected(format!("cannot start the server runtime: {e}")))?;
-    rt.block_on(run(router, watch, opts, on_ready))
+    let monitors: SharedMonitors = Arc::new(Mutex::new(monitors));
+    let root = watch.root.clone();
+    let served = rt.block_on(run(router, watch, Arc::clone(&monitors), opts, on_ready));
+    // The open windows, stored at shutdown.
+    if let Some(p) = &opts.monitor {
+        let last = monitors
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(true);
+        if !last.is_empty() {
+            flush(&root, &last, p);
+        }
+    }
+    served
 }
 
 /// The router requests are answered with; swapped whole when a deployment changes, so a
@@ -297,14 +420,33 @@ fn now_serving(current: &Current) -> Arc<Router> {
 /// Looks for deployment changes every [`RELOAD_EVERY`] and swaps the router. A change that
 /// cannot be loaded (the home busy, a record refused) keeps the router in use, said on
 /// stderr, and is tried again.
-async fn watch_deployments(current: Current, watch: Watch) {
+async fn watch_deployments(
+    current: Current,
+    watch: Watch,
+    monitors: SharedMonitors,
+    policy: Option<crate::monitor::MonitorPolicy>,
+) {
     let watch = Arc::new(watch);
+    let policy = Arc::new(policy);
     let mut seq = watch.seq;
     loop {
         tokio::time::sleep(RELOAD_EVERY).await;
-        let w = Arc::clone(&watch);
+        // Closed windows first: stored, then checked (a canary the check rolls back is a
+        // deployment change the reload below picks up).
+        if let Some(p) = policy.as_ref() {
+            let closed = monitors
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(false);
+            if !closed.is_empty() {
+                let (root, p) = (watch.root.clone(), p.clone());
+                let _ = tokio::task::spawn_blocking(move || flush(&root, &closed, &p)).await;
+            }
+        }
+        let (w, m) = (Arc::clone(&watch), Arc::clone(&monitors));
+        let window = policy.as_ref().as_ref().map(|p| p.window_seconds);
         // Opening the home may wait for its lock: never on the server's thread.
-        let loaded = tokio::task::spawn_blocking(move || reload(&w, seq)).await;
+        let loaded = tokio::task::spawn_blocking(move || reload(&w, seq, &m, window)).await;
         match loaded {
             Ok(Ok(Some((router, now)))) => {
                 seq = now;
@@ -345,6 +487,7 @@ pub fn describe(router: &Router) -> String {
 async fn run(
     router: Router,
     watch: Watch,
+    monitors: SharedMonitors,
     opts: &ServeOptions,
     on_ready: impl FnOnce(),
 ) -> Result<()> {
@@ -370,7 +513,12 @@ async fn run(
         idle: opts.idle_timeout,
     };
     on_ready();
-    let watcher = tokio::spawn(watch_deployments(Arc::clone(&current), watch));
+    let watcher = tokio::spawn(watch_deployments(
+        Arc::clone(&current),
+        watch,
+        Arc::clone(&monitors),
+        opts.monitor.clone(),
+    ));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| Error::Rejected(format!("cannot watch SIGTERM: {e}")))?;
     loop {
@@ -389,9 +537,10 @@ async fn run(
                 match admit(&stream, &slots, &uids, opts) {
                     Ok(admitted) => {
                         let current = Arc::clone(&current);
+                        let monitors = opts.monitor.is_some().then(|| Arc::clone(&monitors));
                         tokio::spawn(async move {
                             let _held = admitted;
-                            connection(stream, &current, limits).await;
+                            connection(stream, &current, monitors.as_ref(), limits).await;
                         });
                     }
                     Err(why) => {
@@ -472,7 +621,12 @@ fn show(d: Duration) -> String {
     }
 }
 
-async fn connection(stream: UnixStream, current: &Current, limits: Limits) {
+async fn connection(
+    stream: UnixStream,
+    current: &Current,
+    monitors: Option<&SharedMonitors>,
+    limits: Limits,
+) {
     let Limits {
         max_line,
         request,
@@ -525,7 +679,15 @@ async fn connection(stream: UnixStream, current: &Current, limits: Limits) {
         }
         // Each request is answered by the router in use when it arrived, whole.
         let router = now_serving(current);
-        let reply = format!("{}\n", answer(&router, text.trim()));
+        let reply = match monitors {
+            Some(m) => answer_seen(&router, text.trim(), &mut |slot, model, seen| {
+                m.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .record(slot, model, seen);
+            }),
+            None => answer(&router, text.trim()),
+        };
+        let reply = format!("{reply}\n");
         idle_until = deadline(idle);
         // A client that does not read its answers would otherwise hold its slot forever.
         match timeout(request, write.write_all(reply.as_bytes())).await {
@@ -549,20 +711,75 @@ struct Reply<'a> {
 /// entities in its share, the canary; scored by the shadow too when in its sample (its answer
 /// is never returned).
 pub fn answer(router: &Router, request: &str) -> String {
+    answer_seen(router, request, &mut |_, _, _| {})
+}
+
+/// [`answer`], telling `seen` what each model did with the request: its slot, the model, and
+/// the request, answer or refusal and time taken (the monitor's input).
+pub fn answer_seen(
+    router: &Router,
+    request: &str,
+    seen: &mut dyn FnMut(&str, Digest, &crate::monitor::Seen<'_>),
+) -> String {
+    use crate::monitor::Seen;
     let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(request) {
         Ok(o) => o,
-        Err(e) => return json!({ "error": format!("not a JSON object: {e}") }).to_string(),
+        Err(e) => {
+            let scorer = &router.production;
+            seen(
+                &router.slot,
+                scorer.model_id,
+                &Seen {
+                    request: None,
+                    answer: None,
+                    refused: Some("not json"),
+                    micros: 0,
+                },
+            );
+            return json!({ "error": format!("not a JSON object: {e}") }).to_string();
+        }
     };
     let key = router.entity_key(&obj);
     let route = router.route(&key);
     let scorer: &Scorer = router.scorer(route);
+    let slot = match route {
+        Route::Canary => crate::rollout::CANARY,
+        Route::Production => router.slot.as_str(),
+    };
     if router.shadowed(&key)
         && let Some(sh) = &router.shadow
     {
         // Scored and dropped: what it would have said is for monitoring, never the client.
-        let _ = sh.scorer.score_one(&obj);
+        let t = std::time::Instant::now();
+        let a = sh.scorer.score_one(&obj);
+        seen(
+            crate::rollout::SHADOW,
+            sh.scorer.model_id,
+            &Seen {
+                request: Some(&obj),
+                answer: a.as_ref().ok(),
+                refused: a.as_ref().err().map(|_| "refused"),
+                micros: u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
+            },
+        );
     }
-    match scorer.score_one(&obj) {
+    let t = std::time::Instant::now();
+    let scored = scorer.score_one(&obj);
+    let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+    seen(
+        slot,
+        scorer.model_id,
+        &Seen {
+            request: Some(&obj),
+            answer: scored.as_ref().ok(),
+            refused: scored.as_ref().err().map(|e| match e {
+                Error::Rejected(_) => "contract",
+                _ => "scoring",
+            }),
+            micros,
+        },
+    );
+    match scored {
         // Serialized directly (not through a JSON value) so probabilities print as the same
         // f32 digits `airlock predict` prints.
         Ok(a) => serde_json::to_string(&Reply {

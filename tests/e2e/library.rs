@@ -45,6 +45,7 @@ fn serve_prepare_records_model_serve_in_the_audit_log() {
         max_connections_per_uid: 1,
         request_timeout: std::time::Duration::from_secs(10),
         idle_timeout: std::time::Duration::from_secs(60),
+        monitor: None,
     };
 
     // Bad options: refused before anything is opened or recorded.

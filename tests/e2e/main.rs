@@ -26,6 +26,7 @@ mod library;
 mod lifecycle;
 mod lineage;
 mod media;
+mod monitoring;
 mod policy;
 mod real_files;
 mod robustness;

@@ -47,6 +47,7 @@ pub mod gate;
 pub mod header;
 pub mod keys;
 pub mod lifecycle;
+pub mod monitor;
 pub mod name;
 pub mod object;
 pub mod policy;

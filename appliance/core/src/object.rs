@@ -53,6 +53,10 @@ pub enum Kind {
     /// The operator's description of a model: intended use, out of scope, known limits
     /// (`airlock models describe`).
     ModelDescription,
+    /// One time window of a deployed model's traffic, as summaries (`airlock::monitor`).
+    MonitorWindow,
+    /// An alert the monitoring raised.
+    Alert,
 }
 
 impl Kind {
@@ -74,6 +78,8 @@ impl Kind {
             Kind::Provenance => "provenance",
             Kind::Evaluation => "evaluation",
             Kind::ModelDescription => "model-description",
+            Kind::MonitorWindow => "monitor-window",
+            Kind::Alert => "alert",
         }
     }
 
@@ -137,6 +143,8 @@ mod tests {
             Kind::OperatorCert,
             Kind::Evaluation,
             Kind::ModelDescription,
+            Kind::MonitorWindow,
+            Kind::Alert,
         ] {
             assert_eq!(k.as_str().parse::<Kind>().expect("parse"), k);
         }

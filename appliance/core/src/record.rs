@@ -96,6 +96,12 @@ impl Record for OperatorCert {
 impl Record for ModelDescription {
     const KIND: Kind = Kind::ModelDescription;
 }
+impl Record for crate::monitor::MonitorWindow {
+    const KIND: Kind = Kind::MonitorWindow;
+}
+impl Record for crate::monitor::Alert {
+    const KIND: Kind = Kind::Alert;
+}
 
 #[cfg(test)]
 mod tests {

@@ -100,6 +100,7 @@ fn order(kind: Kind) -> u8 {
         Kind::Gate => 6,
         Kind::Evaluation => 6,
         Kind::ModelDescription => 6,
+        Kind::MonitorWindow | Kind::Alert => 7,
         Kind::Approval => 7,
         Kind::Policy => 8,
         Kind::Provenance => 9,

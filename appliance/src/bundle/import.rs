@@ -920,6 +920,11 @@ fn parse_document(
                 "bundle rejected: {src}: it carries an audit log export for an auditor; check it with `airlock audit verify-export FILE --card CARD` (it is never imported)"
             )));
         }
+        Kind::MonitorWindow | Kind::Alert => {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src}: it carries a {kind}; monitoring summaries do not cross the air gap in this version"
+            )));
+        }
         _ if mode == Mode::Audit => {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src}: an audit log export carries only the audit log, not a {kind}"
