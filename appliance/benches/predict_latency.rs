@@ -10,7 +10,12 @@
 //! `std::time::Instant` around each call; `AIRLOCK_BENCH_CALLS` (default 200000) timed after
 //! `AIRLOCK_BENCH_WARMUP` (default 20000) untimed. Every reply must be an answer, not an error.
 //!
-//! Prints one JSON object: percentiles and max in microseconds, calls per second.
+//! Then the same calls again through `airlock::serve::answer_seen` with a monitoring
+//! collector (`airlock::monitor::Collector`, as `serve` keeps one per model): the cost of
+//! the window's counters and drift sketches per request.
+//!
+//! Prints one JSON object: percentiles and max in microseconds, calls per second, and the
+//! monitored path's percentiles under `monitored`.
 
 use std::error::Error;
 use std::hint::black_box;
@@ -78,6 +83,25 @@ fn main() -> BenchResult<()> {
     let total = started.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
     let pct = |p: f64| lat[((p / 100.0) * (lat.len() - 1) as f64).round() as usize];
+    // The same path with the monitor's bookkeeping, as `serve` does it by default: counts,
+    // latency and score bins, and every input feature into the window's drift sketch.
+    let mut collector = {
+        let home = Home::open_read_only(&workdir.join("plant"))?;
+        airlock::monitor::Collector::new(&home, &scorer.production, "production", 3600)?
+    };
+    let now = <airlock::time::Timestamp as airlock::time::Now>::now();
+    let mut mon = Vec::with_capacity(calls);
+    for i in 0..calls {
+        let req = &requests[i % requests.len()];
+        let t = Instant::now();
+        let reply = airlock::serve::answer_seen(&scorer, req, &mut |_, _, seen| {
+            collector.record(now, seen)
+        });
+        mon.push(t.elapsed().as_secs_f64() * 1e6);
+        black_box(reply);
+    }
+    mon.sort_by(f64::total_cmp);
+    let mpct = |p: f64| mon[((p / 100.0) * (mon.len() - 1) as f64).round() as usize];
     let v = serde_json::json!({
         "calls": calls,
         "features": scorer.production.run.spec.n_features,
@@ -88,6 +112,13 @@ fn main() -> BenchResult<()> {
         "p999_us": pct(99.9),
         "max_us": lat[lat.len() - 1],
         "calls_per_s": calls as f64 / total,
+        "monitored": {
+            "p50_us": mpct(50.0),
+            "p90_us": mpct(90.0),
+            "p99_us": mpct(99.0),
+            "p999_us": mpct(99.9),
+            "max_us": mon[mon.len() - 1],
+        },
     });
     println!("{v}");
     Ok(())
