@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use airlock::bundle::{export, import, media};
+use airlock::bundle::{export, import};
 use airlock::error::{Error, IoContext, Result, exit};
 use airlock::home::Home;
 use airlock::operator::{self, Operator};
@@ -16,9 +16,6 @@ use airlock::registry::NameRef;
 use airlock::site::{SiteCard, SiteName};
 use airlock::time::{Clock, Timestamp};
 use airlock::{audit, demo, fsx, lifecycle, lineage, models, trust, vault_check};
-use airlock_runtime::{
-    Activation, Arch, ClassWeights, DeviceChoice, EarlyStopping, Schedule, Task, TrainConfig,
-};
 
 use crate::cli_data::{ContractCmd, DataCmd, FeaturesCmd};
 use crate::output::Out;
@@ -78,7 +75,7 @@ enum Command {
     Features(FeaturesCmd),
     /// Train a model on a dataset and a feature set, in a sandboxed worker (CPU, or a GPU
     /// with the GPU worker installed).
-    Train(TrainArgs),
+    Train(crate::cli_train::TrainArgs),
     /// List and show models.
     #[command(subcommand)]
     Models(ModelsCmd),
@@ -178,7 +175,7 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
     },
     /// Signed, encrypted bundle files: the only way across the air gap.
     #[command(subcommand)]
-    Bundle(BundleCmd),
+    Bundle(crate::cli_bundle::BundleCmd),
     /// Walk from a model back to its raw data and its approvers, verifying
     /// every signature on the way.
     Lineage {
@@ -236,7 +233,7 @@ pub(crate) struct MaybeOperatorArgs {
 impl MaybeOperatorArgs {
     /// The operator an export names, for the library to unlock (and to
     /// record as a refused export if it cannot).
-    fn authority(self) -> export::Authority<'static> {
+    pub(crate) fn authority(self) -> export::Authority<'static> {
         match self.operator {
             None => export::Authority::Nobody,
             Some(name) => export::Authority::Unlock {
@@ -364,140 +361,6 @@ enum TrustCmd {
     List,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ModelKind {
-    /// A linear model (logistic, softmax or linear regression, by task).
-    Logreg,
-    /// A multi-layer perceptron (--hidden, --activation, --dropout).
-    Mlp,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum TaskKind {
-    /// Two classes: the feature set's positive label value against the rest.
-    Binary,
-    /// Three or more classes: the label column's categories (or its values).
-    Multiclass,
-    /// A number: an integer or float label column.
-    Regression,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ActivationKind {
-    /// max(x, 0).
-    Relu,
-    /// Hyperbolic tangent.
-    Tanh,
-    /// GELU (tanh approximation).
-    Gelu,
-    /// x * sigmoid(x).
-    Silu,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum ScheduleKind {
-    /// The same learning rate every epoch.
-    Constant,
-    /// Multiplied by --lr-gamma every --lr-step epochs.
-    Step,
-    /// Cosine annealing down to --lr-floor times the rate at the last epoch.
-    Cosine,
-}
-
-#[derive(Args, Debug)]
-#[command(
-    after_help = "Training runs in a separate worker process, sandboxed before it reads \
-any data: no network, no access to keys, the vault or serving logs, no core dumps. What the \
-host could not apply is printed and recorded in the signed run record. The same data, feature \
-set, settings and seed give bit-identical weights on the CPU.\n\nExamples:\n  \
-airlock train --dataset credit --features credit-features --model logreg\n  \
-airlock train --dataset credit --features credit-features --model mlp --hidden 64,32 \\\n    \
---dropout 0.1 --class-weights balanced --early-stopping 5 --slice-by purpose"
-)]
-struct TrainArgs {
-    /// Dataset, [SITE/]NAME[@VERSION].
-    #[arg(long)]
-    dataset: String,
-    /// Feature set, [SITE/]NAME[@VERSION].
-    #[arg(long)]
-    features: String,
-    /// Model architecture.
-    #[arg(long, value_enum)]
-    model: ModelKind,
-    /// What to predict.
-    #[arg(long, value_enum, default_value = "binary")]
-    task: TaskKind,
-    /// Hidden layer widths of an MLP, input side first, comma-separated (1 to 8 layers).
-    #[arg(long, value_delimiter = ',', default_value = "16")]
-    hidden: Vec<usize>,
-    /// Non-linearity after each hidden layer (mlp).
-    #[arg(long, value_enum, default_value = "relu")]
-    activation: ActivationKind,
-    /// Dropout probability on hidden units while training, 0 to below 1 (mlp).
-    #[arg(long, default_value_t = 0.0)]
-    dropout: f64,
-    /// Random seed: same data, features, settings and seed give the same model.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Most passes over the training split.
-    #[arg(long)]
-    epochs: Option<usize>,
-    /// Rows per optimisation step.
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// AdamW base learning rate.
-    #[arg(long)]
-    learning_rate: Option<f64>,
-    /// AdamW weight decay.
-    #[arg(long, default_value_t = 0.0)]
-    weight_decay: f64,
-    /// How the learning rate changes over epochs.
-    #[arg(long, value_enum, default_value = "constant")]
-    schedule: ScheduleKind,
-    /// Step schedule: epochs between reductions.
-    #[arg(long, default_value_t = 10)]
-    lr_step: usize,
-    /// Step schedule: factor applied at each reduction.
-    #[arg(long, default_value_t = 0.5)]
-    lr_gamma: f64,
-    /// Cosine schedule: final rate as a fraction of the base rate.
-    #[arg(long, default_value_t = 0.0)]
-    lr_floor: f64,
-    /// Epochs of linear warm-up before the schedule.
-    #[arg(long, default_value_t = 0)]
-    warmup_epochs: usize,
-    /// Loss weight per class: `uniform`, `balanced` (inverse class frequency), or one
-    /// weight per class in class order, e.g. `1,5`.
-    #[arg(long, default_value = "uniform")]
-    class_weights: String,
-    /// Stop when the validation loss has not improved for this many epochs, keeping the best
-    /// epoch's weights.
-    #[arg(long)]
-    early_stopping: Option<usize>,
-    /// Fraction of rows held out for the final metrics that gates check.
-    #[arg(long, default_value_t = 0.2)]
-    holdout: f64,
-    /// Fraction of rows for per-epoch validation and early stopping.
-    #[arg(long, default_value_t = 0.1)]
-    validation: f64,
-    /// Also report every held-out metric per value of this column.
-    #[arg(long)]
-    slice_by: Option<String>,
-    /// Write a checkpoint every N epochs into --checkpoint-dir.
-    #[arg(long, requires = "checkpoint_dir")]
-    checkpoint_every: Option<usize>,
-    /// Folder for checkpoints (epoch-NNNN.safetensors, each validated).
-    #[arg(long)]
-    checkpoint_dir: Option<PathBuf>,
-    /// Where to train: auto (a GPU when the GPU worker and a GPU are present, else the CPU),
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// Model name (default DATASET-MODEL).
-    #[arg(long)]
-    name: Option<String>,
-}
-
 #[derive(Subcommand, Debug)]
 enum ModelsCmd {
     /// List models with their gate, approval and deployment state.
@@ -526,66 +389,6 @@ enum ModelsCmd {
 --limits 'applicants over 75 are rare'\n  \
 airlock models card 3f2a9c1e --out credit-model-card.md")]
     Card(crate::cli_card::CardArgs),
-}
-
-#[derive(Subcommand, Debug)]
-enum BundleCmd {
-    /// Export models (with lineage) and/or datasets to a trusted peer site,
-    /// as one signed, encrypted bundle file (or numbered parts with --split).
-    Export {
-        /// The recipient's site card.
-        #[arg(long)]
-        to: PathBuf,
-        /// The bundle file to write (must not exist). With --split, the parts
-        /// are OUT.001, OUT.002, ...
-        #[arg(long)]
-        out: PathBuf,
-        /// Also carry the raw dataset snapshots of exported models.
-        #[arg(long)]
-        with_data: bool,
-        /// Days until the bundle expires (1 to 3650).
-        #[arg(long, default_value_t = 30)]
-        expires_in: u32,
-        /// Cut the bundle into parts no larger than SIZE, for media with a
-        /// file size limit: fat32 (4 GiB less one byte), or a size such as
-        /// 4000M, 2G (powers of 1024) or 4700MB (powers of 1000); at least 64K.
-        #[arg(long, value_name = "SIZE")]
-        split: Option<String>,
-        #[command(flatten)]
-        operator: MaybeOperatorArgs,
-        /// model:ID (or a bare model id), dataset:NAME[@VERSION], or
-        /// policy:FILE (a signed trust policy for the recipient).
-        #[arg(required = true)]
-        items: Vec<String>,
-    },
-    /// Check a bundle's signature, origin, recipient and freshness and show
-    /// its manifest, without reading its objects.
-    Inspect {
-        /// The bundle file, or its first part (NAME.001).
-        file: PathBuf,
-    },
-    /// Check a bundle completely, every part and object, as an import
-    /// would, without importing anything.
-    Verify {
-        /// The bundle file, or its first part (NAME.001); later parts are
-        /// found beside it.
-        file: PathBuf,
-        /// Check as if importing with --allow-stale.
-        #[arg(long)]
-        allow_stale: bool,
-    },
-    /// Check a bundle completely, then import it atomically. Refusals are
-    /// recorded in the audit log with their reason.
-    Import {
-        /// The bundle file, or its first part (NAME.001); later parts are
-        /// found beside it.
-        file: PathBuf,
-        /// Accept a bundle made more than 30 days before the newest bundle
-        /// this node has accepted (a long shelf life). Recorded in the audit
-        /// log. Without it such a bundle is refused as a possible replay.
-        #[arg(long)]
-        allow_stale: bool,
-    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -664,7 +467,7 @@ enum AuditCmd {
     },
 }
 
-fn read_card(path: &Path) -> Result<SiteCard> {
+pub(crate) fn read_card(path: &Path) -> Result<SiteCard> {
     let bytes = std::fs::read(path).at(path)?;
     Ok(SiteCard::parse(&bytes, &path.display().to_string())?)
 }
@@ -743,7 +546,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Data(cmd) => return crate::cli_data::data(&home_dir, out, cmd),
         Command::Features(cmd) => return crate::cli_data::features(&home_dir, out, cmd),
         Command::Evaluate(a) => return crate::cli_eval::run(&home_dir, out, a),
-        Command::Train(a) => return train(&home_dir, out, a),
+        Command::Train(a) => return crate::cli_train::train(&home_dir, out, a),
         Command::Models(ModelsCmd::List) => {
             let home = open_read_only()?;
             let list = models::list(&home)?;
@@ -988,7 +791,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 }
             });
         }
-        Command::Bundle(cmd) => return bundle(&home_dir, out, cmd),
+        Command::Bundle(cmd) => return crate::cli_bundle::bundle(&home_dir, out, cmd),
         Command::Lineage { model } => {
             let home = open_read_only()?;
             let l = lineage::walk(&home, &model)?;
@@ -1372,321 +1175,6 @@ pub fn run(cli: Cli) -> Result<i32> {
 /// The first 12 characters of an id, as lists show it.
 pub(crate) fn short(id: &str) -> String {
     id.chars().take(12).collect()
-}
-
-fn train_config(a: &TrainArgs) -> Result<TrainConfig> {
-    let defaults = TrainConfig::default();
-    let class_weights = match a.class_weights.as_str() {
-        "uniform" => ClassWeights::Uniform,
-        "balanced" => ClassWeights::Balanced,
-        list => ClassWeights::Explicit {
-            weights: list
-                .split(',')
-                .map(|w| w.trim().parse::<f64>())
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|_| {
-                    Error::Rejected(format!(
-                        "--class-weights {list:?}: write uniform, balanced or numbers like 1,5"
-                    ))
-                })?,
-        },
-    };
-    Ok(TrainConfig {
-        task: match a.task {
-            TaskKind::Binary => Task::Binary,
-            // The class count is read from the data.
-            TaskKind::Multiclass => Task::Multiclass { classes: 3 },
-            TaskKind::Regression => Task::Regression,
-        },
-        arch: match a.model {
-            ModelKind::Logreg => Arch::Logreg,
-            ModelKind::Mlp => Arch::Mlp {
-                hidden: a.hidden.clone(),
-                activation: match a.activation {
-                    ActivationKind::Relu => Activation::Relu,
-                    ActivationKind::Tanh => Activation::Tanh,
-                    ActivationKind::Gelu => Activation::Gelu,
-                    ActivationKind::Silu => Activation::Silu,
-                },
-                dropout: a.dropout,
-            },
-        },
-        epochs: a.epochs.unwrap_or(defaults.epochs),
-        batch_size: a.batch_size.unwrap_or(defaults.batch_size),
-        learning_rate: a.learning_rate.unwrap_or(defaults.learning_rate),
-        schedule: match a.schedule {
-            ScheduleKind::Constant => Schedule::Constant,
-            ScheduleKind::Step => Schedule::Step {
-                every: a.lr_step,
-                gamma: a.lr_gamma,
-            },
-            ScheduleKind::Cosine => Schedule::Cosine { floor: a.lr_floor },
-        },
-        warmup_epochs: a.warmup_epochs,
-        weight_decay: a.weight_decay,
-        class_weights,
-        early_stopping: a.early_stopping.map(|patience| EarlyStopping {
-            patience,
-            min_delta: 0.0,
-        }),
-        checkpoint_every: a.checkpoint_every,
-        seed: a.seed,
-        holdout_fraction: a.holdout,
-        validation_fraction: a.validation,
-    })
-}
-
-fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
-    let config = train_config(&a)?;
-    // Settings are checked before the home is opened or any data read; the class count of a
-    // multiclass task is checked again once the data is known.
-    config.validate()?;
-    let device: DeviceChoice = a.device.parse()?;
-    let mut home = Home::open(home_dir)?;
-    let req = models::TrainRequest {
-        dataset: a.dataset.parse()?,
-        features: a.features.parse()?,
-        name: a.name,
-        config,
-        device,
-        slice_column: a.slice_by,
-        checkpoints: a.checkpoint_dir,
-    };
-    let bar = out.bar(req.config.epochs as u64, "training", false);
-    let result = models::train(&mut home, &req, &mut |e| {
-        bar.set_position(e.epoch as u64);
-        bar.set_message(format!(
-            "epoch {} loss {:.4} val {:.4} {:.0} rows/s",
-            e.epoch, e.train_loss, e.validation_score, e.rows_per_second
-        ));
-    });
-    bar.finish_and_clear();
-    let (id, run) = result?;
-    for c in run.sandbox.report.failures() {
-        out.warn(format_args!(
-            "worker sandbox control {} was not in force: {} (recorded in the run record)",
-            c.name,
-            c.error.as_deref().unwrap_or("unknown")
-        ));
-    }
-    if let Some(note) = &run.device.note {
-        out.note(note);
-    }
-    let v = json!({ "id": id.hex(), "name": run.name, "task": run.spec.task.name(), "arch": run.spec.arch.name(),
-                    "feature_set": run.feature_set_ref, "device": run.device, "best_epoch": run.best_epoch,
-                    "stopped_early": run.stopped_early, "metrics": run.metrics,
-                    "sandbox": run.sandbox });
-    out.emit(&v, |_| {
-        if let Some(last) = run.history.last() {
-            out.line(format_args!(
-                "{} epochs{}, best {}, last train loss {:.4}, {:.0} rows/s on {} ({})",
-                run.history.len(),
-                if run.stopped_early {
-                    " (stopped early)"
-                } else {
-                    ""
-                },
-                run.best_epoch,
-                last.train_loss,
-                last.rows_per_second,
-                run.device.kind,
-                run.device.name
-            ));
-        }
-        let applied = run
-            .sandbox
-            .report
-            .controls
-            .iter()
-            .filter(|c| c.applied)
-            .count();
-        let requested = run
-            .sandbox
-            .report
-            .controls
-            .iter()
-            .filter(|c| c.requested)
-            .count();
-        out.line(format_args!(
-            "sandbox: {applied} of {requested} controls in force"
-        ));
-        let m = &run.metrics.holdout;
-        let figures: Vec<String> = airlock_runtime::METRIC_NAMES
-            .iter()
-            .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
-            .collect();
-        out.line(format_args!(
-            "trained {} model {} ({}): held-out {} rows: {}",
-            run.spec.task.name(),
-            id.short(),
-            run.spec.arch.name(),
-            m.rows,
-            figures.join(", ")
-        ));
-        for (slice, m) in &run.metrics.holdout_slices {
-            let name = run.spec.task.score_name();
-            out.line(format_args!(
-                "  {} = {slice:<20} {:>5} rows  {name} {:.4}",
-                run.slice_column.as_deref().unwrap_or("slice"),
-                m.rows,
-                m.get(name).unwrap_or(f64::NAN)
-            ));
-        }
-        out.line(format_args!("model id {id}"));
-    });
-    Ok(exit::OK)
-}
-
-fn bundle(home_dir: &Path, out: Out, cmd: BundleCmd) -> Result<i32> {
-    match cmd {
-        BundleCmd::Export {
-            to,
-            out: file,
-            with_data,
-            expires_in,
-            split,
-            operator: who,
-            items,
-        } => {
-            let mut home = Home::open(home_dir)?;
-            let card = read_card(&to)?;
-            let items = items
-                .iter()
-                .map(|s| s.parse())
-                .collect::<Result<Vec<export::Item>>>()?;
-            let split = split.as_deref().map(media::parse_split).transpose()?;
-            let opts = export::ExportOptions {
-                with_data,
-                expires_in_days: expires_in,
-                split,
-                operator: who.authority(),
-            };
-            let r = out.with_bytes("export", |on| {
-                export::export(&mut home, &card, &items, opts, &file, on)
-            })?;
-            let mut v = serde_json::to_value(&r).map_err(|e| Error::Rejected(e.to_string()))?;
-            v["id"] = json!(r.bundle.hex());
-            out.emit(&v, |_| {
-                out.line(format_args!(
-                    "wrote bundle {} for site {}: {} objects, {} bytes, sequence {}, expires {}",
-                    r.bundle.short(),
-                    r.recipient,
-                    r.objects,
-                    r.bytes,
-                    r.sequence,
-                    r.expires_at
-                ));
-                for f in &r.files {
-                    out.line(format_args!("  {f}"));
-                }
-            });
-        }
-        BundleCmd::Inspect { file } => {
-            let home = Home::open(home_dir)?;
-            let verified = import::inspect(&home, &file)?;
-            let m = verified.manifest();
-            let status = verified.sequence_status();
-            let fresh = verified.freshness();
-            let files: Vec<String> = verified
-                .parts()
-                .files
-                .iter()
-                .map(|f| f.path.display().to_string())
-                .collect();
-            let v = json!({ "id": verified.bundle_id().hex(), "manifest": m, "signature": "valid",
-                            "sequence_status": status, "freshness": fresh, "files": files });
-            out.emit(&v, |_| {
-                out.line(format_args!(
-                    "bundle {} from site {} to site {} (signature valid, origin trusted)",
-                    verified.bundle_id().short(),
-                    m.origin_site,
-                    m.recipient_site
-                ));
-                out.line(format_args!(
-                    "sequence {} ({})  created {}  expires {}{}{}",
-                    m.sequence,
-                    match status {
-                        import::SequenceStatus::New => "new".to_string(),
-                        import::SequenceStatus::Stale { last } =>
-                            format!("NOT newer than {last}: would be refused"),
-                    },
-                    m.created_at,
-                    m.expires_at,
-                    if fresh.expired {
-                        "  EXPIRED: would be refused"
-                    } else {
-                        ""
-                    },
-                    if fresh.stale {
-                        "  STALE: needs --allow-stale"
-                    } else {
-                        ""
-                    },
-                ));
-                out.line(format_args!(
-                    "{} part(s) ({} of payload, {} payload bytes); found {}",
-                    files.len(),
-                    m.payload.parts.len(),
-                    m.payload.size,
-                    files.join(", ")
-                ));
-                for e in &m.objects {
-                    out.line(format_args!(
-                        "  {:<12} {}  {:>10} bytes  signed by {}",
-                        e.kind.as_str(),
-                        e.id.short(),
-                        e.size,
-                        e.attestations
-                            .iter()
-                            .map(|a| a.site.to_string())
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    ));
-                }
-            });
-        }
-        BundleCmd::Verify { file, allow_stale } => {
-            let home = Home::open(home_dir)?;
-            let r = out.with_bytes("verify", |on| {
-                import::verify(&home, &file, import::ImportOptions { allow_stale }, on)
-            })?;
-            let mut v = serde_json::to_value(&r).map_err(|e| Error::Rejected(e.to_string()))?;
-            v["id"] = json!(r.bundle.hex());
-            v["verdict"] = json!("would be accepted");
-            out.emit(&v, |_| {
-                out.line(format_args!(
-                    "bundle {} from site {} (sequence {}) verified: {} part(s), {} objects, {} bytes; it would be accepted",
-                    r.bundle.short(),
-                    r.origin,
-                    r.sequence,
-                    r.parts,
-                    r.objects,
-                    r.bytes
-                ))
-            });
-        }
-        BundleCmd::Import { file, allow_stale } => {
-            let mut home = Home::open(home_dir)?;
-            let r = out.with_bytes("import", |on| {
-                import::import(&mut home, &file, import::ImportOptions { allow_stale }, on)
-            })?;
-            let v = json!({ "id": r.bundle.hex(), "origin": r.origin, "sequence": r.sequence, "objects": r.objects, "new_objects": r.new_objects, "models": r.models });
-            out.emit(&v, |_| {
-                out.line(format_args!(
-                    "imported bundle {} (sequence {}) from site {}: {} objects ({} new)",
-                    r.bundle.short(),
-                    r.sequence,
-                    r.origin,
-                    r.objects,
-                    r.new_objects
-                ));
-                for m in &r.models {
-                    out.line(format_args!("  model {m}"));
-                }
-            });
-        }
-    }
-    Ok(exit::OK)
 }
 
 fn run_demo(out: Out, workdir: Option<PathBuf>) -> Result<i32> {

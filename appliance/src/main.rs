@@ -8,6 +8,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
+mod cli_bundle;
 mod cli_card;
 mod cli_data;
 mod cli_drift;
@@ -15,6 +16,7 @@ mod cli_eval;
 mod cli_gate;
 mod cli_monitor;
 mod cli_rollout;
+mod cli_train;
 mod output;
 
 use std::process::ExitCode;
