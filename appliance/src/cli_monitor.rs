@@ -73,6 +73,10 @@ pub enum MonitorCmd {
         /// The monitoring policy (thresholds); default: docs/monitoring.md.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// The windows a peer site sent (`airlock bundle export --to ... monitor:MODEL` at
+        /// that site); default: this site's own.
+        #[arg(long)]
+        site: Option<String>,
     },
     /// The alerts raised, oldest first.
     Alerts,
@@ -101,6 +105,7 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
             model,
             since,
             policy,
+            site,
         } => {
             let home = Home::open_read_only(home_dir)?;
             let model = model.map(|m| models::resolve(&home, &m)).transpose()?;
@@ -111,14 +116,18 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
                 })
                 .transpose()?;
             let policy = read_policy(policy.as_deref())?;
-            let reports = monitor::report(&home, model.as_ref(), since, &policy)?;
+            let site: airlock::site::SiteName = match site {
+                Some(s) => s.parse()?,
+                None => home.site().clone(),
+            };
+            let reports = monitor::report_of(&home, &site, model.as_ref(), since, &policy)?;
             let v = serde_json::to_value(&reports).map_err(|e| Error::Rejected(e.to_string()))?;
             out.emit(&v, |_| {
                 if reports.is_empty() {
                     out.line(format_args!("no monitoring windows stored"));
                 }
                 for r in &reports {
-                    out.line(format_args!("model {}", r.model.short()));
+                    out.line(format_args!("model {} at site {}", r.model.short(), r.site));
                     for a in &r.alerts {
                         out.line(format_args!(
                             "  ALERT {} {} ({}): {} {:.4} >= {} since {}",

@@ -65,8 +65,11 @@ pub struct MonitorPolicy {
     /// Input drift: the drift module's rule and thresholds (Evidently's defaults).
     pub drift: DriftPolicy,
     /// Prediction drift: Jensen-Shannon distance of a window's scores from the model's first
-    /// window at or above this.
+    /// window (of at least `prediction_min_rows` scores) at or above this.
     pub prediction_drift: f64,
+    /// Windows with fewer scores than this are not judged for prediction drift (a distance
+    /// between small histograms is mostly noise), nor taken as its reference.
+    pub prediction_min_rows: u64,
     /// The canary's automatic rollback.
     pub canary: CanaryRules,
 }
@@ -77,6 +80,7 @@ impl Default for MonitorPolicy {
             window_seconds: 3600,
             drift: DriftPolicy::default(),
             prediction_drift: 0.1,
+            prediction_min_rows: 200,
             canary: CanaryRules::default(),
         }
     }
@@ -251,9 +255,37 @@ pub fn store(home: &mut Home, windows: &[MonitorWindow]) -> Result<Vec<Digest>> 
     Ok(ids)
 }
 
-/// Every stored window, merged per (model, slot, start), oldest first.
+/// The ids of the windows and alerts held of `model` that this site made (what
+/// `bundle export monitor:MODEL` carries).
+pub fn ids_for(home: &Home, model: &Digest) -> Result<(Vec<Digest>, Vec<Digest>)> {
+    let mut windows = Vec::new();
+    for id in registry::digests(
+        &home.conn,
+        "SELECT id FROM objects WHERE kind = ?1",
+        Kind::MonitorWindow.as_str(),
+    )? {
+        let w: MonitorWindow = registry::load(&home.conn, home.vault(), &id)?;
+        if w.model == *model && w.site == *home.site() {
+            windows.push(id);
+        }
+    }
+    let mut alerts = Vec::new();
+    for id in registry::digests(
+        &home.conn,
+        "SELECT id FROM objects WHERE kind = ?1",
+        Kind::Alert.as_str(),
+    )? {
+        let a: Alert = registry::load(&home.conn, home.vault(), &id)?;
+        if a.model == *model && a.site == *home.site() {
+            alerts.push(id);
+        }
+    }
+    Ok((windows, alerts))
+}
+
+/// Every stored window, merged per (site, model, slot, start), oldest first.
 pub fn windows(home: &Home, model: Option<&Digest>) -> Result<Vec<MonitorWindow>> {
-    let mut by: BTreeMap<(String, String, i64), MonitorWindow> = BTreeMap::new();
+    let mut by: BTreeMap<(String, String, String, i64), MonitorWindow> = BTreeMap::new();
     let mut refs: BTreeMap<Digest, Reference> = BTreeMap::new();
     for id in registry::digests(
         &home.conn,
@@ -264,7 +296,7 @@ pub fn windows(home: &Home, model: Option<&Digest>) -> Result<Vec<MonitorWindow>
         if model.is_some_and(|m| *m != w.model) {
             continue;
         }
-        let key = (w.model.hex(), w.slot.clone(), w.start.0);
+        let key = (w.site.to_string(), w.model.hex(), w.slot.clone(), w.start.0);
         match by.get_mut(&key) {
             None => {
                 by.insert(key, w);
@@ -320,6 +352,8 @@ pub struct WindowReport {
 /// A model's monitoring, window by window.
 #[derive(Clone, Debug, Serialize)]
 pub struct ModelReport {
+    /// The site whose windows these are.
+    pub site: crate::site::SiteName,
     /// The model.
     pub model: Digest,
     /// Its windows, oldest first.
@@ -335,8 +369,26 @@ pub fn report(
     since: Option<Timestamp>,
     policy: &MonitorPolicy,
 ) -> Result<Vec<ModelReport>> {
-    let all = windows(home, model)?;
-    let alerts = alerts(home)?;
+    report_of(home, home.site(), model, since, policy)
+}
+
+/// [`report`] of the windows and alerts `site` made: this site's own, or a peer's that
+/// arrived in a bundle (`bundle export monitor:MODEL`).
+pub fn report_of(
+    home: &Home,
+    site: &crate::site::SiteName,
+    model: Option<&Digest>,
+    since: Option<Timestamp>,
+    policy: &MonitorPolicy,
+) -> Result<Vec<ModelReport>> {
+    let all: Vec<MonitorWindow> = windows(home, model)?
+        .into_iter()
+        .filter(|w| w.site == *site)
+        .collect();
+    let alerts: Vec<Alert> = alerts(home)?
+        .into_iter()
+        .filter(|a| a.site == *site)
+        .collect();
     let mut models: Vec<Digest> = all.iter().map(|w| w.model).collect();
     models.dedup();
     models.sort();
@@ -346,7 +398,11 @@ pub fn report(
         let run = crate::models::load_run(home, &m)?;
         let (reference, _) = drift::reference_of(home, &run.dataset)?;
         let mine: Vec<&MonitorWindow> = all.iter().filter(|w| w.model == m).collect();
-        let first = mine.first().map(|w| w.scores.clone());
+        let min = policy.prediction_min_rows;
+        let first = mine
+            .iter()
+            .find(|w| w.scores.count() >= min)
+            .map(|w| w.scores.clone());
         let windows = mine
             .iter()
             .filter(|w| since.is_none_or(|t| w.end > t))
@@ -357,7 +413,10 @@ pub fn report(
                     .filter(|f| f.verdict == Verdict::Drift)
                     .map(|f| f.column.clone())
                     .collect();
-                let prediction_distance = first.as_ref().and_then(|f| w.scores.distance(f));
+                let prediction_distance = first
+                    .as_ref()
+                    .filter(|_| w.scores.count() >= min)
+                    .and_then(|f| w.scores.distance(f));
                 WindowReport {
                     start: w.start,
                     end: w.end,
@@ -376,6 +435,7 @@ pub fn report(
         let mut mine_alerts: Vec<Alert> = alerts.iter().filter(|a| a.model == m).cloned().collect();
         mine_alerts.sort_by_key(|a| std::cmp::Reverse(a.created_at));
         out.push(ModelReport {
+            site: site.clone(),
             model: m,
             windows,
             alerts: mine_alerts,
@@ -515,7 +575,11 @@ fn canary_verdict(home: &Home, policy: &MonitorPolicy) -> Result<Option<(Digest,
     let Some(prod) = rollout::deployed(home, rollout::PRODUCTION)? else {
         return Ok(None);
     };
-    let all = windows(home, None)?;
+    // Only this site's own windows judge its canary.
+    let all: Vec<MonitorWindow> = windows(home, None)?
+        .into_iter()
+        .filter(|w| w.site == *home.site())
+        .collect();
     let canary: Vec<&MonitorWindow> = all
         .iter()
         .filter(|w| w.model == dep.model && w.slot == rollout::CANARY && w.end > dep.created_at)

@@ -73,6 +73,27 @@ fn send(sock: &std::path::Path, rows: &[serde_json::Map<String, serde_json::Valu
     }
 }
 
+/// Polls `f` every 250 ms until it holds, for at most 30 s (windows close on the clock and
+/// are stored off the server's thread, later on a loaded machine).
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !f() {
+        assert!(std::time::Instant::now() < until, "waited 30 s for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+}
+
+fn requests_seen(w: &World, args: &[&str]) -> u64 {
+    let report = json(&ok(&w.lab(), args));
+    report
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["windows"].as_array().unwrap().clone())
+        .map(|w| w["requests"].as_u64().unwrap())
+        .sum()
+}
+
 fn stop(mut child: std::process::Child) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -121,10 +142,21 @@ fn rows_like_the_training_data_raise_no_alert_and_a_shifted_feature_does_naming_
     let a = ready(&w, "credit-features", "credit", "roc_auc>=0.5");
     ok(&w.lab(), &refs(&as_dana(&w, &["deploy", &a])));
     let rows = training_requests(&w);
-    let (child, sock) = serve(&w, &["--window", "2"]);
+    // A window cut by the clock may hold a few hundred rows, judged by tests with p-values:
+    // at the default 0.05, one of a dozen features would drift by chance too often for a
+    // test; 0.001 keeps chance findings rare and a tripled income still found.
+    let policy = w.media("monitor.toml");
+    std::fs::write(&policy, "[drift]\nalpha = 0.001\n").unwrap();
+    let policy = policy.to_str().unwrap();
+    let (child, sock) = serve(&w, &["--window", "2", "--monitor-policy", policy]);
     send(&sock, &rows[..1500]);
-    std::thread::sleep(std::time::Duration::from_secs(4));
-    let report = json(&ok(&w.lab(), &["--json", "monitor", "report"]));
+    wait_for("1,500 requests in stored windows", || {
+        requests_seen(&w, &["--json", "monitor", "report"]) == 1500
+    });
+    let report = json(&ok(
+        &w.lab(),
+        &["--json", "monitor", "report", "--policy", policy],
+    ));
     let windows = report[0]["windows"].as_array().unwrap();
     assert!(!windows.is_empty(), "{report}");
     let seen: u64 = windows
@@ -155,7 +187,9 @@ fn rows_like_the_training_data_raise_no_alert_and_a_shifted_feature_does_naming_
         })
         .collect();
     send(&sock, &shifted);
-    std::thread::sleep(std::time::Duration::from_secs(4));
+    wait_for("3,000 requests in stored windows", || {
+        requests_seen(&w, &["--json", "monitor", "report"]) == 3000
+    });
     stop(child);
     let alerts = json(&ok(&w.lab(), &["--json", "monitor", "alerts"]));
     let inputs: Vec<&serde_json::Value> = alerts
@@ -167,7 +201,7 @@ fn rows_like_the_training_data_raise_no_alert_and_a_shifted_feature_does_naming_
     assert!(!inputs.is_empty(), "{alerts}");
     assert!(inputs.iter().all(|a| a["feature"] == "income"), "{alerts}");
     assert!(inputs[0]["value"].as_f64().unwrap() >= inputs[0]["threshold"].as_f64().unwrap());
-    let text = ok(&w.lab(), &["monitor", "report"]);
+    let text = ok(&w.lab(), &["monitor", "report", "--policy", policy]);
     assert!(text.contains("ALERT input drift income"), "{text}");
     let (action, _) = last_audit(&w.lab());
     assert!(action.starts_with("monitor."), "{action}");
@@ -219,7 +253,9 @@ fn a_canary_that_answers_a_constant_is_rolled_back_by_the_node_with_its_reason()
         })
         .collect();
     send(&sock, &rows);
-    std::thread::sleep(std::time::Duration::from_secs(5));
+    wait_for("the canary rolled back", || {
+        ok(&w.lab(), &["--json", "audit", "log"]).contains("model.rollback")
+    });
     stop(child);
     let list = json(&ok(&w.lab(), &["--json", "models", "list"]));
     let slot_of = |m: &str| {
@@ -245,5 +281,83 @@ fn a_canary_that_answers_a_constant_is_rolled_back_by_the_node_with_its_reason()
             .unwrap()
             .starts_with("automatic: the canary"),
         "{rb}"
+    );
+}
+
+#[test]
+fn monitoring_summaries_cross_the_air_gap_to_the_training_site() {
+    let w = World::new();
+    let model = w.model();
+    // Plant serves the demo's model (deployed there by the demo) and keeps windows.
+    let sock = w.root.join("plant.sock");
+    let mut child = Command::new(crate::harness::bin())
+        .arg("--home")
+        .arg(w.plant())
+        .args(["serve", "--window", "2", "--socket"])
+        .arg(&sock)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    send(&sock, &training_requests(&w)[..300]);
+    stop(child);
+    // Plant's policy lets omar export, too.
+    w.plant_policy(|t| {
+        t.replace(
+            "roles = [\"approve\", \"deploy\"]",
+            "roles = [\"approve\", \"deploy\", \"export\"]",
+        )
+    });
+    let bundle = w.media("monitor.airlock");
+    let mut export = vec![
+        "bundle".to_string(),
+        "export".into(),
+        "--to".into(),
+        w.m("lab.card.json"),
+        "--out".into(),
+        bundle.display().to_string(),
+        format!("monitor:{model}"),
+    ];
+    export.extend(w.as_op("omar"));
+    ok(&w.plant(), &refs(&export));
+    let inspect = json(&ok(
+        &w.lab(),
+        &["--json", "bundle", "inspect", bundle.to_str().unwrap()],
+    ));
+    let kinds: Vec<&str> = inspect["manifest"]["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap())
+        .collect();
+    assert!(!kinds.is_empty(), "{inspect}");
+    assert!(
+        kinds
+            .iter()
+            .all(|k| *k == "monitor-window" || *k == "alert"),
+        "summaries only, never requests or data: {kinds:?}"
+    );
+    ok(&w.lab(), &["bundle", "import", bundle.to_str().unwrap()]);
+    let at_lab = json(&ok(
+        &w.lab(),
+        &["--json", "monitor", "report", "--site", "plant"],
+    ));
+    assert_eq!(at_lab[0]["site"], "plant");
+    assert_eq!(at_lab[0]["model"], model.as_str());
+    let requests: u64 = at_lab[0]["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(requests, 300);
+    // Lab's own monitoring is its own: plant's windows are not lab's.
+    assert_eq!(
+        json(&ok(&w.lab(), &["--json", "monitor", "report"])),
+        serde_json::json!([])
     );
 }

@@ -43,6 +43,9 @@ pub enum Item {
     /// An audit log export already held in the vault (`airlock audit
     /// export`).
     AuditLog(Digest),
+    /// The monitoring windows and alerts this site holds of a model (id or unique prefix):
+    /// summaries only, never requests.
+    Monitor(String),
 }
 
 impl std::str::FromStr for Item {
@@ -54,11 +57,13 @@ impl std::str::FromStr for Item {
             Ok(Item::Dataset(rest.parse()?))
         } else if let Some(rest) = s.strip_prefix("policy:") {
             Ok(Item::Policy(rest.into()))
+        } else if let Some(rest) = s.strip_prefix("monitor:") {
+            Ok(Item::Monitor(rest.into()))
         } else if s.len() >= 8 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Item::Model(s.into()))
         } else {
             Err(Error::Rejected(format!(
-                "export item {s:?}: write model:ID (or a bare model id), dataset:NAME[@VERSION] or policy:FILE"
+                "export item {s:?}: write model:ID (or a bare model id), dataset:NAME[@VERSION], policy:FILE or monitor:MODEL"
             )))
         }
     }
@@ -158,6 +163,22 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 add(&mut list, Kind::Snapshot, doc.snapshot);
             }
             Item::AuditLog(id) => add(&mut list, Kind::AuditLog, *id),
+            Item::Monitor(prefix) => {
+                let id = registry::resolve_model(&home.conn, prefix)?;
+                let (windows, alerts) = crate::monitor::ids_for(home, &id)?;
+                if windows.is_empty() {
+                    return Err(Error::NotFound(format!(
+                        "this site holds no monitoring window of model {} (windows are made by `airlock serve`)",
+                        id.short()
+                    )));
+                }
+                for w in windows {
+                    add(&mut list, Kind::MonitorWindow, w);
+                }
+                for a in alerts {
+                    add(&mut list, Kind::Alert, a);
+                }
+            }
             Item::Policy(path) => {
                 let p = crate::policy::read(path)?;
                 let id = Digest::of(&p.render());

@@ -812,6 +812,8 @@ enum Document {
     Evaluation,
     /// Parsed, checked and bound to its signers; it has no index row.
     Description,
+    /// A monitoring window or alert, parsed and bound to its signers; no index row.
+    Monitoring,
 }
 
 /// Parses a record document and binds the site it claims to its signers.
@@ -920,10 +922,16 @@ fn parse_document(
                 "bundle rejected: {src}: it carries an audit log export for an auditor; check it with `airlock audit verify-export FILE --card CARD` (it is never imported)"
             )));
         }
-        Kind::MonitorWindow | Kind::Alert => {
-            return Err(Error::Refused(format!(
-                "bundle rejected: {src}: it carries a {kind}; monitoring summaries do not cross the air gap in this version"
-            )));
+        Kind::MonitorWindow => {
+            let d: airlock_core::monitor::MonitorWindow =
+                serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::Monitoring
+        }
+        Kind::Alert => {
+            let d: airlock_core::monitor::Alert = serde_json::from_slice(bytes).map_err(bad)?;
+            claim(&d.site)?;
+            Document::Monitoring
         }
         _ if mode == Mode::Audit => {
             return Err(Error::Refused(format!(
@@ -1186,6 +1194,7 @@ fn write_rows(
             Document::Evaluation => {}
             // Found by kind and model when listed (`description::list_for`); no index row.
             Document::Description => {}
+            Document::Monitoring => {}
             Document::AuditLog(_) => {
                 return Err(Error::Integrity(format!(
                     "bundle rejected: {src}: an audit log export reached the commit"
