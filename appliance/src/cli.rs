@@ -6,16 +6,15 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use serde_json::json;
 
-use airlock::bundle::{export, import};
+use airlock::bundle::export;
 use airlock::error::{Error, IoContext, Result, exit};
 use airlock::home::Home;
 use airlock::operator::{self, Operator};
 use airlock::personal::PassSource;
-use airlock::policy::{self, Role};
+use airlock::policy::Role;
 use airlock::registry::NameRef;
 use airlock::site::{SiteCard, SiteName};
-use airlock::time::{Clock, Timestamp};
-use airlock::{audit, demo, fsx, lifecycle, lineage, models, trust, vault_check};
+use airlock::{demo, lifecycle, lineage, models};
 
 use crate::cli_data::{ContractCmd, DataCmd, FeaturesCmd};
 use crate::output::Out;
@@ -60,10 +59,10 @@ enum Command {
     },
     /// This site's public card (name, signing key, encryption key) for peers.
     #[command(subcommand)]
-    Site(SiteCmd),
+    Site(crate::cli_keys::SiteCmd),
     /// Peer sites whose bundles this node accepts.
     #[command(subcommand)]
-    Trust(TrustCmd),
+    Trust(crate::cli_keys::TrustCmd),
     /// Versioned schema contracts: apply, show, diff, list.
     #[command(subcommand)]
     Contract(ContractCmd),
@@ -184,20 +183,20 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
     },
     /// The encrypted, content-addressed object vault.
     #[command(subcommand)]
-    Vault(VaultCmd),
+    Vault(crate::cli_ops::VaultCmd),
     /// Check the host this node runs on (docs/hardening.md).
     #[command(subcommand)]
-    Harden(HardenCmd),
+    Harden(crate::cli_ops::HardenCmd),
     /// The hash-chained, signed audit log.
     #[command(subcommand)]
-    Audit(AuditCmd),
+    Audit(crate::cli_ops::AuditCmd),
     /// The offline root key and operator keys.
     #[command(subcommand)]
-    Keys(KeysCmd),
+    Keys(crate::cli_keys::KeysCmd),
     /// The root-signed trust policy: peers, operator roles, approval
     /// thresholds, revocations.
     #[command(subcommand)]
-    Policy(PolicyCmd),
+    Policy(crate::cli_keys::PolicyCmd),
     /// Run two sites, "lab" and "plant", through the whole path on synthetic data.
     Demo {
         /// Keep the homes (lab/, plant/) and media (media/) here; the folder must be new or empty.
@@ -258,110 +257,6 @@ impl MaybeOperatorArgs {
 }
 
 #[derive(Subcommand, Debug)]
-enum KeysCmd {
-    /// The site's offline root key, which signs trust policies.
-    #[command(subcommand)]
-    Root(RootCmd),
-    /// Operator keys: one per person, sealed with their passphrase.
-    #[command(subcommand)]
-    Operator(OperatorCmd),
-}
-
-#[derive(Subcommand, Debug)]
-enum RootCmd {
-    /// Create a root key on removable media: DIR/root.key (sealed with a
-    /// passphrase) and DIR/root.pub. Run it on an offline machine or with
-    /// the media mounted; the root key is never stored on the node. Note
-    /// the key id it prints: nodes pin it at their first policy.
-    Init {
-        /// A new or empty folder on the removable media.
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-        /// Read the new passphrase from FILE (mode 0600) instead of asking.
-        #[arg(long, value_name = "FILE")]
-        passphrase_file: Option<PathBuf>,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum OperatorCmd {
-    /// Create an operator key for one person, sealed with their passphrase
-    /// and certified by the site key. Prints the public key for the trust
-    /// policy's `operators` list.
-    New {
-        /// The operator's name (a-z, 0-9, '.', '_', '-'), e.g. "j.smith".
-        name: String,
-        /// Read the new passphrase from FILE (mode 0600) instead of asking.
-        #[arg(long, value_name = "FILE")]
-        passphrase_file: Option<PathBuf>,
-    },
-    /// List operators with their roles under the trust policy in force.
-    List,
-}
-
-#[derive(Subcommand, Debug)]
-enum PolicyCmd {
-    /// Print a TOML draft of the next policy version for this node (the
-    /// policy in force, or this node's peers and operators for the first).
-    Template {
-        /// Add this root key (its folder or root.pub) to the draft's root keys.
-        #[arg(long, value_name = "DIR")]
-        root: Option<PathBuf>,
-    },
-    /// Sign a TOML draft with a root key (offline), or add a root key's
-    /// signature to a signed policy (for a threshold of root keys).
-    Sign {
-        /// The TOML draft, or a signed policy file.
-        input: PathBuf,
-        /// The root key's folder (holding root.key).
-        #[arg(long, value_name = "DIR")]
-        root: PathBuf,
-        /// Where to write the signed policy (must not exist).
-        #[arg(long)]
-        out: PathBuf,
-        /// Read the root key's passphrase from FILE (mode 0600).
-        #[arg(long, value_name = "FILE")]
-        passphrase_file: Option<PathBuf>,
-    },
-    /// Put signed policies in force, in order: each must have a higher
-    /// version and be signed by the root keys of the one before it. The
-    /// first policy on a node needs --root-key-id. Updates may also arrive
-    /// in bundles (bundle export ... policy:FILE).
-    Apply {
-        /// Signed policy files, oldest first.
-        #[arg(required = true)]
-        files: Vec<PathBuf>,
-        /// The root key id to pin (first policy only): confirm it with the
-        /// root key holder, by voice or on paper.
-        #[arg(long, value_name = "ID")]
-        root_key_id: Option<String>,
-    },
-    /// Show the policy in force.
-    Show,
-}
-
-#[derive(Subcommand, Debug)]
-enum SiteCmd {
-    /// Write this site's card to a file to hand to a peer site.
-    Card {
-        /// Where to write the card.
-        #[arg(long)]
-        out: PathBuf,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum TrustCmd {
-    /// Trust a peer site's card (compare its key id with the peer first).
-    Add {
-        /// The peer's site card file.
-        card: PathBuf,
-    },
-    /// List trusted peer sites.
-    List,
-}
-
-#[derive(Subcommand, Debug)]
 enum ModelsCmd {
     /// List models with their gate, approval and deployment state.
     List,
@@ -389,82 +284,6 @@ enum ModelsCmd {
 --limits 'applicants over 75 are rare'\n  \
 airlock models card 3f2a9c1e --out credit-model-card.md")]
     Card(crate::cli_card::CardArgs),
-}
-
-#[derive(Subcommand, Debug)]
-enum VaultCmd {
-    /// Re-hash every object in the vault: report any that is missing, does
-    /// not decrypt, or does not hash to its address, and any vault file
-    /// that no store row references. Exits 4 if anything is wrong.
-    Verify,
-}
-
-#[derive(Subcommand, Debug)]
-enum HardenCmd {
-    /// Report each host control (kernel settings, radios, USB storage, /tmp and /dev/shm
-    /// options, swap, disk encryption, network, sshd, the home's modes) as pass, warn or
-    /// fail, with its CIS Debian Linux 12 Benchmark id and the command that fixes it.
-    /// Changes nothing. Exits 5 if any check fails; warnings alone exit 0.
-    Check {
-        /// Read /proc, /sys, /etc and the home (--home) under this folder instead of /.
-        #[arg(long, value_name = "ROOT", default_value = "/")]
-        root: PathBuf,
-    },
-}
-
-#[derive(Subcommand, Debug)]
-enum AuditCmd {
-    /// Verify the chain and every signature; names the first broken record.
-    Verify,
-    /// For a home without a signed checkpoint (HOME/audit.head), made before
-    /// checkpoints existed: verify the chain, record the adoption in the log,
-    /// and sign a first checkpoint. Refused if a checkpoint exists. Under a
-    /// trust policy, an operator holding the audit role must authorise it.
-    AdoptCheckpoint {
-        #[command(flatten)]
-        operator: MaybeOperatorArgs,
-    },
-    /// Export the whole audit log, verified, with a fresh signed checkpoint,
-    /// in a bundle for an auditor's node (a trusted peer). The auditor
-    /// checks it there with `airlock audit verify-export FILE --card CARD`
-    /// and this site's card alone.
-    Export {
-        /// The auditor node's site card.
-        #[arg(long)]
-        to: PathBuf,
-        /// The bundle file to write (must not exist).
-        #[arg(long)]
-        out: PathBuf,
-        /// Days until the bundle expires (1 to 3650).
-        #[arg(long, default_value_t = 30)]
-        expires_in: u32,
-        #[command(flatten)]
-        operator: MaybeOperatorArgs,
-    },
-    /// Check an audit log export made for this node by another site, with
-    /// only that site's card: the bundle's signature, every record's hash,
-    /// link and signature, and the signed checkpoint. Imports nothing.
-    VerifyExport {
-        /// The bundle file (or its first part).
-        file: PathBuf,
-        /// The site card of the site whose log it is.
-        #[arg(long)]
-        card: PathBuf,
-    },
-    /// Print the audit log, oldest first, optionally filtered.
-    Log {
-        /// Only records written at or after this time (RFC 3339, e.g.
-        /// 2026-11-23T08:00:00Z, or a date, 2026-11-23).
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
-        /// Only records signed by this key id (or a prefix of it).
-        #[arg(long, value_name = "KEY_ID")]
-        actor: Option<String>,
-        /// Only this action (e.g. bundle.import), or a family ending in
-        /// `*` (e.g. 'bundle.*').
-        #[arg(long, value_name = "ACTION")]
-        action: Option<String>,
-    },
 }
 
 pub(crate) fn read_card(path: &Path) -> Result<SiteCard> {
@@ -496,52 +315,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 ));
             });
         }
-        Command::Site(SiteCmd::Card { out: path }) => {
-            let home = open()?;
-            fsx::write_new(
-                &path,
-                &SiteCard::render(home.site(), home.keys(), home.now())?,
-            )?;
-            let v = json!({ "id": home.site().as_str(), "key_id": home.keys().key_id(), "file": path.display().to_string() });
-            out.emit(&v, |_| {
-                out.line(format_args!(
-                    "wrote card of site {} (key id {}) to {}",
-                    home.site(),
-                    home.keys().key_id(),
-                    path.display()
-                ))
-            });
-        }
-        Command::Trust(TrustCmd::Add { card }) => {
-            let mut home = open()?;
-            let card = read_card(&card)?;
-            let (peer, added) = trust::add(&mut home, &card)?;
-            out.emit(&json!({ "peer": peer, "added": added }), |_| {
-                if added {
-                    out.line(format_args!(
-                        "trusted site {} (key id {})",
-                        peer.id, peer.key_id
-                    ));
-                } else {
-                    out.line(format_args!(
-                        "site {} (key id {}) was already trusted",
-                        peer.id, peer.key_id
-                    ));
-                }
-            });
-        }
-        Command::Trust(TrustCmd::List) => {
-            let home = open_read_only()?;
-            let peers = trust::list(&home)?;
-            out.emit(&peers, |ps| {
-                for p in ps {
-                    out.line(format_args!(
-                        "{:<20} key {}  trusted since {}",
-                        p.id, p.key_id, p.added_at
-                    ));
-                }
-            });
-        }
+        Command::Site(cmd) => return crate::cli_keys::site(&home_dir, out, cmd),
+        Command::Trust(cmd) => return crate::cli_keys::trust_cmd(&home_dir, out, cmd),
         Command::Contract(cmd) => return crate::cli_data::contract(&home_dir, out, cmd),
         Command::Data(cmd) => return crate::cli_data::data(&home_dir, out, cmd),
         Command::Features(cmd) => return crate::cli_data::features(&home_dir, out, cmd),
@@ -830,344 +605,12 @@ pub fn run(cli: Cli) -> Result<i32> {
                 ));
             });
         }
-        Command::Vault(VaultCmd::Verify) => {
-            let home = open_read_only()?;
-            let r = out.with_bytes("vault", |on| vault_check::verify(&home, on))?;
-            out.emit(&r, |r| {
-                for p in &r.problems {
-                    let id: String = p.id.chars().take(12).collect();
-                    out.line(format_args!("{:<12} {id}  {}", p.problem, p.detail));
-                }
-                out.line(format_args!(
-                    "{} of {} indexed objects intact ({} bytes re-hashed); {} problem(s)",
-                    r.intact,
-                    r.indexed,
-                    r.bytes,
-                    r.problems.len()
-                ));
-            });
-            if !r.problems.is_empty() {
-                return Err(Error::Integrity(format!(
-                    "vault verify found {} problem(s): the first is {} object {}",
-                    r.problems.len(),
-                    r.problems[0].problem,
-                    r.problems[0].id
-                )));
-            }
-        }
-        Command::Harden(HardenCmd::Check { root }) => {
-            use airlock_hardening::host::{self, Status};
-            let report = host::check(&root, &home_dir);
-            out.emit(&report, |r| {
-                for f in &r.findings {
-                    let cis = f
-                        .cis
-                        .map_or("no CIS id".to_string(), |c| format!("CIS {c}"));
-                    let (s, id, found) = (f.status.name(), f.id, &f.found);
-                    out.line(format_args!("{s:<4}  {id:<18} {found}  ({cis})"));
-                    if f.status != Status::Pass {
-                        out.line(format_args!("      fix: {}", f.fix));
-                    }
-                }
-                let n = |s| r.with_status(s).count();
-                let (p, w, f) = (n(Status::Pass), n(Status::Warn), n(Status::Fail));
-                out.line(format_args!("{p} passed, {w} warnings, {f} failed"));
-            });
-            let failed: Vec<&str> = report.with_status(Status::Fail).map(|f| f.id).collect();
-            if !failed.is_empty() {
-                return Err(Error::Refused(format!(
-                    "host check failed: {} (each finding says the fix; docs/hardening.md says why)",
-                    failed.join(", ")
-                )));
-            }
-        }
-        Command::Audit(AuditCmd::AdoptCheckpoint { operator: who }) => {
-            let mut home = open()?;
-            let op = who.unlock(&home, Role::Audit)?;
-            let seq = operator::adopt_audit_checkpoint(&mut home, op.as_ref())?;
-            out.emit(&json!({ "id": seq, "checkpoint": seq }), |_| {
-                out.line(format_args!(
-                    "signed a first audit checkpoint at record {seq}; the adoption is recorded in the log"
-                ))
-            });
-        }
-        Command::Audit(AuditCmd::Export {
-            to,
-            out: file,
-            expires_in,
-            operator: who,
-        }) => {
-            let mut home = open()?;
-            let card = read_card(&to)?;
-            let opts = export::ExportOptions {
-                with_data: false,
-                expires_in_days: expires_in,
-                split: None,
-                operator: who.authority(),
-            };
-            let r = out.with_bytes("export", |on| {
-                export::export_audit(&mut home, &card, opts, &file, on)
-            })?;
-            out.emit(&r, |r| {
-                out.line(format_args!(
-                    "wrote the audit log for site {} as bundle {} (sequence {}) to {}",
-                    r.recipient,
-                    r.bundle.short(),
-                    r.sequence,
-                    file.display()
-                ))
-            });
-        }
-        Command::Audit(AuditCmd::VerifyExport { file, card }) => {
-            let home = open()?;
-            let card = read_card(&card)?;
-            let (doc, bundle) = out.with_bytes("verify", |on| {
-                import::open(&home, &file)?.verify_audit_export(&home, &card, on)
-            })?;
-            let v = audit::verify_export(&doc, &card)?;
-            let mut j = serde_json::to_value(&v).map_err(|e| Error::Rejected(e.to_string()))?;
-            j["bundle"] = json!(bundle.hex());
-            out.emit(&j, |_| {
-                out.line(format_args!(
-                    "audit log of site {} (key {}) intact: {} records, {} .. {}, signed checkpoint at record {}, exported {}",
-                    v.site,
-                    v.key_id,
-                    v.records,
-                    v.first.map(|t| t.to_string()).unwrap_or_default(),
-                    v.last.map(|t| t.to_string()).unwrap_or_default(),
-                    v.checkpoint,
-                    v.exported_at
-                ))
-            });
-        }
-        Command::Audit(AuditCmd::Verify) => {
-            let home = open_read_only()?;
-            let v = home.verify_audit()?;
-            out.emit(&v, |v| {
-                out.line(format_args!(
-                    "audit log intact: {} records, head {}, signed checkpoint at record {}",
-                    v.records,
-                    &v.head[..16],
-                    v.checkpoint.unwrap_or(0)
-                ))
-            });
-        }
-        Command::Audit(AuditCmd::Log {
-            since,
-            actor,
-            action,
-        }) => {
-            let home = open_read_only()?;
-            let since: Option<Timestamp> = since
-                .map(|s| {
-                    let full = if s.len() == 10 { format!("{s}T00:00:00Z") } else { s.clone() };
-                    full.parse().map_err(|_| {
-                        Error::Rejected(format!(
-                            "--since {s:?}: write a time such as 2026-11-23T08:00:00Z or a date such as 2026-11-23"
-                        ))
-                    })
-                })
-                .transpose()?;
-            let wanted = |r: &audit::Record| {
-                since.is_none_or(|t| r.time >= t)
-                    && actor.as_deref().is_none_or(|a| r.actor.starts_with(a))
-                    && action.as_deref().is_none_or(|a| match a.strip_suffix('*') {
-                        Some(prefix) => r.action.starts_with(prefix),
-                        None => r.action == a,
-                    })
-            };
-            let records: Vec<audit::Record> = home
-                .audit_log()?
-                .into_iter()
-                .filter(|r| wanted(r))
-                .collect();
-            let with_ids: Vec<serde_json::Value> = records
-                .iter()
-                .map(|r| {
-                    let mut v = serde_json::to_value(r).unwrap_or_default();
-                    v["id"] = json!(r.seq);
-                    v
-                })
-                .collect();
-            out.emit(&with_ids, |_| {
-                for r in &records {
-                    out.line(format_args!(
-                        "{:>5} {} {:<16} {} {}",
-                        r.seq, r.time, r.action, r.actor, r.details
-                    ));
-                }
-            });
-        }
+        Command::Vault(cmd) => return crate::cli_ops::vault_cmd(&home_dir, out, cmd),
+        Command::Harden(cmd) => return crate::cli_ops::harden(&home_dir, out, cmd),
+        Command::Audit(cmd) => return crate::cli_ops::audit_cmd(&home_dir, out, cmd),
         Command::Demo { workdir } => return run_demo(out, workdir),
-        Command::Keys(KeysCmd::Root(RootCmd::Init {
-            out: dir,
-            passphrase_file,
-        })) => {
-            let pass = PassSource::from_arg(passphrase_file)
-                .read("New passphrase for the root key: ", true)?;
-            let card = policy::init_root(&dir, &pass, &home_dir, Clock::System.now())?;
-            out.emit(&card, |c| {
-                out.line(format_args!("created root key {} in {}", c.key_id, dir.display()));
-                out.line(format_args!(
-                    "  {} (sealed with the passphrase) and {}",
-                    policy::ROOT_KEY_FILE,
-                    policy::ROOT_PUB_FILE
-                ));
-                out.line(format_args!(
-                    "write the key id down: each node pins it at its first policy (airlock policy apply FILE --root-key-id {})",
-                    c.key_id
-                ));
-                out.line("keep this media offline; the root key never goes on a node");
-            });
-        }
-        Command::Keys(KeysCmd::Operator(OperatorCmd::New {
-            name,
-            passphrase_file,
-        })) => {
-            let mut home = open()?;
-            let info = operator::create(&mut home, &name, PassSource::from_arg(passphrase_file))?;
-            out.emit(&info, |i| {
-                out.line(format_args!(
-                    "created operator {} (key id {})",
-                    i.name, i.key_id
-                ));
-                out.line("for the trust policy's [[operators]]:");
-                out.line(format_args!("  name = {:?}", i.name));
-                out.line(format_args!("  key = {:?}", i.key));
-            });
-        }
-        Command::Keys(KeysCmd::Operator(OperatorCmd::List)) => {
-            let home = open_read_only()?;
-            let list = operator::list(&home)?;
-            out.emit(&list, |l| {
-                if l.is_empty() {
-                    out.line("no operators; create one with `airlock keys operator new NAME`");
-                }
-                for o in l {
-                    let roles: Vec<&str> = o.roles.iter().map(|r| r.as_str()).collect();
-                    out.line(format_args!(
-                        "{:<20} key {}  {}",
-                        o.name,
-                        o.key_id,
-                        if o.revoked {
-                            "REVOKED".to_string()
-                        } else if roles.is_empty() {
-                            "no roles".to_string()
-                        } else {
-                            format!("roles: {}", roles.join(", "))
-                        }
-                    ));
-                }
-            });
-        }
-        Command::Policy(PolicyCmd::Template { root }) => {
-            let home = open()?;
-            let card = root.as_deref().map(policy::read_root_card).transpose()?;
-            out.text(&policy::template(&home, card.as_ref())?);
-        }
-        Command::Policy(PolicyCmd::Sign {
-            input,
-            root,
-            out: file,
-            passphrase_file,
-        }) => {
-            let pass = PassSource::from_arg(passphrase_file)
-                .read("Passphrase for the root key: ", false)?;
-            let key = policy::open_root(&root, &pass)?;
-            let signed = policy::sign(&input, &key, Clock::System.now())?;
-            fsx::write_new(&file, &signed.render())?;
-            let v = json!({ "file": file.display().to_string(), "site": signed.body.site.as_str(),
-                            "version": signed.body.version, "signed_by": key.key_id(),
-                            "signatures": signed.signatures.len() });
-            out.emit(&v, |_| {
-                out.line(format_args!(
-                    "signed trust policy v{} for site {} with root key {} ({} signature(s)) into {}",
-                    signed.body.version,
-                    signed.body.site,
-                    key.key_id(),
-                    signed.signatures.len(),
-                    file.display()
-                ))
-            });
-        }
-        Command::Policy(PolicyCmd::Apply { files, root_key_id }) => {
-            let mut home = open()?;
-            let chain = files
-                .iter()
-                .map(|f| policy::read(f))
-                .collect::<Result<Vec<_>>>()?;
-            let applied = policy::apply(&mut home, &chain, root_key_id.as_deref())?;
-            out.emit(&applied, |a| {
-                for x in a {
-                    match x {
-                        policy::Applied::Applied { version, id } => out.line(format_args!(
-                            "trust policy v{version} is in force ({})",
-                            id.short()
-                        )),
-                        policy::Applied::AlreadyInForce { version } => {
-                            out.line(format_args!("trust policy v{version} was already in force"))
-                        }
-                    }
-                }
-            });
-        }
-        Command::Policy(PolicyCmd::Show) => {
-            let home = open_read_only()?;
-            let Some(p) = policy::in_force(&home)? else {
-                return Err(Error::NotFound(
-                    "no trust policy is in force on this node (setup mode: peers by `trust add`, any operator may approve)".into(),
-                ));
-            };
-            let mut v =
-                serde_json::to_value(p.body()).map_err(|e| Error::Rejected(e.to_string()))?;
-            v["id"] = json!(p.id.hex());
-            v["signed_by"] = json!(
-                p.policy
-                    .signatures
-                    .iter()
-                    .map(|s| s.key_id.clone())
-                    .collect::<Vec<_>>()
-            );
-            out.emit(&v, |_| {
-                let b = p.body();
-                out.line(format_args!(
-                    "trust policy v{} for site {} ({}), signed {}",
-                    b.version,
-                    b.site,
-                    p.id.short(),
-                    b.created_at
-                ));
-                out.line(format_args!(
-                    "root keys: {} of {}",
-                    b.root.threshold,
-                    b.root.keys.len()
-                ));
-                for pe in &b.peers {
-                    out.line(format_args!("peer      {}", pe.site));
-                }
-                for o in &b.operators {
-                    let roles: Vec<&str> = o.roles.iter().map(|r| r.as_str()).collect();
-                    out.line(format_args!(
-                        "operator  {:<20} {}",
-                        o.name,
-                        roles.join(", ")
-                    ));
-                }
-                for (slot, k) in &b.approvals {
-                    out.line(format_args!("approvals {slot}: {k}"));
-                }
-                for (slot, sites) in &b.gates {
-                    let sites: Vec<&str> = sites.iter().map(|s| s.as_str()).collect();
-                    out.line(format_args!(
-                        "gates     {slot}: {} and this site",
-                        sites.join(", ")
-                    ));
-                }
-                for r in &b.revoked {
-                    out.line(format_args!("revoked   {r}"));
-                }
-            });
-        }
+        Command::Keys(cmd) => return crate::cli_keys::keys(&home_dir, out, cmd),
+        Command::Policy(cmd) => return crate::cli_keys::policy_cmd(&home_dir, out, cmd),
     }
     Ok(exit::OK)
 }
