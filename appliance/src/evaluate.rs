@@ -22,9 +22,10 @@ use airlock_core::contract::Value;
 use airlock_core::features::Fitted;
 use airlock_core::record::Record;
 use airlock_runtime::{
-    Confusion, Fairness, Importance, Metrics, Perturbation, RobustAccuracy, Task, ThresholdPoint,
-    class_confusion, confusion, evaluate as metrics_of, evaluate_slices, fairness,
-    permutation_importance, robust_accuracy, threshold_sweep,
+    Confusion, Fairness, Importance, MAX_SLICES, Matrix, Metrics, Perturbation, RobustAccuracy,
+    Task, ThresholdPoint, class_confusion, confusion, evaluate as metrics_of,
+    evaluate_slices_coded, fairness_coded, permutation_importance, robust_accuracy,
+    threshold_sweep,
 };
 
 use crate::data;
@@ -294,35 +295,144 @@ pub fn ingest_file(
     )
 }
 
+/// Each row's group of one column, as a small index into the group names, interned as the rows
+/// stream by: a million rows keep a million integers, not a million strings.
+struct Grouper {
+    /// The column.
+    idx: usize,
+    /// Cut points of a numeric column.
+    cuts: Vec<f64>,
+    /// Most groups allowed (a slice column's cap): one more makes [`Grouper::push`] say so.
+    cap: usize,
+    /// The group names, in order of first appearance.
+    names: Vec<String>,
+    /// Name to index.
+    index: std::collections::HashMap<String, u32>,
+    /// Each band's index, once seen (numeric columns with cut points).
+    bands: Vec<Option<u32>>,
+    /// Each row's group.
+    codes: Vec<u32>,
+}
+
+impl Grouper {
+    fn new(idx: usize, cuts: &[f64], cap: usize) -> Self {
+        Grouper {
+            idx,
+            cuts: cuts.to_vec(),
+            cap,
+            names: Vec::new(),
+            index: std::collections::HashMap::new(),
+            bands: vec![None; cuts.len() + 1],
+            codes: Vec::new(),
+        }
+    }
+
+    fn intern(&mut self, name: &str) -> Option<u32> {
+        if let Some(&c) = self.index.get(name) {
+            return Some(c);
+        }
+        if self.names.len() >= self.cap {
+            return None;
+        }
+        let c = u32::try_from(self.names.len()).ok()?;
+        self.names.push(name.to_owned());
+        self.index.insert(name.to_owned(), c);
+        Some(c)
+    }
+
+    /// Files `row` under its group ([`group_of`]); `None` when that would be one group more
+    /// than the cap.
+    fn push(&mut self, row: &[Value]) -> Option<()> {
+        let v = &row[self.idx];
+        let code = match v {
+            Value::Text(s) => self.intern(s)?,
+            Value::Int(_) | Value::Float(_) if !self.cuts.is_empty() => {
+                let x = match v {
+                    Value::Int(i) => *i as f64,
+                    Value::Float(f) => *f,
+                    _ => 0.0,
+                };
+                let band = self
+                    .cuts
+                    .iter()
+                    .position(|c| x <= *c)
+                    .unwrap_or(self.cuts.len());
+                match self.bands[band] {
+                    Some(c) => c,
+                    None => {
+                        let c = self.intern(&group_of(v, &self.cuts))?;
+                        self.bands[band] = Some(c);
+                        c
+                    }
+                }
+            }
+            other => self.intern(&group_of(other, &self.cuts))?,
+        };
+        self.codes.push(code);
+        Some(())
+    }
+}
+
 /// Evaluates a model on a dataset and stores the signed record, with its provenance and audit
 /// record (`model.evaluate`).
+///
+/// The dataset is streamed from its snapshot: what is kept of a row is its feature vector, its
+/// label, the model's outputs and its slice and group indices, `4 × (inputs + outputs + 1 +
+/// columns grouped)` bytes, never the typed row. Permutation importance adds its permutations
+/// (4 bytes a row for each repeat) and, per thread, the shuffled outputs and their ranking
+/// (about 24 bytes a row for a binary model); robustness one chunk of rows per thread. At a
+/// million rows of 40 inputs that is about 250 MiB in all (docs/benchmarks.md).
 pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, EvaluationRecord)> {
     let run = models::load_run(home, &req.model)?;
     let model = models::load_model(home, &run)?;
     let fs = features::load(home, &run.feature_set)?;
-    let loaded = data::load(home, &req.dataset)?;
-    let mut task = run.spec.task;
-    let prepared = models::prepare(&fs, &loaded, &mut task, None)?;
-    if task != run.spec.task {
-        return Err(Error::Refused(format!(
-            "dataset {}@{} has labels of another task than the model's ({})",
-            loaded.doc.name,
-            loaded.doc.version,
-            run.spec.task.name()
-        )));
-    }
+    let (dataset_id, doc) = data::show(home, &req.dataset)?;
+    let contract = data::load_contract(home, &doc.contract)?;
+    let task = run.spec.task;
     let column = |name: &str| {
-        loaded.contract.index_of(name).ok_or_else(|| {
+        contract.index_of(name).ok_or_else(|| {
             Error::Rejected(format!(
                 "column {name:?} is not in contract {} v{}",
-                loaded.contract.name, loaded.contract.version
+                contract.name, contract.version
             ))
         })
     };
-    let outputs = model.predict(&prepared.x)?;
-    let y = &prepared.y;
-    let metrics = metrics_of(&outputs, y)?;
     let binary = task == Task::Binary;
+    if !req.sensitive.is_empty() && !binary {
+        return Err(Error::Rejected(
+            "--sensitive: group fairness is computed for binary models".into(),
+        ));
+    }
+    // One grouper per slice column (capped: more slices than the runtime reports is refused
+    // while reading) and per sensitive attribute.
+    let mut groupers = Vec::new();
+    for name in &req.slice_by {
+        groupers.push(Grouper::new(column(name)?, &[], MAX_SLICES + 1));
+    }
+    for s in &req.sensitive {
+        groupers.push(Grouper::new(column(&s.column)?, &s.cuts, usize::MAX));
+    }
+    let prep = models::RowPrep::new(&fs, &doc, &contract, task, &run.classes)?;
+    let width = fs.width();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    data::stream_by_id(home, &dataset_id, &mut |n, row| {
+        prep.push(&row, n as usize, &mut x, &mut y)?;
+        for (k, g) in groupers.iter_mut().enumerate() {
+            if g.push(&row).is_none() {
+                return Err(Error::Rejected(format!(
+                    "--slice-by {}: slices: more than {MAX_SLICES} distinct values; slice on a column with fewer",
+                    req.slice_by[k]
+                )));
+            }
+        }
+        Ok(())
+    })?;
+    let rows = y.len();
+    let x = Matrix::new(x, rows, width)?;
+    let (slice_groups, sensitive_groups) = groupers.split_at(req.slice_by.len());
+
+    let outputs = model.predict(&x)?;
+    let metrics = metrics_of(&outputs, &y)?;
     if !(0.0..=1.0).contains(&req.threshold) {
         return Err(Error::Rejected(format!(
             "--threshold {}: a decision threshold is a probability, from 0 to 1",
@@ -332,14 +442,14 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
     let threshold = binary.then_some(req.threshold);
     let (confusion_at, sweep) = if binary {
         (
-            Some(confusion(&outputs.values, y, req.threshold)?),
-            threshold_sweep(&outputs.values, y, req.threshold_steps)?,
+            Some(confusion(&outputs.values, &y, req.threshold)?),
+            threshold_sweep(&outputs.values, &y, req.threshold_steps)?,
         )
     } else {
         (None, Vec::new())
     };
     let class_conf = match task {
-        Task::Multiclass { .. } => class_confusion(&outputs, y)?,
+        Task::Multiclass { .. } => class_confusion(&outputs, &y)?,
         _ => Vec::new(),
     };
 
@@ -365,8 +475,8 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
     };
     let importance = permutation_importance(
         &model,
-        &prepared.x,
-        y,
+        &x,
+        &y,
         &groups,
         importance_metric,
         req.importance_repeats,
@@ -374,12 +484,10 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
     )?;
 
     let mut slices = Vec::new();
-    for name in &req.slice_by {
-        let idx = column(name)?;
-        let keys: Vec<String> = loaded.rows.iter().map(|r| group_of(&r[idx], &[])).collect();
+    for (name, g) in req.slice_by.iter().zip(slice_groups) {
         // The runtime groups the rows (and caps the slice count) as it does for training's
         // held-out slices.
-        let by = evaluate_slices(&outputs, y, &keys)
+        let by = evaluate_slices_coded(&outputs, &y, &g.codes, &g.names)
             .map_err(|e| Error::Rejected(format!("--slice-by {name}: {e}")))?;
         slices.push(SliceReport {
             column: name.clone(),
@@ -403,27 +511,16 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
 
     let mut fairness_reports = Vec::new();
     if !req.sensitive.is_empty() {
-        if !binary {
-            return Err(Error::Rejected(
-                "--sensitive: group fairness is computed for binary models".into(),
-            ));
-        }
         let decided: Vec<bool> = outputs
             .values
             .iter()
             .map(|&p| f64::from(p) >= req.threshold)
             .collect();
-        for s in &req.sensitive {
-            let idx = column(&s.column)?;
-            let keys: Vec<String> = loaded
-                .rows
-                .iter()
-                .map(|r| group_of(&r[idx], &s.cuts))
-                .collect();
+        for (s, g) in req.sensitive.iter().zip(sensitive_groups) {
             fairness_reports.push(FairnessReport {
                 attribute: s.column.clone(),
                 cuts: s.cuts.clone(),
-                fairness: fairness(&decided, y, &keys)?,
+                fairness: fairness_coded(&decided, &y, &g.codes, &g.names)?,
             });
         }
     }
@@ -433,8 +530,8 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
         for p in [Perturbation::Noise, Perturbation::Fgsm] {
             robustness.push(robust_accuracy(
                 &model,
-                &prepared.x,
-                y,
+                &x,
+                &y,
                 &numeric,
                 p,
                 req.epsilon,
@@ -448,11 +545,11 @@ pub fn run(home: &mut Home, req: &EvaluateRequest) -> Result<(Digest, Evaluation
         ty: EVALUATION_TYPE.into(),
         site: site.clone(),
         model: req.model,
-        dataset: loaded.id,
-        dataset_ref: format!("{}@{}", loaded.doc.name, loaded.doc.version),
-        snapshot: loaded.doc.snapshot,
+        dataset: dataset_id,
+        dataset_ref: format!("{}@{}", doc.name, doc.version),
+        snapshot: doc.snapshot,
         feature_set: run.feature_set,
-        rows: prepared.y.len(),
+        rows,
         metrics,
         threshold,
         confusion: confusion_at,
@@ -527,6 +624,42 @@ mod tests {
             "{lo} {hi}"
         );
         assert_eq!(wilson(0, 0), [0.0, 1.0]);
+    }
+
+    #[test]
+    fn groupers_file_rows_under_the_groups_group_of_names() {
+        let cuts = [25.0, 60.0];
+        let rows = [
+            Value::Int(20),
+            Value::Int(30),
+            Value::Null,
+            Value::Int(70),
+            Value::Int(25),
+            Value::Float(61.5),
+            Value::Text("A93".into()),
+            Value::Int(31),
+        ]
+        .map(|v| vec![v]);
+        for cuts in [&cuts[..], &[]] {
+            let mut g = Grouper::new(0, cuts, usize::MAX);
+            for r in &rows {
+                assert!(g.push(r).is_some());
+            }
+            let named: Vec<&str> = g
+                .codes
+                .iter()
+                .map(|&c| g.names[c as usize].as_str())
+                .collect();
+            let want: Vec<String> = rows.iter().map(|r| group_of(&r[0], cuts)).collect();
+            assert_eq!(named, want);
+            assert_eq!(g.names.len(), if cuts.is_empty() { 8 } else { 5 });
+        }
+        // One group more than the cap is refused.
+        let mut g = Grouper::new(0, &[], 2);
+        for t in ["a", "b", "a"] {
+            assert!(g.push(&[Value::Text(t.into())]).is_some());
+        }
+        assert!(g.push(&[Value::Text("c".into())]).is_none());
     }
 
     #[test]

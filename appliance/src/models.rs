@@ -152,6 +152,121 @@ pub struct Prepared {
     pub slices: Option<Vec<String>>,
 }
 
+/// Checks a feature set fits a dataset's contract and binds it: the feature columns and the
+/// label column's position.
+fn bind(
+    fs: &FeatureSetDoc,
+    doc: &data::DatasetDoc,
+    contract: &crate::contract::Contract,
+) -> Result<(airlock_core::features::Bound, usize)> {
+    if fs.contract != doc.contract {
+        return Err(Error::Refused(format!(
+            "feature set {} was fit for contract {}, but dataset {}@{} follows contract {}",
+            fs.reference(),
+            fs.contract.short(),
+            doc.name,
+            doc.version,
+            doc.contract.short()
+        )));
+    }
+    let columns = fs.bind(contract)?;
+    let label_idx = contract.index_of(&fs.label).ok_or_else(|| {
+        Error::Rejected(format!(
+            "label column {:?} is not in the contract",
+            fs.label
+        ))
+    })?;
+    Ok((columns, label_idx))
+}
+
+/// What [`prepare`] does to each row, for rows streamed one at a time (`airlock evaluate`
+/// reads a dataset so, keeping only the feature vectors, not the typed rows).
+pub struct RowPrep<'a> {
+    fs: &'a FeatureSetDoc,
+    columns: airlock_core::features::Bound,
+    label_idx: usize,
+    task: Task,
+    classes: &'a [String],
+}
+
+impl<'a> RowPrep<'a> {
+    /// For rows of the dataset `doc` under `contract`, labelled for a model of `task` whose
+    /// classes are `classes` (multiclass: the model's, in output order; labels outside them
+    /// are refused).
+    pub fn new(
+        fs: &'a FeatureSetDoc,
+        doc: &data::DatasetDoc,
+        contract: &crate::contract::Contract,
+        task: Task,
+        classes: &'a [String],
+    ) -> Result<Self> {
+        let (columns, label_idx) = bind(fs, doc, contract)?;
+        let label_col = &contract.columns[label_idx];
+        match task {
+            Task::Binary if fs.positive.is_empty() => {
+                return Err(Error::Rejected(format!(
+                    "feature set {} names no positive label value; a binary model needs one",
+                    fs.reference()
+                )));
+            }
+            Task::Regression
+                if !matches!(label_col.ty, ColumnType::Integer | ColumnType::Float) =>
+            {
+                return Err(Error::Rejected(format!(
+                    "label column {:?} is {}; regression needs an integer or float label",
+                    fs.label,
+                    label_col.ty.name()
+                )));
+            }
+            _ => {}
+        }
+        Ok(RowPrep {
+            fs,
+            columns,
+            label_idx,
+            task,
+            classes,
+        })
+    }
+
+    /// Appends the feature vector of `row` (row number `row_no`, for errors) to `x` and its
+    /// label to `y`.
+    pub fn push(
+        &self,
+        row: &[Value],
+        row_no: usize,
+        x: &mut Vec<f32>,
+        y: &mut Vec<f32>,
+    ) -> Result<()> {
+        let missing = || {
+            Error::Rejected(format!(
+                "row {row_no}: label column {:?} is missing; training needs every label",
+                self.fs.label
+            ))
+        };
+        let label = match self.task {
+            Task::Binary => self.fs.label_of(row, self.label_idx, row_no)?,
+            Task::Regression => match &row[self.label_idx] {
+                Value::Int(v) => *v as f32,
+                Value::Float(v) => *v as f32,
+                _ => return Err(missing()),
+            },
+            Task::Multiclass { .. } => {
+                let v = match &row[self.label_idx] {
+                    Value::Null => return Err(missing()),
+                    v => v.canonical(),
+                };
+                self.classes.iter().position(|c| *c == v).ok_or_else(|| {
+                    Error::Rejected(format!("row {row_no}: label {v:?} is not a known class"))
+                })? as f32
+            }
+        };
+        self.fs.transform(row, &self.columns, x);
+        y.push(label);
+        Ok(())
+    }
+}
+
 /// Most classes a multiclass label may have.
 pub const MAX_CLASSES: usize = 1000;
 
@@ -208,23 +323,7 @@ pub fn prepare(
     task: &mut Task,
     slice_column: Option<&str>,
 ) -> Result<Prepared> {
-    if fs.contract != loaded.doc.contract {
-        return Err(Error::Refused(format!(
-            "feature set {} was fit for contract {}, but dataset {}@{} follows contract {}",
-            fs.reference(),
-            fs.contract.short(),
-            loaded.doc.name,
-            loaded.doc.version,
-            loaded.doc.contract.short()
-        )));
-    }
-    let columns = fs.bind(&loaded.contract)?;
-    let label_idx = loaded.contract.index_of(&fs.label).ok_or_else(|| {
-        Error::Rejected(format!(
-            "label column {:?} is not in the contract",
-            fs.label
-        ))
-    })?;
+    let (columns, label_idx) = bind(fs, &loaded.doc, &loaded.contract)?;
     let slice_idx = match slice_column {
         Some(c) => Some(loaded.contract.index_of(c).ok_or_else(|| {
             Error::Rejected(format!(
@@ -306,26 +405,15 @@ pub fn prepare(
     let mut x = Vec::with_capacity(loaded.rows.len() * fs.width());
     let mut y = Vec::with_capacity(loaded.rows.len());
     let mut slices = slice_idx.map(|_| Vec::with_capacity(loaded.rows.len()));
+    let prep = RowPrep {
+        fs,
+        columns,
+        label_idx,
+        task: *task,
+        classes: &classes,
+    };
     for (i, row) in loaded.rows.iter().enumerate() {
-        fs.transform(row, &columns, &mut x);
-        let label = match task {
-            Task::Binary => fs.label_of(row, label_idx, i + 1)?,
-            Task::Regression => match &row[label_idx] {
-                Value::Int(v) => *v as f32,
-                Value::Float(v) => *v as f32,
-                _ => return Err(missing(i + 1)),
-            },
-            Task::Multiclass { .. } => {
-                let v = match &row[label_idx] {
-                    Value::Null => return Err(missing(i + 1)),
-                    v => v.canonical(),
-                };
-                classes.iter().position(|c| *c == v).ok_or_else(|| {
-                    Error::Rejected(format!("row {}: label {v:?} is not a known class", i + 1))
-                })? as f32
-            }
-        };
-        y.push(label);
+        prep.push(row, i + 1, &mut x, &mut y)?;
         if let (Some(s), Some(idx)) = (slices.as_mut(), slice_idx) {
             s.push(crate::evaluate::group_of(&row[idx], &[]));
         }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::metrics::{check_labels, evaluate};
-use crate::model::{Model, Outputs};
+use crate::metrics::{Scratch, check_labels, evaluate, rank};
+use crate::model::{Model, Outputs, host};
 use crate::rng::SplitMix64;
 
 /// Counts of a binary decision at one threshold against labels.
@@ -129,7 +129,7 @@ pub struct ThresholdPoint {
 }
 
 /// Precision, recall, F1 and positive rate at each of `steps + 1` evenly spaced thresholds
-/// from 0 to 1, in one pass over the rows sorted by probability (`O(n log n)`).
+/// from 0 to 1, in one pass over the rows sorted by probability (a radix sort: `O(n)`).
 ///
 /// # Errors
 /// As [`confusion`]; [`Error::InvalidConfig`] for `steps` of 0.
@@ -141,22 +141,20 @@ pub fn threshold_sweep(p: &[f32], labels: &[f32], steps: usize) -> Result<Vec<Th
             reason: "a sweep needs at least one step".into(),
         });
     }
-    // Rows by descending probability; walking thresholds downwards admits rows in order.
-    let mut order: Vec<(f32, bool)> = p.iter().zip(labels).map(|(&p, &y)| (p, y == 1.0)).collect();
-    order.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let positives = order.iter().filter(|r| r.1).count();
-    let negatives = order.len() - positives;
+    // Rows ranked by probability; walking thresholds downwards admits tie groups from the top.
+    let positive: Vec<bool> = labels.iter().map(|&y| y == 1.0).collect();
+    let mut scratch = Scratch::default();
+    let ranked = rank(p, &positive, &mut scratch);
+    let positives = ranked.positives();
+    let negatives = p.len() - positives;
+    let mut groups = ranked.descending().peekable();
     let mut points = Vec::with_capacity(steps + 1);
-    let (mut tp, mut fp, mut next) = (0usize, 0usize, 0usize);
+    let (mut tp, mut fp) = (0usize, 0usize);
     for k in (0..=steps).rev() {
         let threshold = k as f64 / steps as f64;
-        while next < order.len() && f64::from(order[next].0) >= threshold {
-            if order[next].1 {
-                tp += 1;
-            } else {
-                fp += 1;
-            }
-            next += 1;
+        while let Some(g) = groups.next_if(|g| f64::from(g.value) >= threshold) {
+            tp += g.positives;
+            fp += g.rows - g.positives;
         }
         let c = Confusion {
             true_positive: tp,
@@ -223,11 +221,26 @@ pub struct Importance {
 /// Metrics where a lower value is better.
 const LOWER_IS_BETTER: [&str; 4] = ["log_loss", "brier", "rmse", "mae"];
 
+/// Rows scored together when a shuffled feature is scored (rounded up to a multiple of the
+/// model's block): the shuffled matrix is never built whole, only this many rows of it per
+/// thread at a time.
+const CHUNK_ROWS: usize = 16_384;
+
 /// Permutation feature importance (Breiman 2001; scikit-learn's `permutation_importance`):
 /// for each feature (a named group of columns of `x`), the columns are shuffled together
 /// across rows with a seeded permutation, `repeats` times, and the metric `metric` (a name of
 /// [`crate::METRIC_NAMES`]) is recomputed; the importance is the mean fall from the
 /// unshuffled value. Sorted by feature order given.
+///
+/// Only the metric asked for is recomputed, and the shuffled matrix is never built whole. A
+/// model whose inputs enter one linear layer (`logreg`) is rescored from its raw outputs: a
+/// shuffled row's are its own less its own columns' share plus the share of the row its
+/// columns come from (computed in f64), which is what rescoring the shuffled rows gives up to
+/// f32 rounding, for a small fraction of the work; the repeats run on the model's threads.
+/// Other models score the shuffled rows in chunks on the model's threads, each row in the
+/// block a whole-matrix prediction puts it in, so the figures are those of scoring the shuffled
+/// matrix at once. Memory beyond `x`: the repeats' permutations, and the raw outputs and one
+/// set of shuffled outputs per thread (linear), or one chunk of rows per thread.
 ///
 /// # Errors
 /// [`Error::InvalidConfig`] for an unknown metric, a metric this task lacks, a column out of
@@ -247,28 +260,39 @@ pub fn permutation_importance(
             reason: "permutation importance needs at least one repeat".into(),
         });
     }
-    let score = |m: &Matrix| -> Result<f64> {
-        let outputs = model.predict(m)?;
-        evaluate(&outputs, labels)?
-            .get(metric)
-            .ok_or_else(|| Error::InvalidConfig {
-                field: "metric",
-                reason: format!(
-                    "{metric:?} is not a metric of a {} model",
-                    outputs.task.name()
-                ),
-            })
-    };
-    let baseline = score(x)?;
+    let base = model.predict(x)?;
+    // The whole evaluation once: it checks the labels and names a metric the task lacks.
+    let baseline = evaluate(&base, labels)?
+        .get(metric)
+        .ok_or_else(|| Error::InvalidConfig {
+            field: "metric",
+            reason: format!("{metric:?} is not a metric of a {} model", base.task.name()),
+        })?;
     let sign = if LOWER_IS_BETTER.contains(&metric) {
         -1.0
     } else {
         1.0
     };
     let (rows, cols) = (x.rows(), x.cols());
+    let last = u32::try_from(rows).map_err(|_| Error::InvalidConfig {
+        field: "rows",
+        reason: format!(
+            "{rows} rows; permutation importance takes at most {}",
+            u32::MAX
+        ),
+    })?;
+    let block = model.block_rows().max(1);
+    let chunk = CHUNK_ROWS.div_ceil(block) * block;
+    let threads = host::threads();
+    let positive: Vec<bool> = labels.iter().map(|&y| y == 1.0).collect();
+    // A model whose inputs enter one linear layer is rescored from its raw outputs.
+    let linear = match model.single_layer() {
+        Some((weights_t, _)) => Some((weights_t, model.raw(x)?)),
+        None => None,
+    };
+    let (task, width) = (base.task, base.width);
     let mut rng = SplitMix64::new(seed);
     let mut out = Vec::with_capacity(features.len());
-    let mut values = x.as_slice().to_vec();
     for (name, columns) in features {
         if let Some(&c) = columns.iter().find(|&&c| c >= cols) {
             return Err(Error::InvalidConfig {
@@ -276,24 +300,92 @@ pub fn permutation_importance(
                 reason: format!("{name}: column {c} is beyond the model's {cols} inputs"),
             });
         }
+        // This feature's permutations, drawn in turn from the one seeded stream.
+        let perms: Vec<Vec<u32>> = (0..repeats)
+            .map(|_| {
+                let mut perm: Vec<u32> = (0..last).collect();
+                rng.shuffle(&mut perm);
+                perm
+            })
+            .collect();
+        let scores: Vec<Result<f64>> = match &linear {
+            Some((weights_t, raw)) => {
+                // Row i's raw outputs with the feature's columns taken from row perm[i] are
+                // its own, less its own columns' share, plus row perm[i]'s share.
+                let mut share = vec![0f64; rows * width];
+                for (i, s) in share.chunks_exact_mut(width).enumerate() {
+                    let row = x.row(i);
+                    for &c in columns {
+                        let w = &weights_t[c * width..(c + 1) * width];
+                        for (s, &w) in s.iter_mut().zip(w) {
+                            *s += f64::from(row[c]) * f64::from(w);
+                        }
+                    }
+                }
+                // The repeats share the threads; each thread keeps its buffers.
+                let used = threads.clamp(1, repeats);
+                let per_thread = host::par_map(used, used, |t| {
+                    let mut scratch = Scratch::default();
+                    let mut v: Vec<f32> = Vec::with_capacity(rows * width);
+                    let mut done = Vec::new();
+                    for r in (t..repeats).step_by(used) {
+                        v.clear();
+                        for (i, &from) in perms[r].iter().enumerate() {
+                            let (own, other) = (i * width, from as usize * width);
+                            for o in 0..width {
+                                let z = f64::from(raw[own + o]) - share[own + o] + share[other + o];
+                                v.push(z as f32);
+                            }
+                        }
+                        host::link(task, &mut v, width);
+                        let shuffled = Outputs::check(task, width, std::mem::take(&mut v))?;
+                        let score = metric_of(&shuffled, labels, &positive, metric, &mut scratch)?;
+                        v = shuffled.values;
+                        done.push((r, score));
+                    }
+                    Ok::<_, Error>(done)
+                })
+                .ok_or_else(|| missing("a repeat"))?;
+                let mut scores = vec![0.0; repeats];
+                for done in per_thread {
+                    for (r, score) in done? {
+                        scores[r] = score;
+                    }
+                }
+                scores.into_iter().map(Ok).collect()
+            }
+            None => perms
+                .iter()
+                .map(|perm| {
+                    let mut scratch = Scratch::default();
+                    let parts = host::par_map(rows.div_ceil(chunk), threads, |k| {
+                        let (r0, r1) = (k * chunk, ((k + 1) * chunk).min(rows));
+                        let mut v = x.as_slice()[r0 * cols..r1 * cols].to_vec();
+                        for (row, &from) in v.chunks_exact_mut(cols).zip(&perm[r0..r1]) {
+                            let src = x.row(from as usize);
+                            for &c in columns {
+                                row[c] = src[c];
+                            }
+                        }
+                        model.predict_on(&Matrix::rearranged(v, r1 - r0, cols), Some(1))
+                    })
+                    .ok_or_else(|| missing("a chunk of shuffled rows"))?;
+                    let mut values = Vec::with_capacity(rows * width);
+                    for p in parts {
+                        values.extend_from_slice(&p?.values);
+                    }
+                    let shuffled = Outputs {
+                        task,
+                        width,
+                        values,
+                    };
+                    metric_of(&shuffled, labels, &positive, metric, &mut scratch)
+                })
+                .collect(),
+        };
         let mut falls = Vec::with_capacity(repeats);
-        for _ in 0..repeats {
-            let mut perm: Vec<usize> = (0..rows).collect();
-            rng.shuffle(&mut perm);
-            for &c in columns {
-                for (r, &from) in perm.iter().enumerate() {
-                    values[r * cols + c] = x.row(from)[c];
-                }
-            }
-            let shuffled = Matrix::new(values, rows, cols)?;
-            falls.push(sign * (baseline - score(&shuffled)?));
-            values = shuffled.into_vec();
-            // Restore the columns for the next feature or repeat.
-            for &c in columns {
-                for r in 0..rows {
-                    values[r * cols + c] = x.row(r)[c];
-                }
-            }
+        for s in scores {
+            falls.push(sign * (baseline - s?));
         }
         let mean = falls.iter().sum::<f64>() / repeats as f64;
         let var = falls.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / repeats as f64;
@@ -304,6 +396,54 @@ pub fn permutation_importance(
         });
     }
     Ok(out)
+}
+
+fn missing(what: &str) -> Error {
+    Error::InvalidConfig {
+        field: "features",
+        reason: format!("{what} went missing"),
+    }
+}
+
+/// One metric of checked labels, computed as [`evaluate`] computes it, without the others:
+/// ROC AUC of a binary model, accuracy and RMSE directly, the rest through [`evaluate`].
+fn metric_of(
+    outputs: &Outputs,
+    labels: &[f32],
+    positive: &[bool],
+    metric: &str,
+    scratch: &mut Scratch,
+) -> Result<f64> {
+    let n = labels.len() as f64;
+    let value = match (outputs.task, metric) {
+        (Task::Binary, "roc_auc") => {
+            Some(crate::metrics::roc_auc(&outputs.values, positive, scratch))
+        }
+        (Task::Binary | Task::Multiclass { .. }, "accuracy") => {
+            let right = labels
+                .iter()
+                .enumerate()
+                .filter(|&(i, &y)| outputs.class(i).unwrap_or(0) == y as usize)
+                .count();
+            Some(right as f64 / n)
+        }
+        (Task::Regression, "rmse") => {
+            let mut se = 0.0;
+            for (&p, &y) in outputs.values.iter().zip(labels) {
+                let d = f64::from(p) - f64::from(y);
+                se += d * d;
+            }
+            Some((se / n).sqrt())
+        }
+        _ => evaluate(outputs, labels)?.get(metric),
+    };
+    value.ok_or_else(|| Error::InvalidConfig {
+        field: "metric",
+        reason: format!(
+            "{metric:?} is not a metric of a {} model",
+            outputs.task.name()
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -344,6 +484,177 @@ mod tests {
             n_features: n,
         };
         Model::from_values(spec, vec![weights, vec![0.0]]).unwrap()
+    }
+
+    /// Permutation importance as it was computed before it was chunked: the whole shuffled
+    /// matrix built and scored, and every metric recomputed.
+    fn importance_whole(
+        model: &Model,
+        x: &Matrix,
+        labels: &[f32],
+        features: &[(String, Vec<usize>)],
+        metric: &str,
+        repeats: usize,
+        seed: u64,
+    ) -> Vec<(f64, f64)> {
+        let score = |m: &Matrix| {
+            evaluate(&model.predict(m).unwrap(), labels)
+                .unwrap()
+                .get(metric)
+                .unwrap()
+        };
+        let baseline = score(x);
+        let sign = if LOWER_IS_BETTER.contains(&metric) {
+            -1.0
+        } else {
+            1.0
+        };
+        let (rows, cols) = (x.rows(), x.cols());
+        let mut rng = SplitMix64::new(seed);
+        let mut out = Vec::new();
+        for (_, columns) in features {
+            let mut falls = Vec::new();
+            for _ in 0..repeats {
+                let mut perm: Vec<usize> = (0..rows).collect();
+                rng.shuffle(&mut perm);
+                let mut values = x.as_slice().to_vec();
+                for &c in columns {
+                    for (r, &from) in perm.iter().enumerate() {
+                        values[r * cols + c] = x.row(from)[c];
+                    }
+                }
+                falls.push(sign * (baseline - score(&Matrix::new(values, rows, cols).unwrap())));
+            }
+            let mean = falls.iter().sum::<f64>() / repeats as f64;
+            let var = falls.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / repeats as f64;
+            out.push((mean, var.sqrt()));
+        }
+        out
+    }
+
+    #[test]
+    fn chunked_importance_equals_scoring_the_whole_shuffled_matrix() {
+        // More rows than one chunk, and an MLP whose block is not a power of two.
+        let rows = CHUNK_ROWS * 2 + 777;
+        let mut rng = SplitMix64::new(5);
+        let values: Vec<f32> = (0..rows * 3)
+            .map(|_| rng.uniform(-2.0, 2.0) as f32)
+            .collect();
+        let x = Matrix::new(values, rows, 3).unwrap();
+        let features = [("a".to_owned(), vec![0]), ("bc".to_owned(), vec![1, 2])];
+        let mut mlp = |task: Task| {
+            let spec = ModelSpec {
+                task,
+                arch: Arch::Mlp {
+                    hidden: vec![7],
+                    activation: crate::config::Activation::Tanh,
+                    dropout: 0.0,
+                },
+                n_features: 3,
+            };
+            let values = spec
+                .tensor_shapes()
+                .iter()
+                .map(|(_, shape)| {
+                    (0..shape.iter().product::<usize>())
+                        .map(|_| rng.uniform(-1.5, 1.5) as f32)
+                        .collect()
+                })
+                .collect();
+            Model::from_values(spec, values).unwrap()
+        };
+        let binary = mlp(Task::Binary);
+        let y: Vec<f32> = (0..rows)
+            .map(|i| f32::from(x.row(i)[0] + x.row(i)[1] > 0.0))
+            .collect();
+        let multi = mlp(Task::Multiclass { classes: 3 });
+        let y3: Vec<f32> = (0..rows)
+            .map(|i| (x.row(i)[2].abs() as usize).min(2) as f32)
+            .collect();
+        let reg = mlp(Task::Regression);
+        let yr: Vec<f32> = (0..rows).map(|i| x.row(i)[0] * 2.0 - x.row(i)[1]).collect();
+        for (model, labels, metric) in [
+            (&binary, &y, "roc_auc"),
+            (&binary, &y, "accuracy"),
+            (&binary, &y, "log_loss"),
+            (&multi, &y3, "accuracy"),
+            (&reg, &yr, "rmse"),
+        ] {
+            let got = permutation_importance(model, &x, labels, &features, metric, 2, 9).unwrap();
+            let want = importance_whole(model, &x, labels, &features, metric, 2, 9);
+            let got: Vec<(f64, f64)> = got.iter().map(|i| (i.mean, i.std)).collect();
+            assert_eq!(got, want, "{metric}");
+            assert!(got[0].0 != 0.0, "{metric}: the feature matters");
+        }
+    }
+
+    #[test]
+    fn linear_models_are_rescored_as_rescoring_the_shuffled_rows_up_to_rounding() {
+        let rows = 30_000;
+        let mut rng = SplitMix64::new(21);
+        let values: Vec<f32> = (0..rows * 4)
+            .map(|_| rng.uniform(-2.0, 2.0) as f32)
+            .collect();
+        let x = Matrix::new(values, rows, 4).unwrap();
+        // A one-hot-like pair of columns as one feature, as the feature sets make them.
+        let features = [
+            ("a".to_owned(), vec![0]),
+            ("b".to_owned(), vec![1]),
+            ("cd".to_owned(), vec![2, 3]),
+        ];
+        let linear = |task: Task, rng: &mut SplitMix64| {
+            let spec = ModelSpec {
+                task,
+                arch: Arch::Logreg,
+                n_features: 4,
+            };
+            let values = spec
+                .tensor_shapes()
+                .iter()
+                .map(|(_, shape)| {
+                    (0..shape.iter().product::<usize>())
+                        .map(|_| rng.uniform(-1.5, 1.5) as f32)
+                        .collect()
+                })
+                .collect();
+            Model::from_values(spec, values).unwrap()
+        };
+        let binary = linear(Task::Binary, &mut rng);
+        let y: Vec<f32> = (0..rows)
+            .map(|i| f32::from(x.row(i)[0] - x.row(i)[2] + rng.uniform(-1.0, 1.0) as f32 > 0.0))
+            .collect();
+        let multi = linear(Task::Multiclass { classes: 3 }, &mut rng);
+        // The model's own decisions as labels: every feature it weighs matters.
+        let decided = multi.predict(&x).unwrap();
+        let y3: Vec<f32> = (0..rows)
+            .map(|i| decided.class(i).unwrap() as f32)
+            .collect();
+        let reg = linear(Task::Regression, &mut rng);
+        let yr: Vec<f32> = (0..rows).map(|i| x.row(i)[0] * 2.0 - x.row(i)[3]).collect();
+        // Rounding can reorder a few near-tied pairs of rows (each moves ROC AUC by
+        // 1 / (positives x negatives), about 4e-9 here) or flip a near-tied decision (1 / rows).
+        for (model, labels, metric, tolerance) in [
+            (&binary, &y, "roc_auc", 1e-7),
+            (&binary, &y, "log_loss", 1e-7),
+            (&multi, &y3, "accuracy", 2.0 / rows as f64),
+            (&reg, &yr, "rmse", 1e-7),
+        ] {
+            let got = permutation_importance(model, &x, labels, &features, metric, 3, 4).unwrap();
+            let want = importance_whole(model, &x, labels, &features, metric, 3, 4);
+            for (g, &(mean, std)) in got.iter().zip(&want) {
+                assert!(
+                    (g.mean - mean).abs() <= tolerance && (g.std - std).abs() <= tolerance,
+                    "{metric} {}: {} ± {} against {mean} ± {std}",
+                    g.feature,
+                    g.mean,
+                    g.std
+                );
+            }
+            assert!(
+                want.iter().any(|w| w.0.abs() > 1e-2),
+                "{metric}: a feature matters"
+            );
+        }
     }
 
     #[test]

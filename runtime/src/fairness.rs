@@ -18,8 +18,6 @@
 //! ratio whose largest rate is 0 is 1 (no group is favoured); a rate with fewer than two groups
 //! has difference 0 and ratio 1.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -159,7 +157,34 @@ fn disparity<'a>(rates: impl Iterator<Item = (&'a str, Option<f64>)>) -> Dispari
 /// [`Error::LengthMismatch`] when the three differ in length, [`Error::TooFewRows`] when
 /// empty, [`Error::InvalidLabel`] for a label other than 0 or 1.
 pub fn fairness(predicted: &[bool], labels: &[f32], groups: &[String]) -> Result<Fairness> {
-    for (what, len) in [("labels", labels.len()), ("groups", groups.len())] {
+    let mut names: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut codes = Vec::with_capacity(groups.len());
+    for g in groups {
+        let next = index.len() as u32;
+        let code = *index.entry(g.as_str()).or_insert(next);
+        if code == next {
+            names.push(g.clone());
+        }
+        codes.push(code);
+    }
+    fairness_coded(predicted, labels, &codes, &names)
+}
+
+/// [`fairness`] with each row's group given as an index into `names` (distinct names, in
+/// any order): a million rows need no million strings. Groups without rows are left out, as
+/// [`fairness`] never sees them.
+///
+/// # Errors
+/// As [`fairness`] (`codes` in place of `groups`); [`Error::InvalidConfig`] for a code
+/// beyond `names`.
+pub fn fairness_coded(
+    predicted: &[bool],
+    labels: &[f32],
+    codes: &[u32],
+    names: &[String],
+) -> Result<Fairness> {
+    for (what, len) in [("labels", labels.len()), ("groups", codes.len())] {
         if len != predicted.len() {
             return Err(Error::LengthMismatch {
                 what,
@@ -177,9 +202,14 @@ pub fn fairness(predicted: &[bool], labels: &[f32], groups: &[String]) -> Result
     }
     crate::metrics::check_labels(crate::config::Task::Binary, labels)?;
     // (rows, selected, positives, true positives, false positives)
-    let mut counts: BTreeMap<&str, [usize; 5]> = BTreeMap::new();
-    for ((&p, &y), g) in predicted.iter().zip(labels).zip(groups) {
-        let c = counts.entry(g.as_str()).or_default();
+    let mut counts = vec![[0usize; 5]; names.len()];
+    for ((&p, &y), &g) in predicted.iter().zip(labels).zip(codes) {
+        let c = counts
+            .get_mut(g as usize)
+            .ok_or_else(|| Error::InvalidConfig {
+                field: "groups",
+                reason: format!("group {g} of {} named", names.len()),
+            })?;
         let positive = y == 1.0;
         c[0] += 1;
         c[1] += usize::from(p);
@@ -187,7 +217,14 @@ pub fn fairness(predicted: &[bool], labels: &[f32], groups: &[String]) -> Result
         c[3] += usize::from(p && positive);
         c[4] += usize::from(p && !positive);
     }
-    let groups: Vec<GroupRates> = counts
+    let mut present: Vec<(&str, [usize; 5])> = names
+        .iter()
+        .zip(counts)
+        .filter(|(_, c)| c[0] > 0)
+        .map(|(n, c)| (n.as_str(), c))
+        .collect();
+    present.sort_by(|a, b| a.0.cmp(b.0));
+    let groups: Vec<GroupRates> = present
         .into_iter()
         .map(|(g, [rows, selected, positives, tp, fp])| {
             let negatives = rows - positives;
@@ -299,6 +336,26 @@ mod tests {
         let f = fairness(&[false; 4], &[1.0, 0.0, 1.0, 0.0], &groups).unwrap();
         assert_eq!(f.disparate_impact_ratio(), 1.0);
         assert_eq!(f.demographic_parity_difference(), 0.0);
+    }
+
+    #[test]
+    fn coded_groups_give_the_figures_of_named_ones() {
+        let names = ["z", "a", "m", "unused"].map(String::from);
+        let codes = [0u32, 1, 2, 0, 1, 2, 0, 0, 1, 2];
+        let groups: Vec<String> = codes.iter().map(|&c| names[c as usize].clone()).collect();
+        let pred = [
+            true, false, true, true, true, false, false, true, false, true,
+        ];
+        let y = [1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0];
+        let coded = fairness_coded(&pred, &y, &codes, &names).unwrap();
+        assert_eq!(coded, fairness(&pred, &y, &groups).unwrap());
+        // Sorted by name; the group without rows is left out.
+        let order: Vec<&str> = coded.groups.iter().map(|g| g.group.as_str()).collect();
+        assert_eq!(order, ["a", "m", "z"]);
+        assert!(matches!(
+            fairness_coded(&[true], &[1.0], &[4], &names),
+            Err(Error::InvalidConfig { .. })
+        ));
     }
 
     #[test]

@@ -61,11 +61,11 @@ pub use evaluation::{
     Confusion, Importance, ThresholdPoint, class_confusion, confusion, permutation_importance,
     threshold_sweep,
 };
-pub use fairness::{Disparity, FAIRNESS_METRICS, Fairness, GroupRates, fairness};
+pub use fairness::{Disparity, FAIRNESS_METRICS, Fairness, GroupRates, fairness, fairness_coded};
 pub use matrix::Matrix;
 pub use metrics::{
     CALIBRATION_BINS, CalibrationBin, ClassMetrics, MAX_SLICES, METRIC_NAMES, Metrics,
-    check_labels, evaluate, evaluate_slices,
+    check_labels, evaluate, evaluate_slices, evaluate_slices_coded,
 };
 pub use model::{Model, Outputs};
 pub use robustness::{Perturbation, RobustAccuracy, robust_accuracy};

@@ -40,6 +40,13 @@ impl Matrix {
         Ok(Self { data, rows, cols })
     }
 
+    /// Values taken from checked matrices (rows of them moved about, as permutation importance
+    /// does), so neither their shape nor their finiteness needs checking again.
+    pub(crate) fn rearranged(data: Vec<f32>, rows: usize, cols: usize) -> Self {
+        debug_assert!(rows > 0 && cols > 0 && data.len() == rows * cols);
+        Self { data, rows, cols }
+    }
+
     /// Number of rows.
     pub fn rows(&self) -> usize {
         self.rows
@@ -62,11 +69,6 @@ impl Matrix {
     /// The values, row-major.
     pub(crate) fn as_slice(&self) -> &[f32] {
         &self.data
-    }
-
-    /// The values, row-major, taken back.
-    pub(crate) fn into_vec(self) -> Vec<f32> {
-        self.data
     }
 
     /// The rows listed in `indices`, in that order, as a `[indices.len(), cols]` tensor.

@@ -13,6 +13,9 @@ use crate::config::Task;
 use crate::error::{Error, Result};
 use crate::model::Outputs;
 
+mod rank;
+pub(crate) use rank::{Ranked, Scratch, rank};
+
 /// Probabilities are clamped to `[EPS, 1 - EPS]` before taking logs, so one confident mistake
 /// gives a large but finite log loss.
 const LOG_LOSS_EPS: f64 = 1e-7;
@@ -226,33 +229,75 @@ pub fn evaluate_slices(
             reason: format!("{} keys for {} rows", keys.len(), outputs.rows()),
         });
     }
-    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        groups.entry(k.as_str()).or_default().push(i);
-        if groups.len() > MAX_SLICES {
-            return Err(Error::Slices {
-                reason: format!(
-                    "more than {MAX_SLICES} distinct values; slice on a column with fewer"
-                ),
-            });
-        }
-    }
-    groups
-        .into_iter()
-        .map(|(key, idx)| {
-            let mut values = Vec::with_capacity(idx.len() * outputs.width);
-            for &i in &idx {
-                values.extend_from_slice(outputs.row(i));
+    let mut names: Vec<String> = Vec::new();
+    let mut index: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    let mut codes = Vec::with_capacity(keys.len());
+    for k in keys {
+        let next = index.len() as u32;
+        let code = *index.entry(k.as_str()).or_insert(next);
+        if code == next {
+            names.push(k.clone());
+            if names.len() > MAX_SLICES {
+                return Err(too_many_slices());
             }
-            let part = Outputs {
-                task: outputs.task,
-                width: outputs.width,
-                values,
-            };
-            let y: Vec<f32> = idx.iter().map(|&i| labels[i]).collect();
-            Ok((key.to_owned(), evaluate(&part, &y)?))
-        })
-        .collect()
+        }
+        codes.push(code);
+    }
+    evaluate_slices_coded(outputs, labels, &codes, &names)
+}
+
+fn too_many_slices() -> Error {
+    Error::Slices {
+        reason: format!("more than {MAX_SLICES} distinct values; slice on a column with fewer"),
+    }
+}
+
+/// [`evaluate_slices`] with each row's key given as an index into `names` (distinct, in any
+/// order): a million rows need no million strings. Keys without rows are left out.
+///
+/// # Errors
+/// As [`evaluate_slices`] (`codes` in place of `keys`, a code beyond `names` included).
+pub fn evaluate_slices_coded(
+    outputs: &Outputs,
+    labels: &[f32],
+    codes: &[u32],
+    names: &[String],
+) -> Result<BTreeMap<String, Metrics>> {
+    if codes.len() != outputs.rows() {
+        return Err(Error::Slices {
+            reason: format!("{} keys for {} rows", codes.len(), outputs.rows()),
+        });
+    }
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+    for (i, &c) in codes.iter().enumerate() {
+        rows_of
+            .get_mut(c as usize)
+            .ok_or_else(|| Error::Slices {
+                reason: format!("row {i}: key {c} of {} named", names.len()),
+            })?
+            .push(i);
+    }
+    if rows_of.iter().filter(|r| !r.is_empty()).count() > MAX_SLICES {
+        return Err(too_many_slices());
+    }
+    let mut out = BTreeMap::new();
+    for (key, idx) in names.iter().zip(rows_of) {
+        if idx.is_empty() {
+            continue;
+        }
+        let mut values = Vec::with_capacity(idx.len() * outputs.width);
+        for &i in &idx {
+            values.extend_from_slice(outputs.row(i));
+        }
+        let part = Outputs {
+            task: outputs.task,
+            width: outputs.width,
+            values,
+        };
+        let y: Vec<f32> = idx.iter().map(|&i| labels[i]).collect();
+        out.insert(key.clone(), evaluate(&part, &y)?);
+    }
+    Ok(out)
 }
 
 fn ratio(num: usize, den: usize) -> f64 {
@@ -307,14 +352,16 @@ fn binary(p: &[f32], y: &[f32]) -> Metrics {
         })
         .collect();
     let positives: Vec<bool> = y.iter().map(|&v| v == 1.0).collect();
+    let mut scratch = Scratch::default();
+    let ranked = rank(p, &positives, &mut scratch);
     Metrics {
         rows: p.len(),
         accuracy: Some(correct as f64 / n),
         precision: Some(precision),
         recall: Some(recall),
         f1: Some(f1(precision, recall)),
-        roc_auc: Some(roc_auc(p, &positives)),
-        pr_auc: Some(average_precision(p, &positives)),
+        roc_auc: Some(roc_auc_of(&ranked)),
+        pr_auc: Some(average_precision_of(&ranked)),
         log_loss: Some(log_loss / n),
         brier: Some(brier / n),
         positive_rate: Some(ratio(tp + fp, p.len())),
@@ -362,13 +409,14 @@ fn multiclass(out: &Outputs, y: &[f32], classes: usize) -> Metrics {
         .collect();
     let mean = |f: fn(&ClassMetrics) -> f64| per_class.iter().map(f).sum::<f64>() / classes as f64;
     let mut aucs = Vec::new();
+    let mut scratch = Scratch::default();
     for (k, &n_k) in support.iter().enumerate() {
         if n_k == 0 || n_k == y.len() {
             continue;
         }
         let scores: Vec<f32> = (0..y.len()).map(|i| out.row(i)[k]).collect();
         let positives: Vec<bool> = y.iter().map(|&v| v as usize == k).collect();
-        aucs.push(roc_auc(&scores, &positives));
+        aucs.push(roc_auc(&scores, &positives, &mut scratch));
     }
     let roc = if aucs.is_empty() {
         0.5
@@ -408,40 +456,29 @@ fn regression(p: &[f32], y: &[f32]) -> Metrics {
     }
 }
 
-/// Row indices sorted by score, ascending, with tie groups as `(start, end)` ranges.
-fn tie_groups(scores: &[f32]) -> (Vec<usize>, Vec<(usize, usize)>) {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
-    let mut groups = Vec::new();
-    let mut start = 0;
-    while start < order.len() {
-        let mut end = start + 1;
-        while end < order.len() && scores[order[end]] == scores[order[start]] {
-            end += 1;
-        }
-        groups.push((start, end));
-        start = end;
-    }
-    (order, groups)
-}
-
 /// ROC AUC as the normalised Mann–Whitney U statistic: rank all scores (tied scores share the
 /// average of their ranks), then AUC = (R+ - n+(n+ + 1)/2) / (n+ n-), where R+ is the rank sum
 /// of the positives. Equals the probability that a random positive outscores a random negative,
 /// ties counting one half.
-fn roc_auc(scores: &[f32], positive: &[bool]) -> f64 {
-    let n_pos = positive.iter().filter(|&&p| p).count();
-    let n_neg = positive.len() - n_pos;
+pub(crate) fn roc_auc(scores: &[f32], positive: &[bool], scratch: &mut Scratch) -> f64 {
+    roc_auc_of(&rank(scores, positive, scratch))
+}
+
+/// [`roc_auc`] of ranked scores.
+fn roc_auc_of(ranked: &Ranked<'_>) -> f64 {
+    let n_pos = ranked.positives();
+    let n_neg = ranked.rows() - n_pos;
     if n_pos == 0 || n_neg == 0 {
         return 0.5;
     }
-    let (order, groups) = tie_groups(scores);
     let mut positive_rank_sum = 0.0;
-    for (start, end) in groups {
+    let mut start = 0;
+    for t in ranked.ascending() {
         // Ranks start..end (0-based) become 1-based start+1..=end; their mean is shared.
+        let end = start + t.rows;
         let mean_rank = (start + 1 + end) as f64 / 2.0;
-        let positives = order[start..end].iter().filter(|&&i| positive[i]).count();
-        positive_rank_sum += mean_rank * positives as f64;
+        positive_rank_sum += mean_rank * t.positives as f64;
+        start = end;
     }
     let (n_pos, n_neg) = (n_pos as f64, n_neg as f64);
     (positive_rank_sum - n_pos * (n_pos + 1.0) / 2.0) / (n_pos * n_neg)
@@ -450,18 +487,16 @@ fn roc_auc(scores: &[f32], positive: &[bool]) -> f64 {
 /// Average precision: the sum over decreasing score thresholds of (recall step) x (precision
 /// at that threshold), each tie group one threshold (scikit-learn's definition). 0 without
 /// positives.
-fn average_precision(scores: &[f32], positive: &[bool]) -> f64 {
-    let n_pos = positive.iter().filter(|&&p| p).count();
+fn average_precision_of(ranked: &Ranked<'_>) -> f64 {
+    let n_pos = ranked.positives();
     if n_pos == 0 {
         return 0.0;
     }
-    let (order, groups) = tie_groups(scores);
     let (mut tp, mut seen, mut ap) = (0usize, 0usize, 0.0);
-    for &(start, end) in groups.iter().rev() {
-        let group_pos = order[start..end].iter().filter(|&&i| positive[i]).count();
-        tp += group_pos;
-        seen += end - start;
-        ap += (group_pos as f64 / n_pos as f64) * (tp as f64 / seen as f64);
+    for t in ranked.descending() {
+        tp += t.positives;
+        seen += t.rows;
+        ap += (t.positives as f64 / n_pos as f64) * (tp as f64 / seen as f64);
     }
     ap
 }

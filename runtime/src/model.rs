@@ -198,6 +198,38 @@ impl Model {
     /// [`Error::InvalidOutput`] for the first row whose output the task does not allow (none is
     /// ever returned).
     pub fn predict(&self, x: &Matrix) -> Result<Outputs> {
+        self.predict_on(x, None)
+    }
+
+    /// Rows [`Model::predict`] computes together: rows split at multiples of it and predicted
+    /// apart get the outputs of one call on all of them.
+    pub(crate) fn block_rows(&self) -> usize {
+        host::block_rows(self.layers.iter().map(|l| l.weight_t.dims()))
+    }
+
+    /// [`Model::predict`] on `threads` threads, or (`None`) on as many as the rows warrant.
+    pub(crate) fn predict_on(&self, x: &Matrix, threads: Option<usize>) -> Result<Outputs> {
+        let values = self.forward_rows(x, threads, true)?;
+        Outputs::check(self.spec.task, self.spec.task.outputs(), values)
+    }
+
+    /// The one dense layer of a model whose inputs enter a single layer (`logreg`): `W^T` as
+    /// `[inputs][outputs]` values, row-major, and the bias. `None` for an MLP.
+    pub(crate) fn single_layer(&self) -> Option<(&[f32], &[f32])> {
+        match self.layers.as_slice() {
+            [l] => Some((l.weight_t.as_slice(), &l.bias)),
+            _ => None,
+        }
+    }
+
+    /// Raw outputs (before the sigmoid or softmax) of every row of `x`, as [`Model::predict`]
+    /// computes them on the way.
+    pub(crate) fn raw(&self, x: &Matrix) -> Result<Vec<f32>> {
+        self.forward_rows(x, None, false)
+    }
+
+    /// The forward pass of every row, row-major, linked (`link`) or raw.
+    fn forward_rows(&self, x: &Matrix, threads: Option<usize>, link: bool) -> Result<Vec<f32>> {
         if x.cols() != self.spec.n_features {
             return Err(Error::FeatureCount {
                 expected: self.spec.n_features,
@@ -209,38 +241,58 @@ impl Model {
             Arch::Logreg => Activation::Relu, // never used: one layer
         };
         let (task, width, cols) = (self.spec.task, self.spec.task.outputs(), x.cols());
-        let block_rows = host::block_rows(self.layers.iter().map(|l| l.weight_t.dims()));
-        // The forward pass and link of a block of rows, row-major.
-        let block = |rows: &[f32]| -> candle_core::Result<Vec<f32>> {
+        let block_rows = self.block_rows();
+        // The forward pass and link of `blocks` blocks of rows together, row-major: each
+        // block's products are those of the block alone (`host::matmul_blocks`).
+        let forward = |rows: &[f32], blocks: usize| -> candle_core::Result<Vec<f32>> {
             let mut h = host::Mat::new(rows.to_vec(), rows.len() / cols, cols);
             for (i, layer) in self.layers.iter().enumerate() {
-                let mut z = host::matmul(h.view(), layer.weight_t.view())?;
+                let mut z = host::matmul_blocks(&h, blocks, layer.weight_t.view())?;
                 let hidden = i + 1 < self.layers.len();
                 host::bias_activate(z.as_mut_slice(), &layer.bias, hidden.then_some(activation));
                 h = z;
             }
             let mut out = h.into_vec();
-            host::link(task, &mut out, width);
+            if link {
+                host::link(task, &mut out, width);
+            }
             Ok(out)
         };
-        let blocks: Vec<&[f32]> = x.as_slice().chunks(block_rows * cols).collect();
-        let values = if blocks.len() == 1 {
-            block(blocks[0])?
+        // Units of work: groups of whole blocks, then the last, shorter block if any.
+        let blocks = x.rows().div_ceil(block_rows.max(1));
+        let threads = match threads {
+            Some(t) => t,
+            None if blocks >= PARALLEL_BLOCKS => host::threads(),
+            None => 1,
+        };
+        let per_unit = blocks.div_ceil(threads.max(1) * 4).clamp(
+            1,
+            host::group_blocks(self.layers.iter().map(|l| l.weight_t.dims())),
+        );
+        let (whole, tail) = x
+            .as_slice()
+            .split_at(x.rows() / block_rows * block_rows * cols);
+        let mut units: Vec<(&[f32], usize)> = whole
+            .chunks(per_unit * block_rows * cols)
+            .map(|c| (c, c.len() / (block_rows * cols)))
+            .collect();
+        if !tail.is_empty() {
+            units.push((tail, 1));
+        }
+        let values = if units.is_empty() {
+            Vec::new()
+        } else if units.len() == 1 {
+            forward(units[0].0, units[0].1)?
         } else {
-            let threads = if blocks.len() >= PARALLEL_BLOCKS {
-                host::threads()
-            } else {
-                1
-            };
             let mut values = Vec::with_capacity(x.rows() * width);
-            let outs = host::par_map(blocks.len(), threads, |i| block(blocks[i]))
+            let outs = host::par_map(units.len(), threads, |i| forward(units[i].0, units[i].1))
                 .ok_or_else(|| candle_core::Error::Msg("a block of rows went missing".into()))?;
             for out in outs {
                 values.extend_from_slice(&out?);
             }
             values
         };
-        Outputs::check(task, width, values)
+        Ok(values)
     }
 
     /// Probability of class 1 for each row (binary models only).
@@ -370,6 +422,46 @@ mod tests {
         let sigmoid = |z: f32| 1.0 / (1.0 + (-z).exp());
         for (got, z) in p.iter().zip([1.5, 0.5, -4.5]) {
             assert!((got - sigmoid(z)).abs() < 1e-6, "{got} vs {}", sigmoid(z));
+        }
+    }
+
+    #[test]
+    fn grouped_blocks_predict_as_each_block_alone() {
+        let mut rng = crate::rng::SplitMix64::new(17);
+        for (task, arch, inputs) in [
+            (Task::Binary, Arch::Logreg, 40),
+            (Task::Binary, Arch::mlp(&[16, 8]), 12),
+            (Task::Multiclass { classes: 4 }, Arch::mlp(&[300]), 900),
+            (Task::Regression, Arch::Logreg, 5),
+        ] {
+            let spec = ModelSpec {
+                task,
+                arch,
+                n_features: inputs,
+            };
+            let values = spec
+                .tensor_shapes()
+                .iter()
+                .map(|(_, shape)| {
+                    (0..shape.iter().product::<usize>())
+                        .map(|_| rng.uniform(-0.5, 0.5) as f32)
+                        .collect()
+                })
+                .collect();
+            let m = Model::from_values(spec, values).unwrap();
+            let block = m.block_rows();
+            let rows = block * 70 + 13;
+            let x: Vec<f32> = (0..rows * inputs)
+                .map(|_| rng.uniform(-2.0, 2.0) as f32)
+                .collect();
+            let mut alone = Vec::new();
+            for part in x.chunks(block * inputs) {
+                let one = Matrix::new(part.to_vec(), part.len() / inputs, inputs).unwrap();
+                alone.extend_from_slice(&m.predict(&one).unwrap().values);
+            }
+            let x = Matrix::new(x, rows, inputs).unwrap();
+            assert_eq!(m.predict(&x).unwrap().values, alone, "{task:?}");
+            assert_eq!(m.predict_on(&x, Some(1)).unwrap().values, alone, "{task:?}");
         }
     }
 

@@ -52,6 +52,12 @@ impl SplitMix64 {
         mix(self.state)
     }
 
+    /// Moves the generator past `draws` outputs at once (each output advances the state by one
+    /// increment), so a stream can be cut into pieces drawn apart.
+    pub(crate) fn skip(&mut self, draws: u64) {
+        self.state = self.state.wrapping_add(GAMMA.wrapping_mul(draws));
+    }
+
     /// Uniform in [0, 1) with 53 bits of precision.
     pub(crate) fn next_f64(&mut self) -> f64 {
         // Top 53 bits fit an f64 mantissa exactly.
@@ -104,6 +110,17 @@ mod tests {
                 16_408_922_859_458_223_821,
             ]
         );
+    }
+
+    #[test]
+    fn skipping_draws_lands_where_drawing_them_does() {
+        let mut drawn = SplitMix64::new(99);
+        for _ in 0..1000 {
+            drawn.next_u64();
+        }
+        let mut skipped = SplitMix64::new(99);
+        skipped.skip(1000);
+        assert_eq!(drawn.next_u64(), skipped.next_u64());
     }
 
     #[test]

@@ -15,8 +15,16 @@ use serde::{Deserialize, Serialize};
 use crate::config::Task;
 use crate::error::{Error, Result};
 use crate::matrix::Matrix;
-use crate::model::{Model, forward};
+use crate::model::{Model, forward, host};
 use crate::rng::SplitMix64;
+
+/// Rows perturbed and scored together (rounded up to a multiple of the model's block), so
+/// memory beyond the inputs stays that many rows per thread whatever the dataset's size.
+const CHUNK_ROWS: usize = 16_384;
+
+/// candle runs an element-wise operation on its own thread pool from 64 Ki values up; below,
+/// on the calling thread.
+const CANDLE_SERIAL_VALUES: usize = 64 * 1024 - 1;
 
 /// The attack or noise used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,34 +103,68 @@ pub fn robust_accuracy(
         });
     }
     crate::metrics::check_labels(task, labels)?;
-    let clean = accuracy(model, x, labels)?;
-    let eps = epsilon as f32;
-    let adv = match perturbation {
-        Perturbation::Noise => {
-            let mut rng = SplitMix64::new(seed);
-            let mut v = x.as_slice().to_vec();
-            for row in v.chunks_exact_mut(x.cols()) {
-                for &c in columns {
-                    row[c] += rng.uniform(-epsilon, epsilon) as f32;
-                }
-            }
-            Matrix::new(v, x.rows(), x.cols())?
+    let steps = match perturbation {
+        Perturbation::Pgd { steps: 0 } => {
+            return Err(invalid("steps", "PGD needs at least one step".into()));
         }
-        Perturbation::Fgsm => gradient_attack(model, x, labels, columns, eps, eps, 1)?,
-        Perturbation::Pgd { steps } => {
-            if steps == 0 {
-                return Err(invalid("steps", "PGD needs at least one step".into()));
-            }
-            let alpha = 2.5 * eps / steps as f32;
-            gradient_attack(model, x, labels, columns, eps, alpha, steps)?
-        }
+        Perturbation::Pgd { steps } => steps,
+        _ => 1,
     };
+    let eps = epsilon as f32;
+    let (rows, cols) = (x.rows(), x.cols());
+    // Each chunk of rows is perturbed and scored on its own, on the model's threads: every
+    // perturbation here is of one row at a time (the noise stream is cut at the chunk's first
+    // draw; a gradient step follows the sign of the row's own gradient). Chunks are whole
+    // blocks of the model's predictions; a gradient attack's are small enough that candle runs
+    // each tensor operation on the calling thread (rather than on its own pool, whose threads
+    // would spin against these) and in cache.
+    let block = model.block_rows().max(1);
+    let chunk = match perturbation {
+        Perturbation::Noise => CHUNK_ROWS.div_ceil(block) * block,
+        _ => (CANDLE_SERIAL_VALUES / cols.max(1) / block).max(1) * block,
+    };
+    let counts = host::par_map(
+        rows.div_ceil(chunk),
+        host::threads(),
+        |k| -> Result<[usize; 2]> {
+            let (r0, r1) = (k * chunk, ((k + 1) * chunk).min(rows));
+            let part = Matrix::new(x.as_slice()[r0 * cols..r1 * cols].to_vec(), r1 - r0, cols)?;
+            let y = &labels[r0..r1];
+            let adv = match perturbation {
+                Perturbation::Noise => {
+                    let mut rng = SplitMix64::new(seed);
+                    rng.skip((r0 * columns.len()) as u64);
+                    let mut v = part.as_slice().to_vec();
+                    for row in v.chunks_exact_mut(cols) {
+                        for &c in columns {
+                            row[c] += rng.uniform(-epsilon, epsilon) as f32;
+                        }
+                    }
+                    Matrix::new(v, r1 - r0, cols)?
+                }
+                Perturbation::Fgsm => gradient_attack(model, &part, y, columns, eps, eps, 1)?,
+                Perturbation::Pgd { .. } => {
+                    let alpha = 2.5 * eps / steps as f32;
+                    gradient_attack(model, &part, y, columns, eps, alpha, steps)?
+                }
+            };
+            Ok([correct(model, &part, y)?, correct(model, &adv, y)?])
+        },
+    )
+    .ok_or_else(|| invalid("rows", "a chunk of rows went missing".into()))?;
+    let (mut clean, mut perturbed) = (0, 0);
+    for c in counts {
+        let [a, b] = c?;
+        clean += a;
+        perturbed += b;
+    }
+    let share = |right: usize| right as f64 / rows.max(1) as f64;
     Ok(RobustAccuracy {
         perturbation,
         epsilon,
-        rows: x.rows(),
-        clean,
-        perturbed: accuracy(model, &adv, labels)?,
+        rows,
+        clean: share(clean),
+        perturbed: share(perturbed),
     })
 }
 
@@ -130,12 +172,12 @@ fn invalid(field: &'static str, reason: String) -> Error {
     Error::InvalidConfig { field, reason }
 }
 
-fn accuracy(model: &Model, x: &Matrix, labels: &[f32]) -> Result<f64> {
-    let out = model.predict(x)?;
-    let right = (0..out.rows())
+/// Rows of `x` whose predicted class is their label, on this thread.
+fn correct(model: &Model, x: &Matrix, labels: &[f32]) -> Result<usize> {
+    let out = model.predict_on(x, Some(1))?;
+    Ok((0..out.rows())
         .filter(|&i| out.class(i) == Some(labels[i] as usize))
-        .count();
-    Ok(right as f64 / out.rows().max(1) as f64)
+        .count())
 }
 
 /// Signed-gradient ascent on the model's loss, `steps` steps of `alpha`, projected into the
@@ -179,12 +221,14 @@ fn gradient_attack(
     for _ in 0..steps {
         let var = Var::from_tensor(&cur)?;
         let raw = forward(spec, &params, var.as_tensor(), None)?;
+        // Summed, not averaged, over the rows: each row's gradient is its own loss's, whatever
+        // the number of rows beside it (a mean's 1/n could round a tiny one to 0).
         let loss = match spec.task {
             Task::Multiclass { .. } => {
                 let log_p = candle_nn::ops::log_softmax(&raw, 1)?;
-                (log_p * &targets)?.sum(1)?.neg()?.mean_all()?
+                (log_p * &targets)?.sum(1)?.neg()?.sum_all()?
             }
-            _ => crate::train::bce_with_logits(&raw, &targets)?.mean_all()?,
+            _ => crate::train::bce_with_logits(&raw, &targets)?.sum_all()?,
         };
         let grads = loss.backward()?;
         let g = grads
@@ -245,6 +289,71 @@ mod tests {
         assert!(noise.perturbed > fgsm.perturbed, "{noise:?} {fgsm:?}");
         // Perturbing only the column the model ignores changes nothing.
         assert_eq!(r(Perturbation::Fgsm, 0.5, &[1]).perturbed, 1.0);
+    }
+
+    #[test]
+    fn chunked_attacks_equal_attacking_all_rows_at_once() {
+        let rows = CHUNK_ROWS * 2 + 123;
+        let (x, y) = data(rows);
+        let spec = ModelSpec {
+            task: Task::Binary,
+            arch: Arch::Mlp {
+                hidden: vec![5],
+                activation: crate::config::Activation::Relu,
+                dropout: 0.0,
+            },
+            n_features: 2,
+        };
+        let mut rng = SplitMix64::new(4);
+        let values = spec
+            .tensor_shapes()
+            .iter()
+            .map(|(_, shape)| {
+                (0..shape.iter().product::<usize>())
+                    .map(|_| rng.uniform(-3.0, 3.0) as f32)
+                    .collect()
+            })
+            .collect();
+        let mlp = Model::from_values(spec, values).unwrap();
+        let share = |m: &Model, x: &Matrix| correct(m, x, &y).unwrap() as f64 / rows as f64;
+        for model in [&logreg(), &mlp] {
+            for p in [
+                Perturbation::Noise,
+                Perturbation::Fgsm,
+                Perturbation::Pgd { steps: 3 },
+            ] {
+                let got = robust_accuracy(model, &x, &y, &[0, 1], p, 0.3, 8).unwrap();
+                // The whole matrix at once, the noise drawn row after row from one stream.
+                let adv = match p {
+                    Perturbation::Noise => {
+                        let mut rng = SplitMix64::new(8);
+                        let mut v = x.as_slice().to_vec();
+                        for r in v.chunks_exact_mut(2) {
+                            for c in r {
+                                *c += rng.uniform(-0.3, 0.3) as f32;
+                            }
+                        }
+                        Matrix::new(v, rows, 2).unwrap()
+                    }
+                    Perturbation::Fgsm => {
+                        gradient_attack(model, &x, &y, &[0, 1], 0.3, 0.3, 1).unwrap()
+                    }
+                    Perturbation::Pgd { steps } => gradient_attack(
+                        model,
+                        &x,
+                        &y,
+                        &[0, 1],
+                        0.3,
+                        2.5 * 0.3 / steps as f32,
+                        steps,
+                    )
+                    .unwrap(),
+                };
+                assert_eq!(got.clean, share(model, &x), "{p:?}");
+                assert_eq!(got.perturbed, share(model, &adv), "{p:?}");
+                assert!(got.perturbed < got.clean, "{p:?}: {got:?}");
+            }
+        }
     }
 
     #[test]

@@ -238,6 +238,20 @@ fn evaluate_refuses_bad_requests() {
         3,
         &["cut points must rise"],
     );
+    // Hundreds of amounts are not slices: refused while the rows stream by.
+    fails(
+        &home,
+        &[
+            "evaluate",
+            &model,
+            "--dataset",
+            "german@2",
+            "--slice-by",
+            "credit_amount",
+        ],
+        3,
+        &["--slice-by credit_amount", "more than 100 distinct values"],
+    );
 }
 
 /// An evaluation made at lab travels with the model: plant imports it, verified as signed by

@@ -135,6 +135,20 @@ fn slices_group_rows_by_key() {
 }
 
 #[test]
+fn coded_slices_give_the_figures_of_named_ones() {
+    let out = binary_out(&[0.9, 0.1, 0.8, 0.3, 0.6, 0.4]);
+    let y = [1.0, 0.0, 0.0, 0.0, 1.0, 1.0];
+    let names = ["b", "a", "never"].map(String::from);
+    let codes = [1u32, 1, 0, 0, 1, 0];
+    let keys: Vec<String> = codes.iter().map(|&c| names[c as usize].clone()).collect();
+    let coded = evaluate_slices_coded(&out, &y, &codes, &names).unwrap();
+    assert_eq!(coded, evaluate_slices(&out, &y, &keys).unwrap());
+    assert_eq!(coded.keys().collect::<Vec<_>>(), ["a", "b"]);
+    assert!(evaluate_slices_coded(&out, &y, &codes[..5], &names).is_err());
+    assert!(evaluate_slices_coded(&out, &y, &[0, 0, 0, 0, 0, 3], &names).is_err());
+}
+
+#[test]
 fn evaluate_refuses_bad_inputs() {
     assert!(matches!(
         evaluate(&binary_out(&[0.5]), &[2.0]),

@@ -135,6 +135,63 @@ pub(crate) fn matmul(a: View<'_>, b: View<'_>) -> candle_core::Result<Mat> {
     }
 }
 
+/// [`matmul`] of each of `blocks` stacked blocks of `a` (`blocks` times `m` rows, `k` columns)
+/// by the same `b`, in one call into candle: candle runs one gemm per block, each the very
+/// product [`matmul`] computes for that block alone (same shapes, strides and threading), so
+/// the outputs are the same to the bit. One call rather than one per block because candle
+/// looks its thread count up on every call, and on Linux without `RAYON_NUM_THREADS` (or
+/// `CANDLE_NUM_THREADS`) set that reads and parses /proc/cpuinfo: tens of microseconds, more than
+/// a narrow model's product on a block (it was a tenth of `airlock evaluate` on a million rows).
+/// `b` is copied once per block (candle folds a shared right operand into one product of all
+/// the rows, whose sums need not run in the same order), so callers keep `blocks` times `b`
+/// small ([`group_blocks`]).
+pub(crate) fn matmul_blocks(a: &Mat, blocks: usize, b: View<'_>) -> candle_core::Result<Mat> {
+    let (rows, k) = a.dims();
+    let (k2, n) = b.dims();
+    if k != k2 || b.transposed || blocks == 0 || rows % blocks != 0 {
+        candle_core::bail!("matmul of {blocks} blocks of {rows}x{k} by {k2}x{n}");
+    }
+    if blocks == 1 {
+        return matmul(a.view(), b);
+    }
+    let m = rows / blocks;
+    let one = match b.storage {
+        CpuStorage::F32(v) => v,
+        _ => candle_core::bail!("a Mat always holds f32"),
+    };
+    let mut rhs = Vec::with_capacity(blocks * one.len());
+    for _ in 0..blocks {
+        rhs.extend_from_slice(one);
+    }
+    let lhs_layout = Layout::new(Shape::from((blocks, m, k)), vec![m * k, k, 1], 0);
+    let rhs_layout = Layout::new(Shape::from((blocks, k, n)), vec![k * n, n, 1], 0);
+    let out = a.storage.matmul(
+        &CpuStorage::F32(rhs),
+        (blocks, m, n, k),
+        &lhs_layout,
+        &rhs_layout,
+    )?;
+    match out {
+        CpuStorage::F32(v) if v.len() == rows * n => Ok(Mat::new(v, rows, n)),
+        _ => candle_core::bail!("matmul gave an unexpected output"),
+    }
+}
+
+/// Most right-operand values [`matmul_blocks`] copies for one call.
+const BLOCKS_COPY_VALUES: usize = 1 << 18;
+
+/// Blocks per [`matmul_blocks`] call on layers of `(inputs, outputs)`: at most 64, and fewer
+/// for wide layers (whose products dwarf the lookup anyway).
+pub(crate) fn group_blocks(layers: impl IntoIterator<Item = (usize, usize)>) -> usize {
+    let widest = layers
+        .into_iter()
+        .map(|(i, o)| i * o)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    (BLOCKS_COPY_VALUES / widest).clamp(1, 64)
+}
+
 /// gemm multiplies on one thread below this many multiply-adds (gemm-common's default
 /// threading threshold, 48 x 48 x 256).
 const GEMM_SERIAL_WORK: usize = 48 * 48 * 256;
@@ -364,6 +421,32 @@ mod tests {
         let bt_at = matmul(b.view().t(), a.view().t()).unwrap();
         assert_eq!(bt_at.into_vec(), [4.0, 10.0, 5.0, 11.0]);
         assert!(matmul(a.view(), a.view()).is_err());
+    }
+
+    #[test]
+    fn blocks_multiplied_together_equal_each_alone() {
+        let mut rng = crate::rng::SplitMix64::new(3);
+        let mut fill =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform(-2.0, 2.0) as f32).collect() };
+        for (m, k, n) in [(512, 40, 1), (7, 3, 5), (33, 100, 16)] {
+            let blocks = 5;
+            let a = Mat::new(fill(blocks * m * k), blocks * m, k);
+            let b = Mat::new(fill(k * n), k, n);
+            let together = matmul_blocks(&a, blocks, b.view()).unwrap();
+            let mut alone = Vec::new();
+            for block in a.as_slice().chunks(m * k) {
+                let part = Mat::new(block.to_vec(), m, k);
+                alone.extend_from_slice(matmul(part.view(), b.view()).unwrap().as_slice());
+            }
+            assert_eq!(together.as_slice(), alone.as_slice(), "{m}x{k} by {k}x{n}");
+        }
+        let a = Mat::new(vec![0.0; 6], 3, 2);
+        let b = Mat::new(vec![0.0; 2], 2, 1);
+        assert!(
+            matmul_blocks(&a, 2, b.view()).is_err(),
+            "3 rows are not 2 equal blocks"
+        );
+        assert!(matmul_blocks(&a, 3, b.view().t()).is_err());
     }
 
     #[test]
