@@ -32,6 +32,9 @@ fn main() -> ExitCode {
     if let Some(code) = airlock_worker::embedded_main() {
         return code;
     }
+    // One thread so far: fix candle's thread count now (it would read /proc/cpuinfo on every
+    // matrix product otherwise; one-row serving paid that on every request).
+    airlock_hardening::pin_compute_threads();
     // Before any key or data is touched: no core dumps, not dumpable,
     // umask 077.
     let hardening = airlock_hardening::harden_process();
