@@ -59,6 +59,23 @@ pub fn json<T: serde::Serialize>(value: &T) {
     }
 }
 
+/// Prints a JSON document read from a file: checked to be JSON, then written as it is
+/// but through [`ascii_json`] (so a document that is printable ASCII, as the SBOMs this
+/// program makes are, is printed byte for byte).
+pub fn json_document(bytes: &[u8]) -> airlock_install::Result<()> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| airlock_install::Error::Rejected(format!("not UTF-8 JSON: {e}")))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text).map_err(|e| {
+        airlock_install::Error::Rejected(format!("not a JSON document: {}", text::error_text(&e)))
+    })?;
+    let mut safe = ascii_json(text);
+    if !safe.ends_with('\n') {
+        safe.push('\n');
+    }
+    stdout(&safe);
+    Ok(())
+}
+
 /// A warning on stderr, escaped.
 pub fn warn(what: impl Display) {
     eprintln!("warning: {}", text::escape(&what.to_string()));
