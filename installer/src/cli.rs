@@ -11,7 +11,7 @@ use airlock_install::layout::Layout;
 use airlock_install::seal::manifest::{Difference, Entry, Type};
 use airlock_install::update::{self, Outcome, Recovered};
 use airlock_install::version::Version;
-use airlock_install::{Error, Result, install, release, seal};
+use airlock_install::{Error, Result, install, release, sbom, seal};
 
 use crate::out;
 
@@ -123,6 +123,15 @@ enum Command {
     Rollback {
         /// The root folder the node is installed under.
         #[arg(long)]
+        root: PathBuf,
+    },
+    /// Print the SBOM of the release that runs (CycloneDX 1.5: the release's version, its
+    /// binaries with their SHA-256, every crate of the Cargo.lock they are built from), one
+    /// line per component, each binary checked against the installed file (exit 4 on a
+    /// difference). With --json: the CycloneDX document itself.
+    Sbom {
+        /// The root folder the node is installed under.
+        #[arg(long, default_value = "/")]
         root: PathBuf,
     },
     /// Finish or undo an update that was interrupted (a kill, a power cut). `update`,
@@ -324,6 +333,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 version,
                 &key,
                 airlock::time::Clock::System.now(),
+                sbom::BUILT_FROM,
             )?;
             if json {
                 out::json(&made);
@@ -341,6 +351,13 @@ pub fn run(cli: Cli) -> Result<i32> {
                         f.name, f.sha256, f.size
                     ));
                 }
+                out::line(format_args!(
+                    "SBOM: {} binaries, {} crates of the workspace, {} other crates, from Cargo.lock sha256 {}",
+                    made.sbom.files,
+                    made.sbom.path_crates,
+                    made.sbom.other_crates,
+                    made.sbom.cargo_lock_sha256
+                ));
             }
             Ok(exit::OK)
         }
@@ -403,6 +420,22 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(exit::OK)
         }
+        Command::Sbom { root } => {
+            let installed = sbom::installed(&Layout::new(&root))?;
+            if json {
+                out::json_document(&installed.bytes)?;
+            } else {
+                print_sbom(&installed);
+            }
+            if installed.files_match() {
+                Ok(exit::OK)
+            } else {
+                out::note(
+                    "the release's binaries differ from its SBOM (exit 4); run airlock-install verify",
+                );
+                Ok(exit::INTEGRITY)
+            }
+        }
         Command::Recover { root } => {
             let r = update::recover(&Layout::new(&root))?;
             if json {
@@ -414,6 +447,85 @@ pub fn run(cli: Cli) -> Result<i32> {
             }
             Ok(exit::OK)
         }
+    }
+}
+
+/// One line per component of the installed SBOM, escaped by `out::line`.
+fn print_sbom(installed: &sbom::Installed) {
+    let bom = &installed.bom;
+    let tools = bom
+        .metadata
+        .tools
+        .as_ref()
+        .and_then(|t| t["components"][0]["name"].as_str())
+        .unwrap_or("an unnamed tool");
+    out::line(format_args!(
+        "release {} (the SBOM names {}): {} (CycloneDX {}, sha256 {}), made {} by {}",
+        installed.release,
+        bom.release_version().unwrap_or("no version"),
+        installed.path.display(),
+        bom.spec_version,
+        installed.sha256,
+        bom.metadata
+            .timestamp
+            .as_deref()
+            .unwrap_or("at no stated time"),
+        tools
+    ));
+    let (mut files, mut path_crates, mut other) = (0, 0, 0);
+    for c in &bom.components {
+        let version = c.version.as_deref().unwrap_or("-");
+        if c.is_file() {
+            files += 1;
+            let check = installed.files.iter().find(|f| f.name == c.name);
+            let state = match check {
+                Some(f) if f.matches() => "matches the installed file".to_string(),
+                Some(sbom::FileCheck {
+                    found: Some(found), ..
+                }) => format!("differs: the installed file has sha256 {found}"),
+                _ => "not in the release folder (or not a binary of a release)".to_string(),
+            };
+            out::line(format_args!(
+                "file   {:<28} {:<12} sha256 {}  {state}",
+                c.name,
+                version,
+                c.sha256().unwrap_or("none")
+            ));
+        } else {
+            let source = c.property(sbom::SOURCE_PROPERTY);
+            let detail = match (source, c.sha256()) {
+                (Some("path"), _) => "the workspace's own crate".to_string(),
+                (_, Some(h)) => format!("sha256 {h}"),
+                (Some(s), None) => s.to_string(),
+                (None, None) => "no hash".to_string(),
+            };
+            if source == Some("path") {
+                path_crates += 1;
+            } else {
+                other += 1;
+            }
+            out::line(format_args!(
+                "crate  {:<28} {:<12} {}  {detail}",
+                c.name,
+                version,
+                c.purl.as_deref().unwrap_or("no purl")
+            ));
+        }
+    }
+    for f in installed.files.iter().filter(|f| f.listed.is_none()) {
+        out::line(format_args!(
+            "file   {:<28} {:<12} not in the SBOM: the installed file has sha256 {}",
+            f.name,
+            "-",
+            f.found.as_deref().unwrap_or("none")
+        ));
+    }
+    out::line(format_args!(
+        "{} components: {files} binaries, {path_crates} crates of the workspace, {other} other crates",
+        bom.components.len()
+    ));
+    if let Some(scope) = bom.property(sbom::SCOPE_PROPERTY) {
+        out::line(format_args!("scope: {scope}"));
     }
 }
 

@@ -5,7 +5,11 @@
 //! system tree), the release folder (copied under a temporary name and renamed), the
 //! `current` link, the configuration, the units, the home (`airlock::home::Home::init`, as
 //! the service user), and an `install.install` record in the home's audit log naming the
-//! version and the digest of every binary.
+//! version and the digest of every binary and of the SBOM.
+//!
+//! The release folder gets the SBOM of what was copied ([`crate::sbom`]), made from the
+//! `Cargo.lock` this program was built from: run the `airlock-install` built with the
+//! binaries (the one on the install media), so that the lock is theirs.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::fsops;
 use crate::layout::{BINARIES, Layout, REQUIRED_BINARY, system};
 use crate::owner::{self, UserStep};
+use crate::sbom;
 use crate::units;
 use crate::version::Version;
 
@@ -63,6 +68,8 @@ pub struct Installed {
     pub release: PathBuf,
     /// The binaries copied into it.
     pub binaries: Vec<Copied>,
+    /// The SHA-256 of the SBOM written beside them.
+    pub sbom: String,
     /// The unit files written.
     pub units: Vec<String>,
     /// The configuration file.
@@ -114,6 +121,9 @@ pub fn install(layout: &Layout, opts: &Options) -> Result<Installed> {
         )));
     }
 
+    // The lock the SBOM is made from, read before anything is written.
+    let lock = sbom::Lock::parse(sbom::BUILT_FROM)?;
+
     let mut skipped = Vec::new();
     let user = match owner::ensure_user(layout, &opts.user)? {
         UserStep::Owned { user, created } => Some((user, created)),
@@ -139,6 +149,17 @@ pub fn install(layout: &Layout, opts: &Options) -> Result<Installed> {
             size,
         });
     }
+    let listed: Vec<sbom::Binary> = binaries
+        .iter()
+        .map(|b| sbom::Binary {
+            name: b.name.clone(),
+            sha256: b.sha256.clone(),
+            size: b.size,
+        })
+        .collect();
+    let sbom_bytes = lock.sbom(opts.version, &listed, airlock::time::Clock::System.now())?;
+    fsops::write_file(&partial.join(sbom::FILE), &sbom_bytes, sbom::MODE)?;
+    let sbom_sha256 = airlock::digest::Digest::of(&sbom_bytes).hex();
     fsops::sync_dir(&partial)?;
     fs::rename(&partial, &release).map_err(|e| Error::io(&release, e))?;
     fsops::sync_dir(&layout.releases())?;
@@ -172,6 +193,7 @@ pub fn install(layout: &Layout, opts: &Options) -> Result<Installed> {
     let record = json!({
         "version": opts.version,
         "binaries": binaries,
+        "sbom": sbom_sha256,
         "units": unit_names,
         "user": opts.user,
         "release_key": config.release_key,
@@ -186,6 +208,7 @@ pub fn install(layout: &Layout, opts: &Options) -> Result<Installed> {
         version: opts.version,
         release,
         binaries,
+        sbom: sbom_sha256,
         units: unit_names,
         config: layout.config(),
         home,

@@ -4,7 +4,8 @@
 //! ```text
 //! ROOT/
 //!   opt/airlock/
-//!     releases/VERSION/      airlock, airlock-worker, airlock-tui, airlock-install (0755)
+//!     releases/VERSION/      airlock, airlock-worker, airlock-tui, airlock-install (0755),
+//!                            sbom.cdx.json (0644, the release's SBOM)
 //!     current -> releases/V  the release that runs (relative link, switched by rename)
 //!     previous -> releases/U the release `rollback` goes back to
 //!   etc/airlock/airlock.toml the node's configuration (site, user, release key, units)

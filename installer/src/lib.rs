@@ -8,7 +8,10 @@
 //!   difference;
 //! - [`release`] and [`update`]: signed release archives made at the vendor, installed
 //!   offline above a version floor, health-checked, and switched back by themselves when the
-//!   check fails.
+//!   check fails;
+//! - [`sbom`]: the CycloneDX SBOM of a release (its binaries and every crate of the
+//!   `Cargo.lock` they are built from), made by `release` and `install`, signed inside every
+//!   archive, checked by `update`, printed by `airlock-install sbom`.
 //!
 //! Everything works on a root folder ([`layout::Layout`]): `/` on a node, a temporary folder
 //! in tests. The library holds every rule and every audit record; the `airlock-install`
@@ -41,6 +44,7 @@ pub mod layout;
 pub mod lock;
 pub mod owner;
 pub mod release;
+pub mod sbom;
 pub mod seal;
 pub mod units;
 pub mod update;

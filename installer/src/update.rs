@@ -5,7 +5,8 @@
 //!
 //! 1. **Check** (nothing written but a refusal's audit record): the node verifies clean
 //!    against its seal; a release key is pinned; the archive's manifest is signed by that
-//!    key; its version is above the sealed floor.
+//!    key; its version is above the sealed floor; it carries an SBOM, whose bytes are those
+//!    signed and which describes this release and its binaries.
 //! 2. **Journal** `update.journal`: from, to, the `previous` link, the audit log's length.
 //! 3. **Unpack** into `releases/.partial-V`, every file checked against its signed digest,
 //!    synced, then renamed to `releases/V`: a release folder is complete or absent.
@@ -381,7 +382,7 @@ pub fn update(layout: &Layout, archive: &Path) -> Result<Outcome> {
                 layout.config().display()
             ))
         })?;
-        let rel = release::open(archive, &key)?;
+        let mut rel = release::open(archive, &key)?;
         let to = rel.manifest().version;
         if to <= report.floor {
             return Err(Error::Refused(format!(
@@ -389,6 +390,7 @@ pub fn update(layout: &Layout, archive: &Path) -> Result<Outcome> {
                 report.floor, report.current
             )));
         }
+        rel.check_sbom()?;
         Ok((report, rel))
     })();
     let (report, mut rel) = match checked {
@@ -444,12 +446,13 @@ pub fn update(layout: &Layout, archive: &Path) -> Result<Outcome> {
     }
 
     // 6. Commit.
+    let sbom_sha256 = rel.manifest().sbom().map(|f| f.sha256.clone());
     record(
         layout,
         AuditEntry::new(
             "install.update",
             std::slice::from_ref(&rel.id().to_string()),
-            json!({ "from": from, "to": to, "archive": archive.display().to_string(), "health": health.steps }),
+            json!({ "from": from, "to": to, "archive": archive.display().to_string(), "sbom": sbom_sha256, "health": health.steps }),
         ),
     )?;
     failpoint::hit("update.recorded");

@@ -10,6 +10,9 @@
 //! 84 + len   files      each file's bytes, in manifest order, back to back, nothing after
 //! ```
 //!
+//! The files are the node's binaries (mode 0755) and the release's SBOM
+//! ([`sbom::FILE`], mode 0644), which `release` writes first.
+//!
 //! The same rules as the bundle format (`docs/bundle-format.md`): the signed manifest is
 //! read and verified before a byte of a file is, every file has an exact size and a SHA-256,
 //! the archive's length must be exactly the sum, nothing is compressed, and the signature
@@ -19,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::layout::{BINARIES, REQUIRED_BINARY};
+use crate::sbom;
 use crate::version::Version;
 
 /// The first eight bytes of a release archive.
@@ -40,9 +44,9 @@ pub const MAX_FILE: u64 = 4 << 30;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct File {
-    /// Its name in the release folder: one of [`BINARIES`].
+    /// Its name in the release folder: one of [`BINARIES`], or [`sbom::FILE`].
     pub name: String,
-    /// Its mode: 0o755.
+    /// Its mode: 0o755 for a binary, 0o644 for the SBOM.
     pub mode: u32,
     /// Its size in bytes.
     pub size: u64,
@@ -66,9 +70,22 @@ pub struct Manifest {
     pub files: Vec<File>,
 }
 
+/// The mode and largest size a file of a release may have, by its name; `None` for a name
+/// that is neither a binary of the node nor the SBOM.
+fn rules(name: &str) -> Option<(u32, u64)> {
+    if name == sbom::FILE {
+        Some((sbom::MODE, sbom::MAX_LEN))
+    } else if BINARIES.contains(&name) {
+        Some((0o755, MAX_FILE))
+    } else {
+        None
+    }
+}
+
 impl Manifest {
     /// Checks what the signature cannot: the format, known and unique names, `airlock`
-    /// present, modes, sizes and digests well-formed.
+    /// present, modes, sizes and digests well-formed. (A release without an SBOM passes
+    /// here; `update` refuses it, with its own reason.)
     pub fn check(&self) -> Result<()> {
         let bad = |why: String| Err(Error::Integrity(format!("release manifest: {why}")));
         if self.format != FORMAT {
@@ -77,29 +94,33 @@ impl Manifest {
                 airlock::text::Untrusted(&self.format)
             ));
         }
-        if self.files.is_empty() || self.files.len() > BINARIES.len() {
+        if self.files.is_empty() || self.files.len() > BINARIES.len() + 1 {
             return bad(format!(
                 "{} files (1 to {} allowed)",
                 self.files.len(),
-                BINARIES.len()
+                BINARIES.len() + 1
             ));
         }
         for (i, f) in self.files.iter().enumerate() {
-            if !BINARIES.contains(&f.name.as_str()) {
+            let Some((mode, max)) = rules(&f.name) else {
                 return bad(format!(
-                    "file {} is not one of {}",
+                    "file {} is not one of {} or {}",
                     airlock::text::Untrusted(&f.name),
-                    BINARIES.join(", ")
+                    BINARIES.join(", "),
+                    sbom::FILE
                 ));
-            }
+            };
             if self.files[..i].iter().any(|g| g.name == f.name) {
                 return bad(format!("file {} is listed twice", f.name));
             }
-            if f.mode != 0o755 {
-                return bad(format!("file {} has mode {:o}, not 755", f.name, f.mode));
+            if f.mode != mode {
+                return bad(format!(
+                    "file {} has mode {:o}, not {mode:o}",
+                    f.name, f.mode
+                ));
             }
-            if f.size > MAX_FILE {
-                return bad(format!("file {} is larger than {MAX_FILE} bytes", f.name));
+            if f.size > max {
+                return bad(format!("file {} is larger than {max} bytes", f.name));
             }
             if f.sha256.len() != 64
                 || !f
@@ -114,6 +135,16 @@ impl Manifest {
             return bad(format!("no {REQUIRED_BINARY} binary"));
         }
         Ok(())
+    }
+
+    /// The SBOM the release carries, if any.
+    pub fn sbom(&self) -> Option<&File> {
+        self.files.iter().find(|f| f.name == sbom::FILE)
+    }
+
+    /// The binaries the release carries (every file but the SBOM).
+    pub fn binaries(&self) -> impl Iterator<Item = &File> {
+        self.files.iter().filter(|f| f.name != sbom::FILE)
     }
 
     /// The archive's exact length for this manifest of `manifest_len` bytes.
@@ -234,6 +265,27 @@ mod tests {
                 .to_string()
                 .contains("mode")
         );
+        // The SBOM is a file of its own kind: mode 0644, and never executable.
+        let mut with_sbom = manifest();
+        with_sbom.files.insert(
+            0,
+            File {
+                name: sbom::FILE.into(),
+                mode: 0o644,
+                size: 10,
+                sha256: "b".repeat(64),
+            },
+        );
+        assert!(with_sbom.check().is_ok());
+        assert_eq!(with_sbom.sbom().map(|f| f.size), Some(10));
+        assert_eq!(with_sbom.binaries().count(), 1);
+        let mut executable_sbom = with_sbom.clone();
+        executable_sbom.files[0].mode = 0o755;
+        let err = executable_sbom.check().expect_err("refused").to_string();
+        assert!(err.contains("mode 755, not 644"), "{err}");
+        let mut huge_sbom = with_sbom.clone();
+        huge_sbom.files[0].size = sbom::MAX_LEN + 1;
+        assert!(huge_sbom.check().is_err());
         let mut no_airlock = manifest();
         no_airlock.files[0].name = "airlock-tui".into();
         assert!(

@@ -10,6 +10,11 @@
 //! verified before any file, exact sizes and SHA-256 per file, nothing compressed, signed
 //! in a domain of its own (`Domain::Release`) by a key that is sealed with a passphrase
 //! like the root key (`airlock::personal::PersonalKey`).
+//!
+//! Every archive `release` makes carries the release's SBOM ([`crate::sbom`]) as its first
+//! file: its SHA-256 is in the signed manifest with the binaries', so it is signed with
+//! them, and `update` reads and checks it ([`VerifiedRelease::check_sbom`]) before it
+//! unpacks anything.
 
 pub mod format;
 
@@ -27,6 +32,7 @@ use serde::Serialize;
 use crate::error::{At, Error, Result};
 use crate::fsops;
 use crate::layout::BINARIES;
+use crate::sbom;
 use crate::version::Version;
 use format::{HEADER_LEN, Manifest, SIGNATURE_LEN};
 
@@ -39,30 +45,81 @@ pub struct Made {
     pub id: String,
     /// The manifest.
     pub manifest: Manifest,
+    /// What the SBOM in it lists.
+    pub sbom: SbomSummary,
+}
+
+/// What an SBOM lists, counted.
+#[derive(Clone, Debug, Serialize)]
+pub struct SbomSummary {
+    /// The binaries.
+    pub files: usize,
+    /// The workspace's own (path) crates.
+    pub path_crates: usize,
+    /// The other crates (registry, git).
+    pub other_crates: usize,
+    /// The SHA-256 of the `Cargo.lock` it was made from.
+    pub cargo_lock_sha256: String,
+}
+
+impl SbomSummary {
+    /// Counts what `bom` lists.
+    pub fn of(bom: &sbom::Bom) -> SbomSummary {
+        let crates = || bom.components.iter().filter(|c| !c.is_file());
+        let path_crates = crates()
+            .filter(|c| c.property(sbom::SOURCE_PROPERTY) == Some("path"))
+            .count();
+        SbomSummary {
+            files: bom.files().count(),
+            path_crates,
+            other_crates: crates().count() - path_crates,
+            cargo_lock_sha256: bom
+                .property(sbom::LOCK_PROPERTY)
+                .unwrap_or("none")
+                .to_string(),
+        }
+    }
 }
 
 /// Makes the release archive `out` (never replacing a file) of `version` from the binaries
-/// in `from`, signed by `key`, dated `now`.
+/// in `from`, signed by `key`, dated `now`, with the SBOM made from `lock` (the text of
+/// the `Cargo.lock` the binaries were built from: [`sbom::BUILT_FROM`]).
 pub fn make(
     out: &Path,
     from: &Path,
     version: Version,
     key: &PersonalKey,
     now: Timestamp,
+    lock: &str,
 ) -> Result<Made> {
-    let mut files = Vec::new();
+    let lock = sbom::Lock::parse(lock)?;
+    let mut binaries = Vec::new();
     for name in BINARIES {
         let path = from.join(name);
         if path.is_file() {
             let (digest, size) = fsops::hash_file(&path)?;
-            files.push(format::File {
+            binaries.push(sbom::Binary {
                 name: name.to_string(),
-                mode: 0o755,
-                size,
                 sha256: digest.hex(),
+                size,
             });
         }
     }
+    let sbom_bytes = lock.sbom(version, &binaries, now)?;
+    let summary = SbomSummary::of(&sbom::Bom::parse(&sbom_bytes)?);
+    // The SBOM first, so `update` reads it without seeking past the binaries.
+    let mut files = vec![format::File {
+        name: sbom::FILE.into(),
+        mode: sbom::MODE,
+        size: sbom_bytes.len() as u64,
+        sha256: Digest::of(&sbom_bytes).hex(),
+    }];
+    files.extend(binaries.into_iter().map(|b| format::File {
+        name: b.name,
+        mode: 0o755,
+        size: b.size,
+        sha256: b.sha256,
+    }));
     let manifest = Manifest {
         format: format::FORMAT.into(),
         version,
@@ -89,7 +146,8 @@ pub fn make(
     w.write_all(&format::header(bytes.len())?).at(out)?;
     w.write_all(&bytes).at(out)?;
     w.write_all(&signature).at(out)?;
-    for f in &manifest.files {
+    w.write_all(&sbom_bytes).at(out)?;
+    for f in manifest.binaries() {
         let path = from.join(&f.name);
         let mut src = File::open(&path).at(&path)?;
         let (digest, size) = fsops::copy_hashing(&mut src, w, f.size + 1).at(out)?;
@@ -109,6 +167,7 @@ pub fn make(
         path: out.to_path_buf(),
         id: Digest::of(&bytes).hex(),
         manifest,
+        sbom: summary,
     })
 }
 
@@ -212,6 +271,54 @@ impl VerifiedRelease {
     /// The release id: the digest of the signed manifest.
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// Reads the release's SBOM from the archive and checks it: present (a release
+    /// without one is refused, exit 5), its bytes those the signed manifest names (exit
+    /// 4), a CycloneDX document (exit 3) that describes this release: its version, and
+    /// exactly its binaries with their signed SHA-256 (exit 3). Reads no binary.
+    pub fn check_sbom(&mut self) -> Result<sbom::Bom> {
+        let version = self.manifest.version;
+        let Some(entry) = self.manifest.sbom().cloned() else {
+            return Err(Error::Refused(format!(
+                "{}: release {version} carries no SBOM ({}): this node installs only releases that list what they are built from; make the archive again with airlock-install release, which adds it",
+                self.path.display(),
+                sbom::FILE
+            )));
+        };
+        let offset: u64 = self
+            .manifest
+            .files
+            .iter()
+            .take_while(|f| f.name != sbom::FILE)
+            .map(|f| f.size)
+            .sum();
+        self.file
+            .seek(SeekFrom::Start(self.body_at + offset))
+            .at(&self.path)?;
+        // The size is at most sbom::MAX_LEN (Manifest::check), and the archive's length
+        // was checked against the manifest: the bytes are there.
+        let mut bytes = Vec::new();
+        (&self.file)
+            .take(entry.size)
+            .read_to_end(&mut bytes)
+            .at(&self.path)?;
+        if bytes.len() as u64 != entry.size || Digest::of(&bytes).hex() != entry.sha256 {
+            return Err(Error::Integrity(format!(
+                "{}: {} does not match its signed digest (altered or corrupt)",
+                self.path.display(),
+                sbom::FILE
+            )));
+        }
+        let bom = sbom::Bom::parse(&bytes).map_err(|e| prefix(&self.path, e))?;
+        let binaries: Vec<(&str, &str)> = self
+            .manifest
+            .binaries()
+            .map(|f| (f.name.as_str(), f.sha256.as_str()))
+            .collect();
+        bom.check_describes(version, &binaries)
+            .map_err(|e| prefix(&self.path, e))?;
+        Ok(bom)
     }
 
     /// Streams every file into the new folder `dir` (which must not exist), each checked

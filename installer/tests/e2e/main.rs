@@ -4,5 +4,6 @@
 mod harness;
 
 mod install;
+mod sbom;
 mod seal;
 mod update;

@@ -122,6 +122,35 @@ fn verify_names_a_change_of_owner() {
     );
 }
 
+/// A name holding the 8-bit CSI (U+009B), which serde_json writes raw, reaches `--json`
+/// output as an escape; and `verify | head -1` (a reader that stops early) still exits 4.
+#[test]
+fn verify_json_is_printable_ascii_and_a_closed_pipe_keeps_the_exit_code() {
+    let node = Node::installed_and_sealed("1.0.0");
+    std::fs::write(node.path("etc/airlock/x\u{9b}31m"), "x").unwrap();
+    let json = node.cmd("verify", &["--json"]);
+    assert_eq!(json.code(), 4);
+    assert!(json.stdout().is_ascii(), "{:?}", json.stdout());
+    let v: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    assert_eq!(
+        v["report"]["differences"][0]["path"],
+        "etc/airlock/x\u{9b}31m"
+    );
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_airlock-install"))
+        .args(["verify", "--root", crate::harness::s(&node.root)])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Closed before the child has verified anything, so its first line meets no reader.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn verify_refuses_a_manifest_altered_to_match_tampered_files() {
     let node = Node::installed_and_sealed("1.0.0");

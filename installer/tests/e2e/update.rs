@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use crate::harness::{Node, fake_airlock, run, s};
 
 /// A vendor: a release key and a folder per release.
-struct Vendor {
+pub(crate) struct Vendor {
     dir: tempfile::TempDir,
 }
 
 impl Vendor {
-    fn new() -> Vendor {
+    pub(crate) fn new() -> Vendor {
         let v = Vendor {
             dir: tempfile::tempdir().unwrap(),
         };
@@ -31,7 +31,7 @@ impl Vendor {
         v
     }
 
-    fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
     }
 
@@ -40,7 +40,7 @@ impl Vendor {
     }
 
     /// Builds a release archive of `version` whose `airlock` passes the health check or not.
-    fn release(&self, version: &str, healthy: bool) -> PathBuf {
+    pub(crate) fn release(&self, version: &str, healthy: bool) -> PathBuf {
         let out = self.path(&format!("airlock-{version}-{healthy}.airlock"));
         if out.exists() {
             return out;
@@ -80,7 +80,7 @@ impl Vendor {
 }
 
 /// A node at 1.0.0 that pins `vendor`'s key, sealed.
-fn node_of(vendor: &Vendor) -> Node {
+pub(crate) fn node_of(vendor: &Vendor) -> Node {
     let node = Node::new("1.0.0");
     node.install(&["--version", "1.0.0", "--release-key", s(&vendor.public())])
         .ok();
@@ -88,14 +88,14 @@ fn node_of(vendor: &Vendor) -> Node {
     node
 }
 
-fn current(node: &Node) -> String {
+pub(crate) fn current(node: &Node) -> String {
     std::fs::read_link(node.path("opt/airlock/current"))
         .unwrap()
         .display()
         .to_string()
 }
 
-fn releases(node: &Node) -> Vec<String> {
+pub(crate) fn releases(node: &Node) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(node.path("opt/airlock/releases"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
