@@ -190,6 +190,8 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
     /// thresholds, revocations.
     #[command(subcommand)]
     Policy(PolicyCmd),
+    /// Start the operator console (airlock-tui, installed beside airlock) on this home.
+    Tui(crate::cli_tui::TuiArgs),
     /// Run two sites, "lab" and "plant", through the whole path on synthetic data.
     Demo {
         /// Keep the homes (lab/, plant/) and media (media/) here; the folder must be new or empty.
@@ -1174,6 +1176,7 @@ pub fn run(cli: Cli) -> Result<i32> {
             });
         }
         Command::Demo { workdir } => return run_demo(out, workdir),
+        Command::Tui(a) => return crate::cli_tui::run(&home_dir, out.json, a),
         Command::Keys(KeysCmd::Root(RootCmd::Init {
             out: dir,
             passphrase_file,

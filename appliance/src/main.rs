@@ -13,6 +13,7 @@ mod cli_data;
 mod cli_eval;
 mod cli_gate;
 mod cli_rollout;
+mod cli_tui;
 mod output;
 
 use std::process::ExitCode;
