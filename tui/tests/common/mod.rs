@@ -57,6 +57,63 @@ pub fn make_world() -> World {
     World { _dir: dir, root }
 }
 
+/// A program cargo builds beside the test binaries (`airlock`, `airlock-tui`): `cargo test
+/// --workspace` builds them all.
+pub fn program(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not built beside {}: run `cargo build --locked --workspace` first \
+                 (cargo test --workspace builds it)",
+                exe.display()
+            )
+        })
+}
+
+/// Runs `airlock --home HOME ARGS...` and requires success; returns stdout.
+pub fn airlock(home: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(program("airlock"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("AIRLOCK_HOME")
+        .output()
+        .expect("run airlock");
+    assert!(
+        out.status.success(),
+        "airlock {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// Copies a demo world (homes, media, root key) to `to`, every file and folder with its mode,
+/// so the copy is a world of its own in the same state.
+pub fn copy_world(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let meta = std::fs::symlink_metadata(&src).expect("stat");
+        if meta.is_dir() {
+            copy_world(&src, &dst);
+        } else if meta.is_file() {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+        std::fs::set_permissions(
+            &dst,
+            std::fs::Permissions::from_mode(meta.permissions().mode()),
+        )
+        .expect("chmod");
+    }
+}
+
 /// One demo world per test binary.
 pub fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
