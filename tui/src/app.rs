@@ -6,8 +6,9 @@ use airlock::error::exit;
 use airlock::text;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::deploy::{self, SlotsView};
+use crate::form::{self, Confirm, Field, Intent};
 use crate::keys::{self, Action, Binding};
-use crate::secret::SecretInput;
 use crate::shown::Shown;
 use crate::task::{Outcome, Task};
 use crate::view::{AuditRow, DataView, DatasetProfile, ErrorView, ModelDetail, ModelRow, Overview};
@@ -15,10 +16,8 @@ use crate::view::{AuditRow, DataView, DatasetProfile, ErrorView, ModelDetail, Mo
 /// Lines moved by PgUp and PgDn.
 pub const PAGE: usize = 10;
 
-/// Longest note or slot name typed (the library refuses a note over 2000 characters).
-const MAX_TEXT: usize = 2000;
-
-/// The screens, each one key.
+/// The screens, each one key. The keys follow the issue's order of screens, so screens to
+/// come (7 Monitor, 8 Media) take the keys between without moving any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     /// Site, keys, policy, deployments, audit and air-gap status.
@@ -27,16 +26,19 @@ pub enum Screen {
     Data,
     /// The model registry, a model's detail; approve and deploy.
     Models,
+    /// Slots and their models; deploy, promote, roll back.
+    Deploy,
     /// The audit log.
     Audit,
 }
 
 impl Screen {
     /// Every screen, in key order.
-    pub const ALL: [Screen; 4] = [
+    pub const ALL: [Screen; 5] = [
         Screen::Overview,
         Screen::Data,
         Screen::Models,
+        Screen::Deploy,
         Screen::Audit,
     ];
 
@@ -46,6 +48,7 @@ impl Screen {
             Screen::Overview => "Overview",
             Screen::Data => "Data",
             Screen::Models => "Models",
+            Screen::Deploy => "Deploy",
             Screen::Audit => "Audit",
         }
     }
@@ -55,8 +58,9 @@ impl Screen {
         match self {
             Screen::Overview => '1',
             Screen::Data => '2',
-            Screen::Models => '3',
-            Screen::Audit => '4',
+            Screen::Models => '5',
+            Screen::Deploy => '6',
+            Screen::Audit => '9',
         }
     }
 }
@@ -158,51 +162,20 @@ impl AuditState {
     }
 }
 
-/// What a confirmation is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Intent {
-    /// `airlock approve`.
-    Approve,
-    /// `airlock deploy`.
-    Deploy,
+/// The Deploy screen.
+#[derive(Debug, Default)]
+pub struct DeployState {
+    /// The slots and the registry.
+    pub view: SlotsView,
+    /// The selected slot.
+    pub selected: usize,
 }
 
-impl Intent {
-    /// The button that does it.
-    pub fn verb(self) -> &'static str {
-        match self {
-            Intent::Approve => "Approve",
-            Intent::Deploy => "Deploy",
-        }
+impl DeployState {
+    /// The selected slot's name.
+    pub fn slot(&self) -> Option<&str> {
+        self.view.slots.get(self.selected).map(|s| s.name.as_str())
     }
-}
-
-/// Where the keyboard is in a confirmation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Focus {
-    /// The note (approve) or slot (deploy).
-    Text,
-    /// The passphrase.
-    Passphrase,
-    /// The Cancel button, the default.
-    Cancel,
-    /// The button that signs.
-    Confirm,
-}
-
-/// A confirmation of an action signed with the operator's key.
-#[derive(Debug)]
-pub struct Confirm {
-    /// Approve or deploy.
-    pub intent: Intent,
-    /// The model.
-    pub model: ModelRow,
-    /// The note (approve) or the slot (deploy), as typed.
-    pub text: String,
-    /// The passphrase: never drawn, wiped when the dialog closes.
-    pub pass: SecretInput,
-    /// Where the keyboard is.
-    pub focus: Focus,
 }
 
 /// A dialog over the screen.
@@ -239,6 +212,8 @@ pub struct App {
     pub data: DataState,
     /// The Models screen.
     pub models: ModelsState,
+    /// The Deploy screen.
+    pub slots: DeployState,
     /// The Audit screen.
     pub audit: AuditState,
     /// Whether the keys of the current view are shown.
@@ -261,6 +236,7 @@ impl App {
             overview: None,
             data: DataState::default(),
             models: ModelsState::default(),
+            slots: DeployState::default(),
             audit: AuditState::default(),
             help: false,
             dialog: None,
@@ -295,6 +271,7 @@ impl App {
             Screen::Models if self.models.list.editing => keys::FILTER_EDIT,
             Screen::Models if self.models.detail.is_some() => keys::MODELS_DETAIL,
             Screen::Models => keys::MODELS_LIST,
+            Screen::Deploy => keys::SLOTS,
             Screen::Audit if self.audit.list.editing => keys::FILTER_EDIT,
             Screen::Audit if self.audit.record.is_some() => keys::AUDIT_RECORD,
             Screen::Audit => keys::AUDIT_LIST,
@@ -349,6 +326,7 @@ impl App {
             Screen::Models => Task::Models {
                 open: self.models.detail.as_ref().map(|d| d.detail.row.clone()),
             },
+            Screen::Deploy => Task::Slots,
             Screen::Audit => Task::Audit,
         }
     }
@@ -376,8 +354,17 @@ impl App {
                 _ => {}
             },
             Action::Verify => return Some(Task::VerifyAudit),
-            Action::Approve => self.ask(Intent::Approve),
-            Action::Deploy => self.ask(Intent::Deploy),
+            Action::Approve => {
+                if let Some(m) = self.models.current().cloned() {
+                    self.ask(Intent::Approve(Box::new(m)), form::approve_fields());
+                }
+            }
+            Action::Deploy => self.ask_deploy(),
+            Action::Promote => self.ask(Intent::Promote, vec![]),
+            Action::Rollback => {
+                let slot = self.slots.slot().unwrap_or(rollout_default()).to_string();
+                self.ask(Intent::Rollback, form::rollback_fields(&slot));
+            }
         }
         None
     }
@@ -387,13 +374,17 @@ impl App {
             Screen::Data => self.data.profile = None,
             Screen::Models => self.models.detail = None,
             Screen::Audit => self.audit.record = None,
-            Screen::Overview => {}
+            Screen::Overview | Screen::Deploy => {}
         }
     }
 
     fn step(&mut self, action: Action) {
         match self.screen {
             Screen::Overview => {}
+            Screen::Deploy => {
+                self.slots.selected =
+                    moved(self.slots.selected, self.slots.view.slots.len(), action)
+            }
             Screen::Data => match &mut self.data.profile {
                 Some(p) => p.column = moved(p.column, p.profile.columns.len(), action),
                 None => {
@@ -423,7 +414,7 @@ impl App {
 
     fn open(&mut self) -> Option<Task> {
         match self.screen {
-            Screen::Overview => None,
+            Screen::Overview | Screen::Deploy => None,
             Screen::Data => self
                 .data
                 .view
@@ -443,10 +434,8 @@ impl App {
         }
     }
 
-    fn ask(&mut self, intent: Intent) {
-        let Some(model) = self.models.current().cloned() else {
-            return;
-        };
+    /// Opens a confirmation for `intent`, or says how to start the console with an operator.
+    fn ask(&mut self, intent: Intent, fields: Vec<Field>) {
         if self.operator.is_none() {
             self.dialog = Some(Dialog::Error {
                 title: intent.verb(),
@@ -455,8 +444,10 @@ impl App {
                         "{} needs an operator's signature: start the console with --operator NAME \
                          (an operator made with `airlock keys operator new NAME`)",
                         match intent {
-                            Intent::Approve => "approving a model",
+                            Intent::Approve(_) => "approving a model",
                             Intent::Deploy => "deploying a model",
+                            Intent::Promote => "promoting the canary",
+                            Intent::Rollback => "rolling a slot back",
                         }
                     ),
                     exit::USAGE,
@@ -464,16 +455,41 @@ impl App {
             });
             return;
         }
-        self.dialog = Some(Dialog::Confirm(Box::new(Confirm {
-            intent,
-            model,
-            text: match intent {
-                Intent::Approve => String::new(),
-                Intent::Deploy => "production".into(),
+        self.dialog = Some(Dialog::Confirm(Box::new(Confirm::new(intent, fields))));
+    }
+
+    /// Deploy: on the Models screen the model shown or selected, to production; on the Deploy
+    /// screen a model chosen from the registry (first those deployed nowhere) to the selected
+    /// slot, with its share when it has one.
+    fn ask_deploy(&mut self) {
+        let fields = match self.screen {
+            Screen::Deploy => {
+                let Some(slot) = self.slots.view.slots.get(self.slots.selected) else {
+                    return;
+                };
+                let held = slot.current.as_ref().map(|h| h.model.as_str());
+                let mut models = self.slots.view.models.clone();
+                // A stable sort: first the models deployed nowhere, newest first, then those
+                // in other slots, last the one this slot holds.
+                models.sort_by_key(|m| (Some(m.id_hex.as_str()) == held, m.deployed.is_some()));
+                let percent = slot
+                    .current
+                    .as_ref()
+                    .and_then(|h| h.percent)
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
+                form::deploy_fields(&models, slot.name.as_str(), &percent)
+            }
+            _ => match self.models.current() {
+                Some(m) => form::deploy_fields(std::slice::from_ref(m), rollout_default(), ""),
+                None => return,
             },
-            pass: SecretInput::default(),
-            focus: Focus::Text,
-        })));
+        };
+        if fields.first().is_some_and(|f| f.value().is_empty()) {
+            // No model to choose from.
+            return;
+        }
+        self.ask(Intent::Deploy, fields);
     }
 
     fn dialog_key(&mut self, key: KeyEvent) -> Option<Task> {
@@ -483,61 +499,52 @@ impl App {
             }
             return None;
         };
-        match key.code {
+        match c.on_key(key) {
+            form::Outcome::Stay => None,
             // Dropping the dialog drops its passphrase field, which zeroizes it.
-            KeyCode::Esc => self.dialog = None,
-            KeyCode::Tab | KeyCode::Down => c.focus = next(c.focus),
-            KeyCode::BackTab | KeyCode::Up => c.focus = previous(c.focus),
-            KeyCode::Left | KeyCode::Right if matches!(c.focus, Focus::Cancel | Focus::Confirm) => {
-                c.focus = if c.focus == Focus::Cancel {
-                    Focus::Confirm
-                } else {
-                    Focus::Cancel
+            form::Outcome::Cancel => {
+                self.dialog = None;
+                None
+            }
+            form::Outcome::Submit => {
+                let Some(Dialog::Confirm(c)) = self.dialog.take() else {
+                    return None;
+                };
+                match c.submit() {
+                    Ok(task) => Some(task),
+                    Err(error) => {
+                        self.dialog = Some(Dialog::Error {
+                            title: "the form",
+                            error,
+                        });
+                        None
+                    }
                 }
             }
-            KeyCode::Enter => match c.focus {
-                Focus::Text => c.focus = Focus::Passphrase,
-                // Enter after typing the passphrase lands on Cancel: only a deliberate move
-                // to the action's button signs anything.
-                Focus::Passphrase => c.focus = Focus::Cancel,
-                Focus::Cancel => self.dialog = None,
-                Focus::Confirm => return self.confirmed(),
-            },
-            KeyCode::Backspace => match c.focus {
-                Focus::Text => {
-                    c.text.pop();
-                }
-                Focus::Passphrase => c.pass.pop(),
-                _ => {}
-            },
-            KeyCode::Char(ch) if !text::is_unsafe(ch) => match c.focus {
-                Focus::Text if c.text.chars().count() < MAX_TEXT => c.text.push(ch),
-                Focus::Passphrase => c.pass.push(ch),
-                _ => {}
-            },
-            _ => {}
         }
-        None
     }
 
-    fn confirmed(&mut self) -> Option<Task> {
-        let Some(Dialog::Confirm(mut c)) = self.dialog.take() else {
-            return None;
-        };
-        let pass = c.pass.take();
-        let text = std::mem::take(&mut c.text);
-        Some(match c.intent {
-            Intent::Approve => Task::Approve {
-                model: c.model,
-                note: text,
-                pass,
-            },
-            Intent::Deploy => Task::Deploy {
-                model: c.model,
-                slot: text,
-                pass,
-            },
-        })
+    /// The model `slot` holds, in words, from whichever registry is loaded.
+    pub fn holder(&self, slot: &str) -> String {
+        if !self.slots.view.slots.is_empty() {
+            return deploy::holder_says(&self.slots.view, slot);
+        }
+        self.models
+            .rows
+            .iter()
+            .find(|r| {
+                r.deployed
+                    .as_ref()
+                    .is_some_and(|d| d.as_str().split(',').any(|s| s == slot))
+            })
+            .map(|r| {
+                format!(
+                    "model {} {}",
+                    r.id.as_str().chars().take(12).collect::<String>(),
+                    r.name
+                )
+            })
+            .unwrap_or_else(|| "nothing".into())
     }
 
     /// Applies a task's outcome; returns follow-up work (a reload after an action).
@@ -611,6 +618,13 @@ impl App {
                     Err(e) => self.fail("audit verify", e),
                 }
             }
+            Outcome::Slots(r) => match r {
+                Ok(v) => {
+                    self.slots.selected = self.slots.selected.min(v.slots.len().saturating_sub(1));
+                    self.slots.view = v;
+                }
+                Err(e) => self.fail("loading the slots", e),
+            },
             Outcome::Done { title, result } => {
                 match result {
                     Ok(text) => self.dialog = Some(Dialog::Message { title, text }),
@@ -643,22 +657,9 @@ fn moved(selected: usize, len: usize, action: Action) -> usize {
     .min(last)
 }
 
-fn next(f: Focus) -> Focus {
-    match f {
-        Focus::Text => Focus::Passphrase,
-        Focus::Passphrase => Focus::Cancel,
-        Focus::Cancel => Focus::Confirm,
-        Focus::Confirm => Focus::Text,
-    }
-}
-
-fn previous(f: Focus) -> Focus {
-    match f {
-        Focus::Text => Focus::Confirm,
-        Focus::Passphrase => Focus::Text,
-        Focus::Cancel => Focus::Passphrase,
-        Focus::Confirm => Focus::Cancel,
-    }
+/// The slot a deployment or rollback names when none is chosen (`--slot`'s default).
+fn rollout_default() -> &'static str {
+    airlock::rollout::PRODUCTION
 }
 
 fn filter_key(list: &mut ListState, code: KeyCode) {
@@ -726,7 +727,7 @@ mod tests {
     fn on_models(operator: Option<&str>) -> App {
         let mut app = App::new(operator);
         assert!(matches!(
-            app.on_key(key(KeyCode::Char('3'))),
+            app.on_key(key(KeyCode::Char('5'))),
             Some(Task::Models { open: None })
         ));
         app.apply(Outcome::Models {
@@ -745,12 +746,17 @@ mod tests {
         ));
         assert_eq!(app.screen, Screen::Data);
         assert!(matches!(
-            app.on_key(key(KeyCode::Char('4'))),
+            app.on_key(key(KeyCode::Char('9'))),
             Some(Task::Audit)
         ));
         assert!(matches!(
+            app.on_key(key(KeyCode::Char('6'))),
+            Some(Task::Slots)
+        ));
+        assert_eq!(app.screen, Screen::Deploy);
+        assert!(matches!(
             app.on_key(key(KeyCode::Char('r'))),
-            Some(Task::Audit)
+            Some(Task::Slots)
         ));
         assert!(matches!(
             app.on_key(key(KeyCode::Char('1'))),
@@ -853,17 +859,21 @@ mod tests {
         let Some(Dialog::Confirm(c)) = &app.dialog else {
             panic!("no confirmation");
         };
+        assert!(matches!(c.intent, Intent::Deploy));
         assert_eq!(
-            (c.intent, c.focus, c.text.as_str()),
-            (Intent::Deploy, Focus::Text, "production")
+            c.focus,
+            form::Focus::Field(1),
+            "the slot: the model is fixed"
         );
-        press(&mut app, &[KeyCode::Enter]);
+        assert_eq!(c.value(form::label::SLOT), "production");
+        assert_eq!(c.value(form::label::MODEL), "0123456789abcdef");
+        press(&mut app, &[KeyCode::Enter, KeyCode::Enter]);
         typed(&mut app, "secret passphrase");
         assert!(press(&mut app, &[KeyCode::Enter]).is_none());
         let Some(Dialog::Confirm(c)) = &app.dialog else {
             panic!("closed too early");
         };
-        assert_eq!(c.focus, Focus::Cancel);
+        assert_eq!(c.focus, form::Focus::Cancel);
         assert!(press(&mut app, &[KeyCode::Enter]).is_none());
         assert!(app.dialog.is_none());
     }
@@ -884,13 +894,20 @@ mod tests {
         press(&mut app, &[KeyCode::Char('a')]);
         typed(&mut app, "metrics reviewed");
         press(&mut app, &[KeyCode::Backspace]);
-        press(&mut app, &[KeyCode::Enter]);
+        // Note, then Reviewed (left at no), then the passphrase.
+        press(&mut app, &[KeyCode::Enter, KeyCode::Enter]);
         typed(&mut app, "pass phrase");
         press(&mut app, &[KeyCode::Enter, KeyCode::Right]);
         match press(&mut app, &[KeyCode::Enter]) {
-            Some(Task::Approve { model, note, .. }) => {
+            Some(Task::Approve {
+                model,
+                note,
+                reviewed,
+                ..
+            }) => {
                 assert_eq!(model.name.as_str(), "churn-logreg");
                 assert_eq!(note, "metrics reviewe");
+                assert!(!reviewed);
             }
             other => panic!("{other:?}"),
         }
@@ -935,7 +952,7 @@ mod tests {
     #[test]
     fn the_audit_list_is_newest_first_and_enter_opens_a_record() {
         let mut app = App::new(None);
-        press(&mut app, &[KeyCode::Char('4')]);
+        press(&mut app, &[KeyCode::Char('9')]);
         let row = |seq: i64, action: &str| AuditRow {
             seq,
             time: Shown::new("2026-01-01T00:00:00Z"),

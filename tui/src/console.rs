@@ -8,8 +8,9 @@ use airlock::home::Home;
 use airlock::operator;
 use airlock::personal::{PassSource, Passphrase};
 use airlock::policy::Role;
-use airlock::{lifecycle, models};
+use airlock::{lifecycle, models, rollout};
 
+use crate::deploy;
 use crate::load;
 use crate::shown::Shown;
 use crate::task::{Outcome, Task};
@@ -81,13 +82,42 @@ impl Console {
             Task::Profile(key) => Outcome::Profile(self.read(|h| load::profile(h, &key))),
             Task::Model(row) => Outcome::Model(self.read(|h| load::model_detail(h, &row))),
             Task::VerifyAudit => Outcome::Verified(self.read(load::verify_audit)),
-            Task::Approve { model, note, pass } => Outcome::Done {
+            Task::Slots => Outcome::Slots(self.read(deploy::load)),
+            Task::Approve {
+                model,
+                note,
+                reviewed,
+                pass,
+            } => Outcome::Done {
                 title: "approve",
-                result: self.approve(&model, &note, pass).map_err(ErrorView::from),
+                result: self
+                    .approve(&model, &note, reviewed, pass)
+                    .map_err(ErrorView::from),
             },
-            Task::Deploy { model, slot, pass } => Outcome::Done {
+            Task::Deploy {
+                model,
+                slot,
+                percent,
+                pass,
+            } => Outcome::Done {
                 title: "deploy",
-                result: self.deploy(&model, &slot, pass).map_err(ErrorView::from),
+                result: self
+                    .deploy(&model, &slot, percent, pass)
+                    .map_err(ErrorView::from),
+            },
+            Task::Promote { pass } => Outcome::Done {
+                title: "promote",
+                result: self
+                    .signed(pass, |home, op| rollout::promote(home, Some(op)))
+                    .map_err(ErrorView::from),
+            },
+            Task::Rollback { slot, reason, pass } => Outcome::Done {
+                title: "roll back",
+                result: self
+                    .signed(pass, |home, op| {
+                        rollout::rollback(home, &slot, None, Some(op), &reason)
+                    })
+                    .map_err(ErrorView::from),
             },
         }
     }
@@ -100,13 +130,20 @@ impl Console {
         })
     }
 
-    /// `airlock approve MODEL --operator NAME --note NOTE`: the same calls, in the same order.
-    fn approve(&self, model: &ModelRow, note: &str, pass: Passphrase) -> airlock::Result<Shown> {
+    /// `airlock approve MODEL --operator NAME --note NOTE [--reviewed]`: the same calls, in
+    /// the same order.
+    fn approve(
+        &self,
+        model: &ModelRow,
+        note: &str,
+        reviewed: bool,
+        pass: Passphrase,
+    ) -> airlock::Result<Shown> {
         let name = self.operator()?;
         let mut home = Home::open(&self.home)?;
         let id = models::resolve(&home, &model.id_hex)?;
         let op = operator::unlock(&home, name, Role::Approve, PassSource::Given(pass))?;
-        let (aid, a) = lifecycle::approve(&mut home, &id, &op, note)?;
+        let (aid, a) = lifecycle::approve_with(&mut home, &id, &op, note, reviewed)?;
         Ok(Shown::new(&format!(
             "model {} approved by {} (approval {})",
             id.short(),
@@ -115,20 +152,39 @@ impl Console {
         )))
     }
 
-    /// `airlock deploy MODEL --slot SLOT --operator NAME`: the same calls, in the same order.
-    fn deploy(&self, model: &ModelRow, slot: &str, pass: Passphrase) -> airlock::Result<Shown> {
+    /// `airlock deploy MODEL --slot SLOT [--percent P] --operator NAME`: the same calls, in the
+    /// same order.
+    fn deploy(
+        &self,
+        model: &str,
+        slot: &str,
+        percent: Option<f64>,
+        pass: Passphrase,
+    ) -> airlock::Result<Shown> {
         let name = self.operator()?;
         let mut home = Home::open(&self.home)?;
-        let id = models::resolve(&home, &model.id_hex)?;
+        let id = models::resolve(&home, model)?;
         let op = operator::unlock(&home, name, Role::Deploy, PassSource::Given(pass))?;
-        let (_, d) = lifecycle::deploy(&mut home, &id, slot, Some(&op))?;
-        Ok(Shown::new(&format!(
-            "model {} deployed to {}{}",
-            id.short(),
-            d.slot,
-            d.previous
-                .map(|p| format!(" (replacing {})", p.short()))
-                .unwrap_or_default()
-        )))
+        let (did, d) = rollout::deploy_with(&mut home, &id, slot, Some(&op), percent)?;
+        Ok(Shown::new(&rollout::line(&did, &d)))
+    }
+
+    /// `airlock promote` and `rollback --slot SLOT --reason WHY`, each with `--operator NAME`: the home
+    /// opened, the operator's key unlocked with the deploy role, then `act`, as the commands
+    /// do; the result is the line they print.
+    fn signed(
+        &self,
+        pass: Passphrase,
+        act: impl FnOnce(
+            &mut Home,
+            &operator::Operator,
+        )
+            -> airlock::Result<(airlock::digest::Digest, airlock::lifecycle::Deployment)>,
+    ) -> airlock::Result<Shown> {
+        let name = self.operator()?;
+        let mut home = Home::open(&self.home)?;
+        let op = operator::unlock(&home, name, Role::Deploy, PassSource::Given(pass))?;
+        let (id, d) = act(&mut home, &op)?;
+        Ok(Shown::new(&rollout::line(&id, &d)))
     }
 }

@@ -39,8 +39,12 @@ pub enum Action {
     Verify,
     /// Approve the selected model (asks first).
     Approve,
-    /// Deploy the selected model (asks first).
+    /// Deploy the selected model, or a model to the selected slot (asks first).
     Deploy,
+    /// Make the canary's model production's (asks first).
+    Promote,
+    /// Roll the selected slot back (asks first).
+    Rollback,
 }
 
 /// One key binding.
@@ -131,7 +135,7 @@ const APPROVE: Binding = bind(
     &[KeyCode::Char('a')],
     Some(Action::Approve),
 );
-const DEPLOY: Binding = bind(
+const DEPLOY_MODEL: Binding = bind(
     "d",
     Some("deploy"),
     "deploy the model to a slot (asks first; airlock deploy)",
@@ -163,17 +167,24 @@ pub static GLOBAL: &[Binding] = &[
         Some(Action::Screen(Screen::Data)),
     ),
     bind(
-        "3",
+        "5",
         None,
         "Models screen",
-        &[KeyCode::Char('3')],
+        &[KeyCode::Char('5')],
         Some(Action::Screen(Screen::Models)),
     ),
     bind(
-        "4",
+        "6",
+        None,
+        "Deploy screen",
+        &[KeyCode::Char('6')],
+        Some(Action::Screen(Screen::Deploy)),
+    ),
+    bind(
+        "9",
         None,
         "Audit screen",
-        &[KeyCode::Char('4')],
+        &[KeyCode::Char('9')],
         Some(Action::Screen(Screen::Audit)),
     ),
     bind(
@@ -251,7 +262,7 @@ pub static MODELS_LIST: &[Binding] = &[
     ),
     FILTER,
     APPROVE,
-    DEPLOY,
+    DEPLOY_MODEL,
 ];
 
 /// A model's detail.
@@ -269,8 +280,43 @@ pub static MODELS_DETAIL: &[Binding] = &[
     TOP,
     BOTTOM,
     APPROVE,
-    DEPLOY,
+    DEPLOY_MODEL,
     BACK,
+];
+
+/// The slots.
+pub static SLOTS: &[Binding] = &[
+    bind(
+        "↑↓",
+        Some("slot"),
+        "choose a slot (also k j)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    TOP,
+    BOTTOM,
+    bind(
+        "d",
+        Some("deploy"),
+        "deploy a model to the slot, with its share (asks first; airlock deploy)",
+        &[KeyCode::Char('d')],
+        Some(Action::Deploy),
+    ),
+    bind(
+        "p",
+        Some("promote"),
+        "the canary's model becomes production's (asks first; airlock promote)",
+        &[KeyCode::Char('p')],
+        Some(Action::Promote),
+    ),
+    bind(
+        "b",
+        Some("roll back"),
+        "roll the slot back, with a reason (asks first; airlock rollback)",
+        &[KeyCode::Char('b')],
+        Some(Action::Rollback),
+    ),
 ];
 
 /// The audit log.
@@ -353,7 +399,7 @@ pub static CONFIRM: &[Binding] = &[
     bind(
         "←→",
         Some("choose"),
-        "choose Cancel or the action",
+        "in a choice, the option; on the buttons, Cancel or the action",
         &[KeyCode::Left, KeyCode::Right],
         None,
     ),
@@ -389,8 +435,9 @@ pub fn action(view: &[Binding], code: KeyCode) -> Option<Action> {
 mod tests {
     use super::*;
 
-    const VIEWS: [&[Binding]; 7] = [
+    const VIEWS: [&[Binding]; 8] = [
         OVERVIEW,
+        SLOTS,
         DATA_LIST,
         DATA_PROFILE,
         MODELS_LIST,

@@ -35,6 +35,8 @@
 pub mod airgap;
 pub mod app;
 pub mod console;
+pub mod deploy;
+pub mod form;
 pub mod keys;
 pub mod load;
 pub mod secret;

@@ -99,15 +99,19 @@ pub fn overview(home: &Home, system_root: &Path) -> Result<Overview> {
         }
     });
     let list = models::list(home)?;
+    // A model may hold several slots at once (`production,canary`): a row for each.
     let mut deployments: Vec<SlotRow> = list
         .iter()
-        .filter_map(|m| {
-            m.deployed.as_deref().map(|slot| SlotRow {
-                slot: Shown::new(slot),
-                model: Shown::new(&m.id),
-                name: Shown::new(&m.name),
-                site: Shown::new(&m.site),
-            })
+        .flat_map(|m| {
+            m.deployed
+                .iter()
+                .flat_map(|d| d.split(','))
+                .map(|slot| SlotRow {
+                    slot: Shown::new(slot),
+                    model: Shown::new(&m.id),
+                    name: Shown::new(&m.name),
+                    site: Shown::new(&m.site),
+                })
         })
         .collect();
     deployments.sort_by(|a, b| a.slot.as_str().cmp(b.slot.as_str()));

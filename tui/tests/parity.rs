@@ -1,5 +1,6 @@
 //! A console action and the same `airlock` command leave the same records: one demo world
-//! copied twice, the same steps taken in one copy from the console and in the other with the
+//! copied twice, the same steps (approve, deploy, a canary with its share, promote, roll back,
+//! a shadow, roll it back) taken in one copy from the console and in the other with the
 //! command, and the new audit records compared: the same kinds, actors, subjects and fields,
 //! apart from the ids of the records made (which hold their times) and the times.
 
@@ -15,13 +16,38 @@ use serde_json::Value;
 
 /// One operator action, as the console and the command take it.
 enum Step<'a> {
+    /// On the Models screen.
     Approve { model: &'a str, note: &'a str },
+    /// On the Models screen, to `slot`.
     Deploy { model: &'a str, slot: &'a str },
+    /// On the Deploy screen: the newest model (the form's first choice) to the slot in row
+    /// `row`, for `percent`.
+    DeployShare {
+        model: &'a str,
+        slot: &'a str,
+        row: usize,
+        percent: &'a str,
+    },
+    /// On the Deploy screen.
+    Promote,
+    /// On the Deploy screen, the slot in row `row`.
+    Rollback {
+        slot: &'a str,
+        row: usize,
+        reason: &'a str,
+    },
+}
+
+/// Keys that open the Deploy screen and select row `row`.
+fn on_slot(row: usize) -> Vec<Event> {
+    let mut keys = vec![key(KeyCode::Char('6'))];
+    keys.extend(std::iter::repeat_n(key(KeyCode::Down), row));
+    keys
 }
 
 /// Keys that pick `model` out on the Models screen with a filter on its id.
 fn on_model(model: &str) -> Vec<Event> {
-    let mut keys = vec![key(KeyCode::Char('3')), key(KeyCode::Char('/'))];
+    let mut keys = vec![key(KeyCode::Char('5')), key(KeyCode::Char('/'))];
     keys.extend(text(&model[..16]));
     keys.push(key(KeyCode::Enter));
     keys
@@ -38,13 +64,14 @@ fn signed(pass: &str) -> Vec<Event> {
     keys
 }
 
-fn console_keys(step: &Step, pass: &str) -> Vec<Event> {
+/// `choice`: how many → move the deploy form's model choice to the step's model.
+fn console_keys(step: &Step, pass: &str, choice: usize) -> Vec<Event> {
     match step {
         Step::Approve { model, note } => {
             let mut keys = on_model(model);
             keys.push(key(KeyCode::Char('a')));
             keys.extend(text(note));
-            keys.push(key(KeyCode::Enter));
+            keys.extend([key(KeyCode::Enter), key(KeyCode::Enter)]);
             keys.extend(signed(pass));
             keys
         }
@@ -54,6 +81,31 @@ fn console_keys(step: &Step, pass: &str) -> Vec<Event> {
             // The slot field holds "production": cleared, then typed.
             keys.extend(std::iter::repeat_n(key(KeyCode::Backspace), 12));
             keys.extend(text(slot));
+            keys.extend([key(KeyCode::Enter), key(KeyCode::Enter)]);
+            keys.extend(signed(pass));
+            keys
+        }
+        Step::DeployShare { row, percent, .. } => {
+            let mut keys = on_slot(*row);
+            // Focus on the model: → to the one wanted; then the slot (filled in), the share.
+            keys.push(key(KeyCode::Char('d')));
+            keys.extend(std::iter::repeat_n(key(KeyCode::Right), choice));
+            keys.extend([key(KeyCode::Tab), key(KeyCode::Tab)]);
+            keys.extend(text(percent));
+            keys.push(key(KeyCode::Enter));
+            keys.extend(signed(pass));
+            keys
+        }
+        Step::Promote => {
+            let mut keys = on_slot(0);
+            keys.push(key(KeyCode::Char('p')));
+            keys.extend(signed(pass));
+            keys
+        }
+        Step::Rollback { row, reason, .. } => {
+            let mut keys = on_slot(*row);
+            keys.extend([key(KeyCode::Char('b')), key(KeyCode::Enter)]);
+            keys.extend(text(reason));
             keys.push(key(KeyCode::Enter));
             keys.extend(signed(pass));
             keys
@@ -79,6 +131,18 @@ fn command_args(step: &Step, pass_file: &str) -> Vec<String> {
                 slot.to_string(),
             ]
         }
+        Step::DeployShare {
+            model,
+            slot,
+            percent,
+            ..
+        } => ["deploy", model, "--slot", slot, "--percent", percent]
+            .map(String::from)
+            .into(),
+        Step::Promote => vec!["promote".into()],
+        Step::Rollback { slot, reason, .. } => ["rollback", "--slot", slot, "--reason", reason]
+            .map(String::from)
+            .into(),
     };
     args.extend(["--operator", "dana", "--passphrase-file", pass_file].map(String::from));
     args
@@ -198,9 +262,28 @@ fn console_actions_leave_the_records_the_commands_leave() {
             model: &first,
             slot: "production",
         },
-        Step::Deploy {
+        Step::DeployShare {
             model: &second,
+            slot: "canary",
+            row: 1,
+            percent: "10",
+        },
+        Step::Promote,
+        Step::Rollback {
             slot: "production",
+            row: 0,
+            reason: "parity: back to the first",
+        },
+        Step::DeployShare {
+            model: &second,
+            slot: "shadow",
+            row: 2,
+            percent: "25",
+        },
+        Step::Rollback {
+            slot: "shadow",
+            row: 2,
+            reason: "parity: shadow off",
         },
     ];
 
@@ -215,19 +298,37 @@ fn console_actions_leave_the_records_the_commands_leave() {
     for step in &steps {
         let home = by_console.join("lab");
         let n = log(&home).len();
+        // The deploy form lists the models deployed nowhere first, then the others, each
+        // group newest first (the order `models list` gives).
+        let choice = match step {
+            Step::DeployShare { model, .. } => {
+                let mut rows =
+                    airlock_tui::load::models(&Home::open_read_only(&home).expect("open"))
+                        .expect("models");
+                rows.sort_by_key(|m| m.deployed.is_some());
+                rows.iter()
+                    .position(|m| m.id_hex == *model)
+                    .expect("listed")
+            }
+            _ => 0,
+        };
         let mut app = App::new(Some("dana"));
         run(
             &console(&home, Some("dana")),
             &mut app,
-            console_keys(step, &pass),
+            console_keys(step, &pass, choice),
             80,
             24,
             &THEME,
         );
         assert!(
             matches!(app.dialog, Some(airlock_tui::app::Dialog::Message { .. })),
-            "the console's step failed: {:?}",
-            app.dialog
+            "the console's step failed: {:?}\n{:#?}",
+            app.dialog,
+            log(&home)[before..]
+                .iter()
+                .map(|r| (&r.action, &r.details))
+                .collect::<Vec<_>>()
         );
         assert_eq!(log(&home).len(), n + 1, "one record per step");
         let args = command_args(step, &pass_file);
@@ -240,7 +341,18 @@ fn console_actions_leave_the_records_the_commands_leave() {
     let from_console = normalized(&by_console.join("lab"), before);
     let from_command = normalized(&by_command.join("lab"), before);
     let actions: Vec<&Value> = from_console.iter().map(|r| &r["action"]).collect();
-    assert_eq!(actions, ["model.approve", "model.deploy", "model.deploy"]);
+    assert_eq!(
+        actions,
+        [
+            "model.approve",
+            "model.deploy",
+            "model.deploy",
+            "model.promote",
+            "model.rollback",
+            "model.deploy",
+            "model.rollback"
+        ]
+    );
     assert_eq!(
         from_console[0]["made"][0]["note"], "parity of console and command",
         "the signed approval carries the note"

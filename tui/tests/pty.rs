@@ -212,7 +212,7 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
     );
 
     // The Models screen, the imported model picked out by a filter on its id.
-    tmux.press(&["3"]);
+    tmux.press(&["5"]);
     tmux.wait_for("Models: 2");
     tmux.press(&["/"]);
     tmux.type_text(&model[..12]);
@@ -223,7 +223,7 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
     tmux.press(&["a"]);
     tmux.wait_for("Cancel is the default");
     tmux.type_text("reviewed on the console");
-    tmux.press(&["Enter"]);
+    tmux.press(&["Enter", "Enter"]);
     tmux.type_text(&pass);
     let s = tmux.wait_for("(typed; not shown)");
     assert!(!s.contains(&pass), "the passphrase is never drawn:\n{s}");
@@ -236,7 +236,7 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
     tmux.press(&["d"]);
     let s = tmux.wait_for("Cancel is the default");
     assert!(s.contains("to slot \"production\""), "{s}");
-    tmux.press(&["Enter"]);
+    tmux.press(&["Enter", "Enter"]);
     tmux.type_text(&pass);
     tmux.press(&["Enter", "Right", "Enter"]);
     let s = tmux.wait_for("deployed to production");

@@ -4,6 +4,7 @@
 
 mod audit;
 mod data;
+mod deploy;
 mod dialog;
 mod models;
 mod overview;
@@ -40,6 +41,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Screen::Overview => overview::draw(frame, body, app, theme),
         Screen::Data => data::draw(frame, body, app, theme),
         Screen::Models => models::draw(frame, body, app, theme),
+        Screen::Deploy => deploy::draw(frame, body, app, theme),
         Screen::Audit => audit::draw(frame, body, app, theme),
     }
     key_bar(frame, keybar, app, theme);
@@ -188,6 +190,40 @@ fn view_name(app: &App) -> &'static str {
         Screen::Audit if app.audit.record.is_some() => "audit record",
         s => s.title(),
     }
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word is
+/// left whole, for the widget to clip).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push(line);
+    out
+}
+
+/// Prose wrapped to `width`, each line with a leading space (the margin inside a border).
+pub fn prose(text: &str, width: usize) -> Vec<Line<'static>> {
+    wrap(text, width.saturating_sub(1))
+        .into_iter()
+        .map(|l| Line::raw(format!(" {l}")))
+        .collect()
+}
+
+/// `s` with its first letter in capitals.
+pub fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// A `width` by `height` rectangle in the middle of `area` (clipped to it).

@@ -196,12 +196,47 @@ pub fn lines(buf: &Buffer) -> String {
 /// ids) as many `#`, and a token that a border cuts off at a line's right edge (part of an id
 /// or a time in a truncated column) as many `~`.
 pub fn filtered(screen: &str) -> String {
-    screen
-        .lines()
-        .map(filter_line)
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+    let mut out: Vec<String> = Vec::new();
+    for line in screen.lines() {
+        let mut l = filter_line(line);
+        if let Some(prev) = out.last() {
+            l = continued(prev, &l);
+        }
+        out.push(l);
+    }
+    out.join("\n") + "\n"
+}
+
+/// An id wrapped onto the next line leaves its last few hex digits there: when the line
+/// before ends in a filtered id, a short run of hex digits opening this line (after the
+/// border and spaces) and closing a quoted string is the id's end, and is filtered too.
+fn continued(prev: &str, line: &str) -> String {
+    let inner = |l: &str| {
+        l.trim_end()
+            .trim_end_matches(['│', '|'])
+            .trim_end()
+            .to_string()
+    };
+    if !inner(prev).ends_with('#') {
+        return line.to_string();
+    }
+    let c: Vec<char> = line.chars().collect();
+    let start = c
+        .iter()
+        .position(|ch| !matches!(ch, '│' | '|' | ' '))
+        .unwrap_or(c.len());
+    let hex = c[start..]
+        .iter()
+        .take_while(|ch| ch.is_ascii_digit() || ('a'..='f').contains(ch))
+        .count();
+    // Only the end of a quoted id (`bf",` in an audit record's JSON).
+    if hex == 0 || hex >= 8 || c.get(start + hex) != Some(&'"') {
+        return line.to_string();
+    }
+    let mut s: String = c[..start].iter().collect();
+    s.extend(std::iter::repeat_n('#', hex));
+    s.extend(&c[start + hex..]);
+    s
 }
 
 fn filter_line(line: &str) -> String {

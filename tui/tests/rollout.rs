@@ -1,0 +1,168 @@
+//! The Deploy screen on a world with a rollout under way: at lab, a second model was in
+//! production, the demo's model replaced it, and the second is now the canary for 10% of
+//! requests. Snapshots of the screen and of each confirmation (what it says will happen),
+//! and a promotion made from the console on a copy of that world.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use airlock_tui::App;
+use common::{THEME, World, airlock, console, copy_world, filtered, key, lines, run, text};
+use insta::assert_snapshot;
+use ratatui::crossterm::event::{Event, KeyCode};
+
+struct Rollout {
+    world: World,
+}
+
+/// The world, made once for this test binary.
+fn rollout() -> &'static Rollout {
+    static R: OnceLock<Rollout> = OnceLock::new();
+    R.get_or_init(|| {
+        let world = common::make_world();
+        let lab = world.lab();
+        let trained: serde_json::Value = serde_json::from_str(&airlock(
+            &lab,
+            &[
+                "--json",
+                "train",
+                "--dataset",
+                "credit",
+                "--features",
+                "credit-features",
+                "--model",
+                "logreg",
+                "--epochs",
+                "3",
+                "--seed",
+                "11",
+            ],
+        ))
+        .expect("json");
+        let second = trained["id"].as_str().expect("id").to_string();
+        let first = first_model(&lab, &second);
+        airlock(&lab, &["gate", &second, "--require", "roc_auc>=0.5"]);
+        let pass = world.root.join("media/dana.pass").display().to_string();
+        let dana = ["--operator", "dana", "--passphrase-file", pass.as_str()];
+        let with_dana = |args: &[&str]| {
+            let mut a = args.to_vec();
+            a.extend(dana);
+            airlock(&lab, &a);
+        };
+        with_dana(&["approve", &second, "--note", "logreg baseline"]);
+        with_dana(&["deploy", &second]);
+        with_dana(&["deploy", &first]);
+        with_dana(&["deploy", &second, "--slot", "canary", "--percent", "10"]);
+        Rollout { world }
+    })
+}
+
+/// The demo's model at `lab`: the one that is not `second`.
+fn first_model(lab: &Path, second: &str) -> String {
+    let list: serde_json::Value =
+        serde_json::from_str(&airlock(lab, &["--json", "models", "list"])).expect("json");
+    list.as_array()
+        .expect("list")
+        .iter()
+        .map(|m| m["id"].as_str().expect("id").to_string())
+        .find(|id| id != second)
+        .expect("the demo's model")
+}
+
+fn screen(home: &Path, keys: Vec<Event>) -> String {
+    let mut app = App::new(Some("dana"));
+    let buf = run(&console(home, Some("dana")), &mut app, keys, 80, 24, &THEME);
+    assert!(!app.quit);
+    filtered(&lines(&buf))
+}
+
+fn lab() -> PathBuf {
+    rollout().world.lab()
+}
+
+fn deploy_screen(more: &[Event]) -> Vec<Event> {
+    let mut keys = vec![key(KeyCode::Char('6'))];
+    keys.extend_from_slice(more);
+    keys
+}
+
+#[test]
+fn deploy_screen_production_replacing_a_model_beside_a_canary() {
+    let s = screen(&lab(), deploy_screen(&[]));
+    assert!(s.contains("10%"), "{s}");
+    assert!(s.contains("b roll back: it goes back from model"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn deploy_screen_the_canary_selected() {
+    let s = screen(&lab(), deploy_screen(&[key(KeyCode::Down)]));
+    assert!(s.contains("leaves it and the slot is"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn promote_confirmation_says_which_model_replaces_which() {
+    let s = screen(&lab(), deploy_screen(&[key(KeyCode::Char('p'))]));
+    assert!(s.contains("Promote the canary?"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn rollback_confirmation_names_the_model_production_goes_back_to() {
+    let mut keys = deploy_screen(&[key(KeyCode::Char('b')), key(KeyCode::Enter)]);
+    keys.extend(text("complaints from branch 12"));
+    let s = screen(&lab(), keys);
+    assert!(s.contains("it goes back from model"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn deploy_form_on_the_empty_shadow_slot_takes_a_share() {
+    let mut keys = deploy_screen(&[
+        key(KeyCode::Down),
+        key(KeyCode::Down),
+        key(KeyCode::Char('d')),
+        key(KeyCode::Tab),
+        key(KeyCode::Tab),
+    ]);
+    keys.extend(text("25"));
+    let s = screen(&lab(), keys);
+    assert!(s.contains("to slot \"shadow\" for 25% of requests"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn overview_lists_production_and_the_canary() {
+    let s = screen(&lab(), vec![]);
+    assert!(s.contains("production") && s.contains("canary"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn a_promotion_from_the_console_empties_the_canary_and_says_what_the_command_says() {
+    let r = rollout();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("w");
+    copy_world(&r.world.root, &copy);
+    let home = copy.join("lab");
+    let mut keys = deploy_screen(&[key(KeyCode::Char('p'))]);
+    keys.extend(text(&r.world.passphrase("dana")));
+    keys.extend([
+        key(KeyCode::Enter),
+        key(KeyCode::Right),
+        key(KeyCode::Enter),
+    ]);
+    let s = screen(&home, keys);
+    // Ids are filtered out of the screen text: the second model replaced the first.
+    assert!(
+        s.contains("model ############ promoted to production (replacing ############)"),
+        "{s}"
+    );
+    assert_snapshot!(s);
+    // The screen was loaded again: the canary is empty, production holds the second model.
+    let after = screen(&home, deploy_screen(&[]));
+    assert!(after.contains("canary      -"), "{after}");
+}
