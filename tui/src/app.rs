@@ -7,10 +7,12 @@ use airlock::text;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::deploy::{self, SlotsView};
+use crate::featureset::{SetDetail, SetRow};
 use crate::form::{self, Confirm, Field, Intent};
 use crate::keys::{self, Action, Binding};
 use crate::shown::Shown;
 use crate::task::{Outcome, Task};
+use crate::training::{RunDetail, RunRow};
 use crate::view::{AuditRow, DataView, DatasetProfile, ErrorView, ModelDetail, ModelRow, Overview};
 
 /// Lines moved by PgUp and PgDn.
@@ -24,6 +26,10 @@ pub enum Screen {
     Overview,
     /// Datasets, their profiles, contracts.
     Data,
+    /// Feature set versions, their transforms and frozen parameters.
+    Features,
+    /// Training runs: settings, loss and score per epoch, metrics per slice.
+    Training,
     /// The model registry, a model's detail; approve and deploy.
     Models,
     /// Slots and their models; deploy, promote, roll back.
@@ -34,9 +40,11 @@ pub enum Screen {
 
 impl Screen {
     /// Every screen, in key order.
-    pub const ALL: [Screen; 5] = [
+    pub const ALL: [Screen; 7] = [
         Screen::Overview,
         Screen::Data,
+        Screen::Features,
+        Screen::Training,
         Screen::Models,
         Screen::Deploy,
         Screen::Audit,
@@ -47,6 +55,8 @@ impl Screen {
         match self {
             Screen::Overview => "Overview",
             Screen::Data => "Data",
+            Screen::Features => "Features",
+            Screen::Training => "Training",
             Screen::Models => "Models",
             Screen::Deploy => "Deploy",
             Screen::Audit => "Audit",
@@ -58,6 +68,8 @@ impl Screen {
         match self {
             Screen::Overview => '1',
             Screen::Data => '2',
+            Screen::Features => '3',
+            Screen::Training => '4',
             Screen::Models => '5',
             Screen::Deploy => '6',
             Screen::Audit => '9',
@@ -162,6 +174,38 @@ impl AuditState {
     }
 }
 
+/// The Features screen.
+#[derive(Debug, Default)]
+pub struct FeaturesState {
+    /// Feature set versions, by site, name and version.
+    pub rows: Vec<SetRow>,
+    /// The selected one.
+    pub selected: usize,
+    /// The open version and lines scrolled.
+    pub detail: Option<(SetDetail, usize)>,
+}
+
+/// The Training screen.
+#[derive(Debug, Default)]
+pub struct TrainingState {
+    /// The runs, newest first.
+    pub rows: Vec<RunRow>,
+    /// Selection and filter.
+    pub list: ListState,
+    /// The open run and the slice rows scrolled.
+    pub detail: Option<(RunDetail, usize)>,
+}
+
+impl TrainingState {
+    /// The runs the filter keeps.
+    pub fn visible(&self) -> Vec<&RunRow> {
+        self.rows
+            .iter()
+            .filter(|r| r.matches(&self.list.filter))
+            .collect()
+    }
+}
+
 /// The Deploy screen.
 #[derive(Debug, Default)]
 pub struct DeployState {
@@ -212,6 +256,10 @@ pub struct App {
     pub data: DataState,
     /// The Models screen.
     pub models: ModelsState,
+    /// The Features screen.
+    pub features: FeaturesState,
+    /// The Training screen.
+    pub training: TrainingState,
     /// The Deploy screen.
     pub slots: DeployState,
     /// The Audit screen.
@@ -236,6 +284,8 @@ impl App {
             overview: None,
             data: DataState::default(),
             models: ModelsState::default(),
+            features: FeaturesState::default(),
+            training: TrainingState::default(),
             slots: DeployState::default(),
             audit: AuditState::default(),
             help: false,
@@ -268,6 +318,11 @@ impl App {
             Screen::Overview => keys::OVERVIEW,
             Screen::Data if self.data.profile.is_some() => keys::DATA_PROFILE,
             Screen::Data => keys::DATA_LIST,
+            Screen::Features if self.features.detail.is_some() => keys::TEXT_DETAIL,
+            Screen::Features => keys::FEATURES_LIST,
+            Screen::Training if self.training.list.editing => keys::FILTER_EDIT,
+            Screen::Training if self.training.detail.is_some() => keys::TRAINING_DETAIL,
+            Screen::Training => keys::TRAINING_LIST,
             Screen::Models if self.models.list.editing => keys::FILTER_EDIT,
             Screen::Models if self.models.detail.is_some() => keys::MODELS_DETAIL,
             Screen::Models => keys::MODELS_LIST,
@@ -280,7 +335,11 @@ impl App {
 
     /// Whether the global keys (screens, reload, help, quit) apply now.
     pub fn global_keys(&self) -> bool {
-        !self.help && self.dialog.is_none() && !self.models.list.editing && !self.audit.list.editing
+        !self.help
+            && self.dialog.is_none()
+            && !self.models.list.editing
+            && !self.audit.list.editing
+            && !self.training.list.editing
     }
 
     /// Handles a key; returns the library work it asks for, if any.
@@ -313,6 +372,7 @@ impl App {
     fn editing_list(&mut self) -> Option<&mut ListState> {
         match self.screen {
             Screen::Models if self.models.list.editing => Some(&mut self.models.list),
+            Screen::Training if self.training.list.editing => Some(&mut self.training.list),
             Screen::Audit if self.audit.list.editing => Some(&mut self.audit.list),
             _ => None,
         }
@@ -323,6 +383,14 @@ impl App {
         match self.screen {
             Screen::Overview => Task::Overview,
             Screen::Data => Task::Data,
+            Screen::Features => match &self.features.detail {
+                Some((d, _)) => Task::Set(d.row.clone()),
+                None => Task::Sets,
+            },
+            Screen::Training => match &self.training.detail {
+                Some((d, _)) => Task::Run(d.row.id_hex.clone()),
+                None => Task::Runs,
+            },
             Screen::Models => Task::Models {
                 open: self.models.detail.as_ref().map(|d| d.detail.row.clone()),
             },
@@ -351,6 +419,7 @@ impl App {
             Action::Filter => match self.screen {
                 Screen::Models => self.models.list.editing = true,
                 Screen::Audit => self.audit.list.editing = true,
+                Screen::Training => self.training.list.editing = true,
                 _ => {}
             },
             Action::Verify => return Some(Task::VerifyAudit),
@@ -374,6 +443,8 @@ impl App {
             Screen::Data => self.data.profile = None,
             Screen::Models => self.models.detail = None,
             Screen::Audit => self.audit.record = None,
+            Screen::Features => self.features.detail = None,
+            Screen::Training => self.training.detail = None,
             Screen::Overview | Screen::Deploy => {}
         }
     }
@@ -381,6 +452,23 @@ impl App {
     fn step(&mut self, action: Action) {
         match self.screen {
             Screen::Overview => {}
+            Screen::Features => match &mut self.features.detail {
+                Some((d, scroll)) => *scroll = moved(*scroll, d.text().len(), action),
+                None => {
+                    self.features.selected =
+                        moved(self.features.selected, self.features.rows.len(), action)
+                }
+            },
+            Screen::Training => {
+                let len = self.training.visible().len();
+                match &mut self.training.detail {
+                    Some((d, scroll)) => *scroll = moved(*scroll, d.slices.len(), action),
+                    None => {
+                        self.training.list.selected =
+                            moved(self.training.list.selected, len, action)
+                    }
+                }
+            }
             Screen::Deploy => {
                 self.slots.selected =
                     moved(self.slots.selected, self.slots.view.slots.len(), action)
@@ -415,6 +503,17 @@ impl App {
     fn open(&mut self) -> Option<Task> {
         match self.screen {
             Screen::Overview | Screen::Deploy => None,
+            Screen::Features => self
+                .features
+                .rows
+                .get(self.features.selected)
+                .cloned()
+                .map(Task::Set),
+            Screen::Training => self
+                .training
+                .visible()
+                .get(self.training.list.selected)
+                .map(|r| Task::Run(r.id_hex.clone())),
             Screen::Data => self
                 .data
                 .view
@@ -618,6 +717,37 @@ impl App {
                     Err(e) => self.fail("audit verify", e),
                 }
             }
+            Outcome::Sets(r) => match r {
+                Ok(rows) => {
+                    self.features.selected =
+                        self.features.selected.min(rows.len().saturating_sub(1));
+                    self.features.rows = rows;
+                }
+                Err(e) => self.fail("loading the feature sets", e),
+            },
+            Outcome::Set(r) => match r {
+                Ok(d) => {
+                    let scroll = self.features.detail.as_ref().map_or(0, |(_, s)| *s);
+                    self.features.detail = Some((d, scroll));
+                }
+                Err(e) => self.fail("loading the feature set", e),
+            },
+            Outcome::Runs(r) => match r {
+                Ok(rows) => {
+                    self.training.rows = rows;
+                    let len = self.training.visible().len();
+                    self.training.list.selected =
+                        self.training.list.selected.min(len.saturating_sub(1));
+                }
+                Err(e) => self.fail("loading the training runs", e),
+            },
+            Outcome::Run(r) => match r {
+                Ok(d) => {
+                    let scroll = self.training.detail.as_ref().map_or(0, |(_, s)| *s);
+                    self.training.detail = Some((d, scroll));
+                }
+                Err(e) => self.fail("loading the run", e),
+            },
             Outcome::Slots(r) => match r {
                 Ok(v) => {
                     self.slots.selected = self.slots.selected.min(v.slots.len().saturating_sub(1));
@@ -972,5 +1102,151 @@ mod tests {
         assert_eq!(app.audit.open().map(|r| r.seq), Some(1));
         press(&mut app, &[KeyCode::Esc]);
         assert!(app.audit.record.is_none() && !app.quit);
+    }
+
+    fn run_row(id: &str) -> RunRow {
+        RunRow {
+            id: Shown::new(id),
+            id_hex: id.into(),
+            name: Shown::new(&format!("model-{id}")),
+            site: Shown::new("lab"),
+            what: Shown::new("binary logreg"),
+            epochs: 3,
+            best: 3,
+            stopped_early: false,
+            device: Shown::new("cpu"),
+            finished: Shown::new("2026-01-01T00:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn training_runs_filter_and_open_by_id_and_q_closes_the_run() {
+        let mut app = App::new(None);
+        assert!(matches!(
+            press(&mut app, &[KeyCode::Char('4')]),
+            Some(Task::Runs)
+        ));
+        app.apply(Outcome::Runs(Ok(vec![
+            run_row("aaaa1111"),
+            run_row("bbbb2222"),
+        ])));
+        press(&mut app, &[KeyCode::Char('/')]);
+        typed(&mut app, "bbbb");
+        press(&mut app, &[KeyCode::Enter]);
+        match press(&mut app, &[KeyCode::Enter]) {
+            Some(Task::Run(id)) => assert_eq!(id, "bbbb2222"),
+            other => panic!("{other:?}"),
+        }
+        app.apply(Outcome::Run(Ok(RunDetail {
+            row: run_row("bbbb2222"),
+            settings: vec![],
+            score_name: "roc_auc",
+            history: vec![],
+            slice_column: None,
+            slice_metrics: vec![],
+            slices: vec![],
+        })));
+        assert_eq!(app.bindings().as_ptr(), keys::TRAINING_DETAIL.as_ptr());
+        assert!(matches!(
+            press(&mut app, &[KeyCode::Char('r')]),
+            Some(Task::Run(_))
+        ));
+        press(&mut app, &[KeyCode::Char('q')]);
+        assert!(app.training.detail.is_none() && !app.quit);
+    }
+
+    #[test]
+    fn features_open_a_version_and_esc_goes_back() {
+        let mut app = App::new(None);
+        assert!(matches!(
+            press(&mut app, &[KeyCode::Char('3')]),
+            Some(Task::Sets)
+        ));
+        let row = SetRow {
+            id: Shown::new("cccc"),
+            id_hex: "cccc".into(),
+            reference: Shown::new("lab/credit-features@1"),
+            width: 20,
+            created: Shown::new("2026-01-01T00:00:00Z"),
+        };
+        app.apply(Outcome::Sets(Ok(vec![row])));
+        assert!(
+            matches!(press(&mut app, &[KeyCode::Enter]), Some(Task::Set(r)) if r.id_hex == "cccc")
+        );
+        // Nothing loaded yet: Esc on the list leaves the console.
+        press(&mut app, &[KeyCode::Esc]);
+        assert!(app.quit);
+    }
+
+    fn slots_view() -> SlotsView {
+        let slot = |name: &str, model: Option<&str>| crate::deploy::SlotView {
+            name: Shown::new(name),
+            role: crate::deploy::role(name),
+            current: model.map(|m| crate::deploy::Held {
+                model: Shown::new(m),
+                record: Shown::new("rec"),
+                action: Shown::new("deploy"),
+                percent: (name == "canary").then_some(10.0),
+                threshold: None,
+                at: Shown::new("2026-01-01T00:00:00Z"),
+                by: Shown::new("dana"),
+                previous: None,
+                reason: Shown::default(),
+            }),
+            rollback: Ok(None),
+        };
+        SlotsView {
+            slots: vec![
+                slot("production", Some("0123456789abcdef")),
+                slot("canary", Some("0123456789abcdef")),
+                slot("shadow", None),
+            ],
+            models: vec![model("credit-mlp"), model("churn-logreg")],
+        }
+    }
+
+    #[test]
+    fn on_the_deploy_screen_b_rolls_the_selected_slot_back_and_d_fills_its_share() {
+        let mut app = App::new(Some("dana"));
+        assert!(matches!(
+            press(&mut app, &[KeyCode::Char('6')]),
+            Some(Task::Slots)
+        ));
+        app.apply(Outcome::Slots(Ok(slots_view())));
+        press(&mut app, &[KeyCode::Down, KeyCode::Char('b')]);
+        let Some(Dialog::Confirm(c)) = &app.dialog else {
+            panic!("no confirmation");
+        };
+        assert!(matches!(c.intent, Intent::Rollback));
+        assert_eq!(c.value(form::label::SLOT), "canary");
+        assert_eq!(c.focus, form::Focus::Field(0));
+        press(&mut app, &[KeyCode::Esc]);
+        press(&mut app, &[KeyCode::Char('d')]);
+        let Some(Dialog::Confirm(c)) = &app.dialog else {
+            panic!("no confirmation");
+        };
+        assert_eq!(c.value(form::label::SLOT), "canary");
+        assert_eq!(c.value(form::label::PERCENT), "10", "the slot's share now");
+        press(&mut app, &[KeyCode::Esc, KeyCode::Char('p')]);
+        let Some(Dialog::Confirm(c)) = &app.dialog else {
+            panic!("no confirmation");
+        };
+        assert!(matches!(c.intent, Intent::Promote));
+        assert_eq!(c.focus, form::Focus::Passphrase, "a promotion has no field");
+    }
+
+    #[test]
+    fn promoting_without_an_operator_says_how_and_asks_nothing() {
+        let mut app = App::new(None);
+        press(&mut app, &[KeyCode::Char('6')]);
+        app.apply(Outcome::Slots(Ok(slots_view())));
+        assert!(press(&mut app, &[KeyCode::Char('p')]).is_none());
+        match &app.dialog {
+            Some(Dialog::Error { error, .. }) => {
+                assert_eq!(error.exit_code, exit::USAGE);
+                assert!(error.message.as_str().contains("promoting the canary"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

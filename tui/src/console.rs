@@ -11,9 +11,11 @@ use airlock::policy::Role;
 use airlock::{lifecycle, models, rollout};
 
 use crate::deploy;
+use crate::featureset;
 use crate::load;
 use crate::shown::Shown;
 use crate::task::{Outcome, Task};
+use crate::training;
 use crate::view::{ErrorView, Loaded, ModelRow};
 
 /// The home the console works on and who operates it.
@@ -83,6 +85,10 @@ impl Console {
             Task::Model(row) => Outcome::Model(self.read(|h| load::model_detail(h, &row))),
             Task::VerifyAudit => Outcome::Verified(self.read(load::verify_audit)),
             Task::Slots => Outcome::Slots(self.read(deploy::load)),
+            Task::Sets => Outcome::Sets(self.read(featureset::sets)),
+            Task::Set(row) => Outcome::Set(self.read(|h| featureset::detail(h, &row))),
+            Task::Runs => Outcome::Runs(self.read(training::runs)),
+            Task::Run(id) => Outcome::Run(self.read(|h| training::detail(h, &id))),
             Task::Approve {
                 model,
                 note,

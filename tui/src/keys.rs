@@ -167,6 +167,20 @@ pub static GLOBAL: &[Binding] = &[
         Some(Action::Screen(Screen::Data)),
     ),
     bind(
+        "3",
+        None,
+        "Features screen",
+        &[KeyCode::Char('3')],
+        Some(Action::Screen(Screen::Features)),
+    ),
+    bind(
+        "4",
+        None,
+        "Training screen",
+        &[KeyCode::Char('4')],
+        Some(Action::Screen(Screen::Training)),
+    ),
+    bind(
         "5",
         None,
         "Models screen",
@@ -281,6 +295,75 @@ pub static MODELS_DETAIL: &[Binding] = &[
     BOTTOM,
     APPROVE,
     DEPLOY_MODEL,
+    BACK,
+];
+
+/// The feature set versions.
+pub static FEATURES_LIST: &[Binding] = &[
+    MOVE,
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    bind(
+        "Enter",
+        Some("transforms"),
+        "the version's transforms and frozen parameters",
+        &[KeyCode::Enter],
+        Some(Action::Open),
+    ),
+];
+
+/// A text detail that only scrolls (a feature set version).
+pub static TEXT_DETAIL: &[Binding] = &[
+    bind(
+        "↑↓",
+        Some("scroll"),
+        "scroll (also k j, PgUp PgDn)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    BACK,
+];
+
+/// The training runs.
+pub static TRAINING_LIST: &[Binding] = &[
+    MOVE,
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    bind(
+        "Enter",
+        Some("run"),
+        "settings, loss and score per epoch, metrics per slice (models show)",
+        &[KeyCode::Enter],
+        Some(Action::Open),
+    ),
+    FILTER,
+];
+
+/// A training run.
+pub static TRAINING_DETAIL: &[Binding] = &[
+    bind(
+        "↑↓",
+        Some("slices"),
+        "scroll the metrics per slice (also k j, PgUp PgDn)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
     BACK,
 ];
 
@@ -435,9 +518,13 @@ pub fn action(view: &[Binding], code: KeyCode) -> Option<Action> {
 mod tests {
     use super::*;
 
-    const VIEWS: [&[Binding]; 8] = [
+    const VIEWS: [&[Binding]; 12] = [
         OVERVIEW,
         SLOTS,
+        FEATURES_LIST,
+        TEXT_DETAIL,
+        TRAINING_LIST,
+        TRAINING_DETAIL,
         DATA_LIST,
         DATA_PROFILE,
         MODELS_LIST,

@@ -36,12 +36,14 @@ pub mod airgap;
 pub mod app;
 pub mod console;
 pub mod deploy;
+pub mod featureset;
 pub mod form;
 pub mod keys;
 pub mod load;
 pub mod secret;
 pub mod shown;
 pub mod task;
+pub mod training;
 pub mod ui;
 pub mod view;
 

@@ -5,6 +5,8 @@
 use airlock::personal::Passphrase;
 
 use crate::deploy::SlotsView;
+use crate::featureset::{SetDetail, SetRow};
+use crate::training::{RunDetail, RunRow};
 use crate::view::{
     AuditRow, AuditVerified, DataView, DatasetKey, DatasetProfile, Loaded, ModelDetail, ModelRow,
     Overview,
@@ -30,6 +32,14 @@ pub enum Task {
     Model(ModelRow),
     /// `audit verify`.
     VerifyAudit,
+    /// Load the feature set versions.
+    Sets,
+    /// Load a feature set version's detail.
+    Set(SetRow),
+    /// Load the training runs.
+    Runs,
+    /// Load a run's detail (by its id, hex).
+    Run(String),
     /// Load the Deploy screen: the slots, what each holds, where a rollback would go.
     Slots,
     /// `approve MODEL --operator NAME --note NOTE [--reviewed]`.
@@ -77,6 +87,9 @@ impl Task {
         match self {
             Task::Overview | Task::Data | Task::Models { .. } | Task::Audit => "loading",
             Task::Slots => "loading the slots",
+            Task::Sets | Task::Runs => "loading",
+            Task::Set(_) => "loading the feature set",
+            Task::Run(_) => "loading the run record",
             Task::Profile(_) => "loading the profile",
             Task::Model(_) => "loading the model and verifying its lineage",
             Task::VerifyAudit => "verifying the audit log",
@@ -110,6 +123,14 @@ pub enum Outcome {
     Model(Loaded<ModelDetail>),
     /// [`Task::VerifyAudit`].
     Verified(Loaded<AuditVerified>),
+    /// [`Task::Sets`].
+    Sets(Loaded<Vec<SetRow>>),
+    /// [`Task::Set`].
+    Set(Loaded<SetDetail>),
+    /// [`Task::Runs`].
+    Runs(Loaded<Vec<RunRow>>),
+    /// [`Task::Run`].
+    Run(Loaded<RunDetail>),
     /// [`Task::Slots`].
     Slots(Loaded<SlotsView>),
     /// A signing task: the line the command prints, or its error.

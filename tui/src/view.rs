@@ -387,7 +387,7 @@ pub struct TextLine {
     pub text: Shown,
 }
 
-fn line(text: String) -> TextLine {
+pub(crate) fn line(text: String) -> TextLine {
     TextLine {
         heading: false,
         // Built from escaped parts and this program's own words; escaping again changes
@@ -402,7 +402,7 @@ pub const TEXT_WIDTH: usize = 76;
 /// `text` as lines of at most [`TEXT_WIDTH`] characters, broken at spaces where it can,
 /// each starting with `indent` (continuations with two more spaces), so nothing is cut off
 /// at 80 columns and a view knows how many lines it has.
-fn wrapped(out: &mut Vec<TextLine>, indent: &str, text: &str) {
+pub(crate) fn wrapped(out: &mut Vec<TextLine>, indent: &str, text: &str) {
     let mut first = true;
     let mut rest: Vec<char> = text.chars().collect();
     loop {
@@ -431,7 +431,7 @@ fn wrapped(out: &mut Vec<TextLine>, indent: &str, text: &str) {
     }
 }
 
-fn heading(text: String) -> TextLine {
+pub(crate) fn heading(text: String) -> TextLine {
     TextLine {
         heading: true,
         text: Shown::new(&text),

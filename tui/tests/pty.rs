@@ -205,7 +205,7 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
             quoted(&plant)
         ),
     );
-    let s = tmux.wait_for("operator omar");
+    let s = tmux.wait_for("Operator     omar");
     assert!(
         s.contains("Overview") && s.contains("trust policy v1"),
         "{s}"

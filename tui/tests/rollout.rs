@@ -1,6 +1,6 @@
-//! The Deploy screen on a world with a rollout under way: at lab, a second model was in
-//! production, the demo's model replaced it, and the second is now the canary for 10% of
-//! requests. Snapshots of the screen and of each confirmation (what it says will happen),
+//! The Deploy screen on a world with a rollout under way: at lab, a second model (trained
+//! with held-out metrics per slice of `housing`) was in production, the demo's model replaced
+//! it, and the second is now the canary for 10% of requests. Snapshots of the screen and of each confirmation (what it says will happen),
 //! and a promotion made from the console on a copy of that world.
 
 mod common;
@@ -15,6 +15,8 @@ use ratatui::crossterm::event::{Event, KeyCode};
 
 struct Rollout {
     world: World,
+    /// The second model's id.
+    second: String,
 }
 
 /// The world, made once for this test binary.
@@ -38,6 +40,8 @@ fn rollout() -> &'static Rollout {
                 "3",
                 "--seed",
                 "11",
+                "--slice-by",
+                "housing",
             ],
         ))
         .expect("json");
@@ -55,7 +59,7 @@ fn rollout() -> &'static Rollout {
         with_dana(&["deploy", &second]);
         with_dana(&["deploy", &first]);
         with_dana(&["deploy", &second, "--slot", "canary", "--percent", "10"]);
-        Rollout { world }
+        Rollout { world, second }
     })
 }
 
@@ -121,13 +125,21 @@ fn rollback_confirmation_names_the_model_production_goes_back_to() {
 
 #[test]
 fn deploy_form_on_the_empty_shadow_slot_takes_a_share() {
+    // The form offers the models in registry order (both are deployed): → to the second.
+    let rows =
+        airlock_tui::load::models(&airlock::home::Home::open_read_only(&lab()).expect("open"))
+            .expect("models");
+    let at = rows
+        .iter()
+        .position(|m| m.id_hex == rollout().second)
+        .expect("listed");
     let mut keys = deploy_screen(&[
         key(KeyCode::Down),
         key(KeyCode::Down),
         key(KeyCode::Char('d')),
-        key(KeyCode::Tab),
-        key(KeyCode::Tab),
     ]);
+    keys.extend(std::iter::repeat_n(key(KeyCode::Right), at));
+    keys.extend([key(KeyCode::Tab), key(KeyCode::Tab)]);
     keys.extend(text("25"));
     let s = screen(&lab(), keys);
     assert!(s.contains("to slot \"shadow\" for 25% of requests"), "{s}");
@@ -165,4 +177,16 @@ fn a_promotion_from_the_console_empties_the_canary_and_says_what_the_command_say
     // The screen was loaded again: the canary is empty, production holds the second model.
     let after = screen(&home, deploy_screen(&[]));
     assert!(after.contains("canary      -"), "{after}");
+}
+
+#[test]
+fn training_run_with_metrics_per_slice() {
+    // The second model's run, picked out by a filter on its id.
+    let mut keys = vec![key(KeyCode::Char('4')), key(KeyCode::Char('/'))];
+    keys.extend(text(&rollout().second[..16]));
+    keys.extend([key(KeyCode::Enter), key(KeyCode::Enter)]);
+    let s = screen(&lab(), keys);
+    assert!(s.contains("per slice of housing: 3"), "{s}");
+    assert!(s.contains("mortgage") && s.contains("rent"), "{s}");
+    assert_snapshot!(s);
 }

@@ -51,6 +51,52 @@ fn data_profile_category_column() {
 }
 
 #[test]
+fn features_list() {
+    assert_snapshot!(screen(&world().lab(), None, vec![key(KeyCode::Char('3'))]));
+}
+
+#[test]
+fn features_transforms_and_frozen_parameters() {
+    let keys = vec![key(KeyCode::Char('3')), key(KeyCode::Enter)];
+    let s = screen(&world().plant(), None, keys);
+    assert!(s.contains("standardize") && s.contains("one_hot"), "{s}");
+    assert!(s.contains("(x - "), "the frozen mean and deviation: {s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn training_list() {
+    assert_snapshot!(screen(&world().lab(), None, vec![key(KeyCode::Char('4'))]));
+}
+
+#[test]
+fn training_run_loss_and_score_per_epoch() {
+    let keys = vec![key(KeyCode::Char('4')), key(KeyCode::Enter)];
+    let s = screen(&world().lab(), None, keys);
+    assert!(s.contains("validation roc_auc"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn training_run_ascii() {
+    let mut app = App::new(None);
+    let theme = Theme::new(None, true);
+    let keys = vec![key(KeyCode::Char('4')), key(KeyCode::Enter)];
+    let buf = run(
+        &console(&world().lab(), None),
+        &mut app,
+        keys,
+        80,
+        24,
+        &theme,
+    );
+    let s = filtered(&lines(&buf));
+    assert!(s.is_ascii(), "{s}");
+    assert!(s.contains("*"), "the chart's points: {s}");
+    assert_snapshot!(s);
+}
+
+#[test]
 fn models_list() {
     assert_snapshot!(screen(
         &world().plant(),
@@ -212,7 +258,7 @@ fn an_empty_home() {
     let home = dir.path().join("home");
     airlock::home::Home::init(&home, "depot".parse().expect("site")).expect("init");
     let mut all = String::new();
-    for k in ['1', '2', '5', '6', '9'] {
+    for k in ['1', '2', '3', '4', '5', '6', '9'] {
         all.push_str(&screen(&home, None, vec![key(KeyCode::Char(k))]));
     }
     assert_snapshot!(all);

@@ -6,9 +6,11 @@ mod audit;
 mod data;
 mod deploy;
 mod dialog;
+mod features;
 mod models;
 mod overview;
 pub mod theme;
+mod training;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -40,6 +42,8 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     match app.screen {
         Screen::Overview => overview::draw(frame, body, app, theme),
         Screen::Data => data::draw(frame, body, app, theme),
+        Screen::Features => features::draw(frame, body, app, theme),
+        Screen::Training => training::draw(frame, body, app, theme),
         Screen::Models => models::draw(frame, body, app, theme),
         Screen::Deploy => deploy::draw(frame, body, app, theme),
         Screen::Audit => audit::draw(frame, body, app, theme),
@@ -128,31 +132,31 @@ fn screen_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } else {
             spans.push(Span::raw(label));
         }
-        spans.push(Span::raw("  "));
+        spans.push(Span::raw(" "));
     }
     let left: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let site = app.overview.as_ref().map(|o| o.site.as_str()).unwrap_or("");
-    let site = if site.is_empty() {
-        String::new()
-    } else {
-        format!("site {site}, ")
-    };
-    let who = match &app.operator {
-        Some(o) => format!("{site}operator {o} "),
-        None => format!("{site}no operator "),
-    };
     let room = usize::from(area.width).saturating_sub(left);
-    let who: String = if who.chars().count() > room {
-        who.chars()
-            .rev()
-            .take(room)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect()
-    } else {
-        format!("{who:>room$}")
+    let site = app.overview.as_ref().map(|o| o.site.as_str()).unwrap_or("");
+    // Who signs, said as fully as the room allows.
+    let said: Vec<String> = match (&app.operator, site) {
+        (Some(o), "") => vec![format!("operator {o}"), format!("{o}")],
+        (Some(o), site) => vec![
+            format!("site {site}, operator {o}"),
+            format!("{o} at {site}"),
+            format!("{o}"),
+        ],
+        (None, "") => vec!["no operator".into(), "read only".into()],
+        (None, site) => vec![
+            format!("site {site}, no operator"),
+            format!("{site}, read only"),
+            "read only".into(),
+        ],
     };
+    let who = said
+        .iter()
+        .find(|w| w.chars().count() <= room)
+        .map(|w| format!("{w:>room$}"))
+        .unwrap_or_default();
     spans.push(Span::styled(who, theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -188,6 +192,8 @@ fn view_name(app: &App) -> &'static str {
         Screen::Data if app.data.profile.is_some() => "dataset profile",
         Screen::Models if app.models.detail.is_some() => "model detail",
         Screen::Audit if app.audit.record.is_some() => "audit record",
+        Screen::Features if app.features.detail.is_some() => "feature set",
+        Screen::Training if app.training.detail.is_some() => "training run",
         s => s.title(),
     }
 }
