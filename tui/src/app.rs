@@ -13,7 +13,9 @@ use crate::keys::{self, Action, Binding};
 use crate::shown::Shown;
 use crate::task::{Outcome, Task};
 use crate::training::{RunDetail, RunRow};
-use crate::view::{AuditRow, DataView, DatasetProfile, ErrorView, ModelDetail, ModelRow, Overview};
+use crate::view::{
+    AuditRow, ContractDiff, DataView, DatasetProfile, ErrorView, ModelDetail, ModelRow, Overview,
+};
 
 /// Lines moved by PgUp and PgDn.
 pub const PAGE: usize = 10;
@@ -88,15 +90,45 @@ pub struct ListState {
     pub editing: bool,
 }
 
+/// The lists of the Data screen; Tab moves the keyboard from one to the next.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DataList {
+    /// Dataset versions.
+    #[default]
+    Datasets,
+    /// Contract versions.
+    Contracts,
+    /// Refused ingests.
+    Refused,
+}
+
 /// The Data screen.
 #[derive(Debug, Default)]
 pub struct DataState {
-    /// Datasets and contracts.
+    /// Datasets, contracts and refused ingests.
     pub view: DataView,
+    /// The list the keyboard is in.
+    pub focus: DataList,
     /// The selected dataset.
     pub selected: usize,
+    /// The selected contract version.
+    pub contract: usize,
+    /// The selected refused ingest.
+    pub refusal: usize,
     /// The open profile.
     pub profile: Option<ProfileState>,
+    /// The open contract diff, and lines scrolled.
+    pub diff: Option<(ContractDiff, usize)>,
+    /// The open refused ingest (its index), and lines scrolled.
+    pub record: Option<(usize, usize)>,
+}
+
+impl DataState {
+    /// The open refused ingest's audit record.
+    pub fn open_record(&self) -> Option<(&AuditRow, usize)> {
+        let (i, scroll) = self.record?;
+        self.view.refused.get(i).map(|r| (&r.record, scroll))
+    }
 }
 
 /// An open dataset profile.
@@ -317,6 +349,9 @@ impl App {
         match self.screen {
             Screen::Overview => keys::OVERVIEW,
             Screen::Data if self.data.profile.is_some() => keys::DATA_PROFILE,
+            Screen::Data if self.data.diff.is_some() || self.data.record.is_some() => {
+                keys::TEXT_DETAIL
+            }
             Screen::Data => keys::DATA_LIST,
             Screen::Features if self.features.detail.is_some() => keys::TEXT_DETAIL,
             Screen::Features => keys::FEATURES_LIST,
@@ -423,6 +458,13 @@ impl App {
                 _ => {}
             },
             Action::Verify => return Some(Task::VerifyAudit),
+            Action::NextList => {
+                self.data.focus = match self.data.focus {
+                    DataList::Datasets => DataList::Contracts,
+                    DataList::Contracts => DataList::Refused,
+                    DataList::Refused => DataList::Datasets,
+                }
+            }
             Action::Approve => {
                 if let Some(m) = self.models.current().cloned() {
                     self.ask(Intent::Approve(Box::new(m)), form::approve_fields());
@@ -440,7 +482,11 @@ impl App {
 
     fn back(&mut self) {
         match self.screen {
-            Screen::Data => self.data.profile = None,
+            Screen::Data => {
+                self.data.profile = None;
+                self.data.diff = None;
+                self.data.record = None;
+            }
             Screen::Models => self.models.detail = None,
             Screen::Audit => self.audit.record = None,
             Screen::Features => self.features.detail = None,
@@ -473,13 +519,29 @@ impl App {
                 self.slots.selected =
                     moved(self.slots.selected, self.slots.view.slots.len(), action)
             }
-            Screen::Data => match &mut self.data.profile {
-                Some(p) => p.column = moved(p.column, p.profile.columns.len(), action),
-                None => {
-                    self.data.selected =
-                        moved(self.data.selected, self.data.view.datasets.len(), action)
+            Screen::Data => {
+                let d = &mut self.data;
+                let record_len = d.open_record().map_or(0, |(r, _)| r.text().len());
+                if let Some(p) = &mut d.profile {
+                    p.column = moved(p.column, p.profile.columns.len(), action);
+                } else if let Some((diff, scroll)) = &mut d.diff {
+                    *scroll = moved(*scroll, diff.text().len(), action);
+                } else if let Some((_, scroll)) = &mut d.record {
+                    *scroll = moved(*scroll, record_len, action);
+                } else {
+                    match d.focus {
+                        DataList::Datasets => {
+                            d.selected = moved(d.selected, d.view.datasets.len(), action)
+                        }
+                        DataList::Contracts => {
+                            d.contract = moved(d.contract, d.view.contracts.len(), action)
+                        }
+                        DataList::Refused => {
+                            d.refusal = moved(d.refusal, d.view.refused.len(), action)
+                        }
+                    }
                 }
-            },
+            }
             Screen::Models => {
                 let len = self.models.visible().len();
                 match &mut self.models.detail {
@@ -514,12 +576,26 @@ impl App {
                 .visible()
                 .get(self.training.list.selected)
                 .map(|r| Task::Run(r.id_hex.clone())),
-            Screen::Data => self
-                .data
-                .view
-                .datasets
-                .get(self.data.selected)
-                .map(|d| Task::Profile(d.key.clone())),
+            Screen::Data => match self.data.focus {
+                DataList::Datasets => self
+                    .data
+                    .view
+                    .datasets
+                    .get(self.data.selected)
+                    .map(|d| Task::Profile(d.key.clone())),
+                DataList::Contracts => self
+                    .data
+                    .view
+                    .contracts
+                    .get(self.data.contract)
+                    .map(|c| Task::ContractDiff(c.key.clone())),
+                DataList::Refused => {
+                    if self.data.refusal < self.data.view.refused.len() {
+                        self.data.record = Some((self.data.refusal, 0));
+                    }
+                    None
+                }
+            },
             Screen::Models => self.models.current().cloned().map(Task::Model),
             Screen::Audit => {
                 let seq = self
@@ -655,8 +731,14 @@ impl App {
             },
             Outcome::Data(r) => match r {
                 Ok(v) => {
-                    self.data.selected = self.data.selected.min(v.datasets.len().saturating_sub(1));
-                    self.data.view = v;
+                    let d = &mut self.data;
+                    d.selected = d.selected.min(v.datasets.len().saturating_sub(1));
+                    d.contract = d.contract.min(v.contracts.len().saturating_sub(1));
+                    d.refusal = d.refusal.min(v.refused.len().saturating_sub(1));
+                    if d.record.is_some_and(|(i, _)| i >= v.refused.len()) {
+                        d.record = None;
+                    }
+                    d.view = v;
                 }
                 Err(e) => self.fail("loading the data", e),
             },
@@ -717,6 +799,10 @@ impl App {
                     Err(e) => self.fail("audit verify", e),
                 }
             }
+            Outcome::Diff(r) => match r {
+                Ok(d) => self.data.diff = Some((d, 0)),
+                Err(e) => self.fail("contract diff", e),
+            },
             Outcome::Sets(r) => match r {
                 Ok(rows) => {
                     self.features.selected =
@@ -1248,5 +1334,66 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn tab_moves_between_the_data_lists_and_enter_opens_what_is_selected() {
+        use crate::view::{ContractRow, DatasetKey, RefusedRow};
+        let mut app = App::new(None);
+        assert!(matches!(
+            press(&mut app, &[KeyCode::Char('2')]),
+            Some(Task::Data)
+        ));
+        let key = |v: i64| DatasetKey {
+            site: "lab".into(),
+            name: "credit".into(),
+            version: v,
+        };
+        let contract = |v: i64| ContractRow {
+            key: key(v),
+            reference: Shown::new(&format!("lab/credit@{v}")),
+            id: Shown::new("00"),
+            created: Shown::default(),
+        };
+        let record = AuditRow {
+            seq: 7,
+            time: Shown::new("2026-01-01T00:00:00Z"),
+            action: Shown::new("data.refused"),
+            actor: Shown::new("00aa"),
+            actor_name: Shown::new("site lab"),
+            subjects: vec![],
+            details: Shown::new("{}"),
+            details_block: Shown::new("{}"),
+        };
+        app.apply(Outcome::Data(Ok(DataView {
+            datasets: vec![],
+            contracts: vec![contract(1), contract(2)],
+            refused: vec![RefusedRow {
+                dataset: Shown::new("credit"),
+                source: Shown::new("x.csv"),
+                contract: Shown::new("credit@1"),
+                why: Shown::new("no data rows"),
+                record,
+            }],
+        })));
+        assert!(
+            press(&mut app, &[KeyCode::Enter]).is_none(),
+            "no dataset to open"
+        );
+        press(&mut app, &[KeyCode::Tab]);
+        assert_eq!(app.data.focus, DataList::Contracts);
+        match press(&mut app, &[KeyCode::Down, KeyCode::Enter]) {
+            Some(Task::ContractDiff(k)) => assert_eq!(k.version, 2),
+            other => panic!("{other:?}"),
+        }
+        press(&mut app, &[KeyCode::Tab]);
+        assert_eq!(app.data.focus, DataList::Refused);
+        assert!(press(&mut app, &[KeyCode::Enter]).is_none());
+        assert_eq!(app.data.open_record().map(|(r, _)| r.seq), Some(7));
+        assert_eq!(app.bindings().as_ptr(), keys::TEXT_DETAIL.as_ptr());
+        press(&mut app, &[KeyCode::Esc]);
+        assert!(app.data.record.is_none() && !app.quit);
+        press(&mut app, &[KeyCode::Tab]);
+        assert_eq!(app.data.focus, DataList::Datasets, "round again");
     }
 }

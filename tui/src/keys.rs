@@ -37,6 +37,8 @@ pub enum Action {
     Filter,
     /// Run `audit verify`.
     Verify,
+    /// Move the keyboard to the screen's next list.
+    NextList,
     /// Approve the selected model (asks first).
     Approve,
     /// Deploy the selected model, or a model to the selected slot (asks first).
@@ -236,9 +238,17 @@ pub static DATA_LIST: &[Binding] = &[
     TOP,
     BOTTOM,
     bind(
+        "Tab",
+        Some("next list"),
+        "to the next list: datasets, contracts, refused ingests",
+        &[KeyCode::Tab],
+        Some(Action::NextList),
+    ),
+    bind(
         "Enter",
-        Some("profile"),
-        "the dataset's profile (airlock data show)",
+        Some("open"),
+        "a dataset's profile (data show), a contract against the version before it \
+         (contract diff), a refused ingest's record",
         &[KeyCode::Enter],
         Some(Action::Open),
     ),

@@ -8,8 +8,8 @@ use crate::deploy::SlotsView;
 use crate::featureset::{SetDetail, SetRow};
 use crate::training::{RunDetail, RunRow};
 use crate::view::{
-    AuditRow, AuditVerified, DataView, DatasetKey, DatasetProfile, Loaded, ModelDetail, ModelRow,
-    Overview,
+    AuditRow, AuditVerified, ContractDiff, DataView, DatasetKey, DatasetProfile, Loaded,
+    ModelDetail, ModelRow, Overview,
 };
 
 /// A library call to make.
@@ -32,6 +32,8 @@ pub enum Task {
     Model(ModelRow),
     /// `audit verify`.
     VerifyAudit,
+    /// `contract diff`: a contract version against the one before it.
+    ContractDiff(DatasetKey),
     /// Load the feature set versions.
     Sets,
     /// Load a feature set version's detail.
@@ -88,6 +90,7 @@ impl Task {
             Task::Overview | Task::Data | Task::Models { .. } | Task::Audit => "loading",
             Task::Slots => "loading the slots",
             Task::Sets | Task::Runs => "loading",
+            Task::ContractDiff(_) => "comparing the contract with the version before it",
             Task::Set(_) => "loading the feature set",
             Task::Run(_) => "loading the run record",
             Task::Profile(_) => "loading the profile",
@@ -123,6 +126,8 @@ pub enum Outcome {
     Model(Loaded<ModelDetail>),
     /// [`Task::VerifyAudit`].
     Verified(Loaded<AuditVerified>),
+    /// [`Task::ContractDiff`].
+    Diff(Loaded<ContractDiff>),
     /// [`Task::Sets`].
     Sets(Loaded<Vec<SetRow>>),
     /// [`Task::Set`].

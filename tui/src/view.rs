@@ -166,6 +166,57 @@ pub struct DataView {
     pub datasets: Vec<DatasetRow>,
     /// Contract versions, by site, name and version.
     pub contracts: Vec<ContractRow>,
+    /// Ingests refused, from the audit log, newest first.
+    pub refused: Vec<RefusedRow>,
+}
+
+/// An ingest the library refused and recorded (`data.refused` in the audit log).
+#[derive(Clone, Debug)]
+pub struct RefusedRow {
+    /// The dataset it was for.
+    pub dataset: Shown,
+    /// The file's name.
+    pub source: Shown,
+    /// The contract it was checked against.
+    pub contract: Shown,
+    /// Why: the reason, or the violations counted per rule.
+    pub why: Shown,
+    /// The whole audit record.
+    pub record: AuditRow,
+}
+
+/// `airlock contract diff`: a contract version against the one before it.
+#[derive(Clone, Debug)]
+pub struct ContractDiff {
+    /// `SITE/NAME@VERSION` of the version shown.
+    pub reference: Shown,
+    /// The version before it held here, if any.
+    pub against: Option<Shown>,
+    /// One line per change (`+`, `-`, `~`), as the command prints them.
+    pub changes: Vec<Shown>,
+}
+
+impl ContractDiff {
+    /// The diff as lines, in the order they are drawn.
+    pub fn text(&self) -> Vec<TextLine> {
+        let Some(against) = &self.against else {
+            return vec![
+                heading(format!("Contract {}", self.reference)),
+                line("  the first version held here: nothing to compare it with".into()),
+            ];
+        };
+        let mut out = vec![heading(format!(
+            "Contract {} against {} (airlock contract diff)",
+            self.reference, against
+        ))];
+        if self.changes.is_empty() {
+            out.push(line("  the same contract".into()));
+        }
+        for c in &self.changes {
+            wrapped(&mut out, "  ", c.as_str());
+        }
+        out
+    }
 }
 
 /// Which dataset version, to load its profile.
@@ -197,6 +248,8 @@ pub struct DatasetRow {
 /// One contract version.
 #[derive(Clone, Debug)]
 pub struct ContractRow {
+    /// Its site, name and version, to find the version before it.
+    pub key: DatasetKey,
     /// `SITE/NAME@VERSION`.
     pub reference: Shown,
     /// Its id.

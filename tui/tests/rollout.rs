@@ -1,6 +1,7 @@
 //! The Deploy screen on a world with a rollout under way: at lab, a second model (trained
 //! with held-out metrics per slice of `housing`) was in production, the demo's model replaced
-//! it, and the second is now the canary for 10% of requests. Snapshots of the screen and of each confirmation (what it says will happen),
+//! it, and the second is now the canary for 10% of requests. The same world has a refused
+//! ingest and a second contract version, for the Data screen. Snapshots of the screen and of each confirmation (what it says will happen),
 //! and a promotion made from the console on a copy of that world.
 
 mod common;
@@ -59,6 +60,33 @@ fn rollout() -> &'static Rollout {
         with_dana(&["deploy", &second]);
         with_dana(&["deploy", &first]);
         with_dana(&["deploy", &second, "--slot", "canary", "--percent", "10"]);
+        // A file from branch 12 breaks the contract: refused, and the refusal recorded.
+        let media = world.root.join("media");
+        let bad = media.join("branch-12.csv");
+        std::fs::write(
+            &bad,
+            "applicant_id,age,income,loan_amount,term_months,employment,housing,purpose,prior_defaults,sex,default\n\
+             b12-1,5,1000,500,12,employed,own,car,0,female,0\n\
+             b12-2,40,NA,200000,12,employed,own,car,0,male,1\n",
+        )
+        .expect("write");
+        let out = std::process::Command::new(common::program("airlock"))
+            .arg("--home")
+            .arg(&lab)
+            .args(["data", "ingest", &bad.display().to_string(), "--dataset", "credit"])
+            .args(["--contract", "credit"])
+            .output()
+            .expect("run airlock");
+        assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+        // A second version of the contract: ages up to 110.
+        let v1 = std::fs::read_to_string(media.join("credit.contract.toml")).expect("read");
+        let v2 = v1
+            .replacen("version = 1", "version = 2", 1)
+            .replacen("min = 18\nmax = 100", "min = 18\nmax = 110", 1);
+        assert_ne!(v1, v2);
+        let v2_file = media.join("credit-v2.contract.toml");
+        std::fs::write(&v2_file, v2).expect("write");
+        airlock(&lab, &["contract", "apply", &v2_file.display().to_string()]);
         Rollout { world, second }
     })
 }
@@ -188,5 +216,54 @@ fn training_run_with_metrics_per_slice() {
     let s = screen(&lab(), keys);
     assert!(s.contains("per slice of housing: 3"), "{s}");
     assert!(s.contains("mortgage") && s.contains("rent"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn data_screen_lists_a_refused_ingest_and_two_contract_versions() {
+    let s = screen(&lab(), vec![key(KeyCode::Char('2'))]);
+    assert!(s.contains("branch-12.csv"), "{s}");
+    assert!(s.contains("2 violations"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn contract_diff_against_the_version_before() {
+    let keys = vec![
+        key(KeyCode::Char('2')),
+        key(KeyCode::Tab),
+        key(KeyCode::Down),
+        key(KeyCode::Enter),
+    ];
+    let s = screen(&lab(), keys);
+    assert!(s.contains("against lab/credit@1"), "{s}");
+    assert!(s.contains("max 100.0 -> 110.0"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn contract_diff_of_the_first_version_has_nothing_to_compare() {
+    let keys = vec![
+        key(KeyCode::Char('2')),
+        key(KeyCode::Tab),
+        key(KeyCode::Enter),
+    ];
+    let s = screen(&lab(), keys);
+    assert!(s.contains("nothing to compare"), "{s}");
+}
+
+#[test]
+fn a_refused_ingest_opens_as_its_audit_record() {
+    let keys = vec![
+        key(KeyCode::Char('2')),
+        key(KeyCode::Tab),
+        key(KeyCode::Tab),
+        key(KeyCode::Enter),
+    ];
+    let s = screen(&lab(), keys);
+    assert!(
+        s.contains("data.refused") && s.contains("\"violations\""),
+        "{s}"
+    );
     assert_snapshot!(s);
 }
