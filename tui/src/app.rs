@@ -10,6 +10,7 @@ use crate::deploy::{self, SlotsView};
 use crate::featureset::{SetDetail, SetRow};
 use crate::form::{self, Confirm, Field, Intent};
 use crate::keys::{self, Action, Binding};
+use crate::report::CardView;
 use crate::shown::Shown;
 use crate::task::{Outcome, Task};
 use crate::training::{RunDetail, RunRow};
@@ -149,6 +150,8 @@ pub struct ModelsState {
     pub list: ListState,
     /// The open model.
     pub detail: Option<DetailState>,
+    /// The open model card, and lines scrolled (over the list or the detail).
+    pub card: Option<(CardView, usize)>,
 }
 
 impl ModelsState {
@@ -359,6 +362,7 @@ impl App {
             Screen::Training if self.training.detail.is_some() => keys::TRAINING_DETAIL,
             Screen::Training => keys::TRAINING_LIST,
             Screen::Models if self.models.list.editing => keys::FILTER_EDIT,
+            Screen::Models if self.models.card.is_some() => keys::TEXT_DETAIL,
             Screen::Models if self.models.detail.is_some() => keys::MODELS_DETAIL,
             Screen::Models => keys::MODELS_LIST,
             Screen::Deploy => keys::SLOTS,
@@ -471,6 +475,9 @@ impl App {
                 }
             }
             Action::Deploy => self.ask_deploy(),
+            Action::Card => {
+                return self.models.current().map(|m| Task::Card(m.id_hex.clone()));
+            }
             Action::Promote => self.ask(Intent::Promote, vec![]),
             Action::Rollback => {
                 let slot = self.slots.slot().unwrap_or(rollout_default()).to_string();
@@ -487,6 +494,7 @@ impl App {
                 self.data.diff = None;
                 self.data.record = None;
             }
+            Screen::Models if self.models.card.is_some() => self.models.card = None,
             Screen::Models => self.models.detail = None,
             Screen::Audit => self.audit.record = None,
             Screen::Features => self.features.detail = None,
@@ -540,6 +548,11 @@ impl App {
                             d.refusal = moved(d.refusal, d.view.refused.len(), action)
                         }
                     }
+                }
+            }
+            Screen::Models if self.models.card.is_some() => {
+                if let Some((c, scroll)) = &mut self.models.card {
+                    *scroll = moved(*scroll, c.lines.len(), action);
                 }
             }
             Screen::Models => {
@@ -799,6 +812,10 @@ impl App {
                     Err(e) => self.fail("audit verify", e),
                 }
             }
+            Outcome::Card(r) => match r {
+                Ok(c) => self.models.card = Some((c, 0)),
+                Err(e) => self.fail("the model card", e),
+            },
             Outcome::Diff(r) => match r {
                 Ok(d) => self.data.diff = Some((d, 0)),
                 Err(e) => self.fail("contract diff", e),
@@ -996,6 +1013,7 @@ mod tests {
                 trained: Shown::default(),
                 device: Shown::default(),
                 approvals: vec![],
+                gates: Ok(vec![]),
                 lineage: Err(ErrorView::new("x", 4)),
             },
             scroll: 0,
@@ -1395,5 +1413,26 @@ mod tests {
         assert!(app.data.record.is_none() && !app.quit);
         press(&mut app, &[KeyCode::Tab]);
         assert_eq!(app.data.focus, DataList::Datasets, "round again");
+    }
+
+    #[test]
+    fn c_opens_the_model_card_over_the_list_and_q_closes_only_the_card() {
+        let mut app = on_models(None);
+        match press(&mut app, &[KeyCode::Down, KeyCode::Char('c')]) {
+            Some(Task::Card(id)) => assert_eq!(id, "0123456789abcdef"),
+            other => panic!("{other:?}"),
+        }
+        app.apply(Outcome::Card(Ok(CardView {
+            model: Shown::new("0123456789ab"),
+            lines: (0..40)
+                .map(|i| crate::view::line(format!("line {i}")))
+                .collect(),
+        })));
+        assert_eq!(app.bindings().as_ptr(), keys::TEXT_DETAIL.as_ptr());
+        press(&mut app, &[KeyCode::PageDown, KeyCode::End]);
+        assert_eq!(app.models.card.as_ref().map(|(_, s)| *s), Some(39));
+        press(&mut app, &[KeyCode::Char('q')]);
+        assert!(app.models.card.is_none() && !app.quit);
+        assert_eq!(app.models.list.selected, 1, "back on the list where it was");
     }
 }

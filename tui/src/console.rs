@@ -85,6 +85,10 @@ impl Console {
             Task::Model(row) => Outcome::Model(self.read(|h| load::model_detail(h, &row))),
             Task::VerifyAudit => Outcome::Verified(self.read(load::verify_audit)),
             Task::Slots => Outcome::Slots(self.read(deploy::load)),
+            Task::Card(id) => Outcome::Card(self.read(|h| {
+                let id = models::resolve(h, &id)?;
+                crate::report::card(h, &id)
+            })),
             Task::ContractDiff(key) => Outcome::Diff(self.read(|h| load::contract_diff(h, &key))),
             Task::Sets => Outcome::Sets(self.read(featureset::sets)),
             Task::Set(row) => Outcome::Set(self.read(|h| featureset::detail(h, &row))),

@@ -39,6 +39,8 @@ pub enum Action {
     Verify,
     /// Move the keyboard to the screen's next list.
     NextList,
+    /// Show the model card.
+    Card,
     /// Approve the selected model (asks first).
     Approve,
     /// Deploy the selected model, or a model to the selected slot (asks first).
@@ -143,6 +145,13 @@ const DEPLOY_MODEL: Binding = bind(
     "deploy the model to a slot (asks first; airlock deploy)",
     &[KeyCode::Char('d')],
     Some(Action::Deploy),
+);
+const CARD: Binding = bind(
+    "c",
+    Some("card"),
+    "the model card, from the verified records (airlock models card)",
+    &[KeyCode::Char('c')],
+    Some(Action::Card),
 );
 const BACK: Binding = bind(
     "q Esc",
@@ -285,6 +294,7 @@ pub static MODELS_LIST: &[Binding] = &[
         Some(Action::Open),
     ),
     FILTER,
+    CARD,
     APPROVE,
     DEPLOY_MODEL,
 ];
@@ -303,6 +313,7 @@ pub static MODELS_DETAIL: &[Binding] = &[
     PAGE_DOWN,
     TOP,
     BOTTOM,
+    CARD,
     APPROVE,
     DEPLOY_MODEL,
     BACK,

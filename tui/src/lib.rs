@@ -40,6 +40,7 @@ pub mod featureset;
 pub mod form;
 pub mod keys;
 pub mod load;
+pub mod report;
 pub mod secret;
 pub mod shown;
 pub mod task;

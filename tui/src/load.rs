@@ -362,6 +362,7 @@ pub fn model_detail(home: &Home, row: &ModelRow) -> Result<ModelDetail> {
         trained: Shown::of(run.finished_at),
         device: Shown::new(&run.device.kind),
         approvals,
+        gates: crate::report::gates(home, &id).map_err(ErrorView::from),
         lineage: lineage_view(home, &id.hex()).map_err(ErrorView::from),
     })
 }
@@ -393,7 +394,6 @@ fn lineage_view(home: &Home, model: &str) -> Result<LineageView> {
     }
     Ok(LineageView {
         nodes,
-        gates: l.gates.iter().map(node).collect(),
         signatures: l.signatures_verified,
         provenance: l.provenance_verified,
     })

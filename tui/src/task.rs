@@ -32,6 +32,8 @@ pub enum Task {
     Model(ModelRow),
     /// `audit verify`.
     VerifyAudit,
+    /// `models card MODEL` (by its id, hex).
+    Card(String),
     /// `contract diff`: a contract version against the one before it.
     ContractDiff(DatasetKey),
     /// Load the feature set versions.
@@ -90,6 +92,7 @@ impl Task {
             Task::Overview | Task::Data | Task::Models { .. } | Task::Audit => "loading",
             Task::Slots => "loading the slots",
             Task::Sets | Task::Runs => "loading",
+            Task::Card(_) => "making the model card from the verified records",
             Task::ContractDiff(_) => "comparing the contract with the version before it",
             Task::Set(_) => "loading the feature set",
             Task::Run(_) => "loading the run record",
@@ -126,6 +129,8 @@ pub enum Outcome {
     Model(Loaded<ModelDetail>),
     /// [`Task::VerifyAudit`].
     Verified(Loaded<AuditVerified>),
+    /// [`Task::Card`].
+    Card(Loaded<crate::report::CardView>),
     /// [`Task::ContractDiff`].
     Diff(Loaded<ContractDiff>),
     /// [`Task::Sets`].

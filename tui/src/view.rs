@@ -382,6 +382,8 @@ pub struct ModelDetail {
     pub device: Shown,
     /// Its approvals.
     pub approvals: Vec<ApprovalView>,
+    /// Its gate reports, check by check, or why they could not be loaded.
+    pub gates: Loaded<Vec<crate::report::GateReportView>>,
     /// Its lineage, every signature verified, or why not.
     pub lineage: Loaded<LineageView>,
 }
@@ -406,8 +408,6 @@ pub struct ApprovalView {
 pub struct LineageView {
     /// Nodes in the order `airlock lineage` prints them, with their depth.
     pub nodes: Vec<(u8, NodeView)>,
-    /// Gate reports (also among the nodes), for the gate section.
-    pub gates: Vec<NodeView>,
     /// Signatures verified.
     pub signatures: usize,
     /// Provenance statements verified.
@@ -469,10 +469,12 @@ pub(crate) fn wrapped(out: &mut Vec<TextLine>, indent: &str, text: &str) {
             out.push(line(format!("{lead}{}", rest.iter().collect::<String>())));
             return;
         }
+        // At the last space that fits; a word is cut only when it is longer than a line
+        // (never an id that would fit on the next one).
         let cut = rest[..=room]
             .iter()
             .rposition(|c| *c == ' ')
-            .filter(|&p| p > room / 2)
+            .filter(|&p| p > 0)
             .unwrap_or(room);
         out.push(line(format!(
             "{lead}{}",
@@ -526,17 +528,13 @@ impl ModelDetail {
             out.push(line(format!("  {}", cells.join("  "))));
         }
         out.push(heading("Gate reports".into()));
-        match &self.lineage {
-            Ok(l) if l.gates.is_empty() => out.push(line("  none".into())),
-            Ok(l) => {
-                for g in &l.gates {
-                    out.push(line(format!("  {}  site {}  {}", g.id, g.site, g.at)));
-                    wrapped(&mut out, "    ", g.what.as_str());
+        match &self.gates {
+            Ok(g) => crate::report::gate_lines(&mut out, g),
+            Err(e) => {
+                for l in e.message.as_str().lines() {
+                    wrapped(&mut out, "  ", l);
                 }
             }
-            Err(_) => out.push(line(
-                "  not shown: the lineage does not verify (below)".into(),
-            )),
         }
         out.push(heading("Approvals".into()));
         if self.approvals.is_empty() {

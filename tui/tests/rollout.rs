@@ -1,7 +1,8 @@
 //! The Deploy screen on a world with a rollout under way: at lab, a second model (trained
 //! with held-out metrics per slice of `housing`) was in production, the demo's model replaced
 //! it, and the second is now the canary for 10% of requests. The same world has a refused
-//! ingest and a second contract version, for the Data screen. Snapshots of the screen and of each confirmation (what it says will happen),
+//! ingest and a second contract version, for the Data screen, and the demo's model has a
+//! gate report that needs a named review, for the Models screen. Snapshots of the screen and of each confirmation (what it says will happen),
 //! and a promotion made from the console on a copy of that world.
 
 mod common;
@@ -16,6 +17,8 @@ use ratatui::crossterm::event::{Event, KeyCode};
 
 struct Rollout {
     world: World,
+    /// The demo's model's id (its newest gate report needs review).
+    first: String,
     /// The second model's id.
     second: String,
 }
@@ -87,7 +90,23 @@ fn rollout() -> &'static Rollout {
         let v2_file = media.join("credit-v2.contract.toml");
         std::fs::write(&v2_file, v2).expect("write");
         airlock(&lab, &["contract", "apply", &v2_file.display().to_string()]);
-        Rollout { world, second }
+        // The demo's model gated again under a policy whose fairness figure lands in its
+        // review band: a report that needs a named review.
+        airlock(&lab, &["evaluate", &first, "--dataset", "credit@1"]);
+        let policy = media.join("gate.toml");
+        std::fs::write(
+            &policy,
+            "[evaluation]\ndataset = \"credit@1\"\n\n[metrics]\nroc_auc = \">= 0.70\"\n\n\
+             [[fairness]]\nattribute = \"sex\"\ndisparate_impact_ratio = \">= 0.80\"\n\
+             review_band = 0.5\n",
+        )
+        .expect("write");
+        airlock(&lab, &["gate", &first, "--policy", &policy.display().to_string()]);
+        Rollout {
+            world,
+            first,
+            second,
+        }
     })
 }
 
@@ -266,4 +285,67 @@ fn a_refused_ingest_opens_as_its_audit_record() {
         "{s}"
     );
     assert_snapshot!(s);
+}
+
+/// Keys that open the Models screen on `model` alone (a filter on its id).
+fn on_model(model: &str) -> Vec<Event> {
+    let mut keys = vec![key(KeyCode::Char('5')), key(KeyCode::Char('/'))];
+    keys.extend(text(&model[..16]));
+    keys.push(key(KeyCode::Enter));
+    keys
+}
+
+#[test]
+fn models_detail_lists_gate_reports_with_their_verdicts_check_by_check() {
+    let mut keys = on_model(&rollout().first);
+    keys.extend([key(KeyCode::Enter), key(KeyCode::Down)]);
+    keys.extend(std::iter::repeat_n(key(KeyCode::Down), 8));
+    let s = screen(&lab(), keys);
+    assert!(s.contains("site lab  needs review"), "{s}");
+    assert!(s.contains("2 checks, gate policy"), "{s}");
+    assert!(
+        s.contains("fairness sex") && s.contains("disparate_impact_ratio >= 0.8"),
+        "{s}"
+    );
+    assert_snapshot!(s);
+}
+
+#[test]
+fn the_model_card_is_the_librarys_scrollable_and_escaped() {
+    let r = rollout();
+    let mut keys = on_model(&r.first);
+    keys.push(key(KeyCode::Char('c')));
+    let s = screen(&lab(), keys);
+    assert!(s.contains("Model card of"), "{s}");
+    assert_snapshot!(s);
+    // The whole card, as the console holds it: every line fits, nothing unsafe is drawn,
+    // and the report that needs review is there.
+    let home = airlock::home::Home::open_read_only(&lab()).expect("open");
+    let id: airlock::digest::Digest = r.first.parse().expect("id");
+    let card = airlock_tui::report::card(&home, &id).expect("card");
+    // The home's lock is held while it is open: let the console have it.
+    drop(home);
+    let text: Vec<&str> = card.lines.iter().map(|l| l.text.as_str()).collect();
+    let words: Vec<&str> = text.iter().flat_map(|l| l.split_whitespace()).collect();
+    assert!(words.join(" ").contains("**needs review**"), "{text:#?}");
+    let bad: Vec<&&str> = text
+        .iter()
+        .filter(|l| {
+            l.chars().count() > airlock_tui::view::TEXT_WIDTH
+                || l.chars().any(airlock::text::is_unsafe)
+        })
+        .collect();
+    assert!(bad.is_empty(), "too wide or unsafe: {bad:#?}");
+    // Scrolled to its end, the view says where it is.
+    let mut keys = on_model(&r.first);
+    keys.extend([key(KeyCode::Char('c')), key(KeyCode::End)]);
+    let s = screen(&lab(), keys);
+    assert!(
+        s.contains(&format!(
+            "line {} of {}",
+            card.lines.len(),
+            card.lines.len()
+        )),
+        "{s}"
+    );
 }

@@ -192,6 +192,7 @@ fn view_name(app: &App) -> &'static str {
         Screen::Data if app.data.profile.is_some() => "dataset profile",
         Screen::Data if app.data.diff.is_some() => "contract diff",
         Screen::Data if app.data.record.is_some() => "refused ingest",
+        Screen::Models if app.models.card.is_some() => "model card",
         Screen::Models if app.models.detail.is_some() => "model detail",
         Screen::Audit if app.audit.record.is_some() => "audit record",
         Screen::Features if app.features.detail.is_some() => "feature set",
