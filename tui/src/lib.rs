@@ -99,12 +99,25 @@ fn perform<B: Backend>(
     while let Some(task) = next {
         app.busy = Some(task.label());
         draw(terminal, app, theme)?;
-        let outcome = console.perform(task);
+        let mut drawn = Ok(());
+        let outcome = {
+            // Another command holds the home: say so on the screen while the call waits
+            // (the library says it on stderr otherwise, which would land on the drawing).
+            let mut wait = |_: &std::path::Path| {
+                app.busy = Some(WAITING);
+                drawn = draw(terminal, app, theme);
+            };
+            console.perform_with(task, &mut wait)
+        };
+        drawn?;
         app.busy = None;
         next = app.apply(outcome);
     }
     Ok(())
 }
+
+/// What the console says while another command holds the home's lock.
+pub const WAITING: &str = "another airlock command is using this home: waiting for it";
 
 /// Runs the console until the operator leaves or the events end: loads the Overview, then
 /// draws, reads a key, performs what it asks.

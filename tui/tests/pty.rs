@@ -271,3 +271,38 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
     assert_eq!(deploy.details["slot"], "production");
     assert_eq!(deploy.details["operator"], "omar");
 }
+
+#[test]
+fn a_home_locked_by_another_command_is_waited_for_on_the_screen_not_on_stderr() {
+    if skip_without_tmux() {
+        return;
+    }
+    let w = make_world();
+    let plant = w.plant();
+    let tmux = Tmux::start(
+        &w.root,
+        &format!(
+            "{} --home {}; echo console exited $?; sleep 600",
+            quoted(&program("airlock-tui")),
+            quoted(&plant)
+        ),
+    );
+    tmux.wait_for("Operator     none");
+    // Another command takes the home (the console holds no lock between its calls), and
+    // the console is asked to load the screen again.
+    let held = Home::open(&plant).expect("open");
+    tmux.press(&["r"]);
+    let s = tmux.wait_for(airlock_tui::WAITING);
+    assert!(
+        !s.contains("waiting for another airlock command working on"),
+        "the library's stderr line was written over the screen:\n{s}"
+    );
+    drop(held);
+    let s = tmux.wait_for("Overview");
+    std::thread::sleep(Duration::from_millis(300));
+    let s2 = tmux.screen();
+    assert!(!s2.contains(airlock_tui::WAITING), "{s}\n{s2}");
+    assert!(!s2.contains("waiting for another"), "{s2}");
+    tmux.press(&["q"]);
+    tmux.wait_for("console exited 0");
+}
