@@ -10,12 +10,14 @@
 //!
 //! The parts, as gitui and ratatui's templates split them:
 //!
-//! - [`app`]: the state, changed only by keys ([`App::on_key`]) and by the results of
-//!   library calls ([`App::apply`]);
+//! - [`app`]: the state ([`state`] per screen), changed only by keys ([`App::on_key`]) and
+//!   by the results of library calls ([`App::apply`]); [`form`]: the confirmation asked
+//!   before anything is signed;
 //! - [`keys`]: the key tables, which feed the key handling, the bottom bar and the help;
 //! - [`task`] and [`console`]: the library calls a key asks for, and their results;
-//! - [`load`] and [`view`]: library records turned into plain view models, every stored
-//!   string escaped on the way ([`shown::Shown`]);
+//! - [`load`] and [`view`] (and per screen [`deploy`], [`training`], [`featureset`],
+//!   [`report`]): library records turned into plain view models, every stored string
+//!   escaped on the way ([`shown::Shown`]);
 //! - [`ui`]: drawing functions that only read the state;
 //! - [`run`]: the event loop, generic over the ratatui backend, so every screen is drawn into
 //!   a `TestBackend` in tests. Terminal set-up and tear-down are the binary's.
@@ -43,6 +45,7 @@ pub mod load;
 pub mod report;
 pub mod secret;
 pub mod shown;
+pub mod state;
 pub mod task;
 pub mod training;
 pub mod ui;
