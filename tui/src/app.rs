@@ -534,9 +534,10 @@ impl App {
         }
     }
 
-    /// The model `slot` holds, in words, from whichever registry is loaded.
+    /// The model `slot` holds, in words, from the screen's own data (the Deploy screen's
+    /// slots, else the registry just loaded for the Models screen).
     pub fn holder(&self, slot: &str) -> String {
-        if !self.slots.view.slots.is_empty() {
+        if self.screen == Screen::Deploy {
             return deploy::holder_says(&self.slots.view, slot);
         }
         self.models

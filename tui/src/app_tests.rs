@@ -521,3 +521,27 @@ fn c_opens_the_model_card_over_the_list_and_q_closes_only_the_card() {
     assert!(app.models.card.is_none() && !app.quit);
     assert_eq!(app.models.list.selected, 1, "back on the list where it was");
 }
+
+#[test]
+fn a_deployment_asked_from_the_models_screen_names_the_holder_from_the_fresh_registry() {
+    let mut app = App::new(Some("dana"));
+    // The Deploy screen was visited earlier: its view says production holds a model...
+    press(&mut app, &[KeyCode::Char('6')]);
+    app.apply(Outcome::Slots(Ok(slots_view())));
+    // ...but the registry loaded since says churn-logreg holds it now.
+    press(&mut app, &[KeyCode::Char('5')]);
+    let mut fresh = model("churn-logreg");
+    fresh.id = Shown::new("fedcba9876543210");
+    fresh.deployed = Some(Shown::new("canary,production"));
+    app.apply(Outcome::Models {
+        rows: Ok(vec![model("credit-mlp"), fresh]),
+        detail: None,
+    });
+    assert_eq!(app.holder("production"), "model fedcba987654 churn-logreg");
+    press(&mut app, &[KeyCode::Char('6')]);
+    assert_eq!(
+        app.holder("production"),
+        "model 0123456789ab credit-mlp",
+        "on the Deploy screen, its own view"
+    );
+}
