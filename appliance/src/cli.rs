@@ -197,6 +197,8 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
     /// thresholds, revocations.
     #[command(subcommand)]
     Policy(crate::cli_keys::PolicyCmd),
+    /// Start the operator console (airlock-tui, installed beside airlock) on this home.
+    Tui(crate::cli_tui::TuiArgs),
     /// Run two sites, "lab" and "plant", through the whole path on synthetic data.
     Demo {
         /// Keep the homes (lab/, plant/) and media (media/) here; the folder must be new or empty.
@@ -609,6 +611,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Harden(cmd) => return crate::cli_ops::harden(&home_dir, out, cmd),
         Command::Audit(cmd) => return crate::cli_ops::audit_cmd(&home_dir, out, cmd),
         Command::Demo { workdir } => return run_demo(out, workdir),
+        Command::Tui(a) => return crate::cli_tui::run(&home_dir, out.json, a),
         Command::Keys(cmd) => return crate::cli_keys::keys(&home_dir, out, cmd),
         Command::Policy(cmd) => return crate::cli_keys::policy_cmd(&home_dir, out, cmd),
     }

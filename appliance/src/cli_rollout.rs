@@ -65,34 +65,7 @@ pub struct RollbackArgs {
 fn show(out: Out, id: &Digest, d: &Deployment) -> Result<i32> {
     let mut v = serde_json::to_value(d).map_err(|e| Error::Rejected(e.to_string()))?;
     v["id"] = json!(id.hex());
-    out.emit(&v, |_| {
-        let what = match d.action {
-            airlock::lifecycle::Action::Retire => format!("slot {} emptied", d.slot),
-            airlock::lifecycle::Action::Promote => {
-                format!("model {} promoted to {}", d.model.short(), d.slot)
-            }
-            airlock::lifecycle::Action::Rollback => {
-                format!("slot {} rolled back to model {}", d.slot, d.model.short())
-            }
-            airlock::lifecycle::Action::Deploy => {
-                format!("model {} deployed to {}", d.model.short(), d.slot)
-            }
-        };
-        out.line(format_args!(
-            "{what}{}{}{} (record {})",
-            d.percent
-                .map(|p| format!(" for {p}% of requests"))
-                .unwrap_or_default(),
-            d.threshold
-                .map(|t| format!(" at decision threshold {t}"))
-                .unwrap_or_default(),
-            d.previous
-                .filter(|p| *p != d.model)
-                .map(|p| format!(" (replacing {})", p.short()))
-                .unwrap_or_default(),
-            id.short()
-        ))
-    });
+    out.emit(&v, |_| out.line(rollout::line(id, d)));
     Ok(0)
 }
 

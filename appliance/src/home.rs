@@ -55,6 +55,8 @@ pub struct Home {
     read_only: bool,
     /// Where this home reads the time (the system clock but in tests).
     clock: Clock,
+    /// Closed by [`Home::close`]: dropping it does nothing more.
+    closed: bool,
     /// Held for the home's lifetime; declared last so it is released after
     /// the store is closed.
     _lock: std::fs::File,
@@ -98,7 +100,7 @@ impl Home {
             ("created_at", clock.now().to_string()),
             ("export_sequence", "0".to_string()),
         ];
-        let lock = lock(root)?;
+        let lock = lock(root, &mut Waiting::Stderr)?;
         let conn = db::create(&root.join("store.db"), &meta)?;
         let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
         let mut home = Home {
@@ -110,6 +112,7 @@ impl Home {
             conn,
             read_only: false,
             clock,
+            closed: false,
         };
         home.record(AuditEntry::new(
             "home.init",
@@ -123,14 +126,14 @@ impl Home {
     /// Opens an existing home, loading its keys and checking that they are
     /// the keys this home was created with.
     pub fn open(root: &Path) -> Result<Home> {
-        Home::open_with(root, false, Clock::System)
+        Home::open_with(root, false, Clock::System, &mut Waiting::Stderr)
     }
 
     /// [`Home::open`] with the clock it reads the time from: a
     /// [`SetClock`](crate::time::SetClock) in tests of the freshness and
     /// expiry rules and of record times.
     pub fn open_with_clock(root: &Path, clock: Clock) -> Result<Home> {
-        Home::open_with(root, false, clock)
+        Home::open_with(root, false, clock, &mut Waiting::Stderr)
     }
 
     /// Opens an existing home for a command that changes nothing: the same lock
@@ -143,10 +146,28 @@ impl Home {
     /// `vault/tmp`, the home is opened for writing so they are cleaned up and
     /// recorded first, as every command does.
     pub fn open_read_only(root: &Path) -> Result<Home> {
-        Home::open_with(root, true, Clock::System)
+        Home::open_with(root, true, Clock::System, &mut Waiting::Stderr)
     }
 
-    fn open_with(root: &Path, read_only: bool, clock: Clock) -> Result<Home> {
+    /// [`Home::open`], saying that it waits for another command (the home's lock is held) as
+    /// `waiting` says, not on stderr: a front end that draws the screen itself (the console)
+    /// shows it there instead of having the line written over its drawing.
+    pub fn open_waiting(root: &Path, mut waiting: Waiting<'_>) -> Result<Home> {
+        Home::open_with(root, false, Clock::System, &mut waiting)
+    }
+
+    /// [`Home::open_read_only`], saying that it waits as `waiting` says
+    /// ([`Home::open_waiting`]).
+    pub fn open_read_only_waiting(root: &Path, mut waiting: Waiting<'_>) -> Result<Home> {
+        Home::open_with(root, true, Clock::System, &mut waiting)
+    }
+
+    fn open_with(
+        root: &Path,
+        read_only: bool,
+        clock: Clock,
+        waiting: &mut Waiting<'_>,
+    ) -> Result<Home> {
         if !root.join("store.db").is_file() {
             return Err(Error::NotFound(format!(
                 "{} is not an Airlock home (no store.db); run `airlock init --site NAME` or pass --home",
@@ -155,13 +176,13 @@ impl Home {
         }
         check_layout(root)?;
         let lock = if read_only {
-            lock_read_only(root)?
+            lock_read_only(root, waiting)?
         } else {
-            lock(root)?
+            lock(root, waiting)?
         };
         if read_only && recovery_pending(root) {
             drop(lock);
-            return Home::open_with(root, false, clock);
+            return Home::open_with(root, false, clock, waiting);
         }
         let conn = if read_only {
             db::open_read_only(&root.join("store.db"))?
@@ -173,7 +194,7 @@ impl Home {
             // anything reads it, read-only command or not.
             drop(conn);
             drop(lock);
-            return Home::open_with(root, false, clock);
+            return Home::open_with(root, false, clock, waiting);
         }
         let key_dir = root.join("keys");
         let keys = SiteKeys::load(&key_dir)?;
@@ -210,6 +231,7 @@ impl Home {
             conn,
             read_only,
             clock,
+            closed: false,
         };
         // A store of an older schema is upgraded in place, once, with its
         // audit record, before anything else reads it.
@@ -357,9 +379,25 @@ impl Home {
     }
 }
 
+impl Home {
+    /// Closes the home as dropping it does (the staging area cleaned, the audit log's head
+    /// signed into the checkpoint), but returns a checkpoint that could not be written as an
+    /// error, where dropping it prints a warning on stderr: for a front end that draws the
+    /// screen itself (the console) and shows the warning there.
+    pub fn close(mut self) -> Result<()> {
+        self.closed = true;
+        if self.read_only {
+            return Ok(());
+        }
+        // Best effort, as on drop: whatever is left is cleaned at the next start.
+        let _ = self.settle();
+        self.checkpoint()
+    }
+}
+
 impl Drop for Home {
     fn drop(&mut self) {
-        if self.read_only {
+        if self.read_only || self.closed {
             return;
         }
         // Best effort: whatever is left is cleaned at the next start.
@@ -419,9 +457,20 @@ fn check_layout(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Takes the home's exclusive lock, waiting (and saying so) while another
+/// How opening a home says that it waits for another command to finish with it (the home's
+/// lock is held by another process).
+pub enum Waiting<'a> {
+    /// `waiting for another airlock command working on HOME to finish...` on stderr: what
+    /// the command line prints.
+    Stderr,
+    /// Calls this with the home's folder, then waits. The console draws it on its screen,
+    /// where a line on stderr would be written over its drawing.
+    Call(&'a mut dyn FnMut(&Path)),
+}
+
+/// Takes the home's exclusive lock, waiting (and saying so, as `waiting` says) while another
 /// command holds it.
-fn lock(root: &Path) -> Result<std::fs::File> {
+fn lock(root: &Path, waiting: &mut Waiting<'_>) -> Result<std::fs::File> {
     let path = root.join("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -432,12 +481,12 @@ fn lock(root: &Path) -> Result<std::fs::File> {
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&path)
         .at(&path)?;
-    wait_for(file, root)
+    wait_for(file, root, waiting)
 }
 
 /// The same lock, taken through a read-only descriptor (`flock` needs no
 /// write access), so that nothing is written; the file is made only if missing.
-fn lock_read_only(root: &Path) -> Result<std::fs::File> {
+fn lock_read_only(root: &Path, waiting: &mut Waiting<'_>) -> Result<std::fs::File> {
     let path = root.join("lock");
     let opened = std::fs::OpenOptions::new()
         .read(true)
@@ -445,8 +494,8 @@ fn lock_read_only(root: &Path) -> Result<std::fs::File> {
         .custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits())
         .open(&path);
     match opened {
-        Ok(file) => wait_for(file, root),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => lock(root),
+        Ok(file) => wait_for(file, root, waiting),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => lock(root, waiting),
         Err(e) => Err(Error::io(&path, e)),
     }
 }
@@ -456,15 +505,18 @@ fn recovery_pending(root: &Path) -> bool {
     std::fs::read_dir(root.join("vault").join("tmp")).is_ok_and(|mut d| d.next().is_some())
 }
 
-fn wait_for(file: std::fs::File, root: &Path) -> Result<std::fs::File> {
+fn wait_for(file: std::fs::File, root: &Path, waiting: &mut Waiting<'_>) -> Result<std::fs::File> {
     let path = root.join("lock");
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => {
-            eprintln!(
-                "waiting for another airlock command working on {} to finish...",
-                root.display()
-            );
+            match waiting {
+                Waiting::Stderr => eprintln!(
+                    "waiting for another airlock command working on {} to finish...",
+                    root.display()
+                ),
+                Waiting::Call(say) => say(root),
+            }
             file.lock().at(&path)?;
             Ok(file)
         }
@@ -475,6 +527,48 @@ fn wait_for(file: std::fs::File, root: &Path) -> Result<std::fs::File> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_front_end_is_told_of_the_wait_instead_of_stderr_and_then_gets_the_home() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("h");
+        drop(Home::init(&root, "lab".parse().expect("site")).expect("init"));
+        let held = Home::open(&root).expect("open");
+        let (told, heard) = std::sync::mpsc::channel();
+        let r = root.clone();
+        let opener = std::thread::spawn(move || {
+            let mut say = |home: &Path| told.send(home.to_path_buf()).expect("send");
+            Home::open_read_only_waiting(&r, Waiting::Call(&mut say)).map(drop)
+        });
+        // Told before it waits, with the home's folder; it gets the home once released.
+        let home = heard
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("told of the wait");
+        assert_eq!(home, root);
+        assert!(!opener.is_finished(), "it waits while the lock is held");
+        drop(held);
+        opener
+            .join()
+            .expect("thread")
+            .expect("opened once released");
+    }
+
+    #[test]
+    fn close_signs_the_checkpoint_and_returns_its_failure_instead_of_printing_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("h");
+        let home = Home::init(&root, "lab".parse().expect("site")).expect("init");
+        home.close().expect("closed");
+        let mut home = Home::open(&root).expect("open");
+        home.record(AuditEntry::new("test.event", &[], json!({})))
+            .expect("record");
+        // The checkpoint's place taken by a folder: it cannot be written.
+        let checkpoint = root.join(audit::CHECKPOINT_FILE);
+        std::fs::remove_file(&checkpoint).expect("rm");
+        std::fs::create_dir(&checkpoint).expect("mkdir");
+        let err = home.close().expect_err("the checkpoint cannot be written");
+        assert!(err.to_string().contains(audit::CHECKPOINT_FILE), "{err}");
+    }
 
     #[test]
     fn the_layout_check_knows_the_operator_folder_by_its_name() {

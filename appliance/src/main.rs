@@ -19,6 +19,7 @@ mod cli_monitor;
 mod cli_ops;
 mod cli_rollout;
 mod cli_train;
+mod cli_tui;
 mod output;
 
 use std::process::ExitCode;

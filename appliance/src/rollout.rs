@@ -436,24 +436,22 @@ fn earlier_models(home: &Home, slot: &str) -> Result<Vec<Digest>> {
     Ok(ids.into_iter().filter(|m| seen.insert(*m)).collect())
 }
 
-/// Rolls `slot` back: production to the model it held before the current one (or `to`, which
-/// it must have held), checked as a deploy under today's policy; canary and shadow to empty
-/// (or to `to`). `reason` is recorded. `operator` is who does it (an operator holding the
-/// deploy role; `None` only for the node's own automatic rollback under a trust policy
-/// that allows it, never from the command line).
-pub fn rollback(
-    home: &mut Home,
+/// Where a rollback of `slot` goes, as [`rollback`] decides it (before its checks of the
+/// model, the operator and the reason): `to`, which the slot must have held before its current
+/// model; else, for canary and shadow, nowhere (`None`: the slot is emptied); else the newest
+/// model the slot held other than its current one. An error when the slot is empty or there
+/// is nothing to go back to, with the message `rollback` would give. The console shows it
+/// before asking.
+pub fn rollback_target(home: &Home, slot: &str, to: Option<&Digest>) -> Result<Option<Digest>> {
+    Ok(plan_rollback(home, slot, to)?.1)
+}
+
+/// The slot's current deployment and [`rollback_target`].
+fn plan_rollback(
+    home: &Home,
     slot: &str,
     to: Option<&Digest>,
-    operator: Option<&Operator>,
-    reason: &str,
-) -> Result<(Digest, Deployment)> {
-    crate::text::check_free_text("--reason", reason)?;
-    if reason.trim().is_empty() || reason.len() > 2000 {
-        return Err(Error::Rejected(
-            "a rollback needs a --reason of 1 to 2000 characters".into(),
-        ));
-    }
+) -> Result<(Deployment, Option<Digest>)> {
     let (_, now) = current(home, slot)?
         .ok_or_else(|| Error::NotFound(format!("slot {slot:?} is empty; nothing to roll back")))?;
     let target = match to {
@@ -479,6 +477,53 @@ pub fn rollback(
                 })?,
         ),
     };
+    Ok((now, target))
+}
+
+/// The line `airlock deploy`, `promote` and `rollback` print for the deployment record `id`
+/// (the console shows the same).
+pub fn line(id: &Digest, d: &Deployment) -> String {
+    let what = match d.action {
+        Action::Retire => format!("slot {} emptied", d.slot),
+        Action::Promote => format!("model {} promoted to {}", d.model.short(), d.slot),
+        Action::Rollback => format!("slot {} rolled back to model {}", d.slot, d.model.short()),
+        Action::Deploy => format!("model {} deployed to {}", d.model.short(), d.slot),
+    };
+    format!(
+        "{what}{}{}{} (record {})",
+        d.percent
+            .map(|p| format!(" for {p}% of requests"))
+            .unwrap_or_default(),
+        d.threshold
+            .map(|t| format!(" at decision threshold {t}"))
+            .unwrap_or_default(),
+        d.previous
+            .filter(|p| *p != d.model)
+            .map(|p| format!(" (replacing {})", p.short()))
+            .unwrap_or_default(),
+        id.short()
+    )
+}
+
+/// Rolls `slot` back: production to the model it held before the current one (or `to`, which
+/// it must have held), checked as a deploy under today's policy; canary and shadow to empty
+/// (or to `to`). `reason` is recorded. `operator` is who does it (an operator holding the
+/// deploy role; `None` only for the node's own automatic rollback under a trust policy
+/// that allows it, never from the command line).
+pub fn rollback(
+    home: &mut Home,
+    slot: &str,
+    to: Option<&Digest>,
+    operator: Option<&Operator>,
+    reason: &str,
+) -> Result<(Digest, Deployment)> {
+    crate::text::check_free_text("--reason", reason)?;
+    if reason.trim().is_empty() || reason.len() > 2000 {
+        return Err(Error::Rejected(
+            "a rollback needs a --reason of 1 to 2000 characters".into(),
+        ));
+    }
+    let (now, target) = plan_rollback(home, slot, to)?;
     let (dep, cleared) = match target {
         Some(m) => {
             let cleared = clear(home, &m, slot, operator)?;

@@ -10,6 +10,7 @@ mod audit_log;
 mod bundle_trust;
 mod bundles;
 mod card;
+mod console;
 mod contracts;
 mod crash;
 mod demo;

@@ -6,37 +6,49 @@ use airlock::error::exit;
 use airlock::text;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::deploy;
+use crate::form::{self, Confirm, Field, Intent};
 use crate::keys::{self, Action, Binding};
-use crate::secret::SecretInput;
 use crate::shown::Shown;
+pub use crate::state::{
+    AuditState, DataList, DataState, DeployState, DetailState, FeaturesState, ListState,
+    ModelsState, ProfileState, TrainingState,
+};
 use crate::task::{Outcome, Task};
-use crate::view::{AuditRow, DataView, DatasetProfile, ErrorView, ModelDetail, ModelRow, Overview};
+use crate::view::{ErrorView, Overview};
 
 /// Lines moved by PgUp and PgDn.
 pub const PAGE: usize = 10;
 
-/// Longest note or slot name typed (the library refuses a note over 2000 characters).
-const MAX_TEXT: usize = 2000;
-
-/// The screens, each one key.
+/// The screens, each one key. The keys follow the issue's order of screens, so screens to
+/// come (7 Monitor, 8 Media) take the keys between without moving any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     /// Site, keys, policy, deployments, audit and air-gap status.
     Overview,
     /// Datasets, their profiles, contracts.
     Data,
+    /// Feature set versions, their transforms and frozen parameters.
+    Features,
+    /// Training runs: settings, loss and score per epoch, metrics per slice.
+    Training,
     /// The model registry, a model's detail; approve and deploy.
     Models,
+    /// Slots and their models; deploy, promote, roll back.
+    Deploy,
     /// The audit log.
     Audit,
 }
 
 impl Screen {
     /// Every screen, in key order.
-    pub const ALL: [Screen; 4] = [
+    pub const ALL: [Screen; 7] = [
         Screen::Overview,
         Screen::Data,
+        Screen::Features,
+        Screen::Training,
         Screen::Models,
+        Screen::Deploy,
         Screen::Audit,
     ];
 
@@ -45,7 +57,10 @@ impl Screen {
         match self {
             Screen::Overview => "Overview",
             Screen::Data => "Data",
+            Screen::Features => "Features",
+            Screen::Training => "Training",
             Screen::Models => "Models",
+            Screen::Deploy => "Deploy",
             Screen::Audit => "Audit",
         }
     }
@@ -55,154 +70,13 @@ impl Screen {
         match self {
             Screen::Overview => '1',
             Screen::Data => '2',
-            Screen::Models => '3',
-            Screen::Audit => '4',
+            Screen::Features => '3',
+            Screen::Training => '4',
+            Screen::Models => '5',
+            Screen::Deploy => '6',
+            Screen::Audit => '9',
         }
     }
-}
-
-/// A list's selection and filter.
-#[derive(Clone, Debug, Default)]
-pub struct ListState {
-    /// The selected row among those the filter keeps.
-    pub selected: usize,
-    /// The filter text (only characters safe to draw are accepted).
-    pub filter: String,
-    /// Whether the filter is being typed.
-    pub editing: bool,
-}
-
-/// The Data screen.
-#[derive(Debug, Default)]
-pub struct DataState {
-    /// Datasets and contracts.
-    pub view: DataView,
-    /// The selected dataset.
-    pub selected: usize,
-    /// The open profile.
-    pub profile: Option<ProfileState>,
-}
-
-/// An open dataset profile.
-#[derive(Debug)]
-pub struct ProfileState {
-    /// The profile.
-    pub profile: DatasetProfile,
-    /// The selected column.
-    pub column: usize,
-}
-
-/// The Models screen.
-#[derive(Debug, Default)]
-pub struct ModelsState {
-    /// The registry, newest first.
-    pub rows: Vec<ModelRow>,
-    /// Selection and filter.
-    pub list: ListState,
-    /// The open model.
-    pub detail: Option<DetailState>,
-}
-
-impl ModelsState {
-    /// The rows the filter keeps.
-    pub fn visible(&self) -> Vec<&ModelRow> {
-        self.rows
-            .iter()
-            .filter(|r| r.matches(&self.list.filter))
-            .collect()
-    }
-
-    /// The model an action applies to: the open one, else the selected one.
-    pub fn current(&self) -> Option<&ModelRow> {
-        match &self.detail {
-            Some(d) => Some(&d.detail.row),
-            None => self.visible().get(self.list.selected).copied(),
-        }
-    }
-}
-
-/// An open model detail.
-#[derive(Debug)]
-pub struct DetailState {
-    /// The detail.
-    pub detail: ModelDetail,
-    /// Lines scrolled.
-    pub scroll: usize,
-}
-
-/// The Audit screen.
-#[derive(Debug, Default)]
-pub struct AuditState {
-    /// The log, oldest first (as stored); shown newest first.
-    pub rows: Vec<AuditRow>,
-    /// Selection (in the newest-first order) and filter.
-    pub list: ListState,
-    /// The open record: its number, and lines scrolled.
-    pub record: Option<(i64, usize)>,
-}
-
-impl AuditState {
-    /// The records the filter keeps, newest first.
-    pub fn visible(&self) -> Vec<&AuditRow> {
-        self.rows
-            .iter()
-            .rev()
-            .filter(|r| r.matches(&self.list.filter))
-            .collect()
-    }
-
-    /// The open record.
-    pub fn open(&self) -> Option<&AuditRow> {
-        let (seq, _) = self.record?;
-        self.rows.iter().find(|r| r.seq == seq)
-    }
-}
-
-/// What a confirmation is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Intent {
-    /// `airlock approve`.
-    Approve,
-    /// `airlock deploy`.
-    Deploy,
-}
-
-impl Intent {
-    /// The button that does it.
-    pub fn verb(self) -> &'static str {
-        match self {
-            Intent::Approve => "Approve",
-            Intent::Deploy => "Deploy",
-        }
-    }
-}
-
-/// Where the keyboard is in a confirmation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Focus {
-    /// The note (approve) or slot (deploy).
-    Text,
-    /// The passphrase.
-    Passphrase,
-    /// The Cancel button, the default.
-    Cancel,
-    /// The button that signs.
-    Confirm,
-}
-
-/// A confirmation of an action signed with the operator's key.
-#[derive(Debug)]
-pub struct Confirm {
-    /// Approve or deploy.
-    pub intent: Intent,
-    /// The model.
-    pub model: ModelRow,
-    /// The note (approve) or the slot (deploy), as typed.
-    pub text: String,
-    /// The passphrase: never drawn, wiped when the dialog closes.
-    pub pass: SecretInput,
-    /// Where the keyboard is.
-    pub focus: Focus,
 }
 
 /// A dialog over the screen.
@@ -239,6 +113,12 @@ pub struct App {
     pub data: DataState,
     /// The Models screen.
     pub models: ModelsState,
+    /// The Features screen.
+    pub features: FeaturesState,
+    /// The Training screen.
+    pub training: TrainingState,
+    /// The Deploy screen.
+    pub slots: DeployState,
     /// The Audit screen.
     pub audit: AuditState,
     /// Whether the keys of the current view are shown.
@@ -261,6 +141,9 @@ impl App {
             overview: None,
             data: DataState::default(),
             models: ModelsState::default(),
+            features: FeaturesState::default(),
+            training: TrainingState::default(),
+            slots: DeployState::default(),
             audit: AuditState::default(),
             help: false,
             dialog: None,
@@ -291,10 +174,20 @@ impl App {
         match self.screen {
             Screen::Overview => keys::OVERVIEW,
             Screen::Data if self.data.profile.is_some() => keys::DATA_PROFILE,
+            Screen::Data if self.data.diff.is_some() || self.data.record.is_some() => {
+                keys::TEXT_DETAIL
+            }
             Screen::Data => keys::DATA_LIST,
+            Screen::Features if self.features.detail.is_some() => keys::TEXT_DETAIL,
+            Screen::Features => keys::FEATURES_LIST,
+            Screen::Training if self.training.list.editing => keys::FILTER_EDIT,
+            Screen::Training if self.training.detail.is_some() => keys::TRAINING_DETAIL,
+            Screen::Training => keys::TRAINING_LIST,
             Screen::Models if self.models.list.editing => keys::FILTER_EDIT,
+            Screen::Models if self.models.card.is_some() => keys::TEXT_DETAIL,
             Screen::Models if self.models.detail.is_some() => keys::MODELS_DETAIL,
             Screen::Models => keys::MODELS_LIST,
+            Screen::Deploy => keys::SLOTS,
             Screen::Audit if self.audit.list.editing => keys::FILTER_EDIT,
             Screen::Audit if self.audit.record.is_some() => keys::AUDIT_RECORD,
             Screen::Audit => keys::AUDIT_LIST,
@@ -303,7 +196,11 @@ impl App {
 
     /// Whether the global keys (screens, reload, help, quit) apply now.
     pub fn global_keys(&self) -> bool {
-        !self.help && self.dialog.is_none() && !self.models.list.editing && !self.audit.list.editing
+        !self.help
+            && self.dialog.is_none()
+            && !self.models.list.editing
+            && !self.audit.list.editing
+            && !self.training.list.editing
     }
 
     /// Handles a key; returns the library work it asks for, if any.
@@ -336,6 +233,7 @@ impl App {
     fn editing_list(&mut self) -> Option<&mut ListState> {
         match self.screen {
             Screen::Models if self.models.list.editing => Some(&mut self.models.list),
+            Screen::Training if self.training.list.editing => Some(&mut self.training.list),
             Screen::Audit if self.audit.list.editing => Some(&mut self.audit.list),
             _ => None,
         }
@@ -346,9 +244,18 @@ impl App {
         match self.screen {
             Screen::Overview => Task::Overview,
             Screen::Data => Task::Data,
+            Screen::Features => match &self.features.detail {
+                Some((d, _)) => Task::Set(d.row.clone()),
+                None => Task::Sets,
+            },
+            Screen::Training => match &self.training.detail {
+                Some((d, _)) => Task::Run(d.row.id_hex.clone()),
+                None => Task::Runs,
+            },
             Screen::Models => Task::Models {
                 open: self.models.detail.as_ref().map(|d| d.detail.row.clone()),
             },
+            Screen::Deploy => Task::Slots,
             Screen::Audit => Task::Audit,
         }
     }
@@ -373,34 +280,103 @@ impl App {
             Action::Filter => match self.screen {
                 Screen::Models => self.models.list.editing = true,
                 Screen::Audit => self.audit.list.editing = true,
+                Screen::Training => self.training.list.editing = true,
                 _ => {}
             },
             Action::Verify => return Some(Task::VerifyAudit),
-            Action::Approve => self.ask(Intent::Approve),
-            Action::Deploy => self.ask(Intent::Deploy),
+            Action::NextList => {
+                self.data.focus = match self.data.focus {
+                    DataList::Datasets => DataList::Contracts,
+                    DataList::Contracts => DataList::Refused,
+                    DataList::Refused => DataList::Datasets,
+                }
+            }
+            Action::Approve => {
+                if let Some(m) = self.models.current().cloned() {
+                    self.ask(Intent::Approve(Box::new(m)), form::approve_fields());
+                }
+            }
+            Action::Deploy => self.ask_deploy(),
+            Action::Card => {
+                return self.models.current().map(|m| Task::Card(m.id_hex.clone()));
+            }
+            Action::Promote => self.ask(Intent::Promote, vec![]),
+            Action::Rollback => {
+                let slot = self.slots.slot().unwrap_or(rollout_default()).to_string();
+                self.ask(Intent::Rollback, form::rollback_fields(&slot));
+            }
         }
         None
     }
 
     fn back(&mut self) {
         match self.screen {
-            Screen::Data => self.data.profile = None,
+            Screen::Data => {
+                self.data.profile = None;
+                self.data.diff = None;
+                self.data.record = None;
+            }
+            Screen::Models if self.models.card.is_some() => self.models.card = None,
             Screen::Models => self.models.detail = None,
             Screen::Audit => self.audit.record = None,
-            Screen::Overview => {}
+            Screen::Features => self.features.detail = None,
+            Screen::Training => self.training.detail = None,
+            Screen::Overview | Screen::Deploy => {}
         }
     }
 
     fn step(&mut self, action: Action) {
         match self.screen {
             Screen::Overview => {}
-            Screen::Data => match &mut self.data.profile {
-                Some(p) => p.column = moved(p.column, p.profile.columns.len(), action),
+            Screen::Features => match &mut self.features.detail {
+                Some((d, scroll)) => *scroll = moved(*scroll, d.text().len(), action),
                 None => {
-                    self.data.selected =
-                        moved(self.data.selected, self.data.view.datasets.len(), action)
+                    self.features.selected =
+                        moved(self.features.selected, self.features.rows.len(), action)
                 }
             },
+            Screen::Training => {
+                let len = self.training.visible().len();
+                match &mut self.training.detail {
+                    Some((d, scroll)) => *scroll = moved(*scroll, d.slices.len(), action),
+                    None => {
+                        self.training.list.selected =
+                            moved(self.training.list.selected, len, action)
+                    }
+                }
+            }
+            Screen::Deploy => {
+                self.slots.selected =
+                    moved(self.slots.selected, self.slots.view.slots.len(), action)
+            }
+            Screen::Data => {
+                let d = &mut self.data;
+                let record_len = d.open_record().map_or(0, |(r, _)| r.text().len());
+                if let Some(p) = &mut d.profile {
+                    p.column = moved(p.column, p.profile.columns.len(), action);
+                } else if let Some((diff, scroll)) = &mut d.diff {
+                    *scroll = moved(*scroll, diff.text().len(), action);
+                } else if let Some((_, scroll)) = &mut d.record {
+                    *scroll = moved(*scroll, record_len, action);
+                } else {
+                    match d.focus {
+                        DataList::Datasets => {
+                            d.selected = moved(d.selected, d.view.datasets.len(), action)
+                        }
+                        DataList::Contracts => {
+                            d.contract = moved(d.contract, d.view.contracts.len(), action)
+                        }
+                        DataList::Refused => {
+                            d.refusal = moved(d.refusal, d.view.refused.len(), action)
+                        }
+                    }
+                }
+            }
+            Screen::Models if self.models.card.is_some() => {
+                if let Some((c, scroll)) = &mut self.models.card {
+                    *scroll = moved(*scroll, c.lines.len(), action);
+                }
+            }
             Screen::Models => {
                 let len = self.models.visible().len();
                 match &mut self.models.detail {
@@ -423,13 +399,38 @@ impl App {
 
     fn open(&mut self) -> Option<Task> {
         match self.screen {
-            Screen::Overview => None,
-            Screen::Data => self
-                .data
-                .view
-                .datasets
-                .get(self.data.selected)
-                .map(|d| Task::Profile(d.key.clone())),
+            Screen::Overview | Screen::Deploy => None,
+            Screen::Features => self
+                .features
+                .rows
+                .get(self.features.selected)
+                .cloned()
+                .map(Task::Set),
+            Screen::Training => self
+                .training
+                .visible()
+                .get(self.training.list.selected)
+                .map(|r| Task::Run(r.id_hex.clone())),
+            Screen::Data => match self.data.focus {
+                DataList::Datasets => self
+                    .data
+                    .view
+                    .datasets
+                    .get(self.data.selected)
+                    .map(|d| Task::Profile(d.key.clone())),
+                DataList::Contracts => self
+                    .data
+                    .view
+                    .contracts
+                    .get(self.data.contract)
+                    .map(|c| Task::ContractDiff(c.key.clone())),
+                DataList::Refused => {
+                    if self.data.refusal < self.data.view.refused.len() {
+                        self.data.record = Some((self.data.refusal, 0));
+                    }
+                    None
+                }
+            },
             Screen::Models => self.models.current().cloned().map(Task::Model),
             Screen::Audit => {
                 let seq = self
@@ -443,10 +444,8 @@ impl App {
         }
     }
 
-    fn ask(&mut self, intent: Intent) {
-        let Some(model) = self.models.current().cloned() else {
-            return;
-        };
+    /// Opens a confirmation for `intent`, or says how to start the console with an operator.
+    fn ask(&mut self, intent: Intent, fields: Vec<Field>) {
         if self.operator.is_none() {
             self.dialog = Some(Dialog::Error {
                 title: intent.verb(),
@@ -455,8 +454,10 @@ impl App {
                         "{} needs an operator's signature: start the console with --operator NAME \
                          (an operator made with `airlock keys operator new NAME`)",
                         match intent {
-                            Intent::Approve => "approving a model",
+                            Intent::Approve(_) => "approving a model",
                             Intent::Deploy => "deploying a model",
+                            Intent::Promote => "promoting the canary",
+                            Intent::Rollback => "rolling a slot back",
                         }
                     ),
                     exit::USAGE,
@@ -464,16 +465,41 @@ impl App {
             });
             return;
         }
-        self.dialog = Some(Dialog::Confirm(Box::new(Confirm {
-            intent,
-            model,
-            text: match intent {
-                Intent::Approve => String::new(),
-                Intent::Deploy => "production".into(),
+        self.dialog = Some(Dialog::Confirm(Box::new(Confirm::new(intent, fields))));
+    }
+
+    /// Deploy: on the Models screen the model shown or selected, to production; on the Deploy
+    /// screen a model chosen from the registry (first those deployed nowhere) to the selected
+    /// slot, with its share when it has one.
+    fn ask_deploy(&mut self) {
+        let fields = match self.screen {
+            Screen::Deploy => {
+                let Some(slot) = self.slots.view.slots.get(self.slots.selected) else {
+                    return;
+                };
+                let held = slot.current.as_ref().map(|h| h.model.as_str());
+                let mut models = self.slots.view.models.clone();
+                // A stable sort: first the models deployed nowhere, newest first, then those
+                // in other slots, last the one this slot holds.
+                models.sort_by_key(|m| (Some(m.id_hex.as_str()) == held, m.deployed.is_some()));
+                let percent = slot
+                    .current
+                    .as_ref()
+                    .and_then(|h| h.percent)
+                    .map(|p| p.to_string())
+                    .unwrap_or_default();
+                form::deploy_fields(&models, slot.name.as_str(), &percent)
+            }
+            _ => match self.models.current() {
+                Some(m) => form::deploy_fields(std::slice::from_ref(m), rollout_default(), ""),
+                None => return,
             },
-            pass: SecretInput::default(),
-            focus: Focus::Text,
-        })));
+        };
+        if fields.first().is_some_and(|f| f.value().is_empty()) {
+            // No model to choose from.
+            return;
+        }
+        self.ask(Intent::Deploy, fields);
     }
 
     fn dialog_key(&mut self, key: KeyEvent) -> Option<Task> {
@@ -483,61 +509,53 @@ impl App {
             }
             return None;
         };
-        match key.code {
+        match c.on_key(key) {
+            form::Outcome::Stay => None,
             // Dropping the dialog drops its passphrase field, which zeroizes it.
-            KeyCode::Esc => self.dialog = None,
-            KeyCode::Tab | KeyCode::Down => c.focus = next(c.focus),
-            KeyCode::BackTab | KeyCode::Up => c.focus = previous(c.focus),
-            KeyCode::Left | KeyCode::Right if matches!(c.focus, Focus::Cancel | Focus::Confirm) => {
-                c.focus = if c.focus == Focus::Cancel {
-                    Focus::Confirm
-                } else {
-                    Focus::Cancel
+            form::Outcome::Cancel => {
+                self.dialog = None;
+                None
+            }
+            form::Outcome::Submit => {
+                let Some(Dialog::Confirm(c)) = self.dialog.take() else {
+                    return None;
+                };
+                match c.submit() {
+                    Ok(task) => Some(task),
+                    Err(error) => {
+                        self.dialog = Some(Dialog::Error {
+                            title: "the form",
+                            error,
+                        });
+                        None
+                    }
                 }
             }
-            KeyCode::Enter => match c.focus {
-                Focus::Text => c.focus = Focus::Passphrase,
-                // Enter after typing the passphrase lands on Cancel: only a deliberate move
-                // to the action's button signs anything.
-                Focus::Passphrase => c.focus = Focus::Cancel,
-                Focus::Cancel => self.dialog = None,
-                Focus::Confirm => return self.confirmed(),
-            },
-            KeyCode::Backspace => match c.focus {
-                Focus::Text => {
-                    c.text.pop();
-                }
-                Focus::Passphrase => c.pass.pop(),
-                _ => {}
-            },
-            KeyCode::Char(ch) if !text::is_unsafe(ch) => match c.focus {
-                Focus::Text if c.text.chars().count() < MAX_TEXT => c.text.push(ch),
-                Focus::Passphrase => c.pass.push(ch),
-                _ => {}
-            },
-            _ => {}
         }
-        None
     }
 
-    fn confirmed(&mut self) -> Option<Task> {
-        let Some(Dialog::Confirm(mut c)) = self.dialog.take() else {
-            return None;
-        };
-        let pass = c.pass.take();
-        let text = std::mem::take(&mut c.text);
-        Some(match c.intent {
-            Intent::Approve => Task::Approve {
-                model: c.model,
-                note: text,
-                pass,
-            },
-            Intent::Deploy => Task::Deploy {
-                model: c.model,
-                slot: text,
-                pass,
-            },
-        })
+    /// The model `slot` holds, in words, from the screen's own data (the Deploy screen's
+    /// slots, else the registry just loaded for the Models screen).
+    pub fn holder(&self, slot: &str) -> String {
+        if self.screen == Screen::Deploy {
+            return deploy::holder_says(&self.slots.view, slot);
+        }
+        self.models
+            .rows
+            .iter()
+            .find(|r| {
+                r.deployed
+                    .as_ref()
+                    .is_some_and(|d| d.as_str().split(',').any(|s| s == slot))
+            })
+            .map(|r| {
+                format!(
+                    "model {} {}",
+                    r.id.as_str().chars().take(12).collect::<String>(),
+                    r.name
+                )
+            })
+            .unwrap_or_else(|| "nothing".into())
     }
 
     /// Applies a task's outcome; returns follow-up work (a reload after an action).
@@ -549,8 +567,14 @@ impl App {
             },
             Outcome::Data(r) => match r {
                 Ok(v) => {
-                    self.data.selected = self.data.selected.min(v.datasets.len().saturating_sub(1));
-                    self.data.view = v;
+                    let d = &mut self.data;
+                    d.selected = d.selected.min(v.datasets.len().saturating_sub(1));
+                    d.contract = d.contract.min(v.contracts.len().saturating_sub(1));
+                    d.refusal = d.refusal.min(v.refused.len().saturating_sub(1));
+                    if d.record.is_some_and(|(i, _)| i >= v.refused.len()) {
+                        d.record = None;
+                    }
+                    d.view = v;
                 }
                 Err(e) => self.fail("loading the data", e),
             },
@@ -611,6 +635,52 @@ impl App {
                     Err(e) => self.fail("audit verify", e),
                 }
             }
+            Outcome::Card(r) => match r {
+                Ok(c) => self.models.card = Some((c, 0)),
+                Err(e) => self.fail("the model card", e),
+            },
+            Outcome::Diff(r) => match r {
+                Ok(d) => self.data.diff = Some((d, 0)),
+                Err(e) => self.fail("contract diff", e),
+            },
+            Outcome::Sets(r) => match r {
+                Ok(rows) => {
+                    self.features.selected =
+                        self.features.selected.min(rows.len().saturating_sub(1));
+                    self.features.rows = rows;
+                }
+                Err(e) => self.fail("loading the feature sets", e),
+            },
+            Outcome::Set(r) => match r {
+                Ok(d) => {
+                    let scroll = self.features.detail.as_ref().map_or(0, |(_, s)| *s);
+                    self.features.detail = Some((d, scroll));
+                }
+                Err(e) => self.fail("loading the feature set", e),
+            },
+            Outcome::Runs(r) => match r {
+                Ok(rows) => {
+                    self.training.rows = rows;
+                    let len = self.training.visible().len();
+                    self.training.list.selected =
+                        self.training.list.selected.min(len.saturating_sub(1));
+                }
+                Err(e) => self.fail("loading the training runs", e),
+            },
+            Outcome::Run(r) => match r {
+                Ok(d) => {
+                    let scroll = self.training.detail.as_ref().map_or(0, |(_, s)| *s);
+                    self.training.detail = Some((d, scroll));
+                }
+                Err(e) => self.fail("loading the run", e),
+            },
+            Outcome::Slots(r) => match r {
+                Ok(v) => {
+                    self.slots.selected = self.slots.selected.min(v.slots.len().saturating_sub(1));
+                    self.slots.view = v;
+                }
+                Err(e) => self.fail("loading the slots", e),
+            },
             Outcome::Done { title, result } => {
                 match result {
                     Ok(text) => self.dialog = Some(Dialog::Message { title, text }),
@@ -643,22 +713,9 @@ fn moved(selected: usize, len: usize, action: Action) -> usize {
     .min(last)
 }
 
-fn next(f: Focus) -> Focus {
-    match f {
-        Focus::Text => Focus::Passphrase,
-        Focus::Passphrase => Focus::Cancel,
-        Focus::Cancel => Focus::Confirm,
-        Focus::Confirm => Focus::Text,
-    }
-}
-
-fn previous(f: Focus) -> Focus {
-    match f {
-        Focus::Text => Focus::Confirm,
-        Focus::Passphrase => Focus::Text,
-        Focus::Cancel => Focus::Passphrase,
-        Focus::Confirm => Focus::Cancel,
-    }
+/// The slot a deployment or rollback names when none is chosen (`--slot`'s default).
+fn rollout_default() -> &'static str {
+    airlock::rollout::PRODUCTION
 }
 
 fn filter_key(list: &mut ListState, code: KeyCode) {
@@ -683,277 +740,5 @@ fn filter_key(list: &mut ListState, code: KeyCode) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key(code: KeyCode) -> KeyEvent {
-        KeyEvent::new(code, KeyModifiers::NONE)
-    }
-
-    fn press(app: &mut App, codes: &[KeyCode]) -> Option<Task> {
-        let mut last = None;
-        for c in codes {
-            last = app.on_key(key(*c));
-        }
-        last
-    }
-
-    fn typed(app: &mut App, s: &str) {
-        for c in s.chars() {
-            assert!(app.on_key(key(KeyCode::Char(c))).is_none());
-        }
-    }
-
-    fn model(name: &str) -> ModelRow {
-        let s = Shown::new;
-        ModelRow {
-            id: s("0123456789abcdef"),
-            id_hex: "0123456789abcdef".into(),
-            name: s(name),
-            site: s("lab"),
-            task: s("binary"),
-            arch: s("mlp"),
-            dataset: s("credit@1"),
-            features: s("credit-features@1"),
-            score_name: s("roc_auc"),
-            score: 0.8,
-            gate: s("passed"),
-            approvals: 1,
-            deployed: None,
-        }
-    }
-
-    fn on_models(operator: Option<&str>) -> App {
-        let mut app = App::new(operator);
-        assert!(matches!(
-            app.on_key(key(KeyCode::Char('3'))),
-            Some(Task::Models { open: None })
-        ));
-        app.apply(Outcome::Models {
-            rows: Ok(vec![model("credit-mlp"), model("churn-logreg")]),
-            detail: None,
-        });
-        app
-    }
-
-    #[test]
-    fn digits_switch_screens_and_load_them() {
-        let mut app = App::new(None);
-        assert!(matches!(
-            app.on_key(key(KeyCode::Char('2'))),
-            Some(Task::Data)
-        ));
-        assert_eq!(app.screen, Screen::Data);
-        assert!(matches!(
-            app.on_key(key(KeyCode::Char('4'))),
-            Some(Task::Audit)
-        ));
-        assert!(matches!(
-            app.on_key(key(KeyCode::Char('r'))),
-            Some(Task::Audit)
-        ));
-        assert!(matches!(
-            app.on_key(key(KeyCode::Char('1'))),
-            Some(Task::Overview)
-        ));
-        assert_eq!(app.screen, Screen::Overview);
-    }
-
-    #[test]
-    fn q_quits_from_a_list_but_only_closes_a_detail() {
-        let mut app = on_models(None);
-        assert!(
-            matches!(app.on_key(key(KeyCode::Enter)), Some(Task::Model(m)) if m.name.as_str() == "credit-mlp")
-        );
-        app.models.detail = Some(DetailState {
-            detail: ModelDetail {
-                row: model("credit-mlp"),
-                holdout_rows: 10,
-                metrics: vec![],
-                epochs: (1, 1),
-                trained: Shown::default(),
-                device: Shown::default(),
-                approvals: vec![],
-                lineage: Err(ErrorView::new("x", 4)),
-            },
-            scroll: 0,
-        });
-        assert_eq!(app.bindings().as_ptr(), keys::MODELS_DETAIL.as_ptr());
-        assert!(press(&mut app, &[KeyCode::Char('q')]).is_none());
-        assert!(app.models.detail.is_none() && !app.quit);
-        press(&mut app, &[KeyCode::Esc]);
-        assert!(app.quit);
-    }
-
-    #[test]
-    fn selection_stays_within_the_list() {
-        let mut app = on_models(None);
-        press(&mut app, &[KeyCode::Up, KeyCode::Up]);
-        assert_eq!(app.models.list.selected, 0);
-        press(
-            &mut app,
-            &[
-                KeyCode::Down,
-                KeyCode::Down,
-                KeyCode::Down,
-                KeyCode::PageDown,
-            ],
-        );
-        assert_eq!(app.models.list.selected, 1);
-        press(&mut app, &[KeyCode::Home]);
-        assert_eq!(app.models.list.selected, 0);
-        press(&mut app, &[KeyCode::Char('G')]);
-        assert_eq!(app.models.list.selected, 1);
-    }
-
-    #[test]
-    fn the_filter_keeps_matching_rows_refuses_control_characters_and_esc_clears_it() {
-        let mut app = on_models(None);
-        press(&mut app, &[KeyCode::Down]);
-        press(&mut app, &[KeyCode::Char('/')]);
-        assert!(app.models.list.editing);
-        typed(&mut app, "CHURN");
-        // Keys that would act elsewhere are text while typing a filter.
-        assert!(!app.quit);
-        app.on_key(key(KeyCode::Char('\u{1b}')));
-        app.on_key(key(KeyCode::Char('\u{202e}')));
-        assert_eq!(app.models.list.filter, "CHURN");
-        assert_eq!(app.models.visible().len(), 1);
-        assert_eq!(app.models.list.selected, 0);
-        press(&mut app, &[KeyCode::Enter]);
-        assert!(!app.models.list.editing);
-        assert_eq!(
-            app.models.current().map(|m| m.name.as_str()),
-            Some("churn-logreg")
-        );
-        press(&mut app, &[KeyCode::Char('/'), KeyCode::Esc]);
-        assert!(app.models.list.filter.is_empty() && !app.models.list.editing);
-        assert_eq!(app.models.visible().len(), 2);
-    }
-
-    #[test]
-    fn approving_without_an_operator_says_how_and_asks_nothing() {
-        let mut app = on_models(None);
-        assert!(press(&mut app, &[KeyCode::Char('a')]).is_none());
-        match &app.dialog {
-            Some(Dialog::Error { error, .. }) => {
-                assert_eq!(error.exit_code, exit::USAGE);
-                assert!(error.message.as_str().contains("--operator NAME"));
-            }
-            other => panic!("{other:?}"),
-        }
-        press(&mut app, &[KeyCode::Enter]);
-        assert!(app.dialog.is_none());
-    }
-
-    #[test]
-    fn enter_after_the_passphrase_lands_on_cancel_which_signs_nothing() {
-        let mut app = on_models(Some("dana"));
-        assert!(press(&mut app, &[KeyCode::Char('d')]).is_none());
-        let Some(Dialog::Confirm(c)) = &app.dialog else {
-            panic!("no confirmation");
-        };
-        assert_eq!(
-            (c.intent, c.focus, c.text.as_str()),
-            (Intent::Deploy, Focus::Text, "production")
-        );
-        press(&mut app, &[KeyCode::Enter]);
-        typed(&mut app, "secret passphrase");
-        assert!(press(&mut app, &[KeyCode::Enter]).is_none());
-        let Some(Dialog::Confirm(c)) = &app.dialog else {
-            panic!("closed too early");
-        };
-        assert_eq!(c.focus, Focus::Cancel);
-        assert!(press(&mut app, &[KeyCode::Enter]).is_none());
-        assert!(app.dialog.is_none());
-    }
-
-    #[test]
-    fn esc_cancels_a_confirmation() {
-        let mut app = on_models(Some("dana"));
-        press(&mut app, &[KeyCode::Char('a'), KeyCode::Tab]);
-        typed(&mut app, "pass");
-        assert!(press(&mut app, &[KeyCode::Esc]).is_none());
-        assert!(app.dialog.is_none());
-    }
-
-    #[test]
-    fn only_the_action_button_signs_with_what_was_typed() {
-        let mut app = on_models(Some("dana"));
-        press(&mut app, &[KeyCode::Down]);
-        press(&mut app, &[KeyCode::Char('a')]);
-        typed(&mut app, "metrics reviewed");
-        press(&mut app, &[KeyCode::Backspace]);
-        press(&mut app, &[KeyCode::Enter]);
-        typed(&mut app, "pass phrase");
-        press(&mut app, &[KeyCode::Enter, KeyCode::Right]);
-        match press(&mut app, &[KeyCode::Enter]) {
-            Some(Task::Approve { model, note, .. }) => {
-                assert_eq!(model.name.as_str(), "churn-logreg");
-                assert_eq!(note, "metrics reviewe");
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(app.dialog.is_none());
-    }
-
-    #[test]
-    fn help_opens_and_any_key_closes_it_without_acting() {
-        let mut app = on_models(None);
-        press(&mut app, &[KeyCode::Char('?')]);
-        assert!(app.help);
-        assert_eq!(app.bindings().as_ptr(), keys::HELP.as_ptr());
-        assert!(press(&mut app, &[KeyCode::Char('q')]).is_none());
-        assert!(!app.help && !app.quit);
-    }
-
-    #[test]
-    fn ctrl_c_quits_even_from_a_dialog() {
-        let mut app = on_models(Some("dana"));
-        press(&mut app, &[KeyCode::Char('d')]);
-        app.on_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-        assert!(app.quit);
-    }
-
-    #[test]
-    fn an_action_s_result_is_shown_and_the_screen_reloaded() {
-        let mut app = on_models(Some("dana"));
-        let next = app.apply(Outcome::Done {
-            title: "deploy",
-            result: Err(ErrorView::new("model x is not approved", exit::REFUSED)),
-        });
-        assert!(matches!(next, Some(Task::Models { open: None })));
-        assert!(matches!(
-            &app.dialog,
-            Some(Dialog::Error {
-                title: "deploy",
-                ..
-            })
-        ));
-    }
-
-    #[test]
-    fn the_audit_list_is_newest_first_and_enter_opens_a_record() {
-        let mut app = App::new(None);
-        press(&mut app, &[KeyCode::Char('4')]);
-        let row = |seq: i64, action: &str| AuditRow {
-            seq,
-            time: Shown::new("2026-01-01T00:00:00Z"),
-            action: Shown::new(action),
-            actor: Shown::new("00aa"),
-            actor_name: Shown::new("site lab"),
-            subjects: vec![],
-            details: Shown::new("{}"),
-            details_block: Shown::new("{}"),
-        };
-        app.apply(Outcome::Audit(Ok(vec![
-            row(1, "home.init"),
-            row(2, "model.deploy"),
-        ])));
-        assert_eq!(app.audit.visible()[0].seq, 2);
-        press(&mut app, &[KeyCode::Down, KeyCode::Enter]);
-        assert_eq!(app.audit.open().map(|r| r.seq), Some(1));
-        press(&mut app, &[KeyCode::Esc]);
-        assert!(app.audit.record.is_none() && !app.quit);
-    }
-}
+#[path = "app_tests.rs"]
+mod tests;

@@ -37,10 +37,18 @@ pub enum Action {
     Filter,
     /// Run `audit verify`.
     Verify,
+    /// Move the keyboard to the screen's next list.
+    NextList,
+    /// Show the model card.
+    Card,
     /// Approve the selected model (asks first).
     Approve,
-    /// Deploy the selected model (asks first).
+    /// Deploy the selected model, or a model to the selected slot (asks first).
     Deploy,
+    /// Make the canary's model production's (asks first).
+    Promote,
+    /// Roll the selected slot back (asks first).
+    Rollback,
 }
 
 /// One key binding.
@@ -131,12 +139,19 @@ const APPROVE: Binding = bind(
     &[KeyCode::Char('a')],
     Some(Action::Approve),
 );
-const DEPLOY: Binding = bind(
+const DEPLOY_MODEL: Binding = bind(
     "d",
     Some("deploy"),
     "deploy the model to a slot (asks first; airlock deploy)",
     &[KeyCode::Char('d')],
     Some(Action::Deploy),
+);
+const CARD: Binding = bind(
+    "c",
+    Some("card"),
+    "the model card, from the verified records (airlock models card)",
+    &[KeyCode::Char('c')],
+    Some(Action::Card),
 );
 const BACK: Binding = bind(
     "q Esc",
@@ -165,15 +180,36 @@ pub static GLOBAL: &[Binding] = &[
     bind(
         "3",
         None,
-        "Models screen",
+        "Features screen",
         &[KeyCode::Char('3')],
-        Some(Action::Screen(Screen::Models)),
+        Some(Action::Screen(Screen::Features)),
     ),
     bind(
         "4",
         None,
-        "Audit screen",
+        "Training screen",
         &[KeyCode::Char('4')],
+        Some(Action::Screen(Screen::Training)),
+    ),
+    bind(
+        "5",
+        None,
+        "Models screen",
+        &[KeyCode::Char('5')],
+        Some(Action::Screen(Screen::Models)),
+    ),
+    bind(
+        "6",
+        None,
+        "Deploy screen",
+        &[KeyCode::Char('6')],
+        Some(Action::Screen(Screen::Deploy)),
+    ),
+    bind(
+        "9",
+        None,
+        "Audit screen",
+        &[KeyCode::Char('9')],
         Some(Action::Screen(Screen::Audit)),
     ),
     bind(
@@ -211,9 +247,17 @@ pub static DATA_LIST: &[Binding] = &[
     TOP,
     BOTTOM,
     bind(
+        "Tab",
+        Some("next list"),
+        "to the next list: datasets, contracts, refused ingests",
+        &[KeyCode::Tab],
+        Some(Action::NextList),
+    ),
+    bind(
         "Enter",
-        Some("profile"),
-        "the dataset's profile (airlock data show)",
+        Some("open"),
+        "a dataset's profile (data show), a contract against the version before it \
+         (contract diff), a refused ingest's record",
         &[KeyCode::Enter],
         Some(Action::Open),
     ),
@@ -250,8 +294,9 @@ pub static MODELS_LIST: &[Binding] = &[
         Some(Action::Open),
     ),
     FILTER,
+    CARD,
     APPROVE,
-    DEPLOY,
+    DEPLOY_MODEL,
 ];
 
 /// A model's detail.
@@ -268,9 +313,114 @@ pub static MODELS_DETAIL: &[Binding] = &[
     PAGE_DOWN,
     TOP,
     BOTTOM,
+    CARD,
     APPROVE,
-    DEPLOY,
+    DEPLOY_MODEL,
     BACK,
+];
+
+/// The feature set versions.
+pub static FEATURES_LIST: &[Binding] = &[
+    MOVE,
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    bind(
+        "Enter",
+        Some("transforms"),
+        "the version's transforms and frozen parameters",
+        &[KeyCode::Enter],
+        Some(Action::Open),
+    ),
+];
+
+/// A text detail that only scrolls (a feature set version).
+pub static TEXT_DETAIL: &[Binding] = &[
+    bind(
+        "↑↓",
+        Some("scroll"),
+        "scroll (also k j, PgUp PgDn)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    BACK,
+];
+
+/// The training runs.
+pub static TRAINING_LIST: &[Binding] = &[
+    MOVE,
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    bind(
+        "Enter",
+        Some("run"),
+        "settings, loss and score per epoch, metrics per slice (models show)",
+        &[KeyCode::Enter],
+        Some(Action::Open),
+    ),
+    FILTER,
+];
+
+/// A training run.
+pub static TRAINING_DETAIL: &[Binding] = &[
+    bind(
+        "↑↓",
+        Some("slices"),
+        "scroll the metrics per slice (also k j, PgUp PgDn)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    BACK,
+];
+
+/// The slots.
+pub static SLOTS: &[Binding] = &[
+    bind(
+        "↑↓",
+        Some("slot"),
+        "choose a slot (also k j)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    TOP,
+    BOTTOM,
+    bind(
+        "d",
+        Some("deploy"),
+        "deploy a model to the slot, with its share (asks first; airlock deploy)",
+        &[KeyCode::Char('d')],
+        Some(Action::Deploy),
+    ),
+    bind(
+        "p",
+        Some("promote"),
+        "the canary's model becomes production's (asks first; airlock promote)",
+        &[KeyCode::Char('p')],
+        Some(Action::Promote),
+    ),
+    bind(
+        "b",
+        Some("roll back"),
+        "roll the slot back, with a reason (asks first; airlock rollback)",
+        &[KeyCode::Char('b')],
+        Some(Action::Rollback),
+    ),
 ];
 
 /// The audit log.
@@ -353,7 +503,7 @@ pub static CONFIRM: &[Binding] = &[
     bind(
         "←→",
         Some("choose"),
-        "choose Cancel or the action",
+        "in a choice, the option; on the buttons, Cancel or the action",
         &[KeyCode::Left, KeyCode::Right],
         None,
     ),
@@ -389,8 +539,13 @@ pub fn action(view: &[Binding], code: KeyCode) -> Option<Action> {
 mod tests {
     use super::*;
 
-    const VIEWS: [&[Binding]; 7] = [
+    const VIEWS: [&[Binding]; 12] = [
         OVERVIEW,
+        SLOTS,
+        FEATURES_LIST,
+        TEXT_DETAIL,
+        TRAINING_LIST,
+        TRAINING_DETAIL,
         DATA_LIST,
         DATA_PROFILE,
         MODELS_LIST,

@@ -10,12 +10,14 @@
 //!
 //! The parts, as gitui and ratatui's templates split them:
 //!
-//! - [`app`]: the state, changed only by keys ([`App::on_key`]) and by the results of
-//!   library calls ([`App::apply`]);
+//! - [`app`]: the state ([`state`] per screen), changed only by keys ([`App::on_key`]) and
+//!   by the results of library calls ([`App::apply`]); [`form`]: the confirmation asked
+//!   before anything is signed;
 //! - [`keys`]: the key tables, which feed the key handling, the bottom bar and the help;
 //! - [`task`] and [`console`]: the library calls a key asks for, and their results;
-//! - [`load`] and [`view`]: library records turned into plain view models, every stored
-//!   string escaped on the way ([`shown::Shown`]);
+//! - [`load`] and [`view`] (and per screen [`deploy`], [`training`], [`featureset`],
+//!   [`report`]): library records turned into plain view models, every stored string
+//!   escaped on the way ([`shown::Shown`]);
 //! - [`ui`]: drawing functions that only read the state;
 //! - [`run`]: the event loop, generic over the ratatui backend, so every screen is drawn into
 //!   a `TestBackend` in tests. Terminal set-up and tear-down are the binary's.
@@ -35,11 +37,17 @@
 pub mod airgap;
 pub mod app;
 pub mod console;
+pub mod deploy;
+pub mod featureset;
+pub mod form;
 pub mod keys;
 pub mod load;
+pub mod report;
 pub mod secret;
 pub mod shown;
+pub mod state;
 pub mod task;
+pub mod training;
 pub mod ui;
 pub mod view;
 
@@ -94,12 +102,25 @@ fn perform<B: Backend>(
     while let Some(task) = next {
         app.busy = Some(task.label());
         draw(terminal, app, theme)?;
-        let outcome = console.perform(task);
+        let mut drawn = Ok(());
+        let outcome = {
+            // Another command holds the home: say so on the screen while the call waits
+            // (the library says it on stderr otherwise, which would land on the drawing).
+            let mut wait = |_: &std::path::Path| {
+                app.busy = Some(WAITING);
+                drawn = draw(terminal, app, theme);
+            };
+            console.perform_with(task, &mut wait)
+        };
+        drawn?;
         app.busy = None;
         next = app.apply(outcome);
     }
     Ok(())
 }
+
+/// What the console says while another command holds the home's lock.
+pub const WAITING: &str = "another airlock command is using this home: waiting for it";
 
 /// Runs the console until the operator leaves or the events end: loads the Overview, then
 /// draws, reads a key, performs what it asks.

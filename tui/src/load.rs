@@ -14,9 +14,9 @@ use airlock::{audit, contract, data, lifecycle, lineage, models, operator, polic
 use crate::airgap;
 use crate::shown::Shown;
 use crate::view::{
-    ApprovalView, AuditRow, AuditVerified, ColumnView, ContractRow, DataView, DatasetKey,
-    DatasetProfile, DatasetRow, ErrorView, LineageView, ModelDetail, ModelRow, NodeView,
-    NumericView, Overview, PolicySummary, SlotRow,
+    ApprovalView, AuditRow, AuditVerified, ColumnView, ContractDiff, ContractRow, DataView,
+    DatasetKey, DatasetProfile, DatasetRow, ErrorView, LineageView, ModelDetail, ModelRow,
+    NodeView, NumericView, Overview, PolicySummary, RefusedRow, SlotRow,
 };
 
 type Result<T> = airlock::Result<T>;
@@ -99,15 +99,19 @@ pub fn overview(home: &Home, system_root: &Path) -> Result<Overview> {
         }
     });
     let list = models::list(home)?;
+    // A model may hold several slots at once (`production,canary`): a row for each.
     let mut deployments: Vec<SlotRow> = list
         .iter()
-        .filter_map(|m| {
-            m.deployed.as_deref().map(|slot| SlotRow {
-                slot: Shown::new(slot),
-                model: Shown::new(&m.id),
-                name: Shown::new(&m.name),
-                site: Shown::new(&m.site),
-            })
+        .flat_map(|m| {
+            m.deployed
+                .iter()
+                .flat_map(|d| d.split(','))
+                .map(|slot| SlotRow {
+                    slot: Shown::new(slot),
+                    model: Shown::new(&m.id),
+                    name: Shown::new(&m.name),
+                    site: Shown::new(&m.site),
+                })
         })
         .collect();
     deployments.sort_by(|a, b| a.slot.as_str().cmp(b.slot.as_str()));
@@ -152,11 +156,85 @@ pub fn data_view(home: &Home) -> Result<DataView> {
             reference: Shown::new(&format!("{}/{}@{}", c.site, c.name, c.version)),
             id: Shown::new(&c.id),
             created: Shown::new(&c.created_at),
+            key: DatasetKey {
+                site: c.site,
+                name: c.name,
+                version: c.version,
+            },
         })
+        .collect();
+    let actors = Actors::of(home)?;
+    let refused = home
+        .audit_log()?
+        .iter()
+        .rev()
+        .filter(|r| r.action == "data.refused")
+        .map(|r| refused_row(r, &actors))
         .collect();
     Ok(DataView {
         datasets,
         contracts,
+        refused,
+    })
+}
+
+/// A `data.refused` audit record as the Data screen lists it.
+pub fn refused_row(r: &audit::Record, actors: &Actors) -> RefusedRow {
+    let d = &r.details;
+    let text = |k: &str| Shown::new(d[k].as_str().unwrap_or(""));
+    let why = match (d["reason"].as_str(), d["violations"].as_object()) {
+        (Some(reason), _) => reason.to_string(),
+        (None, Some(v)) => {
+            let total: u64 = v.values().filter_map(serde_json::Value::as_u64).sum();
+            let per: Vec<String> = v
+                .iter()
+                .filter(|(_, n)| n.as_u64().is_some_and(|n| n > 0))
+                .map(|(rule, n)| format!("{rule} {n}"))
+                .collect();
+            format!("{total} violations: {}", per.join(", "))
+        }
+        (None, None) => String::new(),
+    };
+    RefusedRow {
+        dataset: text("dataset"),
+        source: text("source"),
+        contract: text("contract"),
+        why: Shown::new(&why),
+        record: audit_row(r, actors),
+    }
+}
+
+/// `airlock contract diff NAME@V-1 NAME@V`: the contract version `key` against the newest
+/// version of the same name and site before it.
+pub fn contract_diff(home: &Home, key: &DatasetKey) -> Result<ContractDiff> {
+    let site: airlock::site::SiteName = key.site.parse()?;
+    let at = |version: i64| NameRef {
+        site: Some(site.clone()),
+        name: key.name.clone(),
+        version: Some(version),
+    };
+    let reference = Shown::new(&format!("{}/{}@{}", key.site, key.name, key.version));
+    let before = data::list_contracts(home)?
+        .into_iter()
+        .filter(|c| c.site == key.site && c.name == key.name && c.version < key.version)
+        .map(|c| c.version)
+        .max();
+    let Some(before) = before else {
+        return Ok(ContractDiff {
+            reference,
+            against: None,
+            changes: Vec::new(),
+        });
+    };
+    let (_, b) = data::resolve_contract(home, &at(key.version))?;
+    let (_, a) = data::resolve_contract(home, &at(before))?;
+    Ok(ContractDiff {
+        reference,
+        against: Some(Shown::new(&format!("{}/{}@{before}", key.site, key.name))),
+        changes: contract::diff(&a, &b)
+            .iter()
+            .map(|c| Shown::new(c))
+            .collect(),
     })
 }
 
@@ -284,6 +362,7 @@ pub fn model_detail(home: &Home, row: &ModelRow) -> Result<ModelDetail> {
         trained: Shown::of(run.finished_at),
         device: Shown::new(&run.device.kind),
         approvals,
+        gates: crate::report::gates(home, &id).map_err(ErrorView::from),
         lineage: lineage_view(home, &id.hex()).map_err(ErrorView::from),
     })
 }
@@ -315,7 +394,6 @@ fn lineage_view(home: &Home, model: &str) -> Result<LineageView> {
     }
     Ok(LineageView {
         nodes,
-        gates: l.gates.iter().map(node).collect(),
         signatures: l.signatures_verified,
         provenance: l.provenance_verified,
     })

@@ -4,9 +4,12 @@
 
 use airlock::personal::Passphrase;
 
+use crate::deploy::SlotsView;
+use crate::featureset::{SetDetail, SetRow};
+use crate::training::{RunDetail, RunRow};
 use crate::view::{
-    AuditRow, AuditVerified, DataView, DatasetKey, DatasetProfile, Loaded, ModelDetail, ModelRow,
-    Overview,
+    AuditRow, AuditVerified, ContractDiff, DataView, DatasetKey, DatasetProfile, Loaded,
+    ModelDetail, ModelRow, Overview,
 };
 
 /// A library call to make.
@@ -29,22 +32,54 @@ pub enum Task {
     Model(ModelRow),
     /// `audit verify`.
     VerifyAudit,
-    /// `approve MODEL --operator NAME --note NOTE`.
+    /// `models card MODEL` (by its id, hex).
+    Card(String),
+    /// `contract diff`: a contract version against the one before it.
+    ContractDiff(DatasetKey),
+    /// Load the feature set versions.
+    Sets,
+    /// Load a feature set version's detail.
+    Set(SetRow),
+    /// Load the training runs.
+    Runs,
+    /// Load a run's detail (by its id, hex).
+    Run(String),
+    /// Load the Deploy screen: the slots, what each holds, where a rollback would go.
+    Slots,
+    /// `approve MODEL --operator NAME --note NOTE [--reviewed]`.
     Approve {
         /// The model.
         model: ModelRow,
         /// The note.
         note: String,
+        /// `--reviewed`.
+        reviewed: bool,
         /// The operator's passphrase, moved here from the dialog and dropped (zeroized) once
         /// the key is unlocked.
         pass: Passphrase,
     },
-    /// `deploy MODEL --slot SLOT --operator NAME`.
+    /// `deploy MODEL --slot SLOT [--percent P] --operator NAME`.
     Deploy {
-        /// The model.
-        model: ModelRow,
+        /// The model's id, hex.
+        model: String,
         /// The slot.
         slot: String,
+        /// The share of a canary or shadow.
+        percent: Option<f64>,
+        /// The operator's passphrase, as for [`Task::Approve`].
+        pass: Passphrase,
+    },
+    /// `promote --operator NAME`.
+    Promote {
+        /// The operator's passphrase, as for [`Task::Approve`].
+        pass: Passphrase,
+    },
+    /// `rollback --slot SLOT --reason WHY --operator NAME`.
+    Rollback {
+        /// The slot.
+        slot: String,
+        /// Why.
+        reason: String,
         /// The operator's passphrase, as for [`Task::Approve`].
         pass: Passphrase,
     },
@@ -55,11 +90,19 @@ impl Task {
     pub fn label(&self) -> &'static str {
         match self {
             Task::Overview | Task::Data | Task::Models { .. } | Task::Audit => "loading",
+            Task::Slots => "loading the slots",
+            Task::Sets | Task::Runs => "loading",
+            Task::Card(_) => "making the model card from the verified records",
+            Task::ContractDiff(_) => "comparing the contract with the version before it",
+            Task::Set(_) => "loading the feature set",
+            Task::Run(_) => "loading the run record",
             Task::Profile(_) => "loading the profile",
             Task::Model(_) => "loading the model and verifying its lineage",
             Task::VerifyAudit => "verifying the audit log",
             Task::Approve { .. } => "unlocking your key and signing the approval",
             Task::Deploy { .. } => "unlocking your key and deploying",
+            Task::Promote { .. } => "unlocking your key and promoting the canary",
+            Task::Rollback { .. } => "unlocking your key and rolling the slot back",
         }
     }
 }
@@ -86,7 +129,21 @@ pub enum Outcome {
     Model(Loaded<ModelDetail>),
     /// [`Task::VerifyAudit`].
     Verified(Loaded<AuditVerified>),
-    /// [`Task::Approve`] or [`Task::Deploy`]: the line the command prints, or its error.
+    /// [`Task::Card`].
+    Card(Loaded<crate::report::CardView>),
+    /// [`Task::ContractDiff`].
+    Diff(Loaded<ContractDiff>),
+    /// [`Task::Sets`].
+    Sets(Loaded<Vec<SetRow>>),
+    /// [`Task::Set`].
+    Set(Loaded<SetDetail>),
+    /// [`Task::Runs`].
+    Runs(Loaded<Vec<RunRow>>),
+    /// [`Task::Run`].
+    Run(Loaded<RunDetail>),
+    /// [`Task::Slots`].
+    Slots(Loaded<SlotsView>),
+    /// A signing task: the line the command prints, or its error.
     Done {
         /// The dialog's title.
         title: &'static str,

@@ -166,6 +166,57 @@ pub struct DataView {
     pub datasets: Vec<DatasetRow>,
     /// Contract versions, by site, name and version.
     pub contracts: Vec<ContractRow>,
+    /// Ingests refused, from the audit log, newest first.
+    pub refused: Vec<RefusedRow>,
+}
+
+/// An ingest the library refused and recorded (`data.refused` in the audit log).
+#[derive(Clone, Debug)]
+pub struct RefusedRow {
+    /// The dataset it was for.
+    pub dataset: Shown,
+    /// The file's name.
+    pub source: Shown,
+    /// The contract it was checked against.
+    pub contract: Shown,
+    /// Why: the reason, or the violations counted per rule.
+    pub why: Shown,
+    /// The whole audit record.
+    pub record: AuditRow,
+}
+
+/// `airlock contract diff`: a contract version against the one before it.
+#[derive(Clone, Debug)]
+pub struct ContractDiff {
+    /// `SITE/NAME@VERSION` of the version shown.
+    pub reference: Shown,
+    /// The version before it held here, if any.
+    pub against: Option<Shown>,
+    /// One line per change (`+`, `-`, `~`), as the command prints them.
+    pub changes: Vec<Shown>,
+}
+
+impl ContractDiff {
+    /// The diff as lines, in the order they are drawn.
+    pub fn text(&self) -> Vec<TextLine> {
+        let Some(against) = &self.against else {
+            return vec![
+                heading(format!("Contract {}", self.reference)),
+                line("  the first version held here: nothing to compare it with".into()),
+            ];
+        };
+        let mut out = vec![heading(format!(
+            "Contract {} against {} (airlock contract diff)",
+            self.reference, against
+        ))];
+        if self.changes.is_empty() {
+            out.push(line("  the same contract".into()));
+        }
+        for c in &self.changes {
+            wrapped(&mut out, "  ", c.as_str());
+        }
+        out
+    }
 }
 
 /// Which dataset version, to load its profile.
@@ -197,6 +248,8 @@ pub struct DatasetRow {
 /// One contract version.
 #[derive(Clone, Debug)]
 pub struct ContractRow {
+    /// Its site, name and version, to find the version before it.
+    pub key: DatasetKey,
     /// `SITE/NAME@VERSION`.
     pub reference: Shown,
     /// Its id.
@@ -329,6 +382,8 @@ pub struct ModelDetail {
     pub device: Shown,
     /// Its approvals.
     pub approvals: Vec<ApprovalView>,
+    /// Its gate reports, check by check, or why they could not be loaded.
+    pub gates: Loaded<Vec<crate::report::GateReportView>>,
     /// Its lineage, every signature verified, or why not.
     pub lineage: Loaded<LineageView>,
 }
@@ -353,8 +408,6 @@ pub struct ApprovalView {
 pub struct LineageView {
     /// Nodes in the order `airlock lineage` prints them, with their depth.
     pub nodes: Vec<(u8, NodeView)>,
-    /// Gate reports (also among the nodes), for the gate section.
-    pub gates: Vec<NodeView>,
     /// Signatures verified.
     pub signatures: usize,
     /// Provenance statements verified.
@@ -387,7 +440,7 @@ pub struct TextLine {
     pub text: Shown,
 }
 
-fn line(text: String) -> TextLine {
+pub(crate) fn line(text: String) -> TextLine {
     TextLine {
         heading: false,
         // Built from escaped parts and this program's own words; escaping again changes
@@ -402,7 +455,7 @@ pub const TEXT_WIDTH: usize = 76;
 /// `text` as lines of at most [`TEXT_WIDTH`] characters, broken at spaces where it can,
 /// each starting with `indent` (continuations with two more spaces), so nothing is cut off
 /// at 80 columns and a view knows how many lines it has.
-fn wrapped(out: &mut Vec<TextLine>, indent: &str, text: &str) {
+pub(crate) fn wrapped(out: &mut Vec<TextLine>, indent: &str, text: &str) {
     let mut first = true;
     let mut rest: Vec<char> = text.chars().collect();
     loop {
@@ -416,10 +469,12 @@ fn wrapped(out: &mut Vec<TextLine>, indent: &str, text: &str) {
             out.push(line(format!("{lead}{}", rest.iter().collect::<String>())));
             return;
         }
+        // At the last space that fits; a word is cut only when it is longer than a line
+        // (never an id that would fit on the next one).
         let cut = rest[..=room]
             .iter()
             .rposition(|c| *c == ' ')
-            .filter(|&p| p > room / 2)
+            .filter(|&p| p > 0)
             .unwrap_or(room);
         out.push(line(format!(
             "{lead}{}",
@@ -431,7 +486,7 @@ fn wrapped(out: &mut Vec<TextLine>, indent: &str, text: &str) {
     }
 }
 
-fn heading(text: String) -> TextLine {
+pub(crate) fn heading(text: String) -> TextLine {
     TextLine {
         heading: true,
         text: Shown::new(&text),
@@ -473,17 +528,13 @@ impl ModelDetail {
             out.push(line(format!("  {}", cells.join("  "))));
         }
         out.push(heading("Gate reports".into()));
-        match &self.lineage {
-            Ok(l) if l.gates.is_empty() => out.push(line("  none".into())),
-            Ok(l) => {
-                for g in &l.gates {
-                    out.push(line(format!("  {}  site {}  {}", g.id, g.site, g.at)));
-                    wrapped(&mut out, "    ", g.what.as_str());
+        match &self.gates {
+            Ok(g) => crate::report::gate_lines(&mut out, g),
+            Err(e) => {
+                for l in e.message.as_str().lines() {
+                    wrapped(&mut out, "  ", l);
                 }
             }
-            Err(_) => out.push(line(
-                "  not shown: the lineage does not verify (below)".into(),
-            )),
         }
         out.push(heading("Approvals".into()));
         if self.approvals.is_empty() {

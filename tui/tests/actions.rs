@@ -31,14 +31,15 @@ fn key_id(home: &std::path::Path, name: &str) -> String {
         .key_id
 }
 
-/// Keys that open `what` (a or d) on the first model, type `field` and the passphrase, and
-/// press the action's button.
+/// Keys that open `what` (a or d) on the first model, type `field` (the note, or after the
+/// slot's "production"), the passphrase, and press the action's button.
 fn signed(what: char, field: Option<&str>, pass: &str) -> Vec<Event> {
-    let mut keys = vec![key(KeyCode::Char('3')), key(KeyCode::Char(what))];
+    let mut keys = vec![key(KeyCode::Char('5')), key(KeyCode::Char(what))];
     if let Some(f) = field {
         keys.extend(text(f));
     }
-    keys.push(key(KeyCode::Enter));
+    // Past the second field (approve: Reviewed; deploy: Percent) to the passphrase.
+    keys.extend([key(KeyCode::Enter), key(KeyCode::Enter)]);
     keys.extend(text(pass));
     keys.extend([key(KeyCode::Tab), key(KeyCode::Right), key(KeyCode::Enter)]);
     keys
@@ -139,9 +140,9 @@ fn cancel_is_the_default_and_signs_nothing() {
     let w = world();
     let lab = w.lab();
     let before = audit(&lab).len();
-    let mut keys = vec![key(KeyCode::Char('3')), key(KeyCode::Char('a'))];
+    let mut keys = vec![key(KeyCode::Char('5')), key(KeyCode::Char('a'))];
     keys.extend(text("looks fine"));
-    keys.push(key(KeyCode::Enter));
+    keys.extend([key(KeyCode::Enter), key(KeyCode::Enter)]);
     keys.extend(text(&w.passphrase("dana")));
     // Enter, Enter: onto Cancel, and press it.
     keys.extend([key(KeyCode::Enter), key(KeyCode::Enter)]);

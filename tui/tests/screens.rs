@@ -51,45 +51,92 @@ fn data_profile_category_column() {
 }
 
 #[test]
+fn features_list() {
+    assert_snapshot!(screen(&world().lab(), None, vec![key(KeyCode::Char('3'))]));
+}
+
+#[test]
+fn features_transforms_and_frozen_parameters() {
+    let keys = vec![key(KeyCode::Char('3')), key(KeyCode::Enter)];
+    let s = screen(&world().plant(), None, keys);
+    assert!(s.contains("standardize") && s.contains("one_hot"), "{s}");
+    assert!(s.contains("(x - "), "the frozen mean and deviation: {s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn training_list() {
+    assert_snapshot!(screen(&world().lab(), None, vec![key(KeyCode::Char('4'))]));
+}
+
+#[test]
+fn training_run_loss_and_score_per_epoch() {
+    let keys = vec![key(KeyCode::Char('4')), key(KeyCode::Enter)];
+    let s = screen(&world().lab(), None, keys);
+    assert!(s.contains("validation roc_auc"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn training_run_ascii() {
+    let mut app = App::new(None);
+    let theme = Theme::new(None, true);
+    let keys = vec![key(KeyCode::Char('4')), key(KeyCode::Enter)];
+    let buf = run(
+        &console(&world().lab(), None),
+        &mut app,
+        keys,
+        80,
+        24,
+        &theme,
+    );
+    let s = filtered(&lines(&buf));
+    assert!(s.is_ascii(), "{s}");
+    assert!(s.contains("*"), "the chart's points: {s}");
+    assert_snapshot!(s);
+}
+
+#[test]
 fn models_list() {
     assert_snapshot!(screen(
         &world().plant(),
         Some("omar"),
-        vec![key(KeyCode::Char('3'))]
+        vec![key(KeyCode::Char('5'))]
     ));
 }
 
 #[test]
 fn models_detail_with_lineage() {
-    let keys = vec![key(KeyCode::Char('3')), key(KeyCode::Enter)];
+    let keys = vec![key(KeyCode::Char('5')), key(KeyCode::Enter)];
     assert_snapshot!(screen(&world().plant(), Some("omar"), keys));
 }
 
 #[test]
 fn models_detail_scrolled_to_the_lineage() {
-    let mut keys = vec![key(KeyCode::Char('3')), key(KeyCode::Enter)];
+    let mut keys = vec![key(KeyCode::Char('5')), key(KeyCode::Enter)];
     keys.extend(std::iter::repeat_n(key(KeyCode::PageDown), 2));
     assert_snapshot!(screen(&world().plant(), Some("omar"), keys));
 }
 
 #[test]
 fn models_filter_matching_nothing() {
-    let mut keys = vec![key(KeyCode::Char('3')), key(KeyCode::Char('/'))];
+    let mut keys = vec![key(KeyCode::Char('5')), key(KeyCode::Char('/'))];
     keys.extend(text("churn"));
     assert_snapshot!(screen(&world().lab(), None, keys));
 }
 
 #[test]
 fn models_help() {
-    let keys = vec![key(KeyCode::Char('3')), key(KeyCode::Char('?'))];
+    let keys = vec![key(KeyCode::Char('5')), key(KeyCode::Char('?'))];
     assert_snapshot!(screen(&world().lab(), None, keys));
 }
 
 #[test]
 fn models_deploy_confirmation() {
     let mut keys = vec![
-        key(KeyCode::Char('3')),
+        key(KeyCode::Char('5')),
         key(KeyCode::Char('d')),
+        key(KeyCode::Enter),
         key(KeyCode::Enter),
     ];
     keys.extend(text("not drawn"));
@@ -103,13 +150,13 @@ fn audit_log() {
     assert_snapshot!(screen(
         &world().plant(),
         None,
-        vec![key(KeyCode::Char('4'))]
+        vec![key(KeyCode::Char('9'))]
     ));
 }
 
 #[test]
 fn audit_log_filtered_by_action() {
-    let mut keys = vec![key(KeyCode::Char('4')), key(KeyCode::Char('/'))];
+    let mut keys = vec![key(KeyCode::Char('9')), key(KeyCode::Char('/'))];
     keys.extend(text("model."));
     keys.push(key(KeyCode::Enter));
     assert_snapshot!(screen(&world().plant(), None, keys));
@@ -117,13 +164,13 @@ fn audit_log_filtered_by_action() {
 
 #[test]
 fn audit_record() {
-    let keys = vec![key(KeyCode::Char('4')), key(KeyCode::Enter)];
+    let keys = vec![key(KeyCode::Char('9')), key(KeyCode::Enter)];
     assert_snapshot!(screen(&world().plant(), None, keys));
 }
 
 #[test]
 fn audit_verify() {
-    let keys = vec![key(KeyCode::Char('4')), key(KeyCode::Char('v'))];
+    let keys = vec![key(KeyCode::Char('9')), key(KeyCode::Char('v'))];
     assert_snapshot!(screen(&world().plant(), None, keys));
 }
 
@@ -154,7 +201,7 @@ fn too_small_terminal() {
 #[test]
 fn a_one_cell_terminal_does_not_panic() {
     let mut app = App::new(None);
-    let keys = vec![key(KeyCode::Char('3')), key(KeyCode::Char('?'))];
+    let keys = vec![key(KeyCode::Char('5')), key(KeyCode::Char('?'))];
     run(&console(&world().lab(), None), &mut app, keys, 1, 1, &THEME);
 }
 
@@ -162,7 +209,7 @@ fn a_one_cell_terminal_does_not_panic() {
 fn models_list_ascii() {
     let mut app = App::new(None);
     let theme = Theme::new(None, true);
-    let keys = vec![key(KeyCode::Char('3'))];
+    let keys = vec![key(KeyCode::Char('5'))];
     let buf = run(
         &console(&world().plant(), None),
         &mut app,
@@ -181,7 +228,7 @@ fn no_color_draws_no_colour_and_marks_the_selection_in_reverse_video() {
     let theme = Theme::new(Some(std::ffi::OsStr::new("1")), false);
     assert!(!theme.color);
     let mut app = App::new(None);
-    let keys = vec![key(KeyCode::Char('4'))];
+    let keys = vec![key(KeyCode::Char('9'))];
     let buf = run(
         &console(&world().plant(), None),
         &mut app,
@@ -202,7 +249,7 @@ fn no_color_draws_no_colour_and_marks_the_selection_in_reverse_video() {
         .filter(|&x| buf[(x, 23)].modifier.contains(Modifier::REVERSED))
         .map(|x| buf[(x, 23)].symbol().to_string())
         .collect();
-    assert_eq!(tab, "4 Audit", "the current screen's tab");
+    assert_eq!(tab, "9 Audit", "the current screen's tab");
 }
 
 #[test]
@@ -211,7 +258,7 @@ fn an_empty_home() {
     let home = dir.path().join("home");
     airlock::home::Home::init(&home, "depot".parse().expect("site")).expect("init");
     let mut all = String::new();
-    for k in ['1', '2', '3', '4'] {
+    for k in ['1', '2', '3', '4', '5', '6', '9'] {
         all.push_str(&screen(&home, None, vec![key(KeyCode::Char(k))]));
     }
     assert_snapshot!(all);

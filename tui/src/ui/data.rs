@@ -4,27 +4,85 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Bar, BarChart, Cell, Paragraph, Row, Table, TableState};
+use ratatui::widgets::{Bar, BarChart, Cell, HighlightSpacing, Paragraph, Row, Table, TableState};
 
 use super::Theme;
-use crate::app::{App, ProfileState};
-use crate::view::ColumnView;
+use super::models::text_lines;
+use crate::app::{App, DataList, ProfileState};
+use crate::view::{ColumnView, TextLine};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    match &app.data.profile {
-        Some(p) => profile(frame, area, p, theme),
-        None => lists(frame, area, app, theme),
+    let d = &app.data;
+    if let Some(p) = &d.profile {
+        return profile(frame, area, p, theme);
+    }
+    if let Some((diff, scroll)) = &d.diff {
+        let text = diff.text();
+        let title = format!(
+            " Contract {} (line {} of {}) ",
+            diff.reference,
+            scroll + 1,
+            text.len()
+        );
+        return scrolled(frame, area, title, &text, *scroll, theme);
+    }
+    if let Some((r, scroll)) = d.open_record() {
+        let text = r.text();
+        let title = format!(
+            " Refused ingest: audit record {} (line {} of {}) ",
+            r.seq,
+            scroll + 1,
+            text.len()
+        );
+        return scrolled(frame, area, title, &text, scroll, theme);
+    }
+    lists(frame, area, app, theme)
+}
+
+fn scrolled(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    text: &[TextLine],
+    scroll: usize,
+    theme: &Theme,
+) {
+    frame.render_widget(
+        Paragraph::new(text_lines(text, theme))
+            .block(theme.block().title(title))
+            .scroll((u16::try_from(scroll).unwrap_or(u16::MAX), 0)),
+        area,
+    );
+}
+
+/// A list's title, marked when the keyboard is in it.
+fn titled(theme: &Theme, focused: bool, title: String) -> ratatui::widgets::Block<'static> {
+    if focused {
+        theme.block().title(Span::styled(
+            format!("{title}(Tab: next list) "),
+            theme.heading(),
+        ))
+    } else {
+        theme.block().title(title)
     }
 }
 
 fn lists(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let v = &app.data.view;
-    let contracts_height = (v.contracts.len() as u16 + 3).clamp(4, area.height / 2);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Fill(1), Constraint::Length(contracts_height)]).areas(area);
-    let block = theme
-        .block()
-        .title(format!(" Data: {} dataset version(s) ", v.datasets.len()));
+    let focus = app.data.focus;
+    let contracts_height = (v.contracts.len() as u16 + 3).clamp(4, 6);
+    let refused_height = (v.refused.len() as u16 + 3).clamp(4, 6);
+    let [top, bottom, last] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(contracts_height),
+        Constraint::Length(refused_height),
+    ])
+    .areas(area);
+    let block = titled(
+        theme,
+        focus == DataList::Datasets,
+        format!(" Data: {} dataset version(s) ", v.datasets.len()),
+    );
     if v.datasets.is_empty() {
         frame.render_widget(
             Paragraph::new(vec![
@@ -55,13 +113,17 @@ fn lists(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .header(Row::new(["dataset", "    rows", "source", "ingested"]).style(theme.heading()))
         .row_highlight_style(theme.selected())
         .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always)
         .block(block);
-        let mut state = TableState::default().with_selected(Some(app.data.selected));
+        let mut state = TableState::default()
+            .with_selected((focus == DataList::Datasets).then_some(app.data.selected));
         frame.render_stateful_widget(table, top, &mut state);
     }
-    let block = theme
-        .block()
-        .title(format!(" Contracts: {} version(s) ", v.contracts.len()));
+    let block = titled(
+        theme,
+        focus == DataList::Contracts,
+        format!(" Contracts: {} version(s) ", v.contracts.len()),
+    );
     if v.contracts.is_empty() {
         frame.render_widget(
             Paragraph::new(" None registered: airlock contract apply FILE").block(block),
@@ -84,9 +146,51 @@ fn lists(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ],
         )
         .header(Row::new(["contract", "id", "registered"]).style(theme.heading()))
+        .row_highlight_style(theme.selected())
+        .highlight_symbol("> ")
+        .highlight_spacing(HighlightSpacing::Always)
         .block(block);
-        frame.render_widget(table, bottom);
+        let mut state = TableState::default()
+            .with_selected((focus == DataList::Contracts).then_some(app.data.contract));
+        frame.render_stateful_widget(table, bottom, &mut state);
     }
+    let block = titled(
+        theme,
+        focus == DataList::Refused,
+        format!(
+            " Refused ingests: {} (from the audit log) ",
+            v.refused.len()
+        ),
+    );
+    if v.refused.is_empty() {
+        frame.render_widget(Paragraph::new(" None refused.").block(block), last);
+        return;
+    }
+    let rows = v.refused.iter().map(|r| {
+        Row::new(vec![
+            Cell::from(r.record.time.as_str()),
+            Cell::from(r.dataset.as_str()),
+            Cell::from(r.source.as_str()),
+            Cell::from(r.why.as_str()),
+        ])
+    });
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(20),
+            Constraint::Length(10),
+            Constraint::Length(14),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(Row::new(["when", "dataset", "file", "why"]).style(theme.heading()))
+    .row_highlight_style(theme.selected())
+    .highlight_symbol("> ")
+    .highlight_spacing(HighlightSpacing::Always)
+    .block(block);
+    let mut state = TableState::default()
+        .with_selected((focus == DataList::Refused).then_some(app.data.refusal));
+    frame.render_stateful_widget(table, last, &mut state);
 }
 
 fn profile(frame: &mut Frame, area: Rect, p: &ProfileState, theme: &Theme) {

@@ -7,7 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 
 use super::{Theme, centered};
-use crate::app::{App, Confirm, Dialog, Focus, Intent};
+use crate::app::{App, Dialog};
+use crate::deploy;
+use crate::form::{Confirm, Field, Focus, Intent, label};
+use crate::view::ModelRow;
 
 /// Width of every dialog (clipped to the screen).
 const WIDTH: u16 = 76;
@@ -108,7 +111,42 @@ pub fn busy(frame: &mut Frame, body: Rect, what: &str, theme: &Theme) {
     );
 }
 
-fn field<'a>(label: &'static str, value: String, focused: bool, theme: &Theme) -> Line<'a> {
+/// Lines of prose in a dialog, wrapped, each with a leading space.
+fn prose(text: &str) -> Vec<Line<'static>> {
+    super::prose(text, usize::from(WIDTH) - 4)
+}
+
+fn field_line<'a>(f: &Field, focused: bool, theme: &Theme) -> Line<'a> {
+    // Only characters safe to draw can be typed into a field (form::Confirm::on_key); a
+    // choice's options are escaped (Shown).
+    let value = match f {
+        Field::Text { value, .. } => {
+            format!("{}{}", tail(value, 39), if focused { "_" } else { "" })
+        }
+        Field::Choice { options, at, .. } => {
+            let shown = options.get(*at).map_or("", |c| c.shown.as_str());
+            if options.len() > 1 {
+                format!("< {} >", head(shown, 36))
+            } else {
+                head(shown, 40)
+            }
+        }
+    };
+    let hint = match f {
+        Field::Text { hint, .. } if !hint.is_empty() => format!(" {hint}"),
+        Field::Choice { options, .. } if options.len() > 1 && focused => " <- ->".into(),
+        _ => String::new(),
+    };
+    field(f.label(), value, focused, hint, theme)
+}
+
+fn field<'a>(
+    label: &'static str,
+    value: String,
+    focused: bool,
+    hint: String,
+    theme: &Theme,
+) -> Line<'a> {
     let value = format!("{value:<40}");
     Line::from(vec![
         Span::styled(format!(" {label:<11} "), theme.heading()),
@@ -122,6 +160,7 @@ fn field<'a>(label: &'static str, value: String, focused: bool, theme: &Theme) -
             },
         ),
         Span::raw("]"),
+        Span::styled(hint, theme.dim()),
     ])
 }
 
@@ -135,74 +174,129 @@ fn button<'a>(label: &str, focused: bool, theme: &Theme) -> Span<'a> {
     }
 }
 
-fn confirm(frame: &mut Frame, body: Rect, c: &Confirm, app: &App, theme: &Theme) {
-    let m = &c.model;
+fn short(id: &str) -> String {
+    id.chars().take(12).collect()
+}
+
+/// The model a deployment names, from whichever registry is loaded.
+fn model_row<'a>(app: &'a App, hex: &str) -> Option<&'a ModelRow> {
+    app.slots
+        .view
+        .model(hex)
+        .or_else(|| app.models.rows.iter().find(|m| m.id_hex == hex))
+}
+
+/// What the confirmation says will happen, and its title.
+fn says(c: &Confirm, app: &App) -> (String, Vec<Line<'static>>) {
     let who = app
         .operator
         .as_ref()
         .map(|o| o.as_str().to_string())
         .unwrap_or_default();
-    let short: String = m.id.as_str().chars().take(12).collect();
-    let mut lines = match c.intent {
-        Intent::Approve => vec![
-            Line::raw(format!(
-                " You are about to sign, with operator {who}'s key,"
-            )),
-            Line::raw(format!(
-                " an approval of model {short} {} ({} {}),",
-                m.name, m.task, m.arch
-            )),
-            Line::raw(format!(
-                " trained at site {}; gate {}; {} approval(s) so far.",
-                m.site, m.gate, m.approvals
-            )),
-            Line::raw(" It names the gate report that counts and carries your note;"),
-            Line::raw(" it is recorded in the audit log with your key id (airlock approve)."),
-        ],
-        Intent::Deploy => {
-            let holder = app
-                .models
-                .rows
-                .iter()
-                .find(|r| r.deployed.as_ref().is_some_and(|s| s.as_str() == c.text))
-                .map(|r| {
-                    format!(
-                        "model {} {}",
-                        r.id.as_str().chars().take(12).collect::<String>(),
-                        r.name
-                    )
-                })
-                .unwrap_or_else(|| "nothing".into());
-            vec![
-                Line::raw(format!(
-                    " You are about to deploy, signed with operator {who}'s key,"
-                )),
-                Line::raw(format!(
-                    " model {short} {} ({} {}), trained at site {},",
-                    m.name, m.task, m.arch, m.site
-                )),
-                Line::raw(format!(" to slot {:?}, which now holds {holder}.", c.text)),
-                Line::raw(" The gate and the approvals the slot needs are checked; the"),
-                Line::raw(" deployment is recorded in the audit log with your key id"),
-                Line::raw(" (airlock deploy). `airlock serve` picks it up when restarted."),
+    match &c.intent {
+        Intent::Approve(m) => (
+            format!(
+                " Approve model {}? (Cancel is the default) ",
+                short(m.id.as_str())
+            ),
+            [
+                format!("You are about to sign, with operator {who}'s key,"),
+                format!(
+                    "an approval of model {} {} ({} {}),",
+                    short(m.id.as_str()),
+                    m.name,
+                    m.task,
+                    m.arch
+                ),
+                format!(
+                    "trained at site {}; gate {}; {} approval(s) so far.",
+                    m.site, m.gate, m.approvals
+                ),
+                "It names the gate report that counts and carries your note;".into(),
+                "it is recorded in the audit log with your key id (airlock approve).".into(),
+                "Reviewed: yes only if you reviewed the checks marked needs review.".into(),
             ]
-        }
-    };
-    lines.push(Line::raw(""));
-    lines.push(field(
-        match c.intent {
-            Intent::Approve => "Note",
-            Intent::Deploy => "Slot",
-        },
-        // Only characters safe to draw can be typed into it (app::dialog_key).
-        format!(
-            "{}{}",
-            tail(&c.text, 39),
-            if c.focus == Focus::Text { "_" } else { "" }
+            .iter()
+            .map(|l| Line::raw(format!(" {l}")))
+            .collect(),
         ),
-        c.focus == Focus::Text,
-        theme,
-    ));
+        Intent::Deploy => {
+            let hex = c.value(label::MODEL);
+            let slot = c.value(label::SLOT).trim();
+            let percent = c.value(label::PERCENT).trim();
+            let model = match model_row(app, hex) {
+                Some(m) => format!(
+                    "model {} {} ({} {}), trained at site {},",
+                    short(m.id.as_str()),
+                    m.name,
+                    m.task,
+                    m.arch,
+                    m.site
+                ),
+                None => format!("model {},", short(hex)),
+            };
+            let share = if percent.is_empty() {
+                String::new()
+            } else {
+                format!(" for {percent}% of requests")
+            };
+            let mut lines = vec![Line::raw(format!(
+                " You are about to deploy, signed with operator {who}'s key,"
+            ))];
+            lines.push(Line::raw(format!(" {model}")));
+            lines.extend(prose(&format!(
+                "to slot {slot:?}{share}, which now holds {}. The gate and the approvals the \
+                 slot needs are checked; the deployment is recorded in the audit log with your \
+                 key id (airlock deploy). A running `airlock serve` takes it up within a second.",
+                app.holder(slot)
+            )));
+            (
+                format!(" Deploy model {}? (Cancel is the default) ", short(hex)),
+                lines,
+            )
+        }
+        Intent::Promote => {
+            let mut lines = prose(&format!(
+                "You are about to promote the canary, signed with operator {who}'s key."
+            ));
+            lines.extend(prose(&super::capitalised(&deploy::promote_says(
+                &app.slots.view,
+            ))));
+            lines.extend(prose(
+                "It is checked as a deploy to production under today's trust policy (gate, \
+                 approvals), done in one transaction and recorded in the audit log with your \
+                 key id (airlock promote).",
+            ));
+            (
+                " Promote the canary? (Cancel is the default) ".into(),
+                lines,
+            )
+        }
+        Intent::Rollback => {
+            let slot = c.value(label::SLOT).trim().to_string();
+            let mut lines = prose(&format!(
+                "You are about to roll slot {slot:?} back, signed with operator {who}'s key: {}",
+                deploy::rollback_says(&app.slots.view, &slot)
+            ));
+            lines.extend(prose(
+                "A model it goes back to is checked as a deploy under today's trust policy; \
+                 the reason goes into the signed deployment record and the audit log with \
+                 your key id (airlock rollback).",
+            ));
+            (
+                format!(" Roll back slot {slot:?}? (Cancel is the default) "),
+                lines,
+            )
+        }
+    }
+}
+
+fn confirm(frame: &mut Frame, body: Rect, c: &Confirm, app: &App, theme: &Theme) {
+    let (title, mut lines) = says(c, app);
+    lines.push(Line::raw(""));
+    for (i, f) in c.fields.iter().enumerate() {
+        lines.push(field_line(f, c.focus == Focus::Field(i), theme));
+    }
     lines.push(field(
         "Passphrase",
         // Neither the passphrase nor its length is ever drawn.
@@ -212,6 +306,7 @@ fn confirm(frame: &mut Frame, body: Rect, c: &Confirm, app: &App, theme: &Theme)
             "(typed; not shown)".into()
         },
         c.focus == Focus::Passphrase,
+        String::new(),
         theme,
     ));
     lines.push(Line::raw(""));
@@ -225,10 +320,7 @@ fn confirm(frame: &mut Frame, body: Rect, c: &Confirm, app: &App, theme: &Theme)
     let area = centered(body, WIDTH, height);
     frame.render_widget(Clear, area);
     frame.render_widget(
-        Paragraph::new(lines).block(theme.block().title(format!(
-            " {} model {short}? (Cancel is the default) ",
-            c.intent.verb()
-        ))),
+        Paragraph::new(lines).block(theme.block().title(title)),
         area,
     );
 }
@@ -237,4 +329,9 @@ fn confirm(frame: &mut Frame, body: Rect, c: &Confirm, app: &App, theme: &Theme)
 fn tail(s: &str, n: usize) -> String {
     let count = s.chars().count();
     s.chars().skip(count.saturating_sub(n)).collect()
+}
+
+/// The first `n` characters of `s`.
+fn head(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
 }

@@ -4,10 +4,13 @@
 
 mod audit;
 mod data;
+mod deploy;
 mod dialog;
+mod features;
 mod models;
 mod overview;
 pub mod theme;
+mod training;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -39,7 +42,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     match app.screen {
         Screen::Overview => overview::draw(frame, body, app, theme),
         Screen::Data => data::draw(frame, body, app, theme),
+        Screen::Features => features::draw(frame, body, app, theme),
+        Screen::Training => training::draw(frame, body, app, theme),
         Screen::Models => models::draw(frame, body, app, theme),
+        Screen::Deploy => deploy::draw(frame, body, app, theme),
         Screen::Audit => audit::draw(frame, body, app, theme),
     }
     key_bar(frame, keybar, app, theme);
@@ -126,31 +132,31 @@ fn screen_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } else {
             spans.push(Span::raw(label));
         }
-        spans.push(Span::raw("  "));
+        spans.push(Span::raw(" "));
     }
     let left: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let site = app.overview.as_ref().map(|o| o.site.as_str()).unwrap_or("");
-    let site = if site.is_empty() {
-        String::new()
-    } else {
-        format!("site {site}, ")
-    };
-    let who = match &app.operator {
-        Some(o) => format!("{site}operator {o} "),
-        None => format!("{site}no operator "),
-    };
     let room = usize::from(area.width).saturating_sub(left);
-    let who: String = if who.chars().count() > room {
-        who.chars()
-            .rev()
-            .take(room)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect()
-    } else {
-        format!("{who:>room$}")
+    let site = app.overview.as_ref().map(|o| o.site.as_str()).unwrap_or("");
+    // Who signs, said as fully as the room allows.
+    let said: Vec<String> = match (&app.operator, site) {
+        (Some(o), "") => vec![format!("operator {o}"), format!("{o}")],
+        (Some(o), site) => vec![
+            format!("site {site}, operator {o}"),
+            format!("{o} at {site}"),
+            format!("{o}"),
+        ],
+        (None, "") => vec!["no operator".into(), "read only".into()],
+        (None, site) => vec![
+            format!("site {site}, no operator"),
+            format!("{site}, read only"),
+            "read only".into(),
+        ],
     };
+    let who = said
+        .iter()
+        .find(|w| w.chars().count() <= room)
+        .map(|w| format!("{w:>room$}"))
+        .unwrap_or_default();
     spans.push(Span::styled(who, theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
@@ -184,10 +190,49 @@ fn help(frame: &mut Frame, body: Rect, app: &App, theme: &Theme) {
 fn view_name(app: &App) -> &'static str {
     match app.screen {
         Screen::Data if app.data.profile.is_some() => "dataset profile",
+        Screen::Data if app.data.diff.is_some() => "contract diff",
+        Screen::Data if app.data.record.is_some() => "refused ingest",
+        Screen::Models if app.models.card.is_some() => "model card",
         Screen::Models if app.models.detail.is_some() => "model detail",
         Screen::Audit if app.audit.record.is_some() => "audit record",
+        Screen::Features if app.features.detail.is_some() => "feature set",
+        Screen::Training if app.training.detail.is_some() => "training run",
         s => s.title(),
     }
+}
+
+/// `text` broken at spaces into lines of at most `width` characters (a longer word is
+/// left whole, for the widget to clip).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push(line);
+    out
+}
+
+/// Prose wrapped to `width`, each line with a leading space (the margin inside a border).
+pub fn prose(text: &str, width: usize) -> Vec<Line<'static>> {
+    wrap(text, width.saturating_sub(1))
+        .into_iter()
+        .map(|l| Line::raw(format!(" {l}")))
+        .collect()
+}
+
+/// `s` with its first letter in capitals.
+pub fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 /// A `width` by `height` rectangle in the middle of `area` (clipped to it).

@@ -10,6 +10,21 @@ use crate::app::{App, DetailState, ListState};
 use crate::view::TextLine;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    if let Some((c, scroll)) = &app.models.card {
+        let block = theme.block().title(format!(
+            " Model card of {} (line {} of {}) ",
+            c.model,
+            scroll + 1,
+            c.lines.len()
+        ));
+        frame.render_widget(
+            Paragraph::new(text_lines(&c.lines, theme))
+                .block(block)
+                .scroll((u16::try_from(*scroll).unwrap_or(u16::MAX), 0)),
+            area,
+        );
+        return;
+    }
     match &app.models.detail {
         Some(d) => detail(frame, area, d, theme),
         None => list(frame, area, app, theme),

@@ -2,6 +2,8 @@
 //! under `NO_COLOR`; selection always in reverse video; ASCII borders and bars for serial
 //! consoles (`--ascii`).
 
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols;
 use ratatui::widgets::{Block, BorderType, Borders};
@@ -122,5 +124,23 @@ impl Theme {
     /// Secondary text.
     pub fn dim(&self) -> Style {
         self.fg(Color::DarkGray)
+    }
+}
+
+/// Replaces the line-drawing characters a widget drew in `area` (a chart's axes) with ASCII,
+/// for `--ascii`.
+pub fn asciify(buf: &mut Buffer, area: Rect) {
+    let area = area.intersection(buf.area);
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            let ascii = match cell.symbol() {
+                "│" | "┃" => "|",
+                "─" | "━" => "-",
+                "└" | "┌" | "┐" | "┘" | "├" | "┤" | "┬" | "┴" | "┼" => "+",
+                _ => continue,
+            };
+            cell.set_symbol(ascii);
+        }
     }
 }

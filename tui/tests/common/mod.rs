@@ -57,6 +57,63 @@ pub fn make_world() -> World {
     World { _dir: dir, root }
 }
 
+/// A program cargo builds beside the test binaries (`airlock`, `airlock-tui`): `cargo test
+/// --workspace` builds them all.
+pub fn program(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test exe");
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} is not built beside {}: run `cargo build --locked --workspace` first \
+                 (cargo test --workspace builds it)",
+                exe.display()
+            )
+        })
+}
+
+/// Runs `airlock --home HOME ARGS...` and requires success; returns stdout.
+pub fn airlock(home: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(program("airlock"))
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("AIRLOCK_HOME")
+        .output()
+        .expect("run airlock");
+    assert!(
+        out.status.success(),
+        "airlock {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// Copies a demo world (homes, media, root key) to `to`, every file and folder with its mode,
+/// so the copy is a world of its own in the same state.
+pub fn copy_world(from: &Path, to: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let meta = std::fs::symlink_metadata(&src).expect("stat");
+        if meta.is_dir() {
+            copy_world(&src, &dst);
+        } else if meta.is_file() {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+        std::fs::set_permissions(
+            &dst,
+            std::fs::Permissions::from_mode(meta.permissions().mode()),
+        )
+        .expect("chmod");
+    }
+}
+
 /// One demo world per test binary.
 pub fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
@@ -139,12 +196,47 @@ pub fn lines(buf: &Buffer) -> String {
 /// ids) as many `#`, and a token that a border cuts off at a line's right edge (part of an id
 /// or a time in a truncated column) as many `~`.
 pub fn filtered(screen: &str) -> String {
-    screen
-        .lines()
-        .map(filter_line)
-        .collect::<Vec<_>>()
-        .join("\n")
-        + "\n"
+    let mut out: Vec<String> = Vec::new();
+    for line in screen.lines() {
+        let mut l = filter_line(line);
+        if let Some(prev) = out.last() {
+            l = continued(prev, &l);
+        }
+        out.push(l);
+    }
+    out.join("\n") + "\n"
+}
+
+/// An id wrapped onto the next line leaves its last few hex digits there: when the line
+/// before ends in a filtered id, a short run of hex digits opening this line (after the
+/// border and spaces) and closing a quoted string is the id's end, and is filtered too.
+fn continued(prev: &str, line: &str) -> String {
+    let inner = |l: &str| {
+        l.trim_end()
+            .trim_end_matches(['│', '|'])
+            .trim_end()
+            .to_string()
+    };
+    if !inner(prev).ends_with('#') {
+        return line.to_string();
+    }
+    let c: Vec<char> = line.chars().collect();
+    let start = c
+        .iter()
+        .position(|ch| !matches!(ch, '│' | '|' | ' '))
+        .unwrap_or(c.len());
+    let hex = c[start..]
+        .iter()
+        .take_while(|ch| ch.is_ascii_digit() || ('a'..='f').contains(ch))
+        .count();
+    // Only the end of a quoted id (`bf",` in an audit record's JSON).
+    if hex == 0 || hex >= 8 || c.get(start + hex) != Some(&'"') {
+        return line.to_string();
+    }
+    let mut s: String = c[..start].iter().collect();
+    s.extend(std::iter::repeat_n('#', hex));
+    s.extend(&c[start + hex..]);
+    s
 }
 
 fn filter_line(line: &str) -> String {
