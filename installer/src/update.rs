@@ -369,6 +369,61 @@ fn checked_node(layout: &Layout) -> Result<(seal::Report, Config)> {
     Ok((report, config))
 }
 
+/// The release keys this node accepts: the trust policy's `release_keys` when the policy in
+/// force lists any (how the vendor's key is rotated: a root-signed policy names the new one),
+/// else the key pinned at install.
+fn accepted_keys(layout: &Layout, config: &Config) -> Result<Vec<ed25519_dalek::VerifyingKey>> {
+    let home_path = layout.home();
+    let listed: Vec<String> = owner::as_owner_of(&home_path, || {
+        let home = Home::open_read_only(&home_path)?;
+        Ok(airlock::policy::in_force(&home)?
+            .map(|p| p.body().release_keys.clone())
+            .unwrap_or_default())
+    })?;
+    if !listed.is_empty() {
+        return listed
+            .iter()
+            .map(|k| {
+                airlock::keys::parse_verifying_key(k)
+                    .map_err(|e| Error::Integrity(format!("trust policy release_keys: {e}")))
+            })
+            .collect();
+    }
+    let key = config.release_key()?.ok_or_else(|| {
+        Error::Refused(format!(
+            "no release key is pinned in {} and the trust policy names none: this node accepts no update (install --release-key)",
+            layout.config().display()
+        ))
+    })?;
+    Ok(vec![key])
+}
+
+/// Opens `archive` with the first accepted key that signed it; a release signed by none of
+/// them is refused, one altered after signing is an integrity error.
+fn open_release(
+    layout: &Layout,
+    config: &Config,
+    archive: &Path,
+) -> Result<release::VerifiedRelease> {
+    let keys = accepted_keys(layout, config)?;
+    let mut refused = None;
+    for key in &keys {
+        match release::open(archive, key) {
+            Ok(r) => return Ok(r),
+            Err(Error::Refused(m)) => refused = Some(m),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(Error::Refused(match (refused, keys.len()) {
+        (Some(m), 1) => m,
+        (m, n) => format!(
+            "{} is signed by none of the {n} release keys the trust policy names ({})",
+            archive.display(),
+            m.unwrap_or_default()
+        ),
+    }))
+}
+
 /// Updates the node to the release archive `archive`.
 pub fn update(layout: &Layout, archive: &Path) -> Result<Outcome> {
     let _lock = crate::lock::lock(layout)?;
@@ -376,13 +431,7 @@ pub fn update(layout: &Layout, archive: &Path) -> Result<Outcome> {
     // 1. Checks; each refusal is recorded.
     let checked = (|| {
         let (report, config) = checked_node(layout)?;
-        let key = config.release_key()?.ok_or_else(|| {
-            Error::Refused(format!(
-                "no release key is pinned in {}: this node accepts no update (install --release-key)",
-                layout.config().display()
-            ))
-        })?;
-        let mut rel = release::open(archive, &key)?;
+        let mut rel = open_release(layout, &config, archive)?;
         let to = rel.manifest().version;
         if to <= report.floor {
             return Err(Error::Refused(format!(

@@ -122,6 +122,8 @@ struct Draft {
     #[serde(default)]
     approvals: BTreeMap<String, u32>,
     #[serde(default)]
+    release_keys: Vec<String>,
+    #[serde(default)]
     gates: BTreeMap<String, Vec<SiteName>>,
 }
 
@@ -155,6 +157,12 @@ pub struct PolicyBody {
     /// before this field), only this site's gate reports count.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub gates: BTreeMap<String, Vec<SiteName>>,
+    /// The vendor's release keys (public halves, hex) whose release archives
+    /// `airlock-install update` accepts on this node, replacing the key pinned
+    /// at install: how the release key is rotated. Absent (as in policies
+    /// written before this field): the pinned key alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub release_keys: Vec<String>,
 }
 
 /// One root signature.
@@ -252,6 +260,7 @@ impl SignedPolicy {
             revoked: d.revoked,
             approvals: d.approvals,
             gates: d.gates,
+            release_keys: d.release_keys,
         };
         body.validate()?;
         let bytes = serde_json::to_vec(&body).map_err(|e| bad(source, e))?;
@@ -349,6 +358,13 @@ impl PolicyBody {
         }
         if v == 0 || v > i64::MAX as u64 {
             return fail(format!("version must be between 1 and {}", i64::MAX));
+        }
+        for (n, k) in self.release_keys.iter().enumerate() {
+            if keys::parse_verifying_key(k).is_err() {
+                return fail(format!(
+                    "release_keys[{n}] is not an ed25519 public key (64 hex digits)"
+                ));
+            }
         }
         let roots = root_keys(self)?;
         let distinct: BTreeSet<_> = roots.iter().map(|(id, _)| id.clone()).collect();
@@ -648,6 +664,7 @@ mod tests {
             revoked: vec![],
             approvals: BTreeMap::new(),
             gates: BTreeMap::new(),
+            release_keys: Vec::new(),
         }
     }
 

@@ -35,7 +35,7 @@ impl Vendor {
         self.dir.path().join(rel)
     }
 
-    fn public(&self) -> PathBuf {
+    pub(crate) fn public(&self) -> PathBuf {
         self.path("release.key.pub")
     }
 
@@ -494,4 +494,49 @@ fn update_as_root_runs_the_health_check_as_the_service_user() {
             p.display()
         );
     }
+}
+
+/// The vendor's release key is rotated by a root-signed trust policy that names the new key
+/// (`release_keys`): then the new key's releases are accepted and the old key's refused.
+#[test]
+fn a_trust_policy_naming_a_new_release_key_rotates_it() {
+    use airlock::time::Now;
+    let old = Vendor::new();
+    let new = Vendor::new();
+    let node = node_of(&old);
+    // Before the policy, a release signed by the new key is another key's: refused.
+    node.cmd("update", &[s(&new.release("1.1.0", true))])
+        .fails(5);
+    let home_path = node.path("var/lib/airlock");
+    let root_dir = new.path("root");
+    let pass = airlock::personal::Passphrase::new("a root passphrase".into());
+    let now = airlock::time::Timestamp::now();
+    let card = airlock::policy::init_root_with(&root_dir, &pass, &home_path, now, Some(4)).unwrap();
+    {
+        let mut home = airlock::home::Home::open(&home_path).unwrap();
+        let template = airlock::policy::template(&home, Some(&card)).unwrap();
+        let new_key = std::fs::read_to_string(new.public()).unwrap();
+        let draft: String = template
+            .lines()
+            .map(|l| {
+                if l.starts_with("version = ") {
+                    format!("{l}\nrelease_keys = [\"{}\"]", new_key.trim())
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let draft_file = new.path("policy.toml");
+        std::fs::write(&draft_file, draft + "\n").unwrap();
+        let key = airlock::policy::open_root(&root_dir, &pass).unwrap();
+        let signed = airlock::policy::sign(&draft_file, &key, now).unwrap();
+        airlock::policy::apply(&mut home, &[signed], Some(&card.key_id.to_string())).unwrap();
+    }
+    node.cmd("update", &[s(&new.release("1.1.0", true))]).ok();
+    assert!(current(&node).ends_with("1.1.0"), "{}", current(&node));
+    let err = node
+        .cmd("update", &[s(&old.release("1.2.0", true))])
+        .fails(5);
+    assert!(err.contains("release key"), "{err}");
 }
