@@ -136,10 +136,6 @@ fn time_of(row: &[Value], t: Option<usize>) -> i64 {
     }
 }
 
-fn vector_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 fn vector_of(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
@@ -174,6 +170,98 @@ fn source_dataset(home: &Home, fs: &FeatureSetDoc, from: Option<&NameRef>) -> Re
     Ok(id)
 }
 
+/// Writes an entity key (the canonical cell) into `buf`, without
+/// allocating once `buf` has grown to the longest key.
+fn write_entity_key(buf: &mut String, v: &Value) {
+    use std::fmt::Write as _;
+    buf.clear();
+    // Writing into a String cannot fail.
+    let _ = match v {
+        Value::Null => Ok(()),
+        Value::Int(i) => write!(buf, "{i}"),
+        Value::Float(f) => write!(buf, "{f}"),
+        Value::Text(s) => {
+            buf.push_str(s);
+            Ok(())
+        }
+    };
+}
+
+/// Fills the fresh online table `table` with the latest vector per entity
+/// of `dataset`, inside the caller's transaction; returns the rows read.
+///
+/// A bulk load: every row is appended in file order to a rowid table
+/// (the row number is the rowid, so each insert lands at the B-tree's right
+/// edge), through one prepared statement and reused buffers. Only then are
+/// the rows an entity has newer ones for deleted (one sort of the keys,
+/// inside SQLite) and the unique entity index built (one more sort). The
+/// common case of one row per entity skips the delete: the unique index is
+/// tried first, and a duplicate key fails that one statement only.
+#[allow(clippy::too_many_arguments)]
+fn load_table(
+    tx: &rusqlite::Transaction<'_>,
+    table: &str,
+    home: &Home,
+    dataset: &Digest,
+    fs: &FeatureSetDoc,
+    bound: &features::Bound,
+    ei: usize,
+    ti: Option<usize>,
+    on_row: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    tx.execute_batch(&format!(
+        "CREATE TABLE {table} (row INTEGER PRIMARY KEY, entity TEXT NOT NULL, event_time INTEGER NOT NULL, vector BLOB NOT NULL) STRICT"
+    ))?;
+    let mut rows = 0u64;
+    {
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO {table} (row, entity, event_time, vector) VALUES (?1, ?2, ?3, ?4)"
+        ))?;
+        let mut x = Vec::with_capacity(fs.width());
+        let mut blob = Vec::with_capacity(fs.width() * 4);
+        let mut key = String::new();
+        data::stream_by_id(home, dataset, &mut |n, row| {
+            x.clear();
+            fs.transform(&row, bound, &mut x);
+            blob.clear();
+            blob.extend(x.iter().flat_map(|v| v.to_le_bytes()));
+            let entity: &str = match &row[ei] {
+                Value::Text(s) => s,
+                other => {
+                    write_entity_key(&mut key, other);
+                    &key
+                }
+            };
+            insert.execute(params![n as i64, entity, time_of(&row, ti), &blob[..]])?;
+            rows = n;
+            if n % 4096 == 0 {
+                on_row(n);
+            }
+            Ok(())
+        })?;
+    }
+    let index = format!("CREATE UNIQUE INDEX {table}_entity ON {table} (entity)");
+    match tx.execute_batch(&index) {
+        Ok(()) => {}
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            // Some entity has several rows: keep the one with the latest
+            // event time (the last in file order among equal times).
+            tx.execute_batch(&format!(
+                "DELETE FROM {table} WHERE row IN (
+                   SELECT row FROM (
+                     SELECT row, row_number() OVER (PARTITION BY entity ORDER BY event_time DESC, row DESC) AS rank
+                     FROM {table})
+                   WHERE rank > 1);
+                 {index}"
+            ))?;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(rows)
+}
+
 /// Writes the latest vector per entity of `set` (computed from `from`, or
 /// the dataset it was fit on) into a new online table and switches the
 /// version to it atomically. `on_row` is told rows read, for progress.
@@ -203,33 +291,7 @@ pub fn materialize(
         [seq.to_string()],
     )?;
     let table = format!("v{}_{seq}", &fs_id.hex()[..16]);
-    tx.execute_batch(&format!(
-        "CREATE TABLE {table} (entity TEXT PRIMARY KEY, event_time INTEGER NOT NULL, row INTEGER NOT NULL, vector BLOB NOT NULL) STRICT, WITHOUT ROWID"
-    ))?;
-    let mut rows = 0u64;
-    {
-        let mut upsert = tx.prepare(&format!(
-            "INSERT INTO {table} (entity, event_time, row, vector) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(entity) DO UPDATE SET event_time = excluded.event_time, row = excluded.row, vector = excluded.vector
-             WHERE excluded.event_time >= {table}.event_time"
-        ))?;
-        let mut x = Vec::with_capacity(fs.width());
-        data::stream_by_id(home, &dataset, &mut |n, row| {
-            x.clear();
-            fs.transform(&row, &bound, &mut x);
-            upsert.execute(params![
-                entity_key(&row[ei]),
-                time_of(&row, ti),
-                n as i64,
-                vector_bytes(&x)
-            ])?;
-            rows = n;
-            if n % 4096 == 0 {
-                on_row(n);
-            }
-            Ok(())
-        })?;
-    }
+    let rows = load_table(&tx, &table, home, &dataset, &fs, &bound, ei, ti, on_row)?;
     let entities: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
     let old: Option<String> = tx
         .query_row(
