@@ -329,6 +329,7 @@ pub fn materialize(
     // The audit record goes into the node's store; the online table is
     // committed first (it is derived data: a crash between the two leaves
     // a materialization without its record, which the next run replaces).
+    crate::failpoint::hit("materialize.loaded");
     tx.commit()?;
     on_row(rows);
     home.record(AuditEntry::new(
