@@ -479,15 +479,19 @@ fn a_bulk_materialization_keeps_the_newest_row_per_entity_and_a_killed_one_chang
          007,2026-01-01T00:00:00Z,5,0\n",
     )
     .unwrap();
-    fs::write(
-        dir.path().join("unique.csv"),
-        "id,at,v,y\n8,2026-05-01T00:00:00Z,30,0\n9,2026-05-01T00:00:00Z,40,1\n",
-    )
-    .unwrap();
+    // Enough rows to cross several of the loader's batches.
+    let mut unique =
+        String::from("id,at,v,y\n8,2026-05-01T00:00:00Z,30,0\n9,2026-05-01T00:00:00Z,40,1\n");
+    for i in 10..5010 {
+        unique.push_str(&format!("{i},2026-05-01T00:00:00Z,{i},{}\n", i % 2));
+    }
+    fs::write(dir.path().join("unique.csv"), unique).unwrap();
+    let mut snapshot = String::new();
     for file in ["dup.csv", "unique.csv"] {
-        ok(
+        let v: serde_json::Value = serde_json::from_str(&ok(
             &home,
             &[
+                "--json",
                 "data",
                 "ingest",
                 &dir.path().join(file).display().to_string(),
@@ -496,7 +500,9 @@ fn a_bulk_materialization_keeps_the_newest_row_per_entity_and_a_killed_one_chang
                 "--contract",
                 &dir.path().join("ids.toml").display().to_string(),
             ],
-        );
+        ))
+        .unwrap();
+        snapshot = v["snapshot"].as_str().unwrap().to_string();
     }
     fs::write(
         dir.path().join("spec.toml"),
@@ -585,16 +591,50 @@ fn a_bulk_materialization_keeps_the_newest_row_per_entity_and_a_killed_one_chang
     .unwrap();
     assert_eq!(
         (m["rows"].as_u64(), m["entities"].as_u64()),
-        (Some(2), Some(2))
+        (Some(5002), Some(5002))
     );
     assert_eq!(get("8")["vector"], serde_json::json!([30.0]));
     assert_eq!(get("9")["vector"], serde_json::json!([40.0]));
+    for i in [10, 2047, 2048, 4097, 5009] {
+        let hit = get(&i.to_string());
+        assert_eq!(hit["vector"], serde_json::json!([f64::from(i)]));
+        assert_eq!(hit["row"], i - 7);
+    }
     fails(
         &home,
         &["features", "get", "ids-features@1", "--entity", "7"],
         6,
         &["entity \"7\" is not in ids-features@1"],
     );
+
+    // A snapshot that breaks off part way: the reading thread fails after
+    // rows went to the writer, which writes nothing; the table stays.
+    let object = home
+        .join("vault/objects")
+        .join(&snapshot[..2])
+        .join(format!("{snapshot}.age"));
+    let bytes = fs::read(&object).unwrap();
+    fs::write(&object, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let out = std::process::Command::new(crate::harness::bin())
+        .arg("--home")
+        .arg(&home)
+        .args([
+            "features",
+            "materialize",
+            "ids-features@1",
+            "--from",
+            "ids@2",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&snapshot[..8]) || err.contains("vault object"),
+        "{err}"
+    );
+    assert_eq!(get("5009")["vector"], serde_json::json!([5009.0]));
+    assert_eq!(get("8")["vector"], serde_json::json!([30.0]));
 }
 
 #[test]
