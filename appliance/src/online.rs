@@ -387,9 +387,9 @@ fn read_rows(
     let mut batch = fresh(&mut made)?;
     let mut x = Vec::with_capacity(fs.width());
     let mut rows = 0u64;
-    data::stream_by_id(home, dataset, &mut |n, row| {
+    data::stream_rows_by_id(home, dataset, &mut |n, row| {
         x.clear();
-        fs.transform(&row, bound, &mut x);
+        fs.transform(row, bound, &mut x);
         batch.blobs.extend(x.iter().flat_map(|v| v.to_le_bytes()));
         match &row[ei] {
             Value::Text(s) => batch.keys.push_str(s),
@@ -397,7 +397,7 @@ fn read_rows(
         }
         batch.rows.push((
             n as i64,
-            time_of(&row, ti),
+            time_of(row, ti),
             batch.keys.len(),
             batch.blobs.len(),
         ));
