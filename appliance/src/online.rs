@@ -136,10 +136,6 @@ fn time_of(row: &[Value], t: Option<usize>) -> i64 {
     }
 }
 
-fn vector_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 fn vector_of(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
@@ -174,6 +170,253 @@ fn source_dataset(home: &Home, fs: &FeatureSetDoc, from: Option<&NameRef>) -> Re
     Ok(id)
 }
 
+/// Appends an entity key that is not text (the canonical cell) to `buf`.
+fn push_entity_key(buf: &mut String, v: &Value) {
+    use std::fmt::Write as _;
+    // Writing into a String cannot fail.
+    let _ = match v {
+        Value::Null => Ok(()),
+        Value::Int(i) => write!(buf, "{i}"),
+        Value::Float(f) => write!(buf, "{f}"),
+        Value::Text(s) => {
+            buf.push_str(s);
+            Ok(())
+        }
+    };
+}
+
+/// Rows on their way from the reading thread to the writing one: row
+/// numbers, event times, and the keys and vectors laid end to end. Batches
+/// go back to the reader to be refilled, so the load allocates a handful of
+/// them, not one buffer per row.
+#[derive(Default)]
+struct Batch {
+    /// Row number, event time, end of the key in `keys`, end of the vector
+    /// in `blobs`.
+    rows: Vec<(i64, i64, usize, usize)>,
+    keys: String,
+    blobs: Vec<u8>,
+}
+
+/// Rows per batch, and batches in flight (the load's memory: a few MiB).
+const BATCH_ROWS: usize = 2048;
+const BATCHES: usize = 4;
+
+impl Batch {
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.keys.clear();
+        self.blobs.clear();
+    }
+}
+
+/// A message to the writing thread.
+enum Load {
+    Rows(Batch),
+    /// Every row was read: the writer may commit.
+    Done,
+}
+
+/// What the writing thread needs besides the rows.
+struct Target {
+    feature_set: String,
+    site: String,
+    name: String,
+    version: i64,
+    dataset: String,
+    entity_type: &'static str,
+    width: i64,
+    now: String,
+}
+
+/// The writing thread: one transaction that makes the fresh table, loads
+/// it from `rx`, indexes it, points the version at it and drops the table
+/// it replaces; it commits only after [`Load::Done`]. Returns the table
+/// and the entities written, or `None` (and writes nothing) when the
+/// reader stopped before it was done.
+///
+/// A bulk load: every row is appended in file order to a rowid table
+/// (the row number is the rowid, so each insert lands at the B-tree's right
+/// edge), through one prepared statement. Only then are the rows an entity
+/// has newer ones for deleted (one sort of the keys, inside SQLite) and the
+/// unique entity index built (one more sort). The common case of one row
+/// per entity skips the delete: the unique index is tried first, and a
+/// duplicate key fails that one statement only.
+fn write_table(
+    home_root: &Path,
+    t: &Target,
+    rx: &std::sync::mpsc::Receiver<Load>,
+    back: &std::sync::mpsc::SyncSender<Batch>,
+) -> Result<Option<(String, i64)>> {
+    let mut conn = open_rw(home_root)?;
+    let tx = conn.transaction()?;
+    let seq: i64 = tx
+        .query_row("SELECT value FROM meta WHERE key = 'seq'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+        + 1;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('seq', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [seq.to_string()],
+    )?;
+    let table = format!("v{}_{seq}", &t.feature_set[..16]);
+    tx.execute_batch(&format!(
+        "CREATE TABLE {table} (row INTEGER PRIMARY KEY, entity TEXT NOT NULL, event_time INTEGER NOT NULL, vector BLOB NOT NULL) STRICT"
+    ))?;
+    let mut rows = 0u64;
+    {
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO {table} (row, entity, event_time, vector) VALUES (?1, ?2, ?3, ?4)"
+        ))?;
+        loop {
+            let batch = match rx.recv() {
+                Ok(Load::Rows(b)) => b,
+                Ok(Load::Done) => break,
+                // The reader stopped without finishing (its error is the
+                // one reported): roll back.
+                Err(_) => return Ok(None),
+            };
+            let (mut k0, mut b0) = (0, 0);
+            for &(n, time, k1, b1) in &batch.rows {
+                insert.execute(params![n, &batch.keys[k0..k1], time, &batch.blobs[b0..b1]])?;
+                (k0, b0) = (k1, b1);
+            }
+            rows += batch.rows.len() as u64;
+            // The reader may have finished and gone: then the batch is freed.
+            let _ = back.try_send(batch);
+        }
+    }
+    let index = format!("CREATE UNIQUE INDEX {table}_entity ON {table} (entity)");
+    let entities = match tx.execute_batch(&index) {
+        Ok(()) => rows as i64,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            // Some entity has several rows: keep the one with the latest
+            // event time (the last in file order among equal times).
+            let dropped = tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE row IN (
+                       SELECT row FROM (
+                         SELECT row, row_number() OVER (PARTITION BY entity ORDER BY event_time DESC, row DESC) AS rank
+                         FROM {table})
+                       WHERE rank > 1)"
+                ),
+                [],
+            )?;
+            tx.execute_batch(&index)?;
+            rows as i64 - dropped as i64
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let old: Option<String> = tx
+        .query_row(
+            "SELECT tbl FROM versions WHERE feature_set = ?1",
+            [&t.feature_set],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(
+        "INSERT INTO versions (feature_set, site, name, version, tbl, dataset, entities, entity_type, width, materialized_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)
+         ON CONFLICT(feature_set) DO UPDATE SET tbl = excluded.tbl, dataset = excluded.dataset,
+           entities = excluded.entities, entity_type = excluded.entity_type, materialized_at = excluded.materialized_at",
+        params![
+            t.feature_set,
+            t.site,
+            t.name,
+            t.version,
+            table,
+            t.dataset,
+            entities,
+            t.width,
+            t.now,
+            t.entity_type
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO current (site, name, feature_set) VALUES (?1, ?2, ?3)
+         ON CONFLICT(site, name) DO UPDATE SET feature_set = excluded.feature_set",
+        params![t.site, t.name, t.feature_set],
+    )?;
+    if let Some(old) = old {
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_name(&old)?))?;
+    }
+    // The audit record goes into the node's store; the online table is
+    // committed first (it is derived data: a crash between the two leaves
+    // a materialization without its record, which the next run replaces).
+    crate::failpoint::hit("materialize.loaded");
+    tx.commit()?;
+    Ok(Some((table, entities)))
+}
+
+/// The reading half of a materialization: streams `dataset`, computes each
+/// row's vector into a batch and sends full batches to the writer; returns
+/// the rows read.
+#[allow(clippy::too_many_arguments)]
+fn read_rows(
+    home: &Home,
+    dataset: &Digest,
+    fs: &FeatureSetDoc,
+    bound: &features::Bound,
+    ei: usize,
+    ti: Option<usize>,
+    out: &std::sync::mpsc::SyncSender<Load>,
+    back: &std::sync::mpsc::Receiver<Batch>,
+    on_row: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    let hung_up =
+        || Error::Rejected("the online store's writer stopped; nothing was written".into());
+    let mut made = 0;
+    let fresh = |made: &mut usize| -> Result<Batch> {
+        if *made < BATCHES + 1 {
+            *made += 1;
+            return Ok(Batch {
+                rows: Vec::with_capacity(BATCH_ROWS),
+                keys: String::new(),
+                blobs: Vec::with_capacity(BATCH_ROWS * fs.width() * 4),
+            });
+        }
+        let mut b = back.recv().map_err(|_| hung_up())?;
+        b.clear();
+        Ok(b)
+    };
+    let mut batch = fresh(&mut made)?;
+    let mut x = Vec::with_capacity(fs.width());
+    let mut rows = 0u64;
+    data::stream_rows_by_id(home, dataset, &mut |n, row| {
+        x.clear();
+        fs.transform(row, bound, &mut x);
+        batch.blobs.extend(x.iter().flat_map(|v| v.to_le_bytes()));
+        match &row[ei] {
+            Value::Text(s) => batch.keys.push_str(s),
+            other => push_entity_key(&mut batch.keys, other),
+        }
+        batch.rows.push((
+            n as i64,
+            time_of(row, ti),
+            batch.keys.len(),
+            batch.blobs.len(),
+        ));
+        rows = n;
+        if batch.rows.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, fresh(&mut made)?);
+            out.send(Load::Rows(full)).map_err(|_| hung_up())?;
+        }
+        if n % 4096 == 0 {
+            on_row(n);
+        }
+        Ok(())
+    })?;
+    if !batch.rows.is_empty() {
+        out.send(Load::Rows(batch)).map_err(|_| hung_up())?;
+    }
+    Ok(rows)
+}
+
 /// Writes the latest vector per entity of `set` (computed from `from`, or
 /// the dataset it was fit on) into a new online table and switches the
 /// version to it atomically. `on_row` is told rows read, for progress.
@@ -188,86 +431,48 @@ pub fn materialize(
     let contract = data::load_contract(home, &fs.contract)?;
     let (ei, ti) = entity_columns(&contract)?;
     let bound = fs.bind(&contract)?;
-    let mut conn = open_rw(home.root())?;
-    let tx = conn.transaction()?;
-    let seq: i64 = tx
-        .query_row("SELECT value FROM meta WHERE key = 'seq'", [], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()?
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-        + 1;
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('seq', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [seq.to_string()],
-    )?;
-    let table = format!("v{}_{seq}", &fs_id.hex()[..16]);
-    tx.execute_batch(&format!(
-        "CREATE TABLE {table} (entity TEXT PRIMARY KEY, event_time INTEGER NOT NULL, row INTEGER NOT NULL, vector BLOB NOT NULL) STRICT, WITHOUT ROWID"
-    ))?;
-    let mut rows = 0u64;
-    {
-        let mut upsert = tx.prepare(&format!(
-            "INSERT INTO {table} (entity, event_time, row, vector) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT(entity) DO UPDATE SET event_time = excluded.event_time, row = excluded.row, vector = excluded.vector
-             WHERE excluded.event_time >= {table}.event_time"
-        ))?;
-        let mut x = Vec::with_capacity(fs.width());
-        data::stream_by_id(home, &dataset, &mut |n, row| {
-            x.clear();
-            fs.transform(&row, &bound, &mut x);
-            upsert.execute(params![
-                entity_key(&row[ei]),
-                time_of(&row, ti),
-                n as i64,
-                vector_bytes(&x)
-            ])?;
-            rows = n;
-            if n % 4096 == 0 {
-                on_row(n);
-            }
-            Ok(())
-        })?;
-    }
-    let entities: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))?;
-    let old: Option<String> = tx
-        .query_row(
-            "SELECT tbl FROM versions WHERE feature_set = ?1",
-            [fs_id.hex()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    tx.execute(
-        "INSERT INTO versions (feature_set, site, name, version, tbl, dataset, entities, entity_type, width, materialized_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)
-         ON CONFLICT(feature_set) DO UPDATE SET tbl = excluded.tbl, dataset = excluded.dataset,
-           entities = excluded.entities, entity_type = excluded.entity_type, materialized_at = excluded.materialized_at",
-        params![
-            fs_id.hex(),
-            fs.site.as_str(),
-            fs.name,
-            fs.version,
-            table,
-            dataset.hex(),
-            entities,
-            fs.width() as i64,
-            home.now().to_string(),
-            contract.columns[ei].ty.name()
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO current (site, name, feature_set) VALUES (?1, ?2, ?3)
-         ON CONFLICT(site, name) DO UPDATE SET feature_set = excluded.feature_set",
-        params![fs.site.as_str(), fs.name, fs_id.hex()],
-    )?;
-    if let Some(old) = old {
-        tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_name(&old)?))?;
-    }
-    // The audit record goes into the node's store; the online table is
-    // committed first (it is derived data: a crash between the two leaves
-    // a materialization without its record, which the next run replaces).
-    tx.commit()?;
+    let target = Target {
+        feature_set: fs_id.hex(),
+        site: fs.site.as_str().to_string(),
+        name: fs.name.clone(),
+        version: fs.version,
+        dataset: dataset.hex(),
+        entity_type: contract.columns[ei].ty.name(),
+        width: fs.width() as i64,
+        now: home.now().to_string(),
+    };
+    // Two threads on the two halves of the work: this one decrypts, parses
+    // and transforms the rows; the other writes them into SQLite. Bounded
+    // channels keep memory flat: at most BATCHES batches exist.
+    let (tx_rows, rx_rows) = std::sync::mpsc::sync_channel::<Load>(BATCHES);
+    let (tx_back, rx_back) = std::sync::mpsc::sync_channel::<Batch>(BATCHES);
+    let root = home.root().to_path_buf();
+    let (read, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || write_table(&root, &target, &rx_rows, &tx_back));
+        let read = read_rows(
+            home, &dataset, &fs, &bound, ei, ti, &tx_rows, &rx_back, on_row,
+        );
+        if read.is_ok() {
+            // A writer that already failed has hung up; its error is joined below.
+            let _ = tx_rows.send(Load::Done);
+        }
+        drop(tx_rows);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(Error::Integrity(
+                "the online store's writing thread panicked; nothing was written".into(),
+            ))
+        });
+        (read, written)
+    });
+    // The writer's own error first: the reader then only saw it hang up.
+    // A writer that stopped because the reader did leaves the reader's.
+    let written = written?;
+    let rows = read?;
+    let Some((table, entities)) = written else {
+        return Err(Error::Integrity(
+            "the online store's writer stopped without an error; nothing was written".into(),
+        ));
+    };
     on_row(rows);
     home.record(AuditEntry::new(
         "features.materialize",

@@ -449,6 +449,194 @@ fn the_online_store_serves_the_latest_row_per_entity_and_switches_versions_atomi
     drop(lock);
 }
 
+/// The bulk load of `features materialize`: superseded rows are dropped
+/// after the load (equal event times: the last row in the file wins;
+/// integer keys in canonical form), a dataset of unique entities takes the
+/// path without the delete, and a kill before the commit leaves the old
+/// table whole and serving.
+#[test]
+fn a_bulk_materialization_keeps_the_newest_row_per_entity_and_a_killed_one_changes_nothing() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    ok(&home, &["init", "--site", "lab"]);
+    fs::write(
+        dir.path().join("ids.toml"),
+        "name = \"ids\"\nversion = 1\nentity = \"id\"\nevent_time = \"at\"\n\
+         [[columns]]\nname = \"id\"\ntype = \"integer\"\n\
+         [[columns]]\nname = \"at\"\ntype = \"timestamp\"\n\
+         [[columns]]\nname = \"v\"\ntype = \"float\"\n\
+         [[columns]]\nname = \"y\"\ntype = \"integer\"\n",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("dup.csv"),
+        "id,at,v,y\n\
+         8,2026-01-01T00:00:00Z,1,0\n\
+         9,2026-03-01T00:00:00Z,2,1\n\
+         8,2026-01-01T00:00:00Z,3,0\n\
+         9,2026-02-01T00:00:00Z,4,1\n\
+         007,2026-01-01T00:00:00Z,5,0\n",
+    )
+    .unwrap();
+    // Enough rows to cross several of the loader's batches.
+    let mut unique =
+        String::from("id,at,v,y\n8,2026-05-01T00:00:00Z,30,0\n9,2026-05-01T00:00:00Z,40,1\n");
+    for i in 10..5010 {
+        unique.push_str(&format!("{i},2026-05-01T00:00:00Z,{i},{}\n", i % 2));
+    }
+    fs::write(dir.path().join("unique.csv"), unique).unwrap();
+    let mut snapshot = String::new();
+    for file in ["dup.csv", "unique.csv"] {
+        let v: serde_json::Value = serde_json::from_str(&ok(
+            &home,
+            &[
+                "--json",
+                "data",
+                "ingest",
+                &dir.path().join(file).display().to_string(),
+                "--dataset",
+                "ids",
+                "--contract",
+                &dir.path().join("ids.toml").display().to_string(),
+            ],
+        ))
+        .unwrap();
+        snapshot = v["snapshot"].as_str().unwrap().to_string();
+    }
+    fs::write(
+        dir.path().join("spec.toml"),
+        "name = \"ids-features\"\ndataset = \"ids@1\"\nlabel = \"y\"\npositive = \"1\"\n\
+         [[features]]\ncolumn = \"v\"\ntransform = \"identity\"\n",
+    )
+    .unwrap();
+    ok(
+        &home,
+        &[
+            "features",
+            "apply",
+            &dir.path().join("spec.toml").display().to_string(),
+        ],
+    );
+    let m: serde_json::Value = serde_json::from_str(&ok(
+        &home,
+        &["--json", "features", "materialize", "ids-features@1"],
+    ))
+    .unwrap();
+    assert_eq!(
+        (m["rows"].as_u64(), m["entities"].as_u64()),
+        (Some(5), Some(3))
+    );
+    let get = |entity: &str| -> serde_json::Value {
+        serde_json::from_str(&ok(
+            &home,
+            &[
+                "--json",
+                "features",
+                "get",
+                "ids-features@1",
+                "--entity",
+                entity,
+            ],
+        ))
+        .unwrap()
+    };
+    assert_eq!(
+        get("8")["vector"],
+        serde_json::json!([3.0]),
+        "equal times: the last row in the file"
+    );
+    assert_eq!(get("8")["row"], 3);
+    assert_eq!(
+        get("9")["vector"],
+        serde_json::json!([2.0]),
+        "the newest time"
+    );
+    assert_eq!(
+        get("07")["vector"],
+        serde_json::json!([5.0]),
+        "integer keys canonical"
+    );
+
+    // Killed after the new table is loaded and indexed, before the commit.
+    let out = std::process::Command::new(crate::harness::bin())
+        .arg("--home")
+        .arg(&home)
+        .args([
+            "features",
+            "materialize",
+            "ids-features@1",
+            "--from",
+            "ids@2",
+        ])
+        .env("AIRLOCK_FAILPOINT", "materialize.loaded")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.signal(), Some(9), "{out:?}");
+    assert_eq!(get("8")["vector"], serde_json::json!([3.0]));
+    assert_eq!(get("7")["vector"], serde_json::json!([5.0]));
+
+    // Unique entities: the new table replaces the old one whole.
+    let m: serde_json::Value = serde_json::from_str(&ok(
+        &home,
+        &[
+            "--json",
+            "features",
+            "materialize",
+            "ids-features@1",
+            "--from",
+            "ids@2",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        (m["rows"].as_u64(), m["entities"].as_u64()),
+        (Some(5002), Some(5002))
+    );
+    assert_eq!(get("8")["vector"], serde_json::json!([30.0]));
+    assert_eq!(get("9")["vector"], serde_json::json!([40.0]));
+    for i in [10, 2047, 2048, 4097, 5009] {
+        let hit = get(&i.to_string());
+        assert_eq!(hit["vector"], serde_json::json!([f64::from(i)]));
+        assert_eq!(hit["row"], i - 7);
+    }
+    fails(
+        &home,
+        &["features", "get", "ids-features@1", "--entity", "7"],
+        6,
+        &["entity \"7\" is not in ids-features@1"],
+    );
+
+    // A snapshot that breaks off part way: the reading thread fails after
+    // rows went to the writer, which writes nothing; the table stays.
+    let object = home
+        .join("vault/objects")
+        .join(&snapshot[..2])
+        .join(format!("{snapshot}.age"));
+    let bytes = fs::read(&object).unwrap();
+    fs::write(&object, &bytes[..bytes.len() * 3 / 4]).unwrap();
+    let out = std::process::Command::new(crate::harness::bin())
+        .arg("--home")
+        .arg(&home)
+        .args([
+            "features",
+            "materialize",
+            "ids-features@1",
+            "--from",
+            "ids@2",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&snapshot[..8]) || err.contains("vault object"),
+        "{err}"
+    );
+    assert_eq!(get("5009")["vector"], serde_json::json!([5009.0]));
+    assert_eq!(get("8")["vector"], serde_json::json!([30.0]));
+}
+
 #[test]
 fn a_refused_feature_spec_is_audited_and_stores_nothing() {
     let dir = tempfile::tempdir().unwrap();

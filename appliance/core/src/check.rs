@@ -205,9 +205,21 @@ impl Contract {
         source: &str,
         sink: &mut dyn FnMut(u64, Vec<Value>),
     ) -> Result<u64> {
+        self.scan_csv_rows(input, source, &mut |n, row| sink(n, row.to_vec()))
+    }
+
+    /// [`Contract::scan_csv`] lending each row instead of giving it: one
+    /// row buffer, its text cells included, is reused from row to row, so
+    /// a stream that does not keep rows allocates nothing per row.
+    pub fn scan_csv_rows(
+        &self,
+        input: impl Read,
+        source: &str,
+        sink: &mut dyn FnMut(u64, &[Value]),
+    ) -> Result<u64> {
         let mut rows = CsvRows::open(self, input, source)?;
         let mut tally = Tally::default();
-        let mut row = Vec::with_capacity(self.columns.len());
+        let mut row: Vec<Value> = Vec::with_capacity(self.columns.len());
         while let Some(r) = rows.next_record()? {
             let (n, line) = (r.row, r.line);
             let Some(rec) = r.cells else {
@@ -217,18 +229,28 @@ impl Contract {
             if let Some(v) = ignored_nul_violation(&r) {
                 tally.add(v);
             }
-            row.clear();
+            let mut width = 0;
             for (idx, cell) in rec.iter().enumerate() {
-                match self.parse_ref(idx, cell) {
-                    Ok(v) => row.push(v.to_owned()),
+                let v = match self.parse_ref(idx, cell) {
+                    Ok(v) => v,
                     Err(e) => {
                         tally.add(cell_violation(self, n, line, idx, e));
-                        row.push(Value::Null);
+                        ValueRef::Null
                     }
+                };
+                match (row.get_mut(idx), v) {
+                    (Some(Value::Text(s)), ValueRef::Text(t)) => {
+                        s.clear();
+                        s.push_str(t);
+                    }
+                    (Some(slot), v) => *slot = v.to_owned(),
+                    (None, v) => row.push(v.to_owned()),
                 }
+                width = idx + 1;
             }
+            row.truncate(width);
             if tally.total() == 0 {
-                sink(n, std::mem::take(&mut row));
+                sink(n, &row);
             }
         }
         if tally.total() > 0 {
@@ -688,5 +710,48 @@ mod tests {
         log.for_each_sorted(&mut |e| got.push(e)).expect("merge");
         all.sort_unstable();
         assert_eq!(got, all);
+    }
+
+    /// The lent row reuses its text buffers: a long text then a short one
+    /// (and a missing cell where text was) must not leave old bytes or old
+    /// values behind, and the rows equal the owned ones of `scan_csv`.
+    #[test]
+    fn lent_rows_equal_owned_rows_when_buffers_are_reused() {
+        let contract = Contract::from_toml(
+            "name = \"t\"\nversion = 1\n\
+             [[columns]]\nname = \"id\"\ntype = \"string\"\n\
+             [[columns]]\nname = \"note\"\ntype = \"string\"\nnullable = true\n\
+             [[columns]]\nname = \"x\"\ntype = \"float\"\nnullable = true\n",
+            "t.toml",
+        )
+        .expect("contract");
+        let csv = "id,note,x\na-long-identifier,a long note here,1.5\nb,short,\nc,,2\nd,x,3\n";
+        let mut owned = Vec::new();
+        contract
+            .scan_csv(csv.as_bytes(), "t.csv", &mut |n, row| owned.push((n, row)))
+            .expect("owned scan");
+        let mut lent = Vec::new();
+        contract
+            .scan_csv_rows(csv.as_bytes(), "t.csv", &mut |n, row| {
+                lent.push((n, row.to_vec()));
+            })
+            .expect("lent scan");
+        assert_eq!(lent, owned);
+        assert_eq!(
+            lent[1].1,
+            [
+                Value::Text("b".into()),
+                Value::Text("short".into()),
+                Value::Null
+            ]
+        );
+        assert_eq!(lent[2].1[1], Value::Null);
+        assert_eq!(lent[3].1[1], Value::Text("x".into()));
+        // A violation still rejects the scan, naming the cell.
+        let bad = "id,note,x\na,b,not-a-number\n";
+        let err = contract
+            .scan_csv_rows(bad.as_bytes(), "bad.csv", &mut |_, _| {})
+            .expect_err("rejected");
+        assert!(err.to_string().contains("bad.csv"), "{err}");
     }
 }
