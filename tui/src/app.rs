@@ -21,7 +21,7 @@ use crate::view::{ErrorView, Overview};
 pub const PAGE: usize = 10;
 
 /// The screens, each one key. The keys follow the order of screens, so screens to
-/// come (7 Monitor, 8 Media) take the keys between without moving any.
+/// come (8 Media) take the keys between without moving any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     /// Site, keys, policy, deployments, audit and air-gap status.
