@@ -12,7 +12,7 @@ use crate::keys::{self, Action, Binding};
 use crate::shown::Shown;
 pub use crate::state::{
     AuditState, DataList, DataState, DeployState, DetailState, FeaturesState, ListState,
-    ModelsState, ProfileState, TrainingState,
+    ModelsState, MonitorState, ProfileState, TrainingState,
 };
 use crate::task::{Outcome, Task};
 use crate::view::{ErrorView, Overview};
@@ -21,7 +21,7 @@ use crate::view::{ErrorView, Overview};
 pub const PAGE: usize = 10;
 
 /// The screens, each one key. The keys follow the order of screens, so screens to
-/// come (7 Monitor, 8 Media) take the keys between without moving any.
+/// come (8 Media) take the keys between without moving any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     /// Site, keys, policy, deployments, audit and air-gap status.
@@ -36,19 +36,22 @@ pub enum Screen {
     Models,
     /// Slots and their models; deploy, promote, roll back.
     Deploy,
+    /// Alerts, monitoring windows and their drift per feature.
+    Monitor,
     /// The audit log.
     Audit,
 }
 
 impl Screen {
     /// Every screen, in key order.
-    pub const ALL: [Screen; 7] = [
+    pub const ALL: [Screen; 8] = [
         Screen::Overview,
         Screen::Data,
         Screen::Features,
         Screen::Training,
         Screen::Models,
         Screen::Deploy,
+        Screen::Monitor,
         Screen::Audit,
     ];
 
@@ -61,6 +64,21 @@ impl Screen {
             Screen::Training => "Training",
             Screen::Models => "Models",
             Screen::Deploy => "Deploy",
+            Screen::Monitor => "Monitor",
+            Screen::Audit => "Audit",
+        }
+    }
+
+    /// Its name shortened, for the screen bar when it is short of room.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Screen::Overview => "Over",
+            Screen::Data => "Data",
+            Screen::Features => "Feat",
+            Screen::Training => "Train",
+            Screen::Models => "Model",
+            Screen::Deploy => "Deploy",
+            Screen::Monitor => "Mon",
             Screen::Audit => "Audit",
         }
     }
@@ -74,6 +92,7 @@ impl Screen {
             Screen::Training => '4',
             Screen::Models => '5',
             Screen::Deploy => '6',
+            Screen::Monitor => '7',
             Screen::Audit => '9',
         }
     }
@@ -119,6 +138,8 @@ pub struct App {
     pub training: TrainingState,
     /// The Deploy screen.
     pub slots: DeployState,
+    /// The Monitor screen.
+    pub monitor: MonitorState,
     /// The Audit screen.
     pub audit: AuditState,
     /// Whether the keys of the current view are shown.
@@ -144,6 +165,7 @@ impl App {
             features: FeaturesState::default(),
             training: TrainingState::default(),
             slots: DeployState::default(),
+            monitor: MonitorState::default(),
             audit: AuditState::default(),
             help: false,
             dialog: None,
@@ -188,6 +210,8 @@ impl App {
             Screen::Models if self.models.detail.is_some() => keys::MODELS_DETAIL,
             Screen::Models => keys::MODELS_LIST,
             Screen::Deploy => keys::SLOTS,
+            Screen::Monitor if self.monitor.open.is_some() => keys::TEXT_DETAIL,
+            Screen::Monitor => keys::MONITOR_LIST,
             Screen::Audit if self.audit.list.editing => keys::FILTER_EDIT,
             Screen::Audit if self.audit.record.is_some() => keys::AUDIT_RECORD,
             Screen::Audit => keys::AUDIT_LIST,
@@ -256,6 +280,7 @@ impl App {
                 open: self.models.detail.as_ref().map(|d| d.detail.row.clone()),
             },
             Screen::Deploy => Task::Slots,
+            Screen::Monitor => Task::Monitor,
             Screen::Audit => Task::Audit,
         }
     }
@@ -321,6 +346,7 @@ impl App {
             Screen::Audit => self.audit.record = None,
             Screen::Features => self.features.detail = None,
             Screen::Training => self.training.detail = None,
+            Screen::Monitor => self.monitor.open = None,
             Screen::Overview | Screen::Deploy => {}
         }
     }
@@ -348,6 +374,18 @@ impl App {
             Screen::Deploy => {
                 self.slots.selected =
                     moved(self.slots.selected, self.slots.view.slots.len(), action)
+            }
+            Screen::Monitor => {
+                let m = &mut self.monitor;
+                let features = m
+                    .view
+                    .windows
+                    .get(m.selected)
+                    .map_or(0, |w| w.features.len());
+                match &mut m.open {
+                    Some(scroll) => *scroll = moved(*scroll, features, action),
+                    None => m.selected = moved(m.selected, m.view.windows.len(), action),
+                }
             }
             Screen::Data => {
                 let d = &mut self.data;
@@ -400,6 +438,12 @@ impl App {
     fn open(&mut self) -> Option<Task> {
         match self.screen {
             Screen::Overview | Screen::Deploy => None,
+            Screen::Monitor => {
+                if self.monitor.selected < self.monitor.view.windows.len() {
+                    self.monitor.open = Some(0);
+                }
+                None
+            }
             Screen::Features => self
                 .features
                 .rows
@@ -680,6 +724,17 @@ impl App {
                     self.slots.view = v;
                 }
                 Err(e) => self.fail("loading the slots", e),
+            },
+            Outcome::Monitor(r) => match r {
+                Ok(v) => {
+                    let m = &mut self.monitor;
+                    m.selected = m.selected.min(v.windows.len().saturating_sub(1));
+                    if m.selected >= v.windows.len() {
+                        m.open = None;
+                    }
+                    m.view = v;
+                }
+                Err(e) => self.fail("loading the monitoring windows", e),
             },
             Outcome::Done { title, result } => {
                 match result {

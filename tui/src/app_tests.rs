@@ -545,3 +545,62 @@ fn a_deployment_asked_from_the_models_screen_names_the_holder_from_the_fresh_reg
         "on the Deploy screen, its own view"
     );
 }
+
+fn window(slot: &str, features: usize) -> crate::monitor::WindowRow {
+    let s = Shown::new;
+    crate::monitor::WindowRow {
+        model: s("0123456789ab"),
+        start: s("2026-12-03T10:00:00Z"),
+        slot: s(slot),
+        requests: 12,
+        refused: 1,
+        p99_micros: Some(16),
+        features: (0..features)
+            .map(|i| crate::monitor::FeatureDrift {
+                column: s(&format!("f{i}")),
+                measure: s("wasserstein"),
+                value: Some(0.05),
+                threshold: Some(0.1),
+                ratio: Some(0.5),
+                verdict: "ok",
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn monitor_keys_choose_a_window_open_its_drift_and_go_back() {
+    let mut app = App::new(None);
+    assert!(matches!(
+        app.on_key(key(KeyCode::Char('7'))),
+        Some(Task::Monitor)
+    ));
+    assert_eq!(app.screen, Screen::Monitor);
+    // Nothing to open before anything is loaded.
+    assert!(press(&mut app, &[KeyCode::Enter]).is_none());
+    assert_eq!(app.monitor.open, None);
+    app.apply(Outcome::Monitor(Ok(crate::monitor::MonitorView {
+        alerts: vec![],
+        windows: vec![window("production", 3), window("canary", 30)],
+    })));
+    assert!(std::ptr::eq(app.bindings(), keys::MONITOR_LIST));
+    press(&mut app, &[KeyCode::Down, KeyCode::Down]);
+    assert_eq!(app.monitor.selected, 1, "stops at the last window");
+    press(&mut app, &[KeyCode::Up]);
+    assert_eq!(app.monitor.selected, 0);
+    press(&mut app, &[KeyCode::End, KeyCode::Enter]);
+    assert_eq!((app.monitor.selected, app.monitor.open), (1, Some(0)));
+    assert!(std::ptr::eq(app.bindings(), keys::TEXT_DETAIL));
+    press(&mut app, &[KeyCode::PageDown, KeyCode::Down]);
+    assert_eq!(app.monitor.open, Some(11), "the features scroll");
+    assert!(matches!(app.reload(), Task::Monitor));
+    press(&mut app, &[KeyCode::Esc]);
+    assert_eq!(app.monitor.open, None);
+    assert!(!app.quit, "Esc closed the drift, not the console");
+    // A reload with fewer windows keeps the selection inside the list.
+    app.apply(Outcome::Monitor(Ok(crate::monitor::MonitorView {
+        alerts: vec![],
+        windows: vec![window("production", 1)],
+    })));
+    assert_eq!(app.monitor.selected, 0);
+}

@@ -123,6 +123,7 @@ impl Console {
             Task::Model(row) => Outcome::Model(self.read(w, |h| load::model_detail(h, &row))),
             Task::VerifyAudit => Outcome::Verified(self.read(w, load::verify_audit)),
             Task::Slots => Outcome::Slots(self.read(w, deploy::load)),
+            Task::Monitor => Outcome::Monitor(self.read(w, crate::monitor::load)),
             Task::Card(id) => Outcome::Card(self.read(w, |h| {
                 let id = models::resolve(h, &id)?;
                 crate::report::card(h, &id)

@@ -206,6 +206,13 @@ pub static GLOBAL: &[Binding] = &[
         Some(Action::Screen(Screen::Deploy)),
     ),
     bind(
+        "7",
+        None,
+        "Monitor screen",
+        &[KeyCode::Char('7')],
+        Some(Action::Screen(Screen::Monitor)),
+    ),
+    bind(
         "9",
         None,
         "Audit screen",
@@ -423,6 +430,29 @@ pub static SLOTS: &[Binding] = &[
     ),
 ];
 
+/// The monitoring windows.
+pub static MONITOR_LIST: &[Binding] = &[
+    bind(
+        "↑↓",
+        Some("window"),
+        "choose a window; its features' drift is shown below (also k j)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    bind(
+        "Enter",
+        Some("drift"),
+        "the window's drift per feature, full height (monitor report)",
+        &[KeyCode::Enter],
+        Some(Action::Open),
+    ),
+];
+
 /// The audit log.
 pub static AUDIT_LIST: &[Binding] = &[
     MOVE,
@@ -539,8 +569,9 @@ pub fn action(view: &[Binding], code: KeyCode) -> Option<Action> {
 mod tests {
     use super::*;
 
-    const VIEWS: [&[Binding]; 12] = [
+    const VIEWS: [&[Binding]; 13] = [
         OVERVIEW,
+        MONITOR_LIST,
         SLOTS,
         FEATURES_LIST,
         TEXT_DETAIL,

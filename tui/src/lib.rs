@@ -16,7 +16,7 @@
 //! - [`keys`]: the key tables, which feed the key handling, the bottom bar and the help;
 //! - [`task`] and [`console`]: the library calls a key asks for, and their results;
 //! - [`load`] and [`view`] (and per screen [`deploy`], [`training`], [`featureset`],
-//!   [`report`]): library records turned into plain view models, every stored string
+//!   [`report`], [`monitor`]): library records turned into plain view models, every stored string
 //!   escaped on the way ([`shown::Shown`]);
 //! - [`ui`]: drawing functions that only read the state;
 //! - [`run`]: the event loop, generic over the ratatui backend, so every screen is drawn into
@@ -42,6 +42,7 @@ pub mod featureset;
 pub mod form;
 pub mod keys;
 pub mod load;
+pub mod monitor;
 pub mod report;
 pub mod secret;
 pub mod shown;

@@ -4,6 +4,7 @@
 
 use crate::deploy::SlotsView;
 use crate::featureset::{SetDetail, SetRow};
+use crate::monitor::MonitorView;
 use crate::report::CardView;
 use crate::training::{RunDetail, RunRow};
 use crate::view::{AuditRow, ContractDiff, DataView, DatasetProfile, ModelDetail, ModelRow};
@@ -183,4 +184,15 @@ impl DeployState {
     pub fn slot(&self) -> Option<&str> {
         self.view.slots.get(self.selected).map(|s| s.name.as_str())
     }
+}
+
+/// The Monitor screen.
+#[derive(Debug, Default)]
+pub struct MonitorState {
+    /// Alerts and windows.
+    pub view: MonitorView,
+    /// The selected window.
+    pub selected: usize,
+    /// The selected window's features opened full height, and lines scrolled.
+    pub open: Option<usize>,
 }

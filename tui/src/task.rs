@@ -46,6 +46,8 @@ pub enum Task {
     Run(String),
     /// Load the Deploy screen: the slots, what each holds, where a rollback would go.
     Slots,
+    /// Load the Monitor screen: alerts and monitoring windows.
+    Monitor,
     /// `approve MODEL --operator NAME --note NOTE [--reviewed]`.
     Approve {
         /// The model.
@@ -91,6 +93,7 @@ impl Task {
         match self {
             Task::Overview | Task::Data | Task::Models { .. } | Task::Audit => "loading",
             Task::Slots => "loading the slots",
+            Task::Monitor => "loading the monitoring windows and judging their drift",
             Task::Sets | Task::Runs => "loading",
             Task::Card(_) => "making the model card from the verified records",
             Task::ContractDiff(_) => "comparing the contract with the version before it",
@@ -143,6 +146,8 @@ pub enum Outcome {
     Run(Loaded<RunDetail>),
     /// [`Task::Slots`].
     Slots(Loaded<SlotsView>),
+    /// [`Task::Monitor`].
+    Monitor(Loaded<crate::monitor::MonitorView>),
     /// A signing task: the line the command prints, or its error.
     Done {
         /// The dialog's title.

@@ -258,7 +258,7 @@ fn an_empty_home() {
     let home = dir.path().join("home");
     airlock::home::Home::init(&home, "depot".parse().expect("site")).expect("init");
     let mut all = String::new();
-    for k in ['1', '2', '3', '4', '5', '6', '9'] {
+    for k in ['1', '2', '3', '4', '5', '6', '7', '9'] {
         all.push_str(&screen(&home, None, vec![key(KeyCode::Char(k))]));
     }
     assert_snapshot!(all);
@@ -345,4 +345,87 @@ fn overview_of_a_broken_log_and_an_open_air_gap() {
         "{screen}"
     );
     assert_snapshot!(filtered(&screen));
+}
+
+#[test]
+fn monitor_empty() {
+    let s = screen(&world().plant(), None, vec![key(KeyCode::Char('7'))]);
+    assert!(s.contains("No monitoring windows"), "{s}");
+    assert_snapshot!(s);
+}
+
+/// A copy of plant where the demo's deployed model saw requests in one window, stored and
+/// checked with the library as `airlock serve` does: every applicant 70 to 89, so `age` drifts.
+fn plant_with_windows() -> tempfile::TempDir {
+    use airlock::monitor::{self, Collector, MonitorPolicy, Seen};
+    let dir = tempfile::tempdir().expect("tempdir");
+    common::copy_world(&world().root, &dir.path().join("w"));
+    let plant = dir.path().join("w/plant");
+    let mut home = airlock::home::Home::open(&plant).expect("open");
+    let scorer = airlock::lifecycle::Scorer::open(&home, "production", None).expect("scorer");
+    let mut c = Collector::new(&home, &scorer, "production", 3600).expect("collector");
+    let requests =
+        std::fs::read_to_string(world().root.join("media/requests.jsonl")).expect("requests");
+    let now = airlock::time::Timestamp(1_764_756_000);
+    for round in 0..20 {
+        for line in requests.lines().filter(|l| !l.trim().is_empty()) {
+            let mut obj: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(line).expect("request");
+            obj.insert("age".into(), serde_json::json!(70 + round));
+            let answer = scorer.score_one(&obj).expect("score");
+            let seen = Seen {
+                request: Some(&obj),
+                answer: Some(&answer),
+                refused: None,
+                micros: 10,
+            };
+            c.record(now, &seen);
+        }
+    }
+    c.record(
+        now,
+        &Seen {
+            request: None,
+            answer: None,
+            refused: Some("not json"),
+            micros: 5,
+        },
+    );
+    let windows = c.take(true);
+    assert_eq!(windows.len(), 1);
+    monitor::store(&mut home, &windows).expect("store");
+    let checked = monitor::check(&mut home, &MonitorPolicy::default()).expect("check");
+    assert!(!checked.raised.is_empty(), "age drifted: an alert");
+    home.close().expect("close");
+    dir
+}
+
+#[test]
+fn monitor_windows_alerts_and_drift() {
+    let dir = plant_with_windows();
+    let plant = dir.path().join("w/plant");
+    let s = screen(&plant, None, vec![key(KeyCode::Char('7'))]);
+    assert!(s.contains("input drift") && s.contains("age"), "{s}");
+    assert!(s.contains("DRIFT") && s.contains("production"), "{s}");
+    assert_snapshot!(s);
+    let s = screen(
+        &plant,
+        None,
+        vec![key(KeyCode::Char('7')), key(KeyCode::Enter)],
+    );
+    assert!(s.contains("Drift of"), "{s}");
+    assert_snapshot!("monitor_window_drift_full_height", s);
+    let mut app = App::new(None);
+    let keys = vec![key(KeyCode::Char('7'))];
+    let buf = run(
+        &console(&plant, None),
+        &mut app,
+        keys,
+        80,
+        24,
+        &Theme::new(None, true),
+    );
+    let s = filtered(&lines(&buf));
+    assert!(s.is_ascii(), "{s}");
+    assert_snapshot!("monitor_windows_ascii", s);
 }

@@ -8,6 +8,7 @@ mod deploy;
 mod dialog;
 mod features;
 mod models;
+mod monitor;
 mod overview;
 pub mod theme;
 mod training;
@@ -46,6 +47,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Screen::Training => training::draw(frame, body, app, theme),
         Screen::Models => models::draw(frame, body, app, theme),
         Screen::Deploy => deploy::draw(frame, body, app, theme),
+        Screen::Monitor => monitor::draw(frame, body, app, theme),
         Screen::Audit => audit::draw(frame, body, app, theme),
     }
     key_bar(frame, keybar, app, theme);
@@ -124,18 +126,6 @@ fn key_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn screen_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut spans = vec![Span::raw(" ")];
-    for s in Screen::ALL {
-        let label = format!("{} {}", s.key(), s.title());
-        if s == app.screen {
-            spans.push(Span::styled(label, theme.selected()));
-        } else {
-            spans.push(Span::raw(label));
-        }
-        spans.push(Span::raw(" "));
-    }
-    let left: usize = spans.iter().map(|s| s.content.chars().count()).sum();
-    let room = usize::from(area.width).saturating_sub(left);
     let site = app.overview.as_ref().map(|o| o.site.as_str()).unwrap_or("");
     // Who signs, said as fully as the room allows.
     let said: Vec<String> = match (&app.operator, site) {
@@ -152,6 +142,37 @@ fn screen_bar(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             "read only".into(),
         ],
     };
+    let tabs = |short: bool| {
+        let mut spans = vec![Span::raw(" ")];
+        for s in Screen::ALL {
+            let title = if short && s != app.screen {
+                s.short_title()
+            } else {
+                s.title()
+            };
+            let label = format!("{} {title}", s.key());
+            if s == app.screen {
+                spans.push(Span::styled(label, theme.selected()));
+            } else {
+                spans.push(Span::raw(label));
+            }
+            spans.push(Span::raw(" "));
+        }
+        spans
+    };
+    let room_after = |spans: &[Span]| {
+        let left: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        usize::from(area.width).saturating_sub(left)
+    };
+    // The other screens' names shortened when in full they leave no room to say who signs.
+    let mut spans = tabs(false);
+    if said
+        .get(1)
+        .is_some_and(|w| w.chars().count() > room_after(&spans))
+    {
+        spans = tabs(true);
+    }
+    let room = room_after(&spans);
     let who = said
         .iter()
         .find(|w| w.chars().count() <= room)
@@ -197,6 +218,7 @@ fn view_name(app: &App) -> &'static str {
         Screen::Audit if app.audit.record.is_some() => "audit record",
         Screen::Features if app.features.detail.is_some() => "feature set",
         Screen::Training if app.training.detail.is_some() => "training run",
+        Screen::Monitor if app.monitor.open.is_some() => "window drift",
         s => s.title(),
     }
 }
