@@ -412,15 +412,26 @@ impl Scorer {
 
     /// Scores one request object.
     pub fn score_one(&self, obj: &serde_json::Map<String, serde_json::Value>) -> Result<Answer> {
-        let mut x = Vec::with_capacity(self.fs.width());
-        self.features(obj, &mut x).map_err(|p| {
+        Ok(self.score_with_row(obj)?.0)
+    }
+
+    /// [`Scorer::score_one`], also giving back the request as the typed row the transform
+    /// read (contract order, the label missing), so a caller that needs the row (the monitor)
+    /// does not parse the request a second time.
+    pub fn score_with_row(
+        &self,
+        obj: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<(Answer, Vec<crate::contract::Value>)> {
+        let row = features::request_row(&self.contract, &self.fs.label, obj).map_err(|p| {
             Error::Rejected(format!(
                 "request does not follow contract {}{}",
                 self.contract_ref(),
                 p.join("")
             ))
         })?;
-        Ok(self.score(x, 1)?.remove(0))
+        let mut x = Vec::with_capacity(self.fs.width());
+        self.fs.transform(&row, &self.columns, &mut x);
+        Ok((self.score(x, 1)?.remove(0), row))
     }
 
     fn answer(&self, out: &airlock_runtime::Outputs, i: usize) -> Answer {

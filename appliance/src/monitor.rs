@@ -116,8 +116,8 @@ pub struct Collector {
     model: Digest,
     slot: String,
     reference: Reference,
-    contract: crate::contract::Contract,
-    label: String,
+    /// The label column's index (absent from requests).
+    label: Option<usize>,
     window: i64,
     open: Option<Open>,
     closed: Vec<MonitorWindow>,
@@ -126,8 +126,8 @@ pub struct Collector {
 
 /// One request as served, for the monitor.
 pub struct Seen<'a> {
-    /// The request object, when it was one.
-    pub request: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    /// The request as the typed row the model read (contract order), when it was answered.
+    pub row: Option<&'a [Value]>,
     /// The answer given (or, for a shadow, computed).
     pub answer: Option<&'a Answer>,
     /// Why it was refused, if it was.
@@ -146,13 +146,12 @@ impl Collector {
     /// A collector for `scorer`'s model in `slot`, its inputs laid out by the model's
     /// training data.
     pub fn new(home: &Home, scorer: &Scorer, slot: &str, window_seconds: u64) -> Result<Collector> {
-        let (reference, contract) = drift::reference_of(home, &scorer.run.dataset)?;
+        let (reference, _) = drift::reference_of(home, &scorer.run.dataset)?;
         Ok(Collector {
             model: scorer.model_id,
             slot: slot.to_owned(),
             reference,
-            contract,
-            label: scorer.label().to_owned(),
+            label: scorer.contract().index_of(scorer.label()),
             window: i64::try_from(window_seconds.max(1)).unwrap_or(3600),
             open: None,
             closed: Vec::new(),
@@ -214,12 +213,10 @@ impl Collector {
         if let Some(s) = seen.answer.and_then(score) {
             o.scores.add(s);
         }
-        if let Some(obj) = seen.request
-            && let Ok(row) = airlock_core::features::request_row(&self.contract, &self.label, obj)
-        {
+        if let Some(row) = seen.row {
             o.inputs.row();
             for (i, v) in row.iter().enumerate() {
-                if !matches!(v, Value::Null) || self.contract.columns[i].name != self.label {
+                if !matches!(v, Value::Null) || Some(i) != self.label {
                     o.inputs.cell(&self.reference, i, v.as_ref());
                 }
             }
@@ -381,10 +378,18 @@ pub fn report_of(
     since: Option<Timestamp>,
     policy: &MonitorPolicy,
 ) -> Result<Vec<ModelReport>> {
-    let all: Vec<MonitorWindow> = windows(home, model)?
-        .into_iter()
-        .filter(|w| w.site == *site)
-        .collect();
+    report_in(home, site, windows(home, model)?, since, policy)
+}
+
+/// [`report_of`] over windows already loaded (`all`, of any site: those of `site` are used).
+fn report_in(
+    home: &Home,
+    site: &crate::site::SiteName,
+    all: Vec<MonitorWindow>,
+    since: Option<Timestamp>,
+    policy: &MonitorPolicy,
+) -> Result<Vec<ModelReport>> {
+    let all: Vec<MonitorWindow> = all.into_iter().filter(|w| w.site == *site).collect();
     let alerts: Vec<Alert> = alerts(home)?
         .into_iter()
         .filter(|a| a.site == *site)
@@ -471,7 +476,9 @@ pub struct Checked {
 /// canary that does worse than production by more than `policy` allows (the node acts:
 /// signed by the site, audited as `model.rollback` with `automatic: true`).
 pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
-    let reports = report(home, None, None, policy)?;
+    // The stored windows, loaded and merged once for the alerts and the canary's verdict.
+    let all = windows(home, None)?;
+    let reports = report_in(home, home.site(), all.clone(), None, policy)?;
     let known = alerts(home)?;
     let now = home.now();
     let mut raised = Vec::new();
@@ -556,7 +563,7 @@ pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
                 "threshold": a.threshold, "since": a.since })).collect::<Vec<_>>() }),
         ))?;
     }
-    let rolled_back = canary_verdict(home, policy)?;
+    let rolled_back = canary_verdict(home, policy, &all)?;
     if let Some((_, why)) = &rolled_back {
         rollout::retire_by_node(home, rollout::CANARY, why)?;
     }
@@ -568,7 +575,11 @@ pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
 
 /// Why the canary should be rolled back, judged on the windows it shares with production
 /// since it was deployed; `None` while it does no worse (or has too few requests).
-fn canary_verdict(home: &Home, policy: &MonitorPolicy) -> Result<Option<(Digest, String)>> {
+fn canary_verdict(
+    home: &Home,
+    policy: &MonitorPolicy,
+    all: &[MonitorWindow],
+) -> Result<Option<(Digest, String)>> {
     let Some((_, dep)) = rollout::current(home, rollout::CANARY)? else {
         return Ok(None);
     };
@@ -576,17 +587,16 @@ fn canary_verdict(home: &Home, policy: &MonitorPolicy) -> Result<Option<(Digest,
         return Ok(None);
     };
     // Only this site's own windows judge its canary.
-    let all: Vec<MonitorWindow> = windows(home, None)?
-        .into_iter()
-        .filter(|w| w.site == *home.site())
-        .collect();
+    let all: Vec<&MonitorWindow> = all.iter().filter(|w| w.site == *home.site()).collect();
     let canary: Vec<&MonitorWindow> = all
         .iter()
+        .copied()
         .filter(|w| w.model == dep.model && w.slot == rollout::CANARY && w.end > dep.created_at)
         .collect();
     let starts: Vec<Timestamp> = canary.iter().map(|w| w.start).collect();
     let production: Vec<&MonitorWindow> = all
         .iter()
+        .copied()
         .filter(|w| w.model == prod && w.slot == rollout::PRODUCTION && starts.contains(&w.start))
         .collect();
     let sum = |ws: &[&MonitorWindow]| {

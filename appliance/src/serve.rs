@@ -730,7 +730,7 @@ pub fn answer_seen(
                 &router.slot,
                 scorer.model_id,
                 &Seen {
-                    request: None,
+                    row: None,
                     answer: None,
                     refused: Some("not json"),
                     micros: 0,
@@ -751,27 +751,27 @@ pub fn answer_seen(
     {
         // Scored and dropped: what it would have said is for monitoring, never the client.
         let t = std::time::Instant::now();
-        let a = sh.scorer.score_one(&obj);
+        let a = sh.scorer.score_with_row(&obj);
         seen(
             crate::rollout::SHADOW,
             sh.scorer.model_id,
             &Seen {
-                request: Some(&obj),
-                answer: a.as_ref().ok(),
+                row: a.as_ref().ok().map(|(_, r)| r.as_slice()),
+                answer: a.as_ref().ok().map(|(a, _)| a),
                 refused: a.as_ref().err().map(|_| "refused"),
                 micros: u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
             },
         );
     }
     let t = std::time::Instant::now();
-    let scored = scorer.score_one(&obj);
+    let scored = scorer.score_with_row(&obj);
     let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
     seen(
         slot,
         scorer.model_id,
         &Seen {
-            request: Some(&obj),
-            answer: scored.as_ref().ok(),
+            row: scored.as_ref().ok().map(|(_, r)| r.as_slice()),
+            answer: scored.as_ref().ok().map(|(a, _)| a),
             refused: scored.as_ref().err().map(|e| match e {
                 Error::Rejected(_) => "contract",
                 _ => "scoring",
@@ -779,7 +779,7 @@ pub fn answer_seen(
             micros,
         },
     );
-    match scored {
+    match scored.map(|(a, _)| a) {
         // Serialized directly (not through a JSON value) so probabilities print as the same
         // f32 digits `airlock predict` prints.
         Ok(a) => serde_json::to_string(&Reply {

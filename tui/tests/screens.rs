@@ -372,9 +372,9 @@ fn plant_with_windows() -> tempfile::TempDir {
             let mut obj: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(line).expect("request");
             obj.insert("age".into(), serde_json::json!(70 + round));
-            let answer = scorer.score_one(&obj).expect("score");
+            let (answer, row) = scorer.score_with_row(&obj).expect("score");
             let seen = Seen {
-                request: Some(&obj),
+                row: Some(&row),
                 answer: Some(&answer),
                 refused: None,
                 micros: 10,
@@ -385,7 +385,7 @@ fn plant_with_windows() -> tempfile::TempDir {
     c.record(
         now,
         &Seen {
-            request: None,
+            row: None,
             answer: None,
             refused: Some("not json"),
             micros: 5,
