@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use airlock::bundle::format::{self, Entry, Manifest, Payload};
 use airlock::digest::Digest;
-use airlock::keys::Domain;
-use airlock::lifecycle::{self, Approval, Check, GateReport, Op};
-use airlock::personal::PersonalKey;
-use airlock::registry::Kind;
-use airlock::time::{Now, Timestamp};
+use airlock::node::time::{Now, Timestamp};
+use airlock::ops::lifecycle::{self, Approval, Check, GateReport, Op};
+use airlock::trust::keys::Domain;
+use airlock::trust::personal::PersonalKey;
+use airlock::vault::registry::Kind;
 
 use crate::craft::{self, Signer, days_from_now, seal};
 use crate::harness::{World, fails, import_refused, ok, refs, run};

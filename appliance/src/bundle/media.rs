@@ -17,8 +17,8 @@ use nix::fcntl::OFlag;
 use super::format::{MAX_PARTS, MIN_SPLIT, Part, Payload};
 use crate::digest::{Digest, Hasher};
 use crate::error::{Error, IoContext, Result};
-use crate::fsx;
-use crate::pipe::{ALIGN, Aligned, BackgroundFile};
+use crate::node::fsx;
+use crate::vault::pipe::{ALIGN, Aligned, BackgroundFile};
 
 /// FAT32's largest file: 4 GiB less one byte.
 pub const FAT32_MAX: u64 = (4 << 30) - 1;
