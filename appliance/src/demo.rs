@@ -19,7 +19,7 @@ use crate::node::home::Home;
 use crate::ops::contract;
 use crate::ops::features;
 use crate::ops::ingest;
-use crate::ops::lifecycle::{self, Predicted};
+use crate::ops::predict::Predicted;
 use crate::ops::train;
 use crate::site::SiteCard;
 use crate::store::audit;
@@ -432,10 +432,10 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
             .count(),
     ));
 
-    let (_, report) = lifecycle::gate(
+    let (_, report) = crate::ops::gate::gate(
         &mut lab,
         &model,
-        vec![lifecycle::parse_threshold("roc_auc>=0.70")?],
+        vec![crate::ops::gate::parse_threshold("roc_auc>=0.70")?],
     )?;
     if !report.passed {
         return Err(Error::Refused(format!(
@@ -450,7 +450,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         Role::Approve,
         PassSource::File(p("dana.pass")),
     )?;
-    lifecycle::approve(&mut lab, &model, &dana, "held-out metrics reviewed")?;
+    crate::ops::approve::approve(&mut lab, &model, &dana, "held-out metrics reviewed")?;
     say("approve   lab: approved by operator dana (signed with her key)");
 
     let bundle = p("lab-to-plant.airlock");
@@ -491,14 +491,14 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         Role::Approve,
         PassSource::File(p("omar.pass")),
     )?;
-    lifecycle::approve(&mut plant, &model, &omar, "lab's gate and lineage reviewed")?;
+    crate::ops::approve::approve(&mut plant, &model, &omar, "lab's gate and lineage reviewed")?;
     let omar = operator::unlock(
         &plant,
         "omar",
         Role::Deploy,
         PassSource::File(p("omar.pass")),
     )?;
-    lifecycle::deploy(&mut plant, &model, "production", Some(&omar))?;
+    crate::ops::rollout::deploy(&mut plant, &model, "production", Some(&omar))?;
     say(&format!(
         "deploy    plant: omar approved (1 of 1 the policy needs) and deployed model {} to production",
         model.short()
@@ -506,7 +506,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
 
     let requests = std::fs::read(p("requests.jsonl")).at(p("requests.jsonl"))?;
     let predicted =
-        lifecycle::predict(&plant, "production", &requests[..], "requests.jsonl", None)?;
+        crate::ops::predict::predict(&plant, "production", &requests[..], "requests.jsonl", None)?;
     say(&format!(
         "predict   plant: {} requests scored",
         predicted.predictions.len()

@@ -49,5 +49,5 @@ pub use error::{Error, Result};
 /// The pure core (`airlock-core`): the modules moved there keep their
 /// `airlock::` paths through these re-exports.
 pub use airlock_core::{
-    check, contract, digest, header, name, object, profile, site, sketch, text,
+    check, contract, digest, header, lifecycle, name, object, profile, site, sketch, text,
 };

@@ -7,9 +7,9 @@
 use std::fs;
 use std::path::Path;
 
+use airlock::lifecycle::Approval;
 use airlock::ops::description::ModelDescription;
 use airlock::ops::evaluate::EvaluationRecord;
-use airlock::ops::lifecycle::Approval;
 
 use crate::escapes::{EVIL, Edits, assert_inert, rewritten};
 use crate::harness::{World, audit_count, fails, fingerprint, last_audit, ok, store_fingerprint};

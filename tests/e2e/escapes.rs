@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 
 use airlock::digest::Digest;
+use airlock::lifecycle::Approval;
 use airlock::ops::description::ModelDescription;
 use airlock::ops::evaluate::EvaluationRecord;
 use airlock::ops::features::FeatureSetDoc;
 use airlock::ops::ingest::DatasetDoc;
-use airlock::ops::lifecycle::Approval;
 use airlock::ops::train::RunRecord;
 use airlock::trust::keys::{Domain, SiteKeys};
 use airlock::vault::registry::Kind;

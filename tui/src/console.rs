@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use airlock::node::home::{Home, Waiting};
-use airlock::ops::lifecycle;
 use airlock::ops::rollout;
 use airlock::ops::train;
 use airlock::trust::operator;
@@ -198,7 +197,7 @@ impl Console {
         self.write(wait, |home| {
             let id = train::resolve(home, &model.id_hex)?;
             let op = operator::unlock(home, name, Role::Approve, PassSource::Given(pass))?;
-            let (aid, a) = lifecycle::approve_with(home, &id, &op, note, reviewed)?;
+            let (aid, a) = airlock::ops::approve::approve_with(home, &id, &op, note, reviewed)?;
             Ok(Shown::new(&format!(
                 "model {} approved by {} (approval {})",
                 id.short(),
@@ -237,10 +236,8 @@ impl Console {
         act: impl FnOnce(
             &mut Home,
             &operator::Operator,
-        ) -> airlock::Result<(
-            airlock::digest::Digest,
-            airlock::ops::lifecycle::Deployment,
-        )>,
+        )
+            -> airlock::Result<(airlock::digest::Digest, airlock::lifecycle::Deployment)>,
     ) -> airlock::Result<Shown> {
         let name = self.operator()?;
         self.write(wait, |home| {

@@ -3,8 +3,9 @@
 //! `deploy`, `promote` and `rollback` make (`airlock::ops::rollout`).
 
 use airlock::digest::Digest;
+use airlock::lifecycle::Action;
+use airlock::lifecycle::Deployment;
 use airlock::node::home::Home;
-use airlock::ops::lifecycle::{Action, Deployment};
 use airlock::ops::rollout::{self, CANARY, PRODUCTION, SHADOW};
 
 use crate::load;

@@ -9,7 +9,6 @@ use airlock::contract;
 use airlock::digest::Digest;
 use airlock::node::home::Home;
 use airlock::ops::ingest;
-use airlock::ops::lifecycle;
 use airlock::ops::lineage;
 use airlock::ops::train;
 use airlock::profile::ColumnProfile;
@@ -351,7 +350,7 @@ pub fn model_detail(home: &Home, row: &ModelRow) -> Result<ModelDetail> {
         .iter()
         .filter_map(|n| m.get(n).map(|v| (*n, v)))
         .collect();
-    let approvals = lifecycle::approvals(home, &id)?
+    let approvals = airlock::ops::approve::approvals(home, &id)?
         .into_iter()
         .map(|(_, a, key_id)| ApprovalView {
             approver: Shown::new(&a.approver),

@@ -167,11 +167,11 @@ fn made(r: &airlock::store::audit::Record) -> &[String] {
 fn record(home: &Home, action: &str, id: &str) -> Value {
     let id: airlock::digest::Digest = id.parse().expect("id");
     let mut v = if action == "model.approve" {
-        let a: airlock::ops::lifecycle::Approval =
+        let a: airlock::lifecycle::Approval =
             airlock::vault::registry::load(&home.conn, home.vault(), &id).expect("approval");
         serde_json::to_value(a).expect("json")
     } else {
-        let d: airlock::ops::lifecycle::Deployment =
+        let d: airlock::lifecycle::Deployment =
             airlock::vault::registry::load(&home.conn, home.vault(), &id).expect("deployment");
         serde_json::to_value(d).expect("json")
     };

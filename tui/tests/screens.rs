@@ -362,7 +362,7 @@ fn plant_with_windows() -> tempfile::TempDir {
     common::copy_world(&world().root, &dir.path().join("w"));
     let plant = dir.path().join("w/plant");
     let mut home = airlock::node::home::Home::open(&plant).expect("open");
-    let scorer = airlock::ops::lifecycle::Scorer::open(&home, "production", None).expect("scorer");
+    let scorer = airlock::ops::rollout::open_scorer(&home, "production", None).expect("scorer");
     let mut c = Collector::new(&home, &scorer, "production", 3600).expect("collector");
     let requests =
         std::fs::read_to_string(world().root.join("media/requests.jsonl")).expect("requests");

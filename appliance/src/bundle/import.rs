@@ -25,12 +25,14 @@ use super::media::{Parts, PayloadReader};
 use crate::contract::Contract;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
+use crate::lifecycle::Approval;
+use crate::lifecycle::Deployment;
+use crate::lifecycle::GateReport;
 use crate::node::failpoint;
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
 use crate::ops::features::{self, FeatureSetDoc};
 use crate::ops::ingest::{self, DatasetDoc};
-use crate::ops::lifecycle::{self, Approval, Deployment, GateReport};
 use crate::ops::train::{self, RunRecord};
 use crate::site::SiteName;
 use crate::store::db;
@@ -1190,8 +1192,8 @@ fn write_rows(
                 train::insert_model_row(tx, id, r)?;
                 models.push(id.hex());
             }
-            Document::Gate(g) => lifecycle::insert_gate_row(tx, id, g)?,
-            Document::Approval(a) => lifecycle::insert_approval_row(tx, id, a)?,
+            Document::Gate(g) => crate::ops::gate::insert_gate_row(tx, id, g)?,
+            Document::Approval(a) => crate::ops::approve::insert_approval_row(tx, id, a)?,
             Document::Policy(_) => {}
             Document::Provenance(p) => crate::ops::provenance::insert_rows(tx, id, p)?,
             // Found by kind and model when listed (`evaluate::list_for`); no index row.

@@ -6,9 +6,9 @@ use clap::Args;
 use serde_json::json;
 
 use airlock::error::{Error, Result};
+use airlock::lifecycle::GateReport;
 use airlock::node::home::Home;
 use airlock::ops::gate::{self, PolicySource};
-use airlock::ops::lifecycle::GateReport;
 use airlock::ops::train;
 
 use crate::cli::output::Out;

@@ -24,7 +24,6 @@ use airlock::bundle::export;
 use airlock::demo;
 use airlock::error::{Error, IoContext, Result, exit};
 use airlock::node::home::Home;
-use airlock::ops::lifecycle;
 use airlock::ops::lineage;
 use airlock::site::{SiteCard, SiteName};
 use airlock::trust::operator::{self, Operator};
@@ -479,7 +478,8 @@ pub fn run(cli: Cli) -> Result<i32> {
                 Role::Approve,
                 PassSource::from_arg(who.passphrase_file),
             )?;
-            let (aid, a) = lifecycle::approve_with(&mut home, &id, &op, &note, reviewed)?;
+            let (aid, a) =
+                airlock::ops::approve::approve_with(&mut home, &id, &op, &note, reviewed)?;
             let mut v = serde_json::to_value(&a).map_err(|e| Error::Rejected(e.to_string()))?;
             v["id"] = json!(aid.hex());
             out.emit(&v, |_| {
@@ -557,11 +557,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             let want = features.map(|f| f.parse::<NameRef>()).transpose()?;
             let f = std::fs::File::open(&input).at(&input)?;
             let format = match format {
-                Some(RequestFormatArg::Csv) => lifecycle::RequestFormat::Csv,
-                Some(RequestFormatArg::Jsonl) => lifecycle::RequestFormat::JsonLines,
-                None => lifecycle::RequestFormat::of(&input),
+                Some(RequestFormatArg::Csv) => airlock::ops::predict::RequestFormat::Csv,
+                Some(RequestFormatArg::Jsonl) => airlock::ops::predict::RequestFormat::JsonLines,
+                None => airlock::ops::predict::RequestFormat::of(&input),
             };
-            let p = lifecycle::predict_as(
+            let p = airlock::ops::predict::predict_as(
                 &home,
                 &slot,
                 BufReader::new(f),
@@ -689,7 +689,7 @@ pub enum RequestFormatArg {
     Jsonl,
 }
 
-fn describe_answer(a: &lifecycle::Answer) -> String {
+fn describe_answer(a: &airlock::ops::score::Answer) -> String {
     let mut parts = Vec::new();
     if let Some(c) = &a.class {
         parts.push(format!("class {c}"));

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use airlock::digest::Digest;
 use airlock::error::{Error, Result};
+use airlock::lifecycle::Deployment;
 use airlock::node::home::Home;
-use airlock::ops::lifecycle::Deployment;
 use airlock::ops::rollout;
 use airlock::ops::train;
 use airlock::trust::policy::Role;

@@ -14,11 +14,11 @@ use crate::contract::Contract;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::node::home::Home;
-use crate::ops::ingest::show;
 use crate::profile::Profile;
 use crate::site::SiteName;
 use crate::store::{AuditEntry, AuditedTx};
 use crate::vault::registry::{self, Kind, NameRef};
+use airlock_core::dataset::DatasetDoc;
 
 /// Where an ingest's contract comes from.
 #[derive(Clone, Debug)]
@@ -157,7 +157,7 @@ pub(crate) fn reference_profile(home: &Home, contract: &Contract) -> Result<Opti
         return Ok(None);
     };
     let name_ref: NameRef = r.parse()?;
-    let (_, doc) = show(home, &name_ref).map_err(|e| match e {
+    let (_, doc) = dataset_record(home, &name_ref).map_err(|e| match e {
         Error::NotFound(_) => Error::NotFound(format!(
             "contract {} v{}: its reference dataset {r} is not in this store",
             contract.name, contract.version
@@ -203,4 +203,13 @@ pub fn list_contracts(home: &Home) -> Result<Vec<registry::Listed>> {
         &home.conn,
         "SELECT id, site, name, version, 0, created_at FROM contracts ORDER BY site, name, version",
     )
+}
+
+/// A dataset version's record by `[SITE/]NAME[@VERSION]`: a contract's reference dataset, and
+/// `data show` (here, below ingest, so that contracts, which ingest builds on, need not
+/// depend on it).
+pub(crate) fn dataset_record(home: &Home, r: &NameRef) -> Result<(Digest, DatasetDoc)> {
+    let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
+    let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
+    Ok((id, doc))
 }

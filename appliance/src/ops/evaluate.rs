@@ -39,6 +39,7 @@ use crate::ops::train;
 use crate::site::SiteName;
 use crate::store::AuditEntry;
 use crate::vault::registry::{self, Kind, NameRef};
+use airlock_core::slice::group_of;
 
 /// Type tag of evaluation records.
 pub const EVALUATION_TYPE: &str = "airlock.evaluation/v1";
@@ -240,22 +241,6 @@ fn wilson(k: usize, n: usize) -> [f64; 2] {
     let centre = (p + z * z / (2.0 * n)) / den;
     let half = z * ((p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt()) / den;
     [(centre - half).max(0.0), (centre + half).min(1.0)]
-}
-
-/// The group of a cell: its canonical text (`(missing)` for a null), or its band when `cuts`
-/// are given. Training's held-out slices use the same keys.
-pub(crate) fn group_of(v: &Value, cuts: &[f64]) -> String {
-    let x = match v {
-        Value::Null => return "(missing)".into(),
-        Value::Int(i) if !cuts.is_empty() => *i as f64,
-        Value::Float(f) if !cuts.is_empty() => *f,
-        other => return other.canonical(),
-    };
-    match cuts.iter().position(|c| x <= *c) {
-        Some(0) => format!("<={}", cuts[0]),
-        Some(i) => format!("{}-{}", cuts[i - 1], cuts[i]),
-        None => format!(">{}", cuts[cuts.len() - 1]),
-    }
 }
 
 /// The dataset name `evaluate --file` ingests under when none is given: the contract's name

@@ -9,11 +9,13 @@ use serde::Serialize;
 use crate::contract::Contract;
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::lifecycle::Approval;
+use crate::lifecycle::Deployment;
+use crate::lifecycle::GateReport;
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
 use crate::ops::features::FeatureSetDoc;
 use crate::ops::ingest::DatasetDoc;
-use crate::ops::lifecycle::{Approval, Deployment, GateReport};
 use crate::ops::provenance;
 use crate::ops::train::{self, RunRecord};
 use crate::vault::registry::{self, Kind};
@@ -111,7 +113,7 @@ fn about(kind: Kind, id: &Digest, model: &Digest, said: &Digest) -> Result<()> {
 fn check_deployer(
     conn: &rusqlite::Connection,
     r: &Deployment,
-    op: &crate::ops::lifecycle::OperatorSignature,
+    op: &crate::lifecycle::OperatorSignature,
 ) -> Result<()> {
     use rusqlite::OptionalExtension;
     let key: Option<String> = conn
@@ -128,12 +130,7 @@ fn check_deployer(
                 && crate::trust::keys::verify(
                     &key,
                     crate::trust::keys::Domain::OperatorAction,
-                    &crate::ops::lifecycle::deploy_statement(
-                        &r.site,
-                        &r.slot,
-                        &r.model,
-                        r.created_at,
-                    ),
+                    &crate::lifecycle::deploy_statement(&r.site, &r.slot, &r.model, r.created_at),
                     &op.signature,
                 )
         }
@@ -280,7 +277,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at",
         &id.hex(),
     )? {
-        let r: GateReport = crate::ops::lifecycle::load_gate(conn, vault, &g)?;
+        let r: GateReport = crate::ops::gate::load_gate(conn, vault, &g)?;
         about(Kind::Gate, &g, &id, &r.model)?;
         let checks: Vec<String> = r
             .checks

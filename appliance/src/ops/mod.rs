@@ -14,13 +14,17 @@
 //! - [`gate`]: gate policies and reports;
 //! - [`description`], [`card`]: the operator's description of a model and
 //!   the model card;
-//! - [`lifecycle`]: approvals, deployment records, the `Scorer` behind
-//!   `predict` and `serve`;
+//! - [`approve`]: operators' signed approvals, counted against the trust
+//!   policy;
+//! - [`score`]: the `Scorer` behind `predict`, `serve` and the gate's
+//!   behaviour cases;
 //! - [`rollout`]: slots (production, canary, shadow), promote, rollback;
+//! - [`predict`]: batch answers from a file;
 //! - [`serve`], [`monitor`]: the Unix-socket server and its monitoring;
 //! - [`provenance`], [`lineage`]: how each artifact was made, and the walk
 //!   from a prediction back to raw rows and approvers.
 
+pub mod approve;
 pub mod card;
 pub mod contract;
 pub mod description;
@@ -29,11 +33,12 @@ pub mod evaluate;
 pub mod features;
 pub mod gate;
 pub mod ingest;
-pub mod lifecycle;
 pub mod lineage;
 pub mod monitor;
 pub mod online;
+pub mod predict;
 pub mod provenance;
 pub mod rollout;
+pub mod score;
 pub mod serve;
 pub mod train;

@@ -25,8 +25,9 @@ use crate::error::{Error, Result};
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
 use crate::ops::drift::{self, DriftPolicy, DriftReport, Reference, Sketch, Verdict};
-use crate::ops::lifecycle::{Answer, Scorer};
 use crate::ops::rollout;
+use crate::ops::score::Answer;
+use crate::ops::score::Scorer;
 use crate::store::AuditEntry;
 use crate::vault::registry::{self, Kind};
 

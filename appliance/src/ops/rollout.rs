@@ -27,14 +27,17 @@ use airlock_runtime::Task;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::lifecycle::DEPLOYMENT_TYPE;
+use crate::lifecycle::Deployment;
+use crate::lifecycle::OperatorSignature;
+use crate::lifecycle::deploy_statement;
 use crate::node::home::Home;
+use crate::ops::approve::approvals;
+use crate::ops::approve::counted_approvals;
 use crate::ops::contract;
 use crate::ops::features;
 use crate::ops::gate::{counted_gate, load_gate};
-use crate::ops::lifecycle::{
-    DEPLOYMENT_TYPE, Deployment, OperatorSignature, Scorer, approvals, counted_approvals,
-    deploy_statement,
-};
+use crate::ops::score::Scorer;
 use crate::ops::train;
 use crate::store::{AuditEntry, AuditedTx};
 use crate::trust::keys::Domain;
@@ -84,6 +87,39 @@ pub fn deployed(home: &Home, slot: &str) -> Result<Option<Digest>> {
 /// The decision threshold the model in `slot` is served at, when its deployment records one.
 pub fn threshold_of(home: &Home, slot: &str) -> Result<Option<f64>> {
     Ok(current(home, slot)?.and_then(|(_, d)| d.threshold))
+}
+
+/// The scorer of the model deployed to `slot`. When `expected_features` is given, refuses
+/// unless it is exactly the feature set version the model was trained on.
+pub fn open_scorer(home: &Home, slot: &str, expected_features: Option<&NameRef>) -> Result<Scorer> {
+    let model_id = deployed(home, slot)?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "no model is deployed to slot {slot:?}; run `airlock deploy MODEL` first"
+        ))
+    })?;
+    let scorer = Scorer::for_model(home, &model_id)?;
+    let run = &scorer.run;
+    if let Some(want) = expected_features {
+        let (want_id, _, _) =
+            registry::resolve(&home.conn, "feature_sets", "feature set", home.site(), want)?;
+        if want_id != run.feature_set {
+            let want_doc = features::load(home, &want_id)?;
+            return Err(Error::Refused(format!(
+                "feature set mismatch: the deployed model {} was trained on feature set {} ({}), \
+                 the request asks for {} ({}); a model is only served with its own feature set version",
+                model_id.short(),
+                run.feature_set_ref,
+                run.feature_set.short(),
+                want_doc.reference(),
+                want_id.short()
+            )));
+        }
+    }
+    let mut scorer = scorer;
+    if let Some(t) = threshold_of(home, slot)? {
+        scorer.threshold = t;
+    }
+    Ok(scorer)
 }
 
 /// What lets a model into a slot: the gate report and approvals relied on.
@@ -667,7 +703,7 @@ impl Router {
     /// model must use exactly that feature set version (refused otherwise), and a canary or
     /// shadow that does not is left out.
     pub fn open(home: &Home, slot: &str, expected_features: Option<&NameRef>) -> Result<Router> {
-        let production = Scorer::open(home, slot, expected_features)?;
+        let production = open_scorer(home, slot, expected_features)?;
         let share = |s: &str| -> Result<Option<Share>> {
             if slot != PRODUCTION {
                 return Ok(None);
@@ -675,7 +711,7 @@ impl Router {
             let Some((_, d)) = current(home, s)? else {
                 return Ok(None);
             };
-            let scorer = match Scorer::open(home, s, expected_features) {
+            let scorer = match open_scorer(home, s, expected_features) {
                 Ok(sc) => sc,
                 Err(Error::Refused(_)) if expected_features.is_some() => return Ok(None),
                 Err(e) => return Err(e),

@@ -48,8 +48,8 @@ use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
-use crate::ops::lifecycle::Scorer;
 use crate::ops::rollout::{Route, Router};
+use crate::ops::score::Scorer;
 use crate::store::AuditEntry;
 use crate::vault::registry::NameRef;
 
@@ -706,7 +706,7 @@ struct Reply<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     slot: Option<&'static str>,
     #[serde(flatten)]
-    answer: &'a crate::ops::lifecycle::Answer,
+    answer: &'a crate::ops::score::Answer,
 }
 
 /// The reply line to one request (no newline): answered by the production model or, for the

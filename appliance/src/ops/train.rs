@@ -415,7 +415,7 @@ pub fn prepare(
     for (i, row) in loaded.rows.iter().enumerate() {
         prep.push(row, i + 1, &mut x, &mut y)?;
         if let (Some(s), Some(idx)) = (slices.as_mut(), slice_idx) {
-            s.push(crate::ops::evaluate::group_of(&row[idx], &[]));
+            s.push(airlock_core::slice::group_of(&row[idx], &[]));
         }
     }
     Ok(Prepared {

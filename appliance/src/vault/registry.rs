@@ -418,9 +418,11 @@ pub fn resolve_prefix(conn: &Connection, table: &str, what: &str, prefix: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::Deployment;
+    use crate::lifecycle::GATE_TYPE;
+    use crate::lifecycle::GateReport;
     use crate::node::home::Home;
     use crate::node::time::Timestamp;
-    use crate::ops::lifecycle::{Deployment, GATE_TYPE, GateReport};
     use crate::ops::train::RunRecord;
 
     #[test]

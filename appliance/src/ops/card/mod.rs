@@ -21,13 +21,15 @@ use airlock_runtime::METRIC_NAMES;
 
 use crate::digest::Digest;
 use crate::error::Result;
+use crate::lifecycle::Approval;
+use crate::lifecycle::Deployment;
+use crate::lifecycle::GateReport;
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
 use crate::ops::description::{self, Held};
 use crate::ops::evaluate::EvaluationRecord;
 use crate::ops::features::FeatureSetDoc;
 use crate::ops::ingest::DatasetDoc;
-use crate::ops::lifecycle::{self, Approval, Deployment, GateReport};
 use crate::ops::lineage::{self, Lineage};
 use crate::ops::train::{self, RunRecord};
 use crate::site::SiteName;
@@ -276,11 +278,11 @@ pub fn build(home: &Home, model: &Digest) -> Result<Card> {
         "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at, id",
         &model.hex(),
     )? {
-        let r = lifecycle::load_gate(conn, vault, &id)?;
+        let r = crate::ops::gate::load_gate(conn, vault, &id)?;
         gates.push(GateView::of(id, &r));
     }
 
-    let approvals = lifecycle::approvals(home, model)?
+    let approvals = crate::ops::approve::approvals(home, model)?
         .into_iter()
         .map(|(id, record, operator_key_id)| ApprovalEntry {
             id,

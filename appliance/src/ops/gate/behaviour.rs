@@ -6,7 +6,9 @@ use airlock_core::lifecycle::Section;
 use airlock_runtime::Task;
 
 use crate::error::{Error, Result};
-use crate::ops::lifecycle::{self, Check, Op, Scorer};
+use crate::lifecycle::Check;
+use crate::lifecycle::Op;
+use crate::ops::score::Scorer;
 
 use super::judged;
 
@@ -104,7 +106,7 @@ fn cases(scorer: &Scorer, b: &BehaviourRule, text: &str) -> Result<Vec<Case>> {
 
 /// The score a case is judged by: the positive class's probability (binary), the value
 /// (regression), or the probability of `class` (multiclass).
-fn score_of(a: &lifecycle::Answer, class: Option<&str>) -> Option<f64> {
+fn score_of(a: &crate::ops::score::Answer, class: Option<&str>) -> Option<f64> {
     if let Some(v) = a.value {
         return Some(f64::from(v));
     }
@@ -139,7 +141,7 @@ pub(super) fn behaviour(scorer: &Scorer, b: &BehaviourRule, text: &str) -> Resul
             b.cases
         )));
     }
-    let score = |row: &[Value]| -> Result<lifecycle::Answer> {
+    let score = |row: &[Value]| -> Result<crate::ops::score::Answer> {
         let mut x = Vec::new();
         scorer.row_features(row, &mut x);
         Ok(scorer.score(x, 1)?.remove(0))

@@ -7,9 +7,9 @@ use airlock_runtime::{METRIC_NAMES, Perturbation};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::lifecycle::GateReport;
 use crate::node::home::Home;
 use crate::ops::evaluate::EvaluationRecord;
-use crate::ops::lifecycle::GateReport;
 use crate::ops::train::RunRecord;
 use crate::trust::policy;
 use crate::vault::Vault;

@@ -29,9 +29,13 @@ use airlock_runtime::{METRIC_NAMES, Perturbation, Task};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
+use crate::lifecycle::Check;
+use crate::lifecycle::GATE_TYPE;
+use crate::lifecycle::GateReport;
+use crate::lifecycle::Op;
 use crate::node::home::Home;
 use crate::ops::evaluate::{self, EvaluateRequest, EvaluationRecord, Sensitive};
-use crate::ops::lifecycle::{self, Check, GATE_TYPE, GateReport, Op, Scorer};
+use crate::ops::score::Scorer;
 use crate::ops::train;
 use crate::store::AuditEntry;
 use crate::vault::registry::{self, Kind, NameRef};
@@ -233,7 +237,7 @@ fn evaluation_for(
 fn baseline_model(home: &Home, b: &airlock_core::gate::Baseline) -> Result<Option<Digest>> {
     match &b.model {
         Some(prefix) => train::resolve(home, prefix).map(Some),
-        None => lifecycle::deployed(home, &b.slot),
+        None => crate::ops::rollout::deployed(home, &b.slot),
     }
 }
 

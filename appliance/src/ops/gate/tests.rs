@@ -1,8 +1,8 @@
 //! The gate's verdict rules.
 
 use super::*;
+use crate::lifecycle::APPROVAL_TYPE;
 use crate::node::time::{Now, Timestamp};
-use crate::ops::lifecycle::APPROVAL_TYPE;
 
 fn report(checks: Vec<Check>, passed: bool) -> GateReport {
     GateReport {

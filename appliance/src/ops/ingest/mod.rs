@@ -587,7 +587,5 @@ pub fn list(home: &Home) -> Result<Vec<registry::Listed>> {
 
 /// A dataset version's record (with its profile), for `data show`.
 pub fn show(home: &Home, r: &NameRef) -> Result<(Digest, DatasetDoc)> {
-    let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
-    let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
-    Ok((id, doc))
+    crate::ops::contract::dataset_record(home, r)
 }
