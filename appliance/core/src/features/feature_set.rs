@@ -14,7 +14,7 @@ use crate::sketch::hash64;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FeatureSetDoc {
-    /// Always [`FEATURE_SET_TYPE`].
+    /// Always [`FEATURE_SET_TYPE`](super::FEATURE_SET_TYPE).
     #[serde(rename = "type")]
     pub ty: String,
     /// The site that fit it.

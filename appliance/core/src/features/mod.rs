@@ -38,12 +38,12 @@
 //! the appliance's (`airlock::features::apply`).
 
 mod feature_set;
-mod fit;
 mod fitted;
+mod fitting;
 
 pub use feature_set::{Bound, FeatureSetDoc, request_row};
-pub use fit::fit;
 pub use fitted::{Fitted, Scale};
+pub use fitting::fit;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
