@@ -20,9 +20,6 @@
 //! once the payload is written; an importer reads the footer, then the
 //! trailer, and verifies the manifest before it reads a byte of the body.
 
-mod objects;
-
-pub use objects::{read_objects, read_objects_with, split_objects};
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 
@@ -32,6 +29,10 @@ use crate::digest::Digest;
 use crate::name::SiteName;
 use crate::object::{Attestation, Kind};
 use crate::time::Timestamp;
+
+mod objects;
+
+pub use objects::{read_objects, read_objects_with, split_objects};
 
 /// First bytes of a bundle (the leader).
 pub const MAGIC: &[u8; 8] = b"AIRLOCKB";

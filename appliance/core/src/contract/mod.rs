@@ -36,6 +36,12 @@
 //! drift = { metric = "psi", threshold = 0.2, min_rows = 500 }
 //! ```
 
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+
+use crate::header::Rename;
+
 mod cells;
 mod csv_rows;
 mod document;
@@ -44,12 +50,7 @@ mod value;
 pub use cells::{CellError, Rule};
 pub use csv_rows::{CsvRecord, CsvRows, MAX_RECORD};
 pub use document::diff;
-use std::io::Read;
 pub use value::{Value, ValueRef, format_time, parse_date, parse_timestamp, show};
-
-use serde::{Deserialize, Serialize};
-
-use crate::header::Rename;
 
 /// The type of a column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

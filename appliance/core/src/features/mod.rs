@@ -37,6 +37,11 @@
 //! has loaded, the frozen document and the transform. Storing a version is
 //! the appliance's (`airlock::features::apply`).
 
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::name::validate_name;
+
 mod feature_set;
 mod fitted;
 mod fitting;
@@ -44,10 +49,6 @@ mod fitting;
 pub use feature_set::{Bound, FeatureSetDoc, request_row};
 pub use fitted::{Fitted, Scale};
 pub use fitting::fit;
-use serde::{Deserialize, Serialize};
-
-use crate::error::{Error, Result};
-use crate::name::validate_name;
 
 /// Type tag of feature set records.
 pub const FEATURE_SET_TYPE: &str = "airlock.feature-set/v1";

@@ -42,12 +42,13 @@
 //! fgsm = ">= 0.65"             # accuracy under a gradient attack
 //! ```
 
-mod parse;
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::lifecycle::Op;
+
+mod parse;
 
 /// Largest gate policy file accepted.
 pub const MAX_POLICY_BYTES: usize = 256 << 10;

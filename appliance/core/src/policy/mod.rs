@@ -23,9 +23,6 @@
 //! files and the drafts made from a node's trust list are the appliance's
 //! (`airlock::policy`).
 
-mod root_chain;
-
-pub use root_chain::check_successor;
 use std::collections::{BTreeMap, BTreeSet};
 
 use ed25519_dalek::VerifyingKey;
@@ -36,6 +33,10 @@ use crate::error::{Error, Result};
 use crate::keys::{self, Domain, KeyId, Signer};
 use crate::name::{SiteName, validate_name};
 use crate::time::Timestamp;
+
+mod root_chain;
+
+pub use root_chain::check_successor;
 
 /// Format tag of trust policies.
 pub const POLICY_FORMAT: &str = "airlock-trust-policy/1";
