@@ -1,6 +1,7 @@
 //! Contracts as versioned documents: apply, show, diff, list.
 
 use super::*;
+
 // ---------------------------------------------------------------------------
 // Contracts as versioned documents.
 

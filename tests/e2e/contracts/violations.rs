@@ -6,6 +6,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
 use super::*;
+
 // ---------------------------------------------------------------------------
 // One test per violation kind.
 

@@ -4,6 +4,7 @@
 use std::io::{self, Read};
 
 use super::{Entry, FormatError, expect_end};
+
 /// The archive reader: splits a decrypted body into the manifest's objects.
 /// Each object is handed to `sink` as a reader of exactly its listed size
 /// (the sink may stage it, but must not trust it yet); afterwards the bytes

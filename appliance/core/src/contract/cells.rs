@@ -8,6 +8,7 @@ use super::csv_rows::is_pad;
 use super::value::{parse_date, parse_timestamp, show};
 use super::{Column, ColumnType, Contract, Value, ValueRef};
 use crate::error::Error;
+
 /// The kinds of contract violation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

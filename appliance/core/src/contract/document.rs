@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::{ColumnType, Contract, CsvDialect};
 use crate::error::{Error, Result};
 use crate::name::validate_name;
+
 impl Contract {
     /// Parses and checks a contract document.
     pub fn from_toml(text: &str, source: &str) -> Result<Self> {

@@ -10,6 +10,7 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::site::SiteName;
 use crate::sketch::hash64;
+
 /// The signed, frozen feature set version. Its digest is its id.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

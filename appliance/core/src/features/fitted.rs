@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::DatePart;
 use crate::contract::Value;
+
 /// A fitted scaling.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]

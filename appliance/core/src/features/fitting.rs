@@ -7,6 +7,7 @@ use super::fitted::{numeric_input, pre_scale, year_of};
 use super::{DatePart, FeatureDef, FeatureSpec, Fitted, Impute, Scale, Transform};
 use crate::contract::{ColumnType, Contract, Value};
 use crate::error::{Error, Result};
+
 /// Fits every feature of `spec` on `rows` (typed, in `contract`'s column
 /// order): the label must be a column and no feature, and a binary label
 /// (a `positive` value) must have both classes.

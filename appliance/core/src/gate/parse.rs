@@ -11,6 +11,7 @@ use super::{
     Slices, SmallSlices, WhenMissing, parse_bound,
 };
 use crate::error::{Error, Result};
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {

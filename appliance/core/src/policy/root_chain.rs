@@ -7,6 +7,7 @@ use super::{SignedPolicy, key_id_of, root_keys};
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyId};
 use crate::name::SiteName;
+
 /// Checks that `next` may follow `prev` (or, with no `prev`, be this
 /// node's first policy, pinned by `pin`), for the node `site` with signing
 /// key `site_key`. Returns false if `next` is `prev` itself.

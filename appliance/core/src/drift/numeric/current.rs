@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::EXACT_VALUES;
+
 /// The cells current values are counted into, laid out on a reference.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Layout {

@@ -3,6 +3,7 @@
 
 use super::current::Cell;
 use super::{Layout, NumCurrent, NumSummary};
+
 /// The two sides' cells over one layout.
 pub struct Paired<'a> {
     layout: &'a Layout,

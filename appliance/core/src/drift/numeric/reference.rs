@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{BINS, Layout, MAX_CELLS, POINTS};
 use crate::error::{Error, Result};
+
 /// A reference column's numbers, as stored with its profile.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
