@@ -24,6 +24,7 @@ mod home_attacks;
 mod ingest;
 mod keys;
 mod layering;
+mod layout;
 mod library;
 mod lifecycle;
 mod lineage;
