@@ -16,6 +16,7 @@ use crate::ops::ingest::DatasetDoc;
 use crate::ops::lifecycle::{Approval, Deployment, GateReport};
 use crate::ops::provenance;
 use crate::ops::train::{self, RunRecord};
+use crate::store::Reads;
 use crate::vault::registry::{self, Kind};
 
 /// One signed record on the walk.
@@ -77,7 +78,7 @@ fn node(
     at: Option<Timestamp>,
     provenance: Digest,
 ) -> Result<Node> {
-    let signed_by: Vec<String> = registry::attestations(&home.conn, id, kind)?
+    let signed_by: Vec<String> = registry::attestations(home.store(), id, kind)?
         .into_iter()
         .map(|a| a.site.to_string())
         .collect();
@@ -109,18 +110,11 @@ fn about(kind: Kind, id: &Digest, model: &Digest, said: &Digest) -> Result<()> {
 /// A deployment's operator signature must verify with the key this node
 /// certified for that operator.
 fn check_deployer(
-    conn: &rusqlite::Connection,
+    conn: &impl Reads,
     r: &Deployment,
     op: &crate::ops::lifecycle::OperatorSignature,
 ) -> Result<()> {
-    use rusqlite::OptionalExtension;
-    let key: Option<String> = conn
-        .query_row(
-            "SELECT public_key FROM operators WHERE key_id = ?1",
-            [op.key_id.as_str()],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let key = crate::store::trust::operator_public_key(conn, op.key_id.as_str())?;
     let ok = match key {
         Some(k) => {
             let key = crate::trust::keys::parse_verifying_key(&k)?;
@@ -154,8 +148,8 @@ fn check_deployer(
 
 /// Walks from `model` (an id or a unique prefix) to its data and approvers.
 pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
-    let id = registry::resolve_model(&home.conn, model)?;
-    let (conn, vault) = (&home.conn, home.vault());
+    let id = registry::resolve_model(home.store(), model)?;
+    let (conn, vault) = (home.store(), home.vault());
     let run: RunRecord = train::load_run(home, &id)?;
     let prov = |kind: Kind, subject: &Digest, inputs: &[(&str, Digest)]| {
         provenance::verify(conn, vault, kind, subject, inputs)
@@ -275,11 +269,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         prov(Kind::Snapshot, &run.snapshot, &[])?,
     )?;
     let mut gates = Vec::new();
-    for g in registry::digests(
-        conn,
-        "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at",
-        &id.hex(),
-    )? {
+    for g in crate::store::models::gates_by_time(conn, &id)? {
         let r: GateReport = crate::ops::lifecycle::load_gate(conn, vault, &g)?;
         about(Kind::Gate, &g, &id, &r.model)?;
         let checks: Vec<String> = r
@@ -308,11 +298,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         )?);
     }
     let mut approvals = Vec::new();
-    for a in registry::digests(
-        conn,
-        "SELECT id FROM approvals WHERE model = ?1 ORDER BY created_at",
-        &id.hex(),
-    )? {
+    for a in crate::store::models::approvals_of(conn, &id)? {
         let r: Approval = registry::load(conn, vault, &a)?;
         about(Kind::Approval, &a, &id, &r.model)?;
         let operator = r.verify_operator()?;
@@ -333,11 +319,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         )?);
     }
     let mut deployments = Vec::new();
-    for d in registry::digests(
-        conn,
-        "SELECT id FROM deployments WHERE model = ?1 ORDER BY seq",
-        &id.hex(),
-    )? {
+    for d in crate::store::models::deployments_of(conn, &id)? {
         let r: Deployment = registry::load(conn, vault, &d)?;
         about(Kind::Deployment, &d, &id, &r.model)?;
         let by = match &r.deployed_by {
