@@ -23,6 +23,7 @@ mod harden;
 mod home_attacks;
 mod ingest;
 mod keys;
+mod layout_sql;
 mod library;
 mod lifecycle;
 mod lineage;
