@@ -45,7 +45,7 @@ pub enum Error {
     },
     /// The SQLite store failed.
     #[error("store: {0}")]
-    Store(#[from] rusqlite::Error),
+    Store(crate::store::error::StoreError),
     /// A key file problem (missing, wrong kind, mode too open, wrong site).
     #[error("key file {}: {reason}", path.display())]
     Key {

@@ -25,6 +25,7 @@ mod ingest;
 mod keys;
 mod layering;
 mod layout;
+mod layout_sql;
 mod library;
 mod lifecycle;
 mod lineage;

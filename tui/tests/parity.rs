@@ -168,11 +168,11 @@ fn record(home: &Home, action: &str, id: &str) -> Value {
     let id: airlock::digest::Digest = id.parse().expect("id");
     let mut v = if action == "model.approve" {
         let a: airlock::lifecycle::Approval =
-            airlock::vault::registry::load(&home.conn, home.vault(), &id).expect("approval");
+            airlock::vault::registry::load(home.store(), home.vault(), &id).expect("approval");
         serde_json::to_value(a).expect("json")
     } else {
         let d: airlock::lifecycle::Deployment =
-            airlock::vault::registry::load(&home.conn, home.vault(), &id).expect("deployment");
+            airlock::vault::registry::load(home.store(), home.vault(), &id).expect("deployment");
         serde_json::to_value(d).expect("json")
     };
     fn strip(v: &mut Value) {

@@ -16,7 +16,6 @@ use std::io::{self, BufReader, Read, Write};
 use std::iter;
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -36,7 +35,8 @@ use crate::ops::ingest::{self, DatasetDoc};
 use crate::ops::train::{self, RunRecord};
 use crate::site::SiteName;
 use crate::store::db;
-use crate::store::{AuditEntry, AuditedTx};
+use crate::store::objects::Table;
+use crate::store::{AuditEntry, AuditedTx, Reads};
 use crate::trust::keys::{self, Domain};
 use crate::vault::Staged;
 use crate::vault::pipe;
@@ -170,14 +170,8 @@ pub enum SequenceStatus {
 
 /// Compares a manifest's sequence with the highest one imported from its
 /// origin.
-fn sequence_status(conn: &rusqlite::Connection, m: &Manifest) -> Result<SequenceStatus> {
-    let last: Option<i64> = conn
-        .query_row(
-            "SELECT sequence FROM peer_sequences WHERE site = ?1",
-            [m.origin_site.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
+fn sequence_status(store: &impl Reads, m: &Manifest) -> Result<SequenceStatus> {
+    let last = crate::store::trust::peer_sequence(store, m.origin_site.as_str())?;
     Ok(match last {
         Some(l) if m.sequence <= l as u64 => SequenceStatus::Stale { last: l as u64 },
         _ => SequenceStatus::New,
@@ -194,14 +188,8 @@ fn replay(m: &Manifest, last: u64) -> Error {
 
 /// The latest trusted time: the newest creation time of any bundle this
 /// node accepted. It never moves back.
-pub fn trusted_time(conn: &rusqlite::Connection) -> Result<Option<Timestamp>> {
-    let v: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'trusted_time'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+pub fn trusted_time(store: &impl Reads) -> Result<Option<Timestamp>> {
+    let v = crate::store::trust::trusted_time(store)?;
     v.map(|s| {
         s.parse().map_err(|_| {
             Error::Integrity(format!("store metadata trusted_time {s:?} is not a time"))
@@ -211,7 +199,7 @@ pub fn trusted_time(conn: &rusqlite::Connection) -> Result<Option<Timestamp>> {
 }
 
 /// How a manifest's times look from here at `now` (the home's clock).
-fn freshness(conn: &rusqlite::Connection, m: &Manifest, now: Timestamp) -> Result<Freshness> {
+fn freshness(conn: &impl Reads, m: &Manifest, now: Timestamp) -> Result<Freshness> {
     Ok(Freshness::of(
         m.created_at,
         m.expires_at,
@@ -335,8 +323,8 @@ impl Opened {
                 "the footer and the signed manifest disagree on the payload size",
             ));
         }
-        let sequence = sequence_status(&home.conn, m)?;
-        let freshness = freshness(&home.conn, m, home.now())?;
+        let sequence = sequence_status(home.store(), m)?;
+        let freshness = freshness(home.store(), m, home.now())?;
         Ok(VerifiedManifest {
             source: self.source,
             parts: self.parts,
@@ -487,7 +475,7 @@ impl VerifiedManifest {
         self.parts.check_layout(payload)?;
         let trusted = match &self.origin_only {
             Some(t) => t.clone(),
-            None => registry::current_keys(&home.conn)?,
+            None => registry::current_keys(home.store())?,
         };
         let count = objects.len();
         // Signatures depend only on the manifest: check them all before
@@ -1071,21 +1059,15 @@ pub struct Imported {
 }
 
 fn conflict(
-    tx: &rusqlite::Transaction<'_>,
-    table: &str,
+    tx: &AuditedTx<'_>,
+    table: Table,
     id: &Digest,
     site: &str,
     name: &str,
     version: i64,
     src: &str,
 ) -> Result<()> {
-    let existing: Option<String> = tx
-        .query_row(
-            &format!("SELECT id FROM {table} WHERE site = ?1 AND name = ?2 AND version = ?3"),
-            params![site, name, version],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let existing = crate::store::objects::id_of_version(tx, table, site, name, version)?;
     match existing {
         Some(e) if e != id.hex() => Err(Error::Integrity(format!(
             "bundle rejected: {src}: {site}/{name}@{version} already exists here with different content"
@@ -1138,15 +1120,27 @@ fn write_rows(
     // Name clashes before touching anything.
     for (id, doc) in documents {
         match doc {
-            Document::Contract(c) => {
-                conflict(tx, "contracts", id, &maker(id), &c.name, c.version, src)?
-            }
-            Document::Dataset(d) => {
-                conflict(tx, "datasets", id, d.site.as_str(), &d.name, d.version, src)?
-            }
+            Document::Contract(c) => conflict(
+                tx,
+                Table::Contracts,
+                id,
+                &maker(id),
+                &c.name,
+                c.version,
+                src,
+            )?,
+            Document::Dataset(d) => conflict(
+                tx,
+                Table::Datasets,
+                id,
+                d.site.as_str(),
+                &d.name,
+                d.version,
+                src,
+            )?,
             Document::FeatureSet(d) => conflict(
                 tx,
-                "feature_sets",
+                Table::FeatureSets,
                 id,
                 d.site.as_str(),
                 &d.name,
@@ -1180,11 +1174,7 @@ fn write_rows(
     for (id, doc) in documents {
         match doc {
             Document::Contract(c) => {
-                tx.execute(
-                    "INSERT INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(id) DO NOTHING",
-                    params![id.hex(), maker(id), c.name, c.version, tx.now().to_string()],
-                )?;
+                crate::store::contracts::insert(tx, id, &maker(id), &c.name, c.version)?;
             }
             Document::Dataset(d) => ingest::insert_dataset_row(tx, id, d)?,
             Document::FeatureSet(d) => features::insert_feature_set_row(tx, id, d)?,
@@ -1233,11 +1223,7 @@ fn write_rows(
             m.sequence
         ))
     })?;
-    tx.execute(
-        "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
-        params![m.origin_site.as_str(), sequence, bundle.hex(), tx.now().to_string()],
-    )?;
+    crate::store::trust::set_peer_sequence(tx, m.origin_site.as_str(), sequence, bundle)?;
     // The latest trusted time only moves forward.
     let previous = trusted_time(tx)?;
     if previous.is_none_or(|t| m.created_at > t) {

@@ -257,23 +257,15 @@ pub fn store(home: &mut Home, windows: &[MonitorWindow]) -> Result<Vec<Digest>> 
 /// `bundle export monitor:MODEL` carries).
 pub fn ids_for(home: &Home, model: &Digest) -> Result<(Vec<Digest>, Vec<Digest>)> {
     let mut windows = Vec::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::MonitorWindow.as_str(),
-    )? {
-        let w: MonitorWindow = registry::load(&home.conn, home.vault(), &id)?;
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::MonitorWindow)? {
+        let w: MonitorWindow = registry::load(home.store(), home.vault(), &id)?;
         if w.model == *model && w.site == *home.site() {
             windows.push(id);
         }
     }
     let mut alerts = Vec::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::Alert.as_str(),
-    )? {
-        let a: Alert = registry::load(&home.conn, home.vault(), &id)?;
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::Alert)? {
+        let a: Alert = registry::load(home.store(), home.vault(), &id)?;
         if a.model == *model && a.site == *home.site() {
             alerts.push(id);
         }
@@ -285,12 +277,8 @@ pub fn ids_for(home: &Home, model: &Digest) -> Result<(Vec<Digest>, Vec<Digest>)
 pub fn windows(home: &Home, model: Option<&Digest>) -> Result<Vec<MonitorWindow>> {
     let mut by: BTreeMap<(String, String, String, i64), MonitorWindow> = BTreeMap::new();
     let mut refs: BTreeMap<Digest, Reference> = BTreeMap::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::MonitorWindow.as_str(),
-    )? {
-        let w: MonitorWindow = registry::load(&home.conn, home.vault(), &id)?;
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::MonitorWindow)? {
+        let w: MonitorWindow = registry::load(home.store(), home.vault(), &id)?;
         if model.is_some_and(|m| *m != w.model) {
             continue;
         }
@@ -453,12 +441,8 @@ fn report_in(
 /// Every stored alert.
 pub fn alerts(home: &Home) -> Result<Vec<Alert>> {
     let mut v = Vec::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::Alert.as_str(),
-    )? {
-        v.push(registry::load::<Alert>(&home.conn, home.vault(), &id)?);
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::Alert)? {
+        v.push(registry::load::<Alert>(home.store(), home.vault(), &id)?);
     }
     v.sort_by_key(|a| a.created_at);
     Ok(v)

@@ -18,7 +18,6 @@
 //!   was deployed to it before), checked as a deploy under today's policy; for canary and
 //!   shadow it empties the slot. It names its reason.
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 use airlock_core::lifecycle::Action;
@@ -55,21 +54,14 @@ pub const SHADOW: &str = "shadow";
 /// The newest record of `slot` and its id, unless the slot is empty (never deployed, or its
 /// model retired).
 pub fn current(home: &Home, slot: &str) -> Result<Option<(Digest, Deployment)>> {
-    let row: Option<(String, String)> = home
-        .conn
-        .query_row(
-            "SELECT id, action FROM deployments WHERE slot = ?1 ORDER BY seq DESC LIMIT 1",
-            [slot],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let row = crate::store::models::newest_with_action(home.store(), slot)?;
     let Some((id, action)) = row else {
         return Ok(None);
     };
     let id: Digest = id
         .parse()
         .map_err(|e| Error::Integrity(format!("deployments: {e}")))?;
-    let d: Deployment = registry::load(&home.conn, home.vault(), &id)?;
+    let d: Deployment = registry::load(home.store(), home.vault(), &id)?;
     if d.slot != slot || d.action.as_str() != action {
         return Err(Error::Integrity(format!(
             "deployment {} does not match its index row",
@@ -100,8 +92,13 @@ pub fn open_scorer(home: &Home, slot: &str, expected_features: Option<&NameRef>)
     let scorer = Scorer::for_model(home, &model_id)?;
     let run = &scorer.run;
     if let Some(want) = expected_features {
-        let (want_id, _, _) =
-            registry::resolve(&home.conn, "feature_sets", "feature set", home.site(), want)?;
+        let (want_id, _, _) = registry::resolve(
+            home.store(),
+            crate::store::objects::Table::FeatureSets,
+            "feature set",
+            home.site(),
+            want,
+        )?;
         if want_id != run.feature_set {
             let want_doc = features::load(home, &want_id)?;
             return Err(Error::Refused(format!(
@@ -137,7 +134,7 @@ struct Cleared {
 fn clear(home: &Home, model: &Digest, slot: &str, operator: Option<&Operator>) -> Result<Cleared> {
     registry::validate_name(slot)?;
     let run = train::load_run(home, model)?;
-    let in_force = policy::current(&home.conn, home.vault())?;
+    let in_force = policy::current(home.store(), home.vault())?;
     // A canary answers requests: production's rules apply to it, and to the shadow's gate.
     let rules = if slot == CANARY || slot == SHADOW {
         PRODUCTION
@@ -205,10 +202,10 @@ fn clear(home: &Home, model: &Digest, slot: &str, operator: Option<&Operator>) -
     let contract = contract::load_contract(home, &fs.contract)?;
     fs.bind(&contract)?;
     // A binary model is served at the decision threshold its gate judged.
-    let threshold = match load_gate(&home.conn, home.vault(), &counted.id)?.evaluation {
+    let threshold = match load_gate(home.store(), home.vault(), &counted.id)?.evaluation {
         Some(e) if run.spec.task == Task::Binary => {
             let r: crate::ops::evaluate::EvaluationRecord =
-                registry::load(&home.conn, home.vault(), &e)?;
+                registry::load(home.store(), home.vault(), &e)?;
             r.threshold
         }
         _ => None,
@@ -292,22 +289,16 @@ fn store(tx: &AuditedTx<'_>, dep: &Deployment, operator: Option<&Operator>) -> R
         &[(Kind::Deployment, id)],
         &dep.provenance_inputs(),
     )?;
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments",
-        [],
-        |r| r.get(0),
-    )?;
-    tx.execute(
-        "INSERT INTO deployments (id, seq, slot, model, created_at, action, percent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            id.hex(),
-            seq,
-            dep.slot,
-            dep.model.hex(),
-            dep.created_at.to_string(),
-            dep.action.as_str(),
-            dep.percent
-        ],
+    crate::store::models::insert_deployment(
+        tx,
+        &crate::store::models::DeploymentRow {
+            id: &id,
+            slot: &dep.slot,
+            model: &dep.model,
+            created_at: &dep.created_at.to_string(),
+            action: dep.action.as_str(),
+            percent: dep.percent,
+        },
     )?;
     Ok(id)
 }
@@ -463,11 +454,7 @@ pub fn promote(home: &mut Home, operator: Option<&Operator>) -> Result<(Digest, 
 
 /// The models `slot` held before, newest first, each once.
 fn earlier_models(home: &Home, slot: &str) -> Result<Vec<Digest>> {
-    let ids = registry::digests(
-        &home.conn,
-        "SELECT model FROM deployments WHERE slot = ?1 AND action != 'retire' ORDER BY seq DESC",
-        slot,
-    )?;
+    let ids = crate::store::models::models_of_slot(home.store(), slot)?;
     let mut seen = std::collections::BTreeSet::new();
     Ok(ids.into_iter().filter(|m| seen.insert(*m)).collect())
 }
@@ -578,14 +565,14 @@ pub fn rollback(
             (dep, Some(cleared))
         }
         None => {
-            if policy::current(&home.conn, home.vault())?.is_none() && operator.is_none() {
+            if policy::current(home.store(), home.vault())?.is_none() && operator.is_none() {
                 return Err(Error::Refused(
                     "a rollback needs an operator certified by this site: pass --operator NAME"
                         .into(),
                 ));
             }
             crate::trust::operator::authorize(
-                policy::current(&home.conn, home.vault())?.as_ref(),
+                policy::current(home.store(), home.vault())?.as_ref(),
                 operator,
                 Role::Deploy,
             )?;

@@ -179,11 +179,7 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
 /// The newest deployment sequence number of a home.
 fn deployment_seq(home: &Home) -> Result<i64> {
-    Ok(home
-        .conn
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM deployments", [], |r| {
-            r.get(0)
-        })?)
+    crate::store::models::deployment_seq(home.store())
 }
 
 impl Prepared {

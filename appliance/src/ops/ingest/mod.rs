@@ -21,7 +21,6 @@ use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -37,7 +36,8 @@ use crate::ops::contract::{
 };
 use crate::ops::ingest::quarantine::{Checker, Quarantine};
 use crate::profile::DriftResult;
-use crate::store::AuditEntry;
+use crate::store::objects::Table;
+use crate::store::{AuditEntry, AuditedTx, datasets};
 use crate::vault::registry::{self, Kind, NameRef};
 
 pub use airlock_core::dataset::{DATASET_TYPE, DatasetDoc, Format};
@@ -154,7 +154,7 @@ pub fn ingest(
         ContractSource::File(p) => {
             let c = read_contract(p)?;
             let id = Digest::of(&c.to_canonical());
-            check_new_version(&home.conn, home.site(), &c, &id)?;
+            check_new_version(home.store(), home.site(), &c, &id)?;
             (c, id)
         }
         ContractSource::Registered(r) => {
@@ -226,14 +226,7 @@ pub fn ingest(
     let snapshot = staged.digest();
 
     let site = home.site().clone();
-    let existing: Option<(String, i64)> = home
-        .conn
-        .query_row(
-            "SELECT id, version FROM datasets WHERE site = ?1 AND name = ?2 AND snapshot = ?3 AND contract = ?4",
-            params![site.as_str(), name, snapshot.hex(), contract_id.hex()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let existing = datasets::same_snapshot(home.store(), &site, name, &snapshot, &contract_id)?;
     if let Some((id, version)) = existing {
         return Ok(Ingested {
             id: id
@@ -254,11 +247,7 @@ pub fn ingest(
     let snapshot_size = staged.size();
     let tx = home.begin()?;
     let site = tx.site();
-    let version: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM datasets WHERE site = ?1 AND name = ?2",
-        params![site.as_str(), name],
-        |r| r.get(0),
-    )?;
+    let version = datasets::next_version(&tx, site, name)?;
     tx.vault().commit(staged)?;
     registry::sign_and_index(&tx, Kind::Snapshot, &snapshot, snapshot_size)?;
     register_contract(&tx, &contract)?;
@@ -458,29 +447,20 @@ fn refuse(
 }
 
 /// Indexes a dataset record (also used at bundle import).
-pub fn insert_dataset_row(
-    tx: &rusqlite::Transaction<'_>,
-    id: &Digest,
-    doc: &DatasetDoc,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO datasets (id, site, name, version, snapshot, contract, rows, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO NOTHING",
-        params![
-            id.hex(),
-            doc.site.as_str(),
-            doc.name,
-            doc.version,
-            doc.snapshot.hex(),
-            doc.contract.hex(),
-            i64::try_from(doc.rows).map_err(|_| Error::Integrity(format!(
-                "dataset {}: {} rows is more than the store can hold",
-                doc.name, doc.rows
-            )))?,
-            doc.created_at.to_string()
-        ],
-    )?;
-    Ok(())
+pub fn insert_dataset_row(tx: &AuditedTx<'_>, id: &Digest, doc: &DatasetDoc) -> Result<()> {
+    datasets::insert(
+        tx,
+        &datasets::DatasetRow {
+            id,
+            site: &doc.site,
+            name: &doc.name,
+            version: doc.version,
+            snapshot: &doc.snapshot,
+            contract: &doc.contract,
+            rows: doc.rows,
+            created_at: &doc.created_at.to_string(),
+        },
+    )
 }
 
 /// A dataset loaded for training: its record, contract and typed rows.
@@ -497,7 +477,7 @@ pub struct Loaded {
 
 /// Resolves `NAME[@V]` to a dataset and parses its snapshot.
 pub fn load(home: &Home, r: &NameRef) -> Result<Loaded> {
-    let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
+    let (id, _, _) = registry::resolve(home.store(), Table::Datasets, "dataset", home.site(), r)?;
     load_by_id(home, &id)
 }
 
@@ -535,7 +515,7 @@ pub fn stream_rows_by_id(
     id: &Digest,
     each: &mut dyn FnMut(u64, &[Value]) -> Result<()>,
 ) -> Result<(DatasetDoc, Contract)> {
-    let doc: DatasetDoc = registry::load(&home.conn, home.vault(), id)?;
+    let doc: DatasetDoc = registry::load(home.store(), home.vault(), id)?;
     let contract = load_contract(home, &doc.contract)?;
     let reader = home.vault().open_object(&doc.snapshot).map_err(|e| match e {
         Error::NotFound(_) => Error::NotFound(format!(
@@ -579,10 +559,7 @@ pub fn stream_rows_by_id(
 
 /// Every dataset version held here, by site, name and version.
 pub fn list(home: &Home) -> Result<Vec<registry::Listed>> {
-    registry::listed(
-        &home.conn,
-        "SELECT id, site, name, version, rows, created_at FROM datasets ORDER BY site, name, version",
-    )
+    datasets::list(home.store())
 }
 
 /// A dataset version's record (with its profile), for `data show`.
