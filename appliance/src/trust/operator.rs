@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::node::fsx;
 use crate::node::home::Home;
 use crate::store::audit;
-use crate::store::{AuditEntry, Reads};
+use crate::store::AuditEntry;
 use crate::trust::keys::{Domain, KeyId};
 use crate::trust::personal::{PassSource, PersonalKey};
 use crate::trust::policy::{self, InForce, Role};
