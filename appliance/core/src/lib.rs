@@ -44,7 +44,7 @@ pub mod error;
 pub mod features;
 pub mod freshness;
 pub mod gate;
-pub mod header;
+pub use contract::header;
 pub mod keys;
 pub mod lifecycle;
 pub mod monitor;

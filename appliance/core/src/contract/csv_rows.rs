@@ -5,8 +5,8 @@
 use std::io::Read;
 
 use super::Contract;
+use crate::contract::header::{HeaderMap, Mismatch};
 use crate::error::{Error, Result};
-use crate::header::{HeaderMap, Mismatch};
 
 /// Reads a record: removes the "\r" of a "\r\n" line end (records end at
 /// "\n"), skips lines that are empty but for it, and trims spaces and

@@ -40,11 +40,12 @@ use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
-use crate::header::Rename;
+use crate::contract::header::Rename;
 
 mod cells;
 mod csv_rows;
 mod document;
+pub mod header;
 mod value;
 
 pub use cells::{CellError, Rule};
@@ -267,7 +268,7 @@ pub struct Contract {
     #[serde(default, skip_serializing_if = "CsvDialect::is_default")]
     pub csv: CsvDialect,
     /// Header columns read as contract columns of another name (see
-    /// [`crate::header`]).
+    /// [`crate::contract::header`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rename: Vec<Rename>,
     /// The columns, in file order.

@@ -46,7 +46,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::lifecycle::Op;
 
 mod parse;
 
@@ -346,6 +345,35 @@ pub fn require_policy_text(bounds: &[Bound]) -> String {
         ));
     }
     s
+}
+
+/// A comparison in a gate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    /// The metric must be at least the threshold.
+    #[serde(rename = ">=")]
+    AtLeast,
+    /// The metric must be at most the threshold.
+    #[serde(rename = "<=")]
+    AtMost,
+}
+
+impl Op {
+    /// As written in a threshold: `>=` or `<=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Op::AtLeast => ">=",
+            Op::AtMost => "<=",
+        }
+    }
+
+    /// Whether `value` meets `threshold` under this comparison.
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Op::AtLeast => value >= threshold,
+            Op::AtMost => value <= threshold,
+        }
+    }
 }
 
 #[cfg(test)]
