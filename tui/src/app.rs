@@ -330,6 +330,7 @@ impl App {
                 let slot = self.slots.slot().unwrap_or(rollout_default()).to_string();
                 self.ask(Intent::Rollback, form::rollback_fields(&slot));
             }
+            Action::RollbackTo => self.ask_rollback_to(),
         }
         None
     }
@@ -544,6 +545,27 @@ impl App {
             return;
         }
         self.ask(Intent::Deploy, fields);
+    }
+
+    /// Rollback to a chosen model: the selected slot's earlier models, newest first.
+    fn ask_rollback_to(&mut self) {
+        let Some(slot) = self.slots.view.slots.get(self.slots.selected) else {
+            return;
+        };
+        if slot.earlier.is_empty() {
+            self.dialog = Some(Dialog::Message {
+                title: "roll back to",
+                text: Shown::new(&format!(
+                    "Slot {:?} has held no other model: there is nothing to go back to \
+                     (airlock rollback --to names a model the slot held before).",
+                    slot.name.as_str()
+                )),
+            });
+            return;
+        }
+        let view = &self.slots.view;
+        let fields = form::rollback_to_fields(slot.name.as_str(), &slot.earlier, |m| view.named(m));
+        self.ask(Intent::Rollback, fields);
     }
 
     fn dialog_key(&mut self, key: KeyEvent) -> Option<Task> {

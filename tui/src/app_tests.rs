@@ -384,6 +384,11 @@ fn slots_view() -> SlotsView {
             reason: Shown::default(),
         }),
         rollback: Ok(None),
+        earlier: if name == "production" {
+            vec![Shown::new("aaaa"), Shown::new("bbbb")]
+        } else {
+            vec![]
+        },
     };
     SlotsView {
         slots: vec![
@@ -423,6 +428,48 @@ fn on_the_deploy_screen_b_rolls_the_selected_slot_back_and_d_fills_its_share() {
     };
     assert!(matches!(c.intent, Intent::Promote));
     assert_eq!(c.focus, form::Focus::Passphrase, "a promotion has no field");
+}
+
+#[test]
+fn t_rolls_back_to_a_chosen_earlier_model_of_the_slot_and_says_so_when_there_is_none() {
+    let mut app = App::new(Some("dana"));
+    press(&mut app, &[KeyCode::Char('6')]);
+    app.apply(Outcome::Slots(Ok(slots_view())));
+    press(&mut app, &[KeyCode::Char('t')]);
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("no confirmation");
+    };
+    assert!(matches!(c.intent, Intent::Rollback));
+    assert_eq!(
+        c.value(form::label::TO),
+        "aaaa",
+        "the newest earlier model first"
+    );
+    assert_eq!(c.value(form::label::SLOT), "production");
+    press(&mut app, &[KeyCode::Right, KeyCode::Tab]);
+    typed(&mut app, "back to b");
+    press(&mut app, &[KeyCode::Tab]);
+    typed(&mut app, "pass");
+    // Enter lands on Cancel, the default; → to the button.
+    press(&mut app, &[KeyCode::Enter, KeyCode::Right]);
+    match press(&mut app, &[KeyCode::Enter]) {
+        Some(Task::Rollback {
+            slot, to, reason, ..
+        }) => assert_eq!(
+            (slot.as_str(), to.as_deref(), reason.as_str()),
+            ("production", Some("bbbb"), "back to b")
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The canary held nothing else: no form, a message.
+    app.dialog = None;
+    press(&mut app, &[KeyCode::Down, KeyCode::Char('t')]);
+    match &app.dialog {
+        Some(Dialog::Message { text, .. }) => {
+            assert!(text.as_str().contains("nothing to go back to"), "{text:?}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -165,12 +165,15 @@ impl Console {
                     .signed(w, pass, |home, op| rollout::promote(home, Some(op)))
                     .map_err(ErrorView::from),
             },
-            Task::Rollback { slot, reason, pass } => Outcome::Done {
+            Task::Rollback {
+                slot,
+                to,
+                reason,
+                pass,
+            } => Outcome::Done {
                 title: "roll back",
                 result: self
-                    .signed(w, pass, |home, op| {
-                        rollout::rollback(home, &slot, None, Some(op), &reason)
-                    })
+                    .rollback(w, &slot, to.as_deref(), &reason, pass)
                     .map_err(ErrorView::from),
             },
         }
@@ -227,7 +230,26 @@ impl Console {
         })
     }
 
-    /// `airlock promote` and `rollback --slot SLOT --reason WHY`, each with `--operator
+    /// `airlock rollback --slot SLOT [--to MODEL] --reason WHY --operator NAME`: the same
+    /// calls, in the same order (the model resolved before the key is unlocked).
+    fn rollback(
+        &self,
+        wait: &mut dyn FnMut(&Path),
+        slot: &str,
+        to: Option<&str>,
+        reason: &str,
+        pass: Passphrase,
+    ) -> airlock::Result<Shown> {
+        let name = self.operator()?;
+        self.write(wait, |home| {
+            let to = to.map(|m| train::resolve(home, m)).transpose()?;
+            let op = operator::unlock(home, name, Role::Deploy, PassSource::Given(pass))?;
+            let (id, d) = rollout::rollback(home, slot, to.as_ref(), Some(&op), reason)?;
+            Ok(Shown::new(&rollout::line(&id, &d)))
+        })
+    }
+
+    /// `airlock promote` with `--operator
     /// NAME`: the home opened, the operator's key unlocked with the deploy role, then `act`,
     /// as the commands do; the result is the line they print.
     fn signed(

@@ -58,6 +58,8 @@ pub mod label {
     pub const PERCENT: &str = "Percent";
     /// Why a rollback.
     pub const REASON: &str = "Reason";
+    /// The model a rollback goes back to (a choice; `--to`).
+    pub const TO: &str = "To";
 }
 
 /// One of a choice field's options.
@@ -276,6 +278,7 @@ impl Confirm {
             })?),
         };
         let reason = self.value(label::REASON).to_string();
+        let to = Some(self.value(label::TO).to_string()).filter(|t| !t.is_empty());
         let note = self.value(label::NOTE).to_string();
         let reviewed = self.value(label::REVIEWED) == "yes";
         let model = self.value(label::MODEL).to_string();
@@ -294,7 +297,12 @@ impl Confirm {
                 pass,
             },
             Intent::Promote => Task::Promote { pass },
-            Intent::Rollback => Task::Rollback { slot, reason, pass },
+            Intent::Rollback => Task::Rollback {
+                slot,
+                to,
+                reason,
+                pass,
+            },
         })
     }
 }
@@ -347,6 +355,38 @@ pub fn deploy_fields(models: &[ModelRow], slot: &str, percent: &str) -> Vec<Fiel
 pub fn rollback_fields(slot: &str) -> Vec<Field> {
     vec![
         Field::text(label::SLOT, slot, 64, ""),
+        Field::text(label::REASON, "", MAX_TEXT, ""),
+    ]
+}
+
+/// The fields of a rollback to a chosen model (`rollback --slot SLOT --to MODEL`): the model
+/// among `earlier` (the slot's earlier models, newest first, the first chosen), the slot
+/// (fixed, shown) and the reason. `named` says a model's id in words.
+pub fn rollback_to_fields(
+    slot: &str,
+    earlier: &[Shown],
+    named: impl Fn(&Shown) -> String,
+) -> Vec<Field> {
+    vec![
+        Field::Choice {
+            label: label::TO,
+            options: earlier
+                .iter()
+                .map(|m| Choice {
+                    value: m.as_str().to_string(),
+                    shown: Shown::new(&named(m)),
+                })
+                .collect(),
+            at: 0,
+        },
+        Field::Choice {
+            label: label::SLOT,
+            options: vec![Choice {
+                value: slot.to_string(),
+                shown: Shown::new(slot),
+            }],
+            at: 0,
+        },
         Field::text(label::REASON, "", MAX_TEXT, ""),
     ]
 }

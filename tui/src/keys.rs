@@ -49,6 +49,8 @@ pub enum Action {
     Promote,
     /// Roll the selected slot back (asks first).
     Rollback,
+    /// Roll the selected slot back to a model it held before, chosen (asks first).
+    RollbackTo,
 }
 
 /// One key binding.
@@ -427,6 +429,14 @@ pub static SLOTS: &[Binding] = &[
         "roll the slot back, with a reason (asks first; airlock rollback)",
         &[KeyCode::Char('b')],
         Some(Action::Rollback),
+    ),
+    bind(
+        "t",
+        Some("to"),
+        "roll the slot back to a model it held before, chosen (asks first; airlock \
+         rollback --to)",
+        &[KeyCode::Char('t')],
+        Some(Action::RollbackTo),
     ),
 ];
 

@@ -76,10 +76,12 @@ pub enum Task {
         /// The operator's passphrase, as for [`Task::Approve`].
         pass: Passphrase,
     },
-    /// `rollback --slot SLOT --reason WHY --operator NAME`.
+    /// `rollback --slot SLOT [--to MODEL] --reason WHY --operator NAME`.
     Rollback {
         /// The slot.
         slot: String,
+        /// `--to`: the model (id, hex) it goes back to, one it held before.
+        to: Option<String>,
         /// Why.
         reason: String,
         /// The operator's passphrase, as for [`Task::Approve`].

@@ -425,8 +425,9 @@ pub fn promote(home: &mut Home, operator: Option<&Operator>) -> Result<(Digest, 
     Ok((id, prod))
 }
 
-/// The models `slot` held before, newest first, each once.
-fn earlier_models(home: &Home, slot: &str) -> Result<Vec<Digest>> {
+/// The models `slot` held, newest first, each once (its current model among them): those
+/// `rollback --to` may name, apart from the current one. The console offers them.
+pub fn earlier_models(home: &Home, slot: &str) -> Result<Vec<Digest>> {
     let ids = registry::digests(
         &home.conn,
         "SELECT model FROM deployments WHERE slot = ?1 AND action != 'retire' ORDER BY seq DESC",

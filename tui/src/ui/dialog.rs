@@ -274,14 +274,18 @@ fn says(c: &Confirm, app: &App) -> (String, Vec<Line<'static>>) {
         }
         Intent::Rollback => {
             let slot = c.value(label::SLOT).trim().to_string();
+            let says = match c.value(label::TO) {
+                "" => deploy::rollback_says(&app.slots.view, &slot),
+                to => deploy::rollback_to_says(&app.slots.view, &slot, to),
+            };
             let mut lines = prose(&format!(
-                "You are about to roll slot {slot:?} back, signed with operator {who}'s key: {}",
-                deploy::rollback_says(&app.slots.view, &slot)
+                "You are about to roll slot {slot:?} back, signed with operator {who}'s key: \
+                 {says}"
             ));
             lines.extend(prose(
                 "A model it goes back to is checked as a deploy under today's trust policy; \
                  the reason goes into the signed deployment record and the audit log with \
-                 your key id (airlock rollback).",
+                 your key id (airlock rollback, --to for a chosen model).",
             ));
             (
                 format!(" Roll back slot {slot:?}? (Cancel is the default) "),
