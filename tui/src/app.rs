@@ -12,16 +12,16 @@ use crate::keys::{self, Action, Binding};
 use crate::shown::Shown;
 pub use crate::state::{
     AuditState, DataList, DataState, DeployState, DetailState, FeaturesState, ListState,
-    ModelsState, MonitorState, ProfileState, TrainingState,
+    MediaState, ModelsState, MonitorState, ProfileState, TrainingState,
 };
 use crate::task::{Outcome, Task};
 use crate::view::{ErrorView, Overview};
+use crate::work::{News, Working};
 
 /// Lines moved by PgUp and PgDn.
 pub const PAGE: usize = 10;
 
-/// The screens, each one key. The keys follow the issue's order of screens, so screens to
-/// come (8 Media) take the keys between without moving any.
+/// The screens, each one key, in the issue's order of screens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     /// Site, keys, policy, deployments, audit and air-gap status.
@@ -38,13 +38,15 @@ pub enum Screen {
     Deploy,
     /// Alerts, monitoring windows and their drift per feature.
     Monitor,
+    /// Bundles on mounted media: inspect, verify, import; the export wizard.
+    Media,
     /// The audit log.
     Audit,
 }
 
 impl Screen {
     /// Every screen, in key order.
-    pub const ALL: [Screen; 8] = [
+    pub const ALL: [Screen; 9] = [
         Screen::Overview,
         Screen::Data,
         Screen::Features,
@@ -52,6 +54,7 @@ impl Screen {
         Screen::Models,
         Screen::Deploy,
         Screen::Monitor,
+        Screen::Media,
         Screen::Audit,
     ];
 
@@ -65,6 +68,7 @@ impl Screen {
             Screen::Models => "Models",
             Screen::Deploy => "Deploy",
             Screen::Monitor => "Monitor",
+            Screen::Media => "Media",
             Screen::Audit => "Audit",
         }
     }
@@ -79,6 +83,7 @@ impl Screen {
             Screen::Models => "Model",
             Screen::Deploy => "Deploy",
             Screen::Monitor => "Mon",
+            Screen::Media => "Media",
             Screen::Audit => "Audit",
         }
     }
@@ -93,6 +98,7 @@ impl Screen {
             Screen::Models => '5',
             Screen::Deploy => '6',
             Screen::Monitor => '7',
+            Screen::Media => '8',
             Screen::Audit => '9',
         }
     }
@@ -140,6 +146,10 @@ pub struct App {
     pub slots: DeployState,
     /// The Monitor screen.
     pub monitor: MonitorState,
+    /// The Media screen.
+    pub media: MediaState,
+    /// Long work running off the drawing thread, and its progress.
+    pub work: Option<Working>,
     /// The Audit screen.
     pub audit: AuditState,
     /// Whether the keys of the current view are shown.
@@ -166,6 +176,8 @@ impl App {
             training: TrainingState::default(),
             slots: DeployState::default(),
             monitor: MonitorState::default(),
+            media: MediaState::default(),
+            work: None,
             audit: AuditState::default(),
             help: false,
             dialog: None,
@@ -181,6 +193,9 @@ impl App {
 
     /// The key bindings of what is on screen now (the bar and the help show these).
     pub fn bindings(&self) -> &'static [Binding] {
+        if self.work.is_some() {
+            return keys::WORKING;
+        }
         if self.help {
             return keys::HELP;
         }
@@ -212,6 +227,8 @@ impl App {
             Screen::Deploy => keys::SLOTS,
             Screen::Monitor if self.monitor.open.is_some() => keys::TEXT_DETAIL,
             Screen::Monitor => keys::MONITOR_LIST,
+            Screen::Media if self.media.open.is_some() => keys::MEDIA_DETAIL,
+            Screen::Media => keys::MEDIA_LIST,
             Screen::Audit if self.audit.list.editing => keys::FILTER_EDIT,
             Screen::Audit if self.audit.record.is_some() => keys::AUDIT_RECORD,
             Screen::Audit => keys::AUDIT_LIST,
@@ -221,6 +238,7 @@ impl App {
     /// Whether the global keys (screens, reload, help, quit) apply now.
     pub fn global_keys(&self) -> bool {
         !self.help
+            && self.work.is_none()
             && self.dialog.is_none()
             && !self.models.list.editing
             && !self.audit.list.editing
@@ -236,7 +254,7 @@ impl App {
             self.quit = true;
             return None;
         }
-        if self.busy.is_some() {
+        if self.busy.is_some() || self.work.is_some() {
             return None;
         }
         if self.help {
@@ -281,6 +299,7 @@ impl App {
             },
             Screen::Deploy => Task::Slots,
             Screen::Monitor => Task::Monitor,
+            Screen::Media => Task::Media,
             Screen::Audit => Task::Audit,
         }
     }
@@ -331,6 +350,24 @@ impl App {
                 self.ask(Intent::Rollback, form::rollback_fields(&slot));
             }
             Action::RollbackTo => self.ask_rollback_to(),
+            Action::VerifyBundle => return self.media.target().map(Task::VerifyBundle),
+            Action::Import => {
+                return self.media.target().map(|path| Task::Inspect {
+                    path,
+                    then_import: true,
+                });
+            }
+            Action::Export => {
+                let c = Confirm::new(Intent::Export, form::export_fields(&self.media.view));
+                // Who authorises it under a trust policy: the console's operator, if any.
+                let c = if self.operator.is_some() {
+                    c
+                } else {
+                    c.without_passphrase()
+                };
+                self.dialog = Some(Dialog::Confirm(Box::new(c)));
+            }
+            Action::Train => return Some(Task::TrainForm),
         }
         None
     }
@@ -348,6 +385,7 @@ impl App {
             Screen::Features => self.features.detail = None,
             Screen::Training => self.training.detail = None,
             Screen::Monitor => self.monitor.open = None,
+            Screen::Media => self.media.open = None,
             Screen::Overview | Screen::Deploy => {}
         }
     }
@@ -375,6 +413,13 @@ impl App {
             Screen::Deploy => {
                 self.slots.selected =
                     moved(self.slots.selected, self.slots.view.slots.len(), action)
+            }
+            Screen::Media => {
+                let m = &mut self.media;
+                match &mut m.open {
+                    Some((d, scroll)) => *scroll = moved(*scroll, d.text().len(), action),
+                    None => m.selected = moved(m.selected, m.view.bundles.len(), action),
+                }
             }
             Screen::Monitor => {
                 let m = &mut self.monitor;
@@ -439,6 +484,10 @@ impl App {
     fn open(&mut self) -> Option<Task> {
         match self.screen {
             Screen::Overview | Screen::Deploy => None,
+            Screen::Media => self.media.current().map(|b| Task::Inspect {
+                path: b.path.clone(),
+                then_import: false,
+            }),
             Screen::Monitor => {
                 if self.monitor.selected < self.monitor.view.windows.len() {
                     self.monitor.open = Some(0);
@@ -503,6 +552,9 @@ impl App {
                             Intent::Deploy => "deploying a model",
                             Intent::Promote => "promoting the canary",
                             Intent::Rollback => "rolling a slot back",
+                            Intent::Import(_) => "importing a bundle",
+                            Intent::Export => "exporting a bundle",
+                            Intent::Train => "training a model",
                         }
                     ),
                     exit::USAGE,
@@ -624,9 +676,68 @@ impl App {
             .unwrap_or_else(|| "nothing".into())
     }
 
+    /// Takes in news of long work: its progress, or its end (the outcome applied).
+    pub fn hear(&mut self, news: News) -> Option<Task> {
+        match news {
+            News::Done(outcome) => {
+                self.work = None;
+                self.apply(*outcome)
+            }
+            other => {
+                if let Some(w) = &mut self.work {
+                    w.hear(&other);
+                }
+                None
+            }
+        }
+    }
+
     /// Applies a task's outcome; returns follow-up work (a reload after an action).
     pub fn apply(&mut self, outcome: Outcome) -> Option<Task> {
         match outcome {
+            Outcome::Media(r) => match r {
+                Ok(v) => {
+                    let m = &mut self.media;
+                    m.selected = m.selected.min(v.bundles.len().saturating_sub(1));
+                    m.view = v;
+                }
+                Err(e) => self.fail("looking for bundles", e),
+            },
+            Outcome::Inspected {
+                detail,
+                then_import,
+            } => match detail {
+                Ok(d) => {
+                    if then_import {
+                        let c = Confirm::new(
+                            Intent::Import(Box::new(d.clone())),
+                            form::import_fields(),
+                        )
+                        .without_passphrase();
+                        self.dialog = Some(Dialog::Confirm(Box::new(c)));
+                    }
+                    self.media.open = Some((d, 0));
+                }
+                Err(e) => self.fail("bundle inspect", e),
+            },
+            Outcome::TrainChoices(r) => match r {
+                Ok(c) if c.datasets.is_empty() || c.features.is_empty() => {
+                    self.dialog = Some(Dialog::Message {
+                        title: "train",
+                        text: Shown::new(
+                            "Training needs a dataset and a feature set fitted on it: ingest one \
+                             (airlock data ingest) and fit a feature set on it (airlock features \
+                             apply) first.",
+                        ),
+                    })
+                }
+                Ok(c) => {
+                    let c =
+                        Confirm::new(Intent::Train, form::train_fields(&c)).without_passphrase();
+                    self.dialog = Some(Dialog::Confirm(Box::new(c)));
+                }
+                Err(e) => self.fail("loading the training form", e),
+            },
             Outcome::Overview(r) => match r {
                 Ok(o) => self.overview = Some(o),
                 Err(e) => self.fail("loading the overview", e),

@@ -651,3 +651,55 @@ fn monitor_keys_choose_a_window_open_its_drift_and_go_back() {
     })));
     assert_eq!(app.monitor.selected, 0);
 }
+
+#[test]
+fn media_keys_inspect_verify_and_import_the_selected_bundle_and_long_work_takes_no_keys() {
+    let mut app = App::new(Some("omar"));
+    assert!(matches!(
+        press(&mut app, &[KeyCode::Char('8')]),
+        Some(Task::Media)
+    ));
+    let bundle = |name: &str| crate::media::BundleRow {
+        path: std::path::PathBuf::from(format!("/m/{name}")),
+        name: Shown::new(name),
+        folder: Shown::new("/m"),
+        parts: 1,
+        bytes: 10,
+        problem: None,
+    };
+    app.apply(Outcome::Media(Ok(crate::media::MediaView {
+        bundles: vec![bundle("a.airlock"), bundle("b.airlock")],
+        ..Default::default()
+    })));
+    press(&mut app, &[KeyCode::Down]);
+    match press(&mut app, &[KeyCode::Enter]) {
+        Some(Task::Inspect { path, then_import }) => {
+            assert_eq!(path, std::path::PathBuf::from("/m/b.airlock"));
+            assert!(!then_import);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(press(&mut app, &[KeyCode::Char('v')]), Some(Task::VerifyBundle(p)) if p.ends_with("b.airlock"))
+    );
+    assert!(matches!(
+        press(&mut app, &[KeyCode::Char('i')]),
+        Some(Task::Inspect {
+            then_import: true,
+            ..
+        })
+    ));
+    // While long work runs, no key acts but Ctrl-C.
+    app.work = Some(crate::work::Working::new("importing"));
+    assert!(press(&mut app, &[KeyCode::Char('1'), KeyCode::Enter]).is_none());
+    assert_eq!(app.screen, Screen::Media);
+    assert_eq!(app.bindings()[0].keys, "Ctrl-C");
+    // Its end clears it and shows the result; the screen is loaded again.
+    let next = app.hear(crate::work::News::Done(Box::new(Outcome::Done {
+        title: "bundle import",
+        result: Ok(Shown::new("imported bundle")),
+    })));
+    assert!(app.work.is_none());
+    assert!(matches!(next, Some(Task::Media)));
+    assert!(matches!(app.dialog, Some(Dialog::Message { .. })));
+}

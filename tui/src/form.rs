@@ -11,9 +11,12 @@ use airlock::error::exit;
 use airlock::text;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use std::path::{Path, PathBuf};
+
+use crate::media::{BundleDetail, MediaView};
 use crate::secret::SecretInput;
 use crate::shown::Shown;
-use crate::task::Task;
+use crate::task::{Task, TrainChoices, TrainSettings};
 use crate::view::{ErrorView, ModelRow};
 
 /// Longest note or reason typed (the library refuses one over 2000 characters).
@@ -28,8 +31,15 @@ pub enum Intent {
     Deploy,
     /// `airlock promote`.
     Promote,
-    /// `airlock rollback --slot SLOT --reason WHY`.
+    /// `airlock rollback --slot SLOT [--to MODEL] --reason WHY`.
     Rollback,
+    /// `airlock bundle import FILE [--allow-stale]`, of the bundle whose manifest was just
+    /// checked (the confirmation says what it carries).
+    Import(Box<BundleDetail>),
+    /// `airlock bundle export --to CARD --out OUT [--split SIZE] ITEMS...`.
+    Export,
+    /// `airlock train --dataset D --features F --model M ...`.
+    Train,
 }
 
 impl Intent {
@@ -40,6 +50,9 @@ impl Intent {
             Intent::Deploy => "Deploy",
             Intent::Promote => "Promote",
             Intent::Rollback => "Roll back",
+            Intent::Import(_) => "Import",
+            Intent::Export => "Export",
+            Intent::Train => "Train",
         }
     }
 }
@@ -58,8 +71,32 @@ pub mod label {
     pub const PERCENT: &str = "Percent";
     /// Why a rollback.
     pub const REASON: &str = "Reason";
-    /// The model a rollback goes back to (a choice; `--to`).
+    /// The model a rollback goes back to (a choice; `--to`); an export's site card (a choice).
     pub const TO: &str = "To";
+    /// `--allow-stale` (a choice).
+    pub const ALLOW_STALE: &str = "Allow stale";
+    /// An export's items.
+    pub const WHAT: &str = "What";
+    /// A site card's path, typed.
+    pub const CARD_FILE: &str = "Card file";
+    /// The folder an export is written to.
+    pub const FOLDER: &str = "Folder";
+    /// The bundle file's name.
+    pub const FILE: &str = "File";
+    /// `--split`.
+    pub const SPLIT: &str = "Split";
+    /// A training run's dataset (a choice).
+    pub const DATASET: &str = "Dataset";
+    /// A training run's feature set (a choice).
+    pub const FEATURES: &str = "Features";
+    /// A training run's task (a choice).
+    pub const TASK: &str = "Task";
+    /// `--epochs`.
+    pub const EPOCHS: &str = "Epochs";
+    /// `--seed`.
+    pub const SEED: &str = "Seed";
+    /// `--name`.
+    pub const NAME: &str = "Name";
 }
 
 /// One of a choice field's options.
@@ -145,6 +182,9 @@ pub struct Confirm {
     pub fields: Vec<Field>,
     /// The passphrase: never drawn, wiped when the dialog closes.
     pub pass: SecretInput,
+    /// Whether the form asks for the passphrase (not for what nobody signs: an import, a
+    /// training run, an export by a console without an operator).
+    pub asks_pass: bool,
     /// Where the keyboard is.
     pub focus: Focus,
 }
@@ -168,9 +208,17 @@ impl Confirm {
             intent,
             fields,
             pass: SecretInput::default(),
+            asks_pass: true,
         };
         c.focus = c.stops()[0];
         c
+    }
+
+    /// The same form without the passphrase field.
+    pub fn without_passphrase(mut self) -> Confirm {
+        self.asks_pass = false;
+        self.focus = self.stops()[0];
+        self
     }
 
     /// The value of the field labelled `label` (empty when there is none).
@@ -190,7 +238,10 @@ impl Confirm {
             )
             .map(Focus::Field)
             .collect();
-        stops.extend([Focus::Passphrase, Focus::Cancel, Focus::Confirm]);
+        if self.asks_pass {
+            stops.push(Focus::Passphrase);
+        }
+        stops.extend([Focus::Cancel, Focus::Confirm]);
         stops
     }
 
@@ -282,6 +333,10 @@ impl Confirm {
         let note = self.value(label::NOTE).to_string();
         let reviewed = self.value(label::REVIEWED) == "yes";
         let model = self.value(label::MODEL).to_string();
+        let allow_stale = self.value(label::ALLOW_STALE) == "yes";
+        if matches!(self.intent, Intent::Export | Intent::Train) {
+            return self.submit_work();
+        }
         let pass = self.pass.take();
         Ok(match self.intent {
             Intent::Approve(model) => Task::Approve {
@@ -303,7 +358,84 @@ impl Confirm {
                 reason,
                 pass,
             },
+            Intent::Import(d) => Task::Import {
+                path: d.path.clone(),
+                allow_stale,
+            },
+            // Taken by submit_work above.
+            Intent::Export | Intent::Train => {
+                return Err(ErrorView::new("this form has no task", exit::FAILURE));
+            }
         })
+    }
+
+    /// An export's or a training run's task, or the usage error the command line gives for
+    /// the same input (a number that is not one, nothing to export, no card).
+    fn submit_work(mut self) -> Result<Task, ErrorView> {
+        let usage = |m: String| ErrorView::new(&m, exit::USAGE);
+        match self.intent {
+            Intent::Export => {
+                let items = self.value(label::WHAT).trim().to_string();
+                if items.is_empty() {
+                    return Err(usage(
+                        "nothing to export: name at least one item (model:ID, dataset:NAME[@VERSION], \
+                         policy:FILE, monitor:MODEL)"
+                            .into(),
+                    ));
+                }
+                let card = match self.value(label::TO) {
+                    "" => self.value(label::CARD_FILE).trim().to_string(),
+                    chosen => chosen.to_string(),
+                };
+                if card.is_empty() {
+                    return Err(usage(
+                        "--to: choose the recipient's site card, or type its path".into(),
+                    ));
+                }
+                let (folder, file) = (
+                    self.value(label::FOLDER).trim(),
+                    self.value(label::FILE).trim(),
+                );
+                if folder.is_empty() || file.is_empty() {
+                    return Err(usage(
+                        "--out: give the folder and the bundle file's name".into(),
+                    ));
+                }
+                let out = Path::new(folder).join(file);
+                let split = self.value(label::SPLIT).trim().to_string();
+                let pass = self.asks_pass.then(|| self.pass.take());
+                Ok(Task::Export {
+                    items,
+                    card: PathBuf::from(card),
+                    out,
+                    split,
+                    pass,
+                })
+            }
+            _ => {
+                let number = |label: &str, flag: &str| -> Result<u64, ErrorView> {
+                    let v = self.value(label).trim();
+                    v.parse::<u64>().map_err(|_| {
+                        usage(format!(
+                            "invalid value {:?} for --{flag}: a whole number",
+                            text::escape(v)
+                        ))
+                    })
+                };
+                let epochs = number(label::EPOCHS, "epochs")?;
+                let seed = number(label::SEED, "seed")?;
+                Ok(Task::Train(TrainSettings {
+                    dataset: self.value(label::DATASET).to_string(),
+                    features: self.value(label::FEATURES).to_string(),
+                    model: self.value(label::MODEL).to_string(),
+                    task: self.value(label::TASK).to_string(),
+                    epochs: usize::try_from(epochs).unwrap_or(usize::MAX),
+                    seed,
+                    name: Some(self.value(label::NAME).trim().to_string())
+                        .filter(|n| !n.is_empty()),
+                }))
+            }
+        }
     }
 }
 
@@ -388,6 +520,95 @@ pub fn rollback_to_fields(
             at: 0,
         },
         Field::text(label::REASON, "", MAX_TEXT, ""),
+    ]
+}
+
+fn choice(label: &'static str, options: impl IntoIterator<Item = (String, String)>) -> Field {
+    Field::Choice {
+        label,
+        options: options
+            .into_iter()
+            .map(|(value, shown)| Choice {
+                value,
+                shown: Shown::new(&shown),
+            })
+            .collect(),
+        at: 0,
+    }
+}
+
+/// The field of an import: `--allow-stale`, no by default.
+pub fn import_fields() -> Vec<Field> {
+    vec![choice(
+        label::ALLOW_STALE,
+        [
+            ("no".to_string(), "no".to_string()),
+            (
+                "yes".to_string(),
+                "yes: it sat on the shelf (--allow-stale, recorded)".to_string(),
+            ),
+        ],
+    )]
+}
+
+/// The export wizard's fields: what (the newest model held here to begin with), to which
+/// site card (those found on the media, or a path typed), the folder and file written (the
+/// first folder searched, `SITE-export.airlock`), and the split size.
+pub fn export_fields(view: &MediaView) -> Vec<Field> {
+    let mut cards: Vec<(String, String)> = view
+        .cards
+        .iter()
+        .map(|c| {
+            (
+                c.path.display().to_string(),
+                format!("site {} ({})", c.site, c.name),
+            )
+        })
+        .collect();
+    cards.push((String::new(), "the card file typed below".into()));
+    let folder = view
+        .folders
+        .first()
+        .map(|f| f.display().to_string())
+        .unwrap_or_default();
+    vec![
+        Field::text(
+            label::WHAT,
+            view.newest_model.as_deref().unwrap_or(""),
+            MAX_TEXT,
+            "",
+        ),
+        choice(label::TO, cards),
+        Field::text(label::CARD_FILE, "", 4096, ""),
+        Field::text(label::FOLDER, &folder, 4096, ""),
+        Field::text(
+            label::FILE,
+            &format!("{}-export.airlock", view.site),
+            255,
+            "",
+        ),
+        Field::text(label::SPLIT, "", 16, "empty: one file"),
+    ]
+}
+
+/// The training form's fields: dataset and feature set (the newest first), model, task,
+/// epochs and seed (`airlock train`'s defaults), name (empty: `DATASET-MODEL`).
+pub fn train_fields(choices: &TrainChoices) -> Vec<Field> {
+    let each = |v: &[String]| -> Vec<(String, String)> {
+        v.iter().map(|r| (r.clone(), r.clone())).collect()
+    };
+    let named = |v: &[&str]| -> Vec<(String, String)> {
+        v.iter().map(|r| (r.to_string(), r.to_string())).collect()
+    };
+    let defaults = airlock_runtime::TrainConfig::default();
+    vec![
+        choice(label::DATASET, each(&choices.datasets)),
+        choice(label::FEATURES, each(&choices.features)),
+        choice(label::MODEL, named(&crate::training::ARCHS)),
+        choice(label::TASK, named(&crate::training::TASKS)),
+        Field::text(label::EPOCHS, &defaults.epochs.to_string(), 6, ""),
+        Field::text(label::SEED, &defaults.seed.to_string(), 20, ""),
+        Field::text(label::NAME, "", 64, "empty: default"),
     ]
 }
 
@@ -521,6 +742,96 @@ mod tests {
         assert_eq!(c.focus, Focus::Passphrase, "round the end, past the model");
         press(&mut c, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Tab]);
         assert_eq!(c.focus, Focus::Field(1));
+    }
+
+    #[test]
+    fn the_export_form_needs_items_a_card_and_a_place_and_takes_a_typed_card() {
+        let view = MediaView {
+            folders: vec![PathBuf::from("/media/ana/STICK")],
+            site: Shown::new("lab"),
+            newest_model: Some("model:abcd".into()),
+            ..MediaView::default()
+        };
+        let c = Confirm::new(Intent::Export, export_fields(&view)).without_passphrase();
+        assert_eq!(c.value(label::WHAT), "model:abcd");
+        assert_eq!(c.value(label::TO), "", "no card found: the typed one");
+        assert_eq!(c.value(label::FILE), "lab-export.airlock");
+        // No card typed: the usage error.
+        match Confirm::new(Intent::Export, export_fields(&view)).submit() {
+            Err(e) => assert!(e.message.as_str().contains("--to"), "{e:?}"),
+            Ok(t) => panic!("{t:?}"),
+        }
+        // Tab to the card file (past the choice of one option) and type it.
+        let mut c = Confirm::new(Intent::Export, export_fields(&view)).without_passphrase();
+        press(&mut c, &[KeyCode::Tab]);
+        assert_eq!(c.focus, Focus::Field(2), "the card file");
+        typed(&mut c, "/media/ana/STICK/plant.card.json");
+        press(&mut c, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Tab]);
+        typed(&mut c, "fat32");
+        assert!(matches!(
+            press(&mut c, &[KeyCode::Tab, KeyCode::Right, KeyCode::Enter]),
+            Outcome::Submit
+        ));
+        match c.submit() {
+            Ok(Task::Export {
+                items,
+                card,
+                out,
+                split,
+                pass,
+            }) => {
+                assert_eq!(items, "model:abcd");
+                assert_eq!(card, PathBuf::from("/media/ana/STICK/plant.card.json"));
+                assert_eq!(out, PathBuf::from("/media/ana/STICK/lab-export.airlock"));
+                assert_eq!(split, "fat32");
+                assert!(pass.is_none(), "no passphrase asked");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_training_form_gives_the_settings_or_the_usage_error_for_a_bad_number() {
+        let choices = TrainChoices {
+            datasets: vec!["lab/credit@1".into()],
+            features: vec!["lab/credit-features@1".into()],
+        };
+        let mut c = Confirm::new(Intent::Train, train_fields(&choices)).without_passphrase();
+        assert_eq!(
+            c.focus,
+            Focus::Field(2),
+            "past the choices of one option, to the model"
+        );
+        press(&mut c, &[KeyCode::Right, KeyCode::Tab, KeyCode::Tab]);
+        press(&mut c, &[KeyCode::Backspace, KeyCode::Backspace]);
+        typed(&mut c, "5");
+        press(&mut c, &[KeyCode::Tab, KeyCode::Tab]);
+        typed(&mut c, "mine");
+        match c.submit() {
+            Ok(Task::Train(s)) => assert_eq!(
+                s,
+                TrainSettings {
+                    dataset: "lab/credit@1".into(),
+                    features: "lab/credit-features@1".into(),
+                    model: "mlp".into(),
+                    task: "binary".into(),
+                    epochs: 5,
+                    seed: 42,
+                    name: Some("mine".into()),
+                }
+            ),
+            other => panic!("{other:?}"),
+        }
+        let mut c = Confirm::new(Intent::Train, train_fields(&choices)).without_passphrase();
+        press(&mut c, &[KeyCode::Tab, KeyCode::Tab]);
+        typed(&mut c, "x");
+        match c.submit() {
+            Err(e) => {
+                assert_eq!(e.exit_code, exit::USAGE);
+                assert!(e.message.as_str().contains("--epochs"), "{e:?}");
+            }
+            Ok(t) => panic!("{t:?}"),
+        }
     }
 
     #[test]
