@@ -216,6 +216,36 @@ fn media_inspect_at_the_wrong_site_shows_the_librarys_refusal() {
     assert_snapshot!(s);
 }
 
+#[test]
+fn verify_checks_every_part_and_object_and_says_what_the_command_says() {
+    let keys = vec![key(KeyCode::Char('8')), key(KeyCode::Char('v'))];
+    let before = log(&plant()).len();
+    let (screen, app) = screen_of(&plant(), Some("omar"), keys, false);
+    let said = match &app.dialog {
+        Some(Dialog::Message { title, text }) => {
+            assert_eq!(*title, "bundle verify");
+            text.as_str().to_string()
+        }
+        other => panic!("{other:?}\n{screen}"),
+    };
+    let command = airlock(
+        &plant(),
+        &[
+            "bundle",
+            "verify",
+            &shipped()
+                .media
+                .path()
+                .join("second.airlock")
+                .display()
+                .to_string(),
+        ],
+    );
+    assert_eq!(said, command.trim_end(), "the command's line");
+    assert!(said.contains("it would be accepted"), "{said}");
+    assert_eq!(log(&plant()).len(), before, "nothing written");
+}
+
 fn log(home: &Path) -> Vec<airlock::store::audit::Record> {
     Home::open_read_only(home)
         .expect("open")
