@@ -246,6 +246,54 @@ fn verify_checks_every_part_and_object_and_says_what_the_command_says() {
     assert_eq!(log(&plant()).len(), before, "nothing written");
 }
 
+#[test]
+fn import_confirmation_says_what_will_be_imported() {
+    let keys = vec![key(KeyCode::Char('8')), key(KeyCode::Char('i'))];
+    let (s, app) = screen_of(&plant(), Some("omar"), keys, false);
+    match &app.dialog {
+        Some(Dialog::Confirm(c)) => {
+            assert_eq!(c.focus, airlock_tui::form::Focus::Field(0), "Allow stale");
+            assert!(!c.asks_pass, "an import signs nothing of the operator's");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(s.contains("Import bundle"), "{s}");
+    assert!(s.contains("from site lab (sequence 2,"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
+fn training_progress_is_drawn_epoch_by_epoch() {
+    use airlock_tui::work::{News, Progress, Unit, Working};
+    let mut app = App::new(Some("dana"));
+    app.screen = airlock_tui::app::Screen::Training;
+    let mut w = Working::new("training in the sandboxed worker");
+    for e in 1..=4u64 {
+        w.hear(&News::Progress(Progress {
+            done: e,
+            total: 10,
+            unit: Unit::Epochs,
+            line: Some(format!(
+                "epoch {e} loss {:.4} val {:.4} 1000 rows/s",
+                0.7 - 0.05 * e as f64,
+                0.6 + 0.02 * e as f64
+            )),
+        }));
+    }
+    app.work = Some(w);
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).expect("terminal");
+    terminal
+        .draw(|f| airlock_tui::ui::draw(f, &app, &THEME))
+        .expect("draw");
+    let s = lines(terminal.backend().buffer());
+    assert!(s.contains("epoch 4 of at most 10"), "{s}");
+    assert!(s.contains(" 40%"), "{s}");
+    assert!(s.contains("epoch 1 loss 0.6500"), "{s}");
+    assert!(s.contains("Ctrl-C leave"), "the only key: {s}");
+    assert_snapshot!(s);
+}
+
 fn log(home: &Path) -> Vec<airlock::store::audit::Record> {
     Home::open_read_only(home)
         .expect("open")
