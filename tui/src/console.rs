@@ -205,9 +205,10 @@ impl Console {
                     .map_err(ErrorView::from),
             },
             Task::TrainForm => Outcome::TrainChoices(self.read(w, |h| {
-                let refs = |l: Vec<airlock::vault::registry::Listed>| {
+                // Newest first: the one just ingested or fitted is the likely choice.
+                let refs = |mut l: Vec<airlock::vault::registry::Listed>| {
+                    l.sort_by(|a, b| b.created_at.cmp(&a.created_at));
                     l.into_iter()
-                        .rev()
                         .map(|l| format!("{}/{}@{}", l.site, l.name, l.version))
                         .collect()
                 };

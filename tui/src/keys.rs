@@ -510,7 +510,14 @@ const BUNDLE_EXPORT: Binding = bind(
 
 /// The bundles on the media.
 pub static MEDIA_LIST: &[Binding] = &[
-    MOVE,
+    // Not in the bar, which has no room for it beside the screen's four actions and `q`.
+    bind(
+        "↑↓",
+        None,
+        "choose a bundle (also k j)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
     MOVE_DOWN,
     PAGE_UP,
     PAGE_DOWN,
