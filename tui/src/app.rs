@@ -299,7 +299,14 @@ impl App {
             },
             Screen::Deploy => Task::Slots,
             Screen::Monitor => Task::Monitor,
-            Screen::Media => Task::Media,
+            // An open manifest is read again: after an import its sequence is no longer new.
+            Screen::Media => match &self.media.open {
+                Some((d, _)) => Task::Inspect {
+                    path: d.path.clone(),
+                    then_import: false,
+                },
+                None => Task::Media,
+            },
             Screen::Audit => Task::Audit,
         }
     }
@@ -716,7 +723,11 @@ impl App {
                         .without_passphrase();
                         self.dialog = Some(Dialog::Confirm(Box::new(c)));
                     }
-                    self.media.open = Some((d, 0));
+                    let scroll = match &self.media.open {
+                        Some((open, s)) if open.path == d.path => *s,
+                        _ => 0,
+                    };
+                    self.media.open = Some((d, scroll));
                 }
                 Err(e) => self.fail("bundle inspect", e),
             },

@@ -332,6 +332,11 @@ fn import_from_the_console_leaves_the_records_the_command_leaves() {
         other => panic!("{other:?}\n{screen}"),
     }
     assert!(app.work.is_none(), "the work is over");
+    let (manifest, _) = app.media.open.as_ref().expect("the manifest stays open");
+    assert!(
+        manifest.replayed,
+        "read again after the import: its sequence is no longer new: {manifest:?}"
+    );
     let out = airlock(
         &by_command.join("plant"),
         &["bundle", "import", &bundle.display().to_string()],
