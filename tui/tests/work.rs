@@ -294,6 +294,47 @@ fn training_progress_is_drawn_epoch_by_epoch() {
     assert_snapshot!(s);
 }
 
+#[test]
+fn a_split_bundle_is_listed_once_by_its_first_part_and_inspected_whole() {
+    let s = shipped();
+    let copy = tempfile::tempdir().expect("tempdir");
+    copy_world(&s.world.root, &copy.path().join("w"));
+    let split = tempfile::tempdir().expect("media");
+    let card = s.media.path().join("plant.card.json");
+    airlock(
+        &copy.path().join("w/lab"),
+        &[
+            "bundle",
+            "export",
+            "--to",
+            &card.display().to_string(),
+            "--out",
+            &split.path().join("cut.airlock").display().to_string(),
+            "--split",
+            "64K",
+            &format!("model:{}", s.model),
+        ],
+    );
+    let parts = std::fs::read_dir(split.path()).expect("read_dir").count();
+    assert!(parts > 1, "cut into {parts} parts");
+    let mut app = App::new(None);
+    let c = console(&copy.path().join("w/plant"), None).with_media(split.path());
+    run(
+        &c,
+        &mut app,
+        vec![key(KeyCode::Char('8')), key(KeyCode::Enter)],
+        80,
+        24,
+        &THEME,
+    );
+    let rows = &app.media.view.bundles;
+    assert_eq!(rows.len(), 1, "one bundle: {rows:?}");
+    assert_eq!(rows[0].name.as_str(), "cut.airlock.001");
+    assert_eq!(rows[0].parts, parts);
+    let (d, _) = app.media.open.as_ref().expect("inspected");
+    assert_eq!(d.files.len(), parts, "every part found: {d:?}");
+}
+
 fn log(home: &Path) -> Vec<airlock::store::audit::Record> {
     Home::open_read_only(home)
         .expect("open")
