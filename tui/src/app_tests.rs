@@ -5,6 +5,7 @@ use super::*;
 use crate::deploy::SlotsView;
 use crate::featureset::SetRow;
 use crate::report::CardView;
+use crate::task::Outcome;
 use crate::training::{RunDetail, RunRow};
 use crate::view::{AuditRow, DataView, ModelDetail, ModelRow};
 
