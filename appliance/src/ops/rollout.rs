@@ -452,8 +452,9 @@ pub fn promote(home: &mut Home, operator: Option<&Operator>) -> Result<(Digest, 
     Ok((id, prod))
 }
 
-/// The models `slot` held before, newest first, each once.
-fn earlier_models(home: &Home, slot: &str) -> Result<Vec<Digest>> {
+/// The models `slot` held, newest first, each once (its current model among them): those
+/// `rollback --to` may name, apart from the current one. The console offers them.
+pub fn earlier_models(home: &Home, slot: &str) -> Result<Vec<Digest>> {
     let ids = crate::store::models::models_of_slot(home.store(), slot)?;
     let mut seen = std::collections::BTreeSet::new();
     Ok(ids.into_iter().filter(|m| seen.insert(*m)).collect())
