@@ -17,6 +17,7 @@ use airlock::ops::serve::{self, ServeOptions};
 use airlock::site::SiteCard;
 use airlock::trust;
 use airlock::trust::personal::PassSource;
+use airlock_core::error::DataError;
 
 use crate::harness::{World, audit_count, last_audit, store_fingerprint};
 
@@ -227,6 +228,7 @@ fn ingest_refusals_are_recorded_by_the_library() {
             "does not match contract",
             Some("the header or schema does not match the contract"),
         ),
+        ("empty.csv", "", "the file is empty", Some("no data rows")),
     ] {
         let (contract, csv) = people_files(dir.path(), file, text);
         let before = (store_fingerprint(&lab), audit_count(&lab));
@@ -242,6 +244,20 @@ fn ingest_refusals_are_recorded_by_the_library() {
         match reason {
             Some(r) => assert_eq!(details["reason"], r, "{details}"),
             None => assert!(details["violations"].is_object(), "{details}"),
+        }
+        // A refusal before the rows are checked keeps its cause for the caller.
+        let cause = match file {
+            "header.csv" => Some("header"),
+            "empty.csv" => Some("empty"),
+            _ => None,
+        };
+        match (cause, &e) {
+            (Some("header"), airlock::Error::Data(DataError::HeaderMismatch { contract, .. })) => {
+                assert_eq!(contract, "people")
+            }
+            (Some("empty"), airlock::Error::Data(DataError::EmptyFile { .. })) => {}
+            (None, airlock::Error::Rejected(_)) => {}
+            _ => panic!("{file}: {e:?}"),
         }
     }
 }

@@ -773,18 +773,13 @@ impl Contract {
     /// The refusal of a file whose header (or schema) does not fit: the
     /// `problems` on one line, then the `help` lines.
     pub fn refuse_header(&self, source: &str, problems: &[String], help: &[String]) -> Error {
-        let mut msg = format!(
-            "{} does not match contract {} v{}: {}; nothing was stored",
-            crate::text::Untrusted(source),
-            self.name,
-            self.version,
-            problems.join("; ")
-        );
-        for h in help {
-            msg.push('\n');
-            msg.push_str(h);
-        }
-        Error::Rejected(msg)
+        Error::Data(crate::error::DataError::HeaderMismatch {
+            file: source.to_owned(),
+            contract: self.name.clone(),
+            version: self.version,
+            problems: problems.to_vec(),
+            help: help.to_vec(),
+        })
     }
 }
 
@@ -994,9 +989,9 @@ impl<R: Read> CsvRows<R> {
                 ))
             })?;
             if !got {
-                return Err(Error::Rejected(format!(
-                    "{source}: the file is empty (the contract expects a header row); nothing was stored"
-                )));
+                return Err(Error::Data(crate::error::DataError::EmptyFile {
+                    file: source.to_owned(),
+                }));
             }
             let header: Vec<String> = record.iter().map(str::to_string).collect();
             let (mapped, fits) = contract.map_header(&header, optional);

@@ -24,7 +24,7 @@ use super::format::{self, Entry, Footer, FormatError, Manifest, SignedManifest};
 use super::media::{Parts, PayloadReader};
 use crate::contract::Contract;
 use crate::digest::Digest;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{BundlePart, Error, IoContext, Result};
 use crate::lifecycle::Approval;
 use crate::lifecycle::Deployment;
 use crate::lifecycle::GateReport;
@@ -279,7 +279,8 @@ impl Opened {
     pub fn verify(self, home: &Home) -> Result<VerifiedManifest> {
         let m = &self.signed.manifest;
         let src = &self.source;
-        let origin = crate::trust::peer(home, &m.origin_site).map_err(|e| prefix(src, e))?;
+        let origin = crate::trust::peer(home, &m.origin_site)
+            .map_err(|e| prefix(src, BundlePart::Manifest, e))?;
         let Some(origin) = origin else {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src} comes from site {:?}, which this node does not trust (airlock trust add CARD)",
@@ -497,7 +498,7 @@ impl VerifiedManifest {
             .enumerate()
             .map(|(i, e)| {
                 let label = format!("object {} of {count} ({} {})", i + 1, e.kind, e.id.short());
-                trusted_attestations(&trusted, e, &label, src)
+                trusted_attestations(&trusted, i + 1, e, &label, src)
             })
             .collect::<Result<Vec<_>>>()?;
         let total = self.manifest.object_bytes();
@@ -727,9 +728,10 @@ impl io::Write for ProgressSink<'_> {
 
 /// Every signature by a site this node trusts must verify; those by sites
 /// it does not know are dropped, not stored; at least one trusted signature
-/// must remain.
+/// must remain. `index` is the entry's place in the manifest, from 1.
 fn trusted_attestations(
     trusted: &[(SiteName, String, ed25519_dalek::VerifyingKey)],
+    index: usize,
     e: &Entry,
     label: &str,
     src: &str,
@@ -738,7 +740,7 @@ fn trusted_attestations(
     for att in &e.attestations {
         if trusted.iter().any(|(site, _, _)| *site == att.site) {
             registry::check_attestation(trusted, e.kind, &e.id, att)
-                .map_err(|err| prefix(src, err))?;
+                .map_err(|err| prefix(src, BundlePart::Signature { index }, err))?;
             kept.push(att.clone());
         }
     }
@@ -773,11 +775,16 @@ pub struct Checked {
     pub parts: usize,
 }
 
-fn prefix(src: &str, e: Error) -> Error {
+/// A refusal of `part` of bundle `src`: the bundle and the part named, the
+/// cause (and its exit code) kept. I/O and store failures are not the
+/// bundle's fault and pass unchanged.
+fn prefix(src: &str, part: BundlePart, e: Error) -> Error {
     match e {
-        Error::Rejected(m) => Error::Rejected(format!("bundle rejected: {src}: {m}")),
-        Error::Refused(m) => Error::Refused(format!("bundle rejected: {src}: {m}")),
-        Error::Integrity(m) => Error::Integrity(format!("bundle rejected: {src}: {m}")),
+        Error::Rejected(_) | Error::Refused(_) | Error::Integrity(_) => Error::Bundle {
+            file: src.to_owned(),
+            part,
+            cause: Box::new(e),
+        },
         other => other,
     }
 }
@@ -1213,8 +1220,8 @@ fn write_rows(
     let policies = if chain.is_empty() {
         Vec::new()
     } else {
-        let (applied, records) =
-            crate::trust::policy::apply_chain(tx, &chain, None).map_err(|e| prefix(src, e))?;
+        let (applied, records) = crate::trust::policy::apply_chain(tx, &chain, None)
+            .map_err(|e| prefix(src, BundlePart::Policies, e))?;
         for r in records {
             tx.record(r)?;
         }

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::contract::{Contract, Value};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::node::home::Home;
 use crate::ops::contract;
 use crate::ops::features::{self, FeatureSetDoc};
@@ -533,10 +533,7 @@ impl OnlineReader {
     pub fn open(home_root: &Path) -> Result<Self> {
         let p = path(home_root);
         if !p.is_file() {
-            return Err(Error::NotFound(format!(
-                "no online store at {} yet; run `airlock features materialize SET@VERSION`",
-                p.display()
-            )));
+            return Err(Error::Missing(Missing::OnlineStore { path: p }));
         }
         let conn = Connection::open_with_flags(
             &p,
@@ -568,9 +565,9 @@ impl OnlineReader {
                 .optional()?,
         };
         let id = id.ok_or_else(|| {
-            Error::NotFound(format!(
-                "feature set {set} is not in the online store; run `airlock features materialize {set}`"
-            ))
+            Error::Missing(Missing::OnlineTable {
+                set: set.to_string(),
+            })
         })?;
         Ok(self.conn.query_row(
             "SELECT feature_set, name, version, entities, width, materialized_at, tbl, entity_type FROM versions WHERE feature_set = ?1",

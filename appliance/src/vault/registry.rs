@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::site::SiteName;
 use crate::store::AuditedTx;
 use crate::trust::keys::{self, Domain};
@@ -375,7 +375,12 @@ pub fn resolve(
         }
         match candidates.first() {
             Some(c) => c,
-            None => return Err(Error::NotFound(format!("no {what} {r} in this store"))),
+            None => {
+                return Err(Error::Missing(Missing::Named {
+                    what: what.to_owned(),
+                    name: r.to_string(),
+                }));
+            }
         }
     };
     let id: Digest = pick
