@@ -213,8 +213,9 @@ fn ingest(home: &Path, csv: &Path, contract: &Path) -> airlock::Result<ingest::I
 fn ingest_refusals_are_recorded_by_the_library() {
     let dir = tempfile::tempdir().unwrap();
     let (lab, _) = library_site(dir.path(), "lab");
-    // A cell that breaks the contract (age 7), and a header that is not the
-    // contract's: the two ways a file is refused.
+    // A cell that breaks the contract (age 7), a header that is not the
+    // contract's, a file without even a header, a header without rows: each
+    // refusal is recorded, with its kind.
     for (file, text, needle, reason) in [
         (
             "young.csv",
@@ -229,6 +230,12 @@ fn ingest_refusals_are_recorded_by_the_library() {
             Some("the header or schema does not match the contract"),
         ),
         ("empty.csv", "", "the file is empty", Some("no data rows")),
+        (
+            "header-only.csv",
+            "id,age,housing\n",
+            "no data rows",
+            Some("no data rows"),
+        ),
     ] {
         let (contract, csv) = people_files(dir.path(), file, text);
         let before = (store_fingerprint(&lab), audit_count(&lab));
@@ -246,19 +253,14 @@ fn ingest_refusals_are_recorded_by_the_library() {
             None => assert!(details["violations"].is_object(), "{details}"),
         }
         // A refusal before the rows are checked keeps its cause for the caller.
-        let cause = match file {
-            "header.csv" => Some("header"),
-            "empty.csv" => Some("empty"),
-            _ => None,
+        let cause_kept = match file {
+            "header.csv" => matches!(&e,
+                airlock::Error::Data(DataError::HeaderMismatch { contract, .. }) if contract == "people"),
+            "empty.csv" => matches!(&e, airlock::Error::Data(DataError::EmptyFile { .. })),
+            "header-only.csv" => matches!(&e, airlock::Error::Data(DataError::NoDataRows { .. })),
+            _ => matches!(&e, airlock::Error::Rejected(_)),
         };
-        match (cause, &e) {
-            (Some("header"), airlock::Error::Data(DataError::HeaderMismatch { contract, .. })) => {
-                assert_eq!(contract, "people")
-            }
-            (Some("empty"), airlock::Error::Data(DataError::EmptyFile { .. })) => {}
-            (None, airlock::Error::Rejected(_)) => {}
-            _ => panic!("{file}: {e:?}"),
-        }
+        assert!(cause_kept, "{file}: {e:?}");
     }
 }
 

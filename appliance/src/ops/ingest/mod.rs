@@ -184,12 +184,7 @@ pub fn ingest(
             // The file is unreadable or its header or schema differs.
             // The message can quote cells (a header-less file's first row
             // read as a header): the audit log gets only the kind.
-            let reason = refusal_reason(&e);
-            let details = json!({ "dataset": name, "source": file_name(file), "contract": contract_ref, "reason": reason });
-            return Err(match audit_refusal(home, "data.refused", details) {
-                Some(note) => Error::Rejected(format!("{e}\n{note}")),
-                None => e,
-            });
+            return Err(refused_early(home, name, file, &contract_ref, e));
         }
         Err(e) => return Err(e),
     };
@@ -204,7 +199,8 @@ pub fn ingest(
         ));
     }
     if checked.rows == 0 {
-        return Err(Error::Data(DataError::NoDataRows { file: source }));
+        let e = Error::Data(DataError::NoDataRows { file: source });
+        return Err(refused_early(home, name, file, &contract_ref, e));
     }
     drop(quarantine);
     let Checked {
@@ -320,6 +316,18 @@ fn refusal_reason(e: &Error) -> &'static str {
         }
         Error::Data(DataError::NoDataRows { .. } | DataError::EmptyFile { .. }) => "no data rows",
         _ => "unreadable or malformed file",
+    }
+}
+
+/// Records an ingest refused before any row broke the contract (a
+/// `data.refused` with only the kind, [`refusal_reason`]) and returns its
+/// error, noting in it if the record could not be written.
+fn refused_early(home: &mut Home, name: &str, file: &Path, contract: &str, e: Error) -> Error {
+    let reason = refusal_reason(&e);
+    let details = json!({ "dataset": name, "source": file_name(file), "contract": contract, "reason": reason });
+    match audit_refusal(home, "data.refused", details) {
+        Some(note) => Error::Rejected(format!("{e}\n{note}")),
+        None => e,
     }
 }
 
