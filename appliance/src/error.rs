@@ -85,7 +85,8 @@ pub enum Error {
     /// an ingest records which in the audit log, `serve` counts it as a contract refusal.
     #[error(transparent)]
     Data(DataError),
-    /// Something a caller may do without does not exist: what it is and which.
+    /// Something named does not exist, with what it is and which: the absences a caller
+    /// branches on (the others are [`Error::NotFound`]).
     #[error(transparent)]
     Missing(Missing),
     /// A model asked to serve with a feature set version other than the one it was

@@ -774,7 +774,7 @@ impl Contract {
     /// `problems` on one line, then the `help` lines.
     pub fn refuse_header(&self, source: &str, problems: &[String], help: &[String]) -> Error {
         Error::Data(crate::error::DataError::HeaderMismatch {
-            file: source.to_owned(),
+            file: crate::text::Untrusted(source).to_string(),
             contract: self.name.clone(),
             version: self.version,
             problems: problems.to_vec(),

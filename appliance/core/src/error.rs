@@ -11,8 +11,6 @@
 
 use std::path::PathBuf;
 
-use crate::text::Untrusted;
-
 /// What kind of failure an [`Error`] is; the appliance maps each to an exit code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -124,13 +122,13 @@ impl Error {
 pub enum DataError {
     /// The file's header (or Parquet schema) does not map onto the contract's columns.
     #[error(
-        "{} does not match contract {contract} v{version}: {}; nothing was stored{}",
-        Untrusted(file),
+        "{file} does not match contract {contract} v{version}: {}; nothing was stored{}",
         problems.join("; "),
         lines(help)
     )]
     HeaderMismatch {
-        /// The file, as the operator named it.
+        /// The file as the operator named it, already escaped as untrusted text (quoted in
+        /// the message; escaped where the error is made, as this module sits below `text`).
         file: String,
         /// The contract's name.
         contract: String,
@@ -184,7 +182,7 @@ mod tests {
         let cases = [
             (
                 DataError::HeaderMismatch {
-                    file: "in\nput.csv".into(),
+                    file: "in\\nput.csv".into(),
                     contract: "people".into(),
                     version: 2,
                     problems: vec![
@@ -236,5 +234,38 @@ mod tests {
             assert_eq!(e.to_string(), message);
             assert_eq!(e.category(), Category::Rejected, "{e}");
         }
+    }
+
+    /// The contract makes its header refusal with the file name escaped (a line break in a
+    /// file name cannot add a line to the message) and the problems and help as given.
+    #[test]
+    fn a_header_refusal_escapes_the_file_name_where_it_is_made() {
+        let c = crate::contract::Contract::from_toml(
+            "name = \"people\"\nversion = 2\n[[columns]]\nname = \"age\"\ntype = \"integer\"\n",
+            "people.toml",
+        )
+        .expect("contract");
+        let e = c.refuse_header(
+            "in\nput.csv",
+            &["missing columns: age".into()],
+            &["  help".into()],
+        );
+        match &e {
+            Error::Data(DataError::HeaderMismatch {
+                file,
+                contract,
+                version,
+                ..
+            }) => {
+                assert_eq!(file, "in\\nput.csv");
+                assert_eq!((contract.as_str(), *version), ("people", 2));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            "in\\nput.csv does not match contract people v2: missing columns: age; nothing was \
+             stored\n  help"
+        );
     }
 }

@@ -1393,6 +1393,37 @@ pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> E
 mod tests {
     use super::*;
 
+    /// A refused part names the bundle and the part and keeps its cause (so
+    /// the exit code stays the cause's); an I/O failure is not the bundle's
+    /// and passes unchanged.
+    #[test]
+    fn a_refused_part_keeps_its_cause_and_names_the_part() {
+        let e = prefix(
+            "b.airlock",
+            BundlePart::Signature { index: 2 },
+            Error::Integrity("object 2 signature does not verify".into()),
+        );
+        match &e {
+            Error::Bundle { file, part, cause } => {
+                assert_eq!(file, "b.airlock");
+                assert_eq!(*part, BundlePart::Signature { index: 2 });
+                assert!(matches!(**cause, Error::Integrity(_)), "{cause:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            "bundle rejected: b.airlock: object 2 signature does not verify"
+        );
+        assert_eq!(e.exit_code(), crate::error::exit::INTEGRITY);
+        let io = prefix(
+            "b.airlock",
+            BundlePart::Policies,
+            Error::io("/x", io::Error::other("disk")),
+        );
+        assert!(matches!(io, Error::Io { .. }), "{io:?}");
+    }
+
     #[test]
     fn a_dataset_row_count_the_store_cannot_hold_is_refused_at_parse() {
         let doc = |rows: u64| DatasetDoc {
