@@ -23,7 +23,7 @@ use super::format::{self, Entry, Footer, FormatError, Manifest, SignedManifest};
 use super::media::{Parts, PayloadReader};
 use crate::contract::Contract;
 use crate::digest::Digest;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{BundlePart, Error, IoContext, Result};
 use crate::lifecycle::Approval;
 use crate::lifecycle::Deployment;
 use crate::lifecycle::GateReport;
@@ -267,7 +267,8 @@ impl Opened {
     pub fn verify(self, home: &Home) -> Result<VerifiedManifest> {
         let m = &self.signed.manifest;
         let src = &self.source;
-        let origin = crate::trust::peer(home, &m.origin_site).map_err(|e| prefix(src, e))?;
+        let origin = crate::trust::peer(home, &m.origin_site)
+            .map_err(|e| prefix(src, BundlePart::Manifest, e))?;
         let Some(origin) = origin else {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src} comes from site {:?}, which this node does not trust (airlock trust add CARD)",
@@ -485,7 +486,7 @@ impl VerifiedManifest {
             .enumerate()
             .map(|(i, e)| {
                 let label = format!("object {} of {count} ({} {})", i + 1, e.kind, e.id.short());
-                trusted_attestations(&trusted, e, &label, src)
+                trusted_attestations(&trusted, i + 1, e, &label, src)
             })
             .collect::<Result<Vec<_>>>()?;
         let total = self.manifest.object_bytes();
@@ -715,9 +716,10 @@ impl io::Write for ProgressSink<'_> {
 
 /// Every signature by a site this node trusts must verify; those by sites
 /// it does not know are dropped, not stored; at least one trusted signature
-/// must remain.
+/// must remain. `index` is the entry's place in the manifest, from 1.
 fn trusted_attestations(
     trusted: &[(SiteName, String, ed25519_dalek::VerifyingKey)],
+    index: usize,
     e: &Entry,
     label: &str,
     src: &str,
@@ -726,7 +728,7 @@ fn trusted_attestations(
     for att in &e.attestations {
         if trusted.iter().any(|(site, _, _)| *site == att.site) {
             registry::check_attestation(trusted, e.kind, &e.id, att)
-                .map_err(|err| prefix(src, err))?;
+                .map_err(|err| prefix(src, BundlePart::Signature { index }, err))?;
             kept.push(att.clone());
         }
     }
@@ -761,11 +763,16 @@ pub struct Checked {
     pub parts: usize,
 }
 
-fn prefix(src: &str, e: Error) -> Error {
+/// A refusal of `part` of bundle `src`: the bundle and the part named, the
+/// cause (and its exit code) kept. I/O and store failures are not the
+/// bundle's fault and pass unchanged.
+fn prefix(src: &str, part: BundlePart, e: Error) -> Error {
     match e {
-        Error::Rejected(m) => Error::Rejected(format!("bundle rejected: {src}: {m}")),
-        Error::Refused(m) => Error::Refused(format!("bundle rejected: {src}: {m}")),
-        Error::Integrity(m) => Error::Integrity(format!("bundle rejected: {src}: {m}")),
+        Error::Rejected(_) | Error::Refused(_) | Error::Integrity(_) => Error::Bundle {
+            file: src.to_owned(),
+            part,
+            cause: Box::new(e),
+        },
         other => other,
     }
 }
@@ -1203,8 +1210,8 @@ fn write_rows(
     let policies = if chain.is_empty() {
         Vec::new()
     } else {
-        let (applied, records) =
-            crate::trust::policy::apply_chain(tx, &chain, None).map_err(|e| prefix(src, e))?;
+        let (applied, records) = crate::trust::policy::apply_chain(tx, &chain, None)
+            .map_err(|e| prefix(src, BundlePart::Policies, e))?;
         for r in records {
             tx.record(r)?;
         }
@@ -1371,6 +1378,37 @@ pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refused part names the bundle and the part and keeps its cause (so
+    /// the exit code stays the cause's); an I/O failure is not the bundle's
+    /// and passes unchanged.
+    #[test]
+    fn a_refused_part_keeps_its_cause_and_names_the_part() {
+        let e = prefix(
+            "b.airlock",
+            BundlePart::Signature { index: 2 },
+            Error::Integrity("object 2 signature does not verify".into()),
+        );
+        match &e {
+            Error::Bundle { file, part, cause } => {
+                assert_eq!(file, "b.airlock");
+                assert_eq!(*part, BundlePart::Signature { index: 2 });
+                assert!(matches!(**cause, Error::Integrity(_)), "{cause:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            "bundle rejected: b.airlock: object 2 signature does not verify"
+        );
+        assert_eq!(e.exit_code(), crate::error::exit::INTEGRITY);
+        let io = prefix(
+            "b.airlock",
+            BundlePart::Policies,
+            Error::io("/x", io::Error::other("disk")),
+        );
+        assert!(matches!(io, Error::Io { .. }), "{io:?}");
+    }
 
     #[test]
     fn a_dataset_row_count_the_store_cannot_hold_is_refused_at_parse() {

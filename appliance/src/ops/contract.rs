@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::contract::Contract;
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::node::home::Home;
 use crate::profile::Profile;
 use crate::site::SiteName;
@@ -145,10 +145,11 @@ pub(crate) fn reference_profile(home: &Home, contract: &Contract) -> Result<Opti
     };
     let name_ref: NameRef = r.parse()?;
     let (_, doc) = dataset_record(home, &name_ref).map_err(|e| match e {
-        Error::NotFound(_) => Error::NotFound(format!(
-            "contract {} v{}: its reference dataset {r} is not in this store",
-            contract.name, contract.version
-        )),
+        Error::Missing(Missing::Named { .. }) => Error::Missing(Missing::ReferenceDataset {
+            contract: contract.name.clone(),
+            version: contract.version,
+            reference: r.clone(),
+        }),
         e => e,
     })?;
     let profile = doc.profile.ok_or_else(|| {

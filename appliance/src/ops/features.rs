@@ -37,7 +37,10 @@ pub struct Applied {
 /// the spec's file name and the reason).
 pub fn apply(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> {
     match fit_and_store(home, spec_text, source) {
-        Err(Error::Rejected(msg)) => {
+        // A data cause (a stored snapshot that no longer reads as its contract) is a
+        // rejection too, as it was when it was a `Rejected` string.
+        Err(e @ (Error::Rejected(_) | Error::Data(_))) => {
+            let msg = e.to_string();
             let name = std::path::Path::new(source)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())

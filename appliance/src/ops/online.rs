@@ -21,7 +21,7 @@ use serde_json::json;
 
 use crate::contract::{Contract, Value};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::node::home::Home;
 use crate::ops::contract;
 use crate::ops::features::{self, FeatureSetDoc};
@@ -332,10 +332,7 @@ impl OnlineReader {
     pub fn open(home_root: &Path) -> Result<Self> {
         let p = path(home_root);
         if !p.is_file() {
-            return Err(Error::NotFound(format!(
-                "no online store at {} yet; run `airlock features materialize SET@VERSION`",
-                p.display()
-            )));
+            return Err(Error::Missing(Missing::OnlineStore { path: p }));
         }
         Ok(OnlineReader {
             db: OnlineDb::open(&p)?,
@@ -351,9 +348,9 @@ impl OnlineReader {
             set.site.as_ref().map(|s| s.as_str()),
         )?;
         let id = id.ok_or_else(|| {
-            Error::NotFound(format!(
-                "feature set {set} is not in the online store; run `airlock features materialize {set}`"
-            ))
+            Error::Missing(Missing::OnlineTable {
+                set: set.to_string(),
+            })
         })?;
         let v = self.db.version(id)?;
         Ok(OnlineTable {

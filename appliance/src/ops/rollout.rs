@@ -25,7 +25,7 @@ use airlock_core::sketch::hash64;
 use airlock_runtime::Task;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, FeatureSetMismatch, Result};
 use crate::lifecycle::DEPLOYMENT_TYPE;
 use crate::lifecycle::Deployment;
 use crate::lifecycle::OperatorSignature;
@@ -101,15 +101,13 @@ pub fn open_scorer(home: &Home, slot: &str, expected_features: Option<&NameRef>)
         )?;
         if want_id != run.feature_set {
             let want_doc = features::load(home, &want_id)?;
-            return Err(Error::Refused(format!(
-                "feature set mismatch: the deployed model {} was trained on feature set {} ({}), \
-                 the request asks for {} ({}); a model is only served with its own feature set version",
-                model_id.short(),
-                run.feature_set_ref,
-                run.feature_set.short(),
-                want_doc.reference(),
-                want_id.short()
-            )));
+            return Err(Error::FeatureSetMismatch(Box::new(FeatureSetMismatch {
+                model: model_id,
+                trained_on: run.feature_set_ref.clone(),
+                trained_on_id: run.feature_set,
+                asked: want_doc.reference(),
+                asked_id: want_id,
+            })));
         }
     }
     let mut scorer = scorer;
@@ -701,7 +699,7 @@ impl Router {
             };
             let scorer = match open_scorer(home, s, expected_features) {
                 Ok(sc) => sc,
-                Err(Error::Refused(_)) if expected_features.is_some() => return Ok(None),
+                Err(Error::FeatureSetMismatch(_)) => return Ok(None),
                 Err(e) => return Err(e),
             };
             Ok(Some(Share {

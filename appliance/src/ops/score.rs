@@ -8,7 +8,7 @@ use serde::Serialize;
 use airlock_runtime::{Matrix, Task};
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{DataError, Error, Result};
 use crate::node::home::Home;
 use crate::ops::contract;
 use crate::ops::features;
@@ -171,11 +171,10 @@ impl Scorer {
         obj: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(Answer, Vec<crate::contract::Value>)> {
         let row = features::request_row(&self.contract, &self.fs.label, obj).map_err(|p| {
-            Error::Rejected(format!(
-                "request does not follow contract {}{}",
-                self.contract_ref(),
-                p.join("")
-            ))
+            Error::Data(DataError::Request {
+                contract: self.contract_ref(),
+                problems: p,
+            })
         })?;
         let mut x = Vec::with_capacity(self.fs.width());
         self.fs.transform(&row, &self.columns, &mut x);

@@ -45,7 +45,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 
 use crate::digest::Digest;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{DataError, Error, IoContext, Result};
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
 use crate::ops::rollout::{Route, Router};
@@ -705,6 +705,15 @@ struct Reply<'a> {
     answer: &'a crate::ops::score::Answer,
 }
 
+/// How the monitor counts a refused request: `contract` when the request does not follow the
+/// model's contract (the client's fault), `scoring` for any other failure.
+fn refusal_kind(e: &Error) -> &'static str {
+    match e {
+        Error::Data(DataError::Request { .. }) => "contract",
+        _ => "scoring",
+    }
+}
+
 /// The reply line to one request (no newline): answered by the production model or, for the
 /// entities in its share, the canary; scored by the shadow too when in its sample (its answer
 /// is never returned).
@@ -770,10 +779,7 @@ pub fn answer_seen(
         &Seen {
             row: scored.as_ref().ok().map(|(_, r)| r.as_slice()),
             answer: scored.as_ref().ok().map(|(a, _)| a),
-            refused: scored.as_ref().err().map(|e| match e {
-                Error::Rejected(_) => "contract",
-                _ => "scoring",
-            }),
+            refused: scored.as_ref().err().map(refusal_kind),
             micros,
         },
     );
@@ -809,6 +815,21 @@ mod tests {
         drop((b, c, other));
         let held = uids.held.lock().expect("not poisoned");
         assert!(held.is_empty(), "nothing left counted");
+    }
+
+    /// The monitor's refusal kind comes from the cause: a request that breaks the contract
+    /// is `contract`, however its message reads; a runtime or other rejection is `scoring`.
+    #[test]
+    fn a_refusal_is_counted_by_its_cause() {
+        let request = Error::Data(DataError::Request {
+            contract: "credit v1".into(),
+            problems: vec![", column \"age\": expected integer, found \"x\"".into()],
+        });
+        assert_eq!(refusal_kind(&request), "contract");
+        let other = Error::Rejected("request does not follow contract credit v1".into());
+        assert_eq!(refusal_kind(&other), "scoring");
+        let runtime = Error::Integrity("model output is NaN".into());
+        assert_eq!(refusal_kind(&runtime), "scoring");
     }
 
     #[test]

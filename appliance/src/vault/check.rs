@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use serde::Serialize;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::node::home::Home;
 
 /// One problem found.
@@ -77,7 +77,7 @@ pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report>
         };
         let mut reader = match home.vault().open_object(&digest) {
             Ok(r) => r,
-            Err(Error::NotFound(_)) => {
+            Err(Error::Missing(Missing::VaultObject { .. })) => {
                 problem("missing", "no file in the vault".into());
                 continue;
             }

@@ -17,7 +17,7 @@ use std::iter;
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Digest, Hasher};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, IoContext, Missing, Result};
 use crate::node::fsx;
 use crate::vault::pipe::BackgroundFile;
 
@@ -330,10 +330,7 @@ impl Vault {
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(format!(
-                    "vault object {id} is missing ({})",
-                    path.display()
-                )));
+                return Err(Error::Missing(Missing::VaultObject { id: *id, path }));
             }
             Err(e) => return Err(Error::io(&path, e)),
         };

@@ -18,7 +18,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::site::SiteName;
 use crate::store::objects::{self, Table};
 use crate::store::{AuditedTx, Reads};
@@ -228,7 +228,12 @@ pub fn resolve(
         }
         match candidates.first() {
             Some(c) => c,
-            None => return Err(Error::NotFound(format!("no {what} {r} in this store"))),
+            None => {
+                return Err(Error::Missing(Missing::Named {
+                    what: what.to_owned(),
+                    name: r.to_string(),
+                }));
+            }
         }
     };
     let id: Digest = pick

@@ -211,17 +211,12 @@ impl Contract {
     /// The refusal of a file whose header (or schema) does not fit: the
     /// `problems` on one line, then the `help` lines.
     pub fn refuse_header(&self, source: &str, problems: &[String], help: &[String]) -> Error {
-        let mut msg = format!(
-            "{} does not match contract {} v{}: {}; nothing was stored",
-            crate::text::Untrusted(source),
-            self.name,
-            self.version,
-            problems.join("; ")
-        );
-        for h in help {
-            msg.push('\n');
-            msg.push_str(h);
-        }
-        Error::Rejected(msg)
+        Error::Data(crate::error::DataError::HeaderMismatch {
+            file: crate::text::Untrusted(source).to_string(),
+            contract: self.name.clone(),
+            version: self.version,
+            problems: problems.to_vec(),
+            help: help.to_vec(),
+        })
     }
 }

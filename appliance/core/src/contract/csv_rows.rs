@@ -158,9 +158,9 @@ impl<R: Read> CsvRows<R> {
                 ))
             })?;
             if !got {
-                return Err(Error::Rejected(format!(
-                    "{source}: the file is empty (the contract expects a header row); nothing was stored"
-                )));
+                return Err(Error::Data(crate::error::DataError::EmptyFile {
+                    file: source.to_owned(),
+                }));
             }
             let header: Vec<String> = record.iter().map(str::to_string).collect();
             let (mapped, fits) = contract.map_header(&header, optional);
