@@ -77,6 +77,11 @@ pub enum MonitorCmd {
         /// that site); default: this site's own.
         #[arg(long)]
         site: Option<String>,
+        /// Labels that arrived later (a dataset `NAME[@VERSION]` of entity key, event time and
+        /// the label): accuracy, ROC AUC and calibration per window, joined point in time to
+        /// the prediction log; default: the policy's `accuracy.labels`, if any.
+        #[arg(long, value_name = "DATASET")]
+        labels: Option<String>,
     },
     /// The alerts raised, oldest first.
     Alerts,
@@ -86,6 +91,10 @@ pub enum MonitorCmd {
         /// The monitoring policy; default: docs/monitoring.md.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+        /// Labels that arrived later (dataset `NAME[@VERSION]`): an accuracy that fell more
+        /// than the policy allows raises an alert; default: the policy's `accuracy.labels`.
+        #[arg(long, value_name = "DATASET")]
+        labels: Option<String>,
     },
 }
 
@@ -98,6 +107,58 @@ fn bar(value: f64, threshold: f64) -> String {
     "█".repeat(cells)
 }
 
+fn show(x: Option<f64>) -> String {
+    x.map_or_else(|| "-".into(), |v| format!("{v:.3}"))
+}
+
+/// The accuracy section of a model's report: per window, overall and per slice.
+fn accuracy_lines(out: &Out, a: &airlock::ops::accuracy::AccuracyReport) {
+    use airlock::text::escape;
+    out.line(format_args!(
+        "  accuracy ({}) from labels {}: {} labelled of {} predictions, {} label(s) matched no prediction; holdout accuracy {}",
+        escape(&a.slot),
+        escape(&a.labels),
+        a.overall.labelled,
+        a.predictions,
+        a.unmatched,
+        show(a.baseline)
+    ));
+    for w in &a.windows {
+        let drop = match (a.baseline, w.figures.accuracy) {
+            (Some(b), Some(x)) => (b - x).max(0.0),
+            _ => 0.0,
+        };
+        out.line(format_args!(
+            "    window {} {:>6} labelled  accuracy {}  roc_auc {}  ece {}  {:<10} {}",
+            w.start,
+            w.figures.labelled,
+            show(w.figures.accuracy),
+            show(w.figures.roc_auc),
+            show(w.figures.ece),
+            bar(drop, 0.1),
+            if w.fell { "FELL" } else { "ok" }
+        ));
+    }
+    out.line(format_args!(
+        "    overall {:>6} labelled  accuracy {}  roc_auc {}  ece {}",
+        a.overall.labelled,
+        show(a.overall.accuracy),
+        show(a.overall.roc_auc),
+        show(a.overall.ece)
+    ));
+    for (k, f) in &a.slices {
+        out.line(format_args!(
+            "    {}={} {:>6} labelled  accuracy {}  roc_auc {}  ece {}",
+            escape(a.slice_column.as_deref().unwrap_or("slice")),
+            escape(k),
+            f.labelled,
+            show(f.accuracy),
+            show(f.roc_auc),
+            show(f.ece)
+        ));
+    }
+}
+
 /// Runs `airlock monitor`.
 pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
     match cmd {
@@ -106,6 +167,7 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
             since,
             policy,
             site,
+            labels,
         } => {
             let home = Home::open_read_only(home_dir)?;
             let model = model.map(|m| train::resolve(&home, &m)).transpose()?;
@@ -115,12 +177,24 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
                         .map_err(|e| Error::Rejected(format!("--since {s:?}: {e}")))
                 })
                 .transpose()?;
-            let policy = read_policy(policy.as_deref())?;
+            let mut policy = read_policy(policy.as_deref())?;
+            if labels.is_some() {
+                policy.accuracy.labels = labels;
+            }
             let site: airlock::site::SiteName = match site {
                 Some(s) => s.parse()?,
                 None => home.site().clone(),
             };
-            let reports = monitor::report_of(&home, &site, model.as_ref(), since, &policy)?;
+            let mut reports = monitor::report_of(&home, &site, model.as_ref(), since, &policy)?;
+            if let Some(l) = &policy.accuracy.labels {
+                let l: airlock::vault::registry::NameRef = l.parse()?;
+                // The prediction log is this site's own.
+                if site == *home.site() {
+                    for r in &mut reports {
+                        r.accuracy = airlock::ops::accuracy::report(&home, &r.model, &l, &policy)?;
+                    }
+                }
+            }
             let v = serde_json::to_value(&reports).map_err(|e| Error::Rejected(e.to_string()))?;
             out.emit(&v, |_| {
                 if reports.is_empty() {
@@ -173,6 +247,9 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
                             ));
                         }
                     }
+                    for a in &r.accuracy {
+                        accuracy_lines(&out, a);
+                    }
                 }
             });
             Ok(0)
@@ -202,9 +279,12 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
             });
             Ok(0)
         }
-        MonitorCmd::Check { policy } => {
+        MonitorCmd::Check { policy, labels } => {
             let mut home = Home::open(home_dir)?;
-            let policy = read_policy(policy.as_deref())?;
+            let mut policy = read_policy(policy.as_deref())?;
+            if labels.is_some() {
+                policy.accuracy.labels = labels;
+            }
             let c = monitor::check(&mut home, &policy)?;
             let v = json!({ "raised": c.raised, "rolled_back": c.rolled_back.as_ref()
                 .map(|(m, why)| json!({ "model": m.hex(), "reason": why })) });

@@ -43,6 +43,9 @@ pub struct CanaryRules {
     /// Rolled back when the Jensen-Shannon distance of its scores from production's (same
     /// windows) is above this.
     pub max_prediction_distance: f64,
+    /// Promoted by the node when it has passed these rules in this many of its windows (each
+    /// with requests, `min_requests` in all); 0: never (the default).
+    pub promote_after: u64,
 }
 
 impl Default for CanaryRules {
@@ -52,6 +55,7 @@ impl Default for CanaryRules {
             max_error_rate_increase: 0.05,
             max_latency_ratio: 3.0,
             max_prediction_distance: 0.3,
+            promote_after: 0,
         }
     }
 }
@@ -70,8 +74,84 @@ pub struct MonitorPolicy {
     /// Windows with fewer scores than this are not judged for prediction drift (a distance
     /// between small histograms is mostly noise), nor taken as its reference.
     pub prediction_min_rows: u64,
-    /// The canary's automatic rollback.
+    /// The canary's automatic rollback (and promotion).
     pub canary: CanaryRules,
+    /// The keyed prediction log (entity key, time, score, class per answered request).
+    pub predictions: PredictionLog,
+    /// Accuracy once labels arrive.
+    pub accuracy: AccuracyRules,
+    /// The sampled request log (off by default).
+    pub request_log: RequestLog,
+}
+
+/// The keyed prediction log's retention.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PredictionLog {
+    /// Keep it (only for models whose contract names an entity or key column).
+    pub keep: bool,
+    /// The newest this many rows are kept.
+    pub max_rows: u64,
+    /// Rows older than this many days are pruned.
+    pub max_age_days: u64,
+}
+
+impl Default for PredictionLog {
+    fn default() -> Self {
+        PredictionLog {
+            keep: true,
+            max_rows: 1_000_000,
+            max_age_days: 90,
+        }
+    }
+}
+
+/// Accuracy over time, once labels arrive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccuracyRules {
+    /// The labels dataset (`NAME[@VERSION]`, newest version when none) that `check` (and so
+    /// `serve`) joins; none: accuracy is judged only when asked (`--labels`).
+    pub labels: Option<String>,
+    /// An alert when a window's accuracy is this far below the model's holdout accuracy.
+    pub max_drop: f64,
+    /// Windows with fewer labelled predictions are not judged.
+    pub min_labels: u64,
+}
+
+impl Default for AccuracyRules {
+    fn default() -> Self {
+        AccuracyRules {
+            labels: None,
+            max_drop: 0.1,
+            min_labels: 50,
+        }
+    }
+}
+
+/// The sampled request log: raw requests, encrypted in the vault, pruned at a limit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestLog {
+    /// The share of requests kept, in percent; 0 (the default): off, nothing kept.
+    pub sample_percent: f64,
+    /// At most this many requests kept per model, slot and window.
+    pub max_per_window: u64,
+    /// Batches older than this many days are pruned.
+    pub max_age_days: u64,
+    /// At most this many batches are kept (the oldest pruned first).
+    pub max_batches: u64,
+}
+
+impl Default for RequestLog {
+    fn default() -> Self {
+        RequestLog {
+            sample_percent: 0.0,
+            max_per_window: 10_000,
+            max_age_days: 7,
+            max_batches: 1_000,
+        }
+    }
 }
 
 impl Default for MonitorPolicy {
@@ -82,6 +162,9 @@ impl Default for MonitorPolicy {
             prediction_drift: 0.1,
             prediction_min_rows: 200,
             canary: CanaryRules::default(),
+            predictions: PredictionLog::default(),
+            accuracy: AccuracyRules::default(),
+            request_log: RequestLog::default(),
         }
     }
 }
@@ -97,6 +180,21 @@ impl MonitorPolicy {
                 "monitoring policy {source}: window_seconds must be at least 1 and prediction_drift within (0, 1]"
             )));
         }
+        if !(0.0..=100.0).contains(&p.request_log.sample_percent) {
+            return Err(Error::Rejected(format!(
+                "monitoring policy {source}: request_log.sample_percent must be within [0, 100]"
+            )));
+        }
+        if !(p.accuracy.max_drop > 0.0 && p.accuracy.max_drop <= 1.0) {
+            return Err(Error::Rejected(format!(
+                "monitoring policy {source}: accuracy.max_drop must be within (0, 1]"
+            )));
+        }
+        if let Some(l) = &p.accuracy.labels {
+            l.parse::<crate::vault::registry::NameRef>().map_err(|e| {
+                Error::Rejected(format!("monitoring policy {source}: accuracy.labels: {e}"))
+            })?;
+        }
         Ok(p)
     }
 }
@@ -109,9 +207,27 @@ struct Open {
     latency: Latency,
     scores: Scores,
     inputs: Sketch,
+    /// The sampled raw requests (only when the request log is on).
+    sampled: Vec<String>,
 }
 
-/// What one model in one slot has seen: the open window and the closed ones not yet stored.
+/// A window's sample of raw requests, to be stored encrypted in the vault.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sampled {
+    /// The model.
+    pub model: Digest,
+    /// Its slot.
+    pub slot: String,
+    /// The window's start.
+    pub start: Timestamp,
+    /// The window's end.
+    pub end: Timestamp,
+    /// The requests, as received.
+    pub requests: Vec<String>,
+}
+
+/// What one model in one slot has seen: the open window and the closed ones not yet stored,
+/// the prediction log rows not yet stored, and the request log's samples.
 pub struct Collector {
     model: Digest,
     slot: String,
@@ -122,6 +238,17 @@ pub struct Collector {
     open: Option<Open>,
     closed: Vec<MonitorWindow>,
     site: crate::site::SiteName,
+    /// Whether answers go to the prediction log (the policy keeps it and the contract names
+    /// an entity or key column: without one the key would be the whole request).
+    keyed: bool,
+    /// Prediction log rows not stored yet, at most `max_pending` (the oldest dropped: the
+    /// log's retention would prune them first).
+    pending: std::collections::VecDeque<crate::store::predictions::PredictionRow>,
+    max_pending: usize,
+    /// The request log's share (percent; 0 off) and cap per window.
+    sample: f64,
+    max_sample: usize,
+    closed_sampled: Vec<Sampled>,
 }
 
 /// One request as served, for the monitor.
@@ -146,16 +273,43 @@ impl Collector {
     /// A collector for `scorer`'s model in `slot`, its inputs laid out by the model's
     /// training data.
     pub fn new(home: &Home, scorer: &Scorer, slot: &str, window_seconds: u64) -> Result<Collector> {
+        let policy = MonitorPolicy {
+            window_seconds,
+            ..MonitorPolicy::default()
+        };
+        Collector::with_policy(home, scorer, slot, &policy)
+    }
+
+    /// A collector as `policy` says: its window length, its prediction log and request log.
+    pub fn with_policy(
+        home: &Home,
+        scorer: &Scorer,
+        slot: &str,
+        policy: &MonitorPolicy,
+    ) -> Result<Collector> {
         let (reference, _) = drift::reference_of(home, &scorer.run.dataset)?;
+        let c = scorer.contract();
+        let has_key = c.entity.is_some() || c.key.as_ref().is_some_and(|k| !k.is_empty());
         Ok(Collector {
             model: scorer.model_id,
             slot: slot.to_owned(),
             reference,
-            label: scorer.contract().index_of(scorer.label()),
-            window: i64::try_from(window_seconds.max(1)).unwrap_or(3600),
+            label: c.index_of(scorer.label()),
+            window: i64::try_from(policy.window_seconds.max(1)).unwrap_or(3600),
             open: None,
             closed: Vec::new(),
             site: home.site().clone(),
+            keyed: policy.predictions.keep && has_key,
+            pending: std::collections::VecDeque::new(),
+            max_pending: usize::try_from(policy.predictions.max_rows).unwrap_or(usize::MAX),
+            // The shadow sees production's requests: sampled once, in production's log.
+            sample: if slot == rollout::SHADOW {
+                0.0
+            } else {
+                policy.request_log.sample_percent
+            },
+            max_sample: usize::try_from(policy.request_log.max_per_window).unwrap_or(usize::MAX),
+            closed_sampled: Vec::new(),
         })
     }
 
@@ -175,6 +329,15 @@ impl Collector {
 
     fn close(&mut self) {
         if let Some(o) = self.open.take() {
+            if !o.sampled.is_empty() {
+                self.closed_sampled.push(Sampled {
+                    model: self.model,
+                    slot: self.slot.clone(),
+                    start: Timestamp(o.start),
+                    end: Timestamp(o.start + self.window),
+                    requests: o.sampled,
+                });
+            }
             self.closed.push(MonitorWindow {
                 ty: WINDOW_TYPE.into(),
                 site: self.site.clone(),
@@ -203,6 +366,7 @@ impl Collector {
             latency: Latency::default(),
             scores: Scores::default(),
             inputs: reference.sketch(),
+            sampled: Vec::new(),
         });
         o.requests += 1;
         if let Some(why) = seen.refused {
@@ -223,6 +387,52 @@ impl Collector {
         }
     }
 
+    /// [`Collector::record`], with the request's entity key (for the prediction log) and its
+    /// raw text (for the request log, when on).
+    pub fn record_request(
+        &mut self,
+        now: Timestamp,
+        seen: &Seen<'_>,
+        key: Option<&str>,
+        request: &str,
+    ) {
+        self.record(now, seen);
+        if self.keyed
+            && seen.refused.is_none()
+            && let (Some(k), Some(a)) = (key, seen.answer)
+        {
+            if self.pending.len() >= self.max_pending {
+                self.pending.pop_front();
+            }
+            if self.max_pending > 0 {
+                self.pending
+                    .push_back(crate::store::predictions::PredictionRow {
+                        model: self.model,
+                        slot: self.slot.clone(),
+                        entity: k.to_owned(),
+                        at: now.0,
+                        score: score(a),
+                        class: a.class.clone(),
+                    });
+            }
+        }
+        if self.sample > 0.0
+            && let Some(o) = &mut self.open
+            && o.sampled.len() < self.max_sample
+            && sampled(request, self.sample)
+        {
+            o.sampled.push(request.to_owned());
+        }
+    }
+
+    /// The prediction log rows and request log samples (of closed windows) not yet stored.
+    pub fn take_logs(&mut self) -> (Vec<crate::store::predictions::PredictionRow>, Vec<Sampled>) {
+        (
+            std::mem::take(&mut self.pending).into(),
+            std::mem::take(&mut self.closed_sampled),
+        )
+    }
+
     /// The closed windows not yet stored; with `all`, the open one too (at shutdown).
     pub fn take(&mut self, all: bool) -> Vec<MonitorWindow> {
         if all {
@@ -232,24 +442,141 @@ impl Collector {
     }
 }
 
+/// Whether the request log keeps `request` at `percent`: a stable hash of its text, so the
+/// same request is always in or out.
+fn sampled(request: &str, percent: f64) -> bool {
+    let mut b = b"airlock.request-log\0".to_vec();
+    b.extend_from_slice(request.as_bytes());
+    ((airlock_core::sketch::hash64(&b) % 10_000) as f64) < percent * 100.0
+}
+
 /// Stores windows, each a signed record, in one transaction with one audit entry.
 pub fn store(home: &mut Home, windows: &[MonitorWindow]) -> Result<Vec<Digest>> {
-    if windows.is_empty() {
-        return Ok(Vec::new());
+    Ok(store_all(home, windows, &[], &[], &MonitorPolicy::default())?.windows)
+}
+
+/// What [`store_all`] wrote and pruned.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stored {
+    /// The windows' record ids.
+    pub windows: Vec<Digest>,
+    /// Prediction log rows added.
+    pub predictions: usize,
+    /// Prediction log rows pruned (retention).
+    pub predictions_pruned: u64,
+    /// Request log batches stored (vault objects).
+    pub request_batches: Vec<Digest>,
+    /// Request log batches pruned (retention).
+    pub request_batches_pruned: Vec<Digest>,
+}
+
+/// Type tag of a request log batch.
+pub const REQUEST_LOG_TYPE: &str = "airlock.request-log/v1";
+
+/// Stores windows (signed records), prediction log rows and request log batches (each an
+/// encrypted vault object), then prunes both logs to `policy`'s retention, in one
+/// transaction: audited as `monitor.window`, with a `monitor.request-log.prune` record of its
+/// own when request log batches were pruned.
+pub fn store_all(
+    home: &mut Home,
+    windows: &[MonitorWindow],
+    predictions: &[crate::store::predictions::PredictionRow],
+    sampled: &[Sampled],
+    policy: &MonitorPolicy,
+) -> Result<Stored> {
+    use crate::store::predictions as log;
+    if windows.is_empty() && predictions.is_empty() && sampled.is_empty() {
+        return Ok(Stored::default());
     }
+    let now = home.now();
     let tx = home.begin()?;
-    let mut ids = Vec::new();
+    let mut out = Stored::default();
     for w in windows {
-        ids.push(registry::put_record(&tx, w)?);
+        out.windows.push(registry::put_record(&tx, w)?);
     }
+    out.predictions = log::insert(&tx, predictions)?;
+    let day = 86_400i64;
+    let oldest = |days: u64| {
+        now.0.saturating_sub(
+            i64::try_from(days)
+                .unwrap_or(i64::MAX / day)
+                .saturating_mul(day),
+        )
+    };
+    out.predictions_pruned = log::prune(
+        &tx,
+        oldest(policy.predictions.max_age_days),
+        policy.predictions.max_rows,
+    )?;
+    for s in sampled {
+        let bytes = serde_json::to_vec(&json!({ "type": REQUEST_LOG_TYPE, "site": home_site(&tx),
+            "model": s.model.hex(), "slot": s.slot, "start": s.start, "end": s.end,
+            "requests": s.requests }))
+        .map_err(|e| Error::Rejected(format!("cannot encode a request log batch: {e}")))?;
+        let id = registry::put_object(&tx, Kind::RequestLog, &bytes)?;
+        log::add_batch(
+            &tx,
+            &log::RequestBatch {
+                id,
+                model: s.model,
+                slot: s.slot.clone(),
+                start: s.start.0,
+                requests: s.requests.len() as u64,
+                stored: now.0,
+            },
+        )?;
+        out.request_batches.push(id);
+    }
+    // The request log's retention: too old, then the oldest beyond the count.
+    let held = log::batches(&tx)?;
+    let too_old = oldest(policy.request_log.max_age_days);
+    let over = held
+        .len()
+        .saturating_sub(usize::try_from(policy.request_log.max_batches).unwrap_or(usize::MAX));
+    let mut keep_files = Vec::new();
+    for (i, b) in held.iter().enumerate() {
+        if i < over || b.stored < too_old {
+            if log::drop_batch(&tx, &b.id)? {
+                keep_files.push(b.id);
+            }
+            out.request_batches_pruned.push(b.id);
+        }
+    }
+    if !out.request_batches_pruned.is_empty() {
+        tx.record(AuditEntry::new(
+            "monitor.request-log.prune",
+            &out.request_batches_pruned
+                .iter()
+                .map(|i| i.hex())
+                .collect::<Vec<_>>(),
+            json!({ "batches": out.request_batches_pruned.len(),
+                    "max_age_days": policy.request_log.max_age_days,
+                    "max_batches": policy.request_log.max_batches }),
+        ))?;
+    }
+    let mut subjects: Vec<String> = out.windows.iter().map(|i| i.hex()).collect();
+    subjects.extend(out.request_batches.iter().map(|i| i.hex()));
     tx.commit(AuditEntry::new(
         "monitor.window",
-        &ids.iter().map(|i| i.hex()).collect::<Vec<_>>(),
+        &subjects,
         json!({ "windows": windows.iter().map(|w| json!({
             "model": w.model.hex(), "slot": w.slot, "start": w.start, "end": w.end,
-            "requests": w.requests, "refused": w.refusals() })).collect::<Vec<_>>() }),
+            "requests": w.requests, "refused": w.refusals() })).collect::<Vec<_>>(),
+            "predictions_logged": out.predictions, "predictions_pruned": out.predictions_pruned,
+            "requests_sampled": sampled.iter().map(|s| s.requests.len()).sum::<usize>() }),
     ))?;
-    Ok(ids)
+    // The files of pruned batches go once their rows are gone for good; a crash in between
+    // leaves an unreferenced encrypted file, which `airlock vault verify` lists.
+    for id in &out.request_batches_pruned {
+        if !keep_files.contains(id) {
+            home.vault().remove(id)?;
+        }
+    }
+    Ok(out)
+}
+
+fn home_site(tx: &crate::store::AuditedTx<'_>) -> String {
+    tx.site().to_string()
 }
 
 /// The ids of the windows and alerts held of `model` that this site made (what
@@ -357,6 +684,9 @@ pub struct ModelReport {
     pub windows: Vec<WindowReport>,
     /// Alerts stored for it, newest first.
     pub alerts: Vec<Alert>,
+    /// Accuracy over time per slot, when labels were given (`monitor report --labels`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accuracy: Vec<crate::ops::accuracy::AccuracyReport>,
 }
 
 /// The report of every monitored model (or `model`), windows since `since`.
@@ -444,6 +774,7 @@ fn report_in(
             model: m,
             windows,
             alerts: mine_alerts,
+            accuracy: Vec::new(),
         });
     }
     Ok(out)
@@ -481,6 +812,12 @@ pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
     let reports = report_in(home, home.site(), all.clone(), None, policy)?;
     let known = alerts(home)?;
     let now = home.now();
+    let labels: Option<crate::vault::registry::NameRef> = policy
+        .accuracy
+        .labels
+        .as_deref()
+        .map(str::parse)
+        .transpose()?;
     let mut raised = Vec::new();
     for r in &reports {
         for slot in ["production", "canary", "shadow"]
@@ -536,14 +873,15 @@ pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
                 });
             }
             for a in found {
-                let dup = known.iter().chain(&raised).any(|k: &Alert| {
-                    k.model == a.model
-                        && k.slot == a.slot
-                        && k.kind == a.kind
-                        && k.feature == a.feature
-                        && k.since == a.since
-                });
-                if !dup && a.value.is_finite() && a.threshold.is_finite() {
+                if is_new(&known, &raised, &a) {
+                    raised.push(a);
+                }
+            }
+        }
+        // Accuracy, per slot the model answered in, once labels have arrived.
+        if let Some(l) = &labels {
+            for a in crate::ops::accuracy::alerts(home, &r.model, l, policy)? {
+                if is_new(&known, &raised, &a) {
                     raised.push(a);
                 }
             }
@@ -571,6 +909,19 @@ pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
         raised,
         rolled_back,
     })
+}
+
+/// Whether `a` is raised neither before nor now (one alert per model, slot, kind, feature and
+/// since), and has finite figures.
+fn is_new(known: &[Alert], raised: &[Alert], a: &Alert) -> bool {
+    let dup = known.iter().chain(raised).any(|k| {
+        k.model == a.model
+            && k.slot == a.slot
+            && k.kind == a.kind
+            && k.feature == a.feature
+            && k.since == a.since
+    });
+    !dup && a.value.is_finite() && a.threshold.is_finite()
 }
 
 /// Why the canary should be rolled back, judged on the windows it shares with production

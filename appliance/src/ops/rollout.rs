@@ -738,6 +738,12 @@ impl Router {
             .join("\u{1f}")
     }
 
+    /// Whether requests have an entity key of their own (the contract names an entity or key
+    /// column); without one, [`Router::entity_key`] is the whole request.
+    pub fn keyed(&self) -> bool {
+        !self.key.is_empty()
+    }
+
     /// Where the request with entity key `key` goes.
     pub fn route(&self, key: &str) -> Route {
         match &self.canary {

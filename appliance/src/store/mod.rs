@@ -60,6 +60,7 @@
 
 pub mod audit;
 pub mod db;
+pub mod predictions;
 
 use std::ops::Deref;
 
