@@ -85,6 +85,13 @@ pub enum MonitorCmd {
     },
     /// The alerts raised, oldest first.
     Alerts,
+    /// The sampled request log's batches (kept only when the monitoring policy turns it on),
+    /// or the requests of one.
+    Requests {
+        /// Print the requests of this batch (its id), decrypted from the vault.
+        #[arg(long, value_name = "ID")]
+        show: Option<String>,
+    },
     /// Raise the alerts the stored windows show, and roll back a canary that does worse than
     /// production by more than the policy allows (what `serve` does after each window).
     Check {
@@ -250,6 +257,47 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
                     for a in &r.accuracy {
                         accuracy_lines(&out, a);
                     }
+                }
+            });
+            Ok(0)
+        }
+        MonitorCmd::Requests { show } => {
+            let home = Home::open_read_only(home_dir)?;
+            if let Some(id) = show {
+                let id: airlock::digest::Digest = id
+                    .parse()
+                    .map_err(|e| Error::Rejected(format!("--show {id:?}: {e}")))?;
+                let requests = monitor::request_batch(&home, &id)?;
+                let v = json!(requests);
+                out.emit(&v, |_| {
+                    for r in &requests {
+                        out.line(airlock::text::escape(r));
+                    }
+                });
+                return Ok(0);
+            }
+            let batches = monitor::request_batches(&home)?;
+            let v = json!(
+                batches
+                    .iter()
+                    .map(|b| json!({ "id": b.id.hex(), "model": b.model.hex(),
+                "slot": b.slot, "start": Timestamp(b.start), "requests": b.requests,
+                "stored": Timestamp(b.stored) }))
+                    .collect::<Vec<_>>()
+            );
+            out.emit(&v, |_| {
+                if batches.is_empty() {
+                    out.line(format_args!("no request log batches held (the request log is off unless the monitoring policy sets request_log.sample_percent)"));
+                }
+                for b in &batches {
+                    out.line(format_args!(
+                        "{}  model {} ({})  window {}  {} requests",
+                        b.id.short(),
+                        b.model.short(),
+                        airlock::text::escape(&b.slot),
+                        Timestamp(b.start),
+                        b.requests
+                    ));
                 }
             });
             Ok(0)

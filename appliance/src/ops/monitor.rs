@@ -6,7 +6,8 @@
 //! scores in 20 bins and a sketch of every input feature laid out by the model's training
 //! data (the drift module's bounded summaries: at most 4,096 exact values, then the
 //! reference's cells, per numeric feature; one counter per reference category and one for
-//! others). No request is kept. When a window ends it is stored as a signed
+//! others). No request is kept (unless the policy turns the sampled request log on: then a
+//! sample, encrypted in the vault, pruned at its limits). When a window ends it is stored as a signed
 //! `airlock.monitor-window/v1` record with its audit entry, and [`check`] runs: it raises an
 //! alert (a signed record, audited) for each input feature that drifted from the training
 //! data and for scores that drifted from the model's first window, and rolls back a canary
@@ -573,6 +574,29 @@ pub fn store_all(
         }
     }
     Ok(out)
+}
+
+/// The request log's batches held, oldest first (`airlock monitor requests`).
+pub fn request_batches(home: &Home) -> Result<Vec<crate::store::predictions::RequestBatch>> {
+    crate::store::predictions::batches(&home.conn)
+}
+
+/// The requests of one batch of the request log, decrypted from the vault.
+pub fn request_batch(home: &Home, id: &Digest) -> Result<Vec<String>> {
+    if registry::held_as(&home.conn, id, Kind::RequestLog)?.is_none() {
+        return Err(Error::NotFound(format!(
+            "no request log batch {} is held here (pruned, or never kept)",
+            id.short()
+        )));
+    }
+    let bytes = home.vault().read(id, Kind::RequestLog.max_size())?;
+    #[derive(Deserialize)]
+    struct Batch {
+        requests: Vec<String>,
+    }
+    let b: Batch = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::Integrity(format!("request log batch {}: {e}", id.short())))?;
+    Ok(b.requests)
 }
 
 fn home_site(tx: &crate::store::AuditedTx<'_>) -> String {

@@ -319,9 +319,15 @@ impl Monitors {
         for c in self.by.values_mut() {
             c.tick(now);
             t.windows.extend(c.take(all));
-            let (p, s) = c.take_logs();
-            t.predictions.extend(p);
-            t.sampled.extend(s);
+        }
+        // The logs go with closed windows (one write and one audit record per window), and
+        // stay with their collectors until one closes.
+        if !t.windows.is_empty() {
+            for c in self.by.values_mut() {
+                let (p, s) = c.take_logs();
+                t.predictions.extend(p);
+                t.sampled.extend(s);
+            }
         }
         t
     }
@@ -437,7 +443,7 @@ pub fn serve(prepared: Prepared, on_ready: impl FnOnce()) -> Result<()> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take(true);
-        if !(last.windows.is_empty() && last.predictions.is_empty() && last.sampled.is_empty()) {
+        if !last.windows.is_empty() {
             flush(&root, &last, p);
         }
     }
@@ -474,7 +480,6 @@ async fn watch_deployments(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take(false);
-            // Logs wait for a window to close: one write (and one audit record) per window.
             if !closed.windows.is_empty() {
                 let (root, p) = (watch.root.clone(), p.clone());
                 let _ = tokio::task::spawn_blocking(move || flush(&root, &closed, &p)).await;
