@@ -212,10 +212,10 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
                     for a in &r.alerts {
                         out.line(format_args!(
                             "  ALERT {} {} ({}): {} {:.4} >= {} since {}",
-                            a.kind,
-                            a.feature.as_deref().unwrap_or(""),
-                            a.slot,
-                            a.metric,
+                            airlock::text::escape(&a.kind),
+                            airlock::text::escape(a.feature.as_deref().unwrap_or("")),
+                            airlock::text::escape(&a.slot),
+                            airlock::text::escape(&a.metric),
                             a.value,
                             a.threshold,
                             a.since
@@ -315,10 +315,10 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
                         "{} model {} ({}): {} {} {} {:.4} >= {} since {}",
                         a.created_at,
                         a.model.short(),
-                        a.slot,
-                        a.kind,
-                        a.feature.as_deref().unwrap_or(""),
-                        a.metric,
+                        airlock::text::escape(&a.slot),
+                        airlock::text::escape(&a.kind),
+                        airlock::text::escape(a.feature.as_deref().unwrap_or("")),
+                        airlock::text::escape(&a.metric),
                         a.value,
                         a.threshold,
                         a.since
@@ -335,22 +335,27 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
             }
             let c = monitor::check(&mut home, &policy)?;
             let v = json!({ "raised": c.raised, "rolled_back": c.rolled_back.as_ref()
+                .map(|(m, why)| json!({ "model": m.hex(), "reason": why })),
+                "promoted": c.promoted.as_ref()
                 .map(|(m, why)| json!({ "model": m.hex(), "reason": why })) });
             out.emit(&v, |_| {
                 out.line(format_args!("{} alert(s) raised", c.raised.len()));
                 for a in &c.raised {
                     out.line(format_args!(
                         "  {} {} ({}): {} {:.4} >= {}",
-                        a.kind,
-                        a.feature.as_deref().unwrap_or(""),
-                        a.slot,
-                        a.metric,
+                        airlock::text::escape(&a.kind),
+                        airlock::text::escape(a.feature.as_deref().unwrap_or("")),
+                        airlock::text::escape(&a.slot),
+                        airlock::text::escape(&a.metric),
                         a.value,
                         a.threshold
                     ));
                 }
                 if let Some((m, why)) = &c.rolled_back {
                     out.line(format_args!("canary {} rolled back: {why}", m.short()));
+                }
+                if let Some((m, why)) = &c.promoted {
+                    out.line(format_args!("canary {} promoted: {why}", m.short()));
                 }
             });
             Ok(0)

@@ -825,6 +825,8 @@ pub struct Checked {
     pub raised: Vec<Alert>,
     /// The canary's rollback by the node, with its reason, if one was rolled back.
     pub rolled_back: Option<(Digest, String)>,
+    /// The canary's promotion by the node, with its reason, if it was promoted.
+    pub promoted: Option<(Digest, String)>,
 }
 
 /// Raises the alerts the stored windows show that are not raised yet, and rolls back a
@@ -911,28 +913,127 @@ pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
             }
         }
     }
-    if !raised.is_empty() {
-        let tx = home.begin()?;
-        let mut ids = Vec::new();
-        for a in &raised {
-            ids.push(registry::put_record(&tx, a)?.hex());
-        }
-        tx.commit(AuditEntry::new(
-            "monitor.alert",
-            &ids,
-            json!({ "alerts": raised.iter().map(|a| json!({ "model": a.model.hex(), "slot": a.slot,
-                "kind": a.kind, "feature": a.feature, "metric": a.metric, "value": a.value,
-                "threshold": a.threshold, "since": a.since })).collect::<Vec<_>>() }),
-        ))?;
-    }
+    store_alerts(home, &raised)?;
     let rolled_back = canary_verdict(home, policy, &all)?;
+    let mut promoted = None;
     if let Some((_, why)) = &rolled_back {
         rollout::retire_by_node(home, rollout::CANARY, why)?;
+    } else if let Some((model, why, since)) = canary_promotion(home, policy, &all)? {
+        match rollout::promote_by_node(home, &why) {
+            Ok(_) => promoted = Some((model, why)),
+            // What production needs, the canary's model lacks: the node does not act, it
+            // says so, once per canary deployment.
+            Err(Error::Refused(refusal)) => {
+                let a = Alert {
+                    ty: ALERT_TYPE.into(),
+                    site: home.site().clone(),
+                    model,
+                    slot: rollout::CANARY.into(),
+                    kind: "promotion refused".into(),
+                    feature: None,
+                    metric: format!("windows passed; not promoted: {refusal}"),
+                    value: policy.canary.promote_after as f64,
+                    threshold: policy.canary.promote_after as f64,
+                    since,
+                    created_at: now,
+                };
+                let known = alerts(home)?;
+                if is_new(&known, &raised, &a) {
+                    store_alerts(home, std::slice::from_ref(&a))?;
+                    raised.push(a);
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(Checked {
         raised,
         rolled_back,
+        promoted,
     })
+}
+
+/// Stores alerts, each a signed record, audited together as `monitor.alert`.
+fn store_alerts(home: &mut Home, raised: &[Alert]) -> Result<()> {
+    if raised.is_empty() {
+        return Ok(());
+    }
+    let tx = home.begin()?;
+    let mut ids = Vec::new();
+    for a in raised {
+        ids.push(registry::put_record(&tx, a)?.hex());
+    }
+    tx.commit(AuditEntry::new(
+        "monitor.alert",
+        &ids,
+        json!({ "alerts": raised.iter().map(|a| json!({ "model": a.model.hex(), "slot": a.slot,
+            "kind": a.kind, "feature": a.feature, "metric": a.metric, "value": a.value,
+            "threshold": a.threshold, "since": a.since })).collect::<Vec<_>>() }),
+    ))?;
+    Ok(())
+}
+
+/// The canary's model, its windows, and production's windows of the same starts.
+type CanaryWindows<'a> = (Digest, Vec<&'a MonitorWindow>, Vec<&'a MonitorWindow>);
+
+/// The canary's windows since it was deployed, and production's of the same starts (this
+/// site's own); `None` without a canary and a production model.
+fn canary_windows<'a>(home: &Home, all: &'a [MonitorWindow]) -> Result<Option<CanaryWindows<'a>>> {
+    let Some((_, dep)) = rollout::current(home, rollout::CANARY)? else {
+        return Ok(None);
+    };
+    let Some(prod) = rollout::deployed(home, rollout::PRODUCTION)? else {
+        return Ok(None);
+    };
+    let mine: Vec<&MonitorWindow> = all.iter().filter(|w| w.site == *home.site()).collect();
+    let canary: Vec<&MonitorWindow> = mine
+        .iter()
+        .copied()
+        .filter(|w| w.model == dep.model && w.slot == rollout::CANARY && w.end > dep.created_at)
+        .collect();
+    let starts: Vec<Timestamp> = canary.iter().map(|w| w.start).collect();
+    let production: Vec<&MonitorWindow> = mine
+        .iter()
+        .copied()
+        .filter(|w| w.model == prod && w.slot == rollout::PRODUCTION && starts.contains(&w.start))
+        .collect();
+    Ok(Some((dep.model, canary, production)))
+}
+
+/// Whether the canary is to be promoted by the node: the policy's `promote_after` is set,
+/// and the canary has passed the rollback rules (judged over all its windows, as
+/// [`canary_verdict`] judges them) with at least `min_requests` requests, over at least
+/// `promote_after` windows with requests that production served too. The model, the reason
+/// and the start of its first window.
+fn canary_promotion(
+    home: &Home,
+    policy: &MonitorPolicy,
+    all: &[MonitorWindow],
+) -> Result<Option<(Digest, String, Timestamp)>> {
+    let n = policy.canary.promote_after;
+    if n == 0 {
+        return Ok(None);
+    }
+    let Some((model, canary, production)) = canary_windows(home, all)? else {
+        return Ok(None);
+    };
+    let served: Vec<&&MonitorWindow> = canary
+        .iter()
+        .filter(|w| w.requests > 0 && production.iter().any(|p| p.start == w.start))
+        .collect();
+    let requests: u64 = served.iter().map(|w| w.requests).sum();
+    if (served.len() as u64) < n || requests < policy.canary.min_requests {
+        return Ok(None);
+    }
+    let since = served.first().map_or(Timestamp(0), |w| w.start);
+    Ok(Some((
+        model,
+        format!(
+            "automatic: the canary passed the monitoring policy's rules in {} windows ({requests} requests; promote_after = {n})",
+            served.len()
+        ),
+        since,
+    )))
 }
 
 /// Whether `a` is raised neither before nor now (one alert per model, slot, kind, feature and
@@ -955,25 +1056,10 @@ fn canary_verdict(
     policy: &MonitorPolicy,
     all: &[MonitorWindow],
 ) -> Result<Option<(Digest, String)>> {
-    let Some((_, dep)) = rollout::current(home, rollout::CANARY)? else {
-        return Ok(None);
-    };
-    let Some(prod) = rollout::deployed(home, rollout::PRODUCTION)? else {
-        return Ok(None);
-    };
     // Only this site's own windows judge its canary.
-    let all: Vec<&MonitorWindow> = all.iter().filter(|w| w.site == *home.site()).collect();
-    let canary: Vec<&MonitorWindow> = all
-        .iter()
-        .copied()
-        .filter(|w| w.model == dep.model && w.slot == rollout::CANARY && w.end > dep.created_at)
-        .collect();
-    let starts: Vec<Timestamp> = canary.iter().map(|w| w.start).collect();
-    let production: Vec<&MonitorWindow> = all
-        .iter()
-        .copied()
-        .filter(|w| w.model == prod && w.slot == rollout::PRODUCTION && starts.contains(&w.start))
-        .collect();
+    let Some((model, canary, production)) = canary_windows(home, all)? else {
+        return Ok(None);
+    };
     let sum = |ws: &[&MonitorWindow]| {
         let mut requests = 0;
         let mut refused = 0;
@@ -996,7 +1082,7 @@ fn canary_verdict(
     let (ce, pe) = (cr as f64 / cn as f64, pr as f64 / pn as f64);
     if ce - pe > rules.max_error_rate_increase {
         return Ok(Some((
-            dep.model,
+            model,
             format!(
                 "automatic: the canary refused {:.1}% of its {cn} requests, production {:.1}% (more than {:.1} points worse)",
                 100.0 * ce,
@@ -1009,7 +1095,7 @@ fn canary_verdict(
         && c99 as f64 > rules.max_latency_ratio * p99 as f64
     {
         return Ok(Some((
-            dep.model,
+            model,
             format!(
                 "automatic: the canary's p99 latency is about {c99} µs, production's {p99} µs (more than {} times)",
                 rules.max_latency_ratio
@@ -1020,7 +1106,7 @@ fn canary_verdict(
         && d > rules.max_prediction_distance
     {
         return Ok(Some((
-            dep.model,
+            model,
             format!(
                 "automatic: the canary's scores are {d:.3} (Jensen-Shannon distance) from production's over the same windows, above {}",
                 rules.max_prediction_distance

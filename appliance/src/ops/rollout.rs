@@ -99,6 +99,21 @@ struct Cleared {
 /// requests) under today's trust policy, by an operator who may deploy; everything serving
 /// needs present and valid.
 fn clear(home: &Home, model: &Digest, slot: &str, operator: Option<&Operator>) -> Result<Cleared> {
+    clear_as(home, model, slot, Who::Operator(operator))
+}
+
+/// Who puts a model in a slot.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    /// An operator (required, and authorized for the deploy role).
+    Operator(Option<&'a Operator>),
+    /// The node itself, by its monitoring policy (the canary's automatic promotion): every
+    /// other rule of the slot still applies.
+    Node,
+}
+
+/// [`clear`] for `who`.
+fn clear_as(home: &Home, model: &Digest, slot: &str, who: Who<'_>) -> Result<Cleared> {
     registry::validate_name(slot)?;
     let run = train::load_run(home, model)?;
     let in_force = policy::current(&home.conn, home.vault())?;
@@ -157,12 +172,14 @@ fn clear(home: &Home, model: &Digest, slot: &str, operator: Option<&Operator>) -
         }
         (counted_ids, needed)
     };
-    if in_force.is_none() && operator.is_none() {
-        return Err(Error::Refused(
-            "deploying needs an operator certified by this site, in setup mode too (no trust policy): pass --operator NAME".into(),
-        ));
+    if let Who::Operator(operator) = who {
+        if in_force.is_none() && operator.is_none() {
+            return Err(Error::Refused(
+                "deploying needs an operator certified by this site, in setup mode too (no trust policy): pass --operator NAME".into(),
+            ));
+        }
+        crate::trust::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
     }
-    crate::trust::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
     // Everything serving needs must be present and valid now, not at the first request.
     train::load_model(home, &run)?;
     let fs = features::load(home, &run.feature_set)?;
@@ -583,7 +600,8 @@ pub fn rollback(
 
 /// Empties a canary or shadow slot by the node's own decision (the monitor's canary rules):
 /// a retirement record signed by the site, with no operator, audited as `model.rollback` with
-/// `automatic: true`. The node never changes production on its own.
+/// `automatic: true`. The node changes production on its own only by [`promote_by_node`], when the
+/// monitoring policy asks for it.
 pub fn retire_by_node(home: &mut Home, slot: &str, reason: &str) -> Result<(Digest, Deployment)> {
     if slot != CANARY && slot != SHADOW {
         return Err(Error::Refused(format!(
@@ -614,6 +632,54 @@ pub fn retire_by_node(home: &mut Home, slot: &str, reason: &str) -> Result<(Dige
         d,
     ))?;
     Ok((id, dep))
+}
+
+/// Promotes the canary by the node's own decision (the monitoring policy's `promote_after`):
+/// checked as a deploy to production under today's trust policy (gate and approvals; no
+/// operator), a production record and the canary's retirement signed by the site with
+/// `reason`, in one transaction, audited as `model.promote` with `automatic: true`. Refused
+/// (nothing written) when the canary's model lacks what production needs.
+pub fn promote_by_node(home: &mut Home, reason: &str) -> Result<(Digest, Deployment)> {
+    let (_, canary) = current(home, CANARY)?.ok_or_else(|| {
+        Error::NotFound("no model is deployed to the canary slot; nothing to promote".into())
+    })?;
+    let model = canary.model;
+    let cleared = clear_as(home, &model, PRODUCTION, Who::Node)?;
+    let prod = record_of(
+        home,
+        &model,
+        PRODUCTION,
+        Change {
+            action: Action::Promote,
+            percent: None,
+            reason: Some(reason.into()),
+        },
+        Some(&cleared),
+        None,
+    )?;
+    let retire = record_of(
+        home,
+        &model,
+        CANARY,
+        Change {
+            action: Action::Retire,
+            percent: None,
+            reason: Some("promoted to production".into()),
+        },
+        None,
+        None,
+    )?;
+    let tx = home.begin()?;
+    let id = store(&tx, &prod, None)?;
+    let rid = store(&tx, &retire, None)?;
+    let mut d = details(&prod, Some(&cleared), None);
+    d["automatic"] = json!(true);
+    tx.commit(AuditEntry::new(
+        "model.promote",
+        &[id.hex(), rid.hex(), model.hex()],
+        d,
+    ))?;
+    Ok((id, prod))
 }
 
 /// Where a request goes.

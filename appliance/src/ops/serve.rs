@@ -387,6 +387,9 @@ fn flush(root: &Path, taken: &Taken, policy: &crate::ops::monitor::MonitorPolicy
             if let Some((m, why)) = &c.rolled_back {
                 eprintln!("airlock serve: canary {} rolled back: {why}", m.short());
             }
+            if let Some((m, why)) = &c.promoted {
+                eprintln!("airlock serve: canary {} promoted: {why}", m.short());
+            }
         }
         Err(e) => eprintln!(
             "airlock serve: {} monitoring window(s) could not be stored: {}",
