@@ -46,6 +46,59 @@ impl ServeMonitorArgs {
     }
 }
 
+/// How `predict` monitors the batch it scores.
+#[derive(Args, Debug)]
+pub struct PredictMonitorArgs {
+    /// Record no monitoring window (and no prediction log rows) for this batch.
+    #[arg(long)]
+    no_monitor: bool,
+    /// The monitoring policy (TOML); default: docs/monitoring.md.
+    #[arg(long, value_name = "FILE")]
+    monitor_policy: Option<PathBuf>,
+}
+
+impl PredictMonitorArgs {
+    /// The policy `predict` monitors with, or `None` when off.
+    pub fn policy(self) -> Result<Option<MonitorPolicy>> {
+        if self.no_monitor {
+            return Ok(None);
+        }
+        read_policy(self.monitor_policy.as_deref()).map(Some)
+    }
+}
+
+/// Says on stderr what a check after a batch did (alerts, the canary's rollback or
+/// promotion), or that the batch's window could not be stored: the predictions stand.
+pub fn say_checked(out: &Out, who: &str, checked: &Result<monitor::Checked>) {
+    use airlock::text::escape;
+    match checked {
+        Ok(c) => {
+            for a in &c.raised {
+                out.warn(format_args!(
+                    "{who}: alert: {} {} of model {} ({}): {} {:.4} >= {}",
+                    escape(&a.kind),
+                    escape(a.feature.as_deref().unwrap_or("")),
+                    a.model.short(),
+                    escape(&a.slot),
+                    escape(&a.metric),
+                    a.value,
+                    a.threshold
+                ));
+            }
+            if let Some((m, why)) = &c.rolled_back {
+                out.warn(format_args!("{who}: canary {} rolled back: {}", m.short(), escape(why)));
+            }
+            if let Some((m, why)) = &c.promoted {
+                out.warn(format_args!("{who}: canary {} promoted: {}", m.short(), escape(why)));
+            }
+        }
+        Err(e) => out.warn(format_args!(
+            "{who}: the predictions stand, but the batch's monitoring window could not be stored: {}",
+            airlock::text::error_text(e)
+        )),
+    }
+}
+
 fn read_policy(path: Option<&Path>) -> Result<MonitorPolicy> {
     match path {
         None => Ok(MonitorPolicy::default()),

@@ -357,6 +357,12 @@ impl Collector {
 
     /// Counts one request seen at `now`.
     pub fn record(&mut self, now: Timestamp, seen: &Seen<'_>) {
+        self.count(now, seen, true);
+    }
+
+    /// [`Collector::record`]; `timed`: count its latency (not for a batch row, whose time
+    /// comes with its answer).
+    fn count(&mut self, now: Timestamp, seen: &Seen<'_>, timed: bool) {
         self.tick(now);
         let window = self.window;
         let reference = &self.reference;
@@ -374,7 +380,9 @@ impl Collector {
             *o.refused.entry(why.to_owned()).or_default() += 1;
             return;
         }
-        o.latency.add(seen.micros);
+        if timed {
+            o.latency.add(seen.micros);
+        }
         if let Some(s) = seen.answer.and_then(score) {
             o.scores.add(s);
         }
@@ -388,6 +396,50 @@ impl Collector {
         }
     }
 
+    /// Counts one request of a batch (`predict`) at `now`: its typed row now, its answer
+    /// later with [`Collector::answered`].
+    pub fn input(&mut self, now: Timestamp, row: &[Value]) {
+        let seen = Seen {
+            row: Some(row),
+            answer: None,
+            refused: None,
+            micros: 0,
+        };
+        self.count(now, &seen, false);
+    }
+
+    /// The answer to a request counted by [`Collector::input`] at the same `now`: its score,
+    /// its time, and its prediction log row (with `key`).
+    pub fn answered(&mut self, now: Timestamp, answer: &Answer, micros: u64, key: Option<&str>) {
+        self.tick(now);
+        if let Some(o) = &mut self.open {
+            o.latency.add(micros);
+            if let Some(s) = score(answer) {
+                o.scores.add(s);
+            }
+        }
+        self.log(now, key, answer);
+    }
+
+    fn log(&mut self, now: Timestamp, key: Option<&str>, a: &Answer) {
+        if !self.keyed || self.max_pending == 0 {
+            return;
+        }
+        let Some(k) = key else { return };
+        if self.pending.len() >= self.max_pending {
+            self.pending.pop_front();
+        }
+        self.pending
+            .push_back(crate::store::predictions::PredictionRow {
+                model: self.model,
+                slot: self.slot.clone(),
+                entity: k.to_owned(),
+                at: now.0,
+                score: score(a),
+                class: a.class.clone(),
+            });
+    }
+
     /// [`Collector::record`], with the request's entity key (for the prediction log) and its
     /// raw text (for the request log, when on).
     pub fn record_request(
@@ -398,24 +450,10 @@ impl Collector {
         request: &str,
     ) {
         self.record(now, seen);
-        if self.keyed
-            && seen.refused.is_none()
-            && let (Some(k), Some(a)) = (key, seen.answer)
+        if seen.refused.is_none()
+            && let Some(a) = seen.answer
         {
-            if self.pending.len() >= self.max_pending {
-                self.pending.pop_front();
-            }
-            if self.max_pending > 0 {
-                self.pending
-                    .push_back(crate::store::predictions::PredictionRow {
-                        model: self.model,
-                        slot: self.slot.clone(),
-                        entity: k.to_owned(),
-                        at: now.0,
-                        score: score(a),
-                        class: a.class.clone(),
-                    });
-            }
+            self.log(now, key, a);
         }
         if self.sample > 0.0
             && let Some(o) = &mut self.open
@@ -833,6 +871,17 @@ pub struct Checked {
 /// canary that does worse than production by more than `policy` allows (the node acts:
 /// signed by the site, audited as `model.rollback` with `automatic: true`).
 pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
+    check_as(home, policy, true)
+}
+
+/// [`check`]'s alerts only: the canary is neither rolled back nor promoted (what a batch
+/// `predict` runs: a batch scored once does not decide the canary's fate; the next check of
+/// `serve` or `airlock monitor check` judges its windows with the others).
+pub fn check_alerts(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
+    check_as(home, policy, false)
+}
+
+fn check_as(home: &mut Home, policy: &MonitorPolicy, act: bool) -> Result<Checked> {
     // The stored windows, loaded and merged once for the alerts and the canary's verdict.
     let all = windows(home, None)?;
     let reports = report_in(home, home.site(), all.clone(), None, policy)?;
@@ -914,6 +963,12 @@ pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
         }
     }
     store_alerts(home, &raised)?;
+    if !act {
+        return Ok(Checked {
+            raised,
+            ..Checked::default()
+        });
+    }
     let rolled_back = canary_verdict(home, policy, &all)?;
     let mut promoted = None;
     if let Some((_, why)) = &rolled_back {
