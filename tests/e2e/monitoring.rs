@@ -105,23 +105,27 @@ fn stop(mut child: std::process::Child) {
 
 /// A logistic regression at lab on `features`, gated (`require`) and approved by dana.
 fn ready(w: &World, features: &str, dataset: &str, require: &str) -> String {
-    let id = json(&ok(
-        &w.lab(),
-        &[
-            "--json",
-            "train",
-            "--dataset",
-            dataset,
-            "--features",
-            features,
-            "--model",
-            "logreg",
-            "--epochs",
-            "3",
-            "--seed",
-            "5",
-        ],
-    ))["id"]
+    ready_with(w, features, dataset, require, &[])
+}
+
+/// [`ready`], with `extra` arguments to `train`.
+fn ready_with(w: &World, features: &str, dataset: &str, require: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "--json",
+        "train",
+        "--dataset",
+        dataset,
+        "--features",
+        features,
+        "--model",
+        "logreg",
+        "--epochs",
+        "3",
+        "--seed",
+        "5",
+    ];
+    args.extend_from_slice(extra);
+    let id = json(&ok(&w.lab(), &args))["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -395,26 +399,44 @@ fn keyed_model(w: &World) -> String {
         &w.lab(),
         &["features", "apply", spec_file.to_str().unwrap()],
     );
-    let id = ready(w, "app-features", "applicants", "roc_auc>=0.5");
+    let id = ready_with(
+        w,
+        "app-features",
+        "applicants",
+        "roc_auc>=0.5",
+        &["--slice-by", "housing"],
+    );
     ok(&w.lab(), &refs(&as_dana(w, &["deploy", &id])));
     id
 }
 
 /// Ingests labels at lab as dataset `outcomes` (a new version each call): one per
-/// `(applicant, event time, label)`.
+/// `(applicant, event time, label)`, with the applicant's housing (the model's slice column)
+/// from the demo's data.
 fn ingest_labels(w: &World, labels: &[(String, &str, i64)]) {
+    let housing: std::collections::BTreeMap<String, String> = training_requests(w)
+        .iter()
+        .map(|r| {
+            (
+                r["applicant_id"].as_str().unwrap().to_owned(),
+                r["housing"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
     let contract = w.media("outcomes.contract.toml");
     std::fs::write(
         &contract,
         "name = \"outcomes\"\nversion = 1\nentity = \"applicant_id\"\nevent_time = \"at\"\n\
          [[columns]]\nname = \"applicant_id\"\ntype = \"string\"\n\
          [[columns]]\nname = \"at\"\ntype = \"timestamp\"\n\
-         [[columns]]\nname = \"default\"\ntype = \"integer\"\n",
+         [[columns]]\nname = \"default\"\ntype = \"integer\"\n\
+         [[columns]]\nname = \"housing\"\ntype = \"category\"\n\
+         categories = [\"own\", \"rent\", \"mortgage\"]\n",
     )
     .unwrap();
-    let mut csv = String::from("applicant_id,at,default\n");
+    let mut csv = String::from("applicant_id,at,default,housing\n");
     for (id, at, label) in labels {
-        csv.push_str(&format!("{id},{at},{label}\n"));
+        csv.push_str(&format!("{id},{at},{label},{}\n", housing[id]));
     }
     let file = w.media("outcomes.csv");
     std::fs::write(&file, csv).unwrap();
@@ -482,6 +504,19 @@ fn labels_ingested_later_give_accuracy_over_time_and_a_model_they_say_is_wrong_s
     let windows = acc["windows"].as_array().unwrap();
     assert!(!windows.is_empty());
     assert!(windows.iter().all(|w| w["fell"] == false), "{acc}");
+    // By slice: the model was trained sliced by housing, and the labels carry it.
+    assert_eq!(acc["slice_column"], "housing", "{acc}");
+    let slices = acc["slices"].as_object().unwrap();
+    assert_eq!(
+        slices.keys().cloned().collect::<Vec<_>>(),
+        ["mortgage", "own", "rent"],
+        "{acc}"
+    );
+    let by_slice: u64 = slices
+        .values()
+        .map(|f| f["labelled"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_slice, 600, "{acc}");
     ok(&w.lab(), &["monitor", "check", "--labels", "outcomes@1"]);
     let alerts = json(&ok(&w.lab(), &["--json", "monitor", "alerts"]));
     assert!(

@@ -195,7 +195,7 @@ fn accuracy_lines(out: &Out, a: &airlock::ops::accuracy::AccuracyReport) {
             show(w.figures.accuracy),
             show(w.figures.roc_auc),
             show(w.figures.ece),
-            bar(drop, 0.1),
+            bar(drop, a.max_drop),
             if w.fell { "FELL" } else { "ok" }
         ));
     }

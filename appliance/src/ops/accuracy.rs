@@ -53,6 +53,8 @@ pub struct AccuracyReport {
     pub unmatched: usize,
     /// The accuracy the windows are compared with: the model's holdout accuracy.
     pub baseline: Option<f64>,
+    /// A window has fallen when its accuracy is more than this below the baseline.
+    pub max_drop: f64,
     /// All labelled predictions.
     pub overall: Figures,
     /// Per window, oldest first (windows with no labelled prediction left out).
@@ -203,6 +205,7 @@ pub fn report(
             predictions: mine.len(),
             unmatched,
             baseline,
+            max_drop: policy.accuracy.max_drop,
             overall: accuracy::figures(&all, positive),
             windows,
             slice_column: slice_col.clone().filter(|_| !slices.is_empty()),

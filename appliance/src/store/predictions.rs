@@ -243,3 +243,49 @@ pub fn drop_batch(tx: &AuditedTx<'_>, id: &Digest) -> Result<bool> {
     )?;
     Ok(others > 0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::home::Home;
+    use crate::store::AuditEntry;
+
+    fn row(entity: &str, at: i64) -> PredictionRow {
+        PredictionRow {
+            model: Digest::of(b"model"),
+            slot: "production".into(),
+            entity: entity.into(),
+            at,
+            score: Some(0.25),
+            class: Some("0".into()),
+        }
+    }
+
+    #[test]
+    fn the_prediction_log_is_pruned_by_age_then_to_its_newest_rows() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut home =
+            Home::init(&dir.path().join("h"), "lab".parse().expect("site")).expect("init");
+        // A store without the table reads as an empty log.
+        assert_eq!(count(&home.conn).expect("count"), 0);
+        assert!(
+            of_model(&home.conn, &Digest::of(b"model"))
+                .expect("rows")
+                .is_empty()
+        );
+        let tx = home.begin().expect("begin");
+        let rows: Vec<PredictionRow> = (0..10).map(|i| row(&format!("e{i}"), 100 + i)).collect();
+        assert_eq!(insert(&tx, &rows).expect("insert"), 10);
+        // Older than 103: 3 rows go; then all but the newest 4.
+        assert_eq!(prune(&tx, 103, 4).expect("prune"), 3 + 3);
+        tx.commit(AuditEntry::new("test.log", &[], serde_json::json!({})))
+            .expect("commit");
+        let kept = of_model(&home.conn, &Digest::of(b"model")).expect("rows");
+        assert_eq!(
+            kept.iter().map(|r| r.at).collect::<Vec<_>>(),
+            [106, 107, 108, 109]
+        );
+        assert_eq!(kept[0], row("e6", 106));
+        assert_eq!(count(&home.conn).expect("count"), 4);
+    }
+}
