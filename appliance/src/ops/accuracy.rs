@@ -67,17 +67,6 @@ pub struct AccuracyReport {
     pub slices: BTreeMap<String, Figures>,
 }
 
-/// A cell as a JSON request carries it, as [`crate::ops::rollout::Router::entity_key`]
-/// renders a request's entity (numbers as numbers, text as a JSON string).
-fn as_request_text(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => serde_json::json!(f).to_string(),
-        Value::Text(s) => serde_json::Value::String(s.clone()).to_string(),
-    }
-}
-
 /// The labels of dataset `r` for a model whose label column is `label` (and slice column
 /// `slice`): its contract must name an `entity` and an `event_time` column (a timestamp or a
 /// date) and hold a column named as the label. Rows with a missing entity, time or label are
@@ -123,7 +112,7 @@ pub fn labels(
             row.get(l).filter(|v| !matches!(v, Value::Null)),
         ) {
             out.push(Label {
-                entity: as_request_text(entity),
+                entity: crate::ops::rollout::request_text(entity),
                 at: *at,
                 value: value.canonical(),
                 slice: s.and_then(|i| row.get(i)).map(Value::canonical),

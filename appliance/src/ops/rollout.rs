@@ -714,6 +714,21 @@ pub struct Router {
     pub slot: String,
 }
 
+/// A typed cell as the text of a JSON request's value of it (numbers as numbers, text as a
+/// JSON string, missing as `null`): how [`Router::entity_key`] sees an entity, so a CSV row,
+/// a label and a JSON request of the same entity have the same key. (A CSV row's integer key
+/// used to become a JSON string, so it was routed, and would have been joined, unlike the
+/// same entity's JSON request.)
+pub fn request_text(v: &crate::contract::Value) -> String {
+    use crate::contract::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => json!(f).to_string(),
+        Value::Text(t) => serde_json::Value::String(t.clone()).to_string(),
+    }
+}
+
 /// Buckets of a share: a request is in a share of P percent when its bucket is under P * 100.
 const BUCKETS: u64 = 10_000;
 
@@ -795,7 +810,7 @@ impl Router {
                     .map_or_else(String::new, |c| {
                         // The same text as a JSON request's value of the column.
                         match contract.parse_cell(contract.index_of(k).unwrap_or(0), c) {
-                            Ok(v) => serde_json::Value::from(v.canonical()).to_string(),
+                            Ok(v) => request_text(&v),
                             Err(_) => c.to_string(),
                         }
                     })
@@ -869,6 +884,22 @@ mod tests {
             })
             .count();
         assert!((100..=320).contains(&both), "{both}: about 1% in both");
+    }
+
+    #[test]
+    fn a_typed_cell_keys_like_the_json_request_value() {
+        use crate::contract::Value;
+        let json_text = |v: serde_json::Value| v.to_string();
+        assert_eq!(request_text(&Value::Int(5)), json_text(json!(5)));
+        assert_eq!(request_text(&Value::Float(2.5)), json_text(json!(2.5)));
+        assert_eq!(
+            request_text(&Value::Text("C\"1".into())),
+            json_text(json!("C\"1"))
+        );
+        assert_eq!(
+            request_text(&Value::Null),
+            json_text(serde_json::Value::Null)
+        );
     }
 
     #[test]

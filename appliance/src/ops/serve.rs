@@ -356,7 +356,7 @@ type SharedMonitors = Arc<Mutex<Monitors>>;
 /// it did goes to stderr. Runs off the server's thread (it waits for the home's lock).
 fn flush(root: &Path, taken: &Taken, policy: &crate::ops::monitor::MonitorPolicy) {
     let windows = &taken.windows;
-    let done = (|| -> Result<crate::ops::monitor::Checked> {
+    let done = (|| -> Result<Result<crate::ops::monitor::Checked>> {
         let mut home = Home::open(root)?;
         crate::ops::monitor::store_all(
             &mut home,
@@ -365,8 +365,20 @@ fn flush(root: &Path, taken: &Taken, policy: &crate::ops::monitor::MonitorPolicy
             &taken.sampled,
             policy,
         )?;
-        crate::ops::monitor::check(&mut home, policy)
+        Ok(crate::ops::monitor::check(&mut home, policy))
     })();
+    let done = match done {
+        Ok(Err(e)) => {
+            eprintln!(
+                "airlock serve: {} monitoring window(s) stored; the check after them failed: {}",
+                windows.len(),
+                crate::text::error_text(&e)
+            );
+            return;
+        }
+        Ok(Ok(c)) => Ok(c),
+        Err(e) => Err(e),
+    };
     match done {
         Ok(c) => {
             for a in &c.raised {
