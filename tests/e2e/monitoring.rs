@@ -1073,3 +1073,85 @@ fn a_monitoring_export_carries_only_the_windows_in_its_range() {
         .count();
     assert!(all > carried, "{inspect}");
 }
+
+#[test]
+fn a_csv_batch_keys_an_integer_entity_as_a_json_request_and_a_label_do() {
+    let w = World::new();
+    let contract = std::fs::read_to_string(w.media("credit.contract.toml"))
+        .unwrap()
+        .replace("name = \"credit\"", "name = \"byage\"\nentity = \"age\"");
+    let file = w.media("byage.contract.toml");
+    std::fs::write(&file, contract).unwrap();
+    ok(
+        &w.lab(),
+        &[
+            "data",
+            "ingest",
+            &w.m("credit.csv"),
+            "--dataset",
+            "byage",
+            "--contract",
+            file.to_str().unwrap(),
+        ],
+    );
+    let spec = std::fs::read_to_string(w.media("credit.features.toml"))
+        .unwrap()
+        .replace("name = \"credit-features\"", "name = \"age-features\"")
+        .replace("dataset = \"credit\"", "dataset = \"byage\"");
+    let spec_file = w.media("age.features.toml");
+    std::fs::write(&spec_file, spec).unwrap();
+    ok(
+        &w.lab(),
+        &["features", "apply", spec_file.to_str().unwrap()],
+    );
+    let id = ready(&w, "age-features", "byage", "roc_auc>=0.5");
+    ok(&w.lab(), &refs(&as_dana(&w, &["deploy", &id])));
+    // 200 rows scored from CSV, keyed by their integer age.
+    let csv = std::fs::read_to_string(w.media("credit.csv")).unwrap();
+    let batch = w.media("ages.csv");
+    std::fs::write(
+        &batch,
+        csv.lines().take(201).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    ok(&w.lab(), &["predict", "--input", batch.to_str().unwrap()]);
+    let ages: std::collections::BTreeSet<i64> = training_requests(&w)[..200]
+        .iter()
+        .map(|r| r["age"].as_i64().unwrap())
+        .collect();
+    let labels = w.media("ages.labels.csv");
+    let mut text = String::from("age,at,default\n");
+    for a in &ages {
+        text.push_str(&format!("{a},2099-01-01T00:00:00Z,0\n"));
+    }
+    std::fs::write(&labels, text).unwrap();
+    let lc = w.media("agelabels.toml");
+    std::fs::write(
+        &lc,
+        "name = \"agelabels\"\nversion = 1\nentity = \"age\"\nevent_time = \"at\"\n\
+         [[columns]]\nname = \"age\"\ntype = \"integer\"\n\
+         [[columns]]\nname = \"at\"\ntype = \"timestamp\"\n\
+         [[columns]]\nname = \"default\"\ntype = \"integer\"\n",
+    )
+    .unwrap();
+    ok(
+        &w.lab(),
+        &[
+            "data",
+            "ingest",
+            labels.to_str().unwrap(),
+            "--dataset",
+            "agelabels",
+            "--contract",
+            lc.to_str().unwrap(),
+        ],
+    );
+    let report = json(&ok(
+        &w.lab(),
+        &["--json", "monitor", "report", "--labels", "agelabels"],
+    ));
+    let acc = &report[0]["accuracy"][0];
+    assert_eq!(acc["predictions"], 200, "{acc}");
+    assert_eq!(acc["unmatched"], 0, "an integer key joins: {acc}");
+    assert_eq!(acc["overall"]["labelled"], ages.len(), "{acc}");
+}
