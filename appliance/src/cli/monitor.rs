@@ -172,7 +172,7 @@ fn show(x: Option<f64>) -> String {
 }
 
 /// The accuracy section of a model's report: per window, overall and per slice.
-fn accuracy_lines(out: &Out, a: &airlock::ops::accuracy::AccuracyReport) {
+fn accuracy_lines(out: &Out, a: &airlock::ops::monitor::accuracy::AccuracyReport) {
     use airlock::text::escape;
     out.line(format_args!(
         "  accuracy ({}) from labels {}: {} labelled of {} predictions, {} label(s) matched no prediction; holdout accuracy {}",
@@ -251,7 +251,8 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
                 // The prediction log is this site's own.
                 if site == *home.site() {
                     for r in &mut reports {
-                        r.accuracy = airlock::ops::accuracy::report(&home, &r.model, &l, &policy)?;
+                        r.accuracy =
+                            airlock::ops::monitor::accuracy::report(&home, &r.model, &l, &policy)?;
                     }
                 }
             }

@@ -21,7 +21,6 @@
 //! - [`provenance`], [`lineage`]: how each artifact was made, and the walk
 //!   from a prediction back to raw rows and approvers.
 
-pub mod accuracy;
 pub mod card;
 pub mod contract;
 pub mod description;

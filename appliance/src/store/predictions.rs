@@ -4,7 +4,7 @@
 //! **The prediction log** holds, per answered request of a model whose contract names an
 //! entity (or key) column: the model, the slot, the request's entity key, the time, the score
 //! and the predicted class. It holds entity keys and scores, never feature values, so that
-//! labels arriving later can be joined to what was predicted (`airlock::ops::accuracy`). It is
+//! labels arriving later can be joined to what was predicted (`airlock::ops::monitor::accuracy`). It is
 //! keyed data about requests: it stays in this store, bounded by the monitoring policy's
 //! retention (rows and age, pruned on every write), and no bundle carries it.
 //!
