@@ -43,9 +43,9 @@ pub enum Item {
     /// An audit log export already held in the vault (`airlock audit
     /// export`).
     AuditLog(Digest),
-    /// The monitoring windows and alerts this site holds of a model (id or unique prefix):
-    /// summaries only, never requests.
-    Monitor(String),
+    /// The monitoring windows and alerts this site holds of a model (id or unique prefix),
+    /// all or those in a range (`monitor:MODEL@RANGE`): summaries only, never requests.
+    Monitor(String, Option<crate::ops::monitor::WindowRange>),
 }
 
 impl std::str::FromStr for Item {
@@ -58,12 +58,15 @@ impl std::str::FromStr for Item {
         } else if let Some(rest) = s.strip_prefix("policy:") {
             Ok(Item::Policy(rest.into()))
         } else if let Some(rest) = s.strip_prefix("monitor:") {
-            Ok(Item::Monitor(rest.into()))
+            Ok(match rest.split_once('@') {
+                Some((model, range)) => Item::Monitor(model.into(), Some(range.parse()?)),
+                None => Item::Monitor(rest.into(), None),
+            })
         } else if s.len() >= 8 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Item::Model(s.into()))
         } else {
             Err(Error::Rejected(format!(
-                "export item {s:?}: write model:ID (or a bare model id), dataset:NAME[@VERSION], policy:FILE or monitor:MODEL"
+                "export item {s:?}: write model:ID (or a bare model id), dataset:NAME[@VERSION], policy:FILE or monitor:MODEL[@FROM..TO|@last:N]"
             )))
         }
     }
@@ -161,13 +164,18 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 add(&mut list, Kind::Snapshot, doc.snapshot);
             }
             Item::AuditLog(id) => add(&mut list, Kind::AuditLog, *id),
-            Item::Monitor(prefix) => {
+            Item::Monitor(prefix, range) => {
                 let id = registry::resolve_model(home.store(), prefix)?;
-                let (windows, alerts) = crate::ops::monitor::ids_for(home, &id)?;
+                let (windows, alerts) = crate::ops::monitor::ids_in(home, &id, range.as_ref())?;
                 if windows.is_empty() {
                     return Err(Error::NotFound(format!(
-                        "this site holds no monitoring window of model {} (windows are made by `airlock serve`)",
-                        id.short()
+                        "this site holds no monitoring window of model {}{} (windows are made by `airlock serve` and `airlock predict`)",
+                        id.short(),
+                        if range.is_some() {
+                            " in that range"
+                        } else {
+                            ""
+                        }
                     )));
                 }
                 for w in windows {

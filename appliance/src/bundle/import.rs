@@ -928,6 +928,11 @@ fn parse_document(
             claim(&d.site)?;
             Document::Monitoring
         }
+        Kind::RequestLog => {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src}: it carries raw requests (a request log batch), which never cross the air gap"
+            )));
+        }
         Kind::Alert => {
             let d: airlock_core::monitor::Alert = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;

@@ -130,6 +130,21 @@ struct Cleared {
 /// requests) under today's trust policy, by an operator who may deploy; everything serving
 /// needs present and valid.
 fn clear(home: &Home, model: &Digest, slot: &str, operator: Option<&Operator>) -> Result<Cleared> {
+    clear_as(home, model, slot, Who::Operator(operator))
+}
+
+/// Who puts a model in a slot.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    /// An operator (required, and authorized for the deploy role).
+    Operator(Option<&'a Operator>),
+    /// The node itself, by its monitoring policy (the canary's automatic promotion): every
+    /// other rule of the slot still applies.
+    Node,
+}
+
+/// [`clear`] for `who`.
+fn clear_as(home: &Home, model: &Digest, slot: &str, who: Who<'_>) -> Result<Cleared> {
     registry::validate_name(slot)?;
     let run = train::load_run(home, model)?;
     let in_force = policy::current(home.store(), home.vault())?;
@@ -188,12 +203,14 @@ fn clear(home: &Home, model: &Digest, slot: &str, operator: Option<&Operator>) -
         }
         (counted_ids, needed)
     };
-    if in_force.is_none() && operator.is_none() {
-        return Err(Error::Refused(
-            "deploying needs an operator certified by this site, in setup mode too (no trust policy): pass --operator NAME".into(),
-        ));
+    if let Who::Operator(operator) = who {
+        if in_force.is_none() && operator.is_none() {
+            return Err(Error::Refused(
+                "deploying needs an operator certified by this site, in setup mode too (no trust policy): pass --operator NAME".into(),
+            ));
+        }
+        crate::trust::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
     }
-    crate::trust::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
     // Everything serving needs must be present and valid now, not at the first request.
     train::load_model(home, &run)?;
     let fs = features::load(home, &run.feature_set)?;
@@ -605,7 +622,8 @@ pub fn rollback(
 
 /// Empties a canary or shadow slot by the node's own decision (the monitor's canary rules):
 /// a retirement record signed by the site, with no operator, audited as `model.rollback` with
-/// `automatic: true`. The node never changes production on its own.
+/// `automatic: true`. The node changes production on its own only by [`promote_by_node`], when the
+/// monitoring policy asks for it.
 pub fn retire_by_node(home: &mut Home, slot: &str, reason: &str) -> Result<(Digest, Deployment)> {
     if slot != CANARY && slot != SHADOW {
         return Err(Error::Refused(format!(
@@ -638,6 +656,54 @@ pub fn retire_by_node(home: &mut Home, slot: &str, reason: &str) -> Result<(Dige
     Ok((id, dep))
 }
 
+/// Promotes the canary by the node's own decision (the monitoring policy's `promote_after`):
+/// checked as a deploy to production under today's trust policy (gate and approvals; no
+/// operator), a production record and the canary's retirement signed by the site with
+/// `reason`, in one transaction, audited as `model.promote` with `automatic: true`. Refused
+/// (nothing written) when the canary's model lacks what production needs.
+pub fn promote_by_node(home: &mut Home, reason: &str) -> Result<(Digest, Deployment)> {
+    let (_, canary) = current(home, CANARY)?.ok_or_else(|| {
+        Error::NotFound("no model is deployed to the canary slot; nothing to promote".into())
+    })?;
+    let model = canary.model;
+    let cleared = clear_as(home, &model, PRODUCTION, Who::Node)?;
+    let prod = record_of(
+        home,
+        &model,
+        PRODUCTION,
+        Change {
+            action: Action::Promote,
+            percent: None,
+            reason: Some(reason.into()),
+        },
+        Some(&cleared),
+        None,
+    )?;
+    let retire = record_of(
+        home,
+        &model,
+        CANARY,
+        Change {
+            action: Action::Retire,
+            percent: None,
+            reason: Some("promoted to production".into()),
+        },
+        None,
+        None,
+    )?;
+    let tx = home.begin()?;
+    let id = store(&tx, &prod, None)?;
+    let rid = store(&tx, &retire, None)?;
+    let mut d = details(&prod, Some(&cleared), None);
+    d["automatic"] = json!(true);
+    tx.commit(AuditEntry::new(
+        "model.promote",
+        &[id.hex(), rid.hex(), model.hex()],
+        d,
+    ))?;
+    Ok((id, prod))
+}
+
 /// Where a request goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -668,6 +734,21 @@ pub struct Router {
     key: Vec<String>,
     /// The slot it routes (`production`, or another slot served alone).
     pub slot: String,
+}
+
+/// A typed cell as the text of a JSON request's value of it (numbers as numbers, text as a
+/// JSON string, missing as `null`): how [`Router::entity_key`] sees an entity, so a CSV row,
+/// a label and a JSON request of the same entity have the same key. (A CSV row's integer key
+/// used to become a JSON string, so it was routed, and would have been joined, unlike the
+/// same entity's JSON request.)
+pub fn request_text(v: &crate::contract::Value) -> String {
+    use crate::contract::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => json!(f).to_string(),
+        Value::Text(t) => serde_json::Value::String(t.clone()).to_string(),
+    }
 }
 
 /// Buckets of a share: a request is in a share of P percent when its bucket is under P * 100.
@@ -751,13 +832,19 @@ impl Router {
                     .map_or_else(String::new, |c| {
                         // The same text as a JSON request's value of the column.
                         match contract.parse_cell(contract.index_of(k).unwrap_or(0), c) {
-                            Ok(v) => serde_json::Value::from(v.canonical()).to_string(),
+                            Ok(v) => request_text(&v),
                             Err(_) => c.to_string(),
                         }
                     })
             })
             .collect::<Vec<_>>()
             .join("\u{1f}")
+    }
+
+    /// Whether requests have an entity key of their own (the contract names an entity or key
+    /// column); without one, [`Router::entity_key`] is the whole request.
+    pub fn keyed(&self) -> bool {
+        !self.key.is_empty()
     }
 
     /// Where the request with entity key `key` goes.
@@ -819,6 +906,22 @@ mod tests {
             })
             .count();
         assert!((100..=320).contains(&both), "{both}: about 1% in both");
+    }
+
+    #[test]
+    fn a_typed_cell_keys_like_the_json_request_value() {
+        use crate::contract::Value;
+        let json_text = |v: serde_json::Value| v.to_string();
+        assert_eq!(request_text(&Value::Int(5)), json_text(json!(5)));
+        assert_eq!(request_text(&Value::Float(2.5)), json_text(json!(2.5)));
+        assert_eq!(
+            request_text(&Value::Text("C\"1".into())),
+            json_text(json!("C\"1"))
+        );
+        assert_eq!(
+            request_text(&Value::Null),
+            json_text(serde_json::Value::Null)
+        );
     }
 
     #[test]

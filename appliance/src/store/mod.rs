@@ -104,6 +104,7 @@ pub mod error;
 pub mod models;
 pub mod objects;
 pub mod online;
+pub mod predictions;
 pub mod trust;
 
 use std::ops::Deref;

@@ -106,6 +106,17 @@ impl Vault {
         self.dir.join("tmp")
     }
 
+    /// Removes object `id`'s file (the request log's pruning, after the transaction that
+    /// dropped its rows committed). Absent already is not an error.
+    pub fn remove(&self, id: &Digest) -> Result<()> {
+        let path = self.path_of(id);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
+    }
+
     /// True when object `id` is present.
     pub fn contains(&self, id: &Digest) -> bool {
         self.path_of(id).is_file()
