@@ -234,6 +234,23 @@ fn falls_short(c: Labelled, p: Labelled, rules: &CanaryRules) -> Option<f64> {
     (p_value < rules.accuracy_alpha).then_some(p_value)
 }
 
+/// Whether a time lies in one of the spans `[start, end)`: the spans merged into disjoint ones
+/// by start (windows of different lengths may overlap), each time placed by a binary search.
+fn within_any(mut spans: Vec<(i64, i64)>) -> impl Fn(i64) -> bool {
+    spans.sort_unstable();
+    let mut merged: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        match merged.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    move |at| {
+        let n = merged.partition_point(|(start, _)| *start <= at);
+        n > 0 && at < merged[n - 1].1
+    }
+}
+
 /// How the labels judge `model`'s predictions in `slot` made within `windows`: the model's
 /// predictions in that slot are joined point in time to the labels (the join of
 /// `airlock_core::accuracy`, as the accuracy report joins them), and those made in one of the
@@ -256,10 +273,11 @@ fn labelled_in(
         })
         .collect();
     let (joined, _) = accuracy::join(&logged, labels);
+    let within = within_any(windows.iter().map(|w| (w.start.0, w.end.0)).collect());
     let mut out = Labelled::default();
     for j in joined {
         let Some(class) = j.class else { continue };
-        if windows.iter().any(|w| w.start.0 <= j.at && j.at < w.end.0) {
+        if within(j.at) {
             out.labelled += 1;
             out.right += u64::from(class == j.label);
         }
@@ -354,6 +372,20 @@ mod tests {
             ..CanaryRules::default()
         };
         assert_eq!(falls_short(l(0, 0), l(10, 10), &none), None);
+    }
+
+    #[test]
+    fn a_prediction_counts_when_its_time_lies_in_one_of_the_windows() {
+        // An hour-long window from a batch, two-second ones from serve inside and after it,
+        // and one apart.
+        let within = within_any(vec![(7200, 7202), (3600, 7200), (4000, 4002), (9000, 9002)]);
+        for at in [3600, 4001, 7199, 7200, 7201, 9000, 9001] {
+            assert!(within(at), "{at}");
+        }
+        for at in [0, 3599, 7202, 8999, 9002] {
+            assert!(!within(at), "{at}");
+        }
+        assert!(!within_any(Vec::new())(0));
     }
 
     #[test]
