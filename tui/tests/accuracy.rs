@@ -26,8 +26,10 @@ fn start() -> i64 {
 /// A copy of plant where the demo's deployed model answered 100 requests in two windows,
 /// stored with their prediction log rows as `airlock serve` stores them (each request's
 /// entity a made-up applicant key), and, when `labels`, a labels dataset `outcomes` ingested
-/// afterwards with `airlock data ingest`: every fourth answer wrong, the rest right.
-fn plant_with_predictions(labels: bool) -> tempfile::TempDir {
+/// afterwards with `airlock data ingest`: every fourth answer wrong, the rest right. With
+/// `hostile_slot`, the first round's predictions are logged under a slot name holding an
+/// escape sequence and a bell (a prediction log is stored text like any other).
+fn plant_with_predictions(labels: bool, hostile_slot: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     common::copy_world(&world().root, &dir.path().join("w"));
     let plant = dir.path().join("w/plant");
@@ -69,7 +71,11 @@ fn plant_with_predictions(labels: bool) -> tempfile::TempDir {
             truth.push_str(&format!("{entity},2099-01-01T00:00:00Z,{label}\n"));
             predictions.push(PredictionRow {
                 model: c.model(),
-                slot: "production".into(),
+                slot: if hostile_slot && round == 0 {
+                    HOSTILE.into()
+                } else {
+                    "production".into()
+                },
                 // The key as the router makes it from the request's entity value.
                 entity: airlock::ops::rollout::request_text(&airlock::contract::Value::Text(
                     entity,
@@ -120,6 +126,9 @@ fn plant_with_predictions(labels: bool) -> tempfile::TempDir {
     dir
 }
 
+/// A slot name that would clear the screen and ring the bell if drawn raw.
+const HOSTILE: &str = "canary\u{1b}[2J\u{7}";
+
 /// Keys: the Monitor screen, the labels list filtered to `outcomes`, the first chosen.
 fn pick_outcomes() -> Vec<Event> {
     let mut keys = vec![
@@ -141,7 +150,7 @@ fn screen(console: &airlock_tui::Console, keys: Vec<Event>, theme: &Theme) -> (A
 
 #[test]
 fn monitor_accuracy_without_labels_says_how_to_get_them() {
-    let dir = plant_with_predictions(false);
+    let dir = plant_with_predictions(false, false);
     let plant = dir.path().join("w/plant");
     let keys = vec![key(KeyCode::Char('7')), key(KeyCode::Char('a'))];
     let (_, s) = screen(&console(&plant, None), keys, &THEME);
@@ -156,11 +165,21 @@ fn monitor_accuracy_without_labels_says_how_to_get_them() {
     let (app, s) = screen(&console(&plant, None), keys, &THEME);
     assert!(app.monitor.picker.is_some(), "{s}");
     assert!(s.contains("Labels: pick a dataset"), "{s}");
+    // A dataset that is not labels (the demo's credit data: no entity, no event time): the
+    // library's reason, as the command gives it.
+    let mut keys = vec![key(KeyCode::Char('7')), key(KeyCode::Char('L'))];
+    keys.push(key(KeyCode::Char('/')));
+    keys.extend(text("credit"));
+    keys.extend([key(KeyCode::Enter), key(KeyCode::Enter)]);
+    let (app, s) = screen(&console(&plant, None), keys, &THEME);
+    assert!(app.monitor.accuracy.is_some(), "{s}");
+    assert!(s.contains("Not judged: labels lab/credit@1"), "{s}");
+    assert!(s.contains("its contract credit v1 names no entity"), "{s}");
 }
 
 #[test]
 fn monitor_accuracy_per_window_from_labels_picked_in_the_list() {
-    let dir = plant_with_predictions(true);
+    let dir = plant_with_predictions(true, false);
     let plant = dir.path().join("w/plant");
     // The list, filtered.
     let mut keys = pick_outcomes();
@@ -189,7 +208,7 @@ fn monitor_accuracy_per_window_from_labels_picked_in_the_list() {
 
 #[test]
 fn monitor_accuracy_from_the_labels_the_monitoring_policy_names() {
-    let dir = plant_with_predictions(true);
+    let dir = plant_with_predictions(true, false);
     let plant = dir.path().join("w/plant");
     let policy = dir.path().join("monitor.toml");
     std::fs::write(&policy, "[accuracy]\nlabels = \"outcomes\"\n").expect("write");
@@ -208,7 +227,7 @@ fn monitor_accuracy_from_the_labels_the_monitoring_policy_names() {
 /// outcomes@1 --json` on the same home, window by window, overall and per slot.
 #[test]
 fn monitor_accuracy_parity_with_the_command() {
-    let dir = plant_with_predictions(true);
+    let dir = plant_with_predictions(true, false);
     let plant = dir.path().join("w/plant");
     let (app, _) = screen(&console(&plant, None), pick_outcomes(), &THEME);
     let report: serde_json::Value = serde_json::from_str(&airlock(
@@ -257,4 +276,22 @@ fn same(f: &airlock_tui::accuracy::Figures, j: &serde_json::Value) {
     assert_eq!(f.accuracy, j["accuracy"].as_f64(), "{j}");
     assert_eq!(f.roc_auc, j["roc_auc"].as_f64(), "{j}");
     assert_eq!(f.ece, j["ece"].as_f64(), "{j}");
+}
+
+#[test]
+fn hostile_text_in_the_prediction_log_is_drawn_escaped() {
+    let dir = plant_with_predictions(true, true);
+    let plant = dir.path().join("w/plant");
+    let (app, s) = screen(&console(&plant, None), pick_outcomes(), &THEME);
+    let slots = app.monitor.view.accuracy.models[0]
+        .slots
+        .as_ref()
+        .expect("judged");
+    assert_eq!(slots.len(), 2, "the hostile slot and production");
+    assert!(s.contains("canary"), "{s}");
+    assert!(!s.contains('\u{1b}') && !s.contains('\u{7}'), "{s:?}");
+    assert!(
+        slots.iter().all(|a| !a.slot.as_str().contains('\u{1b}')),
+        "held escaped"
+    );
 }
