@@ -82,6 +82,7 @@ fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Appli
     let dataset_doc: ingest::DatasetDoc = registry::load(home.store(), home.vault(), &dataset)?;
     let contract = crate::ops::contract::load_contract(home, &dataset_doc.contract)?;
     let mut fitter = Fitter::new(&spec, &contract, source)?;
+    fitter.reserve(usize::try_from(dataset_doc.rows).unwrap_or(0));
     let (dataset_doc, _) = ingest::stream_rows_by_id(home, &dataset, &mut |_, row| {
         fitter.push(row);
         Ok(())

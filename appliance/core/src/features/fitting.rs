@@ -88,6 +88,25 @@ impl Fitter {
         })
     }
 
+    /// Reserves room for `rows` values in each column kept, so a fit whose
+    /// row count is known holds no slack (a growing buffer can be up to
+    /// twice its content). A count too large to reserve is ignored (the
+    /// columns then grow as the rows come).
+    pub fn reserve(&mut self, rows: usize) {
+        for f in &mut self.features {
+            let kept = match f {
+                Acc::Numeric(a) => a.values.as_mut(),
+                Acc::Bucketize(a) => a.values.as_mut(),
+                Acc::DateParts(a) => Some(&mut a.ts),
+                Acc::OneHot(_) | Acc::Ready(_) => None,
+            };
+            if let Some(v) = kept {
+                // A failed reservation leaves the buffer as it was.
+                let _ = v.try_reserve_exact(rows);
+            }
+        }
+    }
+
     /// Adds one row (typed, in the contract's column order); nothing of it
     /// is kept but what the accumulators need.
     pub fn push(&mut self, row: &[Value]) {

@@ -583,3 +583,26 @@ fn a_spec_mistake_is_refused_before_any_row() {
         assert!(err.to_string().contains(why), "{feature}: {err}");
     }
 }
+
+/// Reserving for the row count changes nothing fitted, and a count too
+/// large to reserve is ignored rather than aborting.
+#[test]
+fn reserving_for_the_rows_changes_nothing_and_a_huge_count_is_ignored() {
+    let spec = FeatureSpec::from_toml(EVERY_TRANSFORM, "every.toml").expect("spec");
+    let contract = crate::contract::Contract::from_toml(FIT_CONTRACT, "d.toml").expect("contract");
+    let rows = fit_rows(1000, 11);
+    let plain = fit(&spec, &contract, &rows, "every.toml").expect("fit");
+    for reserve in [rows.len(), usize::MAX / 4] {
+        let mut fitter = Fitter::new(&spec, &contract, "every.toml").expect("plan");
+        fitter.reserve(reserve);
+        for r in &rows {
+            fitter.push(r);
+        }
+        let fitted = fitter.finish().expect("fit");
+        assert_eq!(
+            fitted_bytes(&fitted),
+            fitted_bytes(&plain),
+            "reserve {reserve}"
+        );
+    }
+}
