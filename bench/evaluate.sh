@@ -86,7 +86,7 @@ PEER=${PEER:-1}
 PEER_PYTHON=${PEER_PYTHON:-/opt/airlock-fairlearn/bin/python}
 KEEP=${KEEP:-0}
 GOAL=10
-# What the gate's evaluation uses (appliance/src/evaluate.rs defaults) and the
+# What the gate's evaluation uses (appliance/src/ops/evaluate.rs defaults) and the
 # peer is given.
 SEED=42
 REPEATS=5

@@ -121,7 +121,7 @@ def feature_columns(fs):
 
 
 def band(values, cuts):
-    """Airlock's group of a cell (appliance/src/evaluate.rs group_of): the raw value, or its
+    """Airlock's group of a cell (appliance/core/src/slice.rs group_of): the raw value, or its
     band `<=a`, `a-b`, `>b` when cut points are given; a missing cell is `(missing)`."""
     if not cuts:
         return values.astype(object).where(values.notna(), "(missing)").astype(str)

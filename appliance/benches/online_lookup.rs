@@ -27,8 +27,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use airlock::online::OnlineReader;
-use airlock::registry::NameRef;
+use airlock::ops::online::OnlineReader;
+use airlock::vault::registry::NameRef;
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
 

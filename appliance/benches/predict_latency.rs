@@ -4,14 +4,14 @@
 //! It sets up the demo's two sites (`airlock demo --workdir`, the binary cargo built beside
 //! this bench) unless `AIRLOCK_BENCH_WORKDIR` names one already made, opens the plant home,
 //! builds the `Scorer` of the deployed model (the demo's credit MLP, 20 features, one hidden
-//! layer of 16) and releases the home. Each timed call is `airlock::serve::answer` on one of
+//! layer of 16) and releases the home. Each timed call is `airlock::ops::serve::answer` on one of
 //! the demo's request lines: JSON parsing, the contract's cell rules, the feature set's
 //! transform, the model, the output checks and the reply's encoding. One thread,
 //! `std::time::Instant` around each call; `AIRLOCK_BENCH_CALLS` (default 200000) timed after
 //! `AIRLOCK_BENCH_WARMUP` (default 20000) untimed. Every reply must be an answer, not an error.
 //!
-//! Then the same calls again through `airlock::serve::answer_seen` with a monitoring
-//! collector (`airlock::monitor::Collector`, as `serve` keeps one per model): the cost of
+//! Then the same calls again through `airlock::ops::serve::answer_seen` with a monitoring
+//! collector (`airlock::ops::monitor::Collector`, as `serve` keeps one per model): the cost of
 //! the window's counters and drift sketches per request.
 //!
 //! Prints one JSON object: percentiles and max in microseconds, calls per second, and the
@@ -22,7 +22,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use airlock::home::Home;
+use airlock::node::home::Home;
 
 type BenchResult<T> = Result<T, Box<dyn Error>>;
 
@@ -55,7 +55,7 @@ fn main() -> BenchResult<()> {
     // The full serving path: the router (production, with any canary and shadow) per request.
     let scorer = {
         let home = Home::open(&workdir.join("plant"))?;
-        airlock::rollout::Router::open(&home, "production", None)?
+        airlock::ops::rollout::Router::open(&home, "production", None)?
     };
     let requests: Vec<String> = std::fs::read_to_string(workdir.join("media/requests.jsonl"))?
         .lines()
@@ -63,7 +63,7 @@ fn main() -> BenchResult<()> {
         .map(str::to_owned)
         .collect();
     for i in 0..warmup {
-        black_box(airlock::serve::answer(
+        black_box(airlock::ops::serve::answer(
             &scorer,
             &requests[i % requests.len()],
         ));
@@ -73,7 +73,7 @@ fn main() -> BenchResult<()> {
     for i in 0..calls {
         let req = &requests[i % requests.len()];
         let t = Instant::now();
-        let reply = airlock::serve::answer(&scorer, req);
+        let reply = airlock::ops::serve::answer(&scorer, req);
         lat.push(t.elapsed().as_secs_f64() * 1e6);
         if reply.starts_with("{\"error\"") {
             return Err(format!("request {i} was refused: {reply}").into());
@@ -87,14 +87,14 @@ fn main() -> BenchResult<()> {
     // latency and score bins, and every input feature into the window's drift sketch.
     let mut collector = {
         let home = Home::open_read_only(&workdir.join("plant"))?;
-        airlock::monitor::Collector::new(&home, &scorer.production, "production", 3600)?
+        airlock::ops::monitor::Collector::new(&home, &scorer.production, "production", 3600)?
     };
-    let now = <airlock::time::Timestamp as airlock::time::Now>::now();
+    let now = <airlock::node::time::Timestamp as airlock::node::time::Now>::now();
     let mut mon = Vec::with_capacity(calls);
     for i in 0..calls {
         let req = &requests[i % requests.len()];
         let t = Instant::now();
-        let reply = airlock::serve::answer_seen(&scorer, req, &mut |_, _, seen| {
+        let reply = airlock::ops::serve::answer_seen(&scorer, req, &mut |_, _, seen| {
             collector.record(now, seen)
         });
         mon.push(t.elapsed().as_secs_f64() * 1e6);

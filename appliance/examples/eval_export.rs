@@ -19,8 +19,11 @@ use std::error::Error;
 use std::io::Write;
 use std::path::PathBuf;
 
-use airlock::home::Home;
-use airlock::{data, evaluate, features, models};
+use airlock::node::home::Home;
+use airlock::ops::evaluate;
+use airlock::ops::features;
+use airlock::ops::ingest;
+use airlock::ops::train;
 use airlock_runtime::Task;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -29,8 +32,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err("usage: eval_export HOME MODEL DATASET OUT".into());
     };
     let home = Home::open_read_only(&PathBuf::from(home))?;
-    let id = models::resolve(&home, model)?;
-    let run = models::load_run(&home, &id)?;
+    let id = train::resolve(&home, model)?;
+    let run = train::load_run(&home, &id)?;
     if run.spec.task != Task::Binary {
         return Err(format!(
             "model {model} is {}; binary models only",
@@ -38,11 +41,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         )
         .into());
     }
-    let m = models::load_model(&home, &run)?;
+    let m = train::load_model(&home, &run)?;
     let fs = features::load(&home, &run.feature_set)?;
-    let loaded = data::load(&home, &dataset.parse()?)?;
+    let loaded = ingest::load(&home, &dataset.parse()?)?;
     let mut task = run.spec.task;
-    let prepared = models::prepare(&fs, &loaded, &mut task, None)?;
+    let prepared = train::prepare(&fs, &loaded, &mut task, None)?;
     let scores = m.predict(&prepared.x)?.values;
 
     let out = PathBuf::from(out);

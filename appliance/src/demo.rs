@@ -14,13 +14,19 @@ use airlock_runtime::{Arch, DeviceChoice, TrainConfig};
 
 use crate::bundle::{export, import};
 use crate::error::{Error, IoContext, Result};
-use crate::home::Home;
-use crate::lifecycle::{self, Predicted};
-use crate::operator;
-use crate::personal::{PassSource, Passphrase};
-use crate::policy::{self, Role};
+use crate::node::fsx;
+use crate::node::home::Home;
+use crate::ops::contract;
+use crate::ops::features;
+use crate::ops::ingest;
+use crate::ops::predict::Predicted;
+use crate::ops::train;
 use crate::site::SiteCard;
-use crate::{audit, data, features, fsx, models, trust};
+use crate::store::audit;
+use crate::trust;
+use crate::trust::operator;
+use crate::trust::personal::{PassSource, Passphrase};
+use crate::trust::policy::{self, Role};
 
 /// scrypt work factor (log2 N) of the demo's throwaway keys.
 const DEMO_LOG_N: u8 = 12;
@@ -360,19 +366,19 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
     fsx::write_new(&p("credit.contract.toml"), CONTRACT.as_bytes())?;
     fsx::write_new(&p("credit.features.toml"), FEATURES.as_bytes())?;
     fsx::write_new(&p("requests.jsonl"), REQUESTS.as_bytes())?;
-    let contract = data::read_contract(&p("credit.contract.toml"))?;
-    let applied = data::apply_contract(&mut lab, &contract)?;
+    let contract = contract::read_contract(&p("credit.contract.toml"))?;
+    let applied = contract::apply_contract(&mut lab, &contract)?;
     say(&format!(
         "contract  lab: {} registered (id {})",
         applied.reference,
         applied.id.short()
     ));
-    let ingested = data::ingest(
+    let ingested = ingest::ingest(
         &mut lab,
         &p("credit.csv"),
         "credit",
-        &data::ContractSource::Registered(applied.reference.parse()?),
-        &data::IngestOptions::default(),
+        &contract::ContractSource::Registered(applied.reference.parse()?),
+        &ingest::IngestOptions::default(),
         &mut |_| {},
     )?;
     say(&format!(
@@ -390,7 +396,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         applied.id.short()
     ));
 
-    let req = models::TrainRequest {
+    let req = train::TrainRequest {
         dataset: "credit".parse()?,
         features: "credit-features".parse()?,
         name: None,
@@ -404,7 +410,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         slice_column: None,
         checkpoints: None,
     };
-    let (model, run) = models::train(&mut lab, &req, &mut |_| {})?;
+    let (model, run) = train::train(&mut lab, &req, &mut |_| {})?;
     say(&format!(
         "train     lab: model {} ({}, {} rows, held-out AUC {:.3}, accuracy {:.3}; sandboxed worker, {} of {} controls in force)",
         model.short(),
@@ -426,10 +432,10 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
             .count(),
     ));
 
-    let (_, report) = lifecycle::gate(
+    let (_, report) = crate::ops::gate::gate(
         &mut lab,
         &model,
-        vec![lifecycle::parse_threshold("roc_auc>=0.70")?],
+        vec![crate::ops::gate::parse_threshold("roc_auc>=0.70")?],
     )?;
     if !report.passed {
         return Err(Error::Refused(format!(
@@ -444,7 +450,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         Role::Approve,
         PassSource::File(p("dana.pass")),
     )?;
-    lifecycle::approve(&mut lab, &model, &dana, "held-out metrics reviewed")?;
+    crate::ops::approve::approve(&mut lab, &model, &dana, "held-out metrics reviewed")?;
     say("approve   lab: approved by operator dana (signed with her key)");
 
     let bundle = p("lab-to-plant.airlock");
@@ -485,14 +491,14 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
         Role::Approve,
         PassSource::File(p("omar.pass")),
     )?;
-    lifecycle::approve(&mut plant, &model, &omar, "lab's gate and lineage reviewed")?;
+    crate::ops::approve::approve(&mut plant, &model, &omar, "lab's gate and lineage reviewed")?;
     let omar = operator::unlock(
         &plant,
         "omar",
         Role::Deploy,
         PassSource::File(p("omar.pass")),
     )?;
-    lifecycle::deploy(&mut plant, &model, "production", Some(&omar))?;
+    crate::ops::rollout::deploy(&mut plant, &model, "production", Some(&omar))?;
     say(&format!(
         "deploy    plant: omar approved (1 of 1 the policy needs) and deployed model {} to production",
         model.short()
@@ -500,7 +506,7 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
 
     let requests = std::fs::read(p("requests.jsonl")).at(p("requests.jsonl"))?;
     let predicted =
-        lifecycle::predict(&plant, "production", &requests[..], "requests.jsonl", None)?;
+        crate::ops::predict::predict(&plant, "production", &requests[..], "requests.jsonl", None)?;
     say(&format!(
         "predict   plant: {} requests scored",
         predicted.predictions.len()

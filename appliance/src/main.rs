@@ -8,19 +8,6 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod cli;
-mod cli_bundle;
-mod cli_card;
-mod cli_data;
-mod cli_drift;
-mod cli_eval;
-mod cli_gate;
-mod cli_keys;
-mod cli_monitor;
-mod cli_ops;
-mod cli_rollout;
-mod cli_train;
-mod cli_tui;
-mod output;
 
 use std::process::ExitCode;
 
@@ -41,7 +28,7 @@ fn main() -> ExitCode {
     let hardening = airlock_hardening::harden_process();
     let args = cli::Cli::parse();
     for c in hardening.failures() {
-        output::warn(format_args!(
+        cli::output::warn(format_args!(
             "process hardening control {} could not be applied: {}",
             c.name,
             c.error.as_deref().unwrap_or("unknown error")
@@ -52,7 +39,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(e) => {
             let code = e.exit_code();
-            output::error(json, &e.to_string(), code);
+            cli::output::error(json, &e.to_string(), code);
             ExitCode::from(code as u8)
         }
     }

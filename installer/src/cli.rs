@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
-use airlock::personal::{PassSource, PersonalKey};
+use airlock::trust::personal::{PassSource, PersonalKey};
 
 use airlock::error::exit;
 use airlock_install::layout::Layout;
@@ -149,9 +149,9 @@ fn this_program() -> Option<PathBuf> {
 
 /// Reads a public key file: one line of 64 hex digits.
 fn read_public_key(path: &Path) -> Result<ed25519_dalek::VerifyingKey> {
-    let bytes = airlock::fsx::read_capped(path, 4096)?;
+    let bytes = airlock::node::fsx::read_capped(path, 4096)?;
     let text = String::from_utf8_lossy(&bytes);
-    airlock::keys::parse_verifying_key(text.trim()).map_err(|e| {
+    airlock::trust::keys::parse_verifying_key(text.trim()).map_err(|e| {
         Error::Rejected(format!(
             "{}: not a release public key (64 hex digits): {e}",
             path.display()
@@ -332,7 +332,7 @@ pub fn run(cli: Cli) -> Result<i32> {
                 &from,
                 version,
                 &key,
-                airlock::time::Clock::System.now(),
+                airlock::node::time::Clock::System.now(),
                 sbom::BUILT_FROM,
             )?;
             if json {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use airlock::keys::{KeyId, parse_verifying_key};
+use airlock::trust::keys::{KeyId, parse_verifying_key};
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,7 @@ user = \"{user}\"
 
     /// Reads and parses the configuration at `path`.
     pub fn load(path: &Path) -> Result<Config> {
-        let bytes = airlock::fsx::read_capped(path, MAX_CONFIG)?;
+        let bytes = airlock::node::fsx::read_capped(path, MAX_CONFIG)?;
         if bytes.len() > MAX_CONFIG {
             return Err(Error::Rejected(format!(
                 "{}: larger than {MAX_CONFIG} bytes",

@@ -3,7 +3,7 @@
 //! Nothing is written before every check has passed (no install there yet, no home there
 //! yet, the binaries to copy exist). Then, in this order: the service user (as root on a
 //! system tree), the release folder (copied under a temporary name and renamed), the
-//! `current` link, the configuration, the units, the home (`airlock::home::Home::init`, as
+//! `current` link, the configuration, the units, the home (`airlock::node::home::Home::init`, as
 //! the service user), and an `install.install` record in the home's audit log naming the
 //! version and the digest of every binary and of the SBOM.
 //!
@@ -14,7 +14,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use airlock::home::Home;
+use airlock::node::home::Home;
 use airlock::site::SiteName;
 use airlock::store::AuditEntry;
 use ed25519_dalek::VerifyingKey;
@@ -157,7 +157,11 @@ pub fn install(layout: &Layout, opts: &Options) -> Result<Installed> {
             size: b.size,
         })
         .collect();
-    let sbom_bytes = lock.sbom(opts.version, &listed, airlock::time::Clock::System.now())?;
+    let sbom_bytes = lock.sbom(
+        opts.version,
+        &listed,
+        airlock::node::time::Clock::System.now(),
+    )?;
     fsops::write_file(&partial.join(sbom::FILE), &sbom_bytes, sbom::MODE)?;
     let sbom_sha256 = airlock::digest::Digest::of(&sbom_bytes).hex();
     fsops::sync_dir(&partial)?;

@@ -10,7 +10,7 @@
 //!     previous -> releases/U the release `rollback` goes back to
 //!   etc/airlock/airlock.toml the node's configuration (site, user, release key, units)
 //!   etc/systemd/system/airlock-serve@.service, airlock-verify.service, airlock-verify.timer
-//!   var/lib/airlock/         the home (`airlock::home`), owned by the service user
+//!   var/lib/airlock/         the home (`airlock::node::home`), owned by the service user
 //!   var/lib/airlock-install/ the installer's state: seal.json (signed), update.journal
 //! ```
 //!

@@ -1,6 +1,6 @@
 //! Who owns what: the service user the units run as, and acting as the home's owner.
 //!
-//! The home must belong to the user who opens it (`airlock::home` refuses any other), and on
+//! The home must belong to the user who opens it (`airlock::node::home` refuses any other), and on
 //! a node that is the service user, while `install` and `update` need root to write
 //! `/opt/airlock`. So when the installer runs as root it opens the home with its effective
 //! user and group switched to the home's owner ([`as_owner_of`]) and back afterwards: the

@@ -29,8 +29,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use airlock::failpoint;
-use airlock::home::Home;
+use airlock::node::failpoint;
+use airlock::node::home::Home;
 use airlock::store::AuditEntry;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -376,7 +376,7 @@ fn accepted_keys(layout: &Layout, config: &Config) -> Result<Vec<ed25519_dalek::
     let home_path = layout.home();
     let listed: Vec<String> = owner::as_owner_of(&home_path, || {
         let home = Home::open_read_only(&home_path)?;
-        Ok(airlock::policy::in_force(&home)?
+        Ok(airlock::trust::policy::in_force(&home)?
             .map(|p| p.body().release_keys.clone())
             .unwrap_or_default())
     })?;
@@ -384,7 +384,7 @@ fn accepted_keys(layout: &Layout, config: &Config) -> Result<Vec<ed25519_dalek::
         return listed
             .iter()
             .map(|k| {
-                airlock::keys::parse_verifying_key(k)
+                airlock::trust::keys::parse_verifying_key(k)
                     .map_err(|e| Error::Integrity(format!("trust policy release_keys: {e}")))
             })
             .collect();

@@ -201,8 +201,8 @@ fn a_checkpoint_forged_with_another_key_or_removed_is_refused() {
     let seq = c["seq"].as_i64().unwrap();
     let hash = c["hash"].as_str().unwrap().to_string();
     c["signature"] = serde_json::json!(keys.sign(
-        airlock::keys::Domain::Audit,
-        &airlock::audit::Checkpoint::statement(seq, &hash)
+        airlock::trust::keys::Domain::Audit,
+        &airlock::store::audit::Checkpoint::statement(seq, &hash)
     ));
     std::fs::write(&path, serde_json::to_vec(&c).unwrap()).unwrap();
     fails(

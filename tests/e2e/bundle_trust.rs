@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 
 use airlock::bundle::format::{self, Entry, Manifest, Payload};
 use airlock::digest::Digest;
-use airlock::keys::Domain;
-use airlock::lifecycle::{self, Approval, Check, GateReport, Op};
-use airlock::personal::PersonalKey;
-use airlock::registry::Kind;
-use airlock::time::{Now, Timestamp};
+use airlock::lifecycle::Approval;
+use airlock::lifecycle::Check;
+use airlock::lifecycle::GateReport;
+use airlock::lifecycle::Op;
+use airlock::node::time::{Now, Timestamp};
+use airlock::trust::keys::Domain;
+use airlock::trust::personal::PersonalKey;
+use airlock::vault::registry::Kind;
 
 use crate::craft::{self, Signer, days_from_now, seal};
 use crate::harness::{World, fails, import_refused, ok, refs, run};
@@ -95,7 +98,7 @@ fn deploy_as_dana(w: &World, model: &str) -> Vec<String> {
 /// A gate report of `model` as site `site` says it ran.
 fn gate_report(site: &str, model: &str, checks: Vec<Check>, passed: bool) -> Vec<u8> {
     serde_json::to_vec(&GateReport {
-        ty: lifecycle::GATE_TYPE.into(),
+        ty: airlock::lifecycle::GATE_TYPE.into(),
         site: site.parse().unwrap(),
         model: model.parse().unwrap(),
         policy: None,
@@ -205,7 +208,7 @@ fn attack_peer_gate_report_with_a_forged_review_or_policy_is_refused() {
     check.verdict = Some(Verdict::Review);
     let forged = |policy: Option<AppliedPolicy>, check: Check, needs_review: bool| {
         serde_json::to_vec(&GateReport {
-            ty: lifecycle::GATE_TYPE.into(),
+            ty: airlock::lifecycle::GATE_TYPE.into(),
             site: "depot".parse().unwrap(),
             model: model.parse().unwrap(),
             policy,
@@ -358,7 +361,7 @@ fn attack_uncertified_operator_approval_does_not_count_in_setup_mode() {
     // An approval signed by a key lab never certified, carried by depot.
     let mallory = PersonalKey::generate().unwrap();
     let mut a = Approval {
-        ty: lifecycle::APPROVAL_TYPE.into(),
+        ty: airlock::lifecycle::APPROVAL_TYPE.into(),
         site: "depot".parse().unwrap(),
         model: model.parse().unwrap(),
         approver: "mallory".into(),

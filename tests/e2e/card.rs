@@ -7,9 +7,9 @@
 use std::fs;
 use std::path::Path;
 
-use airlock::description::ModelDescription;
-use airlock::evaluate::EvaluationRecord;
 use airlock::lifecycle::Approval;
+use airlock::ops::description::ModelDescription;
+use airlock::ops::evaluate::EvaluationRecord;
 
 use crate::escapes::{EVIL, Edits, assert_inert, rewritten};
 use crate::harness::{World, audit_count, fails, fingerprint, last_audit, ok, store_fingerprint};
@@ -449,7 +449,7 @@ fn attack_hostile_text_in_peer_records_is_escaped_in_the_card() {
                 r.slices[0].groups[0].value = HOSTILE.into();
             }),
             approval: Some(&|a: &mut Approval| a.note = HOSTILE.into()),
-            dataset: Some(&|d: &mut airlock::data::DatasetDoc| d.source = HOSTILE.into()),
+            dataset: Some(&|d: &mut airlock::ops::ingest::DatasetDoc| d.source = HOSTILE.into()),
             ..Edits::default()
         },
     );
@@ -458,7 +458,7 @@ fn attack_hostile_text_in_peer_records_is_escaped_in_the_card() {
         .manifest
         .objects
         .iter()
-        .find(|e| e.kind == airlock::registry::Kind::Run)
+        .find(|e| e.kind == airlock::vault::registry::Kind::Run)
         .unwrap()
         .id
         .hex();

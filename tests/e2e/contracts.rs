@@ -1031,9 +1031,9 @@ fn parquet_file_with_ignored_and_renamed_columns_reads_like_its_contract() {
     let (a, b) = (lab.show("pq@1"), lab.show("pq@2"));
     assert_eq!(a["profile"]["columns"], b["profile"]["columns"]);
     // Training reads the stored snapshot through the same mapping.
-    let home = airlock::home::Home::open(&lab.home).unwrap();
-    let loaded = airlock::data::load(&home, &"pq@1".parse().unwrap()).unwrap();
-    let again = airlock::data::load(&home, &"pq@2".parse().unwrap()).unwrap();
+    let home = airlock::node::home::Home::open(&lab.home).unwrap();
+    let loaded = airlock::ops::ingest::load(&home, &"pq@1".parse().unwrap()).unwrap();
+    let again = airlock::ops::ingest::load(&home, &"pq@2".parse().unwrap()).unwrap();
     assert_eq!(loaded.rows, again.rows);
     assert_eq!(loaded.rows[0].len(), 4);
 }

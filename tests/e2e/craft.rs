@@ -9,9 +9,9 @@ use std::path::Path;
 
 use airlock::bundle::format::{self, Footer, Manifest};
 use airlock::bundle::media::{Parts, PartsWriter, PayloadReader};
-use airlock::keys::{AgeRecipient, Domain, SiteKeys};
-use airlock::registry::{self, Attestation, Kind};
-use airlock::time::{Now, Timestamp};
+use airlock::node::time::{Now, Timestamp};
+use airlock::trust::keys::{AgeRecipient, Domain, SiteKeys};
+use airlock::vault::registry::{self, Attestation, Kind};
 
 /// A bundle opened with the recipient's keys.
 pub struct Unsealed {

@@ -7,15 +7,15 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock::data::DatasetDoc;
-use airlock::description::ModelDescription;
 use airlock::digest::Digest;
-use airlock::evaluate::EvaluationRecord;
-use airlock::features::FeatureSetDoc;
-use airlock::keys::{Domain, SiteKeys};
 use airlock::lifecycle::Approval;
-use airlock::models::RunRecord;
-use airlock::registry::Kind;
+use airlock::ops::description::ModelDescription;
+use airlock::ops::evaluate::EvaluationRecord;
+use airlock::ops::features::FeatureSetDoc;
+use airlock::ops::ingest::DatasetDoc;
+use airlock::ops::train::RunRecord;
+use airlock::trust::keys::{Domain, SiteKeys};
+use airlock::vault::registry::Kind;
 
 use crate::craft::{self, Signer, seal, unseal};
 use crate::harness::{World, fails, import_refused, ok, refs, run, store_fingerprint};

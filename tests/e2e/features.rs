@@ -7,10 +7,11 @@ use std::fs;
 use std::path::Path;
 
 use airlock::contract::Value;
-use airlock::data::{self, ContractSource, IngestOptions};
-use airlock::features;
-use airlock::home::Home;
-use airlock::models;
+use airlock::node::home::Home;
+use airlock::ops::contract::ContractSource;
+use airlock::ops::features;
+use airlock::ops::ingest::{self, IngestOptions};
+use airlock::ops::train;
 
 use crate::harness::{fails, ok};
 
@@ -160,7 +161,7 @@ fn training_and_serving_compute_bit_identical_vectors_for_every_row() {
     fs::write(&contract_file, german_contract(&rows)).unwrap();
 
     let mut home = Home::init(&dir.path().join("home"), "lab".parse().unwrap()).unwrap();
-    let ingested = data::ingest(
+    let ingested = ingest::ingest(
         &mut home,
         &file,
         "german",
@@ -174,9 +175,9 @@ fn training_and_serving_compute_bit_identical_vectors_for_every_row() {
     let fs_doc = features::load(&home, &applied.id).unwrap();
 
     // Training path.
-    let loaded = data::load(&home, &"german@1".parse().unwrap()).unwrap();
+    let loaded = ingest::load(&home, &"german@1".parse().unwrap()).unwrap();
     let mut task = airlock_runtime::Task::Binary;
-    let prepared = models::prepare(&fs_doc, &loaded, &mut task, None).unwrap();
+    let prepared = train::prepare(&fs_doc, &loaded, &mut task, None).unwrap();
     let (batch, labels) = (prepared.x, prepared.y);
     assert_eq!((batch.rows(), batch.cols()), (1000, fs_doc.width()));
     assert_eq!(
@@ -402,7 +403,7 @@ fn the_online_store_serves_the_latest_row_per_entity_and_switches_versions_atomi
     );
 
     // A reader holding version 1 keeps working across a new version.
-    let reader = airlock::online::OnlineReader::open(&home).unwrap();
+    let reader = airlock::ops::online::OnlineReader::open(&home).unwrap();
     let v1 = reader.table(&"acct-features@1".parse().unwrap()).unwrap();
     fs::write(
         dir.path().join("spec2.toml"),

@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use airlock::registry::Kind;
+use airlock::vault::registry::Kind;
 
 use crate::craft::{self, Signer, seal, unseal};
 use crate::harness::{World, fails, import_refused, ok};

@@ -7,15 +7,16 @@ use std::path::{Path, PathBuf};
 
 use airlock::bundle::export::{self, Authority, ExportOptions, Item};
 use airlock::bundle::import::{self, ImportOptions};
-use airlock::data::{self, ContractSource, IngestOptions};
 use airlock::error::exit;
-use airlock::features;
-use airlock::home::Home;
-use airlock::personal::PassSource;
-use airlock::serve::{self, ServeOptions};
+use airlock::node::home::Home;
+use airlock::node::time::{Clock, SetClock, Timestamp};
+use airlock::ops::contract::ContractSource;
+use airlock::ops::features;
+use airlock::ops::ingest::{self, IngestOptions};
+use airlock::ops::serve::{self, ServeOptions};
 use airlock::site::SiteCard;
-use airlock::time::{Clock, SetClock, Timestamp};
 use airlock::trust;
+use airlock::trust::personal::PassSource;
 
 use crate::harness::{World, audit_count, last_audit, store_fingerprint};
 
@@ -192,9 +193,9 @@ fn people_files(dir: &Path, file: &str, text: &str) -> (PathBuf, PathBuf) {
 }
 
 /// `data ingest FILE --dataset people --contract people.toml`, as the CLI calls it.
-fn ingest(home: &Path, csv: &Path, contract: &Path) -> airlock::Result<data::Ingested> {
+fn ingest(home: &Path, csv: &Path, contract: &Path) -> airlock::Result<ingest::Ingested> {
     let mut home = Home::open(home).unwrap();
-    data::ingest(
+    ingest::ingest(
         &mut home,
         csv,
         "people",

@@ -23,6 +23,7 @@ mod harden;
 mod home_attacks;
 mod ingest;
 mod keys;
+mod layering;
 mod library;
 mod lifecycle;
 mod lineage;

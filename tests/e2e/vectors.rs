@@ -6,7 +6,7 @@ use std::path::Path;
 
 use airlock::bundle::format::Entry;
 use airlock::digest::Digest;
-use airlock::registry::Kind;
+use airlock::vault::registry::Kind;
 
 use crate::craft::{self, Signer, days_from_now, seal, unseal};
 use crate::harness::{World, import_refused, ok};
@@ -246,7 +246,7 @@ fn vector_stale_bundle_and_latest_trusted_time() {
     // refused though plant's clock says it is still valid.
     let mut ahead = unseal(&genuine, &w.plant());
     ahead.manifest.sequence = 11;
-    ahead.manifest.created_at = airlock::time::Timestamp(days_from_now(0).0 + 20 * 3600);
+    ahead.manifest.created_at = airlock::node::time::Timestamp(days_from_now(0).0 + 20 * 3600);
     ahead.manifest.expires_at = days_from_now(30);
     let ahead_f = w.media("ahead.airlock");
     seal(&ahead, None, &w.plant(), Signer::Key(&w.lab()), &ahead_f);
@@ -257,7 +257,7 @@ fn vector_stale_bundle_and_latest_trusted_time() {
     let mut soon = u;
     soon.manifest.sequence = 12;
     soon.manifest.created_at = days_from_now(0);
-    soon.manifest.expires_at = airlock::time::Timestamp(days_from_now(0).0 + 10 * 3600);
+    soon.manifest.expires_at = airlock::node::time::Timestamp(days_from_now(0).0 + 10 * 3600);
     let soon_f = w.media("soon.airlock");
     seal(&soon, None, &w.plant(), Signer::Key(&w.lab()), &soon_f);
     import_refused(&w.plant(), &soon_f, 5, "the latest trusted time is");

@@ -770,7 +770,7 @@ fn moved(selected: usize, len: usize, action: Action) -> usize {
 
 /// The slot a deployment or rollback names when none is chosen (`--slot`'s default).
 fn rollout_default() -> &'static str {
-    airlock::rollout::PRODUCTION
+    airlock::ops::rollout::PRODUCTION
 }
 
 fn filter_key(list: &mut ListState, code: KeyCode) {

@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock::home::{Home, Waiting};
-use airlock::operator;
-use airlock::personal::{PassSource, Passphrase};
-use airlock::policy::Role;
-use airlock::{lifecycle, models, rollout};
+use airlock::node::home::{Home, Waiting};
+use airlock::ops::rollout;
+use airlock::ops::train;
+use airlock::trust::operator;
+use airlock::trust::personal::{PassSource, Passphrase};
+use airlock::trust::policy::Role;
 
 use crate::deploy;
 use crate::featureset;
@@ -125,7 +126,7 @@ impl Console {
             Task::Slots => Outcome::Slots(self.read(w, deploy::load)),
             Task::Monitor => Outcome::Monitor(self.read(w, crate::monitor::load)),
             Task::Card(id) => Outcome::Card(self.read(w, |h| {
-                let id = models::resolve(h, &id)?;
+                let id = train::resolve(h, &id)?;
                 crate::report::card(h, &id)
             })),
             Task::ContractDiff(key) => {
@@ -194,9 +195,9 @@ impl Console {
     ) -> airlock::Result<Shown> {
         let name = self.operator()?;
         self.write(wait, |home| {
-            let id = models::resolve(home, &model.id_hex)?;
+            let id = train::resolve(home, &model.id_hex)?;
             let op = operator::unlock(home, name, Role::Approve, PassSource::Given(pass))?;
-            let (aid, a) = lifecycle::approve_with(home, &id, &op, note, reviewed)?;
+            let (aid, a) = airlock::ops::approve::approve_with(home, &id, &op, note, reviewed)?;
             Ok(Shown::new(&format!(
                 "model {} approved by {} (approval {})",
                 id.short(),
@@ -218,7 +219,7 @@ impl Console {
     ) -> airlock::Result<Shown> {
         let name = self.operator()?;
         self.write(wait, |home| {
-            let id = models::resolve(home, model)?;
+            let id = train::resolve(home, model)?;
             let op = operator::unlock(home, name, Role::Deploy, PassSource::Given(pass))?;
             let (did, d) = rollout::deploy_with(home, &id, slot, Some(&op), percent)?;
             Ok(Shown::new(&rollout::line(&did, &d)))

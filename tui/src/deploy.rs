@@ -1,11 +1,12 @@
 //! The Deploy screen's data: every slot, the model it holds and its share, who put it there
 //! and how, and where a rollback would take it, loaded with the calls `airlock models list`,
-//! `deploy`, `promote` and `rollback` make (`airlock::rollout`).
+//! `deploy`, `promote` and `rollback` make (`airlock::ops::rollout`).
 
 use airlock::digest::Digest;
-use airlock::home::Home;
-use airlock::lifecycle::{Action, Deployment};
-use airlock::rollout::{self, CANARY, PRODUCTION, SHADOW};
+use airlock::lifecycle::Action;
+use airlock::lifecycle::Deployment;
+use airlock::node::home::Home;
+use airlock::ops::rollout::{self, CANARY, PRODUCTION, SHADOW};
 
 use crate::load;
 use crate::shown::Shown;

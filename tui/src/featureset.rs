@@ -5,11 +5,13 @@
 use std::collections::BTreeMap;
 
 use airlock::digest::Digest;
-use airlock::features::{self, DatePart, Fitted, Scale};
-use airlock::home::Home;
-use airlock::online::OnlineReader;
-use airlock::registry::NameRef;
-use airlock::{data, registry};
+use airlock::node::home::Home;
+use airlock::ops::contract;
+use airlock::ops::features::{self, DatePart, Fitted, Scale};
+use airlock::ops::ingest;
+use airlock::ops::online::OnlineReader;
+use airlock::vault::registry;
+use airlock::vault::registry::NameRef;
 
 use crate::shown::Shown;
 use crate::view::{ErrorView, Loaded, TextLine, heading, line, wrapped};
@@ -309,8 +311,8 @@ pub fn detail(home: &Home, row: &SetRow) -> airlock::Result<SetDetail> {
             .map(|l| (l.id, format!("{}/{}@{}", l.site, l.name, l.version)))
             .collect()
     };
-    let datasets = names(data::list(home)?);
-    let contracts = names(data::list_contracts(home)?);
+    let datasets = names(ingest::list(home)?);
+    let contracts = names(contract::list_contracts(home)?);
     let named = |names: &BTreeMap<String, String>, d: &Digest| {
         Shown::new(names.get(&d.hex()).map_or(&d.short(), |n| n))
     };

@@ -5,11 +5,17 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use airlock::contract;
 use airlock::digest::Digest;
-use airlock::home::Home;
+use airlock::node::home::Home;
+use airlock::ops::ingest;
+use airlock::ops::lineage;
+use airlock::ops::train;
 use airlock::profile::ColumnProfile;
-use airlock::registry::NameRef;
-use airlock::{audit, contract, data, lifecycle, lineage, models, operator, policy};
+use airlock::store::audit;
+use airlock::trust::operator;
+use airlock::trust::policy;
+use airlock::vault::registry::NameRef;
 
 use crate::airgap;
 use crate::shown::Shown;
@@ -98,7 +104,7 @@ pub fn overview(home: &Home, system_root: &Path) -> Result<Overview> {
             operators: b.operators.len(),
         }
     });
-    let list = models::list(home)?;
+    let list = train::list(home)?;
     // A model may hold several slots at once (`production,canary`): a row for each.
     let mut deployments: Vec<SlotRow> = list
         .iter()
@@ -125,8 +131,8 @@ pub fn overview(home: &Home, system_root: &Path) -> Result<Overview> {
         last_record,
         audit: Some(verify_audit(home).map_err(ErrorView::from)),
         air_gap: airgap::probe(system_root),
-        datasets: data::list(home)?.len(),
-        contracts: data::list_contracts(home)?.len(),
+        datasets: ingest::list(home)?.len(),
+        contracts: airlock::ops::contract::list_contracts(home)?.len(),
         models: list.len(),
         operators: operator::list(home)?.len(),
     })
@@ -135,13 +141,13 @@ pub fn overview(home: &Home, system_root: &Path) -> Result<Overview> {
 /// The Data screen: `data list` with each version's source (`data show`), and `contract list`.
 pub fn data_view(home: &Home) -> Result<DataView> {
     let mut datasets = Vec::new();
-    for d in data::list(home)? {
+    for d in ingest::list(home)? {
         let key = DatasetKey {
             site: d.site.clone(),
             name: d.name.clone(),
             version: d.version,
         };
-        let (_, doc) = data::show(home, &name_ref(&key)?)?;
+        let (_, doc) = ingest::show(home, &name_ref(&key)?)?;
         datasets.push(DatasetRow {
             reference: Shown::new(&format!("{}/{}@{}", d.site, d.name, d.version)),
             rows: d.rows,
@@ -150,7 +156,7 @@ pub fn data_view(home: &Home) -> Result<DataView> {
             key,
         });
     }
-    let contracts = data::list_contracts(home)?
+    let contracts = airlock::ops::contract::list_contracts(home)?
         .into_iter()
         .map(|c| ContractRow {
             reference: Shown::new(&format!("{}/{}@{}", c.site, c.name, c.version)),
@@ -214,7 +220,7 @@ pub fn contract_diff(home: &Home, key: &DatasetKey) -> Result<ContractDiff> {
         version: Some(version),
     };
     let reference = Shown::new(&format!("{}/{}@{}", key.site, key.name, key.version));
-    let before = data::list_contracts(home)?
+    let before = airlock::ops::contract::list_contracts(home)?
         .into_iter()
         .filter(|c| c.site == key.site && c.name == key.name && c.version < key.version)
         .map(|c| c.version)
@@ -226,8 +232,8 @@ pub fn contract_diff(home: &Home, key: &DatasetKey) -> Result<ContractDiff> {
             changes: Vec::new(),
         });
     };
-    let (_, b) = data::resolve_contract(home, &at(key.version))?;
-    let (_, a) = data::resolve_contract(home, &at(before))?;
+    let (_, b) = airlock::ops::contract::resolve_contract(home, &at(key.version))?;
+    let (_, a) = airlock::ops::contract::resolve_contract(home, &at(before))?;
     Ok(ContractDiff {
         reference,
         against: Some(Shown::new(&format!("{}/{}@{before}", key.site, key.name))),
@@ -248,14 +254,14 @@ fn name_ref(key: &DatasetKey) -> Result<NameRef> {
 
 /// A dataset version's profile: `data show`.
 pub fn profile(home: &Home, key: &DatasetKey) -> Result<DatasetProfile> {
-    let (_, doc) = data::show(home, &name_ref(key)?)?;
+    let (_, doc) = ingest::show(home, &name_ref(key)?)?;
     Ok(DatasetProfile {
         reference: Shown::new(&format!("{}/{}@{}", doc.site, doc.name, doc.version)),
         rows: doc.rows,
         source: Shown::new(&doc.source),
         format: Shown::new(match doc.format {
-            data::Format::Csv => "CSV",
-            data::Format::Parquet => "Parquet",
+            ingest::Format::Csv => "CSV",
+            ingest::Format::Parquet => "Parquet",
         }),
         created: Shown::of(doc.created_at),
         columns: doc
@@ -298,16 +304,16 @@ fn column(c: &ColumnProfile) -> ColumnView {
 /// The registry: `models list`, with each model's dataset and feature set from its run
 /// record (`models show`).
 pub fn models(home: &Home) -> Result<Vec<ModelRow>> {
-    let datasets: BTreeMap<String, String> = data::list(home)?
+    let datasets: BTreeMap<String, String> = ingest::list(home)?
         .into_iter()
         .map(|d| (d.id, format!("{}@{}", d.name, d.version)))
         .collect();
     let mut rows = Vec::new();
-    for m in models::list(home)? {
+    for m in train::list(home)? {
         let id: Digest = m.id.parse().map_err(|e| {
             airlock::Error::Integrity(format!("models: {}", airlock::text::error_text(&e)))
         })?;
-        let run = models::load_run(home, &id)?;
+        let run = train::load_run(home, &id)?;
         let dataset = datasets
             .get(&run.dataset.hex())
             .cloned()
@@ -338,13 +344,13 @@ pub fn model_detail(home: &Home, row: &ModelRow) -> Result<ModelDetail> {
         .id_hex
         .parse()
         .map_err(|e| airlock::Error::Integrity(format!("model id: {e}")))?;
-    let run = models::load_run(home, &id)?;
+    let run = train::load_run(home, &id)?;
     let m = &run.metrics.holdout;
     let metrics = airlock_runtime::METRIC_NAMES
         .iter()
         .filter_map(|n| m.get(n).map(|v| (*n, v)))
         .collect();
-    let approvals = lifecycle::approvals(home, &id)?
+    let approvals = airlock::ops::approve::approvals(home, &id)?
         .into_iter()
         .map(|(_, a, key_id)| ApprovalView {
             approver: Shown::new(&a.approver),

@@ -1,10 +1,10 @@
 //! The Monitor screen's data: the alerts raised while serving, and per model its monitoring
 //! windows with each feature's drift against the training data, loaded with the calls
-//! `airlock monitor report` and `monitor alerts` make (`airlock::monitor`). Read-only.
+//! `airlock monitor report` and `monitor alerts` make (`airlock::ops::monitor`). Read-only.
 
-use airlock::drift::Verdict;
-use airlock::home::Home;
-use airlock::monitor::{self, MonitorPolicy};
+use airlock::node::home::Home;
+use airlock::ops::drift::Verdict;
+use airlock::ops::monitor::{self, MonitorPolicy};
 
 use crate::shown::Shown;
 
@@ -115,7 +115,7 @@ pub fn load(home: &Home) -> airlock::Result<MonitorView> {
     Ok(MonitorView { alerts, windows })
 }
 
-fn feature(f: &airlock::drift::DriftReport) -> FeatureDrift {
+fn feature(f: &airlock::ops::drift::DriftReport) -> FeatureDrift {
     let test = f.measure.is_some_and(|m| m.is_test());
     let value = if test { f.p_value } else { f.value };
     let ratio = match (value, f.threshold) {

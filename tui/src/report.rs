@@ -1,11 +1,11 @@
 //! A model's gate reports, check by check with their verdicts, and its model card, loaded
-//! with the calls `airlock models show` and `airlock models card` make (`airlock::gate`,
-//! `airlock::card`). Read-only.
+//! with the calls `airlock models show` and `airlock models card` make (`airlock::ops::gate`,
+//! `airlock::ops::card`). Read-only.
 
-use airlock::card::{self, GateView};
 use airlock::digest::Digest;
-use airlock::gate;
-use airlock::home::Home;
+use airlock::node::home::Home;
+use airlock::ops::card::{self, GateView};
+use airlock::ops::gate;
 
 use crate::shown::Shown;
 use crate::view::{TEXT_WIDTH, TextLine, heading, line, wrapped};

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use airlock::personal::Passphrase;
+use airlock::trust::personal::Passphrase;
 use zeroize::{Zeroize, Zeroizing};
 
 /// Most characters accepted (the command line reads at most 4096 bytes of a passphrase).

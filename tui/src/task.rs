@@ -2,7 +2,7 @@
 //! application state only describes tasks; [`crate::console::Console`] performs them, so key
 //! handling is tested without a home and drawing without a library handle.
 
-use airlock::personal::Passphrase;
+use airlock::trust::personal::Passphrase;
 
 use crate::deploy::SlotsView;
 use crate::featureset::{SetDetail, SetRow};

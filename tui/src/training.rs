@@ -4,8 +4,8 @@
 //! `models show` make. Read-only.
 
 use airlock::digest::Digest;
-use airlock::home::Home;
-use airlock::models::{self, RunRecord};
+use airlock::node::home::Home;
+use airlock::ops::train::{self, RunRecord};
 use airlock_runtime::{Arch, ClassWeights, Schedule, Task};
 
 use crate::shown::Shown;
@@ -129,9 +129,9 @@ fn id_of(hex: &str) -> airlock::Result<Digest> {
 /// The runs: `models list`, each with its run record (`models show`), newest first.
 pub fn runs(home: &Home) -> airlock::Result<Vec<RunRow>> {
     let mut out = Vec::new();
-    for m in models::list(home)? {
+    for m in train::list(home)? {
         let id = id_of(&m.id)?;
-        out.push(row(&id, &models::load_run(home, &id)?));
+        out.push(row(&id, &train::load_run(home, &id)?));
     }
     Ok(out)
 }
@@ -147,7 +147,7 @@ fn schedule(s: &Schedule) -> String {
 /// A run's detail: its run record (`models show`).
 pub fn detail(home: &Home, id_hex: &str) -> airlock::Result<RunDetail> {
     let id = id_of(id_hex)?;
-    let run = models::load_run(home, &id)?;
+    let run = train::load_run(home, &id)?;
     let c = &run.config;
     let s = &run.split;
     let settings = vec![

@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Mutex;
 
-use airlock::home::Home;
+use airlock::node::home::Home;
 use airlock_tui::App;
 use common::{THEME, console, filtered, key, lines, run, text, world};
 use ratatui::crossterm::event::{Event, KeyCode};
@@ -14,7 +14,7 @@ use ratatui::crossterm::event::{Event, KeyCode};
 /// The tests share one world and change it: one at a time.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-fn audit(home: &std::path::Path) -> Vec<airlock::audit::Record> {
+fn audit(home: &std::path::Path) -> Vec<airlock::store::audit::Record> {
     Home::open_read_only(home)
         .expect("open")
         .audit_log()
@@ -23,7 +23,7 @@ fn audit(home: &std::path::Path) -> Vec<airlock::audit::Record> {
 
 fn key_id(home: &std::path::Path, name: &str) -> String {
     let home = Home::open_read_only(home).expect("open");
-    airlock::operator::list(&home)
+    airlock::trust::operator::list(&home)
         .expect("operators")
         .into_iter()
         .find(|o| o.name == name)
@@ -114,7 +114,7 @@ fn deploy_from_the_console_leaves_the_records_the_command_leaves() {
         cli_record.subjects[1], console_record.subjects[1],
         "the same model"
     );
-    let fields = |r: &airlock::audit::Record| -> Vec<String> {
+    let fields = |r: &airlock::store::audit::Record| -> Vec<String> {
         r.details
             .as_object()
             .expect("object")

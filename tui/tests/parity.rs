@@ -8,7 +8,7 @@ mod common;
 
 use std::path::Path;
 
-use airlock::home::Home;
+use airlock::node::home::Home;
 use airlock_tui::App;
 use common::{THEME, airlock, console, copy_world, key, make_world, run, text};
 use ratatui::crossterm::event::{Event, KeyCode};
@@ -148,7 +148,7 @@ fn command_args(step: &Step, pass_file: &str) -> Vec<String> {
     args
 }
 
-fn log(home: &Path) -> Vec<airlock::audit::Record> {
+fn log(home: &Path) -> Vec<airlock::store::audit::Record> {
     Home::open_read_only(home)
         .expect("open")
         .audit_log()
@@ -157,7 +157,7 @@ fn log(home: &Path) -> Vec<airlock::audit::Record> {
 
 /// The records an audit record says were made: the first subject, and for a promotion the
 /// second too (the canary's retirement).
-fn made(r: &airlock::audit::Record) -> &[String] {
+fn made(r: &airlock::store::audit::Record) -> &[String] {
     let n = if r.action == "model.promote" { 2 } else { 1 };
     &r.subjects[..n.min(r.subjects.len())]
 }
@@ -168,11 +168,11 @@ fn record(home: &Home, action: &str, id: &str) -> Value {
     let id: airlock::digest::Digest = id.parse().expect("id");
     let mut v = if action == "model.approve" {
         let a: airlock::lifecycle::Approval =
-            airlock::registry::load(&home.conn, home.vault(), &id).expect("approval");
+            airlock::vault::registry::load(&home.conn, home.vault(), &id).expect("approval");
         serde_json::to_value(a).expect("json")
     } else {
         let d: airlock::lifecycle::Deployment =
-            airlock::registry::load(&home.conn, home.vault(), &id).expect("deployment");
+            airlock::vault::registry::load(&home.conn, home.vault(), &id).expect("deployment");
         serde_json::to_value(d).expect("json")
     };
     fn strip(v: &mut Value) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use airlock::home::Home;
+use airlock::node::home::Home;
 use common::{airlock, make_world, program};
 
 /// A tmux server of this test's own (its socket in a temporary folder), holding one 80×24
@@ -128,7 +128,7 @@ fn quoted(p: &Path) -> String {
 
 fn key_id(home: &Path, name: &str) -> String {
     let home = Home::open_read_only(home).expect("open");
-    airlock::operator::list(&home)
+    airlock::trust::operator::list(&home)
         .expect("operators")
         .into_iter()
         .find(|o| o.name == name)

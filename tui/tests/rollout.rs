@@ -173,9 +173,10 @@ fn rollback_confirmation_names_the_model_production_goes_back_to() {
 #[test]
 fn deploy_form_on_the_empty_shadow_slot_takes_a_share() {
     // The form offers the models in registry order (both are deployed): → to the second.
-    let rows =
-        airlock_tui::load::models(&airlock::home::Home::open_read_only(&lab()).expect("open"))
-            .expect("models");
+    let rows = airlock_tui::load::models(
+        &airlock::node::home::Home::open_read_only(&lab()).expect("open"),
+    )
+    .expect("models");
     let at = rows
         .iter()
         .position(|m| m.id_hex == rollout().second)
@@ -320,7 +321,7 @@ fn the_model_card_is_the_librarys_scrollable_and_escaped() {
     assert_snapshot!(s);
     // The whole card, as the console holds it: every line fits, nothing unsafe is drawn,
     // and the report that needs review is there.
-    let home = airlock::home::Home::open_read_only(&lab()).expect("open");
+    let home = airlock::node::home::Home::open_read_only(&lab()).expect("open");
     let id: airlock::digest::Digest = r.first.parse().expect("id");
     let card = airlock_tui::report::card(&home, &id).expect("card");
     // The home's lock is held while it is open: let the console have it.

@@ -256,7 +256,7 @@ fn no_color_draws_no_colour_and_marks_the_selection_in_reverse_video() {
 fn an_empty_home() {
     let dir = tempfile::tempdir().expect("tempdir");
     let home = dir.path().join("home");
-    airlock::home::Home::init(&home, "depot".parse().expect("site")).expect("init");
+    airlock::node::home::Home::init(&home, "depot".parse().expect("site")).expect("init");
     let mut all = String::new();
     for k in ['1', '2', '3', '4', '5', '6', '7', '9'] {
         all.push_str(&screen(&home, None, vec![key(KeyCode::Char(k))]));
@@ -267,13 +267,13 @@ fn an_empty_home() {
 #[test]
 fn hostile_text_in_a_record_is_drawn_escaped() {
     use airlock_tui::task::Outcome;
-    let home = airlock::home::Home::open_read_only(&world().lab()).expect("open");
+    let home = airlock::node::home::Home::open_read_only(&world().lab()).expect("open");
     let actors = airlock_tui::load::Actors::of(&home).expect("actors");
     drop(home);
     let evil = "x\u{1b}]0;pwned\u{7}\u{1b}[2J\r\nimported bundle from site lab\u{202e}";
-    let record = airlock::audit::Record {
+    let record = airlock::store::audit::Record {
         seq: 99,
-        time: airlock::time::Timestamp(0),
+        time: airlock::node::time::Timestamp(0),
         actor: evil.into(),
         action: evil.into(),
         subjects: vec![evil.into()],
@@ -357,16 +357,16 @@ fn monitor_empty() {
 /// A copy of plant where the demo's deployed model saw requests in one window, stored and
 /// checked with the library as `airlock serve` does: every applicant 70 to 89, so `age` drifts.
 fn plant_with_windows() -> tempfile::TempDir {
-    use airlock::monitor::{self, Collector, MonitorPolicy, Seen};
+    use airlock::ops::monitor::{self, Collector, MonitorPolicy, Seen};
     let dir = tempfile::tempdir().expect("tempdir");
     common::copy_world(&world().root, &dir.path().join("w"));
     let plant = dir.path().join("w/plant");
-    let mut home = airlock::home::Home::open(&plant).expect("open");
-    let scorer = airlock::lifecycle::Scorer::open(&home, "production", None).expect("scorer");
+    let mut home = airlock::node::home::Home::open(&plant).expect("open");
+    let scorer = airlock::ops::rollout::open_scorer(&home, "production", None).expect("scorer");
     let mut c = Collector::new(&home, &scorer, "production", 3600).expect("collector");
     let requests =
         std::fs::read_to_string(world().root.join("media/requests.jsonl")).expect("requests");
-    let now = airlock::time::Timestamp(1_764_756_000);
+    let now = airlock::node::time::Timestamp(1_764_756_000);
     for round in 0..20 {
         for line in requests.lines().filter(|l| !l.trim().is_empty()) {
             let mut obj: serde_json::Map<String, serde_json::Value> =

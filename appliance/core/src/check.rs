@@ -8,7 +8,7 @@
 //!
 //! The core writes no file: offending rows go to a [`QuarantineSink`] and
 //! key runs past [`KEY_RUN`] rows to a [`KeySpill`], both the caller's (the
-//! appliance's are files, `airlock::quarantine`).
+//! appliance's are files, `airlock::ops::ingest::quarantine`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -1,6 +1,6 @@
 //! Dataset records: which snapshot, under which contract, how many rows,
 //! with the profile computed at ingest. Ingesting and storing them is the
-//! appliance's (`airlock::data`).
+//! appliance's (`airlock::ops::ingest`).
 
 use std::path::Path;
 

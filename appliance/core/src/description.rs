@@ -1,7 +1,7 @@
 //! Model descriptions: what a model is for, what it is not for, and its known limits, in the
 //! operator's words (`airlock models describe`), as a record signed by the site and bound to
 //! the model. The model card (`airlock models card`) shows the newest one. Storing, listing
-//! and choosing the newest are the appliance's (`airlock::description`).
+//! and choosing the newest are the appliance's (`airlock::ops::description`).
 
 use serde::{Deserialize, Serialize};
 

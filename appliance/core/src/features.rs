@@ -35,7 +35,7 @@
 //!
 //! This module is pure: the spec, the fitting ([`fit`]) over rows the caller
 //! has loaded, the frozen document and the transform. Storing a version is
-//! the appliance's (`airlock::features::apply`).
+//! the appliance's (`airlock::ops::features::apply`).
 
 use std::collections::BTreeMap;
 

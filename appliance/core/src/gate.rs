@@ -1,6 +1,6 @@
 //! Gate policies: the `GATE.toml` an operator writes to say what a model must show before it
 //! may be approved and deployed, parsed and checked here (pure: the appliance reads the file,
-//! measures the model and applies it, `airlock::gate`).
+//! measures the model and applies it, `airlock::ops::gate`).
 //!
 //! Every section is optional, but a policy must check something:
 //!

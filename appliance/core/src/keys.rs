@@ -1,5 +1,5 @@
 //! Signing domains, key ids, public keys and signature verification: the public half of
-//! Airlock's keys. The secret keys and their files live in the appliance (`airlock::keys`).
+//! Airlock's keys. The secret keys and their files live in the appliance (`airlock::trust::keys`).
 
 use std::fmt;
 

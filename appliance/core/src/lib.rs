@@ -56,6 +56,7 @@ pub mod provenance;
 pub mod record;
 pub mod site;
 pub mod sketch;
+pub mod slice;
 pub mod text;
 pub mod time;
 

@@ -1,6 +1,6 @@
 //! The records of a model's way to production: gate reports, approvals
 //! (signed by an operator) and deployments. Gating, approving and deploying
-//! against the store are the appliance's (`airlock::lifecycle`).
+//! against the store are the appliance's (`airlock::ops::lifecycle`).
 
 use serde::{Deserialize, Serialize};
 

@@ -3,7 +3,7 @@
 //! training data) and of the scores, request counts, refusals by reason and latency; and the
 //! alerts raised from them. No request is kept, only these summaries.
 //!
-//! The appliance collects them (`airlock::monitor`), stores each closed window as a signed
+//! The appliance collects them (`airlock::ops::monitor`), stores each closed window as a signed
 //! [`MonitorWindow`] record and each alert as a signed [`Alert`].
 
 use std::collections::BTreeMap;

@@ -53,7 +53,7 @@ pub enum Kind {
     /// The operator's description of a model: intended use, out of scope, known limits
     /// (`airlock models describe`).
     ModelDescription,
-    /// One time window of a deployed model's traffic, as summaries (`airlock::monitor`).
+    /// One time window of a deployed model's traffic, as summaries (`airlock::ops::monitor`).
     MonitorWindow,
     /// An alert the monitoring raised.
     Alert,

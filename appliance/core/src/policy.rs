@@ -21,7 +21,7 @@
 //! This module is the document: its parsing, its rules and the root chain
 //! ([`check_successor`]). Applying a policy to a node's store, the root key
 //! files and the drafts made from a node's trust list are the appliance's
-//! (`airlock::policy`).
+//! (`airlock::trust::policy`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

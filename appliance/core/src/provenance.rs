@@ -1,7 +1,7 @@
 //! Provenance statements (in-toto Statement v1): which site made which
 //! objects, with which command, from which inputs. The document and its
 //! shape check; writing and verifying statements against the store is the
-//! appliance's (`airlock::provenance`).
+//! appliance's (`airlock::ops::provenance`).
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,7 @@
 //! UTC timestamps, written as RFC 3339 (`2026-11-23T13:05:00Z`).
 //!
 //! One fixed-width format, so timestamps compare correctly as strings too.
-//! Nothing here reads the clock: the appliance does (`airlock::time`), and
+//! Nothing here reads the clock: the appliance does (`airlock::node::time`), and
 //! passes the time in.
 
 use std::fmt;

@@ -10,25 +10,25 @@ use serde_json::json;
 
 use super::format::{self, Entry, Footer, Manifest};
 use super::media::PartsWriter;
-use crate::audit;
-use crate::data::DatasetDoc;
-use crate::db;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
-use crate::failpoint;
-use crate::features::FeatureSetDoc;
-use crate::home::Home;
-use crate::keys::{AgeRecipient, Domain};
-use crate::models;
-use crate::operator::Operator;
-use crate::personal::PassSource;
-use crate::pipe;
-use crate::policy::Role;
-use crate::registry::{self, Kind, NameRef};
+use crate::node::failpoint;
+use crate::node::home::Home;
+use crate::node::time::Timestamp;
+use crate::ops::features::FeatureSetDoc;
+use crate::ops::ingest::DatasetDoc;
+use crate::ops::train;
 use crate::site::SiteCard;
 use crate::store::AuditEntry;
-use crate::time::Timestamp;
+use crate::store::audit;
+use crate::store::db;
+use crate::trust::keys::{AgeRecipient, Domain};
+use crate::trust::operator::Operator;
+use crate::trust::personal::PassSource;
+use crate::trust::policy::Role;
 use crate::vault::Vault;
+use crate::vault::pipe;
+use crate::vault::registry::{self, Kind, NameRef};
 
 /// Something to export.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,7 +120,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
         match item {
             Item::Model(prefix) => {
                 let id = registry::resolve_model(&home.conn, prefix)?;
-                let run = models::load_run(home, &id)?;
+                let run = train::load_run(home, &id)?;
                 add(&mut list, Kind::Run, id);
                 add(&mut list, Kind::Weights, run.weights);
                 add(&mut list, Kind::FeatureSet, run.feature_set);
@@ -137,10 +137,10 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 )? {
                     add(&mut list, Kind::Gate, g);
                 }
-                for e in crate::evaluate::ids_for(home, &id)? {
+                for e in crate::ops::evaluate::ids_for(home, &id)? {
                     add(&mut list, Kind::Evaluation, e);
                 }
-                for d in crate::description::list_for(home, &id)? {
+                for d in crate::ops::description::list_for(home, &id)? {
                     add(&mut list, Kind::ModelDescription, d.id);
                 }
                 for a in registry::digests(
@@ -165,7 +165,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             Item::AuditLog(id) => add(&mut list, Kind::AuditLog, *id),
             Item::Monitor(prefix) => {
                 let id = registry::resolve_model(&home.conn, prefix)?;
-                let (windows, alerts) = crate::monitor::ids_for(home, &id)?;
+                let (windows, alerts) = crate::ops::monitor::ids_for(home, &id)?;
                 if windows.is_empty() {
                     return Err(Error::NotFound(format!(
                         "this site holds no monitoring window of model {} (windows are made by `airlock serve`)",
@@ -180,7 +180,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 }
             }
             Item::Policy(path) => {
-                let p = crate::policy::read(path)?;
+                let p = crate::trust::policy::read(path)?;
                 let id = Digest::of(&p.render());
                 if registry::held_as(&home.conn, &id, Kind::Policy)?.is_none() {
                     return Err(Error::NotFound(format!(
@@ -201,7 +201,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
     // (after --with-data below adds snapshots, their statements are the
     // dataset statements already included)
     for id in subjects {
-        for s in crate::provenance::statements_about(&home.conn, &id)? {
+        for s in crate::ops::provenance::statements_about(&home.conn, &id)? {
             add(&mut list, Kind::Provenance, s);
         }
     }
@@ -225,7 +225,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
 fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
     for item in items {
         let Item::Policy(path) = item else { continue };
-        let p = crate::policy::read(path)?;
+        let p = crate::trust::policy::read(path)?;
         p.body.validate()?;
         if p.body.site != to.site {
             return Err(Error::Refused(format!(
@@ -252,10 +252,10 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
 
 /// Under a policy, an operator holding `export` must authorise an export.
 fn check_exporter(home: &Home, operator: Option<&Operator>) -> Result<()> {
-    crate::operator::authorize(
-        crate::policy::current(&home.conn, home.vault())?.as_ref(),
+    crate::trust::operator::authorize(
+        crate::trust::policy::current(&home.conn, home.vault())?.as_ref(),
         operator,
-        crate::policy::Role::Export,
+        crate::trust::policy::Role::Export,
     )
 }
 
@@ -307,7 +307,7 @@ fn recorded<T>(
             Authority::Nobody => None,
             Authority::Operator(o) => Some(o),
             Authority::Unlock { name, pass } => {
-                unlocked = crate::operator::unlock(home, &name, Role::Export, pass)?;
+                unlocked = crate::trust::operator::unlock(home, &name, Role::Export, pass)?;
                 Some(&unlocked)
             }
         };
@@ -523,7 +523,7 @@ fn check_recipient(home: &Home, card: &SiteCard) -> Result<()> {
     let trusted = crate::trust::peer(home, &card.site)?;
     match trusted.map(|p| (p.signing, p.age_recipient)) {
         None => Err(Error::Refused(
-            match crate::policy::current(&home.conn, home.vault())? {
+            match crate::trust::policy::current(&home.conn, home.vault())? {
                 Some(p) => format!(
                     "site {} is not a peer in trust policy v{}; the root key holder must add it",
                     card.site,

@@ -23,22 +23,24 @@ use serde_json::json;
 use super::format::{self, Entry, Footer, FormatError, Manifest, SignedManifest};
 use super::media::{Parts, PayloadReader};
 use crate::contract::Contract;
-use crate::data::{self, DatasetDoc};
-use crate::db;
 use crate::digest::Digest;
 use crate::error::{Error, IoContext, Result};
-use crate::failpoint;
-use crate::features::{self, FeatureSetDoc};
-use crate::home::Home;
-use crate::keys::{self, Domain};
-use crate::lifecycle::{self, Approval, Deployment, GateReport};
-use crate::models::{self, RunRecord};
-use crate::pipe;
-use crate::registry::{self, Kind};
+use crate::lifecycle::Approval;
+use crate::lifecycle::Deployment;
+use crate::lifecycle::GateReport;
+use crate::node::failpoint;
+use crate::node::home::Home;
+use crate::node::time::Timestamp;
+use crate::ops::features::{self, FeatureSetDoc};
+use crate::ops::ingest::{self, DatasetDoc};
+use crate::ops::train::{self, RunRecord};
 use crate::site::SiteName;
+use crate::store::db;
 use crate::store::{AuditEntry, AuditedTx};
-use crate::time::Timestamp;
+use crate::trust::keys::{self, Domain};
 use crate::vault::Staged;
+use crate::vault::pipe;
+use crate::vault::registry::{self, Kind};
 
 use airlock_core::freshness::{Against, Unfresh};
 /// The freshness rules are the core's pure function of the manifest's times,
@@ -242,7 +244,7 @@ impl Opened {
         home: &Home,
         card: &crate::site::SiteCard,
         on_bytes: &mut dyn FnMut(u64, u64),
-    ) -> Result<(crate::audit::AuditExport, Digest)> {
+    ) -> Result<(crate::store::audit::AuditExport, Digest)> {
         let m = &self.signed.manifest;
         if m.origin_site != card.site {
             return Err(Error::Refused(format!(
@@ -805,9 +807,9 @@ enum Document {
     Run(Box<RunRecord>),
     Gate(Box<GateReport>),
     Approval(Box<Approval>),
-    Policy(Box<crate::policy::SignedPolicy>),
-    AuditLog(Box<crate::audit::AuditExport>),
-    Provenance(Box<crate::provenance::Statement>),
+    Policy(Box<crate::trust::policy::SignedPolicy>),
+    AuditLog(Box<crate::store::audit::AuditExport>),
+    Provenance(Box<crate::ops::provenance::Statement>),
     /// Parsed and bound to its signers; it has no index row.
     Evaluation,
     /// Parsed, checked and bound to its signers; it has no index row.
@@ -900,8 +902,11 @@ fn parse_document(
         }
         Kind::Policy => {
             // Checked against this node's root chain at commit.
-            let p = crate::policy::SignedPolicy::parse(bytes, &format!("{kind} {}", e.id.short()))
-                .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
+            let p = crate::trust::policy::SignedPolicy::parse(
+                bytes,
+                &format!("{kind} {}", e.id.short()),
+            )
+            .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             // As `bundle export` carries it: the commit indexes exactly the
             // bytes it applies, and writes nothing else into the vault.
             if Digest::of(&p.render()) != e.id {
@@ -913,7 +918,7 @@ fn parse_document(
             Document::Policy(Box::new(p))
         }
         Kind::AuditLog if mode == Mode::Audit => {
-            let d: crate::audit::AuditExport = serde_json::from_slice(bytes).map_err(bad)?;
+            let d: crate::store::audit::AuditExport = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
             Document::AuditLog(Box::new(d))
         }
@@ -939,20 +944,21 @@ fn parse_document(
             )));
         }
         Kind::Provenance => {
-            let d: crate::provenance::Statement = serde_json::from_slice(bytes).map_err(bad)?;
+            let d: crate::ops::provenance::Statement =
+                serde_json::from_slice(bytes).map_err(bad)?;
             d.check(&format!("{kind} {}", e.id.short()))
                 .map_err(|err| Error::Integrity(format!("bundle rejected: {src}: {err}")))?;
             claim(&d.predicate.site)?;
             Document::Provenance(Box::new(d))
         }
         Kind::Evaluation => {
-            let d: crate::evaluate::EvaluationRecord =
+            let d: crate::ops::evaluate::EvaluationRecord =
                 serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
             Document::Evaluation
         }
         Kind::ModelDescription => {
-            let d: crate::description::ModelDescription =
+            let d: crate::ops::description::ModelDescription =
                 serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
             d.check()
@@ -994,7 +1000,7 @@ fn check_names(src: &str, e: &Entry, doc: &Document) -> Result<()> {
         Document::Run(r) => check("name", registry::validate_name(&r.name)),
         Document::Approval(a) => check(
             "approver",
-            crate::policy::validate_operator_name(&a.approver),
+            crate::trust::policy::validate_operator_name(&a.approver),
         ),
         _ => Ok(()),
     }
@@ -1025,8 +1031,8 @@ fn signed_under_new_policy(
 }
 
 /// The trust policies among `documents`, oldest first.
-fn policy_chain(documents: &[(Digest, Document)]) -> Vec<crate::policy::SignedPolicy> {
-    let mut chain: Vec<crate::policy::SignedPolicy> = documents
+fn policy_chain(documents: &[(Digest, Document)]) -> Vec<crate::trust::policy::SignedPolicy> {
+    let mut chain: Vec<crate::trust::policy::SignedPolicy> = documents
         .iter()
         .filter_map(|(_, d)| match d {
             Document::Policy(p) => Some((**p).clone()),
@@ -1099,7 +1105,7 @@ struct Rows {
     /// Provenance statements dropped (signed by no trusted site).
     dropped: Vec<String>,
     /// Carried trust policies applied.
-    policies: Vec<crate::policy::Applied>,
+    policies: Vec<crate::trust::policy::Applied>,
 }
 
 /// Every check the commit makes, and its index rows, in `tx`: the sequence
@@ -1180,16 +1186,16 @@ fn write_rows(
                     params![id.hex(), maker(id), c.name, c.version, tx.now().to_string()],
                 )?;
             }
-            Document::Dataset(d) => data::insert_dataset_row(tx, id, d)?,
+            Document::Dataset(d) => ingest::insert_dataset_row(tx, id, d)?,
             Document::FeatureSet(d) => features::insert_feature_set_row(tx, id, d)?,
             Document::Run(r) => {
-                models::insert_model_row(tx, id, r)?;
+                train::insert_model_row(tx, id, r)?;
                 models.push(id.hex());
             }
-            Document::Gate(g) => lifecycle::insert_gate_row(tx, id, g)?,
-            Document::Approval(a) => lifecycle::insert_approval_row(tx, id, a)?,
+            Document::Gate(g) => crate::ops::gate::insert_gate_row(tx, id, g)?,
+            Document::Approval(a) => crate::ops::approve::insert_approval_row(tx, id, a)?,
             Document::Policy(_) => {}
-            Document::Provenance(p) => crate::provenance::insert_rows(tx, id, p)?,
+            Document::Provenance(p) => crate::ops::provenance::insert_rows(tx, id, p)?,
             // Found by kind and model when listed (`evaluate::list_for`); no index row.
             Document::Evaluation => {}
             // Found by kind and model when listed (`description::list_for`); no index row.
@@ -1208,7 +1214,7 @@ fn write_rows(
         Vec::new()
     } else {
         let (applied, records) =
-            crate::policy::apply_chain(tx, &chain, None).map_err(|e| prefix(src, e))?;
+            crate::trust::policy::apply_chain(tx, &chain, None).map_err(|e| prefix(src, e))?;
         for r in records {
             tx.record(r)?;
         }
@@ -1383,14 +1389,14 @@ mod tests {
     #[test]
     fn a_dataset_row_count_the_store_cannot_hold_is_refused_at_parse() {
         let doc = |rows: u64| DatasetDoc {
-            ty: data::DATASET_TYPE.into(),
+            ty: ingest::DATASET_TYPE.into(),
             site: "lab".parse().expect("site"),
             name: "credit".into(),
             version: 1,
             contract: Digest::of(b"contract"),
             snapshot: Digest::of(b"snapshot"),
             snapshot_size: 10,
-            format: data::Format::Csv,
+            format: ingest::Format::Csv,
             rows,
             source: "credit.csv".into(),
             created_at: Timestamp(1_000),

@@ -9,7 +9,7 @@
 //! archive of its own ([`mod@format`]), built the bundle's way: a signed manifest read and
 //! verified before any file, exact sizes and SHA-256 per file, nothing compressed, signed
 //! in a domain of its own (`Domain::Release`) by a key that is sealed with a passphrase
-//! like the root key (`airlock::personal::PersonalKey`).
+//! like the root key (`airlock::trust::personal::PersonalKey`).
 //!
 //! Every archive `release` makes carries the release's SBOM ([`crate::sbom`]) as its first
 //! file: its SHA-256 is in the signed manifest with the binaries', so it is signed with
@@ -23,9 +23,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use airlock::digest::Digest;
-use airlock::keys::{Domain, KeyId, verify as verify_signature};
-use airlock::personal::PersonalKey;
-use airlock::time::Timestamp;
+use airlock::node::time::Timestamp;
+use airlock::trust::keys::{Domain, KeyId, verify as verify_signature};
+use airlock::trust::personal::PersonalKey;
 use ed25519_dalek::VerifyingKey;
 use serde::Serialize;
 

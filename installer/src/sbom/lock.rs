@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use airlock::digest::Digest;
-use airlock::time::Timestamp;
+use airlock::node::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::document::{Bom, Component, Dependency, ExternalReference, Hash, Metadata, Property};

@@ -136,7 +136,7 @@ pub fn installed(layout: &Layout) -> Result<Installed> {
             path.display()
         )));
     }
-    let bytes = airlock::fsx::read_capped(&path, MAX_LEN as usize)?;
+    let bytes = airlock::node::fsx::read_capped(&path, MAX_LEN as usize)?;
     if bytes.len() as u64 > MAX_LEN {
         return Err(Error::Rejected(format!(
             "{} is larger than {MAX_LEN} bytes",
@@ -188,7 +188,7 @@ pub fn installed(layout: &Layout) -> Result<Installed> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use airlock::time::Timestamp;
+    use airlock::node::time::Timestamp;
 
     const LOCK: &str = r#"
 version = 4

@@ -22,9 +22,9 @@ pub mod scan;
 use std::path::Path;
 
 use airlock::digest::Digest;
-use airlock::home::Home;
-use airlock::keys::{Domain, verify as verify_signature};
+use airlock::node::home::Home;
 use airlock::store::AuditEntry;
+use airlock::trust::keys::{Domain, verify as verify_signature};
 use serde::Serialize;
 use serde_json::json;
 
@@ -249,7 +249,7 @@ pub fn load_verified(layout: &Layout) -> Result<(Manifest, String)> {
     let path = layout.seal();
     let home_path = layout.home();
     let bytes = match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.is_file() => Some(airlock::fsx::read_capped(&path, manifest::MAX_SEAL)?),
+        Ok(m) if m.is_file() => Some(airlock::node::fsx::read_capped(&path, manifest::MAX_SEAL)?),
         Ok(_) => {
             return Err(Error::Integrity(format!(
                 "{} is not a plain file",

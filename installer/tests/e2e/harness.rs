@@ -201,7 +201,8 @@ impl Node {
     /// The actions of the home's audit log, oldest first (the home opened read-only
     /// through the library).
     pub fn audit_actions(&self) -> Vec<String> {
-        let home = airlock::home::Home::open_read_only(&self.path("var/lib/airlock")).unwrap();
+        let home =
+            airlock::node::home::Home::open_read_only(&self.path("var/lib/airlock")).unwrap();
         home.verify_audit().unwrap();
         home.audit_log()
             .unwrap()
@@ -211,8 +212,9 @@ impl Node {
     }
 
     /// The newest audit record with this action.
-    pub fn last_record(&self, action: &str) -> airlock::audit::Record {
-        let home = airlock::home::Home::open_read_only(&self.path("var/lib/airlock")).unwrap();
+    pub fn last_record(&self, action: &str) -> airlock::store::audit::Record {
+        let home =
+            airlock::node::home::Home::open_read_only(&self.path("var/lib/airlock")).unwrap();
         home.audit_log()
             .unwrap()
             .into_iter()

@@ -47,7 +47,7 @@ fn install_lays_out_the_release_the_link_the_home_the_config_and_the_units() {
     assert_eq!(mode(&home_path), 0o700);
     assert_eq!(mode(&home_path.join("keys")), 0o700);
     assert_eq!(mode(&home_path.join("keys/site.ed25519")), 0o600);
-    let home = airlock::home::Home::open_read_only(&home_path).unwrap();
+    let home = airlock::node::home::Home::open_read_only(&home_path).unwrap();
     assert_eq!(home.site().as_str(), "lab");
     let log = home.audit_log().unwrap();
     let actions: Vec<&str> = log.iter().map(|r| r.action.as_str()).collect();

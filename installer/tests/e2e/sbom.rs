@@ -233,13 +233,15 @@ fn parts(archive: &Path) -> Parts {
 
 /// A new archive of `p`, signed by `vendor`'s release key (as a vendor who made it so).
 fn signed(vendor: &Vendor, p: &Parts, out: &str) -> PathBuf {
-    let pass = airlock::personal::PassSource::File(vendor.path("pass"))
+    let pass = airlock::trust::personal::PassSource::File(vendor.path("pass"))
         .read("", false)
         .unwrap();
     let key =
-        airlock::personal::PersonalKey::open_sealed(&vendor.path("release.key"), &pass).unwrap();
+        airlock::trust::personal::PersonalKey::open_sealed(&vendor.path("release.key"), &pass)
+            .unwrap();
     let manifest = serde_json::to_vec(&p.manifest).unwrap();
-    let signature = hex::decode(key.sign(airlock::keys::Domain::Release, &manifest)).unwrap();
+    let signature =
+        hex::decode(key.sign(airlock::trust::keys::Domain::Release, &manifest)).unwrap();
     let mut bytes = b"AIRLOCKR\0\x01\0\0\0\0\0\0".to_vec();
     bytes.extend_from_slice(&(manifest.len() as u32).to_be_bytes());
     bytes.extend_from_slice(&manifest);

@@ -500,7 +500,7 @@ fn update_as_root_runs_the_health_check_as_the_service_user() {
 /// (`release_keys`): then the new key's releases are accepted and the old key's refused.
 #[test]
 fn a_trust_policy_naming_a_new_release_key_rotates_it() {
-    use airlock::time::Now;
+    use airlock::node::time::Now;
     let old = Vendor::new();
     let new = Vendor::new();
     let node = node_of(&old);
@@ -509,12 +509,13 @@ fn a_trust_policy_naming_a_new_release_key_rotates_it() {
         .fails(5);
     let home_path = node.path("var/lib/airlock");
     let root_dir = new.path("root");
-    let pass = airlock::personal::Passphrase::new("a root passphrase".into());
-    let now = airlock::time::Timestamp::now();
-    let card = airlock::policy::init_root_with(&root_dir, &pass, &home_path, now, Some(4)).unwrap();
+    let pass = airlock::trust::personal::Passphrase::new("a root passphrase".into());
+    let now = airlock::node::time::Timestamp::now();
+    let card =
+        airlock::trust::policy::init_root_with(&root_dir, &pass, &home_path, now, Some(4)).unwrap();
     {
-        let mut home = airlock::home::Home::open(&home_path).unwrap();
-        let template = airlock::policy::template(&home, Some(&card)).unwrap();
+        let mut home = airlock::node::home::Home::open(&home_path).unwrap();
+        let template = airlock::trust::policy::template(&home, Some(&card)).unwrap();
         let new_key = std::fs::read_to_string(new.public()).unwrap();
         let draft: String = template
             .lines()
@@ -529,9 +530,10 @@ fn a_trust_policy_naming_a_new_release_key_rotates_it() {
             .join("\n");
         let draft_file = new.path("policy.toml");
         std::fs::write(&draft_file, draft + "\n").unwrap();
-        let key = airlock::policy::open_root(&root_dir, &pass).unwrap();
-        let signed = airlock::policy::sign(&draft_file, &key, now).unwrap();
-        airlock::policy::apply(&mut home, &[signed], Some(&card.key_id.to_string())).unwrap();
+        let key = airlock::trust::policy::open_root(&root_dir, &pass).unwrap();
+        let signed = airlock::trust::policy::sign(&draft_file, &key, now).unwrap();
+        airlock::trust::policy::apply(&mut home, &[signed], Some(&card.key_id.to_string()))
+            .unwrap();
     }
     node.cmd("update", &[s(&new.release("1.1.0", true))]).ok();
     assert!(current(&node).ends_with("1.1.0"), "{}", current(&node));

@@ -30,7 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     .unwrap_or_default(),
                 match h.percent {
                     Some(p) => format!("{p}%"),
-                    None if s.name.as_str() == airlock::rollout::PRODUCTION => "rest".into(),
+                    None if s.name.as_str() == airlock::ops::rollout::PRODUCTION => "rest".into(),
                     None => "all".into(),
                 },
                 h.at.as_str(),

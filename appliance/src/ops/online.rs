@@ -1,0 +1,761 @@
+//! The online store: the latest feature vector of every entity, per
+//! feature set version, for low-latency serving lookups; and
+//! point-in-time-correct training sets.
+//!
+//! It lives apart from the node's store, in `HOME/online.db` (SQLite, WAL):
+//! processed data never mixes with the signed records, and readers never
+//! take the home's command lock. `features materialize SET@V` computes each
+//! row's vector with the feature set's one transform and keeps, per entity,
+//! the row with the latest event time (the last in file order among equal
+//! times, or without an event time). It writes a new table and, in the
+//! same transaction, points the version (and the name's "current" version)
+//! at it: a reader sees the old table or the new one, never a mix, and is
+//! never blocked (WAL readers work from their snapshot while a writer
+//! commits).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::contract::{Contract, Value};
+use crate::digest::Digest;
+use crate::error::{Error, Result};
+use crate::node::home::Home;
+use crate::ops::contract;
+use crate::ops::features::{self, FeatureSetDoc};
+use crate::ops::ingest;
+use crate::store::AuditEntry;
+use crate::vault::registry::{self, NameRef};
+
+/// The online store's file in a home.
+pub fn path(home_root: &Path) -> PathBuf {
+    home_root.join("online.db")
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS versions (
+    feature_set     TEXT PRIMARY KEY,
+    site            TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    version         INTEGER NOT NULL,
+    tbl             TEXT NOT NULL,
+    dataset         TEXT NOT NULL,
+    entities        INTEGER NOT NULL,
+    entity_type     TEXT NOT NULL,
+    width           INTEGER NOT NULL,
+    materialized_at TEXT NOT NULL,
+    UNIQUE (site, name, version)
+) STRICT;
+CREATE TABLE IF NOT EXISTS current (
+    site        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    feature_set TEXT NOT NULL,
+    PRIMARY KEY (site, name)
+) STRICT;
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+";
+
+fn open_rw(home_root: &Path) -> Result<Connection> {
+    let p = path(home_root);
+    let conn = Connection::open(&p)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}
+
+/// What a materialization did.
+#[derive(Clone, Debug, Serialize)]
+pub struct Materialized {
+    /// The feature set version's id.
+    pub feature_set: Digest,
+    /// `name@version`.
+    pub reference: String,
+    /// The dataset the rows came from.
+    pub dataset: Digest,
+    /// Rows read.
+    pub rows: u64,
+    /// Entities written.
+    pub entities: u64,
+    /// Vector width.
+    pub width: usize,
+}
+
+/// The entity key and event time columns of a contract: `entity` must be
+/// declared; the event time is optional.
+fn entity_columns(contract: &Contract) -> Result<(usize, Option<usize>)> {
+    let e = contract
+        .entity
+        .as_deref()
+        .and_then(|e| contract.index_of(e))
+        .ok_or_else(|| {
+            Error::Rejected(format!(
+                "contract {} v{} declares no `entity` column; the online store and point-in-time joins need one",
+                contract.name, contract.version
+            ))
+        })?;
+    let t = contract
+        .event_time
+        .as_deref()
+        .and_then(|t| contract.index_of(t));
+    Ok((e, t))
+}
+
+/// A table name read back from `online.db`, checked to be one this module
+/// makes (`v` + 16 hex digits + `_` + a number) before it goes into SQL.
+fn table_name(name: &str) -> Result<&str> {
+    let ok = name.len() > 18
+        && name.starts_with('v')
+        && name[1..17].bytes().all(|b| b.is_ascii_hexdigit())
+        && name.as_bytes()[17] == b'_'
+        && name[18..].bytes().all(|b| b.is_ascii_digit());
+    if ok {
+        Ok(name)
+    } else {
+        Err(Error::Integrity(format!(
+            "online store: table name {name:?} is not one Airlock makes; online.db was altered"
+        )))
+    }
+}
+
+/// An entity key as text: the canonical cell.
+fn entity_key(v: &Value) -> String {
+    v.canonical()
+}
+
+fn time_of(row: &[Value], t: Option<usize>) -> i64 {
+    match t.map(|i| &row[i]) {
+        Some(Value::Int(x)) => *x,
+        _ => i64::MIN,
+    }
+}
+
+fn vector_of(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+fn resolve_set(home: &Home, set: &NameRef) -> Result<(Digest, FeatureSetDoc)> {
+    let (id, _, _) =
+        registry::resolve(&home.conn, "feature_sets", "feature set", home.site(), set)?;
+    Ok((id, features::load(home, &id)?))
+}
+
+/// The dataset rows come from: `from`, or the one the feature set was fit
+/// on; it must follow the feature set's contract.
+fn source_dataset(home: &Home, fs: &FeatureSetDoc, from: Option<&NameRef>) -> Result<Digest> {
+    let id = match from {
+        Some(r) => registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?.0,
+        None => fs.dataset,
+    };
+    let doc: ingest::DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
+    if doc.contract != fs.contract {
+        return Err(Error::Refused(format!(
+            "dataset {}@{} follows contract {}, but feature set {} was fit for contract {}",
+            doc.name,
+            doc.version,
+            doc.contract.short(),
+            fs.reference(),
+            fs.contract.short()
+        )));
+    }
+    Ok(id)
+}
+
+/// Appends an entity key that is not text (the canonical cell) to `buf`.
+fn push_entity_key(buf: &mut String, v: &Value) {
+    use std::fmt::Write as _;
+    // Writing into a String cannot fail.
+    let _ = match v {
+        Value::Null => Ok(()),
+        Value::Int(i) => write!(buf, "{i}"),
+        Value::Float(f) => write!(buf, "{f}"),
+        Value::Text(s) => {
+            buf.push_str(s);
+            Ok(())
+        }
+    };
+}
+
+/// Rows on their way from the reading thread to the writing one: row
+/// numbers, event times, and the keys and vectors laid end to end. Batches
+/// go back to the reader to be refilled, so the load allocates a handful of
+/// them, not one buffer per row.
+#[derive(Default)]
+struct Batch {
+    /// Row number, event time, end of the key in `keys`, end of the vector
+    /// in `blobs`.
+    rows: Vec<(i64, i64, usize, usize)>,
+    keys: String,
+    blobs: Vec<u8>,
+}
+
+/// Rows per batch, and batches in flight (the load's memory: a few MiB).
+const BATCH_ROWS: usize = 2048;
+const BATCHES: usize = 4;
+
+impl Batch {
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.keys.clear();
+        self.blobs.clear();
+    }
+}
+
+/// A message to the writing thread.
+enum Load {
+    Rows(Batch),
+    /// Every row was read: the writer may commit.
+    Done,
+}
+
+/// What the writing thread needs besides the rows.
+struct Target {
+    feature_set: String,
+    site: String,
+    name: String,
+    version: i64,
+    dataset: String,
+    entity_type: &'static str,
+    width: i64,
+    now: String,
+}
+
+/// The writing thread: one transaction that makes the fresh table, loads
+/// it from `rx`, indexes it, points the version at it and drops the table
+/// it replaces; it commits only after [`Load::Done`]. Returns the table
+/// and the entities written, or `None` (and writes nothing) when the
+/// reader stopped before it was done.
+///
+/// A bulk load: every row is appended in file order to a rowid table
+/// (the row number is the rowid, so each insert lands at the B-tree's right
+/// edge), through one prepared statement. Only then are the rows an entity
+/// has newer ones for deleted (one sort of the keys, inside SQLite) and the
+/// unique entity index built (one more sort). The common case of one row
+/// per entity skips the delete: the unique index is tried first, and a
+/// duplicate key fails that one statement only.
+fn write_table(
+    home_root: &Path,
+    t: &Target,
+    rx: &std::sync::mpsc::Receiver<Load>,
+    back: &std::sync::mpsc::SyncSender<Batch>,
+) -> Result<Option<(String, i64)>> {
+    let mut conn = open_rw(home_root)?;
+    let tx = conn.transaction()?;
+    let seq: i64 = tx
+        .query_row("SELECT value FROM meta WHERE key = 'seq'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+        + 1;
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('seq', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [seq.to_string()],
+    )?;
+    let table = format!("v{}_{seq}", &t.feature_set[..16]);
+    tx.execute_batch(&format!(
+        "CREATE TABLE {table} (row INTEGER PRIMARY KEY, entity TEXT NOT NULL, event_time INTEGER NOT NULL, vector BLOB NOT NULL) STRICT"
+    ))?;
+    let mut rows = 0u64;
+    {
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO {table} (row, entity, event_time, vector) VALUES (?1, ?2, ?3, ?4)"
+        ))?;
+        loop {
+            let batch = match rx.recv() {
+                Ok(Load::Rows(b)) => b,
+                Ok(Load::Done) => break,
+                // The reader stopped without finishing (its error is the
+                // one reported): roll back.
+                Err(_) => return Ok(None),
+            };
+            let (mut k0, mut b0) = (0, 0);
+            for &(n, time, k1, b1) in &batch.rows {
+                insert.execute(params![n, &batch.keys[k0..k1], time, &batch.blobs[b0..b1]])?;
+                (k0, b0) = (k1, b1);
+            }
+            rows += batch.rows.len() as u64;
+            // The reader may have finished and gone: then the batch is freed.
+            let _ = back.try_send(batch);
+        }
+    }
+    let index = format!("CREATE UNIQUE INDEX {table}_entity ON {table} (entity)");
+    let entities = match tx.execute_batch(&index) {
+        Ok(()) => rows as i64,
+        Err(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            // Some entity has several rows: keep the one with the latest
+            // event time (the last in file order among equal times).
+            let dropped = tx.execute(
+                &format!(
+                    "DELETE FROM {table} WHERE row IN (
+                       SELECT row FROM (
+                         SELECT row, row_number() OVER (PARTITION BY entity ORDER BY event_time DESC, row DESC) AS rank
+                         FROM {table})
+                       WHERE rank > 1)"
+                ),
+                [],
+            )?;
+            tx.execute_batch(&index)?;
+            rows as i64 - dropped as i64
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let old: Option<String> = tx
+        .query_row(
+            "SELECT tbl FROM versions WHERE feature_set = ?1",
+            [&t.feature_set],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(
+        "INSERT INTO versions (feature_set, site, name, version, tbl, dataset, entities, entity_type, width, materialized_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)
+         ON CONFLICT(feature_set) DO UPDATE SET tbl = excluded.tbl, dataset = excluded.dataset,
+           entities = excluded.entities, entity_type = excluded.entity_type, materialized_at = excluded.materialized_at",
+        params![
+            t.feature_set,
+            t.site,
+            t.name,
+            t.version,
+            table,
+            t.dataset,
+            entities,
+            t.width,
+            t.now,
+            t.entity_type
+        ],
+    )?;
+    tx.execute(
+        "INSERT INTO current (site, name, feature_set) VALUES (?1, ?2, ?3)
+         ON CONFLICT(site, name) DO UPDATE SET feature_set = excluded.feature_set",
+        params![t.site, t.name, t.feature_set],
+    )?;
+    if let Some(old) = old {
+        tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_name(&old)?))?;
+    }
+    // The audit record goes into the node's store; the online table is
+    // committed first (it is derived data: a crash between the two leaves
+    // a materialization without its record, which the next run replaces).
+    crate::node::failpoint::hit("materialize.loaded");
+    tx.commit()?;
+    Ok(Some((table, entities)))
+}
+
+/// The reading half of a materialization: streams `dataset`, computes each
+/// row's vector into a batch and sends full batches to the writer; returns
+/// the rows read.
+#[allow(clippy::too_many_arguments)]
+fn read_rows(
+    home: &Home,
+    dataset: &Digest,
+    fs: &FeatureSetDoc,
+    bound: &features::Bound,
+    ei: usize,
+    ti: Option<usize>,
+    out: &std::sync::mpsc::SyncSender<Load>,
+    back: &std::sync::mpsc::Receiver<Batch>,
+    on_row: &mut dyn FnMut(u64),
+) -> Result<u64> {
+    let hung_up =
+        || Error::Rejected("the online store's writer stopped; nothing was written".into());
+    let mut made = 0;
+    let fresh = |made: &mut usize| -> Result<Batch> {
+        if *made < BATCHES + 1 {
+            *made += 1;
+            return Ok(Batch {
+                rows: Vec::with_capacity(BATCH_ROWS),
+                keys: String::new(),
+                blobs: Vec::with_capacity(BATCH_ROWS * fs.width() * 4),
+            });
+        }
+        let mut b = back.recv().map_err(|_| hung_up())?;
+        b.clear();
+        Ok(b)
+    };
+    let mut batch = fresh(&mut made)?;
+    let mut x = Vec::with_capacity(fs.width());
+    let mut rows = 0u64;
+    ingest::stream_rows_by_id(home, dataset, &mut |n, row| {
+        x.clear();
+        fs.transform(row, bound, &mut x);
+        batch.blobs.extend(x.iter().flat_map(|v| v.to_le_bytes()));
+        match &row[ei] {
+            Value::Text(s) => batch.keys.push_str(s),
+            other => push_entity_key(&mut batch.keys, other),
+        }
+        batch.rows.push((
+            n as i64,
+            time_of(row, ti),
+            batch.keys.len(),
+            batch.blobs.len(),
+        ));
+        rows = n;
+        if batch.rows.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, fresh(&mut made)?);
+            out.send(Load::Rows(full)).map_err(|_| hung_up())?;
+        }
+        if n % 4096 == 0 {
+            on_row(n);
+        }
+        Ok(())
+    })?;
+    if !batch.rows.is_empty() {
+        out.send(Load::Rows(batch)).map_err(|_| hung_up())?;
+    }
+    Ok(rows)
+}
+
+/// Writes the latest vector per entity of `set` (computed from `from`, or
+/// the dataset it was fit on) into a new online table and switches the
+/// version to it atomically. `on_row` is told rows read, for progress.
+pub fn materialize(
+    home: &mut Home,
+    set: &NameRef,
+    from: Option<&NameRef>,
+    on_row: &mut dyn FnMut(u64),
+) -> Result<Materialized> {
+    let (fs_id, fs) = resolve_set(home, set)?;
+    let dataset = source_dataset(home, &fs, from)?;
+    let contract = contract::load_contract(home, &fs.contract)?;
+    let (ei, ti) = entity_columns(&contract)?;
+    let bound = fs.bind(&contract)?;
+    let target = Target {
+        feature_set: fs_id.hex(),
+        site: fs.site.as_str().to_string(),
+        name: fs.name.clone(),
+        version: fs.version,
+        dataset: dataset.hex(),
+        entity_type: contract.columns[ei].ty.name(),
+        width: fs.width() as i64,
+        now: home.now().to_string(),
+    };
+    // Two threads on the two halves of the work: this one decrypts, parses
+    // and transforms the rows; the other writes them into SQLite. Bounded
+    // channels keep memory flat: at most BATCHES batches exist.
+    let (tx_rows, rx_rows) = std::sync::mpsc::sync_channel::<Load>(BATCHES);
+    let (tx_back, rx_back) = std::sync::mpsc::sync_channel::<Batch>(BATCHES);
+    let root = home.root().to_path_buf();
+    let (read, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(move || write_table(&root, &target, &rx_rows, &tx_back));
+        let read = read_rows(
+            home, &dataset, &fs, &bound, ei, ti, &tx_rows, &rx_back, on_row,
+        );
+        if read.is_ok() {
+            // A writer that already failed has hung up; its error is joined below.
+            let _ = tx_rows.send(Load::Done);
+        }
+        drop(tx_rows);
+        let written = writer.join().unwrap_or_else(|_| {
+            Err(Error::Integrity(
+                "the online store's writing thread panicked; nothing was written".into(),
+            ))
+        });
+        (read, written)
+    });
+    // The writer's own error first: the reader then only saw it hang up.
+    // A writer that stopped because the reader did leaves the reader's.
+    let written = written?;
+    let rows = read?;
+    let Some((table, entities)) = written else {
+        return Err(Error::Integrity(
+            "the online store's writer stopped without an error; nothing was written".into(),
+        ));
+    };
+    on_row(rows);
+    home.record(AuditEntry::new(
+        "features.materialize",
+        &[fs_id.hex(), dataset.hex()],
+        json!({ "feature_set": fs.reference(), "rows": rows, "entities": entities, "table": table }),
+    ))?;
+    Ok(Materialized {
+        feature_set: fs_id,
+        reference: fs.reference(),
+        dataset,
+        rows,
+        entities: entities as u64,
+        width: fs.width(),
+    })
+}
+
+/// A read-only view of the online store. It takes no lock on the home:
+/// lookups go on while commands (a materialization included) run.
+pub struct OnlineReader {
+    conn: Connection,
+}
+
+/// A feature set version in the online store, ready for lookups.
+#[derive(Clone, Debug, Serialize)]
+pub struct OnlineTable {
+    /// The feature set version's id.
+    pub feature_set: String,
+    /// `name@version`.
+    pub reference: String,
+    /// Entities held.
+    pub entities: i64,
+    /// Vector width.
+    pub width: i64,
+    /// When it was written.
+    pub materialized_at: String,
+    /// The entity column's type (keys are stored in canonical form).
+    pub entity_type: String,
+    table: String,
+}
+
+/// One entity's features.
+#[derive(Clone, Debug, Serialize)]
+pub struct Lookup {
+    /// The entity.
+    pub entity: String,
+    /// The event time of the row the vector came from (seconds since the
+    /// epoch; absent when the contract has no event time).
+    pub event_time: Option<i64>,
+    /// The source row's number in its dataset.
+    pub row: i64,
+    /// The feature vector.
+    pub vector: Vec<f32>,
+}
+
+impl OnlineReader {
+    /// Opens the online store of the home at `home_root`, read-only.
+    pub fn open(home_root: &Path) -> Result<Self> {
+        let p = path(home_root);
+        if !p.is_file() {
+            return Err(Error::NotFound(format!(
+                "no online store at {} yet; run `airlock features materialize SET@VERSION`",
+                p.display()
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            &p,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(OnlineReader { conn })
+    }
+
+    /// Finds a feature set version: `[SITE/]NAME@VERSION`, or the newest
+    /// materialized version of `[SITE/]NAME`.
+    pub fn table(&self, set: &NameRef) -> Result<OnlineTable> {
+        let id: Option<String> = match set.version {
+            Some(v) => self
+                .conn
+                .query_row(
+                    "SELECT feature_set FROM versions WHERE name = ?1 AND version = ?2 AND (?3 IS NULL OR site = ?3)",
+                    params![set.name, v, set.site.as_ref().map(|s| s.as_str())],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            None => self
+                .conn
+                .query_row(
+                    "SELECT feature_set FROM current WHERE name = ?1 AND (?2 IS NULL OR site = ?2)",
+                    params![set.name, set.site.as_ref().map(|s| s.as_str())],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
+        let id = id.ok_or_else(|| {
+            Error::NotFound(format!(
+                "feature set {set} is not in the online store; run `airlock features materialize {set}`"
+            ))
+        })?;
+        Ok(self.conn.query_row(
+            "SELECT feature_set, name, version, entities, width, materialized_at, tbl, entity_type FROM versions WHERE feature_set = ?1",
+            [id],
+            |r| {
+                Ok(OnlineTable {
+                    feature_set: r.get(0)?,
+                    reference: format!("{}@{}", r.get::<_, String>(1)?, r.get::<_, i64>(2)?),
+                    entities: r.get(3)?,
+                    width: r.get(4)?,
+                    materialized_at: r.get(5)?,
+                    table: r.get(6)?,
+                    entity_type: r.get(7)?,
+                })
+            },
+        )?)
+    }
+
+    /// The features of `entity` in `table`, or `None`. If the version was
+    /// materialized again since `table` was found, the new table is read.
+    pub fn get(&self, table: &OnlineTable, entity: &str) -> Result<Option<Lookup>> {
+        // Keys are stored as canonical cells: `007` of an integer entity
+        // is 7, a date is its seconds since the epoch.
+        let canonical = match table.entity_type.as_str() {
+            "integer" => entity.trim().parse::<i64>().ok().map(|i| i.to_string()),
+            "float" => entity.trim().parse::<f64>().ok().map(|f| f.to_string()),
+            "date" => crate::contract::parse_date(entity.trim()).map(|t| t.to_string()),
+            "timestamp" => crate::contract::parse_timestamp(entity.trim()).map(|t| t.to_string()),
+            _ => Some(entity.to_string()),
+        };
+        let Some(key) = canonical else {
+            return Err(Error::Rejected(format!(
+                "entity {entity:?} is not a valid {} key of {}",
+                table.entity_type, table.reference
+            )));
+        };
+        let entity = key.as_str();
+        match self.get_in(table_name(&table.table)?, entity) {
+            Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
+                let now: String = self.conn.query_row(
+                    "SELECT tbl FROM versions WHERE feature_set = ?1",
+                    [&table.feature_set],
+                    |r| r.get(0),
+                )?;
+                Ok(self.get_in(table_name(&now)?, entity)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn get_in(&self, table: &str, entity: &str) -> rusqlite::Result<Option<Lookup>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT event_time, row, vector FROM {table} WHERE entity = ?1"
+        ))?;
+        let hit = stmt
+            .query_row([entity], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })
+            .optional()?;
+        Ok(hit.map(|(t, row, v)| Lookup {
+            entity: entity.to_string(),
+            event_time: (t != i64::MIN).then_some(t),
+            row,
+            vector: vector_of(&v),
+        }))
+    }
+}
+
+/// What a point-in-time join produced.
+#[derive(Clone, Debug, Serialize)]
+pub struct Joined {
+    /// Label rows joined.
+    pub rows: u64,
+    /// Label rows for which no feature row was known at their time (their
+    /// features are the fitted fills, as for a serving request with every
+    /// value missing).
+    pub without_history: u64,
+    /// Where the training set was written.
+    pub out: String,
+}
+
+/// Joins label rows `(entity, time, label)` to feature rows so that each
+/// label sees only the newest feature row of its entity whose event time is
+/// at or before the label's time (never a later one: no leakage). Writes a
+/// CSV training set: entity, label_time, feature_time, label, then the
+/// feature vector.
+pub fn join(
+    home: &Home,
+    set: &NameRef,
+    labels: &NameRef,
+    from: Option<&NameRef>,
+    out: &Path,
+) -> Result<Joined> {
+    let (_, fs) = resolve_set(home, set)?;
+    let dataset = source_dataset(home, &fs, from)?;
+    let features = ingest::load_by_id(home, &dataset)?;
+    let (fe, ft) = entity_columns(&features.contract)?;
+    let ft = ft.ok_or_else(|| {
+        Error::Rejected(format!(
+            "contract {} v{} declares no `event_time`; a point-in-time join needs one",
+            features.contract.name, features.contract.version
+        ))
+    })?;
+    let labels = ingest::load(home, labels)?;
+    let (le, lt) = entity_columns(&labels.contract)?;
+    let lt = lt.ok_or_else(|| {
+        Error::Rejected(format!(
+            "labels contract {} v{} declares no `event_time`; each label needs its time",
+            labels.contract.name, labels.contract.version
+        ))
+    })?;
+    let li = labels.contract.index_of(&fs.label).ok_or_else(|| {
+        Error::Rejected(format!(
+            "labels dataset {}@{} has no label column {:?}",
+            labels.doc.name, labels.doc.version, fs.label
+        ))
+    })?;
+    // Feature rows per entity, sorted by time (ties keep file order, and
+    // the last of equal times wins, as in the online store).
+    let mut history: HashMap<String, Vec<(i64, usize)>> = HashMap::new();
+    for (i, row) in features.rows.iter().enumerate() {
+        history
+            .entry(entity_key(&row[fe]))
+            .or_default()
+            .push((time_of(row, Some(ft)), i));
+    }
+    for h in history.values_mut() {
+        h.sort_by_key(|(t, i)| (*t, *i));
+    }
+    let bound = fs.bind(&features.contract)?;
+    let empty = vec![Value::Null; features.contract.columns.len()];
+    let ty = features.contract.columns[ft].ty;
+    let show_time = |t: i64| crate::contract::format_time(ty, t);
+    let label_ty = labels.contract.columns[lt].ty;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec![
+        "entity".to_string(),
+        "label_time".into(),
+        "feature_time".into(),
+        fs.label.clone(),
+    ];
+    header.extend((0..fs.width()).map(|i| format!("f{i}")));
+    let csv_err = |e: csv::Error| Error::io(out, std::io::Error::other(e));
+    w.write_record(&header).map_err(csv_err)?;
+    let mut without = 0u64;
+    let mut x = Vec::with_capacity(fs.width());
+    for row in &labels.rows {
+        let entity = entity_key(&row[le]);
+        let at = time_of(row, Some(lt));
+        let known = history.get(&entity).and_then(|h| {
+            let n = h.partition_point(|(t, _)| *t <= at);
+            n.checked_sub(1).map(|k| h[k])
+        });
+        x.clear();
+        let feature_time = match known {
+            Some((t, i)) => {
+                fs.transform(&features.rows[i], &bound, &mut x);
+                show_time(t)
+            }
+            None => {
+                without += 1;
+                fs.transform(&empty, &bound, &mut x);
+                String::new()
+            }
+        };
+        let mut rec = vec![
+            entity,
+            crate::contract::format_time(label_ty, at),
+            feature_time,
+            row[li].canonical(),
+        ];
+        rec.extend(x.iter().map(|v| v.to_string()));
+        w.write_record(&rec).map_err(csv_err)?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| Error::io(out, std::io::Error::other(e.to_string())))?;
+    crate::node::fsx::write_new(out, &bytes)?;
+    Ok(Joined {
+        rows: labels.rows.len() as u64,
+        without_history: without,
+        out: out.display().to_string(),
+    })
+}

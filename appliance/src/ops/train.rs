@@ -1,0 +1,755 @@
+//! Training runs and the model registry.
+//!
+//! `airlock train` loads a dataset snapshot and a feature set version,
+//! computes the feature vectors with the feature set's one transform, and
+//! hands them to the sandboxed training worker ([`airlock_worker`]). It checks
+//! what comes back (the model file through the validating loader, every metric
+//! recomputed), then stores the weights (safetensors) and a run record in the
+//! vault, both signed. The run record's digest is the model's id; it names
+//! everything the model came from and everything it ran on.
+
+use std::path::PathBuf;
+
+use rusqlite::params;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use airlock_runtime::{
+    DeviceChoice, DeviceInfo, EpochReport, Evaluation, Matrix, Model, ModelSpec, Split, Task,
+    TrainConfig, TrainData,
+};
+
+use crate::contract::{ColumnType, Value};
+use crate::digest::Digest;
+use crate::error::{Error, IoContext, Result};
+use crate::node::home::Home;
+use crate::node::time::Timestamp;
+use crate::ops::features::{self, FeatureSetDoc};
+use crate::ops::ingest;
+use crate::site::SiteName;
+use crate::store::AuditEntry;
+use crate::vault::registry::{self, Kind, NameRef};
+use airlock_worker::SandboxRecord;
+
+/// Type tag of run records.
+pub const RUN_TYPE: &str = "airlock.run/v2";
+
+/// The code that produced a run, baked in at build time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeVersion {
+    /// The airlock crate version.
+    pub airlock: String,
+    /// The git revision of the source tree (`-dirty` with uncommitted changes, `unknown`
+    /// without git).
+    pub git_rev: String,
+    /// SHA-256 of the `Cargo.lock` that pinned every dependency.
+    pub cargo_lock_sha256: String,
+}
+
+impl CodeVersion {
+    /// This build's version.
+    pub fn current() -> Self {
+        Self {
+            airlock: env!("CARGO_PKG_VERSION").into(),
+            git_rev: env!("AIRLOCK_GIT_REV").into(),
+            cargo_lock_sha256: env!("AIRLOCK_CARGO_LOCK_SHA256").into(),
+        }
+    }
+}
+
+/// The signed record of a training run. Its digest is the model id.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRecord {
+    /// Always [`RUN_TYPE`].
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// The site that trained it.
+    pub site: SiteName,
+    /// Model name.
+    pub name: String,
+    /// Task, architecture and input width: what the weights must match.
+    pub spec: ModelSpec,
+    /// The label column.
+    pub label: String,
+    /// Class names in output order (binary: the negative then the positive label, the
+    /// negative by its own name where known, see [`negative_class`]; multiclass: every
+    /// class); empty for regression.
+    pub classes: Vec<String>,
+    /// The weights (safetensors vault object).
+    pub weights: Digest,
+    /// The dataset record trained on.
+    pub dataset: Digest,
+    /// That dataset's raw snapshot.
+    pub snapshot: Digest,
+    /// The feature set version.
+    pub feature_set: Digest,
+    /// The feature set as `name@version`.
+    pub feature_set_ref: String,
+    /// Hyperparameters, schedule, class weights, early stopping, seed and split fractions.
+    pub config: TrainConfig,
+    /// Rows per split.
+    pub split: Split,
+    /// Class weights as applied.
+    pub class_weights: Vec<f64>,
+    /// The column holdout metrics are sliced by, if any.
+    pub slice_column: Option<String>,
+    /// The epoch whose weights the model holds.
+    pub best_epoch: usize,
+    /// Whether early stopping ended training.
+    pub stopped_early: bool,
+    /// Metrics on each split and per slice, recomputed by the parent.
+    pub metrics: Evaluation,
+    /// Loss and metric history, per epoch.
+    pub history: Vec<EpochReport>,
+    /// Code version.
+    pub code: CodeVersion,
+    /// The device asked for (`auto`, `cpu`, `cuda:N`).
+    pub device_requested: DeviceChoice,
+    /// The device it ran on.
+    pub device: DeviceInfo,
+    /// The worker's sandbox: every control, applied or not, and its self-check.
+    pub sandbox: SandboxRecord,
+    /// Start time.
+    pub started_at: Timestamp,
+    /// End time.
+    pub finished_at: Timestamp,
+}
+
+impl RunRecord {
+    /// The inputs its provenance statement names (written by `train`,
+    /// checked by `lineage`).
+    pub fn provenance_inputs(&self) -> [(&'static str, Digest); 3] {
+        [
+            ("dataset", self.dataset),
+            ("snapshot", self.snapshot),
+            ("feature-set", self.feature_set),
+        ]
+    }
+
+    /// The held-out figure named `metric` (see [`airlock_runtime::METRIC_NAMES`]).
+    pub fn holdout(&self, metric: &str) -> Option<f64> {
+        self.metrics.holdout.get(metric)
+    }
+}
+
+/// The run record holds the runtime's and the sandbox's types, so it lives
+/// here rather than in the core with the other records.
+impl registry::Record for RunRecord {
+    const KIND: Kind = Kind::Run;
+}
+
+/// Features, labels and class names of a dataset under a feature set, for a task.
+pub struct Prepared {
+    /// Feature vectors.
+    pub x: Matrix,
+    /// Labels as the runtime takes them.
+    pub y: Vec<f32>,
+    /// Class names (see [`RunRecord::classes`]).
+    pub classes: Vec<String>,
+    /// Slice keys, when a slice column was asked for.
+    pub slices: Option<Vec<String>>,
+}
+
+/// Checks a feature set fits a dataset's contract and binds it: the feature columns and the
+/// label column's position.
+fn bind(
+    fs: &FeatureSetDoc,
+    doc: &ingest::DatasetDoc,
+    contract: &crate::contract::Contract,
+) -> Result<(airlock_core::features::Bound, usize)> {
+    if fs.contract != doc.contract {
+        return Err(Error::Refused(format!(
+            "feature set {} was fit for contract {}, but dataset {}@{} follows contract {}",
+            fs.reference(),
+            fs.contract.short(),
+            doc.name,
+            doc.version,
+            doc.contract.short()
+        )));
+    }
+    let columns = fs.bind(contract)?;
+    let label_idx = contract.index_of(&fs.label).ok_or_else(|| {
+        Error::Rejected(format!(
+            "label column {:?} is not in the contract",
+            fs.label
+        ))
+    })?;
+    Ok((columns, label_idx))
+}
+
+/// What [`prepare`] does to each row, for rows streamed one at a time (`airlock evaluate`
+/// reads a dataset so, keeping only the feature vectors, not the typed rows).
+pub struct RowPrep<'a> {
+    fs: &'a FeatureSetDoc,
+    columns: airlock_core::features::Bound,
+    label_idx: usize,
+    task: Task,
+    classes: &'a [String],
+}
+
+impl<'a> RowPrep<'a> {
+    /// For rows of the dataset `doc` under `contract`, labelled for a model of `task` whose
+    /// classes are `classes` (multiclass: the model's, in output order; labels outside them
+    /// are refused).
+    pub fn new(
+        fs: &'a FeatureSetDoc,
+        doc: &ingest::DatasetDoc,
+        contract: &crate::contract::Contract,
+        task: Task,
+        classes: &'a [String],
+    ) -> Result<Self> {
+        let (columns, label_idx) = bind(fs, doc, contract)?;
+        let label_col = &contract.columns[label_idx];
+        match task {
+            Task::Binary if fs.positive.is_empty() => {
+                return Err(Error::Rejected(format!(
+                    "feature set {} names no positive label value; a binary model needs one",
+                    fs.reference()
+                )));
+            }
+            Task::Regression
+                if !matches!(label_col.ty, ColumnType::Integer | ColumnType::Float) =>
+            {
+                return Err(Error::Rejected(format!(
+                    "label column {:?} is {}; regression needs an integer or float label",
+                    fs.label,
+                    label_col.ty.name()
+                )));
+            }
+            _ => {}
+        }
+        Ok(RowPrep {
+            fs,
+            columns,
+            label_idx,
+            task,
+            classes,
+        })
+    }
+
+    /// Appends the feature vector of `row` (row number `row_no`, for errors) to `x` and its
+    /// label to `y`.
+    pub fn push(
+        &self,
+        row: &[Value],
+        row_no: usize,
+        x: &mut Vec<f32>,
+        y: &mut Vec<f32>,
+    ) -> Result<()> {
+        let missing = || {
+            Error::Rejected(format!(
+                "row {row_no}: label column {:?} is missing; training needs every label",
+                self.fs.label
+            ))
+        };
+        let label = match self.task {
+            Task::Binary => self.fs.label_of(row, self.label_idx, row_no)?,
+            Task::Regression => match &row[self.label_idx] {
+                Value::Int(v) => *v as f32,
+                Value::Float(v) => *v as f32,
+                _ => return Err(missing()),
+            },
+            Task::Multiclass { .. } => {
+                let v = match &row[self.label_idx] {
+                    Value::Null => return Err(missing()),
+                    v => v.canonical(),
+                };
+                self.classes.iter().position(|c| *c == v).ok_or_else(|| {
+                    Error::Rejected(format!("row {row_no}: label {v:?} is not a known class"))
+                })? as f32
+            }
+        };
+        self.fs.transform(row, &self.columns, x);
+        y.push(label);
+        Ok(())
+    }
+}
+
+/// Most classes a multiclass label may have.
+pub const MAX_CLASSES: usize = 1000;
+
+/// The own name of a binary label's negative class, where it is known: the
+/// other of the contract's two categories, the other integer of a range of
+/// two (`min = 0`, `max = 1`), or, where the contract does not bound the
+/// label's values, the one other value the training rows hold. `None` when
+/// the negative class is more than one value (or none): predictions then
+/// say `not POSITIVE`.
+pub fn negative_class(
+    label: &crate::contract::Column,
+    positive: &str,
+    rows: &[Vec<Value>],
+    label_idx: usize,
+) -> Option<String> {
+    let other = |values: Vec<String>| -> Option<String> {
+        match values.as_slice() {
+            [a, b] if a == positive => Some(b.clone()),
+            [a, b] if b == positive => Some(a.clone()),
+            _ => None,
+        }
+    };
+    if let Some(cats) = &label.categories {
+        return other(cats.clone());
+    }
+    if label.ty == ColumnType::Integer
+        && let (Some(lo), Some(hi)) = (label.min, label.max)
+    {
+        // The contract bounds the values: two of them, or more than one
+        // negative value.
+        let (lo, hi) = (lo.ceil(), hi.floor());
+        return (hi - lo == 1.0).then(|| other(vec![format!("{lo}"), format!("{hi}")]))?;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows {
+        match r.get(label_idx) {
+            Some(Value::Null) | None => {}
+            Some(v) => {
+                seen.insert(v.canonical());
+                if seen.len() > 2 {
+                    return None;
+                }
+            }
+        }
+    }
+    other(seen.into_iter().collect())
+}
+
+/// Builds the feature matrix and labels of a dataset with a feature set, for `task` (the
+/// class count of a multiclass task is found here), with slice keys from `slice_column`.
+pub fn prepare(
+    fs: &FeatureSetDoc,
+    loaded: &ingest::Loaded,
+    task: &mut Task,
+    slice_column: Option<&str>,
+) -> Result<Prepared> {
+    let (columns, label_idx) = bind(fs, &loaded.doc, &loaded.contract)?;
+    let slice_idx = match slice_column {
+        Some(c) => Some(loaded.contract.index_of(c).ok_or_else(|| {
+            Error::Rejected(format!(
+                "slice column {c:?} is not in contract {} v{}",
+                loaded.contract.name, loaded.contract.version
+            ))
+        })?),
+        None => None,
+    };
+    let label_col = &loaded.contract.columns[label_idx];
+    let missing = |row: usize| {
+        Error::Rejected(format!(
+            "row {row}: label column {:?} is missing; training needs every label",
+            fs.label
+        ))
+    };
+    let classes: Vec<String> = match task {
+        Task::Binary => {
+            if fs.positive.is_empty() {
+                return Err(Error::Rejected(format!(
+                    "feature set {} names no positive label value; a binary model needs one \
+                     (or train with --task multiclass)",
+                    fs.reference()
+                )));
+            }
+            let negative = negative_class(label_col, &fs.positive, &loaded.rows, label_idx)
+                .unwrap_or_else(|| format!("not {}", fs.positive));
+            vec![negative, fs.positive.clone()]
+        }
+        Task::Regression => {
+            if !matches!(label_col.ty, ColumnType::Integer | ColumnType::Float) {
+                return Err(Error::Rejected(format!(
+                    "label column {:?} is {}; regression needs an integer or float label",
+                    fs.label,
+                    label_col.ty.name()
+                )));
+            }
+            Vec::new()
+        }
+        Task::Multiclass { .. } => {
+            // The contract's categories when it lists them (stable across datasets), else the
+            // values seen, sorted.
+            let classes = match &label_col.categories {
+                Some(c) => c.clone(),
+                None => {
+                    let mut seen = std::collections::BTreeSet::new();
+                    for (i, r) in loaded.rows.iter().enumerate() {
+                        match &r[label_idx] {
+                            Value::Null => return Err(missing(i + 1)),
+                            v => {
+                                seen.insert(v.canonical());
+                            }
+                        }
+                        if seen.len() > MAX_CLASSES {
+                            return Err(Error::Rejected(format!(
+                                "label column {:?} has more than {MAX_CLASSES} values; too many \
+                                 classes",
+                                fs.label
+                            )));
+                        }
+                    }
+                    seen.into_iter().collect()
+                }
+            };
+            if classes.len() < 3 {
+                return Err(Error::Rejected(format!(
+                    "label column {:?} has {} classes; multiclass needs at least 3 (train a \
+                     binary model for 2)",
+                    fs.label,
+                    classes.len()
+                )));
+            }
+            *task = Task::Multiclass {
+                classes: classes.len(),
+            };
+            classes
+        }
+    };
+    let mut x = Vec::with_capacity(loaded.rows.len() * fs.width());
+    let mut y = Vec::with_capacity(loaded.rows.len());
+    let mut slices = slice_idx.map(|_| Vec::with_capacity(loaded.rows.len()));
+    let prep = RowPrep {
+        fs,
+        columns,
+        label_idx,
+        task: *task,
+        classes: &classes,
+    };
+    for (i, row) in loaded.rows.iter().enumerate() {
+        prep.push(row, i + 1, &mut x, &mut y)?;
+        if let (Some(s), Some(idx)) = (slices.as_mut(), slice_idx) {
+            s.push(airlock_core::slice::group_of(&row[idx], &[]));
+        }
+    }
+    Ok(Prepared {
+        x: Matrix::new(x, loaded.rows.len(), fs.width())?,
+        y,
+        classes,
+        slices,
+    })
+}
+
+/// Options of `airlock train`.
+#[derive(Clone, Debug)]
+pub struct TrainRequest {
+    /// Dataset, `[SITE/]NAME[@V]`.
+    pub dataset: NameRef,
+    /// Feature set, `[SITE/]NAME[@V]`.
+    pub features: NameRef,
+    /// Model name (default: `DATASET-ARCH`).
+    pub name: Option<String>,
+    /// Hyperparameters (the class count of a multiclass task is filled in from the data).
+    pub config: TrainConfig,
+    /// Where to train.
+    pub device: DeviceChoice,
+    /// Column to slice holdout metrics by.
+    pub slice_column: Option<String>,
+    /// Folder to copy checked checkpoints to.
+    pub checkpoints: Option<PathBuf>,
+}
+
+/// Trains a model in the sandboxed worker and registers it.
+pub fn train(
+    home: &mut Home,
+    req: &TrainRequest,
+    on_epoch: &mut dyn FnMut(&EpochReport),
+) -> Result<(Digest, RunRecord)> {
+    let started_at = home.now();
+    let loaded = ingest::load(home, &req.dataset)?;
+    let (fs_id, _, _) = registry::resolve(
+        &home.conn,
+        "feature_sets",
+        "feature set",
+        home.site(),
+        &req.features,
+    )?;
+    let fs = features::load(home, &fs_id)?;
+    let mut config = req.config.clone();
+    let prepared = prepare(&fs, &loaded, &mut config.task, req.slice_column.as_deref())?;
+    config.validate()?;
+    let name = match &req.name {
+        Some(n) => {
+            registry::validate_name(n)?;
+            n.clone()
+        }
+        None => format!("{}-{}", loaded.doc.name, config.arch.name()),
+    };
+    let root = home.root().to_path_buf();
+    let must_not_read = vec![
+        root.join("keys"),
+        root.join("store.db"),
+        root.join("vault").join("objects"),
+    ];
+    let data = TrainData {
+        x: &prepared.x,
+        labels: &prepared.y,
+        slices: prepared.slices.as_deref(),
+    };
+    let trained = airlock_worker::train(
+        &home.vault().tmp_dir(),
+        airlock_worker::TrainJob {
+            data,
+            config: &config,
+            device: req.device,
+            must_not_read,
+            checkpoints: req.checkpoints.is_some(),
+            // Every program built on this library carries the CPU worker: its `main` calls
+            // `airlock_worker::embedded_main` first (appliance/src/main.rs).
+            embedded: true,
+        },
+        on_epoch,
+    )?;
+    if let Some(dest) = &req.checkpoints {
+        std::fs::create_dir_all(dest).at(dest)?;
+        for (name, bytes) in &trained.checkpoints {
+            crate::node::fsx::write_atomic(&dest.join(name), bytes)?;
+        }
+    }
+    let result = trained.result;
+    // The device's name comes from the sandboxed worker (read from
+    // /proc/cpuinfo or the GPU driver); it is kept in the signed run record
+    // and shown at every site the model travels to.
+    crate::text::check_free_text(
+        "the device name the training worker reported",
+        &result.device.name,
+    )?;
+    let site = home.site().clone();
+    let tx = home.begin()?;
+    let weights_id = registry::put_object(&tx, Kind::Weights, &trained.weights)?;
+    let record = RunRecord {
+        ty: RUN_TYPE.into(),
+        site: site.clone(),
+        name,
+        spec: trained.model.spec().clone(),
+        label: fs.label.clone(),
+        classes: prepared.classes,
+        weights: weights_id,
+        dataset: loaded.id,
+        snapshot: loaded.doc.snapshot,
+        feature_set: fs_id,
+        feature_set_ref: fs.reference(),
+        config,
+        split: result.split,
+        class_weights: result.class_weights,
+        slice_column: req.slice_column.clone(),
+        best_epoch: result.best_epoch,
+        stopped_early: result.stopped_early,
+        metrics: result.evaluation,
+        history: result.history,
+        code: CodeVersion::current(),
+        device_requested: req.device,
+        device: result.device,
+        sandbox: result.sandbox,
+        started_at,
+        finished_at: tx.now(),
+    };
+    let id = registry::put_record(&tx, &record)?;
+    insert_model_row(&tx, &id, &record)?;
+    crate::ops::provenance::record(
+        &tx,
+        "airlock train",
+        None,
+        &[(Kind::Run, id), (Kind::Weights, weights_id)],
+        &record.provenance_inputs(),
+    )?;
+    let score = record.spec.task.score_name();
+    let unapplied: Vec<&str> = record
+        .sandbox
+        .report
+        .failures()
+        .map(|c| c.name.as_str())
+        .collect();
+    tx.commit(AuditEntry::new(
+        "model.train",
+        &[id.hex(), weights_id.hex(), loaded.id.hex(), fs_id.hex()],
+        json!({ "model": record.name, "task": record.spec.task.name(), "arch": record.spec.arch.name(),
+                "feature_set": record.feature_set_ref, "seed": record.config.seed,
+                "device": record.device.kind, "holdout": { score: record.holdout(score) },
+                "sandbox_not_applied": unapplied }),
+    ))?;
+    Ok((id, record))
+}
+
+/// Indexes a model (also used at bundle import).
+pub fn insert_model_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &RunRecord) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO models (id, site, name, arch, dataset, feature_set, weights, metrics, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            id.hex(),
+            r.site.as_str(),
+            r.name,
+            r.spec.arch.name(),
+            r.dataset.hex(),
+            r.feature_set.hex(),
+            r.weights.hex(),
+            serde_json::to_string(&json!({ "task": r.spec.task.name(), "holdout": r.metrics.holdout }))
+                .unwrap_or_default(),
+            r.finished_at.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// The id of the model `prefix` names: its whole id, or a unique prefix of
+/// at least 8 hex digits.
+pub fn resolve(home: &Home, prefix: &str) -> Result<Digest> {
+    registry::resolve_model(&home.conn, prefix)
+}
+
+/// Loads a run record by model id (verifying signature and digest).
+pub fn load_run(home: &Home, id: &Digest) -> Result<RunRecord> {
+    registry::load(&home.conn, home.vault(), id)
+}
+
+/// Loads a model's weights, validating the safetensors file against the
+/// architecture declared in its run record before any tensor is used.
+pub fn load_model(home: &Home, run: &RunRecord) -> Result<Model> {
+    let bytes = home.vault().read(&run.weights, Kind::Weights.max_size())?;
+    Ok(Model::from_safetensors(&bytes, &run.spec)?)
+}
+
+/// One line of `airlock models list`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelSummary {
+    /// Model id (run record digest).
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Site that trained it.
+    pub site: String,
+    /// Architecture.
+    pub arch: String,
+    /// Task.
+    pub task: String,
+    /// The task's held-out score name (`roc_auc`, `accuracy`, `rmse`).
+    pub score_name: String,
+    /// Its value.
+    pub score: f64,
+    /// Gate state: `passed`, `failed` or `none`.
+    pub gate: String,
+    /// Number of approvals.
+    pub approvals: i64,
+    /// Slot it is deployed to, if any.
+    pub deployed: Option<String>,
+    /// When it was trained.
+    pub created_at: String,
+}
+
+/// Lists models, newest first.
+pub fn list(home: &Home) -> Result<Vec<ModelSummary>> {
+    let mut stmt = home.conn.prepare(
+        "SELECT m.id, m.name, m.site, m.arch, m.metrics, m.created_at,
+            (SELECT CASE WHEN MAX(g.passed) = 1 THEN 'passed' WHEN COUNT(g.id) > 0 THEN 'failed' ELSE 'none' END
+               FROM gates g WHERE g.model = m.id),
+            (SELECT COUNT(*) FROM approvals a WHERE a.model = m.id),
+            (SELECT GROUP_CONCAT(d.slot, ',') FROM deployments d WHERE d.model = m.id
+               AND d.action != 'retire'
+               AND d.seq = (SELECT MAX(seq) FROM deployments d2 WHERE d2.slot = d.slot))
+         FROM models m ORDER BY m.created_at DESC, m.id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        let metrics: String = r.get(4)?;
+        let (task, score_name, score) = summary_score(&metrics);
+        Ok(ModelSummary {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            site: r.get(2)?,
+            arch: r.get(3)?,
+            task,
+            score_name,
+            score,
+            created_at: r.get(5)?,
+            gate: r.get(6)?,
+            approvals: r.get(7)?,
+            deployed: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// (task, score name, score) from a model row's metrics column.
+fn summary_score(metrics: &str) -> (String, String, f64) {
+    #[derive(Deserialize)]
+    struct Row {
+        task: String,
+        holdout: airlock_runtime::Metrics,
+    }
+    match serde_json::from_str::<Row>(metrics) {
+        Ok(r) => {
+            let name = match r.task.as_str() {
+                "multiclass" => "accuracy",
+                "regression" => "rmse",
+                _ => "roc_auc",
+            };
+            let v = r.holdout.get(name).unwrap_or(f64::NAN);
+            (r.task, name.to_owned(), v)
+        }
+        Err(_) => ("unknown".into(), "roc_auc".into(), f64::NAN),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::Contract;
+
+    fn label(column: &str) -> crate::contract::Column {
+        let c = Contract::from_toml(
+            &format!("name='t'\nversion=1\n[[columns]]\nname='y'\n{column}\n"),
+            "t",
+        )
+        .expect("contract");
+        c.columns[0].clone()
+    }
+
+    fn rows(values: &[Value]) -> Vec<Vec<Value>> {
+        values.iter().map(|v| vec![v.clone()]).collect()
+    }
+
+    #[test]
+    fn the_negative_class_is_named_where_the_contract_or_the_data_knows_it() {
+        let cats = label("type='category'\ncategories=['good', 'bad']");
+        assert_eq!(
+            negative_class(&cats, "bad", &[], 0).as_deref(),
+            Some("good"),
+            "the contract's other category"
+        );
+        let range = label("type='integer'\nmin=0\nmax=1");
+        assert_eq!(
+            negative_class(&range, "1", &[], 0).as_deref(),
+            Some("0"),
+            "the other integer of a range of two"
+        );
+        let open = label("type='integer'\nmin=0\nnullable=true");
+        let seen = rows(&[Value::Int(2), Value::Null, Value::Int(1), Value::Int(2)]);
+        assert_eq!(
+            negative_class(&open, "2", &seen, 0).as_deref(),
+            Some("1"),
+            "the one other value of the training rows"
+        );
+    }
+
+    #[test]
+    fn a_negative_class_of_several_values_is_not_named() {
+        let three = label("type='category'\ncategories=['a', 'b', 'c']");
+        assert_eq!(negative_class(&three, "a", &[], 0), None);
+        let open = label("type='string'");
+        let seen = rows(&[
+            Value::Text("x".into()),
+            Value::Text("y".into()),
+            Value::Text("z".into()),
+        ]);
+        assert_eq!(negative_class(&open, "x", &seen, 0), None);
+        let wide = label("type='integer'\nmin=0\nmax=5");
+        let two = rows(&[Value::Int(0), Value::Int(1)]);
+        assert_eq!(
+            negative_class(&wide, "1", &two, 0),
+            None,
+            "the contract allows more negative values than the rows hold"
+        );
+        let cats = label("type='category'\ncategories=['good', 'bad']");
+        assert_eq!(
+            negative_class(&cats, "ugly", &[], 0),
+            None,
+            "a positive value that is not a category"
+        );
+    }
+}
