@@ -323,36 +323,92 @@ pub fn prepare(
     task: &mut Task,
     slice_column: Option<&str>,
 ) -> Result<Prepared> {
-    let (columns, label_idx) = bind(fs, &loaded.doc, &loaded.contract)?;
+    prepare_with(
+        fs,
+        &loaded.doc,
+        &loaded.contract,
+        task,
+        slice_column,
+        &mut |each| {
+            for (i, row) in loaded.rows.iter().enumerate() {
+                each(i as u64 + 1, row)?;
+            }
+            Ok(())
+        },
+    )
+}
+
+/// [`prepare`] of the dataset whose record is `id`, straight from its snapshot as it streams:
+/// each row is parsed, labelled and transformed into the one feature matrix and dropped, so
+/// the typed rows are never held (they took six times the matrix's memory). Also returns the
+/// dataset's record.
+pub fn prepare_streamed(
+    home: &Home,
+    id: &Digest,
+    fs: &FeatureSetDoc,
+    task: &mut Task,
+    slice_column: Option<&str>,
+) -> Result<(Prepared, ingest::DatasetDoc)> {
+    let doc: ingest::DatasetDoc = registry::load(&home.conn, home.vault(), id)?;
+    let contract = crate::ops::contract::load_contract(home, &doc.contract)?;
+    let prepared = prepare_with(fs, &doc, &contract, task, slice_column, &mut |each| {
+        ingest::stream_rows_by_id(home, id, &mut |n, row| each(n, row)).map(|_| ())
+    })?;
+    Ok((prepared, doc))
+}
+
+/// Rows handed to [`prepare_with`]'s `each`: row number from 1 and the typed row.
+type EachRow<'a> = dyn FnMut(u64, &[Value]) -> Result<()> + 'a;
+
+/// [`prepare`] of the rows `feed` hands to the function it is given, in order, of dataset
+/// `doc` under `contract`. Nothing of a row is kept but its feature vector (appended to the
+/// one matrix), its label, its slice key, and, for a binary label, the first three distinct
+/// label values (all [`negative_class`] needs). Classes of a multiclass label whose contract
+/// does not list them are numbered as first seen and renumbered in sorted order at the end.
+fn prepare_with(
+    fs: &FeatureSetDoc,
+    doc: &ingest::DatasetDoc,
+    contract: &crate::contract::Contract,
+    task: &mut Task,
+    slice_column: Option<&str>,
+    feed: &mut dyn FnMut(&mut EachRow<'_>) -> Result<()>,
+) -> Result<Prepared> {
+    let (columns, label_idx) = bind(fs, doc, contract)?;
     let slice_idx = match slice_column {
-        Some(c) => Some(loaded.contract.index_of(c).ok_or_else(|| {
+        Some(c) => Some(contract.index_of(c).ok_or_else(|| {
             Error::Rejected(format!(
                 "slice column {c:?} is not in contract {} v{}",
-                loaded.contract.name, loaded.contract.version
+                contract.name, contract.version
             ))
         })?),
         None => None,
     };
-    let label_col = &loaded.contract.columns[label_idx];
-    let missing = |row: usize| {
+    let label_col = &contract.columns[label_idx];
+    let missing = |row: u64| {
         Error::Rejected(format!(
             "row {row}: label column {:?} is missing; training needs every label",
             fs.label
         ))
     };
-    let classes: Vec<String> = match task {
-        Task::Binary => {
-            if fs.positive.is_empty() {
-                return Err(Error::Rejected(format!(
-                    "feature set {} names no positive label value; a binary model needs one \
-                     (or train with --task multiclass)",
-                    fs.reference()
-                )));
-            }
-            let negative = negative_class(label_col, &fs.positive, &loaded.rows, label_idx)
-                .unwrap_or_else(|| format!("not {}", fs.positive));
-            vec![negative, fs.positive.clone()]
+    let too_few = |n: usize| {
+        Error::Rejected(format!(
+            "label column {:?} has {n} classes; multiclass needs at least 3 (train a binary \
+             model for 2)",
+            fs.label
+        ))
+    };
+    // Multiclass: the contract's categories when it lists them (stable across datasets), else
+    // the values seen, sorted.
+    let mut listed: Option<&[String]> = None;
+    match task {
+        Task::Binary if fs.positive.is_empty() => {
+            return Err(Error::Rejected(format!(
+                "feature set {} names no positive label value; a binary model needs one \
+                 (or train with --task multiclass)",
+                fs.reference()
+            )));
         }
+        Task::Binary => {}
         Task::Regression => {
             if !matches!(label_col.ty, ColumnType::Integer | ColumnType::Float) {
                 return Err(Error::Rejected(format!(
@@ -361,40 +417,103 @@ pub fn prepare(
                     label_col.ty.name()
                 )));
             }
-            Vec::new()
         }
         Task::Multiclass { .. } => {
-            // The contract's categories when it lists them (stable across datasets), else the
-            // values seen, sorted.
-            let classes = match &label_col.categories {
-                Some(c) => c.clone(),
-                None => {
-                    let mut seen = std::collections::BTreeSet::new();
-                    for (i, r) in loaded.rows.iter().enumerate() {
-                        match &r[label_idx] {
-                            Value::Null => return Err(missing(i + 1)),
-                            v => {
-                                seen.insert(v.canonical());
-                            }
-                        }
-                        if seen.len() > MAX_CLASSES {
+            if let Some(c) = &label_col.categories {
+                if c.len() < 3 {
+                    return Err(too_few(c.len()));
+                }
+                listed = Some(c);
+            }
+        }
+    }
+    // The record's row count sizes the buffers (bounded by the snapshot's size, so a wrong
+    // count cannot ask for more than the data could fill).
+    let expected = usize::try_from(doc.rows.min(doc.snapshot_size)).unwrap_or(0);
+    let width = fs.width();
+    let mut x: Vec<f32> = Vec::with_capacity(expected.saturating_mul(width));
+    let mut y: Vec<f32> = Vec::with_capacity(expected);
+    let mut slices = slice_idx.map(|_| Vec::with_capacity(expected));
+    let mut rows = 0usize;
+    // Binary: the first three distinct label values, each as a one-column row.
+    let mut distinct = std::collections::BTreeSet::new();
+    let mut label_values: Vec<Vec<Value>> = Vec::new();
+    // Multiclass, classes not listed: index by first appearance.
+    let mut found: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let row_task = *task;
+    feed(&mut |n, row| {
+        let label = match row_task {
+            Task::Binary => {
+                let v = &row[label_idx];
+                if distinct.len() < 3 && !matches!(v, Value::Null) && distinct.insert(v.canonical())
+                {
+                    label_values.push(vec![v.clone()]);
+                }
+                fs.label_of(row, label_idx, n as usize)?
+            }
+            Task::Regression => match &row[label_idx] {
+                Value::Int(v) => *v as f32,
+                Value::Float(v) => *v as f32,
+                _ => return Err(missing(n)),
+            },
+            Task::Multiclass { .. } => {
+                let v = match &row[label_idx] {
+                    Value::Null => return Err(missing(n)),
+                    v => v.canonical(),
+                };
+                match listed {
+                    Some(classes) => classes.iter().position(|c| *c == v).ok_or_else(|| {
+                        Error::Rejected(format!("row {n}: label {v:?} is not a known class"))
+                    })? as f32,
+                    None => {
+                        let next = found.len();
+                        let i = *found.entry(v).or_insert(next);
+                        if found.len() > MAX_CLASSES {
                             return Err(Error::Rejected(format!(
-                                "label column {:?} has more than {MAX_CLASSES} values; too many \
-                                 classes",
+                                "label column {:?} has more than {MAX_CLASSES} values; too \
+                                 many classes",
                                 fs.label
                             )));
                         }
+                        i as f32
                     }
-                    seen.into_iter().collect()
+                }
+            }
+        };
+        fs.transform(row, &columns, &mut x);
+        y.push(label);
+        if let (Some(s), Some(idx)) = (slices.as_mut(), slice_idx) {
+            s.push(airlock_core::slice::group_of(&row[idx], &[]));
+        }
+        rows += 1;
+        Ok(())
+    })?;
+    let classes: Vec<String> = match task {
+        Task::Binary => {
+            let negative = negative_class(label_col, &fs.positive, &label_values, 0)
+                .unwrap_or_else(|| format!("not {}", fs.positive));
+            vec![negative, fs.positive.clone()]
+        }
+        Task::Regression => Vec::new(),
+        Task::Multiclass { .. } => {
+            let classes = match listed {
+                Some(c) => c.to_vec(),
+                None => {
+                    // Renumber the classes from order of appearance to sorted order.
+                    let mut names: Vec<(String, usize)> = found.into_iter().collect();
+                    names.sort();
+                    let mut renumber = vec![0f32; names.len()];
+                    for (new, (_, first_seen)) in names.iter().enumerate() {
+                        renumber[*first_seen] = new as f32;
+                    }
+                    for label in &mut y {
+                        *label = renumber[*label as usize];
+                    }
+                    names.into_iter().map(|(name, _)| name).collect()
                 }
             };
             if classes.len() < 3 {
-                return Err(Error::Rejected(format!(
-                    "label column {:?} has {} classes; multiclass needs at least 3 (train a \
-                     binary model for 2)",
-                    fs.label,
-                    classes.len()
-                )));
+                return Err(too_few(classes.len()));
             }
             *task = Task::Multiclass {
                 classes: classes.len(),
@@ -402,24 +521,8 @@ pub fn prepare(
             classes
         }
     };
-    let mut x = Vec::with_capacity(loaded.rows.len() * fs.width());
-    let mut y = Vec::with_capacity(loaded.rows.len());
-    let mut slices = slice_idx.map(|_| Vec::with_capacity(loaded.rows.len()));
-    let prep = RowPrep {
-        fs,
-        columns,
-        label_idx,
-        task: *task,
-        classes: &classes,
-    };
-    for (i, row) in loaded.rows.iter().enumerate() {
-        prep.push(row, i + 1, &mut x, &mut y)?;
-        if let (Some(s), Some(idx)) = (slices.as_mut(), slice_idx) {
-            s.push(airlock_core::slice::group_of(&row[idx], &[]));
-        }
-    }
     Ok(Prepared {
-        x: Matrix::new(x, loaded.rows.len(), fs.width())?,
+        x: Matrix::new(x, rows, width)?,
         y,
         classes,
         slices,
@@ -452,7 +555,8 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<(Digest, RunRecord)> {
     let started_at = home.now();
-    let loaded = ingest::load(home, &req.dataset)?;
+    let (dataset_id, _, _) =
+        registry::resolve(&home.conn, "datasets", "dataset", home.site(), &req.dataset)?;
     let (fs_id, _, _) = registry::resolve(
         &home.conn,
         "feature_sets",
@@ -462,14 +566,20 @@ pub fn train(
     )?;
     let fs = features::load(home, &fs_id)?;
     let mut config = req.config.clone();
-    let prepared = prepare(&fs, &loaded, &mut config.task, req.slice_column.as_deref())?;
+    let (prepared, dataset) = prepare_streamed(
+        home,
+        &dataset_id,
+        &fs,
+        &mut config.task,
+        req.slice_column.as_deref(),
+    )?;
     config.validate()?;
     let name = match &req.name {
         Some(n) => {
             registry::validate_name(n)?;
             n.clone()
         }
-        None => format!("{}-{}", loaded.doc.name, config.arch.name()),
+        None => format!("{}-{}", dataset.name, config.arch.name()),
     };
     let root = home.root().to_path_buf();
     let must_not_read = vec![
@@ -521,8 +631,8 @@ pub fn train(
         label: fs.label.clone(),
         classes: prepared.classes,
         weights: weights_id,
-        dataset: loaded.id,
-        snapshot: loaded.doc.snapshot,
+        dataset: dataset_id,
+        snapshot: dataset.snapshot,
         feature_set: fs_id,
         feature_set_ref: fs.reference(),
         config,
@@ -558,7 +668,7 @@ pub fn train(
         .collect();
     tx.commit(AuditEntry::new(
         "model.train",
-        &[id.hex(), weights_id.hex(), loaded.id.hex(), fs_id.hex()],
+        &[id.hex(), weights_id.hex(), dataset_id.hex(), fs_id.hex()],
         json!({ "model": record.name, "task": record.spec.task.name(), "arch": record.spec.arch.name(),
                 "feature_set": record.feature_set_ref, "seed": record.config.seed,
                 "device": record.device.kind, "holdout": { score: record.holdout(score) },
