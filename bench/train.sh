@@ -279,6 +279,30 @@ collect() {
     PT_JSON="$LOGS/pt_train_$PR.out"
 }
 
+# pt_epochs: the best PyTorch round's epoch seconds, comma-separated.
+pt_epochs() {
+    python3 -c 'import json, sys
+d = json.loads([l for l in open(sys.argv[1]).read().splitlines() if l.startswith("{")][-1])
+print(", ".join("%.2f" % h["seconds"] for h in d["history"]))' "$PT_JSON"
+}
+
+# busy_note: a warning when a compared step started with the machine busy (a
+# 1-minute load of at least the number of CPUs): both sides then ran on a
+# share of the cores, and PyTorch's two OpenMP threads, which wait for each
+# other at every operator, can slow down far more than the load alone says.
+busy_note() {
+    local r key busy=""
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for key in al_train_$r pt_train_$r; do
+            if awk -v l="${LOAD[$key]}" -v n="$(nproc)" 'BEGIN { exit !(l >= n) }'; then
+                busy+="${busy:+,} $key (${LOAD[$key]})"
+            fi
+        done
+    done
+    [[ -z $busy ]] && return 0
+    printf -- '- **Busy machine**: these steps started with a 1-minute load of at least %s (the CPUs):%s. Their seconds are those of a shared machine, not of either program alone; compare rounds run idle.\n' "$(nproc)" "$busy"
+}
+
 # pt_s KEY: a phase of the best PyTorch round, in seconds.
 pt_s() { awk -v s="$(json_field "$PT_JSON" "$1")" 'BEGIN { printf "%.2f", s }'; }
 
@@ -362,7 +386,9 @@ load average as the step started (this machine's 2 cores are shared with other j
 - Speed-up, PyTorch seconds / \`airlock train\` seconds: $(ratio "$P_S" "$A_S"); goal at least ${SPEED_GOAL}×: $(verdict "$SPEED_OK")
 - Peak RSS goal, each process at most ${RSS_GOAL_MATRICES}× the feature matrix ($(mib "$RSS_GOAL_KIB") MiB): parent $(verdict "$PARENT_OK"), worker $(verdict "$WORKER_OK")
 - Inside the PyTorch process: imports $(pt_s import_s) s, \`read_csv\` $(pt_s read_s) s, training $(pt_s train_s) s, scoring $(pt_s score_s) s, \`torch.save\` $(pt_s save_s) s
+- PyTorch's epochs (training and the validation loss), seconds: $(pt_epochs)
 - Held-out accuracy: Airlock ${holdout_auc}, PyTorch $(awk -v a="$(json_field "$PT_JSON" holdout_accuracy)" 'BEGIN { printf "%.4f", a }')
+$(busy_note)
 
 Every round:
 

@@ -139,7 +139,8 @@ def main(argv=None):
         model.eval()
         with torch.inference_mode():
             val_loss = loss_fn(model(x_val), y_val).item()
-        history.append({"epoch": epoch, "train_loss": total / n_train, "validation_loss": val_loss})
+        history.append({"epoch": epoch, "train_loss": total / n_train, "validation_loss": val_loss,
+                        "seconds": time.perf_counter() - te})
         log(f"epoch {epoch}/{args.epochs}: loss {total / n_train:.4f}, validation {val_loss:.4f} "
             f"({time.perf_counter() - te:.2f} s)")
     phases["train_s"] = time.perf_counter() - t
