@@ -514,8 +514,8 @@ pub fn run(workdir: &Path, say: &mut dyn FnMut(&str)) -> Result<DemoReport> {
 
     lab.checkpoint()?;
     plant.checkpoint()?;
-    let lab_audit = audit::verify(lab.root(), &lab.conn, &lab.public().signing)?;
-    let plant_audit = audit::verify(plant.root(), &plant.conn, &plant.public().signing)?;
+    let lab_audit = audit::verify(lab.root(), lab.store(), &lab.public().signing)?;
+    let plant_audit = audit::verify(plant.root(), plant.store(), &plant.public().signing)?;
     say(&format!(
         "audit     lab: {} records intact; plant: {} records intact",
         lab_audit.records, plant_audit.records

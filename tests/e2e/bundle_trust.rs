@@ -524,3 +524,23 @@ fn attack_kind_squatting_does_not_block_the_genuine_bundle() {
         .unwrap();
     assert_eq!(signers, ["lab"]);
 }
+
+/// A request log batch (raw requests) never crosses the air gap: export has no item for it,
+/// and a bundle that carries one, even signed by a trusted peer, is refused whole.
+#[test]
+fn bundle_carrying_a_request_log_batch_is_refused() {
+    let w = World::new();
+    let batch = serde_json::to_vec(&serde_json::json!({
+        "type": "airlock.request-log/v1", "site": "plant", "requests": ["{\"age\": 30}"]
+    }))
+    .unwrap();
+    let f = bundle_from(
+        &w,
+        (&w.plant(), "plant"),
+        (&w.lab(), "lab"),
+        1,
+        vec![(Kind::RequestLog, batch)],
+        "request-log.airlock",
+    );
+    import_refused(&w.lab(), &f, 5, "raw requests");
+}

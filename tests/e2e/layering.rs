@@ -195,25 +195,9 @@ fn report(graph: &BTreeMap<Module, BTreeSet<Module>>) -> String {
     out
 }
 
-/// Cycles known today and being taken apart (issue 14), each as its sorted modules; the test
-/// fails on any other cycle.
-const KNOWN: &[&str] = &[
-    "trust::operator, trust::policy",
-    "contract, header",
-    "gate, lifecycle",
-];
-
 fn check(graph: &BTreeMap<Module, BTreeSet<Module>>) {
     let found = report(graph);
-    let mut unexpected = String::new();
-    for block in found.split("cycle between ").filter(|b| !b.is_empty()) {
-        let names = block.split(":\n").next().unwrap_or("");
-        if !KNOWN.contains(&names) {
-            unexpected.push_str("cycle between ");
-            unexpected.push_str(block);
-        }
-    }
-    assert!(unexpected.is_empty(), "{unexpected}");
+    assert!(found.is_empty(), "{found}");
 }
 
 fn repo() -> PathBuf {

@@ -17,6 +17,7 @@ use airlock::ops::serve::{self, ServeOptions};
 use airlock::site::SiteCard;
 use airlock::trust;
 use airlock::trust::personal::PassSource;
+use airlock_core::error::DataError;
 
 use crate::harness::{World, audit_count, last_audit, store_fingerprint};
 
@@ -212,8 +213,9 @@ fn ingest(home: &Path, csv: &Path, contract: &Path) -> airlock::Result<ingest::I
 fn ingest_refusals_are_recorded_by_the_library() {
     let dir = tempfile::tempdir().unwrap();
     let (lab, _) = library_site(dir.path(), "lab");
-    // A cell that breaks the contract (age 7), and a header that is not the
-    // contract's: the two ways a file is refused.
+    // A cell that breaks the contract (age 7), a header that is not the
+    // contract's, a file without even a header, a header without rows: each
+    // refusal is recorded, with its kind.
     for (file, text, needle, reason) in [
         (
             "young.csv",
@@ -226,6 +228,13 @@ fn ingest_refusals_are_recorded_by_the_library() {
             "id,years,housing\n1,30,own\n",
             "does not match contract",
             Some("the header or schema does not match the contract"),
+        ),
+        ("empty.csv", "", "the file is empty", Some("no data rows")),
+        (
+            "header-only.csv",
+            "id,age,housing\n",
+            "no data rows",
+            Some("no data rows"),
         ),
     ] {
         let (contract, csv) = people_files(dir.path(), file, text);
@@ -243,6 +252,15 @@ fn ingest_refusals_are_recorded_by_the_library() {
             Some(r) => assert_eq!(details["reason"], r, "{details}"),
             None => assert!(details["violations"].is_object(), "{details}"),
         }
+        // A refusal before the rows are checked keeps its cause for the caller.
+        let cause_kept = match file {
+            "header.csv" => matches!(&e,
+                airlock::Error::Data(DataError::HeaderMismatch { contract, .. }) if contract == "people"),
+            "empty.csv" => matches!(&e, airlock::Error::Data(DataError::EmptyFile { .. })),
+            "header-only.csv" => matches!(&e, airlock::Error::Data(DataError::NoDataRows { .. })),
+            _ => matches!(&e, airlock::Error::Rejected(_)),
+        };
+        assert!(cause_kept, "{file}: {e:?}");
     }
 }
 

@@ -24,6 +24,8 @@ mod home_attacks;
 mod ingest;
 mod keys;
 mod layering;
+mod layout;
+mod layout_sql;
 mod library;
 mod lifecycle;
 mod lineage;

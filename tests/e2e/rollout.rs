@@ -213,6 +213,73 @@ fn canary_promote_and_rollback_are_signed_audited_deployment_records() {
     assert!(l.contains("deploy"), "{l}");
 }
 
+/// A canary trained on another feature set version is left out of a request pinned to the
+/// production model's version (`Router::open` branches on the feature set mismatch, not on
+/// any refusal), and a request pinned to the canary's version is refused by production.
+#[test]
+fn a_canary_on_another_feature_set_version_is_left_out_of_a_pinned_request() {
+    let w = World::new();
+    let a = ready(&w, "11");
+    ok(&w.lab(), &refs(&as_dana(&w, &["deploy", &a])));
+    // A second version of the feature set (one feature dropped): the canary is trained on it.
+    let spec = std::fs::read_to_string(w.media("credit.features.toml")).unwrap();
+    let v2 = spec.replace(
+        "[[features]]\ncolumn = \"purpose\"\ntransform = \"one_hot\"\n",
+        "",
+    );
+    assert_ne!(spec, v2);
+    std::fs::write(w.media("credit.features.v2.toml"), v2).unwrap();
+    let out = ok(
+        &w.lab(),
+        &["features", "apply", &w.m("credit.features.v2.toml")],
+    );
+    assert!(out.contains("credit-features@2"), "{out}");
+    let b = ready(&w, "12");
+    ok(
+        &w.lab(),
+        &refs(&as_dana(
+            &w,
+            &["deploy", &b, "--slot", "canary", "--percent", "50"],
+        )),
+    );
+    let req = w.m("requests.jsonl");
+    // Not pinned: the canary answers its share.
+    let all = json(&ok(&w.lab(), &["--json", "predict", "--input", &req]));
+    assert_eq!(all["canary"]["model"], b.as_str(), "{all}");
+    // Pinned to production's version: the canary is left out, production answers every row.
+    let pinned = json(&ok(
+        &w.lab(),
+        &[
+            "--json",
+            "predict",
+            "--input",
+            &req,
+            "--features",
+            "credit-features@1",
+        ],
+    ));
+    assert_eq!(pinned["model"], a.as_str(), "{pinned}");
+    assert_eq!(pinned["feature_set_ref"], "credit-features@1", "{pinned}");
+    assert!(pinned.get("canary").is_none(), "{pinned}");
+    // Pinned to the canary's version: production itself does not match, and is refused.
+    fails(
+        &w.lab(),
+        &[
+            "predict",
+            "--input",
+            &req,
+            "--features",
+            "credit-features@2",
+        ],
+        5,
+        &[
+            "feature set mismatch",
+            "trained on feature set credit-features@1",
+            "asks for credit-features@2",
+        ],
+    );
+}
+
 mod serving {
     use std::io::{BufRead, BufReader, Write};
     use std::os::unix::net::UnixStream;

@@ -12,16 +12,18 @@ use crate::keys::{self, Action, Binding};
 use crate::shown::Shown;
 pub use crate::state::{
     AuditState, DataList, DataState, DeployState, DetailState, FeaturesState, ListState,
-    ModelsState, MonitorState, ProfileState, TrainingState,
+    MediaState, ModelsState, MonitorState, ProfileState, TrainingState,
 };
-use crate::task::{Outcome, Task};
+use crate::task::Task;
 use crate::view::{ErrorView, Overview};
+use crate::work::Working;
+
+mod outcome;
 
 /// Lines moved by PgUp and PgDn.
 pub const PAGE: usize = 10;
 
-/// The screens, each one key. The keys follow the issue's order of screens, so screens to
-/// come (8 Media) take the keys between without moving any.
+/// The screens, each one key, in the issue's order of screens.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     /// Site, keys, policy, deployments, audit and air-gap status.
@@ -38,13 +40,15 @@ pub enum Screen {
     Deploy,
     /// Alerts, monitoring windows and their drift per feature.
     Monitor,
+    /// Bundles on mounted media: inspect, verify, import; the export wizard.
+    Media,
     /// The audit log.
     Audit,
 }
 
 impl Screen {
     /// Every screen, in key order.
-    pub const ALL: [Screen; 8] = [
+    pub const ALL: [Screen; 9] = [
         Screen::Overview,
         Screen::Data,
         Screen::Features,
@@ -52,6 +56,7 @@ impl Screen {
         Screen::Models,
         Screen::Deploy,
         Screen::Monitor,
+        Screen::Media,
         Screen::Audit,
     ];
 
@@ -65,6 +70,7 @@ impl Screen {
             Screen::Models => "Models",
             Screen::Deploy => "Deploy",
             Screen::Monitor => "Monitor",
+            Screen::Media => "Media",
             Screen::Audit => "Audit",
         }
     }
@@ -79,6 +85,7 @@ impl Screen {
             Screen::Models => "Model",
             Screen::Deploy => "Deploy",
             Screen::Monitor => "Mon",
+            Screen::Media => "Media",
             Screen::Audit => "Audit",
         }
     }
@@ -93,6 +100,7 @@ impl Screen {
             Screen::Models => '5',
             Screen::Deploy => '6',
             Screen::Monitor => '7',
+            Screen::Media => '8',
             Screen::Audit => '9',
         }
     }
@@ -140,6 +148,10 @@ pub struct App {
     pub slots: DeployState,
     /// The Monitor screen.
     pub monitor: MonitorState,
+    /// The Media screen.
+    pub media: MediaState,
+    /// Long work running off the drawing thread, and its progress.
+    pub work: Option<Working>,
     /// The Audit screen.
     pub audit: AuditState,
     /// Whether the keys of the current view are shown.
@@ -166,6 +178,8 @@ impl App {
             training: TrainingState::default(),
             slots: DeployState::default(),
             monitor: MonitorState::default(),
+            media: MediaState::default(),
+            work: None,
             audit: AuditState::default(),
             help: false,
             dialog: None,
@@ -181,6 +195,9 @@ impl App {
 
     /// The key bindings of what is on screen now (the bar and the help show these).
     pub fn bindings(&self) -> &'static [Binding] {
+        if self.work.is_some() {
+            return keys::WORKING;
+        }
         if self.help {
             return keys::HELP;
         }
@@ -212,6 +229,8 @@ impl App {
             Screen::Deploy => keys::SLOTS,
             Screen::Monitor if self.monitor.open.is_some() => keys::TEXT_DETAIL,
             Screen::Monitor => keys::MONITOR_LIST,
+            Screen::Media if self.media.open.is_some() => keys::MEDIA_DETAIL,
+            Screen::Media => keys::MEDIA_LIST,
             Screen::Audit if self.audit.list.editing => keys::FILTER_EDIT,
             Screen::Audit if self.audit.record.is_some() => keys::AUDIT_RECORD,
             Screen::Audit => keys::AUDIT_LIST,
@@ -221,6 +240,7 @@ impl App {
     /// Whether the global keys (screens, reload, help, quit) apply now.
     pub fn global_keys(&self) -> bool {
         !self.help
+            && self.work.is_none()
             && self.dialog.is_none()
             && !self.models.list.editing
             && !self.audit.list.editing
@@ -236,7 +256,7 @@ impl App {
             self.quit = true;
             return None;
         }
-        if self.busy.is_some() {
+        if self.busy.is_some() || self.work.is_some() {
             return None;
         }
         if self.help {
@@ -281,6 +301,14 @@ impl App {
             },
             Screen::Deploy => Task::Slots,
             Screen::Monitor => Task::Monitor,
+            // An open manifest is read again: after an import its sequence is no longer new.
+            Screen::Media => match &self.media.open {
+                Some((d, _)) => Task::Inspect {
+                    path: d.path.clone(),
+                    then_import: false,
+                },
+                None => Task::Media,
+            },
             Screen::Audit => Task::Audit,
         }
     }
@@ -330,6 +358,25 @@ impl App {
                 let slot = self.slots.slot().unwrap_or(rollout_default()).to_string();
                 self.ask(Intent::Rollback, form::rollback_fields(&slot));
             }
+            Action::RollbackTo => self.ask_rollback_to(),
+            Action::VerifyBundle => return self.media.target().map(Task::VerifyBundle),
+            Action::Import => {
+                return self.media.target().map(|path| Task::Inspect {
+                    path,
+                    then_import: true,
+                });
+            }
+            Action::Export => {
+                let c = Confirm::new(Intent::Export, form::export_fields(&self.media.view));
+                // Who authorises it under a trust policy: the console's operator, if any.
+                let c = if self.operator.is_some() {
+                    c
+                } else {
+                    c.without_passphrase()
+                };
+                self.dialog = Some(Dialog::Confirm(Box::new(c)));
+            }
+            Action::Train => return Some(Task::TrainForm),
         }
         None
     }
@@ -347,6 +394,7 @@ impl App {
             Screen::Features => self.features.detail = None,
             Screen::Training => self.training.detail = None,
             Screen::Monitor => self.monitor.open = None,
+            Screen::Media => self.media.open = None,
             Screen::Overview | Screen::Deploy => {}
         }
     }
@@ -374,6 +422,13 @@ impl App {
             Screen::Deploy => {
                 self.slots.selected =
                     moved(self.slots.selected, self.slots.view.slots.len(), action)
+            }
+            Screen::Media => {
+                let m = &mut self.media;
+                match &mut m.open {
+                    Some((d, scroll)) => *scroll = moved(*scroll, d.text().len(), action),
+                    None => m.selected = moved(m.selected, m.view.bundles.len(), action),
+                }
             }
             Screen::Monitor => {
                 let m = &mut self.monitor;
@@ -438,6 +493,10 @@ impl App {
     fn open(&mut self) -> Option<Task> {
         match self.screen {
             Screen::Overview | Screen::Deploy => None,
+            Screen::Media => self.media.current().map(|b| Task::Inspect {
+                path: b.path.clone(),
+                then_import: false,
+            }),
             Screen::Monitor => {
                 if self.monitor.selected < self.monitor.view.windows.len() {
                     self.monitor.open = Some(0);
@@ -502,6 +561,9 @@ impl App {
                             Intent::Deploy => "deploying a model",
                             Intent::Promote => "promoting the canary",
                             Intent::Rollback => "rolling a slot back",
+                            Intent::Import(_) => "importing a bundle",
+                            Intent::Export => "exporting a bundle",
+                            Intent::Train => "training a model",
                         }
                     ),
                     exit::USAGE,
@@ -544,6 +606,27 @@ impl App {
             return;
         }
         self.ask(Intent::Deploy, fields);
+    }
+
+    /// Rollback to a chosen model: the selected slot's earlier models, newest first.
+    fn ask_rollback_to(&mut self) {
+        let Some(slot) = self.slots.view.slots.get(self.slots.selected) else {
+            return;
+        };
+        if slot.earlier.is_empty() {
+            self.dialog = Some(Dialog::Message {
+                title: "roll back to",
+                text: Shown::new(&format!(
+                    "Slot {:?} has held no other model: there is nothing to go back to \
+                     (airlock rollback --to names a model the slot held before).",
+                    slot.name.as_str()
+                )),
+            });
+            return;
+        }
+        let view = &self.slots.view;
+        let fields = form::rollback_to_fields(slot.name.as_str(), &slot.earlier, |m| view.named(m));
+        self.ask(Intent::Rollback, fields);
     }
 
     fn dialog_key(&mut self, key: KeyEvent) -> Option<Task> {
@@ -600,156 +683,6 @@ impl App {
                 )
             })
             .unwrap_or_else(|| "nothing".into())
-    }
-
-    /// Applies a task's outcome; returns follow-up work (a reload after an action).
-    pub fn apply(&mut self, outcome: Outcome) -> Option<Task> {
-        match outcome {
-            Outcome::Overview(r) => match r {
-                Ok(o) => self.overview = Some(o),
-                Err(e) => self.fail("loading the overview", e),
-            },
-            Outcome::Data(r) => match r {
-                Ok(v) => {
-                    let d = &mut self.data;
-                    d.selected = d.selected.min(v.datasets.len().saturating_sub(1));
-                    d.contract = d.contract.min(v.contracts.len().saturating_sub(1));
-                    d.refusal = d.refusal.min(v.refused.len().saturating_sub(1));
-                    if d.record.is_some_and(|(i, _)| i >= v.refused.len()) {
-                        d.record = None;
-                    }
-                    d.view = v;
-                }
-                Err(e) => self.fail("loading the data", e),
-            },
-            Outcome::Models { rows, detail } => {
-                match rows {
-                    Ok(rows) => {
-                        self.models.rows = rows;
-                        let len = self.models.visible().len();
-                        self.models.list.selected =
-                            self.models.list.selected.min(len.saturating_sub(1));
-                    }
-                    Err(e) => self.fail("loading the models", e),
-                }
-                match detail {
-                    Some(Ok(d)) => match &mut self.models.detail {
-                        Some(open) => open.detail = d,
-                        None => {
-                            self.models.detail = Some(DetailState {
-                                detail: d,
-                                scroll: 0,
-                            })
-                        }
-                    },
-                    Some(Err(e)) => {
-                        self.models.detail = None;
-                        self.fail("loading the model", e);
-                    }
-                    None => {}
-                }
-            }
-            Outcome::Audit(r) => match r {
-                Ok(rows) => {
-                    self.audit.rows = rows;
-                    let len = self.audit.visible().len();
-                    self.audit.list.selected = self.audit.list.selected.min(len.saturating_sub(1));
-                }
-                Err(e) => self.fail("loading the audit log", e),
-            },
-            Outcome::Profile(r) => match r {
-                Ok(profile) => self.data.profile = Some(ProfileState { profile, column: 0 }),
-                Err(e) => self.fail("loading the profile", e),
-            },
-            Outcome::Model(r) => match r {
-                Ok(detail) => self.models.detail = Some(DetailState { detail, scroll: 0 }),
-                Err(e) => self.fail("loading the model", e),
-            },
-            Outcome::Verified(r) => {
-                if let Some(o) = &mut self.overview {
-                    o.audit = Some(r.clone());
-                }
-                match r {
-                    Ok(v) => {
-                        self.dialog = Some(Dialog::Message {
-                            title: "audit verify",
-                            text: Shown::new(&v.line()),
-                        })
-                    }
-                    Err(e) => self.fail("audit verify", e),
-                }
-            }
-            Outcome::Card(r) => match r {
-                Ok(c) => self.models.card = Some((c, 0)),
-                Err(e) => self.fail("the model card", e),
-            },
-            Outcome::Diff(r) => match r {
-                Ok(d) => self.data.diff = Some((d, 0)),
-                Err(e) => self.fail("contract diff", e),
-            },
-            Outcome::Sets(r) => match r {
-                Ok(rows) => {
-                    self.features.selected =
-                        self.features.selected.min(rows.len().saturating_sub(1));
-                    self.features.rows = rows;
-                }
-                Err(e) => self.fail("loading the feature sets", e),
-            },
-            Outcome::Set(r) => match r {
-                Ok(d) => {
-                    let scroll = self.features.detail.as_ref().map_or(0, |(_, s)| *s);
-                    self.features.detail = Some((d, scroll));
-                }
-                Err(e) => self.fail("loading the feature set", e),
-            },
-            Outcome::Runs(r) => match r {
-                Ok(rows) => {
-                    self.training.rows = rows;
-                    let len = self.training.visible().len();
-                    self.training.list.selected =
-                        self.training.list.selected.min(len.saturating_sub(1));
-                }
-                Err(e) => self.fail("loading the training runs", e),
-            },
-            Outcome::Run(r) => match r {
-                Ok(d) => {
-                    let scroll = self.training.detail.as_ref().map_or(0, |(_, s)| *s);
-                    self.training.detail = Some((d, scroll));
-                }
-                Err(e) => self.fail("loading the run", e),
-            },
-            Outcome::Slots(r) => match r {
-                Ok(v) => {
-                    self.slots.selected = self.slots.selected.min(v.slots.len().saturating_sub(1));
-                    self.slots.view = v;
-                }
-                Err(e) => self.fail("loading the slots", e),
-            },
-            Outcome::Monitor(r) => match r {
-                Ok(v) => {
-                    let m = &mut self.monitor;
-                    m.selected = m.selected.min(v.windows.len().saturating_sub(1));
-                    if m.selected >= v.windows.len() {
-                        m.open = None;
-                    }
-                    m.view = v;
-                }
-                Err(e) => self.fail("loading the monitoring windows", e),
-            },
-            Outcome::Done { title, result } => {
-                match result {
-                    Ok(text) => self.dialog = Some(Dialog::Message { title, text }),
-                    Err(e) => self.fail(title, e),
-                }
-                // A refusal is recorded in the audit log too: reload either way.
-                return Some(self.reload());
-            }
-        }
-        None
-    }
-
-    fn fail(&mut self, title: &'static str, error: ErrorView) {
-        self.dialog = Some(Dialog::Error { title, error });
     }
 }
 

@@ -5,6 +5,7 @@ use super::*;
 use crate::deploy::SlotsView;
 use crate::featureset::SetRow;
 use crate::report::CardView;
+use crate::task::Outcome;
 use crate::training::{RunDetail, RunRow};
 use crate::view::{AuditRow, DataView, ModelDetail, ModelRow};
 
@@ -384,6 +385,11 @@ fn slots_view() -> SlotsView {
             reason: Shown::default(),
         }),
         rollback: Ok(None),
+        earlier: if name == "production" {
+            vec![Shown::new("aaaa"), Shown::new("bbbb")]
+        } else {
+            vec![]
+        },
     };
     SlotsView {
         slots: vec![
@@ -423,6 +429,48 @@ fn on_the_deploy_screen_b_rolls_the_selected_slot_back_and_d_fills_its_share() {
     };
     assert!(matches!(c.intent, Intent::Promote));
     assert_eq!(c.focus, form::Focus::Passphrase, "a promotion has no field");
+}
+
+#[test]
+fn t_rolls_back_to_a_chosen_earlier_model_of_the_slot_and_says_so_when_there_is_none() {
+    let mut app = App::new(Some("dana"));
+    press(&mut app, &[KeyCode::Char('6')]);
+    app.apply(Outcome::Slots(Ok(slots_view())));
+    press(&mut app, &[KeyCode::Char('t')]);
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("no confirmation");
+    };
+    assert!(matches!(c.intent, Intent::Rollback));
+    assert_eq!(
+        c.value(form::label::TO),
+        "aaaa",
+        "the newest earlier model first"
+    );
+    assert_eq!(c.value(form::label::SLOT), "production");
+    press(&mut app, &[KeyCode::Right, KeyCode::Tab]);
+    typed(&mut app, "back to b");
+    press(&mut app, &[KeyCode::Tab]);
+    typed(&mut app, "pass");
+    // Enter lands on Cancel, the default; → to the button.
+    press(&mut app, &[KeyCode::Enter, KeyCode::Right]);
+    match press(&mut app, &[KeyCode::Enter]) {
+        Some(Task::Rollback {
+            slot, to, reason, ..
+        }) => assert_eq!(
+            (slot.as_str(), to.as_deref(), reason.as_str()),
+            ("production", Some("bbbb"), "back to b")
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The canary held nothing else: no form, a message.
+    app.dialog = None;
+    press(&mut app, &[KeyCode::Down, KeyCode::Char('t')]);
+    match &app.dialog {
+        Some(Dialog::Message { text, .. }) => {
+            assert!(text.as_str().contains("nothing to go back to"), "{text:?}")
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -603,4 +651,56 @@ fn monitor_keys_choose_a_window_open_its_drift_and_go_back() {
         windows: vec![window("production", 1)],
     })));
     assert_eq!(app.monitor.selected, 0);
+}
+
+#[test]
+fn media_keys_inspect_verify_and_import_the_selected_bundle_and_long_work_takes_no_keys() {
+    let mut app = App::new(Some("omar"));
+    assert!(matches!(
+        press(&mut app, &[KeyCode::Char('8')]),
+        Some(Task::Media)
+    ));
+    let bundle = |name: &str| crate::media::BundleRow {
+        path: std::path::PathBuf::from(format!("/m/{name}")),
+        name: Shown::new(name),
+        folder: Shown::new("/m"),
+        parts: 1,
+        bytes: 10,
+        problem: None,
+    };
+    app.apply(Outcome::Media(Ok(crate::media::MediaView {
+        bundles: vec![bundle("a.airlock"), bundle("b.airlock")],
+        ..Default::default()
+    })));
+    press(&mut app, &[KeyCode::Down]);
+    match press(&mut app, &[KeyCode::Enter]) {
+        Some(Task::Inspect { path, then_import }) => {
+            assert_eq!(path, std::path::PathBuf::from("/m/b.airlock"));
+            assert!(!then_import);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(press(&mut app, &[KeyCode::Char('v')]), Some(Task::VerifyBundle(p)) if p.ends_with("b.airlock"))
+    );
+    assert!(matches!(
+        press(&mut app, &[KeyCode::Char('i')]),
+        Some(Task::Inspect {
+            then_import: true,
+            ..
+        })
+    ));
+    // While long work runs, no key acts but Ctrl-C.
+    app.work = Some(crate::work::Working::new("importing"));
+    assert!(press(&mut app, &[KeyCode::Char('1'), KeyCode::Enter]).is_none());
+    assert_eq!(app.screen, Screen::Media);
+    assert_eq!(app.bindings()[0].keys, "Ctrl-C");
+    // Its end clears it and shows the result; the screen is loaded again.
+    let next = app.hear(crate::work::News::Done(Box::new(Outcome::Done {
+        title: "bundle import",
+        result: Ok(Shown::new("imported bundle")),
+    })));
+    assert!(app.work.is_none());
+    assert!(matches!(next, Some(Task::Media)));
+    assert!(matches!(app.dialog, Some(Dialog::Message { .. })));
 }

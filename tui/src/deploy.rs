@@ -54,6 +54,9 @@ pub struct SlotView {
     /// Where `airlock rollback --slot NAME` would take it: a model, `None` for emptying it,
     /// or the library's refusal (empty slot, nothing held before).
     pub rollback: Loaded<Option<Shown>>,
+    /// The models it held before its current one (ids, hex), newest first: those
+    /// `airlock rollback --to MODEL` may name.
+    pub earlier: Vec<Shown>,
 }
 
 /// The deployment a slot holds.
@@ -123,6 +126,12 @@ pub fn load(home: &Home) -> airlock::Result<SlotsView> {
     let mut slots = Vec::new();
     for name in names {
         let current = rollout::current(home, &name)?;
+        let now = current.as_ref().map(|(_, d)| d.model);
+        let earlier = rollout::earlier_models(home, &name)?
+            .into_iter()
+            .filter(|m| Some(*m) != now)
+            .map(|m| Shown::new(&m.hex()))
+            .collect();
         slots.push(SlotView {
             name: Shown::new(&name),
             role: role(&name),
@@ -130,6 +139,7 @@ pub fn load(home: &Home) -> airlock::Result<SlotsView> {
             rollback: rollout::rollback_target(home, &name, None)
                 .map(|t| t.map(|m| Shown::new(&m.hex())))
                 .map_err(ErrorView::from),
+            earlier,
         });
     }
     Ok(SlotsView { slots, models })
@@ -155,6 +165,18 @@ pub fn rollback_says(view: &SlotsView, slot: &str) -> String {
             view.named(&h.model)
         ),
         (None, Ok(_)) => "it holds nothing.".into(),
+    }
+}
+
+/// What a rollback of `slot` to the model `to` (hex; `--to`) will do, in words.
+pub fn rollback_to_says(view: &SlotsView, slot: &str, to: &str) -> String {
+    let to = view.named(&Shown::new(to));
+    match view.slot(slot).and_then(|s| s.current.as_ref()) {
+        Some(h) => format!(
+            "it goes back from model {} to model {to}, which it held before.",
+            view.named(&h.model)
+        ),
+        None => format!("it holds nothing now; the library will refuse to roll it back to {to}."),
     }
 }
 

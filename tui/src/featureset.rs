@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use airlock::digest::Digest;
+use airlock::error::Missing;
 use airlock::node::home::Home;
 use airlock::ops::contract;
 use airlock::ops::features::{self, DatePart, Fitted, Scale};
@@ -274,7 +275,7 @@ fn transform(f: &Fitted) -> &'static str {
 fn materialized(home: &Home, doc: &features::FeatureSetDoc) -> Loaded<Option<Materialized>> {
     let reader = match OnlineReader::open(home.root()) {
         Ok(r) => r,
-        Err(airlock::Error::NotFound(_)) => return Ok(None),
+        Err(airlock::Error::Missing(Missing::OnlineStore { .. })) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     let named = |version: Option<i64>| NameRef {
@@ -293,7 +294,7 @@ fn materialized(home: &Home, doc: &features::FeatureSetDoc) -> Loaded<Option<Mat
                 current,
             }))
         }
-        Err(airlock::Error::NotFound(_)) => Ok(None),
+        Err(airlock::Error::Missing(Missing::OnlineTable { .. })) => Ok(None),
         Err(e) => Err(ErrorView::from(e)),
     }
 }

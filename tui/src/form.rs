@@ -11,9 +11,12 @@ use airlock::error::exit;
 use airlock::text;
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
+use std::path::{Path, PathBuf};
+
+use crate::media::{BundleDetail, MediaView};
 use crate::secret::SecretInput;
 use crate::shown::Shown;
-use crate::task::Task;
+use crate::task::{Task, TrainChoices, TrainSettings};
 use crate::view::{ErrorView, ModelRow};
 
 /// Longest note or reason typed (the library refuses one over 2000 characters).
@@ -28,8 +31,15 @@ pub enum Intent {
     Deploy,
     /// `airlock promote`.
     Promote,
-    /// `airlock rollback --slot SLOT --reason WHY`.
+    /// `airlock rollback --slot SLOT [--to MODEL] --reason WHY`.
     Rollback,
+    /// `airlock bundle import FILE [--allow-stale]`, of the bundle whose manifest was just
+    /// checked (the confirmation says what it carries).
+    Import(Box<BundleDetail>),
+    /// `airlock bundle export --to CARD --out OUT [--split SIZE] ITEMS...`.
+    Export,
+    /// `airlock train --dataset D --features F --model M ...`.
+    Train,
 }
 
 impl Intent {
@@ -40,6 +50,9 @@ impl Intent {
             Intent::Deploy => "Deploy",
             Intent::Promote => "Promote",
             Intent::Rollback => "Roll back",
+            Intent::Import(_) => "Import",
+            Intent::Export => "Export",
+            Intent::Train => "Train",
         }
     }
 }
@@ -58,6 +71,32 @@ pub mod label {
     pub const PERCENT: &str = "Percent";
     /// Why a rollback.
     pub const REASON: &str = "Reason";
+    /// The model a rollback goes back to (a choice; `--to`); an export's site card (a choice).
+    pub const TO: &str = "To";
+    /// `--allow-stale` (a choice).
+    pub const ALLOW_STALE: &str = "Allow stale";
+    /// An export's items.
+    pub const WHAT: &str = "What";
+    /// A site card's path, typed.
+    pub const CARD_FILE: &str = "Card file";
+    /// The folder an export is written to.
+    pub const FOLDER: &str = "Folder";
+    /// The bundle file's name.
+    pub const FILE: &str = "File";
+    /// `--split`.
+    pub const SPLIT: &str = "Split";
+    /// A training run's dataset (a choice).
+    pub const DATASET: &str = "Dataset";
+    /// A training run's feature set (a choice).
+    pub const FEATURES: &str = "Features";
+    /// A training run's task (a choice).
+    pub const TASK: &str = "Task";
+    /// `--epochs`.
+    pub const EPOCHS: &str = "Epochs";
+    /// `--seed`.
+    pub const SEED: &str = "Seed";
+    /// `--name`.
+    pub const NAME: &str = "Name";
 }
 
 /// One of a choice field's options.
@@ -143,6 +182,9 @@ pub struct Confirm {
     pub fields: Vec<Field>,
     /// The passphrase: never drawn, wiped when the dialog closes.
     pub pass: SecretInput,
+    /// Whether the form asks for the passphrase (not for what nobody signs: an import, a
+    /// training run, an export by a console without an operator).
+    pub asks_pass: bool,
     /// Where the keyboard is.
     pub focus: Focus,
 }
@@ -166,9 +208,17 @@ impl Confirm {
             intent,
             fields,
             pass: SecretInput::default(),
+            asks_pass: true,
         };
         c.focus = c.stops()[0];
         c
+    }
+
+    /// The same form without the passphrase field.
+    pub fn without_passphrase(mut self) -> Confirm {
+        self.asks_pass = false;
+        self.focus = self.stops()[0];
+        self
     }
 
     /// The value of the field labelled `label` (empty when there is none).
@@ -188,7 +238,10 @@ impl Confirm {
             )
             .map(Focus::Field)
             .collect();
-        stops.extend([Focus::Passphrase, Focus::Cancel, Focus::Confirm]);
+        if self.asks_pass {
+            stops.push(Focus::Passphrase);
+        }
+        stops.extend([Focus::Cancel, Focus::Confirm]);
         stops
     }
 
@@ -276,9 +329,14 @@ impl Confirm {
             })?),
         };
         let reason = self.value(label::REASON).to_string();
+        let to = Some(self.value(label::TO).to_string()).filter(|t| !t.is_empty());
         let note = self.value(label::NOTE).to_string();
         let reviewed = self.value(label::REVIEWED) == "yes";
         let model = self.value(label::MODEL).to_string();
+        let allow_stale = self.value(label::ALLOW_STALE) == "yes";
+        if matches!(self.intent, Intent::Export | Intent::Train) {
+            return self.submit_work();
+        }
         let pass = self.pass.take();
         Ok(match self.intent {
             Intent::Approve(model) => Task::Approve {
@@ -294,8 +352,90 @@ impl Confirm {
                 pass,
             },
             Intent::Promote => Task::Promote { pass },
-            Intent::Rollback => Task::Rollback { slot, reason, pass },
+            Intent::Rollback => Task::Rollback {
+                slot,
+                to,
+                reason,
+                pass,
+            },
+            Intent::Import(d) => Task::Import {
+                path: d.path.clone(),
+                allow_stale,
+            },
+            // Taken by submit_work above.
+            Intent::Export | Intent::Train => {
+                return Err(ErrorView::new("this form has no task", exit::FAILURE));
+            }
         })
+    }
+
+    /// An export's or a training run's task, or the usage error the command line gives for
+    /// the same input (a number that is not one, nothing to export, no card).
+    fn submit_work(mut self) -> Result<Task, ErrorView> {
+        let usage = |m: String| ErrorView::new(&m, exit::USAGE);
+        match self.intent {
+            Intent::Export => {
+                let items = self.value(label::WHAT).trim().to_string();
+                if items.is_empty() {
+                    return Err(usage(
+                        "nothing to export: name at least one item (model:ID, dataset:NAME[@VERSION], \
+                         policy:FILE, monitor:MODEL)"
+                            .into(),
+                    ));
+                }
+                let card = match self.value(label::TO) {
+                    "" => self.value(label::CARD_FILE).trim().to_string(),
+                    chosen => chosen.to_string(),
+                };
+                if card.is_empty() {
+                    return Err(usage(
+                        "--to: choose the recipient's site card, or type its path".into(),
+                    ));
+                }
+                let (folder, file) = (
+                    self.value(label::FOLDER).trim(),
+                    self.value(label::FILE).trim(),
+                );
+                if folder.is_empty() || file.is_empty() {
+                    return Err(usage(
+                        "--out: give the folder and the bundle file's name".into(),
+                    ));
+                }
+                let out = Path::new(folder).join(file);
+                let split = self.value(label::SPLIT).trim().to_string();
+                let pass = self.asks_pass.then(|| self.pass.take());
+                Ok(Task::Export {
+                    items,
+                    card: PathBuf::from(card),
+                    out,
+                    split,
+                    pass,
+                })
+            }
+            _ => {
+                let number = |label: &str, flag: &str| -> Result<u64, ErrorView> {
+                    let v = self.value(label).trim();
+                    v.parse::<u64>().map_err(|_| {
+                        usage(format!(
+                            "invalid value {:?} for --{flag}: a whole number",
+                            text::escape(v)
+                        ))
+                    })
+                };
+                let epochs = number(label::EPOCHS, "epochs")?;
+                let seed = number(label::SEED, "seed")?;
+                Ok(Task::Train(TrainSettings {
+                    dataset: self.value(label::DATASET).to_string(),
+                    features: self.value(label::FEATURES).to_string(),
+                    model: self.value(label::MODEL).to_string(),
+                    task: self.value(label::TASK).to_string(),
+                    epochs: usize::try_from(epochs).unwrap_or(usize::MAX),
+                    seed,
+                    name: Some(self.value(label::NAME).trim().to_string())
+                        .filter(|n| !n.is_empty()),
+                }))
+            }
+        }
     }
 }
 
@@ -351,148 +491,127 @@ pub fn rollback_fields(slot: &str) -> Vec<Field> {
     ]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ratatui::crossterm::event::KeyModifiers;
+/// The fields of a rollback to a chosen model (`rollback --slot SLOT --to MODEL`): the model
+/// among `earlier` (the slot's earlier models, newest first, the first chosen), the slot
+/// (fixed, shown) and the reason. `named` says a model's id in words.
+pub fn rollback_to_fields(
+    slot: &str,
+    earlier: &[Shown],
+    named: impl Fn(&Shown) -> String,
+) -> Vec<Field> {
+    vec![
+        Field::Choice {
+            label: label::TO,
+            options: earlier
+                .iter()
+                .map(|m| Choice {
+                    value: m.as_str().to_string(),
+                    shown: Shown::new(&named(m)),
+                })
+                .collect(),
+            at: 0,
+        },
+        Field::Choice {
+            label: label::SLOT,
+            options: vec![Choice {
+                value: slot.to_string(),
+                shown: Shown::new(slot),
+            }],
+            at: 0,
+        },
+        Field::text(label::REASON, "", MAX_TEXT, ""),
+    ]
+}
 
-    fn press(c: &mut Confirm, codes: &[KeyCode]) -> Outcome {
-        let mut last = Outcome::Stay;
-        for code in codes {
-            last = c.on_key(KeyEvent::new(*code, KeyModifiers::NONE));
-        }
-        last
-    }
-
-    fn typed(c: &mut Confirm, s: &str) {
-        for ch in s.chars() {
-            assert!(matches!(press(c, &[KeyCode::Char(ch)]), Outcome::Stay));
-        }
-    }
-
-    #[test]
-    fn a_rollback_form_goes_slot_reason_passphrase_cancel_and_submits_only_from_its_button() {
-        let mut c = Confirm::new(Intent::Rollback, rollback_fields("production"));
-        assert_eq!(c.focus, Focus::Field(0));
-        press(&mut c, &[KeyCode::Enter]);
-        typed(&mut c, "error rate\u{1b}[2J");
-        assert_eq!(
-            c.value(label::REASON),
-            "error rate[2J",
-            "no control character"
-        );
-        press(&mut c, &[KeyCode::Enter]);
-        assert_eq!(c.focus, Focus::Passphrase);
-        typed(&mut c, "pass");
-        press(&mut c, &[KeyCode::Enter]);
-        assert_eq!(
-            c.focus,
-            Focus::Cancel,
-            "Enter after the passphrase lands on Cancel"
-        );
-        assert!(matches!(press(&mut c, &[KeyCode::Right]), Outcome::Stay));
-        assert!(matches!(press(&mut c, &[KeyCode::Enter]), Outcome::Submit));
-        match c.submit() {
-            Ok(Task::Rollback { slot, reason, .. }) => {
-                assert_eq!(
-                    (slot.as_str(), reason.as_str()),
-                    ("production", "error rate[2J")
-                )
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_promotion_has_only_the_passphrase_and_tab_wraps_round() {
-        let mut c = Confirm::new(Intent::Promote, vec![]);
-        assert_eq!(c.focus, Focus::Passphrase);
-        press(&mut c, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Tab]);
-        assert_eq!(c.focus, Focus::Passphrase);
-        press(&mut c, &[KeyCode::BackTab]);
-        assert_eq!(c.focus, Focus::Confirm);
-        assert!(matches!(press(&mut c, &[KeyCode::Esc]), Outcome::Cancel));
-    }
-
-    #[test]
-    fn left_and_right_change_a_choice_and_the_chosen_model_is_deployed() {
-        let row = |id: &str, name: &str| ModelRow {
-            id: Shown::new(id),
-            id_hex: id.into(),
-            name: Shown::new(name),
-            site: Shown::new("lab"),
-            task: Shown::new("binary"),
-            arch: Shown::new("mlp"),
-            dataset: Shown::new("credit@1"),
-            features: Shown::new("credit-features@1"),
-            score_name: Shown::new("roc_auc"),
-            score: 0.8,
-            gate: Shown::new("passed"),
-            approvals: 1,
-            deployed: None,
-        };
-        let models = [row("aaaa", "first"), row("bbbb", "second")];
-        let mut c = Confirm::new(Intent::Deploy, deploy_fields(&models, "canary", ""));
-        press(&mut c, &[KeyCode::Right]);
-        assert_eq!(c.value(label::MODEL), "bbbb");
-        press(&mut c, &[KeyCode::Right, KeyCode::Left, KeyCode::Left]);
-        assert_eq!(c.value(label::MODEL), "aaaa");
-        press(&mut c, &[KeyCode::Right, KeyCode::Tab, KeyCode::Tab]);
-        typed(&mut c, "12.5");
-        press(&mut c, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Right]);
-        assert!(matches!(press(&mut c, &[KeyCode::Enter]), Outcome::Submit));
-        match c.submit() {
-            Ok(Task::Deploy {
-                model,
-                slot,
-                percent,
-                ..
-            }) => assert_eq!(
-                (model.as_str(), slot.as_str(), percent),
-                ("bbbb", "canary", Some(12.5))
-            ),
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn a_choice_of_one_model_is_shown_but_never_focused() {
-        let one = ModelRow {
-            id: Shown::new("aaaa"),
-            id_hex: "aaaa".into(),
-            name: Shown::new("only"),
-            site: Shown::new("lab"),
-            task: Shown::new("binary"),
-            arch: Shown::new("mlp"),
-            dataset: Shown::new("credit@1"),
-            features: Shown::new("credit-features@1"),
-            score_name: Shown::new("roc_auc"),
-            score: 0.8,
-            gate: Shown::new("passed"),
-            approvals: 1,
-            deployed: None,
-        };
-        let mut c = Confirm::new(Intent::Deploy, deploy_fields(&[one], "production", ""));
-        assert_eq!(c.focus, Focus::Field(1), "the slot");
-        press(
-            &mut c,
-            &[KeyCode::BackTab, KeyCode::BackTab, KeyCode::BackTab],
-        );
-        assert_eq!(c.focus, Focus::Passphrase, "round the end, past the model");
-        press(&mut c, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Tab]);
-        assert_eq!(c.focus, Focus::Field(1));
-    }
-
-    #[test]
-    fn a_share_that_is_not_a_number_is_the_command_lines_usage_error() {
-        let mut c = Confirm::new(Intent::Deploy, deploy_fields(&[], "canary", "ten"));
-        typed(&mut c, "");
-        match c.submit() {
-            Err(e) => {
-                assert_eq!(e.exit_code, exit::USAGE);
-                assert!(e.message.as_str().contains("--percent"), "{e:?}");
-            }
-            Ok(t) => panic!("{t:?}"),
-        }
+fn choice(label: &'static str, options: impl IntoIterator<Item = (String, String)>) -> Field {
+    Field::Choice {
+        label,
+        options: options
+            .into_iter()
+            .map(|(value, shown)| Choice {
+                value,
+                shown: Shown::new(&shown),
+            })
+            .collect(),
+        at: 0,
     }
 }
+
+/// The field of an import: `--allow-stale`, no by default.
+pub fn import_fields() -> Vec<Field> {
+    vec![choice(
+        label::ALLOW_STALE,
+        [
+            ("no".to_string(), "no".to_string()),
+            (
+                "yes".to_string(),
+                "yes: it sat on the shelf (--allow-stale, recorded)".to_string(),
+            ),
+        ],
+    )]
+}
+
+/// The export wizard's fields: what (the newest model held here to begin with), to which
+/// site card (those found on the media, or a path typed), the folder and file written (the
+/// first folder searched, `SITE-export.airlock`), and the split size.
+pub fn export_fields(view: &MediaView) -> Vec<Field> {
+    let mut cards: Vec<(String, String)> = view
+        .cards
+        .iter()
+        .map(|c| {
+            (
+                c.path.display().to_string(),
+                format!("site {} ({})", c.site, c.name),
+            )
+        })
+        .collect();
+    cards.push((String::new(), "the card file typed below".into()));
+    let folder = view
+        .folders
+        .first()
+        .map(|f| f.display().to_string())
+        .unwrap_or_default();
+    vec![
+        Field::text(
+            label::WHAT,
+            view.newest_model.as_deref().unwrap_or(""),
+            MAX_TEXT,
+            "",
+        ),
+        choice(label::TO, cards),
+        Field::text(label::CARD_FILE, "", 4096, ""),
+        Field::text(label::FOLDER, &folder, 4096, ""),
+        Field::text(
+            label::FILE,
+            &format!("{}-export.airlock", view.site),
+            255,
+            "",
+        ),
+        Field::text(label::SPLIT, "", 16, "empty: one file"),
+    ]
+}
+
+/// The training form's fields: dataset and feature set (the newest first), model, task,
+/// epochs and seed (`airlock train`'s defaults), name (empty: `DATASET-MODEL`).
+pub fn train_fields(choices: &TrainChoices) -> Vec<Field> {
+    let each = |v: &[String]| -> Vec<(String, String)> {
+        v.iter().map(|r| (r.clone(), r.clone())).collect()
+    };
+    let named = |v: &[&str]| -> Vec<(String, String)> {
+        v.iter().map(|r| (r.to_string(), r.to_string())).collect()
+    };
+    let defaults = airlock_runtime::TrainConfig::default();
+    vec![
+        choice(label::DATASET, each(&choices.datasets)),
+        choice(label::FEATURES, each(&choices.features)),
+        choice(label::MODEL, named(&crate::training::ARCHS)),
+        choice(label::TASK, named(&crate::training::TASKS)),
+        Field::text(label::EPOCHS, &defaults.epochs.to_string(), 6, ""),
+        Field::text(label::SEED, &defaults.seed.to_string(), 20, ""),
+        Field::text(label::NAME, "", 64, "empty: default"),
+    ]
+}
+
+#[cfg(test)]
+#[path = "form_tests.rs"]
+mod tests;

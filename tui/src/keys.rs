@@ -49,6 +49,16 @@ pub enum Action {
     Promote,
     /// Roll the selected slot back (asks first).
     Rollback,
+    /// Roll the selected slot back to a model it held before, chosen (asks first).
+    RollbackTo,
+    /// Verify the selected bundle completely (`bundle verify`).
+    VerifyBundle,
+    /// Import the selected bundle (asks first).
+    Import,
+    /// The export wizard.
+    Export,
+    /// Start a training run (asks first).
+    Train,
 }
 
 /// One key binding.
@@ -211,6 +221,13 @@ pub static GLOBAL: &[Binding] = &[
         "Monitor screen",
         &[KeyCode::Char('7')],
         Some(Action::Screen(Screen::Monitor)),
+    ),
+    bind(
+        "8",
+        None,
+        "Media screen",
+        &[KeyCode::Char('8')],
+        Some(Action::Screen(Screen::Media)),
     ),
     bind(
         "9",
@@ -376,6 +393,14 @@ pub static TRAINING_LIST: &[Binding] = &[
         Some(Action::Open),
     ),
     FILTER,
+    bind(
+        "n",
+        Some("new run"),
+        "train a model: dataset, features, model, epochs, seed, name; asks first, then \
+         shows the worker's epochs (airlock train)",
+        &[KeyCode::Char('n')],
+        Some(Action::Train),
+    ),
 ];
 
 /// A training run.
@@ -428,6 +453,14 @@ pub static SLOTS: &[Binding] = &[
         &[KeyCode::Char('b')],
         Some(Action::Rollback),
     ),
+    bind(
+        "t",
+        Some("to"),
+        "roll the slot back to a model it held before, chosen (asks first; airlock \
+         rollback --to)",
+        &[KeyCode::Char('t')],
+        Some(Action::RollbackTo),
+    ),
 ];
 
 /// The monitoring windows.
@@ -452,6 +485,84 @@ pub static MONITOR_LIST: &[Binding] = &[
         Some(Action::Open),
     ),
 ];
+
+const BUNDLE_VERIFY: Binding = bind(
+    "v",
+    Some("verify"),
+    "check every part and object as an import would, writing nothing (airlock bundle verify)",
+    &[KeyCode::Char('v')],
+    Some(Action::VerifyBundle),
+);
+const BUNDLE_IMPORT: Binding = bind(
+    "i",
+    Some("import"),
+    "import the bundle: its manifest checked, then asks first (airlock bundle import)",
+    &[KeyCode::Char('i')],
+    Some(Action::Import),
+);
+const BUNDLE_EXPORT: Binding = bind(
+    "e",
+    Some("export"),
+    "export wizard: what, to which site card, where, split size (airlock bundle export)",
+    &[KeyCode::Char('e')],
+    Some(Action::Export),
+);
+
+/// The bundles on the media.
+pub static MEDIA_LIST: &[Binding] = &[
+    // Not in the bar, which has no room for it beside the screen's four actions and `q`.
+    bind(
+        "↑↓",
+        None,
+        "choose a bundle (also k j)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    bind(
+        "Enter",
+        Some("inspect"),
+        "the manifest: origin, sequence, objects, expiry (airlock bundle inspect)",
+        &[KeyCode::Enter],
+        Some(Action::Open),
+    ),
+    BUNDLE_VERIFY,
+    BUNDLE_IMPORT,
+    BUNDLE_EXPORT,
+];
+
+/// A bundle's manifest.
+pub static MEDIA_DETAIL: &[Binding] = &[
+    bind(
+        "↑↓",
+        Some("scroll"),
+        "scroll (also k j, PgUp PgDn)",
+        &[KeyCode::Up, KeyCode::Char('k')],
+        Some(Action::Up),
+    ),
+    MOVE_DOWN,
+    PAGE_UP,
+    PAGE_DOWN,
+    TOP,
+    BOTTOM,
+    BUNDLE_VERIFY,
+    BUNDLE_IMPORT,
+    BACK,
+];
+
+/// Long work running: only leaving is possible.
+pub static WORKING: &[Binding] = &[bind(
+    "Ctrl-C",
+    Some("leave (stops the work as Ctrl-C stops the command)"),
+    "leave the console; the work stops as it would on the command line (it cannot be \
+     cancelled half-way: the library offers no way to)",
+    &[],
+    None,
+)];
 
 /// The audit log.
 pub static AUDIT_LIST: &[Binding] = &[
@@ -569,8 +680,10 @@ pub fn action(view: &[Binding], code: KeyCode) -> Option<Action> {
 mod tests {
     use super::*;
 
-    const VIEWS: [&[Binding]; 13] = [
+    const VIEWS: [&[Binding]; 15] = [
         OVERVIEW,
+        MEDIA_LIST,
+        MEDIA_DETAIL,
         MONITOR_LIST,
         SLOTS,
         FEATURES_LIST,

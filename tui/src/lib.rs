@@ -15,6 +15,8 @@
 //!   before anything is signed;
 //! - [`keys`]: the key tables, which feed the key handling, the bottom bar and the help;
 //! - [`task`] and [`console`]: the library calls a key asks for, and their results;
+//!   [`work`]: the long ones (import, export, verify, training) on a thread of their own,
+//!   with progress;
 //! - [`load`] and [`view`] (and per screen [`deploy`], [`training`], [`featureset`],
 //!   [`report`], [`monitor`]): library records turned into plain view models, every stored string
 //!   escaped on the way ([`shown::Shown`]);
@@ -42,6 +44,7 @@ pub mod featureset;
 pub mod form;
 pub mod keys;
 pub mod load;
+pub mod media;
 pub mod monitor;
 pub mod report;
 pub mod secret;
@@ -51,8 +54,10 @@ pub mod task;
 pub mod training;
 pub mod ui;
 pub mod view;
+pub mod work;
 
 use std::io;
+use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -66,6 +71,13 @@ pub use ui::Theme;
 pub trait Events {
     /// The next event; `None` when there are no more (the console then ends).
     fn next(&mut self) -> io::Result<Option<Event>>;
+
+    /// Whether an event can be read at once, checked while long work runs. Scripted events
+    /// (an iterator, in tests) say no: they reach the console once the work is done, so a
+    /// test's keys act on its result.
+    fn ready(&mut self) -> io::Result<bool> {
+        Ok(false)
+    }
 }
 
 /// Events read from the terminal (crossterm), blocking.
@@ -75,6 +87,10 @@ pub struct TerminalEvents;
 impl Events for TerminalEvents {
     fn next(&mut self) -> io::Result<Option<Event>> {
         ratatui::crossterm::event::read().map(Some)
+    }
+
+    fn ready(&mut self) -> io::Result<bool> {
+        ratatui::crossterm::event::poll(Duration::ZERO)
     }
 }
 
@@ -91,16 +107,21 @@ fn draw<B: Backend>(terminal: &mut Terminal<B>, app: &App, theme: &Theme) -> io:
         .map_err(|e| io::Error::other(e.to_string()))
 }
 
-/// Performs `task` and the work it leads to, showing what is being done meanwhile.
+/// Performs `task` and the work it leads to, showing what is being done meanwhile; long
+/// work ([`task::Task::is_long`]) is started on a thread of its own and returned.
 fn perform<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     console: &Console,
     theme: &Theme,
     task: task::Task,
-) -> io::Result<()> {
+) -> io::Result<Option<work::Job>> {
     let mut next = Some(task);
     while let Some(task) = next {
+        if task.is_long() {
+            app.work = Some(work::Working::new(task.label()));
+            return Ok(Some(work::Job::start(console, task)));
+        }
         app.busy = Some(task.label());
         draw(terminal, app, theme)?;
         let mut drawn = Ok(());
@@ -117,8 +138,11 @@ fn perform<B: Backend>(
         app.busy = None;
         next = app.apply(outcome);
     }
-    Ok(())
+    Ok(None)
 }
+
+/// How long the console waits for news of long work before it looks at the keyboard.
+const TICK: Duration = Duration::from_millis(100);
 
 /// What the console says while another command holds the home's lock.
 pub const WAITING: &str = "another airlock command is using this home: waiting for it";
@@ -132,16 +156,36 @@ pub fn run<B: Backend>(
     events: &mut dyn Events,
     theme: &Theme,
 ) -> io::Result<()> {
-    perform(terminal, app, console, theme, app.start())?;
+    let mut job = perform(terminal, app, console, theme, app.start())?;
     while !app.quit {
         draw(terminal, app, theme)?;
+        if let Some(running) = &job {
+            // Long work: its news, then a key if one is waiting (only Ctrl-C acts).
+            let mut next = None;
+            let mut ended = false;
+            for news in running.news(TICK) {
+                ended |= matches!(news, work::News::Done(_));
+                next = app.hear(news).or(next);
+            }
+            if ended {
+                job = None;
+                if let Some(task) = next {
+                    job = perform(terminal, app, console, theme, task)?;
+                }
+            } else if events.ready()?
+                && let Some(Event::Key(key)) = events.next()?
+            {
+                app.on_key(key);
+            }
+            continue;
+        }
         let Some(event) = events.next()? else {
             break;
         };
         if let Event::Key(key) = event
             && let Some(task) = app.on_key(key)
         {
-            perform(terminal, app, console, theme, task)?;
+            job = perform(terminal, app, console, theme, task)?;
         }
     }
     Ok(())

@@ -27,6 +27,10 @@ struct Args {
     /// Draw borders, bars and key names in plain ASCII (serial consoles).
     #[arg(long)]
     ascii: bool,
+    /// The folder of the removable media the Media screen lists bundles and site cards from
+    /// (default: the mounted media under /media/*/*, /run/media/*/* and /mnt/*).
+    #[arg(long, value_name = "DIR")]
+    media: Option<PathBuf>,
 }
 
 /// Puts the terminal back when dropped: on return, on error and on unwinding.
@@ -39,6 +43,12 @@ impl Drop for Restore {
 }
 
 fn main() -> ExitCode {
+    // `airlock-tui __worker ...`: like `airlock`, this program carries the sandboxed CPU
+    // training worker, for a training run started from the console when `airlock-worker` is
+    // not installed beside it. The worker enters its sandbox before anything else happens.
+    if let Some(code) = airlock_worker::embedded_main() {
+        return code;
+    }
     // Before any key or passphrase is in memory: no core dumps, not dumpable, umask 077.
     let hardening = airlock_hardening::harden_process();
     let args = Args::parse();
@@ -49,7 +59,10 @@ fn main() -> ExitCode {
             text::escape(c.error.as_deref().unwrap_or("unknown error"))
         );
     }
-    let console = Console::new(&args.home, args.operator.as_deref());
+    let mut console = Console::new(&args.home, args.operator.as_deref());
+    if let Some(dir) = &args.media {
+        console = console.with_media(dir);
+    }
     // A folder that is not a home is refused before the screen is taken, with the command
     // line's message and exit code.
     if let Err(e) = console.check() {

@@ -4,6 +4,7 @@
 
 use crate::deploy::SlotsView;
 use crate::featureset::{SetDetail, SetRow};
+use crate::media::{BundleDetail, BundleRow, MediaView};
 use crate::monitor::MonitorView;
 use crate::report::CardView;
 use crate::training::{RunDetail, RunRow};
@@ -195,4 +196,30 @@ pub struct MonitorState {
     pub selected: usize,
     /// The selected window's features opened full height, and lines scrolled.
     pub open: Option<usize>,
+}
+
+/// The Media screen.
+#[derive(Debug, Default)]
+pub struct MediaState {
+    /// The folders searched, the bundles and site cards found.
+    pub view: MediaView,
+    /// The selected bundle.
+    pub selected: usize,
+    /// The open manifest (`bundle inspect`), and lines scrolled.
+    pub open: Option<(BundleDetail, usize)>,
+}
+
+impl MediaState {
+    /// The selected bundle.
+    pub fn current(&self) -> Option<&BundleRow> {
+        self.view.bundles.get(self.selected)
+    }
+
+    /// The bundle an action applies to: the open one, else the selected one.
+    pub fn target(&self) -> Option<std::path::PathBuf> {
+        match &self.open {
+            Some((d, _)) => Some(d.path.clone()),
+            None => self.current().map(|b| b.path.clone()),
+        }
+    }
 }

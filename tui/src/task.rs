@@ -2,6 +2,8 @@
 //! application state only describes tasks; [`crate::console::Console`] performs them, so key
 //! handling is tested without a home and drawing without a library handle.
 
+use std::path::PathBuf;
+
 use airlock::trust::personal::Passphrase;
 
 use crate::deploy::SlotsView;
@@ -48,6 +50,44 @@ pub enum Task {
     Slots,
     /// Load the Monitor screen: alerts and monitoring windows.
     Monitor,
+    /// Load the Media screen: the bundles and site cards on the media.
+    Media,
+    /// `bundle inspect FILE`: the manifest, its signature and origin checked.
+    Inspect {
+        /// The bundle file or its first part.
+        path: PathBuf,
+        /// Then ask whether to import it (the confirmation says what it carries).
+        then_import: bool,
+    },
+    /// `bundle verify FILE`: every part and object checked, nothing written (long work).
+    VerifyBundle(PathBuf),
+    /// `bundle import FILE [--allow-stale]` (long work).
+    Import {
+        /// The bundle file or its first part.
+        path: PathBuf,
+        /// `--allow-stale`.
+        allow_stale: bool,
+    },
+    /// `bundle export --to CARD --out OUT [--split SIZE] [--operator NAME] ITEMS...` (long
+    /// work).
+    Export {
+        /// The items, as the command takes them, separated by spaces.
+        items: String,
+        /// The recipient's site card.
+        card: PathBuf,
+        /// The bundle file to write.
+        out: PathBuf,
+        /// `--split`, as typed (empty: one file).
+        split: String,
+        /// The operator's passphrase when the console has an operator (who authorises the
+        /// export under a trust policy), as for [`Task::Approve`].
+        pass: Option<Passphrase>,
+    },
+    /// Load the training form's choices: datasets and feature sets.
+    TrainForm,
+    /// `train --dataset D --features F --model M --task T --epochs N --seed S [--name N]`
+    /// (long work).
+    Train(TrainSettings),
     /// `approve MODEL --operator NAME --note NOTE [--reviewed]`.
     Approve {
         /// The model.
@@ -76,10 +116,12 @@ pub enum Task {
         /// The operator's passphrase, as for [`Task::Approve`].
         pass: Passphrase,
     },
-    /// `rollback --slot SLOT --reason WHY --operator NAME`.
+    /// `rollback --slot SLOT [--to MODEL] --reason WHY --operator NAME`.
     Rollback {
         /// The slot.
         slot: String,
+        /// `--to`: the model (id, hex) it goes back to, one it held before.
+        to: Option<String>,
         /// Why.
         reason: String,
         /// The operator's passphrase, as for [`Task::Approve`].
@@ -106,8 +148,51 @@ impl Task {
             Task::Deploy { .. } => "unlocking your key and deploying",
             Task::Promote { .. } => "unlocking your key and promoting the canary",
             Task::Rollback { .. } => "unlocking your key and rolling the slot back",
+            Task::Media => "looking for bundles on the media",
+            Task::Inspect { .. } => "decrypting the manifest and checking its signature",
+            Task::VerifyBundle(_) => "verifying every part and object of the bundle",
+            Task::Import { .. } => "verifying and importing the bundle",
+            Task::Export { .. } => "exporting the bundle",
+            Task::TrainForm => "loading the datasets and feature sets",
+            Task::Train(_) => "training in the sandboxed worker",
         }
     }
+
+    /// Whether it runs off the drawing thread, with progress ([`crate::work`]).
+    pub fn is_long(&self) -> bool {
+        matches!(
+            self,
+            Task::VerifyBundle(_) | Task::Import { .. } | Task::Export { .. } | Task::Train(_)
+        )
+    }
+}
+
+/// A training run's settings, as the form took them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainSettings {
+    /// `--dataset`, `[SITE/]NAME[@VERSION]`.
+    pub dataset: String,
+    /// `--features`, `[SITE/]NAME[@VERSION]`.
+    pub features: String,
+    /// `--model`: `logreg` or `mlp`.
+    pub model: String,
+    /// `--task`: `binary`, `multiclass` or `regression`.
+    pub task: String,
+    /// `--epochs`.
+    pub epochs: usize,
+    /// `--seed`.
+    pub seed: u64,
+    /// `--name`.
+    pub name: Option<String>,
+}
+
+/// The training form's choices.
+#[derive(Clone, Debug, Default)]
+pub struct TrainChoices {
+    /// Dataset versions, `SITE/NAME@VERSION`, newest first.
+    pub datasets: Vec<String>,
+    /// Feature set versions, `SITE/NAME@VERSION`, newest first.
+    pub features: Vec<String>,
 }
 
 /// What a task gave.
@@ -148,6 +233,17 @@ pub enum Outcome {
     Slots(Loaded<SlotsView>),
     /// [`Task::Monitor`].
     Monitor(Loaded<crate::monitor::MonitorView>),
+    /// [`Task::Media`].
+    Media(Loaded<crate::media::MediaView>),
+    /// [`Task::Inspect`].
+    Inspected {
+        /// The manifest, or why it was refused.
+        detail: Loaded<crate::media::BundleDetail>,
+        /// Ask whether to import it.
+        then_import: bool,
+    },
+    /// [`Task::TrainForm`].
+    TrainChoices(Loaded<TrainChoices>),
     /// A signing task: the line the command prints, or its error.
     Done {
         /// The dialog's title.

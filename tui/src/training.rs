@@ -262,6 +262,103 @@ pub fn bounds(values: impl IntoIterator<Item = f64>) -> [f64; 2] {
     [lo - pad, hi + pad]
 }
 
+/// The models `airlock train --model` makes.
+pub const ARCHS: [&str; 2] = ["logreg", "mlp"];
+
+/// The tasks `airlock train --task` takes.
+pub const TASKS: [&str; 3] = ["binary", "multiclass", "regression"];
+
+/// The hyperparameters of a run started from the console: the form's settings, every other
+/// one at the default `airlock train` gives it (an MLP: one hidden layer of 16, ReLU, no
+/// dropout), so the same settings from the command line train the same model.
+pub fn config(s: &crate::task::TrainSettings) -> airlock::Result<airlock_runtime::TrainConfig> {
+    let defaults = airlock_runtime::TrainConfig::default();
+    let usage = |what: &str, v: &str, one_of: &[&str]| {
+        airlock::Error::Rejected(format!(
+            "invalid value {:?} for --{what}: one of {}",
+            airlock::text::escape(v),
+            one_of.join(", ")
+        ))
+    };
+    let task = match s.task.as_str() {
+        "binary" => Task::Binary,
+        // The class count is read from the data.
+        "multiclass" => Task::Multiclass { classes: 3 },
+        "regression" => Task::Regression,
+        other => return Err(usage("task", other, &TASKS)),
+    };
+    let arch = match s.model.as_str() {
+        "logreg" => Arch::Logreg,
+        "mlp" => Arch::Mlp {
+            hidden: vec![16],
+            activation: airlock_runtime::Activation::Relu,
+            dropout: 0.0,
+        },
+        other => return Err(usage("model", other, &ARCHS)),
+    };
+    Ok(airlock_runtime::TrainConfig {
+        task,
+        arch,
+        epochs: s.epochs,
+        seed: s.seed,
+        ..defaults
+    })
+}
+
+/// What `airlock train` prints when a run is done, for the run `id`: epochs and speed, the
+/// sandbox, the held-out metrics, the model id; a warning first for a sandbox control not in
+/// force, and the note on the device chosen.
+pub fn trained_says(id: &Digest, run: &RunRecord) -> String {
+    let mut out = Vec::new();
+    for c in run.sandbox.report.failures() {
+        out.push(format!(
+            "warning: worker sandbox control {} was not in force: {} (recorded in the run record)",
+            c.name,
+            c.error.as_deref().unwrap_or("unknown")
+        ));
+    }
+    if let Some(note) = &run.device.note {
+        out.push(format!("note: {note}"));
+    }
+    if let Some(last) = run.history.last() {
+        out.push(format!(
+            "{} epochs{}, best {}, last train loss {:.4}, {:.0} rows/s on {} ({})",
+            run.history.len(),
+            if run.stopped_early {
+                " (stopped early)"
+            } else {
+                ""
+            },
+            run.best_epoch,
+            last.train_loss,
+            last.rows_per_second,
+            run.device.kind,
+            run.device.name
+        ));
+    }
+    let controls = &run.sandbox.report.controls;
+    out.push(format!(
+        "sandbox: {} of {} controls in force",
+        controls.iter().filter(|c| c.applied).count(),
+        controls.iter().filter(|c| c.requested).count()
+    ));
+    let m = &run.metrics.holdout;
+    let figures: Vec<String> = airlock_runtime::METRIC_NAMES
+        .iter()
+        .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
+        .collect();
+    out.push(format!(
+        "trained {} model {} ({}): held-out {} rows: {}",
+        run.spec.task.name(),
+        id.short(),
+        run.spec.arch.name(),
+        m.rows,
+        figures.join(", ")
+    ));
+    out.push(format!("model id {id}"));
+    out.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

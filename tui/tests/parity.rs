@@ -36,6 +36,9 @@ enum Step<'a> {
         row: usize,
         reason: &'a str,
     },
+    /// On the Deploy screen (`t`), production back to `to`, the only model it held before
+    /// its current one (so the form's choice is shown, not focused).
+    RollbackTo { to: &'a str, reason: &'a str },
 }
 
 /// Keys that open the Deploy screen and select row `row`.
@@ -110,6 +113,14 @@ fn console_keys(step: &Step, pass: &str, choice: usize) -> Vec<Event> {
             keys.extend(signed(pass));
             keys
         }
+        Step::RollbackTo { reason, .. } => {
+            let mut keys = on_slot(0);
+            keys.push(key(KeyCode::Char('t')));
+            keys.extend(text(reason));
+            keys.push(key(KeyCode::Enter));
+            keys.extend(signed(pass));
+            keys
+        }
     }
 }
 
@@ -143,6 +154,9 @@ fn command_args(step: &Step, pass_file: &str) -> Vec<String> {
         Step::Rollback { slot, reason, .. } => ["rollback", "--slot", slot, "--reason", reason]
             .map(String::from)
             .into(),
+        Step::RollbackTo { to, reason } => ["rollback", "--to", to, "--reason", reason]
+            .map(String::from)
+            .into(),
     };
     args.extend(["--operator", "dana", "--passphrase-file", pass_file].map(String::from));
     args
@@ -168,11 +182,11 @@ fn record(home: &Home, action: &str, id: &str) -> Value {
     let id: airlock::digest::Digest = id.parse().expect("id");
     let mut v = if action == "model.approve" {
         let a: airlock::lifecycle::Approval =
-            airlock::vault::registry::load(&home.conn, home.vault(), &id).expect("approval");
+            airlock::vault::registry::load(home.store(), home.vault(), &id).expect("approval");
         serde_json::to_value(a).expect("json")
     } else {
         let d: airlock::lifecycle::Deployment =
-            airlock::vault::registry::load(&home.conn, home.vault(), &id).expect("deployment");
+            airlock::vault::registry::load(home.store(), home.vault(), &id).expect("deployment");
         serde_json::to_value(d).expect("json")
     };
     fn strip(v: &mut Value) {
@@ -285,6 +299,10 @@ fn console_actions_leave_the_records_the_commands_leave() {
             row: 2,
             reason: "parity: shadow off",
         },
+        Step::RollbackTo {
+            to: &second,
+            reason: "parity: forward again with --to",
+        },
     ];
 
     let copies = tempfile::tempdir().expect("tempdir");
@@ -350,6 +368,7 @@ fn console_actions_leave_the_records_the_commands_leave() {
             "model.promote",
             "model.rollback",
             "model.deploy",
+            "model.rollback",
             "model.rollback"
         ]
     );

@@ -187,9 +187,7 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
     let plant = w.plant();
     let (model, bundle) = lab_ships_a_second_model(&w);
     let held = airlock(&plant, &["--json", "models", "list"]);
-    if !held.contains(&model) {
-        airlock(&plant, &["bundle", "import", &bundle.display().to_string()]);
-    }
+    assert!(!held.contains(&model), "not imported yet");
     let before = Home::open_read_only(&plant)
         .expect("open")
         .audit_log()
@@ -200,9 +198,10 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
     let tmux = Tmux::start(
         &w.root,
         &format!(
-            "{} --home {} tui --operator omar; echo console exited $?; sleep 600",
+            "{} --home {} tui --operator omar --media {}; echo console exited $?; sleep 600",
             quoted(&program("airlock")),
-            quoted(&plant)
+            quoted(&plant),
+            quoted(bundle.parent().expect("the media folder"))
         ),
     );
     let s = tmux.wait_for("Operator     omar");
@@ -210,6 +209,24 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
         s.contains("Overview") && s.contains("trust policy v1"),
         "{s}"
     );
+
+    // The Media screen: the demo's bundle and the second one; import the second (its
+    // manifest is read, the confirmation says what it carries, Enter lands on Cancel, →
+    // Import), off the drawing thread, then the command's lines.
+    tmux.press(&["8"]);
+    tmux.wait_for("second.airlock");
+    tmux.press(&["Down"]);
+    tmux.wait_for(">second.airlock");
+    tmux.press(&["i"]);
+    let s = tmux.wait_for("Cancel is the default");
+    assert!(
+        s.contains("Import bundle") && s.contains("from site lab"),
+        "{s}"
+    );
+    tmux.press(&["Enter", "Right", "Enter"]);
+    let s = tmux.wait_for("imported bundle");
+    assert!(s.contains(&format!("model {}", &model[..12])), "{s}");
+    tmux.press(&["Enter"]);
 
     // The Models screen, the imported model picked out by a filter on its id.
     tmux.press(&["5"]);
@@ -254,6 +271,10 @@ fn omar_approves_and_deploys_an_imported_model_from_the_console_on_a_terminal() 
         .audit_log()
         .expect("log");
     let new: Vec<_> = log[before..].iter().collect();
+    assert!(
+        new.iter().any(|r| r.action == "bundle.import"),
+        "the import from the Media screen: {new:?}"
+    );
     let omar = key_id(&plant, "omar");
     let approve = new
         .iter()

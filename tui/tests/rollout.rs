@@ -171,6 +171,38 @@ fn rollback_confirmation_names_the_model_production_goes_back_to() {
 }
 
 #[test]
+fn rollback_to_confirmation_names_the_slot_the_current_model_and_the_chosen_one() {
+    // Production held the second model before the demo's: the only one to go back to, so
+    // the choice is shown and the keyboard starts in the reason.
+    let mut keys = deploy_screen(&[key(KeyCode::Char('t'))]);
+    keys.extend(text("back to the mlp"));
+    let mut app = App::new(Some("dana"));
+    let buf = run(
+        &console(&lab(), Some("dana")),
+        &mut app,
+        keys,
+        80,
+        24,
+        &THEME,
+    );
+    let unfiltered = lines(&buf);
+    let r = rollout();
+    let (first, second) = (&r.first[..12], &r.second[..12]);
+    assert!(
+        unfiltered.contains(&format!("from model {first}"))
+            && unfiltered.contains(&format!("{second} credit-logreg, which it held before")),
+        "{unfiltered}"
+    );
+    assert!(
+        unfiltered.contains(&format!("To          [{second} credit-logreg")),
+        "{unfiltered}"
+    );
+    let s = filtered(&unfiltered);
+    assert!(s.contains("Roll back slot \"production\"?"), "{s}");
+    assert_snapshot!(s);
+}
+
+#[test]
 fn deploy_form_on_the_empty_shadow_slot_takes_a_share() {
     // The form offers the models in registry order (both are deployed): → to the second.
     let rows = airlock_tui::load::models(

@@ -257,9 +257,9 @@ impl Contract {
             return Err(Error::Rejected(tally.report(self, source)));
         }
         if rows.rows() == 0 {
-            return Err(Error::Rejected(format!(
-                "{source}: no data rows; nothing was stored"
-            )));
+            return Err(Error::Data(crate::error::DataError::NoDataRows {
+                file: source.to_owned(),
+            }));
         }
         Ok(rows.rows())
     }

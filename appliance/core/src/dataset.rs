@@ -6,9 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::contract::header::{HeaderColumn, Renamed};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::header::{HeaderColumn, Renamed};
 use crate::profile::Profile;
 use crate::site::SiteName;
 use crate::time::Timestamp;

@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod accuracy;
 pub mod bundle;
 pub mod check;
 pub mod contract;
@@ -44,7 +45,7 @@ pub mod error;
 pub mod features;
 pub mod freshness;
 pub mod gate;
-pub mod header;
+pub use contract::header;
 pub mod keys;
 pub mod lifecycle;
 pub mod monitor;

@@ -17,34 +17,7 @@ pub const APPROVAL_TYPE: &str = "airlock.approval/v1";
 /// Type tag of deployments.
 pub const DEPLOYMENT_TYPE: &str = "airlock.deployment/v1";
 
-/// A comparison in a gate.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Op {
-    /// The metric must be at least the threshold.
-    #[serde(rename = ">=")]
-    AtLeast,
-    /// The metric must be at most the threshold.
-    #[serde(rename = "<=")]
-    AtMost,
-}
-
-impl Op {
-    /// As written in a threshold: `>=` or `<=`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Op::AtLeast => ">=",
-            Op::AtMost => "<=",
-        }
-    }
-
-    /// Whether `value` meets `threshold` under this comparison.
-    pub fn holds(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Op::AtLeast => value >= threshold,
-            Op::AtMost => value <= threshold,
-        }
-    }
-}
+pub use crate::gate::Op;
 
 /// Which part of a gate policy a check comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

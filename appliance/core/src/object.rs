@@ -57,6 +57,9 @@ pub enum Kind {
     MonitorWindow,
     /// An alert the monitoring raised.
     Alert,
+    /// A batch of the sampled request log (raw requests, kept only when the monitoring policy
+    /// turns the log on; never exported).
+    RequestLog,
 }
 
 impl Kind {
@@ -80,6 +83,7 @@ impl Kind {
             Kind::ModelDescription => "model-description",
             Kind::MonitorWindow => "monitor-window",
             Kind::Alert => "alert",
+            Kind::RequestLog => "request-log",
         }
     }
 
@@ -145,6 +149,7 @@ mod tests {
             Kind::ModelDescription,
             Kind::MonitorWindow,
             Kind::Alert,
+            Kind::RequestLog,
         ] {
             assert_eq!(k.as_str().parse::<Kind>().expect("parse"), k);
         }

@@ -43,9 +43,9 @@ pub enum Item {
     /// An audit log export already held in the vault (`airlock audit
     /// export`).
     AuditLog(Digest),
-    /// The monitoring windows and alerts this site holds of a model (id or unique prefix):
-    /// summaries only, never requests.
-    Monitor(String),
+    /// The monitoring windows and alerts this site holds of a model (id or unique prefix),
+    /// all or those in a range (`monitor:MODEL@RANGE`): summaries only, never requests.
+    Monitor(String, Option<crate::ops::monitor::WindowRange>),
 }
 
 impl std::str::FromStr for Item {
@@ -58,12 +58,15 @@ impl std::str::FromStr for Item {
         } else if let Some(rest) = s.strip_prefix("policy:") {
             Ok(Item::Policy(rest.into()))
         } else if let Some(rest) = s.strip_prefix("monitor:") {
-            Ok(Item::Monitor(rest.into()))
+            Ok(match rest.split_once('@') {
+                Some((model, range)) => Item::Monitor(model.into(), Some(range.parse()?)),
+                None => Item::Monitor(rest.into(), None),
+            })
         } else if s.len() >= 8 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
             Ok(Item::Model(s.into()))
         } else {
             Err(Error::Rejected(format!(
-                "export item {s:?}: write model:ID (or a bare model id), dataset:NAME[@VERSION], policy:FILE or monitor:MODEL"
+                "export item {s:?}: write model:ID (or a bare model id), dataset:NAME[@VERSION], policy:FILE or monitor:MODEL[@FROM..TO|@last:N]"
             )))
         }
     }
@@ -119,22 +122,19 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
     for item in items {
         match item {
             Item::Model(prefix) => {
-                let id = registry::resolve_model(&home.conn, prefix)?;
+                let id = registry::resolve_model(home.store(), prefix)?;
                 let run = train::load_run(home, &id)?;
                 add(&mut list, Kind::Run, id);
                 add(&mut list, Kind::Weights, run.weights);
                 add(&mut list, Kind::FeatureSet, run.feature_set);
-                let fs: FeatureSetDoc = registry::load(&home.conn, home.vault(), &run.feature_set)?;
+                let fs: FeatureSetDoc =
+                    registry::load(home.store(), home.vault(), &run.feature_set)?;
                 add(&mut list, Kind::Contract, fs.contract);
                 add(&mut list, Kind::Dataset, run.dataset);
                 if fs.dataset != run.dataset {
                     add(&mut list, Kind::Dataset, fs.dataset);
                 }
-                for g in registry::digests(
-                    &home.conn,
-                    "SELECT id FROM gates WHERE model = ?1",
-                    &id.hex(),
-                )? {
+                for g in crate::store::models::gates_any_order(home.store(), &id)? {
                     add(&mut list, Kind::Gate, g);
                 }
                 for e in crate::ops::evaluate::ids_for(home, &id)? {
@@ -143,11 +143,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 for d in crate::ops::description::list_for(home, &id)? {
                     add(&mut list, Kind::ModelDescription, d.id);
                 }
-                for a in registry::digests(
-                    &home.conn,
-                    "SELECT id FROM approvals WHERE model = ?1",
-                    &id.hex(),
-                )? {
+                for a in crate::store::models::approvals_any_order(home.store(), &id)? {
                     add(&mut list, Kind::Approval, a);
                 }
                 if with_data {
@@ -155,21 +151,31 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
                 }
             }
             Item::Dataset(r) => {
-                let (id, _, _) =
-                    registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
-                let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
+                let (id, _, _) = registry::resolve(
+                    home.store(),
+                    crate::store::objects::Table::Datasets,
+                    "dataset",
+                    home.site(),
+                    r,
+                )?;
+                let doc: DatasetDoc = registry::load(home.store(), home.vault(), &id)?;
                 add(&mut list, Kind::Dataset, id);
                 add(&mut list, Kind::Contract, doc.contract);
                 add(&mut list, Kind::Snapshot, doc.snapshot);
             }
             Item::AuditLog(id) => add(&mut list, Kind::AuditLog, *id),
-            Item::Monitor(prefix) => {
-                let id = registry::resolve_model(&home.conn, prefix)?;
-                let (windows, alerts) = crate::ops::monitor::ids_for(home, &id)?;
+            Item::Monitor(prefix, range) => {
+                let id = registry::resolve_model(home.store(), prefix)?;
+                let (windows, alerts) = crate::ops::monitor::ids_in(home, &id, range.as_ref())?;
                 if windows.is_empty() {
                     return Err(Error::NotFound(format!(
-                        "this site holds no monitoring window of model {} (windows are made by `airlock serve`)",
-                        id.short()
+                        "this site holds no monitoring window of model {}{} (windows are made by `airlock serve` and `airlock predict`)",
+                        id.short(),
+                        if range.is_some() {
+                            " in that range"
+                        } else {
+                            ""
+                        }
                     )));
                 }
                 for w in windows {
@@ -182,7 +188,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             Item::Policy(path) => {
                 let p = crate::trust::policy::read(path)?;
                 let id = Digest::of(&p.render());
-                if registry::held_as(&home.conn, &id, Kind::Policy)?.is_none() {
+                if registry::held_as(home.store(), &id, Kind::Policy)?.is_none() {
                     return Err(Error::NotFound(format!(
                         "policy {} is not held here yet",
                         path.display()
@@ -201,7 +207,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
     // (after --with-data below adds snapshots, their statements are the
     // dataset statements already included)
     for id in subjects {
-        for s in crate::ops::provenance::statements_about(&home.conn, &id)? {
+        for s in crate::ops::provenance::statements_about(home.store(), &id)? {
             add(&mut list, Kind::Provenance, s);
         }
     }
@@ -213,7 +219,7 @@ pub fn closure(home: &Home, items: &[Item], with_data: bool) -> Result<BTreeMap<
             .map(|(d, _)| *d)
             .collect();
         for id in datasets {
-            let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
+            let doc: DatasetDoc = registry::load(home.store(), home.vault(), &id)?;
             add(&mut list, Kind::Snapshot, doc.snapshot);
         }
     }
@@ -236,7 +242,7 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
             )));
         }
         let bytes = p.render();
-        if registry::held_as(&home.conn, &Digest::of(&bytes), Kind::Policy)?.is_some() {
+        if registry::held_as(home.store(), &Digest::of(&bytes), Kind::Policy)?.is_some() {
             continue;
         }
         let tx = home.begin()?;
@@ -253,7 +259,7 @@ fn hold_policies(home: &mut Home, items: &[Item], to: &SiteCard) -> Result<()> {
 /// Under a policy, an operator holding `export` must authorise an export.
 fn check_exporter(home: &Home, operator: Option<&Operator>) -> Result<()> {
     crate::trust::operator::authorize(
-        crate::trust::policy::current(&home.conn, home.vault())?.as_ref(),
+        crate::trust::policy::current(home.store(), home.vault())?.as_ref(),
         operator,
         crate::trust::policy::Role::Export,
     )
@@ -378,7 +384,7 @@ fn write(
     let list = closure(home, items, opts.with_data)?;
     let mut entries = Vec::with_capacity(list.len());
     for (id, kind) in &list {
-        let size = registry::held_as(&home.conn, id, *kind)?.ok_or_else(|| {
+        let size = registry::held_as(home.store(), id, *kind)?.ok_or_else(|| {
             Error::NotFound(format!(
                 "{kind} {} is not held in this vault; it cannot be exported",
                 id.short()
@@ -390,7 +396,7 @@ fn write(
                 id.short()
             )));
         }
-        let attestations = registry::attestations(&home.conn, id, *kind)?;
+        let attestations = registry::attestations(home.store(), id, *kind)?;
         entries.push(Entry {
             id: *id,
             kind: *kind,
@@ -523,7 +529,7 @@ fn check_recipient(home: &Home, card: &SiteCard) -> Result<()> {
     let trusted = crate::trust::peer(home, &card.site)?;
     match trusted.map(|p| (p.signing, p.age_recipient)) {
         None => Err(Error::Refused(
-            match crate::trust::policy::current(&home.conn, home.vault())? {
+            match crate::trust::policy::current(home.store(), home.vault())? {
                 Some(p) => format!(
                     "site {} is not a peer in trust policy v{}; the root key holder must add it",
                     card.site,
@@ -684,7 +690,7 @@ fn snapshot_audit_log(
     check_exporter(home, operator)?;
     let doc = audit::export_document(
         home.root(),
-        &home.conn,
+        home.store(),
         home.keys(),
         home.site(),
         home.now(),

@@ -16,7 +16,6 @@ use std::io::{self, BufReader, Read, Write};
 use std::iter;
 use std::path::Path;
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -24,7 +23,7 @@ use super::format::{self, Entry, Footer, FormatError, Manifest, SignedManifest};
 use super::media::{Parts, PayloadReader};
 use crate::contract::Contract;
 use crate::digest::Digest;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{BundlePart, Error, IoContext, Result};
 use crate::lifecycle::Approval;
 use crate::lifecycle::Deployment;
 use crate::lifecycle::GateReport;
@@ -36,7 +35,8 @@ use crate::ops::ingest::{self, DatasetDoc};
 use crate::ops::train::{self, RunRecord};
 use crate::site::SiteName;
 use crate::store::db;
-use crate::store::{AuditEntry, AuditedTx};
+use crate::store::objects::Table;
+use crate::store::{AuditEntry, AuditedTx, Reads};
 use crate::trust::keys::{self, Domain};
 use crate::vault::Staged;
 use crate::vault::pipe;
@@ -170,14 +170,8 @@ pub enum SequenceStatus {
 
 /// Compares a manifest's sequence with the highest one imported from its
 /// origin.
-fn sequence_status(conn: &rusqlite::Connection, m: &Manifest) -> Result<SequenceStatus> {
-    let last: Option<i64> = conn
-        .query_row(
-            "SELECT sequence FROM peer_sequences WHERE site = ?1",
-            [m.origin_site.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
+fn sequence_status(store: &impl Reads, m: &Manifest) -> Result<SequenceStatus> {
+    let last = crate::store::trust::peer_sequence(store, m.origin_site.as_str())?;
     Ok(match last {
         Some(l) if m.sequence <= l as u64 => SequenceStatus::Stale { last: l as u64 },
         _ => SequenceStatus::New,
@@ -194,14 +188,8 @@ fn replay(m: &Manifest, last: u64) -> Error {
 
 /// The latest trusted time: the newest creation time of any bundle this
 /// node accepted. It never moves back.
-pub fn trusted_time(conn: &rusqlite::Connection) -> Result<Option<Timestamp>> {
-    let v: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'trusted_time'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+pub fn trusted_time(store: &impl Reads) -> Result<Option<Timestamp>> {
+    let v = crate::store::trust::trusted_time(store)?;
     v.map(|s| {
         s.parse().map_err(|_| {
             Error::Integrity(format!("store metadata trusted_time {s:?} is not a time"))
@@ -211,7 +199,7 @@ pub fn trusted_time(conn: &rusqlite::Connection) -> Result<Option<Timestamp>> {
 }
 
 /// How a manifest's times look from here at `now` (the home's clock).
-fn freshness(conn: &rusqlite::Connection, m: &Manifest, now: Timestamp) -> Result<Freshness> {
+fn freshness(conn: &impl Reads, m: &Manifest, now: Timestamp) -> Result<Freshness> {
     Ok(Freshness::of(
         m.created_at,
         m.expires_at,
@@ -279,7 +267,8 @@ impl Opened {
     pub fn verify(self, home: &Home) -> Result<VerifiedManifest> {
         let m = &self.signed.manifest;
         let src = &self.source;
-        let origin = crate::trust::peer(home, &m.origin_site).map_err(|e| prefix(src, e))?;
+        let origin = crate::trust::peer(home, &m.origin_site)
+            .map_err(|e| prefix(src, BundlePart::Manifest, e))?;
         let Some(origin) = origin else {
             return Err(Error::Refused(format!(
                 "bundle rejected: {src} comes from site {:?}, which this node does not trust (airlock trust add CARD)",
@@ -335,8 +324,8 @@ impl Opened {
                 "the footer and the signed manifest disagree on the payload size",
             ));
         }
-        let sequence = sequence_status(&home.conn, m)?;
-        let freshness = freshness(&home.conn, m, home.now())?;
+        let sequence = sequence_status(home.store(), m)?;
+        let freshness = freshness(home.store(), m, home.now())?;
         Ok(VerifiedManifest {
             source: self.source,
             parts: self.parts,
@@ -487,7 +476,7 @@ impl VerifiedManifest {
         self.parts.check_layout(payload)?;
         let trusted = match &self.origin_only {
             Some(t) => t.clone(),
-            None => registry::current_keys(&home.conn)?,
+            None => registry::current_keys(home.store())?,
         };
         let count = objects.len();
         // Signatures depend only on the manifest: check them all before
@@ -497,7 +486,7 @@ impl VerifiedManifest {
             .enumerate()
             .map(|(i, e)| {
                 let label = format!("object {} of {count} ({} {})", i + 1, e.kind, e.id.short());
-                trusted_attestations(&trusted, e, &label, src)
+                trusted_attestations(&trusted, i + 1, e, &label, src)
             })
             .collect::<Result<Vec<_>>>()?;
         let total = self.manifest.object_bytes();
@@ -727,9 +716,10 @@ impl io::Write for ProgressSink<'_> {
 
 /// Every signature by a site this node trusts must verify; those by sites
 /// it does not know are dropped, not stored; at least one trusted signature
-/// must remain.
+/// must remain. `index` is the entry's place in the manifest, from 1.
 fn trusted_attestations(
     trusted: &[(SiteName, String, ed25519_dalek::VerifyingKey)],
+    index: usize,
     e: &Entry,
     label: &str,
     src: &str,
@@ -738,7 +728,7 @@ fn trusted_attestations(
     for att in &e.attestations {
         if trusted.iter().any(|(site, _, _)| *site == att.site) {
             registry::check_attestation(trusted, e.kind, &e.id, att)
-                .map_err(|err| prefix(src, err))?;
+                .map_err(|err| prefix(src, BundlePart::Signature { index }, err))?;
             kept.push(att.clone());
         }
     }
@@ -773,11 +763,16 @@ pub struct Checked {
     pub parts: usize,
 }
 
-fn prefix(src: &str, e: Error) -> Error {
+/// A refusal of `part` of bundle `src`: the bundle and the part named, the
+/// cause (and its exit code) kept. I/O and store failures are not the
+/// bundle's fault and pass unchanged.
+fn prefix(src: &str, part: BundlePart, e: Error) -> Error {
     match e {
-        Error::Rejected(m) => Error::Rejected(format!("bundle rejected: {src}: {m}")),
-        Error::Refused(m) => Error::Refused(format!("bundle rejected: {src}: {m}")),
-        Error::Integrity(m) => Error::Integrity(format!("bundle rejected: {src}: {m}")),
+        Error::Rejected(_) | Error::Refused(_) | Error::Integrity(_) => Error::Bundle {
+            file: src.to_owned(),
+            part,
+            cause: Box::new(e),
+        },
         other => other,
     }
 }
@@ -933,6 +928,11 @@ fn parse_document(
             claim(&d.site)?;
             Document::Monitoring
         }
+        Kind::RequestLog => {
+            return Err(Error::Refused(format!(
+                "bundle rejected: {src}: it carries raw requests (a request log batch), which never cross the air gap"
+            )));
+        }
         Kind::Alert => {
             let d: airlock_core::monitor::Alert = serde_json::from_slice(bytes).map_err(bad)?;
             claim(&d.site)?;
@@ -1071,21 +1071,15 @@ pub struct Imported {
 }
 
 fn conflict(
-    tx: &rusqlite::Transaction<'_>,
-    table: &str,
+    tx: &AuditedTx<'_>,
+    table: Table,
     id: &Digest,
     site: &str,
     name: &str,
     version: i64,
     src: &str,
 ) -> Result<()> {
-    let existing: Option<String> = tx
-        .query_row(
-            &format!("SELECT id FROM {table} WHERE site = ?1 AND name = ?2 AND version = ?3"),
-            params![site, name, version],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let existing = crate::store::objects::id_of_version(tx, table, site, name, version)?;
     match existing {
         Some(e) if e != id.hex() => Err(Error::Integrity(format!(
             "bundle rejected: {src}: {site}/{name}@{version} already exists here with different content"
@@ -1138,15 +1132,27 @@ fn write_rows(
     // Name clashes before touching anything.
     for (id, doc) in documents {
         match doc {
-            Document::Contract(c) => {
-                conflict(tx, "contracts", id, &maker(id), &c.name, c.version, src)?
-            }
-            Document::Dataset(d) => {
-                conflict(tx, "datasets", id, d.site.as_str(), &d.name, d.version, src)?
-            }
+            Document::Contract(c) => conflict(
+                tx,
+                Table::Contracts,
+                id,
+                &maker(id),
+                &c.name,
+                c.version,
+                src,
+            )?,
+            Document::Dataset(d) => conflict(
+                tx,
+                Table::Datasets,
+                id,
+                d.site.as_str(),
+                &d.name,
+                d.version,
+                src,
+            )?,
             Document::FeatureSet(d) => conflict(
                 tx,
-                "feature_sets",
+                Table::FeatureSets,
                 id,
                 d.site.as_str(),
                 &d.name,
@@ -1180,11 +1186,7 @@ fn write_rows(
     for (id, doc) in documents {
         match doc {
             Document::Contract(c) => {
-                tx.execute(
-                    "INSERT INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT(id) DO NOTHING",
-                    params![id.hex(), maker(id), c.name, c.version, tx.now().to_string()],
-                )?;
+                crate::store::contracts::insert(tx, id, &maker(id), &c.name, c.version)?;
             }
             Document::Dataset(d) => ingest::insert_dataset_row(tx, id, d)?,
             Document::FeatureSet(d) => features::insert_feature_set_row(tx, id, d)?,
@@ -1213,8 +1215,8 @@ fn write_rows(
     let policies = if chain.is_empty() {
         Vec::new()
     } else {
-        let (applied, records) =
-            crate::trust::policy::apply_chain(tx, &chain, None).map_err(|e| prefix(src, e))?;
+        let (applied, records) = crate::trust::policy::apply_chain(tx, &chain, None)
+            .map_err(|e| prefix(src, BundlePart::Policies, e))?;
         for r in records {
             tx.record(r)?;
         }
@@ -1233,11 +1235,7 @@ fn write_rows(
             m.sequence
         ))
     })?;
-    tx.execute(
-        "INSERT INTO peer_sequences (site, sequence, bundle, imported_at) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT(site) DO UPDATE SET sequence = excluded.sequence, bundle = excluded.bundle, imported_at = excluded.imported_at",
-        params![m.origin_site.as_str(), sequence, bundle.hex(), tx.now().to_string()],
-    )?;
+    crate::store::trust::set_peer_sequence(tx, m.origin_site.as_str(), sequence, bundle)?;
     // The latest trusted time only moves forward.
     let previous = trusted_time(tx)?;
     if previous.is_none_or(|t| m.created_at > t) {
@@ -1385,6 +1383,37 @@ pub fn record_refusal(home: &mut Home, action: &str, path: &Path, e: Error) -> E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A refused part names the bundle and the part and keeps its cause (so
+    /// the exit code stays the cause's); an I/O failure is not the bundle's
+    /// and passes unchanged.
+    #[test]
+    fn a_refused_part_keeps_its_cause_and_names_the_part() {
+        let e = prefix(
+            "b.airlock",
+            BundlePart::Signature { index: 2 },
+            Error::Integrity("object 2 signature does not verify".into()),
+        );
+        match &e {
+            Error::Bundle { file, part, cause } => {
+                assert_eq!(file, "b.airlock");
+                assert_eq!(*part, BundlePart::Signature { index: 2 });
+                assert!(matches!(**cause, Error::Integrity(_)), "{cause:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            "bundle rejected: b.airlock: object 2 signature does not verify"
+        );
+        assert_eq!(e.exit_code(), crate::error::exit::INTEGRITY);
+        let io = prefix(
+            "b.airlock",
+            BundlePart::Policies,
+            Error::io("/x", io::Error::other("disk")),
+        );
+        assert!(matches!(io, Error::Io { .. }), "{io:?}");
+    }
 
     #[test]
     fn a_dataset_row_count_the_store_cannot_hold_is_refused_at_parse() {

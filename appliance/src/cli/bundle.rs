@@ -37,8 +37,10 @@ pub(crate) enum BundleCmd {
         split: Option<String>,
         #[command(flatten)]
         operator: MaybeOperatorArgs,
-        /// model:ID (or a bare model id), dataset:NAME[@VERSION], or
-        /// policy:FILE (a signed trust policy for the recipient).
+        /// model:ID (or a bare model id), dataset:NAME[@VERSION],
+        /// policy:FILE (a signed trust policy for the recipient), or
+        /// monitor:MODEL[@FROM..TO|@last:N] (monitoring windows and alerts; FROM and TO RFC
+        /// 3339 times or dates, N with s, m, h or d).
         #[arg(required = true)]
         items: Vec<String>,
     },

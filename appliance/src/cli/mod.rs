@@ -186,6 +186,9 @@ echo '{\"age\": 35, ...}' | socat - UNIX-CONNECT:/run/airlock/credit.sock"
         /// The slot.
         #[arg(long, default_value = "production")]
         slot: String,
+        /// How the batch is monitored (a window of summaries, the prediction log).
+        #[command(flatten)]
+        monitor: crate::cli::monitor::PredictMonitorArgs,
     },
     /// Signed, encrypted bundle files: the only way across the air gap.
     #[command(subcommand)]
@@ -552,8 +555,9 @@ pub fn run(cli: Cli) -> Result<i32> {
             format,
             features,
             slot,
+            monitor,
         } => {
-            let home = open()?;
+            let mut home = open()?;
             let want = features.map(|f| f.parse::<NameRef>()).transpose()?;
             let f = std::fs::File::open(&input).at(&input)?;
             let format = match format {
@@ -561,14 +565,30 @@ pub fn run(cli: Cli) -> Result<i32> {
                 Some(RequestFormatArg::Jsonl) => airlock::ops::predict::RequestFormat::JsonLines,
                 None => airlock::ops::predict::RequestFormat::of(&input),
             };
-            let p = airlock::ops::predict::predict_as(
-                &home,
-                &slot,
-                BufReader::new(f),
-                &input.display().to_string(),
-                format,
-                want.as_ref(),
-            )?;
+            let policy = monitor.policy()?;
+            let p = match &policy {
+                None => airlock::ops::predict::predict_as(
+                    &home,
+                    &slot,
+                    BufReader::new(f),
+                    &input.display().to_string(),
+                    format,
+                    want.as_ref(),
+                )?,
+                Some(policy) => {
+                    let (p, checked) = airlock::ops::predict::predict_monitored(
+                        &mut home,
+                        &slot,
+                        BufReader::new(f),
+                        &input.display().to_string(),
+                        format,
+                        want.as_ref(),
+                        policy,
+                    )?;
+                    crate::cli::monitor::say_checked(&out, "airlock predict", &checked);
+                    p
+                }
+            };
             out.emit(&p, |p| {
                 out.line(format_args!(
                     "model {} with features {}",

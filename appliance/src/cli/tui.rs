@@ -5,10 +5,11 @@
 //! dependency goes one way only: tui → appliance, never back (docs/architecture.md). So
 //! `airlock` does not link the console. It looks for `airlock-tui` in the folder of the
 //! running program, where an installation puts both (and where cargo builds both), and
-//! replaces itself with it (`exec`), passing `--home` and `--operator` on. Exec rather than
-//! a child process: the console gets the terminal, its signals (Ctrl-C, window size) and its
-//! exit status directly, and no `airlock` process is left waiting beside it. A missing
-//! console is an error naming the path looked at, with exit code 6 (not found).
+//! replaces itself with it (`exec`), passing `--home`, `--operator`, `--ascii` and `--media`
+//! on. Exec rather than a child process: the console gets the terminal, its signals (Ctrl-C,
+//! window size) and its exit status directly, and no `airlock` process is left waiting beside
+//! it. A missing console is an error naming the path looked at, with exit code 6 (not
+//! found).
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,10 @@ pub struct TuiArgs {
     /// Draw borders, bars and key names in plain ASCII (serial consoles).
     #[arg(long)]
     ascii: bool,
+    /// The folder of the removable media the console's Media screen lists bundles and site
+    /// cards from (default: the mounted media under /media/*/*, /run/media/*/* and /mnt/*).
+    #[arg(long, value_name = "DIR")]
+    media: Option<PathBuf>,
 }
 
 /// The console program in the folder of `exe` (the running `airlock`).
@@ -60,6 +65,9 @@ fn command(program: &Path, home: &Path, a: &TuiArgs) -> Command {
     }
     if a.ascii {
         cmd.arg("--ascii");
+    }
+    if let Some(dir) = &a.media {
+        cmd.arg("--media").arg(dir);
     }
     cmd
 }
@@ -103,17 +111,30 @@ mod tests {
     }
 
     #[test]
-    fn home_operator_and_ascii_are_passed_on() {
+    fn home_operator_ascii_and_media_are_passed_on() {
         let a = TuiArgs {
             operator: Some("omar".into()),
             ascii: true,
+            media: Some(PathBuf::from("/media/omar/STICK")),
         };
         let cmd = command(Path::new("/opt/airlock/airlock-tui"), Path::new("/h"), &a);
         let args: Vec<_> = cmd.get_args().collect();
-        assert_eq!(args, ["--home", "/h", "--operator", "omar", "--ascii"]);
+        assert_eq!(
+            args,
+            [
+                "--home",
+                "/h",
+                "--operator",
+                "omar",
+                "--ascii",
+                "--media",
+                "/media/omar/STICK"
+            ]
+        );
         let bare = TuiArgs {
             operator: None,
             ascii: false,
+            media: None,
         };
         let cmd = command(Path::new("airlock-tui"), Path::new("/h"), &bare);
         assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["--home", "/h"]);

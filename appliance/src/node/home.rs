@@ -30,7 +30,6 @@
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OptionalExtension};
 use serde_json::json;
 
 use crate::error::{Error, IoContext, Result};
@@ -39,7 +38,7 @@ use crate::node::time::{Clock, Timestamp};
 use crate::site::SiteName;
 use crate::store::audit;
 use crate::store::db;
-use crate::store::{AuditEntry, AuditedTx, Rehearsal};
+use crate::store::{AuditEntry, AuditedTx, Behavior, Rehearsal, Store};
 use crate::trust::keys::{self, PublicKeys, SiteKeys};
 use crate::vault::Vault;
 
@@ -49,8 +48,8 @@ pub struct Home {
     site: SiteName,
     keys: SiteKeys,
     vault: Vault,
-    /// The store connection.
-    pub conn: Connection,
+    /// The store: its connection is private to `crate::store`.
+    store: Store,
     /// Opened by [`Home::open_read_only`]: nothing is written, not even on drop.
     read_only: bool,
     /// Where this home reads the time (the system clock but in tests).
@@ -101,7 +100,7 @@ impl Home {
             ("export_sequence", "0".to_string()),
         ];
         let lock = lock(root, &mut Waiting::Stderr)?;
-        let conn = db::create(&root.join("store.db"), &meta)?;
+        let store = db::create(&root.join("store.db"), &meta)?;
         let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
         let mut home = Home {
             _lock: lock,
@@ -109,7 +108,7 @@ impl Home {
             site,
             keys,
             vault,
-            conn,
+            store,
             read_only: false,
             clock,
             closed: false,
@@ -119,7 +118,7 @@ impl Home {
             &[],
             json!({ "site": home.site.as_str(), "key_id": public.key_id(), "age_recipient": public.age_recipient }),
         ))?;
-        audit::write_checkpoint(&home.root, &home.conn, &home.keys, true)?;
+        audit::write_checkpoint(&home.root, &home.store, &home.keys, true)?;
         Ok(home)
     }
 
@@ -184,21 +183,21 @@ impl Home {
             drop(lock);
             return Home::open_with(root, false, clock, waiting);
         }
-        let conn = if read_only {
+        let store = if read_only {
             db::open_read_only(&root.join("store.db"))?
         } else {
             db::open(&root.join("store.db"))?
         };
-        if read_only && !db::is_current(&conn)? {
+        if read_only && !db::is_current(&store)? {
             // A store of an older schema is upgraded (a write, with its audit record) before
             // anything reads it, read-only command or not.
-            drop(conn);
+            drop(store);
             drop(lock);
             return Home::open_with(root, false, clock, waiting);
         }
         let key_dir = root.join("keys");
         let keys = SiteKeys::load(&key_dir)?;
-        let recorded_id = db::meta(&conn, "key_id")?;
+        let recorded_id = db::meta(&store, "key_id")?;
         if keys.key_id().as_str() != recorded_id {
             return Err(Error::Key {
                 path: key_dir.join(keys::SIGNING_KEY_FILE),
@@ -208,19 +207,19 @@ impl Home {
                 ),
             });
         }
-        if hex::encode(keys.public().signing.as_bytes()) != db::meta(&conn, "signing_key")? {
+        if hex::encode(keys.public().signing.as_bytes()) != db::meta(&store, "signing_key")? {
             return Err(Error::Integrity(format!(
                 "the signing key recorded in {} is not this home's key file; the store was altered",
                 root.join("store.db").display()
             )));
         }
-        if keys.public().age_recipient != db::meta(&conn, "age_recipient")? {
+        if keys.public().age_recipient != db::meta(&store, "age_recipient")? {
             return Err(Error::Key {
                 path: key_dir.join(keys::AGE_KEY_FILE),
                 reason: "this age identity is not this home's; restore the right key file".into(),
             });
         }
-        let site: SiteName = db::meta(&conn, "site")?.parse()?;
+        let site: SiteName = db::meta(&store, "site")?.parse()?;
         let vault = Vault::open(&root.join("vault"), keys.age_identity())?;
         let mut home = Home {
             _lock: lock,
@@ -228,14 +227,14 @@ impl Home {
             site,
             keys,
             vault,
-            conn,
+            store,
             read_only,
             clock,
             closed: false,
         };
         // A store of an older schema is upgraded in place, once, with its
         // audit record, before anything else reads it.
-        if !db::is_current(&home.conn)? {
+        if !db::is_current(&home.store)? {
             let tx = home.begin_immediate()?;
             if let Some(from) = db::upgrade(&tx)? {
                 tx.commit(AuditEntry::new(
@@ -254,17 +253,9 @@ impl Home {
     /// Removes objects that a failed command moved into the vault but never
     /// committed, and empties the staging area, while the lock is held.
     fn settle(&self) -> Result<crate::vault::Recovered> {
-        let conn = &self.conn;
-        self.vault.recover(&|id| {
-            Ok(conn
-                .query_row(
-                    "SELECT 1 FROM objects WHERE id = ?1",
-                    [id.hex()],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some())
-        })
+        let store = &self.store;
+        self.vault
+            .recover(&|id| crate::store::objects::is_indexed(store, id))
     }
 
     /// Cleans up after a command that died mid-write, and records it.
@@ -285,7 +276,7 @@ impl Home {
     /// Signs the audit log's head into `HOME/audit.head` if the log has
     /// grown (done when the home is closed; call it to have it sooner).
     pub fn checkpoint(&self) -> Result<()> {
-        audit::write_checkpoint(&self.root, &self.conn, &self.keys, false)
+        audit::write_checkpoint(&self.root, &self.store, &self.keys, false)
     }
 
     /// The home folder.
@@ -306,6 +297,12 @@ impl Home {
     /// This node's public keys.
     pub fn public(&self) -> PublicKeys {
         self.keys.public()
+    }
+
+    /// The store, for the functions of `crate::store` to read through (its
+    /// connection is theirs alone).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// The vault.
@@ -330,14 +327,14 @@ impl Home {
     /// Begins a write: a deferred transaction that takes the write lock at
     /// its first write.
     pub fn begin(&mut self) -> Result<AuditedTx<'_>> {
-        self.start(rusqlite::TransactionBehavior::Deferred)
+        self.start(Behavior::Deferred)
     }
 
     /// Begins a write that takes the write lock at once (`IMMEDIATE`), for
     /// one that reads what it then writes (a sequence number) and must not
     /// see another writer in between.
     pub fn begin_immediate(&mut self) -> Result<AuditedTx<'_>> {
-        self.start(rusqlite::TransactionBehavior::Immediate)
+        self.start(Behavior::Immediate)
     }
 
     /// A write that is only its audit record: a refusal, a recovery.
@@ -349,13 +346,12 @@ impl Home {
     /// (`bundle verify`); it takes the write lock at once, as the real
     /// write would.
     pub fn rehearse(&self) -> Result<Rehearsal<'_>> {
-        self.start(rusqlite::TransactionBehavior::Immediate)
-            .map(Rehearsal::new)
+        self.start(Behavior::Immediate).map(Rehearsal::new)
     }
 
-    fn start(&self, behavior: rusqlite::TransactionBehavior) -> Result<AuditedTx<'_>> {
+    fn start(&self, behavior: Behavior) -> Result<AuditedTx<'_>> {
         AuditedTx::begin(
-            &self.conn,
+            &self.store,
             behavior,
             &self.keys,
             &self.vault,
@@ -370,12 +366,12 @@ impl Home {
 impl Home {
     /// Every audit record, oldest first.
     pub fn audit_log(&self) -> Result<Vec<audit::Record>> {
-        audit::records(&self.conn)
+        audit::records(&self.store)
     }
 
     /// Verifies the audit chain, every signature and the signed checkpoint.
     pub fn verify_audit(&self) -> Result<audit::Verified> {
-        audit::verify(&self.root, &self.conn, &self.keys.public().signing)
+        audit::verify(&self.root, &self.store, &self.keys.public().signing)
     }
 }
 
@@ -581,24 +577,11 @@ mod tests {
         let root = dir.path().join("h");
         drop(Home::init(&root, "lab".parse().expect("site")).expect("init"));
         // Back to the version 2 layout: objects and signatures by digest alone.
-        Connection::open(root.join("store.db"))
-            .expect("store")
-            .execute_batch(
-                "CREATE TABLE o2 (id TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, created_at TEXT NOT NULL) STRICT;
-                 INSERT INTO o2 SELECT id, kind, size, created_at FROM objects;
-                 CREATE TABLE s2 (object_id TEXT NOT NULL, site TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
-                                  PRIMARY KEY (object_id, key_id)) STRICT;
-                 INSERT INTO s2 SELECT object_id, site, key_id, signature FROM signatures;
-                 DROP TABLE signatures; DROP TABLE objects;
-                 ALTER TABLE o2 RENAME TO objects; ALTER TABLE s2 RENAME TO signatures;
-                 ALTER TABLE deployments DROP COLUMN action; ALTER TABLE deployments DROP COLUMN percent;
-                 UPDATE meta SET value = '2' WHERE key = 'schema_version';",
-            )
-            .expect("downgrade");
+        db::downgrade_to_version_2(&root.join("store.db"));
         let at: Timestamp = "2030-01-02T03:04:05Z".parse().expect("time");
         let home = Home::open_with_clock(&root, crate::node::time::SetClock::new(at).into())
             .expect("open upgrades");
-        assert!(db::is_current(&home.conn).expect("schema"));
+        assert!(db::is_current(home.store()).expect("schema"));
         let last = home.audit_log().expect("log").pop().expect("a record");
         assert_eq!((last.action.as_str(), last.time), ("store.upgrade", at));
         assert_eq!(last.details["from_schema"], 2);

@@ -2,14 +2,13 @@
 //! approvals counted toward what the trust policy requires before a model may answer
 //! requests (k-of-n, roles, revocations, the review a gate report asked for).
 
-use rusqlite::params;
 use serde_json::json;
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::node::home::Home;
 use crate::ops::train::{self};
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, AuditedTx};
 use crate::trust::keys::{Domain, KeyId};
 use crate::trust::operator::Operator;
 use crate::trust::policy::{self, Role};
@@ -47,7 +46,7 @@ pub fn approve_with(
     // The note travels in the signed approval and is shown at every site.
     crate::text::check_free_text("--note", note)?;
     let run = train::load_run(home, model)?;
-    let in_force = policy::current(&home.conn, home.vault())?;
+    let in_force = policy::current(home.store(), home.vault())?;
     let counted = match counted_gate(home, model, &run, None, in_force.as_ref())? {
         Ok(gate) => gate,
         Err(why) => {
@@ -60,7 +59,7 @@ pub fn approve_with(
     };
     let gate = counted.id;
     if counted.needs_review && !reviewed {
-        let report = load_gate(&home.conn, home.vault(), &gate)?;
+        let report = load_gate(home.store(), home.vault(), &gate)?;
         let why = format!(
             "gate report {} of model {} needs a named review of: {}; if you have reviewed these figures, approve with --reviewed and say in --note why they are acceptable",
             gate.short(),
@@ -132,33 +131,27 @@ pub fn approve_with(
 }
 
 /// Indexes an approval (also used at bundle import).
-pub fn insert_approval_row(
-    tx: &rusqlite::Transaction<'_>,
-    id: &Digest,
-    a: &Approval,
-) -> Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO approvals (id, model, site, approver, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.hex(), a.model.hex(), a.site.as_str(), a.approver, a.created_at.to_string()],
-    )?;
-    Ok(())
+pub fn insert_approval_row(tx: &AuditedTx<'_>, id: &Digest, a: &Approval) -> Result<()> {
+    crate::store::models::insert_approval(
+        tx,
+        id,
+        &a.model,
+        &a.site,
+        &a.approver,
+        &a.created_at.to_string(),
+    )
 }
 
 /// The approvals of a model, each with its site signature and its
 /// operator's signature verified, and the operator's key id.
 pub fn approvals(home: &Home, model: &Digest) -> Result<Vec<(Digest, Approval, KeyId)>> {
-    let mut stmt = home
-        .conn
-        .prepare("SELECT id FROM approvals WHERE model = ?1 ORDER BY created_at")?;
-    let ids: Vec<String> = stmt
-        .query_map([model.hex()], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ids = crate::store::models::approval_rows(home.store(), model)?;
     let mut out = Vec::new();
     for id in ids {
         let id: Digest = id
             .parse()
             .map_err(|e| Error::Integrity(format!("approvals: {e}")))?;
-        let a: Approval = registry::load(&home.conn, home.vault(), &id)?;
+        let a: Approval = registry::load(home.store(), home.vault(), &id)?;
         if a.model != *model {
             return Err(Error::Integrity(format!(
                 "approval {} does not match its index row",

@@ -6,17 +6,17 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::contract::Contract;
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::node::home::Home;
 use crate::profile::Profile;
 use crate::site::SiteName;
-use crate::store::{AuditEntry, AuditedTx};
+use crate::store::objects::Table;
+use crate::store::{AuditEntry, AuditedTx, Reads, contracts};
 use crate::vault::registry::{self, Kind, NameRef};
 use airlock_core::dataset::DatasetDoc;
 
@@ -69,18 +69,12 @@ pub fn read_contract(path: &Path) -> Result<Contract> {
 /// identical, and a new version must be above every registered one.
 /// Returns true when it is already registered.
 pub(crate) fn check_new_version(
-    conn: &rusqlite::Connection,
+    store: &impl Reads,
     site: &SiteName,
     contract: &Contract,
     id: &Digest,
 ) -> Result<bool> {
-    let existing: Option<String> = conn
-        .query_row(
-            "SELECT id FROM contracts WHERE site = ?1 AND name = ?2 AND version = ?3",
-            params![site.as_str(), contract.name, contract.version],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let existing = contracts::id_of(store, site, &contract.name, contract.version)?;
     match existing {
         Some(e) if e == id.hex() => return Ok(true),
         Some(_) => {
@@ -91,11 +85,7 @@ pub(crate) fn check_new_version(
         }
         None => {}
     }
-    let newest: Option<i64> = conn.query_row(
-        "SELECT MAX(version) FROM contracts WHERE site = ?1 AND name = ?2",
-        params![site.as_str(), contract.name],
-        |r| r.get(0),
-    )?;
+    let newest = contracts::newest_version(store, site, &contract.name)?;
     if let Some(n) = newest.filter(|n| *n > contract.version) {
         return Err(Error::Rejected(format!(
             "contract {} v{} is older than the registered v{n}; a new version must be numbered above it",
@@ -110,10 +100,7 @@ pub(crate) fn check_new_version(
 pub(crate) fn register_contract(tx: &AuditedTx<'_>, contract: &Contract) -> Result<Digest> {
     let bytes = contract.to_canonical();
     let id = registry::put_object(tx, Kind::Contract, &bytes)?;
-    tx.execute(
-        "INSERT OR IGNORE INTO contracts (id, site, name, version, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.hex(), tx.site().as_str(), contract.name, contract.version, tx.now().to_string()],
-    )?;
+    contracts::insert_own(tx, &id, &contract.name, contract.version)?;
     Ok(id)
 }
 
@@ -122,7 +109,7 @@ pub(crate) fn register_contract(tx: &AuditedTx<'_>, contract: &Contract) -> Resu
 pub fn apply_contract(home: &mut Home, contract: &Contract) -> Result<ContractApplied> {
     let id = Digest::of(&contract.to_canonical());
     let reference = format!("{}@{}", contract.name, contract.version);
-    if check_new_version(&home.conn, home.site(), contract, &id)? {
+    if check_new_version(home.store(), home.site(), contract, &id)? {
         return Ok(ContractApplied {
             id,
             reference,
@@ -146,7 +133,7 @@ pub fn apply_contract(home: &mut Home, contract: &Contract) -> Result<ContractAp
 
 /// Resolves a registered contract `[SITE/]NAME[@VERSION]`.
 pub fn resolve_contract(home: &Home, r: &NameRef) -> Result<(Digest, Contract)> {
-    let (id, _, _) = registry::resolve(&home.conn, "contracts", "contract", home.site(), r)?;
+    let (id, _, _) = registry::resolve(home.store(), Table::Contracts, "contract", home.site(), r)?;
     Ok((id, load_contract(home, &id)?))
 }
 
@@ -158,10 +145,11 @@ pub(crate) fn reference_profile(home: &Home, contract: &Contract) -> Result<Opti
     };
     let name_ref: NameRef = r.parse()?;
     let (_, doc) = dataset_record(home, &name_ref).map_err(|e| match e {
-        Error::NotFound(_) => Error::NotFound(format!(
-            "contract {} v{}: its reference dataset {r} is not in this store",
-            contract.name, contract.version
-        )),
+        Error::Missing(Missing::Named { .. }) => Error::Missing(Missing::ReferenceDataset {
+            contract: contract.name.clone(),
+            version: contract.version,
+            reference: r.clone(),
+        }),
         e => e,
     })?;
     let profile = doc.profile.ok_or_else(|| {
@@ -192,24 +180,27 @@ pub(crate) fn reference_profile(home: &Home, contract: &Contract) -> Result<Opti
 
 /// Loads a contract by id (verifying its signature).
 pub fn load_contract(home: &Home, id: &Digest) -> Result<Contract> {
-    let c: Contract = registry::load(&home.conn, home.vault(), id)?;
+    let c: Contract = registry::load(home.store(), home.vault(), id)?;
     Ok(c)
 }
 
 /// Every contract version registered here, by site, name and version
 /// (`rows` is 0).
 pub fn list_contracts(home: &Home) -> Result<Vec<registry::Listed>> {
-    registry::listed(
-        &home.conn,
-        "SELECT id, site, name, version, 0, created_at FROM contracts ORDER BY site, name, version",
-    )
+    contracts::list(home.store())
 }
 
 /// A dataset version's record by `[SITE/]NAME[@VERSION]`: a contract's reference dataset, and
 /// `data show` (here, below ingest, so that contracts, which ingest builds on, need not
 /// depend on it).
 pub(crate) fn dataset_record(home: &Home, r: &NameRef) -> Result<(Digest, DatasetDoc)> {
-    let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
-    let doc: DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
+    let (id, _, _) = registry::resolve(
+        home.store(),
+        crate::store::objects::Table::Datasets,
+        "dataset",
+        home.site(),
+        r,
+    )?;
+    let doc: DatasetDoc = registry::load(home.store(), home.vault(), &id)?;
     Ok((id, doc))
 }

@@ -74,12 +74,8 @@ pub struct Held {
 /// signatures verified and its shape checked, oldest first.
 pub fn list_for(home: &Home, model: &Digest) -> Result<Vec<Held>> {
     let mut out = Vec::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::ModelDescription.as_str(),
-    )? {
-        let record: ModelDescription = registry::load(&home.conn, home.vault(), &id)?;
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::ModelDescription)? {
+        let record: ModelDescription = registry::load(home.store(), home.vault(), &id)?;
         record.check().map_err(|e| {
             Error::Integrity(format!("{} {}: {e}", Kind::ModelDescription, id.short()))
         })?;

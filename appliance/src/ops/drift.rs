@@ -119,7 +119,7 @@ pub fn against_file(
 /// The drift reference of dataset record `id` (its profile's summaries, or its snapshot
 /// profiled again when the profile predates them), with its contract.
 pub fn reference_of(home: &Home, id: &Digest) -> Result<(Reference, Contract)> {
-    let doc: ingest::DatasetDoc = crate::vault::registry::load(&home.conn, home.vault(), id)?;
+    let doc: ingest::DatasetDoc = crate::vault::registry::load(home.store(), home.vault(), id)?;
     let contract = crate::ops::contract::load_contract(home, &doc.contract)?;
     let profile = match doc.profile {
         Some(p) if !p.lacks_summaries(&contract) => p,

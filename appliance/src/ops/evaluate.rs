@@ -582,12 +582,8 @@ pub fn ids_for(home: &Home, model: &Digest) -> Result<Vec<Digest>> {
 /// The evaluations of `model` held here, each verified, oldest first.
 pub fn list_for(home: &Home, model: &Digest) -> Result<Vec<(Digest, EvaluationRecord)>> {
     let mut out = Vec::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::Evaluation.as_str(),
-    )? {
-        let r: EvaluationRecord = registry::load(&home.conn, home.vault(), &id)?;
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::Evaluation)? {
+        let r: EvaluationRecord = registry::load(home.store(), home.vault(), &id)?;
         if r.model == *model {
             out.push((id, r));
         }

@@ -5,7 +5,6 @@
 //! `airlock_core::features`, re-exported here, so training, serving and the
 //! online store call the same code.
 
-use rusqlite::params;
 use serde::Serialize;
 use serde_json::json;
 
@@ -15,7 +14,8 @@ use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::node::home::Home;
 use crate::ops::ingest;
-use crate::store::{AuditEntry, AuditedTx};
+use crate::store::objects::Table;
+use crate::store::{AuditEntry, AuditedTx, datasets};
 use crate::vault::registry::{self, Kind, NameRef};
 
 /// What `features apply` did.
@@ -37,7 +37,10 @@ pub struct Applied {
 /// the spec's file name and the reason).
 pub fn apply(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> {
     match fit_and_store(home, spec_text, source) {
-        Err(Error::Rejected(msg)) => {
+        // A data cause (a stored snapshot that no longer reads as its contract) is a
+        // rejection too, as it was when it was a `Rejected` string.
+        Err(e @ (Error::Rejected(_) | Error::Data(_))) => {
+            let msg = e.to_string();
             let name = std::path::Path::new(source)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -82,8 +85,8 @@ fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Appli
         .map_err(|e| Error::Rejected(format!("feature spec {source}: {e}")))?;
     // Same definition and parameters as the newest version: nothing to do.
     if let Ok((id, _, version)) = registry::resolve(
-        &home.conn,
-        "feature_sets",
+        home.store(),
+        Table::FeatureSets,
         "feature set",
         &site,
         &NameRef {
@@ -92,7 +95,7 @@ fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Appli
             version: None,
         },
     ) {
-        let newest: FeatureSetDoc = registry::load(&home.conn, home.vault(), &id)?;
+        let newest: FeatureSetDoc = registry::load(home.store(), home.vault(), &id)?;
         doc.version = version;
         if newest == doc {
             return Ok(Applied {
@@ -104,11 +107,7 @@ fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Appli
         }
     }
     let tx = home.begin()?;
-    doc.version = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM feature_sets WHERE site = ?1 AND name = ?2",
-        params![site.as_str(), spec.name],
-        |r| r.get(0),
-    )?;
+    doc.version = datasets::next_feature_set_version(&tx, &site, &spec.name)?;
     let id = registry::put_record(&tx, &doc)?;
     insert_feature_set_row(&tx, &id, &doc)?;
     crate::ops::provenance::record(
@@ -133,34 +132,28 @@ fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Appli
 
 /// Indexes a feature set record (also used at bundle import).
 pub fn insert_feature_set_row(tx: &AuditedTx<'_>, id: &Digest, doc: &FeatureSetDoc) -> Result<()> {
-    tx.execute(
-        "INSERT INTO feature_sets (id, site, name, version, dataset, width, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT(id) DO NOTHING",
-        params![
-            id.hex(),
-            doc.site.as_str(),
-            doc.name,
-            doc.version,
-            doc.dataset.hex(),
-            doc.width() as i64,
-            tx.now().to_string()
-        ],
-    )?;
-    Ok(())
+    datasets::insert_feature_set(
+        tx,
+        &datasets::FeatureSetRow {
+            id,
+            site: &doc.site,
+            name: &doc.name,
+            version: doc.version,
+            dataset: &doc.dataset,
+            width: doc.width(),
+        },
+    )
 }
 
 /// Every feature set version held here, by site, name and version (`rows`
 /// is the vector width).
 pub fn list(home: &Home) -> Result<Vec<registry::Listed>> {
-    registry::listed(
-        &home.conn,
-        "SELECT id, site, name, version, width, created_at FROM feature_sets ORDER BY site, name, version",
-    )
+    datasets::list_feature_sets(home.store())
 }
 
 /// Loads a feature set version by id, verifying its signature and digest.
 pub fn load(home: &Home, id: &Digest) -> Result<FeatureSetDoc> {
-    let doc: FeatureSetDoc = registry::load(&home.conn, home.vault(), id)?;
+    let doc: FeatureSetDoc = registry::load(home.store(), home.vault(), id)?;
     doc.check()?;
     Ok(doc)
 }

@@ -18,6 +18,7 @@ use crate::ops::features::FeatureSetDoc;
 use crate::ops::ingest::DatasetDoc;
 use crate::ops::provenance;
 use crate::ops::train::{self, RunRecord};
+use crate::store::Reads;
 use crate::vault::registry::{self, Kind};
 
 /// One signed record on the walk.
@@ -79,7 +80,7 @@ fn node(
     at: Option<Timestamp>,
     provenance: Digest,
 ) -> Result<Node> {
-    let signed_by: Vec<String> = registry::attestations(&home.conn, id, kind)?
+    let signed_by: Vec<String> = registry::attestations(home.store(), id, kind)?
         .into_iter()
         .map(|a| a.site.to_string())
         .collect();
@@ -111,18 +112,11 @@ fn about(kind: Kind, id: &Digest, model: &Digest, said: &Digest) -> Result<()> {
 /// A deployment's operator signature must verify with the key this node
 /// certified for that operator.
 fn check_deployer(
-    conn: &rusqlite::Connection,
+    conn: &impl Reads,
     r: &Deployment,
     op: &crate::lifecycle::OperatorSignature,
 ) -> Result<()> {
-    use rusqlite::OptionalExtension;
-    let key: Option<String> = conn
-        .query_row(
-            "SELECT public_key FROM operators WHERE key_id = ?1",
-            [op.key_id.as_str()],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let key = crate::store::trust::operator_public_key(conn, op.key_id.as_str())?;
     let ok = match key {
         Some(k) => {
             let key = crate::trust::keys::parse_verifying_key(&k)?;
@@ -151,8 +145,8 @@ fn check_deployer(
 
 /// Walks from `model` (an id or a unique prefix) to its data and approvers.
 pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
-    let id = registry::resolve_model(&home.conn, model)?;
-    let (conn, vault) = (&home.conn, home.vault());
+    let id = registry::resolve_model(home.store(), model)?;
+    let (conn, vault) = (home.store(), home.vault());
     let run: RunRecord = train::load_run(home, &id)?;
     let prov = |kind: Kind, subject: &Digest, inputs: &[(&str, Digest)]| {
         provenance::verify(conn, vault, kind, subject, inputs)
@@ -272,11 +266,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         prov(Kind::Snapshot, &run.snapshot, &[])?,
     )?;
     let mut gates = Vec::new();
-    for g in registry::digests(
-        conn,
-        "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at",
-        &id.hex(),
-    )? {
+    for g in crate::store::models::gates_by_time(conn, &id)? {
         let r: GateReport = crate::ops::gate::load_gate(conn, vault, &g)?;
         about(Kind::Gate, &g, &id, &r.model)?;
         let checks: Vec<String> = r
@@ -305,11 +295,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         )?);
     }
     let mut approvals = Vec::new();
-    for a in registry::digests(
-        conn,
-        "SELECT id FROM approvals WHERE model = ?1 ORDER BY created_at",
-        &id.hex(),
-    )? {
+    for a in crate::store::models::approvals_of(conn, &id)? {
         let r: Approval = registry::load(conn, vault, &a)?;
         about(Kind::Approval, &a, &id, &r.model)?;
         let operator = r.verify_operator()?;
@@ -330,11 +316,7 @@ pub fn walk(home: &Home, model: &str) -> Result<Lineage> {
         )?);
     }
     let mut deployments = Vec::new();
-    for d in registry::digests(
-        conn,
-        "SELECT id FROM deployments WHERE model = ?1 ORDER BY seq",
-        &id.hex(),
-    )? {
+    for d in crate::store::models::deployments_of(conn, &id)? {
         let r: Deployment = registry::load(conn, vault, &d)?;
         about(Kind::Deployment, &d, &id, &r.model)?;
         let by = match &r.deployed_by {

@@ -16,59 +16,23 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::contract::{Contract, Value};
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::node::home::Home;
 use crate::ops::contract;
 use crate::ops::features::{self, FeatureSetDoc};
 use crate::ops::ingest;
 use crate::store::AuditEntry;
+use crate::store::online::{Batch, Load, OnlineDb, Target};
 use crate::vault::registry::{self, NameRef};
 
 /// The online store's file in a home.
 pub fn path(home_root: &Path) -> PathBuf {
     home_root.join("online.db")
-}
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS versions (
-    feature_set     TEXT PRIMARY KEY,
-    site            TEXT NOT NULL,
-    name            TEXT NOT NULL,
-    version         INTEGER NOT NULL,
-    tbl             TEXT NOT NULL,
-    dataset         TEXT NOT NULL,
-    entities        INTEGER NOT NULL,
-    entity_type     TEXT NOT NULL,
-    width           INTEGER NOT NULL,
-    materialized_at TEXT NOT NULL,
-    UNIQUE (site, name, version)
-) STRICT;
-CREATE TABLE IF NOT EXISTS current (
-    site        TEXT NOT NULL,
-    name        TEXT NOT NULL,
-    feature_set TEXT NOT NULL,
-    PRIMARY KEY (site, name)
-) STRICT;
-CREATE TABLE IF NOT EXISTS meta (
-    key   TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-) STRICT;
-";
-
-fn open_rw(home_root: &Path) -> Result<Connection> {
-    let p = path(home_root);
-    let conn = Connection::open(&p)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.execute_batch(SCHEMA)?;
-    Ok(conn)
 }
 
 /// What a materialization did.
@@ -108,23 +72,6 @@ fn entity_columns(contract: &Contract) -> Result<(usize, Option<usize>)> {
     Ok((e, t))
 }
 
-/// A table name read back from `online.db`, checked to be one this module
-/// makes (`v` + 16 hex digits + `_` + a number) before it goes into SQL.
-fn table_name(name: &str) -> Result<&str> {
-    let ok = name.len() > 18
-        && name.starts_with('v')
-        && name[1..17].bytes().all(|b| b.is_ascii_hexdigit())
-        && name.as_bytes()[17] == b'_'
-        && name[18..].bytes().all(|b| b.is_ascii_digit());
-    if ok {
-        Ok(name)
-    } else {
-        Err(Error::Integrity(format!(
-            "online store: table name {name:?} is not one Airlock makes; online.db was altered"
-        )))
-    }
-}
-
 /// An entity key as text: the canonical cell.
 fn entity_key(v: &Value) -> String {
     v.canonical()
@@ -145,8 +92,13 @@ fn vector_of(bytes: &[u8]) -> Vec<f32> {
 }
 
 fn resolve_set(home: &Home, set: &NameRef) -> Result<(Digest, FeatureSetDoc)> {
-    let (id, _, _) =
-        registry::resolve(&home.conn, "feature_sets", "feature set", home.site(), set)?;
+    let (id, _, _) = registry::resolve(
+        home.store(),
+        crate::store::objects::Table::FeatureSets,
+        "feature set",
+        home.site(),
+        set,
+    )?;
     Ok((id, features::load(home, &id)?))
 }
 
@@ -154,10 +106,19 @@ fn resolve_set(home: &Home, set: &NameRef) -> Result<(Digest, FeatureSetDoc)> {
 /// on; it must follow the feature set's contract.
 fn source_dataset(home: &Home, fs: &FeatureSetDoc, from: Option<&NameRef>) -> Result<Digest> {
     let id = match from {
-        Some(r) => registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?.0,
+        Some(r) => {
+            registry::resolve(
+                home.store(),
+                crate::store::objects::Table::Datasets,
+                "dataset",
+                home.site(),
+                r,
+            )?
+            .0
+        }
         None => fs.dataset,
     };
-    let doc: ingest::DatasetDoc = registry::load(&home.conn, home.vault(), &id)?;
+    let doc: ingest::DatasetDoc = registry::load(home.store(), home.vault(), &id)?;
     if doc.contract != fs.contract {
         return Err(Error::Refused(format!(
             "dataset {}@{} follows contract {}, but feature set {} was fit for contract {}",
@@ -186,173 +147,9 @@ fn push_entity_key(buf: &mut String, v: &Value) {
     };
 }
 
-/// Rows on their way from the reading thread to the writing one: row
-/// numbers, event times, and the keys and vectors laid end to end. Batches
-/// go back to the reader to be refilled, so the load allocates a handful of
-/// them, not one buffer per row.
-#[derive(Default)]
-struct Batch {
-    /// Row number, event time, end of the key in `keys`, end of the vector
-    /// in `blobs`.
-    rows: Vec<(i64, i64, usize, usize)>,
-    keys: String,
-    blobs: Vec<u8>,
-}
-
 /// Rows per batch, and batches in flight (the load's memory: a few MiB).
 const BATCH_ROWS: usize = 2048;
 const BATCHES: usize = 4;
-
-impl Batch {
-    fn clear(&mut self) {
-        self.rows.clear();
-        self.keys.clear();
-        self.blobs.clear();
-    }
-}
-
-/// A message to the writing thread.
-enum Load {
-    Rows(Batch),
-    /// Every row was read: the writer may commit.
-    Done,
-}
-
-/// What the writing thread needs besides the rows.
-struct Target {
-    feature_set: String,
-    site: String,
-    name: String,
-    version: i64,
-    dataset: String,
-    entity_type: &'static str,
-    width: i64,
-    now: String,
-}
-
-/// The writing thread: one transaction that makes the fresh table, loads
-/// it from `rx`, indexes it, points the version at it and drops the table
-/// it replaces; it commits only after [`Load::Done`]. Returns the table
-/// and the entities written, or `None` (and writes nothing) when the
-/// reader stopped before it was done.
-///
-/// A bulk load: every row is appended in file order to a rowid table
-/// (the row number is the rowid, so each insert lands at the B-tree's right
-/// edge), through one prepared statement. Only then are the rows an entity
-/// has newer ones for deleted (one sort of the keys, inside SQLite) and the
-/// unique entity index built (one more sort). The common case of one row
-/// per entity skips the delete: the unique index is tried first, and a
-/// duplicate key fails that one statement only.
-fn write_table(
-    home_root: &Path,
-    t: &Target,
-    rx: &std::sync::mpsc::Receiver<Load>,
-    back: &std::sync::mpsc::SyncSender<Batch>,
-) -> Result<Option<(String, i64)>> {
-    let mut conn = open_rw(home_root)?;
-    let tx = conn.transaction()?;
-    let seq: i64 = tx
-        .query_row("SELECT value FROM meta WHERE key = 'seq'", [], |r| {
-            r.get::<_, String>(0)
-        })
-        .optional()?
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
-        + 1;
-    tx.execute(
-        "INSERT INTO meta (key, value) VALUES ('seq', ?1) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [seq.to_string()],
-    )?;
-    let table = format!("v{}_{seq}", &t.feature_set[..16]);
-    tx.execute_batch(&format!(
-        "CREATE TABLE {table} (row INTEGER PRIMARY KEY, entity TEXT NOT NULL, event_time INTEGER NOT NULL, vector BLOB NOT NULL) STRICT"
-    ))?;
-    let mut rows = 0u64;
-    {
-        let mut insert = tx.prepare(&format!(
-            "INSERT INTO {table} (row, entity, event_time, vector) VALUES (?1, ?2, ?3, ?4)"
-        ))?;
-        loop {
-            let batch = match rx.recv() {
-                Ok(Load::Rows(b)) => b,
-                Ok(Load::Done) => break,
-                // The reader stopped without finishing (its error is the
-                // one reported): roll back.
-                Err(_) => return Ok(None),
-            };
-            let (mut k0, mut b0) = (0, 0);
-            for &(n, time, k1, b1) in &batch.rows {
-                insert.execute(params![n, &batch.keys[k0..k1], time, &batch.blobs[b0..b1]])?;
-                (k0, b0) = (k1, b1);
-            }
-            rows += batch.rows.len() as u64;
-            // The reader may have finished and gone: then the batch is freed.
-            let _ = back.try_send(batch);
-        }
-    }
-    let index = format!("CREATE UNIQUE INDEX {table}_entity ON {table} (entity)");
-    let entities = match tx.execute_batch(&index) {
-        Ok(()) => rows as i64,
-        Err(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            // Some entity has several rows: keep the one with the latest
-            // event time (the last in file order among equal times).
-            let dropped = tx.execute(
-                &format!(
-                    "DELETE FROM {table} WHERE row IN (
-                       SELECT row FROM (
-                         SELECT row, row_number() OVER (PARTITION BY entity ORDER BY event_time DESC, row DESC) AS rank
-                         FROM {table})
-                       WHERE rank > 1)"
-                ),
-                [],
-            )?;
-            tx.execute_batch(&index)?;
-            rows as i64 - dropped as i64
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let old: Option<String> = tx
-        .query_row(
-            "SELECT tbl FROM versions WHERE feature_set = ?1",
-            [&t.feature_set],
-            |r| r.get(0),
-        )
-        .optional()?;
-    tx.execute(
-        "INSERT INTO versions (feature_set, site, name, version, tbl, dataset, entities, entity_type, width, materialized_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?10, ?8, ?9)
-         ON CONFLICT(feature_set) DO UPDATE SET tbl = excluded.tbl, dataset = excluded.dataset,
-           entities = excluded.entities, entity_type = excluded.entity_type, materialized_at = excluded.materialized_at",
-        params![
-            t.feature_set,
-            t.site,
-            t.name,
-            t.version,
-            table,
-            t.dataset,
-            entities,
-            t.width,
-            t.now,
-            t.entity_type
-        ],
-    )?;
-    tx.execute(
-        "INSERT INTO current (site, name, feature_set) VALUES (?1, ?2, ?3)
-         ON CONFLICT(site, name) DO UPDATE SET feature_set = excluded.feature_set",
-        params![t.site, t.name, t.feature_set],
-    )?;
-    if let Some(old) = old {
-        tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_name(&old)?))?;
-    }
-    // The audit record goes into the node's store; the online table is
-    // committed first (it is derived data: a crash between the two leaves
-    // a materialization without its record, which the next run replaces).
-    crate::node::failpoint::hit("materialize.loaded");
-    tx.commit()?;
-    Ok(Some((table, entities)))
-}
 
 /// The reading half of a materialization: streams `dataset`, computes each
 /// row's vector into a batch and sends full batches to the writer; returns
@@ -449,7 +246,9 @@ pub fn materialize(
     let (tx_back, rx_back) = std::sync::mpsc::sync_channel::<Batch>(BATCHES);
     let root = home.root().to_path_buf();
     let (read, written) = std::thread::scope(|scope| {
-        let writer = scope.spawn(move || write_table(&root, &target, &rx_rows, &tx_back));
+        let writer = scope.spawn(move || {
+            crate::store::online::write_table(&path(&root), &target, &rx_rows, &tx_back)
+        });
         let read = read_rows(
             home, &dataset, &fs, &bound, ei, ti, &tx_rows, &rx_back, on_row,
         );
@@ -493,7 +292,7 @@ pub fn materialize(
 /// A read-only view of the online store. It takes no lock on the home:
 /// lookups go on while commands (a materialization included) run.
 pub struct OnlineReader {
-    conn: Connection,
+    db: OnlineDb,
 }
 
 /// A feature set version in the online store, ready for lookups.
@@ -533,60 +332,36 @@ impl OnlineReader {
     pub fn open(home_root: &Path) -> Result<Self> {
         let p = path(home_root);
         if !p.is_file() {
-            return Err(Error::NotFound(format!(
-                "no online store at {} yet; run `airlock features materialize SET@VERSION`",
-                p.display()
-            )));
+            return Err(Error::Missing(Missing::OnlineStore { path: p }));
         }
-        let conn = Connection::open_with_flags(
-            &p,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        Ok(OnlineReader { conn })
+        Ok(OnlineReader {
+            db: OnlineDb::open(&p)?,
+        })
     }
 
     /// Finds a feature set version: `[SITE/]NAME@VERSION`, or the newest
     /// materialized version of `[SITE/]NAME`.
     pub fn table(&self, set: &NameRef) -> Result<OnlineTable> {
-        let id: Option<String> = match set.version {
-            Some(v) => self
-                .conn
-                .query_row(
-                    "SELECT feature_set FROM versions WHERE name = ?1 AND version = ?2 AND (?3 IS NULL OR site = ?3)",
-                    params![set.name, v, set.site.as_ref().map(|s| s.as_str())],
-                    |r| r.get(0),
-                )
-                .optional()?,
-            None => self
-                .conn
-                .query_row(
-                    "SELECT feature_set FROM current WHERE name = ?1 AND (?2 IS NULL OR site = ?2)",
-                    params![set.name, set.site.as_ref().map(|s| s.as_str())],
-                    |r| r.get(0),
-                )
-                .optional()?,
-        };
+        let id = self.db.find(
+            &set.name,
+            set.version,
+            set.site.as_ref().map(|s| s.as_str()),
+        )?;
         let id = id.ok_or_else(|| {
-            Error::NotFound(format!(
-                "feature set {set} is not in the online store; run `airlock features materialize {set}`"
-            ))
+            Error::Missing(Missing::OnlineTable {
+                set: set.to_string(),
+            })
         })?;
-        Ok(self.conn.query_row(
-            "SELECT feature_set, name, version, entities, width, materialized_at, tbl, entity_type FROM versions WHERE feature_set = ?1",
-            [id],
-            |r| {
-                Ok(OnlineTable {
-                    feature_set: r.get(0)?,
-                    reference: format!("{}@{}", r.get::<_, String>(1)?, r.get::<_, i64>(2)?),
-                    entities: r.get(3)?,
-                    width: r.get(4)?,
-                    materialized_at: r.get(5)?,
-                    table: r.get(6)?,
-                    entity_type: r.get(7)?,
-                })
-            },
-        )?)
+        let v = self.db.version(id)?;
+        Ok(OnlineTable {
+            feature_set: v.feature_set,
+            reference: format!("{}@{}", v.name, v.version),
+            entities: v.entities,
+            width: v.width,
+            materialized_at: v.materialized_at,
+            table: v.table,
+            entity_type: v.entity_type,
+        })
     }
 
     /// The features of `entity` in `table`, or `None`. If the version was
@@ -608,32 +383,7 @@ impl OnlineReader {
             )));
         };
         let entity = key.as_str();
-        match self.get_in(table_name(&table.table)?, entity) {
-            Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
-                let now: String = self.conn.query_row(
-                    "SELECT tbl FROM versions WHERE feature_set = ?1",
-                    [&table.feature_set],
-                    |r| r.get(0),
-                )?;
-                Ok(self.get_in(table_name(&now)?, entity)?)
-            }
-            other => Ok(other?),
-        }
-    }
-
-    fn get_in(&self, table: &str, entity: &str) -> rusqlite::Result<Option<Lookup>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT event_time, row, vector FROM {table} WHERE entity = ?1"
-        ))?;
-        let hit = stmt
-            .query_row([entity], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
-            })
-            .optional()?;
+        let hit = self.db.lookup(&table.table, &table.feature_set, entity)?;
         Ok(hit.map(|(t, row, v)| Lookup {
             entity: entity.to_string(),
             event_time: (t != i64::MIN).then_some(t),

@@ -87,6 +87,18 @@ struct Batch {
     shadowed: usize,
     problems: Vec<String>,
     total: usize,
+    /// The monitor's collectors and each row's entity key, when monitoring (`predict` with
+    /// a policy).
+    monitor: Option<Box<BatchMonitor>>,
+}
+
+/// What `predict` keeps for the monitor: one collector per model that scores (production,
+/// canary, shadow; `None` where there is none), the time the batch counts at, and each
+/// answered row's entity key (in `lines` order; `None` when the contract names no entity).
+struct BatchMonitor {
+    collectors: [Option<crate::ops::monitor::Collector>; 3],
+    now: crate::node::time::Timestamp,
+    keys: Vec<Option<String>>,
 }
 
 /// The models of a route: who answers, and whether the shadow scores it too.
@@ -101,7 +113,8 @@ impl Batch {
         line: usize,
         router: &crate::ops::rollout::Router,
         to: Routed,
-        features: impl Fn(&Scorer, &mut Vec<f32>) -> std::result::Result<(), Vec<String>>,
+        key: &str,
+        typed: impl Fn(&Scorer) -> std::result::Result<Vec<crate::contract::Value>, Vec<String>>,
     ) {
         let (answers, shadowed) = to;
         let scorer = if answers == 1 {
@@ -109,25 +122,43 @@ impl Batch {
         } else {
             &router.production
         };
-        let mut got = features(scorer, &mut self.x[answers]);
+        let total = self.total;
+        let mut feed = |i: usize, sc: &Scorer, x: &mut Vec<f32>| {
+            let row = typed(sc)?;
+            sc.row_features(&row, x);
+            if total == 0
+                && let Some(m) = self.monitor.as_deref_mut()
+                && let Some(c) = &mut m.collectors[i]
+            {
+                c.input(m.now, &row);
+            }
+            Ok::<(), Vec<String>>(())
+        };
+        let [xp, xc, xs] = &mut self.x;
+        let mut got = feed(answers, scorer, if answers == 1 { xc } else { xp });
         if got.is_ok()
             && shadowed
             && let Some(sh) = &router.shadow
         {
-            got = features(&sh.scorer, &mut self.x[2]);
+            got = feed(2, &sh.scorer, xs);
         }
         match got {
             Ok(()) if self.total == 0 => {
                 self.lines.push((line, answers));
                 self.shadowed += usize::from(shadowed);
+                if let Some(m) = self.monitor.as_deref_mut() {
+                    m.keys.push(router.keyed().then(|| key.to_owned()));
+                }
             }
             // The input is refused already: this row is only checked.
             Ok(()) => self.x.iter_mut().for_each(Vec::clear),
             Err(p) => {
                 if self.total == 0 {
-                    // Nothing will be scored: give back what was collected.
+                    // Nothing will be scored: give back what was collected, and the monitor
+                    // counts nothing (a refused input is no batch scored).
                     self.x = Default::default();
                     self.lines = Vec::new();
+                    self.monitor = None;
                 }
                 self.total = self.total.saturating_add(p.len());
                 let room = LISTED_PROBLEMS.saturating_sub(self.problems.len());
@@ -139,7 +170,11 @@ impl Batch {
 
     /// Scores the rows, each with the model it is routed to, or refuses the
     /// input listing its problems.
-    fn finish(self, router: crate::ops::rollout::Router, source: &str) -> Result<Predicted> {
+    fn finish(
+        mut self,
+        router: crate::ops::rollout::Router,
+        source: &str,
+    ) -> Result<(Predicted, Option<Box<BatchMonitor>>)> {
         let scorer = &router.production;
         if self.total > 0 {
             let more = self.total - self.problems.len();
@@ -159,9 +194,10 @@ impl Batch {
         if self.lines.is_empty() {
             return Err(Error::Rejected(format!("{source}: no rows to score")));
         }
-        let [xp, xc, xs] = self.x;
+        let [xp, xc, xs] = std::mem::take(&mut self.x);
         let canary_rows = self.lines.iter().filter(|(_, r)| *r == 1).count();
         let prod_rows = self.lines.len() - canary_rows;
+        let t = std::time::Instant::now();
         let mut answers = [
             scorer.score(xp, prod_rows)?.into_iter(),
             match &router.canary {
@@ -169,11 +205,22 @@ impl Batch {
                 _ => Vec::new().into_iter(),
             },
         ];
+        // The time a row took: the batch's, shared evenly.
+        let micros = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX)
+            / (self.lines.len() as u64).max(1);
         let shadow = match &router.shadow {
             Some(sh) => {
                 if self.shadowed > 0 {
-                    // Scored, checked like every answer, and dropped: never returned.
-                    sh.scorer.score(xs, self.shadowed)?;
+                    // Scored, checked like every answer, and dropped: never returned (the
+                    // monitor counts them).
+                    let dropped = sh.scorer.score(xs, self.shadowed)?;
+                    if let Some(m) = self.monitor.as_deref_mut()
+                        && let Some(c) = &mut m.collectors[2]
+                    {
+                        for a in &dropped {
+                            c.answered(m.now, a, micros, None);
+                        }
+                    }
                 }
                 Some(Beside {
                     model: sh.scorer.model_id,
@@ -184,28 +231,37 @@ impl Batch {
             None => None,
         };
         let mut predictions = Vec::with_capacity(self.lines.len());
-        for (line, route) in self.lines {
+        for (n, (line, route)) in self.lines.into_iter().enumerate() {
             let answer = answers[route]
                 .next()
                 .ok_or_else(|| Error::Integrity(format!("{source}: fewer answers than rows")))?;
+            if let Some(m) = self.monitor.as_deref_mut()
+                && let Some(c) = &mut m.collectors[route]
+            {
+                let key = m.keys.get(n).and_then(|k| k.as_deref());
+                c.answered(m.now, &answer, micros, key);
+            }
             predictions.push(Prediction {
                 line,
                 slot: (route == 1).then_some(crate::ops::rollout::CANARY),
                 answer,
             });
         }
-        Ok(Predicted {
-            model: scorer.model_id,
-            feature_set: scorer.run.feature_set,
-            feature_set_ref: scorer.run.feature_set_ref.clone(),
-            predictions,
-            canary: router.canary.as_ref().map(|c| Beside {
-                model: c.scorer.model_id,
-                percent: c.percent,
-                rows: canary_rows,
-            }),
-            shadow,
-        })
+        Ok((
+            Predicted {
+                model: scorer.model_id,
+                feature_set: scorer.run.feature_set,
+                feature_set_ref: scorer.run.feature_set_ref.clone(),
+                predictions,
+                canary: router.canary.as_ref().map(|c| Beside {
+                    model: c.scorer.model_id,
+                    percent: c.percent,
+                    rows: canary_rows,
+                }),
+                shadow,
+            },
+            self.monitor,
+        ))
     }
 }
 
@@ -249,9 +305,85 @@ pub fn predict_as(
     format: RequestFormat,
     expected_features: Option<&NameRef>,
 ) -> Result<Predicted> {
+    Ok(predict_batch(home, slot, input, source, format, expected_features, None)?.0)
+}
+
+/// [`predict_as`], then the monitoring window of the batch (and its prediction log rows, for
+/// a contract with an entity), stored as `serve` stores its windows, and the monitor's alerts
+/// raised ([`crate::ops::monitor::check_alerts`]; a batch does not roll back or promote the
+/// canary by itself): batch scoring is watched for drift like serving. All rows count at one time, now, in the window holding it. A refused input
+/// records nothing. The predictions come back whatever the monitoring does: its outcome is
+/// the second value (an error there takes no prediction away).
+pub fn predict_monitored(
+    home: &mut Home,
+    slot: &str,
+    input: impl BufRead,
+    source: &str,
+    format: RequestFormat,
+    expected_features: Option<&NameRef>,
+    policy: &crate::ops::monitor::MonitorPolicy,
+) -> Result<(Predicted, Result<crate::ops::monitor::Checked>)> {
+    let (p, monitor) = predict_batch(
+        home,
+        slot,
+        input,
+        source,
+        format,
+        expected_features,
+        Some(policy),
+    )?;
+    let Some(mut m) = monitor else {
+        return Ok((p, Ok(Default::default())));
+    };
+    let mut windows = Vec::new();
+    let mut predictions = Vec::new();
+    let mut sampled = Vec::new();
+    for c in m.collectors.iter_mut().flatten() {
+        windows.extend(c.take(true));
+        let (rows, s) = c.take_logs();
+        predictions.extend(rows);
+        sampled.extend(s);
+    }
+    let checked = crate::ops::monitor::store_all(home, &windows, &predictions, &sampled, policy)
+        .and_then(|_| crate::ops::monitor::check_alerts(home, policy));
+    Ok((p, checked))
+}
+
+/// [`predict_as`], keeping the monitor's collectors when `monitor` is given.
+fn predict_batch(
+    home: &Home,
+    slot: &str,
+    input: impl BufRead,
+    source: &str,
+    format: RequestFormat,
+    expected_features: Option<&NameRef>,
+    monitor: Option<&crate::ops::monitor::MonitorPolicy>,
+) -> Result<(Predicted, Option<Box<BatchMonitor>>)> {
     let router = crate::ops::rollout::Router::open(home, slot, expected_features)?;
     let scorer = &router.production;
     let mut batch = Batch::default();
+    if let Some(policy) = monitor {
+        let collector = |slot: &str, sc: &Scorer| {
+            crate::ops::monitor::Collector::with_policy(home, sc, slot, policy)
+        };
+        batch.monitor = Some(Box::new(BatchMonitor {
+            collectors: [
+                Some(collector(&router.slot, &router.production)?),
+                router
+                    .canary
+                    .as_ref()
+                    .map(|c| collector(crate::ops::rollout::CANARY, &c.scorer))
+                    .transpose()?,
+                router
+                    .shadow
+                    .as_ref()
+                    .map(|c| collector(crate::ops::rollout::SHADOW, &c.scorer))
+                    .transpose()?,
+            ],
+            now: home.now(),
+            keys: Vec::new(),
+        }));
+    }
     match format {
         RequestFormat::JsonLines => json_lines(&router, input, source, &mut batch)?,
         RequestFormat::Csv => {
@@ -269,9 +401,9 @@ pub fn predict_as(
                     Some(cells) => router.entity_key_of_cells(cells),
                     None => String::new(),
                 };
-                batch.row(line, &router, routed(&router, &key), |sc, x| {
+                batch.row(line, &router, routed(&router, &key), &key, |sc| {
                     match r.cells {
-                        Some(cells) => sc.features_of_cells(cells, x),
+                        Some(cells) => sc.row_of_cells(cells),
                         None => Err(vec![format!(
                             ": expected {} fields, found {}",
                             r.width,
@@ -337,8 +469,9 @@ fn json_lines(
                     crate::text::error_text(&e)
                 ))
             })?;
-        let to = routed(router, &router.entity_key(&obj));
-        batch.row(n, router, to, |sc, x| sc.features(&obj, x));
+        let key = router.entity_key(&obj);
+        let to = routed(router, &key);
+        batch.row(n, router, to, &key, |sc| sc.row_of(&obj));
     }
     Ok(())
 }

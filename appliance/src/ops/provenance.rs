@@ -10,11 +10,9 @@
 //! walk: a record without a signed statement naming it, or whose statement
 //! disagrees about its inputs, stops the walk.
 
-use rusqlite::{Connection, Transaction, params};
-
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::store::AuditedTx;
+use crate::store::{AuditedTx, Reads};
 use crate::trust::keys::KeyId;
 use crate::vault::Vault;
 use crate::vault::registry::{self, Kind};
@@ -54,31 +52,24 @@ pub fn record(
 }
 
 /// Indexes a statement under each of its subjects (also at bundle import).
-pub fn insert_rows(tx: &Transaction<'_>, id: &Digest, stmt: &Statement) -> Result<()> {
+pub fn insert_rows(tx: &AuditedTx<'_>, id: &Digest, stmt: &Statement) -> Result<()> {
     for s in &stmt.subject {
         if let Some(h) = s.sha256() {
-            tx.execute(
-                "INSERT OR IGNORE INTO provenance (subject, statement) VALUES (?1, ?2)",
-                params![h, id.hex()],
-            )?;
+            crate::store::models::insert_provenance(tx, h, id)?;
         }
     }
     Ok(())
 }
 
 /// The ids of the statements about `subject`.
-pub fn statements_about(conn: &Connection, subject: &Digest) -> Result<Vec<Digest>> {
-    registry::digests(
-        conn,
-        "SELECT statement FROM provenance WHERE subject = ?1 ORDER BY statement",
-        &subject.hex(),
-    )
+pub fn statements_about(conn: &impl Reads, subject: &Digest) -> Result<Vec<Digest>> {
+    crate::store::models::statements_about(conn, subject)
 }
 
 /// Finds a signed statement (by a site this node trusts) naming `kind`
 /// `id` as a subject and listing every one of `inputs`; returns its id.
 pub fn verify(
-    conn: &Connection,
+    conn: &impl Reads,
     vault: &Vault,
     kind: Kind,
     id: &Digest,
@@ -160,7 +151,7 @@ mod tests {
             serde_json::json!({}),
         ))
         .expect("commit");
-        let (conn, vault) = (&home.conn, home.vault());
+        let (conn, vault) = (home.store(), home.vault());
         assert_eq!(
             verify(conn, vault, Kind::Run, &subject, &[("dataset", input)]).expect("agrees"),
             sid

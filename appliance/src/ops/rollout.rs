@@ -18,7 +18,6 @@
 //!   was deployed to it before), checked as a deploy under today's policy; for canary and
 //!   shadow it empties the slot. It names its reason.
 
-use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 
 use airlock_core::lifecycle::Action;
@@ -26,7 +25,7 @@ use airlock_core::sketch::hash64;
 use airlock_runtime::Task;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, FeatureSetMismatch, Result};
 use crate::lifecycle::DEPLOYMENT_TYPE;
 use crate::lifecycle::Deployment;
 use crate::lifecycle::OperatorSignature;
@@ -55,21 +54,14 @@ pub const SHADOW: &str = "shadow";
 /// The newest record of `slot` and its id, unless the slot is empty (never deployed, or its
 /// model retired).
 pub fn current(home: &Home, slot: &str) -> Result<Option<(Digest, Deployment)>> {
-    let row: Option<(String, String)> = home
-        .conn
-        .query_row(
-            "SELECT id, action FROM deployments WHERE slot = ?1 ORDER BY seq DESC LIMIT 1",
-            [slot],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let row = crate::store::models::newest_with_action(home.store(), slot)?;
     let Some((id, action)) = row else {
         return Ok(None);
     };
     let id: Digest = id
         .parse()
         .map_err(|e| Error::Integrity(format!("deployments: {e}")))?;
-    let d: Deployment = registry::load(&home.conn, home.vault(), &id)?;
+    let d: Deployment = registry::load(home.store(), home.vault(), &id)?;
     if d.slot != slot || d.action.as_str() != action {
         return Err(Error::Integrity(format!(
             "deployment {} does not match its index row",
@@ -100,19 +92,22 @@ pub fn open_scorer(home: &Home, slot: &str, expected_features: Option<&NameRef>)
     let scorer = Scorer::for_model(home, &model_id)?;
     let run = &scorer.run;
     if let Some(want) = expected_features {
-        let (want_id, _, _) =
-            registry::resolve(&home.conn, "feature_sets", "feature set", home.site(), want)?;
+        let (want_id, _, _) = registry::resolve(
+            home.store(),
+            crate::store::objects::Table::FeatureSets,
+            "feature set",
+            home.site(),
+            want,
+        )?;
         if want_id != run.feature_set {
             let want_doc = features::load(home, &want_id)?;
-            return Err(Error::Refused(format!(
-                "feature set mismatch: the deployed model {} was trained on feature set {} ({}), \
-                 the request asks for {} ({}); a model is only served with its own feature set version",
-                model_id.short(),
-                run.feature_set_ref,
-                run.feature_set.short(),
-                want_doc.reference(),
-                want_id.short()
-            )));
+            return Err(Error::FeatureSetMismatch(Box::new(FeatureSetMismatch {
+                model: model_id,
+                trained_on: run.feature_set_ref.clone(),
+                trained_on_id: run.feature_set,
+                asked: want_doc.reference(),
+                asked_id: want_id,
+            })));
         }
     }
     let mut scorer = scorer;
@@ -135,9 +130,24 @@ struct Cleared {
 /// requests) under today's trust policy, by an operator who may deploy; everything serving
 /// needs present and valid.
 fn clear(home: &Home, model: &Digest, slot: &str, operator: Option<&Operator>) -> Result<Cleared> {
+    clear_as(home, model, slot, Who::Operator(operator))
+}
+
+/// Who puts a model in a slot.
+#[derive(Clone, Copy)]
+enum Who<'a> {
+    /// An operator (required, and authorized for the deploy role).
+    Operator(Option<&'a Operator>),
+    /// The node itself, by its monitoring policy (the canary's automatic promotion): every
+    /// other rule of the slot still applies.
+    Node,
+}
+
+/// [`clear`] for `who`.
+fn clear_as(home: &Home, model: &Digest, slot: &str, who: Who<'_>) -> Result<Cleared> {
     registry::validate_name(slot)?;
     let run = train::load_run(home, model)?;
-    let in_force = policy::current(&home.conn, home.vault())?;
+    let in_force = policy::current(home.store(), home.vault())?;
     // A canary answers requests: production's rules apply to it, and to the shadow's gate.
     let rules = if slot == CANARY || slot == SHADOW {
         PRODUCTION
@@ -193,22 +203,24 @@ fn clear(home: &Home, model: &Digest, slot: &str, operator: Option<&Operator>) -
         }
         (counted_ids, needed)
     };
-    if in_force.is_none() && operator.is_none() {
-        return Err(Error::Refused(
-            "deploying needs an operator certified by this site, in setup mode too (no trust policy): pass --operator NAME".into(),
-        ));
+    if let Who::Operator(operator) = who {
+        if in_force.is_none() && operator.is_none() {
+            return Err(Error::Refused(
+                "deploying needs an operator certified by this site, in setup mode too (no trust policy): pass --operator NAME".into(),
+            ));
+        }
+        crate::trust::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
     }
-    crate::trust::operator::authorize(in_force.as_ref(), operator, Role::Deploy)?;
     // Everything serving needs must be present and valid now, not at the first request.
     train::load_model(home, &run)?;
     let fs = features::load(home, &run.feature_set)?;
     let contract = contract::load_contract(home, &fs.contract)?;
     fs.bind(&contract)?;
     // A binary model is served at the decision threshold its gate judged.
-    let threshold = match load_gate(&home.conn, home.vault(), &counted.id)?.evaluation {
+    let threshold = match load_gate(home.store(), home.vault(), &counted.id)?.evaluation {
         Some(e) if run.spec.task == Task::Binary => {
             let r: crate::ops::evaluate::EvaluationRecord =
-                registry::load(&home.conn, home.vault(), &e)?;
+                registry::load(home.store(), home.vault(), &e)?;
             r.threshold
         }
         _ => None,
@@ -292,22 +304,16 @@ fn store(tx: &AuditedTx<'_>, dep: &Deployment, operator: Option<&Operator>) -> R
         &[(Kind::Deployment, id)],
         &dep.provenance_inputs(),
     )?;
-    let seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) + 1 FROM deployments",
-        [],
-        |r| r.get(0),
-    )?;
-    tx.execute(
-        "INSERT INTO deployments (id, seq, slot, model, created_at, action, percent) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            id.hex(),
-            seq,
-            dep.slot,
-            dep.model.hex(),
-            dep.created_at.to_string(),
-            dep.action.as_str(),
-            dep.percent
-        ],
+    crate::store::models::insert_deployment(
+        tx,
+        &crate::store::models::DeploymentRow {
+            id: &id,
+            slot: &dep.slot,
+            model: &dep.model,
+            created_at: &dep.created_at.to_string(),
+            action: dep.action.as_str(),
+            percent: dep.percent,
+        },
     )?;
     Ok(id)
 }
@@ -461,13 +467,10 @@ pub fn promote(home: &mut Home, operator: Option<&Operator>) -> Result<(Digest, 
     Ok((id, prod))
 }
 
-/// The models `slot` held before, newest first, each once.
-fn earlier_models(home: &Home, slot: &str) -> Result<Vec<Digest>> {
-    let ids = registry::digests(
-        &home.conn,
-        "SELECT model FROM deployments WHERE slot = ?1 AND action != 'retire' ORDER BY seq DESC",
-        slot,
-    )?;
+/// The models `slot` held, newest first, each once (its current model among them): those
+/// `rollback --to` may name, apart from the current one. The console offers them.
+pub fn earlier_models(home: &Home, slot: &str) -> Result<Vec<Digest>> {
+    let ids = crate::store::models::models_of_slot(home.store(), slot)?;
     let mut seen = std::collections::BTreeSet::new();
     Ok(ids.into_iter().filter(|m| seen.insert(*m)).collect())
 }
@@ -578,14 +581,14 @@ pub fn rollback(
             (dep, Some(cleared))
         }
         None => {
-            if policy::current(&home.conn, home.vault())?.is_none() && operator.is_none() {
+            if policy::current(home.store(), home.vault())?.is_none() && operator.is_none() {
                 return Err(Error::Refused(
                     "a rollback needs an operator certified by this site: pass --operator NAME"
                         .into(),
                 ));
             }
             crate::trust::operator::authorize(
-                policy::current(&home.conn, home.vault())?.as_ref(),
+                policy::current(home.store(), home.vault())?.as_ref(),
                 operator,
                 Role::Deploy,
             )?;
@@ -619,7 +622,8 @@ pub fn rollback(
 
 /// Empties a canary or shadow slot by the node's own decision (the monitor's canary rules):
 /// a retirement record signed by the site, with no operator, audited as `model.rollback` with
-/// `automatic: true`. The node never changes production on its own.
+/// `automatic: true`. The node changes production on its own only by [`promote_by_node`], when the
+/// monitoring policy asks for it.
 pub fn retire_by_node(home: &mut Home, slot: &str, reason: &str) -> Result<(Digest, Deployment)> {
     if slot != CANARY && slot != SHADOW {
         return Err(Error::Refused(format!(
@@ -650,6 +654,54 @@ pub fn retire_by_node(home: &mut Home, slot: &str, reason: &str) -> Result<(Dige
         d,
     ))?;
     Ok((id, dep))
+}
+
+/// Promotes the canary by the node's own decision (the monitoring policy's `promote_after`):
+/// checked as a deploy to production under today's trust policy (gate and approvals; no
+/// operator), a production record and the canary's retirement signed by the site with
+/// `reason`, in one transaction, audited as `model.promote` with `automatic: true`. Refused
+/// (nothing written) when the canary's model lacks what production needs.
+pub fn promote_by_node(home: &mut Home, reason: &str) -> Result<(Digest, Deployment)> {
+    let (_, canary) = current(home, CANARY)?.ok_or_else(|| {
+        Error::NotFound("no model is deployed to the canary slot; nothing to promote".into())
+    })?;
+    let model = canary.model;
+    let cleared = clear_as(home, &model, PRODUCTION, Who::Node)?;
+    let prod = record_of(
+        home,
+        &model,
+        PRODUCTION,
+        Change {
+            action: Action::Promote,
+            percent: None,
+            reason: Some(reason.into()),
+        },
+        Some(&cleared),
+        None,
+    )?;
+    let retire = record_of(
+        home,
+        &model,
+        CANARY,
+        Change {
+            action: Action::Retire,
+            percent: None,
+            reason: Some("promoted to production".into()),
+        },
+        None,
+        None,
+    )?;
+    let tx = home.begin()?;
+    let id = store(&tx, &prod, None)?;
+    let rid = store(&tx, &retire, None)?;
+    let mut d = details(&prod, Some(&cleared), None);
+    d["automatic"] = json!(true);
+    tx.commit(AuditEntry::new(
+        "model.promote",
+        &[id.hex(), rid.hex(), model.hex()],
+        d,
+    ))?;
+    Ok((id, prod))
 }
 
 /// Where a request goes.
@@ -684,6 +736,21 @@ pub struct Router {
     pub slot: String,
 }
 
+/// A typed cell as the text of a JSON request's value of it (numbers as numbers, text as a
+/// JSON string, missing as `null`): how [`Router::entity_key`] sees an entity, so a CSV row,
+/// a label and a JSON request of the same entity have the same key. (A CSV row's integer key
+/// used to become a JSON string, so it was routed, and would have been joined, unlike the
+/// same entity's JSON request.)
+pub fn request_text(v: &crate::contract::Value) -> String {
+    use crate::contract::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => json!(f).to_string(),
+        Value::Text(t) => serde_json::Value::String(t.clone()).to_string(),
+    }
+}
+
 /// Buckets of a share: a request is in a share of P percent when its bucket is under P * 100.
 const BUCKETS: u64 = 10_000;
 
@@ -713,7 +780,7 @@ impl Router {
             };
             let scorer = match open_scorer(home, s, expected_features) {
                 Ok(sc) => sc,
-                Err(Error::Refused(_)) if expected_features.is_some() => return Ok(None),
+                Err(Error::FeatureSetMismatch(_)) => return Ok(None),
                 Err(e) => return Err(e),
             };
             Ok(Some(Share {
@@ -765,13 +832,19 @@ impl Router {
                     .map_or_else(String::new, |c| {
                         // The same text as a JSON request's value of the column.
                         match contract.parse_cell(contract.index_of(k).unwrap_or(0), c) {
-                            Ok(v) => serde_json::Value::from(v.canonical()).to_string(),
+                            Ok(v) => request_text(&v),
                             Err(_) => c.to_string(),
                         }
                     })
             })
             .collect::<Vec<_>>()
             .join("\u{1f}")
+    }
+
+    /// Whether requests have an entity key of their own (the contract names an entity or key
+    /// column); without one, [`Router::entity_key`] is the whole request.
+    pub fn keyed(&self) -> bool {
+        !self.key.is_empty()
     }
 
     /// Where the request with entity key `key` goes.
@@ -833,6 +906,22 @@ mod tests {
             })
             .count();
         assert!((100..=320).contains(&both), "{both}: about 1% in both");
+    }
+
+    #[test]
+    fn a_typed_cell_keys_like_the_json_request_value() {
+        use crate::contract::Value;
+        let json_text = |v: serde_json::Value| v.to_string();
+        assert_eq!(request_text(&Value::Int(5)), json_text(json!(5)));
+        assert_eq!(request_text(&Value::Float(2.5)), json_text(json!(2.5)));
+        assert_eq!(
+            request_text(&Value::Text("C\"1".into())),
+            json_text(json!("C\"1"))
+        );
+        assert_eq!(
+            request_text(&Value::Null),
+            json_text(serde_json::Value::Null)
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::Serialize;
 use airlock_runtime::{Matrix, Task};
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{DataError, Error, Result};
 use crate::node::home::Home;
 use crate::ops::contract;
 use crate::ops::features;
@@ -122,6 +122,26 @@ impl Scorer {
         cells: &csv::StringRecord,
         out: &mut Vec<f32>,
     ) -> std::result::Result<(), Vec<String>> {
+        let row = self.row_of_cells(cells)?;
+        self.fs.transform(&row, &self.columns, out);
+        Ok(())
+    }
+
+    /// The typed row (contract order, the label missing) of one request object, through
+    /// the same cell rules as [`Scorer::features`]; or the problems.
+    pub fn row_of(
+        &self,
+        obj: &serde_json::Map<String, serde_json::Value>,
+    ) -> std::result::Result<Vec<crate::contract::Value>, Vec<String>> {
+        features::request_row(&self.contract, &self.fs.label, obj)
+    }
+
+    /// The typed row of one CSV request row, through the same cell rules as
+    /// [`Scorer::features_of_cells`]; or the problems, each starting with `, `.
+    pub fn row_of_cells(
+        &self,
+        cells: &csv::StringRecord,
+    ) -> std::result::Result<Vec<crate::contract::Value>, Vec<String>> {
         let mut row = vec![crate::contract::Value::Null; self.contract.columns.len()];
         let mut problems = Vec::new();
         for (idx, (col, cell)) in self.contract.columns.iter().zip(cells.iter()).enumerate() {
@@ -141,8 +161,7 @@ impl Scorer {
         if !problems.is_empty() {
             return Err(problems);
         }
-        self.fs.transform(&row, &self.columns, out);
-        Ok(())
+        Ok(row)
     }
 
     /// The contract requests follow, as `name vN`.
@@ -171,11 +190,10 @@ impl Scorer {
         obj: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<(Answer, Vec<crate::contract::Value>)> {
         let row = features::request_row(&self.contract, &self.fs.label, obj).map_err(|p| {
-            Error::Rejected(format!(
-                "request does not follow contract {}{}",
-                self.contract_ref(),
-                p.join("")
-            ))
+            Error::Data(DataError::Request {
+                contract: self.contract_ref(),
+                problems: p,
+            })
         })?;
         let mut x = Vec::with_capacity(self.fs.width());
         self.fs.transform(&row, &self.columns, &mut x);

@@ -45,7 +45,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
 
 use crate::digest::Digest;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{DataError, Error, IoContext, Result};
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
 use crate::ops::rollout::{Route, Router};
@@ -179,11 +179,7 @@ pub const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
 /// The newest deployment sequence number of a home.
 fn deployment_seq(home: &Home) -> Result<i64> {
-    Ok(home
-        .conn
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM deployments", [], |r| {
-            r.get(0)
-        })?)
+    crate::store::models::deployment_seq(home.store())
 }
 
 impl Prepared {
@@ -256,7 +252,7 @@ pub fn prepare(
     };
     let mut monitors = Monitors::default();
     if let Some(p) = &opts.monitor {
-        monitors.add(home, &router, p.window_seconds)?;
+        monitors.add(home, &router, p)?;
     }
     Ok(Prepared {
         router,
@@ -274,7 +270,12 @@ struct Monitors {
 
 impl Monitors {
     /// Adds a collector for every (slot, model) of `router` not watched yet.
-    fn add(&mut self, home: &Home, router: &Router, window: u64) -> Result<()> {
+    fn add(
+        &mut self,
+        home: &Home,
+        router: &Router,
+        policy: &crate::ops::monitor::MonitorPolicy,
+    ) -> Result<()> {
         let mut each = vec![(router.slot.clone(), &router.production)];
         if let Some(c) = &router.canary {
             each.push((crate::ops::rollout::CANARY.to_owned(), &c.scorer));
@@ -285,48 +286,95 @@ impl Monitors {
         for (slot, scorer) in each {
             let key = (slot.clone(), scorer.model_id);
             if let std::collections::btree_map::Entry::Vacant(e) = self.by.entry(key) {
-                e.insert(crate::ops::monitor::Collector::new(
-                    home, scorer, &slot, window,
+                e.insert(crate::ops::monitor::Collector::with_policy(
+                    home, scorer, &slot, policy,
                 )?);
             }
         }
         Ok(())
     }
 
-    fn record(&mut self, slot: &str, model: Digest, seen: &crate::ops::monitor::Seen<'_>) {
+    fn record(
+        &mut self,
+        slot: &str,
+        model: Digest,
+        seen: &crate::ops::monitor::Seen<'_>,
+        request: &Request<'_>,
+    ) {
         let now = <Timestamp as crate::node::time::Now>::now();
         if let Some(c) = self.by.get_mut(&(slot.to_owned(), model)) {
-            c.record(now, seen);
+            c.record_request(now, seen, request.key, request.text);
         }
     }
 
-    /// Closed windows (every window, at shutdown).
-    fn take(&mut self, all: bool) -> Vec<airlock_core::monitor::MonitorWindow> {
+    /// Closed windows (every window, at shutdown), with the prediction log rows and request
+    /// log samples kept so far.
+    fn take(&mut self, all: bool) -> Taken {
         let now = <Timestamp as crate::node::time::Now>::now();
-        self.by
-            .values_mut()
-            .flat_map(|c| {
-                c.tick(now);
-                c.take(all)
-            })
-            .collect()
+        let mut t = Taken::default();
+        for c in self.by.values_mut() {
+            c.tick(now);
+            t.windows.extend(c.take(all));
+        }
+        // The logs go with closed windows (one write and one audit record per window), and
+        // stay with their collectors until one closes.
+        if !t.windows.is_empty() {
+            for c in self.by.values_mut() {
+                let (p, s) = c.take_logs();
+                t.predictions.extend(p);
+                t.sampled.extend(s);
+            }
+        }
+        t
     }
+}
+
+/// What the collectors hand over to be stored.
+#[derive(Default)]
+struct Taken {
+    windows: Vec<airlock_core::monitor::MonitorWindow>,
+    predictions: Vec<crate::store::predictions::PredictionRow>,
+    sampled: Vec<crate::ops::monitor::Sampled>,
+}
+
+/// A request as received, for the monitor's logs: its entity key (`None` when the contract
+/// names no entity or key column, or the request is not JSON) and its raw text.
+pub struct Request<'a> {
+    /// The entity key, as the router computes it.
+    pub key: Option<&'a str>,
+    /// The request line as received (trimmed).
+    pub text: &'a str,
 }
 
 type SharedMonitors = Arc<Mutex<Monitors>>;
 
 /// Stores closed windows and runs the monitor's check (alerts, the canary's rollback); what
 /// it did goes to stderr. Runs off the server's thread (it waits for the home's lock).
-fn flush(
-    root: &Path,
-    windows: &[airlock_core::monitor::MonitorWindow],
-    policy: &crate::ops::monitor::MonitorPolicy,
-) {
-    let done = (|| -> Result<crate::ops::monitor::Checked> {
+fn flush(root: &Path, taken: &Taken, policy: &crate::ops::monitor::MonitorPolicy) {
+    let windows = &taken.windows;
+    let done = (|| -> Result<Result<crate::ops::monitor::Checked>> {
         let mut home = Home::open(root)?;
-        crate::ops::monitor::store(&mut home, windows)?;
-        crate::ops::monitor::check(&mut home, policy)
+        crate::ops::monitor::store_all(
+            &mut home,
+            windows,
+            &taken.predictions,
+            &taken.sampled,
+            policy,
+        )?;
+        Ok(crate::ops::monitor::check(&mut home, policy))
     })();
+    let done = match done {
+        Ok(Err(e)) => {
+            eprintln!(
+                "airlock serve: {} monitoring window(s) stored; the check after them failed: {}",
+                windows.len(),
+                crate::text::error_text(&e)
+            );
+            return;
+        }
+        Ok(Ok(c)) => Ok(c),
+        Err(e) => Err(e),
+    };
     match done {
         Ok(c) => {
             for a in &c.raised {
@@ -347,6 +395,9 @@ fn flush(
             if let Some((m, why)) = &c.rolled_back {
                 eprintln!("airlock serve: canary {} rolled back: {why}", m.short());
             }
+            if let Some((m, why)) = &c.promoted {
+                eprintln!("airlock serve: canary {} promoted: {why}", m.short());
+            }
         }
         Err(e) => eprintln!(
             "airlock serve: {} monitoring window(s) could not be stored: {}",
@@ -362,7 +413,7 @@ fn reload(
     watch: &Watch,
     seq: i64,
     monitors: &SharedMonitors,
-    window: Option<u64>,
+    policy: Option<&crate::ops::monitor::MonitorPolicy>,
 ) -> Result<Option<(Router, i64)>> {
     let home = Home::open_read_only(&watch.root)?;
     let now = deployment_seq(&home)?;
@@ -370,11 +421,11 @@ fn reload(
         return Ok(None);
     }
     let router = Router::open(&home, &watch.slot, watch.features.as_ref())?;
-    if let Some(w) = window {
+    if let Some(p) = policy {
         monitors
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .add(&home, &router, w)?;
+            .add(&home, &router, p)?;
     }
     Ok(Some((router, now)))
 }
@@ -403,7 +454,7 @@ pub fn serve(prepared: Prepared, on_ready: impl FnOnce()) -> Result<()> {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take(true);
-        if !last.is_empty() {
+        if !last.windows.is_empty() {
             flush(&root, &last, p);
         }
     }
@@ -440,15 +491,16 @@ async fn watch_deployments(
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .take(false);
-            if !closed.is_empty() {
+            if !closed.windows.is_empty() {
                 let (root, p) = (watch.root.clone(), p.clone());
                 let _ = tokio::task::spawn_blocking(move || flush(&root, &closed, &p)).await;
             }
         }
         let (w, m) = (Arc::clone(&watch), Arc::clone(&monitors));
-        let window = policy.as_ref().as_ref().map(|p| p.window_seconds);
+        let p = Arc::clone(&policy);
         // Opening the home may wait for its lock: never on the server's thread.
-        let loaded = tokio::task::spawn_blocking(move || reload(&w, seq, &m, window)).await;
+        let loaded =
+            tokio::task::spawn_blocking(move || reload(&w, seq, &m, p.as_ref().as_ref())).await;
         match loaded {
             Ok(Ok(Some((router, now)))) => {
                 seq = now;
@@ -682,10 +734,10 @@ async fn connection(
         // Each request is answered by the router in use when it arrived, whole.
         let router = now_serving(current);
         let reply = match monitors {
-            Some(m) => answer_seen(&router, text.trim(), &mut |slot, model, seen| {
+            Some(m) => answer_observed(&router, text.trim(), &mut |slot, model, seen, req| {
                 m.lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .record(slot, model, seen);
+                    .record(slot, model, seen, req);
             }),
             None => answer(&router, text.trim()),
         };
@@ -709,6 +761,15 @@ struct Reply<'a> {
     answer: &'a crate::ops::score::Answer,
 }
 
+/// How the monitor counts a refused request: `contract` when the request does not follow the
+/// model's contract (the client's fault), `scoring` for any other failure.
+fn refusal_kind(e: &Error) -> &'static str {
+    match e {
+        Error::Data(DataError::Request { .. }) => "contract",
+        _ => "scoring",
+    }
+}
+
 /// The reply line to one request (no newline): answered by the production model or, for the
 /// entities in its share, the canary; scored by the shadow too when in its sample (its answer
 /// is never returned).
@@ -722,6 +783,18 @@ pub fn answer_seen(
     router: &Router,
     request: &str,
     seen: &mut dyn FnMut(&str, Digest, &crate::ops::monitor::Seen<'_>),
+) -> String {
+    answer_observed(router, request, &mut |slot, model, s, _| {
+        seen(slot, model, s)
+    })
+}
+
+/// [`answer_seen`], telling `seen` the request too (its entity key and text): what `serve`
+/// gives the monitor's prediction log and request log.
+pub fn answer_observed(
+    router: &Router,
+    request: &str,
+    seen: &mut dyn FnMut(&str, Digest, &crate::ops::monitor::Seen<'_>, &Request<'_>),
 ) -> String {
     use crate::ops::monitor::Seen;
     let obj: serde_json::Map<String, serde_json::Value> = match serde_json::from_str(request) {
@@ -737,11 +810,19 @@ pub fn answer_seen(
                     refused: Some("not json"),
                     micros: 0,
                 },
+                &Request {
+                    key: None,
+                    text: request,
+                },
             );
             return json!({ "error": format!("not a JSON object: {e}") }).to_string();
         }
     };
     let key = router.entity_key(&obj);
+    let req = Request {
+        key: router.keyed().then_some(key.as_str()),
+        text: request,
+    };
     let route = router.route(&key);
     let scorer: &Scorer = router.scorer(route);
     let slot = match route {
@@ -763,6 +844,7 @@ pub fn answer_seen(
                 refused: a.as_ref().err().map(|_| "refused"),
                 micros: u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX),
             },
+            &req,
         );
     }
     let t = std::time::Instant::now();
@@ -774,12 +856,10 @@ pub fn answer_seen(
         &Seen {
             row: scored.as_ref().ok().map(|(_, r)| r.as_slice()),
             answer: scored.as_ref().ok().map(|(a, _)| a),
-            refused: scored.as_ref().err().map(|e| match e {
-                Error::Rejected(_) => "contract",
-                _ => "scoring",
-            }),
+            refused: scored.as_ref().err().map(refusal_kind),
             micros,
         },
+        &req,
     );
     match scored.map(|(a, _)| a) {
         // Serialized directly (not through a JSON value) so probabilities print as the same
@@ -813,6 +893,21 @@ mod tests {
         drop((b, c, other));
         let held = uids.held.lock().expect("not poisoned");
         assert!(held.is_empty(), "nothing left counted");
+    }
+
+    /// The monitor's refusal kind comes from the cause: a request that breaks the contract
+    /// is `contract`, however its message reads; a runtime or other rejection is `scoring`.
+    #[test]
+    fn a_refusal_is_counted_by_its_cause() {
+        let request = Error::Data(DataError::Request {
+            contract: "credit v1".into(),
+            problems: vec![", column \"age\": expected integer, found \"x\"".into()],
+        });
+        assert_eq!(refusal_kind(&request), "contract");
+        let other = Error::Rejected("request does not follow contract credit v1".into());
+        assert_eq!(refusal_kind(&other), "scoring");
+        let runtime = Error::Integrity("model output is NaN".into());
+        assert_eq!(refusal_kind(&runtime), "scoring");
     }
 
     #[test]

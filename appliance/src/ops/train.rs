@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 
-use rusqlite::params;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -27,7 +26,7 @@ use crate::node::time::Timestamp;
 use crate::ops::features::{self, FeatureSetDoc};
 use crate::ops::ingest;
 use crate::site::SiteName;
-use crate::store::AuditEntry;
+use crate::store::{AuditEntry, AuditedTx};
 use crate::vault::registry::{self, Kind, NameRef};
 use airlock_worker::SandboxRecord;
 
@@ -349,7 +348,7 @@ pub fn prepare_streamed(
     task: &mut Task,
     slice_column: Option<&str>,
 ) -> Result<(Prepared, ingest::DatasetDoc)> {
-    let doc: ingest::DatasetDoc = registry::load(&home.conn, home.vault(), id)?;
+    let doc: ingest::DatasetDoc = registry::load(home.store(), home.vault(), id)?;
     let contract = crate::ops::contract::load_contract(home, &doc.contract)?;
     let prepared = prepare_with(fs, &doc, &contract, task, slice_column, &mut |each| {
         ingest::stream_rows_by_id(home, id, &mut |n, row| each(n, row)).map(|_| ())
@@ -555,11 +554,16 @@ pub fn train(
     on_epoch: &mut dyn FnMut(&EpochReport),
 ) -> Result<(Digest, RunRecord)> {
     let started_at = home.now();
-    let (dataset_id, _, _) =
-        registry::resolve(&home.conn, "datasets", "dataset", home.site(), &req.dataset)?;
+    let (dataset_id, _, _) = registry::resolve(
+        home.store(),
+        crate::store::objects::Table::Datasets,
+        "dataset",
+        home.site(),
+        &req.dataset,
+    )?;
     let (fs_id, _, _) = registry::resolve(
-        &home.conn,
-        "feature_sets",
+        home.store(),
+        crate::store::objects::Table::FeatureSets,
         "feature set",
         home.site(),
         &req.features,
@@ -678,35 +682,35 @@ pub fn train(
 }
 
 /// Indexes a model (also used at bundle import).
-pub fn insert_model_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &RunRecord) -> Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO models (id, site, name, arch, dataset, feature_set, weights, metrics, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            id.hex(),
-            r.site.as_str(),
-            r.name,
-            r.spec.arch.name(),
-            r.dataset.hex(),
-            r.feature_set.hex(),
-            r.weights.hex(),
-            serde_json::to_string(&json!({ "task": r.spec.task.name(), "holdout": r.metrics.holdout }))
-                .unwrap_or_default(),
-            r.finished_at.to_string()
-        ],
-    )?;
-    Ok(())
+pub fn insert_model_row(tx: &AuditedTx<'_>, id: &Digest, r: &RunRecord) -> Result<()> {
+    crate::store::models::insert_model(
+        tx,
+        &crate::store::models::ModelRow {
+            id,
+            site: &r.site,
+            name: &r.name,
+            arch: r.spec.arch.name(),
+            dataset: &r.dataset,
+            feature_set: &r.feature_set,
+            weights: &r.weights,
+            metrics: &serde_json::to_string(
+                &json!({ "task": r.spec.task.name(), "holdout": r.metrics.holdout }),
+            )
+            .unwrap_or_default(),
+            created_at: &r.finished_at.to_string(),
+        },
+    )
 }
 
 /// The id of the model `prefix` names: its whole id, or a unique prefix of
 /// at least 8 hex digits.
 pub fn resolve(home: &Home, prefix: &str) -> Result<Digest> {
-    registry::resolve_model(&home.conn, prefix)
+    registry::resolve_model(home.store(), prefix)
 }
 
 /// Loads a run record by model id (verifying signature and digest).
 pub fn load_run(home: &Home, id: &Digest) -> Result<RunRecord> {
-    registry::load(&home.conn, home.vault(), id)
+    registry::load(home.store(), home.vault(), id)
 }
 
 /// Loads a model's weights, validating the safetensors file against the
@@ -745,34 +749,25 @@ pub struct ModelSummary {
 
 /// Lists models, newest first.
 pub fn list(home: &Home) -> Result<Vec<ModelSummary>> {
-    let mut stmt = home.conn.prepare(
-        "SELECT m.id, m.name, m.site, m.arch, m.metrics, m.created_at,
-            (SELECT CASE WHEN MAX(g.passed) = 1 THEN 'passed' WHEN COUNT(g.id) > 0 THEN 'failed' ELSE 'none' END
-               FROM gates g WHERE g.model = m.id),
-            (SELECT COUNT(*) FROM approvals a WHERE a.model = m.id),
-            (SELECT GROUP_CONCAT(d.slot, ',') FROM deployments d WHERE d.model = m.id
-               AND d.action != 'retire'
-               AND d.seq = (SELECT MAX(seq) FROM deployments d2 WHERE d2.slot = d.slot))
-         FROM models m ORDER BY m.created_at DESC, m.id",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let metrics: String = r.get(4)?;
-        let (task, score_name, score) = summary_score(&metrics);
-        Ok(ModelSummary {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            site: r.get(2)?,
-            arch: r.get(3)?,
-            task,
-            score_name,
-            score,
-            created_at: r.get(5)?,
-            gate: r.get(6)?,
-            approvals: r.get(7)?,
-            deployed: r.get(8)?,
+    Ok(crate::store::models::list_models(home.store())?
+        .into_iter()
+        .map(|m| {
+            let (task, score_name, score) = summary_score(&m.metrics);
+            ModelSummary {
+                id: m.id,
+                name: m.name,
+                site: m.site,
+                arch: m.arch,
+                task,
+                score_name,
+                score,
+                created_at: m.created_at,
+                gate: m.gate,
+                approvals: m.approvals,
+                deployed: m.deployed,
+            }
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        .collect())
 }
 
 /// (task, score name, score) from a model row's metrics column.

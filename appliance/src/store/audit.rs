@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::node::time::Timestamp;
+use crate::store::{Reads, conn as conn_of};
 use crate::trust::keys::{self, Domain, SiteKeys};
 use ed25519_dalek::VerifyingKey;
 
@@ -175,7 +176,8 @@ pub(crate) fn append(
 
 /// Reads every record in log order. A row that does not parse is an
 /// integrity error naming its position.
-pub fn records(conn: &Connection) -> Result<Vec<Record>> {
+pub fn records(r: &impl Reads) -> Result<Vec<Record>> {
+    let conn = conn_of(r);
     let mut stmt = conn.prepare(
         "SELECT seq, time, actor, action, subjects, details, prev_hash, hash, signature
          FROM audit ORDER BY rowid",
@@ -290,10 +292,11 @@ fn read_checkpoint(path: &std::path::Path) -> Result<Option<Checkpoint>> {
 /// replaced, so the evidence stays for `audit verify`.
 pub fn write_checkpoint(
     root: &std::path::Path,
-    conn: &Connection,
+    r: &impl Reads,
     keys: &SiteKeys,
     create: bool,
 ) -> Result<()> {
+    let conn = conn_of(r);
     let Some((seq, hash)) = head(conn)? else {
         return Ok(());
     };
@@ -444,7 +447,8 @@ fn check_checkpoint(
 /// Verifies the chain alone: sequence without gaps, each record's hash, its
 /// link to the previous record, and its signature by `site_key`. Names the
 /// first record that fails. Returns the records and the head hash.
-fn verify_chain(conn: &Connection, site_key: &VerifyingKey) -> Result<(Vec<Record>, String)> {
+fn verify_chain(r: &impl Reads, site_key: &VerifyingKey) -> Result<(Vec<Record>, String)> {
+    let conn = conn_of(r);
     let records = records(conn)?;
     let head = verify_records(&records, site_key)?;
     Ok((records, head))
@@ -485,11 +489,8 @@ pub fn verify_records(records: &[Record], site_key: &VerifyingKey) -> Result<Str
 /// Verifies the chain (see `verify_chain`) and the signed checkpoint in
 /// `root/audit.head`: the log must still hold the record it names, with its
 /// hash, so removing the newest records is caught.
-pub fn verify(
-    root: &std::path::Path,
-    conn: &Connection,
-    site_key: &VerifyingKey,
-) -> Result<Verified> {
+pub fn verify(root: &std::path::Path, r: &impl Reads, site_key: &VerifyingKey) -> Result<Verified> {
+    let conn = conn_of(r);
     let (records, prev) = verify_chain(conn, site_key)?;
     let checkpoint = check_checkpoint(root, &records, site_key)?;
     Ok(Verified {
@@ -525,11 +526,12 @@ pub struct AuditExport {
 /// is not exported; `airlock audit verify` names the fault), dated `now`.
 pub fn export_document(
     root: &std::path::Path,
-    conn: &Connection,
+    r: &impl Reads,
     keys: &SiteKeys,
     site: &crate::site::SiteName,
     now: Timestamp,
 ) -> Result<AuditExport> {
+    let conn = conn_of(r);
     let public = keys.public().signing;
     verify(root, conn, &public)?;
     let records = records(conn)?;
@@ -656,7 +658,7 @@ mod tests {
         .expect("parse");
         let doc = export_document(
             home.root(),
-            &home.conn,
+            home.store(),
             home.keys(),
             home.site(),
             home.now(),

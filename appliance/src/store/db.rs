@@ -12,6 +12,7 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::error::{Error, Result};
+use crate::store::{AuditedTx, Reads, Store, conn as conn_of};
 
 /// The schema version this build reads and writes.
 pub const SCHEMA_VERSION: i64 = 4;
@@ -202,7 +203,7 @@ fn configure(conn: &Connection) -> Result<()> {
 }
 
 /// Creates a new store at `path` with the schema and the site's metadata.
-pub fn create(path: &Path, meta: &[(&str, String)]) -> Result<Connection> {
+pub fn create(path: &Path, meta: &[(&str, String)]) -> Result<Store> {
     let mut conn = Connection::open(path)?;
     configure(&conn)?;
     let tx = conn.transaction()?;
@@ -218,7 +219,7 @@ pub fn create(path: &Path, meta: &[(&str, String)]) -> Result<Connection> {
         )?;
     }
     tx.commit()?;
-    Ok(conn)
+    Ok(Store::new(conn))
 }
 
 /// Version 2 to 3: objects and their signatures are indexed by (digest,
@@ -274,7 +275,11 @@ fn schema_version(conn: &Connection) -> Result<Option<String>> {
 /// audit record of the upgrade (`Home::open`: an `IMMEDIATE` audited
 /// transaction, [`crate::store::AuditedTx`]). Returns the old version, or
 /// `None` for a store that is already current (nothing written).
-pub fn upgrade(tx: &rusqlite::Transaction<'_>) -> Result<Option<i64>> {
+pub fn upgrade(tx: &AuditedTx<'_>) -> Result<Option<i64>> {
+    upgrade_in(&tx.tx)
+}
+
+fn upgrade_in(tx: &rusqlite::Transaction<'_>) -> Result<Option<i64>> {
     let from = match schema_version(tx)?.as_deref() {
         Some("2") => 2,
         Some("3") => {
@@ -302,7 +307,7 @@ pub fn upgrade(tx: &rusqlite::Transaction<'_>) -> Result<Option<i64>> {
 
 /// Opens an existing store, refusing one of another schema version than
 /// this build's or one [`upgrade`] brings up to it.
-pub fn open(path: &Path) -> Result<Connection> {
+pub fn open(path: &Path) -> Result<Store> {
     if !path.exists() {
         return Err(Error::NotFound(format!(
             "no Airlock store at {} (run `airlock init --site NAME` first, or pass the right --home)",
@@ -318,7 +323,7 @@ pub fn open(path: &Path) -> Result<Connection> {
     )?;
     configure(&conn)?;
     check_schema(&conn, path)?;
-    Ok(conn)
+    Ok(Store::new(conn))
 }
 
 /// Opens an existing store for reading only, for commands that change nothing: they must
@@ -328,7 +333,7 @@ pub fn open(path: &Path) -> Result<Connection> {
 /// and no locks, which is sound because the caller holds the home's lock and every writer
 /// takes it. A WAL still holding changes (a command was killed) is read the usual way, which
 /// needs a little free space. Either way no write reaches the store.
-pub fn open_read_only(path: &Path) -> Result<Connection> {
+pub fn open_read_only(path: &Path) -> Result<Store> {
     if !path.exists() {
         return Err(Error::NotFound(format!(
             "no Airlock store at {} (run `airlock init --site NAME` first, or pass the right --home)",
@@ -360,7 +365,7 @@ pub fn open_read_only(path: &Path) -> Result<Connection> {
         ),
         other => other,
     })?;
-    Ok(conn)
+    Ok(Store::new(conn))
 }
 
 /// `file:PATH?immutable=1`, the path percent-encoded as SQLite's URI parser expects.
@@ -379,8 +384,8 @@ fn immutable_uri(path: &Path) -> String {
 }
 
 /// Whether the store is of this build's schema (`false`: one [`upgrade`] brings up to it).
-pub fn is_current(conn: &Connection) -> Result<bool> {
-    Ok(schema_version(conn)?.as_deref() == Some(SCHEMA_VERSION.to_string().as_str()))
+pub fn is_current(r: &impl Reads) -> Result<bool> {
+    Ok(schema_version(conn_of(r))?.as_deref() == Some(SCHEMA_VERSION.to_string().as_str()))
 }
 
 fn check_schema(conn: &Connection, path: &Path) -> Result<()> {
@@ -396,20 +401,45 @@ fn check_schema(conn: &Connection, path: &Path) -> Result<()> {
 }
 
 /// Reads a metadata value.
-pub fn meta(conn: &Connection, key: &str) -> Result<String> {
-    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+pub fn meta(r: &impl Reads, key: &str) -> Result<String> {
+    conn_of(r)
+        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
         .optional()?
         .ok_or_else(|| Error::Integrity(format!("store metadata {key:?} is missing")))
 }
 
-/// Sets a metadata value.
-pub fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+/// Sets a metadata value, inside the write `tx`.
+pub fn set_meta(tx: &AuditedTx<'_>, key: &str, value: &str) -> Result<()> {
+    put_meta(&tx.tx, key, value)
+}
+
+fn put_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
         params![key, value],
     )?;
     Ok(())
+}
+
+/// Takes the store at `path` back to the version 2 layout (objects and signatures by digest
+/// alone, deployments without action and share), for the tests of the upgrade at open.
+#[cfg(test)]
+pub(crate) fn downgrade_to_version_2(path: &Path) {
+    Connection::open(path)
+        .expect("store")
+        .execute_batch(
+            "CREATE TABLE o2 (id TEXT PRIMARY KEY, kind TEXT NOT NULL, size INTEGER NOT NULL, created_at TEXT NOT NULL) STRICT;
+                 INSERT INTO o2 SELECT id, kind, size, created_at FROM objects;
+                 CREATE TABLE s2 (object_id TEXT NOT NULL, site TEXT NOT NULL, key_id TEXT NOT NULL, signature TEXT NOT NULL,
+                                  PRIMARY KEY (object_id, key_id)) STRICT;
+                 INSERT INTO s2 SELECT object_id, site, key_id, signature FROM signatures;
+                 DROP TABLE signatures; DROP TABLE objects;
+                 ALTER TABLE o2 RENAME TO objects; ALTER TABLE s2 RENAME TO signatures;
+                 ALTER TABLE deployments DROP COLUMN action; ALTER TABLE deployments DROP COLUMN percent;
+                 UPDATE meta SET value = '2' WHERE key = 'schema_version';",
+        )
+        .expect("downgrade");
 }
 
 #[cfg(test)]
@@ -447,9 +477,11 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
     #[test]
     fn a_version_2_store_is_upgraded_once() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = open(&store_v2(dir.path(), "")).expect("version 2 opens");
+        let mut conn = open(&store_v2(dir.path(), ""))
+            .expect("version 2 opens")
+            .conn;
         let tx = conn.transaction().expect("tx");
-        let from = upgrade(&tx).expect("upgrade");
+        let from = upgrade_in(&tx).expect("upgrade");
         tx.commit().expect("commit");
         assert_eq!(from, Some(2));
         assert_eq!(meta(&conn, "schema_version").expect("v"), "4");
@@ -483,7 +515,7 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
         )
         .expect("its signature");
         let tx = conn.transaction().expect("tx");
-        assert_eq!(upgrade(&tx).expect("current"), None);
+        assert_eq!(upgrade_in(&tx).expect("current"), None);
     }
 
     #[test]
@@ -493,8 +525,8 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
             dir.path(),
             "INSERT INTO signatures VALUES ('cc', 'lab', 'k1', 's3');",
         );
-        let mut conn = open(&path).expect("open");
-        let err = upgrade(&conn.transaction().expect("tx")).expect_err("orphan signature");
+        let mut conn = open(&path).expect("open").conn;
+        let err = upgrade_in(&conn.transaction().expect("tx")).expect_err("orphan signature");
         assert!(err.to_string().contains("name no indexed object"), "{err}");
         assert_eq!(meta(&conn, "schema_version").expect("v"), "2");
     }
@@ -516,9 +548,9 @@ INSERT INTO signatures VALUES ('aa', 'lab', 'k1', 's1'), ('bb', 'lab', 'k1', 's2
         let path = folder.join("store.db");
         drop(create(&path, &[("site", "lab".into())]).expect("create"));
         assert!(immutable_uri(&path).ends_with("/a%20b%3Fc%25d%23e/store.db?immutable=1"));
-        let conn = open_read_only(&path).expect("open read-only");
+        let conn = open_read_only(&path).expect("open read-only").conn;
         assert_eq!(meta(&conn, "site").expect("meta"), "lab");
-        let err = set_meta(&conn, "site", "plant").expect_err("a write");
+        let err = put_meta(&conn, "site", "plant").expect_err("a write");
         assert!(err.to_string().contains("readonly"), "{err}");
         drop(conn);
         let names: Vec<_> = std::fs::read_dir(&folder)

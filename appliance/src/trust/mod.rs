@@ -5,7 +5,6 @@ pub mod operator;
 pub mod personal;
 pub mod policy;
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -38,21 +37,14 @@ pub fn add(home: &mut Home, card: &SiteCard) -> Result<(Peer, bool)> {
             card.site
         )));
     }
-    if let Some(p) = crate::trust::policy::current(&home.conn, home.vault())? {
+    if let Some(p) = crate::trust::policy::current(home.store(), home.vault())? {
         return Err(Error::Refused(format!(
             "this node is governed by trust policy v{}: peers are added by a new policy version signed by the root key, not by `trust add`",
             p.version()
         )));
     }
     let signing = hex::encode(card.keys.signing.as_bytes());
-    let existing: Option<(String, String, String)> = home
-        .conn
-        .query_row(
-            "SELECT signing_key, age_recipient, added_at FROM trusted_sites WHERE site = ?1",
-            [card.site.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
+    let existing = crate::store::trust::trusted_site(home.store(), card.site.as_str())?;
     let peer = |added_at: String| Peer {
         id: card.site.to_string(),
         key_id: card.keys.key_id().to_string(),
@@ -70,9 +62,15 @@ pub fn add(home: &mut Home, card: &SiteCard) -> Result<(Peer, bool)> {
     }
     let tx = home.begin()?;
     let now = tx.now().to_string();
-    tx.execute(
-        "INSERT INTO trusted_sites (site, key_id, signing_key, age_recipient, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![card.site.as_str(), card.keys.key_id().as_str(), signing, card.keys.age_recipient, now],
+    crate::store::trust::insert_trusted_site(
+        &tx,
+        &crate::store::trust::PeerRow {
+            site: card.site.as_str(),
+            key_id: card.keys.key_id().as_str(),
+            signing_key: &signing,
+            age_recipient: &card.keys.age_recipient,
+        },
+        &now,
     )?;
     tx.commit(AuditEntry::new(
         "trust.add",
@@ -105,14 +103,11 @@ pub struct TrustedPeer {
 /// is an integrity error naming its site. In setup mode the rows are all
 /// there is.
 pub fn peer(home: &Home, site: &SiteName) -> Result<Option<TrustedPeer>> {
-    let Some(p) = crate::trust::policy::current(&home.conn, home.vault())? else {
-        return crate::vault::registry::trusted_peer(&home.conn, site)?
+    let Some(p) = crate::trust::policy::current(home.store(), home.vault())? else {
+        return crate::vault::registry::trusted_peer(home.store(), site)?
             .map(|(key_id, signing)| -> Result<TrustedPeer> {
-                let age_recipient = home.conn.query_row(
-                    "SELECT age_recipient FROM trusted_sites WHERE site = ?1",
-                    [site.as_str()],
-                    |r| r.get(0),
-                )?;
+                let age_recipient =
+                    crate::store::trust::age_recipient(home.store(), site.as_str())?;
                 Ok(TrustedPeer {
                     key_id,
                     signing,
@@ -142,12 +137,7 @@ pub fn peer(home: &Home, site: &SiteName) -> Result<Option<TrustedPeer>> {
 /// writes exactly these rows); anything else means the store was altered.
 fn check_list_matches(home: &Home, p: &InForce) -> Result<()> {
     let v = p.version();
-    let mut stmt = home
-        .conn
-        .prepare("SELECT site, key_id, signing_key, age_recipient FROM trusted_sites")?;
-    let rows: Vec<(String, String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows = crate::store::trust::trusted_sites(home.store())?;
     let altered = |site: &str, why: String| {
         Error::Integrity(format!(
             "the trust list's entry for site {site:?} {why} (trust policy v{v} is in force): the store was altered, and no peer key is taken from it; restore store.db from a backup"
@@ -201,16 +191,13 @@ fn check_list_matches(home: &Home, p: &InForce) -> Result<()> {
 
 /// Lists trusted peers.
 pub fn list(home: &Home) -> Result<Vec<Peer>> {
-    let mut stmt = home
-        .conn
-        .prepare("SELECT site, key_id, age_recipient, added_at FROM trusted_sites ORDER BY site")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Peer {
-            id: r.get(0)?,
-            key_id: r.get(1)?,
-            age_recipient: r.get(2)?,
-            added_at: r.get(3)?,
+    Ok(crate::store::trust::trusted_sites_listed(home.store())?
+        .into_iter()
+        .map(|(id, key_id, age_recipient, added_at)| Peer {
+            id,
+            key_id,
+            age_recipient,
+            added_at,
         })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        .collect())
 }

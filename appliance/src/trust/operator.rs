@@ -15,7 +15,6 @@
 
 use std::path::PathBuf;
 
-use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -96,15 +95,7 @@ pub fn create_with(
 ) -> Result<OperatorInfo> {
     policy::validate_operator_name(name)?;
     let path = key_path(home, name);
-    let exists: bool = home
-        .conn
-        .query_row(
-            "SELECT 1 FROM operators WHERE name = ?1",
-            [name],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
+    let exists = crate::store::trust::operator_exists(home.store(), name)?;
     if exists {
         return Err(Error::Refused(format!(
             "operator {name} already exists; a new key for a person needs a new name, and the old key's revocation in the trust policy"
@@ -132,9 +123,15 @@ pub fn create_with(
     let result = (|| -> Result<Digest> {
         let tx = home.begin()?;
         let id = registry::put_record(&tx, &cert)?;
-        tx.execute(
-            "INSERT INTO operators (name, key_id, public_key, cert, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![name, cert.key_id.as_str(), cert.key, id.hex(), cert.created_at.to_string()],
+        crate::store::trust::insert_operator(
+            &tx,
+            &crate::store::trust::OperatorRow {
+                name,
+                key_id: cert.key_id.as_str(),
+                public_key: &cert.key,
+                cert: &id,
+                created_at: &cert.created_at.to_string(),
+            },
         )?;
         tx.commit(AuditEntry::new(
             "operator.create",
@@ -166,21 +163,14 @@ pub fn create_with(
 /// verifies and names this site, this key and the row's name. What counts
 /// in setup mode, where no policy lists operators.
 pub fn certified(home: &Home, key_id: &KeyId, key_hex: &str) -> Result<bool> {
-    let row: Option<(String, String)> = home
-        .conn
-        .query_row(
-            "SELECT name, cert FROM operators WHERE key_id = ?1",
-            [key_id.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let row = crate::store::trust::operator_by_key(home.store(), key_id.as_str())?;
     let Some((name, cert_id)) = row else {
         return Ok(false);
     };
     let cert_id: Digest = cert_id
         .parse()
         .map_err(|e| Error::Integrity(format!("operators: {e}")))?;
-    let cert: OperatorCert = registry::load(&home.conn, home.vault(), &cert_id)?;
+    let cert: OperatorCert = registry::load(home.store(), home.vault(), &cert_id)?;
     if cert.name != name || cert.key_id != *key_id || cert.site != *home.site() {
         return Err(Error::Integrity(format!(
             "operator {name}'s certificate {} does not match its index row; the store was altered",
@@ -190,31 +180,13 @@ pub fn certified(home: &Home, key_id: &KeyId, key_hex: &str) -> Result<bool> {
     Ok(cert.key == key_hex)
 }
 
-/// (name, public key hex) of every operator.
-pub fn list_keys(conn: &Connection) -> Result<Vec<(String, String)>> {
-    let mut stmt = conn.prepare("SELECT name, public_key FROM operators ORDER BY name")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// Every operator, with their roles under the policy in force.
 pub fn list(home: &Home) -> Result<Vec<OperatorInfo>> {
-    let current = policy::current(&home.conn, home.vault())?;
-    let mut stmt = home.conn.prepare(
-        "SELECT name, key_id, public_key, cert, created_at FROM operators ORDER BY name",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-        ))
-    })?;
+    let current = policy::current(home.store(), home.vault())?;
     let mut out = Vec::new();
-    for row in rows {
-        let (name, key_id, key, certificate, created_at) = row?;
+    for (name, key_id, key, certificate, created_at) in
+        crate::store::trust::operators(home.store())?
+    {
         let (roles, revoked) = match &current {
             Some(c) => {
                 let kid = KeyId::of(&crate::trust::keys::parse_verifying_key(&key)?);
@@ -246,14 +218,7 @@ pub fn list(home: &Home) -> Result<Vec<OperatorInfo>> {
 /// mode, with no policy, any certified operator may act), then asks for the
 /// passphrase and opens the key.
 pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<Operator> {
-    let row: Option<(String, String)> = home
-        .conn
-        .query_row(
-            "SELECT key_id, cert FROM operators WHERE name = ?1",
-            [name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let row = crate::store::trust::operator_by_name(home.store(), name)?;
     let Some((key_id, cert_id)) = row else {
         return Err(Error::NotFound(format!(
             "no operator {name:?} on this node; create one with `airlock keys operator new {name}`"
@@ -262,7 +227,7 @@ pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<O
     let cert_id: Digest = cert_id
         .parse()
         .map_err(|e| Error::Integrity(format!("operators: {e}")))?;
-    let cert: OperatorCert = registry::load(&home.conn, home.vault(), &cert_id)?;
+    let cert: OperatorCert = registry::load(home.store(), home.vault(), &cert_id)?;
     if cert.name != name || cert.key_id.as_str() != key_id || cert.site != *home.site() {
         return Err(Error::Integrity(format!(
             "operator {name}'s certificate {} does not match its index row; the store was altered",
@@ -271,7 +236,7 @@ pub fn unlock(home: &Home, name: &str, role: Role, pass: PassSource) -> Result<O
     }
     let kid = cert.key_id.clone();
     check_role(
-        policy::current(&home.conn, home.vault())?.as_ref(),
+        policy::current(home.store(), home.vault())?.as_ref(),
         name,
         &kid,
         role,
@@ -335,7 +300,7 @@ fn check_role(current: Option<&InForce>, name: &str, kid: &KeyId, role: Role) ->
 /// the adopted head go into the adoption's audit record.
 pub fn adopt_audit_checkpoint(home: &mut Home, operator: Option<&Operator>) -> Result<i64> {
     authorize(
-        policy::current(&home.conn, home.vault())?.as_ref(),
+        policy::current(home.store(), home.vault())?.as_ref(),
         operator,
         Role::Audit,
     )?;
@@ -353,7 +318,7 @@ pub fn adopt_audit_checkpoint(home: &mut Home, operator: Option<&Operator>) -> R
         None => audit::adopt_checkpoint(&root, home.begin_immediate()?, None)?,
     };
     // The first checkpoint, over the log with its adoption record.
-    audit::write_checkpoint(&root, &home.conn, home.keys(), true)?;
+    audit::write_checkpoint(&root, home.store(), home.keys(), true)?;
     Ok(seq)
 }
 

@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ed25519_dalek::VerifyingKey;
-use rusqlite::{Connection, params};
 use serde::Serialize;
 use serde_json::json;
 
@@ -37,7 +36,7 @@ use crate::node::fsx;
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
 use crate::site::SiteName;
-use crate::store::{AuditEntry, AuditedTx};
+use crate::store::{AuditEntry, AuditedTx, Reads};
 use crate::trust::keys;
 use crate::trust::personal::{Passphrase, PersonalKey};
 use crate::vault::Vault;
@@ -82,7 +81,7 @@ impl InForce {
 
 /// The policy in force at `home` (see [`current`]).
 pub fn in_force(home: &Home) -> Result<Option<InForce>> {
-    current(&home.conn, home.vault())
+    current(home.store(), home.vault())
 }
 
 /// The policy in force, re-verified through the root chain it was applied
@@ -91,11 +90,8 @@ pub fn in_force(home: &Home) -> Result<Option<InForce>> {
 /// `None` for a node that has not had one applied (setup mode). A `policies`
 /// row pointed at another root-signed document breaks the chain there and
 /// is an integrity error.
-pub fn current(conn: &Connection, vault: &Vault) -> Result<Option<InForce>> {
-    let rows: Vec<(i64, String)> = conn
-        .prepare("SELECT version, id FROM policies ORDER BY version")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+pub fn current(conn: &impl Reads, vault: &Vault) -> Result<Option<InForce>> {
+    let rows = crate::store::trust::policies(conn)?;
     if rows.is_empty() {
         return Ok(None);
     }
@@ -160,7 +156,7 @@ pub enum Applied {
 /// Checks, without applying them, that policies in order would be
 /// accepted (`airlock bundle verify`).
 pub fn check_chain(
-    conn: &Connection,
+    conn: &impl Reads,
     vault: &Vault,
     site: &SiteName,
     site_key: &VerifyingKey,
@@ -218,32 +214,23 @@ pub fn apply_chain(
 fn store(tx: &AuditedTx<'_>, p: &SignedPolicy, id: &Digest) -> Result<AuditEntry> {
     let b = &p.body;
     let now = tx.now().to_string();
-    tx.execute(
-        "INSERT INTO policies (version, id, applied_at) VALUES (?1, ?2, ?3)",
-        params![b.version as i64, id.hex(), now],
-    )?;
-    // Keys leaving the trust list stay able to verify what they signed
-    // before (retired) unless revoked.
-    tx.execute(
-        "INSERT OR IGNORE INTO retired_keys (key_id, site, signing_key, retired_at)
-         SELECT key_id, site, signing_key, ?1 FROM trusted_sites",
-        [&now],
-    )?;
-    tx.execute("DELETE FROM trusted_sites", [])?;
-    for peer in &b.peers {
-        let id = key_id_of(&peer.signing_key)?;
-        tx.execute(
-            "INSERT INTO trusted_sites (site, key_id, signing_key, age_recipient, added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![peer.site.as_str(), id.as_str(), peer.signing_key, peer.age_recipient, now],
-        )?;
-        tx.execute("DELETE FROM retired_keys WHERE key_id = ?1", [id.as_str()])?;
-    }
-    for r in &b.revoked {
-        tx.execute(
-            "INSERT OR IGNORE INTO revoked_keys (key_id, policy_version) VALUES (?1, ?2)",
-            params![r, b.version as i64],
-        )?;
-    }
+    let key_ids = b
+        .peers
+        .iter()
+        .map(|peer| key_id_of(&peer.signing_key).map_err(Error::from))
+        .collect::<Result<Vec<_>>>()?;
+    let peers: Vec<crate::store::trust::PeerRow<'_>> = b
+        .peers
+        .iter()
+        .zip(&key_ids)
+        .map(|(peer, id)| crate::store::trust::PeerRow {
+            site: peer.site.as_str(),
+            key_id: id.as_str(),
+            signing_key: &peer.signing_key,
+            age_recipient: &peer.age_recipient,
+        })
+        .collect();
+    crate::store::trust::record_policy(tx, b.version as i64, id, &peers, &b.revoked, &now)?;
     let roots: Vec<String> = root_keys(b)?
         .into_iter()
         .map(|(k, _)| k.to_string())
@@ -376,7 +363,7 @@ fn toml_str(s: &str) -> String {
 /// A TOML draft of the next policy for this node: the policy in force (or,
 /// for the first, this node's trust list and operators), version + 1.
 pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
-    let current = current(&home.conn, home.vault())?;
+    let current = current(home.store(), home.vault())?;
     let mut out = String::new();
     let (version, root_keys, threshold, mut peers, operators, revoked, approvals) = match &current {
         Some(c) => {
@@ -412,18 +399,9 @@ pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
         root_keys.push(r.public_key.clone());
     }
     if current.is_none() {
-        let mut stmt = home
-            .conn
-            .prepare("SELECT site, signing_key, age_recipient FROM trusted_sites ORDER BY site")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (site, signing_key, age_recipient) = row?;
+        for (site, signing_key, age_recipient) in
+            crate::store::trust::trusted_site_keys(home.store())?
+        {
             peers.push(PeerEntry {
                 site: site.parse()?,
                 signing_key,
@@ -435,7 +413,7 @@ pub fn template(home: &Home, root_pub: Option<&RootCard>) -> Result<String> {
     // no role, for the root holder to grant deliberately. Revoked keys are
     // left out.
     let mut unlisted = Vec::new();
-    for (name, key) in crate::trust::operator::list_keys(&home.conn)? {
+    for (name, key) in crate::store::trust::operator_keys(home.store())? {
         let revoked_here = key_id_of(&key).is_ok_and(|id| revoked.contains(&id.to_string()));
         if !revoked_here && !operators.iter().any(|o| o.key == key) {
             unlisted.push((name, key));

@@ -7,7 +7,7 @@ use std::io::{self, Read};
 use serde::Serialize;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::node::home::Home;
 
 /// One problem found.
@@ -40,13 +40,7 @@ pub struct Report {
 /// `on_bytes` is told (done, total) for a progress bar.
 pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report> {
     // One file per digest, whatever kinds the same bytes are held as.
-    let mut stmt = home.conn.prepare(
-        "SELECT id, group_concat(kind, ' and '), MIN(size), MAX(size)
-         FROM (SELECT id, kind, size FROM objects ORDER BY id, kind) GROUP BY id ORDER BY id",
-    )?;
-    let rows: Vec<(String, String, i64, i64)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows = crate::store::objects::files(home.store())?;
     let total: u64 = rows.iter().fold(0u64, |acc, (_, _, s, _)| {
         acc.saturating_add((*s).max(0) as u64)
     });
@@ -83,7 +77,7 @@ pub fn verify(home: &Home, on_bytes: &mut dyn FnMut(u64, u64)) -> Result<Report>
         };
         let mut reader = match home.vault().open_object(&digest) {
             Ok(r) => r,
-            Err(Error::NotFound(_)) => {
+            Err(Error::Missing(Missing::VaultObject { .. })) => {
                 problem("missing", "no file in the vault".into());
                 continue;
             }

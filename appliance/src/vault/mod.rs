@@ -17,7 +17,7 @@ use std::iter;
 use std::path::{Path, PathBuf};
 
 use crate::digest::{Digest, Hasher};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, IoContext, Missing, Result};
 use crate::node::fsx;
 use crate::vault::pipe::BackgroundFile;
 
@@ -104,6 +104,17 @@ impl Vault {
     /// (removed by [`Vault::recover`] if a command dies).
     pub fn tmp_dir(&self) -> PathBuf {
         self.dir.join("tmp")
+    }
+
+    /// Removes object `id`'s file (the request log's pruning, after the transaction that
+    /// dropped its rows committed). Absent already is not an error.
+    pub fn remove(&self, id: &Digest) -> Result<()> {
+        let path = self.path_of(id);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&path, e)),
+        }
     }
 
     /// True when object `id` is present.
@@ -330,10 +341,7 @@ impl Vault {
         let file = match File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NotFound(format!(
-                    "vault object {id} is missing ({})",
-                    path.display()
-                )));
+                return Err(Error::Missing(Missing::VaultObject { id: *id, path }));
             }
             Err(e) => return Err(Error::io(&path, e)),
         };

@@ -15,17 +15,19 @@
 //! that one site labels as another kind never block (or borrow the
 //! signatures of) the object another site made from them.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::digest::Digest;
-use crate::error::{Error, Result};
+use crate::error::{Error, Missing, Result};
 use crate::site::SiteName;
-use crate::store::AuditedTx;
+use crate::store::objects::{self, Table};
+use crate::store::{AuditedTx, Reads};
 use crate::trust::keys::{self, Domain};
 use crate::vault::Vault;
 
+pub use crate::store::objects::{
+    Listed, add_attestation, attestations, held_as, index_object, kinds_held,
+};
 pub use airlock_core::name::{NameRef, validate_name};
 pub use airlock_core::object::{Attestation, Kind, statement};
 pub use airlock_core::record::Record;
@@ -50,83 +52,10 @@ pub fn sign_and_index(tx: &AuditedTx<'_>, kind: Kind, id: &Digest, size: u64) ->
     add_attestation(tx, id, kind, &att)
 }
 
-/// Indexes an object already in the vault as a `kind` (the same bytes may
-/// be held under other kinds too).
-pub fn index_object(tx: &AuditedTx<'_>, id: &Digest, kind: Kind, size: u64) -> Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO objects (id, kind, size, created_at) VALUES (?1, ?2, ?3, ?4)",
-        params![id.hex(), kind.as_str(), size as i64, tx.now().to_string()],
-    )?;
-    Ok(())
-}
-
-/// Records a signature over (`kind`, `id`).
-pub fn add_attestation(
-    tx: &Transaction<'_>,
-    id: &Digest,
-    kind: Kind,
-    att: &Attestation,
-) -> Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO signatures (object_id, kind, site, key_id, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.hex(), kind.as_str(), att.site.as_str(), att.key_id, att.signature],
-    )?;
-    Ok(())
-}
-
 /// Serialises a record document and stores it with [`put_object`], as the
 /// kind its type is.
 pub fn put_record<T: Record>(tx: &AuditedTx<'_>, doc: &T) -> Result<Digest> {
     put_object(tx, T::KIND, &doc.encode()?)
-}
-
-/// The size of object `id` if this node holds it as a `kind`.
-pub fn held_as(conn: &Connection, id: &Digest, kind: Kind) -> Result<Option<u64>> {
-    let size: Option<i64> = conn
-        .query_row(
-            "SELECT size FROM objects WHERE id = ?1 AND kind = ?2",
-            params![id.hex(), kind.as_str()],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(size.map(|s| s as u64))
-}
-
-/// The kinds under which this node holds the bytes `id` (none if it does
-/// not hold them).
-pub fn kinds_held(conn: &Connection, id: &Digest) -> Result<Vec<Kind>> {
-    let mut stmt = conn.prepare("SELECT kind FROM objects WHERE id = ?1 ORDER BY kind")?;
-    let kinds: Vec<String> = stmt
-        .query_map([id.hex()], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    kinds
-        .iter()
-        .map(|k| k.parse().map_err(Error::from))
-        .collect()
-}
-
-/// The signatures recorded over (`kind`, `id`).
-pub fn attestations(conn: &Connection, id: &Digest, kind: Kind) -> Result<Vec<Attestation>> {
-    let mut stmt = conn.prepare(
-        "SELECT site, key_id, signature FROM signatures WHERE object_id = ?1 AND kind = ?2 ORDER BY key_id",
-    )?;
-    let rows = stmt.query_map(params![id.hex(), kind.as_str()], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (site, key_id, signature) = row?;
-        out.push(Attestation {
-            site: site.parse()?,
-            key_id,
-            signature,
-        });
-    }
-    Ok(out)
 }
 
 /// Parses a trusted key and checks that it hashes to its recorded key id: a
@@ -143,36 +72,15 @@ fn bound_key(site: &str, key_id: &str, key_hex: &str) -> Result<ed25519_dalek::V
 
 /// The key id and signing key this node trusts for peer `site`, if any.
 pub fn trusted_peer(
-    conn: &Connection,
+    r: &impl Reads,
     site: &SiteName,
 ) -> Result<Option<(String, ed25519_dalek::VerifyingKey)>> {
-    let row: Option<(String, String)> = conn
-        .query_row(
-            "SELECT key_id, signing_key FROM trusted_sites WHERE site = ?1",
-            [site.as_str()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let row = objects::trusted_peer(r, site)?;
     row.map(|(key_id, hex)| {
         let key = bound_key(site.as_str(), &key_id, &hex)?;
         Ok((key_id, key))
     })
     .transpose()
-}
-
-/// The ids (digests) that `sql`, with `param` as `?1`, selects in its first
-/// column; a value that is not a digest is an integrity error.
-pub fn digests(conn: &Connection, sql: &str, param: &str) -> Result<Vec<Digest>> {
-    let mut stmt = conn.prepare(sql)?;
-    let ids: Vec<String> = stmt
-        .query_map([param], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    ids.iter()
-        .map(|s| {
-            s.parse()
-                .map_err(|e| Error::Integrity(format!("{sql}: {e}")))
-        })
-        .collect()
 }
 
 /// A trusted signing key: (site, key id, key).
@@ -181,42 +89,27 @@ pub type TrustedKey = (SiteName, String, ed25519_dalek::VerifyingKey);
 /// The signing keys whose signatures on stored records this node accepts:
 /// its own, every trusted peer's, and peer keys a policy retired without
 /// revoking (what they signed before stays verifiable).
-pub fn trusted_keys(conn: &Connection) -> Result<Vec<TrustedKey>> {
-    keys_trusted(conn, true)
+pub fn trusted_keys(r: &impl Reads) -> Result<Vec<TrustedKey>> {
+    keys_trusted(r, true)
 }
 
 /// The signing keys whose signatures on *arriving* objects count: this
 /// node's and its current peers' (retired keys sign nothing new).
-pub fn current_keys(conn: &Connection) -> Result<Vec<TrustedKey>> {
-    keys_trusted(conn, false)
+pub fn current_keys(r: &impl Reads) -> Result<Vec<TrustedKey>> {
+    keys_trusted(r, false)
 }
 
-fn keys_trusted(conn: &Connection, retired: bool) -> Result<Vec<TrustedKey>> {
+fn keys_trusted(r: &impl Reads, retired: bool) -> Result<Vec<TrustedKey>> {
     let mut out = Vec::new();
-    let own_site: SiteName = crate::store::db::meta(conn, "site")?.parse()?;
-    let own_id = crate::store::db::meta(conn, "key_id")?;
+    let own_site: SiteName = crate::store::db::meta(r, "site")?.parse()?;
+    let own_id = crate::store::db::meta(r, "key_id")?;
     let own_key = bound_key(
         own_site.as_str(),
         &own_id,
-        &crate::store::db::meta(conn, "signing_key")?,
+        &crate::store::db::meta(r, "signing_key")?,
     )?;
     out.push((own_site, own_id, own_key));
-    let mut stmt = conn.prepare(if retired {
-        "SELECT site, key_id, signing_key FROM trusted_sites
-         UNION ALL SELECT site, key_id, signing_key FROM retired_keys
-         WHERE key_id NOT IN (SELECT key_id FROM revoked_keys) ORDER BY site"
-    } else {
-        "SELECT site, key_id, signing_key FROM trusted_sites ORDER BY site"
-    })?;
-    let rows = stmt.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    for row in rows {
-        let (site, key_id, key) = row?;
+    for (site, key_id, key) in objects::peer_keys(r, retired)? {
         let key = bound_key(&site, &key_id, &key)?;
         out.push((site.parse()?, key_id, key));
     }
@@ -256,12 +149,12 @@ pub fn check_attestation(
 /// Reads a record document of type `T` from the vault after checking that it
 /// is indexed as `T`'s kind and carries a trusted signature: the kind comes
 /// from the type, so a gate report can never be read as a run record.
-pub fn load<T: Record>(conn: &Connection, vault: &Vault, id: &Digest) -> Result<T> {
-    load_record(conn, vault, T::KIND, id)
+pub fn load<T: Record>(r: &impl Reads, vault: &Vault, id: &Digest) -> Result<T> {
+    load_record(r, vault, T::KIND, id)
 }
 
 fn load_record<T: DeserializeOwned>(
-    conn: &Connection,
+    conn: &impl Reads,
     vault: &Vault,
     kind: Kind,
     id: &Digest,
@@ -299,57 +192,17 @@ fn load_record<T: DeserializeOwned>(
     })
 }
 
-/// One version of a named thing (a contract, dataset or feature set), as
-/// listed by `contract list`, `data list` and `features list`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Listed {
-    /// Its id (digest, hex).
-    pub id: String,
-    /// The site that made it.
-    pub site: String,
-    /// Its name.
-    pub name: String,
-    /// Its version.
-    pub version: i64,
-    /// Rows (a dataset), features (a feature set), or 0 (a contract).
-    pub rows: i64,
-    /// When it was registered here.
-    pub created_at: String,
-}
-
-/// The rows `sql` selects as (id, site, name, version, rows, created_at).
-pub(crate) fn listed(conn: &Connection, sql: &str) -> Result<Vec<Listed>> {
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Listed {
-            id: r.get(0)?,
-            site: r.get(1)?,
-            name: r.get(2)?,
-            version: r.get(3)?,
-            rows: r.get(4)?,
-            created_at: r.get(5)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// Resolves a name reference in `table` (which has site, name, version, id
 /// columns) to (id, site, version). Without a site, this node's own entries
 /// are preferred; entries of one other site are used when this node has none.
 pub fn resolve(
-    conn: &Connection,
-    table: &str,
+    store: &impl Reads,
+    table: Table,
     what: &str,
     own_site: &SiteName,
     r: &NameRef,
 ) -> Result<(Digest, SiteName, i64)> {
-    let sql = format!(
-        "SELECT id, site, version FROM {table} WHERE name = ?1 ORDER BY site, version DESC"
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows: Vec<(String, String, i64)> = stmt
-        .query_map([&r.name], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows = objects::versions_named(store, table, &r.name)?;
     let matches_site = |site: &str| match &r.site {
         Some(s) => s.as_str() == site,
         None => true,
@@ -375,7 +228,12 @@ pub fn resolve(
         }
         match candidates.first() {
             Some(c) => c,
-            None => return Err(Error::NotFound(format!("no {what} {r} in this store"))),
+            None => {
+                return Err(Error::Missing(Missing::Named {
+                    what: what.to_owned(),
+                    name: r.to_string(),
+                }));
+            }
         }
     };
     let id: Digest = pick
@@ -386,22 +244,18 @@ pub fn resolve(
 }
 
 /// Resolves a model id given in full or as a unique prefix of 8+ hex digits.
-pub fn resolve_model(conn: &Connection, prefix: &str) -> Result<Digest> {
-    resolve_prefix(conn, "models", "model", prefix)
+pub fn resolve_model(r: &impl Reads, prefix: &str) -> Result<Digest> {
+    resolve_prefix(r, Table::Models, "model", prefix)
 }
 
 /// Resolves an id prefix in `table`.
-pub fn resolve_prefix(conn: &Connection, table: &str, what: &str, prefix: &str) -> Result<Digest> {
+pub fn resolve_prefix(r: &impl Reads, table: Table, what: &str, prefix: &str) -> Result<Digest> {
     if prefix.len() < 8 || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::Rejected(format!(
             "{what} id {prefix:?}: give at least 8 hex digits of the id"
         )));
     }
-    let sql = format!("SELECT id FROM {table} WHERE id LIKE ?1 || '%' LIMIT 2");
-    let mut stmt = conn.prepare(&sql)?;
-    let ids: Vec<String> = stmt
-        .query_map([prefix.to_ascii_lowercase()], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let ids = objects::ids_with_prefix(r, table, prefix)?;
     match ids.as_slice() {
         [one] => one
             .parse()
@@ -454,19 +308,20 @@ mod tests {
             id
         };
         assert_eq!(
-            held_as(&home.conn, &id, Kind::Gate).expect("info"),
+            held_as(home.store(), &id, Kind::Gate).expect("info"),
             Some(report.encode().expect("encode").len() as u64)
         );
-        let loaded: GateReport = load(&home.conn, home.vault(), &id).expect("as a gate report");
+        let loaded: GateReport = load(home.store(), home.vault(), &id).expect("as a gate report");
         assert_eq!(loaded, report);
-        let err = load::<RunRecord>(&home.conn, home.vault(), &id).expect_err("not a run");
+        let err = load::<RunRecord>(home.store(), home.vault(), &id).expect_err("not a run");
         assert!(matches!(err, Error::Refused(_)), "{err:?}");
         assert!(
             err.to_string()
                 .contains("held here as a gate, not as a run"),
             "{err}"
         );
-        let err = load::<Deployment>(&home.conn, home.vault(), &id).expect_err("nor a deployment");
+        let err =
+            load::<Deployment>(home.store(), home.vault(), &id).expect_err("nor a deployment");
         assert!(err.to_string().contains("not as a deployment"), "{err}");
     }
 }

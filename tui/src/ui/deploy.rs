@@ -129,6 +129,13 @@ fn detail(v: &SlotsView, s: &SlotView, width: usize, theme: &Theme) -> Vec<Line<
         &format!("b roll back: {}", deploy::rollback_says(v, s.name.as_str())),
         width,
     ));
+    if !s.earlier.is_empty() {
+        let named: Vec<String> = s.earlier.iter().map(|m| v.named(m)).collect();
+        out.extend(prose(
+            &format!("t roll back to one it held before: {}.", named.join(", ")),
+            width,
+        ));
+    }
     out.extend(prose(
         &format!("p promote: {}", deploy::promote_says(v)),
         width,

@@ -111,6 +111,47 @@ pub fn busy(frame: &mut Frame, body: Rect, what: &str, theme: &Theme) {
     );
 }
 
+/// Long work running: what it is, a bar of how far it is, the lines it reported (a training
+/// run's epochs), and that it cannot be cancelled.
+pub fn working(frame: &mut Frame, body: Rect, w: &crate::work::Working, theme: &Theme) {
+    let inner = usize::from(WIDTH) - 4;
+    let cells = inner.saturating_sub(8);
+    let filled = ((w.ratio() * cells as f64).round() as usize).min(cells);
+    let (full, empty) = if theme.ascii {
+        ("#", "-")
+    } else {
+        ("█", "░")
+    };
+    let mut lines = vec![
+        Line::raw(format!(
+            " [{}{}] {:>3.0}%",
+            full.repeat(filled),
+            empty.repeat(cells - filled),
+            w.ratio() * 100.0
+        )),
+        Line::raw(format!(" {}", w.says())),
+    ];
+    if w.waiting {
+        lines.push(Line::styled(format!(" {}", crate::WAITING), theme.bad()));
+    }
+    if !w.lines.is_empty() {
+        lines.push(Line::raw(""));
+        lines.extend(w.lines.iter().map(|l| Line::raw(format!(" {l}"))));
+    }
+    lines.push(Line::raw(""));
+    lines.extend(prose(
+        "It cannot be cancelled half-way (the library offers no way to). Ctrl-C leaves the \
+         console and ends it as Ctrl-C ends the command.",
+    ));
+    let height = lines.len() as u16 + 2;
+    let area = centered(body, WIDTH, height);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines).block(theme.block().title(format!(" {}... ", w.label))),
+        area,
+    );
+}
+
 /// Lines of prose in a dialog, wrapped, each with a leading space.
 fn prose(text: &str) -> Vec<Line<'static>> {
     super::prose(text, usize::from(WIDTH) - 4)
@@ -274,19 +315,102 @@ fn says(c: &Confirm, app: &App) -> (String, Vec<Line<'static>>) {
         }
         Intent::Rollback => {
             let slot = c.value(label::SLOT).trim().to_string();
+            let says = match c.value(label::TO) {
+                "" => deploy::rollback_says(&app.slots.view, &slot),
+                to => deploy::rollback_to_says(&app.slots.view, &slot, to),
+            };
             let mut lines = prose(&format!(
-                "You are about to roll slot {slot:?} back, signed with operator {who}'s key: {}",
-                deploy::rollback_says(&app.slots.view, &slot)
+                "You are about to roll slot {slot:?} back, signed with operator {who}'s key: \
+                 {says}"
             ));
             lines.extend(prose(
                 "A model it goes back to is checked as a deploy under today's trust policy; \
                  the reason goes into the signed deployment record and the audit log with \
-                 your key id (airlock rollback).",
+                 your key id (airlock rollback, --to for a chosen model).",
             ));
             (
                 format!(" Roll back slot {slot:?}? (Cancel is the default) "),
                 lines,
             )
+        }
+        Intent::Import(d) => {
+            let mut lines = prose(&format!(
+                "You are about to import bundle {} from site {} (sequence {}, {}; made {}, \
+                 expires {}{}): {} object(s), {} bytes: {}.",
+                short(d.id.as_str()),
+                d.origin,
+                d.sequence,
+                d.sequence_says,
+                d.created,
+                d.expires,
+                if d.expired { ", EXPIRED" } else { "" },
+                d.objects.len(),
+                d.object_bytes(),
+                d.kinds()
+            ));
+            lines.extend(prose(
+                "Every part and object is checked first (signatures, digests, sizes); nothing \
+                 is written unless all pass, then all of it in one transaction. The import, or \
+                 its refusal, is recorded in the audit log (airlock bundle import).",
+            ));
+            (
+                format!(
+                    " Import bundle {}? (Cancel is the default) ",
+                    short(d.id.as_str())
+                ),
+                lines,
+            )
+        }
+        Intent::Export => {
+            let to = match c.value(label::TO) {
+                "" => format!("the site whose card is {:?}", c.value(label::CARD_FILE)),
+                chosen => app
+                    .media
+                    .view
+                    .cards
+                    .iter()
+                    .find(|k| k.path.display().to_string() == chosen)
+                    .map_or_else(|| chosen.to_string(), |k| format!("site {}", k.site)),
+            };
+            let split = match c.value(label::SPLIT).trim() {
+                "" => "in one file".to_string(),
+                s => format!("in parts of at most {s}"),
+            };
+            let by = if c.asks_pass {
+                format!(", authorised by operator {who}'s key (the export role)")
+            } else {
+                String::new()
+            };
+            let mut lines = prose(&format!(
+                "You are about to export {} to {to}, into {:?} {split}: signed with this \
+                 site's key{by}, encrypted to the recipient, expiring in {} days.",
+                c.value(label::WHAT).trim(),
+                std::path::Path::new(c.value(label::FOLDER).trim())
+                    .join(c.value(label::FILE).trim())
+                    .display()
+                    .to_string(),
+                crate::console::EXPIRES_IN_DAYS
+            ));
+            lines.extend(prose(
+                "Recorded in the audit log, or its refusal (airlock bundle export). What: \
+                 model:ID dataset:NAME[@V] monitor:MODEL policy:FILE, by spaces.",
+            ));
+            (" Export a bundle (Cancel is the default) ".into(), lines)
+        }
+        Intent::Train => {
+            let lines = prose(&format!(
+                "You are about to train a {} {} model on dataset {} with feature set {}, {} \
+                 epochs at most, seed {}, in the sandboxed worker. The model is registered \
+                 with its signed run record and recorded in the audit log (airlock train). \
+                 The worker's epochs are shown as they end.",
+                c.value(label::TASK),
+                c.value(label::MODEL),
+                c.value(label::DATASET),
+                c.value(label::FEATURES),
+                c.value(label::EPOCHS).trim(),
+                c.value(label::SEED).trim()
+            ));
+            (" Train a model? (Cancel is the default) ".into(), lines)
         }
     }
 }
@@ -297,18 +421,20 @@ fn confirm(frame: &mut Frame, body: Rect, c: &Confirm, app: &App, theme: &Theme)
     for (i, f) in c.fields.iter().enumerate() {
         lines.push(field_line(f, c.focus == Focus::Field(i), theme));
     }
-    lines.push(field(
-        "Passphrase",
-        // Neither the passphrase nor its length is ever drawn.
-        if c.pass.is_empty() {
-            "(not shown as you type)".into()
-        } else {
-            "(typed; not shown)".into()
-        },
-        c.focus == Focus::Passphrase,
-        String::new(),
-        theme,
-    ));
+    if c.asks_pass {
+        lines.push(field(
+            "Passphrase",
+            // Neither the passphrase nor its length is ever drawn.
+            if c.pass.is_empty() {
+                "(not shown as you type)".into()
+            } else {
+                "(typed; not shown)".into()
+            },
+            c.focus == Focus::Passphrase,
+            String::new(),
+            theme,
+        ));
+    }
     lines.push(Line::raw(""));
     lines.push(Line::from(vec![
         Span::raw("              "),

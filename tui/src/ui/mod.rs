@@ -7,6 +7,7 @@ mod data;
 mod deploy;
 mod dialog;
 mod features;
+mod media;
 mod models;
 mod monitor;
 mod overview;
@@ -48,6 +49,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Screen::Models => models::draw(frame, body, app, theme),
         Screen::Deploy => deploy::draw(frame, body, app, theme),
         Screen::Monitor => monitor::draw(frame, body, app, theme),
+        Screen::Media => media::draw(frame, body, app, theme),
         Screen::Audit => audit::draw(frame, body, app, theme),
     }
     key_bar(frame, keybar, app, theme);
@@ -60,6 +62,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     }
     if let Some(what) = app.busy {
         dialog::busy(frame, body, what, theme);
+    }
+    if let Some(w) = &app.work {
+        dialog::working(frame, body, w, theme);
     }
 }
 
@@ -219,6 +224,7 @@ fn view_name(app: &App) -> &'static str {
         Screen::Features if app.features.detail.is_some() => "feature set",
         Screen::Training if app.training.detail.is_some() => "training run",
         Screen::Monitor if app.monitor.open.is_some() => "window drift",
+        Screen::Media if app.media.open.is_some() => "bundle manifest",
         s => s.title(),
     }
 }

@@ -52,7 +52,9 @@ fn list(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         frame.render_widget(
             Paragraph::new(vec![
                 Line::raw(" No training runs yet."),
-                Line::raw(" Train a model: airlock train --dataset D --features F"),
+                Line::raw(
+                    " n trains one here (or: airlock train --dataset D --features F --model M)",
+                ),
             ]),
             table_area,
         );

@@ -242,7 +242,7 @@ pub struct OtherRecord {
 /// walked and verified as `airlock lineage` walks it. Reads only: it works on a home opened
 /// read-only.
 pub fn build(home: &Home, model: &Digest) -> Result<Card> {
-    let (conn, vault) = (&home.conn, home.vault());
+    let (conn, vault) = (home.store(), home.vault());
     let run = train::load_run(home, model)?;
     let lineage = lineage::walk(home, &model.hex())?;
 
@@ -273,11 +273,7 @@ pub fn build(home: &Home, model: &Digest) -> Result<Card> {
         .collect();
 
     let mut gates = Vec::new();
-    for id in registry::digests(
-        conn,
-        "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at, id",
-        &model.hex(),
-    )? {
+    for id in crate::store::models::gates_by_time_and_id(conn, model)? {
         let r = crate::ops::gate::load_gate(conn, vault, &id)?;
         gates.push(GateView::of(id, &r));
     }
@@ -292,11 +288,7 @@ pub fn build(home: &Home, model: &Digest) -> Result<Card> {
         .collect();
 
     let mut deployments = Vec::new();
-    for id in registry::digests(
-        conn,
-        "SELECT id FROM deployments WHERE model = ?1 ORDER BY seq",
-        &model.hex(),
-    )? {
+    for id in crate::store::models::deployments_of(conn, model)? {
         let record: Deployment = registry::load(conn, vault, &id)?;
         let serving = newest_in_slot(home, &record.slot)? == Some(id);
         deployments.push(DeploymentEntry {
@@ -346,13 +338,9 @@ pub fn markdown(home: &Home, model: &Digest) -> Result<String> {
 
 /// The id of the newest deployment record of `slot`.
 fn newest_in_slot(home: &Home, slot: &str) -> Result<Option<Digest>> {
-    Ok(registry::digests(
-        &home.conn,
-        "SELECT id FROM deployments WHERE slot = ?1 ORDER BY seq DESC LIMIT 1",
-        slot,
-    )?
-    .into_iter()
-    .next())
+    Ok(crate::store::models::newest_of_slot(home.store(), slot)?
+        .into_iter()
+        .next())
 }
 
 fn other(home: &Home, kind: Kind, id: Digest, site: &SiteName) -> Result<OtherRecord> {
@@ -360,7 +348,7 @@ fn other(home: &Home, kind: Kind, id: Digest, site: &SiteName) -> Result<OtherRe
         kind,
         id,
         site: site.clone(),
-        signed_by: registry::attestations(&home.conn, &id, kind)?
+        signed_by: registry::attestations(home.store(), &id, kind)?
             .into_iter()
             .map(|a| a.site.to_string())
             .collect(),

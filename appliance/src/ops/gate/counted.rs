@@ -1,7 +1,5 @@
 //! Which gate report counts: stored reports re-checked against the model's own figures.
 
-use rusqlite::params;
-
 use airlock_core::lifecycle::{Section, Verdict};
 use airlock_runtime::{METRIC_NAMES, Perturbation};
 
@@ -11,6 +9,7 @@ use crate::lifecycle::GateReport;
 use crate::node::home::Home;
 use crate::ops::evaluate::EvaluationRecord;
 use crate::ops::train::RunRecord;
+use crate::store::{AuditedTx, Reads};
 use crate::trust::policy;
 use crate::vault::Vault;
 use crate::vault::registry::{self, Kind};
@@ -27,13 +26,13 @@ fn measured_on(
     let eval = match report.evaluation {
         None => None,
         Some(e) => {
-            if registry::held_as(&home.conn, &e, Kind::Evaluation)?.is_none() {
+            if registry::held_as(home.store(), &e, Kind::Evaluation)?.is_none() {
                 return Ok(Err(format!(
                     "the evaluation {} it was measured on is not held here",
                     e.short()
                 )));
             }
-            let r: EvaluationRecord = registry::load(&home.conn, home.vault(), &e)?;
+            let r: EvaluationRecord = registry::load(home.store(), home.vault(), &e)?;
             if r.model != report.model {
                 return Ok(Err(format!(
                     "its evaluation {} is of another model",
@@ -121,19 +120,22 @@ fn measured_on(
 }
 
 /// Indexes a gate report (also used at bundle import).
-pub fn insert_gate_row(tx: &rusqlite::Transaction<'_>, id: &Digest, r: &GateReport) -> Result<()> {
-    tx.execute(
-        "INSERT OR IGNORE INTO gates (id, model, site, passed, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![id.hex(), r.model.hex(), r.site.as_str(), r.passed, r.created_at.to_string()],
-    )?;
-    Ok(())
+pub fn insert_gate_row(tx: &AuditedTx<'_>, id: &Digest, r: &GateReport) -> Result<()> {
+    crate::store::models::insert_gate(
+        tx,
+        id,
+        &r.model,
+        &r.site,
+        r.passed,
+        &r.created_at.to_string(),
+    )
 }
 
 /// Loads a stored gate report: its signatures verified
 /// ([`registry::load`]) and its content checked
 /// ([`GateReport::check`]).
-pub fn load_gate(conn: &rusqlite::Connection, vault: &Vault, id: &Digest) -> Result<GateReport> {
-    let report: GateReport = registry::load(conn, vault, id)?;
+pub fn load_gate(r: &impl Reads, vault: &Vault, id: &Digest) -> Result<GateReport> {
+    let report: GateReport = registry::load(r, vault, id)?;
     report
         .check(&METRIC_NAMES)
         .map_err(|e| Error::Integrity(format!("gate report {}: {e}", id.short())))?;
@@ -142,13 +144,9 @@ pub fn load_gate(conn: &rusqlite::Connection, vault: &Vault, id: &Digest) -> Res
 
 /// Every gate report of a model held here, oldest first, each verified and checked.
 pub fn list_for(home: &Home, model: &Digest) -> Result<Vec<(Digest, GateReport)>> {
-    let ids = registry::digests(
-        &home.conn,
-        "SELECT id FROM gates WHERE model = ?1 ORDER BY created_at, rowid",
-        &model.hex(),
-    )?;
+    let ids = crate::store::models::gates_of(home.store(), model)?;
     ids.into_iter()
-        .map(|id| Ok((id, load_gate(&home.conn, home.vault(), &id)?)))
+        .map(|id| Ok((id, load_gate(home.store(), home.vault(), &id)?)))
         .collect()
 }
 
@@ -202,12 +200,7 @@ pub fn counted_gate(
     slot: Option<&str>,
     current: Option<&policy::InForce>,
 ) -> Result<std::result::Result<Counted, String>> {
-    let mut stmt = home.conn.prepare(
-        "SELECT id, site FROM gates WHERE model = ?1 ORDER BY created_at DESC, rowid DESC",
-    )?;
-    let rows: Vec<(String, String)> = stmt
-        .query_map([model.hex()], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+    let rows = crate::store::models::gates_newest_first(home.store(), model)?;
     // The newest report of each site, newest first.
     let mut seen = std::collections::BTreeSet::new();
     let newest: Vec<(Digest, String)> = rows
@@ -220,7 +213,7 @@ pub fn counted_gate(
         })
         .collect::<Result<_>>()?;
     let load = |id: &Digest, site: &str| -> Result<GateReport> {
-        let report = load_gate(&home.conn, home.vault(), id)?;
+        let report = load_gate(home.store(), home.vault(), id)?;
         if report.model != *model || report.site.as_str() != site {
             return Err(Error::Integrity(format!(
                 "gate report {} does not match its index row",

@@ -38,6 +38,7 @@ use crate::ops::evaluate::{self, EvaluateRequest, EvaluationRecord, Sensitive};
 use crate::ops::score::Scorer;
 use crate::ops::train;
 use crate::store::AuditEntry;
+use crate::store::objects::Table;
 use crate::vault::registry::{self, Kind, NameRef};
 
 mod behaviour;
@@ -221,8 +222,13 @@ fn evaluation_for(
     req: &EvaluateRequest,
     robust: bool,
 ) -> Result<(Digest, EvaluationRecord)> {
-    let (dataset, _, _) =
-        registry::resolve(&home.conn, "datasets", "dataset", home.site(), &req.dataset)?;
+    let (dataset, _, _) = registry::resolve(
+        home.store(),
+        Table::Datasets,
+        "dataset",
+        home.site(),
+        &req.dataset,
+    )?;
     let found = evaluate::list_for(home, &req.model)?
         .into_iter()
         .rev()

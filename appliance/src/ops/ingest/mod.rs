@@ -21,14 +21,13 @@ use std::fs::File;
 use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::check::Checked;
 use crate::contract::{Contract, CsvRows, Value};
 use crate::digest::Digest;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{DataError, Error, IoContext, Missing, Result};
 use crate::header::{HeaderColumn, HeaderMap, Renamed};
 use crate::node::home::Home;
 use crate::ops::contract::{
@@ -37,7 +36,8 @@ use crate::ops::contract::{
 };
 use crate::ops::ingest::quarantine::{Checker, Quarantine};
 use crate::profile::DriftResult;
-use crate::store::AuditEntry;
+use crate::store::objects::Table;
+use crate::store::{AuditEntry, AuditedTx, datasets};
 use crate::vault::registry::{self, Kind, NameRef};
 
 pub use airlock_core::dataset::{DATASET_TYPE, DatasetDoc, Format};
@@ -154,7 +154,7 @@ pub fn ingest(
         ContractSource::File(p) => {
             let c = read_contract(p)?;
             let id = Digest::of(&c.to_canonical());
-            check_new_version(&home.conn, home.site(), &c, &id)?;
+            check_new_version(home.store(), home.site(), &c, &id)?;
             (c, id)
         }
         ContractSource::Registered(r) => {
@@ -180,24 +180,11 @@ pub fn ingest(
     let scanned = scan_file(home, file, format, &contract, &mut checker, on_row);
     let (staged, header) = match scanned {
         Ok(scanned) => scanned,
-        Err(Error::Rejected(msg)) => {
+        Err(e @ (Error::Rejected(_) | Error::Data(_))) => {
             // The file is unreadable or its header or schema differs.
             // The message can quote cells (a header-less file's first row
             // read as a header): the audit log gets only the kind.
-            let reason = if msg.contains("does not match contract") {
-                "the header or schema does not match the contract"
-            } else if msg.contains("no data rows") || msg.contains("is empty") {
-                "no data rows"
-            } else {
-                "unreadable or malformed file"
-            };
-            let details = json!({ "dataset": name, "source": file_name(file), "contract": contract_ref, "reason": reason });
-            return Err(Error::Rejected(
-                match audit_refusal(home, "data.refused", details) {
-                    Some(note) => format!("{msg}\n{note}"),
-                    None => msg,
-                },
-            ));
+            return Err(refused_early(home, name, file, &contract_ref, e));
         }
         Err(e) => return Err(e),
     };
@@ -212,9 +199,8 @@ pub fn ingest(
         ));
     }
     if checked.rows == 0 {
-        return Err(Error::Rejected(format!(
-            "{source}: no data rows; nothing was stored"
-        )));
+        let e = Error::Data(DataError::NoDataRows { file: source });
+        return Err(refused_early(home, name, file, &contract_ref, e));
     }
     drop(quarantine);
     let Checked {
@@ -226,14 +212,7 @@ pub fn ingest(
     let snapshot = staged.digest();
 
     let site = home.site().clone();
-    let existing: Option<(String, i64)> = home
-        .conn
-        .query_row(
-            "SELECT id, version FROM datasets WHERE site = ?1 AND name = ?2 AND snapshot = ?3 AND contract = ?4",
-            params![site.as_str(), name, snapshot.hex(), contract_id.hex()],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
+    let existing = datasets::same_snapshot(home.store(), &site, name, &snapshot, &contract_id)?;
     if let Some((id, version)) = existing {
         return Ok(Ingested {
             id: id
@@ -254,11 +233,7 @@ pub fn ingest(
     let snapshot_size = staged.size();
     let tx = home.begin()?;
     let site = tx.site();
-    let version: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM datasets WHERE site = ?1 AND name = ?2",
-        params![site.as_str(), name],
-        |r| r.get(0),
-    )?;
+    let version = datasets::next_version(&tx, site, name)?;
     tx.vault().commit(staged)?;
     registry::sign_and_index(&tx, Kind::Snapshot, &snapshot, snapshot_size)?;
     register_contract(&tx, &contract)?;
@@ -318,6 +293,31 @@ pub fn ingest(
         ignored: doc.ignored,
         renamed: doc.renamed,
     })
+}
+
+/// The reason an ingest refused before checking rows records in the audit
+/// log: the kind of failure, from the error's cause, never its text (which
+/// can quote the file's cells).
+fn refusal_reason(e: &Error) -> &'static str {
+    match e {
+        Error::Data(DataError::HeaderMismatch { .. }) => {
+            "the header or schema does not match the contract"
+        }
+        Error::Data(DataError::NoDataRows { .. } | DataError::EmptyFile { .. }) => "no data rows",
+        _ => "unreadable or malformed file",
+    }
+}
+
+/// Records an ingest refused before any row broke the contract (a
+/// `data.refused` with only the kind, [`refusal_reason`]) and returns its
+/// error, noting in it if the record could not be written.
+fn refused_early(home: &mut Home, name: &str, file: &Path, contract: &str, e: Error) -> Error {
+    let reason = refusal_reason(&e);
+    let details = json!({ "dataset": name, "source": file_name(file), "contract": contract, "reason": reason });
+    match audit_refusal(home, "data.refused", details) {
+        Some(note) => Error::Rejected(format!("{e}\n{note}")),
+        None => e,
+    }
 }
 
 /// Reads the file once, through the checker and into the vault's staging
@@ -458,29 +458,20 @@ fn refuse(
 }
 
 /// Indexes a dataset record (also used at bundle import).
-pub fn insert_dataset_row(
-    tx: &rusqlite::Transaction<'_>,
-    id: &Digest,
-    doc: &DatasetDoc,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO datasets (id, site, name, version, snapshot, contract, rows, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT(id) DO NOTHING",
-        params![
-            id.hex(),
-            doc.site.as_str(),
-            doc.name,
-            doc.version,
-            doc.snapshot.hex(),
-            doc.contract.hex(),
-            i64::try_from(doc.rows).map_err(|_| Error::Integrity(format!(
-                "dataset {}: {} rows is more than the store can hold",
-                doc.name, doc.rows
-            )))?,
-            doc.created_at.to_string()
-        ],
-    )?;
-    Ok(())
+pub fn insert_dataset_row(tx: &AuditedTx<'_>, id: &Digest, doc: &DatasetDoc) -> Result<()> {
+    datasets::insert(
+        tx,
+        &datasets::DatasetRow {
+            id,
+            site: &doc.site,
+            name: &doc.name,
+            version: doc.version,
+            snapshot: &doc.snapshot,
+            contract: &doc.contract,
+            rows: doc.rows,
+            created_at: &doc.created_at.to_string(),
+        },
+    )
 }
 
 /// A dataset loaded for training: its record, contract and typed rows.
@@ -497,7 +488,7 @@ pub struct Loaded {
 
 /// Resolves `NAME[@V]` to a dataset and parses its snapshot.
 pub fn load(home: &Home, r: &NameRef) -> Result<Loaded> {
-    let (id, _, _) = registry::resolve(&home.conn, "datasets", "dataset", home.site(), r)?;
+    let (id, _, _) = registry::resolve(home.store(), Table::Datasets, "dataset", home.site(), r)?;
     load_by_id(home, &id)
 }
 
@@ -535,15 +526,22 @@ pub fn stream_rows_by_id(
     id: &Digest,
     each: &mut dyn FnMut(u64, &[Value]) -> Result<()>,
 ) -> Result<(DatasetDoc, Contract)> {
-    let doc: DatasetDoc = registry::load(&home.conn, home.vault(), id)?;
+    let doc: DatasetDoc = registry::load(home.store(), home.vault(), id)?;
     let contract = load_contract(home, &doc.contract)?;
-    let reader = home.vault().open_object(&doc.snapshot).map_err(|e| match e {
-        Error::NotFound(_) => Error::NotFound(format!(
-            "dataset {}@{} from site {}: its raw snapshot {} is not held here (export it with --with-data)",
-            doc.name, doc.version, doc.site, doc.snapshot.short()
-        )),
-        e => e,
-    })?;
+    let reader = home
+        .vault()
+        .open_object(&doc.snapshot)
+        .map_err(|e| match e {
+            Error::Missing(Missing::VaultObject { id, .. }) if id == doc.snapshot => {
+                Error::Missing(Missing::Snapshot {
+                    dataset: doc.name.clone(),
+                    version: doc.version,
+                    site: doc.site.to_string(),
+                    snapshot: doc.snapshot,
+                })
+            }
+            e => e,
+        })?;
     let source = format!(
         "snapshot {} of {}@{}",
         doc.snapshot.short(),
@@ -579,13 +577,45 @@ pub fn stream_rows_by_id(
 
 /// Every dataset version held here, by site, name and version.
 pub fn list(home: &Home) -> Result<Vec<registry::Listed>> {
-    registry::listed(
-        &home.conn,
-        "SELECT id, site, name, version, rows, created_at FROM datasets ORDER BY site, name, version",
-    )
+    datasets::list(home.store())
 }
 
 /// A dataset version's record (with its profile), for `data show`.
 pub fn show(home: &Home, r: &NameRef) -> Result<(Digest, DatasetDoc)> {
     crate::ops::contract::dataset_record(home, r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The audit log's reason comes from the error's cause, whatever its
+    /// text says: a malformed file whose message happens to contain "does
+    /// not match contract" (a quoted cell) is still recorded as malformed.
+    #[test]
+    fn the_recorded_refusal_reason_comes_from_the_cause_not_the_text() {
+        let header = Error::Data(DataError::HeaderMismatch {
+            file: "a.csv".into(),
+            contract: "people".into(),
+            version: 1,
+            problems: vec!["missing columns: age".into()],
+            help: vec![],
+        });
+        let empty = Error::Data(DataError::EmptyFile {
+            file: "a.csv".into(),
+        });
+        let no_rows = Error::Data(DataError::NoDataRows {
+            file: "a.csv".into(),
+        });
+        let quoting = Error::Rejected(
+            "a.csv: malformed CSV at row 2: \"does not match contract; no data rows\"".into(),
+        );
+        assert_eq!(
+            refusal_reason(&header),
+            "the header or schema does not match the contract"
+        );
+        assert_eq!(refusal_reason(&empty), "no data rows");
+        assert_eq!(refusal_reason(&no_rows), "no data rows");
+        assert_eq!(refusal_reason(&quoting), "unreadable or malformed file");
+    }
 }

@@ -17,7 +17,7 @@ use parquet::schema::types::ColumnDescriptor;
 
 use crate::check::Rule;
 use crate::contract::{CellError, ColumnType, Contract, Value};
-use crate::error::{Error, Result};
+use crate::error::{DataError, Error, Result};
 use crate::header::HeaderMap;
 
 /// The type a Parquet column holds, in contract terms.
@@ -301,9 +301,9 @@ pub fn scan(
         row(n, &cells, &raw)?;
     }
     if n == 0 {
-        return Err(Error::Rejected(format!(
-            "{source}: no data rows; nothing was stored"
-        )));
+        return Err(Error::Data(DataError::NoDataRows {
+            file: source.to_owned(),
+        }));
     }
     Ok((n, map))
 }

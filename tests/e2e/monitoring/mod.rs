@@ -8,6 +8,12 @@ use std::process::{Command, Stdio};
 
 use crate::harness::{World, last_audit, ok, refs};
 
+mod accuracy;
+mod batch;
+mod exports;
+mod promotion;
+mod request_log;
+
 fn json(s: &str) -> serde_json::Value {
     serde_json::from_str(s).unwrap()
 }
@@ -105,23 +111,27 @@ fn stop(mut child: std::process::Child) {
 
 /// A logistic regression at lab on `features`, gated (`require`) and approved by dana.
 fn ready(w: &World, features: &str, dataset: &str, require: &str) -> String {
-    let id = json(&ok(
-        &w.lab(),
-        &[
-            "--json",
-            "train",
-            "--dataset",
-            dataset,
-            "--features",
-            features,
-            "--model",
-            "logreg",
-            "--epochs",
-            "3",
-            "--seed",
-            "5",
-        ],
-    ))["id"]
+    ready_with(w, features, dataset, require, &[])
+}
+
+/// [`ready`], with `extra` arguments to `train`.
+fn ready_with(w: &World, features: &str, dataset: &str, require: &str, extra: &[&str]) -> String {
+    let mut args = vec![
+        "--json",
+        "train",
+        "--dataset",
+        dataset,
+        "--features",
+        features,
+        "--model",
+        "logreg",
+        "--epochs",
+        "3",
+        "--seed",
+        "5",
+    ];
+    args.extend_from_slice(extra);
+    let id = json(&ok(&w.lab(), &args))["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -360,4 +370,36 @@ fn monitoring_summaries_cross_the_air_gap_to_the_training_site() {
         json(&ok(&w.lab(), &["--json", "monitor", "report"])),
         serde_json::json!([])
     );
+}
+
+/// `airlock serve` at `home` with `extra` flags, on socket `name`.
+fn serve_at(
+    home: &std::path::Path,
+    name: &str,
+    extra: &[&str],
+) -> (std::process::Child, std::path::PathBuf) {
+    let sock = home.parent().unwrap().join(name);
+    let mut child = Command::new(crate::harness::bin())
+        .arg("--home")
+        .arg(home)
+        .args(["serve", "--socket"])
+        .arg(&sock)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("serving model"), "{line}");
+    (child, sock)
+}
+
+fn audit_actions(home: &std::path::Path) -> Vec<serde_json::Value> {
+    json(&ok(home, &["--json", "audit", "log"]))
+        .as_array()
+        .unwrap()
+        .clone()
 }

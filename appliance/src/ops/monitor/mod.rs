@@ -1,12 +1,19 @@
-//! Monitoring a deployed model: what `airlock serve` keeps per time window, the report, the
-//! alerts and the canary's automatic rollback.
+//! Monitoring a deployed model: what `airlock serve` (and a batch `airlock predict`) keeps per
+//! time window, the report, the alerts and the canary's automatic rollback and promotion.
+//!
+//! In this folder: `collector.rs` (what is kept while answering), `canary.rs` (the canary's
+//! rollback and promotion rules), `accuracy.rs` (labels arriving later joined to the
+//! prediction log), `request_log.rs` (the sampled request log, off by default), `range.rs`
+//! (window ranges for monitoring bundles). This file: the policy, storing windows, the
+//! report and the check.
 //!
 //! For every model it answers with (production, canary) or scores with (shadow), `serve`
 //! keeps one open window: request and refusal counts, latency in power-of-two buckets, the
 //! scores in 20 bins and a sketch of every input feature laid out by the model's training
 //! data (the drift module's bounded summaries: at most 4,096 exact values, then the
 //! reference's cells, per numeric feature; one counter per reference category and one for
-//! others). No request is kept. When a window ends it is stored as a signed
+//! others). No request is kept (unless the policy turns the sampled request log on: then a
+//! sample, encrypted in the vault, pruned at its limits). When a window ends it is stored as a signed
 //! `airlock.monitor-window/v1` record with its audit entry, and [`check`] runs: it raises an
 //! alert (a signed record, audited) for each input feature that drifted from the training
 //! data and for scores that drifted from the model's first window, and rolls back a canary
@@ -17,45 +24,28 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use airlock_core::contract::Value;
-use airlock_core::monitor::{ALERT_TYPE, Alert, Latency, MonitorWindow, Scores, WINDOW_TYPE};
+use airlock_core::monitor::{ALERT_TYPE, Alert, MonitorWindow};
 
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::node::home::Home;
 use crate::node::time::Timestamp;
-use crate::ops::drift::{self, DriftPolicy, DriftReport, Reference, Sketch, Verdict};
+use crate::ops::drift::{self, DriftPolicy, DriftReport, Reference, Verdict};
 use crate::ops::rollout;
-use crate::ops::score::Answer;
-use crate::ops::score::Scorer;
 use crate::store::AuditEntry;
 use crate::vault::registry::{self, Kind};
 
-/// When a canary is rolled back by the node itself.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CanaryRules {
-    /// Fewer canary requests than this over its windows: not judged yet.
-    pub min_requests: u64,
-    /// Rolled back when its share of refused requests exceeds production's by more.
-    pub max_error_rate_increase: f64,
-    /// Rolled back when its p99 latency is more than this many times production's.
-    pub max_latency_ratio: f64,
-    /// Rolled back when the Jensen-Shannon distance of its scores from production's (same
-    /// windows) is above this.
-    pub max_prediction_distance: f64,
-}
+pub mod accuracy;
+mod canary;
+mod collector;
+mod range;
+mod request_log;
 
-impl Default for CanaryRules {
-    fn default() -> Self {
-        CanaryRules {
-            min_requests: 50,
-            max_error_rate_increase: 0.05,
-            max_latency_ratio: 3.0,
-            max_prediction_distance: 0.3,
-        }
-    }
-}
+pub use canary::CanaryRules;
+use canary::{canary_promotion, canary_verdict};
+pub use collector::{Collector, Sampled, Seen};
+pub use range::WindowRange;
+pub use request_log::{REQUEST_LOG_TYPE, RequestLog, request_batch, request_batches};
 
 /// The monitoring policy (TOML; every field optional, unknown fields refused).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,8 +61,59 @@ pub struct MonitorPolicy {
     /// Windows with fewer scores than this are not judged for prediction drift (a distance
     /// between small histograms is mostly noise), nor taken as its reference.
     pub prediction_min_rows: u64,
-    /// The canary's automatic rollback.
+    /// The canary's automatic rollback (and promotion).
     pub canary: CanaryRules,
+    /// The keyed prediction log (entity key, time, score, class per answered request).
+    pub predictions: PredictionLog,
+    /// Accuracy once labels arrive.
+    pub accuracy: AccuracyRules,
+    /// The sampled request log (off by default).
+    pub request_log: RequestLog,
+}
+
+/// The keyed prediction log's retention.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PredictionLog {
+    /// Keep it (only for models whose contract names an entity or key column).
+    pub keep: bool,
+    /// The newest this many rows are kept.
+    pub max_rows: u64,
+    /// Rows older than this many days are pruned.
+    pub max_age_days: u64,
+}
+
+impl Default for PredictionLog {
+    fn default() -> Self {
+        PredictionLog {
+            keep: true,
+            max_rows: 1_000_000,
+            max_age_days: 90,
+        }
+    }
+}
+
+/// Accuracy over time, once labels arrive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccuracyRules {
+    /// The labels dataset (`NAME[@VERSION]`, newest version when none) that `check` (and so
+    /// `serve`) joins; none: accuracy is judged only when asked (`--labels`).
+    pub labels: Option<String>,
+    /// An alert when a window's accuracy is this far below the model's holdout accuracy.
+    pub max_drop: f64,
+    /// Windows with fewer labelled predictions are not judged.
+    pub min_labels: u64,
+}
+
+impl Default for AccuracyRules {
+    fn default() -> Self {
+        AccuracyRules {
+            labels: None,
+            max_drop: 0.1,
+            min_labels: 50,
+        }
+    }
 }
 
 impl Default for MonitorPolicy {
@@ -83,6 +124,9 @@ impl Default for MonitorPolicy {
             prediction_drift: 0.1,
             prediction_min_rows: 200,
             canary: CanaryRules::default(),
+            predictions: PredictionLog::default(),
+            accuracy: AccuracyRules::default(),
+            request_log: RequestLog::default(),
         }
     }
 }
@@ -98,183 +142,129 @@ impl MonitorPolicy {
                 "monitoring policy {source}: window_seconds must be at least 1 and prediction_drift within (0, 1]"
             )));
         }
+        if !(0.0..=100.0).contains(&p.request_log.sample_percent) {
+            return Err(Error::Rejected(format!(
+                "monitoring policy {source}: request_log.sample_percent must be within [0, 100]"
+            )));
+        }
+        if !(p.accuracy.max_drop > 0.0 && p.accuracy.max_drop <= 1.0) {
+            return Err(Error::Rejected(format!(
+                "monitoring policy {source}: accuracy.max_drop must be within (0, 1]"
+            )));
+        }
+        if let Some(l) = &p.accuracy.labels {
+            l.parse::<crate::vault::registry::NameRef>().map_err(|e| {
+                Error::Rejected(format!("monitoring policy {source}: accuracy.labels: {e}"))
+            })?;
+        }
         Ok(p)
-    }
-}
-
-/// One window being filled.
-struct Open {
-    start: i64,
-    requests: u64,
-    refused: BTreeMap<String, u64>,
-    latency: Latency,
-    scores: Scores,
-    inputs: Sketch,
-}
-
-/// What one model in one slot has seen: the open window and the closed ones not yet stored.
-pub struct Collector {
-    model: Digest,
-    slot: String,
-    reference: Reference,
-    /// The label column's index (absent from requests).
-    label: Option<usize>,
-    window: i64,
-    open: Option<Open>,
-    closed: Vec<MonitorWindow>,
-    site: crate::site::SiteName,
-}
-
-/// One request as served, for the monitor.
-pub struct Seen<'a> {
-    /// The request as the typed row the model read (contract order), when it was answered.
-    pub row: Option<&'a [Value]>,
-    /// The answer given (or, for a shadow, computed).
-    pub answer: Option<&'a Answer>,
-    /// Why it was refused, if it was.
-    pub refused: Option<&'a str>,
-    /// How long the answer took, in microseconds.
-    pub micros: u64,
-}
-
-/// The score a window counts for an answer: the positive class's probability (binary), the
-/// top class's (multiclass); none for regression.
-fn score(a: &Answer) -> Option<f64> {
-    a.probability.map(f64::from)
-}
-
-impl Collector {
-    /// A collector for `scorer`'s model in `slot`, its inputs laid out by the model's
-    /// training data.
-    pub fn new(home: &Home, scorer: &Scorer, slot: &str, window_seconds: u64) -> Result<Collector> {
-        let (reference, _) = drift::reference_of(home, &scorer.run.dataset)?;
-        Ok(Collector {
-            model: scorer.model_id,
-            slot: slot.to_owned(),
-            reference,
-            label: scorer.contract().index_of(scorer.label()),
-            window: i64::try_from(window_seconds.max(1)).unwrap_or(3600),
-            open: None,
-            closed: Vec::new(),
-            site: home.site().clone(),
-        })
-    }
-
-    /// The model.
-    pub fn model(&self) -> Digest {
-        self.model
-    }
-
-    /// Closes the open window if `now` is past its end.
-    pub fn tick(&mut self, now: Timestamp) {
-        if let Some(o) = &self.open
-            && now.0 >= o.start + self.window
-        {
-            self.close();
-        }
-    }
-
-    fn close(&mut self) {
-        if let Some(o) = self.open.take() {
-            self.closed.push(MonitorWindow {
-                ty: WINDOW_TYPE.into(),
-                site: self.site.clone(),
-                model: self.model,
-                slot: self.slot.clone(),
-                start: Timestamp(o.start),
-                end: Timestamp(o.start + self.window),
-                requests: o.requests,
-                refused: o.refused,
-                latency: o.latency,
-                scores: o.scores,
-                inputs: o.inputs,
-            });
-        }
-    }
-
-    /// Counts one request seen at `now`.
-    pub fn record(&mut self, now: Timestamp, seen: &Seen<'_>) {
-        self.tick(now);
-        let window = self.window;
-        let reference = &self.reference;
-        let o = self.open.get_or_insert_with(|| Open {
-            start: now.0 - now.0.rem_euclid(window),
-            requests: 0,
-            refused: BTreeMap::new(),
-            latency: Latency::default(),
-            scores: Scores::default(),
-            inputs: reference.sketch(),
-        });
-        o.requests += 1;
-        if let Some(why) = seen.refused {
-            *o.refused.entry(why.to_owned()).or_default() += 1;
-            return;
-        }
-        o.latency.add(seen.micros);
-        if let Some(s) = seen.answer.and_then(score) {
-            o.scores.add(s);
-        }
-        if let Some(row) = seen.row {
-            o.inputs.row();
-            for (i, v) in row.iter().enumerate() {
-                if !matches!(v, Value::Null) || Some(i) != self.label {
-                    o.inputs.cell(&self.reference, i, v.as_ref());
-                }
-            }
-        }
-    }
-
-    /// The closed windows not yet stored; with `all`, the open one too (at shutdown).
-    pub fn take(&mut self, all: bool) -> Vec<MonitorWindow> {
-        if all {
-            self.close();
-        }
-        std::mem::take(&mut self.closed)
     }
 }
 
 /// Stores windows, each a signed record, in one transaction with one audit entry.
 pub fn store(home: &mut Home, windows: &[MonitorWindow]) -> Result<Vec<Digest>> {
-    if windows.is_empty() {
-        return Ok(Vec::new());
+    Ok(store_all(home, windows, &[], &[], &MonitorPolicy::default())?.windows)
+}
+
+/// What [`store_all`] wrote and pruned.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Stored {
+    /// The windows' record ids.
+    pub windows: Vec<Digest>,
+    /// Prediction log rows added.
+    pub predictions: usize,
+    /// Prediction log rows pruned (retention).
+    pub predictions_pruned: u64,
+    /// Request log batches stored (vault objects).
+    pub request_batches: Vec<Digest>,
+    /// Request log batches pruned (retention).
+    pub request_batches_pruned: Vec<Digest>,
+}
+
+/// Stores windows (signed records), prediction log rows and request log batches (each an
+/// encrypted vault object), then prunes both logs to `policy`'s retention, in one
+/// transaction: audited as `monitor.window`, with a `monitor.request-log.prune` record of its
+/// own when request log batches were pruned.
+pub fn store_all(
+    home: &mut Home,
+    windows: &[MonitorWindow],
+    predictions: &[crate::store::predictions::PredictionRow],
+    sampled: &[Sampled],
+    policy: &MonitorPolicy,
+) -> Result<Stored> {
+    use crate::store::predictions as log;
+    if windows.is_empty() && predictions.is_empty() && sampled.is_empty() {
+        return Ok(Stored::default());
     }
+    let now = home.now();
     let tx = home.begin()?;
-    let mut ids = Vec::new();
+    let mut out = Stored::default();
     for w in windows {
-        ids.push(registry::put_record(&tx, w)?);
+        out.windows.push(registry::put_record(&tx, w)?);
     }
+    out.predictions = log::insert(&tx, predictions)?;
+    let day = 86_400i64;
+    let oldest = |days: u64| {
+        now.0.saturating_sub(
+            i64::try_from(days)
+                .unwrap_or(i64::MAX / day)
+                .saturating_mul(day),
+        )
+    };
+    out.predictions_pruned = log::prune(
+        &tx,
+        oldest(policy.predictions.max_age_days),
+        policy.predictions.max_rows,
+    )?;
+    let (batches, pruned) = request_log::store(&tx, sampled, &policy.request_log, now)?;
+    out.request_batches = batches;
+    out.request_batches_pruned = pruned.iter().map(|(id, _)| *id).collect();
+    let mut subjects: Vec<String> = out.windows.iter().map(|i| i.hex()).collect();
+    subjects.extend(out.request_batches.iter().map(|i| i.hex()));
     tx.commit(AuditEntry::new(
         "monitor.window",
-        &ids.iter().map(|i| i.hex()).collect::<Vec<_>>(),
+        &subjects,
         json!({ "windows": windows.iter().map(|w| json!({
             "model": w.model.hex(), "slot": w.slot, "start": w.start, "end": w.end,
-            "requests": w.requests, "refused": w.refusals() })).collect::<Vec<_>>() }),
+            "requests": w.requests, "refused": w.refusals() })).collect::<Vec<_>>(),
+            "predictions_logged": out.predictions, "predictions_pruned": out.predictions_pruned,
+            "requests_sampled": sampled.iter().map(|s| s.requests.len()).sum::<usize>() }),
     ))?;
-    Ok(ids)
+    request_log::remove_files(home, &pruned)?;
+    Ok(out)
 }
 
 /// The ids of the windows and alerts held of `model` that this site made (what
 /// `bundle export monitor:MODEL` carries).
 pub fn ids_for(home: &Home, model: &Digest) -> Result<(Vec<Digest>, Vec<Digest>)> {
+    ids_in(home, model, None)
+}
+
+/// [`ids_for`], only the windows in `range` (and the alerts raised about them: since before
+/// the range's end, raised after its start); all with `None`.
+pub fn ids_in(
+    home: &Home,
+    model: &Digest,
+    range: Option<&WindowRange>,
+) -> Result<(Vec<Digest>, Vec<Digest>)> {
+    let now = home.now();
     let mut windows = Vec::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::MonitorWindow.as_str(),
-    )? {
-        let w: MonitorWindow = registry::load(&home.conn, home.vault(), &id)?;
-        if w.model == *model && w.site == *home.site() {
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::MonitorWindow)? {
+        let w: MonitorWindow = registry::load(home.store(), home.vault(), &id)?;
+        if w.model == *model
+            && w.site == *home.site()
+            && range.is_none_or(|r| r.holds(w.start, w.end, now))
+        {
             windows.push(id);
         }
     }
     let mut alerts = Vec::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::Alert.as_str(),
-    )? {
-        let a: Alert = registry::load(&home.conn, home.vault(), &id)?;
-        if a.model == *model && a.site == *home.site() {
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::Alert)? {
+        let a: Alert = registry::load(home.store(), home.vault(), &id)?;
+        if a.model == *model
+            && a.site == *home.site()
+            && range.is_none_or(|r| r.holds(a.since, Timestamp(a.created_at.0 + 1), now))
+        {
             alerts.push(id);
         }
     }
@@ -285,12 +275,8 @@ pub fn ids_for(home: &Home, model: &Digest) -> Result<(Vec<Digest>, Vec<Digest>)
 pub fn windows(home: &Home, model: Option<&Digest>) -> Result<Vec<MonitorWindow>> {
     let mut by: BTreeMap<(String, String, String, i64), MonitorWindow> = BTreeMap::new();
     let mut refs: BTreeMap<Digest, Reference> = BTreeMap::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::MonitorWindow.as_str(),
-    )? {
-        let w: MonitorWindow = registry::load(&home.conn, home.vault(), &id)?;
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::MonitorWindow)? {
+        let w: MonitorWindow = registry::load(home.store(), home.vault(), &id)?;
         if model.is_some_and(|m| *m != w.model) {
             continue;
         }
@@ -358,6 +344,9 @@ pub struct ModelReport {
     pub windows: Vec<WindowReport>,
     /// Alerts stored for it, newest first.
     pub alerts: Vec<Alert>,
+    /// Accuracy over time per slot, when labels were given (`monitor report --labels`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accuracy: Vec<crate::ops::monitor::accuracy::AccuracyReport>,
 }
 
 /// The report of every monitored model (or `model`), windows since `since`.
@@ -445,6 +434,7 @@ fn report_in(
             model: m,
             windows,
             alerts: mine_alerts,
+            accuracy: Vec::new(),
         });
     }
     Ok(out)
@@ -453,12 +443,8 @@ fn report_in(
 /// Every stored alert.
 pub fn alerts(home: &Home) -> Result<Vec<Alert>> {
     let mut v = Vec::new();
-    for id in registry::digests(
-        &home.conn,
-        "SELECT id FROM objects WHERE kind = ?1",
-        Kind::Alert.as_str(),
-    )? {
-        v.push(registry::load::<Alert>(&home.conn, home.vault(), &id)?);
+    for id in crate::store::objects::ids_of_kind(home.store(), Kind::Alert)? {
+        v.push(registry::load::<Alert>(home.store(), home.vault(), &id)?);
     }
     v.sort_by_key(|a| a.created_at);
     Ok(v)
@@ -471,17 +457,36 @@ pub struct Checked {
     pub raised: Vec<Alert>,
     /// The canary's rollback by the node, with its reason, if one was rolled back.
     pub rolled_back: Option<(Digest, String)>,
+    /// The canary's promotion by the node, with its reason, if it was promoted.
+    pub promoted: Option<(Digest, String)>,
 }
 
 /// Raises the alerts the stored windows show that are not raised yet, and rolls back a
 /// canary that does worse than production by more than `policy` allows (the node acts:
 /// signed by the site, audited as `model.rollback` with `automatic: true`).
 pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
+    check_as(home, policy, true)
+}
+
+/// [`check`]'s alerts only: the canary is neither rolled back nor promoted (what a batch
+/// `predict` runs: a batch scored once does not decide the canary's fate; the next check of
+/// `serve` or `airlock monitor check` judges its windows with the others).
+pub fn check_alerts(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
+    check_as(home, policy, false)
+}
+
+fn check_as(home: &mut Home, policy: &MonitorPolicy, act: bool) -> Result<Checked> {
     // The stored windows, loaded and merged once for the alerts and the canary's verdict.
     let all = windows(home, None)?;
     let reports = report_in(home, home.site(), all.clone(), None, policy)?;
     let known = alerts(home)?;
     let now = home.now();
+    let labels: Option<crate::vault::registry::NameRef> = policy
+        .accuracy
+        .labels
+        .as_deref()
+        .map(str::parse)
+        .transpose()?;
     let mut raised = Vec::new();
     for r in &reports {
         for slot in ["production", "canary", "shadow"]
@@ -537,121 +542,95 @@ pub fn check(home: &mut Home, policy: &MonitorPolicy) -> Result<Checked> {
                 });
             }
             for a in found {
-                let dup = known.iter().chain(&raised).any(|k: &Alert| {
-                    k.model == a.model
-                        && k.slot == a.slot
-                        && k.kind == a.kind
-                        && k.feature == a.feature
-                        && k.since == a.since
-                });
-                if !dup && a.value.is_finite() && a.threshold.is_finite() {
+                if is_new(&known, &raised, &a) {
+                    raised.push(a);
+                }
+            }
+        }
+        // Accuracy, per slot the model answered in, once labels have arrived.
+        if let Some(l) = &labels {
+            for a in crate::ops::monitor::accuracy::alerts(home, &r.model, l, policy)? {
+                if is_new(&known, &raised, &a) {
                     raised.push(a);
                 }
             }
         }
     }
-    if !raised.is_empty() {
-        let tx = home.begin()?;
-        let mut ids = Vec::new();
-        for a in &raised {
-            ids.push(registry::put_record(&tx, a)?.hex());
-        }
-        tx.commit(AuditEntry::new(
-            "monitor.alert",
-            &ids,
-            json!({ "alerts": raised.iter().map(|a| json!({ "model": a.model.hex(), "slot": a.slot,
-                "kind": a.kind, "feature": a.feature, "metric": a.metric, "value": a.value,
-                "threshold": a.threshold, "since": a.since })).collect::<Vec<_>>() }),
-        ))?;
+    store_alerts(home, &raised)?;
+    if !act {
+        return Ok(Checked {
+            raised,
+            ..Checked::default()
+        });
     }
     let rolled_back = canary_verdict(home, policy, &all)?;
+    let mut promoted = None;
     if let Some((_, why)) = &rolled_back {
         rollout::retire_by_node(home, rollout::CANARY, why)?;
+    } else if let Some((model, why, since)) = canary_promotion(home, policy, &all)? {
+        match rollout::promote_by_node(home, &why) {
+            Ok(_) => promoted = Some((model, why)),
+            // What production needs, the canary's model lacks: the node does not act, it
+            // says so, once per canary deployment.
+            Err(Error::Refused(refusal)) => {
+                let a = Alert {
+                    ty: ALERT_TYPE.into(),
+                    site: home.site().clone(),
+                    model,
+                    slot: rollout::CANARY.into(),
+                    kind: "promotion refused".into(),
+                    feature: None,
+                    metric: format!("windows passed; not promoted: {refusal}"),
+                    value: policy.canary.promote_after as f64,
+                    threshold: policy.canary.promote_after as f64,
+                    since,
+                    created_at: now,
+                };
+                let known = alerts(home)?;
+                if is_new(&known, &raised, &a) {
+                    store_alerts(home, std::slice::from_ref(&a))?;
+                    raised.push(a);
+                }
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(Checked {
         raised,
         rolled_back,
+        promoted,
     })
 }
 
-/// Why the canary should be rolled back, judged on the windows it shares with production
-/// since it was deployed; `None` while it does no worse (or has too few requests).
-fn canary_verdict(
-    home: &Home,
-    policy: &MonitorPolicy,
-    all: &[MonitorWindow],
-) -> Result<Option<(Digest, String)>> {
-    let Some((_, dep)) = rollout::current(home, rollout::CANARY)? else {
-        return Ok(None);
-    };
-    let Some(prod) = rollout::deployed(home, rollout::PRODUCTION)? else {
-        return Ok(None);
-    };
-    // Only this site's own windows judge its canary.
-    let all: Vec<&MonitorWindow> = all.iter().filter(|w| w.site == *home.site()).collect();
-    let canary: Vec<&MonitorWindow> = all
-        .iter()
-        .copied()
-        .filter(|w| w.model == dep.model && w.slot == rollout::CANARY && w.end > dep.created_at)
-        .collect();
-    let starts: Vec<Timestamp> = canary.iter().map(|w| w.start).collect();
-    let production: Vec<&MonitorWindow> = all
-        .iter()
-        .copied()
-        .filter(|w| w.model == prod && w.slot == rollout::PRODUCTION && starts.contains(&w.start))
-        .collect();
-    let sum = |ws: &[&MonitorWindow]| {
-        let mut requests = 0;
-        let mut refused = 0;
-        let mut latency = Latency::default();
-        let mut scores = Scores::default();
-        for w in ws {
-            requests += w.requests;
-            refused += w.refusals();
-            latency.merge(&w.latency);
-            scores.merge(&w.scores);
-        }
-        (requests, refused, latency, scores)
-    };
-    let (cn, cr, cl, cs) = sum(&canary);
-    let (pn, pr, pl, ps) = sum(&production);
-    let rules = &policy.canary;
-    if cn < rules.min_requests || pn == 0 {
-        return Ok(None);
+/// Stores alerts, each a signed record, audited together as `monitor.alert`.
+fn store_alerts(home: &mut Home, raised: &[Alert]) -> Result<()> {
+    if raised.is_empty() {
+        return Ok(());
     }
-    let (ce, pe) = (cr as f64 / cn as f64, pr as f64 / pn as f64);
-    if ce - pe > rules.max_error_rate_increase {
-        return Ok(Some((
-            dep.model,
-            format!(
-                "automatic: the canary refused {:.1}% of its {cn} requests, production {:.1}% (more than {:.1} points worse)",
-                100.0 * ce,
-                100.0 * pe,
-                100.0 * rules.max_error_rate_increase
-            ),
-        )));
+    let tx = home.begin()?;
+    let mut ids = Vec::new();
+    for a in raised {
+        ids.push(registry::put_record(&tx, a)?.hex());
     }
-    if let (Some(c99), Some(p99)) = (cl.quantile(0.99), pl.quantile(0.99))
-        && c99 as f64 > rules.max_latency_ratio * p99 as f64
-    {
-        return Ok(Some((
-            dep.model,
-            format!(
-                "automatic: the canary's p99 latency is about {c99} µs, production's {p99} µs (more than {} times)",
-                rules.max_latency_ratio
-            ),
-        )));
-    }
-    if let Some(d) = cs.distance(&ps)
-        && d > rules.max_prediction_distance
-    {
-        return Ok(Some((
-            dep.model,
-            format!(
-                "automatic: the canary's scores are {d:.3} (Jensen-Shannon distance) from production's over the same windows, above {}",
-                rules.max_prediction_distance
-            ),
-        )));
-    }
-    Ok(None)
+    tx.commit(AuditEntry::new(
+        "monitor.alert",
+        &ids,
+        json!({ "alerts": raised.iter().map(|a| json!({ "model": a.model.hex(), "slot": a.slot,
+            "kind": a.kind, "feature": a.feature, "metric": a.metric, "value": a.value,
+            "threshold": a.threshold, "since": a.since })).collect::<Vec<_>>() }),
+    ))?;
+    Ok(())
+}
+
+/// Whether `a` is raised neither before nor now (one alert per model, slot, kind, feature and
+/// since), and has finite figures.
+fn is_new(known: &[Alert], raised: &[Alert], a: &Alert) -> bool {
+    let dup = known.iter().chain(raised).any(|k| {
+        k.model == a.model
+            && k.slot == a.slot
+            && k.kind == a.kind
+            && k.feature == a.feature
+            && k.since == a.since
+    });
+    !dup && a.value.is_finite() && a.threshold.is_finite()
 }
