@@ -19,20 +19,6 @@ const ROOTS: [&str; 7] = [
     "fuzz/fuzz_targets",
 ];
 
-/// Files in `appliance/src/` still over the limit while they are being split,
-/// matched by the end of their path so that they may move into a folder
-/// meanwhile. Remove an entry once its file is split: this list only shrinks.
-const NOT_YET_SPLIT: [&str; 3] = ["bundle/import.rs", "rollout.rs", "serve.rs"];
-
-/// Whether `rel` (a path from the repository root, with `/`) is on the
-/// not-yet-split list.
-fn not_yet_split(rel: &str) -> bool {
-    rel.starts_with("appliance/src/")
-        && NOT_YET_SPLIT
-            .iter()
-            .any(|end| rel.ends_with(&format!("/{end}")))
-}
-
 /// Every `*.rs` file under `dir`, skipping `target/` folders (build output).
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
@@ -77,7 +63,7 @@ fn no_source_file_is_over_800_lines() {
             .unwrap_or_else(|e| panic!("cannot read {rel}: {e}"))
             .lines()
             .count();
-        if lines > MAX_LINES && !not_yet_split(&rel) {
+        if lines > MAX_LINES {
             too_long.push(format!("{rel}: {lines} lines"));
         }
     }
@@ -87,15 +73,4 @@ fn no_source_file_is_over_800_lines() {
          module, its tests into tests.rs beside it):\n{}",
         too_long.join("\n")
     );
-}
-
-#[test]
-fn the_not_yet_split_list_covers_only_those_appliance_files() {
-    assert!(not_yet_split("appliance/src/serve.rs"));
-    assert!(not_yet_split("appliance/src/bundle/import.rs"));
-    assert!(not_yet_split("appliance/src/deploy/rollout.rs"));
-    assert!(!not_yet_split("appliance/src/observe.rs"));
-    assert!(!not_yet_split("appliance/core/src/serve.rs"));
-    assert!(!not_yet_split("tui/src/serve.rs"));
-    assert!(!not_yet_split("appliance/src/import.rs"));
 }

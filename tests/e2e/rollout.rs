@@ -280,6 +280,56 @@ fn a_canary_on_another_feature_set_version_is_left_out_of_a_pinned_request() {
     );
 }
 
+/// A canary at 100% takes every row of a batch and leaves production none: a slot with no
+/// rows scores nothing (it used to fail with "matrix: 0 values cannot form 0 x 20", exit 1),
+/// monitored or not, from JSON lines and from CSV.
+#[test]
+fn a_canary_at_100_percent_answers_every_row_of_a_batch_and_production_none() {
+    let w = World::new();
+    let a = ready(&w, "11");
+    ok(&w.lab(), &refs(&as_dana(&w, &["deploy", &a])));
+    let b = ready(&w, "12");
+    ok(
+        &w.lab(),
+        &refs(&as_dana(
+            &w,
+            &["deploy", &b, "--slot", "canary", "--percent", "100"],
+        )),
+    );
+    let rows = std::fs::read_to_string(w.media("requests.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    assert!(rows > 0);
+    let csv = w.media("batch.csv");
+    std::fs::write(
+        &csv,
+        std::fs::read_to_string(w.media("credit.csv"))
+            .unwrap()
+            .lines()
+            .take(31)
+            .collect::<Vec<_>>()
+            .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    for (input, n, extra) in [
+        (w.m("requests.jsonl"), rows, None),
+        (w.m("requests.jsonl"), rows, Some("--no-monitor")),
+        (csv.display().to_string(), 30, None),
+    ] {
+        let mut args = vec!["--json", "predict", "--input", &input];
+        args.extend(extra);
+        let p = json(&ok(&w.lab(), &args));
+        assert_eq!(p["canary"]["model"], b.as_str(), "{p}");
+        assert_eq!(p["canary"]["rows"], n, "{p}");
+        let preds = p["predictions"].as_array().unwrap();
+        assert_eq!(preds.len(), n, "{p}");
+        assert!(preds.iter().all(|x| x["slot"] == "canary"), "{p}");
+    }
+}
+
 mod serving {
     use std::io::{BufRead, BufReader, Write};
     use std::os::unix::net::UnixStream;

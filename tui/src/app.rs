@@ -18,6 +18,7 @@ use crate::task::Task;
 use crate::view::{ErrorView, Overview};
 use crate::work::Working;
 
+mod monitor;
 mod outcome;
 
 /// Lines moved by PgUp and PgDn.
@@ -227,6 +228,11 @@ impl App {
             Screen::Models if self.models.detail.is_some() => keys::MODELS_DETAIL,
             Screen::Models => keys::MODELS_LIST,
             Screen::Deploy => keys::SLOTS,
+            Screen::Monitor if self.monitor.picker.as_ref().is_some_and(|p| p.list.editing) => {
+                keys::FILTER_EDIT
+            }
+            Screen::Monitor if self.monitor.picker.is_some() => keys::LABELS_PICKER,
+            Screen::Monitor if self.monitor.accuracy.is_some() => keys::MONITOR_ACCURACY,
             Screen::Monitor if self.monitor.open.is_some() => keys::TEXT_DETAIL,
             Screen::Monitor => keys::MONITOR_LIST,
             Screen::Media if self.media.open.is_some() => keys::MEDIA_DETAIL,
@@ -245,6 +251,7 @@ impl App {
             && !self.models.list.editing
             && !self.audit.list.editing
             && !self.training.list.editing
+            && !self.monitor.picker.as_ref().is_some_and(|p| p.list.editing)
     }
 
     /// Handles a key; returns the library work it asks for, if any.
@@ -279,6 +286,10 @@ impl App {
             Screen::Models if self.models.list.editing => Some(&mut self.models.list),
             Screen::Training if self.training.list.editing => Some(&mut self.training.list),
             Screen::Audit if self.audit.list.editing => Some(&mut self.audit.list),
+            Screen::Monitor => match &mut self.monitor.picker {
+                Some(p) if p.list.editing => Some(&mut p.list),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -300,7 +311,9 @@ impl App {
                 open: self.models.detail.as_ref().map(|d| d.detail.row.clone()),
             },
             Screen::Deploy => Task::Slots,
-            Screen::Monitor => Task::Monitor,
+            Screen::Monitor => Task::Monitor {
+                labels: self.monitor.labels.clone(),
+            },
             // An open manifest is read again: after an import its sequence is no longer new.
             Screen::Media => match &self.media.open {
                 Some((d, _)) => Task::Inspect {
@@ -334,6 +347,11 @@ impl App {
                 Screen::Models => self.models.list.editing = true,
                 Screen::Audit => self.audit.list.editing = true,
                 Screen::Training => self.training.list.editing = true,
+                Screen::Monitor => {
+                    if let Some(p) = &mut self.monitor.picker {
+                        p.list.editing = true;
+                    }
+                }
                 _ => {}
             },
             Action::Verify => return Some(Task::VerifyAudit),
@@ -377,6 +395,8 @@ impl App {
                 self.dialog = Some(Dialog::Confirm(Box::new(c)));
             }
             Action::Train => return Some(Task::TrainForm),
+            Action::Accuracy => self.open_accuracy(),
+            Action::Labels => return Some(Task::Labels),
         }
         None
     }
@@ -393,7 +413,7 @@ impl App {
             Screen::Audit => self.audit.record = None,
             Screen::Features => self.features.detail = None,
             Screen::Training => self.training.detail = None,
-            Screen::Monitor => self.monitor.open = None,
+            Screen::Monitor => self.monitor_back(),
             Screen::Media => self.media.open = None,
             Screen::Overview | Screen::Deploy => {}
         }
@@ -430,18 +450,7 @@ impl App {
                     None => m.selected = moved(m.selected, m.view.bundles.len(), action),
                 }
             }
-            Screen::Monitor => {
-                let m = &mut self.monitor;
-                let features = m
-                    .view
-                    .windows
-                    .get(m.selected)
-                    .map_or(0, |w| w.features.len());
-                match &mut m.open {
-                    Some(scroll) => *scroll = moved(*scroll, features, action),
-                    None => m.selected = moved(m.selected, m.view.windows.len(), action),
-                }
-            }
+            Screen::Monitor => self.monitor_step(action),
             Screen::Data => {
                 let d = &mut self.data;
                 let record_len = d.open_record().map_or(0, |(r, _)| r.text().len());
@@ -497,12 +506,7 @@ impl App {
                 path: b.path.clone(),
                 then_import: false,
             }),
-            Screen::Monitor => {
-                if self.monitor.selected < self.monitor.view.windows.len() {
-                    self.monitor.open = Some(0);
-                }
-                None
-            }
+            Screen::Monitor => self.monitor_open(),
             Screen::Features => self
                 .features
                 .rows
@@ -687,7 +691,7 @@ impl App {
 }
 
 /// A selection (or a scroll offset) moved by `action` in a list of `len` rows (lines).
-fn moved(selected: usize, len: usize, action: Action) -> usize {
+pub(crate) fn moved(selected: usize, len: usize, action: Action) -> usize {
     let last = len.saturating_sub(1);
     match action {
         Action::Up => selected.saturating_sub(1),

@@ -621,7 +621,7 @@ fn monitor_keys_choose_a_window_open_its_drift_and_go_back() {
     let mut app = App::new(None);
     assert!(matches!(
         app.on_key(key(KeyCode::Char('7'))),
-        Some(Task::Monitor)
+        Some(Task::Monitor { labels: None })
     ));
     assert_eq!(app.screen, Screen::Monitor);
     // Nothing to open before anything is loaded.
@@ -630,6 +630,7 @@ fn monitor_keys_choose_a_window_open_its_drift_and_go_back() {
     app.apply(Outcome::Monitor(Ok(crate::monitor::MonitorView {
         alerts: vec![],
         windows: vec![window("production", 3), window("canary", 30)],
+        ..Default::default()
     })));
     assert!(std::ptr::eq(app.bindings(), keys::MONITOR_LIST));
     press(&mut app, &[KeyCode::Down, KeyCode::Down]);
@@ -641,7 +642,7 @@ fn monitor_keys_choose_a_window_open_its_drift_and_go_back() {
     assert!(std::ptr::eq(app.bindings(), keys::TEXT_DETAIL));
     press(&mut app, &[KeyCode::PageDown, KeyCode::Down]);
     assert_eq!(app.monitor.open, Some(11), "the features scroll");
-    assert!(matches!(app.reload(), Task::Monitor));
+    assert!(matches!(app.reload(), Task::Monitor { labels: None }));
     press(&mut app, &[KeyCode::Esc]);
     assert_eq!(app.monitor.open, None);
     assert!(!app.quit, "Esc closed the drift, not the console");
@@ -649,6 +650,7 @@ fn monitor_keys_choose_a_window_open_its_drift_and_go_back() {
     app.apply(Outcome::Monitor(Ok(crate::monitor::MonitorView {
         alerts: vec![],
         windows: vec![window("production", 1)],
+        ..Default::default()
     })));
     assert_eq!(app.monitor.selected, 0);
 }

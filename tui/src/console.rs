@@ -32,6 +32,7 @@ pub struct Console {
     operator: Option<String>,
     system_root: PathBuf,
     media: Option<PathBuf>,
+    monitor_policy: Option<PathBuf>,
 }
 
 impl Console {
@@ -42,12 +43,21 @@ impl Console {
             operator: operator.map(str::to_string),
             system_root: PathBuf::from("/"),
             media: None,
+            monitor_policy: None,
         }
     }
 
     /// Looks for bundles in `dir` (`--media DIR`) instead of the usual mount points.
     pub fn with_media(mut self, dir: &Path) -> Self {
         self.media = Some(dir.to_path_buf());
+        self
+    }
+
+    /// Judges monitoring windows under the monitoring policy in `file` (`--monitor-policy
+    /// FILE`, as `airlock monitor report --policy FILE`): its thresholds, and the labels its
+    /// `accuracy.labels` names; the defaults of docs/monitoring.md otherwise.
+    pub fn with_monitor_policy(mut self, file: &Path) -> Self {
+        self.monitor_policy = Some(file.to_path_buf());
         self
     }
 
@@ -168,7 +178,11 @@ impl Console {
             Task::Model(row) => Outcome::Model(self.read(w, |h| load::model_detail(h, &row))),
             Task::VerifyAudit => Outcome::Verified(self.read(w, load::verify_audit)),
             Task::Slots => Outcome::Slots(self.read(w, deploy::load)),
-            Task::Monitor => Outcome::Monitor(self.read(w, crate::monitor::load)),
+            Task::Monitor { labels } => Outcome::Monitor(self.read(w, |h| {
+                let policy = crate::monitor::read_policy(self.monitor_policy.as_deref())?;
+                crate::monitor::load(h, &policy, labels.as_deref())
+            })),
+            Task::Labels => Outcome::Labels(self.read(w, crate::accuracy::datasets)),
             Task::Media => {
                 let place = self.media_place();
                 Outcome::Media(self.read(w, |h| media::load(h, &place)))

@@ -6,6 +6,9 @@ use ratatui::crossterm::event::KeyCode;
 
 use crate::app::Screen;
 
+mod labels;
+pub use labels::{LABELS_PICKER, MONITOR_ACCURACY};
+
 /// What a key asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -59,6 +62,10 @@ pub enum Action {
     Export,
     /// Start a training run (asks first).
     Train,
+    /// Open the selected window's model's accuracy over time.
+    Accuracy,
+    /// List the datasets to pick the labels from.
+    Labels,
 }
 
 /// One key binding.
@@ -484,6 +491,8 @@ pub static MONITOR_LIST: &[Binding] = &[
         &[KeyCode::Enter],
         Some(Action::Open),
     ),
+    labels::ACCURACY,
+    labels::LABELS,
 ];
 
 const BUNDLE_VERIFY: Binding = bind(
@@ -680,8 +689,10 @@ pub fn action(view: &[Binding], code: KeyCode) -> Option<Action> {
 mod tests {
     use super::*;
 
-    const VIEWS: [&[Binding]; 15] = [
+    const VIEWS: [&[Binding]; 17] = [
         OVERVIEW,
+        MONITOR_ACCURACY,
+        LABELS_PICKER,
         MEDIA_LIST,
         MEDIA_DETAIL,
         MONITOR_LIST,

@@ -18,7 +18,7 @@
 //!   [`work`]: the long ones (import, export, verify, training) on a thread of their own,
 //!   with progress;
 //! - [`load`] and [`view`] (and per screen [`deploy`], [`training`], [`featureset`],
-//!   [`report`], [`monitor`]): library records turned into plain view models, every stored string
+//!   [`report`], [`monitor`], [`accuracy`]): library records turned into plain view models, every stored string
 //!   escaped on the way ([`shown::Shown`]);
 //! - [`ui`]: drawing functions that only read the state;
 //! - [`run`]: the event loop, generic over the ratatui backend, so every screen is drawn into
@@ -36,6 +36,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod accuracy;
 pub mod airgap;
 pub mod app;
 pub mod console;

@@ -52,6 +52,10 @@ impl Actors {
     }
 }
 
+/// The audit action `airlock-install seal` records (the installer's `seal::SEAL_ACTION`; the
+/// console does not link the installer).
+pub const INSTALL_SEAL: &str = "install.seal";
+
 /// One audit record as shown.
 pub fn audit_row(r: &audit::Record, actors: &Actors) -> AuditRow {
     AuditRow {
@@ -122,13 +126,22 @@ pub fn overview(home: &Home, system_root: &Path) -> Result<Overview> {
         .collect();
     deployments.sort_by(|a, b| a.slot.as_str().cmp(b.slot.as_str()));
     let actors = Actors::of(home)?;
-    let last_record = home.audit_log()?.last().map(|r| audit_row(r, &actors));
+    let log = home.audit_log()?;
+    let last_record = log.last().map(|r| audit_row(r, &actors));
+    // The installer records each seal in the same log (`airlock-install seal`): the newest
+    // one says when and by whom the node was sealed; `airlock-install verify` checks it.
+    let install_seal = log
+        .iter()
+        .rev()
+        .find(|r| r.action == INSTALL_SEAL)
+        .map(|r| audit_row(r, &actors));
     Ok(Overview {
         site: Shown::of(home.site()),
         key_id: Shown::of(home.keys().key_id()),
         policy,
         deployments,
         last_record,
+        install_seal,
         audit: Some(verify_audit(home).map_err(ErrorView::from)),
         air_gap: airgap::probe(system_root),
         datasets: ingest::list(home)?.len(),

@@ -31,6 +31,10 @@ struct Args {
     /// (default: the mounted media under /media/*/*, /run/media/*/* and /mnt/*).
     #[arg(long, value_name = "DIR")]
     media: Option<PathBuf>,
+    /// The monitoring policy the Monitor screen judges windows under (as `airlock monitor
+    /// report --policy FILE`); its `accuracy.labels` gives the accuracy over time.
+    #[arg(long, value_name = "FILE")]
+    monitor_policy: Option<PathBuf>,
 }
 
 /// Puts the terminal back when dropped: on return, on error and on unwinding.
@@ -62,6 +66,9 @@ fn main() -> ExitCode {
     let mut console = Console::new(&args.home, args.operator.as_deref());
     if let Some(dir) = &args.media {
         console = console.with_media(dir);
+    }
+    if let Some(file) = &args.monitor_policy {
+        console = console.with_monitor_policy(file);
     }
     // A folder that is not a home is refused before the screen is taken, with the command
     // line's message and exit code.

@@ -1,6 +1,7 @@
 //! The Monitor screen's data: the alerts raised while serving, and per model its monitoring
 //! windows with each feature's drift against the training data, loaded with the calls
-//! `airlock monitor report` and `monitor alerts` make (`airlock::ops::monitor`). Read-only.
+//! `airlock monitor report` and `monitor alerts` make (`airlock::ops::monitor`); with labels,
+//! each model's accuracy over time ([`crate::accuracy`]). Read-only.
 
 use airlock::node::home::Home;
 use airlock::ops::drift::Verdict;
@@ -15,6 +16,8 @@ pub struct MonitorView {
     pub alerts: Vec<AlertRow>,
     /// Every window, by model, oldest first within each model.
     pub windows: Vec<WindowRow>,
+    /// Accuracy over time from the labels named, if any.
+    pub accuracy: crate::accuracy::AccuracyView,
 }
 
 /// One alert.
@@ -73,9 +76,25 @@ pub struct FeatureDrift {
     pub verdict: &'static str,
 }
 
-/// `airlock monitor report` and `monitor alerts` with the default policy.
-pub fn load(home: &Home) -> airlock::Result<MonitorView> {
-    let policy = MonitorPolicy::default();
+/// The monitoring policy in `file`, or the default one: what `airlock monitor report
+/// --policy FILE` reads (at most 1 MiB of UTF-8 TOML).
+pub fn read_policy(file: Option<&std::path::Path>) -> airlock::Result<MonitorPolicy> {
+    let Some(p) = file else {
+        return Ok(MonitorPolicy::default());
+    };
+    let text = airlock::node::fsx::read_capped(p, 1 << 20)?;
+    let text = String::from_utf8(text)
+        .map_err(|_| airlock::Error::Rejected(format!("{}: not UTF-8 text", p.display())))?;
+    MonitorPolicy::from_toml(&text, &p.display().to_string())
+}
+
+/// `airlock monitor report [--labels LABELS]` and `monitor alerts` under `policy`: the labels
+/// picked, else the policy's.
+pub fn load(
+    home: &Home,
+    policy: &MonitorPolicy,
+    labels: Option<&str>,
+) -> airlock::Result<MonitorView> {
     let mut alerts: Vec<AlertRow> = Vec::new();
     let mut raw = monitor::alerts(home)?;
     // Newest first; those raised together in the order of kind, slot and feature.
@@ -99,7 +118,8 @@ pub fn load(home: &Home) -> airlock::Result<MonitorView> {
         });
     }
     let mut windows = Vec::new();
-    for r in monitor::report(home, None, None, &policy)? {
+    let reports = monitor::report(home, None, None, policy)?;
+    for r in &reports {
         for w in &r.windows {
             windows.push(WindowRow {
                 model: Shown::new(&r.model.short()),
@@ -112,7 +132,14 @@ pub fn load(home: &Home) -> airlock::Result<MonitorView> {
             });
         }
     }
-    Ok(MonitorView { alerts, windows })
+    let models: Vec<_> = reports.iter().map(|r| r.model).collect();
+    let labels = crate::accuracy::labels_of(labels, policy);
+    let accuracy = crate::accuracy::load(home, &models, labels, policy);
+    Ok(MonitorView {
+        alerts,
+        windows,
+        accuracy,
+    })
 }
 
 fn feature(f: &airlock::ops::drift::DriftReport) -> FeatureDrift {

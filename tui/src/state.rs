@@ -196,6 +196,31 @@ pub struct MonitorState {
     pub selected: usize,
     /// The selected window's features opened full height, and lines scrolled.
     pub open: Option<usize>,
+    /// The labels dataset the operator picked (`site/name@version`); `None`: the policy's.
+    pub labels: Option<String>,
+    /// The selected window's model's accuracy over time opened, and lines scrolled.
+    pub accuracy: Option<usize>,
+    /// The list of datasets to pick the labels from, when open.
+    pub picker: Option<LabelsPicker>,
+}
+
+/// The datasets labels may be picked from (`L` on the Monitor screen).
+#[derive(Debug, Default)]
+pub struct LabelsPicker {
+    /// Every dataset version, `site/name@version`.
+    pub names: Vec<crate::shown::Shown>,
+    /// Selection and `/` filter.
+    pub list: ListState,
+}
+
+impl LabelsPicker {
+    /// The names the filter keeps.
+    pub fn visible(&self) -> Vec<&crate::shown::Shown> {
+        self.names
+            .iter()
+            .filter(|n| n.matches(&self.list.filter))
+            .collect()
+    }
 }
 
 /// The Media screen.

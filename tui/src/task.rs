@@ -48,8 +48,14 @@ pub enum Task {
     Run(String),
     /// Load the Deploy screen: the slots, what each holds, where a rollback would go.
     Slots,
-    /// Load the Monitor screen: alerts and monitoring windows.
-    Monitor,
+    /// Load the Monitor screen: alerts and monitoring windows, and accuracy over time from
+    /// the labels picked (`monitor report --labels`), else the monitoring policy's.
+    Monitor {
+        /// The labels dataset picked, `site/name@version`.
+        labels: Option<String>,
+    },
+    /// List the datasets the labels may be picked from (`data list`).
+    Labels,
     /// Load the Media screen: the bundles and site cards on the media.
     Media,
     /// `bundle inspect FILE`: the manifest, its signature and origin checked.
@@ -135,7 +141,13 @@ impl Task {
         match self {
             Task::Overview | Task::Data | Task::Models { .. } | Task::Audit => "loading",
             Task::Slots => "loading the slots",
-            Task::Monitor => "loading the monitoring windows and judging their drift",
+            Task::Monitor { labels: None } => {
+                "loading the monitoring windows and judging their drift"
+            }
+            Task::Monitor { labels: Some(_) } => {
+                "loading the monitoring windows, joining the labels to the prediction log"
+            }
+            Task::Labels => "loading the datasets",
             Task::Sets | Task::Runs => "loading",
             Task::Card(_) => "making the model card from the verified records",
             Task::ContractDiff(_) => "comparing the contract with the version before it",
@@ -233,6 +245,8 @@ pub enum Outcome {
     Slots(Loaded<SlotsView>),
     /// [`Task::Monitor`].
     Monitor(Loaded<crate::monitor::MonitorView>),
+    /// [`Task::Labels`].
+    Labels(Loaded<Vec<crate::shown::Shown>>),
     /// [`Task::Media`].
     Media(Loaded<crate::media::MediaView>),
     /// [`Task::Inspect`].

@@ -66,6 +66,9 @@ pub struct Overview {
     pub deployments: Vec<SlotRow>,
     /// The newest audit record.
     pub last_record: Option<AuditRow>,
+    /// The newest `install.seal` record: when the installer sealed this node; `None` for a
+    /// home no installer sealed (a development or test home).
+    pub install_seal: Option<AuditRow>,
     /// `audit verify`'s result.
     pub audit: Option<Loaded<AuditVerified>>,
     /// Network interfaces and routes.

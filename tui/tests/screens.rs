@@ -4,7 +4,7 @@
 mod common;
 
 use airlock_tui::{App, Theme};
-use common::{THEME, console, filtered, key, lines, run, text, world};
+use common::{THEME, console, copy_world, filtered, key, lines, run, text, world};
 use insta::assert_snapshot;
 use ratatui::crossterm::event::{Event, KeyCode};
 use ratatui::style::{Color, Modifier};
@@ -428,4 +428,33 @@ fn monitor_windows_alerts_and_drift() {
     let s = filtered(&lines(&buf));
     assert!(s.is_ascii(), "{s}");
     assert_snapshot!("monitor_windows_ascii", s);
+}
+
+#[test]
+fn overview_says_when_the_installer_sealed_the_node() {
+    // A copy of plant with the record `airlock-install seal` writes in the node's log.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("world");
+    copy_world(&world().root, &root);
+    let plant = root.join("plant");
+    let unsealed = screen(&plant, None, vec![]);
+    assert!(
+        unsealed.contains("not sealed by airlock-install"),
+        "{unsealed}"
+    );
+    let mut home = airlock::node::home::Home::open(&plant).expect("open");
+    let seq = home
+        .record(airlock::store::AuditEntry::new(
+            "install.seal",
+            &[],
+            serde_json::json!({ "reason": "first seal" }),
+        ))
+        .expect("record");
+    home.close().expect("close");
+    let sealed = screen(&plant, None, vec![]);
+    assert!(
+        sealed.contains(&format!("sealed by airlock-install, record #{seq}")),
+        "{sealed}"
+    );
+    assert!(!sealed.contains("not sealed"), "{sealed}");
 }

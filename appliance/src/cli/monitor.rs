@@ -406,7 +406,11 @@ pub fn run(home_dir: &Path, out: Out, cmd: MonitorCmd) -> Result<i32> {
                     ));
                 }
                 if let Some((m, why)) = &c.rolled_back {
-                    out.line(format_args!("canary {} rolled back: {why}", m.short()));
+                    out.line(format_args!(
+                        "canary {} rolled back: {}",
+                        m.short(),
+                        airlock::text::escape(why)
+                    ));
                 }
                 if let Some((m, why)) = &c.promoted {
                     out.line(format_args!("canary {} promoted: {why}", m.short()));

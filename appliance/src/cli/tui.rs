@@ -5,7 +5,7 @@
 //! dependency goes one way only: tui → appliance, never back (docs/architecture.md). So
 //! `airlock` does not link the console. It looks for `airlock-tui` in the folder of the
 //! running program, where an installation puts both (and where cargo builds both), and
-//! replaces itself with it (`exec`), passing `--home`, `--operator`, `--ascii` and `--media`
+//! replaces itself with it (`exec`), passing `--home`, `--operator`, `--ascii`, `--media` and `--monitor-policy`
 //! on. Exec rather than a child process: the console gets the terminal, its signals (Ctrl-C,
 //! window size) and its exit status directly, and no `airlock` process is left waiting beside
 //! it. A missing console is an error naming the path looked at, with exit code 6 (not
@@ -38,6 +38,10 @@ pub struct TuiArgs {
     /// cards from (default: the mounted media under /media/*/*, /run/media/*/* and /mnt/*).
     #[arg(long, value_name = "DIR")]
     media: Option<PathBuf>,
+    /// The monitoring policy (TOML) the Monitor screen judges with, as `airlock monitor report
+    /// --policy` reads it: the labels dataset it names gives the accuracy over time.
+    #[arg(long, value_name = "FILE")]
+    monitor_policy: Option<PathBuf>,
 }
 
 /// The console program in the folder of `exe` (the running `airlock`).
@@ -68,6 +72,9 @@ fn command(program: &Path, home: &Path, a: &TuiArgs) -> Command {
     }
     if let Some(dir) = &a.media {
         cmd.arg("--media").arg(dir);
+    }
+    if let Some(file) = &a.monitor_policy {
+        cmd.arg("--monitor-policy").arg(file);
     }
     cmd
 }
@@ -111,11 +118,12 @@ mod tests {
     }
 
     #[test]
-    fn home_operator_ascii_and_media_are_passed_on() {
+    fn home_operator_ascii_media_and_monitor_policy_are_passed_on() {
         let a = TuiArgs {
             operator: Some("omar".into()),
             ascii: true,
             media: Some(PathBuf::from("/media/omar/STICK")),
+            monitor_policy: Some(PathBuf::from("monitor.toml")),
         };
         let cmd = command(Path::new("/opt/airlock/airlock-tui"), Path::new("/h"), &a);
         let args: Vec<_> = cmd.get_args().collect();
@@ -128,13 +136,16 @@ mod tests {
                 "omar",
                 "--ascii",
                 "--media",
-                "/media/omar/STICK"
+                "/media/omar/STICK",
+                "--monitor-policy",
+                "monitor.toml"
             ]
         );
         let bare = TuiArgs {
             operator: None,
             ascii: false,
             media: None,
+            monitor_policy: None,
         };
         let cmd = command(Path::new("airlock-tui"), Path::new("/h"), &bare);
         assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["--home", "/h"]);

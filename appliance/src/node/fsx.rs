@@ -53,6 +53,22 @@ pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_dir(parent(path))
 }
 
+/// Like [`write_new`], for a file written as it is produced: `write` gets
+/// a buffered writer on the temporary file, which becomes `path` (never
+/// replacing one) only once `write` has succeeded and the bytes are synced.
+pub fn write_new_with(path: &Path, write: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+    let tmp = temp_with(path, &[])?;
+    let at = tmp.path().to_path_buf();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file());
+    write(&mut w)?;
+    w.flush().at(at.clone())?;
+    drop(w);
+    tmp.as_file().sync_all().at(at)?;
+    tmp.persist_noclobber(path)
+        .map_err(|e| Error::io(path, e.error))?;
+    sync_dir(parent(path))
+}
+
 /// Reads at most `max` + 1 bytes of `path`, so the caller can refuse a file
 /// larger than `max` without reading all of it.
 pub fn read_capped(path: &Path, max: usize) -> Result<Vec<u8>> {

@@ -1,5 +1,7 @@
 //! Feature set versions in the store: `features apply` fits a spec on a
-//! stored dataset and stores the frozen version; [`load`] reads one back.
+//! stored dataset, streaming its snapshot once (rows are not held; see
+//! [`Fitter`] for what the fit keeps), and stores the frozen version;
+//! [`load`] reads one back.
 //!
 //! The spec, the fitting, the frozen document and THE transform are
 //! `airlock_core::features`, re-exported here, so training, serving and the
@@ -67,16 +69,33 @@ pub fn apply(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> 
 fn fit_and_store(home: &mut Home, spec_text: &str, source: &str) -> Result<Applied> {
     let spec = FeatureSpec::from_toml(spec_text, source)?;
     let dataset_ref: NameRef = spec.dataset.parse()?;
-    let loaded = ingest::load(home, &dataset_ref)?;
-    let features = fit(&spec, &loaded.contract, &loaded.rows, source)?;
+    let (dataset, _, _) = registry::resolve(
+        home.store(),
+        Table::Datasets,
+        "dataset",
+        home.site(),
+        &dataset_ref,
+    )?;
+    // The spec is checked against the contract before any row is read;
+    // then one pass over the snapshot, each row lent and dropped (memory:
+    // the accumulators, see `Fitter`).
+    let dataset_doc: ingest::DatasetDoc = registry::load(home.store(), home.vault(), &dataset)?;
+    let contract = crate::ops::contract::load_contract(home, &dataset_doc.contract)?;
+    let mut fitter = Fitter::new(&spec, &contract, source)?;
+    fitter.reserve(usize::try_from(dataset_doc.rows).unwrap_or(0));
+    let (dataset_doc, _) = ingest::stream_rows_by_id(home, &dataset, &mut |_, row| {
+        fitter.push(row);
+        Ok(())
+    })?;
+    let features = fitter.finish()?;
     let site = home.site().clone();
     let mut doc = FeatureSetDoc {
         ty: FEATURE_SET_TYPE.into(),
         site: site.clone(),
         name: spec.name.clone(),
         version: 0,
-        dataset: loaded.id,
-        contract: loaded.doc.contract,
+        dataset,
+        contract: dataset_doc.contract,
         label: spec.label.clone(),
         positive: spec.positive.clone(),
         features,

@@ -420,92 +420,303 @@ pub fn join(
 ) -> Result<Joined> {
     let (_, fs) = resolve_set(home, set)?;
     let dataset = source_dataset(home, &fs, from)?;
-    let features = ingest::load_by_id(home, &dataset)?;
-    let (fe, ft) = entity_columns(&features.contract)?;
+    let features_contract = dataset_contract(home, &dataset)?.1;
+    let (fe, ft) = entity_columns(&features_contract)?;
     let ft = ft.ok_or_else(|| {
         Error::Rejected(format!(
             "contract {} v{} declares no `event_time`; a point-in-time join needs one",
-            features.contract.name, features.contract.version
+            features_contract.name, features_contract.version
         ))
     })?;
-    let labels = ingest::load(home, labels)?;
-    let (le, lt) = entity_columns(&labels.contract)?;
+    let (labels_id, _, _) = registry::resolve(
+        home.store(),
+        crate::store::objects::Table::Datasets,
+        "dataset",
+        home.site(),
+        labels,
+    )?;
+    let (labels_doc, labels_contract) = dataset_contract(home, &labels_id)?;
+    let (le, lt) = entity_columns(&labels_contract)?;
     let lt = lt.ok_or_else(|| {
         Error::Rejected(format!(
             "labels contract {} v{} declares no `event_time`; each label needs its time",
-            labels.contract.name, labels.contract.version
+            labels_contract.name, labels_contract.version
         ))
     })?;
-    let li = labels.contract.index_of(&fs.label).ok_or_else(|| {
+    let li = labels_contract.index_of(&fs.label).ok_or_else(|| {
         Error::Rejected(format!(
             "labels dataset {}@{} has no label column {:?}",
-            labels.doc.name, labels.doc.version, fs.label
+            labels_doc.name, labels_doc.version, fs.label
         ))
     })?;
-    // Feature rows per entity, sorted by time (ties keep file order, and
-    // the last of equal times wins, as in the online store).
-    let mut history: HashMap<String, Vec<(i64, usize)>> = HashMap::new();
-    for (i, row) in features.rows.iter().enumerate() {
-        history
-            .entry(entity_key(&row[fe]))
-            .or_default()
-            .push((time_of(row, Some(ft)), i));
-    }
-    for h in history.values_mut() {
-        h.sort_by_key(|(t, i)| (*t, *i));
-    }
-    let bound = fs.bind(&features.contract)?;
-    let empty = vec![Value::Null; features.contract.columns.len()];
-    let ty = features.contract.columns[ft].ty;
-    let show_time = |t: i64| crate::contract::format_time(ty, t);
-    let label_ty = labels.contract.columns[lt].ty;
-    let mut w = csv::Writer::from_writer(Vec::new());
+    // Memory follows the label rows, never the feature rows: the labels
+    // (entity, time, label text) are held, the feature snapshot is read
+    // twice, its rows lent and dropped: once to find each label's feature
+    // row, once to compute the vectors of the rows found (one vector per
+    // distinct row chosen). The CSV is written as it is produced.
+    let mut pit = PointInTime::default();
+    ingest::stream_rows_by_id(home, &labels_id, &mut |_, row| {
+        pit.add_label(
+            entity_key(&row[le]),
+            time_of(row, Some(lt)),
+            row[li].canonical(),
+        );
+        Ok(())
+    })?;
+    pit.index();
+    let mut key = String::new();
+    ingest::stream_rows_by_id(home, &dataset, &mut |n, row| {
+        if let Some(e) = pit.entity_of(&row[fe], &mut key) {
+            pit.offer(e, time_of(row, Some(ft)), n);
+        }
+        Ok(())
+    })?;
+    let keys = pit.take_keys();
+    let choices = pit.choices();
+    // The distinct feature rows chosen, sorted.
+    let mut chosen: Vec<u64> = choices.iter().flatten().map(|(_, n)| *n).collect();
+    chosen.sort_unstable();
+    chosen.dedup();
+    let bound = fs.bind(&features_contract)?;
+    let width = fs.width();
+    let mut vectors = vec![0f32; chosen.len() * width];
+    let mut x = Vec::with_capacity(width);
+    ingest::stream_rows_by_id(home, &dataset, &mut |n, row| {
+        if let Ok(k) = chosen.binary_search(&n) {
+            x.clear();
+            fs.transform(row, &bound, &mut x);
+            vectors[k * width..(k + 1) * width].copy_from_slice(&x);
+        }
+        Ok(())
+    })?;
+    let empty = vec![Value::Null; features_contract.columns.len()];
+    let mut imputed = Vec::with_capacity(width);
+    fs.transform(&empty, &bound, &mut imputed);
+    let ty = features_contract.columns[ft].ty;
+    let label_ty = labels_contract.columns[lt].ty;
     let mut header = vec![
         "entity".to_string(),
         "label_time".into(),
         "feature_time".into(),
         fs.label.clone(),
     ];
-    header.extend((0..fs.width()).map(|i| format!("f{i}")));
+    header.extend((0..width).map(|i| format!("f{i}")));
     let csv_err = |e: csv::Error| Error::io(out, std::io::Error::other(e));
-    w.write_record(&header).map_err(csv_err)?;
     let mut without = 0u64;
-    let mut x = Vec::with_capacity(fs.width());
-    for row in &labels.rows {
-        let entity = entity_key(&row[le]);
-        let at = time_of(row, Some(lt));
-        let known = history.get(&entity).and_then(|h| {
-            let n = h.partition_point(|(t, _)| *t <= at);
-            n.checked_sub(1).map(|k| h[k])
-        });
-        x.clear();
-        let feature_time = match known {
-            Some((t, i)) => {
-                fs.transform(&features.rows[i], &bound, &mut x);
-                show_time(t)
-            }
-            None => {
-                without += 1;
-                fs.transform(&empty, &bound, &mut x);
-                String::new()
-            }
-        };
-        let mut rec = vec![
-            entity,
-            crate::contract::format_time(label_ty, at),
-            feature_time,
-            row[li].canonical(),
-        ];
-        rec.extend(x.iter().map(|v| v.to_string()));
-        w.write_record(&rec).map_err(csv_err)?;
-    }
-    let bytes = w
-        .into_inner()
-        .map_err(|e| Error::io(out, std::io::Error::other(e.to_string())))?;
-    crate::node::fsx::write_new(out, &bytes)?;
+    crate::node::fsx::write_new_with(out, |sink| {
+        let mut w = csv::Writer::from_writer(sink);
+        w.write_record(&header).map_err(csv_err)?;
+        let mut rec: Vec<String> = Vec::with_capacity(4 + width);
+        for (l, best) in pit.labels.iter().zip(&choices) {
+            rec.clear();
+            rec.push(keys[l.entity as usize].clone());
+            rec.push(crate::contract::format_time(label_ty, l.time));
+            let v = match best {
+                Some((t, n)) => {
+                    rec.push(crate::contract::format_time(ty, *t));
+                    let k = chosen.binary_search(n).unwrap_or_default();
+                    &vectors[k * width..(k + 1) * width]
+                }
+                None => {
+                    without += 1;
+                    rec.push(String::new());
+                    &imputed[..]
+                }
+            };
+            rec.push(l.label.clone());
+            rec.extend(v.iter().map(|v| v.to_string()));
+            w.write_record(&rec).map_err(csv_err)?;
+        }
+        w.flush().map_err(|e| Error::io(out, e))
+    })?;
     Ok(Joined {
-        rows: labels.rows.len() as u64,
+        rows: pit.labels.len() as u64,
         without_history: without,
         out: out.display().to_string(),
     })
+}
+
+/// A dataset version's record and contract, without reading its rows.
+fn dataset_contract(home: &Home, id: &Digest) -> Result<(ingest::DatasetDoc, Contract)> {
+    let doc: ingest::DatasetDoc = registry::load(home.store(), home.vault(), id)?;
+    let contract = contract::load_contract(home, &doc.contract)?;
+    Ok((doc, contract))
+}
+
+/// A label row of a point-in-time join.
+struct LabelRow {
+    entity: u32,
+    time: i64,
+    label: String,
+}
+
+/// No feature row (row numbers start at 1).
+const NO_ROW: (i64, u64) = (i64::MIN, 0);
+
+/// The point-in-time choice: for each label row, the newest feature row
+/// (event time, then row number: the last of equal times wins) of its
+/// entity at or before the label's time, found while the feature rows
+/// stream by in any order. The labels are sorted by entity and time; each
+/// entity's run has a segment tree over it (2 nodes a label), and a
+/// feature row at time `t` raises the best of every label of its entity at
+/// or after `t` (a suffix of the run) in O(log labels).
+#[derive(Default)]
+struct PointInTime {
+    by_key: HashMap<String, u32>,
+    labels: Vec<LabelRow>,
+    /// Label numbers sorted by (entity, time, number).
+    order: Vec<u32>,
+    /// Their times.
+    times: Vec<i64>,
+    /// Per entity, where its run starts in `order` and its length.
+    runs: Vec<(usize, usize)>,
+    /// The trees: entity run (start, len) at `2 * start .. 2 * (start + len)`,
+    /// leaves from `len`.
+    best: Vec<(i64, u64)>,
+}
+
+impl PointInTime {
+    fn add_label(&mut self, key: String, time: i64, label: String) {
+        let next = self.by_key.len() as u32;
+        let entity = *self.by_key.entry(key).or_insert(next);
+        self.labels.push(LabelRow {
+            entity,
+            time,
+            label,
+        });
+    }
+
+    /// Sorts the labels by entity and time and makes the trees.
+    fn index(&mut self) {
+        let labels = &self.labels;
+        let mut order: Vec<u32> = (0..labels.len() as u32).collect();
+        order.sort_unstable_by_key(|n| {
+            let l = &labels[*n as usize];
+            (l.entity, l.time, *n)
+        });
+        self.times = order.iter().map(|n| labels[*n as usize].time).collect();
+        self.runs = vec![(0, 0); self.by_key.len()];
+        for (p, n) in order.iter().enumerate() {
+            let run = &mut self.runs[labels[*n as usize].entity as usize];
+            if run.1 == 0 {
+                run.0 = p;
+            }
+            run.1 += 1;
+        }
+        self.order = order;
+        self.best = vec![NO_ROW; 2 * self.labels.len()];
+    }
+
+    /// The entity of a feature row's key cell, if any label has it.
+    fn entity_of(&self, cell: &Value, buf: &mut String) -> Option<usize> {
+        let key = match cell {
+            Value::Text(s) => s.as_str(),
+            other => {
+                *buf = entity_key(other);
+                buf.as_str()
+            }
+        };
+        self.by_key.get(key).map(|e| *e as usize)
+    }
+
+    /// A feature row of entity `e` at time `t`, row number `n`.
+    fn offer(&mut self, e: usize, t: i64, n: u64) {
+        let (start, len) = self.runs[e];
+        let times = &self.times[start..start + len];
+        let tree = &mut self.best[2 * start..2 * (start + len)];
+        let v = (t, n);
+        let (mut lo, mut hi) = (times.partition_point(|x| *x < t) + len, 2 * len);
+        while lo < hi {
+            if lo & 1 == 1 {
+                tree[lo] = tree[lo].max(v);
+                lo += 1;
+            }
+            if hi & 1 == 1 {
+                hi -= 1;
+                tree[hi] = tree[hi].max(v);
+            }
+            lo >>= 1;
+            hi >>= 1;
+        }
+    }
+
+    /// The chosen feature row (time, row number) of each label, by label
+    /// number; `None` when its entity had none at or before its time.
+    fn choices(&self) -> Vec<Option<(i64, u64)>> {
+        let mut out = vec![None; self.labels.len()];
+        for &(start, len) in &self.runs {
+            let tree = &self.best[2 * start..2 * (start + len)];
+            for p in 0..len {
+                let mut i = p + len;
+                let mut best = tree[i];
+                while i > 1 {
+                    i >>= 1;
+                    best = best.max(tree[i]);
+                }
+                out[self.order[start + p] as usize] = (best != NO_ROW).then_some(best);
+            }
+        }
+        out
+    }
+
+    /// The entity keys by entity number (the lookup by key is done).
+    fn take_keys(&mut self) -> Vec<String> {
+        let mut keys = vec![String::new(); self.by_key.len()];
+        for (k, e) in self.by_key.drain() {
+            keys[e as usize] = k;
+        }
+        keys
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The streamed point-in-time choice is the newest (time, row) at or
+    /// before each label's time, as a search over every row would find,
+    /// whatever the order the feature rows come in.
+    #[test]
+    fn the_point_in_time_choice_matches_a_search_over_every_row() {
+        let mut s = 7u64;
+        let mut next = move |m: u64| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 33) % m
+        };
+        for _ in 0..50 {
+            let labels: Vec<(u64, i64)> =
+                (0..next(40)).map(|_| (next(5), next(20) as i64)).collect();
+            let features: Vec<(u64, i64)> =
+                (0..next(60)).map(|_| (next(6), next(20) as i64)).collect();
+            let mut pit = PointInTime::default();
+            for (e, t) in &labels {
+                pit.add_label(format!("e{e}"), *t, String::new());
+            }
+            pit.index();
+            let mut buf = String::new();
+            for (n, (e, t)) in features.iter().enumerate() {
+                if let Some(ent) = pit.entity_of(&Value::Text(format!("e{e}")), &mut buf) {
+                    pit.offer(ent, *t, n as u64 + 1);
+                }
+            }
+            let expected: Vec<Option<(i64, u64)>> = labels
+                .iter()
+                .map(|(le, lt)| {
+                    features
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, (e, t))| e == le && t <= lt)
+                        .map(|(n, (_, t))| (*t, n as u64 + 1))
+                        .max()
+                })
+                .collect();
+            assert_eq!(
+                pit.choices(),
+                expected,
+                "labels {labels:?} features {features:?}"
+            );
+        }
+    }
 }

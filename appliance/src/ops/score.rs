@@ -170,8 +170,12 @@ impl Scorer {
     }
 
     /// Scores `rows` feature vectors (from [`Scorer::features`]). Every output is checked: a
-    /// NaN, infinite or out-of-range output refuses the whole call, never passes on.
+    /// NaN, infinite or out-of-range output refuses the whole call, never passes on. No rows
+    /// (a slot no request was routed to) score nothing.
     pub fn score(&self, x: Vec<f32>, rows: usize) -> Result<Vec<Answer>> {
+        if rows == 0 && x.is_empty() {
+            return Ok(Vec::new());
+        }
         let matrix = Matrix::new(x, rows, self.fs.width())?;
         let out = self.model.predict(&matrix)?;
         Ok((0..rows).map(|i| self.answer(&out, i)).collect())

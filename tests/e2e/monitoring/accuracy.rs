@@ -3,7 +3,8 @@
 use crate::harness::{World, last_audit, ok, refs};
 
 use super::{
-    as_dana, json, ready, ready_with, requests_seen, send, serve, stop, training_requests, wait_for,
+    as_dana, audit_actions, json, ready, ready_with, requests_seen, send, serve, stop,
+    training_requests, wait_for,
 };
 
 /// A model of the demo's data under a contract naming `applicant_id` as the entity (so its
@@ -295,4 +296,163 @@ fn a_csv_batch_keys_an_integer_entity_as_a_json_request_and_a_label_do() {
     assert_eq!(acc["predictions"], 200, "{acc}");
     assert_eq!(acc["unmatched"], 0, "an integer key joins: {acc}");
     assert_eq!(acc["overall"]["labelled"], ages.len(), "{acc}");
+}
+
+/// The canary judged by its labels (issue 17): production (the keyed model) and a canary at
+/// 50% score a batch of 400 applicants; labels then say every canary answer was wrong and
+/// every production answer right. With 20 labels a side (fewer than `[canary] min_labels`,
+/// 100) `monitor check` does nothing; with a label for every applicant it rolls the canary back
+/// with a reason naming both accuracies, and does not promote it although the policy would
+/// (`promote_after = 1`).
+#[test]
+fn a_canary_its_labels_say_is_wrong_is_rolled_back_with_the_figures_and_too_few_labels_do_nothing()
+{
+    let w = World::new();
+    let a = keyed_model(&w);
+    let b = json(&ok(
+        &w.lab(),
+        &[
+            "--json",
+            "train",
+            "--dataset",
+            "applicants",
+            "--features",
+            "app-features",
+            "--model",
+            "logreg",
+            "--epochs",
+            "3",
+            "--seed",
+            "6",
+        ],
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(a, b);
+    ok(&w.lab(), &["gate", &b, "--require", "roc_auc>=0.5"]);
+    assert!(w.approve(&w.lab(), &b, "dana").status.success());
+    ok(
+        &w.lab(),
+        &refs(&as_dana(
+            &w,
+            &["deploy", &b, "--slot", "canary", "--percent", "50"],
+        )),
+    );
+    let rows = training_requests(&w);
+    let batch = w.media("applicants.jsonl");
+    std::fs::write(
+        &batch,
+        rows[..400]
+            .iter()
+            .map(|r| serde_json::Value::Object(r.clone()).to_string() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    let scored = json(&ok(
+        &w.lab(),
+        &["--json", "predict", "--input", batch.to_str().unwrap()],
+    ));
+    // (applicant, answered by the canary, predicted class)
+    let answers: Vec<(String, bool, i64)> = scored["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let line = p["line"].as_u64().unwrap() as usize;
+            (
+                rows[line - 1]["applicant_id"].as_str().unwrap().to_owned(),
+                p["slot"] == "canary",
+                p["class"].as_str().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    let on_canary = answers.iter().filter(|a| a.1).count();
+    assert!(
+        (120..=280).contains(&on_canary),
+        "about half the applicants on the canary: {on_canary}"
+    );
+    // The truth as these labels tell it: the canary always wrong, production always right.
+    let truth = |(id, canary, class): &(String, bool, i64)| {
+        (
+            id.clone(),
+            "2099-01-01T00:00:00Z",
+            if *canary { 1 - class } else { *class },
+        )
+    };
+    // Only accuracy judges here: latency and score rules out of the way.
+    let policy = w.media("canary-accuracy.toml");
+    let rules = "[accuracy]\nlabels = \"outcomes\"\n\
+                 [canary]\nmax_latency_ratio = 1000.0\nmax_prediction_distance = 1.0\n";
+    std::fs::write(&policy, rules).unwrap();
+    let check = |policy: &std::path::Path| {
+        json(&ok(
+            &w.lab(),
+            &[
+                "--json",
+                "monitor",
+                "check",
+                "--policy",
+                policy.to_str().unwrap(),
+            ],
+        ))
+    };
+    let slot_of = |m: &str| {
+        json(&ok(&w.lab(), &["--json", "models", "list"]))
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == m)
+            .and_then(|x| x["deployed"].as_str().map(str::to_owned))
+    };
+
+    // 20 labels a side: too few to judge; nothing happens.
+    let few: Vec<_> = answers
+        .iter()
+        .filter(|a| a.1)
+        .take(20)
+        .chain(answers.iter().filter(|a| !a.1).take(20))
+        .map(truth)
+        .collect();
+    ingest_labels(&w, &few);
+    let c = check(&policy);
+    assert!(c["rolled_back"].is_null(), "{c}");
+    assert!(c["promoted"].is_null(), "{c}");
+    assert_eq!(slot_of(&b).as_deref(), Some("canary"));
+    assert!(
+        audit_actions(&w.lab())
+            .iter()
+            .all(|e| e["action"] != "model.rollback"),
+        "no rollback yet"
+    );
+
+    // A label for every applicant: the canary is rolled back, and not promoted although the
+    // policy now promotes after one window.
+    ingest_labels(&w, &answers.iter().map(truth).collect::<Vec<_>>());
+    let promoting = w.media("canary-accuracy-promote.toml");
+    std::fs::write(&promoting, format!("{rules}promote_after = 1\n")).unwrap();
+    let c = check(&promoting);
+    assert!(c["promoted"].is_null(), "{c}");
+    assert_eq!(c["rolled_back"]["model"], b.as_str(), "{c}");
+    let reason = c["rolled_back"]["reason"].as_str().unwrap();
+    let on_production = answers.len() - on_canary;
+    for needle in [
+        "automatic: the canary's accuracy is 0.0%".to_string(),
+        format!("over its {on_canary} labelled predictions"),
+        format!("production's 100.0% over {on_production} in the same windows"),
+        "more than 5.0 points worse".to_string(),
+        "labels lab/outcomes@2".to_string(),
+    ] {
+        assert!(reason.contains(&needle), "{needle:?} in {reason}");
+    }
+    assert_eq!(slot_of(&b), None, "the canary is gone");
+    assert_eq!(slot_of(&a).as_deref(), Some("production"));
+    let log = audit_actions(&w.lab());
+    let rb = log
+        .iter()
+        .find(|e| e["action"] == "model.rollback")
+        .unwrap_or_else(|| panic!("a rollback in the audit log"));
+    assert_eq!(rb["details"]["automatic"], true, "{rb}");
+    assert_eq!(rb["details"]["reason"], reason, "{rb}");
+    assert!(log.iter().all(|e| e["action"] != "model.promote"));
 }

@@ -206,6 +206,10 @@ impl App {
                 }
                 Err(e) => self.fail("loading the monitoring windows", e),
             },
+            Outcome::Labels(r) => match r {
+                Ok(names) => self.open_labels_picker(names),
+                Err(e) => self.fail("listing the datasets", e),
+            },
             Outcome::Done { title, result } => {
                 match result {
                     Ok(text) => self.dialog = Some(Dialog::Message { title, text }),

@@ -2,6 +2,7 @@
 //! this one lays out the frame (body, key bar, screen bar), the help, the dialogs and the
 //! "terminal too small" message.
 
+mod accuracy;
 mod audit;
 mod data;
 mod deploy;
@@ -223,6 +224,8 @@ fn view_name(app: &App) -> &'static str {
         Screen::Audit if app.audit.record.is_some() => "audit record",
         Screen::Features if app.features.detail.is_some() => "feature set",
         Screen::Training if app.training.detail.is_some() => "training run",
+        Screen::Monitor if app.monitor.picker.is_some() => "labels",
+        Screen::Monitor if app.monitor.accuracy.is_some() => "accuracy over time",
         Screen::Monitor if app.monitor.open.is_some() => "window drift",
         Screen::Media if app.media.open.is_some() => "bundle manifest",
         s => s.title(),

@@ -1,5 +1,6 @@
 //! The Monitor screen: the alerts, then every model's monitoring windows, and the selected
-//! window's drift per feature as value / threshold with a bar and the verdict.
+//! window's drift per feature as value / threshold with a bar and the verdict; its model's
+//! accuracy over time and the labels picker are in [`super::accuracy`].
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -16,6 +17,12 @@ const BAR: usize = 12;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let m = &app.monitor;
+    if let Some(p) = &m.picker {
+        return super::accuracy::picker(frame, area, p, theme);
+    }
+    if let Some(scroll) = m.accuracy {
+        return super::accuracy::draw(frame, area, app, scroll, theme);
+    }
     if let Some(scroll) = m.open
         && let Some(w) = m.view.windows.get(m.selected)
     {

@@ -96,6 +96,19 @@ fn lines<'a>(o: &'a Overview, app: &App, theme: &Theme) -> Vec<Line<'a>> {
         theme,
     ));
     out.push(row(
+        "Install",
+        match &o.install_seal {
+            None => plain("not sealed by airlock-install (a development or test home)"),
+            Some(r) => vec![
+                Span::styled("sealed", theme.good()),
+                Span::raw(format!(" by airlock-install, record #{} ", r.seq)),
+                Span::raw(r.time.as_str()),
+                Span::raw("; airlock-install verify checks it"),
+            ],
+        },
+        theme,
+    ));
+    out.push(row(
         "Audit log",
         match &o.audit {
             None => plain("not verified"),

@@ -45,10 +45,12 @@ use crate::name::validate_name;
 mod feature_set;
 mod fitted;
 mod fitting;
+#[cfg(test)]
+mod reference_fit;
 
 pub use feature_set::{Bound, FeatureSetDoc, request_row};
 pub use fitted::{Fitted, Scale};
-pub use fitting::fit;
+pub use fitting::{Fitter, fit};
 
 /// Type tag of feature set records.
 pub const FEATURE_SET_TYPE: &str = "airlock.feature-set/v1";

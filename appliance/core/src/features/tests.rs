@@ -167,3 +167,442 @@ fn stored_document_round_trips_bit_for_bit() {
         serde_json::from_slice(&serde_json::to_vec(&d).expect("ser")).expect("de");
     assert_eq!(back, d, "float parameters must survive storage exactly");
 }
+
+/// A spec with every transform and every impute, over the columns of
+/// [`FIT_CONTRACT`].
+const EVERY_TRANSFORM: &str = r#"
+name = "every"
+dataset = "d"
+label = "y"
+positive = "good"
+
+[[features]]
+column = "amount"
+transform = "standardize"
+
+[[features]]
+column = "amount"
+transform = "standardize"
+impute = "median"
+indicator = true
+
+[[features]]
+column = "balance"
+transform = "min_max"
+impute = "zero"
+
+[[features]]
+column = "balance"
+transform = "min_max"
+
+[[features]]
+column = "count"
+transform = "log1p"
+impute = "constant"
+fill = 2.5
+scale = "standardize"
+
+[[features]]
+column = "balance"
+transform = "clip"
+clip = [-50.0, 900.0]
+impute = "median"
+scale = "standardize"
+
+[[features]]
+column = "balance"
+transform = "clip"
+clip = [0.0, 900.0]
+log1p = true
+impute = "zero"
+scale = "min_max"
+
+[[features]]
+column = "rate"
+transform = "identity"
+impute = "constant"
+fill = -3.0
+scale = "min_max"
+
+[[features]]
+column = "rate"
+transform = "identity"
+
+[[features]]
+column = "amount"
+transform = "ratio"
+denominator = "count"
+scale = "standardize"
+indicator = true
+
+[[features]]
+column = "amount"
+transform = "bucketize"
+buckets = 7
+
+[[features]]
+column = "balance"
+transform = "bucketize"
+boundaries = [-10.0, 0.0, 10.0, 100.0]
+impute = "zero"
+
+[[features]]
+column = "count"
+transform = "bucketize"
+buckets = 4
+impute = "mean"
+indicator = true
+
+[[features]]
+column = "kind"
+transform = "one_hot"
+
+[[features]]
+column = "kind"
+transform = "one_hot"
+max_categories = 3
+impute = "oov"
+
+[[features]]
+column = "note"
+transform = "one_hot"
+vocabulary = ["zeta", "alpha", "mid"]
+indicator = true
+
+[[features]]
+column = "kind"
+transform = "hashing"
+buckets = 8
+
+[[features]]
+columns = ["kind", "note"]
+transform = "cross"
+buckets = 16
+
+[[features]]
+column = "day"
+transform = "date_parts"
+
+[[features]]
+column = "at"
+transform = "date_parts"
+parts = ["year", "hour"]
+indicator = true
+"#;
+
+const FIT_CONTRACT: &str = r#"
+name = "d"
+version = 1
+[[columns]]
+name = "amount"
+type = "float"
+nullable = true
+[[columns]]
+name = "balance"
+type = "float"
+nullable = true
+[[columns]]
+name = "count"
+type = "integer"
+min = 0
+nullable = true
+[[columns]]
+name = "rate"
+type = "float"
+nullable = true
+[[columns]]
+name = "kind"
+type = "string"
+nullable = true
+[[columns]]
+name = "note"
+type = "string"
+nullable = true
+[[columns]]
+name = "day"
+type = "date"
+nullable = true
+[[columns]]
+name = "at"
+type = "timestamp"
+nullable = true
+[[columns]]
+name = "y"
+type = "string"
+"#;
+
+/// Deterministic rows for [`FIT_CONTRACT`]: values with many digits (so
+/// the order of a sum shows in its last bits), negatives, zeros (ratio
+/// denominators), -0.0, and about one missing cell in ten.
+fn fit_rows(n: usize, seed: u64) -> Vec<Vec<Value>> {
+    let mut s = seed;
+    let mut next = move || {
+        s = s
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        s >> 11
+    };
+    let mut unit = || (next() as f64) / (1u64 << 53) as f64;
+    (0..n)
+        .map(|_| {
+            let r: Vec<f64> = (0..12).map(|_| unit()).collect();
+            let opt = |p: f64, v: Value| if p < 0.1 { Value::Null } else { v };
+            let kinds = ["a", "b", "c", "d", "e", "f"];
+            let notes = ["alpha", "mid", "zeta", "other"];
+            vec![
+                opt(r[0], Value::Float((r[1] * 1e6).powf(1.3) / 7.0)),
+                opt(
+                    r[2],
+                    Value::Float(if r[3] < 0.02 {
+                        -0.0
+                    } else {
+                        r[3] * 1200.0 - 150.0
+                    }),
+                ),
+                opt(r[4], Value::Int((r[5] * 40.0) as i64)),
+                opt(r[6], Value::Float(r[7] * 0.3 + 0.1)),
+                opt(
+                    r[8],
+                    Value::Text(kinds[(r[9] * r[9] * 6.0) as usize].into()),
+                ),
+                opt(r[10], Value::Text(notes[(r[11] * 4.0) as usize].into())),
+                opt(
+                    r[1],
+                    Value::Int(1_500_000_000 + ((r[2] * 3.0e8) as i64 / 86_400) * 86_400),
+                ),
+                opt(r[3], Value::Int(1_400_000_000 + (r[4] * 4.0e8) as i64)),
+                Value::Text(if r[5] < 0.3 { "bad" } else { "good" }.into()),
+            ]
+        })
+        .collect()
+}
+
+/// The fitted features as the bytes a version stores them in.
+fn fitted_bytes(features: &[Fitted]) -> Vec<u8> {
+    serde_json::to_vec(features).expect("ser")
+}
+
+#[test]
+fn streaming_fit_has_the_bytes_of_the_fit_on_rows_held_in_memory() {
+    let spec = FeatureSpec::from_toml(EVERY_TRANSFORM, "every.toml").expect("spec");
+    let contract = crate::contract::Contract::from_toml(FIT_CONTRACT, "d.toml").expect("contract");
+    for (n, seed) in [(1, 3), (2, 5), (3, 7), (1000, 11), (20_001, 13)] {
+        let rows = fit_rows(n, seed);
+        let mut fitter = Fitter::new(&spec, &contract, "every.toml").expect("plan");
+        for r in &rows {
+            fitter.push(r);
+        }
+        let streamed = fitter.finish();
+        let held = reference_fit::fit(&spec, &contract, &rows, "every.toml");
+        match (streamed, held) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.len(), spec.features.len());
+                assert_eq!(fitted_bytes(&a), fitted_bytes(&b), "{n} rows, seed {seed}");
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{n} rows"),
+            (a, b) => panic!("{n} rows: streamed {a:?}, held {b:?}"),
+        }
+        if n >= 1000 {
+            let ok = reference_fit::fit(&spec, &contract, &rows, "every.toml");
+            assert!(ok.is_ok(), "{n} rows fit: {ok:?}");
+        }
+    }
+}
+
+/// The comparison above can fail: on these rows a mean summed in row order
+/// differs in its last bits from one summed in sorted order (which both
+/// fits use), so a fit that summed as the rows come would not match.
+#[test]
+fn the_fitting_rows_tell_sum_orders_apart() {
+    let rows = fit_rows(20_001, 13);
+    let mut xs: Vec<f64> = rows.iter().filter_map(|r| r[0].as_f64()).collect();
+    let in_rows = xs.iter().sum::<f64>();
+    xs.sort_by(f64::total_cmp);
+    assert_ne!(in_rows.to_bits(), xs.iter().sum::<f64>().to_bits());
+}
+
+const GERMAN_CONTRACT: &str = r#"
+name = "german"
+version = 1
+[[columns]]
+name = "checking"
+type = "string"
+[[columns]]
+name = "duration"
+type = "integer"
+min = 0
+[[columns]]
+name = "history"
+type = "string"
+[[columns]]
+name = "purpose"
+type = "string"
+[[columns]]
+name = "amount"
+type = "float"
+min = 0
+[[columns]]
+name = "age"
+type = "integer"
+[[columns]]
+name = "rate"
+type = "integer"
+[[columns]]
+name = "risk"
+type = "string"
+"#;
+
+const GERMAN_SPEC: &str = r#"
+name = "german-features"
+dataset = "german"
+label = "risk"
+positive = "2"
+
+[[features]]
+column = "duration"
+transform = "standardize"
+
+[[features]]
+column = "amount"
+transform = "log1p"
+scale = "standardize"
+impute = "median"
+
+[[features]]
+column = "amount"
+transform = "min_max"
+
+[[features]]
+column = "amount"
+transform = "ratio"
+denominator = "duration"
+scale = "min_max"
+impute = "zero"
+
+[[features]]
+column = "age"
+transform = "bucketize"
+buckets = 5
+
+[[features]]
+column = "age"
+transform = "clip"
+clip = [20.0, 60.0]
+scale = "standardize"
+impute = "constant"
+fill = 35.0
+
+[[features]]
+column = "rate"
+transform = "identity"
+impute = "mean"
+
+[[features]]
+column = "checking"
+transform = "one_hot"
+
+[[features]]
+column = "purpose"
+transform = "one_hot"
+max_categories = 4
+impute = "oov"
+
+[[features]]
+columns = ["history", "purpose"]
+transform = "cross"
+buckets = 32
+"#;
+
+/// The German credit data (tests/fixtures/german): the same bytes fit both
+/// ways.
+#[test]
+fn streaming_fit_of_the_german_credit_data_matches_the_fit_in_memory() {
+    let text = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/fixtures/german/german.data"
+    ));
+    let rows: Vec<Vec<Value>> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let a: Vec<&str> = l.split_whitespace().collect();
+            let int = |i: usize| Value::Int(a[i].parse().expect("int"));
+            vec![
+                Value::Text(a[0].into()),
+                int(1),
+                Value::Text(a[2].into()),
+                Value::Text(a[3].into()),
+                Value::Float(a[4].parse().expect("amount")),
+                int(12),
+                int(7),
+                Value::Text(a[20].into()),
+            ]
+        })
+        .collect();
+    assert_eq!(rows.len(), 1000);
+    let spec = FeatureSpec::from_toml(GERMAN_SPEC, "g.toml").expect("spec");
+    let contract =
+        crate::contract::Contract::from_toml(GERMAN_CONTRACT, "g.toml").expect("contract");
+    let streamed = fit(&spec, &contract, &rows, "g.toml").expect("streamed");
+    let held = reference_fit::fit(&spec, &contract, &rows, "g.toml").expect("held");
+    assert_eq!(fitted_bytes(&streamed), fitted_bytes(&held));
+}
+
+/// A spec mistake is found before any row is read.
+#[test]
+fn a_spec_mistake_is_refused_before_any_row() {
+    let contract = crate::contract::Contract::from_toml(FIT_CONTRACT, "d.toml").expect("contract");
+    for (feature, why) in [
+        (
+            "column = \"kind\"\ntransform = \"standardize\"",
+            "needs a numeric column",
+        ),
+        (
+            "column = \"amount\"\ntransform = \"one_hot\"",
+            "one_hot needs a category",
+        ),
+        (
+            "column = \"amount\"\ntransform = \"bucketize\"",
+            "bucketize needs either",
+        ),
+        (
+            "column = \"amount\"\ntransform = \"identity\"\nimpute = \"mode\"",
+            "is for categorical",
+        ),
+        (
+            "column = \"rate\"\ntransform = \"identity\"\nscale = \"log1p\"",
+            "scale must be",
+        ),
+    ] {
+        let text =
+            format!("name = \"s\"\ndataset = \"d\"\nlabel = \"y\"\n[[features]]\n{feature}\n");
+        let spec = FeatureSpec::from_toml(&text, "s.toml").expect("spec");
+        let err = Fitter::new(&spec, &contract, "s.toml")
+            .err()
+            .unwrap_or_else(|| panic!("{feature}: accepted"));
+        assert!(err.to_string().contains(why), "{feature}: {err}");
+    }
+}
+
+/// Reserving for the row count changes nothing fitted, and a count too
+/// large to reserve is ignored rather than aborting.
+#[test]
+fn reserving_for_the_rows_changes_nothing_and_a_huge_count_is_ignored() {
+    let spec = FeatureSpec::from_toml(EVERY_TRANSFORM, "every.toml").expect("spec");
+    let contract = crate::contract::Contract::from_toml(FIT_CONTRACT, "d.toml").expect("contract");
+    let rows = fit_rows(1000, 11);
+    let plain = fit(&spec, &contract, &rows, "every.toml").expect("fit");
+    for reserve in [rows.len(), usize::MAX / 4] {
+        let mut fitter = Fitter::new(&spec, &contract, "every.toml").expect("plan");
+        fitter.reserve(reserve);
+        for r in &rows {
+            fitter.push(r);
+        }
+        let fitted = fitter.finish().expect("fit");
+        assert_eq!(
+            fitted_bytes(&fitted),
+            fitted_bytes(&plain),
+            "reserve {reserve}"
+        );
+    }
+}

@@ -147,6 +147,14 @@ impl MonitorPolicy {
                 "monitoring policy {source}: request_log.sample_percent must be within [0, 100]"
             )));
         }
+        if !((0.0..1.0).contains(&p.canary.max_accuracy_drop)
+            && p.canary.accuracy_alpha > 0.0
+            && p.canary.accuracy_alpha <= 1.0)
+        {
+            return Err(Error::Rejected(format!(
+                "monitoring policy {source}: canary.max_accuracy_drop must be within [0, 1) and canary.accuracy_alpha within (0, 1]"
+            )));
+        }
         if !(p.accuracy.max_drop > 0.0 && p.accuracy.max_drop <= 1.0) {
             return Err(Error::Rejected(format!(
                 "monitoring policy {source}: accuracy.max_drop must be within (0, 1]"
