@@ -71,6 +71,11 @@ impl Matrix {
         &self.data
     }
 
+    /// The values, row-major, given back (to reuse the buffer).
+    pub(crate) fn into_values(self) -> Vec<f32> {
+        self.data
+    }
+
     /// The rows listed in `indices`, in that order, as a `[indices.len(), cols]` tensor.
     pub(crate) fn select_rows(&self, indices: &[usize]) -> Result<Tensor> {
         let mut data = Vec::with_capacity(indices.len() * self.cols);

@@ -14,6 +14,10 @@ pub(crate) mod host;
 /// start-up costs more than the work it shares.
 const PARALLEL_BLOCKS: usize = 8;
 
+/// About how many rows [`Model::predict_rows`] gathers at a time (rounded up to whole blocks):
+/// 65,536 rows of 32 features are 8 MiB.
+pub(crate) const GATHER_ROWS: usize = 1 << 16;
+
 /// A row's probabilities may sum to 1 within this (softmax in f32 over up to 2^16 classes).
 const SUM_TOLERANCE: f32 = 1e-3;
 
@@ -199,6 +203,49 @@ impl Model {
     /// ever returned).
     pub fn predict(&self, x: &Matrix) -> Result<Outputs> {
         self.predict_on(x, None)
+    }
+
+    /// [`Model::predict`] of the rows of `x` that `rows` lists, in that order, without first
+    /// gathering them all into one matrix: they are gathered [`GATHER_ROWS`]-odd rows at a time
+    /// (a multiple of [`Model::block_rows`], so the outputs are bit for bit those of one call on
+    /// all of them). Memory beyond the outputs stays one such chunk, whatever the row count.
+    ///
+    /// # Errors
+    /// As [`Model::predict`] (the row of an [`Error::InvalidOutput`] counts within `rows`);
+    /// [`Error::MatrixShape`] when `rows` is empty.
+    ///
+    /// # Panics
+    /// If an index in `rows` is not a row of `x`, like [`Matrix::row`].
+    pub fn predict_rows(&self, x: &Matrix, rows: &[usize]) -> Result<Outputs> {
+        if rows.is_empty() {
+            return Err(Error::MatrixShape {
+                len: 0,
+                rows: 0,
+                cols: x.cols(),
+            });
+        }
+        if x.cols() != self.spec.n_features {
+            return Err(Error::FeatureCount {
+                expected: self.spec.n_features,
+                found: x.cols(),
+            });
+        }
+        let block = self.block_rows().max(1);
+        let chunk_rows = GATHER_ROWS.div_ceil(block) * block;
+        let width = self.spec.task.outputs();
+        let mut values = Vec::with_capacity(rows.len() * width);
+        let mut gathered = Vec::with_capacity(chunk_rows.min(rows.len()) * x.cols());
+        for chunk in rows.chunks(chunk_rows) {
+            gathered.clear();
+            for &i in chunk {
+                gathered.extend_from_slice(x.row(i));
+            }
+            // Rows of a checked matrix: shape and finiteness hold already.
+            let part = Matrix::rearranged(std::mem::take(&mut gathered), chunk.len(), x.cols());
+            values.extend_from_slice(&self.forward_rows(&part, None, true)?);
+            gathered = part.into_values();
+        }
+        Outputs::check(self.spec.task, width, values)
     }
 
     /// Rows [`Model::predict`] computes together: rows split at multiples of it and predicted
@@ -463,6 +510,52 @@ mod tests {
             assert_eq!(m.predict(&x).unwrap().values, alone, "{task:?}");
             assert_eq!(m.predict_on(&x, Some(1)).unwrap().values, alone, "{task:?}");
         }
+    }
+
+    #[test]
+    fn predicting_listed_rows_in_chunks_matches_predicting_a_gathered_copy() {
+        // Enough rows that `predict_rows` gathers them in more than one chunk, the last one
+        // short, listed out of order and with repeats.
+        let mut rng = crate::rng::SplitMix64::new(5);
+        let spec = ModelSpec {
+            task: Task::Binary,
+            arch: Arch::mlp(&[8, 4]),
+            n_features: 3,
+        };
+        let values = spec
+            .tensor_shapes()
+            .iter()
+            .map(|(_, shape)| {
+                (0..shape.iter().product::<usize>())
+                    .map(|_| rng.uniform(-0.5, 0.5) as f32)
+                    .collect()
+            })
+            .collect();
+        let m = Model::from_values(spec, values).unwrap();
+        let rows = GATHER_ROWS + GATHER_ROWS / 2 + 7;
+        let x: Vec<f32> = (0..rows * 3)
+            .map(|_| rng.uniform(-2.0, 2.0) as f32)
+            .collect();
+        let x = Matrix::new(x, rows, 3).unwrap();
+        let mut idx: Vec<usize> = (0..rows).rev().collect();
+        idx.extend([0, 5, 5, rows - 1]);
+        let gathered: Vec<f32> = idx.iter().flat_map(|&i| x.row(i).to_vec()).collect();
+        let want = m
+            .predict(&Matrix::new(gathered, idx.len(), 3).unwrap())
+            .unwrap();
+        let got = m.predict_rows(&x, &idx).unwrap();
+        assert!(idx.len() > m.block_rows() * GATHER_ROWS.div_ceil(m.block_rows()));
+        assert_eq!(got.values, want.values);
+        assert_eq!((got.task, got.width), (want.task, want.width));
+        assert!(matches!(
+            m.predict_rows(&x, &[]).unwrap_err(),
+            Error::MatrixShape { .. }
+        ));
+        let narrow = Matrix::new(vec![0.0; 4], 2, 2).unwrap();
+        assert!(matches!(
+            m.predict_rows(&narrow, &[0]).unwrap_err(),
+            Error::FeatureCount { .. }
+        ));
     }
 
     #[test]

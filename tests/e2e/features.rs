@@ -174,10 +174,20 @@ fn training_and_serving_compute_bit_identical_vectors_for_every_row() {
     let applied = features::apply(&mut home, SPEC, "spec").unwrap();
     let fs_doc = features::load(&home, &applied.id).unwrap();
 
-    // Training path.
+    // Training path: as `airlock train` computes it, streamed from the snapshot into the one
+    // matrix; the same, bit for bit, as from the typed rows held whole.
     let loaded = ingest::load(&home, &"german@1".parse().unwrap()).unwrap();
     let mut task = airlock_runtime::Task::Binary;
-    let prepared = train::prepare(&fs_doc, &loaded, &mut task, None).unwrap();
+    let (prepared, doc) =
+        train::prepare_streamed(&home, &loaded.id, &fs_doc, &mut task, None).unwrap();
+    assert_eq!(doc, loaded.doc);
+    let held = train::prepare(&fs_doc, &loaded, &mut task, None).unwrap();
+    assert_eq!(
+        prepared.x, held.x,
+        "streamed and held rows give the same matrix"
+    );
+    assert_eq!(prepared.y, held.y);
+    assert_eq!(prepared.classes, held.classes);
     let (batch, labels) = (prepared.x, prepared.y);
     assert_eq!((batch.rows(), batch.cols()), (1000, fs_doc.width()));
     assert_eq!(
@@ -667,4 +677,108 @@ fn a_refused_feature_spec_is_audited_and_stores_nothing() {
         details["reason"].as_str().unwrap().contains("log1p"),
         "{details}"
     );
+}
+
+/// `airlock train` labels rows as the snapshot streams: a multiclass label whose contract
+/// lists no categories gets its classes in sorted order whatever order the rows show them
+/// in, a binary label's negative class is the one other value seen, and a missing label is
+/// refused naming its row; the same as from the typed rows held whole.
+#[test]
+fn streamed_training_rows_get_the_same_labels_and_classes_as_rows_held_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pets.csv");
+    let labels = ["dog", "cat", "eel", "cat", "dog", "bee", "eel", "cat"];
+    let mut text = String::from("x,pet\n");
+    for (i, l) in labels.iter().enumerate() {
+        text.push_str(&format!("{}.5,{l}\n", i));
+    }
+    fs::write(&file, &text).unwrap();
+    let contract = dir.path().join("pets.toml");
+    fs::write(
+        &contract,
+        "name = \"pets\"\nversion = 1\nnull_tokens = [\"\"]\n\n[[columns]]\nname = \"x\"\ntype = \"float\"\n\n\
+         [[columns]]\nname = \"pet\"\ntype = \"string\"\nnullable = true\n",
+    )
+    .unwrap();
+    let mut home = Home::init(&dir.path().join("home"), "lab".parse().unwrap()).unwrap();
+    let ingest_file = |home: &mut Home, name: &str, path: &Path| {
+        ingest::ingest(
+            home,
+            path,
+            name,
+            &ContractSource::File(contract.clone()),
+            &IngestOptions::default(),
+            &mut |_| {},
+        )
+        .unwrap()
+    };
+    ingest_file(&mut home, "pets", &file);
+    let spec = |positive: &str, dataset: &str| {
+        format!(
+            "name = \"pet-{}\"\ndataset = \"{dataset}\"\nlabel = \"pet\"\npositive = \"{positive}\"\n\n\
+             [[features]]\ncolumn = \"x\"\ntransform = \"identity\"\n",
+            if positive.is_empty() { "any" } else { positive }
+        )
+    };
+    let multi = features::apply(&mut home, &spec("", "pets@1"), "spec").unwrap();
+    let multi = features::load(&home, &multi.id).unwrap();
+    let loaded = ingest::load(&home, &"pets@1".parse().unwrap()).unwrap();
+
+    let mut task = airlock_runtime::Task::Multiclass { classes: 0 };
+    let (streamed, _) =
+        train::prepare_streamed(&home, &loaded.id, &multi, &mut task, Some("pet")).unwrap();
+    assert_eq!(task, airlock_runtime::Task::Multiclass { classes: 4 });
+    assert_eq!(streamed.classes, ["bee", "cat", "dog", "eel"]);
+    assert_eq!(streamed.y, [2.0, 1.0, 3.0, 1.0, 2.0, 0.0, 3.0, 1.0]);
+    assert_eq!(streamed.x.row(7), &[7.5]);
+    let mut task = airlock_runtime::Task::Multiclass { classes: 0 };
+    let held = train::prepare(&multi, &loaded, &mut task, Some("pet")).unwrap();
+    assert_eq!(
+        (&held.x, &held.y, &held.classes, &held.slices),
+        (
+            &streamed.x,
+            &streamed.y,
+            &streamed.classes,
+            &streamed.slices
+        )
+    );
+
+    // Binary on two values: the negative class is the other one seen.
+    let two = dir.path().join("two.csv");
+    fs::write(&two, "x,pet\n1,cat\n2,dog\n3,cat\n4,cat\n").unwrap();
+    ingest_file(&mut home, "two", &two);
+    let binary = features::apply(&mut home, &spec("dog", "two@1"), "spec").unwrap();
+    let binary = features::load(&home, &binary.id).unwrap();
+    let loaded = ingest::load(&home, &"two@1".parse().unwrap()).unwrap();
+    let mut task = airlock_runtime::Task::Binary;
+    let (streamed, _) =
+        train::prepare_streamed(&home, &loaded.id, &binary, &mut task, None).unwrap();
+    assert_eq!(streamed.classes, ["cat", "dog"]);
+    assert_eq!(streamed.y, [0.0, 1.0, 0.0, 0.0]);
+    // On the four-pet dataset the negative class is several values, named as such.
+    let pets = ingest::load(&home, &"pets@1".parse().unwrap()).unwrap();
+    let (streamed, _) = train::prepare_streamed(&home, &pets.id, &binary, &mut task, None).unwrap();
+    assert_eq!(streamed.classes, ["not dog", "dog"]);
+    assert_eq!(streamed.y, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0]);
+
+    // A missing label is refused, naming its row.
+    let gap = dir.path().join("gap.csv");
+    fs::write(&gap, "x,pet\n1,cat\n2,\n3,dog\n").unwrap();
+    ingest_file(&mut home, "gap", &gap);
+    let gap = ingest::load(&home, &"gap@1".parse().unwrap()).unwrap();
+    for mut task in [
+        airlock_runtime::Task::Binary,
+        airlock_runtime::Task::Multiclass { classes: 0 },
+    ] {
+        let fs_doc = if task == airlock_runtime::Task::Binary {
+            &binary
+        } else {
+            &multi
+        };
+        let err = train::prepare_streamed(&home, &gap.id, fs_doc, &mut task, None)
+            .err()
+            .expect("a missing label is refused")
+            .to_string();
+        assert!(err.contains("row 2"), "{err}");
+    }
 }

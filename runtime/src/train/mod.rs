@@ -299,16 +299,10 @@ fn train_on(
     };
     let model = to_model(&spec, &params, scale)?;
     let score = |idx: &[usize], y: &[f32]| -> Result<(Outputs, Metrics)> {
-        let out = model
-            .predict(&Matrix::new(
-                idx.iter().flat_map(|&i| x.row(i).to_vec()).collect(),
-                idx.len(),
-                x.cols(),
-            )?)
-            .map_err(|e| match e {
-                Error::InvalidOutput { .. } => Error::Diverged { epoch: best_epoch },
-                other => other,
-            })?;
+        let out = model.predict_rows(x, idx).map_err(|e| match e {
+            Error::InvalidOutput { .. } => Error::Diverged { epoch: best_epoch },
+            other => other,
+        })?;
         let m = evaluate(&out, y)?;
         Ok((out, m))
     };

@@ -86,19 +86,43 @@ fn self_check(must_not_read: &[PathBuf]) -> Vec<SelfCheck> {
     checks
 }
 
+/// Bytes read at a time by [`read_f32`].
+const READ_CHUNK_BYTES: usize = 1 << 20;
+
+/// Reads `count` little-endian f32 values from `path`, a chunk at a time straight into the one
+/// vector (the file's bytes are never held whole beside it). The file must hold exactly that
+/// many.
 fn read_f32(path: &Path, count: usize) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path).at(path)?;
-    if Some(bytes.len()) != count.checked_mul(4) {
-        return Err(Error::Rejected(format!(
-            "{}: {} bytes, expected {count} f32 values",
-            path.display(),
-            bytes.len()
-        )));
+    let wrong = |bytes: u64| {
+        Error::Rejected(format!(
+            "{}: {bytes} bytes, expected {count} f32 values",
+            path.display()
+        ))
+    };
+    let mut f = std::fs::File::open(path).at(path)?;
+    let len = f.metadata().at(path)?.len();
+    let want = count.checked_mul(4).ok_or_else(|| wrong(len))?;
+    if len != want as u64 {
+        return Err(wrong(len));
     }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect())
+    let mut values = Vec::with_capacity(count);
+    let mut buf = vec![0u8; READ_CHUNK_BYTES.min(want)];
+    let mut left = want;
+    while left > 0 {
+        let n = left.min(buf.len());
+        f.read_exact(&mut buf[..n]).at(path)?;
+        values.extend(
+            buf[..n]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        );
+        left -= n;
+    }
+    // Nothing may follow (the file grew since its length was read).
+    if f.read(&mut [0u8; 1]).at(path)? != 0 {
+        return Err(wrong(len + 1));
+    }
+    Ok(values)
 }
 
 /// Takes the job folder's lock, held until the worker exits (see [`crate::job_in_use`]).
@@ -245,5 +269,34 @@ pub fn run_probe(job_dir: &Path, connect: std::net::SocketAddr, read: &Path) -> 
         before,
         inside,
         own_folders_usable: own,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_matrices_round_trip_in_chunks_and_a_wrong_length_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        // More than one chunk each way, and a last chunk that is not full.
+        let values: Vec<f32> = (0..(READ_CHUNK_BYTES / 4) * 2 + 3)
+            .map(|i| i as f32 * 0.5 - 7.25)
+            .collect();
+        let path = dir.path().join("x.f32");
+        crate::parent::write_f32(&path, values.chunks(1000)).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            values.len() as u64 * 4
+        );
+        assert_eq!(read_f32(&path, values.len()).unwrap(), values);
+        for count in [values.len() - 1, values.len() + 1] {
+            let err = read_f32(&path, count).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("expected {count} f32 values")),
+                "{err}"
+            );
+        }
     }
 }

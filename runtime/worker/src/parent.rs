@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use airlock_runtime::{
-    DeviceChoice, EpochReport, Evaluation, Matrix, Model, Split, TrainConfig, TrainData, evaluate,
+    DeviceChoice, EpochReport, Evaluation, Model, Split, TrainConfig, TrainData, evaluate,
     evaluate_slices,
 };
 
@@ -147,20 +147,38 @@ pub struct TrainJob<'a> {
     pub embedded: bool,
 }
 
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+fn create_private(path: &Path) -> Result<std::fs::File> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
+    std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .at(path)?;
-    f.write_all(bytes).at(path)?;
-    Ok(())
+        .at(path)
 }
 
-fn f32_bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    create_private(path)?.write_all(bytes).at(path)
+}
+
+/// Bytes of little-endian f32 values written at a time: the values are never copied whole.
+const WRITE_CHUNK_BYTES: usize = 1 << 20;
+
+/// Writes `values` (slices of f32, in order) as little-endian f32 to a new private file at
+/// `path`, a chunk at a time.
+pub(crate) fn write_f32<'a>(path: &Path, values: impl Iterator<Item = &'a [f32]>) -> Result<()> {
+    let mut f = create_private(path)?;
+    let mut buf = Vec::with_capacity(WRITE_CHUNK_BYTES + 4096);
+    for part in values {
+        for v in part {
+            buf.extend_from_slice(&v.to_le_bytes());
+        }
+        if buf.len() >= WRITE_CHUNK_BYTES {
+            f.write_all(&buf).at(path)?;
+            buf.clear();
+        }
+    }
+    f.write_all(&buf).at(path)
 }
 
 /// Trains `job` in a sandboxed worker in a private folder under `staging` (removed when this
@@ -198,12 +216,12 @@ pub fn train(
     };
     let job_json = serde_json::to_vec(&spec).map_err(|e| Error::Rejected(e.to_string()))?;
     write_private(&input.join("job.json"), &job_json)?;
-    let x: Vec<f32> = (0..data.x.rows())
-        .flat_map(|i| data.x.row(i).to_vec())
-        .collect();
-    write_private(&input.join("x.f32"), &f32_bytes(&x))?;
-    drop(x);
-    write_private(&input.join("y.f32"), &f32_bytes(data.labels))?;
+    // Straight from the one matrix the caller holds, row by row: no copy of it is made.
+    write_f32(
+        &input.join("x.f32"),
+        (0..data.x.rows()).map(|i| data.x.row(i)),
+    )?;
+    write_f32(&input.join("y.f32"), std::iter::once(data.labels))?;
     if let Some(keys) = data.slices {
         let s = serde_json::to_vec(keys).map_err(|e| Error::Rejected(e.to_string()))?;
         write_private(&input.join("slices.json"), &s)?;
@@ -385,11 +403,11 @@ fn check_outputs(output: &Path, data: TrainData<'_>, config: &TrainConfig) -> Re
 /// split.
 pub fn recompute(model: &Model, data: TrainData<'_>, config: &TrainConfig) -> Result<Evaluation> {
     let (train_idx, val_idx, holdout_idx) = airlock_runtime::split_rows(data.x.rows(), config);
+    // Each split predicted straight from the one matrix, a chunk of rows at a time: no copy of
+    // the split's rows (the same outputs as predicting a gathered copy, bit for bit).
     let part = |idx: &[usize]| -> Result<(airlock_runtime::Outputs, Vec<f32>)> {
-        let values: Vec<f32> = idx.iter().flat_map(|&i| data.x.row(i).to_vec()).collect();
-        let m = Matrix::new(values, idx.len(), data.x.cols())?;
         let y = idx.iter().map(|&i| data.labels[i]).collect();
-        Ok((model.predict(&m)?, y))
+        Ok((model.predict_rows(data.x, idx)?, y))
     };
     let (ho, y_ho) = part(&holdout_idx)?;
     let (va, y_va) = part(&val_idx)?;
