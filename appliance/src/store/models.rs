@@ -75,7 +75,7 @@ pub struct ListedModel {
     pub deployed: Option<String>,
 }
 
-/// Every model, newest first.
+/// Every model, newest first (of two stored in the same second, the one stored last first).
 pub fn list_models(r: &impl Reads) -> Result<Vec<ListedModel>> {
     let mut stmt = conn(r).prepare(
         "SELECT m.id, m.name, m.site, m.arch, m.metrics, m.created_at,
@@ -85,7 +85,7 @@ pub fn list_models(r: &impl Reads) -> Result<Vec<ListedModel>> {
             (SELECT GROUP_CONCAT(d.slot, ',') FROM deployments d WHERE d.model = m.id
                AND d.action != 'retire'
                AND d.seq = (SELECT MAX(seq) FROM deployments d2 WHERE d2.slot = d.slot))
-         FROM models m ORDER BY m.created_at DESC, m.id",
+         FROM models m ORDER BY m.created_at DESC, m.rowid DESC",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(ListedModel {
