@@ -188,7 +188,10 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 procs = r["processes"]
 parent = [p for p in procs if p["depth"] == 0]
-worker = [p for p in procs if p["depth"] >= 1 and "__worker" in p["argv"]]
+# The worker is `airlock-worker` when it is installed beside airlock, else airlock itself
+# as `airlock __worker`.
+worker = [p for p in procs if p["depth"] >= 1
+          and ("__worker" in p["argv"] or p["argv"][0].endswith("/airlock-worker"))]
 if len(parent) != 1 or len(worker) != 1:
     sys.exit(f"expected one parent and one worker, saw {procs}")
 print(f'{r["wall_s"]:.2f} {parent[0]["hwm_kib"]} {worker[0]["hwm_kib"]} {r["tree_maxrss_kib"]} '
