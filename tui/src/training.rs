@@ -309,53 +309,14 @@ pub fn config(s: &crate::task::TrainSettings) -> airlock::Result<airlock_runtime
 /// sandbox, the held-out metrics, the model id; a warning first for a sandbox control not in
 /// force, and the note on the device chosen.
 pub fn trained_says(id: &Digest, run: &RunRecord) -> String {
-    let mut out = Vec::new();
-    for c in run.sandbox.report.failures() {
-        out.push(format!(
-            "warning: worker sandbox control {} was not in force: {} (recorded in the run record)",
-            c.name,
-            c.error.as_deref().unwrap_or("unknown")
-        ));
-    }
-    if let Some(note) = &run.device.note {
-        out.push(format!("note: {note}"));
-    }
-    if let Some(last) = run.history.last() {
-        out.push(format!(
-            "{} epochs{}, best {}, last train loss {:.4}, {:.0} rows/s on {} ({})",
-            run.history.len(),
-            if run.stopped_early {
-                " (stopped early)"
-            } else {
-                ""
-            },
-            run.best_epoch,
-            last.train_loss,
-            last.rows_per_second,
-            run.device.kind,
-            run.device.name
-        ));
-    }
-    let controls = &run.sandbox.report.controls;
-    out.push(format!(
-        "sandbox: {} of {} controls in force",
-        controls.iter().filter(|c| c.applied).count(),
-        controls.iter().filter(|c| c.requested).count()
-    ));
-    let m = &run.metrics.holdout;
-    let figures: Vec<String> = airlock_runtime::METRIC_NAMES
+    let said = airlock::ops::train::outcome(id, run);
+    let mut out: Vec<String> = said
+        .warnings
         .iter()
-        .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
+        .map(|w| format!("warning: {w}"))
         .collect();
-    out.push(format!(
-        "trained {} model {} ({}): held-out {} rows: {}",
-        run.spec.task.name(),
-        id.short(),
-        run.spec.arch.name(),
-        m.rows,
-        figures.join(", ")
-    ));
-    out.push(format!("model id {id}"));
+    out.extend(said.note.iter().map(|n| format!("note: {n}")));
+    out.extend(said.lines);
     out.join("\n")
 }
 

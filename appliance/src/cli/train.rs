@@ -236,14 +236,11 @@ pub(crate) fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
     });
     bar.finish_and_clear();
     let (id, run) = result?;
-    for c in run.sandbox.report.failures() {
-        out.warn(format_args!(
-            "worker sandbox control {} was not in force: {} (recorded in the run record)",
-            c.name,
-            c.error.as_deref().unwrap_or("unknown")
-        ));
+    let said = train::outcome(&id, &run);
+    for w in &said.warnings {
+        out.warn(w);
     }
-    if let Some(note) = &run.device.note {
+    if let Some(note) = &said.note {
         out.note(note);
     }
     let v = json!({ "id": id.hex(), "name": run.name, "task": run.spec.task.name(), "arch": run.spec.arch.name(),
@@ -251,62 +248,9 @@ pub(crate) fn train(home_dir: &Path, out: Out, a: TrainArgs) -> Result<i32> {
                     "stopped_early": run.stopped_early, "metrics": run.metrics,
                     "sandbox": run.sandbox });
     out.emit(&v, |_| {
-        if let Some(last) = run.history.last() {
-            out.line(format_args!(
-                "{} epochs{}, best {}, last train loss {:.4}, {:.0} rows/s on {} ({})",
-                run.history.len(),
-                if run.stopped_early {
-                    " (stopped early)"
-                } else {
-                    ""
-                },
-                run.best_epoch,
-                last.train_loss,
-                last.rows_per_second,
-                run.device.kind,
-                run.device.name
-            ));
+        for line in &said.lines {
+            out.line(line);
         }
-        let applied = run
-            .sandbox
-            .report
-            .controls
-            .iter()
-            .filter(|c| c.applied)
-            .count();
-        let requested = run
-            .sandbox
-            .report
-            .controls
-            .iter()
-            .filter(|c| c.requested)
-            .count();
-        out.line(format_args!(
-            "sandbox: {applied} of {requested} controls in force"
-        ));
-        let m = &run.metrics.holdout;
-        let figures: Vec<String> = airlock_runtime::METRIC_NAMES
-            .iter()
-            .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
-            .collect();
-        out.line(format_args!(
-            "trained {} model {} ({}): held-out {} rows: {}",
-            run.spec.task.name(),
-            id.short(),
-            run.spec.arch.name(),
-            m.rows,
-            figures.join(", ")
-        ));
-        for (slice, m) in &run.metrics.holdout_slices {
-            let name = run.spec.task.score_name();
-            out.line(format_args!(
-                "  {} = {slice:<20} {:>5} rows  {name} {:.4}",
-                run.slice_column.as_deref().unwrap_or("slice"),
-                m.rows,
-                m.get(name).unwrap_or(f64::NAN)
-            ));
-        }
-        out.line(format_args!("model id {id}"));
     });
     Ok(exit::OK)
 }

@@ -359,6 +359,87 @@ pub struct ModelSummary {
     pub created_at: String,
 }
 
+/// What a finished run says to the operator, the same for every front end (`airlock train`
+/// and the console): warnings for sandbox controls not in force, the note on the device, and
+/// the result lines (epochs and speed, the sandbox, the held-out metrics, per slice, the id).
+/// Plain text from the run record: a front end escapes it as it prints.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunOutcome {
+    /// A sandbox control that was asked for and not in force, one line each.
+    pub warnings: Vec<String>,
+    /// The device chosen, when there is something to say about it.
+    pub note: Option<String>,
+    /// The result, one line each.
+    pub lines: Vec<String>,
+}
+
+/// [`RunOutcome`] of run `id`.
+pub fn outcome(id: &Digest, run: &RunRecord) -> RunOutcome {
+    let warnings = run
+        .sandbox
+        .report
+        .failures()
+        .map(|c| {
+            format!(
+                "worker sandbox control {} was not in force: {} (recorded in the run record)",
+                c.name,
+                c.error.as_deref().unwrap_or("unknown")
+            )
+        })
+        .collect();
+    let mut lines = Vec::new();
+    if let Some(last) = run.history.last() {
+        lines.push(format!(
+            "{} epochs{}, best {}, last train loss {:.4}, {:.0} rows/s on {} ({})",
+            run.history.len(),
+            if run.stopped_early {
+                " (stopped early)"
+            } else {
+                ""
+            },
+            run.best_epoch,
+            last.train_loss,
+            last.rows_per_second,
+            run.device.kind,
+            run.device.name
+        ));
+    }
+    let controls = &run.sandbox.report.controls;
+    lines.push(format!(
+        "sandbox: {} of {} controls in force",
+        controls.iter().filter(|c| c.applied).count(),
+        controls.iter().filter(|c| c.requested).count()
+    ));
+    let m = &run.metrics.holdout;
+    let figures: Vec<String> = airlock_runtime::METRIC_NAMES
+        .iter()
+        .filter_map(|n| m.get(n).map(|v| format!("{n} {v:.4}")))
+        .collect();
+    lines.push(format!(
+        "trained {} model {} ({}): held-out {} rows: {}",
+        run.spec.task.name(),
+        id.short(),
+        run.spec.arch.name(),
+        m.rows,
+        figures.join(", ")
+    ));
+    let score = run.spec.task.score_name();
+    for (slice, m) in &run.metrics.holdout_slices {
+        lines.push(format!(
+            "  {} = {slice:<20} {:>5} rows  {score} {:.4}",
+            run.slice_column.as_deref().unwrap_or("slice"),
+            m.rows,
+            m.get(score).unwrap_or(f64::NAN)
+        ));
+    }
+    lines.push(format!("model id {id}"));
+    RunOutcome {
+        warnings,
+        note: run.device.note.clone(),
+        lines,
+    }
+}
+
 /// Lists models, newest first.
 pub fn list(home: &Home) -> Result<Vec<ModelSummary>> {
     Ok(crate::store::models::list_models(home.store())?
