@@ -70,7 +70,8 @@ impl Scorer {
         Self::build(home, *model_id, run)
     }
 
-    fn build(home: &Home, model_id: Digest, run: RunRecord) -> Result<Scorer> {
+    /// The scorer of model `model_id` whose run record the caller has loaded already.
+    pub(crate) fn build(home: &Home, model_id: Digest, run: RunRecord) -> Result<Scorer> {
         let fs = features::load(home, &run.feature_set)?;
         let contract = contract::load_contract(home, &fs.contract)?;
         let columns = fs.bind(&contract)?;

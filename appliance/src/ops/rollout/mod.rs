@@ -91,8 +91,9 @@ pub fn open_scorer(home: &Home, slot: &str, expected_features: Option<&NameRef>)
             "no model is deployed to slot {slot:?}; run `airlock deploy MODEL` first"
         ))
     })?;
-    let scorer = Scorer::for_model(home, &model_id)?;
-    let run = &scorer.run;
+    // The run record first: a request for another feature set version is refused before the
+    // model's weights, feature set and contract are loaded.
+    let run = crate::ops::train::load_run(home, &model_id)?;
     if let Some(want) = expected_features {
         let (want_id, _, _) = registry::resolve(
             home.store(),
@@ -112,7 +113,7 @@ pub fn open_scorer(home: &Home, slot: &str, expected_features: Option<&NameRef>)
             })));
         }
     }
-    let mut scorer = scorer;
+    let mut scorer = Scorer::build(home, model_id, run)?;
     if let Some(t) = threshold_of(home, slot)? {
         scorer.threshold = t;
     }
