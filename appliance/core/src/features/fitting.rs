@@ -1,10 +1,25 @@
 //! Fitting a feature spec's parameters (means, deviations, vocabularies,
 //! boundaries, fills) in one pass over a dataset's rows, lent one at a
-//! time ([`Fitter`]).
+//! time ([`Fitter`]), in memory that does not grow with the rows.
+//!
+//! A parameter that is an order statistic or a sum over a column's sorted
+//! values comes from the column sorted by an external merge sort
+//! (`sorted_column`): a run of [`VALUE_RUN`] values (1 MiB) a column in
+//! memory, the full runs handed to the caller's [`ValueSpill`] (in the
+//! appliance an unlinked temporary file in the vault's private staging
+//! folder, holding the dataset's own numbers in plaintext until the fit
+//! ends, as the private copy of a Parquet file at ingest does), merged
+//! when the fit finishes. The merge gives exactly the sequence a sort of
+//! the whole column gives, and every statistic is folded over it in the
+//! same order with the same arithmetic as before (`reference_fit.rs`, the
+//! tests compare the bytes), so re-applying an unchanged spec finds the
+//! identical version.
 
 use std::collections::BTreeMap;
 
 use super::fitted::{numeric_input, pre_scale, year_of};
+use super::sorted_column::{MemoryValueSpill, Sorted, SortedColumn, VALUE_RUN, ValueSpill};
+use super::stats::{Fill, fit_scale, scale_kind, standardize, widen};
 use super::{DatePart, FeatureDef, FeatureSpec, Fitted, Impute, Scale, Transform};
 use crate::contract::{ColumnType, Contract, Value};
 use crate::error::{Error, Result};
@@ -21,7 +36,7 @@ pub fn fit(
 ) -> Result<Vec<Fitted>> {
     let mut fitter = Fitter::new(spec, contract, source)?;
     for row in rows {
-        fitter.push(row);
+        fitter.push(row)?;
     }
     fitter.finish()
 }
@@ -31,14 +46,18 @@ pub fn fit(
 ///
 /// - counts, minimum and maximum (a `min_max` scale with a `zero` or
 ///   `constant` fill), category counts (bounded by the distinct values);
-/// - the column's numbers as one `Vec<f64>` (8 bytes a row for that column,
-///   the one copy the fit needs) for a feature whose parameters are order
+/// - the column's numbers, for a feature whose parameters are order
 ///   statistics or sums over the sorted values: a mean or median fill
 ///   (`mean` is the default of numeric features), a `standardize` scale,
-///   quantile `buckets` and `date_parts` (its fill is the median). The
-///   means and deviations are summed over the sorted values, as they
-///   always were, so a version fit by streaming has the same bytes as one
-///   fit on rows held in memory.
+///   quantile `buckets` and `date_parts` (its fill is the median). At most
+///   one run of them is in memory (see the module docs), the rest in the
+///   [`ValueSpill`]; at the end they are merged in sorted order. The means
+///   and deviations are summed over the sorted values, as they always
+///   were, so a version fit by streaming has the same bytes as one fit on
+///   rows held in memory. A `standardize` scale after a fill sorts the
+///   values a second time, as the pipeline sees them (clipped, log1p,
+///   missing ones filled): the spill holds up to 16 bytes a row for such
+///   a column until the fit ends.
 ///
 /// Everything the spec and contract alone decide (columns, types, options)
 /// is checked by [`Fitter::new`], before any row is read; what depends on
@@ -51,11 +70,29 @@ pub struct Fitter {
     rows: usize,
     positives: usize,
     features: Vec<Acc>,
+    spill: Box<dyn ValueSpill>,
 }
 
 impl Fitter {
-    /// Checks `spec` against `contract` and prepares the accumulators.
+    /// Checks `spec` against `contract` and prepares the accumulators; the
+    /// runs of the kept columns are kept in memory ([`MemoryValueSpill`]).
     pub fn new(spec: &FeatureSpec, contract: &Contract, source: &str) -> Result<Self> {
+        Self::with_spill(
+            spec,
+            contract,
+            source,
+            Box::new(MemoryValueSpill::default()),
+        )
+    }
+
+    /// [`Fitter::new`], with the sorted runs of the kept columns given to
+    /// `spill` past [`VALUE_RUN`] values a column.
+    pub fn with_spill(
+        spec: &FeatureSpec,
+        contract: &Contract,
+        source: &str,
+        spill: Box<dyn ValueSpill>,
+    ) -> Result<Self> {
         let label_idx = contract.index_of(&spec.label).ok_or_else(|| {
             Error::Rejected(format!(
                 "feature spec {source}: label column {:?} is not in the contract",
@@ -85,46 +122,62 @@ impl Fitter {
             rows: 0,
             positives: 0,
             features,
+            spill,
         })
     }
 
-    /// Reserves room for `rows` values in each column kept, so a fit whose
-    /// row count is known holds no slack (a growing buffer can be up to
-    /// twice its content). A count too large to reserve is ignored (the
-    /// columns then grow as the rows come).
-    pub fn reserve(&mut self, rows: usize) {
+    /// Sets how many values of a kept column are held in memory before they
+    /// are sorted and spilled as a run ([`VALUE_RUN`] unless set; at least
+    /// 1). Call it before the first row; tests make it small to spill often.
+    pub fn set_run(&mut self, values: usize) {
         for f in &mut self.features {
-            let kept = match f {
-                Acc::Numeric(a) => a.values.as_mut(),
-                Acc::Bucketize(a) => a.values.as_mut(),
-                Acc::DateParts(a) => Some(&mut a.ts),
-                Acc::OneHot(_) | Acc::Ready(_) => None,
-            };
-            if let Some(v) = kept {
-                // A failed reservation leaves the buffer as it was.
-                let _ = v.try_reserve_exact(rows);
+            if let Some(c) = f.column() {
+                *c = SortedColumn::new(values);
             }
         }
     }
 
+    /// Reserves room for `rows` values in each column kept, at most a run
+    /// (a buffer left to grow can hold up to twice its content). A count
+    /// too large to reserve is ignored.
+    pub fn reserve(&mut self, rows: usize) {
+        for f in &mut self.features {
+            if let Some(c) = f.column() {
+                c.reserve(rows);
+            }
+        }
+    }
+
+    /// The values the kept columns' buffers have room for, together.
+    #[cfg(test)]
+    pub(super) fn buffered(&mut self) -> usize {
+        self.features
+            .iter_mut()
+            .filter_map(|f| f.column().map(|c| c.capacity()))
+            .sum()
+    }
+
     /// Adds one row (typed, in the contract's column order); nothing of it
-    /// is kept but what the accumulators need.
-    pub fn push(&mut self, row: &[Value]) {
+    /// is kept but what the accumulators need. Fails only when a full run
+    /// cannot be spilled.
+    pub fn push(&mut self, row: &[Value]) -> Result<()> {
         self.rows += 1;
         if !self.positive.is_empty() && is_positive(&row[self.label_idx], &self.positive) {
             self.positives += 1;
         }
         for f in &mut self.features {
-            f.push(row);
+            f.push(row, &mut *self.spill)?;
         }
+        Ok(())
     }
 
     /// The fitted features, in spec order.
-    pub fn finish(self) -> Result<Vec<Fitted>> {
+    pub fn finish(mut self) -> Result<Vec<Fitted>> {
+        let spill = &mut *self.spill;
         let features = self
             .features
             .into_iter()
-            .map(Acc::finish)
+            .map(|f| f.finish(spill))
             .collect::<Result<Vec<_>>>()?;
         let (positives, rows) = (self.positives, self.rows);
         if !self.positive.is_empty() && (positives == 0 || positives == rows) {
@@ -143,98 +196,6 @@ fn is_positive(v: &Value, positive: &str) -> bool {
         Value::Text(s) => s == positive,
         Value::Null => positive.is_empty(),
         other => other.canonical() == positive,
-    }
-}
-
-fn median(sorted: &[f64]) -> f64 {
-    let m = sorted.len() / 2;
-    if sorted.len() % 2 == 1 {
-        sorted[m]
-    } else {
-        (sorted[m - 1] + sorted[m]) / 2.0
-    }
-}
-
-/// The scale of the values `xs` as the pipeline sees them, sorted (for
-/// `min_max`, their smallest and largest are enough). The kind is one
-/// [`scale_kind`] accepted.
-fn fit_scale(kind: Option<Transform>, xs: &[f64]) -> Scale {
-    match kind {
-        Some(Transform::Standardize) => {
-            let n = xs.len() as f64;
-            let mean = xs.iter().sum::<f64>() / n;
-            let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / n;
-            Scale::Standardize {
-                mean,
-                std: if var > 0.0 { var.sqrt() } else { 1.0 },
-            }
-        }
-        Some(Transform::MinMax) => {
-            let (min, max) = (xs[0], xs[xs.len() - 1]);
-            Scale::MinMax {
-                min,
-                max: if max > min && (max - min).is_finite() && min + (max - min) > min {
-                    max
-                } else {
-                    min + min.abs().max(1.0)
-                },
-            }
-        }
-        _ => Scale::None,
-    }
-}
-
-/// Checks a scale kind: none, standardize or min_max.
-fn scale_kind(kind: Option<Transform>, name: &str) -> Result<Option<Transform>> {
-    match kind {
-        None | Some(Transform::Identity) => Ok(None),
-        Some(Transform::Standardize | Transform::MinMax) => Ok(kind),
-        Some(other) => Err(Error::Rejected(format!(
-            "feature {name:?}: scale must be standardize or min_max, not {other:?}"
-        ))),
-    }
-}
-
-/// How a numeric feature's missing values are filled.
-#[derive(Clone, Copy)]
-enum Fill {
-    /// The mean of the fitting data's values, summed in sorted order.
-    Mean,
-    /// Their median.
-    Median,
-    /// A value the spec gives (zero or its constant).
-    Fixed(f64),
-}
-
-impl Fill {
-    /// The rule of `impute` (else `default`).
-    fn of(def: &FeatureDef, default: Impute) -> std::result::Result<Fill, String> {
-        match def.impute.unwrap_or(default) {
-            Impute::Mean => Ok(Fill::Mean),
-            Impute::Median => Ok(Fill::Median),
-            Impute::Zero => Ok(Fill::Fixed(0.0)),
-            Impute::Constant => match def.fill {
-                Some(f) if f.is_finite() => Ok(Fill::Fixed(f)),
-                _ => Err("impute = \"constant\" needs a finite `fill`".into()),
-            },
-            other => Err(format!(
-                "impute {other:?} is for categorical features; use mean, median, zero or constant"
-            )),
-        }
-    }
-
-    /// Whether the fill needs the column's values.
-    fn needs_values(self) -> bool {
-        !matches!(self, Fill::Fixed(_))
-    }
-
-    /// The fill over the fitting data's sorted values.
-    fn value(self, sorted: &[f64]) -> f64 {
-        match self {
-            Fill::Mean => sorted.iter().sum::<f64>() / sorted.len() as f64,
-            Fill::Median => median(sorted),
-            Fill::Fixed(f) => f,
-        }
     }
 }
 
@@ -279,7 +240,7 @@ struct NumericAcc {
     fill: Fill,
     scale: Option<Transform>,
     /// The present values, when the fill or the scale needs them.
-    values: Option<Vec<f64>>,
+    values: Option<SortedColumn>,
     present: usize,
     missing: usize,
     /// Smallest and largest value as the pipeline sees them (missing ones
@@ -295,7 +256,7 @@ struct BucketizeAcc {
     indicator: bool,
     boundaries: Bounds,
     fill: Fill,
-    values: Option<Vec<f64>>,
+    values: Option<SortedColumn>,
     present: usize,
 }
 
@@ -327,17 +288,27 @@ struct DatePartsAcc {
     indicator: bool,
     parts: Vec<DatePart>,
     /// The present timestamps (the fill is their median).
-    ts: Vec<f64>,
+    ts: SortedColumn,
 }
 
 impl Acc {
-    fn push(&mut self, row: &[Value]) {
+    /// The column of values kept, if any.
+    fn column(&mut self) -> Option<&mut SortedColumn> {
+        match self {
+            Acc::Numeric(a) => a.values.as_mut(),
+            Acc::Bucketize(a) => a.values.as_mut(),
+            Acc::DateParts(a) => Some(&mut a.ts),
+            Acc::OneHot(_) | Acc::Ready(_) => None,
+        }
+    }
+
+    fn push(&mut self, row: &[Value], spill: &mut dyn ValueSpill) -> Result<()> {
         match self {
             Acc::Numeric(a) => match numeric_input(row, &a.cols) {
                 Some(x) => {
                     a.present += 1;
                     if let Some(v) = &mut a.values {
-                        v.push(x);
+                        v.push(x, spill)?;
                     }
                     a.track(x);
                 }
@@ -352,7 +323,7 @@ impl Acc {
                 if let Some(x) = row[a.idx].as_f64() {
                     a.present += 1;
                     if let Some(v) = &mut a.values {
-                        v.push(x);
+                        v.push(x, spill)?;
                     }
                 }
             }
@@ -368,19 +339,20 @@ impl Acc {
             }
             Acc::DateParts(a) => {
                 if let Some(t) = row[a.idx].as_f64() {
-                    a.ts.push(t);
+                    a.ts.push(t, spill)?;
                 }
             }
             Acc::Ready(_) => {}
         }
+        Ok(())
     }
 
-    fn finish(self) -> Result<Fitted> {
+    fn finish(self, spill: &mut dyn ValueSpill) -> Result<Fitted> {
         match self {
-            Acc::Numeric(a) => a.finish(),
-            Acc::Bucketize(a) => a.finish(),
+            Acc::Numeric(a) => a.finish(spill),
+            Acc::Bucketize(a) => a.finish(spill),
             Acc::OneHot(a) => a.finish(),
-            Acc::DateParts(a) => a.finish(),
+            Acc::DateParts(a) => a.finish(spill),
             Acc::Ready(f) => Ok(f),
         }
     }
@@ -391,41 +363,57 @@ impl NumericAcc {
         if !self.track_extremes {
             return;
         }
-        let x = pre_scale(x, self.clip, self.log1p);
-        self.extremes = Some(match self.extremes {
-            None => [x, x],
-            Some([lo, hi]) => [
-                if x.total_cmp(&lo).is_lt() { x } else { lo },
-                if x.total_cmp(&hi).is_gt() { x } else { hi },
-            ],
-        });
+        widen(&mut self.extremes, pre_scale(x, self.clip, self.log1p));
     }
 
-    fn finish(self) -> Result<Fitted> {
+    fn finish(self, spill: &mut dyn ValueSpill) -> Result<Fitted> {
         let label = self.label;
         if self.present == 0 {
             return Err(rejected(&label, "no values to fit on"));
         }
+        let (clip, log1p) = (self.clip, self.log1p);
         let (fill, scale) = match self.values {
-            Some(mut xs) => {
-                xs.sort_unstable_by(f64::total_cmp);
-                let fill = self.fill.value(&xs);
+            Some(column) => {
+                let run = column.run();
+                let xs = column.finish();
+                let fill = self.fill.value(&xs, spill)?;
                 // Scaling parameters are fit on the values as the pipeline
-                // sees them (missing ones filled), in the same buffer.
-                for x in &mut xs {
-                    *x = pre_scale(*x, self.clip, self.log1p);
-                }
-                let filled = pre_scale(fill, self.clip, self.log1p);
-                xs.reserve_exact(self.missing);
-                xs.extend(std::iter::repeat_n(filled, self.missing));
-                xs.sort_unstable_by(f64::total_cmp);
-                (fill, fit_scale(self.scale, &xs))
+                // sees them (missing ones filled).
+                let filled = pre_scale(fill, clip, log1p);
+                let scale = match self.scale {
+                    Some(Transform::Standardize) => {
+                        // Summed in their sorted order: mapped values need
+                        // not keep the order of the raw ones (clip puts -1
+                        // at 0.0 beside an untouched -0.0), so they are
+                        // sorted again, the fills merged in.
+                        let mut seen = SortedColumn::new(run);
+                        let mut merge = xs.merge();
+                        while let Some(x) = merge.next(spill)? {
+                            seen.push(pre_scale(x, clip, log1p), spill)?;
+                        }
+                        let seen = seen.finish().with_copies(filled, self.missing);
+                        fit_scale(self.scale, &seen, spill)?
+                    }
+                    Some(_) => {
+                        // min_max needs only the first and last of that
+                        // order: the smallest and largest by `total_cmp`.
+                        let mut lo_hi = (self.missing > 0).then_some([filled, filled]);
+                        xs.walk(spill, |it| {
+                            it.for_each(|x| widen(&mut lo_hi, pre_scale(x, clip, log1p)))
+                        })?;
+                        let lo_hi = Sorted::held(lo_hi.map(Vec::from).unwrap_or_default());
+                        fit_scale(self.scale, &lo_hi, spill)?
+                    }
+                    None => Scale::None,
+                };
+                (fill, scale)
             }
             None => {
-                let fill = self.fill.value(&[]);
+                let fill = self.fill.value(&Sorted::held(Vec::new()), spill)?;
+                let lo_hi = Sorted::held(self.extremes.map(Vec::from).unwrap_or_default());
                 let scale = match self.extremes {
-                    Some(lo_hi) => fit_scale(self.scale, &lo_hi),
-                    None => fit_scale(None, &[]),
+                    Some(_) => fit_scale(self.scale, &lo_hi, spill)?,
+                    None => Scale::None,
                 };
                 (fill, scale)
             }
@@ -458,19 +446,22 @@ impl NumericAcc {
 }
 
 impl BucketizeAcc {
-    fn finish(self) -> Result<Fitted> {
+    fn finish(self, spill: &mut dyn ValueSpill) -> Result<Fitted> {
         let label = self.label;
         if self.present == 0 {
             return Err(rejected(&label, "no values to fit on"));
         }
-        let mut xs = self.values.unwrap_or_default();
-        xs.sort_unstable_by(f64::total_cmp);
+        let xs = match self.values {
+            Some(column) => column.finish(),
+            None => Sorted::held(Vec::new()),
+        };
         let boundaries = match self.boundaries {
             Bounds::Given(b) => b,
             Bounds::Quantiles(n) => {
-                let mut b: Vec<f64> = (1..n)
-                    .map(|i| xs[(i as usize * (xs.len() - 1)) / n as usize])
+                let ranks: Vec<usize> = (1..n)
+                    .map(|i| (i as usize * (xs.len() - 1)) / n as usize)
                     .collect();
+                let mut b = xs.ranks(spill, &ranks)?;
                 b.dedup();
                 b
             }
@@ -487,7 +478,7 @@ impl BucketizeAcc {
         Ok(Fitted::Bucketize {
             column: self.column,
             boundaries,
-            fill: self.fill.value(&xs),
+            fill: self.fill.value(&xs, spill)?,
             indicator: self.indicator,
         })
     }
@@ -535,21 +526,17 @@ impl OneHotAcc {
 }
 
 impl DatePartsAcc {
-    fn finish(self) -> Result<Fitted> {
-        let mut ts = self.ts;
-        if ts.is_empty() {
+    fn finish(self, spill: &mut dyn ValueSpill) -> Result<Fitted> {
+        let ts = self.ts.finish();
+        if ts.len() == 0 {
             return Err(rejected(&self.label, "no values to fit on"));
         }
-        ts.sort_unstable_by(f64::total_cmp);
-        let years: Vec<f64> = ts.iter().map(|t| year_of(*t as i64)).collect();
-        let Scale::Standardize { mean, std } = fit_scale(Some(Transform::Standardize), &years)
-        else {
-            return Err(rejected(&self.label, "the year could not be standardized"));
-        };
+        // The years of the sorted times, in that order.
+        let (mean, std) = standardize(&ts, spill, |t| year_of(t as i64))?;
         Ok(Fitted::DateParts {
             column: self.column,
             parts: self.parts,
-            fill: median(&ts) as i64,
+            fill: ts.median(spill)? as i64,
             indicator: self.indicator,
             year: [mean, std],
         })
@@ -644,7 +631,7 @@ fn plan_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Acc> {
                 log1p,
                 fill,
                 scale,
-                values: keep.then(Vec::new),
+                values: keep.then(|| SortedColumn::new(VALUE_RUN)),
                 present: 0,
                 missing: 0,
                 extremes: None,
@@ -679,7 +666,7 @@ fn plan_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Acc> {
                 indicator: def.indicator,
                 boundaries,
                 fill,
-                values: keep.then(Vec::new),
+                values: keep.then(|| SortedColumn::new(VALUE_RUN)),
                 present: 0,
                 label,
             })))
@@ -754,7 +741,7 @@ fn plan_one(def: &FeatureDef, cx: &FitCtx<'_>) -> Result<Acc> {
                 idx,
                 indicator: def.indicator,
                 parts,
-                ts: Vec::new(),
+                ts: SortedColumn::new(VALUE_RUN),
                 label,
             })))
         }

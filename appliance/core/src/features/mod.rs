@@ -47,10 +47,13 @@ mod fitted;
 mod fitting;
 #[cfg(test)]
 mod reference_fit;
+mod sorted_column;
+mod stats;
 
 pub use feature_set::{Bound, FeatureSetDoc, request_row};
 pub use fitted::{Fitted, Scale};
 pub use fitting::{Fitter, fit};
+pub use sorted_column::{MemoryValueSpill, VALUE_RUN, ValueSpill};
 
 /// Type tag of feature set records.
 pub const FEATURE_SET_TYPE: &str = "airlock.feature-set/v1";

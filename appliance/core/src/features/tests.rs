@@ -377,9 +377,10 @@ fn fit_rows(n: usize, seed: u64) -> Vec<Vec<Value>> {
         .collect()
 }
 
-/// The fitted features as the bytes a version stores them in.
-fn fitted_bytes(features: &[Fitted]) -> Vec<u8> {
-    serde_json::to_vec(features).expect("ser")
+/// The fitted features as the bytes a version stores them in (JSON text,
+/// so a failed comparison shows which parameter differs).
+fn fitted_bytes(features: &[Fitted]) -> String {
+    serde_json::to_string(features).expect("ser")
 }
 
 #[test]
@@ -390,7 +391,7 @@ fn streaming_fit_has_the_bytes_of_the_fit_on_rows_held_in_memory() {
         let rows = fit_rows(n, seed);
         let mut fitter = Fitter::new(&spec, &contract, "every.toml").expect("plan");
         for r in &rows {
-            fitter.push(r);
+            fitter.push(r).expect("push");
         }
         let streamed = fitter.finish();
         let held = reference_fit::fit(&spec, &contract, &rows, "every.toml");
@@ -513,16 +514,14 @@ transform = "cross"
 buckets = 32
 "#;
 
-/// The German credit data (tests/fixtures/german): the same bytes fit both
-/// ways.
-#[test]
-fn streaming_fit_of_the_german_credit_data_matches_the_fit_in_memory() {
+/// The German credit data (tests/fixtures/german), typed for
+/// [`GERMAN_CONTRACT`].
+fn german_rows() -> Vec<Vec<Value>> {
     let text = include_str!(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/fixtures/german/german.data"
     ));
-    let rows: Vec<Vec<Value>> = text
-        .lines()
+    text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|l| {
             let a: Vec<&str> = l.split_whitespace().collect();
@@ -538,7 +537,14 @@ fn streaming_fit_of_the_german_credit_data_matches_the_fit_in_memory() {
                 Value::Text(a[20].into()),
             ]
         })
-        .collect();
+        .collect()
+}
+
+/// The German credit data (tests/fixtures/german): the same bytes fit both
+/// ways.
+#[test]
+fn streaming_fit_of_the_german_credit_data_matches_the_fit_in_memory() {
+    let rows = german_rows();
     assert_eq!(rows.len(), 1000);
     let spec = FeatureSpec::from_toml(GERMAN_SPEC, "g.toml").expect("spec");
     let contract =
@@ -596,7 +602,7 @@ fn reserving_for_the_rows_changes_nothing_and_a_huge_count_is_ignored() {
         let mut fitter = Fitter::new(&spec, &contract, "every.toml").expect("plan");
         fitter.reserve(reserve);
         for r in &rows {
-            fitter.push(r);
+            fitter.push(r).expect("push");
         }
         let fitted = fitter.finish().expect("fit");
         assert_eq!(
@@ -605,4 +611,184 @@ fn reserving_for_the_rows_changes_nothing_and_a_huge_count_is_ignored() {
             "reserve {reserve}"
         );
     }
+}
+
+/// A spill in memory that counts the runs and values it was given.
+#[derive(Default)]
+struct CountedSpill {
+    inner: MemoryValueSpill,
+    runs: std::rc::Rc<std::cell::Cell<usize>>,
+    values: std::rc::Rc<std::cell::Cell<usize>>,
+}
+
+impl ValueSpill for CountedSpill {
+    fn write_run(&mut self, run: &[f64]) -> crate::Result<usize> {
+        self.runs.set(self.runs.get() + 1);
+        self.values.set(self.values.get() + run.len());
+        self.inner.write_run(run)
+    }
+    fn read(&mut self, run: usize, from: usize, out: &mut [f64]) -> crate::Result<usize> {
+        self.inner.read(run, from, out)
+    }
+}
+
+/// Features whose parameters come from sorted values mapped out of order:
+/// `balance` holds -0.0 and negatives, which a clip at 0 puts at 0.0 beside
+/// the untouched -0.0 (and log1p after it), then standardized after the
+/// fills; median fills and quantiles over columns with many repeats.
+const EDGE_FEATURES: &str = r#"
+[[features]]
+column = "balance"
+transform = "clip"
+clip = [0.0, 900.0]
+scale = "standardize"
+
+[[features]]
+column = "balance"
+transform = "clip"
+clip = [0.0, 900.0]
+log1p = true
+impute = "median"
+scale = "standardize"
+
+[[features]]
+column = "balance"
+transform = "clip"
+clip = [-1.0, 0.0]
+impute = "median"
+scale = "min_max"
+
+[[features]]
+column = "count"
+transform = "identity"
+impute = "median"
+scale = "standardize"
+
+[[features]]
+column = "count"
+transform = "bucketize"
+buckets = 9
+impute = "median"
+"#;
+
+/// Fits `spec` on `rows` streaming, with runs of `run` values spilled to a
+/// counting spill; returns the fit and the runs spilled.
+fn fit_spilling(
+    spec: &FeatureSpec,
+    contract: &crate::contract::Contract,
+    rows: &[Vec<Value>],
+    run: usize,
+) -> (crate::Result<Vec<Fitted>>, usize) {
+    let spill = CountedSpill::default();
+    let runs = spill.runs.clone();
+    let mut fitter = Fitter::with_spill(spec, contract, "s.toml", Box::new(spill)).expect("plan");
+    fitter.set_run(run);
+    for r in rows {
+        fitter.push(r).expect("push");
+    }
+    (fitter.finish(), runs.get())
+}
+
+/// Runs of a few values force many spills and merges of many runs; the
+/// bytes are still those of the fit on rows held in memory.
+#[test]
+fn a_fit_spilling_runs_of_a_few_values_has_the_bytes_of_the_fit_in_memory() {
+    let text = format!("{EVERY_TRANSFORM}{EDGE_FEATURES}");
+    let spec = FeatureSpec::from_toml(&text, "s.toml").expect("spec");
+    let contract = crate::contract::Contract::from_toml(FIT_CONTRACT, "d.toml").expect("contract");
+    for (n, seed) in [
+        (1, 3),
+        (2, 5),
+        (3, 7),
+        (8, 9),
+        (9, 2),
+        (1000, 11),
+        (20_001, 13),
+    ] {
+        let rows = fit_rows(n, seed);
+        let held = reference_fit::fit(&spec, &contract, &rows, "s.toml");
+        for run in [1, 2, 7, 64] {
+            let (streamed, runs) = fit_spilling(&spec, &contract, &rows, run);
+            match (&streamed, &held) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(fitted_bytes(a), fitted_bytes(b), "{n} rows, runs of {run}")
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{n} rows"),
+                (a, b) => panic!("{n} rows, runs of {run}: streamed {a:?}, held {b:?}"),
+            }
+            if n >= run * 2 {
+                assert!(runs >= n / run, "{n} rows, runs of {run}: {runs} spilled");
+            }
+        }
+        if n >= 1000 {
+            assert!(held.is_ok(), "{n} rows fit: {held:?}");
+        }
+    }
+}
+
+/// The German credit data, spilled in runs of 7 values.
+#[test]
+fn a_spilling_fit_of_the_german_credit_data_matches_the_fit_in_memory() {
+    let rows = german_rows();
+    let spec = FeatureSpec::from_toml(GERMAN_SPEC, "g.toml").expect("spec");
+    let contract =
+        crate::contract::Contract::from_toml(GERMAN_CONTRACT, "g.toml").expect("contract");
+    let (streamed, runs) = fit_spilling(&spec, &contract, &rows, 7);
+    let held = reference_fit::fit(&spec, &contract, &rows, "g.toml").expect("held");
+    assert_eq!(
+        fitted_bytes(&streamed.expect("streamed")),
+        fitted_bytes(&held)
+    );
+    assert!(runs > 500, "{runs} runs spilled");
+}
+
+/// Memory: over 2,000,000 values pushed (1,000,000 rows, two columns kept)
+/// the columns' buffers hold at most one run each, even after a
+/// reservation for every row; the rest went to the spill.
+#[test]
+fn a_fit_of_two_million_values_holds_at_most_a_run_per_column() {
+    let contract = crate::contract::Contract::from_toml(
+        "name = \"d\"\nversion = 1\n[[columns]]\nname = \"x\"\ntype = \"float\"\n\
+         [[columns]]\nname = \"y\"\ntype = \"string\"\n",
+        "d.toml",
+    )
+    .expect("contract");
+    let spec = FeatureSpec::from_toml(
+        "name = \"s\"\ndataset = \"d\"\nlabel = \"y\"\n\
+         [[features]]\ncolumn = \"x\"\ntransform = \"standardize\"\n\
+         [[features]]\ncolumn = \"x\"\ntransform = \"bucketize\"\nbuckets = 10\n",
+        "s.toml",
+    )
+    .expect("spec");
+    let spill = CountedSpill::default();
+    let spilled = spill.values.clone();
+    let mut fitter = Fitter::with_spill(&spec, &contract, "s.toml", Box::new(spill)).expect("plan");
+    let rows = 1_000_000;
+    fitter.reserve(rows);
+    assert!(
+        fitter.buffered() <= 2 * VALUE_RUN,
+        "reserved {}",
+        fitter.buffered()
+    );
+    let mut row = vec![Value::Null, Value::Text("a".into())];
+    let mut most = 0;
+    for i in 0..rows {
+        row[0] = Value::Float(((i * 7919) % 100_003) as f64 / 3.0);
+        fitter.push(&row).expect("push");
+        if i % 4096 == 0 {
+            most = most.max(fitter.buffered());
+        }
+    }
+    most = most.max(fitter.buffered());
+    assert!(most <= 2 * VALUE_RUN, "held room for {most} values");
+    assert!(
+        spilled.get() >= 2 * rows - 2 * VALUE_RUN,
+        "{} spilled",
+        spilled.get()
+    );
+    let fitted = fitter.finish().expect("fit");
+    let Fitted::Bucketize { boundaries, .. } = &fitted[1] else {
+        panic!("{fitted:?}");
+    };
+    assert_eq!(boundaries.len(), 9);
 }
