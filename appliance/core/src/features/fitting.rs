@@ -128,11 +128,11 @@ impl Fitter {
 
     /// Sets how many values of a kept column are held in memory before they
     /// are sorted and spilled as a run ([`VALUE_RUN`] unless set; at least
-    /// 1). Call it before the first row; tests make it small to spill often.
+    /// 1), from the next row on; tests make it small to spill often.
     pub fn set_run(&mut self, values: usize) {
         for f in &mut self.features {
             if let Some(c) = f.column() {
-                *c = SortedColumn::new(values);
+                c.set_run(values);
             }
         }
     }

@@ -92,6 +92,11 @@ impl SortedColumn {
         self.run
     }
 
+    /// Makes the runs `run` values long (at least 1) from the next value on.
+    pub(super) fn set_run(&mut self, run: usize) {
+        self.run = run.max(1);
+    }
+
     /// Reserves room for `values`, at most one run.
     pub(super) fn reserve(&mut self, values: usize) {
         let want = values.min(self.run).saturating_sub(self.buf.len());
@@ -110,7 +115,9 @@ impl SortedColumn {
         if self.buf.len() == self.buf.capacity() {
             // Grow by doubling, but never past one run (a Vec left to
             // itself could hold up to twice the run).
-            let grow = self.buf.capacity().max(8).min(self.run - self.buf.len());
+            let grow = (self.buf.capacity().max(8))
+                .min(self.run.saturating_sub(self.buf.len()))
+                .max(1);
             self.buf.reserve_exact(grow);
         }
         self.buf.push(x);
@@ -147,7 +154,7 @@ pub(super) struct Sorted {
 }
 
 impl Sorted {
-    /// Values already sorted, held in memory.
+    /// Values held in memory (sorted here).
     pub(super) fn held(mut xs: Vec<f64>) -> Self {
         xs.sort_unstable_by(f64::total_cmp);
         Sorted {
@@ -172,24 +179,33 @@ impl Sorted {
 
     /// Walks the values in order: `f` gets them as an iterator (it may stop
     /// early). A failed read of the spill ends the iterator and is returned
-    /// here, whatever `f` made of the values.
+    /// here, whatever `f` made of the values; so is a walk to the end that
+    /// met fewer values than the column counted (a spill that lost some).
     pub(super) fn walk<T>(
         &self,
         spill: &mut dyn ValueSpill,
         f: impl FnOnce(&mut dyn Iterator<Item = f64>) -> T,
     ) -> Result<T> {
         let mut merge = self.merge();
-        let mut failed = None;
+        let (mut failed, mut met, mut ended_at) = (None, 0, None);
         let out = f(&mut std::iter::from_fn(|| match merge.next(spill) {
-            Ok(x) => x,
+            Ok(Some(x)) => {
+                met += 1;
+                Some(x)
+            }
+            Ok(None) => {
+                ended_at = Some(met);
+                None
+            }
             Err(e) => {
                 failed = Some(e);
                 None
             }
         }));
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(out),
+        match (failed, ended_at) {
+            (Some(e), _) => Err(e),
+            (None, Some(n)) if n != self.len => Err(ended(n)),
+            (None, _) => Ok(out),
         }
     }
 
@@ -258,7 +274,7 @@ impl Sorted {
 /// A walk that ended before the rank it was sent to: the column holds fewer
 /// values than it counted (a spill that lost some).
 fn ended(k: usize) -> Error {
-    Error::Rejected(format!(
+    Error::Integrity(format!(
         "a sorted column ended before its value {k}: the spilled values were not all read back"
     ))
 }
@@ -469,5 +485,8 @@ mod tests {
         let sorted = col.finish();
         assert!(sorted.nth(&mut spill, 9).is_err());
         assert!(sorted.ranks(&mut spill, &[0, 9]).is_err());
+        assert!(sorted.walk(&mut spill, |xs| xs.sum::<f64>()).is_err());
+        // Stopping early finds nothing wrong.
+        assert!(sorted.nth(&mut spill, 3).is_ok());
     }
 }
