@@ -320,3 +320,37 @@ fn a_record_past_the_limit_is_read_in_one_go() {
     assert_eq!(parallel.1, serial.1);
     assert!(parallel.0 == serial.0, "other rows");
 }
+
+/// A vault object whose content is not the one its address names (another
+/// snapshot's ciphertext put in its place): the reader's digest check
+/// fails at the end, after the rows, and the error is the serial one.
+#[test]
+fn a_snapshot_that_fails_its_digest_gives_the_serial_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::vault::Vault::create(dir.path()).expect("create");
+    let identity = age::x25519::Identity::generate();
+    let vault = crate::vault::Vault::open(dir.path(), &identity).expect("open");
+    let c = contract(PEOPLE);
+    let (good, _) = vault.put(&people(300, 1)).expect("put");
+    let (other, _) = vault.put(&people(300, 2)).expect("put");
+    std::fs::rename(vault.path_of(&other), vault.path_of(&good)).expect("swap");
+    let mut serial = Vec::new();
+    let input = vault.open_object(&good).expect("object");
+    let end = c.scan_csv_rows(input, SOURCE, &mut |n, r| serial.push((n, r.to_vec())));
+    let expected = end.map(|_| ()).map_err(|e| e.to_string());
+    assert!(
+        expected
+            .as_ref()
+            .is_err_and(|e| e.contains("not its address"))
+    );
+    for t in tunings() {
+        let mut rows = Vec::new();
+        let open = || vault.open_object(&good);
+        let end = stream_csv(&c, SOURCE, &open, t, &mut |n, r| {
+            rows.push((n, r.to_vec()));
+            Ok(())
+        });
+        assert_eq!(end.map_err(|e| e.to_string()), expected, "{t:?}");
+        assert!(rows == serial, "{t:?}: other rows");
+    }
+}
