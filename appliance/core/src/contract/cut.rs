@@ -161,11 +161,13 @@ impl<R: Read> Pieces<R> {
     /// then not to be read further.
     pub fn next_piece(&mut self) -> std::io::Result<Piece> {
         let mut buf = std::mem::take(&mut self.carry);
+        // One allocation per piece, not one per doubling.
+        buf.reserve(self.target.saturating_sub(buf.len()));
         let mut want = self.target;
         loop {
             while buf.len() < want && !self.eof {
                 let len = buf.len();
-                let ask = READ.min(self.limit - len).max(1);
+                let ask = READ.min(want - len);
                 buf.resize(len + ask, 0);
                 match self.input.read(&mut buf[len..]) {
                     Ok(0) => {
