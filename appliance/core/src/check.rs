@@ -229,25 +229,9 @@ impl Contract {
             if let Some(v) = ignored_nul_violation(&r) {
                 tally.add(v);
             }
-            let mut width = 0;
-            for (idx, cell) in rec.iter().enumerate() {
-                let v = match self.parse_ref(idx, cell) {
-                    Ok(v) => v,
-                    Err(e) => {
-                        tally.add(cell_violation(self, n, line, idx, e));
-                        ValueRef::Null
-                    }
-                };
-                match (row.get_mut(idx), v) {
-                    (Some(Value::Text(s)), ValueRef::Text(t)) => {
-                        s.clear();
-                        s.push_str(t);
-                    }
-                    (Some(slot), v) => *slot = v.to_owned(),
-                    (None, v) => row.push(v.to_owned()),
-                }
-                width = idx + 1;
-            }
+            let width = self.fill_row(rec, &mut row, 0, |idx, e| {
+                tally.add(cell_violation(self, n, line, idx, e));
+            });
             row.truncate(width);
             if tally.total() == 0 {
                 sink(n, &row);

@@ -442,7 +442,7 @@ fn map_read_error(id: &Digest, e: io::Error) -> Error {
 
 /// A decrypting reader that checks the object's digest at end of stream.
 pub struct VerifyingReader {
-    inner: Box<dyn Read>,
+    inner: Box<dyn Read + Send>,
     hasher: Option<Hasher>,
     expected: Digest,
 }

@@ -195,6 +195,32 @@ impl<R: Read> CsvRows<R> {
         })
     }
 
+    /// Opens a piece of a file after its first (a [`super::Pieces`] piece:
+    /// whole records), whose header was mapped already: `map` is the map
+    /// [`CsvRows::open`] gave for the file's start. Records are read as
+    /// `open` reads them after the header; rows are numbered from 1 in the
+    /// piece.
+    pub fn open_piece(contract: &Contract, input: R, source: &str, map: HeaderMap) -> Self {
+        let start = std::rc::Rc::new(std::cell::Cell::new(0));
+        let reader = contract.csv.reader(Capped {
+            inner: input,
+            read: 0,
+            start: start.clone(),
+        });
+        CsvRows {
+            reader,
+            record: csv::StringRecord::new(),
+            row: 0,
+            source: source.to_string(),
+            trim: contract.csv.trim,
+            start,
+            identity: map.is_identity(),
+            map,
+            projected: csv::StringRecord::new(),
+            pending: false,
+        }
+    }
+
     /// How the file's columns map to the contract's.
     pub fn header_map(&self) -> &HeaderMap {
         &self.map

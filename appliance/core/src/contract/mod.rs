@@ -42,14 +42,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::header::Rename;
 
+mod batch;
 mod cells;
 mod csv_rows;
+mod cut;
 mod document;
 pub mod header;
 mod value;
 
+pub use batch::RowBatch;
 pub use cells::{CellError, Rule};
 pub use csv_rows::{CsvRecord, CsvRows, MAX_RECORD};
+pub use cut::{Piece, Pieces, RecordCutter};
 pub use document::diff;
 pub use value::{Value, ValueRef, format_time, parse_date, parse_timestamp, show};
 
@@ -223,9 +227,18 @@ impl CsvDialect {
         b.has_headers(false)
             .terminator(csv::Terminator::Any(b'\n'))
             .flexible(true)
-            .delimiter(Self::byte("delimiter", &self.delimiter).unwrap_or(b','))
-            .quote(Self::byte("quote", &self.quote).unwrap_or(b'"'));
+            .delimiter(self.bytes().0)
+            .quote(self.bytes().1);
         b.from_reader(input)
+    }
+
+    /// The delimiter and quote bytes the reader uses (a contract's own are
+    /// checked when it is parsed; these defaults are never reached).
+    fn bytes(&self) -> (u8, u8) {
+        (
+            Self::byte("delimiter", &self.delimiter).unwrap_or(b','),
+            Self::byte("quote", &self.quote).unwrap_or(b'"'),
+        )
     }
 }
 

@@ -14,6 +14,7 @@
 //! snapshot is never modified, and everything computed from it (profiles,
 //! feature sets, online tables) is stored apart.
 
+mod parallel;
 pub mod parquet;
 pub mod quarantine;
 
@@ -521,6 +522,11 @@ pub fn stream_by_id(
 /// [`stream_by_id`] lending each row: the row (and its text) is a buffer
 /// reused for the next one, so a caller that keeps nothing allocates
 /// nothing per row (CSV snapshots; a Parquet row is built per row).
+///
+/// A CSV snapshot is parsed on every core (`parallel`): rows come in file
+/// order with their numbers, and a snapshot that breaks its contract or is
+/// malformed gives the serial scan's error, rows before the first
+/// violation handed as the serial scan hands them.
 pub fn stream_rows_by_id(
     home: &Home,
     id: &Digest,
@@ -528,20 +534,21 @@ pub fn stream_rows_by_id(
 ) -> Result<(DatasetDoc, Contract)> {
     let doc: DatasetDoc = registry::load(home.store(), home.vault(), id)?;
     let contract = load_contract(home, &doc.contract)?;
-    let reader = home
-        .vault()
-        .open_object(&doc.snapshot)
-        .map_err(|e| match e {
-            Error::Missing(Missing::VaultObject { id, .. }) if id == doc.snapshot => {
-                Error::Missing(Missing::Snapshot {
-                    dataset: doc.name.clone(),
-                    version: doc.version,
-                    site: doc.site.to_string(),
-                    snapshot: doc.snapshot,
-                })
-            }
-            e => e,
-        })?;
+    let open = || {
+        home.vault()
+            .open_object(&doc.snapshot)
+            .map_err(|e| match e {
+                Error::Missing(Missing::VaultObject { id, .. }) if id == doc.snapshot => {
+                    Error::Missing(Missing::Snapshot {
+                        dataset: doc.name.clone(),
+                        version: doc.version,
+                        site: doc.site.to_string(),
+                        snapshot: doc.snapshot,
+                    })
+                }
+                e => e,
+            })
+    };
     let source = format!(
         "snapshot {} of {}@{}",
         doc.snapshot.short(),
@@ -550,21 +557,13 @@ pub fn stream_rows_by_id(
     );
     match doc.format {
         Format::Csv => {
-            let mut failed = None;
-            contract.scan_csv_rows(reader, &source, &mut |n, row| {
-                if failed.is_none()
-                    && let Err(e) = each(n, row)
-                {
-                    failed = Some(e);
-                }
-            })?;
-            if let Some(e) = failed {
-                return Err(e);
-            }
+            // On every core, with the serial scan's rows and errors.
+            let tuning = parallel::Tuning::for_this_machine();
+            parallel::stream_csv(&contract, &source, &open, tuning, each)?;
         }
         Format::Parquet => {
             // Decrypted into a private temporary file for random access.
-            let mut reader = reader;
+            let mut reader = open()?;
             let f = private_copy(home, &mut reader)?;
             crate::ops::ingest::parquet::scan(&contract, f, &source, &mut |n, cells, _| {
                 let row = crate::ops::ingest::parquet::strict_row(&contract, &source, n, cells)?;
