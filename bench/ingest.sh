@@ -689,4 +689,7 @@ main() {
     replace_section '<!-- ingest-bench:start -->' '<!-- ingest-bench:end -->' "$WORK/section.md"
 }
 
-main "$@"
+# Sourced (bench/paired.sh uses the data steps), it only defines.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi

@@ -423,4 +423,7 @@ main() {
     replace_section "$MARK_START" "$MARK_END" "$WORK/section.md"
 }
 
-main "$@"
+# Sourced (bench/paired.sh uses the data steps), it only defines.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+    main "$@"
+fi
