@@ -24,7 +24,19 @@
 //! message is the serial one, byte for byte. Rows already handed to `each`
 //! are not handed again; the serial scan hands the rows after them while it
 //! has seen no violation, as it always has. The first error of `each` stops
-//! the workers (a flag, then the channels dropped) and is returned.
+//! the workers (a flag, then the channels dropped); the snapshot is then
+//! read to its end by the serial scan, handing nothing more, so that a
+//! violation further on or a digest that does not match (a swapped vault
+//! object) is reported in its place, as the serial path always did.
+//! Otherwise `each`'s error is returned. A parse worker that panics stops
+//! the others and the calling thread, and the panic is passed on.
+//!
+//! Memory: at most `2N + 2` pieces and their batches exist at once, plus
+//! the batches kept for reuse. A batch holds a piece's cells as values (24
+//! bytes a cell), so a piece of many tiny cells (`1,2\n`) can take about
+//! 14 MiB as a batch: bounded by the workers, not by the snapshot's size
+//! (about 68 MiB peak for the materialization of 1,000,000 rows of 20
+//! columns on 2 workers, docs/benchmarks.md).
 //!
 //! No thread outlives the call: they run in a scope, and each one stops
 //! when the flag is set or a channel it waits on has lost its other end
@@ -81,7 +93,14 @@ pub(crate) fn stream_csv<R: Read + Send>(
     let handed = match contract.csv.record_cutter() {
         Some(cutter) => match parallel(contract, open()?, cutter, tuning, each) {
             Outcome::Done => return Ok(()),
-            Outcome::Failed(e) => return Err(e),
+            // The serial path read to the end whatever `each` said, so a
+            // violation further on, or a digest that does not match (a
+            // swapped vault object), was reported in place of `each`'s
+            // error. The rest of the snapshot is read again for them,
+            // handing nothing more.
+            Outcome::Failed(e) => {
+                return serial(contract, open()?, source, u64::MAX, each).and(Err(e));
+            }
             Outcome::Serial { handed } => handed,
         },
         None => 0,
@@ -142,6 +161,19 @@ fn parallel<R: Read + Send>(
     tuning: Tuning,
     each: &mut dyn FnMut(u64, &[Value]) -> Result<()>,
 ) -> Outcome {
+    parallel_with(contract, input, cutter, tuning, each, &|_| {})
+}
+
+/// [`parallel`], the workers calling `before` with each piece's number
+/// before they parse it (tests make a worker panic there).
+fn parallel_with<R: Read + Send>(
+    contract: &Contract,
+    input: R,
+    cutter: RecordCutter,
+    tuning: Tuning,
+    each: &mut dyn FnMut(u64, &[Value]) -> Result<()>,
+    before: &(dyn Fn(u64) + Sync),
+) -> Outcome {
     let limit = tuning
         .limit
         .min(usize::try_from(MAX_RECORD).unwrap_or(usize::MAX));
@@ -172,7 +204,7 @@ fn parallel<R: Read + Send>(
         s.spawn(move || cut(pieces, first, piece_tx, credit_rx, results, stop));
         for _ in 0..workers {
             let (pieces, results) = (piece_rx.clone(), result_tx.clone());
-            s.spawn(move || parse(contract, map, pieces, spare_rx, results, stop));
+            s.spawn(move || parse(contract, map, pieces, spare_rx, results, stop, before));
         }
         // Only the threads hold the pieces' receiver and the results'
         // senders: when they are gone, those channels close.
@@ -219,8 +251,30 @@ fn cut<R: Read>(
     let _ = results.send(end);
 }
 
+/// Tells the calling thread to stop if a parse worker panics: without it
+/// the piece that worker held would never come, the credits would run
+/// out, and the reader, the other workers and the calling thread would
+/// wait on each other for ever. With it, the calling thread stops
+/// listening, every thread returns, and the scope passes the panic on.
+struct OnPanic<'a> {
+    results: &'a SyncSender<Msg>,
+    stop: &'a AtomicBool,
+}
+
+impl Drop for OnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.stop.store(true, Ordering::Relaxed);
+            // The calling thread drains the results until this arrives
+            // (or has already hung up).
+            let _ = self.results.send(Msg::Serial);
+        }
+    }
+}
+
 /// A parse worker: pieces to batches, until the pieces end, the calling
-/// thread stops listening, or the flag says stop.
+/// thread stops listening, or the flag says stop. `before` is called with
+/// each piece's number before it is parsed (a no-op but in tests).
 fn parse(
     contract: &Contract,
     map: &HeaderMap,
@@ -228,7 +282,12 @@ fn parse(
     spare: &Mutex<Receiver<RowBatch>>,
     results: SyncSender<Msg>,
     stop: &AtomicBool,
+    before: &(dyn Fn(u64) + Sync),
 ) {
+    let _guard = OnPanic {
+        results: &results,
+        stop,
+    };
     loop {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -248,6 +307,7 @@ fn parse(
         // Piece 0 starts with the header, read again as `CsvRows::open`
         // reads it; the others use its map.
         let map = (index > 0).then_some(map);
+        before(index);
         let msg = if contract.parse_piece(&bytes, map, &mut batch) {
             Msg::Batch(index, batch)
         } else {

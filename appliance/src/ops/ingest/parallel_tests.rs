@@ -294,10 +294,58 @@ fn an_each_error_stops_the_stream_at_that_row() {
     let data = people(2000, 3);
     for t in tunings() {
         let ((rows, end), opened) = parallel_run(&c, &data, None, t, Some(150));
-        assert_eq!(opened, 1);
+        // Read a second time, handing nothing, for an error further on.
+        assert_eq!(opened, 2);
         assert_eq!(end, Err("each failed at row 150".to_string()), "{t:?}");
         assert_eq!(rows.len(), 149, "{t:?}");
         assert_eq!(rows.last().map(|r| r.0), Some(149));
+    }
+}
+
+/// As the serial path did, an error further on in the snapshot (here a
+/// read error, as a digest that does not match at its end is) is reported
+/// in place of an earlier error of `each`: a swapped snapshot is not hidden
+/// behind a row the caller refused.
+#[test]
+fn an_error_further_on_wins_over_an_each_error() {
+    let c = contract(PEOPLE);
+    let data = people(2000, 5);
+    let fail_read_at = data.len() * 3 / 4;
+    for t in tunings() {
+        let ((rows, end), _) = parallel_run(&c, &data, Some(fail_read_at), t, Some(10));
+        let e = end.expect_err("refused");
+        assert!(e.contains("the disk is on fire"), "{t:?}: {e}");
+        assert_eq!(rows.len(), 9, "{t:?}: no row handed after each failed");
+    }
+}
+
+/// A parse worker that panics makes the call panic, with every thread
+/// joined, instead of leaving the reader, the other workers and the
+/// calling thread waiting on each other.
+#[test]
+fn a_panicking_worker_stops_the_stream_instead_of_hanging() {
+    let c = contract(PEOPLE);
+    let data = people(2000, 9);
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let _tx = tx;
+        let cutter = c.csv.record_cutter().expect("a cutter for this dialect");
+        // Tiny pieces: far more of them than the pieces in flight.
+        let _ = parallel_with(
+            &c,
+            &data[..],
+            cutter,
+            tuning(64, 2),
+            &mut |_, _| Ok(()),
+            &|i| {
+                assert!(i != 3, "a worker fails on piece 3");
+            },
+        );
+        panic!("the stream returned after a worker panicked");
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+        other => panic!("the stream hung or returned: {other:?}"),
     }
 }
 
