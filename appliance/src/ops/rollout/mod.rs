@@ -171,11 +171,23 @@ pub fn deploy_with(
 /// Makes the canary's model the production model (checked as a deploy to production) and
 /// empties the canary slot, in one transaction. Returns the production record.
 pub fn promote(home: &mut Home, operator: Option<&Operator>) -> Result<(Digest, Deployment)> {
+    promote_as(home, Who::Operator(operator), None)
+}
+
+/// The one promotion, by an operator or by the node: the canary's model cleared as a deploy
+/// to production by `who`, a production record (with `reason`) and the canary's retirement
+/// stored in one transaction, audited as `model.promote` (with `automatic: true` when the
+/// node decided). Nothing is written when the clearance refuses.
+fn promote_as(home: &mut Home, who: Who<'_>, reason: Option<&str>) -> Result<(Digest, Deployment)> {
     let (_, canary) = current(home, CANARY)?.ok_or_else(|| {
         Error::NotFound("no model is deployed to the canary slot; nothing to promote".into())
     })?;
     let model = canary.model;
-    let cleared = clear(home, &model, PRODUCTION, operator)?;
+    let operator = match who {
+        Who::Operator(operator) => operator,
+        Who::Node => None,
+    };
+    let cleared = clear_as(home, &model, PRODUCTION, who)?;
     let prod = record_of(
         home,
         &model,
@@ -183,7 +195,7 @@ pub fn promote(home: &mut Home, operator: Option<&Operator>) -> Result<(Digest, 
         Change {
             action: Action::Promote,
             percent: None,
-            reason: None,
+            reason: reason.map(Into::into),
         },
         Some(&cleared),
         operator,
@@ -203,13 +215,13 @@ pub fn promote(home: &mut Home, operator: Option<&Operator>) -> Result<(Digest, 
     let tx = home.begin()?;
     let id = store(&tx, &prod, operator)?;
     let rid = store(&tx, &retire, operator)?;
+    let mut d = details(&prod, Some(&cleared), operator);
+    if matches!(who, Who::Node) {
+        d["automatic"] = json!(true);
+    }
     tx.commit(
-        AuditEntry::new(
-            "model.promote",
-            &[id.hex(), rid.hex(), model.hex()],
-            details(&prod, Some(&cleared), operator),
-        )
-        .by(operator.map(|o| o.key_id())),
+        AuditEntry::new("model.promote", &[id.hex(), rid.hex(), model.hex()], d)
+            .by(operator.map(|o| o.key_id())),
     )?;
     Ok((id, prod))
 }
@@ -409,46 +421,7 @@ pub fn retire_by_node(home: &mut Home, slot: &str, reason: &str) -> Result<(Dige
 /// `reason`, in one transaction, audited as `model.promote` with `automatic: true`. Refused
 /// (nothing written) when the canary's model lacks what production needs.
 pub fn promote_by_node(home: &mut Home, reason: &str) -> Result<(Digest, Deployment)> {
-    let (_, canary) = current(home, CANARY)?.ok_or_else(|| {
-        Error::NotFound("no model is deployed to the canary slot; nothing to promote".into())
-    })?;
-    let model = canary.model;
-    let cleared = clear_as(home, &model, PRODUCTION, Who::Node)?;
-    let prod = record_of(
-        home,
-        &model,
-        PRODUCTION,
-        Change {
-            action: Action::Promote,
-            percent: None,
-            reason: Some(reason.into()),
-        },
-        Some(&cleared),
-        None,
-    )?;
-    let retire = record_of(
-        home,
-        &model,
-        CANARY,
-        Change {
-            action: Action::Retire,
-            percent: None,
-            reason: Some("promoted to production".into()),
-        },
-        None,
-        None,
-    )?;
-    let tx = home.begin()?;
-    let id = store(&tx, &prod, None)?;
-    let rid = store(&tx, &retire, None)?;
-    let mut d = details(&prod, Some(&cleared), None);
-    d["automatic"] = json!(true);
-    tx.commit(AuditEntry::new(
-        "model.promote",
-        &[id.hex(), rid.hex(), model.hex()],
-        d,
-    ))?;
-    Ok((id, prod))
+    promote_as(home, Who::Node, Some(reason))
 }
 
 #[cfg(test)]
